@@ -1,0 +1,77 @@
+/**
+ * The pluggable storage interface. The engine touches the disk only through
+ * {@link BlockStorage}: real files ({@link FileBlockStorage}), a plain memory
+ * image ({@link MemoryBlockStorage}) or the simulator's fault-injecting disk.
+ *
+ * Durability model (the contract every implementation keeps and the simulator
+ * checks): `write` makes bytes visible to later reads of the same file but not
+ * durable; `sync` makes every completed write of that file durable; creating,
+ * renaming or removing a file is durable only after `syncDir`.
+ *
+ * @module
+ */
+
+/** One open file of a {@link BlockStorage}. */
+export interface BlockFile {
+  /** The file's name inside its storage. */
+  readonly name: string;
+  /**
+   * Reads up to `length` bytes at `offset`. Returns fewer bytes only when the
+   * file ends first (an empty array at or past the end).
+   */
+  read(offset: number, length: number): Promise<Uint8Array>;
+  /** Writes all of `data` at `offset`, growing the file if needed. */
+  write(offset: number, data: Uint8Array): Promise<void>;
+  /** Makes every completed write of this file durable (fdatasync). */
+  sync(): Promise<void>;
+  /** The file's current (visible) size in bytes. */
+  size(): Promise<number>;
+  /** Cuts or extends the file to `length` bytes. Durable after `sync`. */
+  truncate(length: number): Promise<void>;
+  /** Releases the handle. Pending durability is unaffected. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link BlockStorage.open}. */
+export interface OpenFileOptions {
+  /** Create the file if it does not exist (default false). */
+  create?: boolean;
+  /** Fail if the file exists (default false); implies `create`. */
+  exclusive?: boolean;
+}
+
+/** A directory of named files. Names are flat: no `/`, no `..`. */
+export interface BlockStorage {
+  /** A human-readable description (a path, or `memory`) for error messages. */
+  readonly description: string;
+  /**
+   * Opens the named file. Throws `Deno.errors.NotFound` if it does not exist
+   * and `create` is not set, `Deno.errors.AlreadyExists` if `exclusive` is set
+   * and it does.
+   */
+  open(name: string, options?: OpenFileOptions): Promise<BlockFile>;
+  /** The names of the files in the directory, sorted. */
+  list(): Promise<string[]>;
+  /** Atomically renames `from` to `to`, replacing `to`. Durable after `syncDir`. */
+  rename(from: string, to: string): Promise<void>;
+  /** Removes the named file. Durable after `syncDir`. */
+  remove(name: string): Promise<void>;
+  /** Makes file creations, renames and removals durable (fsync of the directory). */
+  syncDir(): Promise<void>;
+  /**
+   * Takes the directory's exclusive lock, held until `unlock`. Returns false,
+   * without waiting, if another holder (in this process or another) has it.
+   */
+  tryLock(): Promise<boolean>;
+  /** Releases the lock taken by `tryLock`. */
+  unlock(): Promise<void>;
+}
+
+/** A source of time for the engine, injected so the simulator can drive it. */
+export interface Clock {
+  /** Milliseconds on a monotonic clock. */
+  now(): number;
+}
+
+/** The real monotonic clock. */
+export const systemClock: Clock = { now: () => performance.now() };
