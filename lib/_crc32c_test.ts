@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-// deno-lint-ignore no-import-prefix -- deno.json has no "imports" entry for fast-check yet
 import fc from "fast-check";
 import { crc32c } from "./_crc32c.ts";
 import { AssertionError } from "./_assert.ts";

@@ -10,7 +10,6 @@
  */
 
 import assert from "node:assert/strict";
-// deno-lint-ignore no-import-prefix -- deno.json has no "imports" entry for fast-check yet
 import fc from "fast-check";
 import type { BlockFile, BlockStorage } from "../lib/storage/block_storage.ts";
 import { StorageIoError } from "../lib/errors.ts";
