@@ -22,6 +22,8 @@ export class CorruptionError extends Error {
   /** The byte offset in `file` where the damage starts. */
   readonly offset: number;
   /**
+   * Builds the error for damage in `file` at `offset`.
+   *
    * @param file The damaged file, relative to the store's directory.
    * @param offset The byte offset where the damage starts.
    * @param detail What check failed.
@@ -51,6 +53,8 @@ export class CorruptionError extends Error {
  */
 export class StorageIoError extends Error {
   /**
+   * Builds the error from what failed and the underlying error.
+   *
    * @param message What failed, sentence case.
    * @param cause The underlying error, if any.
    */
@@ -70,7 +74,11 @@ export class StorageIoError extends Error {
  * ```
  */
 export class StoreClosedError extends Error {
-  /** @param operation The call that was refused. */
+  /**
+   * Builds the error for a refused call.
+   *
+   * @param operation The call that was refused.
+   */
   constructor(operation: string) {
     super(`Cannot ${operation}: the store is closed; open it again with openStore()`);
     this.name = "StoreClosedError";
@@ -88,7 +96,11 @@ export class StoreClosedError extends Error {
  * ```
  */
 export class StoreLockedError extends Error {
-  /** @param where The directory or storage that is locked. */
+  /**
+   * Builds the error for a directory that is already open.
+   *
+   * @param where The directory or storage that is locked.
+   */
   constructor(where: string) {
     super(
       `Cannot open store at "${where}": it is already open in this or another process; ` +

@@ -1,0 +1,338 @@
+/**
+ * The write-ahead log: segmented files of checksummed records, written with
+ * group commit.
+ *
+ * Appends encode a record into the pending buffer synchronously and return its
+ * LSN. One flush is in flight at a time: it writes the whole pending buffer in
+ * one write and makes it durable with one fsync, while new appends gather in
+ * the next buffer. A flush starts in a microtask, so an idle log adds no delay
+ * and every append made in the same tick shares one fsync.
+ *
+ * A failed write or fsync poisons the log (D7): that group's waiters and all
+ * later ones get a {@link StorageIoError}, nothing is retried.
+ *
+ * @module
+ */
+
+import { assert } from "../_assert.ts";
+import { StorageIoError } from "../errors.ts";
+import type { BlockFile, BlockStorage } from "../storage/block_storage.ts";
+import { type MutationKind, RecordBuffer, recordBytesMax, RecordKind } from "./record.ts";
+import { readWal, type RecordHandler, type WalScan } from "./recover.ts";
+import {
+  encodeSegmentHeader,
+  segmentBytesDefault,
+  segmentHeaderBytes,
+  segmentName,
+} from "./segment.ts";
+
+/** Appends are refused (callers wait) while this many bytes wait for a flush. */
+export const pendingBytesMax = 32 * 1024 * 1024;
+
+/** One mutation of an atomic batch. */
+export interface BatchOp {
+  /** add, set or delete. */
+  kind: MutationKind;
+  /** The key's bytes (1..65535). */
+  key: Uint8Array;
+  /** The delta (add) or value (set); ignored for delete. */
+  value: number;
+}
+
+/** Options of {@link Wal.open}. */
+export interface WalOpenOptions {
+  /** Records at or below this LSN are covered elsewhere and not replayed (0: none). */
+  afterLsn: number;
+  /** Receives every record above `afterLsn` during recovery. */
+  onRecord: RecordHandler;
+  /** Segment size at which the next write starts a new segment. */
+  segmentBytes?: number;
+}
+
+/** Counters for `stats()`. */
+export interface WalStats {
+  /** Group-commit writes made durable. */
+  groups: number;
+  /** fsync calls made on segment files. */
+  fsyncs: number;
+  /** Record bytes made durable since open. */
+  bytesWritten: number;
+  /** Segments created since open. */
+  segmentsCreated: number;
+}
+
+interface Deferred {
+  promise: Promise<void>;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<void>((yes, no) => {
+    resolve = yes;
+    reject = no;
+  });
+  // A relaxed-mode caller may never await its group: a failure must not become
+  // an unhandled rejection. Callers that do await still see it.
+  promise.catch(() => {});
+  return { promise, resolve, reject };
+}
+
+/** The write-ahead log of one store. */
+export class Wal {
+  readonly #storage: BlockStorage;
+  readonly #segmentBytes: number;
+  #file: BlockFile | undefined;
+  #fileSize = 0;
+  #nextLsn: number;
+  #durableLsn: number;
+  #pending = new RecordBuffer();
+  #spare = new RecordBuffer();
+  #pendingGroup: Deferred | undefined;
+  #inFlightGroup: Deferred | undefined;
+  #flushQueued = false;
+  #poison: StorageIoError | undefined;
+  #closed = false;
+  /** Called when the pending buffer is taken for flushing (a group is sealed). */
+  onSeal: (() => void) | undefined;
+  /** Called after a group is durable and before its waiters resume, with the group's bytes. */
+  onDurable: ((records: Uint8Array, firstLsn: number, lastLsn: number) => void) | undefined;
+  /** Counters since open. */
+  readonly stats: WalStats = { groups: 0, fsyncs: 0, bytesWritten: 0, segmentsCreated: 0 };
+
+  private constructor(storage: BlockStorage, segmentBytes: number, lastLsn: number) {
+    assert(segmentBytes >= segmentHeaderBytes, "segments hold at least a header");
+    assert(Number.isSafeInteger(lastLsn) && lastLsn >= 0, "last lsn is valid");
+    this.#storage = storage;
+    this.#segmentBytes = segmentBytes;
+    this.#nextLsn = lastLsn + 1;
+    this.#durableLsn = lastLsn;
+  }
+
+  /**
+   * Recovers the log in `storage` (replaying records through `onRecord`),
+   * truncates a torn tail and removes a torn segment before anything is
+   * appended (D9), and returns the log ready for appends.
+   */
+  static async open(
+    storage: BlockStorage,
+    options: WalOpenOptions,
+  ): Promise<{ wal: Wal; scan: WalScan }> {
+    const scan = await readWal(storage, options.afterLsn, options.onRecord);
+    const wal = new Wal(storage, options.segmentBytes ?? segmentBytesDefault, scan.lastLsn);
+    if (scan.tornSegment !== undefined) {
+      await storage.remove(scan.tornSegment);
+      await storage.syncDir();
+    }
+    const last = scan.segments.at(-1);
+    if (last !== undefined) {
+      const file = await storage.open(last.name);
+      if (scan.tornBytes > 0) {
+        await file.truncate(last.validBytes);
+        await file.sync();
+      }
+      assert(
+        (await file.size()) === last.validBytes,
+        "appends continue right after the valid records",
+      );
+      wal.#file = file;
+      wal.#fileSize = last.validBytes;
+    }
+    return { wal, scan };
+  }
+
+  /** The LSN the next append gets. */
+  get nextLsn(): number {
+    return this.#nextLsn;
+  }
+
+  /** Every record at or below this LSN is durable. */
+  get durableLsn(): number {
+    return this.#durableLsn;
+  }
+
+  /** True once a write or fsync failed; the log refuses appends until reopened. */
+  get poisoned(): boolean {
+    return this.#poison !== undefined;
+  }
+
+  /** True while the pending buffer is over its bound: callers should wait for {@link Wal.drained}. */
+  get congested(): boolean {
+    return this.#pending.length >= pendingBytesMax && this.#inFlightGroup !== undefined;
+  }
+
+  /** Resolves when the flush in flight ends (successfully or not). */
+  drained(): Promise<void> {
+    return this.#inFlightGroup?.promise.catch(() => {}) ?? Promise.resolve();
+  }
+
+  /** Throws unless appends are allowed. */
+  checkWritable(): void {
+    if (this.#closed) throw new StorageIoError("Cannot write: the log is closed");
+    if (this.#poison !== undefined) {
+      throw new StorageIoError(
+        `Cannot write: an earlier write or fsync failed (${this.#poison.message}); ` +
+          `close the store and open it again`,
+        this.#poison,
+      );
+    }
+  }
+
+  /** Appends one add, set or delete record; returns its LSN. */
+  appendMutation(kind: MutationKind, key: Uint8Array, value: number): number {
+    this.checkWritable();
+    const lsn = this.#nextLsn++;
+    this.#pending.mutation(lsn, kind, key, value);
+    this.#queue();
+    return lsn;
+  }
+
+  /**
+   * Appends one batch record holding every op (the unit of atomicity);
+   * returns its LSN.
+   *
+   * @throws {RangeError} if the record would exceed the record size limit; nothing is appended.
+   */
+  appendBatch(ops: readonly BatchOp[]): number {
+    this.checkWritable();
+    assert(ops.length >= 1, "a batch holds at least one op");
+    const lsn = this.#nextLsn;
+    const buffer = this.#pending;
+    buffer.begin(lsn, RecordKind.batch);
+    buffer.u32(ops.length);
+    for (const op of ops) {
+      buffer.u8(op.kind);
+      buffer.key(op.key);
+      if (op.kind !== RecordKind.delete) buffer.i64(op.value);
+      if (buffer.openRecordBytes() > recordBytesMax) {
+        buffer.abandon();
+        throw new RangeError(
+          `Cannot commit: the atomic operation encodes to more than ${recordBytesMax} bytes; split it`,
+        );
+      }
+    }
+    buffer.end();
+    this.#nextLsn++;
+    this.#queue();
+    return lsn;
+  }
+
+  /** Resolves when the record with the LSN last appended is durable. */
+  lastGroup(): Promise<void> {
+    assert(this.#pendingGroup !== undefined, "an append made a pending group");
+    return this.#pendingGroup.promise;
+  }
+
+  /** Resolves when everything appended so far is durable; rejects if the log is poisoned. */
+  flushAll(): Promise<void> {
+    if (this.#poison !== undefined && this.#pendingGroup === undefined) {
+      return Promise.reject(
+        new StorageIoError(
+          `Cannot sync: an earlier write or fsync failed (${this.#poison.message})`,
+          this.#poison,
+        ),
+      );
+    }
+    return this.#pendingGroup?.promise ?? this.#inFlightGroup?.promise ?? Promise.resolve();
+  }
+
+  #queue(): void {
+    if (this.#pendingGroup === undefined) this.#pendingGroup = deferred();
+    if (this.#flushQueued || this.#inFlightGroup !== undefined) return;
+    this.#flushQueued = true;
+    queueMicrotask(() => {
+      this.#flushQueued = false;
+      void this.#flushLoop();
+    });
+  }
+
+  async #flushLoop(): Promise<void> {
+    assert(this.#inFlightGroup === undefined, "one flush at a time");
+    let rounds = 0;
+    while (this.#pendingGroup !== undefined) {
+      assert(rounds++ < Number.MAX_SAFE_INTEGER, "flush loop is bounded");
+      const buffer = this.#pending;
+      const group = this.#pendingGroup;
+      this.#pending = this.#spare;
+      this.#pendingGroup = undefined;
+      this.#inFlightGroup = group;
+      this.onSeal?.();
+      if (this.#poison !== undefined) {
+        group.reject(this.#poisonFor("write"));
+      } else {
+        await this.#flushGroup(buffer, group);
+      }
+      buffer.reset();
+      this.#spare = buffer;
+      this.#inFlightGroup = undefined;
+    }
+  }
+
+  async #flushGroup(buffer: RecordBuffer, group: Deferred): Promise<void> {
+    assert(buffer.length > 0, "a group holds records");
+    assert(buffer.firstLsn === this.#durableLsn + 1, "groups are durable in lsn order");
+    try {
+      await this.#writeDurably(buffer.view(), buffer.firstLsn);
+    } catch (error) {
+      this.#poison = error instanceof StorageIoError
+        ? error
+        : new StorageIoError(`Cannot write the log: ${String(error)}`, error);
+      group.reject(this.#poison);
+      return;
+    }
+    this.#durableLsn = buffer.lastLsn;
+    this.stats.groups++;
+    this.stats.bytesWritten += buffer.length;
+    this.onDurable?.(buffer.view(), buffer.firstLsn, buffer.lastLsn);
+    group.resolve();
+  }
+
+  #poisonFor(operation: string): StorageIoError {
+    assert(this.#poison !== undefined, "the log is poisoned");
+    return new StorageIoError(
+      `Cannot ${operation}: an earlier write or fsync failed (${this.#poison.message}); reopen the store`,
+      this.#poison,
+    );
+  }
+
+  /** Writes records at the end of the log and fsyncs them; starts a new segment when full. */
+  async #writeDurably(records: Uint8Array, firstLsn: number): Promise<void> {
+    if (this.#file === undefined || this.#fileSize >= this.#segmentBytes) {
+      await this.#startSegment(records, firstLsn);
+      return;
+    }
+    await this.#file.write(this.#fileSize, records);
+    this.#fileSize += records.length;
+    await this.#file.sync();
+    this.stats.fsyncs++;
+  }
+
+  /** Creates the next segment holding its header and `records`, durable with its directory entry (D10). */
+  async #startSegment(records: Uint8Array, firstLsn: number): Promise<void> {
+    const header = encodeSegmentHeader(firstLsn);
+    const data = new Uint8Array(header.length + records.length);
+    data.set(header, 0);
+    data.set(records, header.length);
+    const file = await this.#storage.open(segmentName(firstLsn), { exclusive: true });
+    await file.write(0, data);
+    await file.sync();
+    await this.#storage.syncDir();
+    this.stats.fsyncs++;
+    this.stats.segmentsCreated++;
+    const previous = this.#file;
+    this.#file = file;
+    this.#fileSize = data.length;
+    await previous?.close();
+  }
+
+  /** Waits for pending records, then releases the open segment. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.flushAll().catch(() => {});
+    this.#closed = true;
+    await this.#file?.close();
+    this.#file = undefined;
+  }
+}
