@@ -1,0 +1,215 @@
+/**
+ * An ordered walk over the trie with an explicit stack (a key can be 65,535
+ * bytes deep, so no recursion). A seek descends along the bound key once and
+ * leaves on the stack exactly the frames whose remaining work lies on the
+ * wanted side of the bound; stepping then never compares with the bound
+ * again except for the far end, which the caller checks.
+ *
+ * Each frame holds a node, the length of its key path (the byte after the
+ * prefix) and a mark: the last child byte visited. Forward walks visit a
+ * node's own value before its children; reverse walks visit it after them.
+ *
+ * @module
+ */
+
+import { assert } from "../_assert.ts";
+import { KEY_BYTES_MAX, matchLength } from "./_bytes.ts";
+import {
+  type ArtNode,
+  BYTE_VALUES,
+  findChild,
+  nextChildByte,
+  NO_VALUE,
+  prevChildByte,
+} from "./_node.ts";
+
+/** Forward mark: the node's own value is still to be visited. */
+const MARK_VALUE_PENDING = -2;
+/** Forward mark: value done (or skipped), no child visited yet. */
+const MARK_VALUE_DONE = -1;
+/** Reverse mark: no child visited yet. */
+const MARK_REVERSE_START = BYTE_VALUES;
+/** Frames on the stack at most: each frame sits at least one byte deeper. */
+const FRAMES_MAX = KEY_BYTES_MAX + 1;
+/** Bytes of the key buffer at first; it doubles up to the longest key. */
+const KEY_BUFFER_BYTES_INITIAL = 64;
+
+/** A positioned walk; `seek*` then repeated `next`/`prev`. */
+export class Cursor {
+  #nodes: ArtNode[] = [];
+  #depths: number[] = [];
+  #marks: number[] = [];
+  #key = new Uint8Array(KEY_BUFFER_BYTES_INITIAL);
+  #keyLength = 0;
+  #value = NO_VALUE;
+
+  /** The value at the current position. */
+  get value(): number {
+    assert(this.#value !== NO_VALUE, "cursor is not on an entry");
+    return this.#value;
+  }
+
+  /** A fresh copy of the key at the current position. */
+  key(): Uint8Array {
+    return this.#key.slice(0, this.#keyLength);
+  }
+
+  /** Compares the current key with `bound` in byte order: negative, zero or positive. */
+  compareKey(bound: Uint8Array): number {
+    const key = this.#key;
+    const limit = Math.min(this.#keyLength, bound.length);
+    for (let i = 0; i < limit; i++) {
+      if (key[i] !== bound[i]) return key[i] - bound[i];
+    }
+    return this.#keyLength - bound.length;
+  }
+
+  /** Positions a forward walk before the first key `>= start`. */
+  seekForward(root: ArtNode | null, start: Uint8Array): void {
+    this.#reset();
+    let node = root;
+    let depth = 0;
+    for (let level = 0; node !== null; level++) {
+      assert(level <= start.length, "seek deeper than the start key");
+      const end = this.#writePrefix(node, depth);
+      const matched = matchLength(node.prefix, start, depth);
+      if (matched < node.prefix.length) {
+        // The subtree is wholly above start (start ended, or a larger byte) or wholly below.
+        const above = depth + matched === start.length ||
+          node.prefix.charCodeAt(matched) > start[depth + matched];
+        if (above) this.#push(node, end, MARK_VALUE_PENDING);
+        return;
+      }
+      if (end === start.length) return this.#push(node, end, MARK_VALUE_PENDING);
+      // The node's own key is a proper prefix of start, so below it: skip the value.
+      const byte = start[end];
+      this.#push(node, end, byte);
+      node = findChild(node, byte);
+      this.#key[end] = byte;
+      depth = end + 1;
+    }
+  }
+
+  /** Positions a reverse walk after the last key `< end` (the last key if no end). */
+  seekReverse(root: ArtNode | null, end: Uint8Array | undefined): void {
+    this.#reset();
+    if (root === null) return;
+    if (end === undefined) return this.#push(root, this.#writePrefix(root, 0), MARK_REVERSE_START);
+    let node: ArtNode | null = root;
+    let depth = 0;
+    for (let level = 0; node !== null; level++) {
+      assert(level <= end.length, "seek deeper than the end key");
+      const pathEnd = this.#writePrefix(node, depth);
+      const matched = matchLength(node.prefix, end, depth);
+      if (matched < node.prefix.length) {
+        const below = depth + matched < end.length &&
+          node.prefix.charCodeAt(matched) < end[depth + matched];
+        if (below) this.#push(node, pathEnd, MARK_REVERSE_START);
+        return;
+      }
+      // Own key equal to end (excluded) and every child above it: nothing here.
+      if (pathEnd === end.length) return;
+      const byte = end[pathEnd];
+      this.#push(node, pathEnd, byte); // children below byte, then the own value (< end)
+      node = findChild(node, byte);
+      this.#key[pathEnd] = byte;
+      depth = pathEnd + 1;
+    }
+  }
+
+  /** Moves to the next key in byte order; false when the walk is over. */
+  next(): boolean {
+    const nodes = this.#nodes;
+    const marks = this.#marks;
+    while (nodes.length > 0) {
+      const top = nodes.length - 1;
+      const node = nodes[top];
+      const depth = this.#depths[top];
+      if (marks[top] === MARK_VALUE_PENDING) {
+        marks[top] = MARK_VALUE_DONE;
+        if (node.value !== NO_VALUE) return this.#land(depth, node.value);
+        continue;
+      }
+      const byte = nextChildByte(node, marks[top]);
+      if (byte < 0) {
+        this.#pop();
+        continue;
+      }
+      marks[top] = byte;
+      this.#descend(node, depth, byte, MARK_VALUE_PENDING);
+    }
+    return false;
+  }
+
+  /** Moves to the previous key in byte order; false when the walk is over. */
+  prev(): boolean {
+    const nodes = this.#nodes;
+    const marks = this.#marks;
+    while (nodes.length > 0) {
+      const top = nodes.length - 1;
+      const node = nodes[top];
+      const depth = this.#depths[top];
+      const byte = prevChildByte(node, marks[top]);
+      if (byte >= 0) {
+        marks[top] = byte;
+        this.#descend(node, depth, byte, MARK_REVERSE_START);
+        continue;
+      }
+      this.#pop();
+      // Children write only at or past `depth`, so key[0, depth) is still this node's path.
+      if (node.value !== NO_VALUE) return this.#land(depth, node.value);
+    }
+    return false;
+  }
+
+  #land(keyLength: number, value: number): boolean {
+    assert(keyLength <= this.#key.length && value !== NO_VALUE, "landed on a bad entry");
+    this.#keyLength = keyLength;
+    this.#value = value;
+    return true;
+  }
+
+  #descend(node: ArtNode, depth: number, byte: number, mark: number): void {
+    const child = findChild(node, byte);
+    assert(child !== null, `no child under byte ${byte}`);
+    this.#key[depth] = byte;
+    this.#push(child, this.#writePrefix(child, depth + 1), mark);
+  }
+
+  #push(node: ArtNode, depth: number, mark: number): void {
+    assert(this.#nodes.length < FRAMES_MAX, "cursor stack overflow");
+    assert(depth <= KEY_BYTES_MAX, `key path of ${depth} bytes is too long`);
+    this.#nodes.push(node);
+    this.#depths.push(depth);
+    this.#marks.push(mark);
+  }
+
+  #pop(): void {
+    this.#nodes.pop();
+    this.#depths.pop();
+    this.#marks.pop();
+  }
+
+  #reset(): void {
+    this.#nodes.length = 0;
+    this.#depths.length = 0;
+    this.#marks.length = 0;
+    this.#keyLength = 0;
+    this.#value = NO_VALUE;
+  }
+
+  /** Writes `node.prefix` at `at` (room for one more byte after); returns the path end. */
+  #writePrefix(node: ArtNode, at: number): number {
+    const prefix = node.prefix;
+    const end = at + prefix.length;
+    assert(end <= KEY_BYTES_MAX, `key path of ${end} bytes is too long`);
+    if (this.#key.length <= end) {
+      const grown = new Uint8Array(Math.min(Math.max(end + 1, this.#key.length * 2), FRAMES_MAX));
+      grown.set(this.#key);
+      this.#key = grown;
+    }
+    const key = this.#key;
+    for (let i = 0; i < prefix.length; i++) key[at + i] = prefix.charCodeAt(i);
+    return end;
+  }
+}

@@ -1,0 +1,317 @@
+/**
+ * The in-memory adaptive radix trie (ART) that holds tallytrie's counters:
+ * byte keys in unsigned byte order mapped to non-negative integer values.
+ *
+ * Node4/Node16/Node48/Node256 inner nodes grow and shrink with their child
+ * count; single-child paths are compressed into a node's prefix (the full
+ * bytes, so a 65,535-byte key costs no extra levels); a key that is a prefix of
+ * another key lives on the inner node where it ends. No operation recurses
+ * over key depth.
+ *
+ * @example Counting and listing
+ * ```ts
+ * import { Art } from "./art.ts";
+ * const art = new Art();
+ * const key = (text: string) => new TextEncoder().encode(text);
+ * art.add(key("to be"), 2);
+ * art.add(key("to"), 1);
+ * const keys = [...art.entries()].map(([k, v]) => `${new TextDecoder().decode(k)}=${v}`);
+ * console.assert(keys.join(",") === "to=1,to be=2");
+ * ```
+ *
+ * @module
+ */
+
+import { assert } from "../_assert.ts";
+import { compareBytes, KEY_BYTES_MAX } from "./_bytes.ts";
+import { Cursor } from "./_cursor.ts";
+import { type ArtNode, newLeaf, NO_VALUE } from "./_node.ts";
+import {
+  findNode,
+  locateNode,
+  REMOVE_DONE,
+  REMOVE_EMPTIED,
+  REMOVE_MISSING,
+  removeKey,
+  verifyTree,
+} from "./_tree.ts";
+
+/** Options for {@link Art.entries}: a key range in unsigned byte order. */
+export interface ArtRange {
+  /** The first key to include (inclusive); default: the smallest key. */
+  start?: Uint8Array;
+  /** The key to stop before (exclusive); default: past the largest key. */
+  end?: Uint8Array;
+  /** Walk from the end of the range down to its start (default false). */
+  reverse?: boolean;
+}
+
+/** Node counts from {@link Art.verify}. */
+export interface ArtStats {
+  /** Keys in the trie (nodes holding a value). */
+  keys: number;
+  /** Leaf nodes. */
+  leaves: number;
+  /** Node4 nodes. */
+  nodes4: number;
+  /** Node16 nodes. */
+  nodes16: number;
+  /** Node48 nodes. */
+  nodes48: number;
+  /** Node256 nodes. */
+  nodes256: number;
+  /** The length of the longest key. */
+  depthMax: number;
+}
+
+const EMPTY_KEY = new Uint8Array(0);
+
+/**
+ * An adaptive radix trie from byte keys (0..65,535 bytes) to non-negative
+ * safe-integer counters. Not thread-safe; iterators fail fast on mutation.
+ *
+ * @example
+ * ```ts
+ * import { Art } from "./art.ts";
+ * const art = new Art();
+ * art.set(new Uint8Array([1, 2]), 5);
+ * console.assert(art.get(new Uint8Array([1, 2])) === 5 && art.size === 1);
+ * ```
+ */
+export class Art {
+  #root: ArtNode | null = null;
+  #size = 0;
+  /** Bumped by every change; live iterators compare it after each step. */
+  #version = 0;
+
+  /**
+   * The number of keys.
+   *
+   * @example
+   * ```ts
+   * import { Art } from "./art.ts";
+   * const art = new Art();
+   * art.add(new Uint8Array([7]), 1);
+   * art.add(new Uint8Array([7]), 1);
+   * console.assert(art.size === 1);
+   * ```
+   */
+  get size(): number {
+    return this.#size;
+  }
+
+  /**
+   * Looks a key up.
+   *
+   * @param key The key bytes; not kept.
+   * @returns The key's value, or `undefined` if the key is absent.
+   *
+   * @example
+   * ```ts
+   * import { Art } from "./art.ts";
+   * const art = new Art();
+   * art.set(new Uint8Array([1]), 3);
+   * console.assert(art.get(new Uint8Array([1])) === 3);
+   * console.assert(art.get(new Uint8Array([1, 0])) === undefined);
+   * ```
+   */
+  get(key: Uint8Array): number | undefined {
+    const node = findNode(this.#root, key);
+    if (node === null || node.value === NO_VALUE) return undefined;
+    return node.value;
+  }
+
+  /**
+   * Inserts a key or overwrites its value.
+   *
+   * @param key The key bytes (0..65,535 of them); copied, not kept.
+   * @param value A non-negative safe integer (validated by the caller).
+   * @throws {AssertionError} If `value` or the key length is out of range.
+   *
+   * @example
+   * ```ts
+   * import { Art } from "./art.ts";
+   * const art = new Art();
+   * art.set(new Uint8Array([9]), 1);
+   * art.set(new Uint8Array([9]), 4);
+   * console.assert(art.get(new Uint8Array([9])) === 4 && art.size === 1);
+   * ```
+   */
+  set(key: Uint8Array, value: number): void {
+    assert(Number.isSafeInteger(value) && value >= 0, `value ${value} is not a counter`);
+    const node = this.#locate(key);
+    if (node.value === NO_VALUE) this.#size++;
+    node.value = value;
+    this.#version++;
+  }
+
+  /**
+   * Adds `delta` to a key's value, inserting the key (as 0 + `delta`) if absent.
+   *
+   * @param key The key bytes (0..65,535 of them); copied, not kept.
+   * @param delta A safe integer; the caller has checked the result stays in range.
+   * @returns The new value.
+   * @throws {AssertionError} If the new value would be negative or not a safe integer.
+   *
+   * @example
+   * ```ts
+   * import { Art } from "./art.ts";
+   * const art = new Art();
+   * const key = new Uint8Array([4, 2]);
+   * console.assert(art.add(key, 5) === 5);
+   * console.assert(art.add(key, -2) === 3);
+   * ```
+   */
+  add(key: Uint8Array, delta: number): number {
+    assert(Number.isSafeInteger(delta), `delta ${delta} is not a safe integer`);
+    // A negative delta never inserts (0 + delta < 0), so it must not create nodes.
+    const node = delta >= 0 ? this.#locate(key) : findNode(this.#root, key);
+    const old = node === null || node.value === NO_VALUE ? 0 : node.value;
+    const value = old + delta;
+    assert(Number.isSafeInteger(value) && value >= 0, `counter ${old} + ${delta} out of range`);
+    assert(node !== null, "negative delta on an absent key");
+    if (node.value === NO_VALUE) this.#size++;
+    node.value = value;
+    this.#version++;
+    return value;
+  }
+
+  /**
+   * Removes a key. Nodes shrink (Node256 → 48 → 16 → 4) and a Node4 left with
+   * one child merges back into its child's prefix.
+   *
+   * @param key The key bytes; not kept.
+   * @returns `true` if the key existed.
+   *
+   * @example
+   * ```ts
+   * import { Art } from "./art.ts";
+   * const art = new Art();
+   * art.set(new Uint8Array([1]), 1);
+   * console.assert(art.delete(new Uint8Array([1])) === true);
+   * console.assert(art.delete(new Uint8Array([1])) === false && art.size === 0);
+   * ```
+   */
+  delete(key: Uint8Array): boolean {
+    if (this.#root === null) return false;
+    const outcome = removeKey(this.#root, key);
+    if (outcome === REMOVE_MISSING) return false;
+    assert(outcome === REMOVE_DONE || outcome === REMOVE_EMPTIED, `remove outcome ${outcome}`);
+    if (outcome === REMOVE_EMPTIED) this.#root = null;
+    this.#size--;
+    this.#version++;
+    assert(this.#size >= 0 && (this.#size === 0) === (this.#root === null), "size out of step");
+    return true;
+  }
+
+  /**
+   * Lists entries in unsigned byte order (or reversed) within a range. Starting
+   * at `start` (or, reversed, at `end`) is a seek: O(key length), no scan.
+   *
+   * Any change to the trie while the generator is live makes its next `next()`
+   * throw; to continue after a change, call `entries` again from the last key.
+   *
+   * @param range The optional bounds and direction.
+   * @returns A generator of `[key, value]`; every key is a fresh copy.
+   * @throws {Error} From `next()`, if the trie changed since `entries` was called.
+   *
+   * @example Ranges and reverse order
+   * ```ts
+   * import { Art } from "./art.ts";
+   * const art = new Art();
+   * for (const byte of [1, 2, 3, 4]) art.set(new Uint8Array([byte]), byte * 10);
+   * const start = new Uint8Array([2]);
+   * const end = new Uint8Array([4]);
+   * const forward = [...art.entries({ start, end })].map(([, value]) => value);
+   * const backward = [...art.entries({ start, end, reverse: true })].map(([, value]) => value);
+   * console.assert(forward.join() === "20,30" && backward.join() === "30,20");
+   * ```
+   */
+  entries(range: ArtRange = {}): Generator<[key: Uint8Array, value: number]> {
+    // Copies: the caller may reuse its bound buffers while the walk is live.
+    const start = range.start?.slice();
+    const end = range.end?.slice();
+    return this.#walk(start, end, range.reverse === true, this.#version);
+  }
+
+  /**
+   * Removes every key.
+   *
+   * @example
+   * ```ts
+   * import { Art } from "./art.ts";
+   * const art = new Art();
+   * art.set(new Uint8Array([1]), 1);
+   * art.clear();
+   * console.assert(art.size === 0 && art.get(new Uint8Array([1])) === undefined);
+   * ```
+   */
+  clear(): void {
+    this.#root = null;
+    this.#size = 0;
+    this.#version++;
+  }
+
+  /**
+   * Checks every structural invariant of the trie (node fill bounds, sorted
+   * child keys, path compression, the key count). O(nodes): meant for tests
+   * and on-request consistency checks.
+   *
+   * @returns Node counts by kind and the longest key's length.
+   * @throws {AssertionError} If an invariant does not hold (a tallytrie bug).
+   *
+   * @example
+   * ```ts
+   * import { Art } from "./art.ts";
+   * const art = new Art();
+   * art.set(new Uint8Array([1, 2, 3]), 1);
+   * console.assert(art.verify().leaves === 1);
+   * ```
+   */
+  verify(): ArtStats {
+    const stats = verifyTree(this.#root);
+    assert(stats.keys === this.#size, `size ${this.#size} but ${stats.keys} keys in the trie`);
+    return stats;
+  }
+
+  #locate(key: Uint8Array): ArtNode {
+    assert(key.length <= KEY_BYTES_MAX, `key of ${key.length} bytes is too long`);
+    if (this.#root !== null) return locateNode(this.#root, key);
+    this.#root = newLeaf(key, 0, NO_VALUE); // the caller gives it a value
+    return this.#root;
+  }
+
+  *#walk(
+    start: Uint8Array | undefined,
+    end: Uint8Array | undefined,
+    reverse: boolean,
+    version: number,
+  ): Generator<[key: Uint8Array, value: number]> {
+    if (start !== undefined && end !== undefined && compareBytes(start, end) >= 0) return;
+    const cursor = new Cursor();
+    this.#checkVersion(version);
+    if (reverse) cursor.seekReverse(this.#root, end);
+    else cursor.seekForward(this.#root, start ?? EMPTY_KEY);
+    for (;;) {
+      if (reverse ? !cursor.prev() : !cursor.next()) return;
+      if (
+        reverse
+          ? start !== undefined && cursor.compareKey(start) < 0
+          : end !== undefined && cursor.compareKey(end) >= 0
+      ) {
+        return;
+      }
+      yield [cursor.key(), cursor.value];
+      this.#checkVersion(version);
+    }
+  }
+
+  #checkVersion(version: number): void {
+    if (this.#version !== version) {
+      throw new Error(
+        "Cannot continue Art.entries(): the trie changed during iteration; " +
+          "call entries() again starting after the last key seen",
+      );
+    }
+  }
+}
