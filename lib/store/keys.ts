@@ -1,0 +1,173 @@
+/**
+ * Key and value rules of the public API, and list selectors turned into byte
+ * ranges. Everything here throws `TypeError`/`RangeError` for misuse.
+ *
+ * @module
+ */
+
+import { assert } from "../_assert.ts";
+import { keyBytesMax } from "../wal/record.ts";
+
+/** A key: bytes, or a string stored as its UTF-8 bytes. */
+export type KeyLike = Uint8Array | string;
+
+const encoder = new TextEncoder();
+
+/** The key's bytes, after checking its type and length (1..65535 bytes). */
+export function keyBytes(key: KeyLike, operation: string): Uint8Array {
+  let bytes: Uint8Array;
+  if (typeof key === "string") bytes = encoder.encode(key);
+  else if (key instanceof Uint8Array) bytes = key;
+  else {
+    throw new TypeError(
+      `Cannot ${operation}: key must be a string or a Uint8Array, got ${describe(key)}`,
+    );
+  }
+  if (bytes.length === 0 || bytes.length > keyBytesMax) {
+    throw new RangeError(
+      `Cannot ${operation}: key must be 1 to ${keyBytesMax} bytes long, got ${bytes.length}`,
+    );
+  }
+  return bytes;
+}
+
+/** Checks a value to store: an integer in [0, Number.MAX_SAFE_INTEGER]. */
+export function checkValue(value: number, operation: string): number {
+  if (typeof value !== "number") {
+    throw new TypeError(`Cannot ${operation}: value must be a number, got ${describe(value)}`);
+  }
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(
+      `Cannot ${operation}: value must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}, got ${value}`,
+    );
+  }
+  return value;
+}
+
+/** Checks a delta: any safe integer (negative deltas subtract). */
+export function checkDelta(delta: number, operation: string): number {
+  if (typeof delta !== "number") {
+    throw new TypeError(`Cannot ${operation}: delta must be a number, got ${describe(delta)}`);
+  }
+  if (!Number.isSafeInteger(delta)) {
+    throw new RangeError(`Cannot ${operation}: delta must be a safe integer, got ${delta}`);
+  }
+  return delta;
+}
+
+/** `current + delta`, or a RangeError naming the key if that leaves [0, MAX_SAFE_INTEGER]. */
+export function addChecked(
+  current: number,
+  delta: number,
+  key: Uint8Array,
+  operation: string,
+): number {
+  assert(Number.isSafeInteger(current) && current >= 0, "stored values are in range");
+  const result = current + delta;
+  if (result < 0 || result > Number.MAX_SAFE_INTEGER) {
+    throw new RangeError(
+      `Cannot ${operation}: adding ${delta} to ${current} at key ${
+        printKey(key)
+      } leaves the range ` +
+        `0 to ${Number.MAX_SAFE_INTEGER}; nothing was written`,
+    );
+  }
+  return result;
+}
+
+/** Selects keys for `list`, in the shapes of Deno KV's selectors. */
+export type ListSelector =
+  | { prefix: KeyLike }
+  | { prefix: KeyLike; start: KeyLike }
+  | { prefix: KeyLike; end: KeyLike }
+  | { start: KeyLike; end: KeyLike };
+
+/** A half-open byte range `[start, end)`; `end` undefined means unbounded. */
+export interface ByteRange {
+  start: Uint8Array;
+  end: Uint8Array | undefined;
+}
+
+const empty = new Uint8Array(0);
+
+/** The first key after every key that starts with `prefix`, or undefined if none exists. */
+export function prefixEnd(prefix: Uint8Array): Uint8Array | undefined {
+  let last = prefix.length - 1;
+  while (last >= 0 && prefix[last] === 0xff) last--;
+  if (last < 0) return undefined;
+  const end = prefix.slice(0, last + 1);
+  end[last]++;
+  assert(compareBytes(end, prefix) > 0, "a prefix end sorts after the prefix");
+  return end;
+}
+
+/** Turns a selector into a byte range. A prefix selector includes the prefix itself as a key. */
+export function selectorRange(selector: ListSelector): ByteRange {
+  if (selector === null || typeof selector !== "object") {
+    throw new TypeError(`Cannot list: selector must be an object, got ${describe(selector)}`);
+  }
+  const has = (name: string) =>
+    name in selector && (selector as Record<string, unknown>)[name] !== undefined;
+  if (has("prefix")) {
+    const prefix = selectorKey((selector as { prefix: KeyLike }).prefix, true);
+    if (has("start") && has("end")) {
+      throw new TypeError("Cannot list: a selector takes prefix with start or with end, not both");
+    }
+    let start = prefix;
+    let end = prefixEnd(prefix);
+    if (has("start")) {
+      start = maxBytes(start, selectorKey((selector as { start: KeyLike }).start, false));
+    }
+    if (has("end")) end = minBytes(end, selectorKey((selector as { end: KeyLike }).end, false));
+    return { start, end };
+  }
+  if (!has("start") || !has("end")) {
+    throw new TypeError("Cannot list: selector needs prefix, or both start and end");
+  }
+  const start = selectorKey((selector as { start: KeyLike }).start, false);
+  const end = selectorKey((selector as { end: KeyLike }).end, false);
+  return { start, end };
+}
+
+function selectorKey(key: KeyLike, allowEmpty: boolean): Uint8Array {
+  if (allowEmpty && (key === "" || (key instanceof Uint8Array && key.length === 0))) return empty;
+  return keyBytes(key, "list");
+}
+
+function maxBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  return compareBytes(a, b) >= 0 ? a : b;
+}
+
+function minBytes(a: Uint8Array | undefined, b: Uint8Array): Uint8Array {
+  return a === undefined || compareBytes(b, a) < 0 ? b : a;
+}
+
+/** Unsigned lexicographic comparison; a prefix sorts first. */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const length = Math.min(a.length, b.length);
+  for (let index = 0; index < length; index++) {
+    if (a[index] !== b[index]) return a[index] - b[index];
+  }
+  return a.length - b.length;
+}
+
+/** A key for an error message: its string form if printable UTF-8, else hex; shortened. */
+export function printKey(key: Uint8Array): string {
+  const limit = 64;
+  const shown = key.subarray(0, limit);
+  let text: string;
+  try {
+    text = JSON.stringify(new TextDecoder("utf-8", { fatal: true }).decode(shown));
+  } catch {
+    text = `0x${Array.from(shown, (byte) => byte.toString(16).padStart(2, "0")).join("")}`;
+  }
+  return key.length > limit ? `${text}… (${key.length} bytes)` : text;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  return typeof value === "object"
+    ? `an object (${value.constructor?.name ?? "Object"})`
+    : typeof value;
+}

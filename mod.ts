@@ -1,0 +1,53 @@
+/**
+ * tallytrie: a durable, crash-safe counting dictionary for Deno. An ordered
+ * map from byte keys to non-negative integer counters, held in an adaptive
+ * radix trie and written through a write-ahead log with group commit.
+ *
+ * @example Count words durably
+ * ```ts
+ * import { openStore } from "./mod.ts";
+ * const dir = await Deno.makeTempDir();
+ * const store = await openStore(dir);
+ * await Promise.all(["the", "cat", "the"].map((word) => store.add(word, 1)));
+ * console.assert((await store.get("the")) === 2);
+ * await store.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ *
+ * @module
+ */
+
+export {
+  type Durability,
+  type Entry,
+  getManyKeysMax,
+  type ListOptions,
+  openStore,
+  Store,
+  type StoreOptions,
+  type StoreStats,
+} from "./lib/store/store.ts";
+export {
+  type AtomicCheck,
+  type AtomicCommitter,
+  type AtomicMutation,
+  AtomicOperation,
+  type CommitResult,
+} from "./lib/store/atomic.ts";
+export type { KeyLike, ListSelector } from "./lib/store/keys.ts";
+export {
+  CorruptionError,
+  StorageIoError,
+  StoreClosedError,
+  StoreLockedError,
+} from "./lib/errors.ts";
+export {
+  type BlockFile,
+  type BlockStorage,
+  type Clock,
+  type OpenFileOptions,
+  systemClock,
+} from "./lib/storage/block_storage.ts";
+export { FileBlockStorage } from "./lib/storage/file.ts";
+export { MemoryBlockStorage } from "./lib/storage/memory.ts";
+export { keyBytesMax } from "./lib/wal/record.ts";

@@ -1,0 +1,342 @@
+/** Conformance of the public API: every call, its misuse errors and its durability. */
+
+import assert from "node:assert/strict";
+import {
+  MemoryBlockStorage,
+  openStore,
+  type Store,
+  StoreClosedError,
+  StoreLockedError,
+} from "../mod.ts";
+
+const decoder = new TextDecoder();
+const text = (key: Uint8Array) => decoder.decode(key);
+
+async function withStore(
+  fn: (store: Store, storage: MemoryBlockStorage) => Promise<void>,
+): Promise<void> {
+  const storage = new MemoryBlockStorage();
+  const store = await openStore({ storage });
+  try {
+    await fn(store, storage);
+  } finally {
+    await store.close();
+  }
+}
+
+async function listed(store: Store, ...args: Parameters<Store["list"]>): Promise<string[]> {
+  const out: string[] = [];
+  for await (const { key, value } of store.list(...args)) out.push(`${text(key)}=${value}`);
+  return out;
+}
+
+Deno.test("add returns the new count and accumulates, strings and bytes alike", async () => {
+  await withStore(async (store) => {
+    assert.equal(await store.add("the quick", 3), 3);
+    assert.equal(await store.add(new TextEncoder().encode("the quick"), 4), 7);
+    assert.equal(await store.add("the quick", -7), 0);
+    assert.equal(await store.get("the quick"), 0, "a count of zero is kept, not deleted");
+    assert.equal(await store.add("\u00e9t\u00e9", 1), 1);
+    assert.equal(
+      await store.get(new Uint8Array([0xc3, 0xa9, 0x74, 0xc3, 0xa9])),
+      1,
+      "strings are UTF-8",
+    );
+  });
+});
+
+Deno.test("set, delete, get and getMany", async () => {
+  await withStore(async (store) => {
+    await store.set("x", 10);
+    await store.set("y", Number.MAX_SAFE_INTEGER);
+    assert.equal(await store.get("x"), 10);
+    await store.delete("x");
+    await store.delete("never-there");
+    assert.equal(await store.get("x"), undefined);
+    assert.deepEqual(await store.getMany(["x", "y", "z"]), [
+      undefined,
+      Number.MAX_SAFE_INTEGER,
+      undefined,
+    ]);
+    assert.deepEqual(await store.getMany([]), []);
+  });
+});
+
+Deno.test("list: every selector shape, limit and reverse, in byte order", async () => {
+  await withStore(async (store) => {
+    for (const key of ["the", "the cat", "the dog", "then", "a", "\u00ff", "thf"]) {
+      await store.add(key, key.length);
+    }
+    assert.deepEqual(await listed(store, { prefix: "the " }), ["the cat=7", "the dog=7"]);
+    assert.deepEqual(await listed(store, { prefix: "the" }), [
+      "the=3",
+      "the cat=7",
+      "the dog=7",
+      "then=4",
+    ]);
+    assert.deepEqual(await listed(store, { prefix: "the", start: "the d" }), [
+      "the dog=7",
+      "then=4",
+    ]);
+    assert.deepEqual(await listed(store, { prefix: "the", end: "the d" }), ["the=3", "the cat=7"]);
+    assert.deepEqual(await listed(store, { start: "a", end: "the cat" }), ["a=1", "the=3"]);
+    assert.deepEqual(await listed(store, { start: "the", end: "the" }), []);
+    assert.deepEqual(await listed(store, { start: "z", end: "a" }), []);
+    assert.deepEqual(await listed(store, { prefix: "" }, { limit: 2 }), ["a=1", "the=3"]);
+    assert.deepEqual(await listed(store, { prefix: "" }, { reverse: true, limit: 2 }), [
+      "\u00ff=1",
+      "thf=3",
+    ]);
+    assert.deepEqual(await listed(store, { prefix: "the" }, { reverse: true }), [
+      "then=4",
+      "the dog=7",
+      "the cat=7",
+      "the=3",
+    ]);
+    const entry = (await store.list({ prefix: "a" }).next()).value!;
+    assert.ok(entry.key instanceof Uint8Array && entry.value === 1);
+  });
+});
+
+Deno.test("list: prefix of 0xff bytes and long listings across batches", async () => {
+  await withStore(async (store) => {
+    await store.set(new Uint8Array([0xff, 0xff]), 1);
+    await store.set(new Uint8Array([0xff, 0xff, 0x01]), 2);
+    await store.set(new Uint8Array([0xfe]), 3);
+    const under = [];
+    for await (const entry of store.list({ prefix: new Uint8Array([0xff, 0xff]) })) {
+      under.push(entry.value);
+    }
+    assert.deepEqual(under, [1, 2]);
+    const atomic = store.atomic();
+    for (let index = 0; index < 1000; index++) {
+      atomic.set(`k${String(index).padStart(4, "0")}`, index);
+    }
+    assert.ok((await atomic.commit()).ok);
+    const forward = await listed(store, { prefix: "k" });
+    assert.equal(forward.length, 1000);
+    assert.equal(forward[999], "k0999=999");
+    const backward = await listed(store, { prefix: "k" }, { reverse: true, limit: 600 });
+    assert.equal(backward.length, 600);
+    assert.equal(backward[0], "k0999=999");
+    assert.equal(backward[599], "k0400=400");
+  });
+});
+
+Deno.test("atomic: checks, all mutation kinds, failed checks write nothing", async () => {
+  await withStore(async (store) => {
+    await store.set("x", 10);
+    const ok = await store.atomic().check("x", 10).check("w", undefined).add("y", 2).set("z", 1)
+      .delete("x").commit();
+    assert.equal(ok.ok, true);
+    assert.equal(ok.ok && ok.lsn, 2);
+    assert.deepEqual(await store.getMany(["x", "y", "z"]), [undefined, 2, 1]);
+    const failed = await store.atomic().check("y", 3).add("y", 100).commit();
+    assert.deepEqual(failed, { ok: false });
+    assert.equal(await store.get("y"), 2);
+    assert.equal(store.stats().lastLsn, 2, "a failed check writes no record");
+    const same = await store.atomic().add("n", 1).add("n", 1).set("m", 5).add("m", -5).commit();
+    assert.ok(same.ok);
+    assert.deepEqual(await store.getMany(["n", "m"]), [2, 0]);
+  });
+});
+
+Deno.test("atomic: a mutation leaving the range rejects the whole commit", async () => {
+  await withStore(async (store) => {
+    await store.set("a", 1);
+    await assert.rejects(store.atomic().add("b", 5).add("a", -2).commit(), RangeError);
+    assert.equal(await store.get("b"), undefined);
+    assert.equal(store.stats().lastLsn, 1);
+    const op = store.atomic().add("c", 1);
+    await op.commit();
+    await assert.rejects(op.commit(), TypeError);
+  });
+});
+
+Deno.test("misuse: bad keys, values and deltas throw before writing", async () => {
+  await withStore(async (store) => {
+    await assert.rejects(store.add("", 1), RangeError);
+    await assert.rejects(store.add(new Uint8Array(65_536), 1), RangeError);
+    await assert.rejects(store.add(42 as unknown as string, 1), TypeError);
+    await assert.rejects(store.add("k", 1.5), RangeError);
+    await assert.rejects(store.add("k", Number.NaN), RangeError);
+    await assert.rejects(store.add("k", "1" as unknown as number), TypeError);
+    await assert.rejects(store.add("k", -1), /leaves the range/);
+    await assert.rejects(store.set("k", -1), RangeError);
+    await assert.rejects(store.set("k", Number.MAX_SAFE_INTEGER + 1), RangeError);
+    await store.set("big", Number.MAX_SAFE_INTEGER - 1);
+    await assert.rejects(store.add("big", 2), RangeError);
+    await assert.rejects(store.get(""), RangeError);
+    await assert.rejects(store.getMany("ab" as unknown as string[]), TypeError);
+    assert.throws(() => store.list({ start: "a" } as never), TypeError);
+    assert.throws(() => store.list({ prefix: "a" }, { limit: 0 }), RangeError);
+    assert.equal(store.stats().lastLsn, 1, "only the valid set was written");
+    assert.equal(await store.add(new Uint8Array(65_535), 1), 1, "the longest key is accepted");
+  });
+});
+
+Deno.test("range is judged against writes still in flight", async () => {
+  await withStore(async (store) => {
+    const first = store.add("k", 5);
+    await assert.rejects(store.add("k", -6), RangeError, "5 is in flight, so -6 leaves the range");
+    const second = store.add("k", -5);
+    assert.deepEqual(await Promise.all([first, second]), [5, 0]);
+    const check = store.atomic().check("k", 0).set("k", 9).commit();
+    const set = store.set("j", 1);
+    const checkAgain = await store.atomic().check("j", 1).commit();
+    assert.ok(checkAgain.ok, "a check sees a set still in flight");
+    assert.ok((await check).ok);
+    await set;
+  });
+});
+
+Deno.test("strict reads show only durable values (D11)", async () => {
+  await withStore(async (store) => {
+    await store.set("k", 1);
+    const pending = store.add("k", 1);
+    assert.equal(await store.get("k"), 1, "the add is not durable yet");
+    assert.equal(await pending, 2);
+    assert.equal(await store.get("k"), 2);
+  });
+});
+
+Deno.test("relaxed mode resolves before fsync and sync makes it durable", async () => {
+  const storage = new MemoryBlockStorage();
+  const store = await openStore({ storage, durability: "relaxed" });
+  assert.equal(await store.add("k", 1), 1);
+  assert.equal(await store.get("k"), 1, "relaxed reads see buffered writes");
+  assert.equal(store.stats().durableLsn, 0);
+  await store.sync();
+  assert.equal(store.stats().durableLsn, 1);
+  await store.close();
+  const again = await openStore({ storage });
+  assert.equal(await again.get("k"), 1);
+  await again.close();
+});
+
+Deno.test("group commit: 1000 concurrent adds share a handful of fsyncs", async () => {
+  await withStore(async (store) => {
+    const results = await Promise.all(
+      Array.from({ length: 1000 }, (_, index) => store.add(`k${index % 10}`, 1)),
+    );
+    assert.equal(results.length, 1000);
+    assert.equal(await store.get("k0"), 100);
+    const stats = store.stats();
+    assert.ok(stats.wal.groups <= 2, `1000 adds took ${stats.wal.groups} groups`);
+    assert.ok(stats.wal.fsyncs <= 3, `1000 adds took ${stats.wal.fsyncs} fsyncs`);
+  });
+});
+
+Deno.test("closed store: every call throws StoreClosedError", async () => {
+  const store = await openStore({ storage: new MemoryBlockStorage() });
+  await store.close();
+  await assert.rejects(store.add("a", 1), StoreClosedError);
+  await assert.rejects(store.set("a", 1), StoreClosedError);
+  await assert.rejects(store.delete("a"), StoreClosedError);
+  await assert.rejects(store.get("a"), StoreClosedError);
+  await assert.rejects(store.getMany(["a"]), StoreClosedError);
+  await assert.rejects(store.sync(), StoreClosedError);
+  assert.throws(() => store.list({ prefix: "" }), StoreClosedError);
+  assert.throws(() => store.atomic(), StoreClosedError);
+  await store.close();
+});
+
+Deno.test("close waits for writes in flight", async () => {
+  const storage = new MemoryBlockStorage();
+  const store = await openStore({ storage });
+  const write = store.add("k", 1);
+  await store.close();
+  assert.equal(await write, 1);
+  const again = await openStore({ storage });
+  assert.equal(await again.get("k"), 1);
+  await again.close();
+});
+
+Deno.test("second open of one storage or directory fails with StoreLockedError", async () => {
+  const storage = new MemoryBlockStorage();
+  const store = await openStore({ storage });
+  await assert.rejects(openStore({ storage }), StoreLockedError);
+  await store.close();
+  (await openStore({ storage })).close();
+
+  const dir = await Deno.makeTempDir();
+  try {
+    const first = await openStore(dir);
+    await assert.rejects(openStore(dir), StoreLockedError);
+    await first.close();
+    const second = await openStore(dir);
+    await second.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("second open from another process fails with a clear error", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const store = await openStore(dir);
+    await store.add("k", 1);
+    const script = `import { openStore } from ${
+      JSON.stringify(new URL("../mod.ts", import.meta.url).href)
+    };
+      try { await openStore(${JSON.stringify(dir)}); console.log("opened"); }
+      catch (error) { console.log(error.name + ": " + error.message); }`;
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", script],
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    const printed = decoder.decode(output.stdout);
+    assert.match(printed, /StoreLockedError: Cannot open store at ".*": it is already open/);
+    await store.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("openStore: option errors are clear", async () => {
+  await assert.rejects(openStore({}), TypeError);
+  await assert.rejects(openStore({ storage: new MemoryBlockStorage(), path: "x" }), TypeError);
+  await assert.rejects(
+    openStore({ storage: new MemoryBlockStorage(), durability: "fast" as never }),
+    TypeError,
+  );
+  await assert.rejects(
+    openStore({ storage: new MemoryBlockStorage(), walSegmentBytes: 10 }),
+    RangeError,
+  );
+});
+
+Deno.test("stats report keys, lsns and the WAL", async () => {
+  await withStore(async (store) => {
+    await store.add("a", 1);
+    await store.add("b", 1);
+    const stats = store.stats();
+    assert.equal(stats.keys, 2);
+    assert.equal(stats.lastLsn, 2);
+    assert.equal(stats.durableLsn, 2);
+    assert.equal(stats.durability, "strict");
+    assert.equal(stats.wal.groups, 2);
+    assert.ok(stats.wal.bytesWritten > 0);
+    assert.equal(stats.recovery.replayedRecords, 0);
+  });
+});
+
+Deno.test("real files: counts survive reopen, segments roll over", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const store = await openStore({ path: dir, walSegmentBytes: 4096 });
+    for (let round = 0; round < 50; round++) {
+      await Promise.all(Array.from({ length: 20 }, (_, index) => store.add(`key ${index}`, round)));
+    }
+    assert.ok(store.stats().wal.segmentsCreated > 2);
+    await store.close();
+    const again = await openStore(dir);
+    assert.equal(await again.get("key 7"), (49 * 50) / 2);
+    assert.equal(again.stats().recovery.replayedRecords, 1000);
+    assert.equal(again.stats().lastLsn, 1000);
+    await again.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

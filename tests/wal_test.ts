@@ -1,0 +1,221 @@
+/** The WAL's error paths: corruption (D6), torn tails (D9), failed writes and fsyncs (D7). */
+
+import assert from "node:assert/strict";
+import { CorruptionError, MemoryBlockStorage, openStore, StorageIoError } from "../mod.ts";
+import { parseRecord, readI64, RecordBuffer, RecordKind, writeI64 } from "../lib/wal/record.ts";
+import { segmentHeaderBytes } from "../lib/wal/segment.ts";
+import { FaultyStorage } from "./_storage_wrappers.ts";
+
+/** Writes `groups` groups of 3 adds each; returns the storage and the one segment's name. */
+async function logWith(groups: number): Promise<{ storage: MemoryBlockStorage; name: string }> {
+  const storage = new MemoryBlockStorage();
+  const store = await openStore({ storage });
+  for (let group = 0; group < groups; group++) {
+    await Promise.all([store.add("a", 1), store.add("b", 2), store.add(`g${group}`, 3)]);
+  }
+  await store.close();
+  const names = await storage.list();
+  assert.equal(names.length, 1);
+  return { storage, name: names[0] };
+}
+
+async function readFile(storage: MemoryBlockStorage, name: string): Promise<Uint8Array> {
+  const file = await storage.open(name);
+  const bytes = await file.read(0, await file.size());
+  await file.close();
+  return bytes;
+}
+
+async function patch(
+  storage: MemoryBlockStorage,
+  name: string,
+  offset: number,
+  bytes: Uint8Array,
+): Promise<void> {
+  const file = await storage.open(name);
+  await file.write(offset, bytes);
+  await file.close();
+}
+
+/** Byte offsets of the records of a segment. */
+function recordOffsets(bytes: Uint8Array): number[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const offsets = [];
+  let offset = segmentHeaderBytes;
+  while (offset < bytes.length) {
+    const frame = parseRecord(bytes, view, offset);
+    assert.ok(typeof frame !== "string", `record at ${offset} parses`);
+    offsets.push(offset);
+    offset = frame.end;
+  }
+  return offsets;
+}
+
+Deno.test("record encoding: round trip, i64 sign, checksum and lsn checks", () => {
+  const buffer = new RecordBuffer(16);
+  buffer.mutation(1, RecordKind.add, new Uint8Array([1, 2, 3]), -5);
+  buffer.mutation(2, RecordKind.delete, new Uint8Array([9]), 0);
+  const bytes = buffer.view().slice();
+  const view = new DataView(bytes.buffer);
+  const first = parseRecord(bytes, view, 0, 1);
+  assert.ok(typeof first !== "string");
+  assert.equal(first.groupStart, true);
+  assert.equal(readI64(view, first.end - 8), -5);
+  const second = parseRecord(bytes, view, first.end, 2);
+  assert.ok(typeof second !== "string" && !second.groupStart && second.kind === RecordKind.delete);
+  assert.equal(parseRecord(bytes, view, first.end, 3), "lsn");
+  bytes[first.end - 1] ^= 1;
+  assert.equal(parseRecord(bytes, view, 0, 1), "checksum");
+  for (
+    const value of [
+      0,
+      1,
+      -1,
+      2 ** 32,
+      -(2 ** 32) - 1,
+      Number.MAX_SAFE_INTEGER,
+      -Number.MAX_SAFE_INTEGER,
+    ]
+  ) {
+    writeI64(view, 0, value);
+    assert.equal(readI64(view, 0), value);
+  }
+});
+
+Deno.test("corrupted record mid-log: CorruptionError naming the file and offset (D6)", async () => {
+  const { storage, name } = await logWith(4);
+  const bytes = await readFile(storage, name);
+  const offsets = recordOffsets(bytes);
+  assert.equal(offsets.length, 12);
+  const victim = offsets[4];
+  await patch(storage, name, victim + 20, new Uint8Array([bytes[victim + 20] ^ 0x10]));
+  try {
+    await openStore({ storage });
+    assert.fail("open must fail");
+  } catch (caught) {
+    assert.ok(caught instanceof CorruptionError);
+    assert.equal(caught.file, name);
+    assert.equal(caught.offset, victim);
+    assert.match(caught.message, new RegExp(`"${name}" at byte ${victim}`));
+  }
+  assert.equal(await storage.tryLock(), true, "a failed open releases the lock");
+});
+
+Deno.test("damage in an earlier segment or a segment header is corruption, not a tail", async () => {
+  const storage = new MemoryBlockStorage();
+  const store = await openStore({ storage, walSegmentBytes: 4096 });
+  for (let index = 0; index < 400; index++) await store.add(`key ${index % 7}`, 1);
+  await store.close();
+  const names = await storage.list();
+  assert.ok(names.length >= 3, `${names.length} segments`);
+  const first = await readFile(storage, names[0]);
+  const offsets = recordOffsets(first);
+  const last = offsets.at(-1)!;
+  await patch(storage, names[0], last + 18, new Uint8Array([first[last + 18] ^ 0xff]));
+  await assert.rejects(
+    openStore({ storage }),
+    (error: unknown) =>
+      error instanceof CorruptionError && error.file === names[0] && error.offset === last,
+  );
+  await patch(storage, names[0], last + 18, new Uint8Array([first[last + 18]]));
+  await patch(storage, names[1], 3, new Uint8Array([0x00]));
+  await assert.rejects(
+    openStore({ storage }),
+    (error: unknown) =>
+      error instanceof CorruptionError && error.file === names[1] && error.offset === 0,
+  );
+});
+
+Deno.test("a missing segment is a gap in the log: CorruptionError", async () => {
+  const storage = new MemoryBlockStorage();
+  const store = await openStore({ storage, walSegmentBytes: 4096 });
+  for (let index = 0; index < 400; index++) await store.add("k", 1);
+  await store.close();
+  const names = await storage.list();
+  await storage.remove(names[1]);
+  await assert.rejects(openStore({ storage }), /lsn \d+ comes next/);
+});
+
+Deno.test("torn tail: truncated on open before new records are appended (D9)", async () => {
+  const { storage, name } = await logWith(3);
+  const intact = await readFile(storage, name);
+  const offsets = recordOffsets(intact);
+  const lastGroup = offsets[6];
+  // The last group's write tore: its first record lost its end, the rest is zeros.
+  const file = await storage.open(name);
+  await file.truncate(lastGroup + 10);
+  await file.truncate(intact.length + 100);
+  await file.close();
+  const store = await openStore({ storage });
+  assert.equal(store.stats().recovery.tornBytesTruncated, intact.length + 100 - lastGroup);
+  assert.equal(store.stats().lastLsn, 6);
+  assert.deepEqual(await store.getMany(["a", "b", "g2"]), [2, 4, undefined]);
+  await store.add("after", 1);
+  await store.close();
+  assert.equal((await readFile(storage, name)).length > lastGroup, true);
+  const again = await openStore({ storage });
+  assert.equal(again.stats().recovery.tornBytesTruncated, 0);
+  assert.deepEqual(await again.getMany(["a", "after"]), [2, 1]);
+  await again.close();
+});
+
+Deno.test("a later record may survive a tear of an earlier one in the same write", async () => {
+  const { storage, name } = await logWith(3);
+  const bytes = await readFile(storage, name);
+  const offsets = recordOffsets(bytes);
+  // Sector-style tear inside the last write: its first record is zeros, its third landed.
+  await patch(storage, name, offsets[6], new Uint8Array(offsets[7] - offsets[6]));
+  const store = await openStore({ storage });
+  assert.equal(store.stats().lastLsn, 6);
+  await store.close();
+});
+
+Deno.test("failed fsync: the batch's callers get StorageIoError and the store is poisoned (D7)", async () => {
+  const storage = new FaultyStorage();
+  const store = await openStore({ storage });
+  await store.add("kept", 1);
+  storage.failNext.sync = 1;
+  const batch = [store.add("lost", 1), store.set("lost2", 2)];
+  for (const write of batch) await assert.rejects(write, StorageIoError);
+  await assert.rejects(store.add("later", 1), /earlier write or fsync failed/);
+  await assert.rejects(store.atomic().add("later", 1).commit(), StorageIoError);
+  await assert.rejects(store.sync(), StorageIoError);
+  assert.equal(await store.get("kept"), 1, "reads go on");
+  assert.equal(await store.get("lost"), undefined, "nothing from the failed batch is shown");
+  assert.equal(storage.failures.length, 1, "the failed fsync was not retried");
+  await store.close();
+  const again = await openStore({ storage });
+  assert.equal(await again.get("kept"), 1);
+  assert.equal(await again.add("later", 1), 1, "a reopened store writes again");
+  await again.close();
+});
+
+Deno.test("failed write and failed directory fsync poison the store too", async () => {
+  const storage = new FaultyStorage();
+  const store = await openStore({ storage });
+  storage.failNext.syncDir = 1;
+  await assert.rejects(
+    store.add("first", 1),
+    StorageIoError,
+    "the first segment's directory entry must be durable",
+  );
+  await assert.rejects(store.add("second", 1), StorageIoError);
+  await store.close();
+  const again = await openStore({ storage });
+  storage.failNext.write = 1;
+  await assert.rejects(again.add("x", 1), StorageIoError);
+  await assert.rejects(again.add("y", 1), StorageIoError);
+  await again.close();
+});
+
+Deno.test("relaxed mode: a failed fsync surfaces at sync()", async () => {
+  const storage = new FaultyStorage();
+  const store = await openStore({ storage, durability: "relaxed" });
+  await store.add("a", 1);
+  await store.sync();
+  storage.failNext.sync = 1;
+  assert.equal(await store.add("b", 1), 1, "relaxed writes resolve when buffered");
+  await assert.rejects(store.sync(), StorageIoError);
+  await assert.rejects(store.add("c", 1), StorageIoError);
+  await store.close();
+});
