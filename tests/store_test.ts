@@ -340,3 +340,30 @@ Deno.test("real files: counts survive reopen, segments roll over", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("backpressure: a burst beyond the pending bound waits and completes in order", async () => {
+  await withStore(async (store) => {
+    const big = (index: number) => {
+      const key = new Uint8Array(60_000);
+      key[0] = index % 256;
+      key[1] = Math.floor(index / 256);
+      return key;
+    };
+    const burst = Array.from({ length: 700 }, (_, index) => store.add(big(index), index));
+    const results = await Promise.all(burst);
+    assert.deepEqual(results.slice(0, 3), [0, 1, 2]);
+    assert.equal(results[699], 699);
+    assert.equal(store.stats().keys, 700);
+    assert.ok(store.stats().wal.groups >= 2, "the burst was split at the bound");
+  });
+});
+
+Deno.test("a check-only atomic answers once the writes it saw are durable (D11)", async () => {
+  await withStore(async (store) => {
+    const write = store.set("k", 1);
+    const checked = await store.atomic().check("k", 1).commit();
+    assert.ok(checked.ok);
+    assert.equal(store.stats().durableLsn, 1, "the set the check saw is durable");
+    await write;
+  });
+});

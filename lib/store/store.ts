@@ -25,7 +25,7 @@ import {
   RecordKind,
   trustedFrames,
 } from "../wal/record.ts";
-import { segmentBytesDefault } from "../wal/segment.ts";
+import { segmentBytesDefault, segmentBytesMax } from "../wal/segment.ts";
 import { type BatchOp, Wal } from "../wal/wal.ts";
 import {
   type AtomicCheck,
@@ -175,9 +175,12 @@ export async function openStore(target: string | StoreOptions): Promise<Store> {
     );
   }
   const segmentBytes = options.walSegmentBytes ?? segmentBytesDefault;
-  if (!Number.isSafeInteger(segmentBytes) || segmentBytes < walSegmentBytesMin) {
+  if (
+    !Number.isSafeInteger(segmentBytes) || segmentBytes < walSegmentBytesMin ||
+    segmentBytes > segmentBytesMax
+  ) {
     throw new RangeError(
-      `Cannot open store: walSegmentBytes must be an integer of at least ${walSegmentBytesMin}, got ${segmentBytes}`,
+      `Cannot open store: walSegmentBytes must be an integer from ${walSegmentBytesMin} to ${segmentBytesMax}, got ${segmentBytes}`,
     );
   }
   const storage = await resolveStorage(options);
@@ -554,7 +557,14 @@ export class Store implements AtomicCommitter {
       for (const check of checked) {
         if (this.#latest(check.key) !== check.value) return Promise.resolve({ ok: false });
       }
-      if (ops.length === 0) return Promise.resolve({ ok: true, lsn: this.#wal.nextLsn - 1 });
+      if (ops.length === 0) {
+        // Checks alone write nothing, but in strict mode their verdict may rest
+        // on writes in flight: answer once those are durable (D11).
+        const result = { ok: true as const, lsn: this.#wal.nextLsn - 1 };
+        return this.#durability === "strict"
+          ? this.#wal.flushAll().then(() => result)
+          : Promise.resolve(result);
+      }
       const results = this.#batchResults(ops);
       const lsn = this.#wal.appendBatch(ops);
       for (let index = 0; index < ops.length; index++) {

@@ -25,6 +25,7 @@ import {
   decodeSegmentHeader,
   parseSegmentName,
   segmentCountMax,
+  segmentFileBytesMax,
   segmentHeaderBytes,
 } from "./segment.ts";
 
@@ -106,6 +107,13 @@ async function readWhole(storage: BlockStorage, name: string): Promise<Uint8Arra
   const file = await storage.open(name);
   try {
     const size = await file.size();
+    if (size > segmentFileBytesMax) {
+      throw new CorruptionError(
+        name,
+        0,
+        `segment is ${size} bytes, more than the ${segmentFileBytesMax} this version ever writes`,
+      );
+    }
     const bytes = await file.read(0, size);
     assert(bytes.length === size, "a whole segment is read");
     return bytes;

@@ -19,6 +19,14 @@ export const segmentHeaderBytes = 32;
 export const walFormatVersion = 1;
 /** A segment is closed once it holds this many bytes; the next write starts a new one. */
 export const segmentBytesDefault = 64 * 1024 * 1024;
+/** The largest segment size a store may be configured with. */
+export const segmentBytesMax = 1024 * 1024 * 1024;
+/**
+ * The largest segment file recovery reads: a segment is sealed at
+ * `segmentBytesMax` but its last write may hold up to the pending bound plus
+ * one record more.
+ */
+export const segmentFileBytesMax = segmentBytesMax + 256 * 1024 * 1024;
 /** The most segments a store may hold (bounds recovery work and listing). */
 export const segmentCountMax = 1_000_000;
 

@@ -160,12 +160,13 @@ export class Wal {
 
   /** True while the pending buffer is over its bound: callers should wait for {@link Wal.drained}. */
   get congested(): boolean {
-    return this.#pending.length >= pendingBytesMax && this.#inFlightGroup !== undefined;
+    return this.#pending.length >= pendingBytesMax;
   }
 
-  /** Resolves when the flush in flight ends (successfully or not). */
+  /** Resolves when the records pending now have been flushed (successfully or not). */
   drained(): Promise<void> {
-    return this.#inFlightGroup?.promise.catch(() => {}) ?? Promise.resolve();
+    const group = this.#pendingGroup ?? this.#inFlightGroup;
+    return group === undefined ? Promise.resolve() : group.promise.catch(() => {});
   }
 
   /** Throws unless appends are allowed. */
