@@ -20,44 +20,29 @@ export interface Boundary {
 }
 
 /**
- * Wraps a {@link MemoryBlockStorage} and snapshots it before every write,
- * truncate, rename and remove. `boundaries[i].before` is the disk a crash
- * right before operation i leaves (MemoryBlockStorage makes every completed
- * operation durable, so these are exactly the write boundaries).
+ * Forwards every call to an inner storage; subclasses override the calls they
+ * watch. `wrapFile` wraps each opened file.
  */
-export class RecordingStorage implements BlockStorage {
-  readonly description = "recording memory";
-  readonly inner: MemoryBlockStorage;
-  readonly boundaries: Boundary[] = [];
-
-  constructor(inner = new MemoryBlockStorage()) {
+export class ForwardingStorage implements BlockStorage {
+  readonly description: string;
+  readonly inner: BlockStorage;
+  constructor(inner: BlockStorage, description: string) {
     this.inner = inner;
+    this.description = description;
   }
-
-  /** The disk now: the boundary after the last operation. */
-  final(): MemoryBlockStorage {
-    return this.inner.clone();
-  }
-
-  record(label: string, write?: Boundary["write"]): void {
-    this.boundaries.push({ label, before: this.inner.clone(), write });
-  }
-
   async open(name: string, options?: OpenFileOptions): Promise<BlockFile> {
-    const exists = (await this.inner.list()).includes(name);
-    if (!exists && (options?.create || options?.exclusive)) this.record(`create ${name}`);
-    const file = await this.inner.open(name, options);
-    return new RecordingFile(file, this);
+    return this.wrapFile(await this.inner.open(name, options));
+  }
+  wrapFile(file: BlockFile): BlockFile {
+    return file;
   }
   list(): Promise<string[]> {
     return this.inner.list();
   }
   rename(from: string, to: string): Promise<void> {
-    this.record(`rename ${from} ${to}`);
     return this.inner.rename(from, to);
   }
   remove(name: string): Promise<void> {
-    this.record(`remove ${name}`);
     return this.inner.remove(name);
   }
   syncDir(): Promise<void> {
@@ -71,39 +56,94 @@ export class RecordingStorage implements BlockStorage {
   }
 }
 
-class RecordingFile implements BlockFile {
-  readonly #file: BlockFile;
-  readonly #owner: RecordingStorage;
-  constructor(file: BlockFile, owner: RecordingStorage) {
-    this.#file = file;
-    this.#owner = owner;
+/** Forwards every call to an inner file; subclasses override the calls they watch. */
+export class ForwardingFile implements BlockFile {
+  readonly inner: BlockFile;
+  constructor(inner: BlockFile) {
+    this.inner = inner;
   }
   get name(): string {
-    return this.#file.name;
+    return this.inner.name;
   }
   read(offset: number, length: number): Promise<Uint8Array> {
-    return this.#file.read(offset, length);
+    return this.inner.read(offset, length);
   }
   write(offset: number, data: Uint8Array): Promise<void> {
+    return this.inner.write(offset, data);
+  }
+  sync(): Promise<void> {
+    return this.inner.sync();
+  }
+  size(): Promise<number> {
+    return this.inner.size();
+  }
+  truncate(length: number): Promise<void> {
+    return this.inner.truncate(length);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+/**
+ * Wraps a {@link MemoryBlockStorage} and snapshots it before every create,
+ * write, truncate, rename and remove. `boundaries[i].before` is the disk a
+ * crash right before operation i leaves (MemoryBlockStorage makes every
+ * completed operation durable, so these are exactly the write boundaries).
+ */
+export class RecordingStorage extends ForwardingStorage {
+  override readonly inner: MemoryBlockStorage;
+  readonly boundaries: Boundary[] = [];
+
+  constructor(inner = new MemoryBlockStorage()) {
+    super(inner, "recording memory");
+    this.inner = inner;
+  }
+
+  /** The disk now: the boundary after the last operation. */
+  final(): MemoryBlockStorage {
+    return this.inner.clone();
+  }
+
+  record(label: string, write?: Boundary["write"]): void {
+    this.boundaries.push({ label, before: this.inner.clone(), write });
+  }
+
+  override async open(name: string, options?: OpenFileOptions): Promise<BlockFile> {
+    const exists = (await this.inner.list()).includes(name);
+    if (!exists && (options?.create || options?.exclusive)) this.record(`create ${name}`);
+    return await super.open(name, options);
+  }
+  override wrapFile(file: BlockFile): BlockFile {
+    return new RecordingFile(file, this);
+  }
+  override rename(from: string, to: string): Promise<void> {
+    this.record(`rename ${from} ${to}`);
+    return super.rename(from, to);
+  }
+  override remove(name: string): Promise<void> {
+    this.record(`remove ${name}`);
+    return super.remove(name);
+  }
+}
+
+class RecordingFile extends ForwardingFile {
+  readonly #owner: RecordingStorage;
+  constructor(file: BlockFile, owner: RecordingStorage) {
+    super(file);
+    this.#owner = owner;
+  }
+  override write(offset: number, data: Uint8Array): Promise<void> {
     this.#owner.record(`write ${this.name}@${offset}+${data.length}`, {
       name: this.name,
       offset,
       data: data.slice(),
     });
-    return this.#file.write(offset, data);
+    return super.write(offset, data);
   }
-  sync(): Promise<void> {
-    return this.#file.sync();
-  }
-  size(): Promise<number> {
-    return this.#file.size();
-  }
-  truncate(length: number): Promise<void> {
+  override truncate(length: number): Promise<void> {
     this.#owner.record(`truncate ${this.name} ${length}`);
-    return this.#file.truncate(length);
-  }
-  close(): Promise<void> {
-    return this.#file.close();
+    return super.truncate(length);
   }
 }
 
@@ -125,14 +165,12 @@ export type FaultyOperation = "write" | "sync" | "syncDir" | "open";
  * Wraps a storage and makes the next chosen operations throw, like a disk
  * returning EIO. Set `failNext.sync = 1` to fail the next fsync.
  */
-export class FaultyStorage implements BlockStorage {
-  readonly description = "faulty memory";
-  readonly inner: BlockStorage;
+export class FaultyStorage extends ForwardingStorage {
   readonly failNext: Partial<Record<FaultyOperation, number>> = {};
   readonly failures: string[] = [];
 
   constructor(inner: BlockStorage = new MemoryBlockStorage()) {
-    this.inner = inner;
+    super(inner, "faulty memory");
   }
 
   maybeFail(operation: FaultyOperation, what: string): void {
@@ -143,59 +181,31 @@ export class FaultyStorage implements BlockStorage {
     throw new Error(`injected ${operation} failure on ${what}: EIO`);
   }
 
-  async open(name: string, options?: OpenFileOptions): Promise<BlockFile> {
+  override async open(name: string, options?: OpenFileOptions): Promise<BlockFile> {
     this.maybeFail("open", name);
-    return new FaultyFile(await this.inner.open(name, options), this);
+    return await super.open(name, options);
   }
-  list(): Promise<string[]> {
-    return this.inner.list();
+  override wrapFile(file: BlockFile): BlockFile {
+    return new FaultyFile(file, this);
   }
-  rename(from: string, to: string): Promise<void> {
-    return this.inner.rename(from, to);
-  }
-  remove(name: string): Promise<void> {
-    return this.inner.remove(name);
-  }
-  syncDir(): Promise<void> {
+  override async syncDir(): Promise<void> {
     this.maybeFail("syncDir", "directory");
-    return this.inner.syncDir();
-  }
-  tryLock(): Promise<boolean> {
-    return this.inner.tryLock();
-  }
-  unlock(): Promise<void> {
-    return this.inner.unlock();
+    await super.syncDir();
   }
 }
 
-class FaultyFile implements BlockFile {
-  readonly #file: BlockFile;
+class FaultyFile extends ForwardingFile {
   readonly #owner: FaultyStorage;
   constructor(file: BlockFile, owner: FaultyStorage) {
-    this.#file = file;
+    super(file);
     this.#owner = owner;
   }
-  get name(): string {
-    return this.#file.name;
-  }
-  read(offset: number, length: number): Promise<Uint8Array> {
-    return this.#file.read(offset, length);
-  }
-  async write(offset: number, data: Uint8Array): Promise<void> {
+  override async write(offset: number, data: Uint8Array): Promise<void> {
     this.#owner.maybeFail("write", this.name);
-    await this.#file.write(offset, data);
+    await super.write(offset, data);
   }
-  async sync(): Promise<void> {
+  override async sync(): Promise<void> {
     this.#owner.maybeFail("sync", this.name);
-    await this.#file.sync();
-  }
-  size(): Promise<number> {
-    return this.#file.size();
-  }
-  truncate(length: number): Promise<void> {
-    return this.#file.truncate(length);
-  }
-  close(): Promise<void> {
-    return this.#file.close();
+    await super.sync();
   }
 }
