@@ -159,7 +159,7 @@ export async function tornAt(boundary: Boundary, cut: number): Promise<MemoryBlo
 }
 
 /** Operations {@link FaultyStorage} can fail. */
-export type FaultyOperation = "write" | "sync" | "syncDir" | "open";
+export type FaultyOperation = "write" | "sync" | "syncDir" | "open" | "flipRead";
 
 /**
  * Wraps a storage and makes the next chosen operations throw, like a disk
@@ -168,6 +168,8 @@ export type FaultyOperation = "write" | "sync" | "syncDir" | "open";
 export class FaultyStorage extends ForwardingStorage {
   readonly failNext: Partial<Record<FaultyOperation, number>> = {};
   readonly failures: string[] = [];
+  /** Where a flipped read flips its bit: this many bytes before the end of what was read. */
+  flipBack = 10;
 
   constructor(inner: BlockStorage = new MemoryBlockStorage()) {
     super(inner, "faulty memory");
@@ -199,6 +201,17 @@ class FaultyFile extends ForwardingFile {
   constructor(file: BlockFile, owner: FaultyStorage) {
     super(file);
     this.#owner = owner;
+  }
+  /** With `failNext.flipRead`, returns the bytes with one bit flipped `flipBack` bytes before their end. */
+  override async read(offset: number, length: number): Promise<Uint8Array> {
+    const bytes = await super.read(offset, length);
+    try {
+      this.#owner.maybeFail("flipRead", this.name);
+    } catch {
+      const at = Math.max(0, bytes.length - this.#owner.flipBack);
+      bytes[at] ^= 0x04;
+    }
+    return bytes;
   }
   override async write(offset: number, data: Uint8Array): Promise<void> {
     this.#owner.maybeFail("write", this.name);

@@ -219,3 +219,65 @@ Deno.test("relaxed mode: a failed fsync surfaces at sync()", async () => {
   await assert.rejects(store.add("c", 1), StorageIoError);
   await store.close();
 });
+
+Deno.test("a transient bit flip while reading the tail neither truncates nor reports corruption", async () => {
+  const storage = new FaultyStorage();
+  const store = await openStore({ storage });
+  for (let group = 0; group < 3; group++) await store.add(`k${group}`, 1);
+  await store.close();
+  for (const flipBack of [10, 60]) {
+    storage.flipBack = flipBack; // inside the last record, then inside an earlier one
+    storage.failNext.flipRead = 1;
+    const again = await openStore({ storage });
+    assert.equal(storage.failNext.flipRead, 0, "the flip happened");
+    assert.equal(again.stats().recovery.tornBytesTruncated, 0);
+    assert.deepEqual(await again.getMany(["k0", "k1", "k2"]), [1, 1, 1]);
+    await again.close();
+  }
+});
+
+Deno.test("a poisoned store's close cuts its failed write, so a reopen never builds on it", async () => {
+  const storage = new FaultyStorage();
+  const store = await openStore({ storage });
+  await store.add("kept", 1);
+  storage.failNext.sync = 1;
+  await assert.rejects(store.add("failed", 1), StorageIoError);
+  await store.close();
+  const again = await openStore({ storage });
+  assert.equal(
+    await again.get("failed"),
+    undefined,
+    "the failed group is gone, not replayed from the page cache",
+  );
+  assert.equal(again.stats().lastLsn, 1, "lsns continue after the durable frontier");
+  assert.equal(await again.add("next", 1), 1);
+  await again.close();
+  const third = await openStore({ storage });
+  assert.deepEqual(await third.getMany(["kept", "failed", "next"]), [1, undefined, 1]);
+  await third.close();
+});
+
+Deno.test("a poisoned store whose failed write started a segment removes that segment at close", async () => {
+  const storage = new FaultyStorage();
+  const store = await openStore({ storage, walSegmentBytes: 4096 });
+  let key = 0;
+  while (store.stats().wal.segmentsCreated < 2) await store.add(`k${key++}`, 1);
+  const segments = (await storage.list()).length;
+  storage.failNext.syncDir = 1; // the next segment's creation fails at its directory fsync
+  let acknowledged = key;
+  for (let failed = false; !failed; key++) {
+    try {
+      await store.add(`k${key}`, 1);
+      acknowledged = key + 1;
+    } catch (error) {
+      assert.ok(error instanceof StorageIoError);
+      failed = true;
+    }
+  }
+  assert.equal((await storage.list()).length, segments + 1, "the failed segment was created");
+  await store.close();
+  assert.equal((await storage.list()).length, segments, "the half-made segment is gone");
+  const again = await openStore({ storage });
+  assert.equal(again.stats().lastLsn, acknowledged);
+  await again.close();
+});

@@ -12,7 +12,7 @@
  */
 
 import { assert } from "../_assert.ts";
-import { CorruptionError } from "../errors.ts";
+import { CorruptionError, StorageIoError } from "../errors.ts";
 import type { BlockStorage } from "../storage/block_storage.ts";
 import {
   groupStartFlag,
@@ -20,6 +20,7 @@ import {
   recordBytesMax,
   type RecordFrame,
   recordHeaderBytes,
+  type RecordProblem,
 } from "./record.ts";
 import {
   decodeSegmentHeader,
@@ -28,6 +29,9 @@ import {
   segmentFileBytesMax,
   segmentHeaderBytes,
 } from "./segment.ts";
+
+/** How often a segment is read again to confirm a failed check before it counts. */
+export const segmentRereadsMax = 2;
 
 /** A segment that survived recovery. */
 export interface SegmentInfo {
@@ -85,15 +89,12 @@ export async function readWal(
   const scan: WalScan = { segments: [], lastLsn: afterLsn, replayed: 0, tornBytes: 0 };
   for (let index = 0; index < names.length; index++) {
     const isLast = index === names.length - 1;
-    const bytes = await readWhole(storage, names[index]);
-    const expected = scan.segments.length === 0 ? undefined : scan.lastLsn + 1;
-    const firstLsn = checkHeader(names[index], bytes, expected, afterLsn, isLast);
-    if (firstLsn === undefined) {
+    const info = await scanSegment(storage, names[index], isLast, afterLsn, onRecord, scan);
+    if (info === undefined) {
       scan.tornSegment = names[index];
       break;
     }
-    const validBytes = readRecords(names[index], bytes, firstLsn, isLast, afterLsn, onRecord, scan);
-    scan.segments.push({ name: names[index], firstLsn, validBytes });
+    scan.segments.push(info);
   }
   assert(scan.lastLsn >= afterLsn, "recovery never moves below the coverage");
   return scan;
@@ -171,39 +172,70 @@ function checkHeader(
   return decoded;
 }
 
-/** Walks the records of one segment; returns the offset where its valid records end. */
-function readRecords(
+/**
+ * Reads and replays one segment. A check that fails is confirmed by reading
+ * the file again first, so a transient read fault (a flipped bit, a bad
+ * transfer) neither truncates durable records nor reports false corruption.
+ * Returns undefined for a torn creation.
+ */
+async function scanSegment(
+  storage: BlockStorage,
   name: string,
-  bytes: Uint8Array,
-  firstLsn: number,
   isLast: boolean,
   afterLsn: number,
   onRecord: RecordHandler,
   scan: WalScan,
-): number {
+): Promise<SegmentInfo | undefined> {
+  const expected = scan.segments.length === 0 ? undefined : scan.lastLsn + 1;
+  let bytes = await readWhole(storage, name);
+  let rereads = 0;
+  while (typeof decodeSegmentHeader(bytes) === "string" && rereads < segmentRereadsMax) {
+    bytes = await readWhole(storage, name);
+    rereads++;
+  }
+  const firstLsn = checkHeader(name, bytes, expected, afterLsn, isLast);
+  if (firstLsn === undefined) return undefined;
+  let cursor: RecordCursor = { offset: segmentHeaderBytes, expected: firstLsn, problem: undefined };
+  for (;;) {
+    cursor = replayRecords(bytes, cursor, afterLsn, onRecord, scan, name);
+    if (cursor.problem === undefined || rereads >= segmentRereadsMax) break;
+    bytes = await readWhole(storage, name);
+    rereads++;
+    if (bytes.length < cursor.offset) {
+      throw new StorageIoError(
+        `Cannot open the log: "${name}" shrank while it was read; retry the open`,
+      );
+    }
+  }
+  if (cursor.problem !== undefined) classifyProblem(name, bytes, cursor, isLast, scan);
+  assert(
+    cursor.offset <= bytes.length || cursor.problem !== undefined,
+    "valid records end inside the segment",
+  );
+  return { name, firstLsn, validBytes: cursor.offset };
+}
+
+/** Where replay stands in a segment: the next offset and LSN, and the check that failed there. */
+interface RecordCursor {
+  offset: number;
+  expected: number;
+  problem: RecordProblem | undefined;
+}
+
+/** Replays valid records from the cursor on; stops at the end or at the first invalid record. */
+function replayRecords(
+  bytes: Uint8Array,
+  from: RecordCursor,
+  afterLsn: number,
+  onRecord: RecordHandler,
+  scan: WalScan,
+  name: string,
+): RecordCursor {
   const bytesView = view(bytes);
-  let offset = segmentHeaderBytes;
-  let expected = firstLsn;
+  let { offset, expected } = from;
   while (offset < bytes.length) {
     const frame = parseRecord(bytes, bytesView, offset, expected);
-    if (typeof frame === "string") {
-      if (!isLast) {
-        throw new CorruptionError(
-          name,
-          offset,
-          `record ${expected} is invalid (${frame}) in a sealed segment`,
-        );
-      }
-      if (laterGroupStarts(bytes, bytesView, offset + 1, expected)) {
-        throw new CorruptionError(
-          name,
-          offset,
-          `record ${expected} is invalid (${frame}) but later writes follow it`,
-        );
-      }
-      scan.tornBytes = bytes.length - offset;
-      break;
-    }
+    if (typeof frame === "string") return { offset, expected, problem: frame };
     if (frame.lsn > afterLsn) {
       const problem = onRecord(bytes, bytesView, frame);
       if (problem !== undefined) {
@@ -215,8 +247,34 @@ function readRecords(
     expected++;
     offset = frame.end;
   }
-  assert(offset <= bytes.length, "valid records end inside the segment");
-  return offset;
+  assert(offset === bytes.length, "records end at the end of the segment");
+  return { offset, expected, problem: undefined };
+}
+
+/** An invalid record that survived a re-read: corruption, or the torn tail (recorded in `scan`). */
+function classifyProblem(
+  name: string,
+  bytes: Uint8Array,
+  cursor: RecordCursor,
+  isLast: boolean,
+  scan: WalScan,
+): void {
+  const { offset, expected, problem } = cursor;
+  if (!isLast) {
+    throw new CorruptionError(
+      name,
+      offset,
+      `record ${expected} is invalid (${problem}) in a sealed segment`,
+    );
+  }
+  if (laterGroupStarts(bytes, view(bytes), offset + 1, expected)) {
+    throw new CorruptionError(
+      name,
+      offset,
+      `record ${expected} is invalid (${problem}) but later writes follow it`,
+    );
+  }
+  scan.tornBytes = Math.max(0, bytes.length - offset);
 }
 
 /**

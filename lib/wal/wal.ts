@@ -85,7 +85,10 @@ export class Wal {
   readonly #storage: BlockStorage;
   readonly #segmentBytes: number;
   #file: BlockFile | undefined;
+  /** Bytes of the open segment that are durable: appends go here. */
   #fileSize = 0;
+  /** A segment whose creation is under way (or failed): not yet part of the log. */
+  #startedSegment: string | undefined;
   #nextLsn: number;
   #durableLsn: number;
   #pending = new RecordBuffer();
@@ -129,10 +132,12 @@ export class Wal {
     const last = scan.segments.at(-1);
     if (last !== undefined) {
       const file = await storage.open(last.name);
-      if (scan.tornBytes > 0) {
-        await file.truncate(last.validBytes);
-        await file.sync();
-      }
+      if (scan.tornBytes > 0) await file.truncate(last.validBytes);
+      // What recovery read may sit only in the page cache (a process that
+      // stopped before its fsync): make it durable, with its directory entry,
+      // before anything new is acknowledged on top of it.
+      await file.sync();
+      await storage.syncDir();
       assert(
         (await file.size()) === last.validBytes,
         "appends continue right after the valid records",
@@ -305,8 +310,8 @@ export class Wal {
       return;
     }
     await this.#file.write(this.#fileSize, records);
-    this.#fileSize += records.length;
     await this.#file.sync();
+    this.#fileSize += records.length;
     this.stats.fsyncs++;
   }
 
@@ -316,7 +321,8 @@ export class Wal {
     const data = new Uint8Array(header.length + records.length);
     data.set(header, 0);
     data.set(records, header.length);
-    const file = await this.#storage.open(segmentName(firstLsn), { exclusive: true });
+    this.#startedSegment = segmentName(firstLsn);
+    const file = await this.#storage.open(this.#startedSegment, { exclusive: true });
     await file.write(0, data);
     await file.sync();
     await this.#storage.syncDir();
@@ -325,15 +331,34 @@ export class Wal {
     const previous = this.#file;
     this.#file = file;
     this.#fileSize = data.length;
+    this.#startedSegment = undefined;
     await previous?.close();
   }
 
-  /** Waits for pending records, then releases the open segment. Idempotent. */
+  /**
+   * Waits for pending records, then releases the open segment. A poisoned log
+   * first cuts the bytes of its failed write (best effort): after a failed
+   * fsync the page cache may show records the disk never got, and a reopen in
+   * the same machine must not build on them. Idempotent.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     await this.flushAll().catch(() => {});
     this.#closed = true;
+    if (this.#poison !== undefined) await this.#dropFailedWrite().catch(() => {});
     await this.#file?.close();
     this.#file = undefined;
+  }
+
+  async #dropFailedWrite(): Promise<void> {
+    assert(this.#poison !== undefined, "only a poisoned log drops its failed write");
+    if (this.#startedSegment !== undefined) {
+      await this.#storage.remove(this.#startedSegment).catch(() => {});
+      await this.#storage.syncDir();
+      return;
+    }
+    if (this.#file === undefined) return;
+    await this.#file.truncate(this.#fileSize);
+    await this.#file.sync();
   }
 }
