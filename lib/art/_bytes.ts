@@ -20,6 +20,11 @@ import { assert } from "../_assert.ts";
 /** The longest key the trie holds, so the longest byte string it builds. */
 export const KEY_BYTES_MAX = 65_535;
 
+/**
+ * Strings shorter than V8's smallest cons string (13) are built by
+ * concatenation, which copies them flat and is 2-3x faster than `apply`.
+ */
+const CONCAT_CHARS_MAX = 12;
 /** Bytes handed to one `String.fromCharCode` call (keeps the argument list small). */
 const CHARS_PER_CALL_MAX = 4_096;
 
@@ -29,7 +34,7 @@ const SCRATCH_BYTES_INITIAL = 512;
 let scratch = new Uint8Array(SCRATCH_BYTES_INITIAL);
 
 function scratchOf(length: number): Uint8Array {
-  assert(length >= 0 && length <= KEY_BYTES_MAX + 1, `byte string length ${length} out of range`);
+  assert(length >= 0 && length <= KEY_BYTES_MAX + 1, "byte string length out of range");
   if (scratch.length < length) {
     scratch = new Uint8Array(Math.max(length, scratch.length * 2));
   }
@@ -40,7 +45,11 @@ function scratchOf(length: number): Uint8Array {
 export function bytesToString(bytes: Uint8Array, start: number, end: number): string {
   assert(start >= 0 && start <= end && end <= bytes.length, "byte range out of bounds");
   const length = end - start;
-  if (length === 0) return "";
+  if (length <= CONCAT_CHARS_MAX) {
+    let text = "";
+    for (let i = start; i < end; i++) text += String.fromCharCode(bytes[i]);
+    return text;
+  }
   if (length <= CHARS_PER_CALL_MAX) {
     return String.fromCharCode.apply(null, bytes.subarray(start, end) as unknown as number[]);
   }
@@ -70,7 +79,7 @@ export function sliceString(text: string, start: number, end: number): string {
 
 /** Returns `head + byte + tail` as one flat string. */
 export function joinStrings(head: string, byte: number, tail: string): string {
-  assert(byte >= 0 && byte <= 0xff, `byte ${byte} out of range`);
+  assert(byte >= 0 && byte <= 0xff, "byte out of range");
   const buffer = scratchOf(head.length + 1 + tail.length);
   let at = copyChars(head, 0, head.length, buffer, 0);
   buffer[at++] = byte;
@@ -81,7 +90,7 @@ export function joinStrings(head: string, byte: number, tail: string): string {
 /** Returns `text` with `byte` inserted before position `at`. */
 export function insertByte(text: string, at: number, byte: number): string {
   assert(at >= 0 && at <= text.length, "insert position out of bounds");
-  assert(byte >= 0 && byte <= 0xff, `byte ${byte} out of range`);
+  assert(byte >= 0 && byte <= 0xff, "byte out of range");
   const buffer = scratchOf(text.length + 1);
   copyChars(text, 0, at, buffer, 0);
   buffer[at] = byte;
@@ -101,7 +110,7 @@ export function removeByte(text: string, at: number): string {
 /** Returns `text` with the byte at position `at` replaced by `byte`. */
 export function replaceByte(text: string, at: number, byte: number): string {
   assert(at >= 0 && at < text.length, "replace position out of bounds");
-  assert(byte >= 0 && byte <= 0xff, `byte ${byte} out of range`);
+  assert(byte >= 0 && byte <= 0xff, "byte out of range");
   const buffer = scratchOf(text.length);
   copyChars(text, 0, text.length, buffer, 0);
   buffer[at] = byte;

@@ -10,31 +10,25 @@
  *
  * @example Counting and listing
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Art } from "./art.ts";
  * const art = new Art();
  * const key = (text: string) => new TextEncoder().encode(text);
  * art.add(key("to be"), 2);
  * art.add(key("to"), 1);
  * const keys = [...art.entries()].map(([k, v]) => `${new TextDecoder().decode(k)}=${v}`);
- * console.assert(keys.join(",") === "to=1,to be=2");
+ * assert.deepEqual(keys, ["to=1", "to be=2"]); // a prefix sorts first
  * ```
  *
  * @module
  */
 
 import { assert } from "../_assert.ts";
-import { compareBytes, KEY_BYTES_MAX } from "./_bytes.ts";
+import { compareBytes } from "./_bytes.ts";
 import { Cursor } from "./_cursor.ts";
-import { type ArtNode, newLeaf, NO_VALUE } from "./_node.ts";
-import {
-  findNode,
-  locateNode,
-  REMOVE_DONE,
-  REMOVE_EMPTIED,
-  REMOVE_MISSING,
-  removeKey,
-  verifyTree,
-} from "./_tree.ts";
+import { NO_VALUE } from "./_node.ts";
+import { ArtTree } from "./_tree.ts";
+import { verifyTree } from "./_verify.ts";
 
 /** Options for {@link Art.entries}: a key range in unsigned byte order. */
 export interface ArtRange {
@@ -72,14 +66,16 @@ const EMPTY_KEY = new Uint8Array(0);
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Art } from "./art.ts";
  * const art = new Art();
  * art.set(new Uint8Array([1, 2]), 5);
- * console.assert(art.get(new Uint8Array([1, 2])) === 5 && art.size === 1);
+ * assert.equal(art.get(new Uint8Array([1, 2])), 5);
+ * assert.equal(art.size, 1);
  * ```
  */
 export class Art {
-  #root: ArtNode | null = null;
+  #tree = new ArtTree();
   #size = 0;
   /** Bumped by every change; live iterators compare it after each step. */
   #version = 0;
@@ -89,11 +85,12 @@ export class Art {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Art } from "./art.ts";
    * const art = new Art();
    * art.add(new Uint8Array([7]), 1);
    * art.add(new Uint8Array([7]), 1);
-   * console.assert(art.size === 1);
+   * assert.equal(art.size, 1);
    * ```
    */
   get size(): number {
@@ -108,15 +105,16 @@ export class Art {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Art } from "./art.ts";
    * const art = new Art();
    * art.set(new Uint8Array([1]), 3);
-   * console.assert(art.get(new Uint8Array([1])) === 3);
-   * console.assert(art.get(new Uint8Array([1, 0])) === undefined);
+   * assert.equal(art.get(new Uint8Array([1])), 3);
+   * assert.equal(art.get(new Uint8Array([1, 0])), undefined);
    * ```
    */
   get(key: Uint8Array): number | undefined {
-    const node = findNode(this.#root, key);
+    const node = this.#tree.find(key);
     if (node === null || node.value === NO_VALUE) return undefined;
     return node.value;
   }
@@ -130,16 +128,18 @@ export class Art {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Art } from "./art.ts";
    * const art = new Art();
    * art.set(new Uint8Array([9]), 1);
    * art.set(new Uint8Array([9]), 4);
-   * console.assert(art.get(new Uint8Array([9])) === 4 && art.size === 1);
+   * assert.equal(art.get(new Uint8Array([9])), 4);
+   * assert.equal(art.size, 1);
    * ```
    */
   set(key: Uint8Array, value: number): void {
-    assert(Number.isSafeInteger(value) && value >= 0, `value ${value} is not a counter`);
-    const node = this.#locate(key);
+    assert(Number.isSafeInteger(value) && value >= 0, "value is not a non-negative safe integer");
+    const node = this.#tree.locate(key);
     if (node.value === NO_VALUE) this.#size++;
     node.value = value;
     this.#version++;
@@ -155,20 +155,21 @@ export class Art {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Art } from "./art.ts";
    * const art = new Art();
    * const key = new Uint8Array([4, 2]);
-   * console.assert(art.add(key, 5) === 5);
-   * console.assert(art.add(key, -2) === 3);
+   * assert.equal(art.add(key, 5), 5);
+   * assert.equal(art.add(key, -2), 3);
    * ```
    */
   add(key: Uint8Array, delta: number): number {
-    assert(Number.isSafeInteger(delta), `delta ${delta} is not a safe integer`);
+    assert(Number.isSafeInteger(delta), "delta is not a safe integer");
     // A negative delta never inserts (0 + delta < 0), so it must not create nodes.
-    const node = delta >= 0 ? this.#locate(key) : findNode(this.#root, key);
+    const node = delta >= 0 ? this.#tree.locate(key) : this.#tree.find(key);
     const old = node === null || node.value === NO_VALUE ? 0 : node.value;
     const value = old + delta;
-    assert(Number.isSafeInteger(value) && value >= 0, `counter ${old} + ${delta} out of range`);
+    assert(Number.isSafeInteger(value) && value >= 0, "counter would leave 0..MAX_SAFE_INTEGER");
     assert(node !== null, "negative delta on an absent key");
     if (node.value === NO_VALUE) this.#size++;
     node.value = value;
@@ -185,22 +186,21 @@ export class Art {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Art } from "./art.ts";
    * const art = new Art();
    * art.set(new Uint8Array([1]), 1);
-   * console.assert(art.delete(new Uint8Array([1])) === true);
-   * console.assert(art.delete(new Uint8Array([1])) === false && art.size === 0);
+   * assert.equal(art.delete(new Uint8Array([1])), true);
+   * assert.equal(art.delete(new Uint8Array([1])), false);
+   * assert.equal(art.size, 0);
    * ```
    */
   delete(key: Uint8Array): boolean {
-    if (this.#root === null) return false;
-    const outcome = removeKey(this.#root, key);
-    if (outcome === REMOVE_MISSING) return false;
-    assert(outcome === REMOVE_DONE || outcome === REMOVE_EMPTIED, `remove outcome ${outcome}`);
-    if (outcome === REMOVE_EMPTIED) this.#root = null;
+    if (!this.#tree.remove(key)) return false;
     this.#size--;
     this.#version++;
-    assert(this.#size >= 0 && (this.#size === 0) === (this.#root === null), "size out of step");
+    assert(this.#size >= 0, "size out of step");
+    assert((this.#size === 0) === (this.#tree.root === null), "size out of step with the root");
     return true;
   }
 
@@ -212,11 +212,16 @@ export class Art {
    * throw; to continue after a change, call `entries` again from the last key.
    *
    * @param range The optional bounds and direction.
-   * @returns A generator of `[key, value]`; every key is a fresh copy.
+   * @returns A generator of `[key, value]`. Every key is a fresh copy the
+   * caller may keep: short keys are views into 4 KiB blocks that are never
+   * written again (allocating one `Uint8Array` per key would cost more than the
+   * walk itself), so a kept key keeps its block alive; `slice()` it to hold
+   * just its own bytes.
    * @throws {Error} From `next()`, if the trie changed since `entries` was called.
    *
    * @example Ranges and reverse order
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Art } from "./art.ts";
    * const art = new Art();
    * for (const byte of [1, 2, 3, 4]) art.set(new Uint8Array([byte]), byte * 10);
@@ -224,7 +229,8 @@ export class Art {
    * const end = new Uint8Array([4]);
    * const forward = [...art.entries({ start, end })].map(([, value]) => value);
    * const backward = [...art.entries({ start, end, reverse: true })].map(([, value]) => value);
-   * console.assert(forward.join() === "20,30" && backward.join() === "30,20");
+   * assert.deepEqual(forward, [20, 30]);
+   * assert.deepEqual(backward, [30, 20]);
    * ```
    */
   entries(range: ArtRange = {}): Generator<[key: Uint8Array, value: number]> {
@@ -239,15 +245,17 @@ export class Art {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Art } from "./art.ts";
    * const art = new Art();
    * art.set(new Uint8Array([1]), 1);
    * art.clear();
-   * console.assert(art.size === 0 && art.get(new Uint8Array([1])) === undefined);
+   * assert.equal(art.size, 0);
+   * assert.equal(art.get(new Uint8Array([1])), undefined);
    * ```
    */
   clear(): void {
-    this.#root = null;
+    this.#tree.root = null;
     this.#size = 0;
     this.#version++;
   }
@@ -262,23 +270,17 @@ export class Art {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Art } from "./art.ts";
    * const art = new Art();
    * art.set(new Uint8Array([1, 2, 3]), 1);
-   * console.assert(art.verify().leaves === 1);
+   * assert.equal(art.verify().leaves, 1);
    * ```
    */
   verify(): ArtStats {
-    const stats = verifyTree(this.#root);
+    const stats = verifyTree(this.#tree.root);
     assert(stats.keys === this.#size, `size ${this.#size} but ${stats.keys} keys in the trie`);
     return stats;
-  }
-
-  #locate(key: Uint8Array): ArtNode {
-    assert(key.length <= KEY_BYTES_MAX, `key of ${key.length} bytes is too long`);
-    if (this.#root !== null) return locateNode(this.#root, key);
-    this.#root = newLeaf(key, 0, NO_VALUE); // the caller gives it a value
-    return this.#root;
   }
 
   *#walk(
@@ -290,8 +292,8 @@ export class Art {
     if (start !== undefined && end !== undefined && compareBytes(start, end) >= 0) return;
     const cursor = new Cursor();
     this.#checkVersion(version);
-    if (reverse) cursor.seekReverse(this.#root, end);
-    else cursor.seekForward(this.#root, start ?? EMPTY_KEY);
+    if (reverse) cursor.seekReverse(this.#tree.root, end);
+    else cursor.seekForward(this.#tree.root, start ?? EMPTY_KEY);
     for (;;) {
       if (reverse ? !cursor.prev() : !cursor.next()) return;
       if (

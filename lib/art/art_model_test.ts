@@ -121,38 +121,58 @@ function run(ops: Op[]): void {
 
 /** Keys over a tiny alphabet (including 0x00 and 0xff) so prefixes collide constantly. */
 const smallKey = fc
-  .array(fc.constantFrom(0x00, 0x01, 0x61, 0x62, 0xff), { maxLength: 12 })
+  .array(fc.constantFrom(0x00, 0x01, 0x61, 0x62, 0xff), { maxLength: 12, size: "max" })
+  .map((bytes) => Uint8Array.from(bytes));
+
+/** 0..4 bytes from 60 values: every node kind, with compressed paths below wide nodes. */
+const midKey = fc
+  .array(fc.integer({ min: 0x20, max: 0x5b }), { maxLength: 4, size: "max" })
   .map((bytes) => Uint8Array.from(bytes));
 
 /** Short random keys: wide fan-out, so Node48 and Node256 appear and shrink again. */
 const wideKey = fc.uint8Array({ minLength: 0, maxLength: 3 });
 
 Deno.test("Art matches a Map model: small alphabet, keys 0..12 bytes", () => {
-  fc.assert(fc.property(fc.array(opArbitrary(smallKey), { maxLength: 120 }), run), {
-    numRuns: 400,
+  fc.assert(fc.property(fc.array(opArbitrary(smallKey), { maxLength: 200, size: "max" }), run), {
+    numRuns: 4000,
   });
 });
 
 Deno.test("Art matches a Map model: random bytes, large fan-out", () => {
-  fc.assert(fc.property(fc.array(opArbitrary(wideKey), { minLength: 200, maxLength: 700 }), run), {
-    numRuns: 30,
-  });
+  fc.assert(
+    fc.property(
+      fc.array(opArbitrary(wideKey), { minLength: 200, maxLength: 700, size: "max" }),
+      run,
+    ),
+    {
+      numRuns: 100,
+    },
+  );
+});
+
+Deno.test("Art matches a Map model: 60-byte alphabet, keys 0..4 bytes", () => {
+  const ops = fc.array(opArbitrary(midKey), { minLength: 300, maxLength: 800, size: "max" });
+  fc.assert(fc.property(ops, run), { numRuns: 40 });
 });
 
 Deno.test("Art matches a Map model: grows to Node256 and shrinks back by deletes", () => {
   const bulk = fc.uniqueArray(fc.integer({ min: 0, max: 255 }), { minLength: 50, maxLength: 256 });
   fc.assert(
-    fc.property(bulk, fc.array(opArbitrary(wideKey), { maxLength: 100 }), (bytes, ops) => {
-      const inserts: Op[] = bytes.flatMap((byte) => [
-        { op: "set" as const, key: Uint8Array.of(7, byte), value: byte },
-        { op: "set" as const, key: Uint8Array.of(7, byte, byte), value: byte },
-      ]);
-      const deletes: Op[] = bytes.map((byte) => ({
-        op: "delete" as const,
-        key: Uint8Array.of(7, byte),
-      }));
-      run([...inserts, ...ops, ...deletes]);
-    }),
-    { numRuns: 40 },
+    fc.property(
+      bulk,
+      fc.array(opArbitrary(wideKey), { maxLength: 100, size: "max" }),
+      (bytes, ops) => {
+        const inserts: Op[] = bytes.flatMap((byte) => [
+          { op: "set" as const, key: Uint8Array.of(7, byte), value: byte },
+          { op: "set" as const, key: Uint8Array.of(7, byte, byte), value: byte },
+        ]);
+        const deletes: Op[] = bytes.map((byte) => ({
+          op: "delete" as const,
+          key: Uint8Array.of(7, byte),
+        }));
+        run([...inserts, ...ops, ...deletes]);
+      },
+    ),
+    { numRuns: 100 },
   );
 });
