@@ -1,0 +1,250 @@
+// deno-lint-ignore-file no-console
+/**
+ * `deno task sim`: runs seeds of the deterministic simulator and reports.
+ *
+ * ```sh
+ * deno task sim [--seed N | --seeds A..B] [--ops N] [--clients N]
+ *               [--profile none|realistic|hostile|mixed] [--sector 512|4096]
+ *               [--trace FILE] [--replay FILE] [--shrink] [--seconds N]
+ * ```
+ *
+ * On a violation it prints the seed, the property, the steps involved and a
+ * one-line replay command; `--trace` writes the run as JSON and `--replay`
+ * re-runs such a file; `--shrink` reduces the failure first. `--seconds`
+ * (the soak task) keeps drawing seeds until the time is up.
+ *
+ * @module
+ */
+
+import { faultProfiles } from "./faults.ts";
+import { drawProfile, type ProfileName } from "./profiles.ts";
+import { type RunOptions, type RunResult, runSimulation } from "./runner.ts";
+import { shrink } from "./shrink.ts";
+import type { Step } from "./workload.ts";
+
+interface CliOptions {
+  seeds: [number, number];
+  ops: number;
+  clients: number;
+  profile: ProfileName;
+  sector: 512 | 4096;
+  trace?: string;
+  replay?: string;
+  shrink: boolean;
+  seconds?: number;
+}
+
+const usage = "usage: deno task sim [--seed N | --seeds A..B] [--ops N] [--clients N] " +
+  "[--profile none|realistic|hostile|mixed] [--sector 512|4096] [--trace FILE] [--replay FILE] [--shrink] [--seconds N]";
+
+/** The JSON a trace file holds. */
+export interface TraceFile {
+  /** Format version of the trace file. */
+  version: 1;
+  /** The run's options, steps included. */
+  options: RunOptions;
+  /** What the run found. */
+  violations: RunResult["violations"];
+}
+
+function integer(name: string, text: string | undefined, min: number, max: number): number {
+  const value = Number(text);
+  if (text === undefined || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new RangeError(
+      `${name} must be an integer from ${min} to ${max}, got "${text}"; ${usage}`,
+    );
+  }
+  return value;
+}
+
+function parseArgs(argv: string[]): CliOptions {
+  const options: CliOptions = {
+    seeds: [1, 1],
+    ops: 500,
+    clients: 4,
+    profile: "mixed",
+    sector: 512,
+    shrink: false,
+  };
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index];
+    const value = () => argv[++index];
+    if (arg === "--seed") {
+      const seed = integer("--seed", value(), 0, 0xffff_ffff);
+      options.seeds = [seed, seed];
+    } else if (arg === "--seeds") {
+      const match = /^(\d+)\.\.(\d+)$/.exec(value() ?? "");
+      if (match === null || Number(match[1]) > Number(match[2])) {
+        throw new RangeError(`--seeds takes A..B with A ≤ B; ${usage}`);
+      }
+      options.seeds = [Number(match[1]), Number(match[2])];
+    } else if (arg === "--ops") options.ops = integer("--ops", value(), 1, 1_000_000);
+    else if (arg === "--clients") options.clients = integer("--clients", value(), 1, 1000);
+    else if (arg === "--seconds") options.seconds = integer("--seconds", value(), 1, 7 * 24 * 3600);
+    else if (arg === "--sector") {
+      options.sector = integer("--sector", value(), 512, 4096) === 4096 ? 4096 : 512;
+    } else if (arg === "--profile") {
+      const name = value();
+      if (name !== "mixed" && !(name !== undefined && name in faultProfiles)) {
+        throw new RangeError(`--profile must be none, realistic, hostile or mixed, got "${name}"`);
+      }
+      options.profile = name as ProfileName;
+    } else if (arg === "--trace") options.trace = value();
+    else if (arg === "--replay") options.replay = value();
+    else if (arg === "--shrink") options.shrink = true;
+    else throw new TypeError(`Unknown argument "${arg}"; ${usage}`);
+  }
+  return options;
+}
+
+function runOptions(cli: CliOptions, seed: number): RunOptions {
+  return {
+    seed,
+    ops: cli.ops,
+    clients: cli.clients,
+    profile: drawProfile(cli.profile, seed),
+    sectorBytes: cli.sector,
+  };
+}
+
+function replayCommand(options: RunOptions, cli: CliOptions): string {
+  return `deno task sim --seed ${options.seed} --ops ${cli.ops} --clients ${cli.clients} --profile ${cli.profile} --sector ${cli.sector}`;
+}
+
+function printFailure(result: RunResult, options: RunOptions, cli: CliOptions): void {
+  console.log(`\nFAILED seed ${result.seed} (profile ${options.profile.name}):`);
+  for (const violation of result.violations.slice(0, 5)) {
+    console.log(`  ${violation.property}: ${violation.message}`);
+    const steps = violation.steps.filter((id) => id >= 0 && id < Number.MAX_SAFE_INTEGER);
+    for (const id of steps.slice(0, 4)) {
+      const step = result.steps.find((candidate) => candidate.id === id);
+      if (step !== undefined) console.log(`    step ${id}: ${describeStep(step)}`);
+    }
+  }
+  console.log(
+    `reproduce with: ${
+      cli.replay ? `deno task sim --replay ${cli.replay}` : replayCommand(options, cli)
+    }`,
+  );
+}
+
+/** One line for a step in a report. */
+export function describeStep(step: Step): string {
+  if (step.kind !== "op") return step.kind;
+  return `client ${step.client} ${JSON.stringify(step.op)}`;
+}
+
+async function writeTrace(path: string, options: RunOptions, result: RunResult): Promise<void> {
+  const trace: TraceFile = {
+    version: 1,
+    options: { ...options, steps: result.steps },
+    violations: result.violations,
+  };
+  await Deno.writeTextFile(path, JSON.stringify(trace, null, 1) + "\n");
+  console.log(`trace written to ${path} (${result.steps.length} steps)`);
+}
+
+async function loadTrace(path: string): Promise<RunOptions> {
+  const trace = JSON.parse(await Deno.readTextFile(path)) as TraceFile;
+  if (trace.version !== 1 || !Array.isArray(trace.options?.steps)) {
+    throw new TypeError(`"${path}" is not a tallytrie simulator trace (version 1)`);
+  }
+  return trace.options;
+}
+
+interface Totals {
+  seeds: number;
+  failed: number;
+  ioSteps: number;
+  crashes: number;
+  crashPoints: Set<string>;
+  faults: Record<string, number>;
+}
+
+function addUp(totals: Totals, result: RunResult): void {
+  totals.seeds++;
+  if (result.violations.length > 0) totals.failed++;
+  totals.ioSteps += result.stats.ioSteps;
+  totals.crashes += result.stats.crashes;
+  for (const point of result.stats.crashPoints) totals.crashPoints.add(point);
+  for (const [kind, count] of Object.entries(result.stats.faults)) {
+    totals.faults[kind] = (totals.faults[kind] ?? 0) + count;
+  }
+}
+
+function printSummary(totals: Totals, ms: number): void {
+  const faults = Object.entries(totals.faults).filter(([, count]) => count > 0).map((
+    [kind, count],
+  ) => `${kind} ${count}`);
+  console.log(
+    `\n${totals.seeds} seeds, ${totals.seeds - totals.failed} passed, ${totals.failed} failed in ${
+      (ms / 1000).toFixed(1)
+    } s ` +
+      `(${Math.round((totals.seeds * 60_000) / ms)} seeds/min, ${
+        Math.round((totals.ioSteps * 1000) / ms)
+      } simulated I/O ops/s)`,
+  );
+  console.log(
+    `crashes: ${totals.crashes}; distinct crash points reached: ${totals.crashPoints.size}`,
+  );
+  console.log(`faults injected: ${faults.join(", ") || "none"}`);
+}
+
+async function main(): Promise<number> {
+  const cli = parseArgs(Deno.args);
+  const started = performance.now();
+  const totals: Totals = {
+    seeds: 0,
+    failed: 0,
+    ioSteps: 0,
+    crashes: 0,
+    crashPoints: new Set(),
+    faults: {},
+  };
+  const replayed = cli.replay === undefined ? undefined : await loadTrace(cli.replay);
+  let lastProgress = started;
+  for (let seed = cli.seeds[0];; seed++) {
+    if (cli.seconds === undefined && seed > cli.seeds[1]) break;
+    if (cli.seconds !== undefined && performance.now() - started > cli.seconds * 1000) break;
+    const options = replayed ?? runOptions(cli, seed);
+    let result = await runSimulation(options);
+    addUp(totals, result);
+    if (result.violations.length > 0) {
+      printFailure(result, options, cli);
+      let traced = options;
+      if (cli.shrink) {
+        const shrunk = await shrink(options, result);
+        console.log(`shrunk to ${shrunk.result.steps.length} steps in ${shrunk.runs} runs:`);
+        for (const step of shrunk.result.steps) console.log(`  ${step.id}: ${describeStep(step)}`);
+        result = shrunk.result;
+        traced = shrunk.options;
+      }
+      if (cli.trace !== undefined) await writeTrace(cli.trace, traced, result);
+      printSummary(totals, performance.now() - started);
+      return 1;
+    }
+    if (cli.trace !== undefined && replayed === undefined && cli.seeds[0] === cli.seeds[1]) {
+      await writeTrace(cli.trace, options, result);
+    }
+    if (replayed !== undefined) break;
+    if (performance.now() - lastProgress > 2000) {
+      lastProgress = performance.now();
+      console.log(
+        `  … seed ${seed}: ${totals.seeds} run, ${totals.failed} failed, ${
+          ((lastProgress - started) / 1000).toFixed(0)
+        } s`,
+      );
+    }
+  }
+  printSummary(totals, performance.now() - started);
+  return 0;
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main());
+  } catch (error) {
+    console.error(`sim: ${error instanceof Error ? error.message : String(error)}`);
+    Deno.exit(2);
+  }
+}

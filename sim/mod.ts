@@ -1,0 +1,37 @@
+/**
+ * The deterministic simulator: a fault-injecting `BlockStorage`, a seeded
+ * scheduler and clock, workloads, the oracle of the durability contract, the
+ * runner and the shrinker. Import it as `tallytrie/sim`.
+ *
+ * @example Run one seed and check it passed
+ * ```ts
+ * import { drawProfile, runSimulation } from "./mod.ts";
+ * const result = await runSimulation({ seed: 1, ops: 50, clients: 2, profile: drawProfile("realistic", 1) });
+ * console.assert(result.violations.length === 0);
+ * ```
+ *
+ * @module
+ */
+
+export { SimClock } from "./clock.ts";
+export {
+  type FaultKind,
+  FaultLog,
+  type FaultProfile,
+  faultProfiles,
+  type FaultRecord,
+} from "./faults.ts";
+export { type Violation } from "./model.ts";
+export { eventPrng, hash32, Prng } from "./prng.ts";
+export { drawProfile, type ProfileName } from "./profiles.ts";
+export { type RunOptions, type RunResult, runSimulation, type RunStats } from "./runner.ts";
+export { Scheduler } from "./scheduler.ts";
+export { shrink, type ShrinkResult } from "./shrink.ts";
+export { SimBlockStorage } from "./storage.ts";
+export {
+  generateSteps,
+  type SimMutation,
+  type SimOp,
+  type Step,
+  type WorkloadOptions,
+} from "./workload.ts";

@@ -1,0 +1,55 @@
+/**
+ * Choosing a fault profile for a seed: a named one, or `mixed`, where each
+ * seed draws its own mix between "none" and "hostile" (so one range of seeds
+ * covers quiet disks, single fault kinds and storms).
+ *
+ * @module
+ */
+
+import { assert } from "../lib/_assert.ts";
+import { type FaultProfile, faultProfiles, hostile, validateFaultProfile } from "./faults.ts";
+import { eventPrng } from "./prng.ts";
+
+/** A profile name on the command line. */
+export type ProfileName = keyof typeof faultProfiles | "mixed";
+
+const mixStream = 0x9f1e;
+
+/**
+ * The profile a seed runs with. `mixed`: each fault is on with probability ½,
+ * at a rate drawn up to the hostile one; crashes tear or drop writes at drawn
+ * rates; completions are reordered on three seeds in four.
+ *
+ * @example
+ * ```ts
+ * import { drawProfile } from "./profiles.ts";
+ * const a = drawProfile("mixed", 7);
+ * console.assert(JSON.stringify(a) === JSON.stringify(drawProfile("mixed", 7)));
+ * console.assert(drawProfile("hostile", 7).name === "hostile");
+ * ```
+ */
+export function drawProfile(name: ProfileName, seed: number): FaultProfile {
+  if (name !== "mixed") return faultProfiles[name];
+  const random = eventPrng(seed, mixStream, 0);
+  const rate = (max: number) => (random.chance(0.5) ? random.unit() * max : 0);
+  const torn = random.unit() * 0.5;
+  const lost = random.unit() * (1 - torn) * 0.8;
+  const io = [rate(hostile.misdirectedWrite), rate(hostile.shortWrite), rate(hostile.noSpace)];
+  const reads = [rate(hostile.bitFlip), rate(hostile.readError)];
+  const profile: FaultProfile = {
+    name: `mixed#${seed}`,
+    tornWrite: torn,
+    lostWrite: lost,
+    fsyncFail: rate(hostile.fsyncFail),
+    dirEntryLost: random.unit(),
+    misdirectedWrite: io[0],
+    shortWrite: io[1],
+    noSpace: io[2],
+    bitFlip: reads[0],
+    readError: reads[1],
+    reorder: random.chance(0.75),
+  };
+  validateFaultProfile(profile);
+  assert(profile.tornWrite + profile.lostWrite <= 1, "crash fates are a distribution");
+  return profile;
+}

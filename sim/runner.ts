@@ -1,0 +1,383 @@
+/**
+ * The simulation runner: drives the production engine on a simulated disk
+ * with concurrent clients, crashes and restarts, and checks every step with
+ * the oracle. One seed decides everything; the same options replay the same
+ * run, to the same trace hash.
+ *
+ * @module
+ */
+
+import { assert } from "../lib/_assert.ts";
+import { CorruptionError, StorageIoError } from "../lib/errors.ts";
+import { openStore, type Store } from "../lib/store/store.ts";
+import type { FaultProfile } from "./faults.ts";
+import { Oracle, type State, type Verdict, type Violation } from "./model.ts";
+import { hash32, hashString } from "./prng.ts";
+import { SimBlockStorage } from "./storage.ts";
+import { generateSteps, isWrite, type SimOp, type Step } from "./workload.ts";
+
+/** What a run does. */
+export interface RunOptions {
+  /** Decides the workload, the faults and the I/O order. */
+  seed: number;
+  /** Client operations (used when `steps` is not given). */
+  ops: number;
+  /** Concurrent clients (used when `steps` is not given). */
+  clients: number;
+  /** The fault profile of the simulated disk. */
+  profile: FaultProfile;
+  /** Sector size of torn writes (default 512). */
+  sectorBytes?: 512 | 4096;
+  /** Steps to run instead of generating them (replay and shrinking). */
+  steps?: Step[];
+  /** Stop at the first violation (default true). */
+  stopAtFirst?: boolean;
+}
+
+/** Counters of one run. */
+export interface RunStats {
+  /** Steps executed. */
+  steps: number;
+  /** I/O completions the scheduler made. */
+  ioSteps: number;
+  /** Power losses simulated. */
+  crashes: number;
+  /** Clean closes and reopens (including those after a poisoned store). */
+  restarts: number;
+  /** Opens retried after a transient storage error. */
+  openRetries: number;
+  /** Writes acknowledged. */
+  acked: number;
+  /** Writes rejected by a storage failure. */
+  failedWrites: number;
+  /** Distinct (file, kind, outstanding I/O) situations the crashes hit. */
+  crashPoints: Set<string>;
+  /** Injected faults by kind. */
+  faults: Record<string, number>;
+}
+
+/** The outcome of one run. */
+export interface RunResult {
+  /** The seed. */
+  seed: number;
+  /** The steps run, for a trace. */
+  steps: Step[];
+  /** Broken properties (empty when the run passed). */
+  violations: Violation[];
+  /** A hash of every I/O and outcome: equal for equal runs. */
+  traceHash: number;
+  /** Counters. */
+  stats: RunStats;
+  /** Why the run ended before its last step, if it did (for example: corruption reported). */
+  stoppedEarly?: string;
+}
+
+/** I/O completions one wait may take before the run is declared hung. */
+const waitStepsMax = 100_000;
+/** Small WAL segments, so runs cross segment boundaries (and their directory fsyncs) often. */
+const simSegmentBytes = 4096;
+/** Opens tried before a transient storage error counts as a failure. */
+const openAttemptsMax = 8;
+
+/** Ends a run that cannot go on (after a violation, or a legitimate corruption report). */
+class StopRun extends Error {}
+
+/** Runs one seed. */
+export async function runSimulation(options: RunOptions): Promise<RunResult> {
+  const steps = options.steps ??
+    generateSteps({ seed: options.seed, ops: options.ops, clients: options.clients });
+  const run = new Run(options);
+  let stoppedEarly: string | undefined;
+  try {
+    await run.open(-1);
+    for (const step of steps) {
+      await run.execute(step);
+      if (run.oracle.violations.length > 0 && options.stopAtFirst !== false) break;
+    }
+    await run.finish();
+  } catch (error) {
+    if (!(error instanceof StopRun)) throw error;
+    stoppedEarly = error.message;
+  }
+  run.stats.faults = { ...run.storage.faultCounts };
+  run.stats.ioSteps = run.storage.scheduler.steps;
+  return {
+    seed: options.seed,
+    steps,
+    violations: run.oracle.violations,
+    traceHash: hash32(run.storage.traceHash(), hashString(JSON.stringify(run.oracle.violations))),
+    stats: run.stats,
+    stoppedEarly,
+  };
+}
+
+class Run {
+  storage: SimBlockStorage;
+  store: Store | undefined;
+  readonly oracle = new Oracle();
+  readonly stats: RunStats = {
+    steps: 0,
+    ioSteps: 0,
+    crashes: 0,
+    restarts: 0,
+    openRetries: 0,
+    acked: 0,
+    failedWrites: 0,
+    crashPoints: new Set(),
+    faults: {},
+  };
+  /** A write failed with a storage error: the store must refuse writes until reopened. */
+  poisoned = false;
+  /** fsync failures seen when the current store was opened (acks after a new one are D7). */
+  #syncFailuresAtOpen = 0;
+  #life = 0;
+
+  constructor(options: RunOptions) {
+    this.storage = new SimBlockStorage({
+      seed: options.seed,
+      profile: options.profile,
+      sectorBytes: options.sectorBytes ?? 512,
+    });
+  }
+
+  /** Completes I/O until `promise` settles; a wait with nothing left to complete is a hang. */
+  async until<T>(promise: Promise<T>, step: number, what: string): Promise<T> {
+    let settled = false;
+    promise.then(() => settled = true, () => settled = true);
+    const scheduler = this.storage.scheduler;
+    for (let index = 0; index < waitStepsMax; index++) {
+      await scheduler.settle();
+      if (settled) return await promise;
+      if (scheduler.pending === 0) break;
+      scheduler.step();
+    }
+    this.oracle.violate(
+      "hang",
+      `step ${step}: ${what} never finished (${scheduler.pending} I/O pending)`,
+      [step],
+    );
+    throw new StopRun(`hang in ${what}`);
+  }
+
+  async drive(count: number): Promise<void> {
+    const scheduler = this.storage.scheduler;
+    for (let index = 0; index < count; index++) {
+      await scheduler.settle();
+      if (scheduler.pending === 0) return;
+      scheduler.step();
+    }
+    await scheduler.settle();
+  }
+
+  async execute(step: Step): Promise<void> {
+    this.stats.steps++;
+    if (this.poisoned && step.kind === "op" && isWrite(step.op)) await this.restart(step.id);
+    if (step.kind === "op") this.submit(step.id, step.op);
+    else if (step.kind === "crash") await this.crash(step.id);
+    else if (step.kind === "restart") await this.restart(step.id);
+    else void this.store!.sync().catch(() => {});
+    await this.drive(step.drive);
+  }
+
+  /** Submits one client op without waiting for it; its outcome is checked when it settles. */
+  submit(step: number, op: SimOp): void {
+    const store = this.store!;
+    if (!isWrite(op)) return this.read(step, op, store);
+    const verdict = this.oracle.verdict(op);
+    const before = store.stats().lastLsn;
+    const promise = callStore(store, op);
+    const after = store.stats().lastLsn;
+    if (after === before + 1) {
+      if (this.poisoned) {
+        this.oracle.violate("D7", `step ${step} was accepted after a write had failed`, [step]);
+      }
+      this.oracle.accepted(step, op, after);
+      this.#watchAccepted(step, promise, after);
+    } else if (after === before) {
+      this.#watchRefused(step, op, promise, verdict);
+    } else {
+      this.oracle.violate(
+        "D4",
+        `step ${step} took lsns ${before + 1}..${after}: one write must be one record`,
+        [step],
+      );
+      throw new StopRun("a write took several lsns");
+    }
+  }
+
+  #watchAccepted(step: number, promise: Promise<unknown>, lsn: number): void {
+    const life = this.#life;
+    promise.then((value) => {
+      if (life !== this.#life) return;
+      if (this.storage.faultCounts.fsyncFail > this.#syncFailuresAtOpen) {
+        this.oracle.violate("D7", `step ${step} was acknowledged after an fsync had failed`, [
+          step,
+        ]);
+      }
+      this.stats.acked++;
+      this.oracle.acked(lsn, typeof value === "object" ? undefined : value);
+    }, (error) => {
+      if (life !== this.#life) return;
+      if (error instanceof StorageIoError) {
+        this.poisoned = true;
+        this.stats.failedWrites++;
+        this.oracle.failed(lsn);
+      } else {
+        this.oracle.violate("error", `accepted step ${step} failed with ${describe(error)}`, [
+          step,
+        ]);
+      }
+    });
+  }
+
+  #watchRefused(step: number, op: SimOp, promise: Promise<unknown>, verdict: Verdict): void {
+    const life = this.#life;
+    promise.then((value) => {
+      if (life !== this.#life) return;
+      const ok = (value as { ok?: boolean } | undefined)?.ok;
+      if (!(op.type === "atomic" && verdict === "check" && ok === false)) {
+        this.oracle.violate(
+          "validation",
+          `step ${step} resolved without a write but the model says ${verdict}`,
+          [step],
+        );
+      }
+    }, (error) => {
+      if (life !== this.#life) return;
+      if (error instanceof StorageIoError) this.poisoned = true;
+      else if (!(error instanceof RangeError && verdict === "range")) {
+        this.oracle.violate(
+          "validation",
+          `step ${step} was refused with ${describe(error)}; the model says ${verdict}`,
+          [step],
+        );
+      }
+    });
+  }
+
+  /** A read: what it sees must be a state no later recovery takes back (D11). */
+  read(step: number, op: SimOp, store: Store): void {
+    const low = this.oracle.ackedLsn;
+    const life = this.#life;
+    const check = (what: string, view: Map<string, number | undefined>, prefix?: string) => {
+      if (life === this.#life) this.oracle.checkRead(step, what, view, low, prefix);
+    };
+    if (op.type === "get") {
+      store.get(op.key).then((value) => check(`get(${op.key})`, new Map([[op.key, value]])));
+    } else if (op.type === "getMany") {
+      store.getMany(op.keys).then((values) =>
+        check(`getMany(${op.keys})`, new Map(op.keys.map((key, index) => [key, values[index]])))
+      );
+    } else if (op.type === "list") {
+      collect(store, op.prefix).then((state) =>
+        check(`list(${op.prefix})`, new Map(state), op.prefix)
+      );
+    }
+  }
+
+  async crash(step: number): Promise<void> {
+    this.stats.crashes++;
+    this.stats.crashPoints.add(this.#crashPoint());
+    this.storage = this.storage.crash();
+    this.store = undefined;
+    await this.open(step, false);
+  }
+
+  #crashPoint(): string {
+    const scheduler = this.storage.scheduler;
+    return `${scheduler.pending} pending: ${
+      scheduler.pendingLabels().map((label) => label.replace(/\d+/g, "#")).join(",")
+    }`;
+  }
+
+  async restart(step: number): Promise<void> {
+    this.stats.restarts++;
+    const store = this.store!;
+    this.store = undefined;
+    await this.until(store.close(), step, "close");
+    await this.open(step, true);
+  }
+
+  /** Opens the store, retrying transient storage errors, and checks what it recovered. */
+  async open(step: number, clean = false): Promise<void> {
+    this.#life++;
+    this.poisoned = false;
+    for (let attempt = 1; attempt <= openAttemptsMax; attempt++) {
+      try {
+        this.store = await this.until(
+          openStore({
+            storage: this.storage,
+            clock: this.storage.clock,
+            walSegmentBytes: simSegmentBytes,
+          }),
+          step,
+          "open",
+        );
+        break;
+      } catch (error) {
+        if (error instanceof StopRun) throw error;
+        this.#openFailed(step, error, attempt);
+        this.stats.openRetries++;
+      }
+    }
+    this.#syncFailuresAtOpen = this.storage.faultCounts.fsyncFail;
+    const store = this.store!;
+    const state = await this.until(collect(store, ""), step, "reading the recovered state");
+    if (step >= 0) this.oracle.recovered(step, state, store.stats().lastLsn, clean);
+  }
+
+  #openFailed(step: number, error: unknown, attempt: number): void {
+    if (error instanceof CorruptionError) {
+      const damage = this.storage.faults.filter((fault) =>
+        fault.kind === "misdirectedWrite" && fault.file === error.file
+      );
+      if (damage.length === 0) {
+        this.oracle.violate(
+          "D6",
+          `step ${step}: open reported corruption that no fault explains: ${error.message}`,
+          [step],
+        );
+      }
+      throw new StopRun(`corruption reported: ${error.message}`);
+    }
+    if (!(error instanceof StorageIoError) || attempt === openAttemptsMax) {
+      this.oracle.violate("error", `step ${step}: open failed: ${describe(error)}`, [step]);
+      throw new StopRun("open failed");
+    }
+  }
+
+  /** Lets every client finish, then crashes once more and checks the recovery. */
+  async finish(): Promise<void> {
+    const last = Number.MAX_SAFE_INTEGER;
+    await this.storage.scheduler.runUntilIdle(waitStepsMax);
+    await this.storage.scheduler.settle();
+    await this.crash(last);
+    await this.until(this.store!.close(), last, "close");
+  }
+}
+
+function callStore(store: Store, op: SimOp): Promise<unknown> {
+  if (op.type === "add") return store.add(op.key, op.delta);
+  if (op.type === "set") return store.set(op.key, op.value);
+  if (op.type === "delete") return store.delete(op.key);
+  assert(op.type === "atomic", "only writes are called here");
+  const atomic = store.atomic();
+  for (const check of op.checks) atomic.check(check.key, check.value);
+  for (const mutation of op.ops) {
+    if (mutation.type === "add") atomic.add(mutation.key, mutation.delta);
+    else if (mutation.type === "set") atomic.set(mutation.key, mutation.value);
+    else atomic.delete(mutation.key);
+  }
+  return atomic.commit();
+}
+
+async function collect(store: Store, prefix: string): Promise<State> {
+  const state: State = new Map();
+  const decoder = new TextDecoder();
+  for await (const { key, value } of store.list({ prefix })) state.set(decoder.decode(key), value);
+  return state;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
