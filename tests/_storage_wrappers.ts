@@ -168,8 +168,16 @@ export type FaultyOperation = "write" | "sync" | "syncDir" | "open" | "flipRead"
 export class FaultyStorage extends ForwardingStorage {
   readonly failNext: Partial<Record<FaultyOperation, number>> = {};
   readonly failures: string[] = [];
-  /** Where a flipped read flips its bit: this many bytes before the end of what was read. */
-  flipBack = 10;
+  /**
+   * Where a flipped read flips its bit: this many bytes before the end of
+   * what was read; an array gives one position per flipped read, in turn.
+   */
+  flipBack: number | number[] = 10;
+
+  /** The position of the next flip, counted back from the end. */
+  nextFlipBack(): number {
+    return Array.isArray(this.flipBack) ? this.flipBack.shift() ?? 10 : this.flipBack;
+  }
 
   constructor(inner: BlockStorage = new MemoryBlockStorage()) {
     super(inner, "faulty memory");
@@ -208,7 +216,7 @@ class FaultyFile extends ForwardingFile {
     try {
       this.#owner.maybeFail("flipRead", this.name);
     } catch {
-      const at = Math.max(0, bytes.length - this.#owner.flipBack);
+      const at = Math.max(0, bytes.length - this.#owner.nextFlipBack());
       bytes[at] ^= 0x04;
     }
     return bytes;

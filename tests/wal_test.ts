@@ -281,3 +281,20 @@ Deno.test("a poisoned store whose failed write started a segment removes that se
   assert.equal(again.stats().lastLsn, acknowledged);
   await again.close();
 });
+
+Deno.test("regression (sim seed 1072, hostile): transient flips in three reads in a row, at different records", async () => {
+  // The simulator found open reporting a false CorruptionError when every
+  // re-read of a segment flipped a bit somewhere new: re-reads were counted
+  // per segment, not per problem.
+  const storage = new FaultyStorage();
+  const store = await openStore({ storage });
+  for (let group = 0; group < 8; group++) await store.add(`k${group}`, 1);
+  await store.close();
+  storage.flipBack = [200, 120, 40];
+  storage.failNext.flipRead = 3;
+  const again = await openStore({ storage });
+  assert.equal(storage.failNext.flipRead, 0, "three reads were flipped");
+  assert.equal(again.stats().lastLsn, 8);
+  assert.equal(again.stats().recovery.tornBytesTruncated, 0);
+  await again.close();
+});

@@ -32,6 +32,8 @@ import {
 
 /** How often a segment is read again to confirm a failed check before it counts. */
 export const segmentRereadsMax = 2;
+/** The most reads of one segment while recovering it (bounds the re-read loop). */
+const segmentReadsMax = 64;
 
 /** A segment that survived recovery. */
 export interface SegmentInfo {
@@ -196,9 +198,14 @@ async function scanSegment(
   const firstLsn = checkHeader(name, bytes, expected, afterLsn, isLast);
   if (firstLsn === undefined) return undefined;
   let cursor: RecordCursor = { offset: segmentHeaderBytes, expected: firstLsn, problem: undefined };
-  for (;;) {
+  let problemAt = -1;
+  for (let reads = 1; reads <= segmentReadsMax; reads++) {
     cursor = replayRecords(bytes, cursor, afterLsn, onRecord, scan, name);
-    if (cursor.problem === undefined || rereads >= segmentRereadsMax) break;
+    if (cursor.problem === undefined) break;
+    // Each new problem offset gets its own re-reads: transient faults can
+    // strike several reads in a row at different places.
+    if (cursor.offset > problemAt) [problemAt, rereads] = [cursor.offset, 0];
+    if (rereads >= segmentRereadsMax) break;
     bytes = await readWhole(storage, name);
     rereads++;
     if (bytes.length < cursor.offset) {
