@@ -121,6 +121,15 @@ function printFailure(result: RunResult, options: RunOptions, cli: CliOptions): 
       if (step !== undefined) console.log(`    step ${id}: ${describeStep(step)}`);
     }
   }
+  const faults = result.faults.filter((fault) => fault.kind !== "crashKept");
+  if (faults.length > 0) {
+    console.log(`  faults (last ${Math.min(8, faults.length)} of ${faults.length}):`);
+  }
+  for (const fault of faults.slice(-8)) {
+    console.log(
+      `    epoch ${fault.epoch} ${fault.kind} ${fault.file}@${fault.offset}+${fault.length}: ${fault.detail}`,
+    );
+  }
   console.log(
     `reproduce with: ${
       cli.replay ? `deno task sim --replay ${cli.replay}` : replayCommand(options, cli)
@@ -157,6 +166,7 @@ interface Totals {
   failed: number;
   ioSteps: number;
   crashes: number;
+  excused: number;
   crashPoints: Set<string>;
   faults: Record<string, number>;
 }
@@ -166,6 +176,7 @@ function addUp(totals: Totals, result: RunResult): void {
   if (result.violations.length > 0) totals.failed++;
   totals.ioSteps += result.stats.ioSteps;
   totals.crashes += result.stats.crashes;
+  totals.excused += result.stats.excusedLosses;
   for (const point of result.stats.crashPoints) totals.crashPoints.add(point);
   for (const [kind, count] of Object.entries(result.stats.faults)) {
     totals.faults[kind] = (totals.faults[kind] ?? 0) + count;
@@ -198,6 +209,7 @@ async function main(): Promise<number> {
     failed: 0,
     ioSteps: 0,
     crashes: 0,
+    excused: 0,
     crashPoints: new Set(),
     faults: {},
   };

@@ -10,11 +10,11 @@
 import { assert } from "../lib/_assert.ts";
 import { CorruptionError, StorageIoError } from "../lib/errors.ts";
 import { openStore, type Store } from "../lib/store/store.ts";
-import type { FaultProfile } from "./faults.ts";
+import type { FaultProfile, FaultRecord } from "./faults.ts";
 import { Oracle, type State, type Verdict, type Violation } from "./model.ts";
 import { hash32, hashString } from "./prng.ts";
 import { SimBlockStorage } from "./storage.ts";
-import { generateSteps, isWrite, type SimOp, type Step } from "./workload.ts";
+import { generateSteps, isWrite, type SimOp, type Step, stepsMax } from "./workload.ts";
 
 /** What a run does. */
 export interface RunOptions {
@@ -50,6 +50,8 @@ export interface RunStats {
   acked: number;
   /** Writes rejected by a storage failure. */
   failedWrites: number;
+  /** Recoveries that lost acknowledged writes because the disk dropped or misplaced a write. */
+  excusedLosses: number;
   /** Distinct (file, kind, outstanding I/O) situations the crashes hit. */
   crashPoints: Set<string>;
   /** Injected faults by kind. */
@@ -70,12 +72,17 @@ export interface RunResult {
   stats: RunStats;
   /** Why the run ended before its last step, if it did (for example: corruption reported). */
   stoppedEarly?: string;
+  /** Every injected fault and crash outcome, oldest first. */
+  faults: readonly FaultRecord[];
 }
 
 /** I/O completions one wait may take before the run is declared hung. */
 const waitStepsMax = 100_000;
 /** Small WAL segments, so runs cross segment boundaries (and their directory fsyncs) often. */
 const simSegmentBytes = 4096;
+/** Event contexts (see `Scheduler.context`) of the first open and of the final drain. */
+const openContext = stepsMax + 1;
+const finishContext = stepsMax + 2;
 /** Opens tried before a transient storage error counts as a failure. */
 const openAttemptsMax = 8;
 
@@ -89,6 +96,7 @@ export async function runSimulation(options: RunOptions): Promise<RunResult> {
   const run = new Run(options);
   let stoppedEarly: string | undefined;
   try {
+    run.storage.scheduler.context = openContext;
     await run.open(-1);
     for (const step of steps) {
       await run.execute(step);
@@ -101,6 +109,7 @@ export async function runSimulation(options: RunOptions): Promise<RunResult> {
   }
   run.stats.faults = { ...run.storage.faultCounts };
   run.stats.ioSteps = run.storage.scheduler.steps;
+  run.stats.excusedLosses = run.oracle.excusedLosses;
   return {
     seed: options.seed,
     steps,
@@ -108,6 +117,7 @@ export async function runSimulation(options: RunOptions): Promise<RunResult> {
     traceHash: hash32(run.storage.traceHash(), hashString(JSON.stringify(run.oracle.violations))),
     stats: run.stats,
     stoppedEarly,
+    faults: run.storage.faults,
   };
 }
 
@@ -123,6 +133,7 @@ class Run {
     openRetries: 0,
     acked: 0,
     failedWrites: 0,
+    excusedLosses: 0,
     crashPoints: new Set(),
     faults: {},
   };
@@ -171,6 +182,7 @@ class Run {
 
   async execute(step: Step): Promise<void> {
     this.stats.steps++;
+    this.storage.scheduler.context = step.id;
     if (this.poisoned && step.kind === "op" && isWrite(step.op)) await this.restart(step.id);
     if (step.kind === "op") this.submit(step.id, step.op);
     else if (step.kind === "crash") await this.crash(step.id);
@@ -278,9 +290,13 @@ class Run {
   async crash(step: number): Promise<void> {
     this.stats.crashes++;
     this.stats.crashPoints.add(this.#crashPoint());
+    const epoch = this.storage.epoch;
+    const lostWrite = this.storage.faults.some((fault) =>
+      fault.kind === "misdirectedWrite" && fault.epoch === epoch
+    );
     this.storage = this.storage.crash();
     this.store = undefined;
-    await this.open(step, false);
+    await this.open(step, false, lostWrite);
   }
 
   #crashPoint(): string {
@@ -299,7 +315,7 @@ class Run {
   }
 
   /** Opens the store, retrying transient storage errors, and checks what it recovered. */
-  async open(step: number, clean = false): Promise<void> {
+  async open(step: number, clean = false, lostWriteExcused = false): Promise<void> {
     this.#life++;
     this.poisoned = false;
     for (let attempt = 1; attempt <= openAttemptsMax; attempt++) {
@@ -323,14 +339,16 @@ class Run {
     this.#syncFailuresAtOpen = this.storage.faultCounts.fsyncFail;
     const store = this.store!;
     const state = await this.until(collect(store, ""), step, "reading the recovered state");
-    if (step >= 0) this.oracle.recovered(step, state, store.stats().lastLsn, clean);
+    if (step >= 0) {
+      this.oracle.recovered(step, state, store.stats().lastLsn, clean, lostWriteExcused);
+    }
   }
 
   #openFailed(step: number, error: unknown, attempt: number): void {
     if (error instanceof CorruptionError) {
-      const damage = this.storage.faults.filter((fault) =>
-        fault.kind === "misdirectedWrite" && fault.file === error.file
-      );
+      // A write the disk dropped or misplaced damages the log for good: a gap
+      // between segments, a record overwritten in a sealed one. Reporting it is right.
+      const damage = this.storage.faults.filter((fault) => fault.kind === "misdirectedWrite");
       if (damage.length === 0) {
         this.oracle.violate(
           "D6",
@@ -349,6 +367,7 @@ class Run {
   /** Lets every client finish, then crashes once more and checks the recovery. */
   async finish(): Promise<void> {
     const last = Number.MAX_SAFE_INTEGER;
+    this.storage.scheduler.context = finishContext;
     await this.storage.scheduler.runUntilIdle(waitStepsMax);
     await this.storage.scheduler.settle();
     await this.crash(last);

@@ -8,7 +8,7 @@
 
 import { assert } from "../lib/_assert.ts";
 import { SimClock } from "./clock.ts";
-import { hash32, Prng } from "./prng.ts";
+import { eventPrng, hash32, Prng } from "./prng.ts";
 
 /** The most completions pending at once; more means the engine queues I/O without bound. */
 const pendingCompletionsMax = 1 << 16;
@@ -18,6 +18,8 @@ const runStepsMaxDefault = 1_000_000;
 const latencyMsMaxDefault = 1;
 /** Latencies are drawn in whole microseconds. */
 const microsecondsPerMs = 1000;
+/** The `eventPrng` stream of completion choices made within a context. */
+const contextStream = 0xc0c7;
 
 /** Options of a {@link Scheduler}. */
 export interface SchedulerOptions {
@@ -89,6 +91,9 @@ export class Scheduler {
   /** Whether each submission completes by itself in a microtask. */
   readonly autoRun: boolean;
   #prng: Prng;
+  readonly #seed: number;
+  #context: number | undefined;
+  #stepsInContext = 0;
   #latencyUsMax: number;
   #pending: Completion[] = [];
   #nextId = 1;
@@ -106,13 +111,37 @@ export class Scheduler {
     this.clock = options.clock ?? new SimClock();
     this.reorder = options.reorder ?? true;
     this.autoRun = options.autoRun ?? false;
-    this.#prng = new Prng(hash32(options.seed ?? 0, 0x5c4ed));
+    this.#seed = options.seed ?? 0;
+    this.#prng = new Prng(hash32(this.#seed, 0x5c4ed));
     this.#latencyUsMax = Math.round(latencyMsMax * microsecondsPerMs);
   }
 
   /** The number of completions waiting. */
   get pending(): number {
     return this.#pending.length;
+  }
+
+  /**
+   * The event context: the id of what the driver is doing now (a workload
+   * step), or undefined. With a context, completion choices and the
+   * simulated disk's fault decisions are keyed by it and by a counter within
+   * it instead of by one running stream, so dropping one step (shrinking)
+   * leaves the decisions made for every other step unchanged.
+   */
+  get context(): number | undefined {
+    return this.#context;
+  }
+
+  set context(context: number | undefined) {
+    assert(context === undefined || Number.isSafeInteger(context), "a context is an integer id");
+    this.#context = context;
+    this.#stepsInContext = 0;
+  }
+
+  #stepPrng(): Prng {
+    if (this.#context === undefined) return this.#prng;
+    const index = this.#stepsInContext++;
+    return eventPrng(this.#seed, hash32(contextStream, this.#context % 0x1_0000_0000), index);
   }
 
   /**
@@ -178,11 +207,12 @@ export class Scheduler {
   step(): string | undefined {
     const count = this.#pending.length;
     if (count === 0) return undefined;
-    const index = this.reorder ? this.#prng.below(count) : 0;
+    const random = this.#stepPrng();
+    const index = this.reorder ? random.below(count) : 0;
     const [completion] = this.#pending.splice(index, 1);
     assert(this.#pending.length === count - 1, "a step must complete exactly one completion");
     this.#steps++;
-    this.clock.advance(this.#prng.below(this.#latencyUsMax + 1) / microsecondsPerMs);
+    this.clock.advance(random.below(this.#latencyUsMax + 1) / microsecondsPerMs);
     completion.complete();
     return completion.label;
   }

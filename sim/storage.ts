@@ -286,6 +286,7 @@ class Disk {
   #dirChanges: DirChange[] = [];
   #dirSeq = 0;
   #counters = new Map<number, number>();
+  #countersContext: number | undefined;
   #inflight = new Map<number, InflightWrite | undefined>();
   #nextInodeId = 1;
 
@@ -312,7 +313,17 @@ class Disk {
 
   /** Draws the next identity of the `kind` operations on `name`. */
   event(kind: OpKind, name: string): EventId {
-    const stream = hash32(opCodes[kind], hashString(name), this.config.epoch);
+    const context = this.config.scheduler.context;
+    if (context !== this.#countersContext) {
+      // Counters restart in each context: decisions depend on the context
+      // and the operation's place within it, not on what came before.
+      this.#counters.clear();
+      this.#countersContext = context;
+    }
+    const place = context === undefined
+      ? this.config.epoch
+      : hash32(this.config.epoch, context % 0x1_0000_0000);
+    const stream = hash32(opCodes[kind], hashString(name), place);
     const index = this.#counters.get(stream) ?? 0;
     assert(this.#counters.size < eventStreamsMax, "too many distinct event streams");
     this.#counters.set(stream, index + 1);
