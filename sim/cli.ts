@@ -17,7 +17,12 @@
  */
 
 import { faultProfiles } from "./faults.ts";
-import { drawProfile, type ProfileName } from "./profiles.ts";
+import {
+  drawDurability,
+  drawProfile,
+  type DurabilityChoice,
+  type ProfileName,
+} from "./profiles.ts";
 import { type RunOptions, type RunResult, runSimulation } from "./runner.ts";
 import { shrink } from "./shrink.ts";
 import type { Step } from "./workload.ts";
@@ -27,6 +32,7 @@ interface CliOptions {
   ops: number;
   clients: number;
   profile: ProfileName;
+  durability: DurabilityChoice;
   sector: 512 | 4096;
   trace?: string;
   replay?: string;
@@ -35,7 +41,8 @@ interface CliOptions {
 }
 
 const usage = "usage: deno task sim [--seed N | --seeds A..B] [--ops N] [--clients N] " +
-  "[--profile none|realistic|hostile|mixed] [--sector 512|4096] [--trace FILE] [--replay FILE] [--shrink] [--seconds N]";
+  "[--profile none|realistic|hostile|mixed] [--durability strict|relaxed|mixed] [--sector 512|4096]" +
+  " [--trace FILE] [--replay FILE] [--shrink] [--seconds N]";
 
 /** The JSON a trace file holds. */
 export interface TraceFile {
@@ -63,6 +70,7 @@ function parseArgs(argv: string[]): CliOptions {
     ops: 500,
     clients: 4,
     profile: "mixed",
+    durability: "mixed",
     sector: 512,
     shrink: false,
   };
@@ -89,6 +97,12 @@ function parseArgs(argv: string[]): CliOptions {
         throw new RangeError(`--profile must be none, realistic, hostile or mixed, got "${name}"`);
       }
       options.profile = name as ProfileName;
+    } else if (arg === "--durability") {
+      const name = value();
+      if (name !== "strict" && name !== "relaxed" && name !== "mixed") {
+        throw new RangeError(`--durability must be strict, relaxed or mixed, got "${name}"`);
+      }
+      options.durability = name;
     } else if (arg === "--trace") options.trace = value();
     else if (arg === "--replay") options.replay = value();
     else if (arg === "--shrink") options.shrink = true;
@@ -103,18 +117,28 @@ function runOptions(cli: CliOptions, seed: number): RunOptions {
     ops: cli.ops,
     clients: cli.clients,
     profile: drawProfile(cli.profile, seed),
+    durability: drawDurability(cli.durability, seed),
     sectorBytes: cli.sector,
   };
 }
 
 function replayCommand(options: RunOptions, cli: CliOptions): string {
-  return `deno task sim --seed ${options.seed} --ops ${cli.ops} --clients ${cli.clients} --profile ${cli.profile} --sector ${cli.sector}`;
+  return `deno task sim --seed ${options.seed} --ops ${cli.ops} --clients ${cli.clients} ` +
+    `--profile ${cli.profile} --durability ${cli.durability} --sector ${cli.sector}`;
 }
 
 function printFailure(result: RunResult, options: RunOptions, cli: CliOptions): void {
-  console.log(`\nFAILED seed ${result.seed} (profile ${options.profile.name}):`);
+  console.log(
+    `\nFAILED seed ${result.seed} (profile ${options.profile.name}, ${
+      options.durability ?? "strict"
+    }):`,
+  );
   for (const violation of result.violations.slice(0, 5)) {
-    console.log(`  ${violation.property}: ${violation.message}`);
+    const message = violation.message.replaceAll(
+      `step ${Number.MAX_SAFE_INTEGER}`,
+      "the final crash",
+    );
+    console.log(`  ${violation.property}: ${message}`);
     const steps = violation.steps.filter((id) => id >= 0 && id < Number.MAX_SAFE_INTEGER);
     for (const id of steps.slice(0, 4)) {
       const step = result.steps.find((candidate) => candidate.id === id);
@@ -226,8 +250,9 @@ async function main(): Promise<number> {
       let traced = options;
       if (cli.shrink) {
         const shrunk = await shrink(options, result);
-        console.log(`shrunk to ${shrunk.result.steps.length} steps in ${shrunk.runs} runs:`);
+        console.log(`\nshrunk to ${shrunk.result.steps.length} steps in ${shrunk.runs} runs:`);
         for (const step of shrunk.result.steps) console.log(`  ${step.id}: ${describeStep(step)}`);
+        printFailure(shrunk.result, shrunk.options, { ...cli, replay: cli.trace });
         result = shrunk.result;
         traced = shrunk.options;
       }

@@ -23,7 +23,12 @@ export {
 } from "./faults.ts";
 export { type Violation } from "./model.ts";
 export { eventPrng, hash32, Prng } from "./prng.ts";
-export { drawProfile, type ProfileName } from "./profiles.ts";
+export {
+  drawDurability,
+  drawProfile,
+  type DurabilityChoice,
+  type ProfileName,
+} from "./profiles.ts";
 export { type RunOptions, type RunResult, runSimulation, type RunStats } from "./runner.ts";
 export { Scheduler } from "./scheduler.ts";
 export { shrink, type ShrinkResult } from "./shrink.ts";

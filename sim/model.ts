@@ -152,16 +152,27 @@ export class Oracle {
     return write;
   }
 
-  /** The write at `lsn` resolved successfully with `value` (add: the new count). */
-  acked(lsn: number, value: unknown): void {
+  /**
+   * The write at `lsn` resolved successfully with `value` (add: the new
+   * count). `durable`: the resolution promises durability (strict mode); in
+   * relaxed mode it does not, and {@link Oracle.syncedThrough} does.
+   */
+  acked(lsn: number, value: unknown, durable = true): void {
     const write = this.#write(lsn);
-    write.status = "acked";
+    if (durable) write.status = "acked";
     if (write.op.type === "add" && value !== write.expected) {
       this.violate(
         "validation",
         `step ${write.step} resolved to ${value}, the model says ${write.expected}`,
         [write.step],
       );
+    }
+  }
+
+  /** A `sync()` called when `lsn` was the newest LSN resolved: every write up to it is durable. */
+  syncedThrough(lsn: number): void {
+    for (const write of this.#writes) {
+      if (write.lsn <= lsn && write.status === "pending") write.status = "acked";
     }
   }
 
@@ -184,7 +195,8 @@ export class Oracle {
    * Checks a read made when `low` was the acknowledged frontier: `view` (key →
    * value, undefined for absent) must match one state from `low` to the newest
    * write. With `prefix`, the view must also hold every key of that state under
-   * the prefix. Records what a later recovery must keep (D11).
+   * the prefix. Records what a later recovery must keep (D11) unless the
+   * read is not `durableRead` (relaxed mode shows writes a crash may take back).
    */
   checkRead(
     step: number,
@@ -192,13 +204,14 @@ export class Oracle {
     view: Map<string, number | undefined>,
     low: number,
     prefix?: string,
+    durableRead = true,
   ): void {
     assert(low >= this.#baseLsn && low < this.nextLsn, "a read starts at a known lsn");
     const state = this.stateAt(low);
     for (let lsn = low; lsn < this.nextLsn; lsn++) {
       if (lsn > low) applyOp(state, this.#writes[lsn - this.#baseLsn - 1].op);
       if (matchesView(state, view, prefix)) {
-        this.#reads.push({ step, what, minLsn: lsn });
+        if (durableRead) this.#reads.push({ step, what, minLsn: lsn });
         return;
       }
     }

@@ -9,6 +9,7 @@
 import { assert } from "../lib/_assert.ts";
 import { type FaultProfile, faultProfiles, hostile, validateFaultProfile } from "./faults.ts";
 import { eventPrng } from "./prng.ts";
+import type { Durability } from "../lib/store/store.ts";
 
 /** A profile name on the command line. */
 export type ProfileName = keyof typeof faultProfiles | "mixed";
@@ -53,3 +54,24 @@ export function drawProfile(name: ProfileName, seed: number): FaultProfile {
   assert(profile.tornWrite + profile.lostWrite <= 1, "crash fates are a distribution");
   return profile;
 }
+
+/** A durability choice on the command line. */
+export type DurabilityChoice = Durability | "mixed";
+
+/**
+ * The durability mode a seed runs with: the named one, or for `mixed`
+ * relaxed on one seed in four (drawn from the seed).
+ *
+ * @example
+ * ```ts
+ * import { drawDurability } from "./profiles.ts";
+ * console.assert(drawDurability("strict", 3) === "strict");
+ * console.assert(drawDurability("mixed", 3) === drawDurability("mixed", 3));
+ * ```
+ */
+export function drawDurability(choice: DurabilityChoice, seed: number): Durability {
+  if (choice !== "mixed") return choice;
+  return eventPrng(seed, durabilityStream, 0).chance(0.25) ? "relaxed" : "strict";
+}
+
+const durabilityStream = 0xd0ab;

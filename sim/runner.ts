@@ -9,10 +9,10 @@
 
 import { assert } from "../lib/_assert.ts";
 import { CorruptionError, StorageIoError } from "../lib/errors.ts";
-import { openStore, type Store } from "../lib/store/store.ts";
+import { type Durability, openStore, type Store, type StoreOptions } from "../lib/store/store.ts";
 import type { FaultProfile, FaultRecord } from "./faults.ts";
 import { Oracle, type State, type Verdict, type Violation } from "./model.ts";
-import { hash32, hashString } from "./prng.ts";
+import { eventPrng, hash32, hashString } from "./prng.ts";
 import { SimBlockStorage } from "./storage.ts";
 import { generateSteps, isWrite, type SimOp, type Step, stepsMax } from "./workload.ts";
 
@@ -28,6 +28,8 @@ export interface RunOptions {
   profile: FaultProfile;
   /** Sector size of torn writes (default 512). */
   sectorBytes?: 512 | 4096;
+  /** The store's durability mode (default strict). */
+  durability?: Durability;
   /** Steps to run instead of generating them (replay and shrinking). */
   steps?: Step[];
   /** Stop at the first violation (default true). */
@@ -83,6 +85,10 @@ const simSegmentBytes = 4096;
 /** Event contexts (see `Scheduler.context`) of the first open and of the final drain. */
 const openContext = stepsMax + 1;
 const finishContext = stepsMax + 2;
+/** The `eventPrng` stream of crash-during-recovery decisions. */
+const crashStream = 0xc4a5;
+/** The most extra power losses during one recovery. */
+const recoveryCrashesMax = 3;
 /** Opens tried before a transient storage error counts as a failure. */
 const openAttemptsMax = 8;
 
@@ -143,7 +149,12 @@ class Run {
   #syncFailuresAtOpen = 0;
   #life = 0;
 
+  readonly #seed: number;
+  readonly #durability: Durability;
+
   constructor(options: RunOptions) {
+    this.#seed = options.seed;
+    this.#durability = options.durability ?? "strict";
     this.storage = new SimBlockStorage({
       seed: options.seed,
       profile: options.profile,
@@ -187,7 +198,7 @@ class Run {
     if (step.kind === "op") this.submit(step.id, step.op);
     else if (step.kind === "crash") await this.crash(step.id);
     else if (step.kind === "restart") await this.restart(step.id);
-    else void this.store!.sync().catch(() => {});
+    else this.#sync(step.id);
     await this.drive(step.drive);
   }
 
@@ -217,17 +228,37 @@ class Run {
     }
   }
 
+  /** A sync: once it resolves, every write accepted before it must be durable (relaxed mode's D1). */
+  #sync(step: number): void {
+    const life = this.#life;
+    const through = this.oracle.nextLsn - 1;
+    this.store!.sync().then(() => {
+      if (life !== this.#life) return;
+      if (this.storage.faultCounts.fsyncFail > this.#syncFailuresAtOpen) {
+        this.oracle.violate("D7", `step ${step}: sync resolved after an fsync had failed`, [step]);
+      }
+      this.oracle.syncedThrough(through);
+    }, (error) => {
+      if (life !== this.#life) return;
+      if (error instanceof StorageIoError) this.poisoned = true;
+      else {this.oracle.violate("error", `step ${step}: sync failed with ${describe(error)}`, [
+          step,
+        ]);}
+    });
+  }
+
   #watchAccepted(step: number, promise: Promise<unknown>, lsn: number): void {
     const life = this.#life;
     promise.then((value) => {
       if (life !== this.#life) return;
-      if (this.storage.faultCounts.fsyncFail > this.#syncFailuresAtOpen) {
+      const strict = this.#durability === "strict";
+      if (strict && this.storage.faultCounts.fsyncFail > this.#syncFailuresAtOpen) {
         this.oracle.violate("D7", `step ${step} was acknowledged after an fsync had failed`, [
           step,
         ]);
       }
       this.stats.acked++;
-      this.oracle.acked(lsn, typeof value === "object" ? undefined : value);
+      this.oracle.acked(lsn, typeof value === "object" ? undefined : value, strict);
     }, (error) => {
       if (life !== this.#life) return;
       if (error instanceof StorageIoError) {
@@ -272,7 +303,9 @@ class Run {
     const low = this.oracle.ackedLsn;
     const life = this.#life;
     const check = (what: string, view: Map<string, number | undefined>, prefix?: string) => {
-      if (life === this.#life) this.oracle.checkRead(step, what, view, low, prefix);
+      if (life === this.#life) {
+        this.oracle.checkRead(step, what, view, low, prefix, this.#durability === "strict");
+      }
     };
     if (op.type === "get") {
       store.get(op.key).then((value) => check(`get(${op.key})`, new Map([[op.key, value]])));
@@ -288,22 +321,55 @@ class Run {
   }
 
   async crash(step: number): Promise<void> {
+    const random = eventPrng(this.#seed, crashStream, step % 0x1_0000_0000);
+    let lostWrite = this.#powerLoss();
+    // Sometimes the power fails again while the store recovers: mid-replay,
+    // mid-truncation of a torn tail, mid-removal of a torn segment.
+    for (let again = 0; again < recoveryCrashesMax && random.chance(0.3); again++) {
+      const opening = openStore(this.#storeOptions()).then((store) => store, () => undefined);
+      await this.drive(1 + random.below(6));
+      lostWrite = this.#powerLoss() || lostWrite;
+      void opening;
+    }
+    await this.open(step, false, lostWrite);
+  }
+
+  /** Crashes the machine; returns whether the disk dropped or misplaced a write in the ending epoch. */
+  #powerLoss(): boolean {
     this.stats.crashes++;
-    this.stats.crashPoints.add(this.#crashPoint());
+    this.stats.crashPoints.add(
+      this.store === undefined ? `recovering: ${this.#crashPoint()}` : this.#crashPoint(),
+    );
     const epoch = this.storage.epoch;
     const lostWrite = this.storage.faults.some((fault) =>
       fault.kind === "misdirectedWrite" && fault.epoch === epoch
     );
     this.storage = this.storage.crash();
     this.store = undefined;
-    await this.open(step, false, lostWrite);
+    return lostWrite;
   }
 
+  #storeOptions(): StoreOptions {
+    return {
+      storage: this.storage,
+      clock: this.storage.clock,
+      walSegmentBytes: simSegmentBytes,
+      durability: this.#durability,
+    };
+  }
+
+  /**
+   * What the crash interrupted: the kinds of I/O in flight (counts capped at
+   * 2), e.g. "write+sync", "syncDir", "nothing in flight".
+   */
   #crashPoint(): string {
-    const scheduler = this.storage.scheduler;
-    return `${scheduler.pending} pending: ${
-      scheduler.pendingLabels().map((label) => label.replace(/\d+/g, "#")).join(",")
-    }`;
+    const counts = new Map<string, number>();
+    for (const label of this.storage.scheduler.pendingLabels()) {
+      const verb = label.split(/[ @]/)[0];
+      counts.set(verb, Math.min(2, (counts.get(verb) ?? 0) + 1));
+    }
+    const parts = [...counts].sort().map(([verb, count]) => (count > 1 ? `${verb}×2+` : verb));
+    return parts.length === 0 ? "nothing in flight" : parts.join("+");
   }
 
   async restart(step: number): Promise<void> {

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { drawProfile, runSimulation } from "../sim/mod.ts";
+import { drawDurability, drawProfile, runSimulation } from "../sim/mod.ts";
 
 /** The seeds `deno task test` runs; `deno task soak` goes far beyond. */
 const seedsFirst = 1;
@@ -17,13 +17,14 @@ Deno.test(`simulator: seeds ${seedsFirst}..${seedsLast}, ${opsPerSeed} ops each,
   let faults = 0;
   for (let seed = seedsFirst; seed <= seedsLast; seed++) {
     const profile = drawProfile("mixed", seed);
-    const result = await runSimulation({ seed, ops: opsPerSeed, clients: 4, profile });
+    const durability = drawDurability("mixed", seed);
+    const result = await runSimulation({ seed, ops: opsPerSeed, clients: 4, profile, durability });
     const first = result.violations[0];
     assert.equal(
       first,
       undefined,
       first &&
-        `seed ${seed}: ${first.property}: ${first.message}\nreproduce with: deno task sim --seed ${seed} --ops ${opsPerSeed}`,
+        `seed ${seed}: ${first.property}: ${first.message}\nreproduce with: deno task sim --seed ${seed} --ops ${opsPerSeed} --profile mixed --durability mixed`,
     );
     assert.ok(result.stats.acked > 0, `seed ${seed} acknowledged writes`);
     crashes += result.stats.crashes;
