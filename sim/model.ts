@@ -272,6 +272,15 @@ export class Oracle {
         }
       }
     }
+    if (clean && prefix !== undefined && prefix === lastLsn) {
+      // A restart without power loss makes nothing more durable: keep the
+      // history (a later power loss may still take back what a dropped disk
+      // write held), cut only the writes the restart did not keep.
+      this.#writes.length = prefix - this.#baseLsn;
+      this.#latest = this.stateAt(prefix);
+      this.#reads = this.#reads.filter((read) => read.minLsn <= prefix);
+      return;
+    }
     this.#base = new Map(recovered);
     this.#baseLsn = lastLsn;
     this.#writes = [];
