@@ -37,6 +37,16 @@ const pinned: Pinned[] = [
     seeAlso: "tests/wal_test.ts: regression (sim seed 1072, hostile)",
   },
   {
+    seed: 32583,
+    profile: "hostile",
+    durability: "mixed",
+    ops: 500,
+    sectorBytes: 512,
+    bug: "engine: a torn tail whose truncation a failed fsync never made durable reappeared " +
+      "inside a sealed segment after a power loss: a false CorruptionError",
+    seeAlso: "tests/wal_test.ts: regression (sim seed 32583, hostile)",
+  },
+  {
     seed: 30984,
     profile: "hostile",
     durability: "mixed",

@@ -298,3 +298,30 @@ Deno.test("regression (sim seed 1072, hostile): transient flips in three reads i
   assert.equal(again.stats().recovery.tornBytesTruncated, 0);
   await again.close();
 });
+
+Deno.test("regression (sim seed 32583, hostile): bytes past a sealed segment's recorded end are ignored", async () => {
+  // The simulator found: open truncated a torn tail, the fsync of that
+  // truncate failed (so it never became durable), a retried open saw the
+  // truncated page cache and went on, the segment was sealed, and after a
+  // power loss the stale tail reappeared inside a sealed segment: a false
+  // CorruptionError. Each segment header now records where the previous
+  // segment was sealed.
+  const storage = new MemoryBlockStorage();
+  const store = await openStore({ storage, walSegmentBytes: 4096 });
+  for (let index = 0; store.stats().wal.segmentsCreated < 2; index++) {
+    await store.add(`k${index % 9}`, 1);
+  }
+  const written = store.stats().lastLsn;
+  await store.close();
+  const [first] = await storage.list();
+  const file = await storage.open(first);
+  await file.write(await file.size(), new Uint8Array(48).fill(0xab)); // the stale torn tail
+  await file.close();
+  const again = await openStore({ storage });
+  assert.equal(again.stats().lastLsn, written);
+  await again.close();
+  const shrunk = await storage.open(first);
+  await shrunk.truncate((await shrunk.size()) - 60); // but a sealed segment cut short is damage
+  await shrunk.close();
+  await assert.rejects(openStore({ storage }), /where the next segment says it was sealed/);
+});

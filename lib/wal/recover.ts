@@ -27,6 +27,7 @@ import {
   parseSegmentName,
   segmentCountMax,
   segmentFileBytesMax,
+  type SegmentHeader,
   segmentHeaderBytes,
 } from "./segment.ts";
 
@@ -90,8 +91,22 @@ export async function readWal(
   }
   const scan: WalScan = { segments: [], lastLsn: afterLsn, replayed: 0, tornBytes: 0 };
   for (let index = 0; index < names.length; index++) {
-    const isLast = index === names.length - 1;
-    const info = await scanSegment(storage, names[index], isLast, afterLsn, onRecord, scan);
+    const next = index + 1 < names.length ? await readHeader(storage, names[index + 1]) : undefined;
+    // A last segment whose header never became durable is a torn creation:
+    // the segment before it is then where appends continue.
+    const nextTorn = typeof next === "string" && index + 1 === names.length - 1;
+    const isLast = index === names.length - 1 || nextTorn;
+    const sealedAt = typeof next === "object" && next.previousBytes > 0
+      ? next.previousBytes
+      : undefined;
+    const info = await scanSegment(
+      storage,
+      names[index],
+      { isLast, sealedAt },
+      afterLsn,
+      onRecord,
+      scan,
+    );
     if (info === undefined) {
       scan.tornSegment = names[index];
       break;
@@ -154,24 +169,58 @@ function checkHeader(
     }
     throw new CorruptionError(name, 0, decoded);
   }
-  if (decoded !== parseSegmentName(name)) {
-    throw new CorruptionError(name, 16, `header first lsn ${decoded} does not match the file name`);
+  const lsn = decoded.firstLsn;
+  if (lsn !== parseSegmentName(name)) {
+    throw new CorruptionError(name, 16, `header first lsn ${lsn} does not match the file name`);
   }
-  if (expectedLsn === undefined && decoded > afterLsn + 1) {
+  if (expectedLsn === undefined && lsn > afterLsn + 1) {
     throw new CorruptionError(
       name,
       16,
-      `records ${afterLsn + 1}..${decoded - 1} are missing from the log`,
+      `records ${afterLsn + 1}..${lsn - 1} are missing from the log`,
     );
   }
-  if (expectedLsn !== undefined && decoded !== expectedLsn) {
+  if (expectedLsn !== undefined && lsn !== expectedLsn) {
     throw new CorruptionError(
       name,
       16,
-      `segment starts at lsn ${decoded} but lsn ${expectedLsn} comes next`,
+      `segment starts at lsn ${lsn} but lsn ${expectedLsn} comes next`,
     );
+  }
+  return lsn;
+}
+
+/**
+ * The header of a segment, read again on failure so a transient read fault
+ * is not taken for a torn creation; a description if it stays invalid.
+ */
+async function readHeader(storage: BlockStorage, name: string): Promise<SegmentHeader | string> {
+  let decoded: SegmentHeader | string = "segment header was not read";
+  for (let reads = 0; reads <= segmentRereadsMax && typeof decoded === "string"; reads++) {
+    const file = await storage.open(name);
+    try {
+      decoded = decodeSegmentHeader(await file.read(0, segmentHeaderBytes));
+    } finally {
+      await file.close();
+    }
   }
   return decoded;
+}
+
+/**
+ * A segment's bytes up to where the next segment's header says it was sealed
+ * (bytes past it are a torn tail whose truncation never became durable).
+ */
+function sealed(name: string, bytes: Uint8Array, sealedAt: number | undefined): Uint8Array {
+  if (sealedAt === undefined) return bytes;
+  if (bytes.length < sealedAt) {
+    throw new CorruptionError(
+      name,
+      bytes.length,
+      `segment ends before byte ${sealedAt}, where the next segment says it was sealed`,
+    );
+  }
+  return bytes.subarray(0, sealedAt);
 }
 
 /**
@@ -183,16 +232,17 @@ function checkHeader(
 async function scanSegment(
   storage: BlockStorage,
   name: string,
-  isLast: boolean,
+  place: { isLast: boolean; sealedAt: number | undefined },
   afterLsn: number,
   onRecord: RecordHandler,
   scan: WalScan,
 ): Promise<SegmentInfo | undefined> {
   const expected = scan.segments.length === 0 ? undefined : scan.lastLsn + 1;
-  let bytes = await readWhole(storage, name);
+  const { isLast, sealedAt } = place;
+  let bytes = sealed(name, await readWhole(storage, name), sealedAt);
   let rereads = 0;
   while (typeof decodeSegmentHeader(bytes) === "string" && rereads < segmentRereadsMax) {
-    bytes = await readWhole(storage, name);
+    bytes = sealed(name, await readWhole(storage, name), sealedAt);
     rereads++;
   }
   const firstLsn = checkHeader(name, bytes, expected, afterLsn, isLast);
@@ -206,7 +256,7 @@ async function scanSegment(
     // strike several reads in a row at different places.
     if (cursor.offset > problemAt) [problemAt, rereads] = [cursor.offset, 0];
     if (rereads >= segmentRereadsMax) break;
-    bytes = await readWhole(storage, name);
+    bytes = sealed(name, await readWhole(storage, name), sealedAt);
     rereads++;
     if (bytes.length < cursor.offset) {
       throw new StorageIoError(

@@ -3,7 +3,10 @@
  *
  * ```text
  * name    = "wal-" + first LSN as 20 decimal digits + ".wal"
- * header  = magic "TTWALSEG" | version u32 | headerBytes u32 | firstLsn u64 | reserved u32 | crc32c u32
+ * header  = magic "TTWALSEG" | version u32 | headerBytes u32 | firstLsn u64 | previousBytes u32 | crc32c u32
+ *
+ * previousBytes: the valid length of the segment before this one (0 for the
+ * first): that segment is sealed there, whatever bytes follow in its file.
  * ```
  *
  * @module
@@ -49,9 +52,22 @@ export function parseSegmentName(name: string): number | undefined {
   return Number.isSafeInteger(lsn) && lsn >= 1 ? lsn : undefined;
 }
 
-/** Encodes the header of a segment starting at `firstLsn`. */
-export function encodeSegmentHeader(firstLsn: number): Uint8Array {
+/** A decoded segment header. */
+export interface SegmentHeader {
+  /** LSN of the segment's first record. */
+  firstLsn: number;
+  /** Valid bytes of the previous segment (0 if none): it is sealed at that length. */
+  previousBytes: number;
+}
+
+/** Encodes the header of a segment starting at `firstLsn`, sealing the previous one at `previousBytes`. */
+export function encodeSegmentHeader(firstLsn: number, previousBytes: number): Uint8Array {
   assert(firstLsn >= 1 && firstLsn <= lsnMax, "segment lsn is in range");
+  assert(
+    previousBytes === 0 || previousBytes >= segmentHeaderBytes,
+    "a sealed segment holds a header",
+  );
+  assert(previousBytes <= segmentFileBytesMax, "a sealed length fits in a u32");
   const bytes = new Uint8Array(segmentHeaderBytes);
   const view = new DataView(bytes.buffer);
   bytes.set(magic, 0);
@@ -59,16 +75,21 @@ export function encodeSegmentHeader(firstLsn: number): Uint8Array {
   view.setUint32(12, segmentHeaderBytes, true);
   view.setUint32(16, firstLsn % 0x1_0000_0000, true);
   view.setUint32(20, Math.floor(firstLsn / 0x1_0000_0000), true);
+  view.setUint32(24, previousBytes, true);
   view.setUint32(28, crc32c(bytes.subarray(0, 28)), true);
-  assert(decodeSegmentHeader(bytes) === firstLsn, "segment header round-trips");
+  const decoded = decodeSegmentHeader(bytes);
+  assert(
+    typeof decoded !== "string" && decoded.firstLsn === firstLsn,
+    "segment header round-trips",
+  );
   return bytes;
 }
 
 /**
- * Decodes a segment header. Returns the first LSN, or a description of the
- * first check that failed.
+ * Decodes a segment header. Returns it, or a description of the first check
+ * that failed.
  */
-export function decodeSegmentHeader(bytes: Uint8Array): number | string {
+export function decodeSegmentHeader(bytes: Uint8Array): SegmentHeader | string {
   if (bytes.length < segmentHeaderBytes) return "segment header is truncated";
   const view = new DataView(bytes.buffer, bytes.byteOffset, segmentHeaderBytes);
   if (view.getUint32(28, true) !== crc32c(bytes.subarray(0, 28))) {
@@ -82,7 +103,11 @@ export function decodeSegmentHeader(bytes: Uint8Array): number | string {
     return `segment format version ${version} is not supported (this build reads ${walFormatVersion})`;
   }
   if (view.getUint32(12, true) !== segmentHeaderBytes) return "segment header length is wrong";
-  const lsn = view.getUint32(16, true) + view.getUint32(20, true) * 0x1_0000_0000;
-  if (lsn < 1 || lsn > lsnMax) return `segment first lsn ${lsn} out of range`;
-  return lsn;
+  const firstLsn = view.getUint32(16, true) + view.getUint32(20, true) * 0x1_0000_0000;
+  if (firstLsn < 1 || firstLsn > lsnMax) return `segment first lsn ${firstLsn} out of range`;
+  const previousBytes = view.getUint32(24, true);
+  if (previousBytes !== 0 && previousBytes < segmentHeaderBytes) {
+    return `previous segment length ${previousBytes} is shorter than a header`;
+  }
+  return { firstLsn, previousBytes };
 }

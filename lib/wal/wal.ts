@@ -317,7 +317,10 @@ export class Wal {
 
   /** Creates the next segment holding its header and `records`, durable with its directory entry (D10). */
   async #startSegment(records: Uint8Array, firstLsn: number): Promise<void> {
-    const header = encodeSegmentHeader(firstLsn);
+    // The new header records where the previous segment ends: bytes past it
+    // (a torn tail whose truncation a failed fsync never made durable) are
+    // ignored for good once this segment exists.
+    const header = encodeSegmentHeader(firstLsn, this.#file === undefined ? 0 : this.#fileSize);
     const data = new Uint8Array(header.length + records.length);
     data.set(header, 0);
     data.set(records, header.length);
