@@ -220,7 +220,8 @@ function printSummary(totals: Totals, ms: number): void {
       } simulated I/O ops/s)`,
   );
   console.log(
-    `crashes: ${totals.crashes}; distinct crash points reached: ${totals.crashPoints.size}`,
+    `crashes: ${totals.crashes}; distinct crash points reached: ${totals.crashPoints.size}; ` +
+      `recoveries missing acknowledged writes the disk dropped (excused): ${totals.excused}`,
   );
   console.log(`faults injected: ${faults.join(", ") || "none"}`);
 }
