@@ -143,6 +143,8 @@ class Run {
     crashPoints: new Set(),
     faults: {},
   };
+  /** Each client's op in flight (settles either way), if any. */
+  readonly #busy = new Map<number, Promise<void>>();
   /** A write failed with a storage error: the store must refuse writes until reopened. */
   poisoned = false;
   /** fsync failures seen when the current store was opened (acks after a new one are D7). */
@@ -195,15 +197,29 @@ class Run {
     this.stats.steps++;
     this.storage.scheduler.context = step.id;
     if (this.poisoned && step.kind === "op" && isWrite(step.op)) await this.restart(step.id);
-    if (step.kind === "op") this.submit(step.id, step.op);
+    if (step.kind === "op") await this.#submitFor(step.client, step.id, step.op);
     else if (step.kind === "crash") await this.crash(step.id);
     else if (step.kind === "restart") await this.restart(step.id);
     else this.#sync(step.id);
     await this.drive(step.drive);
   }
 
+  /**
+   * A client has at most one op in flight: waits (completing I/O) until the
+   * client's previous op settled, then submits this one.
+   */
+  async #submitFor(client: number, step: number, op: SimOp): Promise<void> {
+    const busy = this.#busy.get(client);
+    if (busy !== undefined) await this.until(busy, step, `client ${client}'s previous op`);
+    const settled = this.submit(step, op).then(() => {}, () => {});
+    this.#busy.set(client, settled);
+    settled.then(() => {
+      if (this.#busy.get(client) === settled) this.#busy.delete(client);
+    });
+  }
+
   /** Submits one client op without waiting for it; its outcome is checked when it settles. */
-  submit(step: number, op: SimOp): void {
+  submit(step: number, op: SimOp): Promise<unknown> {
     const store = this.store!;
     if (!isWrite(op)) return this.read(step, op, store);
     const verdict = this.oracle.verdict(op);
@@ -226,6 +242,7 @@ class Run {
       );
       throw new StopRun("a write took several lsns");
     }
+    return promise;
   }
 
   /** A sync: once it resolves, every write accepted before it must be durable (relaxed mode's D1). */
@@ -299,7 +316,7 @@ class Run {
   }
 
   /** A read: what it sees must be a state no later recovery takes back (D11). */
-  read(step: number, op: SimOp, store: Store): void {
+  read(step: number, op: SimOp, store: Store): Promise<unknown> {
     const low = this.oracle.ackedLsn;
     const life = this.#life;
     const check = (what: string, view: Map<string, number | undefined>, prefix?: string) => {
@@ -308,16 +325,16 @@ class Run {
       }
     };
     if (op.type === "get") {
-      store.get(op.key).then((value) => check(`get(${op.key})`, new Map([[op.key, value]])));
+      return store.get(op.key).then((value) => check(`get(${op.key})`, new Map([[op.key, value]])));
     } else if (op.type === "getMany") {
-      store.getMany(op.keys).then((values) =>
+      return store.getMany(op.keys).then((values) =>
         check(`getMany(${op.keys})`, new Map(op.keys.map((key, index) => [key, values[index]])))
       );
-    } else if (op.type === "list") {
-      collect(store, op.prefix).then((state) =>
-        check(`list(${op.prefix})`, new Map(state), op.prefix)
-      );
     }
+    assert(op.type === "list", "reads are get, getMany and list");
+    return collect(store, op.prefix).then((state) =>
+      check(`list(${op.prefix})`, new Map(state), op.prefix)
+    );
   }
 
   async crash(step: number): Promise<void> {
@@ -383,6 +400,7 @@ class Run {
   /** Opens the store, retrying transient storage errors, and checks what it recovered. */
   async open(step: number, clean = false, lostWriteExcused = false): Promise<void> {
     this.#life++;
+    this.#busy.clear(); // ops of the store before are settled or lost with it
     this.poisoned = false;
     for (let attempt = 1; attempt <= openAttemptsMax; attempt++) {
       try {

@@ -1,7 +1,8 @@
 /**
  * Shrinking: reduces a failing run to a small one that still fails the same
  * property, by dropping chunks of steps (halves, then quarters, down to single
- * steps), then simplifying the fault profile one fault at a time.
+ * steps), folding the clients onto fewer, then turning faults off one at a
+ * time, then dropping steps again.
  *
  * Step contents come from the seed and the step id, not from a running
  * stream, so dropping a step leaves every other step as it was.
@@ -58,6 +59,7 @@ export async function shrink(
     return true;
   };
   await dropSteps(best.options, attempt, () => best.options);
+  await mergeClients(() => best.options, attempt);
   await simplifyProfile(() => best.options, attempt);
   await dropSteps(best.options, attempt, () => best.options);
   return { result: best.result, options: best.options, runs };
@@ -79,6 +81,21 @@ async function dropSteps(
     }
     if (chunk === 1) break;
     chunk = Math.max(1, Math.floor(chunk / 2));
+  }
+}
+
+/** Folds the clients onto fewer (client mod k, smallest k first) while the run still fails. */
+async function mergeClients(
+  current: () => RunOptions,
+  attempt: (candidate: RunOptions) => Promise<boolean>,
+): Promise<void> {
+  const steps = current().steps ?? [];
+  const clients = 1 + Math.max(0, ...steps.map((step) => (step.kind === "op" ? step.client : 0)));
+  for (let fewer = 1; fewer < clients; fewer++) {
+    const merged = steps.map((
+      step,
+    ) => (step.kind === "op" ? { ...step, client: step.client % fewer } : step));
+    if (await attempt({ ...current(), clients: fewer, steps: merged })) return;
   }
 }
 
