@@ -47,6 +47,25 @@ const pinned: Pinned[] = [
     seeAlso: "tests/wal_test.ts: regression (sim seed 32583, hostile)",
   },
   {
+    seed: 82621,
+    profile: "mixed",
+    durability: "mixed",
+    ops: 500,
+    sectorBytes: 4096,
+    bug: "engine: a poisoned store answered { ok: false } to an atomic, judging its check " +
+      "against state that had lost the failed group, instead of refusing the write",
+    seeAlso: "tests/wal_test.ts: regression (sim seed 82621, mixed)",
+  },
+  {
+    seed: 70478,
+    profile: "hostile",
+    durability: "mixed",
+    ops: 500,
+    sectorBytes: 512,
+    bug: "engine: the same poisoned-store atomic on a relaxed store",
+    seeAlso: "tests/wal_test.ts: regression (sim seed 82621, mixed)",
+  },
+  {
     seed: 30984,
     profile: "hostile",
     durability: "mixed",

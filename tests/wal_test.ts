@@ -325,3 +325,23 @@ Deno.test("regression (sim seed 32583, hostile): bytes past a sealed segment's r
   await shrunk.close();
   await assert.rejects(openStore({ storage }), /where the next segment says it was sealed/);
 });
+
+Deno.test("regression (sim seed 82621, mixed): a poisoned store refuses an atomic before judging its checks", async () => {
+  // The simulator found a poisoned store answering { ok: false } to an
+  // atomic whose check it judged against state that had lost the failed
+  // group: a poisoned store must refuse every write with StorageIoError.
+  const storage = new FaultyStorage();
+  const store = await openStore({ storage });
+  await store.add("the", 1);
+  storage.failNext.write = 1;
+  const failed = store.delete("the");
+  await assert.rejects(failed, StorageIoError);
+  await assert.rejects(store.atomic().check("the", undefined).add("x", 1).commit(), StorageIoError);
+  await assert.rejects(store.atomic().check("the", 1).commit(), StorageIoError);
+  await assert.rejects(
+    store.add("", 1),
+    StorageIoError,
+    "poison is reported before argument checks",
+  );
+  await store.close();
+});

@@ -278,6 +278,17 @@ export class Store implements AtomicCommitter {
     if (this.#closed) throw new StoreClosedError(operation);
   }
 
+  /**
+   * Throws unless writes are allowed: a poisoned store refuses every write
+   * before judging it, since the values it would be judged against may hold
+   * writes a failed fsync lost (D7).
+   */
+  #checkWritable(operation: string): void {
+    this.#checkOpen(operation);
+    this.#wal.checkWritable();
+    assert(!this.#wal.poisoned, "a writable log is not poisoned");
+  }
+
   /** The newest value of `key`, counting writes still in flight. */
   #latest(key: Uint8Array): number | undefined {
     for (const overlay of [this.#overlayGathering, this.#overlayInFlight]) {
@@ -343,7 +354,7 @@ export class Store implements AtomicCommitter {
    */
   add(key: KeyLike, delta: number): Promise<number> {
     try {
-      this.#checkOpen("add");
+      this.#checkWritable("add");
       const bytes = keyBytes(key, "add");
       checkDelta(delta, "add");
       if (this.#wal.congested) return this.#wal.drained().then(() => this.add(key, delta));
@@ -370,7 +381,7 @@ export class Store implements AtomicCommitter {
    */
   set(key: KeyLike, value: number): Promise<void> {
     try {
-      this.#checkOpen("set");
+      this.#checkWritable("set");
       const bytes = keyBytes(key, "set");
       checkValue(value, "set");
       if (this.#wal.congested) return this.#wal.drained().then(() => this.set(key, value));
@@ -397,7 +408,7 @@ export class Store implements AtomicCommitter {
    */
   delete(key: KeyLike): Promise<void> {
     try {
-      this.#checkOpen("delete");
+      this.#checkWritable("delete");
       const bytes = keyBytes(key, "delete");
       if (this.#wal.congested) return this.#wal.drained().then(() => this.delete(key));
       this.#wal.appendMutation(RecordKind.delete, bytes, 0);
@@ -538,7 +549,7 @@ export class Store implements AtomicCommitter {
   /** Validates and commits an atomic operation. Called by {@link AtomicOperation.commit}. */
   commitAtomic(checks: AtomicCheck[], mutations: AtomicMutation[]): Promise<CommitResult> {
     try {
-      this.#checkOpen("commit");
+      this.#checkWritable("commit");
       if (checks.length + mutations.length > atomicOpsMax) {
         throw new RangeError(
           `Cannot commit: at most ${atomicOpsMax} checks and mutations, got ${
