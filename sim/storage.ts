@@ -32,20 +32,15 @@
 import { assert, AssertionError } from "../lib/_assert.ts";
 import { StorageIoError } from "../lib/errors.ts";
 import type { BlockFile, BlockStorage, OpenFileOptions } from "../lib/storage/block_storage.ts";
+import { ByteImage, checkName, checkRange, ioBytesMax } from "../lib/storage/_shared.ts";
 import type { SimClock } from "./clock.ts";
 import { type FaultKind, FaultLog, type FaultProfile, type FaultRecord, none } from "./faults.ts";
 import { validateFaultProfile } from "./faults.ts";
 import { eventPrng, hash32, hashBytes, hashString, type Prng } from "./prng.ts";
 import { Scheduler } from "./scheduler.ts";
 
-/** The largest single `read` or `write` the engine may ask for. */
-const ioBytesMax = 1 << 30;
 /** The largest simulated file; a larger write fails like a full disk. */
 const fileBytesMax = 1 << 30;
-/** The smallest buffer a growing image gets, so small appends do not reallocate. */
-const capacityBytesMin = 4096;
-/** The longest file name in UTF-8 bytes (Linux `NAME_MAX`). */
-const nameBytesMax = 255;
 /** The most names the directory holds. */
 const filesMax = 1 << 16;
 /** Unsynced operations kept per file; past it the oldest is written back (as a kernel would). */
@@ -77,62 +72,6 @@ const opCodes = {
   list: 10,
 } as const;
 type OpKind = keyof typeof opCodes;
-
-/**
- * A growable byte image. Invariant: `bytes[length..]` is all zeros, so
- * growing needs no fill.
- */
-class Image {
-  bytes: Uint8Array = new Uint8Array(0);
-  length = 0;
-
-  reserve(needed: number): void {
-    assert(Number.isSafeInteger(needed) && needed <= fileBytesMax, "reserve needs a bounded size");
-    if (needed <= this.bytes.length) return;
-    const capacity = Math.min(
-      Math.max(needed, this.bytes.length * 2, capacityBytesMin),
-      fileBytesMax,
-    );
-    const bytes = new Uint8Array(capacity);
-    bytes.set(this.bytes.subarray(0, this.length));
-    this.bytes = bytes;
-    assert(this.bytes.length >= needed, "reserve must provide the requested capacity");
-  }
-
-  /** Sets the length, zeroing what a shrink leaves behind. */
-  resize(length: number): void {
-    if (length > this.length) this.reserve(length);
-    else this.bytes.fill(0, length, this.length);
-    this.length = length;
-    assert(this.length === length, "resize must set the length");
-  }
-
-  /** Copies `data` in at `offset`, growing (zero-filled) as needed. */
-  write(offset: number, data: Uint8Array): void {
-    if (data.length === 0) return;
-    const end = offset + data.length;
-    if (end > this.length) this.resize(end);
-    this.bytes.set(data, offset);
-    assert(this.length >= end, "a write must leave the image at least as long as its end");
-  }
-
-  /** A copy of `[start, end)`, clamped to the length. */
-  slice(start: number, end: number): Uint8Array {
-    return this.bytes.slice(Math.min(start, this.length), Math.min(end, this.length));
-  }
-
-  /** A copy of the whole image. */
-  contents(): Uint8Array {
-    return this.bytes.slice(0, this.length);
-  }
-
-  copy(): Image {
-    const result = new Image();
-    result.bytes = this.contents();
-    result.length = this.length;
-    return result;
-  }
-}
 
 /** Which event an operation is, for its fault and crash decisions. */
 interface EventId {
@@ -170,8 +109,8 @@ type FileOp = WriteOp | TruncateOp;
 /** One file's contents, shared by its directory entry and every open handle. */
 class SimInode {
   readonly id: number;
-  readonly live: Image = new Image();
-  readonly durable: Image = new Image();
+  readonly live: ByteImage = new ByteImage(fileBytesMax);
+  readonly durable: ByteImage = new ByteImage(fileBytesMax);
   /** Completed operations not yet synced, in completion order. */
   readonly unsynced: FileOp[] = [];
   /** The sequence number of the last completed operation. */
@@ -201,7 +140,7 @@ interface InflightWrite {
 }
 
 /** Applies a synced (or crash-kept) operation to a durable image. */
-function applyOp(image: Image, op: FileOp): void {
+function applyOp(image: ByteImage, op: FileOp): void {
   if (op.kind === "truncate") image.resize(op.length);
   else if (op.diskOffset !== null) image.write(op.diskOffset, op.data);
 }
@@ -216,32 +155,6 @@ function applyDirChange(namespace: Map<string, SimInode>, change: DirChange): vo
   assert(namespace.get(change.name) === change.inode, "a durable change needs its file in place");
   namespace.delete(change.name);
   if (change.kind === "rename") namespace.set(change.to, change.inode);
-}
-
-/** Throws a `TypeError` unless `name` is a flat file name. */
-function checkName(name: string): void {
-  if (
-    typeof name !== "string" || name === "" || name === "." || name === ".." ||
-    /[/\\\0]/.test(name)
-  ) {
-    throw new TypeError(
-      `Cannot use file name "${name}": names must be non-empty and contain no "/", "\\" or NUL ` +
-        `and not be "." or ".."`,
-    );
-  }
-  if (name.length > nameBytesMax / 4 && new TextEncoder().encode(name).length > nameBytesMax) {
-    throw new TypeError(
-      `Cannot use file name "${name.slice(0, 32)}...": it is longer than ${nameBytesMax} bytes`,
-    );
-  }
-}
-
-function checkRange(offset: number, length: number): void {
-  assert(Number.isSafeInteger(offset) && offset >= 0, "offset must be a non-negative integer");
-  assert(
-    Number.isSafeInteger(length) && length >= 0 && length <= ioBytesMax,
-    "length must be a non-negative integer of at most 1 GiB",
-  );
 }
 
 /** Runs `body`, turning a synchronous throw into a rejection. */
@@ -796,7 +709,7 @@ class Disk {
   }
 
   /** Replays one completed, unsynced operation as the crash draws it. */
-  #crashFileOp(image: Image, op: FileOp): void {
+  #crashFileOp(image: ByteImage, op: FileOp): void {
     const p = this.profile;
     const rng = this.#crashPrng(op.event);
     const draw = rng.unit();
@@ -825,7 +738,7 @@ class Disk {
   }
 
   /** Writes a drawn subset of the sectors `data` spans; returns the kept byte ranges. */
-  #tear(image: Image, offset: number, data: Uint8Array, rng: Prng): [number, number][] {
+  #tear(image: ByteImage, offset: number, data: Uint8Array, rng: Prng): [number, number][] {
     const sector = this.config.sectorBytes;
     const end = offset + data.length;
     const first = Math.floor(offset / sector);

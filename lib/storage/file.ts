@@ -14,11 +14,8 @@ import { dirname, join, resolve } from "node:path";
 import { assert } from "../_assert.ts";
 import { StorageIoError } from "../errors.ts";
 import type { BlockFile, BlockStorage, OpenFileOptions } from "./block_storage.ts";
+import { checkName as checkFlatName, checkRange, settle } from "./_shared.ts";
 
-/** The largest single `read` or `write` the engine may ask for. */
-const ioBytesMax = 1024 * 1024 * 1024;
-/** The longest file name in UTF-8 bytes (Linux `NAME_MAX`). */
-const nameBytesMax = 255;
 /** More directory levels than a path can have (Linux `PATH_MAX` is 4096 bytes). */
 const pathDepthMax = 4096;
 /** The file in the directory that carries the lock; not a storage file. */
@@ -91,42 +88,9 @@ function osError(
 
 /** Throws a `TypeError` unless `name` is a flat file name that is not the lock file. */
 function checkName(name: string): void {
-  if (
-    typeof name !== "string" || name === "" || name === "." || name === ".." ||
-    /[/\\\0]/.test(name)
-  ) {
-    throw new TypeError(
-      `Cannot use file name "${name}": names must be non-empty and contain no "/", "\\" or NUL ` +
-        `and not be "." or ".."`,
-    );
-  }
-  if (name.length > nameBytesMax / 4 && new TextEncoder().encode(name).length > nameBytesMax) {
-    throw new TypeError(
-      `Cannot use file name "${name.slice(0, 32)}...": it is longer than ${nameBytesMax} bytes`,
-    );
-  }
+  checkFlatName(name);
   if (name === lockFileName) {
     throw new TypeError(`Cannot use file name "${name}": it is reserved for the directory lock`);
-  }
-}
-
-function checkRange(offset: number, length: number): void {
-  assert(Number.isSafeInteger(offset) && offset >= 0, "offset must be a non-negative integer");
-  assert(
-    Number.isSafeInteger(length) && length >= 0 && length <= ioBytesMax,
-    "length must be a non-negative integer of at most 1 GiB",
-  );
-}
-
-/**
- * Runs `body` and hands back its result as a promise, turning a throw into a
- * rejection, so the synchronous methods fail the way async ones do.
- */
-function settle<T>(body: () => T): Promise<T> {
-  try {
-    return Promise.resolve(body());
-  } catch (error) {
-    return Promise.reject(error);
   }
 }
 

@@ -8,101 +8,19 @@
 import { assert } from "../_assert.ts";
 import { StorageIoError } from "../errors.ts";
 import type { BlockFile, BlockStorage, OpenFileOptions } from "./block_storage.ts";
+import { ByteImage, checkName, checkRange, settle } from "./_shared.ts";
 
-/** The largest single `read` or `write` the engine may ask for. */
-const ioBytesMax = 1024 * 1024 * 1024;
 /** The largest file this storage holds; a larger write fails like a full disk. */
 const fileBytesMax = 4 * 1024 * 1024 * 1024;
-/** The smallest buffer a growing file gets, so small appends do not reallocate. */
-const capacityBytesMin = 4096;
-/** The longest file name in UTF-8 bytes (Linux `NAME_MAX`). */
-const nameBytesMax = 255;
-
-/**
- * One file's bytes, shared by the directory entry and every open handle (an
- * inode). Invariant: `bytes[length..]` is all zeros, so growing needs no fill.
- */
-class Inode {
-  bytes: Uint8Array = new Uint8Array(0);
-  length = 0;
-
-  /** Makes room for `needed` bytes, at least doubling the buffer. */
-  reserve(needed: number): void {
-    assert(Number.isSafeInteger(needed) && needed >= 0, "reserve size must be a count");
-    if (needed <= this.bytes.length) return;
-    const capacity = Math.min(
-      Math.max(needed, this.bytes.length * 2, capacityBytesMin),
-      fileBytesMax,
-    );
-    const bytes = new Uint8Array(capacity);
-    bytes.set(this.bytes.subarray(0, this.length));
-    this.bytes = bytes;
-    assert(this.bytes.length >= needed, "reserve must provide the requested capacity");
-  }
-
-  /** Sets the visible length, zeroing what a shrink leaves behind. */
-  resize(length: number): void {
-    if (length > this.length) {
-      this.reserve(length);
-    } else {
-      this.bytes.fill(0, length, this.length);
-    }
-    this.length = length;
-  }
-
-  copy(): Inode {
-    const result = new Inode();
-    result.bytes = this.bytes.slice(0, this.length);
-    result.length = this.length;
-    return result;
-  }
-}
-
-/** Throws a `TypeError` unless `name` is a flat file name. */
-function checkName(name: string): void {
-  if (
-    typeof name !== "string" || name === "" || name === "." || name === ".." ||
-    /[/\\\0]/.test(name)
-  ) {
-    throw new TypeError(
-      `Cannot use file name "${name}": names must be non-empty and contain no "/", "\\" or NUL ` +
-        `and not be "." or ".."`,
-    );
-  }
-  if (name.length > nameBytesMax / 4 && new TextEncoder().encode(name).length > nameBytesMax) {
-    throw new TypeError(
-      `Cannot use file name "${name.slice(0, 32)}...": it is longer than ${nameBytesMax} bytes`,
-    );
-  }
-}
-
-/**
- * Runs `body` and hands back its result as a promise, turning a throw into a
- * rejection, so these synchronous methods fail the way async ones do.
- */
-function settle<T>(body: () => T): Promise<T> {
-  try {
-    return Promise.resolve(body());
-  } catch (error) {
-    return Promise.reject(error);
-  }
-}
-
-function checkRange(offset: number, length: number): void {
-  assert(Number.isSafeInteger(offset) && offset >= 0, "offset must be a non-negative integer");
-  assert(
-    Number.isSafeInteger(length) && length >= 0 && length <= ioBytesMax,
-    "length must be a non-negative integer of at most 1 GiB",
-  );
-}
 
 /** An open handle of a {@link MemoryBlockStorage} file. */
 class MemoryBlockFile implements BlockFile {
   readonly name: string;
-  #inode: Inode;
+  /** The file's bytes (its inode), shared with its directory entry and every other handle. */
+  #inode: ByteImage;
   #closed = false;
 
-  constructor(name: string, inode: Inode) {
+  constructor(name: string, inode: ByteImage) {
     this.name = name;
     this.#inode = inode;
   }
@@ -111,10 +29,7 @@ class MemoryBlockFile implements BlockFile {
     return settle(() => {
       this.#checkOpen("read");
       checkRange(offset, length);
-      const inode = this.#inode;
-      const start = Math.min(offset, inode.length);
-      const end = Math.min(offset + length, inode.length);
-      const result = inode.bytes.slice(start, end); // A copy: the caller may keep it.
+      const result = this.#inode.slice(offset, offset + length); // A copy: the caller may keep it.
       assert(result.length <= length, "read must not return more than asked");
       return result;
     });
@@ -131,11 +46,8 @@ class MemoryBlockFile implements BlockFile {
             `use a FileBlockStorage for larger stores`,
         );
       }
-      const inode = this.#inode;
-      if (data.length === 0) return; // Like pwrite: an empty write never grows the file.
-      if (end > inode.length) inode.resize(end);
-      inode.bytes.set(data, offset); // A copy: the caller may reuse `data`.
-      assert(inode.length >= end, "write must leave the file at least as long as its end");
+      // A copy: the caller may reuse `data`. Like pwrite, an empty write never grows the file.
+      this.#inode.write(offset, data);
     });
   }
 
@@ -201,7 +113,7 @@ class MemoryBlockFile implements BlockFile {
 export class MemoryBlockStorage implements BlockStorage {
   /** Always `memory`. */
   readonly description: string = "memory";
-  #files = new Map<string, Inode>();
+  #files = new Map<string, ByteImage>();
   #locked = false;
 
   /**
@@ -231,7 +143,7 @@ export class MemoryBlockStorage implements BlockStorage {
           `Cannot open "${name}" in memory: no such file; pass { create: true } to create it`,
         );
       }
-      inode = new Inode();
+      inode = new ByteImage(fileBytesMax);
       this.#files.set(name, inode);
     }
     return new MemoryBlockFile(name, inode);
