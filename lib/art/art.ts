@@ -28,7 +28,7 @@ import { compareBytes } from "./_bytes.ts";
 import { Cursor } from "./_cursor.ts";
 import { NO_VALUE } from "./_node.ts";
 import { ArtTree } from "./_tree.ts";
-import { verifyTree } from "./_verify.ts";
+import { type TreeStats, verifyTree } from "./_verify.ts";
 
 /** Options for {@link Art.entries}: a key range in unsigned byte order. */
 export interface ArtRange {
@@ -41,22 +41,8 @@ export interface ArtRange {
 }
 
 /** Node counts from {@link Art.verify}. */
-export interface ArtStats {
-  /** Keys in the trie (nodes holding a value). */
-  keys: number;
-  /** Leaf nodes. */
-  leaves: number;
-  /** Node4 nodes. */
-  nodes4: number;
-  /** Node16 nodes. */
-  nodes16: number;
-  /** Node48 nodes. */
-  nodes48: number;
-  /** Node256 nodes. */
-  nodes256: number;
-  /** The length of the longest key. */
-  depthMax: number;
-}
+/** Node counts by kind and the longest key, as {@link Art.verify} reports them. */
+export type ArtStats = TreeStats;
 
 const EMPTY_KEY = new Uint8Array(0);
 
