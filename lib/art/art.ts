@@ -40,7 +40,6 @@ export interface ArtRange {
   reverse?: boolean;
 }
 
-/** Node counts from {@link Art.verify}. */
 /** Node counts by kind and the longest key, as {@link Art.verify} reports them. */
 export type ArtStats = TreeStats;
 
