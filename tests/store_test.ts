@@ -367,3 +367,24 @@ Deno.test("a check-only atomic answers once the writes it saw are durable (D11)"
     await write;
   });
 });
+
+Deno.test("string keys: ASCII, multi-byte, surrogate pairs and the UTF-8 length limit", async () => {
+  await withStore(async (store) => {
+    const keys = ["plain", "é", "naïve café", "😀 emoji", "a".repeat(300), "\u0800".repeat(10)];
+    for (const [index, key] of keys.entries()) await store.set(key, index);
+    for (const [index, key] of keys.entries()) {
+      assert.equal(
+        await store.get(new TextEncoder().encode(key)),
+        index,
+        `bytes of ${key.slice(0, 12)}`,
+      );
+      assert.equal(await store.get(key), index);
+    }
+    await assert.rejects(
+      store.set("\u0800".repeat(21_846), 1),
+      RangeError,
+      "65,538 UTF-8 bytes is too long",
+    );
+    assert.equal(await store.add("\u0800".repeat(21_845), 1), 1, "65,535 UTF-8 bytes fits");
+  });
+});

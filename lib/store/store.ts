@@ -42,6 +42,7 @@ import {
   type KeyLike,
   type ListSelector,
   selectorRange,
+  transientKeyBytes,
 } from "./keys.ts";
 
 /** When a write resolves. */
@@ -355,7 +356,7 @@ export class Store implements AtomicCommitter {
   add(key: KeyLike, delta: number): Promise<number> {
     try {
       this.#checkWritable("add");
-      const bytes = keyBytes(key, "add");
+      const bytes = transientKeyBytes(key, "add");
       checkDelta(delta, "add");
       if (this.#wal.congested) return this.#wal.drained().then(() => this.add(key, delta));
       const result = addChecked(this.#latest(bytes) ?? 0, delta, bytes, "add");
@@ -382,7 +383,7 @@ export class Store implements AtomicCommitter {
   set(key: KeyLike, value: number): Promise<void> {
     try {
       this.#checkWritable("set");
-      const bytes = keyBytes(key, "set");
+      const bytes = transientKeyBytes(key, "set");
       checkValue(value, "set");
       if (this.#wal.congested) return this.#wal.drained().then(() => this.set(key, value));
       this.#wal.appendMutation(RecordKind.set, bytes, value);
@@ -409,7 +410,7 @@ export class Store implements AtomicCommitter {
   delete(key: KeyLike): Promise<void> {
     try {
       this.#checkWritable("delete");
-      const bytes = keyBytes(key, "delete");
+      const bytes = transientKeyBytes(key, "delete");
       if (this.#wal.congested) return this.#wal.drained().then(() => this.delete(key));
       this.#wal.appendMutation(RecordKind.delete, bytes, 0);
       this.#stage(RecordKind.delete, bytes, 0, undefined);
@@ -439,7 +440,7 @@ export class Store implements AtomicCommitter {
   get(key: KeyLike): Promise<number | undefined> {
     try {
       this.#checkOpen("get");
-      return Promise.resolve(this.#trie.get(keyBytes(key, "get")));
+      return Promise.resolve(this.#trie.get(transientKeyBytes(key, "get")));
     } catch (error) {
       return Promise.reject(error);
     }
