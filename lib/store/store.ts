@@ -292,11 +292,13 @@ export class Store implements AtomicCommitter {
 
   /** The newest value of `key`, counting writes still in flight. */
   #latest(key: Uint8Array): number | undefined {
-    for (const overlay of [this.#overlayGathering, this.#overlayInFlight]) {
-      if (overlay.size === 0) continue;
-      const stored = overlay.get(key);
-      if (stored !== undefined) return stored ?? undefined;
-    }
+    // The gathering group is newer than the one in flight; both are newer than the trie.
+    const gathering = this.#overlayGathering.size === 0
+      ? undefined
+      : this.#overlayGathering.get(key);
+    if (gathering !== undefined) return gathering ?? undefined;
+    const inFlight = this.#overlayInFlight.size === 0 ? undefined : this.#overlayInFlight.get(key);
+    if (inFlight !== undefined) return inFlight ?? undefined;
     return this.#trie.get(key);
   }
 
