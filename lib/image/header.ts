@@ -1,0 +1,152 @@
+/**
+ * The image file's header: two slots, A at byte 0 and B at byte 4096, each
+ * in its own 4 KiB sector so a torn header write damages at most the slot it
+ * was writing. Writing the older slot (with the next generation) and
+ * fsyncing it is the commit point of a checkpoint; open takes the valid
+ * slot with the higher generation.
+ *
+ * ```text
+ * slot = magic "TTIMAGE1" | version u32 | slotBytes u32 | generation u64 |
+ *        coverageLsn u64 | rootAddress u64 | keyCount u64 | pageCount u64 |
+ *        allocationAddress u64 | deadBytes u64 | reserved (zeros) | crc32c u32
+ * ```
+ *
+ * The checksum is the slot's last 4 bytes and covers everything before it.
+ *
+ * @module
+ */
+
+import { assert } from "../_assert.ts";
+import { crc32c } from "../_crc32c.ts";
+import { CorruptionError } from "../errors.ts";
+
+/** Bytes of one header slot (one sector of the largest common size). */
+export const headerSlotBytes = 4096;
+/** Where the header slots start: A at 0, B right after. */
+export const headerSlotOffsets = [0, headerSlotBytes] as const;
+/** Bytes before the first node page. */
+export const headerRegionBytes = 2 * headerSlotBytes;
+/** The image format version this code writes and reads. */
+export const imageFormatVersion = 1;
+
+const magic = new TextEncoder().encode("TTIMAGE1");
+const crcOffset = headerSlotBytes - 4;
+const twoTo32 = 0x1_0000_0000;
+
+/** What one committed checkpoint records. */
+export interface ImageHeader {
+  /** Counts commits; the slot with the higher valid generation is current. */
+  generation: number;
+  /** Every WAL record at or below this LSN is in the image (D3: replay starts above it). */
+  coverageLsn: number;
+  /** Address of the root node, or 0 for an empty trie. */
+  rootAddress: number;
+  /** Keys in the image. */
+  keyCount: number;
+  /** Pages the file holds after the header region. */
+  pageCount: number;
+  /** Address of the allocation record (which pages hold live nodes), or 0. */
+  allocationAddress: number;
+  /** Bytes of pages that no live node uses any more (drives compaction). */
+  deadBytes: number;
+}
+
+const fieldOrder = [
+  "generation",
+  "coverageLsn",
+  "rootAddress",
+  "keyCount",
+  "pageCount",
+  "allocationAddress",
+  "deadBytes",
+] as const satisfies readonly (keyof ImageHeader)[];
+
+/** Encodes one header slot. */
+export function encodeHeaderSlot(header: ImageHeader): Uint8Array {
+  const bytes = new Uint8Array(headerSlotBytes);
+  const view = new DataView(bytes.buffer);
+  bytes.set(magic, 0);
+  view.setUint32(8, imageFormatVersion, true);
+  view.setUint32(12, headerSlotBytes, true);
+  fieldOrder.forEach((field, index) => {
+    const value = header[field];
+    assert(
+      Number.isSafeInteger(value) && value >= 0,
+      `header ${field} is a safe non-negative integer`,
+    );
+    view.setUint32(16 + index * 8, value % twoTo32, true);
+    view.setUint32(20 + index * 8, Math.floor(value / twoTo32), true);
+  });
+  view.setUint32(crcOffset, crc32c(bytes, 0, 0, crcOffset), true);
+  assert(typeof decodeHeaderSlot(bytes) === "object", "a header slot round-trips");
+  return bytes;
+}
+
+/** Decodes one header slot; a description of the first failed check if it is invalid. */
+export function decodeHeaderSlot(bytes: Uint8Array): ImageHeader | string {
+  if (bytes.length < headerSlotBytes) {
+    return `slot is ${bytes.length} bytes, not ${headerSlotBytes}`;
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, headerSlotBytes);
+  if (view.getUint32(crcOffset, true) !== crc32c(bytes, 0, 0, crcOffset)) {
+    return "slot checksum mismatch";
+  }
+  for (let index = 0; index < magic.length; index++) {
+    if (bytes[index] !== magic[index]) return "slot magic is wrong";
+  }
+  const version = view.getUint32(8, true);
+  if (version !== imageFormatVersion) {
+    return `image format version ${version} is not supported (this build reads ${imageFormatVersion})`;
+  }
+  if (view.getUint32(12, true) !== headerSlotBytes) return "slot length is wrong";
+  const header = {} as ImageHeader;
+  for (const [index, field] of fieldOrder.entries()) {
+    const value = view.getUint32(16 + index * 8, true) +
+      view.getUint32(20 + index * 8, true) * twoTo32;
+    if (!Number.isSafeInteger(value)) return `${field} ${value} is out of range`;
+    header[field] = value;
+  }
+  return header;
+}
+
+/** The slot a header was read from, and the slot the next commit must write. */
+export interface CurrentHeader {
+  /** The newest valid header, or undefined for a fresh image (both slots blank). */
+  header: ImageHeader | undefined;
+  /** 0 (A) or 1 (B): where the current header is. */
+  slot: 0 | 1;
+}
+
+/**
+ * Picks the current header from the two slots' bytes: the valid one with the
+ * higher generation. Blank (all-zero or absent) slots mean a fresh image.
+ *
+ * @throws {CorruptionError} if no slot is valid and at least one is not blank.
+ */
+export function currentHeader(file: string, slotA: Uint8Array, slotB: Uint8Array): CurrentHeader {
+  const decoded = [decodeHeaderSlot(slotA), decodeHeaderSlot(slotB)] as const;
+  const valid = decoded.map((slot) => (typeof slot === "object" ? slot : undefined));
+  if (valid[0] === undefined && valid[1] === undefined) {
+    if (isBlank(slotA) && isBlank(slotB)) return { header: undefined, slot: 1 };
+    throw new CorruptionError(
+      file,
+      isBlank(slotA) ? headerSlotOffsets[1] : 0,
+      `both image header slots are invalid (A: ${decoded[0]}; B: ${decoded[1]})`,
+    );
+  }
+  // Equal generations cannot come from alternating commits (only from damage
+  // such as a misdirected write copying one slot over the other): take A.
+  const slot = (valid[1]?.generation ?? -1) > (valid[0]?.generation ?? -1) ? 1 : 0;
+  assert(valid[slot] !== undefined, "the chosen slot is valid");
+  return { header: valid[slot], slot };
+}
+
+/** The slot the commit after `current` writes: the other one. */
+export function nextSlot(current: CurrentHeader): 0 | 1 {
+  return current.slot === 0 ? 1 : 0;
+}
+
+function isBlank(bytes: Uint8Array): boolean {
+  for (let index = 0; index < bytes.length; index++) if (bytes[index] !== 0) return false;
+  return true;
+}
