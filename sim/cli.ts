@@ -191,6 +191,7 @@ interface Totals {
   ioSteps: number;
   crashes: number;
   excused: number;
+  stoppedEarly: number;
   crashPoints: Set<string>;
   faults: Record<string, number>;
 }
@@ -201,6 +202,7 @@ function addUp(totals: Totals, result: RunResult): void {
   totals.ioSteps += result.stats.ioSteps;
   totals.crashes += result.stats.crashes;
   totals.excused += result.stats.excusedLosses;
+  if (result.stoppedEarly !== undefined && result.violations.length === 0) totals.stoppedEarly++;
   for (const point of result.stats.crashPoints) totals.crashPoints.add(point);
   for (const [kind, count] of Object.entries(result.stats.faults)) {
     totals.faults[kind] = (totals.faults[kind] ?? 0) + count;
@@ -224,6 +226,12 @@ function printSummary(totals: Totals, ms: number): void {
       `recoveries missing acknowledged writes the disk dropped (excused): ${totals.excused}`,
   );
   console.log(`faults injected: ${faults.join(", ") || "none"}`);
+  if (totals.stoppedEarly > 0) {
+    console.log(
+      `${totals.stoppedEarly} runs ended early without a violation ` +
+        `(corruption rightly reported, or a disk failing every open)`,
+    );
+  }
 }
 
 async function main(): Promise<number> {
@@ -235,6 +243,7 @@ async function main(): Promise<number> {
     ioSteps: 0,
     crashes: 0,
     excused: 0,
+    stoppedEarly: 0,
     crashPoints: new Set(),
     faults: {},
   };

@@ -90,7 +90,7 @@ const crashStream = 0xc4a5;
 /** The most extra power losses during one recovery. */
 const recoveryCrashesMax = 3;
 /** Opens tried before a transient storage error counts as a failure. */
-const openAttemptsMax = 8;
+const openAttemptsMax = 16;
 
 /** Ends a run that cannot go on (after a violation, or a legitimate corruption report). */
 class StopRun extends Error {}
@@ -442,9 +442,22 @@ class Run {
       }
       throw new StopRun(`corruption reported: ${error.message}`);
     }
-    if (!(error instanceof StorageIoError) || attempt === openAttemptsMax) {
+    if (!(error instanceof StorageIoError)) {
       this.oracle.violate("error", `step ${step}: open failed: ${describe(error)}`, [step]);
       throw new StopRun("open failed");
+    }
+    if (attempt === openAttemptsMax) {
+      // Open reads every segment; on a disk failing many reads, every try can
+      // meet one. Refusing to open then is right, unless no fault explains it.
+      const epoch = this.storage.epoch;
+      const explained = this.storage.faults.some((fault) =>
+        fault.epoch === epoch && (fault.kind === "readError" || fault.kind === "fsyncFail" ||
+          fault.kind === "noSpace" || fault.kind === "shortWrite")
+      );
+      if (!explained) {
+        this.oracle.violate("error", `step ${step}: open failed: ${describe(error)}`, [step]);
+      }
+      throw new StopRun(`open failed ${openAttemptsMax} times: ${describe(error)}`);
     }
   }
 
