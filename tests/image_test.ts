@@ -20,9 +20,9 @@ const leaf = (prefix: string, value: number): NodeImage => ({
 
 /** Writes a two-leaf tree under a root; returns the header fields to commit. */
 async function writeTree(image: ImageFile, base: number): Promise<Omit<ImageHeader, "generation">> {
-  const a = await image.append(leaf("pple", base + 1));
-  const b = await image.append(leaf("anana", base + 2));
-  const root = await image.append({
+  const a = image.append(leaf("pple", base + 1));
+  const b = image.append(leaf("anana", base + 2));
+  const root = image.append({
     prefix: new Uint8Array(0),
     value: undefined,
     childBytes: bytes("ab"),

@@ -37,8 +37,6 @@ import {
 
 /** The image file's name in the store's directory. */
 export const imageFileName = "image.tt";
-/** Records are buffered and written in chunks of about this many bytes. */
-const writeChunkBytes = 1024 * 1024;
 /** Reads of one record before a failed check counts (transient read faults). */
 const recordReadsMax = 3;
 /** The first read of a record; longer records take a second read. */
@@ -93,16 +91,30 @@ export class ImageFile {
     return this.#current.header;
   }
 
-  /** Appends a node record; returns its address. Durable only after {@link ImageFile.commit}. */
-  async append(node: NodeImage): Promise<number> {
+  /**
+   * Buffers a node record and returns its address at once, so a synchronous
+   * walk can give parents their children's addresses. Call
+   * {@link ImageFile.flush} whenever {@link ImageFile.buffered} grows large;
+   * durable only after {@link ImageFile.commit}.
+   */
+  append(node: NodeImage): number {
     const record = encodeNodeRecord(node);
     const address = this.#end;
     this.#chunk.push(record);
     this.#chunkBytes += record.length;
     this.#end += record.length;
-    if (this.#chunkBytes >= writeChunkBytes) await this.#flushChunk();
     assert(address >= headerRegionBytes, "records never overlap the header");
     return address;
+  }
+
+  /** Bytes appended but not yet written. */
+  get buffered(): number {
+    return this.#chunkBytes;
+  }
+
+  /** Writes the buffered records (not durable until the commit). */
+  async flush(): Promise<void> {
+    await this.#flushChunk();
   }
 
   async #flushChunk(): Promise<void> {
