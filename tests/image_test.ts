@@ -28,6 +28,7 @@ async function writeTree(image: ImageFile, base: number): Promise<Omit<ImageHead
     childBytes: bytes("ab"),
     childAddresses: [a, b],
   });
+  await image.flush();
   return {
     coverageLsn: base,
     rootAddress: root,
