@@ -13,7 +13,7 @@
  */
 
 import { assert } from "../_assert.ts";
-import { KEY_BYTES_MAX, matchLength } from "./_bytes.ts";
+import { compareBytes, KEY_BYTES_MAX, matchLength } from "./_bytes.ts";
 import { findChild, nextChildByte, prevChildByte } from "./_children.ts";
 import { type ArtNode, BYTE_VALUES, NO_VALUE } from "./_node.ts";
 
@@ -35,6 +35,7 @@ const KEY_BUFFER_BYTES_INITIAL = 64;
 const KEY_BLOCK_BYTES = 4_096;
 /** Keys longer than this get a block of their own. */
 const KEY_BLOCK_SHARED_BYTES_MAX = KEY_BLOCK_BYTES / 8;
+const EMPTY_KEY = new Uint8Array(0);
 
 /** A positioned walk; `seek*` then repeated `next`/`prev`. */
 export class Cursor {
@@ -227,5 +228,36 @@ export class Cursor {
     const key = this.#key;
     for (let i = 0; i < prefix.length; i++) key[at + i] = prefix.charCodeAt(i);
     return end;
+  }
+}
+
+/**
+ * The entries of a trie within `[start, end)`, forward or reversed. `check`
+ * runs before the walk starts (it returns the root to walk) and after each
+ * yield: it throws when the walk must not go on (the trie changed, the
+ * snapshot was released). The bounds must be the caller's own copies.
+ */
+export function* walkEntries(
+  check: () => ArtNode | null,
+  start: Uint8Array | undefined,
+  end: Uint8Array | undefined,
+  reverse: boolean,
+): Generator<[key: Uint8Array, value: number]> {
+  if (start !== undefined && end !== undefined && compareBytes(start, end) >= 0) return;
+  const cursor = new Cursor();
+  const root = check();
+  if (reverse) cursor.seekReverse(root, end);
+  else cursor.seekForward(root, start ?? EMPTY_KEY);
+  for (;;) {
+    if (reverse ? !cursor.prev() : !cursor.next()) return;
+    if (
+      reverse
+        ? start !== undefined && cursor.compareKey(start) < 0
+        : end !== undefined && cursor.compareKey(end) >= 0
+    ) {
+      return;
+    }
+    yield [cursor.key(), cursor.value];
+    check();
   }
 }

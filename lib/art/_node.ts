@@ -28,6 +28,16 @@
  *   into its child's prefix (path compression).
  * - Node4/Node16 keys are strictly ascending; a Node48 `keys` string is a
  *   256-entry index of slot + 1 (0: no child).
+ * - A node with an `address` (written to the image) has only children with
+ *   addresses: any change clears the address of every node on its path.
+ *
+ * Snapshots (copy-on-write): every node carries `gen`, the value of a
+ * process-wide generation clock when it was made. Capturing a trie records
+ * the clock as its frozen generation and bumps the clock, so the nodes a
+ * snapshot can reach are exactly those with `gen <= frozen`; while it is
+ * live, an edit clones such a node (see {@link cloneNode}) instead of
+ * changing it. One clock for all tries means constructors need no trie
+ * context; another trie's capture only makes the numbers grow faster.
  *
  * @module
  */
@@ -66,6 +76,26 @@ export const BYTE_VALUES = 256;
 export const NO_VALUE = -1;
 /** Bits per key byte in a Node4's packed `keys`. */
 const BYTE_BITS = 8;
+/** A node's `address` until the image writer gives it one. */
+export const NO_ADDRESS = 0;
+
+/**
+ * The generation clock: new nodes are stamped with it, {@link tickGeneration}
+ * advances it. Starts at 1 so that 0 can never be a frozen generation.
+ */
+let generationClock = 1;
+
+/**
+ * Freezes the current generation for a snapshot and advances the clock.
+ * Every node made before the call has `gen <=` the returned value, every
+ * node made after it `gen >` it.
+ */
+export function tickGeneration(): number {
+  assert(generationClock < Number.MAX_SAFE_INTEGER, "generation clock exhausted");
+  const frozen = generationClock;
+  generationClock++;
+  return frozen;
+}
 
 /** The fields every kind shares, declared first so they sit at the same offsets. */
 abstract class NodeBase {
@@ -75,11 +105,17 @@ abstract class NodeBase {
   prefix: string;
   /** The value of the key ending after `prefix`, or {@link NO_VALUE}. */
   value: number;
+  /** The generation clock when the node was made: shared with a snapshot if `<=` its frozen one. */
+  readonly gen: number;
+  /** Where the image holds this node (and so its subtree), or {@link NO_ADDRESS}. */
+  address: number;
 
   constructor(kind: number, prefix: string, value: number) {
     this.kind = kind;
     this.prefix = prefix;
     this.value = value;
+    this.gen = generationClock;
+    this.address = NO_ADDRESS;
   }
 }
 
@@ -138,10 +174,23 @@ export class NodeWide extends NodeBase {
   /** Node48: `keys.charCodeAt(byte)` is the slot + 1 of that child, 0 if none; Node256: "". */
   keys: string;
   children: (ArtNode | null)[];
-  constructor(kind: typeof KIND_48 | typeof KIND_256, prefix: string, value: number) {
+  /** An empty node, or with `from`'s index and children (a clone; `from` must be this kind). */
+  constructor(
+    kind: typeof KIND_48 | typeof KIND_256,
+    prefix: string,
+    value: number,
+    from?: NodeWide,
+  ) {
     super(kind, prefix, value);
-    this.keys = kind === KIND_48 ? zeroString(BYTE_VALUES) : "";
-    this.children = new Array<ArtNode | null>(capacityOf(kind)).fill(null);
+    if (from === undefined) {
+      this.keys = kind === KIND_48 ? zeroString(BYTE_VALUES) : "";
+      this.children = new Array<ArtNode | null>(capacityOf(kind)).fill(null);
+    } else {
+      assert(from.kind === kind, "clone of a wide node of another kind");
+      this.count = from.count;
+      this.keys = from.keys; // immutable string: shared
+      this.children = from.children.slice();
+    }
   }
 }
 
@@ -166,6 +215,41 @@ export function capacityOf(kind: number): number {
     default:
       return unreachable(`capacity of node kind ${kind}`);
   }
+}
+
+/**
+ * A copy of `node` made now (so owned by the live trie, not a snapshot), with
+ * the same prefix, value and children and no address. The children are
+ * shared, not copied: path copying clones only the nodes an edit changes.
+ */
+export function cloneNode(node: ArtNode): ArtNode {
+  switch (node.kind) {
+    case KIND_LEAF:
+      return new Leaf(node.prefix, node.value);
+    case KIND_4: {
+      const copy = new Node4(node.prefix, node.value);
+      copy.count = node.count;
+      copy.keys = node.keys;
+      copy.c0 = node.c0;
+      copy.c1 = node.c1;
+      copy.c2 = node.c2;
+      copy.c3 = node.c3;
+      return copy;
+    }
+    case KIND_16:
+      return cloneNode16(node);
+    default:
+      return new NodeWide(node.kind, node.prefix, node.value, node);
+  }
+}
+
+function cloneNode16(node: Node16): Node16 {
+  const copy = new Node16(node.prefix, node.value);
+  copy.count = node.count;
+  copy.keys = node.keys;
+  for (let at = 0; at < node.count; at++) setChildAt16(copy, at, childAt16(node, at));
+  assert(copy.count === 0 || childAt16(copy, copy.count - 1) !== null, "Node16 clone lost a child");
+  return copy;
 }
 
 /** A new leaf holding `key[from...]` as its prefix. */

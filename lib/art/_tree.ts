@@ -4,6 +4,14 @@
  * 65,535 bytes deep. Kind changes replace a node, so descents that edit keep
  * the parent (and, for removal, the grandparent) to store the replacement.
  *
+ * Copy-on-write: the descents that edit first take ownership of each node on
+ * their path, top-down: a node a live snapshot shares is cloned and the clone
+ * linked into its (already owned) parent or made the root; a node the trie
+ * alone holds is kept. Either way its `address` is cleared, since the image
+ * must rewrite it and every ancestor. An edit therefore touches only owned
+ * nodes; one that would change nothing (a removal of an absent key) checks
+ * first with a read-only descent so it owns, clones and dirties nothing.
+ *
  * @module
  */
 
@@ -13,39 +21,83 @@ import { addChild, findChild, removeChild, replaceChild } from "./_children.ts";
 import {
   type ArtNode,
   capacityOf,
+  cloneNode,
   type InnerNode,
+  keyAt4,
+  KIND_4,
   KIND_LEAF,
   Leaf,
   newLeaf,
+  NO_ADDRESS,
   NO_VALUE,
   Node4,
 } from "./_node.ts";
 import { grow, leafToNode4, normalize } from "./_reshape.ts";
 
+/** `frozenGen` when no snapshot is live: no node's `gen` is at or below it. */
+export const NO_SNAPSHOT = -1;
+
+/** The node where `key` ends (it may hold no value) in the trie under `root`, or null. The hot path. */
+export function findNode(root: ArtNode | null, key: Uint8Array): ArtNode | null {
+  const length = key.length;
+  let node = root;
+  let depth = 0;
+  while (node !== null) {
+    const prefix = node.prefix;
+    const prefixLength = prefix.length;
+    if (prefixLength > length - depth) return null;
+    for (let i = 0; i < prefixLength; i++) {
+      if (key[depth + i] !== prefix.charCodeAt(i)) return null;
+    }
+    depth += prefixLength;
+    if (depth === length) return node;
+    node = findChild(node, key[depth]);
+    depth++;
+  }
+  assert(depth <= length + 1, "descent went past the key");
+  return null;
+}
+
 /** The root of a trie and the whole-key operations on it. */
 export class ArtTree {
   /** The root node, or null when the trie is empty. */
   root: ArtNode | null = null;
+  /**
+   * The generation a live snapshot froze, or {@link NO_SNAPSHOT}: nodes with
+   * `gen <= frozenGen` are shared with it and never changed.
+   */
+  frozenGen: number = NO_SNAPSHOT;
 
   /** The node where `key` ends (it may hold no value), or null. The hot path. */
   find(key: Uint8Array): ArtNode | null {
-    const length = key.length;
-    let node = this.root;
-    let depth = 0;
-    while (node !== null) {
-      const prefix = node.prefix;
-      const prefixLength = prefix.length;
-      if (prefixLength > length - depth) return null;
-      for (let i = 0; i < prefixLength; i++) {
-        if (key[depth + i] !== prefix.charCodeAt(i)) return null;
-      }
-      depth += prefixLength;
-      if (depth === length) return node;
-      node = findChild(node, key[depth]);
-      depth++;
+    return findNode(this.root, key);
+  }
+
+  /** The root, owned (see the module notes); the trie must not be empty. */
+  #ownRoot(): ArtNode {
+    let root = this.root;
+    assert(root !== null, "own the root of an empty trie");
+    if (root.gen <= this.frozenGen) {
+      root = cloneNode(root);
+      this.root = root;
+    } else if (root.address !== NO_ADDRESS) {
+      root.address = NO_ADDRESS; // a store only when needed: clean cache lines need no write-back
     }
-    assert(depth <= length + 1, "descent went past the key");
-    return null;
+    return root;
+  }
+
+  /** The child under `byte` of the owned `node`, owned; null if there is none. */
+  #ownChild(node: ArtNode, byte: number): ArtNode | null {
+    let child = findChild(node, byte);
+    if (child === null) return null;
+    if (child.gen <= this.frozenGen) {
+      assert(node.gen > this.frozenGen, "owning a child of a shared node");
+      child = cloneNode(child);
+      replaceChild(node as InnerNode, byte, child);
+    } else if (child.address !== NO_ADDRESS) {
+      child.address = NO_ADDRESS;
+    }
+    return child;
   }
 
   /**
@@ -59,7 +111,7 @@ export class ArtTree {
       this.root = new Leaf(bytesToString(key, 0, key.length), NO_VALUE);
       return this.root;
     }
-    let node: ArtNode = this.root;
+    let node: ArtNode = this.#ownRoot();
     let parent: InnerNode | null = null;
     let parentByte = -1;
     let depth = 0;
@@ -71,7 +123,7 @@ export class ArtTree {
       }
       depth += prefixLength;
       if (depth === key.length) return node;
-      const child = findChild(node, key[depth]);
+      const child = this.#ownChild(node, key[depth]);
       if (child === null) return this.#attach(parent, parentByte, node, key, depth);
       assert(node.kind !== KIND_LEAF, "a leaf has no children");
       parent = node;
@@ -128,39 +180,45 @@ export class ArtTree {
 
   /** Removes `key`'s value and restores the node invariants; false if it had none. */
   remove(key: Uint8Array): boolean {
-    let node = this.root;
+    const found = this.find(key);
+    if (found === null || found.value === NO_VALUE) return false; // owns nothing
+    let node: ArtNode = this.#ownRoot();
     let parent: InnerNode | null = null;
     let parentByte = -1;
     let grandparent: InnerNode | null = null;
     let grandparentByte = -1;
-    let depth = 0;
-    for (let level = 0; node !== null; level++) {
+    let depth = node.prefix.length;
+    for (let level = 0; depth < key.length; level++) {
       assert(level <= key.length, "descent deeper than the key");
-      const prefixLength = node.prefix.length;
-      if (matchLength(node.prefix, key, depth) < prefixLength) return false;
-      depth += prefixLength;
-      if (depth === key.length) break;
-      const child = findChild(node, key[depth]);
-      if (child === null) return false;
-      assert(node.kind !== KIND_LEAF, "a leaf has no children");
+      const child = this.#ownChild(node, key[depth]);
+      assert(child !== null && node.kind !== KIND_LEAF, "key vanished between the descents");
       grandparent = parent;
       grandparentByte = parentByte;
-      parent = node;
+      parent = node as InnerNode;
       parentByte = key[depth];
       node = child;
-      depth++;
+      depth += 1 + node.prefix.length;
     }
-    if (node === null || node.value === NO_VALUE) return false;
+    assert(depth === key.length && node.value !== NO_VALUE, "removal descent missed the key");
     node.value = NO_VALUE;
     if (node.kind !== KIND_LEAF) {
-      this.#replaceIfChanged(parent, parentByte, node, normalize(node));
+      this.#replaceIfChanged(parent, parentByte, node, this.#normalize(node));
     } else if (parent === null) {
       this.root = null;
     } else {
       removeChild(parent, parentByte);
-      this.#replaceIfChanged(grandparent, grandparentByte, parent, normalize(parent));
+      this.#replaceIfChanged(grandparent, grandparentByte, parent, this.#normalize(parent));
     }
     return true;
+  }
+
+  /** {@link normalize} on an owned node, owning first the only child it may merge into. */
+  #normalize(node: InnerNode): ArtNode {
+    if (node.kind === KIND_4 && node.count === 1 && node.value === NO_VALUE) {
+      const child = this.#ownChild(node, keyAt4(node.keys, 0));
+      assert(child !== null && node.c0 === child, "the only child is not owned");
+    }
+    return normalize(node);
   }
 
   #replaceIfChanged(parent: InnerNode | null, byte: number, old: ArtNode, node: ArtNode): void {

@@ -19,6 +19,7 @@ import {
   KIND_4,
   KIND_48,
   KIND_LEAF,
+  NO_ADDRESS,
   NO_VALUE,
   NODE16_SHRINK_COUNT,
   NODE256_SHRINK_COUNT,
@@ -74,7 +75,13 @@ export function verifyTree(root: ArtNode | null): TreeStats {
     else if (node.kind === KIND_48) stats.nodes48++;
     else stats.nodes256++;
     for (let byte = nextChildByte(node, -1); byte >= 0; byte = nextChildByte(node, byte)) {
-      nodes.push(findChild(node, byte)!);
+      const child = findChild(node, byte)!;
+      // A written node's record points at its children's records.
+      assert(
+        node.address === NO_ADDRESS || child.address !== NO_ADDRESS,
+        "written above unwritten",
+      );
+      nodes.push(child);
       depths.push(depth + 1);
     }
   }

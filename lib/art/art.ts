@@ -8,6 +8,11 @@
  * another key lives on the inner node where it ends. No operation recurses
  * over key depth.
  *
+ * For checkpoints, {@link Art.capture} freezes the trie in O(1) as an
+ * {@link ArtSnapshot} that writers do not wait for (copy-on-write by path
+ * copying), and every node remembers its image address until an edit on its
+ * path clears it, so a checkpoint writes only what changed since the last.
+ *
  * @example Counting and listing
  * ```ts
  * import assert from "node:assert/strict";
@@ -24,11 +29,14 @@
  */
 
 import { assert } from "../_assert.ts";
-import { compareBytes } from "./_bytes.ts";
-import { Cursor } from "./_cursor.ts";
-import { NO_VALUE } from "./_node.ts";
-import { ArtTree } from "./_tree.ts";
+import { walkEntries } from "./_cursor.ts";
+import { NO_VALUE, tickGeneration } from "./_node.ts";
+import { ArtTree, NO_SNAPSHOT } from "./_tree.ts";
 import { type TreeStats, verifyTree } from "./_verify.ts";
+import { FrozenSnapshot } from "./_snapshot.ts";
+import type { ArtSnapshot } from "./snapshot.ts";
+
+export type { ArtSnapshot, ArtSnapshotRange, NodeView } from "./snapshot.ts";
 
 /** Options for {@link Art.entries}: a key range in unsigned byte order. */
 export interface ArtRange {
@@ -42,8 +50,6 @@ export interface ArtRange {
 
 /** Node counts by kind and the longest key, as {@link Art.verify} reports them. */
 export type ArtStats = TreeStats;
-
-const EMPTY_KEY = new Uint8Array(0);
 
 /**
  * An adaptive radix trie from byte keys (0..65,535 bytes) to non-negative
@@ -150,12 +156,13 @@ export class Art {
    */
   add(key: Uint8Array, delta: number): number {
     assert(Number.isSafeInteger(delta), "delta is not a safe integer");
-    // A negative delta never inserts (0 + delta < 0), so it must not create nodes.
-    const node = delta >= 0 ? this.#tree.locate(key) : this.#tree.find(key);
-    const old = node === null || node.value === NO_VALUE ? 0 : node.value;
+    // A negative delta never inserts (0 + delta < 0), so it must not create nodes
+    // (nor copy or dirty any): check with a read-only descent before the editing one.
+    if (delta < 0) this.#checkSubtract(key, delta);
+    const node = this.#tree.locate(key);
+    const old = node.value === NO_VALUE ? 0 : node.value;
     const value = old + delta;
     assert(Number.isSafeInteger(value) && value >= 0, "counter would leave 0..MAX_SAFE_INTEGER");
-    assert(node !== null, "negative delta on an absent key");
     if (node.value === NO_VALUE) this.#size++;
     node.value = value;
     this.#version++;
@@ -222,7 +229,46 @@ export class Art {
     // Copies: the caller may reuse its bound buffers while the walk is live.
     const start = range.start?.slice();
     const end = range.end?.slice();
-    return this.#walk(start, end, range.reverse === true, this.#version);
+    const version = this.#version;
+    const check = () => {
+      this.#checkVersion(version);
+      return this.#tree.root;
+    };
+    return walkEntries(check, start, end, range.reverse === true);
+  }
+
+  /**
+   * Captures the trie for a checkpoint in O(1): the snapshot keeps the state
+   * of this instant while writes go on. Until it is released, an edit copies
+   * the nodes on its path that the snapshot shares (path copying) instead of
+   * changing them, so the trie's own results stay exactly as without it.
+   *
+   * @returns The snapshot; release it when the checkpoint is done.
+   * @throws {AssertionError} If a snapshot of this trie is still live.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Art } from "./art.ts";
+   * const art = new Art();
+   * art.add(Uint8Array.of(1), 1);
+   * const snapshot = art.capture();
+   * art.add(Uint8Array.of(1), 1);
+   * assert.equal(snapshot.get(Uint8Array.of(1)), 1);
+   * assert.equal(art.get(Uint8Array.of(1)), 2);
+   * snapshot.release();
+   * ```
+   */
+  capture(): ArtSnapshot {
+    const tree = this.#tree;
+    assert(tree.frozenGen === NO_SNAPSHOT, "capture while a snapshot is live: release it first");
+    const frozen = tickGeneration();
+    tree.frozenGen = frozen;
+    const release = () => {
+      assert(tree.frozenGen === frozen, "released a snapshot that is not the live one");
+      tree.frozenGen = NO_SNAPSHOT;
+    };
+    return new FrozenSnapshot({ root: tree.root, size: this.#size, release });
   }
 
   /**
@@ -268,29 +314,11 @@ export class Art {
     return stats;
   }
 
-  *#walk(
-    start: Uint8Array | undefined,
-    end: Uint8Array | undefined,
-    reverse: boolean,
-    version: number,
-  ): Generator<[key: Uint8Array, value: number]> {
-    if (start !== undefined && end !== undefined && compareBytes(start, end) >= 0) return;
-    const cursor = new Cursor();
-    this.#checkVersion(version);
-    if (reverse) cursor.seekReverse(this.#tree.root, end);
-    else cursor.seekForward(this.#tree.root, start ?? EMPTY_KEY);
-    for (;;) {
-      if (reverse ? !cursor.prev() : !cursor.next()) return;
-      if (
-        reverse
-          ? start !== undefined && cursor.compareKey(start) < 0
-          : end !== undefined && cursor.compareKey(end) >= 0
-      ) {
-        return;
-      }
-      yield [cursor.key(), cursor.value];
-      this.#checkVersion(version);
-    }
+  #checkSubtract(key: Uint8Array, delta: number): void {
+    const node = this.#tree.find(key);
+    const old = node === null || node.value === NO_VALUE ? 0 : node.value;
+    assert(old + delta >= 0, "counter would leave 0..MAX_SAFE_INTEGER");
+    assert(node !== null, "negative delta on an absent key");
   }
 
   #checkVersion(version: number): void {

@@ -1,0 +1,119 @@
+/**
+ * The walk the image writer drives: post-order (children before their
+ * parent, ascending by branching byte) over the nodes without an address,
+ * passing by every subtree whose root has one. By the address invariant
+ * (see `_node.ts`) those are exactly the nodes changed since the last
+ * checkpoint, plus their ancestors. An explicit stack, never recursion.
+ *
+ * @module
+ */
+
+import { assert } from "../_assert.ts";
+import { KEY_BYTES_MAX } from "./_bytes.ts";
+import { findChild, nextChildByte } from "./_children.ts";
+import { type ArtNode, BYTE_VALUES, NO_ADDRESS, NO_VALUE } from "./_node.ts";
+
+/** One node as the image writer sees it; valid only during the visit. */
+export interface NodeView {
+  /** The compressed path bytes below the parent's branching byte (a view the next visit reuses). */
+  prefix: Uint8Array;
+  /** The count of the key ending at this node, if one does. */
+  value: number | undefined;
+  /** The branching bytes of the children, ascending (a view the next visit reuses). */
+  childBytes: Uint8Array;
+  /** The addresses already given to the children, in the order of `childBytes` (all > 0). */
+  childAddresses: number[];
+}
+
+/** Frames on the walk's stack at most: each frame sits at least one key byte deeper. */
+const FRAMES_MAX = KEY_BYTES_MAX + 2;
+/** Bytes of the prefix buffer at first; it doubles up to the longest prefix. */
+const PREFIX_BUFFER_BYTES_INITIAL = 64;
+
+/**
+ * Calls `onNode` for every node under `root` without an address, children
+ * first. A trie of `keys` keys has fewer than `2 * keys` nodes (a node without
+ * a value has at least two children), which bounds the loop.
+ */
+export function walkUnwritten(
+  root: ArtNode | null,
+  keys: number,
+  onNode: (node: ArtNode) => void,
+): void {
+  if (root === null || root.address !== NO_ADDRESS) return;
+  const nodes: ArtNode[] = [root];
+  const marks: number[] = [-1];
+  const stepsMax = 4 * keys + 2; // one push and one pop per node
+  for (let steps = 0; nodes.length > 0; steps++) {
+    assert(steps <= stepsMax, `image walk of ${keys} keys did not end`);
+    const top = nodes.length - 1;
+    const node = nodes[top];
+    const byte = nextUnwrittenChild(node, marks[top]);
+    if (byte >= 0) {
+      assert(nodes.length < FRAMES_MAX, "image walk stack overflow");
+      marks[top] = byte;
+      nodes.push(findChild(node, byte)!);
+      marks.push(-1);
+      continue;
+    }
+    nodes.pop();
+    marks.pop();
+    onNode(node);
+  }
+}
+
+/** The smallest child byte above `after` whose child has no address, or -1. */
+function nextUnwrittenChild(node: ArtNode, after: number): number {
+  for (let byte = nextChildByte(node, after); byte >= 0; byte = nextChildByte(node, byte)) {
+    if (findChild(node, byte)!.address === NO_ADDRESS) return byte;
+  }
+  return -1;
+}
+
+/**
+ * Gives every node under `root` without an address the one `visit` returns,
+ * children first, and returns the root's address ({@link NO_ADDRESS} for an
+ * empty trie). A node that has an address is neither visited nor descended.
+ */
+export function writeUnwritten(
+  root: ArtNode | null,
+  keys: number,
+  visit: (node: NodeView) => number,
+): number {
+  if (root === null) return NO_ADDRESS;
+  const views = new ViewBuilder();
+  walkUnwritten(root, keys, (node) => {
+    const address = visit(views.of(node));
+    assert(Number.isSafeInteger(address) && address > 0, `visit gave address ${address}`);
+    node.address = address;
+  });
+  assert(root.address !== NO_ADDRESS, "image walk left the root without an address");
+  return root.address;
+}
+
+/** Builds {@link NodeView}s in buffers reused from one visit to the next. */
+class ViewBuilder {
+  #prefix = new Uint8Array(PREFIX_BUFFER_BYTES_INITIAL);
+  #childBytes = new Uint8Array(BYTE_VALUES);
+
+  of(node: ArtNode): NodeView {
+    const prefix = node.prefix;
+    if (this.#prefix.length < prefix.length) {
+      this.#prefix = new Uint8Array(Math.max(prefix.length, this.#prefix.length * 2));
+    }
+    for (let i = 0; i < prefix.length; i++) this.#prefix[i] = prefix.charCodeAt(i);
+    const childAddresses: number[] = [];
+    for (let byte = nextChildByte(node, -1); byte >= 0; byte = nextChildByte(node, byte)) {
+      const address = findChild(node, byte)!.address;
+      assert(address !== NO_ADDRESS, "a child was not written before its parent");
+      this.#childBytes[childAddresses.length] = byte;
+      childAddresses.push(address);
+    }
+    return {
+      prefix: this.#prefix.subarray(0, prefix.length),
+      value: node.value === NO_VALUE ? undefined : node.value,
+      childBytes: this.#childBytes.subarray(0, childAddresses.length),
+      childAddresses,
+    };
+  }
+}

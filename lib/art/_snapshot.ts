@@ -1,0 +1,97 @@
+/**
+ * The implementation of {@link ArtSnapshot} (the public interface and its
+ * documentation are in `snapshot.ts`), made only by `Art.capture`.
+ *
+ * @module
+ */
+
+import { assert } from "../_assert.ts";
+import { walkEntries } from "./_cursor.ts";
+import { type NodeView, walkUnwritten, writeUnwritten } from "./_image_walk.ts";
+import { type ArtNode, NO_ADDRESS, NO_VALUE } from "./_node.ts";
+import { findNode } from "./_tree.ts";
+import { type TreeStats, verifyTree } from "./_verify.ts";
+import type { ArtSnapshot, ArtSnapshotRange } from "./snapshot.ts";
+
+/** What a snapshot is made from. */
+export interface FrozenTrie {
+  /** The root at capture time. */
+  root: ArtNode | null;
+  /** The number of keys at capture time. */
+  size: number;
+  /** Ends copy-on-write in the trie; called once. */
+  release: () => void;
+}
+
+/** A captured root: immutable while live, since the trie copies what it shares. */
+export class FrozenSnapshot implements ArtSnapshot {
+  #root: ArtNode | null;
+  #size: number;
+  #release: (() => void) | null;
+
+  constructor(frozen: FrozenTrie) {
+    assert(frozen.size >= 0, "negative snapshot size");
+    assert((frozen.size === 0) === (frozen.root === null), "snapshot size disagrees with root");
+    this.#root = frozen.root;
+    this.#size = frozen.size;
+    this.#release = frozen.release;
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  get live(): boolean {
+    return this.#release !== null;
+  }
+
+  get(key: Uint8Array): number | undefined {
+    const node = findNode(this.#checkLive(), key);
+    if (node === null || node.value === NO_VALUE) return undefined;
+    return node.value;
+  }
+
+  entries(range: ArtSnapshotRange = {}): Generator<[key: Uint8Array, value: number]> {
+    // Copies: the caller may reuse its bound buffers while the walk is live.
+    const start = range.start?.slice();
+    const end = range.end?.slice();
+    return walkEntries(() => this.#checkLive(), start, end, range.reverse === true);
+  }
+
+  writeChanged(visit: (node: NodeView) => number): number {
+    return writeUnwritten(this.#checkLive(), this.#size, visit);
+  }
+
+  changedNodeCount(): number {
+    let count = 0;
+    walkUnwritten(this.#checkLive(), this.#size, () => count++);
+    assert(count <= 2 * this.#size, "more changed nodes than a trie of this size has");
+    return count;
+  }
+
+  rootAddress(): number {
+    const root = this.#checkLive();
+    return root === null ? NO_ADDRESS : root.address;
+  }
+
+  verify(): TreeStats {
+    const stats = verifyTree(this.#checkLive());
+    assert(stats.keys === this.#size, `snapshot of ${this.#size} keys holds ${stats.keys}`);
+    return stats;
+  }
+
+  release(): void {
+    const release = this.#release;
+    if (release === null) return;
+    this.#release = null;
+    this.#root = null;
+    release();
+  }
+
+  #checkLive(): ArtNode | null {
+    if (this.#release === null) {
+      throw new Error("Cannot read the trie snapshot: it was released; capture a new one");
+    }
+    return this.#root;
+  }
+}
