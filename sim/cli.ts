@@ -164,7 +164,11 @@ function printFailure(result: RunResult, options: RunOptions, cli: CliOptions): 
 /** One line for a step in a report. */
 export function describeStep(step: Step): string {
   if (step.kind !== "op") return step.kind;
-  return `client ${step.client} ${JSON.stringify(step.op)}`;
+  const shorten = (_key: string, value: unknown) =>
+    typeof value === "string" && value.length > 24
+      ? `${value.slice(0, 8)}…(${value.length} chars)`
+      : value;
+  return `client ${step.client} ${JSON.stringify(step.op, shorten)}`;
 }
 
 async function writeTrace(path: string, options: RunOptions, result: RunResult): Promise<void> {

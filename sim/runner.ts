@@ -85,6 +85,8 @@ const simSegmentBytes = 4096;
 /** Event contexts (see `Scheduler.context`) of the first open and of the final drain. */
 const openContext = stepsMax + 1;
 const finishContext = stepsMax + 2;
+/** How far before a damaged byte the record holding it may start (records here are small). */
+const damageSlackBytes = 64 * 1024;
 /** The `eventPrng` stream of crash-during-recovery decisions. */
 const crashStream = 0xc4a5;
 /** The most extra power losses during one recovery. */
@@ -428,12 +430,29 @@ class Run {
     }
   }
 
+  /**
+   * True if a write the disk dropped or misplaced explains `error`: it hit
+   * the named file near the offset (the bytes it left stale, or the bytes it
+   * overwrote), or the error is a gap between segments that a dropped write
+   * in any segment leaves.
+   */
+  #corruptionExplained(error: CorruptionError): boolean {
+    const gap = /comes next|are missing|says it was sealed/.test(error.message);
+    return this.storage.faults.some((fault) => {
+      if (fault.kind !== "misdirectedWrite") return false;
+      if (gap) return true;
+      if (fault.file !== error.file) return false;
+      const landed = /at byte (\d+)/.exec(fault.detail);
+      const starts = landed === null ? [fault.offset] : [fault.offset, Number(landed[1])];
+      return starts.some((start) =>
+        error.offset >= start - damageSlackBytes && error.offset < start + fault.length
+      );
+    });
+  }
+
   #openFailed(step: number, error: unknown, attempt: number): void {
     if (error instanceof CorruptionError) {
-      // A write the disk dropped or misplaced damages the log for good: a gap
-      // between segments, a record overwritten in a sealed one. Reporting it is right.
-      const damage = this.storage.faults.filter((fault) => fault.kind === "misdirectedWrite");
-      if (damage.length === 0) {
+      if (!this.#corruptionExplained(error)) {
         this.oracle.violate(
           "D6",
           `step ${step}: open reported corruption that no fault explains: ${error.message}`,

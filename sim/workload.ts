@@ -53,7 +53,24 @@ export const stepsMax = 1_000_000;
 /** The most I/O completions a step drives. */
 export const driveMax = 12;
 
-const keys = ["a", "ab", "abc", "b", "ba", "the", "the cat", "the dog", "then", "z"];
+/**
+ * Short keys that are prefixes of each other (so clients collide often) and
+ * two long ones, so records span sectors and crashes tear inside a record.
+ */
+const keys = [
+  "a",
+  "ab",
+  "abc",
+  "b",
+  "ba",
+  "the",
+  "the cat",
+  "the dog",
+  "then",
+  "z",
+  `long ${"x".repeat(600)}`,
+  "w".repeat(1500),
+];
 
 /** Generates the steps of a run: deterministic in the options. */
 export function generateSteps(options: WorkloadOptions): Step[] {

@@ -1,9 +1,10 @@
 /**
  * Bugs the simulator found, in the engine or in the simulator's own oracle,
- * pinned as seed replays. Each seed failed before its fix (checked by running
- * it against the code without the fix) and must pass after. A change to the
- * simulator's decisions can move what a seed exercises, so each engine bug
- * also has a deterministic unit test beside the code it fixed.
+ * pinned as seed replays. Each seed failed before its fix when it was pinned
+ * (checked by running it against the code without the fix) and must pass
+ * after. A later change to the workload or to the simulator's decisions can
+ * move what a seed exercises, so each engine bug also has a deterministic
+ * unit test beside the code it fixed.
  */
 
 import assert from "node:assert/strict";
@@ -64,6 +65,16 @@ const pinned: Pinned[] = [
     sectorBytes: 512,
     bug: "engine: the same poisoned-store atomic on a relaxed store",
     seeAlso: "tests/wal_test.ts: regression (sim seed 82621, mixed)",
+  },
+  {
+    seed: 400353,
+    profile: "hostile",
+    durability: "strict",
+    ops: 500,
+    sectorBytes: 512,
+    bug: "engine: three consecutive reads flipped inside one large record used up the " +
+      "re-reads of a segment: a false CorruptionError (re-reads raised from 2 to 4)",
+    seeAlso: "tests/wal_test.ts: regression (sim seed 400353, hostile)",
   },
   {
     seed: 30984,

@@ -345,3 +345,21 @@ Deno.test("regression (sim seed 82621, mixed): a poisoned store refuses an atomi
   );
   await store.close();
 });
+
+Deno.test("regression (sim seed 400353, hostile): three flipped reads in a row inside one large record", async () => {
+  // With 1.5 KB keys one record covers much of a segment; the simulator
+  // found three consecutive reads each flipped inside the same record, which
+  // used up the re-reads and raised a false CorruptionError.
+  const storage = new FaultyStorage();
+  const store = await openStore({ storage });
+  await store.add("first", 1);
+  await store.add("w".repeat(1500), 1);
+  await store.add("last", 1);
+  await store.close();
+  storage.flipBack = [900, 700, 500];
+  storage.failNext.flipRead = 3;
+  const again = await openStore({ storage });
+  assert.equal(storage.failNext.flipRead, 0, "three reads were flipped");
+  assert.equal(again.stats().lastLsn, 3);
+  await again.close();
+});

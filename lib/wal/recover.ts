@@ -32,7 +32,7 @@ import {
 } from "./segment.ts";
 
 /** How often a segment is read again to confirm a failed check before it counts. */
-export const segmentRereadsMax = 2;
+export const segmentRereadsMax = 4;
 /** The most reads of one segment while recovering it (bounds the re-read loop). */
 const segmentReadsMax = 64;
 
