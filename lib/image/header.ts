@@ -17,7 +17,14 @@
  */
 
 import { assert } from "../_assert.ts";
-import { crc32c } from "../_crc32c.ts";
+import {
+  checkHeaderPrologue,
+  type HeaderPrologue,
+  readU64,
+  sealHeader,
+  writeHeaderPrologue,
+  writeU64,
+} from "../_binary.ts";
 import { CorruptionError } from "../errors.ts";
 
 /** Bytes of one header slot (one sector of the largest common size). */
@@ -29,9 +36,13 @@ export const headerRegionBytes = 2 * headerSlotBytes;
 /** The image format version this code writes and reads. */
 export const imageFormatVersion = 1;
 
-const magic = new TextEncoder().encode("TTIMAGE1");
-const crcOffset = headerSlotBytes - 4;
-const twoTo32 = 0x1_0000_0000;
+const prologue: HeaderPrologue = {
+  magic: new TextEncoder().encode("TTIMAGE1"),
+  version: imageFormatVersion,
+  bytes: headerSlotBytes,
+  what: "slot",
+  format: "image",
+};
 
 /** What one committed checkpoint records. */
 export interface ImageHeader {
@@ -65,19 +76,9 @@ const fieldOrder = [
 export function encodeHeaderSlot(header: ImageHeader): Uint8Array {
   const bytes = new Uint8Array(headerSlotBytes);
   const view = new DataView(bytes.buffer);
-  bytes.set(magic, 0);
-  view.setUint32(8, imageFormatVersion, true);
-  view.setUint32(12, headerSlotBytes, true);
-  fieldOrder.forEach((field, index) => {
-    const value = header[field];
-    assert(
-      Number.isSafeInteger(value) && value >= 0,
-      `header ${field} is a safe non-negative integer`,
-    );
-    view.setUint32(16 + index * 8, value % twoTo32, true);
-    view.setUint32(20 + index * 8, Math.floor(value / twoTo32), true);
-  });
-  view.setUint32(crcOffset, crc32c(bytes, 0, 0, crcOffset), true);
+  writeHeaderPrologue(bytes, view, prologue);
+  fieldOrder.forEach((field, index) => writeU64(view, 16 + index * 8, header[field]));
+  sealHeader(bytes, view, prologue);
   assert(typeof decodeHeaderSlot(bytes) === "object", "a header slot round-trips");
   return bytes;
 }
@@ -88,21 +89,11 @@ export function decodeHeaderSlot(bytes: Uint8Array): ImageHeader | string {
     return `slot is ${bytes.length} bytes, not ${headerSlotBytes}`;
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, headerSlotBytes);
-  if (view.getUint32(crcOffset, true) !== crc32c(bytes, 0, 0, crcOffset)) {
-    return "slot checksum mismatch";
-  }
-  for (let index = 0; index < magic.length; index++) {
-    if (bytes[index] !== magic[index]) return "slot magic is wrong";
-  }
-  const version = view.getUint32(8, true);
-  if (version !== imageFormatVersion) {
-    return `image format version ${version} is not supported (this build reads ${imageFormatVersion})`;
-  }
-  if (view.getUint32(12, true) !== headerSlotBytes) return "slot length is wrong";
+  const problem = checkHeaderPrologue(bytes, view, prologue);
+  if (problem !== undefined) return problem;
   const header = {} as ImageHeader;
   for (const [index, field] of fieldOrder.entries()) {
-    const value = view.getUint32(16 + index * 8, true) +
-      view.getUint32(20 + index * 8, true) * twoTo32;
+    const value = readU64(view, 16 + index * 8);
     if (!Number.isSafeInteger(value)) return `${field} ${value} is out of range`;
     header[field] = value;
   }

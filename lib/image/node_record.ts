@@ -18,6 +18,7 @@
  */
 
 import { assert } from "../_assert.ts";
+import { readU64, writeU64 } from "../_binary.ts";
 import { crc32c } from "../_crc32c.ts";
 
 /** A node as the image stores it. */
@@ -41,8 +42,6 @@ export const prefixBytesMax = 65_535;
 export const childrenMax = 256;
 /** The largest record: the longest prefix, a value and 256 children. */
 export const nodeRecordBytesMax = fixedBytes + prefixBytesMax + 8 + 2 + childrenMax * 9;
-
-const twoTo32 = 0x1_0000_0000;
 
 /** The encoded size of `node`. */
 export function nodeRecordBytes(node: NodeImage): number {
@@ -88,16 +87,6 @@ export function encodeNodeRecord(node: NodeImage): Uint8Array {
   assert(offset === length, "the record is filled exactly");
   view.setUint32(4, crc32c(bytes, crc32c(bytes, 0, 0, 4), 8, length), true);
   return bytes;
-}
-
-function writeU64(view: DataView, offset: number, value: number): number {
-  view.setUint32(offset, value % twoTo32, true);
-  view.setUint32(offset + 4, Math.floor(value / twoTo32), true);
-  return offset + 8;
-}
-
-function readU64(view: DataView, offset: number): number {
-  return view.getUint32(offset, true) + view.getUint32(offset + 4, true) * twoTo32;
 }
 
 /**

@@ -12,6 +12,7 @@
  */
 
 import { assert, unreachable } from "../_assert.ts";
+import { readU64, writeU64 } from "../_binary.ts";
 import { crc32c } from "../_crc32c.ts";
 
 /** Bytes before the payload: length, crc, lsn, type. */
@@ -124,8 +125,7 @@ export class RecordBuffer {
     assert(this.lastLsn === 0 || lsn === this.lastLsn + 1, "lsns in a buffer are contiguous");
     this.#reserve(recordHeaderBytes);
     const start = this.#length;
-    this.#view.setUint32(start + 8, lsn % twoTo32, true);
-    this.#view.setUint32(start + 12, Math.floor(lsn / twoTo32), true);
+    writeU64(this.#view, start + 8, lsn);
     this.#bytes[start + 16] = this.#length === 0 ? kind | groupStartFlag : kind;
     this.#recordStart = start;
     this.#length += recordHeaderBytes;
@@ -231,7 +231,7 @@ export function parseRecord(
   const length = view.getUint32(offset, true);
   if (length < recordHeaderBytes || length > recordBytesMax) return "length";
   if (length > bytes.length - offset) return "short";
-  const lsn = view.getUint32(offset + 8, true) + view.getUint32(offset + 12, true) * twoTo32;
+  const lsn = readU64(view, offset + 8);
   if (expectedLsn !== undefined && lsn !== expectedLsn) {
     // Checked before the checksum so a forward scan rejects most offsets cheaply.
     return "lsn";
@@ -349,7 +349,7 @@ export function* trustedFrames(bytes: Uint8Array, view: DataView): Generator<Rec
     assert(length >= recordHeaderBytes && offset + length <= bytes.length, "own records are whole");
     const type = bytes[offset + 16];
     yield {
-      lsn: view.getUint32(offset + 8, true) + view.getUint32(offset + 12, true) * twoTo32,
+      lsn: readU64(view, offset + 8),
       kind: (type & ~groupStartFlag) as RecordKind,
       groupStart: (type & groupStartFlag) !== 0,
       payloadStart: offset + recordHeaderBytes,

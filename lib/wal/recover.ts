@@ -12,6 +12,7 @@
  */
 
 import { assert } from "../_assert.ts";
+import { readU64 } from "../_binary.ts";
 import { CorruptionError, StorageIoError } from "../errors.ts";
 import type { BlockStorage } from "../storage/block_storage.ts";
 import {
@@ -352,8 +353,7 @@ function laterGroupStarts(
     if (length < recordHeaderBytes || length > recordBytesMax || length > bytes.length - offset) {
       continue;
     }
-    const lsn = view.getUint32(offset + 8, true) +
-      view.getUint32(offset + 12, true) * 0x1_0000_0000;
+    const lsn = readU64(view, offset + 8);
     if (lsn < minLsn) continue;
     const frame = parseRecord(bytes, view, offset);
     if (typeof frame !== "string" && frame.groupStart) return true;

@@ -13,13 +13,28 @@
  */
 
 import { assert } from "../_assert.ts";
-import { crc32c } from "../_crc32c.ts";
+import {
+  checkHeaderPrologue,
+  type HeaderPrologue,
+  readU64,
+  sealHeader,
+  writeHeaderPrologue,
+  writeU64,
+} from "../_binary.ts";
 import { lsnMax } from "./record.ts";
 
 /** Bytes of a segment header; records start right after it. */
 export const segmentHeaderBytes = 32;
 /** The on-disk format version this code writes and reads. */
 export const walFormatVersion = 1;
+
+const prologue: HeaderPrologue = {
+  magic: new TextEncoder().encode("TTWALSEG"),
+  version: walFormatVersion,
+  bytes: segmentHeaderBytes,
+  what: "segment header",
+  format: "segment",
+};
 /** A segment is closed once it holds this many bytes; the next write starts a new one. */
 export const segmentBytesDefault = 64 * 1024 * 1024;
 /** The largest segment size a store may be configured with. */
@@ -33,7 +48,6 @@ export const segmentFileBytesMax = segmentBytesMax + 256 * 1024 * 1024;
 /** The most segments a store may hold (bounds recovery work and listing). */
 export const segmentCountMax = 1_000_000;
 
-const magic = new TextEncoder().encode("TTWALSEG");
 const namePattern = /^wal-(\d{20})\.wal$/;
 
 /** The file name of the segment whose first record has `firstLsn`. */
@@ -70,13 +84,10 @@ export function encodeSegmentHeader(firstLsn: number, previousBytes: number): Ui
   assert(previousBytes <= segmentFileBytesMax, "a sealed length fits in a u32");
   const bytes = new Uint8Array(segmentHeaderBytes);
   const view = new DataView(bytes.buffer);
-  bytes.set(magic, 0);
-  view.setUint32(8, walFormatVersion, true);
-  view.setUint32(12, segmentHeaderBytes, true);
-  view.setUint32(16, firstLsn % 0x1_0000_0000, true);
-  view.setUint32(20, Math.floor(firstLsn / 0x1_0000_0000), true);
+  writeHeaderPrologue(bytes, view, prologue);
+  writeU64(view, 16, firstLsn);
   view.setUint32(24, previousBytes, true);
-  view.setUint32(28, crc32c(bytes.subarray(0, 28)), true);
+  sealHeader(bytes, view, prologue);
   const decoded = decodeSegmentHeader(bytes);
   assert(
     typeof decoded !== "string" && decoded.firstLsn === firstLsn,
@@ -92,18 +103,9 @@ export function encodeSegmentHeader(firstLsn: number, previousBytes: number): Ui
 export function decodeSegmentHeader(bytes: Uint8Array): SegmentHeader | string {
   if (bytes.length < segmentHeaderBytes) return "segment header is truncated";
   const view = new DataView(bytes.buffer, bytes.byteOffset, segmentHeaderBytes);
-  if (view.getUint32(28, true) !== crc32c(bytes.subarray(0, 28))) {
-    return "segment header checksum mismatch";
-  }
-  for (let index = 0; index < magic.length; index++) {
-    if (bytes[index] !== magic[index]) return "segment header magic is wrong";
-  }
-  const version = view.getUint32(8, true);
-  if (version !== walFormatVersion) {
-    return `segment format version ${version} is not supported (this build reads ${walFormatVersion})`;
-  }
-  if (view.getUint32(12, true) !== segmentHeaderBytes) return "segment header length is wrong";
-  const firstLsn = view.getUint32(16, true) + view.getUint32(20, true) * 0x1_0000_0000;
+  const problem = checkHeaderPrologue(bytes, view, prologue);
+  if (problem !== undefined) return problem;
+  const firstLsn = readU64(view, 16);
   if (firstLsn < 1 || firstLsn > lsnMax) return `segment first lsn ${firstLsn} out of range`;
   const previousBytes = view.getUint32(24, true);
   if (previousBytes !== 0 && previousBytes < segmentHeaderBytes) {
