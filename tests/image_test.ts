@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { CorruptionError, MemoryBlockStorage } from "../mod.ts";
-import { ImageFile, imageFileName } from "../lib/image/image_file.ts";
+import { type CommitFields, ImageFile, imageFileName } from "../lib/image/image_file.ts";
 import type { NodeImage } from "../lib/image/node_record.ts";
 import type { ImageHeader } from "../lib/image/header.ts";
 import { RecordingStorage, tornAt } from "./_storage_wrappers.ts";
@@ -19,7 +19,7 @@ const leaf = (prefix: string, value: number): NodeImage => ({
 });
 
 /** Writes a two-leaf tree under a root; returns the header fields to commit. */
-async function writeTree(image: ImageFile, base: number): Promise<Omit<ImageHeader, "generation">> {
+async function writeTree(image: ImageFile, base: number): Promise<CommitFields> {
   const a = image.append(leaf("pple", base + 1));
   const b = image.append(leaf("anana", base + 2));
   const root = image.append({
@@ -33,9 +33,6 @@ async function writeTree(image: ImageFile, base: number): Promise<Omit<ImageHead
     coverageLsn: base,
     rootAddress: root,
     keyCount: 2,
-    pageCount: 1,
-    allocationAddress: 0,
-    deadBytes: 0,
   };
 }
 
@@ -50,14 +47,14 @@ async function readTree(image: ImageFile, header: ImageHeader): Promise<number[]
 Deno.test("image file: a fresh image, a commit, a reopen, a second commit in the other slot", async () => {
   const storage = new MemoryBlockStorage();
   const image = await ImageFile.open(storage);
-  assert.equal(image.header, undefined);
-  const first = await image.commit(await writeTree(image, 10));
+  assert.equal(image.header?.generation, 0, "a new image starts with an empty generation-0 header");
+  const first = await image.commit(await writeTree(image, 10), []);
   assert.equal(first.generation, 1);
   assert.deepEqual(await readTree(image, first), [11, 12]);
   await image.close();
   const again = await ImageFile.open(storage);
   assert.deepEqual(again.header, first);
-  const second = await again.commit(await writeTree(again, 20));
+  const second = await again.commit(await writeTree(again, 20), []);
   assert.equal(second.generation, 2);
   await again.close();
   const third = await ImageFile.open(storage);
@@ -70,9 +67,9 @@ Deno.test("image file: a fresh image, a commit, a reopen, a second commit in the
 Deno.test("image file: a crash at every step of a commit leaves the old or the new image, whole", async () => {
   const recording = new RecordingStorage();
   const image = await ImageFile.open(recording);
-  const first = await image.commit(await writeTree(image, 10));
+  const first = await image.commit(await writeTree(image, 10), []);
   const from = recording.boundaries.length;
-  const second = await image.commit(await writeTree(image, 20));
+  const second = await image.commit(await writeTree(image, 20), []);
   await image.close();
   const disks = [];
   for (let index = from; index < recording.boundaries.length; index++) {
@@ -108,7 +105,7 @@ Deno.test("image file: a crash at every step of a commit leaves the old or the n
 Deno.test("image file: a damaged record is a CorruptionError naming the file and address", async () => {
   const storage = new MemoryBlockStorage();
   const image = await ImageFile.open(storage);
-  const header = await image.commit(await writeTree(image, 10));
+  const header = await image.commit(await writeTree(image, 10), []);
   await image.close();
   const file = await storage.open(imageFileName);
   const [target] = [header.rootAddress];

@@ -102,7 +102,7 @@ export function decodeHeaderSlot(bytes: Uint8Array): ImageHeader | string {
 
 /** The slot a header was read from, and the slot the next commit must write. */
 export interface CurrentHeader {
-  /** The newest valid header, or undefined for a fresh image (both slots blank). */
+  /** The newest valid header, or undefined for a fresh image (A blank, B blank or torn). */
   header: ImageHeader | undefined;
   /** 0 (A) or 1 (B): where the current header is. */
   slot: 0 | 1;
@@ -110,18 +110,22 @@ export interface CurrentHeader {
 
 /**
  * Picks the current header from the two slots' bytes: the valid one with the
- * higher generation. Blank (all-zero or absent) slots mean a fresh image.
+ * higher generation. A blank (all-zero or absent) slot A means a fresh
+ * image: B then holds nothing or a torn write of the empty header that
+ * initialises a new image.
  *
- * @throws {CorruptionError} if no slot is valid and at least one is not blank.
+ * @throws {CorruptionError} if no slot is valid and slot A is not blank.
  */
 export function currentHeader(file: string, slotA: Uint8Array, slotB: Uint8Array): CurrentHeader {
   const decoded = [decodeHeaderSlot(slotA), decodeHeaderSlot(slotB)] as const;
   const valid = decoded.map((slot) => (typeof slot === "object" ? slot : undefined));
   if (valid[0] === undefined && valid[1] === undefined) {
-    if (isBlank(slotA) && isBlank(slotB)) return { header: undefined, slot: 1 };
+    // A new image writes an empty generation-0 header into B before any
+    // commit writes A: with A blank, B can only hold that write, torn.
+    if (isBlank(slotA)) return { header: undefined, slot: 1 };
     throw new CorruptionError(
       file,
-      isBlank(slotA) ? headerSlotOffsets[1] : 0,
+      0,
       `both image header slots are invalid (A: ${decoded[0]}; B: ${decoded[1]})`,
     );
   }
@@ -137,7 +141,8 @@ export function nextSlot(current: CurrentHeader): 0 | 1 {
   return current.slot === 0 ? 1 : 0;
 }
 
-function isBlank(bytes: Uint8Array): boolean {
+/** Whether a slot's bytes are all zero (or absent): never written. */
+export function isBlank(bytes: Uint8Array): boolean {
   for (let index = 0; index < bytes.length; index++) if (bytes[index] !== 0) return false;
   return true;
 }

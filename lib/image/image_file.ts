@@ -1,31 +1,47 @@
 /**
  * The image file: node records written by checkpoints behind the two header
- * slots. This layer appends records, commits a header and reads records back
+ * slots, in slabs tracked by the allocation table (see `allocation.ts`). This
+ * layer places and appends records, commits a header and reads records back
  * by address; deciding what to write (the changed nodes of a captured trie)
- * and when space can be reused belongs to the checkpoint above it.
+ * and which records died belongs to the checkpoint above it.
  *
  * Commit protocol (what each crash point leaves):
- * 1. records are written past everything the committed header uses — a crash
- *    leaves them as garbage no header points to;
+ * 1. records (nodes, then the allocation table) are written only past each
+ *    slab's `filled` mark or into free slabs, never over a record the
+ *    committed image uses — a crash leaves garbage no header points to;
  * 2. the file is fsynced — same;
  * 3. the other header slot is written with the next generation — a crash
  *    may tear it; open then takes the intact older slot;
  * 4. the file is fsynced — the commit point: the new header is current.
  *
+ * Records the new image no longer uses (the caller's `frees`) count as dead
+ * from the commit on: their slabs become free for the next checkpoint only,
+ * once no durable header can need them.
+ *
  * @module
  */
 
 import { assert } from "../_assert.ts";
-import { CorruptionError } from "../errors.ts";
+import { CorruptionError, StorageIoError } from "../errors.ts";
 import type { BlockFile, BlockStorage } from "../storage/block_storage.ts";
+import {
+  type AllocationChunk,
+  chunkBytes,
+  chunkEntriesMax,
+  decodeChunk,
+  encodeChunk,
+  slabBytes,
+} from "./allocation.ts";
 import {
   type CurrentHeader,
   currentHeader,
+  decodeHeaderSlot,
   encodeHeaderSlot,
   headerRegionBytes,
   headerSlotBytes,
   headerSlotOffsets,
   type ImageHeader,
+  isBlank,
   nextSlot,
 } from "./header.ts";
 import {
@@ -38,33 +54,83 @@ import {
 /** The image file's name in the store's directory. */
 export const imageFileName = "image.tt";
 /** Reads of one record before a failed check counts (transient read faults). */
-const recordReadsMax = 3;
+const recordReadsMax = 4;
+/** Reads of a damaged header slot before it counts as damaged. */
+const headerReadsMax = 4;
 /** The first read of a record; longer records take a second read. */
 const recordReadGuessBytes = 512;
+/** Slabs an image holds at most (2^32 × 128 KiB: far past any disk). */
+const slabsMax = 2 ** 32 - 1;
+
+/** The fields a commit sets (the generation and the space fields come from the file). */
+export type CommitFields = Pick<ImageHeader, "coverageLsn" | "rootAddress" | "keyCount">;
+
+/** Space use of the image, from the allocation table. */
+export interface ImageSpace {
+  /** Slabs in the table. */
+  slabs: number;
+  /** Slabs with no live record (reusable). */
+  freeSlabs: number;
+  /** Bytes of records the image uses (committed, plus appended by a running checkpoint). */
+  liveBytes: number;
+  /** Bytes of non-free slabs that no live record uses. */
+  deadBytes: number;
+}
+
+/** A run of buffered records that are contiguous in the file. */
+interface Run {
+  offset: number;
+  parts: Uint8Array[];
+  bytes: number;
+}
+
+/** The first byte records may use in `slab` (slab 0 holds the header region). */
+function slabBase(slab: number): number {
+  return slab === 0 ? headerRegionBytes : 0;
+}
 
 /** An open image file. */
 export class ImageFile {
   readonly #file: BlockFile;
   #current: CurrentHeader;
-  /** Where the next record goes: past every byte the committed image or this checkpoint uses. */
-  #end: number;
-  #chunk: Uint8Array[] = [];
-  #chunkBytes = 0;
-  #chunkStart: number;
+  /** Per slab: bytes used from its start (appends continue there). */
+  readonly #filled: number[];
+  /** Per slab: bytes of records the committed image (plus a running checkpoint) uses. */
+  readonly #live: number[];
+  /** Per slab: bytes of records only the image before the committed one uses. */
+  #held: number[];
+  /** No slab below this index is free (a hint for placement). */
+  #freeFrom = 0;
+  /** The slab appends go to first, or -1. */
+  #cursor = -1;
+  /** Where the committed allocation table's chunks are, as [address, bytes] pairs. */
+  #chunks: number[] = [];
+  #runs: Run[] = [];
+  #buffered = 0;
+  #lastAppendBytes = 0;
 
-  private constructor(file: BlockFile, current: CurrentHeader, end: number) {
-    assert(end >= headerRegionBytes, "records start after the header region");
+  private constructor(file: BlockFile, current: CurrentHeader, table: AllocationChunk[]) {
     this.#file = file;
     this.#current = current;
-    this.#end = end;
-    this.#chunkStart = end;
+    this.#filled = [];
+    this.#live = [];
+    this.#held = [];
+    for (const chunk of table) {
+      assert(chunk.firstSlab === this.#filled.length, "table chunks are in slab order");
+      this.#filled.push(...chunk.filled);
+      this.#live.push(...chunk.live);
+      this.#held.push(...chunk.held);
+    }
+    const last = this.#filled.length - 1;
+    if (last >= 0 && this.#live[last] > 0 && this.#filled[last] < slabBytes) this.#cursor = last;
   }
 
   /**
-   * Opens (creating if absent) the image file and reads its current header.
-   * A new file is durable with its directory entry before this returns.
+   * Opens (creating if absent) the image file and reads its current header
+   * and allocation table. A new file is durable with its directory entry
+   * before this returns.
    *
-   * @throws {CorruptionError} if both header slots are damaged.
+   * @throws {CorruptionError} if both header slots, or the table, are damaged.
    */
   static async open(storage: BlockStorage): Promise<ImageFile> {
     const existed = (await storage.list()).includes(imageFileName);
@@ -74,12 +140,13 @@ export class ImageFile {
         await file.sync();
         await storage.syncDir();
       }
-      const slots = await Promise.all(
-        headerSlotOffsets.map((offset) => file.read(offset, headerSlotBytes)),
-      );
-      const current = currentHeader(imageFileName, slots[0], slots[1]);
-      const size = await file.size();
-      return new ImageFile(file, current, Math.max(headerRegionBytes, size));
+      const slots = await readSlots(file);
+      let current = currentHeader(imageFileName, slots[0], slots[1]);
+      if (current.header === undefined) current = await initialise(file);
+      const { table, chunks } = await readTable(file, current.header);
+      const image = new ImageFile(file, current, table);
+      image.#chunks = chunks;
+      return image;
     } catch (error) {
       await file.close();
       throw error;
@@ -91,98 +158,367 @@ export class ImageFile {
     return this.#current.header;
   }
 
+  /** Space use from the allocation table. */
+  space(): ImageSpace {
+    let liveBytes = 0;
+    let deadBytes = 0;
+    let freeSlabs = 0;
+    for (let slab = 0; slab < this.#filled.length; slab++) {
+      liveBytes += this.#live[slab];
+      if (this.#isFree(slab)) freeSlabs++;
+      else deadBytes += this.#filled[slab] - slabBase(slab) - this.#live[slab];
+    }
+    assert(deadBytes >= 0 && liveBytes >= 0, "space counts are not negative");
+    return { slabs: this.#filled.length, freeSlabs, liveBytes, deadBytes };
+  }
+
   /**
-   * Buffers a node record and returns its address at once, so a synchronous
-   * walk can give parents their children's addresses. Call
+   * Compares the committed allocation table, read again from disk, with the
+   * live node bytes per slab that a walk of the committed image found (the
+   * table's own chunks added). Returns one line per disagreeing slab.
+   *
+   * @throws {CorruptionError} if the table on disk is damaged.
+   */
+  async checkLive(nodeBytesBySlab: ReadonlyMap<number, number>): Promise<string[]> {
+    const { table, chunks } = await readTable(this.#file, this.#current.header);
+    const live = table.flatMap((chunk) => chunk.live);
+    const expected = new Map(nodeBytesBySlab);
+    for (let index = 0; index < chunks.length; index += 2) {
+      const slab = Math.floor(chunks[index] / slabBytes);
+      expected.set(slab, (expected.get(slab) ?? 0) + chunks[index + 1]);
+    }
+    const problems: string[] = [];
+    const slabs = Math.max(live.length, ...[...expected.keys()].map((slab) => slab + 1));
+    for (let slab = 0; slab < slabs; slab++) {
+      const counted = live[slab] ?? 0;
+      const found = expected.get(slab) ?? 0;
+      if (counted !== found) {
+        problems.push(
+          `${imageFileName}: slab ${slab} (offset ${slab * slabBytes}): the allocation table ` +
+            `counts ${counted} live bytes, the records in use hold ${found}`,
+        );
+      }
+    }
+    return problems;
+  }
+
+  /**
+   * Places a node record and buffers it, returning its address at once, so
+   * a synchronous walk can give parents their children's addresses. Call
    * {@link ImageFile.flush} whenever {@link ImageFile.buffered} grows large;
    * durable only after {@link ImageFile.commit}.
    */
   append(node: NodeImage): number {
     const record = encodeNodeRecord(node);
-    const address = this.#end;
-    this.#chunk.push(record);
-    this.#chunkBytes += record.length;
-    this.#end += record.length;
-    assert(address >= headerRegionBytes, "records never overlap the header");
+    const address = this.#place(record.length);
+    this.#buffer(address, record);
+    this.#lastAppendBytes = record.length;
     return address;
+  }
+
+  /** The size of the record the last {@link ImageFile.append} placed. */
+  get lastAppendBytes(): number {
+    return this.#lastAppendBytes;
   }
 
   /** Bytes appended but not yet written. */
   get buffered(): number {
-    return this.#chunkBytes;
+    return this.#buffered;
   }
 
   /** Writes the buffered records (not durable until the commit). */
   async flush(): Promise<void> {
-    await this.#flushChunk();
-  }
-
-  async #flushChunk(): Promise<void> {
-    if (this.#chunkBytes === 0) return;
-    const bytes = new Uint8Array(this.#chunkBytes);
-    let offset = 0;
-    for (const record of this.#chunk) {
-      bytes.set(record, offset);
-      offset += record.length;
+    const runs = this.#runs;
+    this.#runs = [];
+    this.#buffered = 0;
+    for (const run of runs) {
+      const bytes = new Uint8Array(run.bytes);
+      let offset = 0;
+      for (const part of run.parts) {
+        bytes.set(part, offset);
+        offset += part.length;
+      }
+      assert(offset === run.bytes, "a run is filled exactly");
+      await this.#file.write(run.offset, bytes);
     }
-    assert(this.#chunkStart + bytes.length === this.#end, "chunks are contiguous");
-    await this.#file.write(this.#chunkStart, bytes);
-    this.#chunk = [];
-    this.#chunkBytes = 0;
-    this.#chunkStart = this.#end;
   }
 
   /**
-   * Makes everything appended durable, then commits `header` (with the next
-   * generation) into the other slot and fsyncs it: the commit point.
+   * Writes the allocation table, makes everything appended durable, then
+   * commits a header (with the next generation) into the other slot and
+   * fsyncs it: the commit point. `frees` lists, as `[address, bytes, ...]`,
+   * the records of the committed image the new one no longer uses.
    * Returns the committed header.
    */
-  async commit(header: Omit<ImageHeader, "generation">): Promise<ImageHeader> {
-    await this.#flushChunk();
+  async commit(fields: CommitFields, frees: readonly number[]): Promise<ImageHeader> {
+    assert(frees.length % 2 === 0, "frees come in address and size pairs");
+    assert(
+      (fields.rootAddress === 0) === (fields.keyCount === 0),
+      "only an empty image has no root",
+    );
+    const oldChunks = this.#chunks;
+    const placed = this.#placeTable();
+    this.#retire([frees, oldChunks]);
+    const allocationAddress = this.#writeTable(placed);
+    await this.flush();
     await this.#file.sync();
-    const committed: ImageHeader = {
-      ...header,
+    const header: ImageHeader = {
+      ...fields,
       generation: (this.#current.header?.generation ?? 0) + 1,
+      pageCount: this.#filled.length,
+      allocationAddress,
+      deadBytes: this.space().deadBytes,
     };
     const slot = nextSlot(this.#current);
-    await this.#file.write(headerSlotOffsets[slot], encodeHeaderSlot(committed));
+    await this.#file.write(headerSlotOffsets[slot], encodeHeaderSlot(header));
     await this.#file.sync();
-    this.#current = { header: committed, slot };
-    assert(this.#current.header!.generation === committed.generation, "the commit is current");
-    return committed;
+    this.#current = { header, slot };
+    return header;
+  }
+
+  /** Reserves room for the table's chunks (before any free: freed slabs are still in use). */
+  #placeTable(): number[] {
+    // Placing chunks may add slabs; reserve for a few more entries than now.
+    const entries = this.#filled.length + Math.ceil(this.#filled.length / chunkEntriesMax) + 2;
+    const addresses: number[] = [];
+    for (let first = 0; first < entries; first += chunkEntriesMax) {
+      const reserved = chunkBytes(Math.min(chunkEntriesMax, entries - first));
+      addresses.push(this.#place(reserved), reserved);
+    }
+    assert(this.#filled.length <= entries, "the reserved table covers every slab");
+    this.#chunks = addresses;
+    return addresses;
+  }
+
+  /** Encodes the table into the reserved chunks; returns the first chunk's address. */
+  #writeTable(placed: number[]): number {
+    const slabs = this.#filled.length;
+    const ranges: [first: number, end: number][] = [];
+    for (let index = 0; index < placed.length; index += 2) {
+      const first = (index / 2) * chunkEntriesMax;
+      const end = Math.max(first, Math.min(slabs, first + chunkEntriesMax));
+      ranges.push([first, end]);
+      // The reservation allowed for more slabs than there are: give back the rest.
+      const reserved = placed[index + 1];
+      const actual = chunkBytes(end - first);
+      assert(actual <= reserved, "a chunk fits its reservation");
+      this.#live[Math.floor(placed[index] / slabBytes)] -= reserved - actual;
+      this.#chunks[index + 1] = actual;
+    }
+    for (const [index, [first, end]] of ranges.entries()) {
+      const record = encodeChunk({
+        firstSlab: first,
+        filled: this.#filled.slice(first, end),
+        live: this.#live.slice(first, end),
+        held: this.#held.slice(first, end),
+        next: 2 * index + 2 < placed.length ? placed[2 * index + 2] : 0,
+      });
+      assert(record.length === this.#chunks[2 * index + 1], "a chunk has the size accounted");
+      this.#buffer(placed[2 * index], record);
+    }
+    return placed[0];
   }
 
   /**
-   * Reads the node record at `address`. A failed check is confirmed by
-   * reading again (a transient read fault is not damage).
+   * The records the new image no longer uses leave `live` for `held`; what
+   * was held for the image before the committed one is released. A slab
+   * with nothing live or held becomes free (its space is reused from the
+   * start).
+   */
+  #retire(lists: readonly (readonly number[])[]): void {
+    const held = new Array<number>(this.#live.length).fill(0);
+    for (const pairs of lists) {
+      assert(pairs.length % 2 === 0, "records come in address and size pairs");
+      for (let index = 0; index < pairs.length; index += 2) {
+        const slab = Math.floor(pairs[index] / slabBytes);
+        assert(slab < this.#live.length, `a freed record at ${pairs[index]} lies in a known slab`);
+        this.#live[slab] -= pairs[index + 1];
+        held[slab] += pairs[index + 1];
+        assert(this.#live[slab] >= 0, `slab ${slab} freed more than it held`);
+      }
+    }
+    this.#held = held;
+    for (let slab = 0; slab < this.#live.length; slab++) {
+      if (this.#isFree(slab)) this.#filled[slab] = slabBase(slab);
+    }
+    this.#freeFrom = 0;
+  }
+
+  #isFree(slab: number): boolean {
+    return this.#live[slab] === 0 && this.#held[slab] === 0;
+  }
+
+  /** Finds room for `bytes` in the cursor slab, a free slab or a new one, and claims it. */
+  #place(bytes: number): number {
+    assert(bytes > 0 && bytes <= nodeRecordBytesMax, "a record fits a slab");
+    let slab = this.#cursor;
+    if (slab < 0 || this.#filled[slab] + bytes > slabBytes) {
+      slab = this.#nextFreeSlab();
+      if (slab < 0) {
+        assert(this.#filled.length < slabsMax, "the image has room for another slab");
+        slab = this.#filled.length;
+        this.#filled.push(slabBase(slab));
+        this.#live.push(0);
+        this.#held.push(0);
+      }
+      this.#cursor = slab;
+    }
+    const address = slab * slabBytes + this.#filled[slab];
+    this.#filled[slab] += bytes;
+    this.#live[slab] += bytes;
+    assert(this.#filled[slab] <= slabBytes, "a record never crosses a slab");
+    return address;
+  }
+
+  /** The lowest free slab other than the cursor's, or -1. */
+  #nextFreeSlab(): number {
+    for (let slab = this.#freeFrom; slab < this.#live.length; slab++) {
+      if (this.#isFree(slab) && slab !== this.#cursor) {
+        this.#freeFrom = slab + 1;
+        return slab;
+      }
+    }
+    this.#freeFrom = this.#live.length;
+    return -1;
+  }
+
+  #buffer(address: number, record: Uint8Array): void {
+    const run = this.#runs.at(-1);
+    if (run !== undefined && run.offset + run.bytes === address) {
+      run.parts.push(record);
+      run.bytes += record.length;
+    } else {
+      this.#runs.push({ offset: address, parts: [record], bytes: record.length });
+    }
+    this.#buffered += record.length;
+  }
+
+  /**
+   * Reads the node record at `address`. A failed check or a failed read is
+   * tried again (a transient read fault is not damage).
    *
    * @throws {CorruptionError} naming the file and address if the record is damaged.
+   * @throws {StorageIoError} if every read failed.
    */
   async read(address: number): Promise<NodeImage> {
-    assert(
-      Number.isSafeInteger(address) && address >= headerRegionBytes,
-      "an address points past the header",
-    );
+    if (!Number.isSafeInteger(address) || address < headerRegionBytes) {
+      throw new CorruptionError(
+        imageFileName,
+        headerSlotOffsets[0],
+        `a node record address ${address} points into the header region`,
+      );
+    }
     let problem = "record was not read";
+    let failure: StorageIoError | undefined;
     for (let reads = 0; reads < recordReadsMax; reads++) {
-      let bytes = await this.#file.read(address, recordReadGuessBytes);
-      const length = bytes.length >= 4
-        ? new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true)
-        : 0;
-      if (length > bytes.length && length <= nodeRecordBytesMax) {
-        bytes = await this.#file.read(address, length);
+      let bytes: Uint8Array;
+      try {
+        bytes = await this.#file.read(address, recordReadGuessBytes);
+        const length = bytes.length >= 4
+          ? new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true)
+          : 0;
+        if (length > bytes.length && length <= nodeRecordBytesMax) {
+          bytes = await this.#file.read(address, length);
+        }
+      } catch (error) {
+        // A failed read may be transient: try again, and report it only if every try fails.
+        if (!(error instanceof StorageIoError)) throw error;
+        failure = error;
+        continue;
       }
       const decoded = decodeNodeRecord(bytes);
       if (typeof decoded === "object") return decoded;
       problem = decoded;
+      failure = undefined;
     }
+    if (failure !== undefined) throw failure;
     throw new CorruptionError(imageFileName, address, `node record: ${problem}`);
   }
 
   /** Releases the file handle. Appended records not committed are abandoned. */
   async close(): Promise<void> {
-    this.#chunk = [];
-    this.#chunkBytes = 0;
+    this.#runs = [];
+    this.#buffered = 0;
     await this.#file.close();
   }
+}
+
+/**
+ * Reads both header slots, reading a damaged one again (up to
+ * {@link headerReadsMax} reads) so a transient read fault never makes open
+ * take the older image.
+ */
+async function readSlots(file: BlockFile): Promise<Uint8Array[]> {
+  const slots = await Promise.all(
+    headerSlotOffsets.map((offset) => file.read(offset, headerSlotBytes)),
+  );
+  for (const [index, offset] of headerSlotOffsets.entries()) {
+    for (let reads = 1; reads < headerReadsMax && isDamaged(slots[index]); reads++) {
+      slots[index] = await file.read(offset, headerSlotBytes);
+    }
+  }
+  return slots;
+}
+
+function isDamaged(slot: Uint8Array): boolean {
+  return !isBlank(slot) && typeof decodeHeaderSlot(slot) === "string";
+}
+
+/**
+ * Makes a new image valid before any commit: an empty generation-0 header
+ * in slot B, durable, so that a torn first commit (into A) falls back to it
+ * and damage to A alone is always detectable.
+ */
+async function initialise(file: BlockFile): Promise<CurrentHeader> {
+  const empty: ImageHeader = {
+    generation: 0,
+    coverageLsn: 0,
+    rootAddress: 0,
+    keyCount: 0,
+    pageCount: 0,
+    allocationAddress: 0,
+    deadBytes: 0,
+  };
+  await file.write(headerSlotOffsets[1], encodeHeaderSlot(empty));
+  await file.sync();
+  return { header: empty, slot: 1 };
+}
+
+/** Reads the allocation table a header points to (re-reading before damage counts). */
+async function readTable(
+  file: BlockFile,
+  header: ImageHeader | undefined,
+): Promise<{ table: AllocationChunk[]; chunks: number[] }> {
+  const table: AllocationChunk[] = [];
+  const chunks: number[] = [];
+  let address = header?.allocationAddress ?? 0;
+  const chunksMax = Math.ceil((header?.pageCount ?? 0) / chunkEntriesMax) + 1;
+  for (let index = 0; address !== 0; index++) {
+    if (index >= chunksMax || address < headerRegionBytes) {
+      throw new CorruptionError(imageFileName, address, "allocation table chain is too long");
+    }
+    const chunk = await readChunk(file, address);
+    chunks.push(address, chunkBytes(chunk.filled.length));
+    table.push(chunk);
+    address = chunk.next;
+  }
+  const slabs = table.reduce((sum, chunk) => sum + chunk.filled.length, 0);
+  if (header !== undefined && slabs !== header.pageCount) {
+    throw new CorruptionError(
+      imageFileName,
+      header.allocationAddress,
+      `allocation table describes ${slabs} slabs, the header ${header.pageCount}`,
+    );
+  }
+  return { table, chunks };
+}
+
+async function readChunk(file: BlockFile, address: number): Promise<AllocationChunk> {
+  let problem = "record was not read";
+  for (let reads = 0; reads < recordReadsMax; reads++) {
+    const decoded = decodeChunk(await file.read(address, chunkBytes(chunkEntriesMax)));
+    if (typeof decoded === "object") return decoded;
+    problem = decoded;
+  }
+  throw new CorruptionError(imageFileName, address, problem);
 }

@@ -45,8 +45,17 @@ export const nodeRecordBytesMax = fixedBytes + prefixBytesMax + 8 + 2 + children
 
 /** The encoded size of `node`. */
 export function nodeRecordBytes(node: NodeImage): number {
-  return fixedBytes + node.prefix.length + (node.value === undefined ? 0 : 8) + 2 +
-    node.childBytes.length * 9;
+  return nodeRecordBytesOf(node.prefix.length, node.value !== undefined, node.childBytes.length);
+}
+
+/** The encoded size of a node of this shape. */
+export function nodeRecordBytesOf(
+  prefixBytes: number,
+  hasValue: boolean,
+  children: number,
+): number {
+  assert(prefixBytes <= prefixBytesMax && children <= childrenMax, "a node shape within bounds");
+  return fixedBytes + prefixBytes + (hasValue ? 8 : 0) + 2 + children * 9;
 }
 
 /** Encodes `node` into a new array. */
@@ -105,6 +114,7 @@ export function decodeNodeRecord(bytes: Uint8Array): NodeImage | string {
     return "record checksum mismatch";
   }
   const flags = bytes[8];
+  if ((flags & ~flagHasValue) !== 0) return `record flags ${flags} are not a node's`;
   const prefixLength = view.getUint16(9, true);
   let offset = fixedBytes + prefixLength;
   const value = (flags & flagHasValue) === 0 ? undefined : readU64(view, offset);
