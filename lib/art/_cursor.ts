@@ -15,7 +15,7 @@
 import { assert } from "../_assert.ts";
 import { compareBytes, KEY_BYTES_MAX, matchLength } from "./_bytes.ts";
 import { findChild, nextChildByte, prevChildByte } from "./_children.ts";
-import { type ArtNode, BYTE_VALUES, NO_VALUE } from "./_node.ts";
+import { type ArtNode, BYTE_VALUES, isStub, NO_VALUE, NodeNotLoaded } from "./_node.ts";
 
 /** Forward mark: the node's own value is still to be visited. */
 const MARK_VALUE_PENDING = -2;
@@ -104,6 +104,7 @@ export class Cursor {
       node = findChild(node, byte);
       this.#key[end] = byte;
       depth = end + 1;
+      this.#checkLoaded(node, depth);
     }
   }
 
@@ -131,6 +132,7 @@ export class Cursor {
       node = findChild(node, byte);
       this.#key[pathEnd] = byte;
       depth = pathEnd + 1;
+      this.#checkLoaded(node, depth);
     }
   }
 
@@ -190,6 +192,7 @@ export class Cursor {
     const child = findChild(node, byte);
     assert(child !== null, "no child under the byte");
     this.#key[depth] = byte;
+    this.#checkLoaded(child, depth + 1);
     this.#push(child, this.#writePrefix(child, depth + 1), mark);
   }
 
@@ -199,6 +202,13 @@ export class Cursor {
     this.#nodes.push(node);
     this.#depths.push(depth);
     this.#marks.push(mark);
+  }
+
+  /** Throws {@link NodeNotLoaded} if `node` is a stub whose path is `key[0, pathLength)`. */
+  #checkLoaded(node: ArtNode | null, pathLength: number): void {
+    if (node === null || !isStub(node)) return;
+    assert(pathLength >= 1 && pathLength <= this.#key.length, "a stub's path lies in the key");
+    throw new NodeNotLoaded(this.#key.slice(0, pathLength), node.address);
   }
 
   #pop(): void {

@@ -40,7 +40,26 @@ export function walkUnwritten(
   keys: number,
   onNode: (node: ArtNode) => void,
 ): void {
+  const steps = walkUnwrittenSteps(root, keys, onNode, Number.POSITIVE_INFINITY);
+  for (let result = steps.next(); result.done !== true; result = steps.next()) {
+    assert(false, "an unbounded walk never pauses");
+  }
+}
+
+/**
+ * {@link walkUnwritten} that pauses (yields) after every `nodesPerStep`
+ * nodes, so a caller can let other work run between steps. The trie may
+ * change while paused only by copy-on-write (a live snapshot holds `root`).
+ */
+export function* walkUnwrittenSteps(
+  root: ArtNode | null,
+  keys: number,
+  onNode: (node: ArtNode) => void,
+  nodesPerStep: number,
+): Generator<void, void> {
+  assert(nodesPerStep > 0, "a step visits at least one node");
   if (root === null || root.address !== NO_ADDRESS) return;
+  let visited = 0;
   const nodes: ArtNode[] = [root];
   const marks: number[] = [-1];
   const stepsMax = 4 * keys + 2; // one push and one pop per node
@@ -59,6 +78,7 @@ export function walkUnwritten(
     nodes.pop();
     marks.pop();
     onNode(node);
+    if (++visited % nodesPerStep === 0) yield;
   }
 }
 
@@ -80,13 +100,27 @@ export function writeUnwritten(
   keys: number,
   visit: (node: NodeView) => number,
 ): number {
+  const steps = writeUnwrittenSteps(root, keys, visit, Number.POSITIVE_INFINITY);
+  for (let result = steps.next();; result = steps.next()) {
+    if (result.done === true) return result.value;
+    assert(false, "an unbounded walk never pauses");
+  }
+}
+
+/** {@link writeUnwritten} pausing after every `nodesPerStep` nodes; returns the root's address. */
+export function* writeUnwrittenSteps(
+  root: ArtNode | null,
+  keys: number,
+  visit: (node: NodeView) => number,
+  nodesPerStep: number,
+): Generator<void, number> {
   if (root === null) return NO_ADDRESS;
   const views = new ViewBuilder();
-  walkUnwritten(root, keys, (node) => {
+  yield* walkUnwrittenSteps(root, keys, (node) => {
     const address = visit(views.of(node));
     assert(Number.isSafeInteger(address) && address > 0, `visit gave address ${address}`);
     node.address = address;
-  });
+  }, nodesPerStep);
   assert(root.address !== NO_ADDRESS, "image walk left the root without an address");
   return root.address;
 }

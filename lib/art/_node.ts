@@ -105,8 +105,12 @@ abstract class NodeBase {
   prefix: string;
   /** The value of the key ending after `prefix`, or {@link NO_VALUE}. */
   value: number;
-  /** The generation clock when the node was made: shared with a snapshot if `<=` its frozen one. */
-  readonly gen: number;
+  /**
+   * The generation clock when the node was made: shared with a snapshot if
+   * `<=` its frozen one. A node loaded in place of a {@link Stub} takes the
+   * stub's, so it is shared exactly when the stub was.
+   */
+  gen: number;
   /** Where the image holds this node (and so its subtree), or {@link NO_ADDRESS}. */
   address: number;
 
@@ -194,6 +198,47 @@ export class NodeWide extends NodeBase {
   }
 }
 
+/** A stub's prefix: a code unit no key byte equals, so no descent passes it. */
+export const STUB_PREFIX = "\u0100";
+
+/**
+ * A node not loaded yet (a stub): the image record at `address` holds it
+ * and its subtree. It is a {@link Leaf} without a value and with
+ * {@link STUB_PREFIX} as its prefix (no new class: a fifth node shape would
+ * make the hot property accesses megamorphic). A lookup that reaches it
+ * never matches; edits must load it first (see `Art.install`).
+ */
+export function newStub(address: number, gen: number): Leaf {
+  assert(Number.isSafeInteger(address) && address > 0, "a stub has an image address");
+  const stub = new Leaf(STUB_PREFIX, NO_VALUE);
+  stub.address = address;
+  stub.gen = gen;
+  assert(isStub(stub), "a stub is recognised");
+  return stub;
+}
+
+/**
+ * Thrown by a read that reached a stub: load the record at `address` and
+ * install it (`Art.install`) under `path`, then try again.
+ */
+export class NodeNotLoaded extends Error {
+  /** The key bytes from the root down to and including the branching byte into the stub. */
+  readonly path: Uint8Array;
+  /** The stub's image address. */
+  readonly address: number;
+  constructor(path: Uint8Array, address: number) {
+    super(`trie node at image address ${address} is not loaded`);
+    this.name = "NodeNotLoaded";
+    this.path = path;
+    this.address = address;
+  }
+}
+
+/** Whether `node` is a stub (see {@link newStub}). */
+export function isStub(node: ArtNode): boolean {
+  return node.kind === KIND_LEAF && node.value === NO_VALUE && node.prefix === STUB_PREFIX;
+}
+
 /** Any trie node; `kind` tells which. */
 export type ArtNode = Leaf | Node4 | Node16 | NodeWide;
 /** A node that can have children. */
@@ -223,6 +268,7 @@ export function capacityOf(kind: number): number {
  * shared, not copied: path copying clones only the nodes an edit changes.
  */
 export function cloneNode(node: ArtNode): ArtNode {
+  assert(!isStub(node), "an edit reached a node not loaded from the image");
   switch (node.kind) {
     case KIND_LEAF:
       return new Leaf(node.prefix, node.value);

@@ -7,7 +7,12 @@
 
 import { assert } from "../_assert.ts";
 import { walkEntries } from "./_cursor.ts";
-import { type NodeView, walkUnwritten, writeUnwritten } from "./_image_walk.ts";
+import {
+  type NodeView,
+  walkUnwritten,
+  writeUnwritten,
+  writeUnwrittenSteps,
+} from "./_image_walk.ts";
 import { type ArtNode, NO_ADDRESS, NO_VALUE } from "./_node.ts";
 import { findNode } from "./_tree.ts";
 import { type TreeStats, verifyTree } from "./_verify.ts";
@@ -60,6 +65,19 @@ export class FrozenSnapshot implements ArtSnapshot {
 
   writeChanged(visit: (node: NodeView) => number): number {
     return writeUnwritten(this.#checkLive(), this.#size, visit);
+  }
+
+  *writeChangedSteps(
+    visit: (node: NodeView) => number,
+    nodesPerStep: number,
+  ): Generator<void, number> {
+    const root = this.#checkLive();
+    const steps = writeUnwrittenSteps(root, this.#size, visit, nodesPerStep);
+    for (let result = steps.next();; result = steps.next()) {
+      if (result.done === true) return result.value;
+      yield;
+      this.#checkLive();
+    }
   }
 
   changedNodeCount(): number {

@@ -23,6 +23,7 @@ import {
   capacityOf,
   cloneNode,
   type InnerNode,
+  isStub,
   keyAt4,
   KIND_4,
   KIND_LEAF,
@@ -36,6 +37,28 @@ import { grow, leafToNode4, normalize } from "./_reshape.ts";
 
 /** `frozenGen` when no snapshot is live: no node's `gen` is at or below it. */
 export const NO_SNAPSHOT = -1;
+
+/**
+ * Told about every image record the live trie stops using: `address` and the
+ * shape that fixes the record's size (see `nodeRecordBytes` in the image layer).
+ */
+export type DropHandler = (
+  address: number,
+  prefixBytes: number,
+  hasValue: boolean,
+  children: number,
+) => void;
+
+/** The number of children of `node`. */
+export function childCount(node: ArtNode): number {
+  return node.kind === KIND_LEAF ? 0 : node.count;
+}
+
+/** Tells `onDrop` that the live trie no longer uses `node`'s image record. */
+export function reportDrop(onDrop: DropHandler, node: ArtNode): void {
+  assert(node.address !== NO_ADDRESS && !isStub(node), "only a loaded, written node is dropped");
+  onDrop(node.address, node.prefix.length, node.value !== NO_VALUE, childCount(node));
+}
 
 /** The node where `key` ends (it may hold no value) in the trie under `root`, or null. The hot path. */
 export function findNode(root: ArtNode | null, key: Uint8Array): ArtNode | null {
@@ -67,6 +90,13 @@ export class ArtTree {
    * `gen <= frozenGen` are shared with it and never changed.
    */
   frozenGen: number = NO_SNAPSHOT;
+  /** Told when an edit makes the live trie stop using an image record. */
+  onDrop: DropHandler | null = null;
+  /**
+   * Nodes of a live snapshot cloned before the checkpoint gave them an
+   * address: once it has, their records are dropped too (see `Art.capture`).
+   */
+  orphans: ArtNode[] = [];
 
   /** The node where `key` ends (it may hold no value), or null. The hot path. */
   find(key: Uint8Array): ArtNode | null {
@@ -78,10 +108,11 @@ export class ArtTree {
     let root = this.root;
     assert(root !== null, "own the root of an empty trie");
     if (root.gen <= this.frozenGen) {
+      this.#dropShared(root);
       root = cloneNode(root);
       this.root = root;
     } else if (root.address !== NO_ADDRESS) {
-      root.address = NO_ADDRESS; // a store only when needed: clean cache lines need no write-back
+      this.#dropOwned(root);
     }
     return root;
   }
@@ -92,12 +123,27 @@ export class ArtTree {
     if (child === null) return null;
     if (child.gen <= this.frozenGen) {
       assert(node.gen > this.frozenGen, "owning a child of a shared node");
+      this.#dropShared(child);
       child = cloneNode(child);
       replaceChild(node as InnerNode, byte, child);
     } else if (child.address !== NO_ADDRESS) {
-      child.address = NO_ADDRESS;
+      this.#dropOwned(child);
     }
     return child;
+  }
+
+  /** A node the snapshot shares is replaced by a clone: its record (now or once written) is dropped. */
+  #dropShared(node: ArtNode): void {
+    if (this.onDrop === null) return;
+    if (node.address !== NO_ADDRESS) reportDrop(this.onDrop, node);
+    else this.orphans.push(node);
+  }
+
+  /** An owned node is about to change: its record is dropped and its address cleared. */
+  #dropOwned(node: ArtNode): void {
+    assert(!isStub(node), "an edit reached a node not loaded from the image");
+    if (this.onDrop !== null) reportDrop(this.onDrop, node);
+    node.address = NO_ADDRESS; // a store only when needed: clean cache lines need no write-back
   }
 
   /**
@@ -182,39 +228,64 @@ export class ArtTree {
   remove(key: Uint8Array): boolean {
     const found = this.find(key);
     if (found === null || found.value === NO_VALUE) return false; // owns nothing
+    // The owned path: each ancestor and the byte leading down from it.
+    const ancestors: InnerNode[] = [];
+    const bytes: number[] = [];
     let node: ArtNode = this.#ownRoot();
-    let parent: InnerNode | null = null;
-    let parentByte = -1;
-    let grandparent: InnerNode | null = null;
-    let grandparentByte = -1;
     let depth = node.prefix.length;
     for (let level = 0; depth < key.length; level++) {
       assert(level <= key.length, "descent deeper than the key");
       const child = this.#ownChild(node, key[depth]);
       assert(child !== null && node.kind !== KIND_LEAF, "key vanished between the descents");
-      grandparent = parent;
-      grandparentByte = parentByte;
-      parent = node as InnerNode;
-      parentByte = key[depth];
+      ancestors.push(node as InnerNode);
+      bytes.push(key[depth]);
       node = child;
       depth += 1 + node.prefix.length;
     }
     assert(depth === key.length && node.value !== NO_VALUE, "removal descent missed the key");
     node.value = NO_VALUE;
-    if (node.kind !== KIND_LEAF) {
-      this.#replaceIfChanged(parent, parentByte, node, this.#normalize(node));
-    } else if (parent === null) {
-      this.root = null;
-    } else {
-      removeChild(parent, parentByte);
-      this.#replaceIfChanged(grandparent, grandparentByte, parent, this.#normalize(parent));
-    }
+    this.#restoreUpward(node, ancestors, bytes);
     return true;
   }
 
-  /** {@link normalize} on an owned node, owning first the only child it may merge into. */
+  /**
+   * After `node` lost its value: removes it if nothing is left of it, then
+   * its parent if nothing is left of that (only a lazy trie's unmerged
+   * one-child nodes let this go past one level), and normalizes the first
+   * node that stays.
+   */
+  #restoreUpward(node: ArtNode, ancestors: InnerNode[], bytes: number[]): void {
+    let current = node;
+    for (let level = ancestors.length; level >= 0; level--) {
+      const parent = level > 0 ? ancestors[level - 1] : null;
+      const byte = level > 0 ? bytes[level - 1] : -1;
+      const empty = current.value === NO_VALUE &&
+        (current.kind === KIND_LEAF || current.count === 0);
+      if (!empty) {
+        if (current.kind !== KIND_LEAF) {
+          this.#replaceIfChanged(parent, byte, current, this.#normalize(current));
+        }
+        return;
+      }
+      if (parent === null) {
+        this.root = null;
+        return;
+      }
+      removeChild(parent, byte);
+      current = parent;
+    }
+    unreachable("the walk up ends at the root");
+  }
+
+  /**
+   * {@link normalize} on an owned node, owning first the only child it may
+   * merge into. A child not loaded yet (a stub) is not merged: the node
+   * stays a valueless one-child node (a lazy trie allows it; lookups and
+   * edits pass through it), so edits never wait for a load.
+   */
   #normalize(node: InnerNode): ArtNode {
     if (node.kind === KIND_4 && node.count === 1 && node.value === NO_VALUE) {
+      if (isStub(node.c0!)) return node;
       const child = this.#ownChild(node, keyAt4(node.keys, 0));
       assert(child !== null && node.c0 === child, "the only child is not owned");
     }

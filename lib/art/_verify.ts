@@ -13,6 +13,7 @@ import {
   type ArtNode,
   BYTE_VALUES,
   capacityOf,
+  isStub,
   keyAt4,
   KIND_16,
   KIND_256,
@@ -44,6 +45,8 @@ export interface TreeStats {
   nodes256: number;
   /** The length of the longest key. */
   depthMax: number;
+  /** Nodes not loaded from the image yet (a lazy trie's stubs). */
+  stubs: number;
 }
 
 /** The fewest children each kind may hold, indexed by kind. */
@@ -55,16 +58,36 @@ const COUNT_MIN = [
   NODE256_SHRINK_COUNT + 1,
 ];
 
-/** Walks the trie under `root`, asserts every invariant and counts the nodes. */
-export function verifyTree(root: ArtNode | null): TreeStats {
-  const stats = { keys: 0, leaves: 0, nodes4: 0, nodes16: 0, nodes48: 0, nodes256: 0, depthMax: 0 };
+/**
+ * Walks the trie under `root`, asserts every invariant and counts the nodes.
+ * A `lazy` trie (opened from an image) may hold stubs, and valueless
+ * one-child nodes whose merge waited for a child that was not loaded. Keys
+ * behind stubs are not counted.
+ */
+export function verifyTree(root: ArtNode | null, lazy = false): TreeStats {
+  const stats = {
+    keys: 0,
+    leaves: 0,
+    nodes4: 0,
+    nodes16: 0,
+    nodes48: 0,
+    nodes256: 0,
+    depthMax: 0,
+    stubs: 0,
+  };
   const nodes: ArtNode[] = root === null ? [] : [root];
   const depths: number[] = [0];
   while (nodes.length > 0) {
     const node = nodes.pop()!;
+    if (isStub(node)) {
+      assert(lazy && node.address !== NO_ADDRESS, "a stub in a trie not opened from an image");
+      stats.stubs++;
+      depths.pop();
+      continue;
+    }
     const depth = depths.pop()! + node.prefix.length;
     assert(depth <= KEY_BYTES_MAX, `key path of ${depth} bytes is too long`);
-    verifyNode(node);
+    verifyNode(node, lazy);
     if (node.value !== NO_VALUE) {
       stats.keys++;
       stats.depthMax = Math.max(stats.depthMax, depth);
@@ -88,7 +111,7 @@ export function verifyTree(root: ArtNode | null): TreeStats {
   return stats;
 }
 
-function verifyNode(node: ArtNode): void {
+function verifyNode(node: ArtNode, lazy: boolean): void {
   assert(node.value === NO_VALUE || (Number.isSafeInteger(node.value) && node.value >= 0), "value");
   for (let i = 0; i < node.prefix.length; i++) assert(node.prefix.charCodeAt(i) <= 0xff, "prefix");
   if (node.kind === KIND_LEAF) {
@@ -97,7 +120,10 @@ function verifyNode(node: ArtNode): void {
   }
   assert(node.count >= COUNT_MIN[node.kind], `kind ${node.kind} with ${node.count} children`);
   assert(node.count <= capacityOf(node.kind), `kind ${node.kind} with ${node.count} children`);
-  assert(node.count !== 1 || node.value !== NO_VALUE, "valueless one-child node not compressed");
+  assert(
+    lazy || node.count !== 1 || node.value !== NO_VALUE,
+    "valueless one-child node not compressed",
+  );
   if (node.kind === KIND_4 || node.kind === KIND_16) {
     for (let at = 0; at < capacityOf(node.kind); at++) {
       assert((childAt(node, at) !== null) === at < node.count, `child slot ${at} disagrees`);

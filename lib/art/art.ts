@@ -30,13 +30,25 @@
 
 import { assert } from "../_assert.ts";
 import { walkEntries } from "./_cursor.ts";
-import { NO_VALUE, tickGeneration } from "./_node.ts";
-import { ArtTree, NO_SNAPSHOT } from "./_tree.ts";
+import type { NodeView } from "./_image_walk.ts";
+import {
+  findStubs,
+  forgetAddresses,
+  installNode,
+  nodeFromImage,
+  stubOnPath,
+  type StubRef,
+} from "./_lazy.ts";
+import { NO_VALUE, NodeNotLoaded, tickGeneration } from "./_node.ts";
+import { ArtTree, type DropHandler, NO_SNAPSHOT, reportDrop } from "./_tree.ts";
 import { type TreeStats, verifyTree } from "./_verify.ts";
 import { FrozenSnapshot } from "./_snapshot.ts";
 import type { ArtSnapshot } from "./snapshot.ts";
 
 export type { ArtSnapshot, ArtSnapshotRange, NodeView } from "./snapshot.ts";
+export type { StubRef } from "./_lazy.ts";
+export type { DropHandler } from "./_tree.ts";
+export { NodeNotLoaded } from "./_node.ts";
 
 /** Options for {@link Art.entries}: a key range in unsigned byte order. */
 export interface ArtRange {
@@ -70,6 +82,152 @@ export class Art {
   #size = 0;
   /** Bumped by every change; live iterators compare it after each step. */
   #version = 0;
+  /** Whether the trie may hold stubs (it was opened from an image). */
+  #lazy = false;
+
+  /**
+   * A trie opened from an image: the root loaded from its record, every
+   * other node a stub until {@link Art.install} loads it.
+   *
+   * @param root The root's record.
+   * @param rootAddress Where the image holds it.
+   * @param size The number of keys the image holds.
+   * @returns The trie.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Art, NodeNotLoaded } from "./art.ts";
+   * const root = { prefix: new Uint8Array(0), value: undefined, childBytes: Uint8Array.of(1, 2), childAddresses: [100, 200] };
+   * const art = Art.fromImage(root, 300, 2);
+   * assert.throws(() => art.get(Uint8Array.of(1)), NodeNotLoaded);
+   * art.install(Uint8Array.of(1), 100, { prefix: new Uint8Array(0), value: 7, childBytes: new Uint8Array(0), childAddresses: [] });
+   * assert.equal(art.get(Uint8Array.of(1)), 7);
+   * ```
+   */
+  static fromImage(root: NodeView, rootAddress: number, size: number): Art {
+    assert(Number.isSafeInteger(size) && size > 0, "an image with a root holds keys");
+    const art = new Art();
+    art.#tree.root = nodeFromImage(root, rootAddress, tickGeneration());
+    art.#size = size;
+    art.#lazy = true;
+    return art;
+  }
+
+  /**
+   * Installs the record of a stub in its place (with stubs for its
+   * children). A no-op if the stub is gone (loaded already, or replaced by
+   * an edit).
+   *
+   * @param path The stub's path, from {@link NodeNotLoaded} or a {@link StubRef}.
+   * @param address The stub's image address.
+   * @param node The record read from that address.
+   * @returns The new node's child stubs, or null if nothing was installed.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Art } from "./art.ts";
+   * const leaf = { prefix: new Uint8Array(0), value: 1, childBytes: new Uint8Array(0), childAddresses: [] };
+   * const art = Art.fromImage({ ...leaf, value: undefined, childBytes: Uint8Array.of(5, 6), childAddresses: [10, 20] }, 30, 2);
+   * assert.deepEqual(art.install(Uint8Array.of(5), 10, leaf), []);
+   * assert.equal(art.install(Uint8Array.of(5), 10, leaf), null); // already loaded
+   * ```
+   */
+  install(path: Uint8Array, address: number, node: NodeView): StubRef[] | null {
+    assert(this.#lazy, "install into a trie not opened from an image");
+    return installNode(this.#tree, path, address, node);
+  }
+
+  /**
+   * Up to `limit` stubs still to load, in key order.
+   *
+   * @param limit The most to return.
+   * @returns Their paths and addresses; empty when the trie is fully loaded.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Art } from "./art.ts";
+   * assert.deepEqual(new Art().stubs(10), []);
+   * ```
+   */
+  stubs(limit: number): StubRef[] {
+    assert(limit > 0, "a positive stub limit");
+    return this.#lazy ? findStubs(this.#tree.root, limit) : [];
+  }
+
+  /**
+   * The first stub on `key`'s path: what a read or an edit of `key` needs
+   * loaded first. Null when the path is loaded.
+   *
+   * @param key The key.
+   * @returns The stub to load first, or null.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Art } from "./art.ts";
+   * assert.equal(new Art().stubOnPath(Uint8Array.of(1)), null);
+   * ```
+   */
+  stubOnPath(key: Uint8Array): StubRef | null {
+    return this.#lazy ? stubOnPath(this.#tree.root, key) : null;
+  }
+
+  /**
+   * Receives every image record the live trie stops using (an edit changed
+   * or removed its node), so the image can free its space.
+   *
+   * @param handler Called with the record's address and the shape fixing its size.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Art } from "./art.ts";
+   * const art = new Art();
+   * const dropped: number[] = [];
+   * art.onDrop((address) => dropped.push(address));
+   * art.set(Uint8Array.of(1), 1);
+   * const snapshot = art.capture();
+   * snapshot.writeChanged(() => 64);
+   * snapshot.release();
+   * art.set(Uint8Array.of(1), 2); // the record at 64 no longer holds the live node
+   * assert.deepEqual(dropped, [64]);
+   * ```
+   */
+  onDrop(handler: DropHandler): void {
+    this.#tree.onDrop = handler;
+  }
+
+  /**
+   * Clears every node's image address, reporting each record dropped, so
+   * the next checkpoint rewrites the whole trie (compaction). The trie must
+   * be fully loaded and no snapshot live.
+   *
+   * @returns The number of addresses cleared.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Art } from "./art.ts";
+   * const art = new Art();
+   * art.set(Uint8Array.of(1), 1);
+   * const snapshot = art.capture();
+   * snapshot.writeChanged(() => 64);
+   * snapshot.release();
+   * assert.equal(art.forgetAddresses(), 1);
+   * assert.equal(art.capture().changedNodeCount(), 1);
+   * ```
+   */
+  forgetAddresses(): number {
+    const tree = this.#tree;
+    assert(tree.frozenGen === NO_SNAPSHOT, "forget addresses while a snapshot is live");
+    const onDrop = tree.onDrop;
+    return forgetAddresses(tree.root, (node) => {
+      if (onDrop !== null) reportDrop(onDrop, node);
+    });
+  }
 
   /**
    * The number of keys.
@@ -106,8 +264,15 @@ export class Art {
    */
   get(key: Uint8Array): number | undefined {
     const node = this.#tree.find(key);
-    if (node === null || node.value === NO_VALUE) return undefined;
+    if (node === null || node.value === NO_VALUE) return this.#lazy ? this.#missed(key) : undefined;
     return node.value;
+  }
+
+  /** A lookup in a lazy trie missed: absent, or behind a stub (then it throws). */
+  #missed(key: Uint8Array): undefined {
+    const stub = stubOnPath(this.#tree.root, key);
+    if (stub !== null) throw new NodeNotLoaded(stub.path, stub.address);
+    return undefined;
   }
 
   /**
@@ -267,6 +432,13 @@ export class Art {
     const release = () => {
       assert(tree.frozenGen === frozen, "released a snapshot that is not the live one");
       tree.frozenGen = NO_SNAPSHOT;
+      // Shared nodes cloned before the checkpoint wrote them: their records
+      // (if it did) are not the live trie's either.
+      const orphans = tree.orphans;
+      tree.orphans = [];
+      for (const node of orphans) {
+        if (tree.onDrop !== null && node.address !== 0) reportDrop(tree.onDrop, node);
+      }
     };
     return new FrozenSnapshot({ root: tree.root, size: this.#size, release });
   }
@@ -309,8 +481,11 @@ export class Art {
    * ```
    */
   verify(): ArtStats {
-    const stats = verifyTree(this.#tree.root);
-    assert(stats.keys === this.#size, `size ${this.#size} but ${stats.keys} keys in the trie`);
+    const stats = verifyTree(this.#tree.root, this.#lazy);
+    assert(
+      stats.stubs > 0 ? stats.keys <= this.#size : stats.keys === this.#size,
+      `size ${this.#size} but ${stats.keys} keys in the trie`,
+    );
     return stats;
   }
 

@@ -140,6 +140,43 @@ export interface ArtSnapshot {
   writeChanged(visit: (node: NodeView) => number): number;
 
   /**
+   * {@link ArtSnapshot.writeChanged} in steps: the generator pauses after
+   * every `nodesPerStep` nodes so the caller can flush what `visit` wrote
+   * and let writers run (they do not disturb the walk: copy-on-write keeps
+   * the snapshot's nodes unchanged). The generator's return value is the
+   * root's address.
+   *
+   * @param visit As for {@link ArtSnapshot.writeChanged}.
+   * @param nodesPerStep Nodes visited between pauses (positive).
+   * @returns A generator; run it to the end to write every changed node.
+   * @throws {Error} From `next()`, if the snapshot was released.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Art } from "./art.ts";
+   * const art = new Art();
+   * for (let byte = 0; byte < 10; byte++) art.set(Uint8Array.of(byte), byte);
+   * const snapshot = art.capture();
+   * let next = 1, pauses = 0;
+   * const steps = snapshot.writeChangedSteps(() => next++, 4);
+   * let result = steps.next();
+   * for (; result.done !== true; result = steps.next()) {
+   *   pauses++;
+   *   art.set(Uint8Array.of(3), 100); // a writer runs between steps
+   * }
+   * assert.equal(result.value, 11); // ten leaves, then the root
+   * assert.equal(pauses, 2);
+   * assert.equal(snapshot.get(Uint8Array.of(3)), 3);
+   * snapshot.release();
+   * ```
+   */
+  writeChangedSteps(
+    visit: (node: NodeView) => number,
+    nodesPerStep: number,
+  ): Generator<void, number>;
+
+  /**
    * The number of nodes {@link ArtSnapshot.writeChanged} would visit now.
    *
    * @returns The count of nodes without an address.
