@@ -45,12 +45,16 @@ export interface SegmentInfo {
   firstLsn: number;
   /** Bytes of valid data: header plus whole records. */
   validBytes: number;
+  /** The LSN after its last valid record: where the next segment must start. */
+  nextLsn: number;
 }
 
 /** What {@link readWal} found. */
 export interface WalScan {
   /** Segments in LSN order; the last one is where appends continue. */
   segments: SegmentInfo[];
+  /** Segments before those, wholly covered by the image: not read (names and first LSNs). */
+  covered: { name: string; firstLsn: number }[];
   /** LSN of the last valid record, or `afterLsn` if there is none above it. */
   lastLsn: number;
   /** Records handed to `onRecord` (those above `afterLsn`). */
@@ -80,17 +84,30 @@ export async function readWal(
   afterLsn: number,
   onRecord: RecordHandler,
 ): Promise<WalScan> {
-  const names = (await storage.list())
+  const all = (await storage.list())
     .filter((name) => parseSegmentName(name) !== undefined)
     .sort();
-  if (names.length > segmentCountMax) {
+  if (all.length > segmentCountMax) {
     throw new CorruptionError(
-      names[0],
+      all[0],
       0,
-      `${names.length} WAL segments exceed the limit of ${segmentCountMax}`,
+      `${all.length} WAL segments exceed the limit of ${segmentCountMax}`,
     );
   }
-  const scan: WalScan = { segments: [], lastLsn: afterLsn, replayed: 0, tornBytes: 0 };
+  // Segments before the last one starting at or below afterLsn + 1 hold
+  // only records the image covers. They are not read: a checkpoint removes
+  // them, and a crash may undo any of those removals (until the directory
+  // fsync), leaving gaps among them that are no damage.
+  let start = 0;
+  while (start + 1 < all.length && parseSegmentName(all[start + 1])! <= afterLsn + 1) start++;
+  const names = all.slice(start);
+  const scan: WalScan = {
+    segments: [],
+    covered: all.slice(0, start).map((name) => ({ name, firstLsn: parseSegmentName(name)! })),
+    lastLsn: afterLsn,
+    replayed: 0,
+    tornBytes: 0,
+  };
   for (let index = 0; index < names.length; index++) {
     const next = index + 1 < names.length ? await readHeader(storage, names[index + 1]) : undefined;
     // A last segment whose header never became durable is a torn creation:
@@ -238,7 +255,9 @@ async function scanSegment(
   onRecord: RecordHandler,
   scan: WalScan,
 ): Promise<SegmentInfo | undefined> {
-  const expected = scan.segments.length === 0 ? undefined : scan.lastLsn + 1;
+  // Not scan.lastLsn + 1: segments a checkpoint covers wholly may be kept,
+  // so the last LSN seen so far can be below the coverage.
+  const expected = scan.segments.at(-1)?.nextLsn;
   const { isLast, sealedAt } = place;
   let bytes = sealed(name, await readWhole(storage, name), sealedAt);
   let rereads = 0;
@@ -270,7 +289,7 @@ async function scanSegment(
     cursor.offset <= bytes.length || cursor.problem !== undefined,
     "valid records end inside the segment",
   );
-  return { name, firstLsn, validBytes: cursor.offset };
+  return { name, firstLsn, validBytes: cursor.offset, nextLsn: cursor.expected };
 }
 
 /** Where replay stands in a segment: the next offset and LSN, and the check that failed there. */

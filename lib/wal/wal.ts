@@ -59,6 +59,8 @@ export interface WalStats {
   bytesWritten: number;
   /** Segments created since open. */
   segmentsCreated: number;
+  /** Segments removed since open (wholly covered by a checkpoint). */
+  segmentsRemoved: number;
 }
 
 interface Deferred {
@@ -103,7 +105,21 @@ export class Wal {
   /** Called after a group is durable and before its waiters resume, with the group's bytes. */
   onDurable: ((records: Uint8Array, firstLsn: number, lastLsn: number) => void) | undefined;
   /** Counters since open. */
-  readonly stats: WalStats = { groups: 0, fsyncs: 0, bytesWritten: 0, segmentsCreated: 0 };
+  readonly stats: WalStats = {
+    groups: 0,
+    fsyncs: 0,
+    bytesWritten: 0,
+    segmentsCreated: 0,
+    segmentsRemoved: 0,
+  };
+  /** Record bytes appended since open (durable or not). */
+  #appendedBytes = 0;
+  /** The segments of the log, oldest first, by name and first LSN; the last is the open one. */
+  #segments: { name: string; firstLsn: number }[] = [];
+  /** The next group starts a new segment (a new epoch) even if the open one has room. */
+  #rollPending = false;
+  /** A reclaim in progress (one at a time). */
+  #reclaiming: Promise<number> | undefined;
 
   private constructor(storage: BlockStorage, segmentBytes: number, lastLsn: number) {
     assert(segmentBytes >= segmentHeaderBytes, "segments hold at least a header");
@@ -129,6 +145,10 @@ export class Wal {
       await storage.remove(scan.tornSegment);
       await storage.syncDir();
     }
+    wal.#segments = [
+      ...scan.covered,
+      ...scan.segments.map(({ name, firstLsn }) => ({ name, firstLsn })),
+    ];
     const last = scan.segments.at(-1);
     if (last !== undefined) {
       const file = await storage.open(last.name);
@@ -190,9 +210,70 @@ export class Wal {
   appendMutation(kind: MutationKind, key: Uint8Array, value: number): number {
     this.checkWritable();
     const lsn = this.#nextLsn++;
+    const before = this.#pending.length;
     this.#pending.mutation(lsn, kind, key, value);
+    this.#appendedBytes += this.#pending.length - before;
     this.#queue();
     return lsn;
+  }
+
+  /** Record bytes appended since open. */
+  get appendedBytes(): number {
+    return this.#appendedBytes;
+  }
+
+  /** The segments, oldest first (names and first LSNs); the last is the one appends go to. */
+  get segments(): readonly { name: string; firstLsn: number }[] {
+    return this.#segments;
+  }
+
+  /** Makes the next group start a new segment: one segment per epoch. */
+  roll(): void {
+    this.#rollPending = this.#file !== undefined;
+  }
+
+  /**
+   * Removes the oldest segments whose records all lie at or below
+   * `coveredLsn` (a checkpoint holds them), keeping the newest `retain` of
+   * those, oldest first so what is left is always a suffix of the log; then
+   * fsyncs the directory (D10). The open segment is never removed. Returns
+   * how many were removed.
+   */
+  reclaim(coveredLsn: number, retain: number): Promise<number> {
+    assert(coveredLsn < this.#nextLsn, "a checkpoint covers only appended records");
+    const previous = this.#reclaiming ?? Promise.resolve(0);
+    const run = previous.catch(() => 0).then(() => this.#reclaim(coveredLsn, retain));
+    this.#reclaiming = run;
+    return run;
+  }
+
+  async #reclaim(coveredLsn: number, retain: number): Promise<number> {
+    const segments = this.#segments;
+    let covered = 0;
+    // Segment i ends just before segment i + 1 starts; the last one is open.
+    while (covered + 1 < segments.length && segments[covered + 1].firstLsn - 1 <= coveredLsn) {
+      covered++;
+    }
+    const remove = Math.max(0, covered - retain);
+    for (let index = 0; index < remove; index++) {
+      assert(this.#segments[0] === segments[0], "segments are removed oldest first");
+      await this.#storage.remove(segments[0].name);
+      this.#segments.shift();
+      this.stats.segmentsRemoved++;
+    }
+    if (remove > 0) {
+      try {
+        await this.#storage.syncDir();
+      } catch (error) {
+        // After a failed directory fsync nothing pending in the directory is
+        // known to be durable, a segment created meanwhile included (D7).
+        this.#poison ??= error instanceof StorageIoError
+          ? error
+          : new StorageIoError(`Cannot sync the directory: ${String(error)}`, error);
+        throw error;
+      }
+    }
+    return remove;
   }
 
   /**
@@ -206,6 +287,7 @@ export class Wal {
     assert(ops.length >= 1, "a batch holds at least one op");
     const lsn = this.#nextLsn;
     const buffer = this.#pending;
+    const before = buffer.length;
     buffer.begin(lsn, RecordKind.batch);
     buffer.u32(ops.length);
     for (const op of ops) {
@@ -220,6 +302,7 @@ export class Wal {
       }
     }
     buffer.end();
+    this.#appendedBytes += buffer.length - before;
     this.#nextLsn++;
     this.#queue();
     return lsn;
@@ -281,6 +364,9 @@ export class Wal {
     assert(buffer.firstLsn === this.#durableLsn + 1, "groups are durable in lsn order");
     try {
       await this.#writeDurably(buffer.view(), buffer.firstLsn);
+      // A directory fsync that failed meanwhile (a reclaim) leaves this
+      // group's segment entry in doubt: nothing more is acknowledged.
+      if (this.#poison !== undefined) throw this.#poison;
     } catch (error) {
       this.#poison = error instanceof StorageIoError
         ? error
@@ -305,7 +391,8 @@ export class Wal {
 
   /** Writes records at the end of the log and fsyncs them; starts a new segment when full. */
   async #writeDurably(records: Uint8Array, firstLsn: number): Promise<void> {
-    if (this.#file === undefined || this.#fileSize >= this.#segmentBytes) {
+    if (this.#file === undefined || this.#fileSize >= this.#segmentBytes || this.#rollPending) {
+      this.#rollPending = false;
       await this.#startSegment(records, firstLsn);
       return;
     }
@@ -331,6 +418,7 @@ export class Wal {
     await this.#storage.syncDir();
     this.stats.fsyncs++;
     this.stats.segmentsCreated++;
+    this.#segments.push({ name: this.#startedSegment, firstLsn });
     const previous = this.#file;
     this.#file = file;
     this.#fileSize = data.length;
