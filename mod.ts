@@ -1,7 +1,8 @@
 /**
  * tallytrie: a durable, crash-safe counting dictionary for Deno. An ordered
  * map from byte keys to non-negative integer counters, held in an adaptive
- * radix trie and written through a write-ahead log with group commit.
+ * radix trie, written through a write-ahead log with group commit and
+ * checkpointed incrementally into an image file that opens lazily.
  *
  * @example Count words durably
  * ```ts
@@ -26,7 +27,12 @@ export {
   Store,
   type StoreOptions,
   type StoreStats,
+  type VerifyReport,
 } from "./lib/store/store.ts";
+export type { CheckpointResult } from "./lib/store/_checkpointer.ts";
+export type { CheckpointOptions, CheckpointPreset, EpochStats } from "./lib/store/epochs.ts";
+export type { ImageSpace } from "./lib/image/image_file.ts";
+export type { ImageVerifyReport } from "./lib/image/verify.ts";
 export {
   type AtomicCheck,
   type AtomicCommitter,

@@ -325,17 +325,29 @@ Deno.test("stats report keys, lsns and the WAL", async () => {
 Deno.test("real files: counts survive reopen, segments roll over", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const store = await openStore({ path: dir, walSegmentBytes: 4096 });
+    // No automatic checkpoint: the reopen replays the whole log from the segments.
+    const walOnly = { auto: false };
+    const store = await openStore({ path: dir, walSegmentBytes: 4096, checkpoint: walOnly });
     for (let round = 0; round < 50; round++) {
       await Promise.all(Array.from({ length: 20 }, (_, index) => store.add(`key ${index}`, round)));
     }
     assert.ok(store.stats().wal.segmentsCreated > 2);
     await store.close();
-    const again = await openStore(dir);
+    const again = await openStore({ path: dir, checkpoint: walOnly });
     assert.equal(await again.get("key 7"), (49 * 50) / 2);
     assert.equal(again.stats().recovery.replayedRecords, 1000);
     assert.equal(again.stats().lastLsn, 1000);
     await again.close();
+    // With them (the default), close checkpoints: the next open replays nothing.
+    const third = await openStore(dir);
+    await third.add("key 7", 1);
+    await third.close();
+    const fourth = await openStore(dir);
+    assert.equal(await fourth.get("key 7"), (49 * 50) / 2 + 1);
+    assert.equal(fourth.stats().recovery.replayedRecords, 0);
+    assert.equal(fourth.stats().recovery.coverageLsn, 1001);
+    assert.equal(fourth.stats().lastLsn, 1001);
+    await fourth.close();
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

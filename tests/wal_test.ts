@@ -6,15 +6,20 @@ import { parseRecord, readI64, RecordBuffer, RecordKind, writeI64 } from "../lib
 import { segmentHeaderBytes } from "../lib/wal/segment.ts";
 import { FaultyStorage } from "./_storage_wrappers.ts";
 
+/** These tests look at the WAL itself: no checkpoint may cover (and so skip or remove) it. */
+const walOnly = { auto: false } as const;
+/** Whether a file in the store's directory is a WAL segment. */
+const isSegment = (name: string) => name.endsWith(".wal");
+
 /** Writes `groups` groups of 3 adds each; returns the storage and the one segment's name. */
 async function logWith(groups: number): Promise<{ storage: MemoryBlockStorage; name: string }> {
   const storage = new MemoryBlockStorage();
-  const store = await openStore({ storage });
+  const store = await openStore({ checkpoint: walOnly, storage });
   for (let group = 0; group < groups; group++) {
     await Promise.all([store.add("a", 1), store.add("b", 2), store.add(`g${group}`, 3)]);
   }
   await store.close();
-  const names = await storage.list();
+  const names = (await storage.list()).filter(isSegment);
   assert.equal(names.length, 1);
   return { storage, name: names[0] };
 }
@@ -90,7 +95,7 @@ Deno.test("corrupted record mid-log: CorruptionError naming the file and offset 
   const victim = offsets[4];
   await patch(storage, name, victim + 20, new Uint8Array([bytes[victim + 20] ^ 0x10]));
   try {
-    await openStore({ storage });
+    await openStore({ checkpoint: walOnly, storage });
     assert.fail("open must fail");
   } catch (caught) {
     assert.ok(caught instanceof CorruptionError);
@@ -103,24 +108,24 @@ Deno.test("corrupted record mid-log: CorruptionError naming the file and offset 
 
 Deno.test("damage in an earlier segment or a segment header is corruption, not a tail", async () => {
   const storage = new MemoryBlockStorage();
-  const store = await openStore({ storage, walSegmentBytes: 4096 });
+  const store = await openStore({ checkpoint: walOnly, storage, walSegmentBytes: 4096 });
   for (let index = 0; index < 400; index++) await store.add(`key ${index % 7}`, 1);
   await store.close();
-  const names = await storage.list();
+  const names = (await storage.list()).filter(isSegment);
   assert.ok(names.length >= 3, `${names.length} segments`);
   const first = await readFile(storage, names[0]);
   const offsets = recordOffsets(first);
   const last = offsets.at(-1)!;
   await patch(storage, names[0], last + 18, new Uint8Array([first[last + 18] ^ 0xff]));
   await assert.rejects(
-    openStore({ storage }),
+    openStore({ checkpoint: walOnly, storage }),
     (error: unknown) =>
       error instanceof CorruptionError && error.file === names[0] && error.offset === last,
   );
   await patch(storage, names[0], last + 18, new Uint8Array([first[last + 18]]));
   await patch(storage, names[1], 3, new Uint8Array([0x00]));
   await assert.rejects(
-    openStore({ storage }),
+    openStore({ checkpoint: walOnly, storage }),
     (error: unknown) =>
       error instanceof CorruptionError && error.file === names[1] && error.offset === 0,
   );
@@ -128,12 +133,12 @@ Deno.test("damage in an earlier segment or a segment header is corruption, not a
 
 Deno.test("a missing segment is a gap in the log: CorruptionError", async () => {
   const storage = new MemoryBlockStorage();
-  const store = await openStore({ storage, walSegmentBytes: 4096 });
+  const store = await openStore({ checkpoint: walOnly, storage, walSegmentBytes: 4096 });
   for (let index = 0; index < 400; index++) await store.add("k", 1);
   await store.close();
-  const names = await storage.list();
+  const names = (await storage.list()).filter(isSegment);
   await storage.remove(names[1]);
-  await assert.rejects(openStore({ storage }), /lsn \d+ comes next/);
+  await assert.rejects(openStore({ checkpoint: walOnly, storage }), /lsn \d+ comes next/);
 });
 
 Deno.test("torn tail: truncated on open before new records are appended (D9)", async () => {
@@ -146,14 +151,14 @@ Deno.test("torn tail: truncated on open before new records are appended (D9)", a
   await file.truncate(lastGroup + 10);
   await file.truncate(intact.length + 100);
   await file.close();
-  const store = await openStore({ storage });
+  const store = await openStore({ checkpoint: walOnly, storage });
   assert.equal(store.stats().recovery.tornBytesTruncated, intact.length + 100 - lastGroup);
   assert.equal(store.stats().lastLsn, 6);
   assert.deepEqual(await store.getMany(["a", "b", "g2"]), [2, 4, undefined]);
   await store.add("after", 1);
   await store.close();
   assert.equal((await readFile(storage, name)).length > lastGroup, true);
-  const again = await openStore({ storage });
+  const again = await openStore({ checkpoint: walOnly, storage });
   assert.equal(again.stats().recovery.tornBytesTruncated, 0);
   assert.deepEqual(await again.getMany(["a", "after"]), [2, 1]);
   await again.close();
@@ -165,14 +170,14 @@ Deno.test("a later record may survive a tear of an earlier one in the same write
   const offsets = recordOffsets(bytes);
   // Sector-style tear inside the last write: its first record is zeros, its third landed.
   await patch(storage, name, offsets[6], new Uint8Array(offsets[7] - offsets[6]));
-  const store = await openStore({ storage });
+  const store = await openStore({ checkpoint: walOnly, storage });
   assert.equal(store.stats().lastLsn, 6);
   await store.close();
 });
 
 Deno.test("failed fsync: the batch's callers get StorageIoError and the store is poisoned (D7)", async () => {
   const storage = new FaultyStorage();
-  const store = await openStore({ storage });
+  const store = await openStore({ checkpoint: walOnly, storage });
   await store.add("kept", 1);
   storage.failNext.sync = 1;
   const batch = [store.add("lost", 1), store.set("lost2", 2)];
@@ -183,8 +188,8 @@ Deno.test("failed fsync: the batch's callers get StorageIoError and the store is
   assert.equal(await store.get("kept"), 1, "reads go on");
   assert.equal(await store.get("lost"), undefined, "nothing from the failed batch is shown");
   assert.equal(storage.failures.length, 1, "the failed fsync was not retried");
-  await store.close();
-  const again = await openStore({ storage });
+  await assert.rejects(store.close(), StorageIoError, "a close after a failed write says so");
+  const again = await openStore({ checkpoint: walOnly, storage });
   assert.equal(await again.get("kept"), 1);
   assert.equal(await again.add("later", 1), 1, "a reopened store writes again");
   await again.close();
@@ -192,7 +197,7 @@ Deno.test("failed fsync: the batch's callers get StorageIoError and the store is
 
 Deno.test("failed write and failed directory fsync poison the store too", async () => {
   const storage = new FaultyStorage();
-  const store = await openStore({ storage });
+  const store = await openStore({ checkpoint: walOnly, storage });
   storage.failNext.syncDir = 1;
   await assert.rejects(
     store.add("first", 1),
@@ -200,35 +205,35 @@ Deno.test("failed write and failed directory fsync poison the store too", async 
     "the first segment's directory entry must be durable",
   );
   await assert.rejects(store.add("second", 1), StorageIoError);
-  await store.close();
-  const again = await openStore({ storage });
+  await assert.rejects(store.close(), StorageIoError, "a close after a failed write says so");
+  const again = await openStore({ checkpoint: walOnly, storage });
   storage.failNext.write = 1;
   await assert.rejects(again.add("x", 1), StorageIoError);
   await assert.rejects(again.add("y", 1), StorageIoError);
-  await again.close();
+  await assert.rejects(again.close(), StorageIoError);
 });
 
 Deno.test("relaxed mode: a failed fsync surfaces at sync()", async () => {
   const storage = new FaultyStorage();
-  const store = await openStore({ storage, durability: "relaxed" });
+  const store = await openStore({ checkpoint: walOnly, storage, durability: "relaxed" });
   await store.add("a", 1);
   await store.sync();
   storage.failNext.sync = 1;
   assert.equal(await store.add("b", 1), 1, "relaxed writes resolve when buffered");
   await assert.rejects(store.sync(), StorageIoError);
   await assert.rejects(store.add("c", 1), StorageIoError);
-  await store.close();
+  await assert.rejects(store.close(), StorageIoError, "a close after a failed write says so");
 });
 
 Deno.test("a transient bit flip while reading the tail neither truncates nor reports corruption", async () => {
   const storage = new FaultyStorage();
-  const store = await openStore({ storage });
+  const store = await openStore({ checkpoint: walOnly, storage });
   for (let group = 0; group < 3; group++) await store.add(`k${group}`, 1);
   await store.close();
   for (const flipBack of [10, 60]) {
     storage.flipBack = flipBack; // inside the last record, then inside an earlier one
     storage.failNext.flipRead = 1;
-    const again = await openStore({ storage });
+    const again = await openStore({ checkpoint: walOnly, storage });
     assert.equal(storage.failNext.flipRead, 0, "the flip happened");
     assert.equal(again.stats().recovery.tornBytesTruncated, 0);
     assert.deepEqual(await again.getMany(["k0", "k1", "k2"]), [1, 1, 1]);
@@ -238,12 +243,12 @@ Deno.test("a transient bit flip while reading the tail neither truncates nor rep
 
 Deno.test("a poisoned store's close cuts its failed write, so a reopen never builds on it", async () => {
   const storage = new FaultyStorage();
-  const store = await openStore({ storage });
+  const store = await openStore({ checkpoint: walOnly, storage });
   await store.add("kept", 1);
   storage.failNext.sync = 1;
   await assert.rejects(store.add("failed", 1), StorageIoError);
-  await store.close();
-  const again = await openStore({ storage });
+  await assert.rejects(store.close(), StorageIoError, "a close after a failed write says so");
+  const again = await openStore({ checkpoint: walOnly, storage });
   assert.equal(
     await again.get("failed"),
     undefined,
@@ -252,17 +257,17 @@ Deno.test("a poisoned store's close cuts its failed write, so a reopen never bui
   assert.equal(again.stats().lastLsn, 1, "lsns continue after the durable frontier");
   assert.equal(await again.add("next", 1), 1);
   await again.close();
-  const third = await openStore({ storage });
+  const third = await openStore({ checkpoint: walOnly, storage });
   assert.deepEqual(await third.getMany(["kept", "failed", "next"]), [1, undefined, 1]);
   await third.close();
 });
 
 Deno.test("a poisoned store whose failed write started a segment removes that segment at close", async () => {
   const storage = new FaultyStorage();
-  const store = await openStore({ storage, walSegmentBytes: 4096 });
+  const store = await openStore({ checkpoint: walOnly, storage, walSegmentBytes: 4096 });
   let key = 0;
   while (store.stats().wal.segmentsCreated < 2) await store.add(`k${key++}`, 1);
-  const segments = (await storage.list()).length;
+  const segments = (await storage.list()).filter(isSegment).length;
   storage.failNext.syncDir = 1; // the next segment's creation fails at its directory fsync
   let acknowledged = key;
   for (let failed = false; !failed; key++) {
@@ -274,10 +279,18 @@ Deno.test("a poisoned store whose failed write started a segment removes that se
       failed = true;
     }
   }
-  assert.equal((await storage.list()).length, segments + 1, "the failed segment was created");
-  await store.close();
-  assert.equal((await storage.list()).length, segments, "the half-made segment is gone");
-  const again = await openStore({ storage });
+  assert.equal(
+    (await storage.list()).filter(isSegment).length,
+    segments + 1,
+    "the failed segment was created",
+  );
+  await assert.rejects(store.close(), StorageIoError, "a close after a failed write says so");
+  assert.equal(
+    (await storage.list()).filter(isSegment).length,
+    segments,
+    "the half-made segment is gone",
+  );
+  const again = await openStore({ checkpoint: walOnly, storage });
   assert.equal(again.stats().lastLsn, acknowledged);
   await again.close();
 });
@@ -287,12 +300,12 @@ Deno.test("regression (sim seed 1072, hostile): transient flips in three reads i
   // re-read of a segment flipped a bit somewhere new: re-reads were counted
   // per segment, not per problem.
   const storage = new FaultyStorage();
-  const store = await openStore({ storage });
+  const store = await openStore({ checkpoint: walOnly, storage });
   for (let group = 0; group < 8; group++) await store.add(`k${group}`, 1);
   await store.close();
   storage.flipBack = [200, 120, 40];
   storage.failNext.flipRead = 3;
-  const again = await openStore({ storage });
+  const again = await openStore({ checkpoint: walOnly, storage });
   assert.equal(storage.failNext.flipRead, 0, "three reads were flipped");
   assert.equal(again.stats().lastLsn, 8);
   assert.equal(again.stats().recovery.tornBytesTruncated, 0);
@@ -307,23 +320,26 @@ Deno.test("regression (sim seed 32583, hostile): bytes past a sealed segment's r
   // CorruptionError. Each segment header now records where the previous
   // segment was sealed.
   const storage = new MemoryBlockStorage();
-  const store = await openStore({ storage, walSegmentBytes: 4096 });
+  const store = await openStore({ checkpoint: walOnly, storage, walSegmentBytes: 4096 });
   for (let index = 0; store.stats().wal.segmentsCreated < 2; index++) {
     await store.add(`k${index % 9}`, 1);
   }
   const written = store.stats().lastLsn;
   await store.close();
-  const [first] = await storage.list();
+  const [first] = (await storage.list()).filter(isSegment);
   const file = await storage.open(first);
   await file.write(await file.size(), new Uint8Array(48).fill(0xab)); // the stale torn tail
   await file.close();
-  const again = await openStore({ storage });
+  const again = await openStore({ checkpoint: walOnly, storage });
   assert.equal(again.stats().lastLsn, written);
   await again.close();
   const shrunk = await storage.open(first);
   await shrunk.truncate((await shrunk.size()) - 60); // but a sealed segment cut short is damage
   await shrunk.close();
-  await assert.rejects(openStore({ storage }), /where the next segment says it was sealed/);
+  await assert.rejects(
+    openStore({ checkpoint: walOnly, storage }),
+    /where the next segment says it was sealed/,
+  );
 });
 
 Deno.test("regression (sim seed 82621, mixed): a poisoned store refuses an atomic before judging its checks", async () => {
@@ -331,7 +347,7 @@ Deno.test("regression (sim seed 82621, mixed): a poisoned store refuses an atomi
   // atomic whose check it judged against state that had lost the failed
   // group: a poisoned store must refuse every write with StorageIoError.
   const storage = new FaultyStorage();
-  const store = await openStore({ storage });
+  const store = await openStore({ checkpoint: walOnly, storage });
   await store.add("the", 1);
   storage.failNext.write = 1;
   const failed = store.delete("the");
@@ -343,7 +359,7 @@ Deno.test("regression (sim seed 82621, mixed): a poisoned store refuses an atomi
     StorageIoError,
     "poison is reported before argument checks",
   );
-  await store.close();
+  await assert.rejects(store.close(), StorageIoError, "a close after a failed write says so");
 });
 
 Deno.test("regression (sim seed 400353, hostile): three flipped reads in a row inside one large record", async () => {
@@ -351,14 +367,14 @@ Deno.test("regression (sim seed 400353, hostile): three flipped reads in a row i
   // found three consecutive reads each flipped inside the same record, which
   // used up the re-reads and raised a false CorruptionError.
   const storage = new FaultyStorage();
-  const store = await openStore({ storage });
+  const store = await openStore({ checkpoint: walOnly, storage });
   await store.add("first", 1);
   await store.add("w".repeat(1500), 1);
   await store.add("last", 1);
   await store.close();
   storage.flipBack = [900, 700, 500];
   storage.failNext.flipRead = 3;
-  const again = await openStore({ storage });
+  const again = await openStore({ checkpoint: walOnly, storage });
   assert.equal(storage.failNext.flipRead, 0, "three reads were flipped");
   assert.equal(again.stats().lastLsn, 3);
   await again.close();

@@ -71,7 +71,16 @@ export interface BlockStorage {
 export interface Clock {
   /** Milliseconds on a monotonic clock. */
   now(): number;
+  /**
+   * Lets other tasks run (I/O completions, timers) before resolving; long
+   * work such as a checkpoint's node walk calls it between steps. Absent: a
+   * microtask is enough (the simulator interleaves through its scheduler).
+   */
+  pause?(): Promise<void>;
 }
 
-/** The real monotonic clock. */
-export const systemClock: Clock = { now: () => performance.now() };
+/** The real monotonic clock; `pause` yields to the event loop with a zero-delay timer. */
+export const systemClock: Clock = {
+  now: () => performance.now(),
+  pause: () => new Promise((resolve) => setTimeout(resolve, 0)),
+};

@@ -13,20 +13,33 @@
  * @module
  */
 
-import { assert } from "../_assert.ts";
-import { Art } from "../art/art.ts";
-import { StoreClosedError, StoreLockedError } from "../errors.ts";
+import { assert, unreachable } from "../_assert.ts";
+import { Art, NodeNotLoaded } from "../art/art.ts";
+import { CorruptionError, StorageIoError, StoreClosedError, StoreLockedError } from "../errors.ts";
+import { slabBytes } from "../image/allocation.ts";
+import { ImageFile, imageFileName, type ImageSpace } from "../image/image_file.ts";
+import { type ImageVerifyReport, verifyImage } from "../image/verify.ts";
 import { type BlockStorage, type Clock, systemClock } from "../storage/block_storage.ts";
 import { FileBlockStorage } from "../storage/file.ts";
 import {
   decodeMutations,
   type MutationKind,
   type MutationSink,
+  type RecordFrame,
   RecordKind,
   trustedFrames,
 } from "../wal/record.ts";
 import { segmentBytesDefault, segmentBytesMax } from "../wal/segment.ts";
 import { type BatchOp, Wal } from "../wal/wal.ts";
+import { Checkpointer, type CheckpointResult } from "./_checkpointer.ts";
+import { checkedNode, Loader } from "./_loader.ts";
+import {
+  type CheckpointOptions,
+  type EpochConfig,
+  type EpochStats,
+  EpochTracker,
+  resolveCheckpointOptions,
+} from "./epochs.ts";
 import {
   type AtomicCheck,
   type AtomicCommitter,
@@ -63,7 +76,11 @@ export interface StoreOptions {
   clock?: Clock;
   /** WAL segment size in bytes at which a new segment starts (default 64 MiB). */
   walSegmentBytes?: number;
+  /** When to checkpoint on its own (epochs); see {@link CheckpointOptions}. */
+  checkpoint?: CheckpointOptions;
 }
+
+export type { CheckpointOptions, CheckpointResult, EpochStats };
 
 /** Options of {@link Store.list}. */
 export interface ListOptions {
@@ -87,18 +104,34 @@ export interface StoreStats {
   keys: number;
   /** The LSN of the last accepted write. */
   lastLsn: number;
+  /**
+   * Writes waiting for their key's path to load from the image (and writes
+   * made after them, which wait their turn): they get an LSN once it has.
+   */
+  queuedWrites: number;
   /** Every write at or below this LSN is durable. */
   durableLsn: number;
   /** The durability mode. */
   durability: Durability;
   /** Group-commit writes, fsyncs, bytes and segments since open. */
   wal: { groups: number; fsyncs: number; bytesWritten: number; segmentsCreated: number };
-  /** What open found: records replayed, torn bytes truncated, time taken. */
-  recovery: { replayedRecords: number; tornBytesTruncated: number; openMs: number };
+  /** What open found: the image's coverage, records replayed, torn bytes truncated, time taken. */
+  recovery: {
+    coverageLsn: number;
+    replayedRecords: number;
+    tornBytesTruncated: number;
+    openMs: number;
+  };
+  /** Epochs and checkpoints since open (see {@link EpochStats}). */
+  epochs: EpochStats;
+  /** The image file: its committed generation and coverage, its space, nodes loaded lazily. */
+  image: ImageSpace & { generation: number; coverageLsn: number; nodesLoaded: number };
 }
 
 /** Entries `list` pulls from the trie per step; bounds the work done without yielding. */
 const listBatchSize = 256;
+/** Records a list loads below a stub it meets (a scan reads on, so read ahead). */
+const listPrefetchNodes = 4096;
 /** The smallest WAL segment size accepted. */
 const walSegmentBytesMin = 4096;
 /** The most keys one `getMany` call takes (Deno KV allows 10). */
@@ -140,6 +173,34 @@ class Overlay {
     this.values.clear();
     this.deleted.clear();
   }
+}
+
+/** The resolved options {@link Store.open} takes. */
+export interface StoreConfig {
+  /** When writes resolve. */
+  durability: Durability;
+  /** WAL segment size at which a new segment starts. */
+  segmentBytes: number;
+  /** The clock for timings and epochs. */
+  clock: Clock;
+  /** Checkpoint triggers. */
+  epochs: EpochConfig;
+}
+
+/** What a store is made of once recovered. */
+interface StoreParts {
+  storage: BlockStorage;
+  wal: Wal;
+  image: ImageFile;
+  trie: Art;
+  config: StoreConfig;
+  recovery: StoreStats["recovery"];
+}
+
+/** One WAL record above the image's coverage, collected at open to apply once paths load. */
+interface ReplayRecord {
+  lsn: number;
+  ops: { kind: MutationKind; key: Uint8Array; value: number }[];
 }
 
 /**
@@ -184,10 +245,16 @@ export async function openStore(target: string | StoreOptions): Promise<Store> {
       `Cannot open store: walSegmentBytes must be an integer from ${walSegmentBytesMin} to ${segmentBytesMax}, got ${segmentBytes}`,
     );
   }
+  const epochs = resolveCheckpointOptions(options.checkpoint);
   const storage = await resolveStorage(options);
   if (!(await storage.tryLock())) throw new StoreLockedError(storage.description);
   try {
-    return await Store.open(storage, durability, segmentBytes, options.clock ?? systemClock);
+    return await Store.open(storage, {
+      durability,
+      segmentBytes,
+      clock: options.clock ?? systemClock,
+      epochs,
+    });
   } catch (error) {
     await storage.unlock();
     throw error;
@@ -225,54 +292,113 @@ async function resolveStorage(options: StoreOptions): Promise<BlockStorage> {
 export class Store implements AtomicCommitter {
   readonly #storage: BlockStorage;
   readonly #wal: Wal;
+  readonly #image: ImageFile;
   readonly #durability: Durability;
   readonly #trie: Art;
+  readonly #clock: Clock;
+  readonly #epochs: EpochTracker;
+  readonly #loader: Loader;
+  readonly #checkpointer: Checkpointer;
   #overlayGathering = new Overlay();
   #overlayInFlight = new Overlay();
+  /** The LSN of the last write applied to the trie (a checkpoint's coverage). */
+  #appliedLsn = 0;
+  /** WAL bytes appended when the epochs last heard of it. */
+  #walBytesNoted = 0;
+  /** Writes waiting for their key's path to load; while any wait, later writes queue behind them. */
+  #queued = 0;
+  #queueTail: Promise<void> = Promise.resolve();
   #closed = false;
   #closing: Promise<void> | undefined;
   readonly #recovery: StoreStats["recovery"];
 
-  private constructor(
-    storage: BlockStorage,
-    wal: Wal,
-    durability: Durability,
-    trie: Art,
-    recovery: StoreStats["recovery"],
-  ) {
-    this.#storage = storage;
-    this.#wal = wal;
-    this.#durability = durability;
-    this.#trie = trie;
-    this.#recovery = recovery;
-    if (durability === "strict") {
-      wal.onSeal = () => this.#sealOverlay();
-      wal.onDurable = (records) => this.#applyGroup(records);
+  private constructor(parts: StoreParts) {
+    this.#storage = parts.storage;
+    this.#wal = parts.wal;
+    this.#image = parts.image;
+    this.#durability = parts.config.durability;
+    this.#trie = parts.trie;
+    this.#clock = parts.config.clock;
+    this.#recovery = parts.recovery;
+    this.#epochs = new EpochTracker(parts.config.epochs, this.#clock.now());
+    this.#loader = new Loader(parts.trie, parts.image);
+    this.#checkpointer = new Checkpointer({
+      trie: parts.trie,
+      image: parts.image,
+      wal: parts.wal,
+      loader: this.#loader,
+      clock: this.#clock,
+      epochs: this.#epochs,
+      appliedLsn: () => this.#appliedLsn,
+    });
+    if (this.#durability === "strict") {
+      parts.wal.onSeal = () => this.#sealOverlay();
+      parts.wal.onDurable = (records, _first, last) => this.#applyGroup(records, last);
     }
   }
 
-  /** Recovers a store from a locked storage. Use {@link openStore}. */
-  static async open(
-    storage: BlockStorage,
-    durability: Durability,
-    segmentBytes: number,
-    clock: Clock,
-  ): Promise<Store> {
-    const started = clock.now();
-    const trie = new Art();
-    const sink = replaySink(trie);
-    const { wal, scan } = await Wal.open(storage, {
-      afterLsn: 0,
-      segmentBytes,
-      onRecord: (bytes, view, frame) => decodeMutations(bytes, view, frame, sink),
-    });
-    assert(wal.durableLsn === scan.lastLsn, "recovery leaves everything replayed durable");
-    const recovery = {
-      replayedRecords: scan.replayed,
-      tornBytesTruncated: scan.tornBytes,
-      openMs: clock.now() - started,
-    };
-    return new Store(storage, wal, durability, trie, recovery);
+  /**
+   * Recovers a store from a locked storage: the newest image (its root only;
+   * other nodes load on first use), then the WAL records above its coverage,
+   * each batch whole. Use {@link openStore}.
+   */
+  static async open(storage: BlockStorage, config: StoreConfig): Promise<Store> {
+    const started = config.clock.now();
+    const image = await ImageFile.open(storage);
+    try {
+      const header = image.header;
+      const coverage = header?.coverageLsn ?? 0;
+      const trie = await openTrie(image);
+      const replay: ReplayRecord[] = [];
+      const { wal, scan } = await Wal.open(storage, {
+        afterLsn: coverage,
+        segmentBytes: config.segmentBytes,
+        onRecord: (bytes, view, frame) => collectRecord(bytes, view, frame, replay),
+      });
+      assert(wal.durableLsn === scan.lastLsn, "recovery leaves everything replayed durable");
+      const recovery = {
+        coverageLsn: coverage,
+        replayedRecords: scan.replayed,
+        tornBytesTruncated: scan.tornBytes,
+        openMs: 0,
+      };
+      const store = new Store({ storage, wal, image, trie, config, recovery });
+      try {
+        await store.#replay(replay);
+      } catch (error) {
+        await wal.close();
+        throw error;
+      }
+      // LSNs continue above both the image and the log (D3).
+      store.#appliedLsn = Math.max(coverage, scan.lastLsn);
+      assert(wal.nextLsn === store.#appliedLsn + 1, "the next LSN follows everything recovered");
+      recovery.openMs = config.clock.now() - started;
+      return store;
+    } catch (error) {
+      await image.close();
+      throw error;
+    }
+  }
+
+  /** Applies the records recovery collected, loading each key's path first. */
+  async #replay(records: ReplayRecord[]): Promise<void> {
+    for (const record of records) {
+      for (const op of record.ops) {
+        await this.#loader.loadPath(op.key);
+        if (op.kind === RecordKind.add) {
+          const result = (this.#trie.get(op.key) ?? 0) + op.value;
+          if (result < 0 || result > Number.MAX_SAFE_INTEGER) {
+            throw new CorruptionError(
+              "wal",
+              record.lsn,
+              `record ${record.lsn} adds ${op.value}, leaving the value range (the offset is the LSN)`,
+            );
+          }
+        }
+        applyMutation(this.#trie, op.kind, op.key, op.value);
+      }
+      this.#appliedLsn = record.lsn;
+    }
   }
 
   #checkOpen(operation: string): void {
@@ -287,7 +413,49 @@ export class Store implements AtomicCommitter {
   #checkWritable(operation: string): void {
     this.#checkOpen(operation);
     this.#wal.checkWritable();
+    const poison = this.#checkpointer.poison;
+    if (poison !== undefined) throw poison;
     assert(!this.#wal.poisoned, "a writable log is not poisoned");
+  }
+
+  /**
+   * Whether a write of these keys must wait: a path is not loaded yet, or
+   * earlier writes wait (writes are judged in the order they were made).
+   */
+  #mustWait(keys: readonly Uint8Array[]): boolean {
+    if (this.#queued > 0) return true;
+    for (const key of keys) if (this.#trie.stubOnPath(key) !== null) return true;
+    return false;
+  }
+
+  /**
+   * Runs a write once its keys' paths are loaded, after every write queued
+   * before it. Loads start at once; judging and appending stay in order.
+   */
+  #enqueue<T>(keys: readonly Uint8Array[], write: () => Promise<T>): Promise<T> {
+    this.#queued++;
+    const loads = Promise.all(keys.map((key) => this.#loader.loadPath(key)));
+    const started = this.#queueTail.then(() => loads).then(async () => {
+      for (const key of keys) await this.#loader.loadPath(key);
+      // Wrapped so the queue moves on once the write is appended, not durable.
+      return { done: write() };
+    });
+    this.#queueTail = started.then(
+      () => void this.#queued--,
+      () => void this.#queued--,
+    );
+    return started.then(({ done }) => done);
+  }
+
+  /** Tells the epochs about an accepted write; starts a checkpoint if one is due. */
+  #noteWrite(ops = 1): void {
+    const appended = this.#wal.appendedBytes;
+    const due = this.#epochs.noteWrites(ops, appended - this.#walBytesNoted, this.#clock.now());
+    this.#walBytesNoted = appended;
+    if (due && this.#checkpointer.queued === 0) {
+      // A failure poisons the store: later writes report it.
+      this.#checkpointer.run(false).catch(() => {});
+    }
   }
 
   /** The newest value of `key`, counting writes still in flight. */
@@ -306,6 +474,7 @@ export class Store implements AtomicCommitter {
   #stage(kind: MutationKind, key: Uint8Array, value: number, result: number | undefined): void {
     if (this.#durability === "relaxed") {
       applyMutation(this.#trie, kind, key, value);
+      this.#appliedLsn = this.#wal.nextLsn - 1;
       return;
     }
     this.#overlayGathering.record(key, result);
@@ -325,7 +494,7 @@ export class Store implements AtomicCommitter {
   }
 
   /** Applies a durable group's records to the trie (strict mode). */
-  #applyGroup(records: Uint8Array): void {
+  #applyGroup(records: Uint8Array, lastLsn: number): void {
     assert(this.#durability === "strict", "only strict mode applies on durability");
     const view = new DataView(records.buffer, records.byteOffset, records.byteLength);
     const sink = replaySink(this.#trie);
@@ -333,6 +502,8 @@ export class Store implements AtomicCommitter {
       const problem = decodeMutations(records, view, frame, sink);
       assert(problem === undefined, `own records apply cleanly: ${problem}`);
     }
+    assert(lastLsn > this.#appliedLsn, "groups apply in LSN order");
+    this.#appliedLsn = lastLsn;
     this.#overlayInFlight.clear();
   }
 
@@ -361,9 +532,23 @@ export class Store implements AtomicCommitter {
       const bytes = transientKeyBytes(key, "add");
       checkDelta(delta, "add");
       if (this.#wal.congested) return this.#wal.drained().then(() => this.add(key, delta));
+      if (this.#mustWait([bytes])) {
+        const copy = bytes.slice();
+        return this.#enqueue([copy], () => this.#addNow(copy, delta));
+      }
+      return this.#addNow(bytes, delta);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #addNow(bytes: Uint8Array, delta: number): Promise<number> {
+    try {
+      this.#checkWritable("add");
       const result = addChecked(this.#latest(bytes) ?? 0, delta, bytes, "add");
       this.#wal.appendMutation(RecordKind.add, bytes, delta);
       this.#stage(RecordKind.add, bytes, delta, result);
+      this.#noteWrite();
       return this.#settle(result);
     } catch (error) {
       return Promise.reject(error);
@@ -388,9 +573,7 @@ export class Store implements AtomicCommitter {
       const bytes = transientKeyBytes(key, "set");
       checkValue(value, "set");
       if (this.#wal.congested) return this.#wal.drained().then(() => this.set(key, value));
-      this.#wal.appendMutation(RecordKind.set, bytes, value);
-      this.#stage(RecordKind.set, bytes, value, value);
-      return this.#settle(undefined);
+      return this.#write(RecordKind.set, bytes, value, "set");
     } catch (error) {
       return Promise.reject(error);
     }
@@ -414,8 +597,30 @@ export class Store implements AtomicCommitter {
       this.#checkWritable("delete");
       const bytes = transientKeyBytes(key, "delete");
       if (this.#wal.congested) return this.#wal.drained().then(() => this.delete(key));
-      this.#wal.appendMutation(RecordKind.delete, bytes, 0);
-      this.#stage(RecordKind.delete, bytes, 0, undefined);
+      return this.#write(RecordKind.delete, bytes, 0, "delete");
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** A set or delete: written once the key's path is loaded, in order. */
+  #write(kind: MutationKind, bytes: Uint8Array, value: number, operation: string): Promise<void> {
+    if (!this.#mustWait([bytes])) return this.#writeNow(kind, bytes, value, operation);
+    const copy = bytes.slice();
+    return this.#enqueue([copy], () => this.#writeNow(kind, copy, value, operation));
+  }
+
+  #writeNow(
+    kind: MutationKind,
+    bytes: Uint8Array,
+    value: number,
+    operation: string,
+  ): Promise<void> {
+    try {
+      this.#checkWritable(operation);
+      this.#wal.appendMutation(kind, bytes, value);
+      this.#stage(kind, bytes, value, kind === RecordKind.set ? value : undefined);
+      this.#noteWrite();
       return this.#settle(undefined);
     } catch (error) {
       return Promise.reject(error);
@@ -442,7 +647,14 @@ export class Store implements AtomicCommitter {
   get(key: KeyLike): Promise<number | undefined> {
     try {
       this.#checkOpen("get");
-      return Promise.resolve(this.#trie.get(transientKeyBytes(key, "get")));
+      const bytes = transientKeyBytes(key, "get");
+      try {
+        return Promise.resolve(this.#trie.get(bytes));
+      } catch (error) {
+        if (!(error instanceof NodeNotLoaded)) throw error;
+        const copy = bytes.slice();
+        return this.#loader.loadPath(copy).then(() => this.get(copy));
+      }
     } catch (error) {
       return Promise.reject(error);
     }
@@ -471,10 +683,31 @@ export class Store implements AtomicCommitter {
         );
       }
       const bytes = keys.map((key) => keyBytes(key, "getMany"));
-      return Promise.resolve(bytes.map((key) => this.#trie.get(key)));
+      try {
+        return Promise.resolve(bytes.map((key) => this.#trie.get(key)));
+      } catch (error) {
+        if (!(error instanceof NodeNotLoaded)) throw error;
+        return this.#getManyLoading(bytes);
+      }
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /** getMany once every key's path is loaded: read at one instant after the loads. */
+  async #getManyLoading(keys: Uint8Array[]): Promise<(number | undefined)[]> {
+    // Loads only add nodes, so one pass of loads suffices unless a key was
+    // written (and its path changed) meanwhile; a few passes bound it.
+    for (let pass = 0; pass < 4; pass++) {
+      await Promise.all(keys.map((key) => this.#loader.loadPath(key)));
+      this.#checkOpen("getMany");
+      try {
+        return keys.map((key) => this.#trie.get(key));
+      } catch (error) {
+        if (!(error instanceof NodeNotLoaded)) throw error;
+      }
+    }
+    return unreachable("getMany: paths loaded in four passes still hold stubs");
   }
 
   /**
@@ -518,16 +751,28 @@ export class Store implements AtomicCommitter {
       this.#checkOpen("list");
       const batch: Entry[] = [];
       const want = Math.min(listBatchSize, remaining);
-      for (const [key, value] of this.#trie.entries({ start, end, reverse })) {
-        batch.push({ key, value });
-        if (batch.length === want) break;
+      let unloaded: NodeNotLoaded | undefined;
+      try {
+        for (const [key, value] of this.#trie.entries({ start, end, reverse })) {
+          batch.push({ key, value });
+          if (batch.length === want) break;
+        }
+      } catch (error) {
+        if (!(error instanceof NodeNotLoaded)) throw error;
+        unloaded = error; // entries before the stub are good; load it and go on after them
       }
       for (const entry of batch) yield entry;
       remaining -= batch.length;
+      if (batch.length > 0) {
+        const last = batch[batch.length - 1].key;
+        if (reverse) end = last;
+        else start = successor(last);
+      }
+      if (unloaded !== undefined) {
+        await this.#loader.loadSubtree(unloaded, listPrefetchNodes);
+        continue;
+      }
       if (batch.length < want) return;
-      const last = batch[batch.length - 1].key;
-      if (reverse) end = last;
-      else start = successor(last);
     }
   }
 
@@ -568,6 +813,23 @@ export class Store implements AtomicCommitter {
       if (this.#wal.congested) {
         return this.#wal.drained().then(() => this.commitAtomic(checks, mutations));
       }
+      const keys = [...checked.map((check) => check.key), ...ops.map((op) => op.key)];
+      if (this.#mustWait(keys)) {
+        return this.#enqueue(keys, () => this.#commitNow(checked, ops));
+      }
+      return this.#commitNow(checked, ops);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Judges and appends an atomic operation whose keys' paths are loaded. */
+  #commitNow(
+    checked: { key: Uint8Array; value: number | undefined }[],
+    ops: BatchOp[],
+  ): Promise<CommitResult> {
+    try {
+      this.#checkWritable("commit");
       for (const check of checked) {
         if (this.#latest(check.key) !== check.value) return Promise.resolve({ ok: false });
       }
@@ -584,6 +846,7 @@ export class Store implements AtomicCommitter {
       for (let index = 0; index < ops.length; index++) {
         this.#stage(ops[index].kind, ops[index].key, ops[index].value, results[index]);
       }
+      this.#noteWrite(ops.length);
       return this.#settle({ ok: true as const, lsn });
     } catch (error) {
       return Promise.reject(error);
@@ -641,19 +904,121 @@ export class Store implements AtomicCommitter {
    * ```
    */
   stats(): StoreStats {
+    const header = this.#image.header;
     return {
       keys: this.#trie.size,
       lastLsn: this.#wal.nextLsn - 1,
+      queuedWrites: this.#queued,
       durableLsn: this.#wal.durableLsn,
       durability: this.#durability,
       wal: { ...this.#wal.stats },
       recovery: { ...this.#recovery },
+      epochs: this.#epochs.stats(this.#clock.now()),
+      image: {
+        ...this.#image.space(),
+        generation: header?.generation ?? 0,
+        coverageLsn: header?.coverageLsn ?? 0,
+        nodesLoaded: this.#loader.stats.nodesLoaded,
+      },
     };
   }
 
   /**
-   * Waits for accepted writes to become durable, then releases the files and
-   * the directory lock. Later calls throw {@link StoreClosedError}. Idempotent.
+   * Writes the changes since the last checkpoint into the image and drops
+   * the WAL segments it covers, so a reopen replays less. Writers go on
+   * meanwhile; only the capture of the trie is exclusive (D8). Checkpoints
+   * also run on their own when an epoch ends (the `checkpoint` option). A
+   * call while one runs waits for it and then runs another, so everything
+   * accepted before the call is in the image when it resolves.
+   *
+   * @param options `compact: true` rewrites the whole image (it compacts on
+   * its own once dead space passes half of it).
+   * @returns What the checkpoint wrote.
+   * @throws {StorageIoError} if a write or fsync failed: the store then
+   * refuses writes until reopened (nothing acknowledged is lost).
+   *
+   * @example
+   * ```ts
+   * import { openStore, MemoryBlockStorage } from "../../mod.ts";
+   * const storage = new MemoryBlockStorage();
+   * const store = await openStore({ storage });
+   * await store.add("the cat", 4);
+   * const { coverageLsn } = await store.checkpoint();
+   * console.assert(coverageLsn === 1);
+   * await store.add("the cat", 5);
+   * await store.close();
+   * const again = await openStore({ storage });
+   * console.assert((await again.get("the cat")) === 9);
+   * await again.close();
+   * ```
+   */
+  checkpoint(options: { compact?: boolean } = {}): Promise<CheckpointResult> {
+    try {
+      this.#checkWritable("checkpoint");
+      if (options === null || typeof options !== "object") {
+        throw new TypeError(
+          "Cannot checkpoint: options must be an object such as { compact: true }",
+        );
+      }
+      return this.#checkpointer.run(options.compact === true);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Checks the committed image from disk: every record's checksum, the key
+   * order, the node invariants, the key count and the allocation table; and
+   * the in-memory trie's invariants. Reads the whole image: meant for tests,
+   * the simulator and on-request checks. Waits for a running checkpoint.
+   *
+   * @returns A report; `ok` is false and `problems` says why if anything is wrong.
+   *
+   * @example
+   * ```ts
+   * import { openStore, MemoryBlockStorage } from "../../mod.ts";
+   * const store = await openStore({ storage: new MemoryBlockStorage() });
+   * await store.add("a", 1);
+   * await store.checkpoint();
+   * const report = await store.verify();
+   * console.assert(report.ok && report.image.keys === 1);
+   * await store.close();
+   * ```
+   */
+  verify(): Promise<VerifyReport> {
+    try {
+      this.#checkOpen("verify");
+      return this.#checkpointer.exclusive(() => this.#verify());
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  async #verify(): Promise<VerifyReport> {
+    const header = this.#image.header;
+    const image = await verifyImage({
+      read: (address) => this.#image.read(address),
+      rootAddress: header?.rootAddress ?? 0,
+      keyCount: header?.keyCount ?? 0,
+      slabBytes,
+    });
+    const problems = [...image.problems, ...await this.#image.checkLive(image.liveBytesBySlab)];
+    try {
+      this.#trie.verify();
+    } catch (error) {
+      problems.push(`in-memory trie: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    return { ok: problems.length === 0, image, problems };
+  }
+
+  /**
+   * Waits for accepted writes to become durable (and, with automatic
+   * checkpoints, checkpoints what the image lacks so the next open is
+   * fast), then releases the files and the directory lock. Later calls
+   * throw {@link StoreClosedError}. Idempotent.
+   *
+   * @throws {StorageIoError} if a WAL write or fsync had failed, so writes
+   * not yet durable were lost; the files are released all the same.
    *
    * @example
    * ```ts
@@ -665,16 +1030,41 @@ export class Store implements AtomicCommitter {
    */
   close(): Promise<void> {
     if (this.#closing === undefined) {
-      this.#closed = true;
-      this.#closing = (async () => {
-        try {
-          await this.#wal.close();
-        } finally {
-          await this.#storage.unlock();
-        }
-      })();
+      this.#closing = this.#close();
     }
     return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    try {
+      // Writes queued for loads go first; then a last checkpoint makes the
+      // next open fast (best effort: the WAL holds everything anyway).
+      await this.#queueTail;
+      if (
+        this.#epochs.config.auto &&
+        this.#epochs.stats(this.#clock.now()).currentEpoch.operations > 0
+      ) {
+        await this.#checkpointer.run(false).catch(() => {});
+      }
+      this.#closed = true;
+      await this.#checkpointer.exclusive(() => Promise.resolve());
+      await this.#loader.idle(); // reads under way finish before the image closes
+      await this.#wal.close();
+      if (this.#wal.poisoned) {
+        throw new StorageIoError(
+          "Cannot close cleanly: an earlier WAL write or fsync failed, so writes not yet " +
+            "durable were lost (strict mode: their callers were told; relaxed mode: writes " +
+            "since the last successful sync()); the files are released, open the store again",
+        );
+      }
+    } finally {
+      this.#closed = true;
+      try {
+        await this.#image.close();
+      } finally {
+        await this.#storage.unlock();
+      }
+    }
   }
 }
 
@@ -727,4 +1117,44 @@ function successor(key: Uint8Array): Uint8Array {
   const next = new Uint8Array(key.length + 1);
   next.set(key);
   return next;
+}
+
+/** What {@link Store.verify} reports. */
+export interface VerifyReport {
+  /** True when nothing is wrong. */
+  ok: boolean;
+  /** The image walk: keys, nodes, bytes, depth. */
+  image: ImageVerifyReport;
+  /** What is wrong, each naming where; empty when `ok`. */
+  problems: string[];
+}
+
+/** The trie of a freshly opened image: its root loaded, everything else a stub. */
+async function openTrie(image: ImageFile): Promise<Art> {
+  const header = image.header;
+  if (header === undefined || header.rootAddress === 0) return new Art();
+  if (header.keyCount === 0) {
+    throw new CorruptionError(imageFileName, 0, "the image header has a root but no keys");
+  }
+  const root = checkedNode(await image.read(header.rootAddress), header.rootAddress);
+  return Art.fromImage(root, header.rootAddress, header.keyCount);
+}
+
+/** Collects one WAL record above the coverage for {@link Store.open}; a problem string if malformed. */
+function collectRecord(
+  bytes: Uint8Array,
+  view: DataView,
+  frame: RecordFrame,
+  into: ReplayRecord[],
+): string | undefined {
+  const record: ReplayRecord = { lsn: frame.lsn, ops: [] };
+  const problem = decodeMutations(bytes, view, frame, {
+    mutation(kind, key, value) {
+      if (kind === RecordKind.set && value < 0) return `set of ${value} is negative`;
+      record.ops.push({ kind, key: key.slice(), value });
+      return undefined;
+    },
+  });
+  if (problem === undefined && record.ops.length > 0) into.push(record);
+  return problem;
 }

@@ -1,0 +1,226 @@
+/**
+ * The checkpoint: writes the trie's changed nodes into the image and
+ * commits a header covering LSN `W`, then drops the WAL segments the image
+ * covers. Only the capture is synchronous (D8): writers go on while the
+ * nodes are written, since the trie copies on write what the capture
+ * shares.
+ *
+ * Protocol (SPEC §5; what each crash point leaves is in docs/FORMAT.md):
+ * 1. in one synchronous step: seal the WAL segment (the next group starts
+ *    the next epoch's), note `W` (the LSN of the last write applied to the
+ *    trie), take the records dropped since the last capture, capture;
+ * 2. write the unaddressed nodes (changed since the last checkpoint) into
+ *    free space, pausing between steps for writers;
+ * 3. make the WAL durable up to `W` (relaxed mode), then commit the image
+ *    (fsync, header, fsync) with coverage `W`;
+ * 4. remove WAL segments wholly at or below `W` (keeping `retainSegments`),
+ *    fsync the directory.
+ *
+ * A failure after step 1 leaves nodes holding addresses of records no
+ * committed header points to, so the checkpointer poisons the store (reopen
+ * to continue) rather than build on them.
+ *
+ * @module
+ */
+
+import { assert } from "../_assert.ts";
+import type { Art } from "../art/art.ts";
+import { StorageIoError } from "../errors.ts";
+import type { ImageFile } from "../image/image_file.ts";
+import { nodeRecordBytesOf } from "../image/node_record.ts";
+import type { Clock } from "../storage/block_storage.ts";
+import type { Wal } from "../wal/wal.ts";
+import type { Loader } from "./_loader.ts";
+import type { EpochTracker } from "./epochs.ts";
+
+/** Nodes written between pauses for writers. */
+const nodesPerStep = 1024;
+/** Bytes of records buffered before they are written. */
+const flushBytes = 256 * 1024;
+/** Dead image bytes below which the image is never compacted. */
+export const compactionBytesMin = 4 * 1024 * 1024;
+/** The share of dead bytes among used bytes past which a checkpoint rewrites the whole image. */
+export const compactionDeadFraction = 0.5;
+
+/** What one checkpoint did. */
+export interface CheckpointResult {
+  /** The committed header's generation. */
+  generation: number;
+  /** Every write at or below this LSN is in the image. */
+  coverageLsn: number;
+  /** Keys in the image. */
+  keys: number;
+  /** Node records written. */
+  nodesWritten: number;
+  /** Bytes of node records written. */
+  bytesWritten: number;
+  /** Whether the whole image was rewritten (compaction). */
+  compacted: boolean;
+  /** WAL segments removed. */
+  segmentsRemoved: number;
+  /** Milliseconds from capture to the end. */
+  ms: number;
+}
+
+/** What the checkpointer needs from the store. */
+export interface CheckpointDeps {
+  trie: Art;
+  image: ImageFile;
+  wal: Wal;
+  loader: Loader;
+  clock: Clock;
+  epochs: EpochTracker;
+  /** The LSN of the last write applied to the trie. */
+  appliedLsn: () => number;
+}
+
+/** Runs checkpoints of one store, one at a time. */
+export class Checkpointer {
+  readonly #deps: CheckpointDeps;
+  /** Records the live trie dropped since the last capture, as [address, bytes] pairs. */
+  #dropped: number[] = [];
+  #poison: StorageIoError | undefined;
+  /** The last checkpoint queued or running; the next one starts after it. */
+  #tail: Promise<unknown> = Promise.resolve();
+  #queued = 0;
+
+  constructor(deps: CheckpointDeps) {
+    this.#deps = deps;
+    deps.trie.onDrop((address, prefixBytes, hasValue, children) => {
+      this.#dropped.push(address, nodeRecordBytesOf(prefixBytes, hasValue, children));
+    });
+  }
+
+  /** Set once a checkpoint failed past its capture: the store must be reopened. */
+  get poison(): StorageIoError | undefined {
+    return this.#poison;
+  }
+
+  /** Checkpoints queued or running. */
+  get queued(): number {
+    return this.#queued;
+  }
+
+  /** Queues a checkpoint after any running one; `compact` rewrites the whole image. */
+  run(compact: boolean): Promise<CheckpointResult> {
+    this.#queued++;
+    const run = this.#tail.then(() => this.#checkpoint(compact));
+    this.#tail = run.then(
+      () => this.#queued--,
+      () => this.#queued--,
+    );
+    return run;
+  }
+
+  /** Runs `task` with no checkpoint in progress (one waits for the other). */
+  exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#tail.then(task);
+    this.#tail = run.catch(() => {});
+    return run;
+  }
+
+  /** Whether dead space has passed the compaction threshold. */
+  compactionDue(): boolean {
+    const space = this.#deps.image.space();
+    const used = space.liveBytes + space.deadBytes;
+    return space.deadBytes >= compactionBytesMin &&
+      space.deadBytes > compactionDeadFraction * used;
+  }
+
+  async #checkpoint(forceCompact: boolean): Promise<CheckpointResult> {
+    this.#checkHealthy();
+    const { trie, wal, loader, clock, epochs } = this.#deps;
+    const compacted = forceCompact || this.compactionDue();
+    if (compacted) await loader.loadAll();
+    this.#checkHealthy();
+    wal.checkWritable();
+    // The capture: one synchronous step, so the image is the state at `coverage`.
+    const started = clock.now();
+    if (compacted) trie.forgetAddresses();
+    wal.roll();
+    const coverage = this.#deps.appliedLsn();
+    const frees = this.#dropped;
+    this.#dropped = [];
+    const snapshot = trie.capture();
+    const epoch = epochs.beginCheckpoint(started);
+    try {
+      const written = await this.#write(snapshot.size, snapshot.writeChangedSteps.bind(snapshot));
+      if (wal.durableLsn < coverage) await wal.flushAll();
+      const header = await this.#deps.image.commit({
+        coverageLsn: coverage,
+        rootAddress: written.root,
+        keyCount: snapshot.size,
+      }, frees);
+      snapshot.release();
+      const segmentsRemoved = await this.#reclaim(coverage);
+      const ms = clock.now() - started;
+      epochs.endCheckpoint(epoch, clock.now(), true);
+      return {
+        generation: header.generation,
+        coverageLsn: coverage,
+        keys: header.keyCount,
+        nodesWritten: written.nodes,
+        bytesWritten: written.bytes,
+        compacted,
+        segmentsRemoved,
+        ms,
+      };
+    } catch (error) {
+      snapshot.release();
+      epochs.endCheckpoint(epoch, clock.now(), false);
+      throw this.#poisonWith(error);
+    }
+  }
+
+  /** Step 2: writes the changed nodes, pausing for writers between steps. */
+  async #write(
+    keys: number,
+    steps: ArtWriteSteps,
+  ): Promise<{ root: number; nodes: number; bytes: number }> {
+    const image = this.#deps.image;
+    let nodes = 0;
+    let bytes = 0;
+    const walk = steps((node) => {
+      const address = image.append(node);
+      nodes++;
+      bytes += image.lastAppendBytes;
+      return address;
+    }, nodesPerStep);
+    let result = walk.next();
+    // A trie of `keys` keys has fewer than 2 * keys + 1 nodes.
+    for (let pauses = 0; result.done !== true; pauses++) {
+      assert(
+        pauses <= (2 * keys + 1) / nodesPerStep + 1,
+        "the node walk pauses a bounded number of times",
+      );
+      if (image.buffered >= flushBytes) await image.flush();
+      await (this.#deps.clock.pause?.() ?? Promise.resolve());
+      result = walk.next();
+    }
+    return { root: result.value, nodes, bytes };
+  }
+
+  /** Step 4: segments the image covers go; a failure here loses nothing (they are only extra). */
+  async #reclaim(coverage: number): Promise<number> {
+    try {
+      return await this.#deps.wal.reclaim(coverage, this.#deps.epochs.config.retainSegments);
+    } catch {
+      return 0; // left for the next checkpoint, which covers them too
+    }
+  }
+
+  #checkHealthy(): void {
+    if (this.#poison !== undefined) throw this.#poison;
+  }
+
+  #poisonWith(error: unknown): StorageIoError {
+    const detail = error instanceof Error ? error.message : String(error);
+    this.#poison ??= new StorageIoError(
+      `Cannot checkpoint: ${detail}; close the store and open it again (nothing acknowledged is lost)`,
+      error,
+    );
+    return this.#poison;
+  }
+}
+
+type ArtWriteSteps = ReturnType<Art["capture"]>["writeChangedSteps"];

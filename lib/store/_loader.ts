@@ -1,0 +1,115 @@
+/**
+ * Lazy loading for the store: reads image records for the trie's stubs
+ * (nodes not loaded since open) and installs them. Every trie read or edit
+ * that meets a stub waits here first; a read of one record is shared by
+ * everyone waiting for it.
+ *
+ * @module
+ */
+
+import { assert } from "../_assert.ts";
+import type { Art, StubRef } from "../art/art.ts";
+import { CorruptionError } from "../errors.ts";
+import { type ImageFile, imageFileName } from "../image/image_file.ts";
+import type { NodeImage } from "../image/node_record.ts";
+
+/** Record reads in flight at once while loading a subtree. */
+export const loadConcurrency = 64;
+/** Stubs found per walk when loading the whole trie. */
+const stubsPerWalk = 1_000_000;
+/** Walks of the whole trie at most when loading it all (stubs never reappear). */
+const loadAllRoundsMax = 8;
+
+/** Counters for `stats()`. */
+export interface LoaderStats {
+  /** Records read and installed since open. */
+  nodesLoaded: number;
+}
+
+/** Loads stubs of one trie from one image. */
+export class Loader {
+  readonly #trie: Art;
+  readonly #image: ImageFile;
+  readonly #loading = new Map<number, Promise<StubRef[]>>();
+  readonly stats: LoaderStats = { nodesLoaded: 0 };
+
+  constructor(trie: Art, image: ImageFile) {
+    this.#trie = trie;
+    this.#image = image;
+  }
+
+  /** Loads one stub; resolves to the stubs below it (empty if it was loaded already). */
+  load(stub: StubRef): Promise<StubRef[]> {
+    let loading = this.#loading.get(stub.address);
+    if (loading === undefined) {
+      loading = this.#read(stub).finally(() => this.#loading.delete(stub.address));
+      this.#loading.set(stub.address, loading);
+    }
+    return loading;
+  }
+
+  async #read(stub: StubRef): Promise<StubRef[]> {
+    const node = checkedNode(await this.#image.read(stub.address), stub.address);
+    const below = this.#trie.install(stub.path, stub.address, node);
+    if (below !== null) this.stats.nodesLoaded++;
+    return below ?? [];
+  }
+
+  /** Resolves once no load is in flight (their outcomes do not matter here). */
+  async idle(): Promise<void> {
+    for (let round = 0; round < loadAllRoundsMax && this.#loading.size > 0; round++) {
+      await Promise.allSettled([...this.#loading.values()]);
+    }
+  }
+
+  /** Loads every stub on `key`'s path, top down. */
+  async loadPath(key: Uint8Array): Promise<void> {
+    // Each round loads one level; a level is at least one key byte deep.
+    for (let round = 0; round <= key.length + 1; round++) {
+      const stub = this.#trie.stubOnPath(key);
+      if (stub === null) return;
+      await this.load(stub);
+    }
+    assert(this.#trie.stubOnPath(key) === null, "a key's path loads in key-length rounds");
+  }
+
+  /** Loads `stub` and up to `budget` records below it, breadth first. */
+  async loadSubtree(stub: StubRef, budget: number): Promise<void> {
+    assert(budget >= 1, "a subtree load reads at least its root");
+    await this.#loadBreadthFirst([stub], budget);
+  }
+
+  /** Loads the stubs in `queue` and those found below them, up to `budget` records. */
+  async #loadBreadthFirst(queue: StubRef[], budget: number): Promise<void> {
+    let head = 0;
+    while (head < queue.length && head < budget) {
+      const wave = queue.slice(head, Math.min(queue.length, head + loadConcurrency, budget));
+      head += wave.length;
+      const below = await Promise.all(wave.map((ref) => this.load(ref)));
+      for (const refs of below) for (const ref of refs) queue.push(ref);
+    }
+  }
+
+  /** Loads the whole trie (a compaction rewrites every node). */
+  async loadAll(): Promise<void> {
+    for (let round = 0; round < loadAllRoundsMax; round++) {
+      const stubs = this.#trie.stubs(stubsPerWalk);
+      if (stubs.length === 0) return;
+      await this.#loadBreadthFirst(stubs, Number.POSITIVE_INFINITY);
+    }
+    assert(this.#trie.stubs(1).length === 0, "the whole trie loads in a few walks");
+  }
+}
+
+/**
+ * A record read from the image, checked against the trie's invariants
+ * (what a checksum cannot catch: a record the engine could not have written).
+ *
+ * @throws {CorruptionError} naming the image file and the address.
+ */
+export function checkedNode(node: NodeImage, address: number): NodeImage {
+  if (node.childBytes.length === 0 && node.value === undefined) {
+    throw new CorruptionError(imageFileName, address, "a node without children holds no count");
+  }
+  return node;
+}
