@@ -195,6 +195,10 @@ interface Totals {
   ioSteps: number;
   crashes: number;
   excused: number;
+  checkpoints: number;
+  nodesLoaded: number;
+  queuedWrites: number;
+  verifies: number;
   stoppedEarly: number;
   crashPoints: Set<string>;
   faults: Record<string, number>;
@@ -206,6 +210,10 @@ function addUp(totals: Totals, result: RunResult): void {
   totals.ioSteps += result.stats.ioSteps;
   totals.crashes += result.stats.crashes;
   totals.excused += result.stats.excusedLosses;
+  totals.checkpoints += result.stats.checkpointsCommitted;
+  totals.nodesLoaded += result.stats.nodesLoaded;
+  totals.queuedWrites += result.stats.queuedWrites;
+  totals.verifies += result.stats.verifies;
   if (result.stoppedEarly !== undefined && result.violations.length === 0) totals.stoppedEarly++;
   for (const point of result.stats.crashPoints) totals.crashPoints.add(point);
   for (const [kind, count] of Object.entries(result.stats.faults)) {
@@ -229,6 +237,10 @@ function printSummary(totals: Totals, ms: number): void {
     `crashes: ${totals.crashes}; distinct crash points reached: ${totals.crashPoints.size}; ` +
       `recoveries missing acknowledged writes the disk dropped (excused): ${totals.excused}`,
   );
+  console.log(
+    `checkpoints committed: ${totals.checkpoints}; image nodes loaded lazily: ${totals.nodesLoaded}; ` +
+      `writes queued for a load: ${totals.queuedWrites}; verify() passes: ${totals.verifies}`,
+  );
   console.log(`faults injected: ${faults.join(", ") || "none"}`);
   if (totals.stoppedEarly > 0) {
     console.log(
@@ -247,6 +259,10 @@ async function main(): Promise<number> {
     ioSteps: 0,
     crashes: 0,
     excused: 0,
+    checkpoints: 0,
+    nodesLoaded: 0,
+    queuedWrites: 0,
+    verifies: 0,
     stoppedEarly: 0,
     crashPoints: new Set(),
     faults: {},

@@ -23,7 +23,9 @@ export {
 } from "./faults.ts";
 export { type Violation } from "./model.ts";
 export { eventPrng, hash32, Prng } from "./prng.ts";
+export type { CheckpointOptions } from "../lib/store/epochs.ts";
 export {
+  drawCheckpointOptions,
   drawDurability,
   drawProfile,
   type DurabilityChoice,

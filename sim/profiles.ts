@@ -9,7 +9,7 @@
 import { assert } from "../lib/_assert.ts";
 import { type FaultProfile, faultProfiles, hostile, validateFaultProfile } from "./faults.ts";
 import { eventPrng } from "./prng.ts";
-import type { Durability } from "../lib/store/store.ts";
+import type { CheckpointOptions, Durability } from "../lib/store/store.ts";
 
 /** A profile name on the command line. */
 export type ProfileName = keyof typeof faultProfiles | "mixed";
@@ -75,3 +75,28 @@ export function drawDurability(choice: DurabilityChoice, seed: number): Durabili
 }
 
 const durabilityStream = 0xd0ab;
+
+const checkpointStream = 0xc8e9;
+
+/**
+ * The automatic checkpoint settings a seed runs with: epochs short enough
+ * (100 to 400 operations, 10 ms to 1 s of simulated time) that a run of a
+ * few hundred operations crosses several, retaining 0 to 2 covered WAL
+ * segments; one seed in five checkpoints only when asked.
+ *
+ * @example
+ * ```ts
+ * import { drawCheckpointOptions } from "./profiles.ts";
+ * const options = drawCheckpointOptions(7);
+ * console.assert(JSON.stringify(options) === JSON.stringify(drawCheckpointOptions(7)));
+ * ```
+ */
+export function drawCheckpointOptions(seed: number): CheckpointOptions {
+  const random = eventPrng(seed, checkpointStream, 0);
+  return {
+    epochOps: 100 + random.below(301),
+    epochMs: 10 + random.below(991),
+    retainSegments: random.below(3),
+    auto: !random.chance(0.2),
+  };
+}

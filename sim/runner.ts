@@ -8,11 +8,18 @@
  */
 
 import { assert } from "../lib/_assert.ts";
-import { CorruptionError, StorageIoError } from "../lib/errors.ts";
-import { type Durability, openStore, type Store, type StoreOptions } from "../lib/store/store.ts";
+import { CorruptionError, StorageIoError, StoreClosedError } from "../lib/errors.ts";
+import {
+  type CheckpointOptions,
+  type Durability,
+  openStore,
+  type Store,
+  type StoreOptions,
+} from "../lib/store/store.ts";
 import type { FaultProfile, FaultRecord } from "./faults.ts";
 import { Oracle, type State, type Verdict, type Violation } from "./model.ts";
 import { eventPrng, hash32, hashString } from "./prng.ts";
+import { drawCheckpointOptions } from "./profiles.ts";
 import { SimBlockStorage } from "./storage.ts";
 import { generateSteps, isWrite, type SimOp, type Step, stepsMax } from "./workload.ts";
 
@@ -34,6 +41,8 @@ export interface RunOptions {
   steps?: Step[];
   /** Stop at the first violation (default true). */
   stopAtFirst?: boolean;
+  /** Automatic checkpoint settings (default: drawn from the seed). */
+  checkpoint?: CheckpointOptions;
 }
 
 /** Counters of one run. */
@@ -56,6 +65,18 @@ export interface RunStats {
   excusedLosses: number;
   /** Distinct (file, kind, outstanding I/O) situations the crashes hit. */
   crashPoints: Set<string>;
+  /** Checkpoints asked for (automatic ones not counted). */
+  checkpoints: number;
+  /** `store.verify()` calls that completed. */
+  verifies: number;
+  /** Writes the store queued while their key's path loaded from the image. */
+  queuedWrites: number;
+  /** Stores reopened after a recovery check with nothing but the image's root loaded. */
+  lazyOpens: number;
+  /** Checkpoints committed (asked for or automatic), by stores that were then closed or crashed. */
+  checkpointsCommitted: number;
+  /** Image nodes loaded lazily, by those stores. */
+  nodesLoaded: number;
   /** Injected faults by kind. */
   faults: Record<string, number>;
 }
@@ -89,6 +110,8 @@ const finishContext = stepsMax + 2;
 const damageSlackBytes = 64 * 1024;
 /** The `eventPrng` stream of crash-during-recovery decisions. */
 const crashStream = 0xc4a5;
+/** The `eventPrng` stream of the choice to reopen lazily after a recovery. */
+const lazyStream = 0x1a2b;
 /** The most extra power losses during one recovery. */
 const recoveryCrashesMax = 3;
 /** Opens tried before a transient storage error counts as a failure. */
@@ -143,6 +166,12 @@ class Run {
     failedWrites: 0,
     excusedLosses: 0,
     crashPoints: new Set(),
+    checkpoints: 0,
+    verifies: 0,
+    queuedWrites: 0,
+    lazyOpens: 0,
+    checkpointsCommitted: 0,
+    nodesLoaded: 0,
     faults: {},
   };
   /** Each client's op in flight (settles either way), if any. */
@@ -155,10 +184,18 @@ class Run {
 
   readonly #seed: number;
   readonly #durability: Durability;
+  readonly #checkpoint: CheckpointOptions;
+  /**
+   * A write the store queued (its key's path was loading from the image):
+   * no other step runs until it settles, so the LSN it then took (if any)
+   * is known to be its own.
+   */
+  #queuedWrite: Promise<void> | undefined;
 
   constructor(options: RunOptions) {
     this.#seed = options.seed;
     this.#durability = options.durability ?? "strict";
+    this.#checkpoint = options.checkpoint ?? drawCheckpointOptions(options.seed);
     this.storage = new SimBlockStorage({
       seed: options.seed,
       profile: options.profile,
@@ -198,12 +235,88 @@ class Run {
   async execute(step: Step): Promise<void> {
     this.stats.steps++;
     this.storage.scheduler.context = step.id;
-    if (this.poisoned && step.kind === "op" && isWrite(step.op)) await this.restart(step.id);
+    if (this.#queuedWrite !== undefined) {
+      await this.until(this.#queuedWrite, step.id, "a write queued for a load");
+    }
+    const poisonedWrite = step.kind === "op" ? isWrite(step.op) : step.kind === "checkpoint";
+    if (this.poisoned && poisonedWrite) await this.restart(step.id);
     if (step.kind === "op") await this.#submitFor(step.client, step.id, step.op);
     else if (step.kind === "crash") await this.crash(step.id);
     else if (step.kind === "restart") await this.restart(step.id);
+    else if (step.kind === "checkpoint") this.#checkpointStep(step.id, step.compact);
+    else if (step.kind === "verify") await this.#verify(step.id);
     else this.#sync(step.id);
     await this.drive(step.drive);
+  }
+
+  /** A checkpoint, not waited for: writers go on while it runs (D8). */
+  #checkpointStep(step: number, compact: boolean): void {
+    const life = this.#life;
+    this.stats.checkpoints++;
+    this.store!.checkpoint({ compact }).catch((error) => {
+      if (life !== this.#life) return;
+      if (error instanceof StorageIoError) this.poisoned = true;
+      else if (error instanceof CorruptionError) this.#corruptionSeen(step, error);
+      else {this.oracle.violate("error", `step ${step}: checkpoint failed: ${describe(error)}`, [
+          step,
+        ]);}
+    });
+  }
+
+  /** `store.verify()`: the image on disk must pass, unless a misdirected write explains it. */
+  async #verify(step: number): Promise<void> {
+    const store = this.store!;
+    let report;
+    try {
+      report = await this.until(store.verify(), step, "verify");
+    } catch (error) {
+      if (error instanceof StopRun) throw error;
+      if (error instanceof StorageIoError) return; // a failed read: nothing to judge
+      if (error instanceof CorruptionError) return this.#corruptionSeen(step, error);
+      this.oracle.violate("error", `step ${step}: verify failed: ${describe(error)}`, [step]);
+      return;
+    }
+    this.stats.verifies++;
+    if (!report.ok && !this.#imageWriteMisplaced()) {
+      this.oracle.violate("verify", `step ${step}: ${report.problems.join("; ")}`, [step]);
+    }
+  }
+
+  /**
+   * Failed fsyncs of WAL segments, and of the directory while a segment's
+   * creation was pending, so far. Only these bear on acks (D7): a failed
+   * fsync of the image (or of the directory after segment removals) fails
+   * a checkpoint, and poisons the store, but a write whose WAL bytes were
+   * made durable is rightly acknowledged.
+   */
+  #walSyncFailures(): number {
+    return this.storage.faults.filter((fault) =>
+      fault.kind === "fsyncFail" &&
+      (fault.file.endsWith(".wal") || (fault.file === "" && /create wal-/.test(fault.detail)))
+    ).length;
+  }
+
+  /** Adds what a store about to go did to the run's counters. */
+  #countStore(store: Store): void {
+    const stats = store.stats();
+    this.stats.checkpointsCommitted += stats.epochs.checkpoints;
+    this.stats.nodesLoaded += stats.image.nodesLoaded;
+  }
+
+  /** Whether a misdirected write hit the image file since the last crash. */
+  #imageWriteMisplaced(): boolean {
+    return this.storage.faults.some((fault) =>
+      fault.kind === "misdirectedWrite" && fault.file === "image.tt"
+    );
+  }
+
+  /** A CorruptionError outside open: it must be explained by a fault (D6), or it is a violation. */
+  #corruptionSeen(step: number, error: CorruptionError): void {
+    if (!this.#corruptionExplained(error)) {
+      this.oracle.violate("D6", `step ${step}: corruption no fault explains: ${error.message}`, [
+        step,
+      ]);
+    }
   }
 
   /**
@@ -226,10 +339,49 @@ class Run {
     if (!isWrite(op)) return this.read(step, op, store);
     const verdict = this.oracle.verdict(op);
     const before = store.stats().lastLsn;
+    const queuedBefore = store.stats().queuedWrites;
     const promise = callStore(store, op);
     const after = store.stats().lastLsn;
+    if (after === before && store.stats().queuedWrites > queuedBefore) {
+      this.#queuedWrite = this.#whenQueuedSettles(step, op, promise, before, verdict);
+      return promise;
+    }
+    this.#judgeSubmitted(step, op, promise, { before, after, verdict });
+    return promise;
+  }
+
+  /** A queued write settled with no other step in between: its LSN, if any, is its own. */
+  async #whenQueuedSettles(
+    step: number,
+    op: SimOp,
+    promise: Promise<unknown>,
+    before: number,
+    verdict: Verdict,
+  ): Promise<void> {
+    const life = this.#life;
+    this.stats.queuedWrites++;
+    await promise.then(() => {}, () => {});
+    this.#queuedWrite = undefined;
+    if (life !== this.#life) return;
+    const after = this.store!.stats().lastLsn;
+    // Whether the store was poisoned when it took the write is not seen
+    // here (the write waited): #addNow's own check covers that.
+    this.#judgeSubmitted(step, op, promise, { before, after, verdict, queued: true });
+  }
+
+  #judgeSubmitted(
+    step: number,
+    op: SimOp,
+    promise: Promise<unknown>,
+    { before, after, verdict, queued = false }: {
+      before: number;
+      after: number;
+      verdict: Verdict;
+      queued?: boolean;
+    },
+  ): void {
     if (after === before + 1) {
-      if (this.poisoned) {
+      if (this.poisoned && !queued) {
         this.oracle.violate("D7", `step ${step} was accepted after a write had failed`, [step]);
       }
       this.oracle.accepted(step, op, after);
@@ -244,7 +396,6 @@ class Run {
       );
       throw new StopRun("a write took several lsns");
     }
-    return promise;
   }
 
   /** A sync: once it resolves, every write accepted before it must be durable (relaxed mode's D1). */
@@ -253,7 +404,7 @@ class Run {
     const through = this.oracle.nextLsn - 1;
     this.store!.sync().then(() => {
       if (life !== this.#life) return;
-      if (this.storage.faultCounts.fsyncFail > this.#syncFailuresAtOpen) {
+      if (this.#walSyncFailures() > this.#syncFailuresAtOpen) {
         this.oracle.violate("D7", `step ${step}: sync resolved after an fsync had failed`, [step]);
       }
       this.oracle.syncedThrough(through);
@@ -271,7 +422,7 @@ class Run {
     promise.then((value) => {
       if (life !== this.#life) return;
       const strict = this.#durability === "strict";
-      if (strict && this.storage.faultCounts.fsyncFail > this.#syncFailuresAtOpen) {
+      if (strict && this.#walSyncFailures() > this.#syncFailuresAtOpen) {
         this.oracle.violate("D7", `step ${step} was acknowledged after an fsync had failed`, [
           step,
         ]);
@@ -326,16 +477,31 @@ class Run {
         this.oracle.checkRead(step, what, view, low, prefix, this.#durability === "strict");
       }
     };
+    // A read may load nodes from the image: a failed read is no verdict,
+    // a corruption report must be explained by a fault.
+    const failed = (error: unknown) => {
+      // A failed read is no verdict, nor one the store was closed under.
+      if (life !== this.#life || error instanceof StorageIoError) return;
+      if (error instanceof StoreClosedError) return;
+      if (error instanceof CorruptionError) return this.#corruptionSeen(step, error);
+      this.oracle.violate("error", `step ${step}: a read failed with ${describe(error)}`, [step]);
+    };
     if (op.type === "get") {
-      return store.get(op.key).then((value) => check(`get(${op.key})`, new Map([[op.key, value]])));
+      return store.get(op.key).then(
+        (value) => check(`get(${op.key})`, new Map([[op.key, value]])),
+        failed,
+      );
     } else if (op.type === "getMany") {
-      return store.getMany(op.keys).then((values) =>
-        check(`getMany(${op.keys})`, new Map(op.keys.map((key, index) => [key, values[index]])))
+      return store.getMany(op.keys).then(
+        (values) =>
+          check(`getMany(${op.keys})`, new Map(op.keys.map((key, index) => [key, values[index]]))),
+        failed,
       );
     }
     assert(op.type === "list", "reads are get, getMany and list");
-    return collect(store, op.prefix).then((state) =>
-      check(`list(${op.prefix})`, new Map(state), op.prefix)
+    return collect(store, op.prefix).then(
+      (state) => check(`list(${op.prefix})`, new Map(state), op.prefix),
+      failed,
     );
   }
 
@@ -363,6 +529,7 @@ class Run {
     const lostWrite = this.storage.faults.some((fault) =>
       fault.kind === "misdirectedWrite" && fault.epoch === epoch
     );
+    if (this.store !== undefined) this.#countStore(this.store);
     this.storage = this.storage.crash();
     this.store = undefined;
     return lostWrite;
@@ -374,6 +541,7 @@ class Run {
       clock: this.storage.clock,
       walSegmentBytes: simSegmentBytes,
       durability: this.#durability,
+      checkpoint: this.#checkpoint,
     };
   }
 
@@ -395,26 +563,44 @@ class Run {
     this.stats.restarts++;
     const store = this.store!;
     this.store = undefined;
-    await this.until(store.close(), step, "close");
-    await this.open(step, true);
+    this.#countStore(store);
+    // A close that reports a failed write was not clean: writes not yet
+    // durable were lost (relaxed mode never told their callers otherwise).
+    const clean = await this.until(store.close(), step, "close").then(() => true, (error) => {
+      if (error instanceof StopRun) throw error;
+      if (!(error instanceof StorageIoError)) {
+        this.oracle.violate("error", `step ${step}: close failed: ${describe(error)}`, [step]);
+      }
+      return false;
+    });
+    await this.open(step, clean);
   }
 
   /** Opens the store, retrying transient storage errors, and checks what it recovered. */
   async open(step: number, clean = false, lostWriteExcused = false): Promise<void> {
+    await this.#openStore(step);
+    const store = this.store!;
+    const state = await this.#collectRecovered(store, step);
+    if (step >= 0) {
+      this.oracle.recovered(step, state, store.stats().lastLsn, clean, lostWriteExcused);
+      // Listing everything loaded the whole trie from the image. On half the
+      // recoveries, close and reopen (a clean restart changes nothing), so
+      // the ops that follow meet a lazily loaded trie: reads fault nodes in
+      // and writes queue for loads.
+      if (eventPrng(this.#seed, lazyStream, step % 0x1_0000_0000).chance(0.5)) {
+        await this.#reopenLazily(step);
+      }
+    }
+  }
+
+  /** Opens the store, retrying transient storage errors; checks nothing. */
+  async #openStore(step: number): Promise<void> {
     this.#life++;
     this.#busy.clear(); // ops of the store before are settled or lost with it
     this.poisoned = false;
     for (let attempt = 1; attempt <= openAttemptsMax; attempt++) {
       try {
-        this.store = await this.until(
-          openStore({
-            storage: this.storage,
-            clock: this.storage.clock,
-            walSegmentBytes: simSegmentBytes,
-          }),
-          step,
-          "open",
-        );
+        this.store = await this.until(openStore(this.#storeOptions()), step, "open");
         break;
       } catch (error) {
         if (error instanceof StopRun) throw error;
@@ -422,11 +608,51 @@ class Run {
         this.stats.openRetries++;
       }
     }
-    this.#syncFailuresAtOpen = this.storage.faultCounts.fsyncFail;
+    this.#syncFailuresAtOpen = this.#walSyncFailures();
+  }
+
+  /** A clean close and an open that loads nothing but the root; an unclean close is checked as usual. */
+  async #reopenLazily(step: number): Promise<void> {
     const store = this.store!;
-    const state = await this.until(collect(store, ""), step, "reading the recovered state");
-    if (step >= 0) {
-      this.oracle.recovered(step, state, store.stats().lastLsn, clean, lostWriteExcused);
+    this.store = undefined;
+    this.#countStore(store);
+    const clean = await this.until(store.close(), step, "close").then(() => true, (error) => {
+      if (error instanceof StopRun) throw error;
+      if (!(error instanceof StorageIoError)) {
+        this.oracle.violate("error", `step ${step}: close failed: ${describe(error)}`, [step]);
+      }
+      return false;
+    });
+    if (!clean) {
+      await this.#openStore(step);
+      const state = await this.#collectRecovered(this.store!, step);
+      this.oracle.recovered(step, state, this.store!.stats().lastLsn, false);
+      return;
+    }
+    this.stats.lazyOpens++;
+    await this.#openStore(step);
+  }
+
+  /** Lists the whole recovered store, trying again after failed reads (lazy loads read the image). */
+  async #collectRecovered(store: Store, step: number): Promise<State> {
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await this.until(collect(store, ""), step, "reading the recovered state");
+      } catch (error) {
+        if (error instanceof StopRun) throw error;
+        if (error instanceof CorruptionError) {
+          this.#corruptionSeen(step, error);
+          throw new StopRun(`corruption reported: ${error.message}`);
+        }
+        if (!(error instanceof StorageIoError) || attempt === openAttemptsMax) {
+          this.oracle.violate(
+            "error",
+            `step ${step}: reading the recovered state: ${describe(error)}`,
+            [step],
+          );
+          throw new StopRun("the recovered state could not be read");
+        }
+      }
     }
   }
 
@@ -487,7 +713,9 @@ class Run {
     await this.storage.scheduler.runUntilIdle(waitStepsMax);
     await this.storage.scheduler.settle();
     await this.crash(last);
-    await this.until(this.store!.close(), last, "close");
+    await this.until(this.store!.close(), last, "close").catch((error) => {
+      if (error instanceof StopRun || !(error instanceof StorageIoError)) throw error;
+    });
   }
 }
 

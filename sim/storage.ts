@@ -573,7 +573,11 @@ class Disk {
     const event = this.event("syncDir", "");
     return this.schedule("syncDir", () => {
       if (this.#prng(event).chance(this.profile.fsyncFail)) {
-        const detail = "directory fsync failed; its changes stay pending";
+        const pending = this.#dirChanges.filter((change) => change.seq <= mark)
+          .map((change) => `${change.kind} ${change.to}`);
+        const detail = `directory fsync failed; its changes stay pending: ${
+          pending.join(", ") || "none"
+        }`;
         this.record({ kind: "fsyncFail", file: "", offset: 0, length: 0, detail });
         throw new StorageIoError(
           "Cannot sync the directory: fsync failed with an I/O error; reopen the store",

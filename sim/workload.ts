@@ -30,7 +30,9 @@ export type Step =
   | { id: number; kind: "op"; client: number; op: SimOp; drive: number }
   | { id: number; kind: "crash"; drive: number }
   | { id: number; kind: "restart"; drive: number }
-  | { id: number; kind: "sync"; drive: number };
+  | { id: number; kind: "sync"; drive: number }
+  | { id: number; kind: "checkpoint"; compact: boolean; drive: number }
+  | { id: number; kind: "verify"; drive: number };
 
 /** What shapes a workload. */
 export interface WorkloadOptions {
@@ -44,6 +46,8 @@ export interface WorkloadOptions {
   crashChance?: number;
   /** Chance that a step is a clean close and reopen. */
   restartChance?: number;
+  /** Chance that a step asks for a checkpoint (one in four of them compacts). */
+  checkpointChance?: number;
 }
 
 /** Streams of `eventPrng`: one per kind of decision. */
@@ -78,6 +82,7 @@ export function generateSteps(options: WorkloadOptions): Step[] {
   assert(options.clients >= 1, "a run has clients");
   const crashChance = options.crashChance ?? 0.01;
   const restartChance = options.restartChance ?? 0.005;
+  const checkpointChance = options.checkpointChance ?? 0.02;
   const steps: Step[] = [];
   let opsMade = 0;
   for (let id = 0; opsMade < options.ops && id < stepsMax; id++) {
@@ -87,7 +92,11 @@ export function generateSteps(options: WorkloadOptions): Step[] {
     if (roll < crashChance) steps.push({ id, kind: "crash", drive });
     else if (roll < crashChance + restartChance) steps.push({ id, kind: "restart", drive });
     else if (roll < crashChance + restartChance + 0.01) steps.push({ id, kind: "sync", drive });
-    else {
+    else if (roll < crashChance + restartChance + 0.01 + checkpointChance) {
+      steps.push({ id, kind: "checkpoint", compact: random.chance(0.25), drive });
+    } else if (roll < crashChance + restartChance + 0.015 + checkpointChance) {
+      steps.push({ id, kind: "verify", drive });
+    } else {
       steps.push({
         id,
         kind: "op",
