@@ -232,6 +232,8 @@ export class Oracle {
    * `clean`: the store was closed cleanly (nothing accepted may be missing).
    * `lostWriteExcused`: the disk silently dropped or misplaced a write since
    * the last recovery, so missing acknowledged writes are excused.
+   * `powerLoss`: the machine crashed (otherwise the store was only closed
+   * and reopened, which makes nothing more durable).
    */
   recovered(
     step: number,
@@ -239,6 +241,7 @@ export class Oracle {
     lastLsn: number,
     clean: boolean,
     lostWriteExcused = false,
+    powerLoss = true,
   ): void {
     let low = clean && !this.#writes.some((w) => w.status === "failed")
       ? this.nextLsn - 1
@@ -272,10 +275,11 @@ export class Oracle {
         }
       }
     }
-    if (clean && prefix !== undefined && prefix === lastLsn) {
-      // A restart without power loss makes nothing more durable: keep the
-      // history (a later power loss may still take back what a dropped disk
-      // write held), cut only the writes the restart did not keep.
+    if (!powerLoss && prefix !== undefined && prefix === lastLsn) {
+      // A restart without power loss, clean or not, makes nothing more
+      // durable: keep the history (a later power loss may still take back
+      // what a dropped or misplaced disk write held), cut only the writes
+      // the restart did not keep.
       this.#writes.length = prefix - this.#baseLsn;
       this.#latest = this.stateAt(prefix);
       this.#reads = this.#reads.filter((read) => read.minLsn <= prefix);

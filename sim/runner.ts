@@ -516,7 +516,7 @@ class Run {
       lostWrite = this.#powerLoss() || lostWrite;
       void opening;
     }
-    await this.open(step, false, lostWrite);
+    await this.open(step, false, lostWrite, true);
   }
 
   /** Crashes the machine; returns whether the disk dropped or misplaced a write in the ending epoch. */
@@ -577,12 +577,24 @@ class Run {
   }
 
   /** Opens the store, retrying transient storage errors, and checks what it recovered. */
-  async open(step: number, clean = false, lostWriteExcused = false): Promise<void> {
+  async open(
+    step: number,
+    clean = false,
+    lostWriteExcused = false,
+    powerLoss = false,
+  ): Promise<void> {
     await this.#openStore(step);
     const store = this.store!;
     const state = await this.#collectRecovered(store, step);
     if (step >= 0) {
-      this.oracle.recovered(step, state, store.stats().lastLsn, clean, lostWriteExcused);
+      this.oracle.recovered(
+        step,
+        state,
+        store.stats().lastLsn,
+        clean,
+        lostWriteExcused,
+        powerLoss,
+      );
       // Listing everything loaded the whole trie from the image. On half the
       // recoveries, close and reopen (a clean restart changes nothing), so
       // the ops that follow meet a lazily loaded trie: reads fault nodes in
@@ -626,7 +638,7 @@ class Run {
     if (!clean) {
       await this.#openStore(step);
       const state = await this.#collectRecovered(this.store!, step);
-      this.oracle.recovered(step, state, this.store!.stats().lastLsn, false);
+      this.oracle.recovered(step, state, this.store!.stats().lastLsn, false, false, false);
       return;
     }
     this.stats.lazyOpens++;

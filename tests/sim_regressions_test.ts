@@ -86,6 +86,46 @@ const pinned: Pinned[] = [
       "so the excused loss at the next power failure was reported as D5",
     seeAlso: "sim/model.ts: Oracle.recovered keeps the history across restarts",
   },
+  {
+    seed: 31,
+    profile: "mixed",
+    durability: "mixed",
+    ops: 500,
+    sectorBytes: 512,
+    bug: "engine: a power loss undid the removal of one WAL segment a checkpoint covered, " +
+      "and recovery took the gap it left for damage: a false CorruptionError",
+    seeAlso: "tests/checkpoint_test.ts: a covered segment whose removal a crash undid",
+  },
+  {
+    seed: 214,
+    profile: "mixed",
+    durability: "mixed",
+    ops: 500,
+    sectorBytes: 512,
+    bug: "engine: a failed directory fsync after removing covered WAL segments left a " +
+      "segment created meanwhile in doubt, yet its group was acknowledged",
+    seeAlso: "tests/checkpoint_test.ts: a failed directory fsync in a reclaim poisons the log",
+  },
+  {
+    seed: 2410,
+    profile: "mixed",
+    durability: "mixed",
+    ops: 500,
+    sectorBytes: 512,
+    bug: "engine: a list that met a node not loaded yet returned the entries before it, " +
+      "loaded, and read on after a write had landed: one batch mixed two states (D11)",
+    seeAlso: "tests/checkpoint_test.ts: lazy open: a list batch is one state",
+  },
+  {
+    seed: 539,
+    profile: "hostile",
+    durability: "mixed",
+    ops: 500,
+    sectorBytes: 512,
+    bug: "oracle: a reopen after a close that reported a failed write rebased the model, so " +
+      "a misplaced write's excused loss at the next power failure was reported as D5",
+    seeAlso: "sim/model.ts: Oracle.recovered keeps the history across every restart",
+  },
 ];
 
 for (const pin of pinned) {

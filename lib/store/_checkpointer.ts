@@ -96,15 +96,20 @@ export class Checkpointer {
     return this.#poison;
   }
 
-  /** Checkpoints queued or running. */
+  /** Checkpoints (and exclusive tasks such as a verify) queued or running. */
   get queued(): number {
     return this.#queued;
   }
 
-  /** Queues a checkpoint after any running one; `compact` rewrites the whole image. */
+  /** Runs a checkpoint, after any running one; `compact` rewrites the whole image. */
   run(compact: boolean): Promise<CheckpointResult> {
+    // With none queued, the capture happens within this call (unless a
+    // compaction must load the whole trie first): the image then holds
+    // exactly what was accepted before it.
+    const run = this.#queued === 0
+      ? this.#checkpoint(compact)
+      : this.#tail.then(() => this.#checkpoint(compact));
     this.#queued++;
-    const run = this.#tail.then(() => this.#checkpoint(compact));
     this.#tail = run.then(
       () => this.#queued--,
       () => this.#queued--,
@@ -114,8 +119,12 @@ export class Checkpointer {
 
   /** Runs `task` with no checkpoint in progress (one waits for the other). */
   exclusive<T>(task: () => Promise<T>): Promise<T> {
+    this.#queued++;
     const run = this.#tail.then(task);
-    this.#tail = run.catch(() => {});
+    this.#tail = run.then(
+      () => this.#queued--,
+      () => this.#queued--,
+    );
     return run;
   }
 

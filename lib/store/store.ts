@@ -30,7 +30,7 @@ import {
   trustedFrames,
 } from "../wal/record.ts";
 import { segmentBytesDefault, segmentBytesMax } from "../wal/segment.ts";
-import { type BatchOp, Wal } from "../wal/wal.ts";
+import { type BatchOp, Wal, type WalStats } from "../wal/wal.ts";
 import { Checkpointer, type CheckpointResult } from "./_checkpointer.ts";
 import { checkedNode, Loader } from "./_loader.ts";
 import {
@@ -113,8 +113,8 @@ export interface StoreStats {
   durableLsn: number;
   /** The durability mode. */
   durability: Durability;
-  /** Group-commit writes, fsyncs, bytes and segments since open. */
-  wal: { groups: number; fsyncs: number; bytesWritten: number; segmentsCreated: number };
+  /** Group-commit writes, fsyncs, bytes and segments created and removed since open. */
+  wal: WalStats;
   /** What open found: the image's coverage, records replayed, torn bytes truncated, time taken. */
   recovery: {
     coverageLsn: number;
@@ -132,6 +132,8 @@ export interface StoreStats {
 const listBatchSize = 256;
 /** Records a list loads below a stub it meets (a scan reads on, so read ahead). */
 const listPrefetchNodes = 4096;
+/** Subtree loads one list makes at most (each loads at least one node: far above any trie). */
+const listLoadsMax = 1 << 30;
 /** The smallest WAL segment size accepted. */
 const walSegmentBytesMin = 4096;
 /** The most keys one `getMany` call takes (Deno KV allows 10). */
@@ -715,7 +717,8 @@ export class Store implements AtomicCommitter {
    * `list`: `{ prefix }`, `{ prefix, start }`, `{ prefix, end }` or
    * `{ start, end }` (start inclusive, end exclusive). Unlike Deno KV, a
    * prefix selector also yields the key equal to the prefix. Entries are read
-   * in batches; writes that land between batches may or may not be seen.
+   * in batches of 256, each one state of the store; writes that land between
+   * batches may or may not be seen. Nodes not loaded yet are loaded first.
    *
    * @example
    * ```ts
@@ -747,6 +750,7 @@ export class Store implements AtomicCommitter {
     reverse: boolean,
   ): AsyncIterableIterator<Entry> {
     let remaining = limit;
+    let loads = 0;
     while (remaining > 0) {
       this.#checkOpen("list");
       const batch: Entry[] = [];
@@ -759,20 +763,21 @@ export class Store implements AtomicCommitter {
         }
       } catch (error) {
         if (!(error instanceof NodeNotLoaded)) throw error;
-        unloaded = error; // entries before the stub are good; load it and go on after them
-      }
-      for (const entry of batch) yield entry;
-      remaining -= batch.length;
-      if (batch.length > 0) {
-        const last = batch[batch.length - 1].key;
-        if (reverse) end = last;
-        else start = successor(last);
+        unloaded = error;
       }
       if (unloaded !== undefined) {
+        // Each batch is read in one synchronous walk, so it is one state:
+        // load what the walk met and read the batch again.
+        assert(++loads <= listLoadsMax, "a list's loads are bounded");
         await this.#loader.loadSubtree(unloaded, listPrefetchNodes);
         continue;
       }
+      for (const entry of batch) yield entry;
+      remaining -= batch.length;
       if (batch.length < want) return;
+      const last = batch[batch.length - 1].key;
+      if (reverse) end = last;
+      else start = successor(last);
     }
   }
 

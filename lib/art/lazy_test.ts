@@ -1,0 +1,93 @@
+/**
+ * Lazy tries: stubs, installs, and the edits next to nodes not loaded yet
+ * (a removal never waits for a load, so a merge may be skipped).
+ */
+
+import assert from "node:assert/strict";
+import { Art, NodeNotLoaded, type NodeView } from "./art.ts";
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+
+/** Writes `art` into a map of address → record, as an image would hold it. */
+function imageOf(art: Art): { records: Map<number, NodeView>; root: number } {
+  const records = new Map<number, NodeView>();
+  const snapshot = art.capture();
+  const root = snapshot.writeChanged((node) => {
+    const address = records.size + 1;
+    records.set(address, {
+      prefix: node.prefix.slice(),
+      value: node.value,
+      childBytes: node.childBytes.slice(),
+      childAddresses: node.childAddresses.slice(),
+    });
+    return address;
+  });
+  snapshot.release();
+  return { records, root };
+}
+
+/** Runs `operation`, installing whatever stub it meets, until it goes through. */
+function withLoads<T>(art: Art, records: Map<number, NodeView>, operation: () => T): T {
+  for (let loads = 0; loads < 1000; loads++) {
+    try {
+      return operation();
+    } catch (error) {
+      if (!(error instanceof NodeNotLoaded)) throw error;
+      art.install(error.path, error.address, records.get(error.address)!);
+    }
+  }
+  throw new Error("too many loads");
+}
+
+function lazyCopy(keys: string[]): { art: Art; records: Map<number, NodeView> } {
+  const source = new Art();
+  for (const [index, key] of keys.entries()) source.set(bytes(key), index + 1);
+  const { records, root } = imageOf(source);
+  return { art: Art.fromImage(records.get(root)!, root, keys.length), records };
+}
+
+Deno.test("lazy Art: reads throw NodeNotLoaded until the path is installed", () => {
+  const { art, records } = lazyCopy(["apple", "apricot", "banana"]);
+  assert.throws(() => art.get(bytes("apple")), NodeNotLoaded);
+  assert.equal(withLoads(art, records, () => art.get(bytes("apricot"))), 2);
+  assert.equal(withLoads(art, records, () => art.get(bytes("apples"))), undefined);
+  assert.throws(() => [...art.entries()], NodeNotLoaded, "a walk meets the banana stub");
+  const all = withLoads(art, records, () => [...art.entries()].map(([, value]) => value));
+  assert.deepEqual(all, [1, 2, 3]);
+  assert.equal(art.stubs(10).length, 0);
+  assert.equal(art.verify().keys, 3);
+});
+
+Deno.test("lazy Art: a removal beside a stub skips the merge; a later one walks up the chain", () => {
+  // "ab" and "ac" hang under "a"; the root branches on a, x.
+  const { art, records } = lazyCopy(["ab", "ac", "x"]);
+  // Load only the path to "ab", then delete it: "a" keeps one child ("ac"),
+  // a stub, so it stays an unmerged one-child node.
+  withLoads(art, records, () => art.get(bytes("ab")));
+  assert.equal(art.delete(bytes("ab")), true);
+  assert.ok(art.stubOnPath(bytes("ac")) !== null, "ac is still on disk");
+  art.verify();
+  // Now load "ac" and delete it too: "a" is left with nothing and must go.
+  withLoads(art, records, () => art.get(bytes("ac")));
+  assert.equal(art.delete(bytes("ac")), true);
+  assert.equal(withLoads(art, records, () => art.get(bytes("x"))), 3);
+  assert.equal(art.size, 1);
+  const stats = art.verify();
+  assert.equal(stats.keys, 1);
+  assert.deepEqual(withLoads(art, records, () => [...art.entries()].map(([key]) => [...key])), [[
+    "x".charCodeAt(0),
+  ]]);
+});
+
+Deno.test("lazy Art: an edit reports the records it drops; a written subtree keeps its address", () => {
+  const { art, records } = lazyCopy(["ab", "ac", "x"]);
+  const dropped: number[] = [];
+  art.onDrop((address) => dropped.push(address));
+  withLoads(art, records, () => art.get(bytes("ab")));
+  art.add(bytes("ab"), 5);
+  // The leaf "ab", its parent "a" and the root changed; "ac" and "x" did not.
+  assert.equal(dropped.length, 3);
+  const snapshot = art.capture();
+  assert.equal(snapshot.changedNodeCount(), 3, "only the changed path is written again");
+  snapshot.release();
+});

@@ -1,0 +1,356 @@
+/**
+ * Checkpoints: exactly-once recovery across them (D3), the regressions of
+ * the seeds' own bugs (#47, #49), lazy open, the WAL segments they remove,
+ * space reuse and compaction, failures (D7), epochs and verify().
+ */
+
+import assert from "node:assert/strict";
+import {
+  CorruptionError,
+  MemoryBlockStorage,
+  openStore,
+  StorageIoError,
+  type Store,
+  type StoreOptions,
+} from "../mod.ts";
+import { imageFileName } from "../lib/image/image_file.ts";
+import { slabBytes } from "../lib/image/allocation.ts";
+import { FaultyStorage } from "./_storage_wrappers.ts";
+
+/** Checkpoints only when a test asks. */
+const manual = { auto: false } as const;
+
+async function reopen(
+  storage: MemoryBlockStorage | FaultyStorage,
+  options: Partial<StoreOptions> = {},
+) {
+  return await openStore({ storage, checkpoint: manual, ...options });
+}
+
+async function readAll(store: Store): Promise<Map<string, number>> {
+  const state = new Map<string, number>();
+  const decoder = new TextDecoder();
+  for await (const { key, value } of store.list({ prefix: "" })) {
+    state.set(decoder.decode(key), value);
+  }
+  return state;
+}
+
+for (const durability of ["strict", "relaxed"] as const) {
+  Deno.test(`checkpoint (${durability}): +4, ckpt, +5, ckpt, reopen reads 9 (#49)`, async () => {
+    const storage = new MemoryBlockStorage();
+    const store = await reopen(storage, { durability });
+    await store.add("w", 4);
+    const first = await store.checkpoint();
+    await store.add("w", 5);
+    const second = await store.checkpoint();
+    assert.equal(first.coverageLsn, 1);
+    assert.equal(second.coverageLsn, 2, "the coverage follows every applied write");
+    await store.close();
+    const again = await reopen(storage, { durability });
+    assert.equal(await again.get("w"), 9);
+    assert.equal(again.stats().recovery.replayedRecords, 0);
+    assert.equal(again.stats().lastLsn, 2, "LSNs continue above the image");
+    await again.add("w", 1);
+    await again.close();
+    const third = await reopen(storage, { durability });
+    assert.equal(await third.get("w"), 10);
+    await third.close();
+  });
+}
+
+Deno.test("checkpoint: a recovery, then a checkpoint, then a reopen counts each write once (#47)", async () => {
+  const storage = new MemoryBlockStorage();
+  const store = await reopen(storage, { walSegmentBytes: 4096 });
+  await store.add("w", 4);
+  await store.checkpoint();
+  await store.add("w", 5);
+  await store.close(); // no checkpoint at close: +5 is only in the WAL
+  const recovered = await reopen(storage);
+  assert.equal(recovered.stats().recovery.replayedRecords, 1);
+  assert.equal(recovered.stats().recovery.coverageLsn, 1);
+  const result = await recovered.checkpoint(); // nothing written since the reopen
+  assert.equal(result.coverageLsn, 2, "the coverage holds what recovery replayed");
+  await recovered.close();
+  const again = await reopen(storage);
+  assert.equal(await again.get("w"), 9);
+  await again.close();
+});
+
+Deno.test("checkpoint: writes made while it runs are not in it, and are replayed once", async () => {
+  const storage = new MemoryBlockStorage();
+  const store = await reopen(storage, { durability: "relaxed" });
+  for (let index = 0; index < 2000; index++) void store.add(`key ${index}`, 1);
+  await store.sync();
+  const running = store.checkpoint();
+  // These land while the checkpoint walks the trie (D8): above its coverage.
+  for (let index = 0; index < 2000; index += 7) void store.add(`key ${index}`, 10);
+  const result = await running;
+  assert.equal(result.coverageLsn, 2000);
+  await store.close();
+  const again = await reopen(storage);
+  assert.equal(await again.get("key 0"), 11);
+  assert.equal(await again.get("key 1"), 1);
+  assert.equal(again.stats().recovery.replayedRecords, Math.ceil(2000 / 7));
+  assert.ok((await again.verify()).ok);
+  await again.close();
+});
+
+Deno.test("lazy open: reads load only their paths; writes to cold keys keep call order", async () => {
+  const storage = new MemoryBlockStorage();
+  const store = await reopen(storage);
+  const key = (index: number) => `k${index % 97} ${index}`;
+  const batch = store.atomic();
+  for (let index = 0; index < 5000; index++) batch.add(key(index), index + 1);
+  await batch.commit();
+  await store.checkpoint();
+  await store.close();
+  const lazy = await reopen(storage);
+  assert.equal(lazy.stats().image.nodesLoaded, 0, "open reads the root only");
+  assert.equal(lazy.stats().keys, 5000);
+  assert.equal(await lazy.get(key(1558)), 1559);
+  const afterGet = lazy.stats().image.nodesLoaded;
+  assert.ok(afterGet > 0 && afterGet < 20, `one path loaded: ${afterGet} nodes`);
+  // A cold write queues; a hot write made after it waits its turn.
+  const cold = lazy.add(key(4957), 1);
+  assert.equal(lazy.stats().queuedWrites, 1);
+  const hot = lazy.add(key(1558), 1);
+  assert.equal(lazy.stats().queuedWrites, 2, "a write made after a queued one queues too");
+  assert.equal(lazy.stats().lastLsn, 1, "neither has an LSN yet");
+  assert.deepEqual(await Promise.all([cold, hot]), [4959, 1560]);
+  assert.equal(lazy.stats().lastLsn, 3);
+  // Same key, cold path: the set made second must win.
+  const first = lazy.add(key(3001), 5);
+  const second = lazy.set(key(3001), 7);
+  await Promise.all([first, second]);
+  assert.equal(await lazy.get(key(3001)), 7);
+  const [a, b] = await lazy.getMany([key(4947), "absent"]);
+  assert.deepEqual([a, b], [4948, undefined]);
+  const state = await readAll(lazy);
+  assert.equal(state.size, 5000);
+  assert.equal(state.get(key(4957)), 4959);
+  assert.ok(lazy.stats().image.nodesLoaded > afterGet);
+  await lazy.close();
+  // The log holds the two writes in call order: the cold one first.
+  const again = await reopen(storage);
+  assert.equal(await again.get(key(4957)), 4959);
+  assert.equal(await again.get(key(3001)), 7);
+  assert.equal(again.stats().lastLsn, 5);
+  await again.close();
+});
+
+Deno.test("lazy open: deletes next to nodes still on disk, then checkpoints and reopens", async () => {
+  const storage = new MemoryBlockStorage();
+  const store = await reopen(storage);
+  const keys = ["a", "ab", "abc", "abd", "b", "ba", "bb", "c"];
+  for (const key of keys) await store.set(key, key.length);
+  await store.checkpoint();
+  await store.close();
+  // Each delete may leave a one-child node whose child is not loaded yet.
+  for (const victim of ["abc", "ab", "ba", "a", "b", "bb"]) {
+    const lazy = await reopen(storage);
+    await lazy.delete(victim);
+    await lazy.checkpoint();
+    const report = await lazy.verify();
+    assert.ok(report.ok, report.problems.join("; "));
+    await lazy.close();
+  }
+  const last = await reopen(storage);
+  assert.deepEqual([...(await readAll(last))], [["abd", 3], ["c", 1]]);
+  await last.close();
+});
+
+Deno.test("checkpoint: covered WAL segments go, keeping retainSegments of them", async () => {
+  for (const retainSegments of [0, 2]) {
+    const storage = new MemoryBlockStorage();
+    const store = await openStore({
+      storage,
+      walSegmentBytes: 4096,
+      checkpoint: { auto: false, retainSegments },
+    });
+    for (let round = 0; round < 5; round++) {
+      for (let index = 0; index < 200; index++) await store.add(`key ${index}`, 1);
+      await store.checkpoint();
+    }
+    const segments = (await storage.list()).filter((name) => name.endsWith(".wal"));
+    assert.ok(
+      segments.length <= retainSegments + 2,
+      `retain ${retainSegments}: ${segments.length} segments left`,
+    );
+    assert.ok(store.stats().wal.segmentsRemoved > 0);
+    await store.close();
+    const again = await openStore({ storage, checkpoint: { auto: false } });
+    assert.equal(await again.get("key 199"), 5);
+    await again.close();
+  }
+});
+
+Deno.test("checkpoint: space is reused, and compaction rewrites the image", async () => {
+  const storage = new MemoryBlockStorage();
+  const store = await reopen(storage);
+  for (let round = 0; round < 40; round++) {
+    const batch = store.atomic();
+    for (let index = 0; index < 500; index++) batch.set(`key ${index}`, round);
+    await batch.commit();
+    await store.checkpoint();
+  }
+  const space = store.stats().image;
+  assert.ok(
+    space.freeSlabs > 0 || space.slabs <= 3,
+    `slabs ${space.slabs}, free ${space.freeSlabs}`,
+  );
+  const file = await storage.open(imageFileName);
+  const size = await file.size();
+  await file.close();
+  // 40 full rewrites of ~20 KB each would need ~1 MB without reuse.
+  assert.ok(size < 4 * slabBytes, `image is ${size} bytes`);
+  const compacted = await store.checkpoint({ compact: true });
+  assert.equal(compacted.compacted, true);
+  assert.equal(compacted.keys, 500);
+  assert.ok((await store.verify()).ok);
+  await store.close();
+  const again = await reopen(storage);
+  assert.equal(await again.get("key 499"), 39);
+  await again.close();
+});
+
+Deno.test("checkpoint: a failed fsync poisons the store; a reopen has every acknowledged write", async () => {
+  const storage = new FaultyStorage();
+  const store = await reopen(storage);
+  await store.add("a", 1);
+  await store.checkpoint();
+  await store.add("a", 2);
+  storage.failNext.sync = 1; // the image's fsync before the header
+  await assert.rejects(store.checkpoint(), StorageIoError);
+  await assert.rejects(store.add("a", 3), StorageIoError, "a poisoned store refuses writes");
+  await assert.rejects(store.checkpoint(), StorageIoError);
+  const report = await store.verify(); // the committed image, read from disk
+  assert.ok(report.ok, report.problems.join("; "));
+  await store.close(); // the WAL itself is fine: nothing was lost
+  const again = await reopen(storage);
+  assert.equal(await again.get("a"), 3);
+  assert.ok((await again.verify()).ok);
+  await again.close();
+});
+
+Deno.test("checkpoint: epochs trigger on their own, and stats count them", async () => {
+  const storage = new MemoryBlockStorage();
+  const store = await openStore({ storage, checkpoint: { epochOps: 100, retainSegments: 0 } });
+  for (let index = 0; index < 350; index++) await store.add(`key ${index % 50}`, 1);
+  await store.checkpoint(); // waits for any automatic one, then runs
+  const epochs = store.stats().epochs;
+  assert.ok(epochs.checkpoints >= 4, `${epochs.checkpoints} checkpoints`);
+  assert.equal(epochs.operations, 350);
+  assert.ok(epochs.lastDurableEpoch >= 4);
+  assert.ok(epochs.averages.operationsPerEpoch > 0);
+  await store.close();
+  await assert.rejects(
+    openStore({ storage, checkpoint: { epochMs: 5 } }),
+    (error: unknown) => error instanceof RangeError && /epochMs/.test(error.message),
+  );
+  await assert.rejects(
+    openStore({ storage, checkpoint: { preset: "fast" as "lowLatency" } }),
+    TypeError,
+  );
+});
+
+Deno.test("verify: a damaged image record is found; reading it is a CorruptionError", async () => {
+  const storage = new MemoryBlockStorage();
+  const store = await reopen(storage);
+  for (let index = 0; index < 50; index++) await store.set(`key ${index}`, index);
+  await store.checkpoint();
+  await store.close();
+  // Flip a byte inside the first slab's records (past the header region).
+  const file = await storage.open(imageFileName);
+  const [byte] = await file.read(8192 + 20, 1);
+  await file.write(8192 + 20, Uint8Array.of(byte ^ 0x10));
+  await file.close();
+  const damaged = await reopen(storage);
+  const report = await damaged.verify();
+  assert.equal(report.ok, false);
+  assert.match(report.problems.join("\n"), /record at \d+/);
+  const reads = [];
+  for (let index = 0; index < 50; index++) reads.push(damaged.get(`key ${index}`).catch((e) => e));
+  const outcomes = await Promise.all(reads);
+  assert.ok(
+    outcomes.some((outcome) =>
+      outcome instanceof CorruptionError && outcome.file === imageFileName
+    ),
+    "a read through the damaged record names the image file",
+  );
+  await damaged.close();
+});
+
+Deno.test("checkpoint: a covered segment whose removal a crash undid is passed by, not damage", async () => {
+  const storage = new MemoryBlockStorage();
+  const options = {
+    storage,
+    walSegmentBytes: 4096,
+    checkpoint: { auto: false, retainSegments: 0 },
+  };
+  const store = await openStore(options);
+  for (let index = 0; index < 500; index++) await store.add(`key ${index % 40}`, 1);
+  const before = (await storage.list()).filter((name) => name.endsWith(".wal"));
+  assert.ok(before.length >= 4, `${before.length} segments`);
+  // The oldest comes back, leaving a gap where its successors were removed.
+  const kept = await storage.open(before[0]);
+  const bytes = await kept.read(0, await kept.size());
+  await kept.close();
+  await store.checkpoint();
+  for (let index = 0; index < 100; index++) await store.add(`key ${index % 40}`, 1);
+  await store.close();
+  assert.ok(!(await storage.list()).includes(before[0]), "the checkpoint removed it");
+  // The power failed before the directory fsync made that removal durable.
+  const back = await storage.open(before[0], { create: true });
+  await back.write(0, bytes);
+  await back.close();
+  const again = await openStore(options);
+  assert.equal(await again.get("key 0"), 13 + 3); // 500 adds then 100, over 40 keys
+  assert.equal(await again.get("key 39"), 12 + 2);
+  await again.close();
+});
+
+Deno.test("checkpoint: a failed directory fsync in a reclaim poisons the log", async () => {
+  const storage = new FaultyStorage();
+  const store = await openStore({
+    storage,
+    walSegmentBytes: 4096,
+    checkpoint: { auto: false, retainSegments: 0 },
+  });
+  for (let index = 0; index < 300; index++) await store.add(`key ${index % 40}`, 1);
+  await store.checkpoint(); // seals the segment: the next group starts another
+  await store.add("key 0", 1);
+  storage.failNext.syncDir = 1; // the reclaim's, after removing covered segments
+  await store.checkpoint(); // the image is committed; only the reclaim failed
+  await assert.rejects(store.add("key 0", 1), StorageIoError, "nothing more is acknowledged");
+  await assert.rejects(store.close(), StorageIoError);
+  const again = await reopen(storage);
+  assert.equal(await again.get("key 0"), 9);
+  await again.close();
+});
+
+Deno.test("lazy open: a list batch is one state, even when it waits for loads", async () => {
+  const storage = new MemoryBlockStorage();
+  const store = await reopen(storage, { durability: "relaxed" });
+  const batch = store.atomic();
+  for (let index = 0; index < 2000; index++) batch.set(`k${index % 50} ${index}`, 1);
+  await batch.commit();
+  await store.checkpoint();
+  await store.close();
+  for (let round = 0; round < 5; round++) {
+    const lazy = await reopen(storage, { durability: "relaxed" });
+    const walk = lazy.list({ prefix: "k" });
+    const first = walk.next(); // meets a node not loaded yet, and waits for it
+    // One atomic write to two keys in different subtrees, while the list waits.
+    const write = lazy.atomic().set("k1 1", 100 + round).set("k49 1999", 100 + round).commit();
+    const seen = new Map<string, number>();
+    const decoder = new TextDecoder();
+    for (let entry = await first; entry.done !== true; entry = await walk.next()) {
+      seen.set(decoder.decode(entry.value.key), entry.value.value);
+    }
+    await write;
+    assert.equal(seen.size, 2000);
+    assert.equal(seen.get("k1 1"), seen.get("k49 1999"), "both keys from one state");
+    await lazy.close();
+  }
+});
