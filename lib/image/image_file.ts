@@ -53,10 +53,14 @@ import {
 
 /** The image file's name in the store's directory. */
 export const imageFileName = "image.tt";
-/** Reads of one record before a failed check counts (transient read faults). */
-const recordReadsMax = 4;
+/**
+ * Reads of one record before a failed check counts: a transient read fault
+ * (a flipped bit, a failed transfer) must not be reported as damage. Records
+ * are small, so reading one eight times costs little, and only when a check fails.
+ */
+const recordReadsMax = 8;
 /** Reads of a damaged header slot before it counts as damaged. */
-const headerReadsMax = 4;
+const headerReadsMax = 8;
 /** The first read of a record; longer records take a second read. */
 const recordReadGuessBytes = 512;
 /** Slabs an image holds at most (2^32 × 128 KiB: far past any disk). */
