@@ -40,7 +40,7 @@ export function walkUnwritten(
   keys: number,
   onNode: (node: ArtNode) => void,
 ): void {
-  const steps = walkUnwrittenSteps(root, keys, onNode, Number.POSITIVE_INFINITY);
+  const steps = walkUnwrittenSteps(root, keys, onNode, Number.POSITIVE_INFINITY, false);
   for (let result = steps.next(); result.done !== true; result = steps.next()) {
     assert(false, "an unbounded walk never pauses");
   }
@@ -50,15 +50,17 @@ export function walkUnwritten(
  * {@link walkUnwritten} that pauses (yields) after every `nodesPerStep`
  * nodes, so a caller can let other work run between steps. The trie may
  * change while paused only by copy-on-write (a live snapshot holds `root`).
+ * With `all`, every node is visited, written or not (a compaction).
  */
 export function* walkUnwrittenSteps(
   root: ArtNode | null,
   keys: number,
   onNode: (node: ArtNode) => void,
   nodesPerStep: number,
+  all: boolean,
 ): Generator<void, void> {
   assert(nodesPerStep > 0, "a step visits at least one node");
-  if (root === null || root.address !== NO_ADDRESS) return;
+  if (root === null || (!all && root.address !== NO_ADDRESS)) return;
   let visited = 0;
   const nodes: ArtNode[] = [root];
   const marks: number[] = [-1];
@@ -67,7 +69,7 @@ export function* walkUnwrittenSteps(
     assert(steps <= stepsMax, `image walk of ${keys} keys did not end`);
     const top = nodes.length - 1;
     const node = nodes[top];
-    const byte = nextUnwrittenChild(node, marks[top]);
+    const byte = all ? nextChildByte(node, marks[top]) : nextUnwrittenChild(node, marks[top]);
     if (byte >= 0) {
       assert(nodes.length < FRAMES_MAX, "image walk stack overflow");
       marks[top] = byte;
@@ -98,29 +100,40 @@ function nextUnwrittenChild(node: ArtNode, after: number): number {
 export function writeUnwritten(
   root: ArtNode | null,
   keys: number,
-  visit: (node: NodeView) => number,
+  visit: (node: NodeView, previous: number) => number,
 ): number {
-  const steps = writeUnwrittenSteps(root, keys, visit, Number.POSITIVE_INFINITY);
+  const steps = writeUnwrittenSteps(root, keys, visit, Number.POSITIVE_INFINITY, false);
   for (let result = steps.next();; result = steps.next()) {
     if (result.done === true) return result.value;
     assert(false, "an unbounded walk never pauses");
   }
 }
 
-/** {@link writeUnwritten} pausing after every `nodesPerStep` nodes; returns the root's address. */
+/**
+ * {@link writeUnwritten} pausing after every `nodesPerStep` nodes; returns
+ * the root's address. With `all`, every node is written again, and `visit`
+ * learns the address it had (`previous`, 0 if none) so its record can be freed.
+ */
 export function* writeUnwrittenSteps(
   root: ArtNode | null,
   keys: number,
-  visit: (node: NodeView) => number,
+  visit: (node: NodeView, previous: number) => number,
   nodesPerStep: number,
+  all: boolean,
 ): Generator<void, number> {
   if (root === null) return NO_ADDRESS;
   const views = new ViewBuilder();
-  yield* walkUnwrittenSteps(root, keys, (node) => {
-    const address = visit(views.of(node));
-    assert(Number.isSafeInteger(address) && address > 0, `visit gave address ${address}`);
-    node.address = address;
-  }, nodesPerStep);
+  yield* walkUnwrittenSteps(
+    root,
+    keys,
+    (node) => {
+      const address = visit(views.of(node), node.address);
+      assert(Number.isSafeInteger(address) && address > 0, `visit gave address ${address}`);
+      node.address = address;
+    },
+    nodesPerStep,
+    all,
+  );
   assert(root.address !== NO_ADDRESS, "image walk left the root without an address");
   return root.address;
 }

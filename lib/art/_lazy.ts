@@ -168,32 +168,6 @@ function pathThrough(node: ArtNode, path: Uint8Array): Uint8Array {
 }
 
 /**
- * Clears every node's address, telling `drop` about each record (for a
- * checkpoint that rewrites the whole image). The trie must be fully loaded
- * and no snapshot live.
- */
-export function forgetAddresses(root: ArtNode | null, drop: (node: ArtNode) => void): number {
-  if (root === null) return 0;
-  const nodes: ArtNode[] = [root];
-  let count = 0;
-  for (let steps = 0; nodes.length > 0; steps++) {
-    const node = nodes.pop()!;
-    assert(!isStub(node), "forgetting addresses of a trie not fully loaded");
-    if (node.address !== NO_ADDRESS) {
-      drop(node);
-      node.address = NO_ADDRESS;
-      count++;
-    }
-    if (node.kind === KIND_LEAF) continue;
-    for (let byte = nextChildByte(node, -1); byte >= 0; byte = nextChildByte(node, byte)) {
-      nodes.push(findChild(node, byte)!);
-    }
-    assert(steps < Number.MAX_SAFE_INTEGER, "address walk is bounded");
-  }
-  return count;
-}
-
-/**
  * The first stub on `key`'s path, which a read or an edit of `key` needs
  * loaded; null when the path is loaded (edits need nothing more: a merge
  * with a child not loaded waits, see `ArtTree`).

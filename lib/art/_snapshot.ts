@@ -26,12 +26,15 @@ export interface FrozenTrie {
   size: number;
   /** Ends copy-on-write in the trie; called once. */
   release: () => void;
+  /** `writeChangedSteps` rewrites every node, not only the changed ones. */
+  rewriteAll: boolean;
 }
 
 /** A captured root: immutable while live, since the trie copies what it shares. */
 export class FrozenSnapshot implements ArtSnapshot {
   #root: ArtNode | null;
   #size: number;
+  readonly #rewriteAll: boolean;
   #release: (() => void) | null;
 
   constructor(frozen: FrozenTrie) {
@@ -39,6 +42,7 @@ export class FrozenSnapshot implements ArtSnapshot {
     assert((frozen.size === 0) === (frozen.root === null), "snapshot size disagrees with root");
     this.#root = frozen.root;
     this.#size = frozen.size;
+    this.#rewriteAll = frozen.rewriteAll;
     this.#release = frozen.release;
   }
 
@@ -63,16 +67,16 @@ export class FrozenSnapshot implements ArtSnapshot {
     return walkEntries(() => this.#checkLive(), start, end, range.reverse === true);
   }
 
-  writeChanged(visit: (node: NodeView) => number): number {
+  writeChanged(visit: (node: NodeView, previous: number) => number): number {
     return writeUnwritten(this.#checkLive(), this.#size, visit);
   }
 
   *writeChangedSteps(
-    visit: (node: NodeView) => number,
+    visit: (node: NodeView, previous: number) => number,
     nodesPerStep: number,
   ): Generator<void, number> {
     const root = this.#checkLive();
-    const steps = writeUnwrittenSteps(root, this.#size, visit, nodesPerStep);
+    const steps = writeUnwrittenSteps(root, this.#size, visit, nodesPerStep, this.#rewriteAll);
     for (let result = steps.next();; result = steps.next()) {
       if (result.done === true) return result.value;
       yield;

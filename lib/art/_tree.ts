@@ -97,6 +97,12 @@ export class ArtTree {
    * address: once it has, their records are dropped too (see `Art.capture`).
    */
   orphans: ArtNode[] = [];
+  /**
+   * The live snapshot rewrites every node (a compaction): the walk frees each
+   * node's old record itself, so a shared node cloned meanwhile is always an
+   * orphan (its new record, once written, is the one to drop).
+   */
+  rewriting = false;
 
   /** The node where `key` ends (it may hold no value), or null. The hot path. */
   find(key: Uint8Array): ArtNode | null {
@@ -135,7 +141,7 @@ export class ArtTree {
   /** A node the snapshot shares is replaced by a clone: its record (now or once written) is dropped. */
   #dropShared(node: ArtNode): void {
     if (this.onDrop === null) return;
-    if (node.address !== NO_ADDRESS) reportDrop(this.onDrop, node);
+    if (node.address !== NO_ADDRESS && !this.rewriting) reportDrop(this.onDrop, node);
     else this.orphans.push(node);
   }
 

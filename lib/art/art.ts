@@ -31,14 +31,7 @@
 import { assert } from "../_assert.ts";
 import { walkEntries } from "./_cursor.ts";
 import type { NodeView } from "./_image_walk.ts";
-import {
-  findStubs,
-  forgetAddresses,
-  installNode,
-  nodeFromImage,
-  stubOnPath,
-  type StubRef,
-} from "./_lazy.ts";
+import { findStubs, installNode, nodeFromImage, stubOnPath, type StubRef } from "./_lazy.ts";
 import { NO_VALUE, NodeNotLoaded, tickGeneration } from "./_node.ts";
 import { ArtTree, type DropHandler, NO_SNAPSHOT, reportDrop } from "./_tree.ts";
 import { type TreeStats, verifyTree } from "./_verify.ts";
@@ -198,35 +191,6 @@ export class Art {
    */
   onDrop(handler: DropHandler): void {
     this.#tree.onDrop = handler;
-  }
-
-  /**
-   * Clears every node's image address, reporting each record dropped, so
-   * the next checkpoint rewrites the whole trie (compaction). The trie must
-   * be fully loaded and no snapshot live.
-   *
-   * @returns The number of addresses cleared.
-   *
-   * @example
-   * ```ts
-   * import assert from "node:assert/strict";
-   * import { Art } from "./art.ts";
-   * const art = new Art();
-   * art.set(Uint8Array.of(1), 1);
-   * const snapshot = art.capture();
-   * snapshot.writeChanged(() => 64);
-   * snapshot.release();
-   * assert.equal(art.forgetAddresses(), 1);
-   * assert.equal(art.capture().changedNodeCount(), 1);
-   * ```
-   */
-  forgetAddresses(): number {
-    const tree = this.#tree;
-    assert(tree.frozenGen === NO_SNAPSHOT, "forget addresses while a snapshot is live");
-    const onDrop = tree.onDrop;
-    return forgetAddresses(tree.root, (node) => {
-      if (onDrop !== null) reportDrop(onDrop, node);
-    });
   }
 
   /**
@@ -408,6 +372,9 @@ export class Art {
    * the nodes on its path that the snapshot shares (path copying) instead of
    * changing them, so the trie's own results stay exactly as without it.
    *
+   * @param options `rewriteAll`: the snapshot's `writeChangedSteps` writes
+   * every node again, not only the changed ones (a compaction; the trie must
+   * be fully loaded).
    * @returns The snapshot; release it when the checkpoint is done.
    * @throws {AssertionError} If a snapshot of this trie is still live.
    *
@@ -424,14 +391,21 @@ export class Art {
    * snapshot.release();
    * ```
    */
-  capture(): ArtSnapshot {
+  capture(options: { rewriteAll?: boolean } = {}): ArtSnapshot {
     const tree = this.#tree;
     assert(tree.frozenGen === NO_SNAPSHOT, "capture while a snapshot is live: release it first");
+    const rewriteAll = options.rewriteAll === true;
+    assert(
+      !rewriteAll || this.stubs(1).length === 0,
+      "a rewrite of every node needs them all loaded",
+    );
     const frozen = tickGeneration();
     tree.frozenGen = frozen;
+    tree.rewriting = rewriteAll;
     const release = () => {
       assert(tree.frozenGen === frozen, "released a snapshot that is not the live one");
       tree.frozenGen = NO_SNAPSHOT;
+      tree.rewriting = false;
       // Shared nodes cloned before the checkpoint wrote them: their records
       // (if it did) are not the live trie's either.
       const orphans = tree.orphans;
@@ -440,7 +414,7 @@ export class Art {
         if (tree.onDrop !== null && node.address !== 0) reportDrop(tree.onDrop, node);
       }
     };
-    return new FrozenSnapshot({ root: tree.root, size: this.#size, release });
+    return new FrozenSnapshot({ root: tree.root, size: this.#size, release, rewriteAll });
   }
 
   /**

@@ -137,7 +137,7 @@ export interface ArtSnapshot {
    * snapshot.release();
    * ```
    */
-  writeChanged(visit: (node: NodeView) => number): number;
+  writeChanged(visit: (node: NodeView, previous: number) => number): number;
 
   /**
    * {@link ArtSnapshot.writeChanged} in steps: the generator pauses after
@@ -146,7 +146,9 @@ export interface ArtSnapshot {
    * the snapshot's nodes unchanged). The generator's return value is the
    * root's address.
    *
-   * @param visit As for {@link ArtSnapshot.writeChanged}.
+   * @param visit As for {@link ArtSnapshot.writeChanged}. A snapshot
+   * captured with `rewriteAll` visits every node, and `previous` is the
+   * address the node had (0 if none), whose record the new image drops.
    * @param nodesPerStep Nodes visited between pauses (positive).
    * @returns A generator; run it to the end to write every changed node.
    * @throws {Error} From `next()`, if the snapshot was released.
@@ -172,7 +174,7 @@ export interface ArtSnapshot {
    * ```
    */
   writeChangedSteps(
-    visit: (node: NodeView) => number,
+    visit: (node: NodeView, previous: number) => number,
     nodesPerStep: number,
   ): Generator<void, number>;
 

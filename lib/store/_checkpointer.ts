@@ -145,15 +145,18 @@ export class Checkpointer {
     wal.checkWritable();
     // The capture: one synchronous step, so the image is the state at `coverage`.
     const started = clock.now();
-    if (compacted) trie.forgetAddresses();
     wal.roll();
     const coverage = this.#deps.appliedLsn();
     const frees = this.#dropped;
     this.#dropped = [];
-    const snapshot = trie.capture();
+    const snapshot = trie.capture({ rewriteAll: compacted });
     const epoch = epochs.beginCheckpoint(started);
     try {
-      const written = await this.#write(snapshot.size, snapshot.writeChangedSteps.bind(snapshot));
+      const written = await this.#write(
+        snapshot.size,
+        snapshot.writeChangedSteps.bind(snapshot),
+        frees,
+      );
       if (wal.durableLsn < coverage) await wal.flushAll();
       const header = await this.#deps.image.commit({
         coverageLsn: coverage,
@@ -181,18 +184,23 @@ export class Checkpointer {
     }
   }
 
-  /** Step 2: writes the changed nodes, pausing for writers between steps. */
+  /**
+   * Step 2: writes the changed nodes (every node, for a compaction, whose
+   * old records join `frees`), pausing for writers between steps.
+   */
   async #write(
     keys: number,
     steps: ArtWriteSteps,
+    frees: number[],
   ): Promise<{ root: number; nodes: number; bytes: number }> {
     const image = this.#deps.image;
     let nodes = 0;
     let bytes = 0;
-    const walk = steps((node) => {
+    const walk = steps((node, previous) => {
       const address = image.append(node);
       nodes++;
       bytes += image.lastAppendBytes;
+      if (previous !== 0) frees.push(previous, image.lastAppendBytes); // same node, same size
       return address;
     }, nodesPerStep);
     let result = walk.next();
