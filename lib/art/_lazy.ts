@@ -26,7 +26,6 @@ import {
   KIND_LEAF,
   Leaf,
   newStub,
-  NO_ADDRESS,
   NO_VALUE,
   Node16,
   NODE16_CHILDREN_MAX,
