@@ -16,6 +16,7 @@ import {
 import { imageFileName } from "../lib/image/image_file.ts";
 import { slabBytes } from "../lib/image/allocation.ts";
 import { FaultyStorage } from "./_storage_wrappers.ts";
+import { compactionDue } from "../lib/store/_checkpointer.ts";
 
 /** Checkpoints only when a test asks. */
 const manual = { auto: false } as const;
@@ -208,6 +209,16 @@ Deno.test("checkpoint: space is reused, and compaction rewrites the image", asyn
   assert.equal(compacted.compacted, true);
   assert.equal(compacted.keys, 500);
   assert.ok((await store.verify()).ok);
+  // Two commits later the old image's slabs are free, and a free tail is cut off.
+  await store.set("key 0", 39);
+  assert.equal((await store.checkpoint()).compacted, false, "a compaction does not repeat");
+  await store.set("key 0", 39);
+  await store.checkpoint();
+  const after = await storage.open(imageFileName);
+  const shrunk = await after.size();
+  await after.close();
+  assert.ok(shrunk <= size, `the image grew from ${size} to ${shrunk} bytes`);
+  assert.ok((await store.verify()).ok);
   await store.close();
   const again = await reopen(storage);
   assert.equal(await again.get("key 499"), 39);
@@ -353,4 +364,18 @@ Deno.test("lazy open: a list batch is one state, even when it waits for loads", 
     assert.equal(seen.get("k1 1"), seen.get("k49 1999"), "both keys from one state");
     await lazy.close();
   }
+});
+
+Deno.test("compaction: due on fragmentation, not on the previous image's held records", () => {
+  const mib = 1024 * 1024;
+  const space = { slabs: 100, freeSlabs: 0, liveBytes: 10 * mib, heldBytes: 0, deadBytes: 0 };
+  // Right after a compaction the old image is held: as big as the live one.
+  assert.equal(compactionDue({ ...space, heldBytes: 10 * mib }), false);
+  assert.equal(compactionDue({ ...space, deadBytes: 10 * mib + 1 }), true);
+  assert.equal(compactionDue({ ...space, deadBytes: 9 * mib }), false, "under half");
+  assert.equal(
+    compactionDue({ ...space, liveBytes: mib, deadBytes: 3 * mib }),
+    false,
+    "under 4 MiB",
+  );
 });

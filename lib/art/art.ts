@@ -77,6 +77,8 @@ export class Art {
   #version = 0;
   /** Whether the trie may hold stubs (it was opened from an image). */
   #lazy = false;
+  /** Stubs the live trie holds: loading one replaces it by its children's. */
+  #unloaded = 0;
 
   /**
    * A trie opened from an image: the root loaded from its record, every
@@ -104,6 +106,7 @@ export class Art {
     art.#tree.root = nodeFromImage(root, rootAddress, tickGeneration());
     art.#size = size;
     art.#lazy = true;
+    art.#unloaded = root.childBytes.length;
     return art;
   }
 
@@ -129,7 +132,29 @@ export class Art {
    */
   install(path: Uint8Array, address: number, node: NodeView): StubRef[] | null {
     assert(this.#lazy, "install into a trie not opened from an image");
-    return installNode(this.#tree, path, address, node);
+    const below = installNode(this.#tree, path, address, node);
+    if (below !== null) this.#unloaded += below.length - 1;
+    assert(this.#unloaded >= 0, "more stubs installed than the trie held");
+    return below;
+  }
+
+  /**
+   * The number of nodes still on disk (stubs): 0 once the trie is fully
+   * loaded, and always for a trie not opened from an image.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Art } from "./art.ts";
+   * const leaf = { prefix: new Uint8Array(0), value: 1, childBytes: new Uint8Array(0), childAddresses: [] };
+   * const art = Art.fromImage({ ...leaf, value: undefined, childBytes: Uint8Array.of(5, 6), childAddresses: [10, 20] }, 30, 2);
+   * assert.equal(art.unloaded, 2);
+   * art.install(Uint8Array.of(5), 10, leaf);
+   * assert.equal(art.unloaded, 1);
+   * ```
+   */
+  get unloaded(): number {
+    return this.#unloaded;
   }
 
   /**
@@ -147,7 +172,7 @@ export class Art {
    */
   stubs(limit: number): StubRef[] {
     assert(limit > 0, "a positive stub limit");
-    return this.#lazy ? findStubs(this.#tree.root, limit) : [];
+    return this.#unloaded > 0 ? findStubs(this.#tree.root, limit) : [];
   }
 
   /**
@@ -396,7 +421,7 @@ export class Art {
     assert(tree.frozenGen === NO_SNAPSHOT, "capture while a snapshot is live: release it first");
     const rewriteAll = options.rewriteAll === true;
     assert(
-      !rewriteAll || this.stubs(1).length === 0,
+      !rewriteAll || this.#unloaded === 0,
       "a rewrite of every node needs them all loaded",
     );
     const frozen = tickGeneration();
@@ -434,6 +459,7 @@ export class Art {
   clear(): void {
     this.#tree.root = null;
     this.#size = 0;
+    this.#unloaded = 0;
     this.#version++;
   }
 
@@ -456,6 +482,7 @@ export class Art {
    */
   verify(): ArtStats {
     const stats = verifyTree(this.#tree.root, this.#lazy);
+    assert(stats.stubs === this.#unloaded, `${this.#unloaded} stubs counted, ${stats.stubs} found`);
     assert(
       stats.stubs > 0 ? stats.keys <= this.#size : stats.keys === this.#size,
       `size ${this.#size} but ${stats.keys} keys in the trie`,

@@ -73,11 +73,13 @@ export type CommitFields = Pick<ImageHeader, "coverageLsn" | "rootAddress" | "ke
 export interface ImageSpace {
   /** Slabs in the table. */
   slabs: number;
-  /** Slabs with no live record (reusable). */
+  /** Slabs with no live or held record (reusable). */
   freeSlabs: number;
   /** Bytes of records the image uses (committed, plus appended by a running checkpoint). */
   liveBytes: number;
-  /** Bytes of non-free slabs that no live record uses. */
+  /** Bytes of records only the image before the committed one uses (free after the next commit). */
+  heldBytes: number;
+  /** Bytes of non-free slabs that no live or held record uses: space lost to fragmentation. */
   deadBytes: number;
 }
 
@@ -165,15 +167,17 @@ export class ImageFile {
   /** Space use from the allocation table. */
   space(): ImageSpace {
     let liveBytes = 0;
+    let heldBytes = 0;
     let deadBytes = 0;
     let freeSlabs = 0;
     for (let slab = 0; slab < this.#filled.length; slab++) {
       liveBytes += this.#live[slab];
+      heldBytes += this.#held[slab];
       if (this.#isFree(slab)) freeSlabs++;
-      else deadBytes += this.#filled[slab] - slabBase(slab) - this.#live[slab];
+      else deadBytes += this.#filled[slab] - slabBase(slab) - this.#live[slab] - this.#held[slab];
     }
     assert(deadBytes >= 0 && liveBytes >= 0, "space counts are not negative");
-    return { slabs: this.#filled.length, freeSlabs, liveBytes, deadBytes };
+    return { slabs: this.#filled.length, freeSlabs, liveBytes, heldBytes, deadBytes };
   }
 
   /**
@@ -263,6 +267,8 @@ export class ImageFile {
     const oldChunks = this.#chunks;
     const placed = this.#placeTable();
     this.#retire([frees, oldChunks]);
+    const slabsBefore = this.#filled.length;
+    this.#dropFreeTail();
     const allocationAddress = this.#writeTable(placed);
     await this.flush();
     await this.#file.sync();
@@ -277,7 +283,23 @@ export class ImageFile {
     await this.#file.write(headerSlotOffsets[slot], encodeHeaderSlot(header));
     await this.#file.sync();
     this.#current = { header, slot };
+    if (this.#filled.length < slabsBefore) {
+      // The file shrinks past its last slab in use (not fsynced: slabs past
+      // the table are free anyway if the old length comes back).
+      await this.#file.truncate(this.#filled.length * slabBytes);
+    }
     return header;
+  }
+
+  /** Forgets free slabs at the end of the file, so the file can shrink. */
+  #dropFreeTail(): void {
+    while (this.#filled.length > 1 && this.#isFree(this.#filled.length - 1)) {
+      this.#filled.pop();
+      this.#live.pop();
+      this.#held.pop();
+    }
+    if (this.#cursor >= this.#filled.length) this.#cursor = -1;
+    assert(this.#filled.length >= 1, "slab 0 (the header's) is always in the table");
   }
 
   /** Reserves room for the table's chunks (before any free: freed slabs are still in use). */

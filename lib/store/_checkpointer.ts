@@ -26,21 +26,34 @@
 import { assert } from "../_assert.ts";
 import type { Art } from "../art/art.ts";
 import { StorageIoError } from "../errors.ts";
-import type { ImageFile } from "../image/image_file.ts";
+import type { ImageFile, ImageSpace } from "../image/image_file.ts";
 import { nodeRecordBytesOf } from "../image/node_record.ts";
 import type { Clock } from "../storage/block_storage.ts";
 import type { Wal } from "../wal/wal.ts";
 import type { Loader } from "./_loader.ts";
 import type { EpochTracker } from "./epochs.ts";
 
-/** Nodes written between pauses for writers. */
-const nodesPerStep = 1024;
+/** Nodes written between looks at the clock. */
+const nodesPerStep = 128;
+/** Milliseconds of node writing between pauses for writers (D8). */
+const sliceMs = 1;
 /** Bytes of records buffered before they are written. */
 const flushBytes = 256 * 1024;
 /** Dead image bytes below which the image is never compacted. */
 export const compactionBytesMin = 4 * 1024 * 1024;
 /** The share of dead bytes among used bytes past which a checkpoint rewrites the whole image. */
 export const compactionDeadFraction = 0.5;
+
+/**
+ * Whether an image with this space use should be rewritten whole: dead bytes
+ * (fragmentation, not counting the previous image's held records) past
+ * {@link compactionBytesMin} and past {@link compactionDeadFraction} of the
+ * bytes in use.
+ */
+export function compactionDue(space: ImageSpace): boolean {
+  const used = space.liveBytes + space.deadBytes;
+  return space.deadBytes >= compactionBytesMin && space.deadBytes > compactionDeadFraction * used;
+}
 
 /** What one checkpoint did. */
 export interface CheckpointResult {
@@ -128,12 +141,13 @@ export class Checkpointer {
     return run;
   }
 
-  /** Whether dead space has passed the compaction threshold. */
+  /**
+   * Whether dead space has passed the compaction threshold. Held bytes (the
+   * previous image's records, free after the next commit) do not count:
+   * right after a compaction they are the whole old image.
+   */
   compactionDue(): boolean {
-    const space = this.#deps.image.space();
-    const used = space.liveBytes + space.deadBytes;
-    return space.deadBytes >= compactionBytesMin &&
-      space.deadBytes > compactionDeadFraction * used;
+    return compactionDue(this.#deps.image.space());
   }
 
   async #checkpoint(forceCompact: boolean): Promise<CheckpointResult> {
@@ -203,15 +217,22 @@ export class Checkpointer {
       if (previous !== 0) frees.push(previous, image.lastAppendBytes); // same node, same size
       return address;
     }, nodesPerStep);
+    const clock = this.#deps.clock;
     let result = walk.next();
+    let sliceStart = clock.now();
     // A trie of `keys` keys has fewer than 2 * keys + 1 nodes.
-    for (let pauses = 0; result.done !== true; pauses++) {
+    for (let steps = 0; result.done !== true; steps++) {
       assert(
-        pauses <= (2 * keys + 1) / nodesPerStep + 1,
+        steps <= (2 * keys + 1) / nodesPerStep + 1,
         "the node walk pauses a bounded number of times",
       );
       if (image.buffered >= flushBytes) await image.flush();
-      await (this.#deps.clock.pause?.() ?? Promise.resolve());
+      if (clock.pause === undefined) {
+        await Promise.resolve(); // a simulated clock: interleave at every step
+      } else if (clock.now() - sliceStart >= sliceMs) {
+        await clock.pause();
+        sliceStart = clock.now();
+      }
       result = walk.next();
     }
     return { root: result.value, nodes, bytes };

@@ -1040,6 +1040,20 @@ export class Store implements AtomicCommitter {
     return this.#closing;
   }
 
+  /**
+   * When the image covers the whole log, starts an empty segment and drops
+   * the covered ones, so the next open reads almost no log.
+   */
+  async #sealCoveredLog(): Promise<void> {
+    const coverage = this.#image.header?.coverageLsn ?? 0;
+    if (this.#checkpointer.poison !== undefined || this.#wal.poisoned) return;
+    if (coverage === 0 || coverage !== this.#wal.nextLsn - 1) return;
+    await this.#checkpointer.exclusive(async () => {
+      if (!(await this.#wal.startEmptySegment())) return;
+      await this.#wal.reclaim(coverage, this.#epochs.config.retainSegments).catch(() => {});
+    });
+  }
+
   async #close(): Promise<void> {
     try {
       // Writes queued for loads go first; then a last checkpoint makes the
@@ -1051,6 +1065,7 @@ export class Store implements AtomicCommitter {
       ) {
         await this.#checkpointer.run(false).catch(() => {});
       }
+      await this.#sealCoveredLog();
       this.#closed = true;
       await this.#checkpointer.exclusive(() => Promise.resolve());
       await this.#loader.idle(); // reads under way finish before the image closes

@@ -227,6 +227,30 @@ export class Wal {
     return this.#segments;
   }
 
+  /**
+   * Starts an empty segment (a header only) for the records to come, when
+   * the open one holds records and nothing is pending: after a checkpoint
+   * that covers the whole log, the next open then reads 32 bytes of log
+   * instead of the last epoch's segment. Best effort: on failure the log
+   * goes on in the open segment. Returns whether it started one.
+   */
+  async startEmptySegment(): Promise<boolean> {
+    this.checkWritable();
+    if (this.#file === undefined || this.#fileSize <= segmentHeaderBytes) return false;
+    if (this.#pendingGroup !== undefined || this.#inFlightGroup !== undefined) return false;
+    try {
+      await this.#startSegment(new Uint8Array(0), this.#nextLsn);
+    } catch {
+      const started = this.#startedSegment;
+      this.#startedSegment = undefined;
+      if (started !== undefined) await this.#storage.remove(started).catch(() => {});
+      return false;
+    }
+    this.#rollPending = false;
+    assert(this.#fileSize === segmentHeaderBytes, "the new segment holds its header only");
+    return true;
+  }
+
   /** Makes the next group start a new segment: one segment per epoch. */
   roll(): void {
     this.#rollPending = this.#file !== undefined;
