@@ -180,6 +180,8 @@ class Run {
   poisoned = false;
   /** fsync failures seen when the current store was opened (acks after a new one are D7). */
   #syncFailuresAtOpen = 0;
+  /** Faults injected when the current store was opened. */
+  #faultsAtOpen = 0;
   #life = 0;
 
   readonly #seed: number;
@@ -255,8 +257,10 @@ class Run {
     this.stats.checkpoints++;
     this.store!.checkpoint({ compact }).catch((error) => {
       if (life !== this.#life) return;
-      if (error instanceof StorageIoError) this.poisoned = true;
-      else if (error instanceof CorruptionError) this.#corruptionSeen(step, error);
+      if (error instanceof StorageIoError) {
+        this.#storageErrorSeen(step, "a checkpoint", error);
+        this.poisoned = true;
+      } else if (error instanceof CorruptionError) this.#corruptionSeen(step, error);
       else {this.oracle.violate("error", `step ${step}: checkpoint failed: ${describe(error)}`, [
           step,
         ]);}
@@ -432,6 +436,7 @@ class Run {
     }, (error) => {
       if (life !== this.#life) return;
       if (error instanceof StorageIoError) {
+        this.#storageErrorSeen(step, "an accepted write", error);
         this.poisoned = true;
         this.stats.failedWrites++;
         this.oracle.failed(lsn);
@@ -621,6 +626,20 @@ class Run {
       }
     }
     this.#syncFailuresAtOpen = this.#walSyncFailures();
+    this.#faultsAtOpen = this.storage.faults.length;
+  }
+
+  /**
+   * A `StorageIoError` with no fault injected since the store opened is the
+   * engine failing on its own (a spurious poison): a violation.
+   */
+  #storageErrorSeen(step: number, what: string, error: StorageIoError): void {
+    if (this.storage.faults.length > this.#faultsAtOpen) return;
+    this.oracle.violate(
+      "spurious",
+      `step ${step}: ${what} failed with no fault injected since open: ${error.message}`,
+      [step],
+    );
   }
 
   /** A clean close and an open that loads nothing but the root; an unclean close is checked as usual. */

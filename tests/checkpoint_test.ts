@@ -379,3 +379,22 @@ Deno.test("compaction: due on fragmentation, not on the previous image's held re
     "under 4 MiB",
   );
 });
+
+Deno.test("checkpoint: right after an open whose log is an empty segment, writes go on", async () => {
+  const storage = new MemoryBlockStorage();
+  const first = await openStore({ storage });
+  await first.add("a", 1);
+  await first.close(); // checkpoints, then starts an empty segment for what comes next
+  const segments = (await storage.list()).filter((name) => name.endsWith(".wal"));
+  assert.equal(segments.at(-1), "wal-00000000000000000002.wal", "an empty segment comes last");
+  const last = await storage.open(segments.at(-1)!);
+  assert.equal(await last.size(), 32, "a header only");
+  await last.close();
+  const again = await openStore({ storage, checkpoint: { auto: false } });
+  await again.checkpoint(); // seals the empty segment: the next group must not take its name
+  assert.equal(await again.add("a", 1), 2);
+  await again.close();
+  const third = await openStore({ storage });
+  assert.equal(await third.get("a"), 2);
+  await third.close();
+});

@@ -415,8 +415,12 @@ export class Wal {
 
   /** Writes records at the end of the log and fsyncs them; starts a new segment when full. */
   async #writeDurably(records: Uint8Array, firstLsn: number): Promise<void> {
-    if (this.#file === undefined || this.#fileSize >= this.#segmentBytes || this.#rollPending) {
-      this.#rollPending = false;
+    // A roll into a new segment needs records in the open one: an empty
+    // segment (started at close, or rolled into already) is this epoch's,
+    // and a new one would take its name.
+    const roll = this.#rollPending && this.#fileSize > segmentHeaderBytes;
+    this.#rollPending = false;
+    if (this.#file === undefined || this.#fileSize >= this.#segmentBytes || roll) {
       await this.#startSegment(records, firstLsn);
       return;
     }
