@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import {
+  type BlockFile,
   CorruptionError,
   MemoryBlockStorage,
   openStore,
@@ -15,7 +16,7 @@ import {
 } from "../mod.ts";
 import { imageFileName } from "../lib/image/image_file.ts";
 import { slabBytes } from "../lib/image/allocation.ts";
-import { FaultyStorage } from "./_storage_wrappers.ts";
+import { FaultyStorage, ForwardingFile, ForwardingStorage } from "./_storage_wrappers.ts";
 import { compactionDue } from "../lib/store/_checkpointer.ts";
 
 /** Checkpoints only when a test asks. */
@@ -397,4 +398,51 @@ Deno.test("checkpoint: right after an open whose log is an empty segment, writes
   const third = await openStore({ storage });
   assert.equal(await third.get("a"), 2);
   await third.close();
+});
+
+/** Fails the `failAt`-th fsync of the image file (1-based), once. */
+class FailingImageSync extends ForwardingStorage {
+  imageSyncs = 0;
+  failAt = 0;
+  constructor() {
+    super(new MemoryBlockStorage(), "failing image sync");
+  }
+  override wrapFile(file: BlockFile): BlockFile {
+    return file.name === imageFileName ? new ImageSyncFile(file, this) : file;
+  }
+}
+
+class ImageSyncFile extends ForwardingFile {
+  readonly #owner: FailingImageSync;
+  constructor(file: BlockFile, owner: FailingImageSync) {
+    super(file);
+    this.#owner = owner;
+  }
+  override async sync(): Promise<void> {
+    if (++this.#owner.imageSyncs === this.#owner.failAt) {
+      throw new StorageIoError("injected fsync failure");
+    }
+    await super.sync();
+  }
+}
+
+Deno.test("checkpoint: a header whose fsync failed is blanked at close; the reopen takes the old one", async () => {
+  const storage = new FailingImageSync();
+  const store = await reopen(storage as unknown as MemoryBlockStorage, { walSegmentBytes: 4096 });
+  for (let index = 0; index < 200; index++) await store.add(`key ${index % 20}`, 1);
+  const first = await store.checkpoint();
+  for (let index = 0; index < 200; index++) await store.add(`key ${index % 20}`, 1);
+  storage.failAt = storage.imageSyncs + 2; // the fsync right after the header write
+  await assert.rejects(store.checkpoint(), StorageIoError);
+  await store.close();
+  const again = await reopen(storage as unknown as MemoryBlockStorage);
+  assert.equal(
+    again.stats().image.generation,
+    first.generation,
+    "the failed header is not trusted",
+  );
+  assert.equal(again.stats().recovery.coverageLsn, first.coverageLsn);
+  assert.equal(await again.get("key 0"), 20);
+  assert.ok((await again.verify()).ok);
+  await again.close();
 });

@@ -113,6 +113,8 @@ export class ImageFile {
   #chunks: number[] = [];
   #runs: Run[] = [];
   #buffered = 0;
+  /** A header slot written by a commit that failed before its fsync returned, or -1. */
+  #uncertainSlot = -1;
   #lastAppendBytes = 0;
 
   private constructor(file: BlockFile, current: CurrentHeader, table: AllocationChunk[]) {
@@ -280,8 +282,10 @@ export class ImageFile {
       deadBytes: this.space().deadBytes,
     };
     const slot = nextSlot(this.#current);
+    this.#uncertainSlot = slot;
     await this.#file.write(headerSlotOffsets[slot], encodeHeaderSlot(header));
     await this.#file.sync();
+    this.#uncertainSlot = -1;
     this.#current = { header, slot };
     if (this.#filled.length < slabsBefore) {
       // The file shrinks past its last slab in use (not fsynced: slabs past
@@ -461,11 +465,29 @@ export class ImageFile {
     throw new CorruptionError(imageFileName, address, `node record: ${problem}`);
   }
 
-  /** Releases the file handle. Appended records not committed are abandoned. */
+  /**
+   * Releases the file handle. Appended records not committed are abandoned.
+   * A header written by a commit whose fsync failed is blanked first (best
+   * effort): the page cache may show it while the disk never got it, and a
+   * reopen on this machine must not trust it (and so drop WAL segments a
+   * power loss would show it still needs). Open then takes the other slot.
+   */
   async close(): Promise<void> {
     this.#runs = [];
     this.#buffered = 0;
-    await this.#file.close();
+    try {
+      if (this.#uncertainSlot >= 0) {
+        await this.#file.write(
+          headerSlotOffsets[this.#uncertainSlot],
+          new Uint8Array(headerSlotBytes),
+        );
+        await this.#file.sync();
+      }
+    } catch {
+      // The open after a power loss finds the old header or the new one, both whole.
+    } finally {
+      await this.#file.close();
+    }
   }
 }
 
