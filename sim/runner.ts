@@ -566,19 +566,25 @@ class Run {
 
   async restart(step: number): Promise<void> {
     this.stats.restarts++;
+    await this.open(step, await this.#closeStore(step));
+  }
+
+  /**
+   * Closes the current store; returns whether the close was clean. One that
+   * reports a failed write was not: writes not yet durable were lost
+   * (relaxed mode never told their callers otherwise).
+   */
+  async #closeStore(step: number): Promise<boolean> {
     const store = this.store!;
     this.store = undefined;
     this.#countStore(store);
-    // A close that reports a failed write was not clean: writes not yet
-    // durable were lost (relaxed mode never told their callers otherwise).
-    const clean = await this.until(store.close(), step, "close").then(() => true, (error) => {
+    return await this.until(store.close(), step, "close").then(() => true, (error) => {
       if (error instanceof StopRun) throw error;
       if (!(error instanceof StorageIoError)) {
         this.oracle.violate("error", `step ${step}: close failed: ${describe(error)}`, [step]);
       }
       return false;
     });
-    await this.open(step, clean);
   }
 
   /** Opens the store, retrying transient storage errors, and checks what it recovered. */
@@ -644,17 +650,7 @@ class Run {
 
   /** A clean close and an open that loads nothing but the root; an unclean close is checked as usual. */
   async #reopenLazily(step: number): Promise<void> {
-    const store = this.store!;
-    this.store = undefined;
-    this.#countStore(store);
-    const clean = await this.until(store.close(), step, "close").then(() => true, (error) => {
-      if (error instanceof StopRun) throw error;
-      if (!(error instanceof StorageIoError)) {
-        this.oracle.violate("error", `step ${step}: close failed: ${describe(error)}`, [step]);
-      }
-      return false;
-    });
-    if (!clean) {
+    if (!(await this.#closeStore(step))) {
       await this.#openStore(step);
       const state = await this.#collectRecovered(this.store!, step);
       this.oracle.recovered(step, state, this.store!.stats().lastLsn, false, false, false);
