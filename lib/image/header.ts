@@ -54,11 +54,11 @@ export interface ImageHeader {
   rootAddress: number;
   /** Keys in the image. */
   keyCount: number;
-  /** Pages the file holds after the header region. */
+  /** Slabs the allocation table describes. */
   pageCount: number;
-  /** Address of the allocation record (which pages hold live nodes), or 0. */
+  /** Address of the allocation table's first chunk, or 0. */
   allocationAddress: number;
-  /** Bytes of pages that no live node uses any more (drives compaction). */
+  /** Bytes of non-free slabs that neither this image nor the one before uses (drives compaction). */
   deadBytes: number;
 }
 
