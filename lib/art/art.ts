@@ -190,7 +190,7 @@ export class Art {
    * ```
    */
   stubOnPath(key: Uint8Array): StubRef | null {
-    return this.#lazy ? stubOnPath(this.#tree.root, key) : null;
+    return this.#unloaded > 0 ? stubOnPath(this.#tree.root, key) : null;
   }
 
   /**
@@ -253,7 +253,9 @@ export class Art {
    */
   get(key: Uint8Array): number | undefined {
     const node = this.#tree.find(key);
-    if (node === null || node.value === NO_VALUE) return this.#lazy ? this.#missed(key) : undefined;
+    if (node === null || node.value === NO_VALUE) {
+      return this.#unloaded > 0 ? this.#missed(key) : undefined;
+    }
     return node.value;
   }
 
