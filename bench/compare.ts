@@ -23,6 +23,9 @@
  * (e) reopen time; (c) {@linkcode pointReadsSample} point reads of random loaded keys;
  * (d) {@linkcode prefixScans} prefix scans of "word " prefixes (keys per second);
  * (g) peak RSS, sampled throughout.
+ * Before the workers, the parent measures the disk's fdatasync rate in a
+ * temporary directory (where the workers' stores go) and prints it above the
+ * table (`fsync` in the JSON): it bounds every engine's strict adds.
  * Every read and scan result is checked against a `Map` of the same workload;
  * a mismatch makes the worker, and so the run, fail.
  *
@@ -39,6 +42,8 @@ import {
   type ScanEntry,
   workloadSeed,
 } from "./_compare_engines.ts";
+import { type FsyncRate, measureFsyncRate } from "./_fsync_rate.ts";
+import { dirname } from "node:path";
 
 /** Default number of increments (1-, 2- and 3-gram adds of 1). */
 const incrementsDefault = 1_000_000;
@@ -493,6 +498,16 @@ function renderTargets(results: Result[]): string {
   return lines.length === 0 ? "" : ["Issue 5 targets:", ...lines].join("\n");
 }
 
+/** The fdatasync rate of the filesystem `Deno.makeTempDir()` uses, as the workers do. */
+async function measureDisk(): Promise<FsyncRate> {
+  const dir = await Deno.makeTempDir({ prefix: "tallytrie-compare-fsync-" });
+  try {
+    return { ...await measureFsyncRate(dir), dir: dirname(dir) };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 async function main(): Promise<number> {
   let args: Args;
   try {
@@ -506,6 +521,11 @@ async function main(): Promise<number> {
     console.log(JSON.stringify(result));
     return 0;
   }
+  const fsync = await measureDisk();
+  console.log(
+    `Disk: ${count(fsync.perSecond)} fdatasync/s (median ${count(fsync.medianUs)} µs, ` +
+      `p99 ${count(fsync.p99Us)} µs) in ${fsync.dir}\n`,
+  );
   const results: Result[] = [];
   let failed = false;
   for (const name of args.engines) {
@@ -522,7 +542,7 @@ async function main(): Promise<number> {
     console.log("");
     const targets = renderTargets(results);
     if (targets !== "") console.log(`${targets}\n`);
-    const json = JSON.stringify({ date: new Date().toISOString(), results }, null, 2);
+    const json = JSON.stringify({ date: new Date().toISOString(), fsync, results }, null, 2);
     console.log("```json\n" + json + "\n```");
     if (args.json !== undefined) await Deno.writeTextFile(args.json, json + "\n");
   }
