@@ -142,6 +142,8 @@ export interface Engine {
   get(key: string): Promise<number | undefined>;
   /** Every key starting with `prefix`, in byte order. */
   scan(prefix: string): Promise<ScanEntry[]>;
+  /** Rewrites the engine's files as small as it can, if it has a way to (after the load). */
+  compact?(): Promise<void>;
   /** Checkpoints what the engine can and releases the directory. */
   close(): Promise<void>;
 }
@@ -183,6 +185,9 @@ class TallytrieEngine implements Engine {
     const entries: ScanEntry[] = [];
     for await (const { key, value } of this.#open.list({ prefix })) entries.push([key, value]);
     return entries;
+  }
+  async compact(): Promise<void> {
+    await this.#open.checkpoint({ compact: true });
   }
   async close(): Promise<void> {
     await this.#open.checkpoint();

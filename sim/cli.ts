@@ -195,6 +195,7 @@ interface Totals {
   ioSteps: number;
   crashes: number;
   excused: number;
+  clobbered: number;
   checkpoints: number;
   nodesLoaded: number;
   queuedWrites: number;
@@ -210,6 +211,7 @@ function addUp(totals: Totals, result: RunResult): void {
   totals.ioSteps += result.stats.ioSteps;
   totals.crashes += result.stats.crashes;
   totals.excused += result.stats.excusedLosses;
+  totals.clobbered += result.stats.clobberedRecoveries;
   totals.checkpoints += result.stats.checkpointsCommitted;
   totals.nodesLoaded += result.stats.nodesLoaded;
   totals.queuedWrites += result.stats.queuedWrites;
@@ -235,7 +237,8 @@ function printSummary(totals: Totals, ms: number): void {
   );
   console.log(
     `crashes: ${totals.crashes}; distinct crash points reached: ${totals.crashPoints.size}; ` +
-      `recoveries missing acknowledged writes the disk dropped (excused): ${totals.excused}`,
+      `recoveries missing acknowledged writes the disk dropped (excused): ${totals.excused}; ` +
+      `not judged (a misdirected write overwrote log records): ${totals.clobbered}`,
   );
   console.log(
     `checkpoints committed: ${totals.checkpoints}; image nodes loaded lazily: ${totals.nodesLoaded}; ` +
@@ -259,6 +262,7 @@ async function main(): Promise<number> {
     ioSteps: 0,
     crashes: 0,
     excused: 0,
+    clobbered: 0,
     checkpoints: 0,
     nodesLoaded: 0,
     queuedWrites: 0,

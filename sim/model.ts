@@ -106,6 +106,12 @@ export class Oracle {
   readonly violations: Violation[] = [];
   /** Recoveries that lost acknowledged writes a lost or misdirected disk write explains. */
   excusedLosses = 0;
+  /**
+   * Recoveries not judged: a misdirected write landed on earlier log bytes,
+   * destroying records recovered before (below the base, where the model
+   * keeps no history), and the engine could not tell it from a torn tail.
+   */
+  clobberedRecoveries = 0;
 
   /** The LSN the next accepted write must get. */
   get nextLsn(): number {
@@ -242,6 +248,7 @@ export class Oracle {
     clean: boolean,
     lostWriteExcused = false,
     powerLoss = true,
+    logClobbered = false,
   ): void {
     let low = clean && !this.#writes.some((w) => w.status === "failed")
       ? this.nextLsn - 1
@@ -255,7 +262,9 @@ export class Oracle {
       low = this.#baseLsn;
     }
     const prefix = this.#matchingPrefix(recovered, low, lastLsn);
-    if (prefix === undefined) {
+    if (prefix === undefined && logClobbered) {
+      this.clobberedRecoveries++; // rebased below, not judged
+    } else if (prefix === undefined) {
       this.#explainMismatch(step, recovered, low);
     } else {
       if (prefix !== lastLsn) {

@@ -11,7 +11,14 @@
 import { assert } from "../_assert.ts";
 import { KEY_BYTES_MAX } from "./_bytes.ts";
 import { findChild, nextChildByte } from "./_children.ts";
-import { type ArtNode, BYTE_VALUES, NO_ADDRESS, NO_VALUE } from "./_node.ts";
+import {
+  type ArtNode,
+  BYTE_VALUES,
+  INLINE_ADDRESS,
+  KIND_LEAF,
+  NO_ADDRESS,
+  NO_VALUE,
+} from "./_node.ts";
 
 /** One node as the image writer sees it; valid only during the visit. */
 export interface NodeView {
@@ -21,8 +28,14 @@ export interface NodeView {
   value: number | undefined;
   /** The branching bytes of the children, ascending (a view the next visit reuses). */
   childBytes: Uint8Array;
-  /** The addresses already given to the children, in the order of `childBytes` (all > 0). */
+  /**
+   * The addresses already given to the children, in the order of
+   * `childBytes` (all > 0); {@link INLINE_ADDRESS} for a leaf stored in
+   * this node's record.
+   */
   childAddresses: number[];
+  /** The leaves stored in this node's record, one per {@link INLINE_ADDRESS}, in order. */
+  inlineLeaves?: { prefix: Uint8Array; value: number }[];
 }
 
 /** Frames on the walk's stack at most: each frame sits at least one key byte deeper. */
@@ -93,6 +106,13 @@ function nextUnwrittenChild(node: ArtNode, after: number): number {
 }
 
 /**
+ * Writes one node and returns its address; `previous` is the address it had
+ * (0 if none); `root` says it is the trie's root (which the image cannot
+ * store inline: it has no parent).
+ */
+export type NodeVisit = (node: NodeView, previous: number, root: boolean) => number;
+
+/**
  * Gives every node under `root` without an address the one `visit` returns,
  * children first, and returns the root's address ({@link NO_ADDRESS} for an
  * empty trie). A node that has an address is neither visited nor descended.
@@ -100,7 +120,7 @@ function nextUnwrittenChild(node: ArtNode, after: number): number {
 export function writeUnwritten(
   root: ArtNode | null,
   keys: number,
-  visit: (node: NodeView, previous: number) => number,
+  visit: NodeVisit,
 ): number {
   const steps = writeUnwrittenSteps(root, keys, visit, Number.POSITIVE_INFINITY, false);
   for (let result = steps.next();; result = steps.next()) {
@@ -117,7 +137,7 @@ export function writeUnwritten(
 export function* writeUnwrittenSteps(
   root: ArtNode | null,
   keys: number,
-  visit: (node: NodeView, previous: number) => number,
+  visit: NodeVisit,
   nodesPerStep: number,
   all: boolean,
 ): Generator<void, number> {
@@ -127,14 +147,18 @@ export function* writeUnwrittenSteps(
     root,
     keys,
     (node) => {
-      const address = visit(views.of(node), node.address);
+      const address = visit(views.of(node), node.address, node === root);
       assert(Number.isSafeInteger(address) && address > 0, `visit gave address ${address}`);
+      assert(address !== INLINE_ADDRESS || node.kind === KIND_LEAF, "only a leaf is stored inline");
       node.address = address;
     },
     nodesPerStep,
     all,
   );
-  assert(root.address !== NO_ADDRESS, "image walk left the root without an address");
+  assert(
+    root.address !== NO_ADDRESS && root.address !== INLINE_ADDRESS,
+    "image walk left the root without a record",
+  );
   return root.address;
 }
 
@@ -150,17 +174,30 @@ class ViewBuilder {
     }
     for (let i = 0; i < prefix.length; i++) this.#prefix[i] = prefix.charCodeAt(i);
     const childAddresses: number[] = [];
+    let inlineLeaves: { prefix: Uint8Array; value: number }[] | undefined;
     for (let byte = nextChildByte(node, -1); byte >= 0; byte = nextChildByte(node, byte)) {
-      const address = findChild(node, byte)!.address;
-      assert(address !== NO_ADDRESS, "a child was not written before its parent");
+      const child = findChild(node, byte)!;
+      assert(child.address !== NO_ADDRESS, "a child was not written before its parent");
       this.#childBytes[childAddresses.length] = byte;
-      childAddresses.push(address);
+      childAddresses.push(child.address);
+      if (child.address !== INLINE_ADDRESS) continue;
+      assert(child.kind === KIND_LEAF, "only a leaf is stored inline");
+      inlineLeaves ??= [];
+      inlineLeaves.push({ prefix: stringBytes(child.prefix), value: child.value });
     }
     return {
       prefix: this.#prefix.subarray(0, prefix.length),
       value: node.value === NO_VALUE ? undefined : node.value,
       childBytes: this.#childBytes.subarray(0, childAddresses.length),
       childAddresses,
+      inlineLeaves,
     };
   }
+}
+
+/** The bytes of a binary string (one byte per char). */
+function stringBytes(text: string): Uint8Array {
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes;
 }

@@ -19,6 +19,7 @@ import type { NodeView } from "./_image_walk.ts";
 import {
   type ArtNode,
   BYTE_VALUES,
+  INLINE_ADDRESS,
   type InnerNode,
   isStub,
   KIND_256,
@@ -59,9 +60,21 @@ export function nodeFromImage(view: NodeView, address: number, gen: number): Art
   else if (count <= NODE4_CHILDREN_MAX) node = new Node4(prefix, value);
   else if (count <= NODE16_CHILDREN_MAX) node = new Node16(prefix, value);
   else node = new NodeWide(count <= NODE48_CHILDREN_MAX ? KIND_48 : KIND_256, prefix, value);
+  let inline = 0;
   for (let index = 0; index < count; index++) {
-    addChild(node as InnerNode, view.childBytes[index], newStub(view.childAddresses[index], gen));
+    const childAddress = view.childAddresses[index];
+    let child: ArtNode;
+    if (childAddress === INLINE_ADDRESS) {
+      const leaf = view.inlineLeaves![inline++];
+      child = new Leaf(bytesToString(leaf.prefix, 0, leaf.prefix.length), leaf.value);
+      child.address = INLINE_ADDRESS;
+      child.gen = gen;
+    } else {
+      child = newStub(childAddress, gen);
+    }
+    addChild(node as InnerNode, view.childBytes[index], child);
   }
+  assert(inline === (view.inlineLeaves?.length ?? 0), "every inline leaf has its child byte");
   node.address = address;
   node.gen = gen;
   return node;
@@ -115,6 +128,48 @@ function findStubParent(
     node = child;
   }
   return null;
+}
+
+/**
+ * Walks `key`'s path once, replacing each stub met by the node `fetch` gives
+ * for its address. Returns the number of stubs the installs added (each
+ * replaced stub counts -1, each child stub of a loaded node +1), and whether
+ * the path is now loaded; stops at the first stub `fetch` cannot give.
+ */
+export function installPath(
+  tree: ArtTree,
+  key: Uint8Array,
+  fetch: (address: number) => NodeView | undefined,
+): { loaded: boolean; stubsAdded: number } {
+  let node = tree.root;
+  let parent: InnerNode | null = null;
+  let depth = 0;
+  let stubsAdded = 0;
+  for (let level = 0; node !== null; level++) {
+    assert(level <= key.length + 1, "descent deeper than the key");
+    if (isStub(node)) {
+      assert(parent !== null && depth > 0, "the root is never a stub");
+      const view = fetch(node.address);
+      if (view === undefined) return { loaded: false, stubsAdded };
+      const loaded = nodeFromImage(view, node.address, node.gen);
+      replaceChild(parent, key[depth - 1], loaded);
+      stubsAdded += view.childAddresses.filter((address) => address !== INLINE_ADDRESS).length - 1;
+      node = loaded;
+    }
+    const prefix = node.prefix;
+    if (prefix.length > key.length - depth) break;
+    let matches = true;
+    for (let i = 0; i < prefix.length && matches; i++) {
+      matches = key[depth + i] === prefix.charCodeAt(i);
+    }
+    if (!matches) break;
+    depth += prefix.length;
+    if (depth === key.length) break;
+    parent = node as InnerNode;
+    node = findChild(node, key[depth]);
+    depth++;
+  }
+  return { loaded: true, stubsAdded };
 }
 
 /** The stubs directly under `node`, whose path is `path` (without `node`'s prefix). */

@@ -78,6 +78,12 @@ export const NO_VALUE = -1;
 const BYTE_BITS = 8;
 /** A node's `address` until the image writer gives it one. */
 export const NO_ADDRESS = 0;
+/**
+ * The `address` of a leaf the image stores inside its parent's record: it
+ * has no record of its own (so none is dropped when it changes), and it is
+ * loaded with its parent, never a stub.
+ */
+export const INLINE_ADDRESS = 1;
 
 /**
  * The generation clock: new nodes are stamped with it, {@link tickGeneration}

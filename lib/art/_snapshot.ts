@@ -67,12 +67,12 @@ export class FrozenSnapshot implements ArtSnapshot {
     return walkEntries(() => this.#checkLive(), start, end, range.reverse === true);
   }
 
-  writeChanged(visit: (node: NodeView, previous: number) => number): number {
+  writeChanged(visit: (node: NodeView, previous: number, root: boolean) => number): number {
     return writeUnwritten(this.#checkLive(), this.#size, visit);
   }
 
   *writeChangedSteps(
-    visit: (node: NodeView, previous: number) => number,
+    visit: (node: NodeView, previous: number, root: boolean) => number,
     nodesPerStep: number,
   ): Generator<void, number> {
     const root = this.#checkLive();

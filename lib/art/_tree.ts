@@ -22,6 +22,7 @@ import {
   type ArtNode,
   capacityOf,
   cloneNode,
+  INLINE_ADDRESS,
   type InnerNode,
   isStub,
   keyAt4,
@@ -39,15 +40,10 @@ import { grow, leafToNode4, normalize } from "./_reshape.ts";
 export const NO_SNAPSHOT = -1;
 
 /**
- * Told about every image record the live trie stops using: `address` and the
- * shape that fixes the record's size (see `nodeRecordBytes` in the image layer).
+ * Told about every image record the live trie stops using, by its address
+ * (the image's ref, which also gives the record's size).
  */
-export type DropHandler = (
-  address: number,
-  prefixBytes: number,
-  hasValue: boolean,
-  children: number,
-) => void;
+export type DropHandler = (address: number) => void;
 
 /** The number of children of `node`. */
 export function childCount(node: ArtNode): number {
@@ -57,7 +53,10 @@ export function childCount(node: ArtNode): number {
 /** Tells `onDrop` that the live trie no longer uses `node`'s image record. */
 export function reportDrop(onDrop: DropHandler, node: ArtNode): void {
   assert(node.address !== NO_ADDRESS && !isStub(node), "only a loaded, written node is dropped");
-  onDrop(node.address, node.prefix.length, node.value !== NO_VALUE, childCount(node));
+  // A leaf stored in its parent's record has none of its own; the parent's
+  // record goes with it (an edit of a node drops its whole path).
+  if (node.address === INLINE_ADDRESS) return;
+  onDrop(node.address);
 }
 
 /** The node where `key` ends (it may hold no value) in the trie under `root`, or null. The hot path. */

@@ -31,8 +31,15 @@
 import { assert } from "../_assert.ts";
 import { walkEntries } from "./_cursor.ts";
 import type { NodeView } from "./_image_walk.ts";
-import { findStubs, installNode, nodeFromImage, stubOnPath, type StubRef } from "./_lazy.ts";
-import { NO_VALUE, NodeNotLoaded, tickGeneration } from "./_node.ts";
+import {
+  findStubs,
+  installNode,
+  installPath,
+  nodeFromImage,
+  stubOnPath,
+  type StubRef,
+} from "./_lazy.ts";
+import { INLINE_ADDRESS, NO_VALUE, NodeNotLoaded, tickGeneration } from "./_node.ts";
 import { ArtTree, type DropHandler, NO_SNAPSHOT, reportDrop } from "./_tree.ts";
 import { type TreeStats, verifyTree } from "./_verify.ts";
 import { FrozenSnapshot } from "./_snapshot.ts";
@@ -41,7 +48,7 @@ import type { ArtSnapshot } from "./snapshot.ts";
 export type { ArtSnapshot, ArtSnapshotRange, NodeView } from "./snapshot.ts";
 export type { StubRef } from "./_lazy.ts";
 export type { DropHandler } from "./_tree.ts";
-export { NodeNotLoaded } from "./_node.ts";
+export { INLINE_ADDRESS, NodeNotLoaded } from "./_node.ts";
 
 /** Options for {@link Art.entries}: a key range in unsigned byte order. */
 export interface ArtRange {
@@ -55,6 +62,11 @@ export interface ArtRange {
 
 /** Node counts by kind and the longest key, as {@link Art.verify} reports them. */
 export type ArtStats = TreeStats;
+
+/** {@link Art.lookup}: the key is absent. */
+export const LOOKUP_ABSENT = -1;
+/** {@link Art.lookup}: a node on the key's path is not loaded yet. */
+export const LOOKUP_NOT_LOADED = -2;
 
 /**
  * An adaptive radix trie from byte keys (0..65,535 bytes) to non-negative
@@ -106,7 +118,7 @@ export class Art {
     art.#tree.root = nodeFromImage(root, rootAddress, tickGeneration());
     art.#size = size;
     art.#lazy = true;
-    art.#unloaded = root.childBytes.length;
+    art.#unloaded = root.childAddresses.filter((address) => address !== INLINE_ADDRESS).length;
     return art;
   }
 
@@ -194,6 +206,35 @@ export class Art {
   }
 
   /**
+   * Loads the stubs on `key`'s path that `fetch` can give at once (for
+   * example from cached image slabs), in one descent.
+   *
+   * @param key The key whose path to load.
+   * @param fetch The record at an address, or undefined if it needs a read.
+   * @returns Whether the path is loaded: a read of `key` will not throw
+   *   {@link NodeNotLoaded}.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Art } from "./art.ts";
+   * const leaf = { prefix: new Uint8Array(0), value: 1, childBytes: new Uint8Array(0), childAddresses: [] };
+   * const art = Art.fromImage({ ...leaf, value: undefined, childBytes: Uint8Array.of(5, 6), childAddresses: [10, 20] }, 30, 2);
+   * assert.equal(art.loadPath(Uint8Array.of(6), () => undefined), false);
+   * assert.equal(art.loadPath(Uint8Array.of(6), (address) => address === 20 ? leaf : undefined), true);
+   * assert.equal(art.get(Uint8Array.of(6)), 1);
+   * assert.equal(art.unloaded, 1);
+   * ```
+   */
+  loadPath(key: Uint8Array, fetch: (address: number) => NodeView | undefined): boolean {
+    if (this.#unloaded === 0) return true;
+    const { loaded, stubsAdded } = installPath(this.#tree, key, fetch);
+    this.#unloaded += stubsAdded;
+    assert(this.#unloaded >= 0, "more stubs installed than the trie held");
+    return loaded;
+  }
+
+  /**
    * Receives every image record the live trie stops using (an edit changed
    * or removed its node), so the image can free its space.
    *
@@ -257,6 +298,29 @@ export class Art {
       return this.#unloaded > 0 ? this.#missed(key) : undefined;
     }
     return node.value;
+  }
+
+  /**
+   * Looks a key up without throwing: its value, {@link LOOKUP_ABSENT}, or
+   * {@link LOOKUP_NOT_LOADED} if a stub lies on its path (load it, then
+   * look again). The store's read path: an exception per cold read costs
+   * more than the read.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Art, LOOKUP_ABSENT } from "./art.ts";
+   * const art = new Art();
+   * art.set(Uint8Array.of(1), 3);
+   * assert.equal(art.lookup(Uint8Array.of(1)), 3);
+   * assert.equal(art.lookup(Uint8Array.of(2)), LOOKUP_ABSENT);
+   * ```
+   */
+  lookup(key: Uint8Array): number {
+    const node = this.#tree.find(key);
+    if (node !== null && node.value !== NO_VALUE) return node.value;
+    if (this.#unloaded > 0 && stubOnPath(this.#tree.root, key) !== null) return LOOKUP_NOT_LOADED;
+    return LOOKUP_ABSENT;
   }
 
   /** A lookup in a lazy trie missed: absent, or behind a stub (then it throws). */

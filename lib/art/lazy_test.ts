@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { Art, NodeNotLoaded, type NodeView } from "./art.ts";
+import { Art, INLINE_ADDRESS, NodeNotLoaded, type NodeView } from "./art.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
@@ -13,7 +13,7 @@ function imageOf(art: Art): { records: Map<number, NodeView>; root: number } {
   const records = new Map<number, NodeView>();
   const snapshot = art.capture();
   const root = snapshot.writeChanged((node) => {
-    const address = records.size + 1;
+    const address = records.size + 2; // 1 is INLINE_ADDRESS
     records.set(address, {
       prefix: node.prefix.slice(),
       value: node.value,
@@ -90,4 +90,54 @@ Deno.test("lazy Art: an edit reports the records it drops; a written subtree kee
   const snapshot = art.capture();
   assert.equal(snapshot.changedNodeCount(), 3, "only the changed path is written again");
   snapshot.release();
+});
+
+/** Writes `art` as the image does: leaves other than the root stored inline in their parent. */
+function inlineImageOf(art: Art): { records: Map<number, NodeView>; root: number } {
+  const records = new Map<number, NodeView>();
+  const snapshot = art.capture();
+  const root = snapshot.writeChanged((node, _previous, isRoot) => {
+    if (node.childBytes.length === 0 && !isRoot) return INLINE_ADDRESS;
+    const address = records.size + 2;
+    records.set(address, {
+      prefix: node.prefix.slice(),
+      value: node.value,
+      childBytes: node.childBytes.slice(),
+      childAddresses: node.childAddresses.slice(),
+      inlineLeaves: node.inlineLeaves?.map((leaf) => ({ ...leaf, prefix: leaf.prefix.slice() })),
+    });
+    return address;
+  });
+  snapshot.release();
+  return { records, root };
+}
+
+Deno.test("lazy Art: inline leaves load with their parent and drop no record of their own", () => {
+  const source = new Art();
+  const keys = ["ab", "ac", "ad", "x", "xyz"];
+  for (const [index, key] of keys.entries()) source.set(bytes(key), index + 1);
+  const { records, root } = inlineImageOf(source);
+  // Records: the root, "a" (holding b, c, d inline) and "x" (holding yz inline).
+  assert.equal(records.size, 3);
+  assert.equal(records.get(root)!.inlineLeaves, undefined, "the root's children are inner nodes");
+  const art = Art.fromImage(records.get(root)!, root, keys.length);
+  assert.equal(art.unloaded, 2);
+  const dropped: number[] = [];
+  art.onDrop((address) => dropped.push(address));
+  assert.equal(withLoads(art, records, () => art.get(bytes("ac"))), 2);
+  assert.equal(art.unloaded, 1, "loading a installed its inline leaves, no stubs");
+  assert.equal(art.get(bytes("ad")), 3, "a sibling inline leaf needs no load");
+  art.add(bytes("ad"), 10);
+  // "ad" has no record: only "a" and the root are dropped.
+  assert.equal(dropped.length, 2);
+  assert.ok(!dropped.includes(INLINE_ADDRESS));
+  const again = art.capture();
+  // The leaf, its parent and the root are written again; "x" keeps its record.
+  assert.equal(again.changedNodeCount(), 3);
+  again.release();
+  assert.deepEqual(
+    withLoads(art, records, () => [...art.entries()].map(([, value]) => value)),
+    [1, 2, 13, 4, 5],
+  );
+  assert.equal(art.verify().keys, 5);
 });

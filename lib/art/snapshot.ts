@@ -10,7 +10,7 @@
  * import { Art } from "./art.ts";
  * const art = new Art();
  * for (let byte = 0; byte < 100; byte++) art.add(Uint8Array.of(byte, 1), byte);
- * let next = 1; // a stand-in for the image file's free space
+ * let next = 10; // a stand-in for the image file's free space
  * const first = art.capture();
  * first.writeChanged(() => next++);
  * first.release();
@@ -137,7 +137,7 @@ export interface ArtSnapshot {
    * snapshot.release();
    * ```
    */
-  writeChanged(visit: (node: NodeView, previous: number) => number): number;
+  writeChanged(visit: (node: NodeView, previous: number, root: boolean) => number): number;
 
   /**
    * {@link ArtSnapshot.writeChanged} in steps: the generator pauses after
@@ -160,7 +160,7 @@ export interface ArtSnapshot {
    * const art = new Art();
    * for (let byte = 0; byte < 10; byte++) art.set(Uint8Array.of(byte), byte);
    * const snapshot = art.capture();
-   * let next = 1, pauses = 0;
+   * let next = 10, pauses = 0;
    * const steps = snapshot.writeChangedSteps(() => next++, 4);
    * let result = steps.next();
    * for (; result.done !== true; result = steps.next()) {
@@ -174,7 +174,7 @@ export interface ArtSnapshot {
    * ```
    */
   writeChangedSteps(
-    visit: (node: NodeView, previous: number) => number,
+    visit: (node: NodeView, previous: number, root: boolean) => number,
     nodesPerStep: number,
   ): Generator<void, number>;
 

@@ -29,7 +29,7 @@ function randomKeys(count: number, seed: number): Uint8Array[] {
 
 /** Writes the changed nodes with ascending fake addresses, recording each visit. */
 class Writer {
-  next = 1;
+  next = 10;
   readonly visits: { address: number; childAddresses: number[] }[] = [];
   readonly visit = (view: NodeView): number => {
     for (const child of view.childAddresses) assert.ok(child > 0 && child < this.next);

@@ -6,8 +6,8 @@
  * slot with the higher generation.
  *
  * ```text
- * slot = magic "TTIMAGE1" | version u32 | slotBytes u32 | generation u64 |
- *        coverageLsn u64 | rootAddress u64 | keyCount u64 | pageCount u64 |
+ * slot = magic "TTIMAGE1" | version u32 (2) | slotBytes u32 | generation u64 |
+ *        coverageLsn u64 | rootRef u64 | keyCount u64 | pageCount u64 |
  *        allocationAddress u64 | deadBytes u64 | reserved (zeros) | crc32c u32
  * ```
  *
@@ -34,7 +34,7 @@ export const headerSlotOffsets = [0, headerSlotBytes] as const;
 /** Bytes before the first node page. */
 export const headerRegionBytes = 2 * headerSlotBytes;
 /** The image format version this code writes and reads. */
-export const imageFormatVersion = 1;
+export const imageFormatVersion = 2;
 
 const prologue: HeaderPrologue = {
   magic: new TextEncoder().encode("TTIMAGE1"),

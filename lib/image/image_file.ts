@@ -14,6 +14,7 @@
  *    may tear it; open then takes the intact older slot;
  * 4. the file is fsynced — the commit point: the new header is current.
  *
+ * Records are named by refs (offset and length, see `node_record.ts`).
  * Records the new image no longer uses (the caller's `frees`) count as dead
  * from the commit on: their slabs become free for the next checkpoint only,
  * once no durable header can need them.
@@ -46,13 +47,24 @@ import {
 } from "./header.ts";
 import {
   decodeNodeRecord,
-  encodeNodeRecord,
+  encodeNodeRecordInto,
+  inlineLeafRef,
   type NodeImage,
+  nodeRecordBytes,
   nodeRecordBytesMax,
+  recordRef,
+  refLength,
+  refOffset,
+  storedInline,
 } from "./node_record.ts";
 
 /** The image file's name in the store's directory. */
 export const imageFileName = "image.tt";
+/**
+ * A compaction writes the whole image into this file, then renames it over
+ * {@link imageFileName}. One left by a crash is garbage: open removes it.
+ */
+export const compactingFileName = "image.tt.compacting";
 /**
  * Reads of one record before a failed check counts: a transient read fault
  * (a flipped bit, a failed transfer) must not be reported as damage. Records
@@ -61,8 +73,14 @@ export const imageFileName = "image.tt";
 const recordReadsMax = 8;
 /** Reads of a damaged header slot before it counts as damaged. */
 const headerReadsMax = 8;
-/** The first read of a record; longer records take a second read. */
-const recordReadGuessBytes = 512;
+/**
+ * Slabs of records kept in memory after a read, at most: loading a node
+ * reads its whole slab, so the nodes written beside it (a subtree: children
+ * are written just before their parent) load without another read.
+ */
+export const slabCacheSlabsMax = 512;
+/** Bytes of a buffer appended records are encoded into (a longer record gets its own). */
+const runBufferBytes = 256 * 1024;
 /** Slabs an image holds at most (2^32 × 128 KiB: far past any disk). */
 const slabsMax = 2 ** 32 - 1;
 
@@ -83,10 +101,10 @@ export interface ImageSpace {
   deadBytes: number;
 }
 
-/** A run of buffered records that are contiguous in the file. */
+/** A run of buffered records that are contiguous in the file, encoded into `buffer`. */
 interface Run {
   offset: number;
-  parts: Uint8Array[];
+  buffer: Uint8Array;
   bytes: number;
 }
 
@@ -116,6 +134,15 @@ export class ImageFile {
   /** A header slot written by a commit that failed before its fsync returned, or -1. */
   #uncertainSlot = -1;
   #lastAppendBytes = 0;
+  /** Slabs read whole, by index, least recently used first (see {@link slabCacheSlabsMax}). */
+  readonly #slabCache = new Map<number, Uint8Array>();
+  /** Slab reads in flight, by index. */
+  readonly #slabReads = new Map<number, Promise<Uint8Array | undefined>>();
+  /** Per slab: bumped on every write into it, so a read that raced a write is not cached. */
+  readonly #slabVersions = new Map<number, number>();
+  /** Record loads served from cached slabs, and slab reads. */
+  readonly cacheStats = { hits: 0, slabReads: 0 };
+  #slotsAgree = false;
 
   private constructor(file: BlockFile, current: CurrentHeader, table: AllocationChunk[]) {
     this.#file = file;
@@ -141,12 +168,31 @@ export class ImageFile {
    * @throws {CorruptionError} if both header slots, or the table, are damaged.
    */
   static async open(storage: BlockStorage): Promise<ImageFile> {
-    const existed = (await storage.list()).includes(imageFileName);
-    const file = await storage.open(imageFileName, { create: true });
+    const names = await storage.list();
+    // A compaction that did not reach its rename: the image it would replace is whole.
+    if (names.includes(compactingFileName)) await storage.remove(compactingFileName);
+    return await ImageFile.#open(storage, imageFileName, names.includes(imageFileName));
+  }
+
+  /**
+   * Creates an empty image file named {@link compactingFileName} (replacing
+   * one a crash left) for a compaction: commit it with
+   * {@link ImageFile.commitWhole}, then rename it over the image.
+   */
+  static async createCompacting(storage: BlockStorage): Promise<ImageFile> {
+    if ((await storage.list()).includes(compactingFileName)) {
+      await storage.remove(compactingFileName);
+    }
+    return await ImageFile.#open(storage, compactingFileName, false);
+  }
+
+  static async #open(storage: BlockStorage, name: string, existed: boolean): Promise<ImageFile> {
+    const file = await storage.open(name, { create: true });
     try {
       if (!existed) {
         await file.sync();
-        await storage.syncDir();
+        // A compacting file becomes durable by its rename (and the fsync after it).
+        if (name === imageFileName) await storage.syncDir();
       }
       const slots = await readSlots(file);
       let current = currentHeader(imageFileName, slots[0], slots[1]);
@@ -213,17 +259,27 @@ export class ImageFile {
   }
 
   /**
-   * Places a node record and buffers it, returning its address at once, so
-   * a synchronous walk can give parents their children's addresses. Call
-   * {@link ImageFile.flush} whenever {@link ImageFile.buffered} grows large;
-   * durable only after {@link ImageFile.commit}.
+   * Places a node record and buffers it, returning its ref at once, so a
+   * synchronous walk can give parents their children's refs. A leaf the
+   * image stores inline (see `storedInline`) gets {@link inlineLeafRef} and
+   * no record, unless it is the `root`. Call {@link ImageFile.flush} whenever
+   * {@link ImageFile.buffered} grows large; durable only after
+   * {@link ImageFile.commit}.
    */
-  append(node: NodeImage): number {
-    const record = encodeNodeRecord(node);
-    const address = this.#place(record.length);
-    this.#buffer(address, record);
-    this.#lastAppendBytes = record.length;
-    return address;
+  append(node: NodeImage, root = false): number {
+    if (!root && storedInline(node)) {
+      this.#lastAppendBytes = 0;
+      return inlineLeafRef;
+    }
+    const length = nodeRecordBytes(node);
+    const offset = this.#place(length);
+    const run = this.#runFor(offset, length);
+    const written = encodeNodeRecordInto(node, run.buffer, run.bytes);
+    assert(written === length, "a record is as long as measured");
+    run.bytes += length;
+    this.#buffered += length;
+    this.#lastAppendBytes = length;
+    return recordRef(offset, length);
   }
 
   /** The size of the record the last {@link ImageFile.append} placed. */
@@ -242,33 +298,101 @@ export class ImageFile {
     this.#runs = [];
     this.#buffered = 0;
     for (const run of runs) {
-      const bytes = new Uint8Array(run.bytes);
-      let offset = 0;
-      for (const part of run.parts) {
-        bytes.set(part, offset);
-        offset += part.length;
-      }
-      assert(offset === run.bytes, "a run is filled exactly");
-      await this.#file.write(run.offset, bytes);
+      // Dropped before and after the write: a read racing it must not be cached.
+      this.#forgetSlabs(run.offset, run.bytes);
+      await this.#file.write(run.offset, run.buffer.subarray(0, run.bytes));
+      this.#forgetSlabs(run.offset, run.bytes);
     }
+  }
+
+  /** Drops the cached copies of the slabs `[offset, offset + bytes)` touches. */
+  #forgetSlabs(offset: number, bytes: number): void {
+    const last = Math.floor((offset + bytes - 1) / slabBytes);
+    for (let slab = Math.floor(offset / slabBytes); slab <= last; slab++) {
+      this.#slabCache.delete(slab);
+      this.#slabVersions.set(slab, (this.#slabVersions.get(slab) ?? 0) + 1);
+    }
+  }
+
+  /**
+   * The node `ref` names, if its slab is cached and the record checks out;
+   * undefined otherwise (then {@link ImageFile.load} reads it). Synchronous,
+   * so a read of a trie whose slabs are cached never waits.
+   */
+  readCached(ref: number): NodeImage | undefined {
+    if (ref <= inlineLeafRef || refOffset(ref) < headerRegionBytes) return undefined;
+    const offset = refOffset(ref);
+    const slab = Math.floor(offset / slabBytes);
+    const cached = this.#slabCache.get(slab);
+    if (cached === undefined) return undefined;
+    const start = offset - slab * slabBytes;
+    const end = start + refLength(ref);
+    if (end > cached.length) return undefined;
+    const decoded = decodeNodeRecord(cached.subarray(start, end));
+    if (typeof decoded === "string") {
+      this.#slabCache.delete(slab); // perhaps a flipped bit in the read: read again
+      return undefined;
+    }
+    // Least recently used first: move the slab to the end.
+    this.#slabCache.delete(slab);
+    this.#slabCache.set(slab, cached);
+    this.cacheStats.hits++;
+    return decoded;
+  }
+
+  /**
+   * Loads the node `ref` names: from the cached slab, else by reading its
+   * whole slab (and caching it), else (a failed or damaged slab read) by
+   * {@link ImageFile.read}, which retries before it reports damage.
+   */
+  async load(ref: number): Promise<NodeImage> {
+    const cached = this.readCached(ref);
+    if (cached !== undefined) return cached;
+    if (ref > inlineLeafRef && refOffset(ref) >= headerRegionBytes) {
+      await this.#readSlab(Math.floor(refOffset(ref) / slabBytes));
+      const read = this.readCached(ref);
+      if (read !== undefined) return read;
+    }
+    return await this.read(ref);
+  }
+
+  /** Reads slab `slab` whole into the cache (once, however many ask); failures are not cached. */
+  #readSlab(slab: number): Promise<Uint8Array | undefined> {
+    let reading = this.#slabReads.get(slab);
+    if (reading === undefined) {
+      const version = this.#slabVersions.get(slab) ?? 0;
+      const end = Math.min(this.#filled[slab] ?? 0, slabBytes);
+      reading = this.#file.read(slab * slabBytes, end).then((bytes) => {
+        this.cacheStats.slabReads++;
+        if ((this.#slabVersions.get(slab) ?? 0) !== version) return undefined;
+        this.#slabCache.set(slab, bytes);
+        for (const oldest of this.#slabCache.keys()) {
+          if (this.#slabCache.size <= slabCacheSlabsMax) break;
+          this.#slabCache.delete(oldest);
+        }
+        assert(this.#slabCache.size <= slabCacheSlabsMax, "the slab cache is bounded");
+        return bytes;
+      }, () => undefined).finally(() => this.#slabReads.delete(slab));
+      this.#slabReads.set(slab, reading);
+    }
+    return reading;
   }
 
   /**
    * Writes the allocation table, makes everything appended durable, then
    * commits a header (with the next generation) into the other slot and
-   * fsyncs it: the commit point. `frees` lists, as `[address, bytes, ...]`,
-   * the records of the committed image the new one no longer uses.
-   * Returns the committed header.
+   * fsyncs it: the commit point. `frees` lists the refs of the records of
+   * the committed image the new one no longer uses. Returns the committed
+   * header.
    */
   async commit(fields: CommitFields, frees: readonly number[]): Promise<ImageHeader> {
-    assert(frees.length % 2 === 0, "frees come in address and size pairs");
     assert(
       (fields.rootAddress === 0) === (fields.keyCount === 0),
       "only an empty image has no root",
     );
     const oldChunks = this.#chunks;
     const placed = this.#placeTable();
-    this.#retire([frees, oldChunks]);
+    this.#retire(frees, oldChunks);
     const slabsBefore = this.#filled.length;
     this.#dropFreeTail();
     const allocationAddress = this.#writeTable(placed);
@@ -283,6 +407,7 @@ export class ImageFile {
     };
     const slot = nextSlot(this.#current);
     this.#uncertainSlot = slot;
+    this.#slotsAgree = false;
     await this.#file.write(headerSlotOffsets[slot], encodeHeaderSlot(header));
     await this.#file.sync();
     this.#uncertainSlot = -1;
@@ -293,6 +418,55 @@ export class ImageFile {
       await this.#file.truncate(this.#filled.length * slabBytes);
     }
     return header;
+  }
+
+  /**
+   * Commits a file written from empty by a compaction: the table, an fsync,
+   * then the same header in both slots (generations `generation` and
+   * `generation + 1`) and an fsync. With both slots alike, damage to either
+   * falls back to the same image, so no older WAL is needed. The file is not
+   * the store's image until renamed over it (the caller's commit point).
+   */
+  async commitWhole(fields: CommitFields, generation: number): Promise<ImageHeader> {
+    assert(this.#current.header?.generation === 0, "a compaction writes into a fresh file");
+    assert(this.#chunks.length === 0, "a fresh file has no table yet");
+    const placed = this.#placeTable();
+    const allocationAddress = this.#writeTable(placed);
+    await this.flush();
+    await this.#file.sync();
+    const header: ImageHeader = {
+      ...fields,
+      generation,
+      pageCount: this.#filled.length,
+      allocationAddress,
+      deadBytes: this.space().deadBytes,
+    };
+    await this.#file.write(headerSlotOffsets[1], encodeHeaderSlot(header));
+    header.generation = generation + 1;
+    await this.#file.write(headerSlotOffsets[0], encodeHeaderSlot(header));
+    await this.#file.sync();
+    // Read back before the rename makes this file the image: a write the
+    // disk misplaced must fail the compaction, not replace a good image.
+    const slots = await readSlots(this.#file);
+    const read = currentHeader(imageFileName, slots[0], slots[1]);
+    if (read.header?.generation !== header.generation || isDamaged(slots[1])) {
+      throw new StorageIoError(
+        `Cannot compact: the new image's headers did not read back as written; ` +
+          `the image is unchanged`,
+      );
+    }
+    this.#current = { header, slot: 0 };
+    this.#slotsAgree = true;
+    return header;
+  }
+
+  /**
+   * Whether both header slots describe the committed image (right after a
+   * compaction, until the next commit): then no older image, and no WAL
+   * below the coverage, is needed to fall back on.
+   */
+  get slotsAgree(): boolean {
+    return this.#slotsAgree;
   }
 
   /** Forgets free slabs at the end of the file, so the file can shrink. */
@@ -355,17 +529,22 @@ export class ImageFile {
    * with nothing live or held becomes free (its space is reused from the
    * start).
    */
-  #retire(lists: readonly (readonly number[])[]): void {
+  #retire(refs: readonly number[], chunks: readonly number[]): void {
+    assert(chunks.length % 2 === 0, "chunks come in address and size pairs");
     const held = new Array<number>(this.#live.length).fill(0);
-    for (const pairs of lists) {
-      assert(pairs.length % 2 === 0, "records come in address and size pairs");
-      for (let index = 0; index < pairs.length; index += 2) {
-        const slab = Math.floor(pairs[index] / slabBytes);
-        assert(slab < this.#live.length, `a freed record at ${pairs[index]} lies in a known slab`);
-        this.#live[slab] -= pairs[index + 1];
-        held[slab] += pairs[index + 1];
-        assert(this.#live[slab] >= 0, `slab ${slab} freed more than it held`);
-      }
+    const release = (offset: number, bytes: number): void => {
+      const slab = Math.floor(offset / slabBytes);
+      assert(slab < this.#live.length, `a freed record at ${offset} lies in a known slab`);
+      this.#live[slab] -= bytes;
+      held[slab] += bytes;
+      assert(this.#live[slab] >= 0, `slab ${slab} freed more than it held`);
+    };
+    for (const ref of refs) {
+      assert(ref !== inlineLeafRef, "an inline leaf has no record to free");
+      release(refOffset(ref), refLength(ref));
+    }
+    for (let index = 0; index < chunks.length; index += 2) {
+      release(chunks[index], chunks[index + 1]);
     }
     this.#held = held;
     for (let slab = 0; slab < this.#live.length; slab++) {
@@ -394,6 +573,7 @@ export class ImageFile {
       this.#cursor = slab;
     }
     const address = slab * slabBytes + this.#filled[slab];
+    if (this.#slabCache.size > 0) this.#forgetSlabs(address, bytes);
     this.#filled[slab] += bytes;
     this.#live[slab] += bytes;
     assert(this.#filled[slab] <= slabBytes, "a record never crosses a slab");
@@ -413,43 +593,50 @@ export class ImageFile {
   }
 
   #buffer(address: number, record: Uint8Array): void {
-    const run = this.#runs.at(-1);
-    if (run !== undefined && run.offset + run.bytes === address) {
-      run.parts.push(record);
-      run.bytes += record.length;
-    } else {
-      this.#runs.push({ offset: address, parts: [record], bytes: record.length });
-    }
+    const run = this.#runFor(address, record.length);
+    run.buffer.set(record, run.bytes);
+    run.bytes += record.length;
     this.#buffered += record.length;
   }
 
+  /** The run that continues at `offset` with room for `bytes` more, started if need be. */
+  #runFor(offset: number, bytes: number): Run {
+    const run = this.#runs.at(-1);
+    if (
+      run !== undefined && run.offset + run.bytes === offset &&
+      run.bytes + bytes <= run.buffer.length
+    ) return run;
+    const started = {
+      offset,
+      buffer: new Uint8Array(Math.max(bytes, runBufferBytes)),
+      bytes: 0,
+    };
+    this.#runs.push(started);
+    return started;
+  }
+
   /**
-   * Reads the node record at `address`. A failed check or a failed read is
+   * Reads the node record `ref` names. A failed check or a failed read is
    * tried again (a transient read fault is not damage).
    *
-   * @throws {CorruptionError} naming the file and address if the record is damaged.
+   * @throws {CorruptionError} naming the file and offset if the record is damaged.
    * @throws {StorageIoError} if every read failed.
    */
-  async read(address: number): Promise<NodeImage> {
-    if (!Number.isSafeInteger(address) || address < headerRegionBytes) {
+  async read(ref: number): Promise<NodeImage> {
+    if (!Number.isSafeInteger(ref) || ref <= inlineLeafRef || refOffset(ref) < headerRegionBytes) {
       throw new CorruptionError(
         imageFileName,
         headerSlotOffsets[0],
-        `a node record address ${address} points into the header region`,
+        `a node record reference ${ref} points into the header region`,
       );
     }
+    const offset = refOffset(ref);
     let problem = "record was not read";
     let failure: StorageIoError | undefined;
     for (let reads = 0; reads < recordReadsMax; reads++) {
       let bytes: Uint8Array;
       try {
-        bytes = await this.#file.read(address, recordReadGuessBytes);
-        const length = bytes.length >= 4
-          ? new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true)
-          : 0;
-        if (length > bytes.length && length <= nodeRecordBytesMax) {
-          bytes = await this.#file.read(address, length);
-        }
+        bytes = await this.#file.read(offset, refLength(ref));
       } catch (error) {
         // A failed read may be transient: try again, and report it only if every try fails.
         if (!(error instanceof StorageIoError)) throw error;
@@ -462,7 +649,7 @@ export class ImageFile {
       failure = undefined;
     }
     if (failure !== undefined) throw failure;
-    throw new CorruptionError(imageFileName, address, `node record: ${problem}`);
+    throw new CorruptionError(imageFileName, offset, `node record: ${problem}`);
   }
 
   /**

@@ -1,15 +1,31 @@
 /**
  * Node records of the image file: one trie node, checksummed on its own, so
- * any node can be read (faulted in) by its address alone and damage to it is
- * a `CorruptionError`, never a wrong count.
+ * any node can be read (faulted in) by its reference alone and damage to it
+ * is a `CorruptionError`, never a wrong count.
  *
  * ```text
- * record   = length u32 | crc32c u32 | flags u8 | prefixLen u16 | prefix |
- *            [value u64 if flags & hasValue] | childCount u16 |
- *            childCount × childByte u8 (ascending) | childCount × address u64
- * crc32c   covers bytes [0, 4) and [8, length)
- * address  = the byte offset of a record in the image file (never 0: the header is there)
+ * record = crc32c u32 | length varint | flags u8 | prefixLen varint | prefix |
+ *          [value varint if flags & hasValue] |
+ *          [childCount-1 u8 | childCount × childByte u8 (ascending) |
+ *           childCount × entry                      if flags & hasChildren]
+ * entry  = offset varint (> 0) | length varint       a child with a record of its own
+ *        | 0 u8 | prefixLen varint | prefix | value varint   a leaf stored inline
+ * crc32c covers bytes [4, length)
+ * varint = unsigned LEB128: 7 bits a byte, low bits first, at most 8 bytes
  * ```
+ *
+ * A leaf (a node without children) whose prefix is at most
+ * {@link inlinePrefixBytesMax} bytes has no record of its own: its parent's
+ * record holds it. Most keys of a trie end in such leaves, so a key costs a
+ * few bytes plus its suffix rather than a whole checksummed record; and a
+ * leaf's record would be rewritten with its parent's anyway, since a change
+ * to any node rewrites its path to the root.
+ *
+ * A **reference** (ref) to a record is one safe integer: `offset × 2^17 +
+ * length`. Parents hold their children's refs, so a record is read with one
+ * read of exactly its bytes, and the space a dropped record frees is known
+ * without reading it. The in-memory trie keeps a node's ref as its
+ * `address`; {@link inlineLeafRef} marks a leaf stored in its parent.
  *
  * The in-memory node kind (Node4/16/48/256, leaf) is not stored: the loader
  * picks it from the child count.
@@ -18,8 +34,15 @@
  */
 
 import { assert } from "../_assert.ts";
-import { readU64, writeU64 } from "../_binary.ts";
 import { crc32c } from "../_crc32c.ts";
+
+/** A leaf stored inside its parent's record: no record of its own. */
+export interface InlineLeaf {
+  /** The leaf's compressed path bytes (at most {@link inlinePrefixBytesMax}). */
+  prefix: Uint8Array;
+  /** The leaf's count. */
+  value: number;
+}
 
 /** A node as the image stores it. */
 export interface NodeImage {
@@ -29,120 +52,281 @@ export interface NodeImage {
   value: number | undefined;
   /** Branching bytes of the children, strictly ascending. */
   childBytes: Uint8Array;
-  /** The record address of each child, in the order of `childBytes`. */
+  /** Each child's record ref, or {@link inlineLeafRef}, in the order of `childBytes`. */
   childAddresses: number[];
+  /** The leaves stored inline, one per {@link inlineLeafRef} in `childAddresses`, in order. */
+  inlineLeaves?: InlineLeaf[];
 }
 
-/** Bytes before the prefix: length, crc, flags, prefix length. */
-const fixedBytes = 11;
-const flagHasValue = 1;
+/** The ref of a leaf stored in its parent's record (no record has it: offsets start past the header). */
+export const inlineLeafRef = 1;
+/** The longest prefix of a leaf stored inline; longer leaves get a record of their own. */
+export const inlinePrefixBytesMax = 64;
 /** The longest prefix a record holds (a key is at most 65,535 bytes). */
 export const prefixBytesMax = 65_535;
 /** The most children a node has. */
 export const childrenMax = 256;
-/** The largest record: the longest prefix, a value and 256 children. */
-export const nodeRecordBytesMax = fixedBytes + prefixBytesMax + 8 + 2 + childrenMax * 9;
+/** Bits of a ref that hold the record's length. */
+const refLengthBits = 17;
+const refLengthScale = 2 ** refLengthBits;
+/** The largest record a ref can describe. */
+export const nodeRecordBytesMax = refLengthScale - 1;
+/** The largest record offset a ref can describe (64 GiB: the image's size limit). */
+export const refOffsetMax = 2 ** (53 - refLengthBits) - 1;
+/** The smallest record: crc, length, flags, an empty prefix and a value. */
+const recordBytesMin = 4 + 1 + 1 + 1 + 1;
+/** Bytes of the checksum at a record's start. */
+const crcBytes = 4;
+/** Bytes of a varint holding a safe integer at most. */
+const varintBytesMax = 8;
+const flagHasValue = 1;
+const flagHasChildren = 2;
+
+// The largest record (the longest prefix, a value, 256 inline leaves with the
+// longest inline prefix) must fit a ref's length bits.
+assert(
+  crcBytes + 3 + 1 + 3 + prefixBytesMax + varintBytesMax + 1 + childrenMax *
+        (1 + 1 + 1 + inlinePrefixBytesMax + varintBytesMax) <= nodeRecordBytesMax,
+  "the largest node record fits a ref",
+);
+
+/** The ref of the record of `length` bytes at `offset`. */
+export function recordRef(offset: number, length: number): number {
+  assert(Number.isSafeInteger(offset) && offset > 0 && offset <= refOffsetMax, "offset in range");
+  assert(length >= recordBytesMin && length <= nodeRecordBytesMax, "length in range");
+  return offset * refLengthScale + length;
+}
+
+/** The file offset of the record `ref` names. */
+export function refOffset(ref: number): number {
+  assert(ref > inlineLeafRef, "an inline leaf has no offset");
+  return Math.floor(ref / refLengthScale);
+}
+
+/** The byte length of the record `ref` names. */
+export function refLength(ref: number): number {
+  assert(ref > inlineLeafRef, "an inline leaf has no length");
+  return ref % refLengthScale;
+}
+
+/** Whether `node` is a leaf the image stores inline in its parent's record. */
+export function storedInline(node: NodeImage): boolean {
+  return node.childBytes.length === 0 && node.prefix.length <= inlinePrefixBytesMax;
+}
+
+/** Bytes of `value` as a varint. */
+export function varintBytes(value: number): number {
+  let bytes = 1;
+  for (let rest = value; rest >= 0x80 && bytes < varintBytesMax + 1; bytes++) {
+    rest = Math.floor(rest / 0x80);
+  }
+  return bytes;
+}
+
+/** Writes `value` (a non-negative safe integer) as a varint at `at`; returns the end. */
+function writeVarint(bytes: Uint8Array, at: number, value: number): number {
+  let rest = value;
+  while (rest >= 0x80) {
+    bytes[at++] = (rest % 0x80) | 0x80;
+    rest = Math.floor(rest / 0x80);
+  }
+  bytes[at++] = rest;
+  return at;
+}
 
 /** The encoded size of `node`. */
 export function nodeRecordBytes(node: NodeImage): number {
-  return nodeRecordBytesOf(node.prefix.length, node.value !== undefined, node.childBytes.length);
+  const body = bodyBytes(node);
+  let lengthBytes = 1;
+  while (varintBytes(crcBytes + lengthBytes + body) > lengthBytes) lengthBytes++;
+  return crcBytes + lengthBytes + body;
 }
 
-/** The encoded size of a node of this shape. */
-export function nodeRecordBytesOf(
-  prefixBytes: number,
-  hasValue: boolean,
-  children: number,
-): number {
-  assert(prefixBytes <= prefixBytesMax && children <= childrenMax, "a node shape within bounds");
-  return fixedBytes + prefixBytes + (hasValue ? 8 : 0) + 2 + children * 9;
+/** Bytes after the length field. */
+function bodyBytes(node: NodeImage): number {
+  const count = node.childBytes.length;
+  assert(node.prefix.length <= prefixBytesMax && count <= childrenMax, "a node within bounds");
+  let bytes = 1 + varintBytes(node.prefix.length) + node.prefix.length;
+  if (node.value !== undefined) bytes += varintBytes(node.value);
+  if (count === 0) return bytes;
+  bytes += 1 + count;
+  let inline = 0;
+  for (let index = 0; index < count; index++) {
+    const ref = node.childAddresses[index];
+    if (ref !== inlineLeafRef) {
+      bytes += varintBytes(refOffset(ref)) + varintBytes(refLength(ref));
+      continue;
+    }
+    const leaf = node.inlineLeaves![inline++];
+    bytes += 1 + varintBytes(leaf.prefix.length) + leaf.prefix.length + varintBytes(leaf.value);
+  }
+  return bytes;
 }
 
 /** Encodes `node` into a new array. */
 export function encodeNodeRecord(node: NodeImage): Uint8Array {
-  const count = node.childBytes.length;
-  assert(node.prefix.length <= prefixBytesMax, "a prefix fits its u16 length");
-  assert(
-    count <= childrenMax && node.childAddresses.length === count,
-    "every child has an address",
-  );
-  assert(
-    node.value === undefined || (Number.isSafeInteger(node.value) && node.value >= 0),
-    "counts are in range",
-  );
-  const length = nodeRecordBytes(node);
-  const bytes = new Uint8Array(length);
-  const view = new DataView(bytes.buffer);
-  view.setUint32(0, length, true);
-  bytes[8] = node.value === undefined ? 0 : flagHasValue;
-  view.setUint16(9, node.prefix.length, true);
-  bytes.set(node.prefix, fixedBytes);
-  let offset = fixedBytes + node.prefix.length;
-  if (node.value !== undefined) offset = writeU64(view, offset, node.value);
-  view.setUint16(offset, count, true);
-  bytes.set(node.childBytes, offset + 2);
-  offset += 2 + count;
-  for (let index = 0; index < count; index++) {
-    assert(
-      index === 0 || node.childBytes[index] > node.childBytes[index - 1],
-      "child bytes ascend",
-    );
-    assert(
-      Number.isSafeInteger(node.childAddresses[index]) && node.childAddresses[index] > 0,
-      "addresses are positive",
-    );
-    offset = writeU64(view, offset, node.childAddresses[index]);
-  }
-  assert(offset === length, "the record is filled exactly");
-  view.setUint32(4, crc32c(bytes, crc32c(bytes, 0, 0, 4), 8, length), true);
+  const bytes = new Uint8Array(nodeRecordBytes(node));
+  encodeNodeRecordInto(node, bytes, 0);
   return bytes;
 }
 
 /**
- * Decodes the record at the start of `bytes` (which may hold more after it).
- * Returns the node, or a description of the first failed check.
+ * Encodes `node` into `out` at `at` (which must have room for
+ * {@link nodeRecordBytes}); returns the record's length.
+ */
+export function encodeNodeRecordInto(node: NodeImage, out: Uint8Array, at: number): number {
+  const length = nodeRecordBytes(node);
+  const count = node.childBytes.length;
+  assert(count === node.childAddresses.length, "every child has a ref");
+  assert(count > 0 || node.value !== undefined, "a leaf holds a value");
+  assert(node.value === undefined || isCount(node.value), "counts are in range");
+  let offset = writeVarint(out, at + crcBytes, length);
+  out[offset++] = (node.value === undefined ? 0 : flagHasValue) |
+    (count === 0 ? 0 : flagHasChildren);
+  offset = writeVarint(out, offset, node.prefix.length);
+  out.set(node.prefix, offset);
+  offset += node.prefix.length;
+  if (node.value !== undefined) offset = writeVarint(out, offset, node.value);
+  if (count > 0) offset = encodeChildren(node, out, offset);
+  assert(offset - at === length, "the record is filled exactly");
+  const crc = crc32c(out, 0, at + crcBytes, at + length);
+  new DataView(out.buffer, out.byteOffset).setUint32(at, crc, true);
+  return length;
+}
+
+function encodeChildren(node: NodeImage, out: Uint8Array, at: number): number {
+  const count = node.childBytes.length;
+  out[at++] = count - 1;
+  out.set(node.childBytes, at);
+  at += count;
+  let inline = 0;
+  for (let index = 0; index < count; index++) {
+    assert(index === 0 || node.childBytes[index] > node.childBytes[index - 1], "bytes ascend");
+    const ref = node.childAddresses[index];
+    if (ref !== inlineLeafRef) {
+      at = writeVarint(out, at, refOffset(ref));
+      at = writeVarint(out, at, refLength(ref));
+      continue;
+    }
+    const leaf = node.inlineLeaves![inline++];
+    assert(leaf.prefix.length <= inlinePrefixBytesMax && isCount(leaf.value), "an inline leaf");
+    out[at++] = 0;
+    at = writeVarint(out, at, leaf.prefix.length);
+    out.set(leaf.prefix, at);
+    at = writeVarint(out, at + leaf.prefix.length, leaf.value);
+  }
+  assert(inline === (node.inlineLeaves?.length ?? 0), "every inline leaf is written");
+  return at;
+}
+
+function isCount(value: number): boolean {
+  return Number.isSafeInteger(value) && value >= 0;
+}
+
+/** Reads varints and bytes of one record, noting the first problem. */
+class RecordReader {
+  at: number;
+  problem: string | undefined = undefined;
+  readonly #bytes: Uint8Array;
+  readonly #end: number;
+
+  constructor(bytes: Uint8Array, at: number, end: number) {
+    this.#bytes = bytes;
+    this.at = at;
+    this.#end = end;
+  }
+
+  varint(what: string): number {
+    let value = 0;
+    let scale = 1;
+    for (let index = 0; index < varintBytesMax; index++) {
+      if (this.at >= this.#end) return this.fail(`${what} runs past the record`);
+      const byte = this.#bytes[this.at++];
+      value += (byte & 0x7f) * scale;
+      if (byte < 0x80) {
+        if (index > 0 && byte === 0) return this.fail(`${what} is not minimally encoded`);
+        return Number.isSafeInteger(value) ? value : this.fail(`${what} is out of range`);
+      }
+      scale *= 0x80;
+    }
+    return this.fail(`${what} is longer than ${varintBytesMax} bytes`);
+  }
+
+  byte(what: string): number {
+    if (this.at >= this.#end) return this.fail(`${what} runs past the record`);
+    return this.#bytes[this.at++];
+  }
+
+  slice(length: number, what: string): Uint8Array {
+    if (this.at + length > this.#end) {
+      this.fail(`${what} runs past the record`);
+      return new Uint8Array(0);
+    }
+    this.at += length;
+    return this.#bytes.subarray(this.at - length, this.at); // a view: callers copy what they keep
+  }
+
+  fail(problem: string): number {
+    this.problem ??= problem;
+    this.at = this.#end;
+    return 0;
+  }
+}
+
+/**
+ * Decodes the record at the start of `bytes`, which must be exactly the
+ * record's bytes (a ref gives the length). Returns the node, or a
+ * description of the first failed check.
  */
 export function decodeNodeRecord(bytes: Uint8Array): NodeImage | string {
-  if (bytes.length < fixedBytes + 2) return "record is truncated";
+  if (bytes.length < recordBytesMin) return "record is truncated";
+  if (bytes.length > nodeRecordBytesMax) return `record of ${bytes.length} bytes is too long`;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const length = view.getUint32(0, true);
-  if (length < fixedBytes + 2 || length > nodeRecordBytesMax) {
-    return `record length ${length} is out of range`;
-  }
-  if (length > bytes.length) return `record of ${length} bytes is cut off after ${bytes.length}`;
-  if (view.getUint32(4, true) !== crc32c(bytes, crc32c(bytes, 0, 0, 4), 8, length)) {
+  if (view.getUint32(0, true) !== crc32c(bytes, 0, crcBytes, bytes.length)) {
     return "record checksum mismatch";
   }
-  const flags = bytes[8];
-  if ((flags & ~flagHasValue) !== 0) return `record flags ${flags} are not a node's`;
-  const prefixLength = view.getUint16(9, true);
-  let offset = fixedBytes + prefixLength;
-  const value = (flags & flagHasValue) === 0 ? undefined : readU64(view, offset);
-  if (value !== undefined) offset += 8;
-  if (offset + 2 > length) return "record body is inconsistent with its length";
-  const count = view.getUint16(offset, true);
-  if (count > childrenMax || offset + 2 + count * 9 !== length) {
-    return "record child count is inconsistent";
+  const reader = new RecordReader(bytes, crcBytes, bytes.length);
+  const length = reader.varint("record length");
+  if (reader.problem === undefined && length !== bytes.length) {
+    return `record length ${length} differs from the ${bytes.length} bytes its reference names`;
   }
-  const childBytes = bytes.slice(offset + 2, offset + 2 + count);
-  offset += 2 + count;
-  const childAddresses: number[] = [];
-  for (let index = 0; index < count; index++, offset += 8) {
-    childAddresses.push(readU64(view, offset));
+  const flags = reader.byte("flags");
+  if ((flags & ~(flagHasValue | flagHasChildren)) !== 0) {
+    return `record flags ${flags} are not a node's`;
   }
-  if (value !== undefined && !Number.isSafeInteger(value)) {
-    return `record value ${value} is out of range`;
+  const prefix = reader.slice(reader.varint("prefix length"), "prefix");
+  const value = (flags & flagHasValue) === 0 ? undefined : reader.varint("value");
+  const node: NodeImage = { prefix, value, childBytes: new Uint8Array(0), childAddresses: [] };
+  if ((flags & flagHasChildren) !== 0) decodeChildren(reader, node);
+  if (reader.problem !== undefined) return reader.problem;
+  if (reader.at !== bytes.length) return "record body is shorter than its length";
+  return node;
+}
+
+function decodeChildren(reader: RecordReader, node: NodeImage): void {
+  const count = reader.byte("child count") + 1;
+  node.childBytes = reader.slice(count, "child bytes");
+  for (let index = 1; index < node.childBytes.length; index++) {
+    if (node.childBytes[index] <= node.childBytes[index - 1]) {
+      reader.fail("record child bytes do not ascend");
+    }
   }
-  if (childAddresses.some((address) => !Number.isSafeInteger(address) || address === 0)) {
-    return "record holds an invalid child address";
+  const leaves: InlineLeaf[] = [];
+  for (let index = 0; index < count && reader.problem === undefined; index++) {
+    const offset = reader.varint("child offset");
+    if (offset === 0) {
+      const prefix = reader.slice(reader.varint("leaf prefix length"), "leaf prefix");
+      if (prefix.length > inlinePrefixBytesMax) reader.fail("an inline leaf's prefix is too long");
+      leaves.push({ prefix, value: reader.varint("leaf value") });
+      node.childAddresses.push(inlineLeafRef);
+      continue;
+    }
+    const length = reader.varint("child length");
+    if (offset > refOffsetMax || length < recordBytesMin || length > nodeRecordBytesMax) {
+      reader.fail(`child ${index} has an invalid reference (offset ${offset}, length ${length})`);
+      continue;
+    }
+    node.childAddresses.push(recordRef(offset, length));
   }
-  if (childBytes.some((byte, index) => index > 0 && byte <= childBytes[index - 1])) {
-    return "record child bytes do not ascend";
-  }
-  return {
-    prefix: bytes.slice(fixedBytes, fixedBytes + prefixLength),
-    value,
-    childBytes,
-    childAddresses,
-  };
+  if (leaves.length > 0) node.inlineLeaves = leaves;
 }

@@ -25,19 +25,28 @@
 import { assert } from "../_assert.ts";
 import { CorruptionError } from "../errors.ts";
 import { headerRegionBytes } from "./header.ts";
-import { childrenMax, type NodeImage, nodeRecordBytes, prefixBytesMax } from "./node_record.ts";
+import {
+  childrenMax,
+  type InlineLeaf,
+  inlineLeafRef,
+  inlinePrefixBytesMax,
+  type NodeImage,
+  prefixBytesMax,
+  refLength,
+  refOffset,
+} from "./node_record.ts";
 
 export type { NodeImage } from "./node_record.ts";
 
 /** Options of {@link verifyImage}. */
 export interface ImageVerifyOptions {
-  /** Reads the node record at an address (e.g. `(a) => image.read(a)`); throws CorruptionError on damage. */
+  /** Reads the node record a ref names (e.g. `(ref) => image.read(ref)`); throws CorruptionError on damage. */
   read: (address: number) => Promise<NodeImage>;
-  /** The root's address (0 = empty image). */
+  /** The root's ref (0 = empty image). */
   rootAddress: number;
   /** The key count the header claims. */
   keyCount: number;
-  /** Bytes per allocation slab: the report sums live record bytes per slab index (Math.floor(address / slabBytes)). */
+  /** Bytes per allocation slab: the report sums live record bytes per slab index (Math.floor(offset / slabBytes)). */
   slabBytes: number;
   /** Reads in flight at once (default 32, at most 1,024). */
   concurrency?: number;
@@ -47,11 +56,11 @@ export interface ImageVerifyOptions {
 export interface ImageVerifyReport {
   /** Whether no problem was found (`problems.length === 0`). */
   ok: boolean;
-  /** Keys found (records holding a value). */
+  /** Keys found (records and inline leaves holding a value). */
   keys: number;
-  /** Records read. */
+  /** Records read (inline leaves are not records). */
   nodes: number;
-  /** The sum of `nodeRecordBytes` over every record read (but those too malformed to encode). */
+  /** The sum of the lengths of every record read (the lengths their refs name). */
   bytes: number;
   /** The deepest record (the root is at depth 1). */
   depthMax: number;
@@ -59,7 +68,7 @@ export interface ImageVerifyReport {
   keyBytesMax: number;
   /** One-child nodes without a value (a merge that waited for a child not loaded). */
   unmergedNodes: number;
-  /** Live record bytes by slab index (`Math.floor(address / slabBytes)`), ascending by index. */
+  /** Live record bytes by slab index (`Math.floor(offset / slabBytes)`), ascending by index. */
   liveBytesBySlab: Map<number, number>;
   /** Human-readable problems in walk order, each naming an address; the first 100, then "... and N more". */
   problems: string[];
@@ -105,13 +114,15 @@ const recordsMax = visitedShards * (2 ** 24 - 1);
  * const image = await ImageFile.open(new MemoryBlockStorage());
  * const none = new Uint8Array();
  * // The keys "a" (count 1) and "ab" (count 2): children first, then the root.
- * const leaf = image.append({ prefix: none, value: 2, childBytes: none, childAddresses: [] });
+ * // A short leaf is stored inline: its parent's record holds it.
+ * const leaf = { prefix: none, value: 2, childBytes: none, childAddresses: [] };
  * const rootAddress = image.append({
  *   prefix: Uint8Array.of(0x61),
  *   value: 1,
  *   childBytes: Uint8Array.of(0x62),
- *   childAddresses: [leaf],
- * });
+ *   childAddresses: [image.append(leaf)],
+ *   inlineLeaves: [leaf],
+ * }, true);
  * await image.flush();
  * const report = await verifyImage({
  *   read: (address) => image.read(address),
@@ -136,11 +147,15 @@ export async function verifyImage(options: ImageVerifyOptions): Promise<ImageVer
       assert(steps < walk.admitted, "the walk visits each admitted record once");
       reads.prefetch(walk.stack);
       const frame = walk.stack.pop()!;
+      if (frame.leaf !== undefined) {
+        walk.visit(frame, leafNode(frame.leaf));
+        continue;
+      }
       const outcome = await reads.take(frame.address);
       if (outcome.ok) {
         walk.visit(frame, outcome.node);
       } else if (outcome.error instanceof CorruptionError) {
-        walk.problem(`record at ${frame.address}: ${outcome.error.message}`);
+        walk.problem(`${where(frame.address)}: ${outcome.error.message}`);
       } else {
         throw outcome.error;
       }
@@ -182,6 +197,25 @@ interface Frame {
   keyStart: number;
   /** The root is at depth 1. */
   depth: number;
+  /** The leaf, if it is stored inline in its parent's record (nothing to read). */
+  leaf?: InlineLeaf;
+}
+
+/** An inline leaf as the node it stands for. */
+function leafNode(leaf: InlineLeaf): NodeImage {
+  return {
+    prefix: leaf.prefix,
+    value: leaf.value,
+    childBytes: new Uint8Array(0),
+    childAddresses: [],
+  };
+}
+
+/** Names a record in a problem line by its offset. */
+function where(ref: number): string {
+  return Number.isSafeInteger(ref) && ref > inlineLeafRef
+    ? `record at ${refOffset(ref)}`
+    : `record ${ref}`;
 }
 
 /**
@@ -225,7 +259,8 @@ class ReadAhead {
   prefetch(stack: readonly Frame[]): void {
     const scanMin = Math.max(0, stack.length - this.#limit);
     for (let at = stack.length - 1; at >= scanMin && this.#mayReadAhead(); at--) {
-      if (!this.#ahead.has(stack[at].address)) this.#start(stack[at].address);
+      const frame = stack[at];
+      if (frame.leaf === undefined && !this.#ahead.has(frame.address)) this.#start(frame.address);
     }
     this.#expandAhead();
   }
@@ -353,6 +388,7 @@ class Walk {
   #depthMax = 0;
   #keyBytesMax = 0;
   #unmerged = 0;
+  #inlineAdmitted = 0;
   readonly #slabs = new Map<number, number>();
   readonly #problems: string[] = [];
   #problemsOmitted = 0;
@@ -363,13 +399,13 @@ class Walk {
 
   /** Frames ever pushed. */
   get admitted(): number {
-    return this.#visited.size;
+    return this.#visited.size + this.#inlineAdmitted;
   }
 
   /** Whether `address` is one the walk may still admit (so worth reading ahead). */
   isNew(address: number): boolean {
-    return Number.isSafeInteger(address) && address >= headerRegionBytes &&
-      !this.#visited.has(address);
+    return Number.isSafeInteger(address) && address > inlineLeafRef &&
+      refOffset(address) >= headerRegionBytes && !this.#visited.has(address);
   }
 
   /** Records a problem; past {@link problemsMax} only counts it. */
@@ -381,16 +417,28 @@ class Walk {
   /** Pushes the root's frame if its address is valid. */
   admitRoot(address: number): void {
     const problem = this.#checkAddress(address);
-    if (problem !== undefined) this.problem(`header: the root address ${address} ${problem}`);
-    else this.stack.push({ address, byte: -1, keyStart: 0, depth: 1 });
+    if (address === inlineLeafRef) this.problem(`header: the root reference names an inline leaf`);
+    else if (problem !== undefined) {
+      this.problem(`header: the root reference ${address} ${problem}`);
+    } else this.stack.push({ address, byte: -1, keyStart: 0, depth: 1 });
   }
 
   /** Pushes a frame for each child of `frame` with a valid new address, the smallest byte on top. */
   #admitChildren(frame: Frame, node: NodeImage, keyEnd: number): void {
     const count = node.childAddresses.length;
     const stackBefore = this.stack.length;
+    const leaves = node.inlineLeaves ?? [];
+    let inline = 0;
     for (let index = 0; index < count; index++) {
       const [address, byte] = [node.childAddresses[index], node.childBytes[index]];
+      if (address === inlineLeafRef) {
+        const leaf = leaves[inline++];
+        if (leaf !== undefined) {
+          this.stack.push({ address, byte, keyStart: keyEnd, depth: frame.depth + 1, leaf });
+          this.#inlineAdmitted++;
+          continue;
+        }
+      }
       const problem = this.#checkAddress(address);
       if (problem === undefined) {
         this.stack.push({
@@ -401,12 +449,14 @@ class Walk {
         });
       } else {
         this.problem(
-          `record at ${frame.address}: the address ${address} of child ${hex(byte)} ${problem}`,
+          `${where(frame.address)}: the reference ${address} of child ${hex(byte)} ${problem}`,
         );
       }
     }
     assert(this.stack.length - stackBefore <= count, "one frame at most per child");
-    assert(this.stack.length <= this.#visited.size, "the stack holds admitted records only");
+    if (inline !== leaves.length) {
+      this.problem(`${where(frame.address)}: ${leaves.length} inline leaves, ${inline} named`);
+    }
     // Checked in ascending order (so are the problems), visited in it too: the smallest on top.
     for (let low = stackBefore, high = this.stack.length - 1; low < high; low++, high--) {
       [this.stack[low], this.stack[high]] = [this.stack[high], this.stack[low]];
@@ -415,7 +465,8 @@ class Walk {
 
   #checkAddress(address: number): string | undefined {
     if (!Number.isSafeInteger(address)) return "is not a safe integer";
-    if (address < headerRegionBytes) {
+    if (address <= inlineLeafRef) return "names an inline leaf the record does not hold";
+    if (refOffset(address) < headerRegionBytes) {
       return `is inside the header region (below ${headerRegionBytes})`;
     }
     if (this.#visited.size >= recordsMax) {
@@ -427,8 +478,8 @@ class Walk {
 
   /** Checks the record `node` read for `frame`, then admits its children. */
   visit(frame: Frame, node: NodeImage): void {
-    const at = frame.address;
-    this.#nodes++;
+    const at = frame.leaf === undefined ? refOffset(frame.address) : frame.address;
+    if (frame.leaf === undefined) this.#nodes++;
     this.#depthMax = Math.max(this.#depthMax, frame.depth);
     const keyEnd = frame.keyStart + (frame.byte < 0 ? 0 : 1) + node.prefix.length;
     if (node.value !== undefined) {
@@ -436,7 +487,10 @@ class Walk {
       this.#keyBytesMax = Math.max(this.#keyBytesMax, keyEnd);
     }
     if (!this.#checkShape(at, node)) return;
-    this.#account(at, nodeRecordBytes(node));
+    if (frame.leaf === undefined) this.#account(at, refLength(frame.address));
+    else if (node.prefix.length > inlinePrefixBytesMax) {
+      this.problem(`inline leaf ${at}: its prefix is longer than ${inlinePrefixBytesMax} bytes`);
+    }
     if (keyEnd > keyBytesMax) {
       this.problem(`record at ${at}: its key path is ${keyEnd} bytes, more than ${keyBytesMax}`);
       return; // Every key below is longer still.

@@ -24,11 +24,17 @@
  */
 
 import { assert } from "../_assert.ts";
-import type { Art } from "../art/art.ts";
+import { type Art, INLINE_ADDRESS } from "../art/art.ts";
 import { StorageIoError } from "../errors.ts";
-import type { ImageFile, ImageSpace } from "../image/image_file.ts";
-import { nodeRecordBytesOf } from "../image/node_record.ts";
-import type { Clock } from "../storage/block_storage.ts";
+import type { ImageHeader } from "../image/header.ts";
+import {
+  compactingFileName,
+  ImageFile,
+  imageFileName,
+  type ImageSpace,
+} from "../image/image_file.ts";
+import { inlineLeafRef } from "../image/node_record.ts";
+import type { BlockStorage, Clock } from "../storage/block_storage.ts";
 import type { Wal } from "../wal/wal.ts";
 import type { Loader } from "./_loader.ts";
 import type { EpochTracker } from "./epochs.ts";
@@ -78,7 +84,10 @@ export interface CheckpointResult {
 /** What the checkpointer needs from the store. */
 export interface CheckpointDeps {
   trie: Art;
+  /** The image; a compaction replaces it with the file it wrote (read it anew each time). */
   image: ImageFile;
+  /** Where the image lives (a compaction writes a new file and renames it). */
+  storage: BlockStorage;
   wal: Wal;
   loader: Loader;
   clock: Clock;
@@ -90,7 +99,7 @@ export interface CheckpointDeps {
 /** Runs checkpoints of one store, one at a time. */
 export class Checkpointer {
   readonly #deps: CheckpointDeps;
-  /** Records the live trie dropped since the last capture, as [address, bytes] pairs. */
+  /** Refs of the records the live trie dropped since the last capture. */
   #dropped: number[] = [];
   #poison: StorageIoError | undefined;
   /** The last checkpoint queued or running; the next one starts after it. */
@@ -99,8 +108,10 @@ export class Checkpointer {
 
   constructor(deps: CheckpointDeps) {
     this.#deps = deps;
-    deps.trie.onDrop((address, prefixBytes, hasValue, children) => {
-      this.#dropped.push(address, nodeRecordBytesOf(prefixBytes, hasValue, children));
+    assert(inlineLeafRef === INLINE_ADDRESS, "the trie and the image agree on inline leaves");
+    deps.trie.onDrop((ref) => {
+      assert(ref !== inlineLeafRef, "an inline leaf has no record to drop");
+      this.#dropped.push(ref);
     });
   }
 
@@ -155,30 +166,43 @@ export class Checkpointer {
     const { trie, wal, loader, clock, epochs } = this.#deps;
     const compacted = forceCompact || this.compactionDue();
     if (compacted) await loader.loadAll();
-    this.#checkHealthy();
-    wal.checkWritable();
+    // A compaction writes a new file, so the old one keeps no dead space.
+    let fresh: ImageFile | undefined;
+    try {
+      if (compacted) fresh = await ImageFile.createCompacting(this.#deps.storage);
+    } catch (error) {
+      throw this.#poisonWith(error); // as any failed checkpoint I/O: reopen to go on
+    }
+    try {
+      this.#checkHealthy();
+      wal.checkWritable();
+    } catch (error) {
+      await fresh?.close();
+      throw error;
+    }
     // The capture: one synchronous step, so the image is the state at `coverage`.
     const started = clock.now();
     wal.roll();
     const coverage = this.#deps.appliedLsn();
-    const frees = this.#dropped;
+    // The old file's records are all dropped by a compaction: none to free.
+    const frees = compacted ? [] : this.#dropped;
     this.#dropped = [];
     const snapshot = trie.capture({ rewriteAll: compacted });
     const epoch = epochs.beginCheckpoint(started);
     try {
       const written = await this.#write(
+        fresh ?? this.#deps.image,
         snapshot.size,
         snapshot.writeChangedSteps.bind(snapshot),
-        frees,
       );
       if (wal.durableLsn < coverage) await wal.flushAll();
-      const header = await this.#deps.image.commit({
-        coverageLsn: coverage,
-        rootAddress: written.root,
-        keyCount: snapshot.size,
-      }, frees);
+      const fields = { coverageLsn: coverage, rootAddress: written.root, keyCount: snapshot.size };
+      const header = fresh === undefined
+        ? await this.#deps.image.commit(fields, frees)
+        : await this.#replaceImage(fresh, fields);
       snapshot.release();
-      const segmentsRemoved = await this.#reclaim(coverage);
+      // Both slots of a compacted file describe its image: no older WAL is needed.
+      const segmentsRemoved = await this.#reclaim(coverage, compacted);
       const ms = clock.now() - started;
       epochs.endCheckpoint(epoch, clock.now(), true);
       return {
@@ -194,28 +218,48 @@ export class Checkpointer {
     } catch (error) {
       snapshot.release();
       epochs.endCheckpoint(epoch, clock.now(), false);
+      if (fresh !== undefined && fresh !== this.#deps.image) await fresh.close().catch(() => {});
       throw this.#poisonWith(error);
     }
   }
 
   /**
-   * Step 2: writes the changed nodes (every node, for a compaction, whose
-   * old records join `frees`), pausing for writers between steps.
+   * Commits a compaction's file and renames it over the image: the rename,
+   * once the directory fsync returns, is the commit point. Before it, a
+   * crash leaves the old image (and the WAL it needs: nothing was reclaimed).
+   */
+  async #replaceImage(
+    fresh: ImageFile,
+    fields: { coverageLsn: number; rootAddress: number; keyCount: number },
+  ): Promise<ImageHeader> {
+    const old = this.#deps.image;
+    const header = await fresh.commitWhole(fields, (old.header?.generation ?? 0) + 1);
+    const storage = this.#deps.storage;
+    await storage.rename(compactingFileName, imageFileName);
+    this.#deps.image = fresh;
+    await this.#deps.wal.syncDir(); // a failure poisons the log too (D7)
+    await old.close();
+    assert(this.#deps.image.header === header, "the compacted file is the image");
+    return header;
+  }
+
+  /**
+   * Step 2: writes the changed nodes (every node, for a compaction) into
+   * `image`, pausing for writers between steps.
    */
   async #write(
+    image: ImageFile,
     keys: number,
     steps: ArtWriteSteps,
-    frees: number[],
   ): Promise<{ root: number; nodes: number; bytes: number }> {
-    const image = this.#deps.image;
     let nodes = 0;
     let bytes = 0;
-    const walk = steps((node, previous) => {
-      const address = image.append(node);
-      nodes++;
+    // Only a compaction visits written nodes (`previous`), and it writes a new file.
+    const walk = steps((node, _previous, root) => {
+      const ref = image.append(node, root);
+      if (ref !== inlineLeafRef) nodes++;
       bytes += image.lastAppendBytes;
-      if (previous !== 0) frees.push(previous, image.lastAppendBytes); // same node, same size
-      return address;
+      return ref;
     }, nodesPerStep);
     const clock = this.#deps.clock;
     let result = walk.next();
@@ -238,10 +282,15 @@ export class Checkpointer {
     return { root: result.value, nodes, bytes };
   }
 
-  /** Step 4: segments the image covers go; a failure here loses nothing (they are only extra). */
-  async #reclaim(coverage: number): Promise<number> {
+  /**
+   * Step 4: segments the image covers go; a failure here loses nothing (they
+   * are only extra). `retained` segments stay for an older header to fall
+   * back on, unless `whole` (a compacted file, whose slots agree).
+   */
+  async #reclaim(coverage: number, whole: boolean): Promise<number> {
+    const retain = whole ? 0 : this.#deps.epochs.config.retainSegments;
     try {
-      return await this.#deps.wal.reclaim(coverage, this.#deps.epochs.config.retainSegments);
+      return await this.#deps.wal.reclaim(coverage, retain);
     } catch {
       return 0; // left for the next checkpoint, which covers them too
     }

@@ -29,11 +29,12 @@ export interface LoaderStats {
 /** Loads stubs of one trie from one image. */
 export class Loader {
   readonly #trie: Art;
-  readonly #image: ImageFile;
+  /** The image (read anew each time: a compaction replaces it). */
+  readonly #image: () => ImageFile;
   readonly #loading = new Map<number, Promise<StubRef[]>>();
   readonly stats: LoaderStats = { nodesLoaded: 0 };
 
-  constructor(trie: Art, image: ImageFile) {
+  constructor(trie: Art, image: () => ImageFile) {
     this.#trie = trie;
     this.#image = image;
   }
@@ -49,11 +50,58 @@ export class Loader {
   }
 
   async #read(stub: StubRef): Promise<StubRef[]> {
-    const node = checkedNode(await this.#image.read(stub.address), stub.address);
+    const node = checkedNode(await this.#image().load(stub.address), stub.address);
     const below = this.#trie.install(stub.path, stub.address, node);
     if (below !== null) this.stats.nodesLoaded++;
     return below ?? [];
   }
+
+  /**
+   * Installs `stub` at once if its record's slab is cached (no I/O); false
+   * if it is not (then {@link Loader.load} reads it).
+   *
+   * @throws {CorruptionError} if the record is one the engine could not have written.
+   */
+  loadCached(stub: StubRef): boolean {
+    const node = this.#image().readCached(stub.address);
+    if (node === undefined) return false;
+    const below = this.#trie.install(stub.path, stub.address, checkedNode(node, stub.address));
+    if (below !== null) this.stats.nodesLoaded++;
+    return true;
+  }
+
+  /**
+   * Loads `stub` and up to `budget` records below it, breadth first, from
+   * cached slabs only; stops at the first record not cached. True if it
+   * loaded at least `stub` itself.
+   */
+  loadSubtreeCached(stub: StubRef, budget: number): boolean {
+    assert(budget >= 1, "a subtree load reads at least its root");
+    const queue = [stub];
+    for (let head = 0; head < queue.length && head < budget; head++) {
+      const ref = queue[head];
+      const node = this.#image().readCached(ref.address);
+      if (node === undefined) return head > 0;
+      const below = this.#trie.install(ref.path, ref.address, checkedNode(node, ref.address));
+      if (below === null) continue;
+      this.stats.nodesLoaded++;
+      for (const child of below) queue.push(child);
+    }
+    return true;
+  }
+
+  /** Loads `key`'s path from cached slabs as far as they go; true if the whole path is loaded. */
+  loadPathCached(key: Uint8Array): boolean {
+    return this.#trie.loadPath(key, this.#fetchCached);
+  }
+
+  /** A record from a cached slab, checked, or undefined. */
+  readonly #fetchCached = (address: number): NodeImage | undefined => {
+    const node = this.#image().readCached(address);
+    if (node === undefined) return undefined;
+    this.stats.nodesLoaded++;
+    return checkedNode(node, address);
+  };
 
   /** Resolves once no load is in flight (their outcomes do not matter here). */
   async idle(): Promise<void> {

@@ -14,7 +14,7 @@
  */
 
 import { assert, unreachable } from "../_assert.ts";
-import { Art, NodeNotLoaded } from "../art/art.ts";
+import { Art, LOOKUP_NOT_LOADED, NodeNotLoaded } from "../art/art.ts";
 import { CorruptionError, StorageIoError, StoreClosedError, StoreLockedError } from "../errors.ts";
 import { slabBytes } from "../image/allocation.ts";
 import { ImageFile, imageFileName, type ImageSpace } from "../image/image_file.ts";
@@ -31,7 +31,7 @@ import {
 } from "../wal/record.ts";
 import { segmentBytesDefault, segmentBytesMax } from "../wal/segment.ts";
 import { type BatchOp, Wal, type WalStats } from "../wal/wal.ts";
-import { Checkpointer, type CheckpointResult } from "./_checkpointer.ts";
+import { type CheckpointDeps, Checkpointer, type CheckpointResult } from "./_checkpointer.ts";
 import { checkedNode, Loader } from "./_loader.ts";
 import {
   type CheckpointOptions,
@@ -294,7 +294,8 @@ async function resolveStorage(options: StoreOptions): Promise<BlockStorage> {
 export class Store implements AtomicCommitter {
   readonly #storage: BlockStorage;
   readonly #wal: Wal;
-  readonly #image: ImageFile;
+  /** What the checkpointer shares; its `image` changes when a compaction replaces the file. */
+  readonly #deps: CheckpointDeps;
   readonly #durability: Durability;
   readonly #trie: Art;
   readonly #clock: Clock;
@@ -317,22 +318,23 @@ export class Store implements AtomicCommitter {
   private constructor(parts: StoreParts) {
     this.#storage = parts.storage;
     this.#wal = parts.wal;
-    this.#image = parts.image;
     this.#durability = parts.config.durability;
     this.#trie = parts.trie;
     this.#clock = parts.config.clock;
     this.#recovery = parts.recovery;
     this.#epochs = new EpochTracker(parts.config.epochs, this.#clock.now());
-    this.#loader = new Loader(parts.trie, parts.image);
-    this.#checkpointer = new Checkpointer({
+    this.#loader = new Loader(parts.trie, () => this.#image);
+    this.#deps = {
       trie: parts.trie,
       image: parts.image,
+      storage: parts.storage,
       wal: parts.wal,
       loader: this.#loader,
       clock: this.#clock,
       epochs: this.#epochs,
       appliedLsn: () => this.#appliedLsn,
-    });
+    };
+    this.#checkpointer = new Checkpointer(this.#deps);
     if (this.#durability === "strict") {
       parts.wal.onSeal = () => this.#sealOverlay();
       parts.wal.onDurable = (records, _first, last) => this.#applyGroup(records, last);
@@ -403,6 +405,11 @@ export class Store implements AtomicCommitter {
     }
   }
 
+  /** The image file (a compaction replaces it). */
+  get #image(): ImageFile {
+    return this.#deps.image;
+  }
+
   #checkOpen(operation: string): void {
     if (this.#closed) throw new StoreClosedError(operation);
   }
@@ -426,7 +433,8 @@ export class Store implements AtomicCommitter {
    */
   #mustWait(keys: readonly Uint8Array[]): boolean {
     if (this.#queued > 0) return true;
-    for (const key of keys) if (this.#trie.stubOnPath(key) !== null) return true;
+    // Paths whose records are in cached slabs load here, at once.
+    for (const key of keys) if (!this.#loader.loadPathCached(key)) return true;
     return false;
   }
 
@@ -650,13 +658,14 @@ export class Store implements AtomicCommitter {
     try {
       this.#checkOpen("get");
       const bytes = transientKeyBytes(key, "get");
-      try {
-        return Promise.resolve(this.#trie.get(bytes));
-      } catch (error) {
-        if (!(error instanceof NodeNotLoaded)) throw error;
-        const copy = bytes.slice();
-        return this.#loader.loadPath(copy).then(() => this.get(copy));
+      let found = this.#trie.lookup(bytes);
+      // A path in cached slabs loads at once; one that needs a read waits for it.
+      if (found === LOOKUP_NOT_LOADED && this.#loader.loadPathCached(bytes)) {
+        found = this.#trie.lookup(bytes);
       }
+      if (found !== LOOKUP_NOT_LOADED) return Promise.resolve(found < 0 ? undefined : found);
+      const copy = bytes.slice();
+      return this.#loader.loadPath(copy).then(() => this.get(copy));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -685,6 +694,7 @@ export class Store implements AtomicCommitter {
         );
       }
       const bytes = keys.map((key) => keyBytes(key, "getMany"));
+      for (const key of bytes) if (!this.#loader.loadPathCached(key)) break;
       try {
         return Promise.resolve(bytes.map((key) => this.#trie.get(key)));
       } catch (error) {
@@ -769,7 +779,9 @@ export class Store implements AtomicCommitter {
         // Each batch is read in one synchronous walk, so it is one state:
         // load what the walk met and read the batch again.
         assert(++loads <= listLoadsMax, "a list's loads are bounded");
-        await this.#loader.loadSubtree(unloaded, listPrefetchNodes);
+        if (!this.#loader.loadSubtreeCached(unloaded, listPrefetchNodes)) {
+          await this.#loader.loadSubtree(unloaded, listPrefetchNodes);
+        }
         continue;
       }
       for (const entry of batch) yield entry;
@@ -1050,7 +1062,9 @@ export class Store implements AtomicCommitter {
     if (coverage === 0 || coverage !== this.#wal.nextLsn - 1) return;
     await this.#checkpointer.exclusive(async () => {
       if (!(await this.#wal.startEmptySegment())) return;
-      await this.#wal.reclaim(coverage, this.#epochs.config.retainSegments).catch(() => {});
+      // Right after a compaction both header slots hold this image: no segment is needed.
+      const retain = this.#image.slotsAgree ? 0 : this.#epochs.config.retainSegments;
+      await this.#wal.reclaim(coverage, retain).catch(() => {});
     });
   }
 

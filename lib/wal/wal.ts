@@ -285,19 +285,27 @@ export class Wal {
       this.#segments.shift();
       this.stats.segmentsRemoved++;
     }
-    if (remove > 0) {
-      try {
-        await this.#storage.syncDir();
-      } catch (error) {
-        // After a failed directory fsync nothing pending in the directory is
-        // known to be durable, a segment created meanwhile included (D7).
-        this.#poison ??= error instanceof StorageIoError
-          ? error
-          : new StorageIoError(`Cannot sync the directory: ${String(error)}`, error);
-        throw error;
-      }
-    }
+    if (remove > 0) await this.syncDir();
     return remove;
+  }
+
+  /**
+   * Fsyncs the store's directory for any layer (segment removals, an image
+   * renamed by a compaction). A failure poisons the log: after a failed
+   * directory fsync nothing pending in the directory is known to be
+   * durable, a segment created meanwhile included (D7).
+   *
+   * @throws {StorageIoError} if the fsync failed.
+   */
+  async syncDir(): Promise<void> {
+    try {
+      await this.#storage.syncDir();
+    } catch (error) {
+      this.#poison ??= error instanceof StorageIoError
+        ? error
+        : new StorageIoError(`Cannot sync the directory: ${String(error)}`, error);
+      throw error;
+    }
   }
 
   /**
