@@ -400,3 +400,60 @@ Deno.test("string keys: ASCII, multi-byte, surrogate pairs and the UTF-8 length 
     assert.equal(await store.add("\u0800".repeat(21_845), 1), 1, "65,535 UTF-8 bytes fits");
   });
 });
+
+Deno.test("overlays: one key as ASCII string, bytes, lone surrogate and long key, in flight and in one batch", async () => {
+  await withStore(async (store) => {
+    const long = "k".repeat(5000); // longer than the overlay's id limit: kept in a trie
+    const longBytes = new TextEncoder().encode(long);
+    // Not awaited: each write is judged against the ones still in flight.
+    const pending = [
+      store.add("ab", 1),
+      store.add(Uint8Array.of(0x61, 0x62), 2),
+      store.add("\uD800", 1), // encodes as U+FFFD, the same bytes as "\uFFFD"
+      store.add("\uFFFD", 1),
+      store.add(long, 5),
+      store.add(longBytes, 1),
+      store.add("\u00e9", 1),
+      store.add(Uint8Array.of(0xc3, 0xa9), 1),
+    ];
+    assert.deepEqual(await Promise.all(pending), [1, 3, 1, 2, 5, 6, 1, 2]);
+    const committed = store.atomic()
+      .add("ab", 1).add(Uint8Array.of(0x61, 0x62), 1).delete("ab").add("ab", 4)
+      .add(long, 1).delete(longBytes).add(long, 2)
+      .add("\uFFFD", 1).add("\uD800", 1)
+      .add("\u00e9".repeat(2000), 1).add("\u00e9".repeat(2000), 1)
+      .commit();
+    await assert.rejects(
+      store.atomic().add("ab", -5).commit(),
+      RangeError,
+      "judged against the batch in flight",
+    );
+    assert.ok((await committed).ok);
+    assert.deepEqual(
+      await store.getMany(["ab", long, "\uFFFD", "\u00e9".repeat(2000)]),
+      [4, 2, 4, 2],
+    );
+    // A batch that fails its range check leaves no trace in later judgements.
+    await assert.rejects(store.atomic().add("zz", 3).add("zz", -4).commit(), RangeError);
+    await assert.rejects(store.atomic().add("zz", -1).commit(), RangeError);
+    assert.equal(await store.get("zz"), undefined);
+  });
+});
+
+Deno.test("atomic: many string keys keep their bytes until the commit is applied", async () => {
+  await withStore(async (store) => {
+    const keys = Array.from(
+      { length: 20_000 },
+      (_, index) => `key ${index} ${"é".repeat(index % 7)}`,
+    );
+    const atomic = store.atomic();
+    for (const key of keys) atomic.add(key, 1);
+    // Keys packed for this commit must not be overwritten by a later one.
+    const later = store.atomic();
+    for (const key of keys) later.add(`${key}!`, 2);
+    const [first, second] = await Promise.all([atomic.commit(), later.commit()]);
+    assert.ok(first.ok && second.ok);
+    const values = await store.getMany([...keys, ...keys.map((key) => `${key}!`)]);
+    assert.deepEqual(values, [...keys.map(() => 1), ...keys.map(() => 2)]);
+  });
+});
