@@ -457,3 +457,45 @@ Deno.test("atomic: many string keys keep their bytes until the commit is applied
     assert.deepEqual(values, [...keys.map(() => 1), ...keys.map(() => 2)]);
   });
 });
+
+Deno.test("list: next() calls made at once are answered in order, across batches and loads", async () => {
+  const storage = new MemoryBlockStorage();
+  const words = Array.from({ length: 3000 }, (_, index) => `w${String(index).padStart(5, "0")}`);
+  const first = await openStore({ storage });
+  for (let start = 0; start < words.length; start += 500) {
+    const atomic = first.atomic();
+    for (const word of words.slice(start, start + 500)) atomic.add(word, 1);
+    await atomic.commit();
+  }
+  await first.close();
+  const store = await openStore({ storage }); // lazy: the walk meets stubs and loads them
+  try {
+    assert.equal(store.stats().image.nodesLoaded, 0);
+    for (const reverse of [false, true]) {
+      const iterator = store.list({ prefix: "w" }, { reverse, limit: 2999 });
+      const results = await Promise.all(Array.from({ length: 3001 }, () => iterator.next()));
+      const keys = results.filter((result) => !result.done).map((result) => text(result.value.key));
+      const expected = (reverse ? [...words].reverse() : words).slice(0, 2999);
+      assert.deepEqual(keys, expected);
+      assert.ok(results.slice(2999).every((result) => result.done));
+    }
+    assert.ok(store.stats().image.nodesLoaded > 0);
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("list: return() ends the iteration, and so does an error", async () => {
+  const storage = new MemoryBlockStorage();
+  const store = await openStore({ storage });
+  for (let index = 0; index < 600; index++) await store.add(`k${index}`, 1);
+  const early = store.list({ prefix: "k" });
+  assert.equal((await early.next()).done, false);
+  assert.deepEqual(await early.return!(), { value: undefined, done: true });
+  assert.equal((await early.next()).done, true);
+  const cut = store.list({ prefix: "k" });
+  for (let index = 0; index < 256; index++) assert.equal((await cut.next()).done, false);
+  await store.close();
+  await assert.rejects(cut.next(), StoreClosedError, "the next batch finds the store closed");
+  assert.equal((await cut.next()).done, true);
+});

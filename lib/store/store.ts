@@ -34,6 +34,7 @@ import { type BatchOp, Wal, type WalStats } from "../wal/wal.ts";
 import { Checkpointer, type CheckpointResult } from "./_checkpointer.ts";
 import { checkedNode, Loader } from "./_loader.ts";
 import { keyId, Overlay } from "./_overlay.ts";
+import { EntryIterator, type ListSource } from "./_list.ts";
 import {
   type CheckpointOptions,
   type EpochConfig,
@@ -130,12 +131,8 @@ export interface StoreStats {
   image: ImageSpace & { generation: number; coverageLsn: number; nodesLoaded: number };
 }
 
-/** Entries `list` pulls from the trie per step; bounds the work done without yielding. */
-const listBatchSize = 256;
 /** Records a list loads below a stub it meets (a scan reads on, so read ahead). */
 const listPrefetchNodes = 4096;
-/** Subtree loads one list makes at most (each loads at least one node: far above any trie). */
-const listLoadsMax = 1 << 30;
 /** The smallest WAL segment size accepted. */
 const walSegmentBytesMin = 4096;
 /** The most keys one `getMany` call takes (Deno KV allows 10). */
@@ -273,6 +270,13 @@ export class Store implements AtomicCommitter {
   readonly #batchLocal = new Overlay();
   /** Applies the records of a durable group (strict mode): they were judged when appended. */
   readonly #applySink: MutationSink;
+  /** What `list` iterators read from. */
+  readonly #listSource: ListSource = {
+    checkOpen: () => this.#checkOpen("list"),
+    read: (start, end, reverse, limit, into) =>
+      this.#trie.readRange({ start, end, reverse }, limit, into),
+    load: (unloaded) => this.#loader.loadSubtree(unloaded, listPrefetchNodes),
+  };
   /** The LSN of the last write applied to the trie (a checkpoint's coverage). */
   #appliedLsn = 0;
   /** WAL bytes appended when the epochs last heard of it. */
@@ -721,45 +725,13 @@ export class Store implements AtomicCommitter {
     if (limit !== Number.POSITIVE_INFINITY && (!Number.isSafeInteger(limit) || limit < 1)) {
       throw new RangeError(`Cannot list: limit must be a positive integer, got ${limit}`);
     }
-    return this.#listEntries(range.start, range.end, limit, options.reverse === true);
-  }
-
-  async *#listEntries(
-    start: Uint8Array,
-    end: Uint8Array | undefined,
-    limit: number,
-    reverse: boolean,
-  ): AsyncIterableIterator<Entry> {
-    let remaining = limit;
-    let loads = 0;
-    while (remaining > 0) {
-      this.#checkOpen("list");
-      const batch: Entry[] = [];
-      const want = Math.min(listBatchSize, remaining);
-      let unloaded: NodeNotLoaded | undefined;
-      try {
-        for (const [key, value] of this.#trie.entries({ start, end, reverse })) {
-          batch.push({ key, value });
-          if (batch.length === want) break;
-        }
-      } catch (error) {
-        if (!(error instanceof NodeNotLoaded)) throw error;
-        unloaded = error;
-      }
-      if (unloaded !== undefined) {
-        // Each batch is read in one synchronous walk, so it is one state:
-        // load what the walk met and read the batch again.
-        assert(++loads <= listLoadsMax, "a list's loads are bounded");
-        await this.#loader.loadSubtree(unloaded, listPrefetchNodes);
-        continue;
-      }
-      for (const entry of batch) yield entry;
-      remaining -= batch.length;
-      if (batch.length < want) return;
-      const last = batch[batch.length - 1].key;
-      if (reverse) end = last;
-      else start = successor(last);
-    }
+    return new EntryIterator(
+      this.#listSource,
+      range.start,
+      range.end,
+      limit,
+      options.reverse === true,
+    );
   }
 
   /**
@@ -1112,13 +1084,6 @@ function toStagedOp(mutation: AtomicMutation): StagedOp {
   }
   assert(mutation.type === "delete", "mutation types are add, set and delete");
   return { kind: RecordKind.delete, key, value: 0, id };
-}
-
-/** The smallest key greater than `key`: `key` followed by a zero byte. */
-function successor(key: Uint8Array): Uint8Array {
-  const next = new Uint8Array(key.length + 1);
-  next.set(key);
-  return next;
 }
 
 /** What {@link Store.verify} reports. */
