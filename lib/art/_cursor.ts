@@ -208,7 +208,7 @@ export class Cursor {
   #checkLoaded(node: ArtNode | null, pathLength: number): void {
     if (node === null || !isStub(node)) return;
     assert(pathLength >= 1 && pathLength <= this.#key.length, "a stub's path lies in the key");
-    throw new NodeNotLoaded(this.#key.slice(0, pathLength), node.address);
+    throw NodeNotLoaded.signal(this.#key.slice(0, pathLength), node.address);
   }
 
   #pop(): void {

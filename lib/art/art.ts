@@ -263,7 +263,7 @@ export class Art {
   /** A lookup in a lazy trie missed: absent, or behind a stub (then it throws). */
   #missed(key: Uint8Array): undefined {
     const stub = stubOnPath(this.#tree.root, key);
-    if (stub !== null) throw new NodeNotLoaded(stub.path, stub.address);
+    if (stub !== null) throw NodeNotLoaded.signal(stub.path, stub.address);
     return undefined;
   }
 
