@@ -217,6 +217,12 @@ export class Cursor {
     this.#marks.pop();
   }
 
+  /** Forgets the walk (its stack holds nodes: a cursor kept for reuse must not keep a trie alive). */
+  clear(): void {
+    this.#reset();
+    assert(this.#nodes.length === 0, "a cleared cursor holds no nodes");
+  }
+
   #reset(): void {
     this.#nodes.length = 0;
     this.#depths.length = 0;
@@ -300,15 +306,19 @@ export function collectEntries(
   assert(limit >= 1, "collect at least one entry");
   if (start !== undefined && end !== undefined && compareBytes(start, end) >= 0) return 0;
   const cursor = collectCursor;
-  if (reverse) cursor.seekReverse(root, end);
-  else cursor.seekForward(root, start ?? EMPTY_KEY);
   let count = 0;
-  while (count < limit) {
-    if (reverse) {
-      if (!cursor.prev() || (start !== undefined && cursor.compareKey(start) < 0)) break;
-    } else if (!cursor.next() || (end !== undefined && cursor.compareKey(end) >= 0)) break;
-    into.push({ key: cursor.key(), value: cursor.value });
-    count++;
+  try {
+    if (reverse) cursor.seekReverse(root, end);
+    else cursor.seekForward(root, start ?? EMPTY_KEY);
+    while (count < limit) {
+      if (reverse) {
+        if (!cursor.prev() || (start !== undefined && cursor.compareKey(start) < 0)) break;
+      } else if (!cursor.next() || (end !== undefined && cursor.compareKey(end) >= 0)) break;
+      into.push({ key: cursor.key(), value: cursor.value });
+      count++;
+    }
+  } finally {
+    cursor.clear(); // the shared cursor must not keep this trie alive
   }
   assert(count <= limit, "collected past the limit");
   return count;
