@@ -14,7 +14,7 @@ import {
   type Store,
   type StoreOptions,
 } from "../mod.ts";
-import { imageFileName } from "../lib/image/image_file.ts";
+import { compactingFileName, imageFileName } from "../lib/image/image_file.ts";
 import { slabBytes } from "../lib/image/allocation.ts";
 import { FaultyStorage, ForwardingFile, ForwardingStorage } from "./_storage_wrappers.ts";
 import { compactionDue } from "../lib/store/_checkpointer.ts";
@@ -101,7 +101,9 @@ Deno.test("checkpoint: writes made while it runs are not in it, and are replayed
 Deno.test("lazy open: reads load only their paths; writes to cold keys keep call order", async () => {
   const storage = new MemoryBlockStorage();
   const store = await reopen(storage);
-  const key = (index: number) => `k${index % 97} ${index}`;
+  // Long keys, so the image spans a dozen slabs: a load reads (and caches)
+  // one slab, and a key in another subtree far from it still needs a read.
+  const key = (index: number) => `k${index % 97} ${index} ${"x".repeat(300)}`;
   const batch = store.atomic();
   for (let index = 0; index < 5000; index++) batch.add(key(index), index + 1);
   await batch.commit();
@@ -114,12 +116,12 @@ Deno.test("lazy open: reads load only their paths; writes to cold keys keep call
   const afterGet = lazy.stats().image.nodesLoaded;
   assert.ok(afterGet > 0 && afterGet < 20, `one path loaded: ${afterGet} nodes`);
   // A cold write queues; a hot write made after it waits its turn.
-  const cold = lazy.add(key(4957), 1);
+  const cold = lazy.add(key(4940), 1); // subtree k90, far from k6 in byte order
   assert.equal(lazy.stats().queuedWrites, 1);
   const hot = lazy.add(key(1558), 1);
   assert.equal(lazy.stats().queuedWrites, 2, "a write made after a queued one queues too");
   assert.equal(lazy.stats().lastLsn, 1, "neither has an LSN yet");
-  assert.deepEqual(await Promise.all([cold, hot]), [4959, 1560]);
+  assert.deepEqual(await Promise.all([cold, hot]), [4942, 1560]);
   assert.equal(lazy.stats().lastLsn, 3);
   // Same key, cold path: the set made second must win.
   const first = lazy.add(key(3001), 5);
@@ -130,12 +132,12 @@ Deno.test("lazy open: reads load only their paths; writes to cold keys keep call
   assert.deepEqual([a, b], [4948, undefined]);
   const state = await readAll(lazy);
   assert.equal(state.size, 5000);
-  assert.equal(state.get(key(4957)), 4959);
+  assert.equal(state.get(key(4940)), 4942);
   assert.ok(lazy.stats().image.nodesLoaded > afterGet);
   await lazy.close();
   // The log holds the two writes in call order: the cold one first.
   const again = await reopen(storage);
-  assert.equal(await again.get(key(4957)), 4959);
+  assert.equal(await again.get(key(4940)), 4942);
   assert.equal(await again.get(key(3001)), 7);
   assert.equal(again.stats().lastLsn, 5);
   await again.close();
@@ -353,8 +355,10 @@ Deno.test("lazy open: a list batch is one state, even when it waits for loads", 
     const lazy = await reopen(storage, { durability: "relaxed" });
     const walk = lazy.list({ prefix: "k" });
     const first = walk.next(); // meets a node not loaded yet, and waits for it
-    // One atomic write to two keys in different subtrees, while the list waits.
-    const write = lazy.atomic().set("k1 1", 100 + round).set("k49 1999", 100 + round).commit();
+    // One atomic write to two keys in different subtrees of the first batch
+    // (256 entries), while the list waits. Batches after it may see other
+    // states; one batch never mixes two.
+    const write = lazy.atomic().set("k1 1", 100 + round).set("k12 12", 100 + round).commit();
     const seen = new Map<string, number>();
     const decoder = new TextDecoder();
     for (let entry = await first; entry.done !== true; entry = await walk.next()) {
@@ -362,7 +366,7 @@ Deno.test("lazy open: a list batch is one state, even when it waits for loads", 
     }
     await write;
     assert.equal(seen.size, 2000);
-    assert.equal(seen.get("k1 1"), seen.get("k49 1999"), "both keys from one state");
+    assert.equal(seen.get("k1 1"), seen.get("k12 12"), "both keys from one state");
     await lazy.close();
   }
 });
@@ -445,4 +449,64 @@ Deno.test("checkpoint: a header whose fsync failed is blanked at close; the reop
   assert.equal(await again.get("key 0"), 20);
   assert.ok((await again.verify()).ok);
   await again.close();
+});
+
+Deno.test("compaction: a new file renamed over the image, as small as the live records", async () => {
+  const storage = new MemoryBlockStorage();
+  const store = await reopen(storage);
+  for (let round = 0; round < 30; round++) {
+    const batch = store.atomic();
+    for (let index = 0; index < 2000; index++) batch.set(`key ${index}`, round * index);
+    await batch.commit();
+    await store.checkpoint();
+  }
+  const before = store.stats().image;
+  const fileBytes = async () => {
+    const file = await storage.open(imageFileName);
+    const size = await file.size();
+    await file.close();
+    return size;
+  };
+  const sizeBefore = await fileBytes();
+  const result = await store.checkpoint({ compact: true });
+  assert.equal(result.compacted, true);
+  const after = store.stats().image;
+  assert.equal(after.deadBytes + after.heldBytes < 4096, true, JSON.stringify(after));
+  const sizeAfter = await fileBytes();
+  assert.ok(sizeAfter < sizeBefore, `${sizeAfter} < ${sizeBefore} (${JSON.stringify(before)})`);
+  assert.ok(sizeAfter <= after.liveBytes + slabBytes, `${sizeAfter} bytes for ${after.liveBytes}`);
+  assert.ok(!(await storage.list()).includes(compactingFileName));
+  assert.ok((await store.verify()).ok);
+  // Both slots hold the compacted image: the close keeps no covered segment.
+  await store.close();
+  const wal = (await storage.list()).filter((name) => name.endsWith(".wal"));
+  assert.equal(wal.length, 1, wal.join(", "));
+  // A compacting file left by a crash is garbage: open removes it.
+  const stale = await storage.open(compactingFileName, { create: true });
+  await stale.write(0, new Uint8Array(100).fill(7));
+  await stale.close();
+  const again = await reopen(storage);
+  assert.ok(!(await storage.list()).includes(compactingFileName));
+  assert.equal(await again.get("key 1999"), 29 * 1999);
+  assert.ok((await again.verify()).ok);
+  await again.close();
+});
+
+Deno.test("lazy open: a write whose path is in a cached slab goes through without queueing", async () => {
+  const storage = new MemoryBlockStorage();
+  const store = await reopen(storage);
+  const batch = store.atomic();
+  for (let index = 0; index < 500; index++) batch.set(`k${index % 7} ${index}`, index);
+  await batch.commit();
+  await store.checkpoint(); // a small image: one slab
+  await store.close();
+  const lazy = await reopen(storage);
+  assert.equal(await lazy.get("k1 1"), 1); // reads the slab, and caches it
+  const loaded = lazy.stats().image.nodesLoaded;
+  const write = lazy.add("k5 12", 1); // another subtree, same slab
+  assert.equal(lazy.stats().queuedWrites, 0, "loaded at once from the cached slab");
+  assert.equal(lazy.stats().lastLsn, 2, "the write has its LSN at once");
+  assert.equal(await write, 13);
+  assert.ok(lazy.stats().image.nodesLoaded > loaded);
+  await lazy.close();
 });

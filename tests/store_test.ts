@@ -400,3 +400,102 @@ Deno.test("string keys: ASCII, multi-byte, surrogate pairs and the UTF-8 length 
     assert.equal(await store.add("\u0800".repeat(21_845), 1), 1, "65,535 UTF-8 bytes fits");
   });
 });
+
+Deno.test("overlays: one key as ASCII string, bytes, lone surrogate and long key, in flight and in one batch", async () => {
+  await withStore(async (store) => {
+    const long = "k".repeat(5000); // longer than the overlay's id limit: kept in a trie
+    const longBytes = new TextEncoder().encode(long);
+    // Not awaited: each write is judged against the ones still in flight.
+    const pending = [
+      store.add("ab", 1),
+      store.add(Uint8Array.of(0x61, 0x62), 2),
+      store.add("\uD800", 1), // encodes as U+FFFD, the same bytes as "\uFFFD"
+      store.add("\uFFFD", 1),
+      store.add(long, 5),
+      store.add(longBytes, 1),
+      store.add("\u00e9", 1),
+      store.add(Uint8Array.of(0xc3, 0xa9), 1),
+    ];
+    assert.deepEqual(await Promise.all(pending), [1, 3, 1, 2, 5, 6, 1, 2]);
+    const committed = store.atomic()
+      .add("ab", 1).add(Uint8Array.of(0x61, 0x62), 1).delete("ab").add("ab", 4)
+      .add(long, 1).delete(longBytes).add(long, 2)
+      .add("\uFFFD", 1).add("\uD800", 1)
+      .add("\u00e9".repeat(2000), 1).add("\u00e9".repeat(2000), 1)
+      .commit();
+    await assert.rejects(
+      store.atomic().add("ab", -5).commit(),
+      RangeError,
+      "judged against the batch in flight",
+    );
+    assert.ok((await committed).ok);
+    assert.deepEqual(
+      await store.getMany(["ab", long, "\uFFFD", "\u00e9".repeat(2000)]),
+      [4, 2, 4, 2],
+    );
+    // A batch that fails its range check leaves no trace in later judgements.
+    await assert.rejects(store.atomic().add("zz", 3).add("zz", -4).commit(), RangeError);
+    await assert.rejects(store.atomic().add("zz", -1).commit(), RangeError);
+    assert.equal(await store.get("zz"), undefined);
+  });
+});
+
+Deno.test("atomic: many string keys keep their bytes until the commit is applied", async () => {
+  await withStore(async (store) => {
+    const keys = Array.from(
+      { length: 20_000 },
+      (_, index) => `key ${index} ${"é".repeat(index % 7)}`,
+    );
+    const atomic = store.atomic();
+    for (const key of keys) atomic.add(key, 1);
+    // Keys packed for this commit must not be overwritten by a later one.
+    const later = store.atomic();
+    for (const key of keys) later.add(`${key}!`, 2);
+    const [first, second] = await Promise.all([atomic.commit(), later.commit()]);
+    assert.ok(first.ok && second.ok);
+    const values = await store.getMany([...keys, ...keys.map((key) => `${key}!`)]);
+    assert.deepEqual(values, [...keys.map(() => 1), ...keys.map(() => 2)]);
+  });
+});
+
+Deno.test("list: next() calls made at once are answered in order, across batches and loads", async () => {
+  const storage = new MemoryBlockStorage();
+  const words = Array.from({ length: 3000 }, (_, index) => `w${String(index).padStart(5, "0")}`);
+  const first = await openStore({ storage });
+  for (let start = 0; start < words.length; start += 500) {
+    const atomic = first.atomic();
+    for (const word of words.slice(start, start + 500)) atomic.add(word, 1);
+    await atomic.commit();
+  }
+  await first.close();
+  const store = await openStore({ storage }); // lazy: the walk meets stubs and loads them
+  try {
+    assert.equal(store.stats().image.nodesLoaded, 0);
+    for (const reverse of [false, true]) {
+      const iterator = store.list({ prefix: "w" }, { reverse, limit: 2999 });
+      const results = await Promise.all(Array.from({ length: 3001 }, () => iterator.next()));
+      const keys = results.filter((result) => !result.done).map((result) => text(result.value.key));
+      const expected = (reverse ? [...words].reverse() : words).slice(0, 2999);
+      assert.deepEqual(keys, expected);
+      assert.ok(results.slice(2999).every((result) => result.done));
+    }
+    assert.ok(store.stats().image.nodesLoaded > 0);
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("list: return() ends the iteration, and so does an error", async () => {
+  const storage = new MemoryBlockStorage();
+  const store = await openStore({ storage });
+  for (let index = 0; index < 600; index++) await store.add(`k${index}`, 1);
+  const early = store.list({ prefix: "k" });
+  assert.equal((await early.next()).done, false);
+  assert.deepEqual(await early.return!(), { value: undefined, done: true });
+  assert.equal((await early.next()).done, true);
+  const cut = store.list({ prefix: "k" });
+  for (let index = 0; index < 256; index++) assert.equal((await cut.next()).done, false);
+  await store.close();
+  await assert.rejects(cut.next(), StoreClosedError, "the next batch finds the store closed");
+  assert.equal((await cut.next()).done, true);
+});

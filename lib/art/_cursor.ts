@@ -208,13 +208,19 @@ export class Cursor {
   #checkLoaded(node: ArtNode | null, pathLength: number): void {
     if (node === null || !isStub(node)) return;
     assert(pathLength >= 1 && pathLength <= this.#key.length, "a stub's path lies in the key");
-    throw new NodeNotLoaded(this.#key.slice(0, pathLength), node.address);
+    throw NodeNotLoaded.signal(this.#key.slice(0, pathLength), node.address);
   }
 
   #pop(): void {
     this.#nodes.pop();
     this.#depths.pop();
     this.#marks.pop();
+  }
+
+  /** Forgets the walk (its stack holds nodes: a cursor kept for reuse must not keep a trie alive). */
+  clear(): void {
+    this.#reset();
+    assert(this.#nodes.length === 0, "a cleared cursor holds no nodes");
   }
 
   #reset(): void {
@@ -270,4 +276,50 @@ export function* walkEntries(
     yield [cursor.key(), cursor.value];
     check();
   }
+}
+
+/** One entry {@link collectEntries} reads: the shape of the store's `Entry`. */
+export interface CollectedEntry {
+  /** The key: a view the caller may keep (see `Cursor.key`). */
+  key: Uint8Array;
+  /** Its value. */
+  value: number;
+}
+
+/** The cursor {@link collectEntries} reuses: a walk is synchronous, so one at a time. */
+const collectCursor = new Cursor();
+
+/**
+ * Appends up to `limit` entries of `[start, end)` under `root` to `into`, in
+ * order (or reversed), in one synchronous walk: no generator step and no
+ * tuple per entry. Returns how many it appended. Throws {@link NodeNotLoaded}
+ * from a stub (`into` may then hold some entries already).
+ */
+export function collectEntries(
+  root: ArtNode | null,
+  start: Uint8Array | undefined,
+  end: Uint8Array | undefined,
+  reverse: boolean,
+  limit: number,
+  into: CollectedEntry[],
+): number {
+  assert(limit >= 1, "collect at least one entry");
+  if (start !== undefined && end !== undefined && compareBytes(start, end) >= 0) return 0;
+  const cursor = collectCursor;
+  let count = 0;
+  try {
+    if (reverse) cursor.seekReverse(root, end);
+    else cursor.seekForward(root, start ?? EMPTY_KEY);
+    while (count < limit) {
+      if (reverse) {
+        if (!cursor.prev() || (start !== undefined && cursor.compareKey(start) < 0)) break;
+      } else if (!cursor.next() || (end !== undefined && cursor.compareKey(end) >= 0)) break;
+      into.push({ key: cursor.key(), value: cursor.value });
+      count++;
+    }
+  } finally {
+    cursor.clear(); // the shared cursor must not keep this trie alive
+  }
+  assert(count <= limit, "collected past the limit");
+  return count;
 }

@@ -33,6 +33,8 @@ import { segmentBytesDefault, segmentBytesMax } from "../wal/segment.ts";
 import { type BatchOp, Wal, type WalStats } from "../wal/wal.ts";
 import { type CheckpointDeps, Checkpointer, type CheckpointResult } from "./_checkpointer.ts";
 import { checkedNode, Loader } from "./_loader.ts";
+import { keyId, Overlay } from "./_overlay.ts";
+import { EntryIterator, type ListSource } from "./_list.ts";
 import {
   type CheckpointOptions,
   type EpochConfig,
@@ -54,6 +56,7 @@ import {
   keyBytes,
   type KeyLike,
   type ListSelector,
+  packedKeyBytes,
   selectorRange,
   transientKeyBytes,
 } from "./keys.ts";
@@ -128,54 +131,14 @@ export interface StoreStats {
   image: ImageSpace & { generation: number; coverageLsn: number; nodesLoaded: number };
 }
 
-/** Entries `list` pulls from the trie per step; bounds the work done without yielding. */
-const listBatchSize = 256;
 /** Records a list loads below a stub it meets (a scan reads on, so read ahead). */
 const listPrefetchNodes = 4096;
-/** Subtree loads one list makes at most (each loads at least one node: far above any trie). */
-const listLoadsMax = 1 << 30;
 /** The smallest WAL segment size accepted. */
 const walSegmentBytesMin = 4096;
 /** The most keys one `getMany` call takes (Deno KV allows 10). */
 export const getManyKeysMax = 100_000;
 /** The most mutations or checks one atomic operation takes. */
 export const atomicOpsMax = 1_000_000;
-
-/**
- * The newest values of keys written by one group that is not yet durable:
- * counts in `values`, deleted keys in `deleted` (a key is in at most one).
- */
-class Overlay {
-  readonly values = new Art();
-  readonly deleted = new Art();
-
-  get size(): number {
-    return this.values.size + this.deleted.size;
-  }
-
-  /** The key's newest value: a number, `null` if deleted, undefined if not written. */
-  get(key: Uint8Array): number | null | undefined {
-    const value = this.values.get(key);
-    if (value !== undefined) return value;
-    return this.deleted.get(key) === undefined ? undefined : null;
-  }
-
-  record(key: Uint8Array, value: number | undefined): void {
-    if (value === undefined) {
-      this.values.delete(key);
-      this.deleted.set(key, 0);
-    } else {
-      this.deleted.delete(key);
-      this.values.set(key, value);
-    }
-    assert(this.get(key) === (value ?? null), "the overlay holds the newest value");
-  }
-
-  clear(): void {
-    this.values.clear();
-    this.deleted.clear();
-  }
-}
 
 /** The resolved options {@link Store.open} takes. */
 export interface StoreConfig {
@@ -304,6 +267,18 @@ export class Store implements AtomicCommitter {
   readonly #checkpointer: Checkpointer;
   #overlayGathering = new Overlay();
   #overlayInFlight = new Overlay();
+  /** An atomic commit's view of its own earlier mutations (scratch, cleared per commit). */
+  readonly #batchLocal = new Overlay();
+  /** Applies the records of a durable group (strict mode): they were judged when appended. */
+  readonly #applySink: MutationSink;
+  /** What `list` iterators read from. */
+  readonly #listSource: ListSource = {
+    checkOpen: () => this.#checkOpen("list"),
+    read: (start, end, reverse, limit, into) =>
+      this.#trie.readRange({ start, end, reverse }, limit, into),
+    loadCached: (unloaded) => this.#loader.loadSubtreeCached(unloaded, listPrefetchNodes),
+    load: (unloaded) => this.#loader.loadSubtree(unloaded, listPrefetchNodes),
+  };
   /** The LSN of the last write applied to the trie (a checkpoint's coverage). */
   #appliedLsn = 0;
   /** WAL bytes appended when the epochs last heard of it. */
@@ -322,6 +297,7 @@ export class Store implements AtomicCommitter {
     this.#trie = parts.trie;
     this.#clock = parts.config.clock;
     this.#recovery = parts.recovery;
+    this.#applySink = applyingSink(parts.trie);
     this.#epochs = new EpochTracker(parts.config.epochs, this.#clock.now());
     this.#loader = new Loader(parts.trie, () => this.#image);
     this.#deps = {
@@ -468,26 +444,34 @@ export class Store implements AtomicCommitter {
     }
   }
 
-  /** The newest value of `key`, counting writes still in flight. */
-  #latest(key: Uint8Array): number | undefined {
+  /** The newest value of `key` (whose overlay id is `id`), counting writes still in flight. */
+  #latest(key: Uint8Array, id: string | undefined): number | undefined {
     // The gathering group is newer than the one in flight; both are newer than the trie.
     const gathering = this.#overlayGathering.size === 0
       ? undefined
-      : this.#overlayGathering.get(key);
+      : this.#overlayGathering.get(key, id);
     if (gathering !== undefined) return gathering ?? undefined;
-    const inFlight = this.#overlayInFlight.size === 0 ? undefined : this.#overlayInFlight.get(key);
+    const inFlight = this.#overlayInFlight.size === 0
+      ? undefined
+      : this.#overlayInFlight.get(key, id);
     if (inFlight !== undefined) return inFlight ?? undefined;
     return this.#trie.get(key);
   }
 
   /** Records a write's outcome for validation (strict) or applies it (relaxed). */
-  #stage(kind: MutationKind, key: Uint8Array, value: number, result: number | undefined): void {
+  #stage(
+    kind: MutationKind,
+    key: Uint8Array,
+    id: string | undefined,
+    value: number,
+    result: number | undefined,
+  ): void {
     if (this.#durability === "relaxed") {
       applyMutation(this.#trie, kind, key, value);
       this.#appliedLsn = this.#wal.nextLsn - 1;
       return;
     }
-    this.#overlayGathering.record(key, result);
+    this.#overlayGathering.record(key, id, result);
   }
 
   /** The gathering group was sealed for flushing: its overlay now describes the group in flight. */
@@ -507,7 +491,7 @@ export class Store implements AtomicCommitter {
   #applyGroup(records: Uint8Array, lastLsn: number): void {
     assert(this.#durability === "strict", "only strict mode applies on durability");
     const view = new DataView(records.buffer, records.byteOffset, records.byteLength);
-    const sink = replaySink(this.#trie);
+    const sink = this.#applySink;
     for (const frame of trustedFrames(records, view)) {
       const problem = decodeMutations(records, view, frame, sink);
       assert(problem === undefined, `own records apply cleanly: ${problem}`);
@@ -544,20 +528,22 @@ export class Store implements AtomicCommitter {
       if (this.#wal.congested) return this.#wal.drained().then(() => this.add(key, delta));
       if (this.#mustWait([bytes])) {
         const copy = bytes.slice();
-        return this.#enqueue([copy], () => this.#addNow(copy, delta));
+        return this.#enqueue([copy], () => this.#addNow(copy, key, delta));
       }
-      return this.#addNow(bytes, delta);
+      return this.#addNow(bytes, key, delta);
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
-  #addNow(bytes: Uint8Array, delta: number): Promise<number> {
+  /** `source` is the key as the caller gave it (an ASCII string is its own overlay id). */
+  #addNow(bytes: Uint8Array, source: KeyLike, delta: number): Promise<number> {
     try {
       this.#checkWritable("add");
-      const result = addChecked(this.#latest(bytes) ?? 0, delta, bytes, "add");
+      const id = keyId(bytes, source);
+      const result = addChecked(this.#latest(bytes, id) ?? 0, delta, bytes, "add");
       this.#wal.appendMutation(RecordKind.add, bytes, delta);
-      this.#stage(RecordKind.add, bytes, delta, result);
+      this.#stage(RecordKind.add, bytes, id, delta, result);
       this.#noteWrite();
       return this.#settle(result);
     } catch (error) {
@@ -629,7 +615,7 @@ export class Store implements AtomicCommitter {
     try {
       this.#checkWritable(operation);
       this.#wal.appendMutation(kind, bytes, value);
-      this.#stage(kind, bytes, value, kind === RecordKind.set ? value : undefined);
+      this.#stage(kind, bytes, keyId(bytes), value, kind === RecordKind.set ? value : undefined);
       this.#noteWrite();
       return this.#settle(undefined);
     } catch (error) {
@@ -750,47 +736,13 @@ export class Store implements AtomicCommitter {
     if (limit !== Number.POSITIVE_INFINITY && (!Number.isSafeInteger(limit) || limit < 1)) {
       throw new RangeError(`Cannot list: limit must be a positive integer, got ${limit}`);
     }
-    return this.#listEntries(range.start, range.end, limit, options.reverse === true);
-  }
-
-  async *#listEntries(
-    start: Uint8Array,
-    end: Uint8Array | undefined,
-    limit: number,
-    reverse: boolean,
-  ): AsyncIterableIterator<Entry> {
-    let remaining = limit;
-    let loads = 0;
-    while (remaining > 0) {
-      this.#checkOpen("list");
-      const batch: Entry[] = [];
-      const want = Math.min(listBatchSize, remaining);
-      let unloaded: NodeNotLoaded | undefined;
-      try {
-        for (const [key, value] of this.#trie.entries({ start, end, reverse })) {
-          batch.push({ key, value });
-          if (batch.length === want) break;
-        }
-      } catch (error) {
-        if (!(error instanceof NodeNotLoaded)) throw error;
-        unloaded = error;
-      }
-      if (unloaded !== undefined) {
-        // Each batch is read in one synchronous walk, so it is one state:
-        // load what the walk met and read the batch again.
-        assert(++loads <= listLoadsMax, "a list's loads are bounded");
-        if (!this.#loader.loadSubtreeCached(unloaded, listPrefetchNodes)) {
-          await this.#loader.loadSubtree(unloaded, listPrefetchNodes);
-        }
-        continue;
-      }
-      for (const entry of batch) yield entry;
-      remaining -= batch.length;
-      if (batch.length < want) return;
-      const last = batch[batch.length - 1].key;
-      if (reverse) end = last;
-      else start = successor(last);
-    }
+    return new EntryIterator(
+      this.#listSource,
+      range.start,
+      range.end,
+      limit,
+      options.reverse === true,
+    );
   }
 
   /**
@@ -822,7 +774,8 @@ export class Store implements AtomicCommitter {
           }`,
         );
       }
-      const ops = mutations.map((mutation) => toBatchOp(mutation));
+      const ops = new Array<StagedOp>(mutations.length);
+      for (let index = 0; index < ops.length; index++) ops[index] = toStagedOp(mutations[index]);
       const checked = checks.map((check) => ({
         key: keyBytes(check.key, "check"),
         value: check.value,
@@ -843,12 +796,13 @@ export class Store implements AtomicCommitter {
   /** Judges and appends an atomic operation whose keys' paths are loaded. */
   #commitNow(
     checked: { key: Uint8Array; value: number | undefined }[],
-    ops: BatchOp[],
+    ops: StagedOp[],
   ): Promise<CommitResult> {
     try {
       this.#checkWritable("commit");
       for (const check of checked) {
-        if (this.#latest(check.key) !== check.value) return Promise.resolve({ ok: false });
+        const latest = this.#latest(check.key, keyId(check.key));
+        if (latest !== check.value) return Promise.resolve({ ok: false });
       }
       if (ops.length === 0) {
         // Checks alone write nothing, but in strict mode their verdict may rest
@@ -861,7 +815,8 @@ export class Store implements AtomicCommitter {
       const results = this.#batchResults(ops);
       const lsn = this.#wal.appendBatch(ops);
       for (let index = 0; index < ops.length; index++) {
-        this.#stage(ops[index].kind, ops[index].key, ops[index].value, results[index]);
+        const op = ops[index];
+        this.#stage(op.kind, op.key, op.id, op.value, results[index]);
       }
       this.#noteWrite(ops.length);
       return this.#settle({ ok: true as const, lsn });
@@ -871,18 +826,21 @@ export class Store implements AtomicCommitter {
   }
 
   /** The value each op leaves, in order; throws RangeError if one leaves the range. */
-  #batchResults(ops: BatchOp[]): (number | undefined)[] {
-    const local = new Map<string, number | undefined>();
-    const results: (number | undefined)[] = [];
-    for (const op of ops) {
-      const id = binaryKey(op.key);
-      const current = local.has(id) ? local.get(id) : this.#latest(op.key);
+  #batchResults(ops: StagedOp[]): (number | undefined)[] {
+    const local = this.#batchLocal;
+    local.clear(); // a commit that threw left its entries
+    const results = new Array<number | undefined>(ops.length);
+    for (let index = 0; index < ops.length; index++) {
+      const op = ops[index];
+      const earlier = local.get(op.key, op.id); // null: deleted by an earlier op
+      const current = earlier === undefined ? this.#latest(op.key, op.id) : earlier ?? undefined;
       let result: number | undefined;
       if (op.kind === RecordKind.add) result = addChecked(current ?? 0, op.value, op.key, "commit");
       else if (op.kind === RecordKind.set) result = op.value;
-      local.set(id, result);
-      results.push(result);
+      local.record(op.key, op.id, result);
+      results[index] = result;
     }
+    local.clear();
     assert(results.length === ops.length, "every op has a result");
     return results;
   }
@@ -1109,48 +1067,36 @@ function applyMutation(trie: Art, kind: MutationKind, key: Uint8Array, value: nu
   else trie.delete(key);
 }
 
-/** A sink that applies records to a trie, refusing ones that leave the value range. */
-function replaySink(trie: Art): MutationSink {
+/**
+ * A sink that applies records this store judged when it appended them (a
+ * durable group, strict mode): no range checks beyond the trie's own
+ * assertions, one descent per mutation.
+ */
+function applyingSink(trie: Art): MutationSink {
   return {
     mutation(kind, key, value) {
-      if (kind === RecordKind.add) {
-        const result = (trie.get(key) ?? 0) + value;
-        if (result < 0 || result > Number.MAX_SAFE_INTEGER) {
-          return `add of ${value} leaves the value range`;
-        }
-      } else if (kind === RecordKind.set && value < 0) {
-        return `set of ${value} is negative`;
-      }
       applyMutation(trie, kind, key, value);
       return undefined;
     },
   };
 }
 
-function toBatchOp(mutation: AtomicMutation): BatchOp {
-  const key = keyBytes(mutation.key, mutation.type);
+/** One mutation of an atomic commit, with its key's overlay id. */
+interface StagedOp extends BatchOp {
+  id: string | undefined;
+}
+
+function toStagedOp(mutation: AtomicMutation): StagedOp {
+  const key = packedKeyBytes(mutation.key, mutation.type);
+  const id = keyId(key, mutation.key);
   if (mutation.type === "add") {
-    return { kind: RecordKind.add, key, value: checkDelta(mutation.value, "add") };
+    return { kind: RecordKind.add, key, value: checkDelta(mutation.value, "add"), id };
   }
   if (mutation.type === "set") {
-    return { kind: RecordKind.set, key, value: checkValue(mutation.value, "set") };
+    return { kind: RecordKind.set, key, value: checkValue(mutation.value, "set"), id };
   }
   assert(mutation.type === "delete", "mutation types are add, set and delete");
-  return { kind: RecordKind.delete, key, value: 0 };
-}
-
-/** A string with one char per byte, for Map keys. */
-function binaryKey(key: Uint8Array): string {
-  let text = "";
-  for (let index = 0; index < key.length; index++) text += String.fromCharCode(key[index]);
-  return text;
-}
-
-/** The smallest key greater than `key`: `key` followed by a zero byte. */
-function successor(key: Uint8Array): Uint8Array {
-  const next = new Uint8Array(key.length + 1);
-  next.set(key);
-  return next;
+  return { kind: RecordKind.delete, key, value: 0, id };
 }
 
 /** What {@link Store.verify} reports. */

@@ -1,0 +1,94 @@
+/**
+ * Overlays: the newest value of each key written by one group that is not
+ * yet durable (strict mode), and the scratch table an atomic commit uses to
+ * see its own earlier mutations.
+ *
+ * A key of up to {@link overlayIdBytesMax} bytes is looked up by its id, a
+ * one-byte string whose char codes are its bytes, in a `Map`: V8 hashes such
+ * a string once (with a per-process random seed, so crafted keys cannot force
+ * collisions) and an ASCII string key is its own id, so the common case
+ * builds nothing. V8 hashes a string longer than 16,383 chars by its length
+ * alone, so longer keys go to a small trie instead, which needs no hash.
+ * (Tries for every key, as before, cost a node and a prefix string per key
+ * written, and a batch's own `Map` built a fresh id string char by char.)
+ *
+ * @module
+ */
+
+import { assert } from "../_assert.ts";
+import { Art } from "../art/art.ts";
+import { bytesToString } from "../art/_bytes.ts";
+import type { KeyLike } from "./keys.ts";
+
+/** Keys up to this many bytes are kept by id in a `Map`; longer ones in a trie. */
+export const overlayIdBytesMax = 4096;
+
+/** The id of a deleted key in the `Map`: values are never negative. */
+const deleted = -1;
+
+/**
+ * The overlay id of `key` (see the module notes), or undefined for a key
+ * longer than {@link overlayIdBytesMax} bytes. `source` is what the caller
+ * passed: a string whose UTF-8 form is as long as itself is ASCII, so it is
+ * its own id.
+ */
+export function keyId(key: Uint8Array, source?: KeyLike): string | undefined {
+  if (key.length > overlayIdBytesMax) return undefined;
+  if (typeof source === "string" && source.length === key.length) return source;
+  return bytesToString(key, 0, key.length);
+}
+
+/**
+ * The newest values of keys written by one group: a number, or deleted.
+ * Every method takes the key with its {@link keyId}.
+ */
+export class Overlay {
+  readonly #byId = new Map<string, number>();
+  /** Keys longer than {@link overlayIdBytesMax}: their counts, and which are deleted. */
+  #long: Art | undefined;
+  #longDeleted: Art | undefined;
+
+  /** Keys recorded. */
+  get size(): number {
+    return this.#byId.size + (this.#long?.size ?? 0) + (this.#longDeleted?.size ?? 0);
+  }
+
+  /** The key's newest value: a number, `null` if deleted, undefined if not written. */
+  get(key: Uint8Array, id: string | undefined): number | null | undefined {
+    if (id !== undefined) {
+      const value = this.#byId.get(id);
+      return value === deleted ? null : value;
+    }
+    assert(key.length > overlayIdBytesMax, "a short key has an id");
+    const value = this.#long?.get(key);
+    if (value !== undefined) return value;
+    return this.#longDeleted?.get(key) === undefined ? undefined : null;
+  }
+
+  /** Records the key's newest value (undefined: deleted). */
+  record(key: Uint8Array, id: string | undefined, value: number | undefined): void {
+    assert(value === undefined || value >= 0, "overlay values are counts");
+    if (id !== undefined) {
+      assert(id.length === key.length, "an id has one char per key byte");
+      this.#byId.set(id, value ?? deleted);
+    } else {
+      assert(key.length > overlayIdBytesMax, "a short key has an id");
+      this.#long ??= new Art();
+      this.#longDeleted ??= new Art();
+      if (value === undefined) {
+        this.#long.delete(key);
+        this.#longDeleted.set(key, 0);
+      } else {
+        this.#longDeleted.delete(key);
+        this.#long.set(key, value);
+      }
+    }
+  }
+
+  /** Forgets every key. */
+  clear(): void {
+    this.#byId.clear();
+    this.#long = undefined;
+    this.#longDeleted = undefined;
+  }
+}
