@@ -510,3 +510,21 @@ Deno.test("lazy open: a write whose path is in a cached slab goes through withou
   assert.ok(lazy.stats().image.nodesLoaded > loaded);
   await lazy.close();
 });
+
+Deno.test("checkpoint: with nothing changed since the last commit, no new header is written", async () => {
+  const storage = new MemoryBlockStorage();
+  const store = await reopen(storage);
+  await store.set("a", 1);
+  const first = await store.checkpoint();
+  const again = await store.checkpoint();
+  assert.equal(again.generation, first.generation, "no commit: the same generation");
+  assert.equal(again.nodesWritten, 0);
+  await store.add("a", 1);
+  const changed = await store.checkpoint();
+  assert.equal(changed.generation, first.generation + 1);
+  assert.equal(changed.coverageLsn, 2);
+  await store.close();
+  const reopened = await reopen(storage);
+  assert.equal(await reopened.get("a"), 2);
+  await reopened.close();
+});

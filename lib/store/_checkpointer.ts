@@ -197,7 +197,15 @@ export class Checkpointer {
       );
       if (wal.durableLsn < coverage) await wal.flushAll();
       const fields = { coverageLsn: coverage, rootAddress: written.root, keyCount: snapshot.size };
-      const header = fresh === undefined
+      const committed = this.#deps.image.header;
+      // Nothing changed since the last commit: a new header would only cost
+      // two fsyncs (and make its slots disagree, keeping WAL a compaction let go).
+      const unchanged = fresh === undefined && committed !== undefined && frees.length === 0 &&
+        written.nodes === 0 && committed.rootAddress === written.root &&
+        committed.coverageLsn === coverage && committed.keyCount === snapshot.size;
+      const header = unchanged
+        ? committed
+        : fresh === undefined
         ? await this.#deps.image.commit(fields, frees)
         : await this.#replaceImage(fresh, fields);
       snapshot.release();
