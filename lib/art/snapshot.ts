@@ -167,7 +167,7 @@ export interface ArtSnapshot {
    *   pauses++;
    *   art.set(Uint8Array.of(3), 100); // a writer runs between steps
    * }
-   * assert.equal(result.value, 11); // ten leaves, then the root
+   * assert.equal(result.value, 20); // ten leaves (10..19), then the root
    * assert.equal(pauses, 2);
    * assert.equal(snapshot.get(Uint8Array.of(3)), 3);
    * snapshot.release();

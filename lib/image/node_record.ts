@@ -290,8 +290,10 @@ export function decodeNodeRecord(bytes: Uint8Array): NodeImage | string {
   if (reader.problem === undefined && length !== bytes.length) {
     return `record length ${length} differs from the ${bytes.length} bytes its reference names`;
   }
+  if (reader.problem !== undefined) return reader.problem;
   const flags = reader.byte("flags");
-  if ((flags & ~(flagHasValue | flagHasChildren)) !== 0) {
+  // A node holds a count, children or both: a record with neither is no node.
+  if ((flags & ~(flagHasValue | flagHasChildren)) !== 0 || flags === 0) {
     return `record flags ${flags} are not a node's`;
   }
   const prefix = reader.slice(reader.varint("prefix length"), "prefix");

@@ -62,7 +62,7 @@ export interface ImageVerifyReport {
   nodes: number;
   /** The sum of the lengths of every record read (the lengths their refs name). */
   bytes: number;
-  /** The deepest record (the root is at depth 1). */
+  /** The deepest node, inline leaves included (the root is at depth 1). */
   depthMax: number;
   /** The longest key, in bytes. */
   keyBytesMax: number;
@@ -199,6 +199,8 @@ interface Frame {
   depth: number;
   /** The leaf, if it is stored inline in its parent's record (nothing to read). */
   leaf?: InlineLeaf;
+  /** For an inline leaf: the ref of the record holding it (problem lines name that record). */
+  parent?: number;
 }
 
 /** An inline leaf as the node it stands for. */
@@ -434,7 +436,14 @@ class Walk {
       if (address === inlineLeafRef) {
         const leaf = leaves[inline++];
         if (leaf !== undefined) {
-          this.stack.push({ address, byte, keyStart: keyEnd, depth: frame.depth + 1, leaf });
+          this.stack.push({
+            address,
+            byte,
+            keyStart: keyEnd,
+            depth: frame.depth + 1,
+            leaf,
+            parent: frame.address,
+          });
           this.#inlineAdmitted++;
           continue;
         }
@@ -478,7 +487,7 @@ class Walk {
 
   /** Checks the record `node` read for `frame`, then admits its children. */
   visit(frame: Frame, node: NodeImage): void {
-    const at = frame.leaf === undefined ? refOffset(frame.address) : frame.address;
+    const at = refOffset(frame.parent ?? frame.address); // an inline leaf's record: its parent's
     if (frame.leaf === undefined) this.#nodes++;
     this.#depthMax = Math.max(this.#depthMax, frame.depth);
     const keyEnd = frame.keyStart + (frame.byte < 0 ? 0 : 1) + node.prefix.length;
@@ -489,7 +498,9 @@ class Walk {
     if (!this.#checkShape(at, node)) return;
     if (frame.leaf === undefined) this.#account(at, refLength(frame.address));
     else if (node.prefix.length > inlinePrefixBytesMax) {
-      this.problem(`inline leaf ${at}: its prefix is longer than ${inlinePrefixBytesMax} bytes`);
+      this.problem(
+        `record at ${at}: an inline leaf's prefix is longer than ${inlinePrefixBytesMax} bytes`,
+      );
     }
     if (keyEnd > keyBytesMax) {
       this.problem(`record at ${at}: its key path is ${keyEnd} bytes, more than ${keyBytesMax}`);
@@ -589,7 +600,9 @@ class Walk {
   report(rootAddress: number, keyCount: number): ImageVerifyReport {
     if (this.#keys !== keyCount) {
       this.problem(
-        `root at ${rootAddress}: the header claims ${keyCount} keys but the image holds ${this.#keys}`,
+        `root at ${
+          rootAddress > inlineLeafRef ? refOffset(rootAddress) : rootAddress
+        }: the header claims ${keyCount} keys but the image holds ${this.#keys}`,
       );
     }
     const problems = this.#problems.slice();
