@@ -42,6 +42,8 @@ export interface NodeView {
 const FRAMES_MAX = KEY_BYTES_MAX + 2;
 /** Bytes of the prefix buffer at first; it doubles up to the longest prefix. */
 const PREFIX_BUFFER_BYTES_INITIAL = 64;
+/** Bytes of the inline leaves' prefix buffer at first (256 leaves of 64 bytes fit). */
+const LEAF_BUFFER_BYTES_INITIAL = 256 * 64;
 
 /**
  * Calls `onNode` for every node under `root` without an address, children
@@ -166,6 +168,8 @@ export function* writeUnwrittenSteps(
 class ViewBuilder {
   #prefix = new Uint8Array(PREFIX_BUFFER_BYTES_INITIAL);
   #childBytes = new Uint8Array(BYTE_VALUES);
+  /** The inline leaves' prefixes of one view, back to back (views into it are handed out). */
+  #leafBytes = new Uint8Array(LEAF_BUFFER_BYTES_INITIAL);
 
   of(node: ArtNode): NodeView {
     const prefix = node.prefix;
@@ -175,6 +179,7 @@ class ViewBuilder {
     for (let i = 0; i < prefix.length; i++) this.#prefix[i] = prefix.charCodeAt(i);
     const childAddresses: number[] = [];
     let inlineLeaves: { prefix: Uint8Array; value: number }[] | undefined;
+    let leafBytes = 0;
     for (let byte = nextChildByte(node, -1); byte >= 0; byte = nextChildByte(node, byte)) {
       const child = findChild(node, byte)!;
       assert(child.address !== NO_ADDRESS, "a child was not written before its parent");
@@ -183,7 +188,9 @@ class ViewBuilder {
       if (child.address !== INLINE_ADDRESS) continue;
       assert(child.kind === KIND_LEAF, "only a leaf is stored inline");
       inlineLeaves ??= [];
-      inlineLeaves.push({ prefix: stringBytes(child.prefix), value: child.value });
+      const leafPrefix = this.#leafPrefix(child.prefix, leafBytes);
+      leafBytes = leafPrefix.byteOffset + leafPrefix.length;
+      inlineLeaves.push({ prefix: leafPrefix, value: child.value });
     }
     return {
       prefix: this.#prefix.subarray(0, prefix.length),
@@ -193,11 +200,18 @@ class ViewBuilder {
       inlineLeaves,
     };
   }
+
+  /**
+   * A binary string's bytes in the leaf buffer at `at` (or at the start of a
+   * new, larger buffer: views already handed out keep the old one).
+   */
+  #leafPrefix(text: string, at: number): Uint8Array {
+    if (at + text.length > this.#leafBytes.length) {
+      this.#leafBytes = new Uint8Array(Math.max(2 * this.#leafBytes.length, text.length));
+      at = 0;
+    }
+    for (let i = 0; i < text.length; i++) this.#leafBytes[at + i] = text.charCodeAt(i);
+    return this.#leafBytes.subarray(at, at + text.length);
+  }
 }
 
-/** The bytes of a binary string (one byte per char). */
-function stringBytes(text: string): Uint8Array {
-  const bytes = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-  return bytes;
-}
