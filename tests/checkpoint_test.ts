@@ -528,3 +528,37 @@ Deno.test("checkpoint: with nothing changed since the last commit, no new header
   assert.equal(await reopened.get("a"), 2);
   await reopened.close();
 });
+
+Deno.test("compaction: a failed directory fsync after the rename poisons the log; nothing is lost", async () => {
+  const storage = new FaultyStorage();
+  const store = await reopen(storage);
+  for (let index = 0; index < 50; index++) await store.set(`k${index}`, index);
+  await store.checkpoint();
+  await store.add("k1", 100);
+  storage.failNext.syncDir = 1; // the fsync that makes the rename durable
+  await assert.rejects(store.checkpoint({ compact: true }), StorageIoError);
+  // A segment created meanwhile is in doubt: the log itself is poisoned, so
+  // no write in flight can be acknowledged, and close reports it.
+  await assert.rejects(store.add("k2", 1), StorageIoError);
+  await assert.rejects(store.close(), StorageIoError);
+  const again = await reopen(storage);
+  assert.equal(await again.get("k1"), 101);
+  assert.equal(await again.get("k49"), 49);
+  assert.ok((await again.verify()).ok);
+  await again.close();
+});
+
+Deno.test("compaction: a failure creating its file poisons the store, which reopens whole", async () => {
+  const storage = new FaultyStorage();
+  const store = await reopen(storage);
+  for (let index = 0; index < 50; index++) await store.set(`k${index}`, index);
+  await store.checkpoint();
+  storage.failNext.open = 1; // opening image.tt.compacting
+  await assert.rejects(store.checkpoint({ compact: true }), StorageIoError);
+  await assert.rejects(store.add("k2", 1), StorageIoError, "a failed checkpoint poisons");
+  await store.close().catch(() => {});
+  const again = await reopen(storage);
+  assert.equal(await again.get("k7"), 7);
+  assert.ok(!(await storage.list()).includes(compactingFileName));
+  await again.close();
+});

@@ -157,6 +157,46 @@ const pinned: Pinned[] = [
       "a misplaced write's excused loss at the next power failure was reported as D5",
     seeAlso: "sim/model.ts: Oracle.recovered keeps the history across every restart",
   },
+  {
+    seed: 5078,
+    profile: "hostile",
+    durability: "mixed",
+    ops: 500,
+    sectorBytes: 512,
+    bug: "oracle: a misdirected WAL write overwrote a record recovered before (below the " +
+      "model's base) and the segment header; the loss was reported as D5 instead of unjudged",
+    seeAlso: "sim/model.ts: Oracle.clobberedRecoveries",
+  },
+  {
+    seed: 2470,
+    profile: "mixed",
+    durability: "mixed",
+    ops: 500,
+    sectorBytes: 512,
+    bug: "oracle: a misdirected write to image.tt.compacting, renamed over image.tt by a " +
+      "compaction, did not explain the image's damage (D6 reported)",
+    seeAlso: "sim/runner.ts: imageName",
+  },
+  {
+    seed: 6333,
+    profile: "hostile",
+    durability: "mixed",
+    ops: 500,
+    sectorBytes: 512,
+    bug: "oracle: as 2470, a misdirected header write in the compacting file (both slots " +
+      "invalid at open)",
+    seeAlso: "lib/image/image_file.ts: commitWhole reads the slots back before the rename",
+  },
+  {
+    seed: 7565,
+    profile: "hostile",
+    durability: "mixed",
+    ops: 500,
+    sectorBytes: 512,
+    bug: "oracle: a getMany finished after a write queued for a load was applied (relaxed) " +
+      "but before the oracle learned its LSN, and was reported as D11",
+    seeAlso: "sim/runner.ts: read() judges after a queued write settles",
+  },
 ];
 
 for (const pin of pinned) {
