@@ -214,4 +214,3 @@ class ViewBuilder {
     return this.#leafBytes.subarray(at, at + text.length);
   }
 }
-

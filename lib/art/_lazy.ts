@@ -130,46 +130,54 @@ function findStubParent(
   return null;
 }
 
+/** What the last {@link installPath} did: net stubs added (each install: its child stubs - 1). */
+export const installPathStubs = { added: 0 };
+
 /**
  * Walks `key`'s path once, replacing each stub met by the node `fetch` gives
- * for its address. Returns the number of stubs the installs added (each
- * replaced stub counts -1, each child stub of a loaded node +1), and whether
- * the path is now loaded; stops at the first stub `fetch` cannot give.
+ * for its address. Returns the node where `key` ends (which may hold no
+ * value), null if the key is absent, or undefined at the first stub `fetch`
+ * cannot give. Sets {@link installPathStubs}.
  */
 export function installPath(
   tree: ArtTree,
   key: Uint8Array,
   fetch: (address: number) => NodeView | undefined,
-): { loaded: boolean; stubsAdded: number } {
+): ArtNode | null | undefined {
   let node = tree.root;
   let parent: InnerNode | null = null;
   let depth = 0;
-  let stubsAdded = 0;
+  installPathStubs.added = 0;
   for (let level = 0; node !== null; level++) {
     assert(level <= key.length + 1, "descent deeper than the key");
     if (isStub(node)) {
       assert(parent !== null && depth > 0, "the root is never a stub");
       const view = fetch(node.address);
-      if (view === undefined) return { loaded: false, stubsAdded };
+      if (view === undefined) return undefined;
       const loaded = nodeFromImage(view, node.address, node.gen);
       replaceChild(parent, key[depth - 1], loaded);
-      stubsAdded += view.childAddresses.filter((address) => address !== INLINE_ADDRESS).length - 1;
+      installPathStubs.added += stubsAmong(view.childAddresses) - 1;
       node = loaded;
     }
     const prefix = node.prefix;
-    if (prefix.length > key.length - depth) break;
-    let matches = true;
-    for (let i = 0; i < prefix.length && matches; i++) {
-      matches = key[depth + i] === prefix.charCodeAt(i);
+    if (prefix.length > key.length - depth) return null;
+    for (let i = 0; i < prefix.length; i++) {
+      if (key[depth + i] !== prefix.charCodeAt(i)) return null;
     }
-    if (!matches) break;
     depth += prefix.length;
-    if (depth === key.length) break;
+    if (depth === key.length) return node;
     parent = node as InnerNode;
     node = findChild(node, key[depth]);
     depth++;
   }
-  return { loaded: true, stubsAdded };
+  return null;
+}
+
+/** The children that load as stubs (not stored inline). */
+function stubsAmong(childAddresses: readonly number[]): number {
+  let stubs = 0;
+  for (const address of childAddresses) if (address !== INLINE_ADDRESS) stubs++;
+  return stubs;
 }
 
 /** The stubs directly under `node`, whose path is `path` (without `node`'s prefix). */

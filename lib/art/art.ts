@@ -35,6 +35,7 @@ import {
   findStubs,
   installNode,
   installPath,
+  installPathStubs,
   nodeFromImage,
   stubOnPath,
   type StubRef,
@@ -228,11 +229,32 @@ export class Art {
    * ```
    */
   loadPath(key: Uint8Array, fetch: (address: number) => NodeView | undefined): boolean {
-    if (this.#unloaded === 0) return true;
-    const { loaded, stubsAdded } = installPath(this.#tree, key, fetch);
-    this.#unloaded += stubsAdded;
+    return this.#unloaded === 0 || this.lookupLoading(key, fetch) !== LOOKUP_NOT_LOADED;
+  }
+
+  /**
+   * {@link Art.lookup} that loads the stubs on the way which `fetch` can
+   * give at once, in the same descent: the key's value,
+   * {@link LOOKUP_ABSENT}, or {@link LOOKUP_NOT_LOADED} at the first stub
+   * `fetch` cannot give.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Art, LOOKUP_NOT_LOADED } from "./art.ts";
+   * const leaf = { prefix: new Uint8Array(0), value: 4, childBytes: new Uint8Array(0), childAddresses: [] };
+   * const art = Art.fromImage({ ...leaf, value: undefined, childBytes: Uint8Array.of(5, 6), childAddresses: [10, 20] }, 30, 2);
+   * assert.equal(art.lookupLoading(Uint8Array.of(5), () => undefined), LOOKUP_NOT_LOADED);
+   * assert.equal(art.lookupLoading(Uint8Array.of(5), () => leaf), 4);
+   * ```
+   */
+  lookupLoading(key: Uint8Array, fetch: (address: number) => NodeView | undefined): number {
+    if (this.#unloaded === 0) return this.lookup(key);
+    const node = installPath(this.#tree, key, fetch);
+    this.#unloaded += installPathStubs.added;
     assert(this.#unloaded >= 0, "more stubs installed than the trie held");
-    return loaded;
+    if (node === undefined) return LOOKUP_NOT_LOADED;
+    return node === null || node.value === NO_VALUE ? LOOKUP_ABSENT : node.value;
   }
 
   /**

@@ -95,6 +95,11 @@ export class Loader {
     return this.#trie.loadPath(key, this.#fetchCached);
   }
 
+  /** `Art.lookupLoading` with records from cached slabs. */
+  lookupCached(key: Uint8Array): number {
+    return this.#trie.lookupLoading(key, this.#fetchCached);
+  }
+
   /** A record from a cached slab, checked, or undefined. */
   readonly #fetchCached = (address: number): NodeImage | undefined => {
     const node = this.#image().readCached(address);

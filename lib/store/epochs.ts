@@ -91,6 +91,13 @@ const presets: Readonly<Record<CheckpointPreset, Readonly<Thresholds>>> = {
 };
 
 const retainSegmentsDefault = 2;
+/**
+ * The share of the time automatic checkpoints may take: after one that took
+ * `t` ms, the next is due (by operations or time) no sooner than
+ * `t × (1 / checkpointDutyMax - 1)` ms after it ended. The WAL-bytes trigger
+ * is never held back, which bounds the log.
+ */
+export const checkpointDutyMax = 0.5;
 
 type NumericOption = "epochMs" | "epochOps" | "epochWalBytes" | "retainSegments";
 
@@ -285,7 +292,8 @@ export interface EpochStats {
  * const epoch = tracker.beginCheckpoint(2);
  * assert.ok(!tracker.noteWrites(100, 4_000, 3)); // not while one is in progress
  * tracker.endCheckpoint(epoch, 7, true);
- * assert.ok(tracker.due(7)); // the new epoch reached 100 meanwhile
+ * assert.ok(!tracker.due(11)); // the new epoch reached 100, but the pause after it lasts 5 ms
+ * assert.ok(tracker.due(12));
  * const stats = tracker.stats(7);
  * assert.ok(stats.lastDurableEpoch === 1 && stats.lastCheckpointMs === 5);
  * ```
@@ -312,6 +320,8 @@ export class EpochTracker {
   #checkpointMsTotal = 0;
   #lastDurableEpoch = 0;
   #lastCheckpointMs = 0;
+  /** When the last committed checkpoint ended (pacing, see {@link EpochTracker.due}). */
+  #lastEndedAt = Number.NEGATIVE_INFINITY;
 
   /**
    * Starts epoch 1 at `now`.
@@ -386,8 +396,10 @@ export class EpochTracker {
 
   /**
    * Whether a checkpoint is due: `auto` is on, no checkpoint is in progress,
-   * and the current epoch has reached `epochOps` operations, `epochWalBytes`
-   * WAL bytes, or `epochMs` since its first operation. An epoch with no
+   * and the current epoch has reached `epochWalBytes` WAL bytes, or (once
+   * the pause after the last checkpoint is over, see
+   * {@link checkpointDutyMax}) `epochOps` operations or `epochMs` since its
+   * first operation. An epoch with no
    * operations is never due by time: there is nothing to checkpoint.
    * Level-triggered: stays true until {@link EpochTracker.beginCheckpoint}.
    *
@@ -408,8 +420,13 @@ export class EpochTracker {
   due(now: number): boolean {
     const time = this.#clock(now);
     if (!this.config.auto || this.#checkpointEpoch !== 0) return false;
-    if (this.#epochOperations >= this.config.epochOps) return true;
     if (this.#epochWalBytes >= this.config.epochWalBytes) return true;
+    // Paced: checkpoints take at most `checkpointDutyMax` of the time, so a
+    // store under constant load does not checkpoint back to back (each
+    // checkpoint rewrites the hot paths; fewer, larger ones write less).
+    const rest = this.#lastCheckpointMs * (1 / checkpointDutyMax - 1);
+    if (time - this.#lastEndedAt < rest) return false;
+    if (this.#epochOperations >= this.config.epochOps) return true;
     return this.#firstWriteAt !== undefined && time - this.#firstWriteAt >= this.config.epochMs;
   }
 
@@ -486,6 +503,7 @@ export class EpochTracker {
     this.#checkpointMsTotal += durationMs;
     this.#lastDurableEpoch = epoch;
     this.#lastCheckpointMs = durationMs;
+    this.#lastEndedAt = time;
   }
 
   /**

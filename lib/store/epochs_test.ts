@@ -208,14 +208,16 @@ Deno.test("EpochTracker does not re-trigger during a checkpoint", () => {
   assert.equal(tracker.stats(1_000).checkpointInProgress, true);
   assert.throws(() => tracker.beginCheckpoint(1_000), AssertionError);
   tracker.endCheckpoint(epoch, 1_000, true);
-  assert.equal(tracker.due(1_000), true, "judged against the new epoch's counters");
-  const stats = tracker.stats(1_000);
+  // Paced: a checkpoint of 1,000 ms is followed by 1,000 ms without one.
+  assert.equal(tracker.due(1_999), false, "over epochOps, but the pause is not over");
+  assert.equal(tracker.due(2_000), true, "judged against the new epoch's counters");
+  const stats = tracker.stats(2_000);
   assert.equal(stats.checkpointInProgress, false);
   assert.deepEqual(stats.currentEpoch, {
     operations: 150,
     walBytes: 1_500,
-    ageMs: 1_000,
-    writeAgeMs: 995,
+    ageMs: 2_000,
+    writeAgeMs: 1_995,
   });
 });
 
@@ -318,4 +320,22 @@ Deno.test("EpochTracker treats a stale clock reading as the newest seen", () => 
   tracker.endCheckpoint(epoch, 130, true);
   assert.equal(tracker.stats(0).lastCheckpointMs, 0, "time never runs backwards");
   assert.equal(tracker.stats(0).averages.epochMs, 150);
+});
+
+Deno.test("EpochTracker paces checkpoints to half the time, but never holds back the WAL bytes trigger", () => {
+  const tracker = new EpochTracker(config({ epochOps: 100, epochWalBytes: 1024 * 1024 }), 0);
+  tracker.noteWrites(100, 1_000, 0);
+  tracker.endCheckpoint(tracker.beginCheckpoint(0), 300, true); // took 300 ms
+  assert.equal(tracker.noteWrites(500, 1_000, 350), false, "ops over, pause until 600");
+  assert.equal(tracker.due(599), false);
+  assert.equal(tracker.due(600), true);
+  const again = new EpochTracker(config({ epochOps: 100, epochWalBytes: 1024 * 1024 }), 0);
+  again.noteWrites(100, 1_000, 0);
+  again.endCheckpoint(again.beginCheckpoint(0), 300, true);
+  assert.equal(again.noteWrites(1, 1024 * 1024, 301), true, "the WAL bytes trigger is not paced");
+  // A failed checkpoint does not set the pace.
+  const failed = new EpochTracker(config({ epochOps: 100 }), 0);
+  failed.noteWrites(100, 1_000, 0);
+  failed.endCheckpoint(failed.beginCheckpoint(0), 300, false);
+  assert.equal(failed.noteWrites(100, 1_000, 301), true);
 });

@@ -645,10 +645,8 @@ export class Store implements AtomicCommitter {
       this.#checkOpen("get");
       const bytes = transientKeyBytes(key, "get");
       let found = this.#trie.lookup(bytes);
-      // A path in cached slabs loads at once; one that needs a read waits for it.
-      if (found === LOOKUP_NOT_LOADED && this.#loader.loadPathCached(bytes)) {
-        found = this.#trie.lookup(bytes);
-      }
+      // A path in cached slabs loads at once (one descent loads and reads); one that needs a read waits.
+      if (found === LOOKUP_NOT_LOADED) found = this.#loader.lookupCached(bytes);
       if (found !== LOOKUP_NOT_LOADED) return Promise.resolve(found < 0 ? undefined : found);
       const copy = bytes.slice();
       return this.#loader.loadPath(copy).then(() => this.get(copy));
