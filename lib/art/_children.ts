@@ -88,6 +88,66 @@ export function nextChildByte(node: ArtNode, after: number): number {
   return -1;
 }
 
+/** The branching byte of the child the last {@link nextChild} returned. */
+export const nextChildFound = { byte: -1 };
+
+/**
+ * The child with the smallest byte greater than `after` (-1 for the first),
+ * or null; its byte goes to {@link nextChildFound}. One pass: for Node4/16
+ * it saves the second scan `nextChildByte` + `findChild` make.
+ */
+export function nextChild(node: ArtNode, after: number): ArtNode | null {
+  assert(after >= -1 && after < BYTE_VALUES, "child cursor out of range");
+  switch (node.kind) {
+    case KIND_4: {
+      const keys = node.keys;
+      for (let at = 0; at < node.count; at++) {
+        const key = keyAt4(keys, at);
+        if (key > after) {
+          nextChildFound.byte = key;
+          return childAt4(node, at);
+        }
+      }
+      return null;
+    }
+    case KIND_16: {
+      const keys = node.keys;
+      for (let at = 0; at < node.count; at++) {
+        const key = keys.charCodeAt(at);
+        if (key > after) {
+          nextChildFound.byte = key;
+          return childAt16(node, at);
+        }
+      }
+      return null;
+    }
+    case KIND_48: {
+      const keys = node.keys;
+      for (let byte = after + 1; byte < BYTE_VALUES; byte++) {
+        const slot = keys.charCodeAt(byte);
+        if (slot !== 0) {
+          nextChildFound.byte = byte;
+          return node.children[slot - 1];
+        }
+      }
+      return null;
+    }
+    case KIND_256: {
+      const children = node.children;
+      for (let byte = after + 1; byte < BYTE_VALUES; byte++) {
+        const child = children[byte];
+        if (child !== null) {
+          nextChildFound.byte = byte;
+          return child;
+        }
+      }
+      return null;
+    }
+    default:
+      return null;
+  }
+}
+
 /** The largest child byte smaller than `before` (256 for the last), or -1. */
 export function prevChildByte(node: ArtNode, before: number): number {
   assert(before >= 0 && before <= BYTE_VALUES, "child cursor out of range");

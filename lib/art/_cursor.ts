@@ -14,7 +14,7 @@
 
 import { assert } from "../_assert.ts";
 import { compareBytes, KEY_BYTES_MAX, matchLength } from "./_bytes.ts";
-import { findChild, nextChildByte, prevChildByte } from "./_children.ts";
+import { findChild, nextChild, nextChildFound, prevChildByte } from "./_children.ts";
 import { type ArtNode, BYTE_VALUES, isStub, NO_VALUE, NodeNotLoaded } from "./_node.ts";
 
 /** Forward mark: the node's own value is still to be visited. */
@@ -149,13 +149,14 @@ export class Cursor {
         if (node.value !== NO_VALUE) return this.#land(depth, node.value);
         continue;
       }
-      const byte = nextChildByte(node, marks[top]);
-      if (byte < 0) {
+      const child = nextChild(node, marks[top]);
+      if (child === null) {
         this.#pop();
         continue;
       }
+      const byte = nextChildFound.byte;
       marks[top] = byte;
-      this.#descend(node, depth, byte, MARK_VALUE_PENDING);
+      this.#descendTo(child, depth, byte, MARK_VALUE_PENDING);
     }
     return false;
   }
@@ -191,6 +192,10 @@ export class Cursor {
   #descend(node: ArtNode, depth: number, byte: number, mark: number): void {
     const child = findChild(node, byte);
     assert(child !== null, "no child under the byte");
+    this.#descendTo(child, depth, byte, mark);
+  }
+
+  #descendTo(child: ArtNode, depth: number, byte: number, mark: number): void {
     this.#key[depth] = byte;
     this.#checkLoaded(child, depth + 1);
     this.#push(child, this.#writePrefix(child, depth + 1), mark);

@@ -10,7 +10,7 @@
 
 import { assert } from "../_assert.ts";
 import { KEY_BYTES_MAX } from "./_bytes.ts";
-import { findChild, nextChildByte } from "./_children.ts";
+import { findChild, nextChild, nextChildByte, nextChildFound } from "./_children.ts";
 import {
   type ArtNode,
   BYTE_VALUES,
@@ -101,8 +101,10 @@ export function* walkUnwrittenSteps(
 
 /** The smallest child byte above `after` whose child has no address, or -1. */
 function nextUnwrittenChild(node: ArtNode, after: number): number {
-  for (let byte = nextChildByte(node, after); byte >= 0; byte = nextChildByte(node, byte)) {
-    if (findChild(node, byte)!.address === NO_ADDRESS) return byte;
+  for (let child = nextChild(node, after); child !== null;) {
+    const byte = nextChildFound.byte;
+    if (child.address === NO_ADDRESS) return byte;
+    child = nextChild(node, byte);
   }
   return -1;
 }
@@ -180,8 +182,9 @@ class ViewBuilder {
     const childAddresses: number[] = [];
     let inlineLeaves: { prefix: Uint8Array; value: number }[] | undefined;
     let leafBytes = 0;
-    for (let byte = nextChildByte(node, -1); byte >= 0; byte = nextChildByte(node, byte)) {
-      const child = findChild(node, byte)!;
+    let byte = -1;
+    for (let child = nextChild(node, -1); child !== null; child = nextChild(node, byte)) {
+      byte = nextChildFound.byte;
       assert(child.address !== NO_ADDRESS, "a child was not written before its parent");
       this.#childBytes[childAddresses.length] = byte;
       childAddresses.push(child.address);

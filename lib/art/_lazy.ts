@@ -173,6 +173,49 @@ export function installPath(
   return null;
 }
 
+/**
+ * Replaces the stub with `address` at `path`, and up to `budget - 1` stubs
+ * below it (breadth first), by the nodes `fetch` gives, installing each
+ * child right under the node just made (no walk from the root). Stops at
+ * the first stub `fetch` cannot give. Returns the number of nodes
+ * installed (0 if the stub is gone or `fetch` cannot give it); sets
+ * {@link installPathStubs}.
+ */
+export function installSubtree(
+  tree: ArtTree,
+  path: Uint8Array,
+  address: number,
+  fetch: (address: number) => NodeView | undefined,
+  budget: number,
+): number {
+  assert(budget >= 1, "a subtree load installs at least its root");
+  installPathStubs.added = 0;
+  const found = findStubParent(tree.root, path, address);
+  if (found === null) return 0;
+  // Pending installs: parent, branching byte and stub, flattened.
+  const parents: InnerNode[] = [found.parent];
+  const bytes: number[] = [path[path.length - 1]];
+  const stubs: ArtNode[] = [found.stub];
+  let installed = 0;
+  for (let head = 0; head < stubs.length && installed < budget; head++) {
+    const stub = stubs[head];
+    const view = fetch(stub.address);
+    if (view === undefined) break;
+    const node = nodeFromImage(view, stub.address, stub.gen);
+    replaceChild(parents[head], bytes[head], node);
+    installed++;
+    installPathStubs.added += stubsAmong(view.childAddresses) - 1;
+    for (let index = 0; index < view.childBytes.length; index++) {
+      if (view.childAddresses[index] === INLINE_ADDRESS) continue;
+      const byte = view.childBytes[index];
+      parents.push(node as InnerNode);
+      bytes.push(byte);
+      stubs.push(findChild(node, byte)!);
+    }
+  }
+  return installed;
+}
+
 /** The children that load as stubs (not stored inline). */
 function stubsAmong(childAddresses: readonly number[]): number {
   let stubs = 0;

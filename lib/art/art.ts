@@ -36,6 +36,7 @@ import {
   installNode,
   installPath,
   installPathStubs,
+  installSubtree,
   nodeFromImage,
   stubOnPath,
   type StubRef,
@@ -230,6 +231,39 @@ export class Art {
    */
   loadPath(key: Uint8Array, fetch: (address: number) => NodeView | undefined): boolean {
     return this.#unloaded === 0 || this.lookupLoading(key, fetch) !== LOOKUP_NOT_LOADED;
+  }
+
+  /**
+   * Loads the stub at `path` and up to `budget - 1` stubs below it, breadth
+   * first, from the records `fetch` can give at once (no walk from the root
+   * per node).
+   *
+   * @returns The nodes installed; 0 if the stub is gone or `fetch` cannot give it.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Art, type NodeView } from "./art.ts";
+   * const none = new Uint8Array(0);
+   * const leaf: NodeView = { prefix: none, value: 4, childBytes: none, childAddresses: [] };
+   * const inner: NodeView = { prefix: none, value: undefined, childBytes: Uint8Array.of(1, 2), childAddresses: [40, 50] };
+   * const art = Art.fromImage({ ...inner, childAddresses: [10, 20] }, 30, 4);
+   * const records = new Map([[10, inner], [40, leaf], [50, leaf]]);
+   * assert.equal(art.loadSubtree(Uint8Array.of(1), 10, (address) => records.get(address), 10), 3);
+   * assert.equal(art.get(Uint8Array.of(1, 2)), 4);
+   * assert.equal(art.unloaded, 1); // the stub at 20
+   * ```
+   */
+  loadSubtree(
+    path: Uint8Array,
+    address: number,
+    fetch: (address: number) => NodeView | undefined,
+    budget: number,
+  ): number {
+    const installed = installSubtree(this.#tree, path, address, fetch, budget);
+    this.#unloaded += installPathStubs.added;
+    assert(this.#unloaded >= 0, "more stubs installed than the trie held");
+    return installed;
   }
 
   /**

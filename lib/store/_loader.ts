@@ -77,17 +77,7 @@ export class Loader {
    */
   loadSubtreeCached(stub: StubRef, budget: number): boolean {
     assert(budget >= 1, "a subtree load reads at least its root");
-    const queue = [stub];
-    for (let head = 0; head < queue.length && head < budget; head++) {
-      const ref = queue[head];
-      const node = this.#image().readCached(ref.address);
-      if (node === undefined) return head > 0;
-      const below = this.#trie.install(ref.path, ref.address, checkedNode(node, ref.address));
-      if (below === null) continue;
-      this.stats.nodesLoaded++;
-      for (const child of below) queue.push(child);
-    }
-    return true;
+    return this.#trie.loadSubtree(stub.path, stub.address, this.#fetchCached, budget) > 0;
   }
 
   /** Loads `key`'s path from cached slabs as far as they go; true if the whole path is loaded. */
