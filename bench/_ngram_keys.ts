@@ -7,6 +7,8 @@
  * @module
  */
 
+import { makeRandom } from "./_compare_engines.ts";
+
 /** Words in the generated vocabulary. */
 const vocabularyWords = 5_000;
 /** Shortest and longest word, in letters. */
@@ -18,17 +20,6 @@ const gramLengthMax = 3;
 const drawsPerDistinctMax = 20;
 /** Seed of the generator. */
 const seed = 0x6e67_7261;
-
-/** A small deterministic PRNG (mulberry32): floats in [0, 1). */
-function makeRandom(state: number): () => number {
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The n-grams of the text, in order, repeats included; endless. */
 function* ngrams(): Generator<string> {

@@ -32,6 +32,7 @@
  * @module
  */
 
+import { makeRandom } from "../bench/_compare_engines.ts";
 import { openStore, type Store } from "../mod.ts";
 
 interface Args {
@@ -96,18 +97,6 @@ function parseArgs(argv: string[]): Args {
 // ---------------------------------------------------------------------------
 // Deterministic keys
 
-/** mulberry32: a small, fast, deterministic PRNG; returns floats in [0, 1). */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const syllables = [
   "ka",
   "to",
@@ -137,7 +126,7 @@ const syllables = [
  * the keys of a call with `count = k` (the small store is a prefix).
  */
 function generateKeys(count: number, seed: number): string[] {
-  const random = prng(seed);
+  const random = makeRandom(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
   const vocabulary: string[] = [];
   const words = new Set<string>();
@@ -648,7 +637,7 @@ async function buildSmall(
       store,
       keys,
       expected,
-      distinctIndices(200, args.small, prng(args.seed)),
+      distinctIndices(200, args.small, makeRandom(args.seed)),
       "small",
     );
   } finally {
@@ -677,7 +666,7 @@ async function main(): Promise<void> {
   const keys = generateKeys(args.keys, args.seed);
   const expected = Float64Array.from({ length: args.keys }, (_, index) => initialCount(index));
   const expectedSmall = expected.slice(0, args.small);
-  const random = prng(args.seed ^ 0x9e3779b9);
+  const random = makeRandom(args.seed ^ 0x9e3779b9);
   const large = await Deno.makeTempDir({ prefix: "tallytrie-measure-large-" });
   const small = await Deno.makeTempDir({ prefix: "tallytrie-measure-small-" });
   try {
