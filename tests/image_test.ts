@@ -308,3 +308,29 @@ Deno.test("image file: commit frees records by ref, never an inline leaf", async
   await assert.rejects(other.commit(fields, [inlineLeafRef]), AssertionError);
   await other.close();
 });
+
+Deno.test("image file: the reclaimable LSN is the lower of the two slots' coverages", async () => {
+  const storage = new MemoryBlockStorage();
+  const image = await ImageFile.open(storage);
+  const leaf = {
+    prefix: new Uint8Array(0),
+    value: 1,
+    childBytes: new Uint8Array(0),
+    childAddresses: [],
+  };
+  const commit = async (coverageLsn: number) => {
+    const rootAddress = image.append(leaf, true);
+    return await image.commit({ coverageLsn, rootAddress, keyCount: 1 }, []);
+  };
+  assert.equal(image.reclaimableLsn, 0);
+  await commit(10);
+  assert.equal(image.reclaimableLsn, 0, "slot B still holds the empty generation 0");
+  await commit(20);
+  assert.equal(image.reclaimableLsn, 10, "the older slot covers only 10");
+  await commit(35);
+  assert.equal(image.reclaimableLsn, 20);
+  await image.close();
+  const reopened = await ImageFile.open(storage);
+  assert.equal(reopened.reclaimableLsn, 20, "read back from both slots at open");
+  await reopened.close();
+});

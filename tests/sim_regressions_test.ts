@@ -197,6 +197,17 @@ const pinned: Pinned[] = [
       "but before the oracle learned its LSN, and was reported as D11",
     seeAlso: "sim/runner.ts: read() judges after a queued write settles",
   },
+  {
+    seed: 33536,
+    profile: "hostile",
+    durability: "mixed",
+    ops: 500,
+    sectorBytes: 512,
+    bug: "engine: a header whose fsync failed could not be blanked at close (disk full); the " +
+      "reopen trusted it and dropped a WAL segment the older slot needed, then a power loss " +
+      "took the header back (retention counted segments, not the older slot's coverage)",
+    seeAlso: "lib/image/image_file.ts: reclaimableLsn",
+  },
 ];
 
 for (const pin of pinned) {

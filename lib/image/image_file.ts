@@ -142,7 +142,12 @@ export class ImageFile {
   readonly #slabVersions = new Map<number, number>();
   /** Record loads served from cached slabs, and slab reads. */
   readonly cacheStats = { hits: 0, slabReads: 0 };
-  #slotsAgree = false;
+  /**
+   * The coverage of the header in the other slot, if it is valid: the image
+   * open falls back on if the current slot is ever unreadable (or if the
+   * current slot's fsync failed and a power loss takes it back).
+   */
+  #fallbackCoverage: number | undefined;
 
   private constructor(file: BlockFile, current: CurrentHeader, table: AllocationChunk[]) {
     this.#file = file;
@@ -200,6 +205,8 @@ export class ImageFile {
       const { table, chunks } = await readTable(file, current.header);
       const image = new ImageFile(file, current, table);
       image.#chunks = chunks;
+      const other = decodeHeaderSlot(slots[1 - current.slot]);
+      image.#fallbackCoverage = typeof other === "object" ? other.coverageLsn : undefined;
       return image;
     } catch (error) {
       await file.close();
@@ -407,10 +414,11 @@ export class ImageFile {
     };
     const slot = nextSlot(this.#current);
     this.#uncertainSlot = slot;
-    this.#slotsAgree = false;
+
     await this.#file.write(headerSlotOffsets[slot], encodeHeaderSlot(header));
     await this.#file.sync();
     this.#uncertainSlot = -1;
+    this.#fallbackCoverage = this.#current.header?.coverageLsn;
     this.#current = { header, slot };
     if (this.#filled.length < slabsBefore) {
       // The file shrinks past its last slab in use (not fsynced: slabs past
@@ -456,17 +464,20 @@ export class ImageFile {
       );
     }
     this.#current = { header, slot: 0 };
-    this.#slotsAgree = true;
+    this.#fallbackCoverage = header.coverageLsn;
     return header;
   }
 
   /**
-   * Whether both header slots describe the committed image (right after a
-   * compaction, until the next commit): then no older image, and no WAL
-   * below the coverage, is needed to fall back on.
+   * The LSN at or below which no WAL record is needed: the lower of the two
+   * header slots' coverages (a slot that is not a valid header does not
+   * count). Reclaiming only up to here keeps the log the older slot needs
+   * if the newer one is lost, whether to damage or to a header whose fsync
+   * failed in an earlier life of the store (a close could not blank it).
    */
-  get slotsAgree(): boolean {
-    return this.#slotsAgree;
+  get reclaimableLsn(): number {
+    const coverage = this.#current.header?.coverageLsn ?? 0;
+    return Math.min(coverage, this.#fallbackCoverage ?? coverage);
   }
 
   /** Forgets free slabs at the end of the file, so the file can shrink. */

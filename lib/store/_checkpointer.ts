@@ -13,8 +13,8 @@
  *    free space, pausing between steps for writers;
  * 3. make the WAL durable up to `W` (relaxed mode), then commit the image
  *    (fsync, header, fsync) with coverage `W`;
- * 4. remove WAL segments wholly at or below `W` (keeping `retainSegments`),
- *    fsync the directory.
+ * 4. remove WAL segments wholly covered by both header slots (keeping
+ *    `retainSegments` more), fsync the directory.
  *
  * A failure after step 1 leaves nodes holding addresses of records no
  * committed header points to, so the checkpointer poisons the store (reopen
@@ -209,8 +209,7 @@ export class Checkpointer {
         ? await this.#deps.image.commit(fields, frees)
         : await this.#replaceImage(fresh, fields);
       snapshot.release();
-      // Both slots of a compacted file describe its image: no older WAL is needed.
-      const segmentsRemoved = await this.#reclaim(coverage, compacted);
+      const segmentsRemoved = await this.#reclaim();
       const ms = clock.now() - started;
       epochs.endCheckpoint(epoch, clock.now(), true);
       return {
@@ -291,14 +290,14 @@ export class Checkpointer {
   }
 
   /**
-   * Step 4: segments the image covers go; a failure here loses nothing (they
-   * are only extra). `retained` segments stay for an older header to fall
-   * back on, unless `whole` (a compacted file, whose slots agree).
+   * Step 4: segments both header slots cover go (see
+   * `ImageFile.reclaimableLsn`), but the newest `retainSegments` of them; a
+   * failure here loses nothing (they are only extra).
    */
-  async #reclaim(coverage: number, whole: boolean): Promise<number> {
-    const retain = whole ? 0 : this.#deps.epochs.config.retainSegments;
+  async #reclaim(): Promise<number> {
+    const { wal, image, epochs } = this.#deps;
     try {
-      return await this.#deps.wal.reclaim(coverage, retain);
+      return await wal.reclaim(image.reclaimableLsn, epochs.config.retainSegments);
     } catch {
       return 0; // left for the next checkpoint, which covers them too
     }

@@ -49,7 +49,10 @@ export interface CheckpointOptions {
   epochOps?: number;
   /** WAL bytes in an epoch that make a checkpoint due (default 64 MiB, 1 MiB to 10 GiB). */
   epochWalBytes?: number;
-  /** WAL segments wholly covered by the image kept after a checkpoint (default 2, 0 to 100). */
+  /**
+   * WAL segments kept after a checkpoint beyond what the older header slot
+   * needs to fall back on (default 0, 0 to 100).
+   */
   retainSegments?: number;
   /** `true` (default): checkpoint when a trigger fires. `false`: only on `store.checkpoint()`. */
   auto?: boolean;
@@ -90,7 +93,7 @@ const presets: Readonly<Record<CheckpointPreset, Readonly<Thresholds>>> = {
   highThroughput: { epochMs: 1_000, epochOps: 100_000, epochWalBytes: 256 * mebibyte },
 };
 
-const retainSegmentsDefault = 2;
+const retainSegmentsDefault = 0;
 /**
  * The share of the time automatic checkpoints may take: after one that took
  * `t` ms, the next is due (by operations or time) no sooner than

@@ -29,7 +29,7 @@ Deno.test("resolveCheckpointOptions() defaults match the seed", () => {
     epochMs: 100,
     epochOps: 10_000,
     epochWalBytes: 64 * mebibyte,
-    retainSegments: 2,
+    retainSegments: 0,
     auto: true,
   };
   assert.deepEqual(resolveCheckpointOptions(undefined), expected);
@@ -43,14 +43,14 @@ Deno.test("resolveCheckpointOptions() presets lowLatency and highThroughput", ()
     epochMs: 10,
     epochOps: 1_000,
     epochWalBytes: 8 * mebibyte,
-    retainSegments: 2,
+    retainSegments: 0,
     auto: true,
   });
   assert.deepEqual(resolveCheckpointOptions({ preset: "highThroughput" }), {
     epochMs: 1_000,
     epochOps: 100_000,
     epochWalBytes: 256 * mebibyte,
-    retainSegments: 2,
+    retainSegments: 0,
     auto: true,
   });
 });
@@ -60,20 +60,20 @@ Deno.test("resolveCheckpointOptions() explicit fields override the preset", () =
     resolveCheckpointOptions({
       preset: "highThroughput",
       epochMs: 20,
-      retainSegments: 0,
+      retainSegments: 3,
       auto: false,
     }),
     {
       epochMs: 20,
       epochOps: 100_000,
       epochWalBytes: 256 * mebibyte,
-      retainSegments: 0,
+      retainSegments: 3,
       auto: false,
     },
   );
   assert.deepEqual(
     resolveCheckpointOptions({ preset: "lowLatency", epochOps: 50_000, epochWalBytes: mebibyte }),
-    { epochMs: 10, epochOps: 50_000, epochWalBytes: mebibyte, retainSegments: 2, auto: true },
+    { epochMs: 10, epochOps: 50_000, epochWalBytes: mebibyte, retainSegments: 0, auto: true },
   );
   assert.equal(resolveCheckpointOptions({ epochMs: undefined }).epochMs, 100);
 });

@@ -1018,9 +1018,8 @@ export class Store implements AtomicCommitter {
     if (coverage === 0 || coverage !== this.#wal.nextLsn - 1) return;
     await this.#checkpointer.exclusive(async () => {
       if (!(await this.#wal.startEmptySegment())) return;
-      // Right after a compaction both header slots hold this image: no segment is needed.
-      const retain = this.#image.slotsAgree ? 0 : this.#epochs.config.retainSegments;
-      await this.#wal.reclaim(coverage, retain).catch(() => {});
+      const reclaimable = this.#image.reclaimableLsn;
+      await this.#wal.reclaim(reclaimable, this.#epochs.config.retainSegments).catch(() => {});
     });
   }
 
