@@ -564,3 +564,40 @@ Deno.test("compaction: a failure creating its file poisons the store, which reop
   assert.ok(!(await storage.list()).includes(compactingFileName));
   await again.close();
 });
+
+Deno.test("open: a damaged slot A beside a blank slot B reads as fresh only if the WAL is whole", async () => {
+  // The first commit, torn, and an initialisation lost: the whole log replays.
+  const fresh = new MemoryBlockStorage();
+  const first = await reopen(fresh);
+  for (let index = 0; index < 20; index++) await first.add(`k${index}`, index + 1);
+  await first.checkpoint();
+  await first.close();
+  const damage = async (storage: MemoryBlockStorage) => {
+    const file = await storage.open(imageFileName);
+    await file.write(4096, new Uint8Array(4096)); // slot B: never initialised on disk
+    await file.write(100, Uint8Array.of(0xff)); // slot A: torn
+    await file.close();
+  };
+  await damage(fresh);
+  const replayed = await reopen(fresh);
+  assert.equal(await replayed.get("k19"), 20, "every record replayed from the log");
+  assert.equal(replayed.stats().recovery.coverageLsn, 0);
+  await replayed.close();
+  // The same damage after the log was reclaimed: reported, never an empty store.
+  const reclaimed = new MemoryBlockStorage();
+  const store = await openStore({
+    storage: reclaimed,
+    walSegmentBytes: 4096,
+    checkpoint: { auto: false },
+  });
+  for (let index = 0; index < 300; index++) await store.add(`k${index % 40}`, 1);
+  await store.checkpoint();
+  await store.add("k0", 1);
+  await store.checkpoint(); // both slots cover the first 300 adds: their segments go
+  await store.close();
+  await damage(reclaimed);
+  await assert.rejects(
+    openStore({ storage: reclaimed, walSegmentBytes: 4096, checkpoint: { auto: false } }),
+    CorruptionError,
+  );
+});

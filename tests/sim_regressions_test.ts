@@ -208,6 +208,17 @@ const pinned: Pinned[] = [
       "took the header back (retention counted segments, not the older slot's coverage)",
     seeAlso: "lib/image/image_file.ts: reclaimableLsn",
   },
+  {
+    seed: 43023,
+    profile: "hostile",
+    durability: "mixed",
+    ops: 500,
+    sectorBytes: 512,
+    bug: "engine: a new image's initialisation fsync failed, the retried open trusted the page " +
+      "cache, the first commit was torn: open reported both header slots invalid instead of " +
+      "a fresh image (blank B, damaged A) with the whole WAL",
+    seeAlso: "lib/image/header.ts: currentHeader",
+  },
 ];
 
 for (const pin of pinned) {

@@ -110,19 +110,27 @@ export interface CurrentHeader {
 
 /**
  * Picks the current header from the two slots' bytes: the valid one with the
- * higher generation. A blank (all-zero or absent) slot A means a fresh
- * image: B then holds nothing or a torn write of the empty header that
- * initialises a new image.
+ * higher generation. With no valid slot, a blank (all-zero or absent) slot
+ * means a fresh image:
+ * - A blank: B holds nothing or a torn write of the empty header that
+ *   initialises a new image;
+ * - B blank: that initialisation never reached the disk (its fsync failed
+ *   and an open retried in the same process trusted the page cache), so the
+ *   only commit A could hold is the first, and a damaged A is that commit,
+ *   torn: nothing was committed. No WAL was reclaimed either (the reclaim
+ *   stops at the lower coverage of the two slots, 0 for that empty header),
+ *   so the log replays whole.
  *
- * @throws {CorruptionError} if no slot is valid and slot A is not blank.
+ * @throws {CorruptionError} if no slot is valid and neither is blank.
  */
 export function currentHeader(file: string, slotA: Uint8Array, slotB: Uint8Array): CurrentHeader {
   const decoded = [decodeHeaderSlot(slotA), decodeHeaderSlot(slotB)] as const;
   const valid = decoded.map((slot) => (typeof slot === "object" ? slot : undefined));
   if (valid[0] === undefined && valid[1] === undefined) {
     // A new image writes an empty generation-0 header into B before any
-    // commit writes A: with A blank, B can only hold that write, torn.
-    if (isBlank(slotA)) return { header: undefined, slot: 1 };
+    // commit writes A: with A blank, B can only hold that write, torn; with B
+    // blank, A can only hold the first commit, torn (see above).
+    if (isBlank(slotA) || isBlank(slotB)) return { header: undefined, slot: 1 };
     throw new CorruptionError(
       file,
       0,

@@ -88,11 +88,11 @@ Deno.test("current header: both slots damaged is a CorruptionError naming the fi
       error instanceof CorruptionError && error.file === "image.tt" && error.offset === 0 &&
       /both image header slots are invalid/.test(error.message),
   );
-  assert.throws(
-    () => currentHeader("image.tt", a, blank),
-    (error: unknown) => error instanceof CorruptionError && error.offset === 0,
-  );
   // A blank A with a torn B is a torn initialisation of a new image: fresh.
   assert.deepEqual(currentHeader("image.tt", blank, b), { header: undefined, slot: 1 });
+  // A blank B (an initialisation that never reached the disk) with a damaged
+  // A (the first commit, torn): nothing was committed, fresh too. A real
+  // image lost this way is caught by the WAL, which then misses records.
+  assert.deepEqual(currentHeader("image.tt", a, blank), { header: undefined, slot: 1 });
   assert.equal(headerSlotOffsets[1], 4096);
 });
