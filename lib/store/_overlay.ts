@@ -85,6 +85,22 @@ export class Overlay {
     }
   }
 
+  /**
+   * Puts the key's entry back to what {@link Overlay.get} returned before a
+   * change: a value, `null` (deleted), or undefined (not written: the entry
+   * goes).
+   */
+  restore(key: Uint8Array, id: string | undefined, previous: number | null | undefined): void {
+    if (previous !== undefined) return this.record(key, id, previous ?? undefined);
+    if (id !== undefined) {
+      this.#byId.delete(id);
+      return;
+    }
+    assert(key.length > overlayIdBytesMax, "a short key has an id");
+    this.#long?.delete(key);
+    this.#longDeleted?.delete(key);
+  }
+
   /** Forgets every key. */
   clear(): void {
     this.#byId.clear();

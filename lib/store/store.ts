@@ -269,6 +269,8 @@ export class Store implements AtomicCommitter {
   #overlayInFlight = new Overlay();
   /** An atomic commit's view of its own earlier mutations (scratch, cleared per commit). */
   readonly #batchLocal = new Overlay();
+  /** {@link Store.#stageStrict}'s undo log: each op's overlay entry before it (reused). */
+  readonly #undoValues: (number | null | undefined)[] = [];
   /** Applies the records of a durable group (strict mode): they were judged when appended. */
   readonly #applySink: MutationSink;
   /** What `list` iterators read from. */
@@ -810,17 +812,67 @@ export class Store implements AtomicCommitter {
           ? this.#wal.flushAll().then(() => result)
           : Promise.resolve(result);
       }
-      const results = this.#batchResults(ops);
-      const lsn = this.#wal.appendBatch(ops);
-      for (let index = 0; index < ops.length; index++) {
-        const op = ops[index];
-        this.#stage(op.kind, op.key, op.id, op.value, results[index]);
+      let lsn: number;
+      if (this.#durability === "strict") {
+        lsn = this.#stageStrict(ops);
+      } else {
+        const results = this.#batchResults(ops);
+        lsn = this.#wal.appendBatch(ops);
+        for (let index = 0; index < ops.length; index++) {
+          const op = ops[index];
+          this.#stage(op.kind, op.key, op.id, op.value, results[index]);
+        }
       }
       this.#noteWrite(ops.length);
       return this.#settle({ ok: true as const, lsn });
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /**
+   * Strict mode: judges each op against the gathering overlay, which holds
+   * the batch's earlier ops too (so no scratch table is needed), records
+   * its result there, then appends the batch; if an op leaves the range or
+   * the append fails, the overlay is put back as it was (an undo log), so
+   * nothing of the batch remains. Returns its LSN. The group cannot be
+   * sealed in between: that happens only in the flush loop, never inside
+   * this synchronous step.
+   */
+  #stageStrict(ops: StagedOp[]): number {
+    const overlay = this.#overlayGathering;
+    const before = this.#undoValues;
+    before.length = 0;
+    try {
+      for (const op of ops) {
+        const staged = overlay.get(op.key, op.id); // null: deleted by an earlier write
+        const current = staged === undefined ? this.#latestBelowGathering(op.key, op.id) : staged;
+        let result: number | undefined;
+        if (op.kind === RecordKind.add) {
+          result = addChecked(current ?? 0, op.value, op.key, "commit");
+        } else if (op.kind === RecordKind.set) result = op.value;
+        before.push(staged);
+        overlay.record(op.key, op.id, result);
+      }
+      assert(before.length === ops.length, "every op was staged");
+      return this.#wal.appendBatch(ops);
+    } catch (error) {
+      for (let index = before.length - 1; index >= 0; index--) {
+        overlay.restore(ops[index].key, ops[index].id, before[index]);
+      }
+      throw error;
+    } finally {
+      before.length = 0;
+    }
+  }
+
+  /** The newest value of `key` below the gathering group: the group in flight, then the trie. */
+  #latestBelowGathering(key: Uint8Array, id: string | undefined): number | undefined {
+    const inFlight = this.#overlayInFlight.size === 0
+      ? undefined
+      : this.#overlayInFlight.get(key, id);
+    if (inFlight !== undefined) return inFlight ?? undefined;
+    return this.#trie.get(key);
   }
 
   /** The value each op leaves, in order; throws RangeError if one leaves the range. */
