@@ -147,6 +147,10 @@ Deno.test("atomic: a mutation leaving the range rejects the whole commit", async
     await assert.rejects(store.atomic().add("b", 5).add("a", -2).commit(), RangeError);
     assert.equal(await store.get("b"), undefined);
     assert.equal(store.stats().lastLsn, 1);
+    // Writes judged after it see none of it (nothing of the batch stayed staged).
+    await assert.rejects(store.add("b", -5), RangeError, "b is absent, not 5");
+    assert.equal((await store.atomic().check("b", undefined).commit()).ok, true);
+    assert.equal(await store.add("a", -1), 0, "a is still 1");
     const op = store.atomic().add("c", 1);
     await op.commit();
     await assert.rejects(op.commit(), TypeError);
