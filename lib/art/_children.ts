@@ -7,7 +7,7 @@
  */
 
 import { assert } from "../_assert.ts";
-import { insertByte, removeByte, replaceByte } from "./_bytes.ts";
+import { bytesToString, insertByte, removeByte, replaceByte } from "./_bytes.ts";
 import {
   type ArtNode,
   BYTE_VALUES,
@@ -189,6 +189,48 @@ export function addChild(node: InnerNode, byte: number, child: ArtNode): void {
     node.children[byte] = child;
   }
   node.count++;
+}
+
+/** A Node48 index under construction by {@link fillChildren} (reused: one fill at a time). */
+const index48 = new Uint8Array(BYTE_VALUES);
+
+/**
+ * Gives an empty `node` all its children at once, `bytes` strictly
+ * ascending: one keys string (or integer) built once, instead of one per
+ * child as repeated {@link addChild} calls do (a Node48 would rebuild its
+ * 256-char index for every child). The loader's path: a node read from the
+ * image arrives with every child.
+ */
+export function fillChildren(
+  node: InnerNode,
+  bytes: Uint8Array,
+  children: readonly ArtNode[],
+): void {
+  const count = bytes.length;
+  assert(node.count === 0 && children.length === count, "fill an empty node, a child per byte");
+  assert(count <= capacityOf(node.kind), "the children fit the node");
+  for (let at = 1; at < count; at++) assert(bytes[at] > bytes[at - 1], "child bytes ascend");
+  if (node.kind === KIND_4) {
+    let keys = 0;
+    for (let at = 0; at < count; at++) {
+      keys |= bytes[at] << (at * 8);
+      setChildAt(node, at, children[at]);
+    }
+    node.keys = keys;
+  } else if (node.kind === KIND_16) {
+    for (let at = 0; at < count; at++) setChildAt(node, at, children[at]);
+    node.keys = bytesToString(bytes, 0, count);
+  } else if (node.kind === KIND_48) {
+    index48.fill(0);
+    for (let at = 0; at < count; at++) {
+      node.children[at] = children[at];
+      index48[bytes[at]] = at + 1;
+    }
+    node.keys = bytesToString(index48, 0, BYTE_VALUES);
+  } else {
+    for (let at = 0; at < count; at++) node.children[bytes[at]] = children[at];
+  }
+  node.count = count;
 }
 
 /** Removes the child under `byte`, which must exist. Shrinking is left to the caller. */

@@ -14,7 +14,13 @@
 
 import { assert } from "../_assert.ts";
 import { bytesToString, KEY_BYTES_MAX } from "./_bytes.ts";
-import { addChild, findChild, nextChildByte, prevChildByte, replaceChild } from "./_children.ts";
+import {
+  fillChildren,
+  findChild,
+  nextChildByte,
+  prevChildByte,
+  replaceChild,
+} from "./_children.ts";
 import type { NodeView } from "./_image_walk.ts";
 import {
   type ArtNode,
@@ -61,6 +67,7 @@ export function nodeFromImage(view: NodeView, address: number, gen: number): Art
   else if (count <= NODE16_CHILDREN_MAX) node = new Node16(prefix, value);
   else node = new NodeWide(count <= NODE48_CHILDREN_MAX ? KIND_48 : KIND_256, prefix, value);
   let inline = 0;
+  const children = new Array<ArtNode>(count);
   for (let index = 0; index < count; index++) {
     const childAddress = view.childAddresses[index];
     let child: ArtNode;
@@ -72,8 +79,9 @@ export function nodeFromImage(view: NodeView, address: number, gen: number): Art
     } else {
       child = newStub(childAddress, gen);
     }
-    addChild(node as InnerNode, view.childBytes[index], child);
+    children[index] = child;
   }
+  if (count > 0) fillChildren(node as InnerNode, view.childBytes, children);
   assert(inline === (view.inlineLeaves?.length ?? 0), "every inline leaf has its child byte");
   node.address = address;
   node.gen = gen;
