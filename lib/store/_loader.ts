@@ -57,20 +57,6 @@ export class Loader {
   }
 
   /**
-   * Installs `stub` at once if its record's slab is cached (no I/O); false
-   * if it is not (then {@link Loader.load} reads it).
-   *
-   * @throws {CorruptionError} if the record is one the engine could not have written.
-   */
-  loadCached(stub: StubRef): boolean {
-    const node = this.#image().readCached(stub.address);
-    if (node === undefined) return false;
-    const below = this.#trie.install(stub.path, stub.address, checkedNode(node, stub.address));
-    if (below !== null) this.stats.nodesLoaded++;
-    return true;
-  }
-
-  /**
    * Loads `stub` and up to `budget` records below it, breadth first, from
    * cached slabs only; stops at the first record not cached. True if it
    * loaded at least `stub` itself.
