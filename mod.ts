@@ -23,6 +23,7 @@ export {
   type Entry,
   getManyKeysMax,
   type ListOptions,
+  type LoadMode,
   openStore,
   Store,
   type StoreOptions,

@@ -1,7 +1,7 @@
 /**
  * Checkpoint and reopen benchmarks on real files (`deno bench -A
  * bench/checkpoint_bench.ts`): an incremental checkpoint after 100 changed
- * keys, a full (compacting) checkpoint, a lazy reopen plus the first get,
+ * keys, a full (compacting) checkpoint, a lazy and a whole (eager) reopen plus the first get,
  * and recovery replay of 10,000 WAL records. Stores of 100,000 word-bigram
  * keys are built once before the benches (a few seconds); each bench times
  * only its own step (`b.start()`/`b.end()`), so the changes before a
@@ -13,7 +13,7 @@
  * `tools/checkpoint_measure.ts`.
  */
 
-import { openStore, type Store } from "../mod.ts";
+import { type LoadMode, openStore, type Store } from "../mod.ts";
 
 const storeKeys = 100_000;
 const replayRecords = 10_000;
@@ -138,11 +138,16 @@ Deno.bench({
   },
 });
 
-/** Times a lazy open of `dir` and one get of a cold key; the close is not timed. */
-async function reopenAndGet(b: Deno.BenchContext, dir: string, expected: number): Promise<void> {
+/** Times an open of `dir` (lazy unless told) and one get of a cold key; the close is not timed. */
+async function reopenAndGet(
+  b: Deno.BenchContext,
+  dir: string,
+  expected: number,
+  load: LoadMode = "lazy",
+): Promise<void> {
   const index = 1 + nextIndex() % (storeKeys - 1); // not keys[0], which the tiny epochs changed
   b.start();
-  const store = await openStore({ path: dir, checkpoint: { auto: false } });
+  const store = await openStore({ path: dir, checkpoint: { auto: false }, load });
   const value = await store.get(keys[index]);
   b.end();
   const replayed = store.stats().recovery.replayedRecords;
@@ -169,6 +174,16 @@ Deno.bench({
   warmup: 3,
   async fn(b) {
     await reopenAndGet(b, tiny, 1);
+  },
+});
+
+Deno.bench({
+  name: "reopen 100,000 keys loaded whole (load: eager) + first get",
+  group: "reopen",
+  n: 30,
+  warmup: 3,
+  async fn(b) {
+    await reopenAndGet(b, tiny, 1, "eager");
   },
 });
 

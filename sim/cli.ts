@@ -198,6 +198,7 @@ interface Totals {
   clobbered: number;
   checkpoints: number;
   nodesLoaded: number;
+  eagerOpens: number;
   queuedWrites: number;
   verifies: number;
   stoppedEarly: number;
@@ -214,6 +215,7 @@ function addUp(totals: Totals, result: RunResult): void {
   totals.clobbered += result.stats.clobberedRecoveries;
   totals.checkpoints += result.stats.checkpointsCommitted;
   totals.nodesLoaded += result.stats.nodesLoaded;
+  totals.eagerOpens += result.stats.eagerOpens;
   totals.queuedWrites += result.stats.queuedWrites;
   totals.verifies += result.stats.verifies;
   if (result.stoppedEarly !== undefined && result.violations.length === 0) totals.stoppedEarly++;
@@ -241,7 +243,8 @@ function printSummary(totals: Totals, ms: number): void {
       `not judged (a misdirected write overwrote log records): ${totals.clobbered}`,
   );
   console.log(
-    `checkpoints committed: ${totals.checkpoints}; image nodes loaded lazily: ${totals.nodesLoaded}; ` +
+    `checkpoints committed: ${totals.checkpoints}; image nodes loaded: ${totals.nodesLoaded} ` +
+      `(${totals.eagerOpens} recoveries loaded the whole image at open); ` +
       `writes queued for a load: ${totals.queuedWrites}; verify() passes: ${totals.verifies}`,
   );
   console.log(`faults injected: ${faults.join(", ") || "none"}`);
@@ -265,6 +268,7 @@ async function main(): Promise<number> {
     clobbered: 0,
     checkpoints: 0,
     nodesLoaded: 0,
+    eagerOpens: 0,
     queuedWrites: 0,
     verifies: 0,
     stoppedEarly: 0,

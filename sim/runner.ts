@@ -13,6 +13,7 @@ import { compactingFileName, imageFileName } from "../lib/image/image_file.ts";
 import {
   type CheckpointOptions,
   type Durability,
+  type LoadMode,
   openStore,
   type Store,
   type StoreOptions,
@@ -44,6 +45,12 @@ export interface RunOptions {
   stopAtFirst?: boolean;
   /** Automatic checkpoint settings (default: drawn from the seed). */
   checkpoint?: CheckpointOptions;
+  /**
+   * How recovery opens load the image (default: drawn for each open, eager
+   * or lazy, half and half). The reopen after a recovery check is always
+   * lazy, so the ops after it meet stubs.
+   */
+  load?: LoadMode;
 }
 
 /** Counters of one run. */
@@ -76,9 +83,11 @@ export interface RunStats {
   queuedWrites: number;
   /** Stores reopened after a recovery check with nothing but the image's root loaded. */
   lazyOpens: number;
+  /** Recovery opens that loaded the whole image at once. */
+  eagerOpens: number;
   /** Checkpoints committed (asked for or automatic), by stores that were then closed or crashed. */
   checkpointsCommitted: number;
-  /** Image nodes loaded lazily, by those stores. */
+  /** Image nodes loaded (at open or on use), by those stores. */
   nodesLoaded: number;
   /** Injected faults by kind. */
   faults: Record<string, number>;
@@ -115,6 +124,8 @@ const damageSlackBytes = 64 * 1024;
 const crashStream = 0xc4a5;
 /** The `eventPrng` stream of the choice to reopen lazily after a recovery. */
 const lazyStream = 0x1a2b;
+/** The `eventPrng` stream of how a recovery open loads the image. */
+const loadStream = 0x10ad;
 /** The most extra power losses during one recovery. */
 const recoveryCrashesMax = 3;
 /** Opens tried before a transient storage error counts as a failure. */
@@ -175,6 +186,7 @@ class Run {
     verifies: 0,
     queuedWrites: 0,
     lazyOpens: 0,
+    eagerOpens: 0,
     checkpointsCommitted: 0,
     nodesLoaded: 0,
     faults: {},
@@ -194,6 +206,7 @@ class Run {
   readonly #seed: number;
   readonly #durability: Durability;
   readonly #checkpoint: CheckpointOptions;
+  readonly #load: LoadMode | undefined;
   /**
    * A write the store queued (its key's path was loading from the image):
    * no other step runs until it settles, so the LSN it then took (if any)
@@ -205,6 +218,7 @@ class Run {
     this.#seed = options.seed;
     this.#durability = options.durability ?? "strict";
     this.#checkpoint = options.checkpoint ?? drawCheckpointOptions(options.seed);
+    this.#load = options.load;
     this.storage = new SimBlockStorage({
       seed: options.seed,
       profile: options.profile,
@@ -531,7 +545,8 @@ class Run {
     // Sometimes the power fails again while the store recovers: mid-replay,
     // mid-truncation of a torn tail, mid-removal of a torn segment.
     for (let again = 0; again < recoveryCrashesMax && random.chance(0.3); again++) {
-      const opening = openStore(this.#storeOptions()).then((store) => store, () => undefined);
+      const options = this.#storeOptions(this.#recoveryLoad(step));
+      const opening = openStore(options).then((store) => store, () => undefined);
       await this.drive(1 + random.below(6));
       lostWrite = this.#powerLoss() || lostWrite;
       void opening;
@@ -561,14 +576,23 @@ class Run {
     return lostWrite;
   }
 
-  #storeOptions(): StoreOptions {
+  #storeOptions(load: LoadMode): StoreOptions {
     return {
       storage: this.storage,
       clock: this.storage.clock,
       walSegmentBytes: simSegmentBytes,
       durability: this.#durability,
       checkpoint: this.#checkpoint,
+      load,
     };
+  }
+
+  /** How the recovery open at `step` loads the image: the run's setting, or drawn. */
+  #recoveryLoad(step: number): LoadMode {
+    if (this.#load !== undefined) return this.#load;
+    if (step < 0) return "lazy"; // the first open, of an empty disk
+    const eager = eventPrng(this.#seed, loadStream, step % 0x1_0000_0000).chance(0.5);
+    return eager ? "eager" : "lazy";
   }
 
   /**
@@ -615,7 +639,9 @@ class Run {
     lostWriteExcused = false,
     powerLoss = false,
   ): Promise<void> {
-    await this.#openStore(step);
+    const load = this.#recoveryLoad(step);
+    if (load === "eager") this.stats.eagerOpens++;
+    await this.#openStore(step, load);
     const store = this.store!;
     const state = await this.#collectRecovered(store, step);
     if (step >= 0) {
@@ -640,13 +666,13 @@ class Run {
   }
 
   /** Opens the store, retrying transient storage errors; checks nothing. */
-  async #openStore(step: number): Promise<void> {
+  async #openStore(step: number, load: LoadMode): Promise<void> {
     this.#life++;
     this.#busy.clear(); // ops of the store before are settled or lost with it
     this.poisoned = false;
     for (let attempt = 1; attempt <= openAttemptsMax; attempt++) {
       try {
-        this.store = await this.until(openStore(this.#storeOptions()), step, "open");
+        this.store = await this.until(openStore(this.#storeOptions(load)), step, "open");
         break;
       } catch (error) {
         if (error instanceof StopRun) throw error;
@@ -674,13 +700,13 @@ class Run {
   /** A clean close and an open that loads nothing but the root; an unclean close is checked as usual. */
   async #reopenLazily(step: number): Promise<void> {
     if (!(await this.#closeStore(step))) {
-      await this.#openStore(step);
+      await this.#openStore(step, this.#recoveryLoad(step));
       const state = await this.#collectRecovered(this.store!, step);
       this.oracle.recovered(step, state, this.store!.stats().lastLsn, false, false, false);
       return;
     }
     this.stats.lazyOpens++;
-    await this.#openStore(step);
+    await this.#openStore(step, "lazy");
   }
 
   /** Lists the whole recovered store, trying again after failed reads (lazy loads read the image). */

@@ -109,7 +109,7 @@ Deno.test("lazy open: reads load only their paths; writes to cold keys keep call
   await batch.commit();
   await store.checkpoint();
   await store.close();
-  const lazy = await reopen(storage);
+  const lazy = await reopen(storage, { load: "lazy" });
   assert.equal(lazy.stats().image.nodesLoaded, 0, "open reads the root only");
   assert.equal(lazy.stats().keys, 5000);
   assert.equal(await lazy.get(key(1558)), 1559);
@@ -152,7 +152,7 @@ Deno.test("lazy open: deletes next to nodes still on disk, then checkpoints and 
   await store.close();
   // Each delete may leave a one-child node whose child is not loaded yet.
   for (const victim of ["abc", "ab", "ba", "a", "b", "bb"]) {
-    const lazy = await reopen(storage);
+    const lazy = await reopen(storage, { load: "lazy" });
     await lazy.delete(victim);
     await lazy.checkpoint();
     const report = await lazy.verify();
@@ -268,31 +268,122 @@ Deno.test("checkpoint: epochs trigger on their own, and stats count them", async
   );
 });
 
-Deno.test("verify: a damaged image record is found; reading it is a CorruptionError", async () => {
+for (const load of ["lazy", "eager"] as const) {
+  Deno.test(`verify: a damaged image record is found; reading it is a CorruptionError (${load} open)`, async () => {
+    const storage = new MemoryBlockStorage();
+    const store = await reopen(storage);
+    for (let index = 0; index < 50; index++) await store.set(`key ${index}`, index);
+    await store.checkpoint();
+    await store.close();
+    // Flip a byte inside the first slab's records (past the header region).
+    const file = await storage.open(imageFileName);
+    const [byte] = await file.read(8192 + 20, 1);
+    await file.write(8192 + 20, Uint8Array.of(byte ^ 0x10));
+    await file.close();
+    // An eager open leaves the damaged record (and its slab) on disk: its
+    // read then fails as a lazy one does, after the usual re-reads.
+    const damaged = await reopen(storage, { load });
+    const report = await damaged.verify();
+    assert.equal(report.ok, false);
+    assert.match(report.problems.join("\n"), /record at \d+/);
+    const reads = [];
+    for (let index = 0; index < 50; index++) {
+      reads.push(damaged.get(`key ${index}`).catch((e) => e));
+    }
+    const outcomes = await Promise.all(reads);
+    assert.ok(
+      outcomes.some((outcome) =>
+        outcome instanceof CorruptionError && outcome.file === imageFileName
+      ),
+      "a read through the damaged record names the image file",
+    );
+    const intact = outcomes.filter((outcome, index) => outcome === index).length;
+    assert.ok(intact > 0, "keys outside the damaged record read as written");
+    await damaged.close();
+  });
+}
+
+Deno.test("eager open: the whole image loads at open and holds what a lazy open reads", async () => {
   const storage = new MemoryBlockStorage();
   const store = await reopen(storage);
-  for (let index = 0; index < 50; index++) await store.set(`key ${index}`, index);
+  // Every node shape: a 256-way root (one key per first byte), keys that
+  // are prefixes of others, leaves too long to sit inside their parent's
+  // record, and enough keys for several slabs.
+  const keys: Uint8Array[] = [];
+  for (let byte = 0; byte < 256; byte++) keys.push(Uint8Array.of(byte, 1, 2));
+  for (let index = 0; index < 3000; index++) {
+    const word = `w${index % 40} ${index % 7 === 0 ? "long ".repeat(20) : ""}${index}`;
+    keys.push(new TextEncoder().encode(word), new TextEncoder().encode(`w${index % 40}`));
+  }
+  const batch = store.atomic();
+  keys.forEach((key, index) => batch.add(key, index + 1));
+  await batch.commit();
   await store.checkpoint();
   await store.close();
-  // Flip a byte inside the first slab's records (past the header region).
-  const file = await storage.open(imageFileName);
-  const [byte] = await file.read(8192 + 20, 1);
-  await file.write(8192 + 20, Uint8Array.of(byte ^ 0x10));
-  await file.close();
-  const damaged = await reopen(storage);
-  const report = await damaged.verify();
-  assert.equal(report.ok, false);
-  assert.match(report.problems.join("\n"), /record at \d+/);
-  const reads = [];
-  for (let index = 0; index < 50; index++) reads.push(damaged.get(`key ${index}`).catch((e) => e));
-  const outcomes = await Promise.all(reads);
-  assert.ok(
-    outcomes.some((outcome) =>
-      outcome instanceof CorruptionError && outcome.file === imageFileName
-    ),
-    "a read through the damaged record names the image file",
-  );
-  await damaged.close();
+
+  const lazy = await reopen(storage, { load: "lazy" });
+  assert.equal(lazy.stats().image.nodesLoaded, 0, "a lazy open reads the root only");
+  const expected = await readAll(lazy);
+  const expectedBytes = [];
+  for await (const entry of lazy.list({ prefix: "" })) expectedBytes.push(entry);
+  await lazy.close();
+
+  const eager = await reopen(storage, { load: "eager" });
+  const loaded = eager.stats().image.nodesLoaded;
+  assert.ok(loaded > 100, `open loaded ${loaded} records`);
+  const entries = [];
+  for await (const entry of eager.list({ prefix: "" })) entries.push(entry);
+  assert.deepEqual(entries, expectedBytes);
+  assert.equal(eager.stats().image.nodesLoaded, loaded, "the list loaded nothing more");
+  assert.equal(eager.stats().keys, expectedBytes.length);
+  assert.equal(await eager.get(Uint8Array.of(200, 1, 2)), 201);
+  // Writes over the loaded trie, a checkpoint of them, and a check of it all.
+  await eager.add("w3", 5);
+  await eager.delete(Uint8Array.of(7, 1, 2));
+  await eager.checkpoint();
+  assert.ok((await eager.verify()).ok);
+  await eager.close();
+  const again = await reopen(storage); // auto: a small image loads whole
+  assert.ok(again.stats().image.nodesLoaded > 0);
+  const state = await readAll(again);
+  assert.equal(state.get("w3"), expected.get("w3")! + 5);
+  assert.equal(state.size, expected.size - 1);
+  await again.close();
+});
+
+Deno.test("eager open: a slab that fails to read stays on disk and loads on use", async () => {
+  const inner = new MemoryBlockStorage();
+  const store = await reopen(inner);
+  const key = (index: number) => `k${index % 13} ${index} ${"x".repeat(300)}`;
+  for (let index = 0; index < 2000; index++) await store.set(key(index), index);
+  await store.checkpoint();
+  await store.close();
+  // The first read of a whole slab past slab 0 fails (EIO); the record reads after it succeed.
+  let failed = 0;
+  class FailingFile extends ForwardingFile {
+    override read(offset: number, length: number): Promise<Uint8Array> {
+      const slabRead = offset > 0 && offset % slabBytes === 0 && length > 4096;
+      if (this.name === imageFileName && slabRead && failed++ === 0) {
+        return Promise.reject(new Error("injected slab read failure: EIO"));
+      }
+      return super.read(offset, length);
+    }
+  }
+  class FailingStorage extends ForwardingStorage {
+    override wrapFile(file: BlockFile): BlockFile {
+      return new FailingFile(file);
+    }
+  }
+  const storage = new FailingStorage(inner, "failing slab read");
+  const opened = await openStore({ storage, checkpoint: manual, load: "eager" });
+  assert.ok(failed >= 1, "a slab read failed");
+  const atOpen = opened.stats().image.nodesLoaded;
+  assert.ok(atOpen > 0, "the other slabs loaded");
+  const state = await readAll(opened);
+  assert.equal(state.size, 2000);
+  assert.equal(state.get(key(1000)), 1000);
+  assert.ok(opened.stats().image.nodesLoaded > atOpen, "the failed slab's records loaded on use");
+  await opened.close();
 });
 
 Deno.test("checkpoint: a covered segment whose removal a crash undid is passed by, not damage", async () => {
@@ -354,7 +445,7 @@ Deno.test("lazy open: a list batch is one state, even when it waits for loads", 
   await store.checkpoint();
   await store.close();
   for (let round = 0; round < 5; round++) {
-    const lazy = await reopen(storage, { durability: "relaxed" });
+    const lazy = await reopen(storage, { durability: "relaxed", load: "lazy" });
     const walk = lazy.list({ prefix: "k" });
     const first = walk.next(); // meets a node not loaded yet, and waits for it
     // One atomic write to two keys in different subtrees of the first batch
@@ -502,7 +593,7 @@ Deno.test("lazy open: a write whose path is in a cached slab goes through withou
   await batch.commit();
   await store.checkpoint(); // a small image: one slab
   await store.close();
-  const lazy = await reopen(storage);
+  const lazy = await reopen(storage, { load: "lazy" });
   assert.equal(await lazy.get("k1 1"), 1); // reads the slab, and caches it
   const loaded = lazy.stats().image.nodesLoaded;
   const write = lazy.add("k5 12", 1); // another subtree, same slab

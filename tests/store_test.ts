@@ -309,6 +309,10 @@ Deno.test("openStore: option errors are clear", async () => {
     openStore({ storage: new MemoryBlockStorage(), walSegmentBytes: 10 }),
     RangeError,
   );
+  await assert.rejects(
+    openStore({ storage: new MemoryBlockStorage(), load: "all" as never }),
+    /load must be one of "auto", "eager", "lazy", got "all"/,
+  );
 });
 
 Deno.test("stats report keys, lsns and the WAL", async () => {
@@ -472,7 +476,7 @@ Deno.test("list: next() calls made at once are answered in order, across batches
     await atomic.commit();
   }
   await first.close();
-  const store = await openStore({ storage }); // lazy: the walk meets stubs and loads them
+  const store = await openStore({ storage, load: "lazy" }); // the walk meets stubs and loads them
   try {
     assert.equal(store.stats().image.nodesLoaded, 0);
     for (const reverse of [false, true]) {

@@ -195,8 +195,9 @@ export function addChild(node: InnerNode, byte: number, child: ArtNode): void {
 const index48 = new Uint8Array(BYTE_VALUES);
 
 /**
- * Gives an empty `node` all its children at once, `bytes` strictly
- * ascending: one keys string (or integer) built once, instead of one per
+ * Gives an empty `node` its `count` children at once: `children[childFrom
+ * + i]` under the byte `bytes[bytesFrom + i]`, the bytes strictly
+ * ascending. One keys string (or integer) built once, instead of one per
  * child as repeated {@link addChild} calls do (a Node48 would rebuild its
  * 256-char index for every child). The loader's path: a node read from the
  * image arrives with every child.
@@ -204,31 +205,40 @@ const index48 = new Uint8Array(BYTE_VALUES);
 export function fillChildren(
   node: InnerNode,
   bytes: Uint8Array,
+  bytesFrom: number,
   children: readonly ArtNode[],
+  childFrom: number,
+  count: number,
 ): void {
-  const count = bytes.length;
-  assert(node.count === 0 && children.length === count, "fill an empty node, a child per byte");
-  assert(count <= capacityOf(node.kind), "the children fit the node");
-  for (let at = 1; at < count; at++) assert(bytes[at] > bytes[at - 1], "child bytes ascend");
+  assert(
+    node.count === 0 && bytesFrom + count <= bytes.length,
+    "fill an empty node, bytes in range",
+  );
+  assert(count <= capacityOf(node.kind) && childFrom + count <= children.length, "children fit");
+  for (let at = bytesFrom + 1; at < bytesFrom + count; at++) {
+    assert(bytes[at] > bytes[at - 1], "child bytes ascend");
+  }
   if (node.kind === KIND_4) {
     let keys = 0;
     for (let at = 0; at < count; at++) {
-      keys |= bytes[at] << (at * 8);
-      setChildAt(node, at, children[at]);
+      keys |= bytes[bytesFrom + at] << (at * 8);
+      setChildAt(node, at, children[childFrom + at]);
     }
     node.keys = keys;
   } else if (node.kind === KIND_16) {
-    for (let at = 0; at < count; at++) setChildAt(node, at, children[at]);
-    node.keys = bytesToString(bytes, 0, count);
+    for (let at = 0; at < count; at++) setChildAt(node, at, children[childFrom + at]);
+    node.keys = bytesToString(bytes, bytesFrom, bytesFrom + count);
   } else if (node.kind === KIND_48) {
     index48.fill(0);
     for (let at = 0; at < count; at++) {
-      node.children[at] = children[at];
-      index48[bytes[at]] = at + 1;
+      node.children[at] = children[childFrom + at];
+      index48[bytes[bytesFrom + at]] = at + 1;
     }
     node.keys = bytesToString(index48, 0, BYTE_VALUES);
   } else {
-    for (let at = 0; at < count; at++) node.children[bytes[at]] = children[at];
+    for (let at = 0; at < count; at++) {
+      node.children[bytes[bytesFrom + at]] = children[childFrom + at];
+    }
   }
   node.count = count;
 }

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { assert } from "../_assert.ts";
+import { assert, unreachable } from "../_assert.ts";
 import { bytesToString, KEY_BYTES_MAX } from "./_bytes.ts";
 import {
   fillChildren,
@@ -58,6 +58,37 @@ const FRAMES_MAX = KEY_BYTES_MAX + 2;
 export function nodeFromImage(view: NodeView, address: number, gen: number): ArtNode {
   const count = view.childBytes.length;
   assert(count === view.childAddresses.length, "every child has an address");
+  const children = new Array<ArtNode>(count);
+  let inline = 0;
+  for (let index = 0; index < count; index++) {
+    const childAddress = view.childAddresses[index];
+    children[index] = childAddress === INLINE_ADDRESS
+      ? inlineLeaf(view, inline++, gen)
+      : newStub(childAddress, gen);
+  }
+  assert(inline === (view.inlineLeaves?.length ?? 0), "every inline leaf has its child byte");
+  return nodeWithChildren(view, address, gen, children);
+}
+
+/** The leaf stored in `view`'s record as its `index`-th inline leaf. */
+function inlineLeaf(view: NodeView, index: number, gen: number): Leaf {
+  const leaf = view.inlineLeaves![index];
+  assert(leaf !== undefined, "an inline child has its leaf in the record");
+  const child = new Leaf(bytesToString(leaf.prefix, 0, leaf.prefix.length), leaf.value);
+  child.address = INLINE_ADDRESS;
+  child.gen = gen;
+  return child;
+}
+
+/** The node `view` describes, of the kind its child count picks, with `children` in place. */
+function nodeWithChildren(
+  view: NodeView,
+  address: number,
+  gen: number,
+  children: ArtNode[],
+): ArtNode {
+  const count = view.childBytes.length;
+  assert(count === children.length, "a child per child byte");
   assert(count > 0 || view.value !== undefined, "a leaf holds a value");
   const prefix = bytesToString(view.prefix, 0, view.prefix.length);
   const value = view.value ?? NO_VALUE;
@@ -66,26 +97,203 @@ export function nodeFromImage(view: NodeView, address: number, gen: number): Art
   else if (count <= NODE4_CHILDREN_MAX) node = new Node4(prefix, value);
   else if (count <= NODE16_CHILDREN_MAX) node = new Node16(prefix, value);
   else node = new NodeWide(count <= NODE48_CHILDREN_MAX ? KIND_48 : KIND_256, prefix, value);
-  let inline = 0;
-  const children = new Array<ArtNode>(count);
-  for (let index = 0; index < count; index++) {
-    const childAddress = view.childAddresses[index];
-    let child: ArtNode;
-    if (childAddress === INLINE_ADDRESS) {
-      const leaf = view.inlineLeaves![inline++];
-      child = new Leaf(bytesToString(leaf.prefix, 0, leaf.prefix.length), leaf.value);
-      child.address = INLINE_ADDRESS;
-      child.gen = gen;
-    } else {
-      child = newStub(childAddress, gen);
-    }
-    children[index] = child;
-  }
-  if (count > 0) fillChildren(node as InnerNode, view.childBytes, children);
-  assert(inline === (view.inlineLeaves?.length ?? 0), "every inline leaf has its child byte");
+  if (count > 0) fillChildren(node as InnerNode, view.childBytes, 0, children, 0, count);
   node.address = address;
   node.gen = gen;
   return node;
+}
+
+/**
+ * A record decoded in place (the shape of the image's `RecordFields`): its
+ * fields as offsets into the bytes it was decoded from.
+ */
+export interface RecordFieldsView {
+  prefixAt: number;
+  prefixLength: number;
+  /** The count of the key ending at the node, or -1 if none does. */
+  value: number;
+  count: number;
+  childBytesAt: number;
+  /** Per child: its record's address, or {@link INLINE_ADDRESS}. */
+  refs: number[];
+  leaves: number;
+  leafAt: number[];
+  leafLength: number[];
+  leafValue: number[];
+}
+
+/** Where {@link buildSubtree} reads records from. */
+export interface RecordSource {
+  /** The fields every fetch decodes into. */
+  readonly fields: RecordFieldsView;
+  /**
+   * Decodes the record at `address` into {@link RecordSource.fields};
+   * returns the bytes its offsets point into, or undefined when the record
+   * is not at hand (it stays a stub).
+   */
+  fetch(address: number): Uint8Array | undefined;
+}
+
+/**
+ * One record of {@link buildSubtree} whose children are being built. Frames
+ * are reused (one per stack level) and their refs and children sit in
+ * shared stacks, so a bulk load makes no garbage per record.
+ */
+interface BuildFrame {
+  node: ArtNode;
+  /** The bytes the record was decoded from, and where its child bytes are in them. */
+  bytes: Uint8Array;
+  childBytesAt: number;
+  /** Where this frame's refs and children start in the shared stacks, and how many. */
+  base: number;
+  count: number;
+  /** The next child to build. */
+  next: number;
+  /** Key bytes from the root to the end of this node's prefix. */
+  depth: number;
+}
+
+/** The state of a bulk load: frames by level, and the refs and children they hold. */
+interface BuildStacks {
+  frames: BuildFrame[];
+  /** Per child of a frame: the address of its record, or {@link INLINE_ADDRESS}. */
+  refs: number[];
+  children: ArtNode[];
+}
+
+/** What the last {@link buildSubtree} made: nodes from records, and stubs left. */
+export const buildSubtreeCounts = { nodes: 0, stubs: 0 };
+
+/** The node of the record `source` just decoded from `bytes`, without its children. */
+function builtNode(fields: RecordFieldsView, bytes: Uint8Array, address: number, gen: number) {
+  const count = fields.count;
+  const prefix = bytesToString(bytes, fields.prefixAt, fields.prefixAt + fields.prefixLength);
+  const value = fields.value < 0 ? NO_VALUE : fields.value;
+  assert(count > 0 || value !== NO_VALUE, "a leaf holds a value");
+  let node: ArtNode;
+  if (count === 0) node = new Leaf(prefix, value);
+  else if (count <= NODE4_CHILDREN_MAX) node = new Node4(prefix, value);
+  else if (count <= NODE16_CHILDREN_MAX) node = new Node16(prefix, value);
+  else node = new NodeWide(count <= NODE48_CHILDREN_MAX ? KIND_48 : KIND_256, prefix, value);
+  node.address = address;
+  node.gen = gen;
+  return node;
+}
+
+/**
+ * Pushes a frame for the record `source` just decoded from `bytes` at
+ * `level`: its node, its refs, and its inline leaves built.
+ */
+function pushFrame(
+  stacks: BuildStacks,
+  level: number,
+  source: RecordSource,
+  bytes: Uint8Array,
+  address: number,
+  gen: number,
+  depth: number,
+): void {
+  const fields = source.fields;
+  const below = level === 0 ? undefined : stacks.frames[level - 1];
+  const base = below === undefined ? 0 : below.base + below.count;
+  const count = fields.count;
+  let leaf = 0;
+  for (let index = 0; index < count; index++) {
+    const ref = fields.refs[index];
+    stacks.refs[base + index] = ref;
+    if (ref !== INLINE_ADDRESS) continue;
+    const at = fields.leafAt[leaf];
+    const child = new Leaf(
+      bytesToString(bytes, at, at + fields.leafLength[leaf]),
+      fields.leafValue[leaf],
+    );
+    leaf++;
+    child.address = INLINE_ADDRESS;
+    child.gen = gen;
+    stacks.children[base + index] = child;
+  }
+  assert(leaf === fields.leaves, "every inline leaf has its child byte");
+  const node = builtNode(fields, bytes, address, gen);
+  const end = depth + fields.prefixLength;
+  let frame = stacks.frames[level];
+  if (frame === undefined) {
+    frame = { node, bytes, childBytesAt: 0, base, count, next: 0, depth: end };
+    stacks.frames[level] = frame;
+  }
+  frame.node = node;
+  frame.bytes = bytes;
+  frame.childBytesAt = fields.childBytesAt;
+  frame.base = base;
+  frame.count = count;
+  frame.next = 0;
+  frame.depth = end;
+}
+
+/**
+ * The whole subtree under the record at `address` (`depth` key bytes below
+ * the root), built at once from `source`, children before parents, with a
+ * stub only where a record is not at hand: no stub made and replaced per
+ * node, no walk from the root per node, no garbage per record. The bulk
+ * load of an image at open. An explicit stack; at most `nodesMax` records
+ * (a trie of `k` keys has fewer than `2k` nodes) and the key length limit
+ * deep, else a description of the problem (records that cannot be the
+ * engine's, such as a cycle of refs); undefined if the record at `address`
+ * itself is not at hand. Sets {@link buildSubtreeCounts}.
+ */
+export function buildSubtree(
+  source: RecordSource,
+  address: number,
+  depth: number,
+  gen: number,
+  nodesMax: number,
+): ArtNode | string | undefined {
+  const counts = buildSubtreeCounts;
+  counts.nodes = 0;
+  counts.stubs = 0;
+  const rootBytes = source.fetch(address);
+  if (rootBytes === undefined) return undefined;
+  const stacks: BuildStacks = { frames: [], refs: [], children: [] };
+  pushFrame(stacks, 0, source, rootBytes, address, gen, depth);
+  counts.nodes = 1;
+  let level = 0;
+  for (let steps = 0; steps <= (BYTE_VALUES + 1) * nodesMax; steps++) {
+    const frame = stacks.frames[level];
+    if (frame.depth > KEY_BYTES_MAX) return `record ${address} lies ${frame.depth} key bytes deep`;
+    if (frame.next < frame.count) {
+      const at = frame.base + frame.next++;
+      const childAddress = stacks.refs[at];
+      if (childAddress === INLINE_ADDRESS) continue; // built with the frame
+      const bytes = source.fetch(childAddress);
+      if (bytes === undefined) {
+        stacks.children[at] = newStub(childAddress, gen);
+        counts.stubs++;
+        continue;
+      }
+      if (++counts.nodes > nodesMax) return `more than ${nodesMax} records under ${address}`;
+      level++;
+      assert(level < FRAMES_MAX, "a frame per key byte at most");
+      pushFrame(stacks, level, source, bytes, childAddress, gen, frame.depth + 1);
+      continue;
+    }
+    const node = frame.node;
+    if (frame.count > 0) {
+      const children = stacks.children;
+      fillChildren(
+        node as InnerNode,
+        frame.bytes,
+        frame.childBytesAt,
+        children,
+        frame.base,
+        frame.count,
+      );
+    }
+    frame.bytes = rootBytes; // keep no other slab alive through a reused frame
+    if (level === 0) return node;
+    level--;
+    const parent = stacks.frames[level];
+    stacks.children[parent.base + parent.next - 1] = node;
+  }
+  return unreachable("a bounded subtree build ends within its steps");
 }
 
 /**

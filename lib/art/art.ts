@@ -32,12 +32,15 @@ import { assert } from "../_assert.ts";
 import { type CollectedEntry, collectEntries, walkEntries } from "./_cursor.ts";
 import type { NodeView } from "./_image_walk.ts";
 import {
+  buildSubtree,
+  buildSubtreeCounts,
   findStubs,
   installNode,
   installPath,
   installPathStubs,
   installSubtree,
   nodeFromImage,
+  type RecordSource,
   stubOnPath,
   type StubRef,
 } from "./_lazy.ts";
@@ -48,7 +51,7 @@ import { FrozenSnapshot } from "./_snapshot.ts";
 import type { ArtSnapshot } from "./snapshot.ts";
 
 export type { ArtSnapshot, ArtSnapshotRange, NodeView } from "./snapshot.ts";
-export type { StubRef } from "./_lazy.ts";
+export type { RecordFieldsView, RecordSource, StubRef } from "./_lazy.ts";
 export type { CollectedEntry } from "./_cursor.ts";
 export type { DropHandler } from "./_tree.ts";
 export { INLINE_ADDRESS, NodeNotLoaded } from "./_node.ts";
@@ -122,6 +125,60 @@ export class Art {
     art.#size = size;
     art.#lazy = true;
     art.#unloaded = root.childAddresses.filter((address) => address !== INLINE_ADDRESS).length;
+    return art;
+  }
+
+  /**
+   * A trie opened from an image and loaded whole at once: every record
+   * `source` has at hand becomes a node, children before parents, and only
+   * the records it has not stay stubs (to load later as usual).
+   *
+   * @param rootAddress Where the image holds the root's record.
+   * @param size The number of keys the image holds.
+   * @param source Decodes records by address.
+   * @returns The trie; undefined if the root's record is not at hand; or a
+   *   description of why the records cannot be a trie of `size` keys (more
+   *   than `2 × size` records, or deeper than a key).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Art } from "./art.ts";
+   * import { decodeRecordFields, encodeNodeRecord, newRecordFields } from "../image/node_record.ts";
+   * const none = new Uint8Array(0);
+   * const records = new Map([
+   *   [100, encodeNodeRecord({ prefix: none, value: 7, childBytes: none, childAddresses: [] })],
+   *   [300, encodeNodeRecord({ prefix: none, value: undefined, childBytes: Uint8Array.of(1, 2), childAddresses: [100 * 2 ** 17 + 9, 200 * 2 ** 17 + 9] })],
+   * ]);
+   * const fields = newRecordFields();
+   * const source = {
+   *   fields,
+   *   fetch(address: number) {
+   *     const bytes = records.get(address > 2 ** 17 ? Math.floor(address / 2 ** 17) : address);
+   *     if (bytes === undefined) return undefined;
+   *     assert.equal(decodeRecordFields(bytes, 0, bytes.length, fields), undefined);
+   *     return bytes;
+   *   },
+   * };
+   * const art = Art.fromImageWhole(300, 2, source);
+   * assert.ok(art instanceof Art);
+   * assert.equal(art.get(Uint8Array.of(1)), 7);
+   * assert.equal(art.unloaded, 1); // the record at offset 200 stays a stub
+   * ```
+   */
+  static fromImageWhole(
+    rootAddress: number,
+    size: number,
+    source: RecordSource,
+  ): Art | string | undefined {
+    assert(Number.isSafeInteger(size) && size > 0, "an image with a root holds keys");
+    const built = buildSubtree(source, rootAddress, 0, tickGeneration(), 2 * size);
+    if (built === undefined || typeof built === "string") return built;
+    const art = new Art();
+    art.#tree.root = built;
+    art.#size = size;
+    art.#lazy = true;
+    art.#unloaded = buildSubtreeCounts.stubs;
     return art;
   }
 

@@ -5,6 +5,7 @@
 
 import assert from "node:assert/strict";
 import { Art, INLINE_ADDRESS, NodeNotLoaded, type NodeView } from "./art.ts";
+import { decodeRecordFields, encodeNodeRecord, newRecordFields } from "../image/node_record.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
@@ -140,4 +141,81 @@ Deno.test("lazy Art: inline leaves load with their parent and drop no record of 
     [1, 2, 13, 4, 5],
   );
   assert.equal(art.verify().keys, 5);
+});
+
+/** A record source over encoded records, by offset (refs are `offset × 2^17 + length`). */
+function sourceOf(records: Map<number, Uint8Array>) {
+  const fields = newRecordFields();
+  return {
+    fields,
+    fetch(address: number): Uint8Array | undefined {
+      const bytes = records.get(Math.floor(address / 2 ** 17));
+      if (bytes === undefined) return undefined;
+      assert.equal(decodeRecordFields(bytes, 0, bytes.length, fields), undefined);
+      return bytes;
+    },
+  };
+}
+
+Deno.test("fromImageWhole: builds every record at hand, stubs the rest, same trie as loads", () => {
+  const art = new Art();
+  for (let index = 0; index < 400; index++) art.set(bytes(`k${index % 31} ${index}`), index);
+  art.set(bytes("k1"), 7); // a key ending on an inner node
+  const { records, root } = imageOf(art);
+  // Refs name each record's exact length: encode children (lower addresses,
+  // written first) before their parents.
+  const exact = new Map<number, Uint8Array>();
+  const refOf = (address: number) =>
+    address === INLINE_ADDRESS ? address : address * 2 ** 17 + exact.get(address)!.length;
+  for (const address of [...records.keys()].sort((a, b) => a - b)) {
+    const view = records.get(address)!;
+    exact.set(
+      address,
+      encodeNodeRecord({ ...view, childAddresses: view.childAddresses.map(refOf) }),
+    );
+  }
+  const whole = Art.fromImageWhole(refOf(root), art.size, sourceOf(exact));
+  assert.ok(whole instanceof Art);
+  assert.equal(whole.unloaded, 0);
+  assert.deepEqual([...whole.entries()], [...art.entries()]);
+  whole.verify();
+  // Without one record, its subtree is a stub that loads as usual.
+  const missing = [...records.keys()].find((address) => address !== root)!;
+  const partial = new Map(exact);
+  partial.delete(missing);
+  const lazy = Art.fromImageWhole(refOf(root), art.size, sourceOf(partial));
+  assert.ok(lazy instanceof Art);
+  assert.equal(lazy.unloaded, 1);
+  const byRef = new Map([...records].map(([address, view]) => [refOf(address), view]));
+  const withRefs = (view: NodeView) => ({
+    ...view,
+    childAddresses: view.childAddresses.map(refOf),
+  });
+  const loaded = withLoads(lazy, new Map([...byRef].map(([r, v]) => [r, withRefs(v)])), () => [
+    ...lazy.entries(),
+  ]);
+  assert.deepEqual(loaded, [...art.entries()]);
+  // The root not at hand: nothing to build.
+  assert.equal(Art.fromImageWhole(refOf(root), art.size, sourceOf(new Map())), undefined);
+});
+
+Deno.test("fromImageWhole: records that cannot be a trie (a cycle of refs) are reported, not looped on", () => {
+  const none = new Uint8Array(0);
+  // Record 5's only child is record 5 itself.
+  const self = 5 * 2 ** 17;
+  let record = encodeNodeRecord({
+    prefix: none,
+    value: 1,
+    childBytes: Uint8Array.of(9),
+    childAddresses: [self + 20],
+  });
+  record = encodeNodeRecord({
+    prefix: none,
+    value: 1,
+    childBytes: Uint8Array.of(9),
+    childAddresses: [self + record.length],
+  });
+  const problem = Art.fromImageWhole(self + record.length, 3, sourceOf(new Map([[5, record]])));
+  assert.equal(typeof problem, "string");
+  assert.match(problem as string, /more than 6 records/);
 });

@@ -223,55 +223,169 @@ function isCount(value: number): boolean {
   return Number.isSafeInteger(value) && value >= 0;
 }
 
-/** Reads varints and bytes of one record, noting the first problem. */
-class RecordReader {
-  at: number;
-  problem: string | undefined = undefined;
-  readonly #bytes: Uint8Array;
-  readonly #end: number;
-
-  constructor(bytes: Uint8Array, at: number, end: number) {
-    this.#bytes = bytes;
-    this.at = at;
-    this.#end = end;
-  }
-
-  varint(what: string): number {
-    let value = 0;
-    let scale = 1;
-    for (let index = 0; index < varintBytesMax; index++) {
-      if (this.at >= this.#end) return this.fail(`${what} runs past the record`);
-      const byte = this.#bytes[this.at++];
-      value += (byte & 0x7f) * scale;
-      if (byte < 0x80) {
-        if (index > 0 && byte === 0) return this.fail(`${what} is not minimally encoded`);
-        return Number.isSafeInteger(value) ? value : this.fail(`${what} is out of range`);
-      }
-      scale *= 0x80;
-    }
-    return this.fail(`${what} is longer than ${varintBytesMax} bytes`);
-  }
-
-  byte(what: string): number {
-    if (this.at >= this.#end) return this.fail(`${what} runs past the record`);
-    return this.#bytes[this.at++];
-  }
-
-  slice(length: number, what: string): Uint8Array {
-    if (this.at + length > this.#end) {
-      this.fail(`${what} runs past the record`);
-      return new Uint8Array(0);
-    }
-    this.at += length;
-    return this.#bytes.subarray(this.at - length, this.at); // a view: callers copy what they keep
-  }
-
-  fail(problem: string): number {
-    this.problem ??= problem;
-    this.at = this.#end;
-    return 0;
-  }
+/**
+ * A record decoded in place: its fields as offsets into the bytes it was
+ * decoded from, so a bulk load reads a record without allocating (one
+ * object, reused for every record). Valid until the next decode into it.
+ */
+export interface RecordFields {
+  /** Where the prefix starts in the decoded bytes, and its length. */
+  prefixAt: number;
+  prefixLength: number;
+  /** The count of the key ending at the node, or -1 if none does. */
+  value: number;
+  /** Children, and where their branching bytes start in the decoded bytes. */
+  count: number;
+  childBytesAt: number;
+  /** Per child (the first `count`): its record's ref, or {@link inlineLeafRef}. */
+  refs: number[];
+  /** Inline leaves (the first `leaves`): where each prefix starts, its length and value. */
+  leaves: number;
+  leafAt: number[];
+  leafLength: number[];
+  leafValue: number[];
 }
+
+/** A fresh {@link RecordFields} to decode into. */
+export function newRecordFields(): RecordFields {
+  return {
+    prefixAt: 0,
+    prefixLength: 0,
+    value: -1,
+    count: 0,
+    childBytesAt: 0,
+    refs: [],
+    leaves: 0,
+    leafAt: [],
+    leafLength: [],
+    leafValue: [],
+  };
+}
+
+/** An empty array: what the decode cursor holds between decodes. */
+const noBytes: Uint8Array = new Uint8Array(0);
+/** The decode in progress: where it is, where the record ends, the first problem. */
+const cursor = { bytes: noBytes, at: 0, end: 0, problem: undefined as string | undefined };
+
+function fail(problem: string): number {
+  cursor.problem ??= problem;
+  cursor.at = cursor.end;
+  return 0;
+}
+
+function readVarint(what: string): number {
+  const bytes = cursor.bytes;
+  let value = 0;
+  let scale = 1;
+  for (let index = 0; index < varintBytesMax; index++) {
+    if (cursor.at >= cursor.end) return fail(`${what} runs past the record`);
+    const byte = bytes[cursor.at++];
+    value += (byte & 0x7f) * scale;
+    if (byte < 0x80) {
+      if (index > 0 && byte === 0) return fail(`${what} is not minimally encoded`);
+      return Number.isSafeInteger(value) ? value : fail(`${what} is out of range`);
+    }
+    scale *= 0x80;
+  }
+  return fail(`${what} is longer than ${varintBytesMax} bytes`);
+}
+
+function readByte(what: string): number {
+  if (cursor.at >= cursor.end) return fail(`${what} runs past the record`);
+  return cursor.bytes[cursor.at++];
+}
+
+/** Skips `length` bytes; returns where they start. */
+function skip(length: number, what: string): number {
+  const at = cursor.at;
+  if (at + length > cursor.end) return fail(`${what} runs past the record`);
+  cursor.at = at + length;
+  return at;
+}
+
+/**
+ * Decodes the record in `bytes[start, end)` (exactly the record's bytes, as
+ * a ref gives them) into `out`, whose offsets then point into `bytes`.
+ * Returns undefined, or a description of the first failed check (`out` is
+ * then garbage).
+ */
+export function decodeRecordFields(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  out: RecordFields,
+): string | undefined {
+  const length = end - start;
+  if (length < recordBytesMin) return "record is truncated";
+  if (length > nodeRecordBytesMax) return `record of ${length} bytes is too long`;
+  const stored = (bytes[start] | bytes[start + 1] << 8 | bytes[start + 2] << 16 |
+    bytes[start + 3] << 24) >>> 0;
+  if (stored !== crc32c(bytes, 0, start + crcBytes, end)) return "record checksum mismatch";
+  cursor.bytes = bytes;
+  cursor.at = start + crcBytes;
+  cursor.end = end;
+  cursor.problem = undefined;
+  const problem = decodeFields(length, out);
+  cursor.bytes = noBytes; // keep no slab alive
+  return problem;
+}
+
+function decodeFields(length: number, out: RecordFields): string | undefined {
+  const stated = readVarint("record length");
+  if (cursor.problem === undefined && stated !== length) {
+    return `record length ${stated} differs from the ${length} bytes its reference names`;
+  }
+  if (cursor.problem !== undefined) return cursor.problem;
+  const flags = readByte("flags");
+  // A node holds a count, children or both: a record with neither is no node.
+  if ((flags & ~(flagHasValue | flagHasChildren)) !== 0 || flags === 0) {
+    return `record flags ${flags} are not a node's`;
+  }
+  out.prefixLength = readVarint("prefix length");
+  out.prefixAt = skip(out.prefixLength, "prefix");
+  out.value = (flags & flagHasValue) === 0 ? -1 : readVarint("value");
+  out.count = 0;
+  out.leaves = 0;
+  if ((flags & flagHasChildren) !== 0) decodeChildFields(out);
+  if (cursor.problem !== undefined) return cursor.problem;
+  if (cursor.at !== cursor.end) return "record body is shorter than its length";
+  return undefined;
+}
+
+function decodeChildFields(out: RecordFields): void {
+  const bytes = cursor.bytes;
+  const count = readByte("child count") + 1;
+  out.childBytesAt = skip(count, "child bytes");
+  for (let index = 1; index < count && cursor.problem === undefined; index++) {
+    if (bytes[out.childBytesAt + index] <= bytes[out.childBytesAt + index - 1]) {
+      fail("record child bytes do not ascend");
+    }
+  }
+  for (let index = 0; index < count && cursor.problem === undefined; index++) {
+    const offset = readVarint("child offset");
+    if (offset === 0) {
+      const leafLength = readVarint("leaf prefix length");
+      const leafAt = skip(leafLength, "leaf prefix");
+      if (leafLength > inlinePrefixBytesMax) fail("an inline leaf's prefix is too long");
+      out.leafAt[out.leaves] = leafAt;
+      out.leafLength[out.leaves] = leafLength;
+      out.leafValue[out.leaves] = readVarint("leaf value");
+      out.leaves++;
+      out.refs[index] = inlineLeafRef;
+      continue;
+    }
+    const length = readVarint("child length");
+    if (offset > refOffsetMax || length < recordBytesMin || length > nodeRecordBytesMax) {
+      fail(`child ${index} has an invalid reference (offset ${offset}, length ${length})`);
+      continue;
+    }
+    out.refs[index] = recordRef(offset, length);
+  }
+  out.count = count;
+}
+
+/** The fields {@link decodeNodeRecord} decodes into (reused). */
+const scratchFields = newRecordFields();
 
 /**
  * Decodes the record at the start of `bytes`, which must be exactly the
@@ -279,56 +393,27 @@ class RecordReader {
  * description of the first failed check.
  */
 export function decodeNodeRecord(bytes: Uint8Array): NodeImage | string {
-  if (bytes.length < recordBytesMin) return "record is truncated";
-  if (bytes.length > nodeRecordBytesMax) return `record of ${bytes.length} bytes is too long`;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (view.getUint32(0, true) !== crc32c(bytes, 0, crcBytes, bytes.length)) {
-    return "record checksum mismatch";
+  const fields = scratchFields;
+  const problem = decodeRecordFields(bytes, 0, bytes.length, fields);
+  if (problem !== undefined) return problem;
+  const node: NodeImage = {
+    prefix: bytes.subarray(fields.prefixAt, fields.prefixAt + fields.prefixLength),
+    value: fields.value < 0 ? undefined : fields.value,
+    childBytes: bytes.subarray(fields.childBytesAt, fields.childBytesAt + fields.count),
+    childAddresses: fields.refs.slice(0, fields.count),
+  };
+  if (fields.count === 0) node.childBytes = new Uint8Array(0);
+  if (fields.leaves > 0) {
+    const leaves: InlineLeaf[] = [];
+    for (let index = 0; index < fields.leaves; index++) {
+      const at = fields.leafAt[index];
+      leaves.push({
+        prefix: bytes.subarray(at, at + fields.leafLength[index]),
+        value: fields.leafValue[index],
+      });
+    }
+    node.inlineLeaves = leaves;
   }
-  const reader = new RecordReader(bytes, crcBytes, bytes.length);
-  const length = reader.varint("record length");
-  if (reader.problem === undefined && length !== bytes.length) {
-    return `record length ${length} differs from the ${bytes.length} bytes its reference names`;
-  }
-  if (reader.problem !== undefined) return reader.problem;
-  const flags = reader.byte("flags");
-  // A node holds a count, children or both: a record with neither is no node.
-  if ((flags & ~(flagHasValue | flagHasChildren)) !== 0 || flags === 0) {
-    return `record flags ${flags} are not a node's`;
-  }
-  const prefix = reader.slice(reader.varint("prefix length"), "prefix");
-  const value = (flags & flagHasValue) === 0 ? undefined : reader.varint("value");
-  const node: NodeImage = { prefix, value, childBytes: new Uint8Array(0), childAddresses: [] };
-  if ((flags & flagHasChildren) !== 0) decodeChildren(reader, node);
-  if (reader.problem !== undefined) return reader.problem;
-  if (reader.at !== bytes.length) return "record body is shorter than its length";
+  assert(node.childAddresses.length === node.childBytes.length, "a ref per child byte");
   return node;
-}
-
-function decodeChildren(reader: RecordReader, node: NodeImage): void {
-  const count = reader.byte("child count") + 1;
-  node.childBytes = reader.slice(count, "child bytes");
-  for (let index = 1; index < node.childBytes.length; index++) {
-    if (node.childBytes[index] <= node.childBytes[index - 1]) {
-      reader.fail("record child bytes do not ascend");
-    }
-  }
-  const leaves: InlineLeaf[] = [];
-  for (let index = 0; index < count && reader.problem === undefined; index++) {
-    const offset = reader.varint("child offset");
-    if (offset === 0) {
-      const prefix = reader.slice(reader.varint("leaf prefix length"), "leaf prefix");
-      if (prefix.length > inlinePrefixBytesMax) reader.fail("an inline leaf's prefix is too long");
-      leaves.push({ prefix, value: reader.varint("leaf value") });
-      node.childAddresses.push(inlineLeafRef);
-      continue;
-    }
-    const length = reader.varint("child length");
-    if (offset > refOffsetMax || length < recordBytesMin || length > nodeRecordBytesMax) {
-      reader.fail(`child ${index} has an invalid reference (offset ${offset}, length ${length})`);
-      continue;
-    }
-    node.childAddresses.push(recordRef(offset, length));
-  }
-  if (leaves.length > 0) node.inlineLeaves = leaves;
 }

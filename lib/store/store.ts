@@ -18,6 +18,7 @@ import { Art, LOOKUP_NOT_LOADED, NodeNotLoaded } from "../art/art.ts";
 import { CorruptionError, StorageIoError, StoreClosedError, StoreLockedError } from "../errors.ts";
 import { slabBytes } from "../image/allocation.ts";
 import { ImageFile, imageFileName, type ImageSpace } from "../image/image_file.ts";
+import { newRecordFields } from "../image/node_record.ts";
 import { type ImageVerifyReport, verifyImage } from "../image/verify.ts";
 import { type BlockStorage, type Clock, systemClock } from "../storage/block_storage.ts";
 import { FileBlockStorage } from "../storage/file.ts";
@@ -81,7 +82,25 @@ export interface StoreOptions {
   walSegmentBytes?: number;
   /** When to checkpoint on its own (epochs); see {@link CheckpointOptions}. */
   checkpoint?: CheckpointOptions;
+  /**
+   * How open loads the image's trie (see {@link LoadMode}; default `"auto"`:
+   * whole when its records fit the slab cache, 64 MiB, else lazily).
+   */
+  load?: LoadMode;
 }
+
+/**
+ * How {@link openStore} loads the image's trie: `"eager"` loads it whole
+ * before resolving (reads and scans then never wait for the disk; open
+ * takes time and memory in proportion to the store); `"lazy"` reads only
+ * the root, and every other node on first use; `"auto"` is eager when the
+ * image's records fit the slab cache (64 MiB, about four million short
+ * keys), lazy otherwise.
+ */
+export type LoadMode = "auto" | "eager" | "lazy";
+
+/** The load modes {@link openStore} accepts. */
+const loadModes: readonly LoadMode[] = ["auto", "eager", "lazy"];
 
 export type { CheckpointOptions, CheckpointResult, EpochStats };
 
@@ -150,6 +169,8 @@ export interface StoreConfig {
   clock: Clock;
   /** Checkpoint triggers. */
   epochs: EpochConfig;
+  /** How open loads the image's trie. */
+  load: LoadMode;
 }
 
 /** What a store is made of once recovered. */
@@ -158,6 +179,8 @@ interface StoreParts {
   wal: Wal;
   image: ImageFile;
   trie: Art;
+  /** Records open loaded into the trie. */
+  loaded: number;
   config: StoreConfig;
   recovery: StoreStats["recovery"];
 }
@@ -211,6 +234,14 @@ export async function openStore(target: string | StoreOptions): Promise<Store> {
     );
   }
   const epochs = resolveCheckpointOptions(options.checkpoint);
+  const load = options.load ?? "auto";
+  if (!loadModes.includes(load)) {
+    throw new TypeError(
+      `Cannot open store: load must be one of ${
+        loadModes.map((mode) => `"${mode}"`).join(", ")
+      }, got "${load}"`,
+    );
+  }
   const storage = await resolveStorage(options);
   if (!(await storage.tryLock())) throw new StoreLockedError(storage.description);
   try {
@@ -219,6 +250,7 @@ export async function openStore(target: string | StoreOptions): Promise<Store> {
       segmentBytes,
       clock: options.clock ?? systemClock,
       epochs,
+      load,
     });
   } catch (error) {
     await storage.unlock();
@@ -302,6 +334,7 @@ export class Store implements AtomicCommitter {
     this.#applySink = applyingSink(parts.trie);
     this.#epochs = new EpochTracker(parts.config.epochs, this.#clock.now());
     this.#loader = new Loader(parts.trie, () => this.#image);
+    this.#loader.stats.nodesLoaded = parts.loaded;
     this.#deps = {
       trie: parts.trie,
       image: parts.image,
@@ -330,7 +363,7 @@ export class Store implements AtomicCommitter {
     try {
       const header = image.header;
       const coverage = header?.coverageLsn ?? 0;
-      const trie = await openTrie(image);
+      const { trie, loaded, whole } = await openTrie(image, config.load);
       const replay: ReplayRecord[] = [];
       const { wal, scan } = await Wal.open(storage, {
         afterLsn: coverage,
@@ -344,8 +377,9 @@ export class Store implements AtomicCommitter {
         tornBytesTruncated: scan.tornBytes,
         openMs: 0,
       };
-      const store = new Store({ storage, wal, image, trie, config, recovery });
+      const store = new Store({ storage, wal, image, trie, loaded, config, recovery });
       try {
+        if (config.load === "eager" && !whole) await store.#loadRest();
         await store.#replay(replay);
       } catch (error) {
         await wal.close();
@@ -359,6 +393,19 @@ export class Store implements AtomicCommitter {
     } catch (error) {
       await image.close();
       throw error;
+    }
+  }
+
+  /**
+   * An eager open of an image too big for the slab cache: loads the rest
+   * the slow way, a read per record. A record that cannot be read stays on
+   * disk, as in a lazy open: the reads through it report the problem.
+   */
+  async #loadRest(): Promise<void> {
+    try {
+      await this.#loader.loadAll();
+    } catch (error) {
+      if (!(error instanceof CorruptionError || error instanceof StorageIoError)) throw error;
     }
   }
 
@@ -1158,15 +1205,50 @@ export interface VerifyReport {
   problems: string[];
 }
 
-/** The trie of a freshly opened image: its root loaded, everything else a stub. */
-async function openTrie(image: ImageFile): Promise<Art> {
+/** What {@link openTrie} opened. */
+interface OpenedTrie {
+  trie: Art;
+  /** Records loaded into it. */
+  loaded: number;
+  /** Whether every record was read (some may have failed: they stay stubs). */
+  whole: boolean;
+}
+
+/**
+ * The trie of a freshly opened image: the whole image when `load` allows
+ * and its slabs fit the slab cache (read slab by slab, then built in one
+ * pass; a record that fails its checks or a slab that fails to read stays
+ * a stub), else the root with a stub for everything else.
+ */
+async function openTrie(image: ImageFile, load: LoadMode): Promise<OpenedTrie> {
   const header = image.header;
-  if (header === undefined || header.rootAddress === 0) return new Art();
+  if (header === undefined || header.rootAddress === 0) {
+    return { trie: new Art(), loaded: 0, whole: true };
+  }
   if (header.keyCount === 0) {
     throw new CorruptionError(imageFileName, 0, "the image header has a root but no keys");
   }
-  const root = checkedNode(await image.read(header.rootAddress), header.rootAddress);
-  return Art.fromImage(root, header.rootAddress, header.keyCount);
+  const rootAddress = header.rootAddress;
+  const root = checkedNode(await image.read(rootAddress), rootAddress);
+  if (load === "lazy" || !(await image.cacheAll())) {
+    return { trie: Art.fromImage(root, rootAddress, header.keyCount), loaded: 0, whole: false };
+  }
+  let loaded = 0;
+  const fields = newRecordFields();
+  const source = {
+    fields,
+    fetch: (address: number): Uint8Array | undefined => {
+      const bytes = image.cachedFields(address, fields);
+      if (bytes !== undefined) loaded++;
+      return bytes;
+    },
+  };
+  const trie = Art.fromImageWhole(rootAddress, header.keyCount, source) ??
+    Art.fromImage(root, rootAddress, header.keyCount); // the root's slab read badly
+  if (typeof trie === "string") throw new CorruptionError(imageFileName, rootAddress, trie);
+  // Every record is in the trie (or, read badly, still a stub that loads on use).
+  if (trie.unloaded === 0) image.dropCache();
+  return { trie, loaded, whole: true };
 }
 
 /** Collects one WAL record above the coverage for {@link Store.open}; a problem string if malformed. */
