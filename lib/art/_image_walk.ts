@@ -137,6 +137,9 @@ export function writeUnwritten(
  * {@link writeUnwritten} pausing after every `nodesPerStep` nodes; returns
  * the root's address. With `all`, every node is written again, and `visit`
  * learns the address it had (`previous`, 0 if none) so its record can be freed.
+ * A leaf other than the root whose prefix is at most `inlineLeafPrefixMax`
+ * bytes is not visited: it gets {@link INLINE_ADDRESS} at once, and its
+ * parent's view carries it (the image's rule for leaves it stores inline).
  */
 export function* writeUnwrittenSteps(
   root: ArtNode | null,
@@ -144,6 +147,7 @@ export function* writeUnwrittenSteps(
   visit: NodeVisit,
   nodesPerStep: number,
   all: boolean,
+  inlineLeafPrefixMax = -1,
 ): Generator<void, number> {
   if (root === null) return NO_ADDRESS;
   const views = new ViewBuilder();
@@ -151,6 +155,12 @@ export function* writeUnwrittenSteps(
     root,
     keys,
     (node) => {
+      if (
+        node.kind === KIND_LEAF && node.prefix.length <= inlineLeafPrefixMax && node !== root
+      ) {
+        node.address = INLINE_ADDRESS;
+        return;
+      }
       const address = visit(views.of(node), node.address, node === root);
       assert(Number.isSafeInteger(address) && address > 0, `visit gave address ${address}`);
       assert(address !== INLINE_ADDRESS || node.kind === KIND_LEAF, "only a leaf is stored inline");
@@ -166,10 +176,16 @@ export function* writeUnwrittenSteps(
   return root.address;
 }
 
-/** Builds {@link NodeView}s in buffers reused from one visit to the next. */
+/**
+ * Builds {@link NodeView}s in buffers reused from one visit to the next:
+ * the prefix and child bytes, the child addresses, the inline leaves and
+ * their prefixes (a view is valid only during its visit).
+ */
 class ViewBuilder {
   #prefix = new Uint8Array(PREFIX_BUFFER_BYTES_INITIAL);
   #childBytes = new Uint8Array(BYTE_VALUES);
+  readonly #childAddresses: number[] = [];
+  readonly #inlineLeaves: { prefix: Uint8Array; value: number }[] = [];
   /** The inline leaves' prefixes of one view, back to back (views into it are handed out). */
   #leafBytes = new Uint8Array(LEAF_BUFFER_BYTES_INITIAL);
 
@@ -179,8 +195,10 @@ class ViewBuilder {
       this.#prefix = new Uint8Array(Math.max(prefix.length, this.#prefix.length * 2));
     }
     for (let i = 0; i < prefix.length; i++) this.#prefix[i] = prefix.charCodeAt(i);
-    const childAddresses: number[] = [];
-    let inlineLeaves: { prefix: Uint8Array; value: number }[] | undefined;
+    const childAddresses = this.#childAddresses;
+    childAddresses.length = 0;
+    const leaves = this.#inlineLeaves;
+    leaves.length = 0;
     let leafBytes = 0;
     let byte = -1;
     for (let child = nextChild(node, -1); child !== null; child = nextChild(node, byte)) {
@@ -190,17 +208,16 @@ class ViewBuilder {
       childAddresses.push(child.address);
       if (child.address !== INLINE_ADDRESS) continue;
       assert(child.kind === KIND_LEAF, "only a leaf is stored inline");
-      inlineLeaves ??= [];
       const leafPrefix = this.#leafPrefix(child.prefix, leafBytes);
       leafBytes = leafPrefix.byteOffset + leafPrefix.length;
-      inlineLeaves.push({ prefix: leafPrefix, value: child.value });
+      leaves.push({ prefix: leafPrefix, value: child.value });
     }
     return {
       prefix: this.#prefix.subarray(0, prefix.length),
       value: node.value === NO_VALUE ? undefined : node.value,
       childBytes: this.#childBytes.subarray(0, childAddresses.length),
       childAddresses,
-      inlineLeaves,
+      inlineLeaves: leaves.length === 0 ? undefined : leaves,
     };
   }
 

@@ -74,9 +74,18 @@ export class FrozenSnapshot implements ArtSnapshot {
   *writeChangedSteps(
     visit: (node: NodeView, previous: number, root: boolean) => number,
     nodesPerStep: number,
+    inlineLeafPrefixMax = -1,
   ): Generator<void, number> {
     const root = this.#checkLive();
-    const steps = writeUnwrittenSteps(root, this.#size, visit, nodesPerStep, this.#rewriteAll);
+    const all = this.#rewriteAll;
+    const steps = writeUnwrittenSteps(
+      root,
+      this.#size,
+      visit,
+      nodesPerStep,
+      all,
+      inlineLeafPrefixMax,
+    );
     for (let result = steps.next();; result = steps.next()) {
       if (result.done === true) return result.value;
       yield;

@@ -150,6 +150,9 @@ export interface ArtSnapshot {
    * captured with `rewriteAll` visits every node, and `previous` is the
    * address the node had (0 if none), whose record the new image drops.
    * @param nodesPerStep Nodes visited between pauses (positive).
+   * @param inlineLeafPrefixMax A leaf (not the root) whose prefix is at most
+   *   this many bytes is not visited but given `INLINE_ADDRESS`, to be
+   *   stored in its parent's record (default -1: every node is visited).
    * @returns A generator; run it to the end to write every changed node.
    * @throws {Error} From `next()`, if the snapshot was released.
    *
@@ -176,6 +179,7 @@ export interface ArtSnapshot {
   writeChangedSteps(
     visit: (node: NodeView, previous: number, root: boolean) => number,
     nodesPerStep: number,
+    inlineLeafPrefixMax?: number,
   ): Generator<void, number>;
 
   /**

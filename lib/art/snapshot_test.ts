@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { AssertionError } from "../_assert.ts";
-import { Art, type NodeView } from "./art.ts";
+import { Art, INLINE_ADDRESS, type NodeView } from "./art.ts";
 
 function k(text: string): Uint8Array {
   return Uint8Array.from(text, (char) => char.charCodeAt(0));
@@ -149,4 +149,37 @@ Deno.test("ArtSnapshot: an incremental checkpoint writes only the changed paths"
   assert.equal(second.rootAddress(), secondRoot);
   second.release();
   art.verify();
+});
+
+Deno.test("ArtSnapshot: writeChangedSteps passes short leaves to their parent's view unvisited", () => {
+  const art = new Art();
+  for (const key of ["ab", "ac", "adxyz", "b"]) art.set(k(key), key.length);
+  const snapshot = art.capture();
+  const views: { childBytes: number[]; childAddresses: number[]; leaves: string[] }[] = [];
+  let next = 10;
+  const steps = snapshot.writeChangedSteps(
+    (view) => {
+      views.push({
+        childBytes: [...view.childBytes],
+        childAddresses: [...view.childAddresses],
+        leaves: (view.inlineLeaves ?? []).map((leaf) => `${[...leaf.prefix]}=${leaf.value}`),
+      });
+      return next++;
+    },
+    100,
+    2,
+  );
+  let result = steps.next();
+  for (let pauses = 0; result.done !== true && pauses < 10; pauses++) result = steps.next();
+  // Visited: the leaf "adxyz" (its prefix "xyz" is 3 bytes), the node "a", the root.
+  assert.equal(views.length, 3);
+  assert.deepEqual(views[0], { childBytes: [], childAddresses: [], leaves: [] });
+  assert.deepEqual(views[1], {
+    childBytes: [98, 99, 100],
+    childAddresses: [INLINE_ADDRESS, INLINE_ADDRESS, 10],
+    leaves: ["=2", "=2"],
+  });
+  assert.deepEqual(views[2].childAddresses, [11, INLINE_ADDRESS]);
+  assert.equal(result.value, 12);
+  snapshot.release();
 });

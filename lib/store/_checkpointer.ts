@@ -33,7 +33,7 @@ import {
   imageFileName,
   type ImageSpace,
 } from "../image/image_file.ts";
-import { inlineLeafRef } from "../image/node_record.ts";
+import { inlineLeafRef, inlinePrefixBytesMax } from "../image/node_record.ts";
 import type { BlockStorage, Clock } from "../storage/block_storage.ts";
 import type { Wal } from "../wal/wal.ts";
 import type { Loader } from "./_loader.ts";
@@ -262,12 +262,17 @@ export class Checkpointer {
     let nodes = 0;
     let bytes = 0;
     // Only a compaction visits written nodes (`previous`), and it writes a new file.
-    const walk = steps((node, _previous, root) => {
-      const ref = image.append(node, root);
-      if (ref !== inlineLeafRef) nodes++;
-      bytes += image.lastAppendBytes;
-      return ref;
-    }, nodesPerStep);
+    // Leaves the image stores inline are not visited: their parents carry them.
+    const walk = steps(
+      (node, _previous, root) => {
+        const ref = image.append(node, root);
+        if (ref !== inlineLeafRef) nodes++;
+        bytes += image.lastAppendBytes;
+        return ref;
+      },
+      nodesPerStep,
+      inlinePrefixBytesMax,
+    );
     const clock = this.#deps.clock;
     let result = walk.next();
     let sliceStart = clock.now();

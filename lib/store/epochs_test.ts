@@ -1,11 +1,15 @@
 import assert from "node:assert/strict";
 import { AssertionError } from "../_assert.ts";
 import {
+  checkpointDutyMax,
   type CheckpointOptions,
   type EpochConfig,
   EpochTracker,
   resolveCheckpointOptions,
 } from "./epochs.ts";
+
+/** A checkpoint of `t` ms is followed by a pause of `t × pauseFactor` ms. */
+const pauseFactor = 1 / checkpointDutyMax - 1;
 
 const mebibyte = 1024 * 1024;
 
@@ -208,16 +212,17 @@ Deno.test("EpochTracker does not re-trigger during a checkpoint", () => {
   assert.equal(tracker.stats(1_000).checkpointInProgress, true);
   assert.throws(() => tracker.beginCheckpoint(1_000), AssertionError);
   tracker.endCheckpoint(epoch, 1_000, true);
-  // Paced: a checkpoint of 1,000 ms is followed by 1,000 ms without one.
-  assert.equal(tracker.due(1_999), false, "over epochOps, but the pause is not over");
-  assert.equal(tracker.due(2_000), true, "judged against the new epoch's counters");
-  const stats = tracker.stats(2_000);
+  // Paced: a checkpoint of 1,000 ms is followed by a pause without one.
+  const resumes = 1_000 + 1_000 * pauseFactor;
+  assert.equal(tracker.due(resumes - 1), false, "over epochOps, but the pause is not over");
+  assert.equal(tracker.due(resumes), true, "judged against the new epoch's counters");
+  const stats = tracker.stats(resumes);
   assert.equal(stats.checkpointInProgress, false);
   assert.deepEqual(stats.currentEpoch, {
     operations: 150,
     walBytes: 1_500,
-    ageMs: 2_000,
-    writeAgeMs: 1_995,
+    ageMs: resumes,
+    writeAgeMs: resumes - 5,
   });
 });
 
@@ -226,7 +231,8 @@ Deno.test("EpochTracker a new epoch below every threshold is not due after the c
   tracker.noteWrites(100, 1_000, 0);
   const epoch = tracker.beginCheckpoint(0);
   tracker.noteWrites(99, 990, 10);
-  tracker.endCheckpoint(epoch, 20, true);
+  tracker.endCheckpoint(epoch, 11, true); // its pause ends before the epoch is 50 ms old
+  assert.ok(11 + 11 * pauseFactor < 60);
   assert.equal(tracker.due(59), false);
   assert.equal(tracker.due(60), true, "50 ms after the new epoch's first write");
 });
@@ -322,13 +328,14 @@ Deno.test("EpochTracker treats a stale clock reading as the newest seen", () => 
   assert.equal(tracker.stats(0).averages.epochMs, 150);
 });
 
-Deno.test("EpochTracker paces checkpoints to half the time, but never holds back the WAL bytes trigger", () => {
+Deno.test("EpochTracker paces checkpoints to a quarter of the time, but never holds back the WAL bytes trigger", () => {
+  assert.equal(checkpointDutyMax, 0.25);
   const tracker = new EpochTracker(config({ epochOps: 100, epochWalBytes: 1024 * 1024 }), 0);
   tracker.noteWrites(100, 1_000, 0);
   tracker.endCheckpoint(tracker.beginCheckpoint(0), 300, true); // took 300 ms
-  assert.equal(tracker.noteWrites(500, 1_000, 350), false, "ops over, pause until 600");
-  assert.equal(tracker.due(599), false);
-  assert.equal(tracker.due(600), true);
+  assert.equal(tracker.noteWrites(500, 1_000, 350), false, "ops over, pause until 1,200");
+  assert.equal(tracker.due(1_199), false);
+  assert.equal(tracker.due(1_200), true);
   const again = new EpochTracker(config({ epochOps: 100, epochWalBytes: 1024 * 1024 }), 0);
   again.noteWrites(100, 1_000, 0);
   again.endCheckpoint(again.beginCheckpoint(0), 300, true);
