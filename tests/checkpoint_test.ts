@@ -249,7 +249,13 @@ Deno.test("checkpoint: a failed fsync poisons the store; a reopen has every ackn
 
 Deno.test("checkpoint: epochs trigger on their own, and stats count them", async () => {
   const storage = new MemoryBlockStorage();
-  const store = await openStore({ storage, checkpoint: { epochOps: 100, retainSegments: 0 } });
+  // A clock that stands still: checkpoints take 0 ms, so pacing never holds one back.
+  const clock = { now: () => 0 };
+  const store = await openStore({
+    storage,
+    clock,
+    checkpoint: { epochOps: 100, retainSegments: 0 },
+  });
   for (let index = 0; index < 350; index++) await store.add(`key ${index % 50}`, 1);
   await store.checkpoint(); // waits for any automatic one, then runs
   const epochs = store.stats().epochs;

@@ -507,3 +507,54 @@ Deno.test("list: return() ends the iteration, and so does an error", async () =>
   await assert.rejects(cut.next(), StoreClosedError, "the next batch finds the store closed");
   assert.equal((await cut.next()).done, true);
 });
+
+Deno.test("atomic: additions judged by the value ceiling resolve exactly for the writes after them", async () => {
+  await withStore(async (store, storage) => {
+    await store.set("x", 10);
+    // Not awaited: these sit in the gathering and in-flight groups, added to
+    // values the store never looked up (the ceiling is far from the limit).
+    const first = store.atomic().add("x", 5).add("fresh", 2).commit();
+    const second = store.atomic().add("x", 1).add("fresh", 1).commit();
+    // Exact judgements below them see the sums.
+    const checked = store.atomic().check("x", 16).check("fresh", 3).commit();
+    await assert.rejects(store.add("x", -17), RangeError, "x is 16, not 17 or more");
+    const down = store.add("x", -16);
+    const [a, b, c] = await Promise.all([first, second, checked]);
+    assert.ok(a.ok && b.ok && c.ok);
+    assert.equal(await down, 0);
+    assert.equal(await store.get("fresh"), 3);
+    assert.equal(await store.get("x"), 0);
+    // A set in flight raises the ceiling at once: an addition past the limit is refused.
+    const high = store.set("big", Number.MAX_SAFE_INTEGER - 1);
+    await assert.rejects(store.atomic().add("big", 2).commit(), RangeError);
+    const fits = store.atomic().add("big", 1).add("small", 1).commit();
+    await high;
+    assert.ok((await fits).ok);
+    assert.equal(await store.get("big"), Number.MAX_SAFE_INTEGER);
+    // With the trie's ceiling at the limit, additions are judged one by one.
+    await assert.rejects(store.atomic().add("small", 1).add("big", 1).commit(), RangeError);
+    assert.equal(await store.get("small"), 1, "the refused batch left nothing");
+    await store.close();
+    const again = await openStore({ storage });
+    assert.deepEqual(await again.getMany(["x", "fresh", "big", "small"]), [
+      0,
+      3,
+      Number.MAX_SAFE_INTEGER,
+      1,
+    ]);
+    await again.close();
+  });
+});
+
+Deno.test("relaxed: atomic additions judged by the value ceiling apply at once", async () => {
+  const store = await openStore({ storage: new MemoryBlockStorage(), durability: "relaxed" });
+  try {
+    await store.atomic().add("a", 2).add("a", 3).set("b", 7).add("b", 1).commit();
+    assert.deepEqual(await store.getMany(["a", "b"]), [5, 8]);
+    await store.set("top", Number.MAX_SAFE_INTEGER);
+    await assert.rejects(store.atomic().add("a", 1).add("top", 1).commit(), RangeError);
+    assert.equal(await store.get("a"), 5, "the refused batch left nothing");
+  } finally {
+    await store.close();
+  }
+});

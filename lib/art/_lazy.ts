@@ -161,8 +161,8 @@ interface BuildStacks {
   children: ArtNode[];
 }
 
-/** What the last {@link buildSubtree} made: nodes from records, and stubs left. */
-export const buildSubtreeCounts = { nodes: 0, stubs: 0 };
+/** What the last {@link buildSubtree} made: nodes from records, stubs left, the largest value. */
+export const buildSubtreeCounts = { nodes: 0, stubs: 0, valueMax: 0 };
 
 /** The node of the record `source` just decoded from `bytes`, without its children. */
 function builtNode(fields: RecordFieldsView, bytes: Uint8Array, address: number, gen: number) {
@@ -197,12 +197,15 @@ function pushFrame(
   const below = level === 0 ? undefined : stacks.frames[level - 1];
   const base = below === undefined ? 0 : below.base + below.count;
   const count = fields.count;
+  const counts = buildSubtreeCounts;
+  if (fields.value > counts.valueMax) counts.valueMax = fields.value;
   let leaf = 0;
   for (let index = 0; index < count; index++) {
     const ref = fields.refs[index];
     stacks.refs[base + index] = ref;
     if (ref !== INLINE_ADDRESS) continue;
     const at = fields.leafAt[leaf];
+    if (fields.leafValue[leaf] > counts.valueMax) counts.valueMax = fields.leafValue[leaf];
     const child = new Leaf(
       bytesToString(bytes, at, at + fields.leafLength[leaf]),
       fields.leafValue[leaf],
@@ -250,6 +253,7 @@ export function buildSubtree(
   const counts = buildSubtreeCounts;
   counts.nodes = 0;
   counts.stubs = 0;
+  counts.valueMax = 0;
   const rootBytes = source.fetch(address);
   if (rootBytes === undefined) return undefined;
   const stacks: BuildStacks = { frames: [], refs: [], children: [] };

@@ -91,6 +91,11 @@ export const LOOKUP_NOT_LOADED = -2;
 export class Art {
   #tree = new ArtTree();
   #size = 0;
+  /**
+   * An upper bound on every value in the trie (the largest ever set; values
+   * only fall below it): Infinity while nodes are on disk unseen.
+   */
+  #valueCeiling = 0;
   /** Bumped by every change; live iterators compare it after each step. */
   #version = 0;
   /** Whether the trie may hold stubs (it was opened from an image). */
@@ -125,6 +130,7 @@ export class Art {
     art.#size = size;
     art.#lazy = true;
     art.#unloaded = root.childAddresses.filter((address) => address !== INLINE_ADDRESS).length;
+    art.#valueCeiling = Number.POSITIVE_INFINITY; // the values on disk are unseen
     return art;
   }
 
@@ -179,6 +185,9 @@ export class Art {
     art.#size = size;
     art.#lazy = true;
     art.#unloaded = buildSubtreeCounts.stubs;
+    art.#valueCeiling = art.#unloaded === 0
+      ? buildSubtreeCounts.valueMax
+      : Number.POSITIVE_INFINITY;
     return art;
   }
 
@@ -374,6 +383,27 @@ export class Art {
   }
 
   /**
+   * An upper bound on every value the trie holds: the largest value ever
+   * stored in it (deletes and subtractions do not lower it), or Infinity for
+   * a trie opened from an image with nodes not yet loaded. Lets a writer
+   * know an addition cannot leave the safe-integer range without looking
+   * the key up.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Art } from "./art.ts";
+   * const art = new Art();
+   * art.set(Uint8Array.of(1), 40);
+   * art.add(Uint8Array.of(1), -30);
+   * assert.equal(art.valueCeiling, 40);
+   * ```
+   */
+  get valueCeiling(): number {
+    return this.#valueCeiling;
+  }
+
+  /**
    * The number of keys.
    *
    * @example
@@ -467,6 +497,7 @@ export class Art {
     const node = this.#tree.locate(key);
     if (node.value === NO_VALUE) this.#size++;
     node.value = value;
+    if (value > this.#valueCeiling) this.#valueCeiling = value;
     this.#version++;
   }
 
@@ -499,6 +530,7 @@ export class Art {
     assert(Number.isSafeInteger(value) && value >= 0, "counter would leave 0..MAX_SAFE_INTEGER");
     if (node.value === NO_VALUE) this.#size++;
     node.value = value;
+    if (value > this.#valueCeiling) this.#valueCeiling = value;
     this.#version++;
     return value;
   }
@@ -679,6 +711,7 @@ export class Art {
     this.#tree.root = null;
     this.#size = 0;
     this.#unloaded = 0;
+    this.#valueCeiling = 0;
     this.#version++;
   }
 

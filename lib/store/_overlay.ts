@@ -23,8 +23,33 @@ import type { KeyLike } from "./keys.ts";
 /** Keys up to this many bytes are kept by id in a `Map`; longer ones in a trie. */
 export const overlayIdBytesMax = 4096;
 
-/** The id of a deleted key in the `Map`: values are never negative. */
+/** The entry of a deleted key in the `Map`: values are never negative. */
 const deleted = -1;
+
+/**
+ * A raw entry of {@link Overlay.entry}: a count (≥ 0), {@link deletedEntry},
+ * or a relative entry (≤ -2, see {@link relativeEntry}).
+ */
+export type RawEntry = number;
+/** The raw entry of a deleted key. */
+export const deletedEntry = deleted;
+/** The largest delta a relative entry holds (its encoding stays a safe integer). */
+export const relativeDeltaMax = Number.MAX_SAFE_INTEGER - 2;
+
+/**
+ * The raw entry "the value below this group, plus `delta`" (`delta` ≥ 0): a
+ * group's additions to a key whose value it never looked up.
+ */
+export function relativeEntry(delta: number): RawEntry {
+  assert(Number.isSafeInteger(delta) && delta >= 0 && delta <= relativeDeltaMax, "a delta");
+  return -2 - delta;
+}
+
+/** The delta of a relative entry (one that is ≤ -2). */
+export function relativeDelta(entry: RawEntry): number {
+  assert(entry <= -2, "a relative entry");
+  return -2 - entry;
+}
 
 /**
  * The overlay id of `key` (see the module notes), or undefined for a key
@@ -57,12 +82,36 @@ export class Overlay {
   get(key: Uint8Array, id: string | undefined): number | null | undefined {
     if (id !== undefined) {
       const value = this.#byId.get(id);
+      assert(value === undefined || value >= deleted, "a relative entry is read with entry()");
       return value === deleted ? null : value;
     }
     assert(key.length > overlayIdBytesMax, "a short key has an id");
     const value = this.#long?.get(key);
     if (value !== undefined) return value;
     return this.#longDeleted?.get(key) === undefined ? undefined : null;
+  }
+
+  /**
+   * The key's raw entry (see {@link RawEntry}), or undefined if the group
+   * did not write it. A key over {@link overlayIdBytesMax} bytes never has a
+   * relative entry.
+   */
+  entry(key: Uint8Array, id: string | undefined): RawEntry | undefined {
+    if (id !== undefined) return this.#byId.get(id);
+    const value = this.get(key, id);
+    return value === null ? deleted : value;
+  }
+
+  /** Sets a short key's raw entry (a relative one included). */
+  setEntry(id: string, entry: RawEntry): void {
+    assert(entry >= 0 || entry === deleted || entry <= -2, "a raw entry");
+    this.#byId.set(id, entry);
+  }
+
+  /** Puts back the raw entry {@link Overlay.entry} returned (undefined: the entry goes). */
+  restoreEntry(key: Uint8Array, id: string | undefined, entry: RawEntry | undefined): void {
+    if (id !== undefined && entry !== undefined) return this.setEntry(id, entry);
+    this.restore(key, id, entry === deleted ? null : entry);
   }
 
   /** Records the key's newest value (undefined: deleted). */

@@ -34,7 +34,15 @@ import { segmentBytesDefault, segmentBytesMax } from "../wal/segment.ts";
 import { type BatchOp, Wal, type WalStats } from "../wal/wal.ts";
 import { type CheckpointDeps, Checkpointer, type CheckpointResult } from "./_checkpointer.ts";
 import { checkedNode, Loader } from "./_loader.ts";
-import { keyId, Overlay } from "./_overlay.ts";
+import {
+  deletedEntry,
+  keyId,
+  Overlay,
+  type RawEntry,
+  relativeDelta,
+  relativeDeltaMax,
+  relativeEntry,
+} from "./_overlay.ts";
 import { EntryIterator, type ListSource } from "./_list.ts";
 import {
   type CheckpointOptions,
@@ -299,10 +307,13 @@ export class Store implements AtomicCommitter {
   readonly #checkpointer: Checkpointer;
   #overlayGathering = new Overlay();
   #overlayInFlight = new Overlay();
+  /** Bounds on the values the gathering and the in-flight group leave (strict mode). */
+  #boundsGathering: GroupBounds = { exactMax: 0, byBound: 0 };
+  #boundsInFlight: GroupBounds = { exactMax: 0, byBound: 0 };
   /** An atomic commit's view of its own earlier mutations (scratch, cleared per commit). */
   readonly #batchLocal = new Overlay();
   /** {@link Store.#stageStrict}'s undo log: each op's overlay entry before it (reused). */
-  readonly #undoValues: (number | null | undefined)[] = [];
+  readonly #undoValues: (RawEntry | undefined)[] = [];
   /** Applies the records of a durable group (strict mode): they were judged when appended. */
   readonly #applySink: MutationSink;
   /** What `list` iterators read from. */
@@ -498,13 +509,43 @@ export class Store implements AtomicCommitter {
     // The gathering group is newer than the one in flight; both are newer than the trie.
     const gathering = this.#overlayGathering.size === 0
       ? undefined
-      : this.#overlayGathering.get(key, id);
-    if (gathering !== undefined) return gathering ?? undefined;
-    const inFlight = this.#overlayInFlight.size === 0
-      ? undefined
-      : this.#overlayInFlight.get(key, id);
-    if (inFlight !== undefined) return inFlight ?? undefined;
-    return this.#trie.get(key);
+      : this.#overlayGathering.entry(key, id);
+    return this.#newestFrom(gathering, key, id);
+  }
+
+  /** The newest value of `key` given its raw entry in the gathering group. */
+  #newestFrom(gathering: RawEntry | undefined, key: Uint8Array, id: string | undefined) {
+    if (gathering !== undefined && gathering >= 0) return gathering;
+    if (gathering === deletedEntry) return undefined;
+    const below = this.#latestBelowGathering(key, id);
+    return gathering === undefined ? below : (below ?? 0) + relativeDelta(gathering);
+  }
+
+  /**
+   * An upper bound on the newest value of every key: the trie's, raised by
+   * what the groups not yet applied may have added. Additions that keep it
+   * in range need no lookup (see {@link Store.#stageStrict}).
+   */
+  #ceiling(): number {
+    const gathering = this.#boundsGathering;
+    const inFlight = this.#boundsInFlight;
+    const exact = Math.max(this.#trie.valueCeiling, gathering.exactMax, inFlight.exactMax);
+    return exact + gathering.byBound + inFlight.byBound;
+  }
+
+  /**
+   * Whether the additions of `ops` can be judged by {@link Store.#ceiling}
+   * alone: none subtracts, and the ceiling plus every delta and every value
+   * set stays in range (so does any key, however the ops fall on it).
+   */
+  #fitsCeiling(ops: readonly StagedOp[]): boolean {
+    let total = 0;
+    for (const op of ops) {
+      if (op.kind === RecordKind.delete) continue;
+      if (op.value < 0) return false;
+      total += op.value;
+    }
+    return this.#ceiling() + total <= relativeDeltaMax;
   }
 
   /** Records a write's outcome for validation (strict) or applies it (relaxed). */
@@ -521,6 +562,8 @@ export class Store implements AtomicCommitter {
       return;
     }
     this.#overlayGathering.record(key, id, result);
+    const bounds = this.#boundsGathering;
+    if (result !== undefined && result > bounds.exactMax) bounds.exactMax = result;
   }
 
   /** The gathering group was sealed for flushing: its overlay now describes the group in flight. */
@@ -534,6 +577,11 @@ export class Store implements AtomicCommitter {
       this.#overlayInFlight,
       this.#overlayGathering,
     ];
+    const drained = this.#boundsInFlight;
+    drained.exactMax = 0;
+    drained.byBound = 0;
+    this.#boundsInFlight = this.#boundsGathering;
+    this.#boundsGathering = drained;
   }
 
   /** Applies a durable group's records to the trie (strict mode). */
@@ -548,6 +596,9 @@ export class Store implements AtomicCommitter {
     assert(lastLsn > this.#appliedLsn, "groups apply in LSN order");
     this.#appliedLsn = lastLsn;
     this.#overlayInFlight.clear();
+    // The trie's own ceiling now covers what the group left.
+    this.#boundsInFlight.exactMax = 0;
+    this.#boundsInFlight.byBound = 0;
   }
 
   /**
@@ -863,11 +914,12 @@ export class Store implements AtomicCommitter {
       if (this.#durability === "strict") {
         lsn = this.#stageStrict(ops);
       } else {
-        const results = this.#batchResults(ops);
+        // Relaxed: the trie holds every value, so the ceiling is the trie's own.
+        const results = this.#fitsCeiling(ops) ? undefined : this.#batchResults(ops);
         lsn = this.#wal.appendBatch(ops);
         for (let index = 0; index < ops.length; index++) {
           const op = ops[index];
-          this.#stage(op.kind, op.key, op.id, op.value, results[index]);
+          this.#stage(op.kind, op.key, op.id, op.value, results?.[index]);
         }
       }
       this.#noteWrite(ops.length);
@@ -881,45 +933,82 @@ export class Store implements AtomicCommitter {
    * Strict mode: judges each op against the gathering overlay, which holds
    * the batch's earlier ops too (so no scratch table is needed), records
    * its result there, then appends the batch; if an op leaves the range or
-   * the append fails, the overlay is put back as it was (an undo log), so
-   * nothing of the batch remains. Returns its LSN. The group cannot be
-   * sealed in between: that happens only in the flush loop, never inside
-   * this synchronous step.
+   * the append fails, the overlay and its bounds are put back as they were
+   * (an undo log), so nothing of the batch remains. Returns its LSN. The
+   * group cannot be sealed in between: that happens only in the flush loop,
+   * never inside this synchronous step.
+   *
+   * When the batch fits {@link Store.#ceiling}, its additions are judged by
+   * the bound alone: no lookup below the gathering group, and the overlay
+   * records "the value below, plus the delta" (a relative entry) where it
+   * knows no value. Applying the group after its fsync finds the real ones.
    */
   #stageStrict(ops: StagedOp[]): number {
     const overlay = this.#overlayGathering;
+    const bounds = this.#boundsGathering;
+    const { exactMax, byBound } = bounds;
     const before = this.#undoValues;
     before.length = 0;
+    const judgedByBound = this.#fitsCeiling(ops);
     try {
       for (const op of ops) {
-        const staged = overlay.get(op.key, op.id); // null: deleted by an earlier write
-        const current = staged === undefined ? this.#latestBelowGathering(op.key, op.id) : staged;
+        const entry = overlay.entry(op.key, op.id);
+        before.push(entry);
+        if (judgedByBound && op.kind === RecordKind.add && op.id !== undefined) {
+          this.#stageByBound(op.id, op.value, entry);
+          continue;
+        }
+        const current = this.#newestFrom(entry, op.key, op.id);
         let result: number | undefined;
         if (op.kind === RecordKind.add) {
           result = addChecked(current ?? 0, op.value, op.key, "commit");
         } else if (op.kind === RecordKind.set) result = op.value;
-        before.push(staged);
         overlay.record(op.key, op.id, result);
+        if (result !== undefined && result > bounds.exactMax) bounds.exactMax = result;
       }
       assert(before.length === ops.length, "every op was staged");
       return this.#wal.appendBatch(ops);
     } catch (error) {
       for (let index = before.length - 1; index >= 0; index--) {
-        overlay.restore(ops[index].key, ops[index].id, before[index]);
+        overlay.restoreEntry(ops[index].key, ops[index].id, before[index]);
       }
+      bounds.exactMax = exactMax;
+      bounds.byBound = byBound;
       throw error;
     } finally {
       before.length = 0;
     }
   }
 
+  /**
+   * Stages an addition of `delta` (≥ 0) that {@link Store.#fitsCeiling}
+   * judged: onto the gathering group's own value when it has one, else as a
+   * relative entry, without a lookup.
+   */
+  #stageByBound(id: string, delta: number, entry: RawEntry | undefined): void {
+    assert(delta >= 0, "only additions are judged by the bound");
+    const bounds = this.#boundsGathering;
+    if (entry === undefined || entry <= -2) {
+      const pending = entry === undefined ? 0 : relativeDelta(entry);
+      this.#overlayGathering.setEntry(id, relativeEntry(pending + delta));
+      bounds.byBound += delta;
+      return;
+    }
+    const value = (entry === deletedEntry ? 0 : entry) + delta;
+    assert(value <= this.#ceiling() + delta, "a value the ceiling covers");
+    this.#overlayGathering.setEntry(id, value);
+    if (value > bounds.exactMax) bounds.exactMax = value;
+  }
+
   /** The newest value of `key` below the gathering group: the group in flight, then the trie. */
   #latestBelowGathering(key: Uint8Array, id: string | undefined): number | undefined {
     const inFlight = this.#overlayInFlight.size === 0
       ? undefined
-      : this.#overlayInFlight.get(key, id);
-    if (inFlight !== undefined) return inFlight ?? undefined;
-    return this.#trie.get(key);
+      : this.#overlayInFlight.entry(key, id);
+    if (inFlight !== undefined && inFlight >= 0) return inFlight;
+    if (inFlight === deletedEntry) return undefined;
+    const stored = this.#trie.get(key);
+    return inFlight === undefined ? stored : (stored ?? 0) + relativeDelta(inFlight);
   }
 
   /** The value each op leaves, in order; throws RangeError if one leaves the range. */
@@ -1175,6 +1264,16 @@ function applyingSink(trie: Art): MutationSink {
       return undefined;
     },
   };
+}
+
+/**
+ * Upper bounds on what a group not yet applied leaves (strict mode): the
+ * largest value its writes were judged to leave, and the sum of the deltas
+ * it added without knowing the values below them (relative entries).
+ */
+interface GroupBounds {
+  exactMax: number;
+  byBound: number;
 }
 
 /** One mutation of an atomic commit, with its key's overlay id. */
