@@ -100,7 +100,7 @@ const retainSegmentsDefault = 0;
  * `t × (1 / checkpointDutyMax - 1)` ms after it ended. The WAL-bytes trigger
  * is never held back, which bounds the log.
  */
-export const checkpointDutyMax = 0.25;
+export const checkpointDutyMax = 0.1;
 
 type NumericOption = "epochMs" | "epochOps" | "epochWalBytes" | "retainSegments";
 
@@ -295,8 +295,8 @@ export interface EpochStats {
  * const epoch = tracker.beginCheckpoint(2);
  * assert.ok(!tracker.noteWrites(100, 4_000, 3)); // not while one is in progress
  * tracker.endCheckpoint(epoch, 7, true);
- * assert.ok(!tracker.due(21)); // the new epoch reached 100, but the pause after it lasts 15 ms
- * assert.ok(tracker.due(22));
+ * assert.ok(!tracker.due(51)); // the new epoch reached 100, but the pause after it lasts 45 ms
+ * assert.ok(tracker.due(52));
  * const stats = tracker.stats(7);
  * assert.ok(stats.lastDurableEpoch === 1 && stats.lastCheckpointMs === 5);
  * ```
