@@ -80,6 +80,15 @@ function inlineLeaf(view: NodeView, index: number, gen: number): Leaf {
   return child;
 }
 
+/** An empty node of the kind a record with `count` children loads as (the image stores no kind). */
+function nodeOfCount(count: number, prefix: string, value: number): ArtNode {
+  assert(count >= 0 && count <= BYTE_VALUES, "a child count");
+  if (count === 0) return new Leaf(prefix, value);
+  if (count <= NODE4_CHILDREN_MAX) return new Node4(prefix, value);
+  if (count <= NODE16_CHILDREN_MAX) return new Node16(prefix, value);
+  return new NodeWide(count <= NODE48_CHILDREN_MAX ? KIND_48 : KIND_256, prefix, value);
+}
+
 /** The node `view` describes, of the kind its child count picks, with `children` in place. */
 function nodeWithChildren(
   view: NodeView,
@@ -91,12 +100,7 @@ function nodeWithChildren(
   assert(count === children.length, "a child per child byte");
   assert(count > 0 || view.value !== undefined, "a leaf holds a value");
   const prefix = bytesToString(view.prefix, 0, view.prefix.length);
-  const value = view.value ?? NO_VALUE;
-  let node: ArtNode;
-  if (count === 0) node = new Leaf(prefix, value);
-  else if (count <= NODE4_CHILDREN_MAX) node = new Node4(prefix, value);
-  else if (count <= NODE16_CHILDREN_MAX) node = new Node16(prefix, value);
-  else node = new NodeWide(count <= NODE48_CHILDREN_MAX ? KIND_48 : KIND_256, prefix, value);
+  const node = nodeOfCount(count, prefix, view.value ?? NO_VALUE);
   if (count > 0) fillChildren(node as InnerNode, view.childBytes, 0, children, 0, count);
   node.address = address;
   node.gen = gen;
@@ -170,11 +174,7 @@ function builtNode(fields: RecordFieldsView, bytes: Uint8Array, address: number,
   const prefix = bytesToString(bytes, fields.prefixAt, fields.prefixAt + fields.prefixLength);
   const value = fields.value < 0 ? NO_VALUE : fields.value;
   assert(count > 0 || value !== NO_VALUE, "a leaf holds a value");
-  let node: ArtNode;
-  if (count === 0) node = new Leaf(prefix, value);
-  else if (count <= NODE4_CHILDREN_MAX) node = new Node4(prefix, value);
-  else if (count <= NODE16_CHILDREN_MAX) node = new Node16(prefix, value);
-  else node = new NodeWide(count <= NODE48_CHILDREN_MAX ? KIND_48 : KIND_256, prefix, value);
+  const node = nodeOfCount(count, prefix, value);
   node.address = address;
   node.gen = gen;
   return node;

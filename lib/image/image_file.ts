@@ -140,6 +140,8 @@ export class ImageFile {
   #lastAppendBytes = 0;
   /** Slabs read whole, by index, least recently used first (see {@link slabCacheSlabsMax}). */
   readonly #slabCache = new Map<number, Uint8Array>();
+  /** Where {@link ImageFile.#cachedSlab} found a record (reused: no allocation per read). */
+  readonly #found = { slab: 0, start: 0, end: 0 };
   /** Slab reads in flight, by index. */
   readonly #slabReads = new Map<number, Promise<Uint8Array | undefined>>();
   /** Per slab: bumped on every write into it, so a read that raced a write is not cached. */
@@ -330,14 +332,9 @@ export class ImageFile {
    * so a read of a trie whose slabs are cached never waits.
    */
   readCached(ref: number): NodeImage | undefined {
-    if (ref <= inlineLeafRef || refOffset(ref) < headerRegionBytes) return undefined;
-    const offset = refOffset(ref);
-    const slab = Math.floor(offset / slabBytes);
-    const cached = this.#slabCache.get(slab);
+    const cached = this.#cachedSlab(ref);
     if (cached === undefined) return undefined;
-    const start = offset - slab * slabBytes;
-    const end = start + refLength(ref);
-    if (end > cached.length) return undefined;
+    const { slab, start, end } = this.#found;
     const decoded = decodeNodeRecord(cached.subarray(start, end));
     if (typeof decoded === "string") {
       this.#slabCache.delete(slab); // perhaps a flipped bit in the read: read again
@@ -357,17 +354,30 @@ export class ImageFile {
    * no allocation per record, and the least-recently-used order untouched.
    */
   cachedFields(ref: number, out: RecordFields): Uint8Array | undefined {
+    const cached = this.#cachedSlab(ref);
+    if (cached === undefined) return undefined;
+    const { slab, start, end } = this.#found;
+    if (decodeRecordFields(cached, start, end, out) === undefined) return cached;
+    this.#slabCache.delete(slab); // perhaps a flipped bit in the read: read again
+    return undefined;
+  }
+
+  /**
+   * The cached slab holding the whole record `ref` names, or undefined;
+   * the slab's index and the record's range in it go to `#found`.
+   */
+  #cachedSlab(ref: number): Uint8Array | undefined {
     if (ref <= inlineLeafRef || refOffset(ref) < headerRegionBytes) return undefined;
     const offset = refOffset(ref);
     const slab = Math.floor(offset / slabBytes);
     const cached = this.#slabCache.get(slab);
     if (cached === undefined) return undefined;
-    const start = offset - slab * slabBytes;
-    const end = start + refLength(ref);
-    if (end > cached.length) return undefined;
-    if (decodeRecordFields(cached, start, end, out) === undefined) return cached;
-    this.#slabCache.delete(slab); // perhaps a flipped bit in the read: read again
-    return undefined;
+    const found = this.#found;
+    found.slab = slab;
+    found.start = offset - slab * slabBytes;
+    found.end = found.start + refLength(ref);
+    assert(found.end - found.start === refLength(ref), "a ref's range");
+    return found.end > cached.length ? undefined : cached;
   }
 
   /**
