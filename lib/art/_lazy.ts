@@ -218,11 +218,15 @@ function pushFrame(
   assert(leaf === fields.leaves, "every inline leaf has its child byte");
   const node = builtNode(fields, bytes, address, gen);
   const end = depth + fields.prefixLength;
-  let frame = stacks.frames[level];
-  if (frame === undefined) {
-    frame = { node, bytes, childBytesAt: 0, base, count, next: 0, depth: end };
-    stacks.frames[level] = frame;
-  }
+  const frame = stacks.frames[level] ??= {
+    node,
+    bytes,
+    childBytesAt: 0,
+    base,
+    count,
+    next: 0,
+    depth,
+  };
   frame.node = node;
   frame.bytes = bytes;
   frame.childBytesAt = fields.childBytesAt;
@@ -260,9 +264,9 @@ export function buildSubtree(
   pushFrame(stacks, 0, source, rootBytes, address, gen, depth);
   counts.nodes = 1;
   let level = 0;
+  if (stacks.frames[0].depth > KEY_BYTES_MAX) return `record ${address} lies too deep`;
   for (let steps = 0; steps <= (BYTE_VALUES + 1) * nodesMax; steps++) {
     const frame = stacks.frames[level];
-    if (frame.depth > KEY_BYTES_MAX) return `record ${address} lies ${frame.depth} key bytes deep`;
     if (frame.next < frame.count) {
       const at = frame.base + frame.next++;
       const childAddress = stacks.refs[at];
@@ -277,6 +281,8 @@ export function buildSubtree(
       level++;
       assert(level < FRAMES_MAX, "a frame per key byte at most");
       pushFrame(stacks, level, source, bytes, childAddress, gen, frame.depth + 1);
+      const deep = stacks.frames[level].depth;
+      if (deep > KEY_BYTES_MAX) return `record ${childAddress} lies ${deep} key bytes deep`;
       continue;
     }
     const node = frame.node;

@@ -376,7 +376,7 @@ export class ImageFile {
     found.slab = slab;
     found.start = offset - slab * slabBytes;
     found.end = found.start + refLength(ref);
-    assert(found.end - found.start === refLength(ref), "a ref's range");
+    assert(found.start >= slabBase(slab), "a record lies past its slab's base");
     return found.end > cached.length ? undefined : cached;
   }
 

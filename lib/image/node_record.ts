@@ -396,13 +396,15 @@ export function decodeNodeRecord(bytes: Uint8Array): NodeImage | string {
   const fields = scratchFields;
   const problem = decodeRecordFields(bytes, 0, bytes.length, fields);
   if (problem !== undefined) return problem;
+  const count = fields.count;
   const node: NodeImage = {
     prefix: bytes.subarray(fields.prefixAt, fields.prefixAt + fields.prefixLength),
     value: fields.value < 0 ? undefined : fields.value,
-    childBytes: bytes.subarray(fields.childBytesAt, fields.childBytesAt + fields.count),
-    childAddresses: fields.refs.slice(0, fields.count),
+    childBytes: count === 0
+      ? new Uint8Array(0)
+      : bytes.subarray(fields.childBytesAt, fields.childBytesAt + count),
+    childAddresses: fields.refs.slice(0, count),
   };
-  if (fields.count === 0) node.childBytes = new Uint8Array(0);
   if (fields.leaves > 0) {
     const leaves: InlineLeaf[] = [];
     for (let index = 0; index < fields.leaves; index++) {

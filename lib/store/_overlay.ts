@@ -51,6 +51,25 @@ export function relativeDelta(entry: RawEntry): number {
   return -2 - entry;
 }
 
+/** Whether a raw entry settles the key's value alone (a count, or deleted). */
+export function entrySettles(entry: RawEntry | undefined): boolean {
+  return entry !== undefined && entry >= deleted;
+}
+
+/**
+ * The value a group's raw entry (undefined: none) leaves on top of `below`,
+ * the value under the group (needed only when the entry does not settle it).
+ */
+export function valueOver(
+  entry: RawEntry | undefined,
+  below: number | undefined,
+): number | undefined {
+  if (entry === undefined) return below;
+  if (entry >= 0) return entry;
+  if (entry === deleted) return undefined;
+  return (below ?? 0) + relativeDelta(entry);
+}
+
 /**
  * The overlay id of `key` (see the module notes), or undefined for a key
  * longer than {@link overlayIdBytesMax} bytes. `source` is what the caller

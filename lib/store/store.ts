@@ -36,12 +36,14 @@ import { type CheckpointDeps, Checkpointer, type CheckpointResult } from "./_che
 import { checkedNode, Loader } from "./_loader.ts";
 import {
   deletedEntry,
+  entrySettles,
   keyId,
   Overlay,
   type RawEntry,
   relativeDelta,
   relativeDeltaMax,
   relativeEntry,
+  valueOver,
 } from "./_overlay.ts";
 import { EntryIterator, type ListSource } from "./_list.ts";
 import {
@@ -515,10 +517,10 @@ export class Store implements AtomicCommitter {
 
   /** The newest value of `key` given its raw entry in the gathering group. */
   #newestFrom(gathering: RawEntry | undefined, key: Uint8Array, id: string | undefined) {
-    if (gathering !== undefined && gathering >= 0) return gathering;
-    if (gathering === deletedEntry) return undefined;
-    const below = this.#latestBelowGathering(key, id);
-    return gathering === undefined ? below : (below ?? 0) + relativeDelta(gathering);
+    return valueOver(
+      gathering,
+      entrySettles(gathering) ? undefined : this.#latestBelowGathering(key, id),
+    );
   }
 
   /**
@@ -577,9 +579,7 @@ export class Store implements AtomicCommitter {
       this.#overlayInFlight,
       this.#overlayGathering,
     ];
-    const drained = this.#boundsInFlight;
-    drained.exactMax = 0;
-    drained.byBound = 0;
+    const drained = resetBounds(this.#boundsInFlight);
     this.#boundsInFlight = this.#boundsGathering;
     this.#boundsGathering = drained;
   }
@@ -596,9 +596,7 @@ export class Store implements AtomicCommitter {
     assert(lastLsn > this.#appliedLsn, "groups apply in LSN order");
     this.#appliedLsn = lastLsn;
     this.#overlayInFlight.clear();
-    // The trie's own ceiling now covers what the group left.
-    this.#boundsInFlight.exactMax = 0;
-    this.#boundsInFlight.byBound = 0;
+    resetBounds(this.#boundsInFlight); // the trie's own ceiling now covers what the group left
   }
 
   /**
@@ -995,7 +993,7 @@ export class Store implements AtomicCommitter {
       return;
     }
     const value = (entry === deletedEntry ? 0 : entry) + delta;
-    assert(value <= this.#ceiling() + delta, "a value the ceiling covers");
+    assert(value <= relativeDeltaMax, "a value the ceiling keeps in range");
     this.#overlayGathering.setEntry(id, value);
     if (value > bounds.exactMax) bounds.exactMax = value;
   }
@@ -1005,10 +1003,7 @@ export class Store implements AtomicCommitter {
     const inFlight = this.#overlayInFlight.size === 0
       ? undefined
       : this.#overlayInFlight.entry(key, id);
-    if (inFlight !== undefined && inFlight >= 0) return inFlight;
-    if (inFlight === deletedEntry) return undefined;
-    const stored = this.#trie.get(key);
-    return inFlight === undefined ? stored : (stored ?? 0) + relativeDelta(inFlight);
+    return valueOver(inFlight, entrySettles(inFlight) ? undefined : this.#trie.get(key));
   }
 
   /** The value each op leaves, in order; throws RangeError if one leaves the range. */
@@ -1276,6 +1271,13 @@ interface GroupBounds {
   byBound: number;
 }
 
+/** Zeroes `bounds` (its group was applied, or it starts a new one); returns it. */
+function resetBounds(bounds: GroupBounds): GroupBounds {
+  bounds.exactMax = 0;
+  bounds.byBound = 0;
+  return bounds;
+}
+
 /** One mutation of an atomic commit, with its key's overlay id. */
 interface StagedOp extends BatchOp {
   id: string | undefined;
@@ -1328,10 +1330,23 @@ async function openTrie(image: ImageFile, load: LoadMode): Promise<OpenedTrie> {
     throw new CorruptionError(imageFileName, 0, "the image header has a root but no keys");
   }
   const rootAddress = header.rootAddress;
+  const whole = load !== "lazy" && await image.cacheAll();
+  const built = whole ? buildWhole(image, rootAddress, header.keyCount) : undefined;
+  if (built !== undefined) return { ...built, whole };
+  // Lazy, too big for the slab cache, or the root's slab read badly: the root alone.
   const root = checkedNode(await image.read(rootAddress), rootAddress);
-  if (load === "lazy" || !(await image.cacheAll())) {
-    return { trie: Art.fromImage(root, rootAddress, header.keyCount), loaded: 0, whole: false };
-  }
+  return { trie: Art.fromImage(root, rootAddress, header.keyCount), loaded: 0, whole };
+}
+
+/**
+ * The whole trie from an image whose slabs are all cached, and the records
+ * it loaded; undefined if the root's slab is not there (its read failed).
+ */
+function buildWhole(
+  image: ImageFile,
+  rootAddress: number,
+  keys: number,
+): { trie: Art; loaded: number } | undefined {
   let loaded = 0;
   const fields = newRecordFields();
   const source = {
@@ -1342,12 +1357,12 @@ async function openTrie(image: ImageFile, load: LoadMode): Promise<OpenedTrie> {
       return bytes;
     },
   };
-  const trie = Art.fromImageWhole(rootAddress, header.keyCount, source) ??
-    Art.fromImage(root, rootAddress, header.keyCount); // the root's slab read badly
+  const trie = Art.fromImageWhole(rootAddress, keys, source);
+  if (trie === undefined) return undefined;
   if (typeof trie === "string") throw new CorruptionError(imageFileName, rootAddress, trie);
   // Every record is in the trie (or, read badly, still a stub that loads on use).
   if (trie.unloaded === 0) image.dropCache();
-  return { trie, loaded, whole: true };
+  return { trie, loaded };
 }
 
 /** Collects one WAL record above the coverage for {@link Store.open}; a problem string if malformed. */
