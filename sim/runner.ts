@@ -17,6 +17,7 @@ import {
   openStore,
   type Store,
   type StoreOptions,
+  writeCounters,
 } from "../lib/store/store.ts";
 import type { FaultProfile, FaultRecord } from "./faults.ts";
 import { Oracle, type State, type Verdict, type Violation } from "./model.ts";
@@ -363,11 +364,12 @@ class Run {
     const store = this.store!;
     if (!isWrite(op)) return this.read(step, op, store);
     const verdict = this.oracle.verdict(op);
-    const before = store.stats().lastLsn;
-    const queuedBefore = store.stats().queuedWrites;
+    // Not stats(): it applies a durable group still waiting, which would hide that window.
+    const before = writeCounters(store).lastLsn;
+    const queuedBefore = writeCounters(store).queuedWrites;
     const promise = callStore(store, op);
-    const after = store.stats().lastLsn;
-    if (after === before && store.stats().queuedWrites > queuedBefore) {
+    const after = writeCounters(store).lastLsn;
+    if (after === before && writeCounters(store).queuedWrites > queuedBefore) {
       this.#queuedWrite = this.#whenQueuedSettles(step, op, promise, before, verdict);
       return promise;
     }
@@ -388,7 +390,7 @@ class Run {
     await promise.then(() => {}, () => {});
     this.#queuedWrite = undefined;
     if (life !== this.#life) return;
-    const after = this.store!.stats().lastLsn;
+    const after = writeCounters(this.store!).lastLsn;
     // Whether the store was poisoned when it took the write is not seen
     // here (the write waited): #addNow's own check covers that.
     this.#judgeSubmitted(step, op, promise, { before, after, verdict, queued: true });

@@ -546,6 +546,25 @@ Deno.test("atomic: additions judged by the value ceiling resolve exactly for the
   });
 });
 
+Deno.test("atomic: batches of additions deferred by the ceiling count once, and a refused batch keeps them", async () => {
+  await withStore(async (store, storage) => {
+    const max = Number.MAX_SAFE_INTEGER;
+    await store.set("big", max - 20);
+    // Not awaited: pure additions far enough from the limit are deferred, a
+    // key twice in one batch included.
+    const deferred = store.atomic().add("big", 3).add("w", 1).add("big", 2).add("w", 1).commit();
+    // This one could pass the limit: judged exactly on top of the deferred ones (max - 15).
+    await assert.rejects(store.atomic().add("w", 1).add("big", 16).commit(), RangeError);
+    const exact = store.atomic().add("big", 15).add("w", 1).commit();
+    assert.ok((await deferred).ok && (await exact).ok);
+    assert.deepEqual(await store.getMany(["big", "w"]), [max, 3]);
+    await store.close();
+    const again = await openStore({ storage });
+    assert.deepEqual(await again.getMany(["big", "w"]), [max, 3], "recovered from the WAL alike");
+    await again.close();
+  });
+});
+
 Deno.test("relaxed: atomic additions judged by the value ceiling apply at once", async () => {
   const store = await openStore({ storage: new MemoryBlockStorage(), durability: "relaxed" });
   try {

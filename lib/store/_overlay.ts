@@ -82,23 +82,80 @@ export function keyId(key: Uint8Array, source?: KeyLike): string | undefined {
   return bytesToString(key, 0, key.length);
 }
 
+/** Additions {@link Overlay.defer} holds at most before it records them. */
+export const deferredAddsMax = 1 << 20;
+
+/** An addition whose key has an overlay id: what {@link Overlay.defer} takes. */
+export interface DeferredAdd {
+  readonly id: string | undefined;
+  /** The delta, ≥ 0. */
+  readonly value: number;
+}
+
+/** The raw entry an addition of `delta` (≥ 0) leaves on top of `entry`. */
+function entryPlus(entry: RawEntry | undefined, delta: number): RawEntry {
+  if (entry === undefined || entry <= -2) {
+    return relativeEntry((entry === undefined ? 0 : relativeDelta(entry)) + delta);
+  }
+  const value = (entry === deleted ? 0 : entry) + delta;
+  assert(value <= relativeDeltaMax, "an addition the ceiling keeps in range");
+  return value;
+}
+
 /**
  * The newest values of keys written by one group: a number, or deleted.
  * Every method takes the key with its {@link keyId}.
+ *
+ * Additions judged by a bound alone (see `Store.#stageStrict`) need no entry
+ * until something reads the overlay: {@link Overlay.defer} keeps their
+ * batches as they are, and the first read or write records them in order.
+ * A group of pure additions that nothing checks is applied without ever
+ * hashing its keys here.
  */
 export class Overlay {
   readonly #byId = new Map<string, number>();
   /** Keys longer than {@link overlayIdBytesMax}: their counts, and which are deleted. */
   #long: Art | undefined;
   #longDeleted: Art | undefined;
+  /** Batches of additions not yet recorded in `#byId`, oldest first. */
+  #deferred: (readonly DeferredAdd[])[] = [];
+  #deferredAdds = 0;
 
-  /** Keys recorded. */
-  get size(): number {
-    return this.#byId.size + (this.#long?.size ?? 0) + (this.#longDeleted?.size ?? 0);
+  /** Whether nothing was recorded or deferred since the last {@link Overlay.clear}. */
+  get empty(): boolean {
+    return this.#deferredAdds === 0 && this.#byId.size === 0 &&
+      (this.#long?.size ?? 0) === 0 && (this.#longDeleted?.size ?? 0) === 0;
+  }
+
+  /**
+   * Adds each op's delta (≥ 0) to its key, later: every op must have an id,
+   * and the caller must have judged that no value can leave the range. The
+   * array is kept, not copied, until the additions are recorded.
+   */
+  defer(adds: readonly DeferredAdd[]): void {
+    assert(adds.length > 0, "a deferred batch holds additions");
+    this.#deferred.push(adds);
+    this.#deferredAdds += adds.length;
+    if (this.#deferredAdds > deferredAddsMax) this.#recordDeferred();
+  }
+
+  /** Records the deferred additions, oldest first. */
+  #recordDeferred(): void {
+    const byId = this.#byId;
+    for (const adds of this.#deferred) {
+      for (let index = 0; index < adds.length; index++) {
+        const { id, value } = adds[index];
+        assert(id !== undefined && value >= 0, "deferred ops are additions by id");
+        byId.set(id, entryPlus(byId.get(id), value));
+      }
+    }
+    this.#deferred = [];
+    this.#deferredAdds = 0;
   }
 
   /** The key's newest value: a number, `null` if deleted, undefined if not written. */
   get(key: Uint8Array, id: string | undefined): number | null | undefined {
+    if (this.#deferredAdds > 0) this.#recordDeferred();
     if (id !== undefined) {
       const value = this.#byId.get(id);
       assert(value === undefined || value >= deleted, "a relative entry is read with entry()");
@@ -116,6 +173,7 @@ export class Overlay {
    * relative entry.
    */
   entry(key: Uint8Array, id: string | undefined): RawEntry | undefined {
+    if (this.#deferredAdds > 0) this.#recordDeferred();
     if (id !== undefined) return this.#byId.get(id);
     const value = this.get(key, id);
     return value === null ? deleted : value;
@@ -124,7 +182,15 @@ export class Overlay {
   /** Sets a short key's raw entry (a relative one included). */
   setEntry(id: string, entry: RawEntry): void {
     assert(entry >= 0 || entry === deleted || entry <= -2, "a raw entry");
+    if (this.#deferredAdds > 0) this.#recordDeferred();
     this.#byId.set(id, entry);
+  }
+
+  /** Adds `delta` (≥ 0, judged in range by the caller) to a short key's entry now. */
+  addEntry(id: string, delta: number): void {
+    assert(delta >= 0, "only additions are judged by a bound");
+    if (this.#deferredAdds > 0) this.#recordDeferred();
+    this.#byId.set(id, entryPlus(this.#byId.get(id), delta));
   }
 
   /** Puts back the raw entry {@link Overlay.entry} returned (undefined: the entry goes). */
@@ -136,6 +202,7 @@ export class Overlay {
   /** Records the key's newest value (undefined: deleted). */
   record(key: Uint8Array, id: string | undefined, value: number | undefined): void {
     assert(value === undefined || value >= 0, "overlay values are counts");
+    if (this.#deferredAdds > 0) this.#recordDeferred();
     if (id !== undefined) {
       assert(id.length === key.length, "an id has one char per key byte");
       this.#byId.set(id, value ?? deleted);
@@ -160,6 +227,7 @@ export class Overlay {
    */
   restore(key: Uint8Array, id: string | undefined, previous: number | null | undefined): void {
     if (previous !== undefined) return this.record(key, id, previous ?? undefined);
+    if (this.#deferredAdds > 0) this.#recordDeferred();
     if (id !== undefined) {
       this.#byId.delete(id);
       return;
@@ -172,6 +240,8 @@ export class Overlay {
   /** Forgets every key. */
   clear(): void {
     this.#byId.clear();
+    this.#deferred = [];
+    this.#deferredAdds = 0;
     this.#long = undefined;
     this.#longDeleted = undefined;
   }

@@ -35,14 +35,11 @@ import { type BatchOp, Wal, type WalStats } from "../wal/wal.ts";
 import { type CheckpointDeps, Checkpointer, type CheckpointResult } from "./_checkpointer.ts";
 import { checkedNode, Loader } from "./_loader.ts";
 import {
-  deletedEntry,
   entrySettles,
   keyId,
   Overlay,
   type RawEntry,
-  relativeDelta,
   relativeDeltaMax,
-  relativeEntry,
   valueOver,
 } from "./_overlay.ts";
 import { EntryIterator, type ListSource } from "./_list.ts";
@@ -279,6 +276,36 @@ async function resolveStorage(options: StoreOptions): Promise<BlockStorage> {
   return await FileBlockStorage.open(options.path);
 }
 
+/** What {@link writeCounters} reads. */
+export interface WriteCounters {
+  /** The LSN of the last write accepted (as `stats().lastLsn`). */
+  lastLsn: number;
+  /** Writes waiting for a load (as `stats().queuedWrites`). */
+  queuedWrites: number;
+}
+
+let readWriteCounters: (store: Store) => WriteCounters;
+
+/**
+ * The write counters of `stats()` without its side effects (`stats()`
+ * first applies a durable group still waiting, to count its keys): for the
+ * simulator, which reads them around every write and must not change when
+ * the store does its work. Not part of the module's API.
+ *
+ * @example
+ * ```ts
+ * import { MemoryBlockStorage, openStore } from "../../mod.ts";
+ * import { writeCounters } from "./store.ts";
+ * const store = await openStore({ storage: new MemoryBlockStorage() });
+ * await store.add("a", 1);
+ * console.assert(writeCounters(store).lastLsn === 1);
+ * await store.close();
+ * ```
+ */
+export function writeCounters(store: Store): WriteCounters {
+  return readWriteCounters(store);
+}
+
 /**
  * An open store. Get one from {@link openStore}.
  *
@@ -312,6 +339,13 @@ export class Store implements AtomicCommitter {
   /** Bounds on the values the gathering and the in-flight group leave (strict mode). */
   #boundsGathering: GroupBounds = { exactMax: 0, byBound: 0 };
   #boundsInFlight: GroupBounds = { exactMax: 0, byBound: 0 };
+  /**
+   * A durable group not yet applied to the trie (strict mode): a copy of its
+   * records, applied while the next group's fsync runs, or before anything
+   * reads the trie, whichever comes first. At most one waits.
+   */
+  #unapplied: { records: Uint8Array; lastLsn: number } | undefined;
+  #boundsUnapplied: GroupBounds = { exactMax: 0, byBound: 0 };
   /** An atomic commit's view of its own earlier mutations (scratch, cleared per commit). */
   readonly #batchLocal = new Overlay();
   /** {@link Store.#stageStrict}'s undo log: each op's overlay entry before it (reused). */
@@ -321,8 +355,10 @@ export class Store implements AtomicCommitter {
   /** What `list` iterators read from. */
   readonly #listSource: ListSource = {
     checkOpen: () => this.#checkOpen("list"),
-    read: (start, end, reverse, limit, into) =>
-      this.#trie.readRange({ start, end, reverse }, limit, into),
+    read: (start, end, reverse, limit, into) => {
+      this.#applyPending();
+      return this.#trie.readRange({ start, end, reverse }, limit, into);
+    },
     loadCached: (unloaded) => this.#loader.loadSubtreeCached(unloaded, listPrefetchNodes),
     load: (unloaded) => this.#loader.loadSubtree(unloaded, listPrefetchNodes),
   };
@@ -336,6 +372,13 @@ export class Store implements AtomicCommitter {
   #closed = false;
   #closing: Promise<void> | undefined;
   readonly #recovery: StoreStats["recovery"];
+
+  static {
+    readWriteCounters = (store) => ({
+      lastLsn: store.#wal.nextLsn - 1,
+      queuedWrites: store.#queued,
+    });
+  }
 
   private constructor(parts: StoreParts) {
     this.#storage = parts.storage;
@@ -356,12 +399,16 @@ export class Store implements AtomicCommitter {
       loader: this.#loader,
       clock: this.#clock,
       epochs: this.#epochs,
-      appliedLsn: () => this.#appliedLsn,
+      appliedLsn: () => {
+        this.#applyPending();
+        return this.#appliedLsn;
+      },
     };
     this.#checkpointer = new Checkpointer(this.#deps);
     if (this.#durability === "strict") {
       parts.wal.onSeal = () => this.#sealOverlay();
-      parts.wal.onDurable = (records, _first, last) => this.#applyGroup(records, last);
+      parts.wal.onDurable = (records, _first, last) => this.#holdGroup(records, last);
+      parts.wal.onSyncing = () => this.#applyPending();
     }
   }
 
@@ -509,7 +556,7 @@ export class Store implements AtomicCommitter {
   /** The newest value of `key` (whose overlay id is `id`), counting writes still in flight. */
   #latest(key: Uint8Array, id: string | undefined): number | undefined {
     // The gathering group is newer than the one in flight; both are newer than the trie.
-    const gathering = this.#overlayGathering.size === 0
+    const gathering = this.#overlayGathering.empty
       ? undefined
       : this.#overlayGathering.entry(key, id);
     return this.#newestFrom(gathering, key, id);
@@ -531,8 +578,14 @@ export class Store implements AtomicCommitter {
   #ceiling(): number {
     const gathering = this.#boundsGathering;
     const inFlight = this.#boundsInFlight;
-    const exact = Math.max(this.#trie.valueCeiling, gathering.exactMax, inFlight.exactMax);
-    return exact + gathering.byBound + inFlight.byBound;
+    const unapplied = this.#boundsUnapplied;
+    const exact = Math.max(
+      this.#trie.valueCeiling,
+      gathering.exactMax,
+      inFlight.exactMax,
+      unapplied.exactMax,
+    );
+    return exact + gathering.byBound + inFlight.byBound + unapplied.byBound;
   }
 
   /**
@@ -571,7 +624,7 @@ export class Store implements AtomicCommitter {
   /** The gathering group was sealed for flushing: its overlay now describes the group in flight. */
   #sealOverlay(): void {
     assert(
-      this.#overlayInFlight.size === 0 || this.#wal.poisoned,
+      this.#overlayInFlight.empty || this.#wal.poisoned,
       "the previous group was applied",
     );
     this.#overlayInFlight.clear();
@@ -584,9 +637,29 @@ export class Store implements AtomicCommitter {
     this.#boundsGathering = drained;
   }
 
-  /** Applies a durable group's records to the trie (strict mode). */
-  #applyGroup(records: Uint8Array, lastLsn: number): void {
+  /**
+   * A group became durable (strict mode): its waiters may resume before its
+   * records reach the trie, so the apply can overlap the next fsync. Until
+   * then its bounds count in {@link Store.#ceiling}, and every reader of the
+   * trie calls {@link Store.#applyPending} first; its overlay goes now.
+   */
+  #holdGroup(records: Uint8Array, lastLsn: number): void {
     assert(this.#durability === "strict", "only strict mode applies on durability");
+    this.#applyPending();
+    assert(lastLsn > this.#appliedLsn, "groups become durable in LSN order");
+    this.#unapplied = { records: records.slice(), lastLsn };
+    this.#overlayInFlight.clear();
+    const drained = resetBounds(this.#boundsUnapplied);
+    this.#boundsUnapplied = this.#boundsInFlight;
+    this.#boundsInFlight = drained;
+  }
+
+  /** Applies the durable group {@link Store.#holdGroup} kept, if one waits. */
+  #applyPending(): void {
+    const pending = this.#unapplied;
+    if (pending === undefined) return;
+    this.#unapplied = undefined;
+    const { records, lastLsn } = pending;
     const view = new DataView(records.buffer, records.byteOffset, records.byteLength);
     const sink = this.#applySink;
     for (const frame of trustedFrames(records, view)) {
@@ -595,8 +668,7 @@ export class Store implements AtomicCommitter {
     }
     assert(lastLsn > this.#appliedLsn, "groups apply in LSN order");
     this.#appliedLsn = lastLsn;
-    this.#overlayInFlight.clear();
-    resetBounds(this.#boundsInFlight); // the trie's own ceiling now covers what the group left
+    resetBounds(this.#boundsUnapplied); // the trie's own ceiling now covers what the group left
   }
 
   /**
@@ -742,6 +814,7 @@ export class Store implements AtomicCommitter {
     try {
       this.#checkOpen("get");
       const bytes = transientKeyBytes(key, "get");
+      this.#applyPending();
       let found = this.#trie.lookup(bytes);
       // A path in cached slabs loads at once (one descent loads and reads); one that needs a read waits.
       if (found === LOOKUP_NOT_LOADED) found = this.#loader.lookupCached(bytes);
@@ -777,6 +850,7 @@ export class Store implements AtomicCommitter {
       }
       const bytes = keys.map((key) => keyBytes(key, "getMany"));
       for (const key of bytes) if (!this.#loader.loadPathCached(key)) break;
+      this.#applyPending();
       try {
         return Promise.resolve(bytes.map((key) => this.#trie.get(key)));
       } catch (error) {
@@ -795,6 +869,7 @@ export class Store implements AtomicCommitter {
     for (let pass = 0; pass < 4; pass++) {
       await Promise.all(keys.map((key) => this.#loader.loadPath(key)));
       this.#checkOpen("getMany");
+      this.#applyPending();
       try {
         return keys.map((key) => this.#trie.get(key));
       } catch (error) {
@@ -944,6 +1019,14 @@ export class Store implements AtomicCommitter {
   #stageStrict(ops: StagedOp[]): number {
     const overlay = this.#overlayGathering;
     const bounds = this.#boundsGathering;
+    const additions = additionsById(ops);
+    if (additions >= 0 && this.#ceiling() + additions <= relativeDeltaMax) {
+      // Nothing to judge or to undo: the append throws before anything is staged.
+      const lsn = this.#wal.appendBatch(ops);
+      overlay.defer(ops);
+      bounds.byBound += additions;
+      return lsn;
+    }
     const { exactMax, byBound } = bounds;
     const before = this.#undoValues;
     before.length = 0;
@@ -953,7 +1036,9 @@ export class Store implements AtomicCommitter {
         const entry = overlay.entry(op.key, op.id);
         before.push(entry);
         if (judgedByBound && op.kind === RecordKind.add && op.id !== undefined) {
-          this.#stageByBound(op.id, op.value, entry);
+          // The bound rises by every delta judged by it: a looser bound, never a wrong one.
+          overlay.addEntry(op.id, op.value);
+          bounds.byBound += op.value;
           continue;
         }
         const current = this.#newestFrom(entry, op.key, op.id);
@@ -978,32 +1063,12 @@ export class Store implements AtomicCommitter {
     }
   }
 
-  /**
-   * Stages an addition of `delta` (≥ 0) that {@link Store.#fitsCeiling}
-   * judged: onto the gathering group's own value when it has one, else as a
-   * relative entry, without a lookup.
-   */
-  #stageByBound(id: string, delta: number, entry: RawEntry | undefined): void {
-    assert(delta >= 0, "only additions are judged by the bound");
-    const bounds = this.#boundsGathering;
-    if (entry === undefined || entry <= -2) {
-      const pending = entry === undefined ? 0 : relativeDelta(entry);
-      this.#overlayGathering.setEntry(id, relativeEntry(pending + delta));
-      bounds.byBound += delta;
-      return;
-    }
-    const value = (entry === deletedEntry ? 0 : entry) + delta;
-    assert(value <= relativeDeltaMax, "a value the ceiling keeps in range");
-    this.#overlayGathering.setEntry(id, value);
-    if (value > bounds.exactMax) bounds.exactMax = value;
-  }
-
   /** The newest value of `key` below the gathering group: the group in flight, then the trie. */
   #latestBelowGathering(key: Uint8Array, id: string | undefined): number | undefined {
-    const inFlight = this.#overlayInFlight.size === 0
-      ? undefined
-      : this.#overlayInFlight.entry(key, id);
-    return valueOver(inFlight, entrySettles(inFlight) ? undefined : this.#trie.get(key));
+    const inFlight = this.#overlayInFlight.empty ? undefined : this.#overlayInFlight.entry(key, id);
+    if (entrySettles(inFlight)) return valueOver(inFlight, undefined);
+    this.#applyPending();
+    return valueOver(inFlight, this.#trie.get(key));
   }
 
   /** The value each op leaves, in order; throws RangeError if one leaves the range. */
@@ -1060,6 +1125,7 @@ export class Store implements AtomicCommitter {
    * ```
    */
   stats(): StoreStats {
+    this.#applyPending();
     const header = this.#image.header;
     return {
       keys: this.#trie.size,
@@ -1160,6 +1226,7 @@ export class Store implements AtomicCommitter {
     });
     const problems = [...image.problems, ...await this.#image.checkLive(image.liveBytesBySlab)];
     try {
+      this.#applyPending();
       this.#trie.verify();
     } catch (error) {
       problems.push(`in-memory trie: ${error instanceof Error ? error.message : String(error)}`);
@@ -1281,6 +1348,20 @@ function resetBounds(bounds: GroupBounds): GroupBounds {
 /** One mutation of an atomic commit, with its key's overlay id. */
 interface StagedOp extends BatchOp {
   id: string | undefined;
+}
+
+/**
+ * The sum of the deltas of `ops` when every op adds (≥ 0) to a key with an
+ * overlay id, so the batch can be deferred whole (see `Overlay.defer`); else -1.
+ */
+function additionsById(ops: readonly StagedOp[]): number {
+  let total = 0;
+  for (let index = 0; index < ops.length; index++) {
+    const op = ops[index];
+    if (op.kind !== RecordKind.add || op.id === undefined || op.value < 0) return -1;
+    total += op.value;
+  }
+  return total;
 }
 
 function toStagedOp(mutation: AtomicMutation): StagedOp {

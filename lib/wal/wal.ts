@@ -104,6 +104,11 @@ export class Wal {
   onSeal: (() => void) | undefined;
   /** Called after a group is durable and before its waiters resume, with the group's bytes. */
   onDurable: ((records: Uint8Array, firstLsn: number, lastLsn: number) => void) | undefined;
+  /**
+   * Called once a group's bytes are written and their fsync has started,
+   * before it ends: CPU work done here overlaps the disk's wait.
+   */
+  onSyncing: (() => void) | undefined;
   /** Counters since open. */
   readonly stats: WalStats = {
     groups: 0,
@@ -433,7 +438,10 @@ export class Wal {
       return;
     }
     await this.#file.write(this.#fileSize, records);
-    await this.#file.sync();
+    const synced = this.#file.sync();
+    synced.catch(() => {}); // awaited below; a hook that throws must not leave it unhandled
+    this.onSyncing?.();
+    await synced;
     this.#fileSize += records.length;
     this.stats.fsyncs++;
   }
