@@ -131,23 +131,6 @@ export function removeByte(text: string, at: number): string {
   return bytesToString(buffer, 0, end);
 }
 
-/** Returns `text` with the byte at position `at` replaced by `byte`. */
-export function replaceByte(text: string, at: number, byte: number): string {
-  assert(at >= 0 && at < text.length, "replace position out of bounds");
-  assert(byte >= 0 && byte <= 0xff, "byte out of range");
-  const buffer = scratchOf(text.length);
-  copyChars(text, 0, text.length, buffer, 0);
-  buffer[at] = byte;
-  return bytesToString(buffer, 0, text.length);
-}
-
-/** Returns a string of `length` zero bytes. */
-export function zeroString(length: number): string {
-  const buffer = scratchOf(length);
-  buffer.fill(0, 0, length);
-  return bytesToString(buffer, 0, length);
-}
-
 /** Returns how many leading bytes of `text` equal `key[from...]` (at most both lengths). */
 export function matchLength(text: string, key: Uint8Array, from: number): number {
   const limit = Math.min(text.length, key.length - from);

@@ -7,7 +7,7 @@
  */
 
 import { assert } from "../_assert.ts";
-import { bytesToString, insertByte, removeByte, replaceByte } from "./_bytes.ts";
+import { bytesToString, insertByte, removeByte } from "./_bytes.ts";
 import {
   type ArtNode,
   BYTE_VALUES,
@@ -44,10 +44,7 @@ export function findChild(node: ArtNode, byte: number): ArtNode | null {
       const at = positionOf16(node, byte);
       return at < 0 ? null : childAt16(node, at);
     }
-    case KIND_48: {
-      const slot = node.keys.charCodeAt(byte);
-      return slot === 0 ? null : node.children[slot - 1];
-    }
+    case KIND_48:
     case KIND_256:
       return node.children[byte];
     default:
@@ -121,17 +118,7 @@ export function nextChild(node: ArtNode, after: number): ArtNode | null {
       }
       return null;
     }
-    case KIND_48: {
-      const keys = node.keys;
-      for (let byte = after + 1; byte < BYTE_VALUES; byte++) {
-        const slot = keys.charCodeAt(byte);
-        if (slot !== 0) {
-          nextChildFound.byte = byte;
-          return node.children[slot - 1];
-        }
-      }
-      return null;
-    }
+    case KIND_48:
     case KIND_256: {
       const children = node.children;
       for (let byte = after + 1; byte < BYTE_VALUES; byte++) {
@@ -166,7 +153,7 @@ export function prevChildByte(node: ArtNode, before: number): number {
 }
 
 function hasWideChild(node: NodeWide, byte: number): boolean {
-  return node.kind === KIND_48 ? node.keys.charCodeAt(byte) !== 0 : node.children[byte] !== null;
+  return node.children[byte] !== null;
 }
 
 /** Adds `child` under the free `byte` of a node that is not full. */
@@ -181,26 +168,18 @@ export function addChild(node: InnerNode, byte: number, child: ArtNode): void {
     setChildAt(node, at, child);
     if (node.kind === KIND_4) node.keys = insertKey4(node.keys, at, byte);
     else node.keys = insertByte(node.keys, at, byte);
-  } else if (node.kind === KIND_48) {
-    const slot = node.children.indexOf(null);
-    node.children[slot] = child;
-    node.keys = replaceByte(node.keys, byte, slot + 1);
   } else {
     node.children[byte] = child;
   }
   node.count++;
 }
 
-/** A Node48 index under construction by {@link fillChildren} (reused: one fill at a time). */
-const index48 = new Uint8Array(BYTE_VALUES);
-
 /**
  * Gives an empty `node` its `count` children at once: `children[childFrom
  * + i]` under the byte `bytes[bytesFrom + i]`, the bytes strictly
  * ascending. One keys string (or integer) built once, instead of one per
- * child as repeated {@link addChild} calls do (a Node48 would rebuild its
- * 256-char index for every child). The loader's path: a node read from the
- * image arrives with every child.
+ * child as repeated {@link addChild} calls do. The loader's path: a node
+ * read from the image arrives with every child.
  */
 export function fillChildren(
   node: InnerNode,
@@ -228,13 +207,6 @@ export function fillChildren(
   } else if (node.kind === KIND_16) {
     for (let at = 0; at < count; at++) setChildAt(node, at, children[childFrom + at]);
     node.keys = bytesToString(bytes, bytesFrom, bytesFrom + count);
-  } else if (node.kind === KIND_48) {
-    index48.fill(0);
-    for (let at = 0; at < count; at++) {
-      node.children[at] = children[childFrom + at];
-      index48[bytes[bytesFrom + at]] = at + 1;
-    }
-    node.keys = bytesToString(index48, 0, BYTE_VALUES);
   } else {
     for (let at = 0; at < count; at++) {
       node.children[bytes[bytesFrom + at]] = children[childFrom + at];
@@ -254,11 +226,6 @@ export function removeChild(node: InnerNode, byte: number): void {
     setChildAt(node, node.count - 1, null);
     if (node.kind === KIND_4) node.keys = removeKey4(node.keys, at);
     else node.keys = removeByte(node.keys, at);
-  } else if (node.kind === KIND_48) {
-    const slot = node.keys.charCodeAt(byte);
-    assert(slot > 0, "no child under the byte");
-    node.children[slot - 1] = null;
-    node.keys = replaceByte(node.keys, byte, 0);
   } else {
     assert(node.children[byte] !== null, "no child under the byte");
     node.children[byte] = null;
@@ -270,10 +237,6 @@ export function removeChild(node: InnerNode, byte: number): void {
 export function replaceChild(node: InnerNode, byte: number, child: ArtNode): void {
   if (node.kind === KIND_4 || node.kind === KIND_16) {
     setChildAt(node, positionOf(node, byte), child);
-  } else if (node.kind === KIND_48) {
-    const slot = node.keys.charCodeAt(byte);
-    assert(slot > 0, "no child under the byte");
-    node.children[slot - 1] = child;
   } else {
     assert(node.children[byte] !== null, "no child under the byte");
     node.children[byte] = child;
