@@ -8,6 +8,8 @@ import {
   StoreClosedError,
   StoreLockedError,
 } from "../mod.ts";
+import type { BlockFile } from "../lib/storage/block_storage.ts";
+import { ForwardingFile, ForwardingStorage } from "./_storage_wrappers.ts";
 
 const decoder = new TextDecoder();
 const text = (key: Uint8Array) => decoder.decode(key);
@@ -576,4 +578,65 @@ Deno.test("relaxed: atomic additions judged by the value ceiling apply at once",
   } finally {
     await store.close();
   }
+});
+
+/** Holds every WAL fsync while `held`, until {@link HeldSyncStorage.release}. */
+class HeldSyncStorage extends ForwardingStorage {
+  held = false;
+  #waiting: (() => void)[] = [];
+  constructor() {
+    super(new MemoryBlockStorage(), "memory, WAL fsyncs held on request");
+  }
+  override wrapFile(file: BlockFile): BlockFile {
+    const gate = (): Promise<void> => this.#gate(file.name);
+    return new class extends ForwardingFile {
+      override async sync(): Promise<void> {
+        await gate();
+        return await super.sync();
+      }
+    }(file);
+  }
+  #gate(name: string): Promise<void> {
+    if (!this.held || !name.endsWith(".wal")) return Promise.resolve();
+    return new Promise<void>((resolve) => this.#waiting.push(resolve));
+  }
+  get waiting(): number {
+    return this.#waiting.length;
+  }
+  release(): void {
+    this.held = false;
+    for (const resolve of this.#waiting.splice(0)) resolve();
+  }
+}
+
+Deno.test("strict: a group acknowledged before the trie holds it reads, judges and recovers exactly", async () => {
+  const storage = new HeldSyncStorage();
+  const store = await openStore({ storage, checkpoint: { auto: false } });
+  try {
+    assert.equal(await store.add("k", 5), 5);
+    await store.atomic().add("k", 1).add("w", 2).commit(); // durable; applied later
+    storage.held = true;
+    const other = store.add("other", 1); // its fsync waits: the group above is applied meanwhile
+    const again = store.add("k", 3); // judged on top of both
+    for (let turn = 0; turn < 100 && storage.waiting === 0; turn++) await Promise.resolve();
+    assert.equal(storage.waiting, 1, "the second group's fsync is held");
+    assert.deepEqual(await store.getMany(["k", "w", "other"]), [6, 2, undefined]);
+    assert.deepEqual(await listed(store, { prefix: "" }), ["k=6", "w=2"]);
+    assert.equal(store.stats().keys, 2, "the group not yet durable is not in the trie");
+    // Checks judge the newest values, in flight included; they answer once those are durable.
+    const newest = store.atomic().check("k", 9).commit();
+    const durableOnly = store.atomic().check("k", 6).commit();
+    storage.release();
+    assert.equal((await newest).ok, true);
+    assert.equal((await durableOnly).ok, false);
+    assert.equal(await other, 1);
+    assert.equal(await again, 9);
+    assert.deepEqual(await store.getMany(["k", "w", "other"]), [9, 2, 1]);
+  } finally {
+    storage.release();
+    await store.close();
+  }
+  const reopened = await openStore({ storage });
+  assert.deepEqual(await reopened.getMany(["k", "w", "other"]), [9, 2, 1]);
+  await reopened.close();
 });
