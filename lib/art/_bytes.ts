@@ -111,26 +111,6 @@ export function joinStrings(head: string, byte: number, tail: string): string {
   return bytesToString(buffer, 0, at);
 }
 
-/** Returns `text` with `byte` inserted before position `at`. */
-export function insertByte(text: string, at: number, byte: number): string {
-  assert(at >= 0 && at <= text.length, "insert position out of bounds");
-  assert(byte >= 0 && byte <= 0xff, "byte out of range");
-  const buffer = scratchOf(text.length + 1);
-  copyChars(text, 0, at, buffer, 0);
-  buffer[at] = byte;
-  const end = copyChars(text, at, text.length, buffer, at + 1);
-  return bytesToString(buffer, 0, end);
-}
-
-/** Returns `text` without the byte at position `at`. */
-export function removeByte(text: string, at: number): string {
-  assert(at >= 0 && at < text.length, "remove position out of bounds");
-  const buffer = scratchOf(text.length - 1);
-  const middle = copyChars(text, 0, at, buffer, 0);
-  const end = copyChars(text, at + 1, text.length, buffer, middle);
-  return bytesToString(buffer, 0, end);
-}
-
 /** Returns how many leading bytes of `text` equal `key[from...]` (at most both lengths). */
 export function matchLength(text: string, key: Uint8Array, from: number): number {
   const limit = Math.min(text.length, key.length - from);

@@ -7,7 +7,6 @@
  */
 
 import { assert } from "../_assert.ts";
-import { bytesToString, insertByte, removeByte } from "./_bytes.ts";
 import {
   type ArtNode,
   BYTE_VALUES,
@@ -15,6 +14,7 @@ import {
   childAt16,
   childAt4,
   type InnerNode,
+  keyAt16,
   keyAt4,
   KIND_16,
   KIND_256,
@@ -26,6 +26,7 @@ import {
   type NodeWide,
   setChildAt16,
   setChildAt4,
+  setKeyAt16,
 } from "./_node.ts";
 
 /** The child under `byte`, or null. The hot path: no allocation, one field per level for 4/16. */
@@ -54,9 +55,8 @@ export function findChild(node: ArtNode, byte: number): ArtNode | null {
 
 /** The position of `byte` in a Node16's sorted keys, or -1. */
 function positionOf16(node: Node16, byte: number): number {
-  const keys = node.keys;
   for (let at = 0; at < node.count; at++) {
-    const key = keys.charCodeAt(at);
+    const key = keyAt16(node, at);
     if (key === byte) return at;
     if (key > byte) return -1;
   }
@@ -65,7 +65,7 @@ function positionOf16(node: Node16, byte: number): number {
 
 /** The child byte in sorted position `at` of a Node4 or Node16. */
 function keyAt(node: Node4 | Node16, at: number): number {
-  return node.kind === KIND_4 ? keyAt4(node.keys, at) : node.keys.charCodeAt(at);
+  return node.kind === KIND_4 ? keyAt4(node.keys, at) : keyAt16(node, at);
 }
 
 /** The smallest child byte greater than `after` (-1 for the first), or -1. */
@@ -108,9 +108,8 @@ export function nextChild(node: ArtNode, after: number): ArtNode | null {
       return null;
     }
     case KIND_16: {
-      const keys = node.keys;
       for (let at = 0; at < node.count; at++) {
-        const key = keys.charCodeAt(at);
+        const key = keyAt16(node, at);
         if (key > after) {
           nextChildFound.byte = key;
           return childAt16(node, at);
@@ -164,10 +163,11 @@ export function addChild(node: InnerNode, byte: number, child: ArtNode): void {
     let at = node.count;
     for (; at > 0 && keyAt(node, at - 1) > byte; at--) {
       setChildAt(node, at, childAt(node, at - 1));
+      if (node.kind === KIND_16) setKeyAt16(node, at, keyAt16(node, at - 1));
     }
     setChildAt(node, at, child);
     if (node.kind === KIND_4) node.keys = insertKey4(node.keys, at, byte);
-    else node.keys = insertByte(node.keys, at, byte);
+    else setKeyAt16(node, at, byte);
   } else {
     node.children[byte] = child;
   }
@@ -205,8 +205,10 @@ export function fillChildren(
     }
     node.keys = keys;
   } else if (node.kind === KIND_16) {
-    for (let at = 0; at < count; at++) setChildAt(node, at, children[childFrom + at]);
-    node.keys = bytesToString(bytes, bytesFrom, bytesFrom + count);
+    for (let at = 0; at < count; at++) {
+      setChildAt(node, at, children[childFrom + at]);
+      setKeyAt16(node, at, bytes[bytesFrom + at]);
+    }
   } else {
     for (let at = 0; at < count; at++) {
       node.children[bytes[bytesFrom + at]] = children[childFrom + at];
@@ -222,10 +224,11 @@ export function removeChild(node: InnerNode, byte: number): void {
     const at = positionOf(node, byte);
     for (let next = at + 1; next < node.count; next++) {
       setChildAt(node, next - 1, childAt(node, next));
+      if (node.kind === KIND_16) setKeyAt16(node, next - 1, keyAt16(node, next));
     }
     setChildAt(node, node.count - 1, null);
     if (node.kind === KIND_4) node.keys = removeKey4(node.keys, at);
-    else node.keys = removeByte(node.keys, at);
+    else setKeyAt16(node, node.count - 1, 0);
   } else {
     assert(node.children[byte] !== null, "no child under the byte");
     node.children[byte] = null;

@@ -49,7 +49,7 @@ import { bytesToString } from "./_bytes.ts";
 export const KIND_LEAF = 0;
 /** Up to 4 children in fields, keys packed in one integer. */
 export const KIND_4 = 1;
-/** Up to 16 children in fields, keys sorted in a string. */
+/** Up to 16 children in fields, keys packed three to an integer field. */
 export const KIND_16 = 2;
 /** Up to 48 children in a 256-slot array (see {@link NodeWide}). */
 export const KIND_48 = 3;
@@ -151,11 +151,23 @@ export class Node4 extends NodeBase {
   }
 }
 
-/** Up to 16 children; `keys` holds their bytes in ascending order. */
+/**
+ * Up to 16 children; their bytes, ascending, are packed three to a field in
+ * `k0..k5` (byte `i` is bits `8(i%3)..` of field `⌊i/3⌋`; 24 bits stay a
+ * small integer, stored in the object). A keys string, as before, was one
+ * object more to reach on every lookup through the node and a new string
+ * for every child added or removed. Read and write them with
+ * {@link keyAt16} and {@link setKeyAt16}.
+ */
 export class Node16 extends NodeBase {
   declare readonly kind: typeof KIND_16;
   count = 0;
-  keys = "";
+  k0 = 0;
+  k1 = 0;
+  k2 = 0;
+  k3 = 0;
+  k4 = 0;
+  k5 = 0;
   c0: ArtNode | null = null;
   c1: ArtNode | null = null;
   c2: ArtNode | null = null;
@@ -328,7 +340,12 @@ export function cloneNode(node: ArtNode): ArtNode {
 function cloneNode16(node: Node16): Node16 {
   const copy = new Node16(node.prefix, node.value);
   copy.count = node.count;
-  copy.keys = node.keys;
+  copy.k0 = node.k0;
+  copy.k1 = node.k1;
+  copy.k2 = node.k2;
+  copy.k3 = node.k3;
+  copy.k4 = node.k4;
+  copy.k5 = node.k5;
   for (let at = 0; at < node.count; at++) setChildAt16(copy, at, childAt16(node, at));
   assert(copy.count === 0 || childAt16(copy, copy.count - 1) !== null, "Node16 clone lost a child");
   return copy;
@@ -375,6 +392,46 @@ export function setChildAt4(node: Node4, at: number, child: ArtNode | null): voi
     default:
       assert(at === 3, "Node4 position out of range");
       node.c3 = child;
+  }
+}
+
+/** Key bytes packed in each of a Node16's `k0..k5` fields. */
+const KEYS16_PER_FIELD = 3;
+
+/** The key byte in sorted position `at` (0..15) of a Node16. */
+export function keyAt16(node: Node16, at: number): number {
+  const field = at < 6
+    ? (at < 3 ? node.k0 : node.k1)
+    : at < 12
+    ? (at < 9 ? node.k2 : node.k3)
+    : (at < 15 ? node.k4 : node.k5);
+  return (field >>> ((at % KEYS16_PER_FIELD) * BYTE_BITS)) & 0xff;
+}
+
+/** Sets the key byte in sorted position `at` (0..15) of a Node16. */
+export function setKeyAt16(node: Node16, at: number, byte: number): void {
+  assert(at >= 0 && at < NODE16_CHILDREN_MAX && byte >= 0 && byte <= 0xff, "a Node16 key slot");
+  const shift = (at % KEYS16_PER_FIELD) * BYTE_BITS;
+  const clear = ~(0xff << shift);
+  const bits = byte << shift;
+  switch ((at - (at % KEYS16_PER_FIELD)) / KEYS16_PER_FIELD) {
+    case 0:
+      node.k0 = (node.k0 & clear) | bits;
+      break;
+    case 1:
+      node.k1 = (node.k1 & clear) | bits;
+      break;
+    case 2:
+      node.k2 = (node.k2 & clear) | bits;
+      break;
+    case 3:
+      node.k3 = (node.k3 & clear) | bits;
+      break;
+    case 4:
+      node.k4 = (node.k4 & clear) | bits;
+      break;
+    default:
+      node.k5 = (node.k5 & clear) | bits;
   }
 }
 

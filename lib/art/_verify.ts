@@ -14,6 +14,7 @@ import {
   BYTE_VALUES,
   capacityOf,
   isStub,
+  keyAt16,
   keyAt4,
   KIND_16,
   KIND_4,
@@ -21,6 +22,7 @@ import {
   KIND_LEAF,
   NO_ADDRESS,
   NO_VALUE,
+  NODE16_CHILDREN_MAX,
   NODE16_SHRINK_COUNT,
   NODE256_SHRINK_COUNT,
   NODE48_SHRINK_COUNT,
@@ -126,13 +128,14 @@ function verifyNode(node: ArtNode, lazy: boolean): void {
     for (let at = 0; at < capacityOf(node.kind); at++) {
       assert((childAt(node, at) !== null) === at < node.count, `child slot ${at} disagrees`);
     }
-    const keyAt = (at: number) =>
-      node.kind === KIND_4 ? keyAt4(node.keys, at) : node.keys.charCodeAt(at);
+    const keyAt = (at: number) => node.kind === KIND_4 ? keyAt4(node.keys, at) : keyAt16(node, at);
     for (let at = 1; at < node.count; at++) assert(keyAt(at - 1) < keyAt(at), "keys not ascending");
     if (node.kind === KIND_4) {
       assert(node.count === 4 || node.keys >>> (node.count * 8) === 0, "stray Node4 key bytes");
     } else {
-      assert(node.keys.length === node.count, "Node16 keys length differs from count");
+      for (let at = node.count; at < NODE16_CHILDREN_MAX; at++) {
+        assert(keyAt16(node, at) === 0, "stray Node16 key bytes");
+      }
     }
   } else {
     verifyWide(node);
