@@ -1,13 +1,7 @@
 /**
- * Byte strings: the trie keeps every run of key bytes (compressed prefixes,
- * leaf suffixes, the child keys of Node4/Node16 and the Node48 index) in a
- * one-byte JS string whose char codes are the bytes.
- *
- * Why not `Uint8Array`: in this V8 build a small `Uint8Array` costs about 200
- * bytes of heap plus an off-heap backing store, while a one-byte string of up
- * to 8 bytes costs 24 bytes and is read with `charCodeAt` as fast as an array.
- * Strings are immutable, so an edit builds a new one; edits happen only on
- * structural changes (a new or removed child), never on the `get`/`add` path.
+ * Byte helpers shared by the trie and the store: the key length limit, byte
+ * order, and one-byte strings (a JS string whose char codes are the bytes),
+ * which the store's overlays use as `Map` keys: an ASCII key already is one.
  *
  * Every string built here is flat (sequential), never a cons or sliced string
  * that would keep a larger string alive.
@@ -29,19 +23,6 @@ export const KEY_BYTES_MAX = 65_535;
 const DIRECT_CHARS_MAX = 16;
 /** Bytes handed to one `String.fromCharCode` call (keeps the argument list small). */
 const CHARS_PER_CALL_MAX = 4_096;
-
-/** Bytes of the shared scratch buffer that edits are assembled in, at first. */
-const SCRATCH_BYTES_INITIAL = 512;
-
-let scratch = new Uint8Array(SCRATCH_BYTES_INITIAL);
-
-function scratchOf(length: number): Uint8Array {
-  assert(length >= 0 && length <= KEY_BYTES_MAX + 1, "byte string length out of range");
-  if (scratch.length < length) {
-    scratch = new Uint8Array(Math.max(length, scratch.length * 2));
-  }
-  return scratch;
-}
 
 /** `b[s, s + length)` as a string, for `length` ≤ {@link DIRECT_CHARS_MAX}: one call, the bytes as arguments. */
 // deno-fmt-ignore
@@ -85,38 +66,6 @@ export function bytesToString(bytes: Uint8Array, start: number, end: number): st
   const joined = parts.join(""); // join builds one flat string
   assert(joined.length === length, "joined byte string has the wrong length");
   return joined;
-}
-
-/** Copies the char codes of `text[start, end)` into `target` at `at`; returns the end. */
-function copyChars(text: string, start: number, end: number, target: Uint8Array, at: number) {
-  for (let i = start; i < end; i++) target[at++] = text.charCodeAt(i);
-  return at;
-}
-
-/** Returns `text[start, end)` as a fresh flat string (no slice keeping `text` alive). */
-export function sliceString(text: string, start: number, end: number): string {
-  assert(start >= 0 && start <= end && end <= text.length, "string range out of bounds");
-  const buffer = scratchOf(end - start);
-  const length = copyChars(text, start, end, buffer, 0);
-  return bytesToString(buffer, 0, length);
-}
-
-/** Returns `head + byte + tail` as one flat string. */
-export function joinStrings(head: string, byte: number, tail: string): string {
-  assert(byte >= 0 && byte <= 0xff, "byte out of range");
-  const buffer = scratchOf(head.length + 1 + tail.length);
-  let at = copyChars(head, 0, head.length, buffer, 0);
-  buffer[at++] = byte;
-  at = copyChars(tail, 0, tail.length, buffer, at);
-  return bytesToString(buffer, 0, at);
-}
-
-/** Returns how many leading bytes of `text` equal `key[from...]` (at most both lengths). */
-export function matchLength(text: string, key: Uint8Array, from: number): number {
-  const limit = Math.min(text.length, key.length - from);
-  let i = 0;
-  while (i < limit && key[from + i] === text.charCodeAt(i)) i++;
-  return i;
 }
 
 /** Compares two byte arrays in unsigned lexicographic order: negative, zero or positive. */

@@ -1,88 +1,79 @@
 /**
  * Reading and editing the children of one node by branching byte. Edits
  * never change a node's kind: a full node must be grown first and a sparse one
- * shrunk after (see `_reshape.ts`).
+ * shrunk after (see `_reshape.ts`). Nothing here allocates.
  *
  * @module
  */
 
 import { assert } from "../_assert.ts";
+import type { Arena } from "./_arena.ts";
 import {
-  type ArtNode,
+  bodyOf,
   BYTE_VALUES,
   capacityOf,
-  childAt16,
-  childAt4,
-  type InnerNode,
-  keyAt16,
-  keyAt4,
+  CHILDREN_AT_16,
+  CHILDREN_AT_4,
+  countOf,
   KIND_16,
   KIND_256,
   KIND_4,
   KIND_48,
-  KIND_LEAF,
-  type Node16,
-  type Node4,
-  type NodeWide,
-  setChildAt16,
-  setChildAt4,
-  setKeyAt16,
+  kindOf,
+  prefixLengthOf,
+  setCount,
 } from "./_node.ts";
 
-/** The child under `byte`, or null. The hot path: no allocation, one field per level for 4/16. */
-export function findChild(node: ArtNode, byte: number): ArtNode | null {
-  switch (node.kind) {
-    case KIND_4: {
-      const keys = node.keys;
-      for (let at = 0; at < node.count; at++) {
-        const key = keyAt4(keys, at);
-        if (key === byte) return childAt4(node, at);
-        if (key > byte) return null;
-      }
-      return null;
-    }
-    case KIND_16: {
-      const at = positionOf16(node, byte);
-      return at < 0 ? null : childAt16(node, at);
-    }
-    case KIND_48:
-    case KIND_256:
-      return node.children[byte];
-    default:
-      return null;
-  }
+/** The word index where the node's body starts. */
+export function bodyAt(a: Arena, n: number): number {
+  return bodyOf(n, prefixLengthOf(a, n));
 }
 
-/** The position of `byte` in a Node16's sorted keys, or -1. */
-function positionOf16(node: Node16, byte: number): number {
-  for (let at = 0; at < node.count; at++) {
-    const key = keyAt16(node, at);
-    if (key === byte) return at;
-    if (key > byte) return -1;
-  }
-  return -1;
+/** Where a Node4's or Node16's child refs start, given its body. */
+function childrenAt(kind: number, body: number): number {
+  return body + (kind === KIND_4 ? CHILDREN_AT_4 : CHILDREN_AT_16);
 }
 
-/** The child byte in sorted position `at` of a Node4 or Node16. */
-function keyAt(node: Node4 | Node16, at: number): number {
-  return node.kind === KIND_4 ? keyAt4(node.keys, at) : keyAt16(node, at);
-}
-
-/** The smallest child byte greater than `after` (-1 for the first), or -1. */
-export function nextChildByte(node: ArtNode, after: number): number {
-  assert(after >= -1 && after < BYTE_VALUES, "child cursor out of range");
-  if (node.kind === KIND_LEAF) return -1;
-  if (node.kind === KIND_4 || node.kind === KIND_16) {
-    for (let at = 0; at < node.count; at++) {
-      const key = keyAt(node, at);
-      if (key > after) return key;
+/**
+ * The word index of the slot holding the child under `byte`, or -1: read
+ * the child there, or store a replacement. The hot path.
+ */
+export function childSlot(a: Arena, n: number, byte: number): number {
+  const meta = a.i32[n];
+  const kind = meta & 7;
+  const body = bodyOf(n, meta >>> 12);
+  if (kind === KIND_4 || kind === KIND_16) {
+    const count = (meta >>> 3) & 0x1ff;
+    const u8 = a.u8;
+    const keys = body << 2;
+    for (let at = 0; at < count; at++) {
+      const key = u8[keys + at];
+      if (key === byte) return childrenAt(kind, body) + at;
+      if (key > byte) return -1;
     }
     return -1;
   }
-  for (let byte = after + 1; byte < BYTE_VALUES; byte++) {
-    if (hasWideChild(node, byte)) return byte;
-  }
+  if (kind === KIND_48 || kind === KIND_256) return a.i32[body + byte] === 0 ? -1 : body + byte;
   return -1;
+}
+
+/** The child under `byte`, or 0. */
+export function findChild(a: Arena, n: number, byte: number): number {
+  const slot = childSlot(a, n, byte);
+  return slot < 0 ? 0 : a.i32[slot];
+}
+
+/** The key byte in sorted position `at` of a Node4 or Node16. */
+export function keyAt(a: Arena, n: number, at: number): number {
+  assert(at >= 0 && at < capacityOf(kindOf(a, n)), "a key position of a Node4 or Node16");
+  return a.u8[(bodyAt(a, n) << 2) + at];
+}
+
+/** Child `at` (by sorted position) of a Node4 or Node16; 0 past the count. */
+export function childAt(a: Arena, n: number, at: number): number {
+  const kind = kindOf(a, n);
+  assert(kind === KIND_4 || kind === KIND_16, "children by position: a Node4 or Node16");
+  return a.i32[childrenAt(kind, bodyAt(a, n)) + at];
 }
 
 /** The branching byte of the child the last {@link nextChild} returned. */
@@ -90,194 +81,170 @@ export const nextChildFound = { byte: -1 };
 
 /**
  * The child with the smallest byte greater than `after` (-1 for the first),
- * or null; its byte goes to {@link nextChildFound}. One pass: for Node4/16
- * it saves the second scan `nextChildByte` + `findChild` make.
+ * or 0; its byte goes to {@link nextChildFound}.
  */
-export function nextChild(node: ArtNode, after: number): ArtNode | null {
+export function nextChild(a: Arena, n: number, after: number): number {
   assert(after >= -1 && after < BYTE_VALUES, "child cursor out of range");
-  switch (node.kind) {
-    case KIND_4: {
-      const keys = node.keys;
-      for (let at = 0; at < node.count; at++) {
-        const key = keyAt4(keys, at);
-        if (key > after) {
-          nextChildFound.byte = key;
-          return childAt4(node, at);
-        }
+  const meta = a.i32[n];
+  const kind = meta & 7;
+  const body = bodyOf(n, meta >>> 12);
+  if (kind === KIND_4 || kind === KIND_16) {
+    const count = (meta >>> 3) & 0x1ff;
+    const u8 = a.u8;
+    const keys = body << 2;
+    for (let at = 0; at < count; at++) {
+      const key = u8[keys + at];
+      if (key > after) {
+        nextChildFound.byte = key;
+        return a.i32[childrenAt(kind, body) + at];
       }
-      return null;
     }
-    case KIND_16: {
-      for (let at = 0; at < node.count; at++) {
-        const key = keyAt16(node, at);
-        if (key > after) {
-          nextChildFound.byte = key;
-          return childAt16(node, at);
-        }
-      }
-      return null;
-    }
-    case KIND_48:
-    case KIND_256: {
-      const children = node.children;
-      for (let byte = after + 1; byte < BYTE_VALUES; byte++) {
-        const child = children[byte];
-        if (child !== null) {
-          nextChildFound.byte = byte;
-          return child;
-        }
-      }
-      return null;
-    }
-    default:
-      return null;
+    return 0;
   }
+  if (kind === KIND_48 || kind === KIND_256) {
+    const i32 = a.i32;
+    for (let byte = after + 1; byte < BYTE_VALUES; byte++) {
+      const child = i32[body + byte];
+      if (child !== 0) {
+        nextChildFound.byte = byte;
+        return child;
+      }
+    }
+  }
+  return 0;
+}
+
+/** The smallest child byte greater than `after` (-1 for the first), or -1. */
+export function nextChildByte(a: Arena, n: number, after: number): number {
+  return nextChild(a, n, after) === 0 ? -1 : nextChildFound.byte;
 }
 
 /** The largest child byte smaller than `before` (256 for the last), or -1. */
-export function prevChildByte(node: ArtNode, before: number): number {
+export function prevChildByte(a: Arena, n: number, before: number): number {
   assert(before >= 0 && before <= BYTE_VALUES, "child cursor out of range");
-  if (node.kind === KIND_LEAF) return -1;
-  if (node.kind === KIND_4 || node.kind === KIND_16) {
-    for (let at = node.count - 1; at >= 0; at--) {
-      const key = keyAt(node, at);
-      if (key < before) return key;
+  const meta = a.i32[n];
+  const kind = meta & 7;
+  const body = bodyOf(n, meta >>> 12);
+  if (kind === KIND_4 || kind === KIND_16) {
+    const u8 = a.u8;
+    const keys = body << 2;
+    for (let at = ((meta >>> 3) & 0x1ff) - 1; at >= 0; at--) {
+      if (u8[keys + at] < before) return u8[keys + at];
     }
     return -1;
   }
-  for (let byte = before - 1; byte >= 0; byte--) {
-    if (hasWideChild(node, byte)) return byte;
+  if (kind === KIND_48 || kind === KIND_256) {
+    const i32 = a.i32;
+    for (let byte = before - 1; byte >= 0; byte--) if (i32[body + byte] !== 0) return byte;
   }
   return -1;
 }
 
-function hasWideChild(node: NodeWide, byte: number): boolean {
-  return node.children[byte] !== null;
-}
-
-/** Adds `child` under the free `byte` of a node that is not full. */
-export function addChild(node: InnerNode, byte: number, child: ArtNode): void {
-  assert(node.count < capacityOf(node.kind), "add to a full node");
-  assert(findChild(node, byte) === null, "child byte already taken");
-  if (node.kind === KIND_4 || node.kind === KIND_16) {
-    let at = node.count;
-    for (; at > 0 && keyAt(node, at - 1) > byte; at--) {
-      setChildAt(node, at, childAt(node, at - 1));
-      if (node.kind === KIND_16) setKeyAt16(node, at, keyAt16(node, at - 1));
+/** Adds `child` under the free `byte` of an inner node that is not full. */
+export function addChild(a: Arena, n: number, byte: number, child: number): void {
+  const kind = kindOf(a, n);
+  const count = countOf(a, n);
+  assert(count < capacityOf(kind), "add to a full node");
+  assert(child > 0 && childSlot(a, n, byte) < 0, "a new child under a free byte");
+  const body = bodyAt(a, n);
+  if (kind === KIND_4 || kind === KIND_16) {
+    const u8 = a.u8;
+    const i32 = a.i32;
+    const keys = body << 2;
+    const children = childrenAt(kind, body);
+    let at = count;
+    for (; at > 0 && u8[keys + at - 1] > byte; at--) {
+      u8[keys + at] = u8[keys + at - 1];
+      i32[children + at] = i32[children + at - 1];
     }
-    setChildAt(node, at, child);
-    if (node.kind === KIND_4) node.keys = insertKey4(node.keys, at, byte);
-    else setKeyAt16(node, at, byte);
+    u8[keys + at] = byte;
+    i32[children + at] = child;
   } else {
-    node.children[byte] = child;
+    a.i32[body + byte] = child;
   }
-  node.count++;
+  setCount(a, n, count + 1);
 }
 
 /**
- * Gives an empty `node` its `count` children at once: `children[childFrom
- * + i]` under the byte `bytes[bytesFrom + i]`, the bytes strictly
- * ascending. One keys string (or integer) built once, instead of one per
- * child as repeated {@link addChild} calls do. The loader's path: a node
- * read from the image arrives with every child.
+ * Gives an empty inner node its `count` children at once:
+ * `children[childFrom + i]` under the byte `bytes[bytesFrom + i]`, the bytes
+ * strictly ascending. The loader's path: a node read from the image arrives
+ * with every child.
  */
 export function fillChildren(
-  node: InnerNode,
+  a: Arena,
+  n: number,
   bytes: Uint8Array,
   bytesFrom: number,
-  children: readonly ArtNode[],
+  children: readonly number[],
   childFrom: number,
   count: number,
 ): void {
-  assert(
-    node.count === 0 && bytesFrom + count <= bytes.length,
-    "fill an empty node, bytes in range",
-  );
-  assert(count <= capacityOf(node.kind) && childFrom + count <= children.length, "children fit");
-  for (let at = bytesFrom + 1; at < bytesFrom + count; at++) {
-    assert(bytes[at] > bytes[at - 1], "child bytes ascend");
-  }
-  if (node.kind === KIND_4) {
-    let keys = 0;
+  const kind = kindOf(a, n);
+  assert(countOf(a, n) === 0 && bytesFrom + count <= bytes.length, "fill an empty node");
+  assert(count <= capacityOf(kind) && childFrom + count <= children.length, "children fit");
+  const body = bodyAt(a, n);
+  const i32 = a.i32;
+  if (kind === KIND_4 || kind === KIND_16) {
+    const u8 = a.u8;
+    const keys = body << 2;
+    const slots = childrenAt(kind, body);
     for (let at = 0; at < count; at++) {
-      keys |= bytes[bytesFrom + at] << (at * 8);
-      setChildAt(node, at, children[childFrom + at]);
-    }
-    node.keys = keys;
-  } else if (node.kind === KIND_16) {
-    for (let at = 0; at < count; at++) {
-      setChildAt(node, at, children[childFrom + at]);
-      setKeyAt16(node, at, bytes[bytesFrom + at]);
+      assert(at === 0 || bytes[bytesFrom + at] > bytes[bytesFrom + at - 1], "child bytes ascend");
+      u8[keys + at] = bytes[bytesFrom + at];
+      i32[slots + at] = children[childFrom + at];
     }
   } else {
     for (let at = 0; at < count; at++) {
-      node.children[bytes[bytesFrom + at]] = children[childFrom + at];
+      assert(at === 0 || bytes[bytesFrom + at] > bytes[bytesFrom + at - 1], "child bytes ascend");
+      i32[body + bytes[bytesFrom + at]] = children[childFrom + at];
     }
   }
-  node.count = count;
+  setCount(a, n, count);
 }
 
 /** Removes the child under `byte`, which must exist. Shrinking is left to the caller. */
-export function removeChild(node: InnerNode, byte: number): void {
-  assert(node.count > 0, "remove from a node without children");
-  if (node.kind === KIND_4 || node.kind === KIND_16) {
-    const at = positionOf(node, byte);
-    for (let next = at + 1; next < node.count; next++) {
-      setChildAt(node, next - 1, childAt(node, next));
-      if (node.kind === KIND_16) setKeyAt16(node, next - 1, keyAt16(node, next));
+export function removeChild(a: Arena, n: number, byte: number): void {
+  const kind = kindOf(a, n);
+  const count = countOf(a, n);
+  const slot = childSlot(a, n, byte);
+  assert(count > 0 && slot >= 0, "no child under the byte");
+  const i32 = a.i32;
+  if (kind === KIND_4 || kind === KIND_16) {
+    const body = bodyAt(a, n);
+    const u8 = a.u8;
+    const keys = body << 2;
+    const children = childrenAt(kind, body);
+    for (let at = slot - children + 1; at < count; at++) {
+      u8[keys + at - 1] = u8[keys + at];
+      i32[children + at - 1] = i32[children + at];
     }
-    setChildAt(node, node.count - 1, null);
-    if (node.kind === KIND_4) node.keys = removeKey4(node.keys, at);
-    else setKeyAt16(node, node.count - 1, 0);
+    u8[keys + count - 1] = 0;
+    i32[children + count - 1] = 0;
   } else {
-    assert(node.children[byte] !== null, "no child under the byte");
-    node.children[byte] = null;
+    i32[slot] = 0;
   }
-  node.count--;
+  setCount(a, n, count - 1);
 }
 
 /** Puts `child` in place of the existing child under `byte`. */
-export function replaceChild(node: InnerNode, byte: number, child: ArtNode): void {
-  if (node.kind === KIND_4 || node.kind === KIND_16) {
-    setChildAt(node, positionOf(node, byte), child);
-  } else {
-    assert(node.children[byte] !== null, "no child under the byte");
-    node.children[byte] = child;
+export function replaceChild(a: Arena, n: number, byte: number, child: number): void {
+  const slot = childSlot(a, n, byte);
+  assert(slot >= 0 && child > 0, "no child under the byte");
+  a.i32[slot] = child;
+}
+
+/**
+ * Copies the children of `from` into the empty inner node `to`, in byte
+ * order (any kinds; `to` must hold them all).
+ */
+export function copyChildren(a: Arena, from: number, to: number): void {
+  const count = countOf(a, from);
+  assert(countOf(a, to) === 0 && count <= capacityOf(kindOf(a, to)), "the children fit");
+  let byte = -1;
+  for (let child = nextChild(a, from, -1); child !== 0; child = nextChild(a, from, byte)) {
+    byte = nextChildFound.byte;
+    addChild(a, to, byte, child);
   }
-}
-
-function positionOf(node: Node4 | Node16, byte: number): number {
-  let at = 0;
-  while (at < node.count && keyAt(node, at) !== byte) at++;
-  assert(at < node.count, "no child under the byte");
-  return at;
-}
-
-/** Child `at` of a Node4 or Node16. */
-export function childAt(node: Node4 | Node16, at: number): ArtNode | null {
-  return node.kind === KIND_4 ? childAt4(node, at) : childAt16(node, at);
-}
-
-function setChildAt(node: Node4 | Node16, at: number, child: ArtNode | null): void {
-  if (node.kind === KIND_4) setChildAt4(node, at, child);
-  else setChildAt16(node, at, child);
-}
-
-/** Bits in a Node4's packed keys. */
-const KEYS4_BITS = 32;
-
-/** Packed Node4 keys with `byte` inserted at position `at` (bytes past the count stay 0). */
-function insertKey4(keys: number, at: number, byte: number): number {
-  const bits = at * 8;
-  const low = bits === 0 ? 0 : keys & ((1 << bits) - 1);
-  const high = bits + 8 >= KEYS4_BITS ? 0 : (keys >>> bits) << (bits + 8);
-  return low | (byte << bits) | high;
-}
-
-/** Packed Node4 keys without the byte at position `at`. */
-function removeKey4(keys: number, at: number): number {
-  const bits = at * 8;
-  const low = bits === 0 ? 0 : keys & ((1 << bits) - 1);
-  const high = bits + 8 >= KEYS4_BITS ? 0 : (keys >>> (bits + 8)) << bits;
-  return low | high;
+  assert(countOf(a, to) === count, "every child was copied");
 }

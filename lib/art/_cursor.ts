@@ -13,9 +13,21 @@
  */
 
 import { assert } from "../_assert.ts";
-import { compareBytes, KEY_BYTES_MAX, matchLength } from "./_bytes.ts";
+import { Arena } from "./_arena.ts";
+import { compareBytes, KEY_BYTES_MAX } from "./_bytes.ts";
 import { findChild, nextChild, nextChildFound, prevChildByte } from "./_children.ts";
-import { type ArtNode, BYTE_VALUES, isStub, NO_VALUE, NodeNotLoaded } from "./_node.ts";
+import {
+  addressOf,
+  BYTE_VALUES,
+  isStub,
+  matchPrefix,
+  NO_VALUE,
+  NodeNotLoaded,
+  prefixByte,
+  prefixLengthOf,
+  prefixStart,
+  valueOf,
+} from "./_node.ts";
 
 /** Forward mark: the node's own value is still to be visited. */
 const MARK_VALUE_PENDING = -2;
@@ -36,10 +48,13 @@ const KEY_BLOCK_BYTES = 4_096;
 /** Keys longer than this get a block of their own. */
 const KEY_BLOCK_SHARED_BYTES_MAX = KEY_BLOCK_BYTES / 8;
 const EMPTY_KEY = new Uint8Array(0);
+/** The arena of a cursor not walking: holds no trie alive. */
+const NO_ARENA = new Arena(2);
 
 /** A positioned walk; `seek*` then repeated `next`/`prev`. */
 export class Cursor {
-  #nodes: ArtNode[] = [];
+  #a: Arena = NO_ARENA;
+  #nodes: number[] = [];
   #depths: number[] = [];
   #marks: number[] = [];
   #key = new Uint8Array(KEY_BUFFER_BYTES_INITIAL);
@@ -81,19 +96,20 @@ export class Cursor {
     return this.#keyLength - bound.length;
   }
 
-  /** Positions a forward walk before the first key `>= start`. */
-  seekForward(root: ArtNode | null, start: Uint8Array): void {
+  /** Positions a forward walk of the trie under `root` before the first key `>= start`. */
+  seekForward(a: Arena, root: number, start: Uint8Array): void {
     this.#reset();
+    this.#a = a;
     let node = root;
     let depth = 0;
-    for (let level = 0; node !== null; level++) {
+    for (let level = 0; node !== 0; level++) {
       assert(level <= start.length, "seek deeper than the start key");
       const end = this.#writePrefix(node, depth);
-      const matched = matchLength(node.prefix, start, depth);
-      if (matched < node.prefix.length) {
+      const matched = matchPrefix(a, node, start, depth);
+      if (matched < prefixLengthOf(a, node)) {
         // The subtree is wholly above start (start ended, or a larger byte) or wholly below.
         const above = depth + matched === start.length ||
-          node.prefix.charCodeAt(matched) > start[depth + matched];
+          prefixByte(a, node, matched) > start[depth + matched];
         if (above) this.#push(node, end, MARK_VALUE_PENDING);
         return;
       }
@@ -101,27 +117,28 @@ export class Cursor {
       // The node's own key is a proper prefix of start, so below it: skip the value.
       const byte = start[end];
       this.#push(node, end, byte);
-      node = findChild(node, byte);
+      node = findChild(a, node, byte);
       this.#key[end] = byte;
       depth = end + 1;
       this.#checkLoaded(node, depth);
     }
   }
 
-  /** Positions a reverse walk after the last key `< end` (the last key if no end). */
-  seekReverse(root: ArtNode | null, end: Uint8Array | undefined): void {
+  /** Positions a reverse walk of the trie under `root` after the last key `< end` (the last key if no end). */
+  seekReverse(a: Arena, root: number, end: Uint8Array | undefined): void {
     this.#reset();
-    if (root === null) return;
+    this.#a = a;
+    if (root === 0) return;
     if (end === undefined) return this.#push(root, this.#writePrefix(root, 0), MARK_REVERSE_START);
-    let node: ArtNode | null = root;
+    let node = root;
     let depth = 0;
-    for (let level = 0; node !== null; level++) {
+    for (let level = 0; node !== 0; level++) {
       assert(level <= end.length, "seek deeper than the end key");
       const pathEnd = this.#writePrefix(node, depth);
-      const matched = matchLength(node.prefix, end, depth);
-      if (matched < node.prefix.length) {
+      const matched = matchPrefix(a, node, end, depth);
+      if (matched < prefixLengthOf(a, node)) {
         const below = depth + matched < end.length &&
-          node.prefix.charCodeAt(matched) < end[depth + matched];
+          prefixByte(a, node, matched) < end[depth + matched];
         if (below) this.#push(node, pathEnd, MARK_REVERSE_START);
         return;
       }
@@ -129,7 +146,7 @@ export class Cursor {
       if (pathEnd === end.length) return;
       const byte = end[pathEnd];
       this.#push(node, pathEnd, byte); // children below byte, then the own value (< end)
-      node = findChild(node, byte);
+      node = findChild(a, node, byte);
       this.#key[pathEnd] = byte;
       depth = pathEnd + 1;
       this.#checkLoaded(node, depth);
@@ -138,6 +155,7 @@ export class Cursor {
 
   /** Moves to the next key in byte order; false when the walk is over. */
   next(): boolean {
+    const a = this.#a;
     const nodes = this.#nodes;
     const marks = this.#marks;
     while (nodes.length > 0) {
@@ -146,11 +164,12 @@ export class Cursor {
       const depth = this.#depths[top];
       if (marks[top] === MARK_VALUE_PENDING) {
         marks[top] = MARK_VALUE_DONE;
-        if (node.value !== NO_VALUE) return this.#land(depth, node.value);
+        const value = valueOf(a, node);
+        if (value !== NO_VALUE) return this.#land(depth, value);
         continue;
       }
-      const child = nextChild(node, marks[top]);
-      if (child === null) {
+      const child = nextChild(a, node, marks[top]);
+      if (child === 0) {
         this.#pop();
         continue;
       }
@@ -163,13 +182,14 @@ export class Cursor {
 
   /** Moves to the previous key in byte order; false when the walk is over. */
   prev(): boolean {
+    const a = this.#a;
     const nodes = this.#nodes;
     const marks = this.#marks;
     while (nodes.length > 0) {
       const top = nodes.length - 1;
       const node = nodes[top];
       const depth = this.#depths[top];
-      const byte = prevChildByte(node, marks[top]);
+      const byte = prevChildByte(a, node, marks[top]);
       if (byte >= 0) {
         marks[top] = byte;
         this.#descend(node, depth, byte, MARK_REVERSE_START);
@@ -177,7 +197,8 @@ export class Cursor {
       }
       this.#pop();
       // Children write only at or past `depth`, so key[0, depth) is still this node's path.
-      if (node.value !== NO_VALUE) return this.#land(depth, node.value);
+      const value = valueOf(a, node);
+      if (value !== NO_VALUE) return this.#land(depth, value);
     }
     return false;
   }
@@ -189,19 +210,19 @@ export class Cursor {
     return true;
   }
 
-  #descend(node: ArtNode, depth: number, byte: number, mark: number): void {
-    const child = findChild(node, byte);
-    assert(child !== null, "no child under the byte");
+  #descend(node: number, depth: number, byte: number, mark: number): void {
+    const child = findChild(this.#a, node, byte);
+    assert(child !== 0, "no child under the byte");
     this.#descendTo(child, depth, byte, mark);
   }
 
-  #descendTo(child: ArtNode, depth: number, byte: number, mark: number): void {
+  #descendTo(child: number, depth: number, byte: number, mark: number): void {
     this.#key[depth] = byte;
     this.#checkLoaded(child, depth + 1);
     this.#push(child, this.#writePrefix(child, depth + 1), mark);
   }
 
-  #push(node: ArtNode, depth: number, mark: number): void {
+  #push(node: number, depth: number, mark: number): void {
     assert(this.#nodes.length < FRAMES_MAX, "cursor stack overflow");
     assert(depth <= KEY_BYTES_MAX, "key path too long");
     this.#nodes.push(node);
@@ -210,10 +231,10 @@ export class Cursor {
   }
 
   /** Throws {@link NodeNotLoaded} if `node` is a stub whose path is `key[0, pathLength)`. */
-  #checkLoaded(node: ArtNode | null, pathLength: number): void {
-    if (node === null || !isStub(node)) return;
+  #checkLoaded(node: number, pathLength: number): void {
+    if (node === 0 || !isStub(this.#a, node)) return;
     assert(pathLength >= 1 && pathLength <= this.#key.length, "a stub's path lies in the key");
-    throw NodeNotLoaded.signal(this.#key.slice(0, pathLength), node.address);
+    throw NodeNotLoaded.signal(this.#key.slice(0, pathLength), addressOf(this.#a, node));
   }
 
   #pop(): void {
@@ -229,6 +250,7 @@ export class Cursor {
   }
 
   #reset(): void {
+    this.#a = NO_ARENA;
     this.#nodes.length = 0;
     this.#depths.length = 0;
     this.#marks.length = 0;
@@ -236,10 +258,11 @@ export class Cursor {
     this.#value = NO_VALUE;
   }
 
-  /** Writes `node.prefix` at `at` (room for one more byte after); returns the path end. */
-  #writePrefix(node: ArtNode, at: number): number {
-    const prefix = node.prefix;
-    const end = at + prefix.length;
+  /** Writes the node's prefix at `at` (room for one more byte after); returns the path end. */
+  #writePrefix(node: number, at: number): number {
+    const a = this.#a;
+    const length = prefixLengthOf(a, node);
+    const end = at + length;
     assert(end <= KEY_BYTES_MAX, "key path too long");
     if (this.#key.length <= end) {
       const grown = new Uint8Array(Math.min(Math.max(end + 1, this.#key.length * 2), FRAMES_MAX));
@@ -247,7 +270,9 @@ export class Cursor {
       this.#key = grown;
     }
     const key = this.#key;
-    for (let i = 0; i < prefix.length; i++) key[at + i] = prefix.charCodeAt(i);
+    const u8 = a.u8;
+    const start = prefixStart(node);
+    for (let i = 0; i < length; i++) key[at + i] = u8[start + i];
     return end;
   }
 }
@@ -259,16 +284,16 @@ export class Cursor {
  * snapshot was released). The bounds must be the caller's own copies.
  */
 export function* walkEntries(
-  check: () => ArtNode | null,
+  check: () => { a: Arena; root: number },
   start: Uint8Array | undefined,
   end: Uint8Array | undefined,
   reverse: boolean,
 ): Generator<[key: Uint8Array, value: number]> {
   if (start !== undefined && end !== undefined && compareBytes(start, end) >= 0) return;
   const cursor = new Cursor();
-  const root = check();
-  if (reverse) cursor.seekReverse(root, end);
-  else cursor.seekForward(root, start ?? EMPTY_KEY);
+  const { a, root } = check();
+  if (reverse) cursor.seekReverse(a, root, end);
+  else cursor.seekForward(a, root, start ?? EMPTY_KEY);
   for (;;) {
     if (reverse ? !cursor.prev() : !cursor.next()) return;
     if (
@@ -301,7 +326,8 @@ const collectCursor = new Cursor();
  * from a stub (`into` may then hold some entries already).
  */
 export function collectEntries(
-  root: ArtNode | null,
+  a: Arena,
+  root: number,
   start: Uint8Array | undefined,
   end: Uint8Array | undefined,
   reverse: boolean,
@@ -313,8 +339,8 @@ export function collectEntries(
   const cursor = collectCursor;
   let count = 0;
   try {
-    if (reverse) cursor.seekReverse(root, end);
-    else cursor.seekForward(root, start ?? EMPTY_KEY);
+    if (reverse) cursor.seekReverse(a, root, end);
+    else cursor.seekForward(a, root, start ?? EMPTY_KEY);
     while (count < limit) {
       if (reverse) {
         if (!cursor.prev() || (start !== undefined && cursor.compareKey(start) < 0)) break;

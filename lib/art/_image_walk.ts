@@ -9,15 +9,21 @@
  */
 
 import { assert } from "../_assert.ts";
+import type { Arena } from "./_arena.ts";
 import { KEY_BYTES_MAX } from "./_bytes.ts";
 import { findChild, nextChild, nextChildByte, nextChildFound } from "./_children.ts";
 import {
-  type ArtNode,
+  addressOf,
   BYTE_VALUES,
+  copyPrefix,
   INLINE_ADDRESS,
   KIND_LEAF,
+  kindOf,
   NO_ADDRESS,
   NO_VALUE,
+  prefixLengthOf,
+  setAddress,
+  valueOf,
 } from "./_node.ts";
 
 /** One node as the image writer sees it; valid only during the visit. */
@@ -51,11 +57,12 @@ const LEAF_BUFFER_BYTES_INITIAL = 256 * 64;
  * a value has at least two children), which bounds the loop.
  */
 export function walkUnwritten(
-  root: ArtNode | null,
+  a: Arena,
+  root: number,
   keys: number,
-  onNode: (node: ArtNode) => void,
+  onNode: (node: number) => void,
 ): void {
-  const steps = walkUnwrittenSteps(root, keys, onNode, Number.POSITIVE_INFINITY, false);
+  const steps = walkUnwrittenSteps(a, root, keys, onNode, Number.POSITIVE_INFINITY, false);
   for (let result = steps.next(); result.done !== true; result = steps.next()) {
     assert(false, "an unbounded walk never pauses");
   }
@@ -68,27 +75,28 @@ export function walkUnwritten(
  * With `all`, every node is visited, written or not (a compaction).
  */
 export function* walkUnwrittenSteps(
-  root: ArtNode | null,
+  a: Arena,
+  root: number,
   keys: number,
-  onNode: (node: ArtNode) => void,
+  onNode: (node: number) => void,
   nodesPerStep: number,
   all: boolean,
 ): Generator<void, void> {
   assert(nodesPerStep > 0, "a step visits at least one node");
-  if (root === null || (!all && root.address !== NO_ADDRESS)) return;
+  if (root === 0 || (!all && addressOf(a, root) !== NO_ADDRESS)) return;
   let visited = 0;
-  const nodes: ArtNode[] = [root];
+  const nodes: number[] = [root];
   const marks: number[] = [-1];
   const stepsMax = 4 * keys + 2; // one push and one pop per node
   for (let steps = 0; nodes.length > 0; steps++) {
     assert(steps <= stepsMax, `image walk of ${keys} keys did not end`);
     const top = nodes.length - 1;
     const node = nodes[top];
-    const byte = all ? nextChildByte(node, marks[top]) : nextUnwrittenChild(node, marks[top]);
+    const byte = all ? nextChildByte(a, node, marks[top]) : nextUnwrittenChild(a, node, marks[top]);
     if (byte >= 0) {
       assert(nodes.length < FRAMES_MAX, "image walk stack overflow");
       marks[top] = byte;
-      nodes.push(findChild(node, byte)!);
+      nodes.push(findChild(a, node, byte));
       marks.push(-1);
       continue;
     }
@@ -100,11 +108,11 @@ export function* walkUnwrittenSteps(
 }
 
 /** The smallest child byte above `after` whose child has no address, or -1. */
-function nextUnwrittenChild(node: ArtNode, after: number): number {
-  for (let child = nextChild(node, after); child !== null;) {
+function nextUnwrittenChild(a: Arena, node: number, after: number): number {
+  for (let child = nextChild(a, node, after); child !== 0;) {
     const byte = nextChildFound.byte;
-    if (child.address === NO_ADDRESS) return byte;
-    child = nextChild(node, byte);
+    if (addressOf(a, child) === NO_ADDRESS) return byte;
+    child = nextChild(a, node, byte);
   }
   return -1;
 }
@@ -122,11 +130,12 @@ export type NodeVisit = (node: NodeView, previous: number, root: boolean) => num
  * empty trie). A node that has an address is neither visited nor descended.
  */
 export function writeUnwritten(
-  root: ArtNode | null,
+  a: Arena,
+  root: number,
   keys: number,
   visit: NodeVisit,
 ): number {
-  const steps = writeUnwrittenSteps(root, keys, visit, Number.POSITIVE_INFINITY, false);
+  const steps = writeUnwrittenSteps(a, root, keys, visit, Number.POSITIVE_INFINITY, false);
   for (let result = steps.next();; result = steps.next()) {
     if (result.done === true) return result.value;
     assert(false, "an unbounded walk never pauses");
@@ -142,38 +151,42 @@ export function writeUnwritten(
  * parent's view carries it (the image's rule for leaves it stores inline).
  */
 export function* writeUnwrittenSteps(
-  root: ArtNode | null,
+  a: Arena,
+  root: number,
   keys: number,
   visit: NodeVisit,
   nodesPerStep: number,
   all: boolean,
   inlineLeafPrefixMax = -1,
 ): Generator<void, number> {
-  if (root === null) return NO_ADDRESS;
+  if (root === 0) return NO_ADDRESS;
   const views = new ViewBuilder();
   yield* walkUnwrittenSteps(
+    a,
     root,
     keys,
     (node) => {
+      const kind = kindOf(a, node);
       if (
-        node.kind === KIND_LEAF && node.prefix.length <= inlineLeafPrefixMax && node !== root
+        kind === KIND_LEAF && prefixLengthOf(a, node) <= inlineLeafPrefixMax && node !== root
       ) {
-        node.address = INLINE_ADDRESS;
+        setAddress(a, node, INLINE_ADDRESS);
         return;
       }
-      const address = visit(views.of(node), node.address, node === root);
+      const address = visit(views.of(a, node), addressOf(a, node), node === root);
       assert(Number.isSafeInteger(address) && address > 0, `visit gave address ${address}`);
-      assert(address !== INLINE_ADDRESS || node.kind === KIND_LEAF, "only a leaf is stored inline");
-      node.address = address;
+      assert(address !== INLINE_ADDRESS || kind === KIND_LEAF, "only a leaf is stored inline");
+      setAddress(a, node, address);
     },
     nodesPerStep,
     all,
   );
+  const address = addressOf(a, root);
   assert(
-    root.address !== NO_ADDRESS && root.address !== INLINE_ADDRESS,
+    address !== NO_ADDRESS && address !== INLINE_ADDRESS,
     "image walk left the root without a record",
   );
-  return root.address;
+  return address;
 }
 
 /**
@@ -189,32 +202,34 @@ class ViewBuilder {
   /** The inline leaves' prefixes of one view, back to back (views into it are handed out). */
   #leafBytes = new Uint8Array(LEAF_BUFFER_BYTES_INITIAL);
 
-  of(node: ArtNode): NodeView {
-    const prefix = node.prefix;
-    if (this.#prefix.length < prefix.length) {
-      this.#prefix = new Uint8Array(Math.max(prefix.length, this.#prefix.length * 2));
+  of(a: Arena, node: number): NodeView {
+    const prefixLength = prefixLengthOf(a, node);
+    if (this.#prefix.length < prefixLength) {
+      this.#prefix = new Uint8Array(Math.max(prefixLength, this.#prefix.length * 2));
     }
-    for (let i = 0; i < prefix.length; i++) this.#prefix[i] = prefix.charCodeAt(i);
+    copyPrefix(a, node, this.#prefix, 0);
     const childAddresses = this.#childAddresses;
     childAddresses.length = 0;
     const leaves = this.#inlineLeaves;
     leaves.length = 0;
     let leafBytes = 0;
     let byte = -1;
-    for (let child = nextChild(node, -1); child !== null; child = nextChild(node, byte)) {
+    for (let child = nextChild(a, node, -1); child !== 0; child = nextChild(a, node, byte)) {
       byte = nextChildFound.byte;
-      assert(child.address !== NO_ADDRESS, "a child was not written before its parent");
+      const address = addressOf(a, child);
+      assert(address !== NO_ADDRESS, "a child was not written before its parent");
       this.#childBytes[childAddresses.length] = byte;
-      childAddresses.push(child.address);
-      if (child.address !== INLINE_ADDRESS) continue;
-      assert(child.kind === KIND_LEAF, "only a leaf is stored inline");
-      const leafPrefix = this.#leafPrefix(child.prefix, leafBytes);
+      childAddresses.push(address);
+      if (address !== INLINE_ADDRESS) continue;
+      assert(kindOf(a, child) === KIND_LEAF, "only a leaf is stored inline");
+      const leafPrefix = this.#leafPrefix(a, child, leafBytes);
       leafBytes = leafPrefix.byteOffset + leafPrefix.length;
-      leaves.push({ prefix: leafPrefix, value: child.value });
+      leaves.push({ prefix: leafPrefix, value: valueOf(a, child) });
     }
+    const value = valueOf(a, node);
     return {
-      prefix: this.#prefix.subarray(0, prefix.length),
-      value: node.value === NO_VALUE ? undefined : node.value,
+      prefix: this.#prefix.subarray(0, prefixLength),
+      value: value === NO_VALUE ? undefined : value,
       childBytes: this.#childBytes.subarray(0, childAddresses.length),
       childAddresses,
       inlineLeaves: leaves.length === 0 ? undefined : leaves,
@@ -222,15 +237,16 @@ class ViewBuilder {
   }
 
   /**
-   * A binary string's bytes in the leaf buffer at `at` (or at the start of a
+   * A leaf's prefix bytes in the leaf buffer at `at` (or at the start of a
    * new, larger buffer: views already handed out keep the old one).
    */
-  #leafPrefix(text: string, at: number): Uint8Array {
-    if (at + text.length > this.#leafBytes.length) {
-      this.#leafBytes = new Uint8Array(Math.max(2 * this.#leafBytes.length, text.length));
+  #leafPrefix(a: Arena, leaf: number, at: number): Uint8Array {
+    const length = prefixLengthOf(a, leaf);
+    if (at + length > this.#leafBytes.length) {
+      this.#leafBytes = new Uint8Array(Math.max(2 * this.#leafBytes.length, length));
       at = 0;
     }
-    for (let i = 0; i < text.length; i++) this.#leafBytes[at + i] = text.charCodeAt(i);
-    return this.#leafBytes.subarray(at, at + text.length);
+    copyPrefix(a, leaf, this.#leafBytes, at);
+    return this.#leafBytes.subarray(at, at + length);
   }
 }

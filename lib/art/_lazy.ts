@@ -13,7 +13,8 @@
  */
 
 import { assert, unreachable } from "../_assert.ts";
-import { bytesToString, KEY_BYTES_MAX } from "./_bytes.ts";
+import type { Arena } from "./_arena.ts";
+import { KEY_BYTES_MAX } from "./_bytes.ts";
 import {
   fillChildren,
   findChild,
@@ -23,23 +24,28 @@ import {
 } from "./_children.ts";
 import type { NodeView } from "./_image_walk.ts";
 import {
-  type ArtNode,
+  addressOf,
   BYTE_VALUES,
+  copyPrefix,
+  genOf,
   INLINE_ADDRESS,
-  type InnerNode,
   isStub,
+  KIND_16,
   KIND_256,
+  KIND_4,
   KIND_48,
   KIND_LEAF,
-  Leaf,
+  kindOf,
+  matchPrefix,
+  newNode,
   newStub,
   NO_VALUE,
-  Node16,
   NODE16_CHILDREN_MAX,
-  Node4,
   NODE48_CHILDREN_MAX,
   NODE4_CHILDREN_MAX,
-  NodeWide,
+  prefixLengthOf,
+  setAddress,
+  setGen,
 } from "./_node.ts";
 import type { ArtTree } from "./_tree.ts";
 
@@ -55,56 +61,44 @@ export interface StubRef {
 const FRAMES_MAX = KEY_BYTES_MAX + 2;
 
 /** A node built from an image record, holding stubs for its children. */
-export function nodeFromImage(view: NodeView, address: number, gen: number): ArtNode {
+export function nodeFromImage(a: Arena, view: NodeView, address: number, gen: number): number {
   const count = view.childBytes.length;
   assert(count === view.childAddresses.length, "every child has an address");
-  const children = new Array<ArtNode>(count);
+  const children = new Array<number>(count);
   let inline = 0;
   for (let index = 0; index < count; index++) {
     const childAddress = view.childAddresses[index];
     children[index] = childAddress === INLINE_ADDRESS
-      ? inlineLeaf(view, inline++, gen)
-      : newStub(childAddress, gen);
+      ? inlineLeaf(a, view, inline++, gen)
+      : newStub(a, childAddress, gen);
   }
   assert(inline === (view.inlineLeaves?.length ?? 0), "every inline leaf has its child byte");
-  return nodeWithChildren(view, address, gen, children);
+  const value = view.value ?? NO_VALUE;
+  assert(count > 0 || value !== NO_VALUE, "a leaf holds a value");
+  const node = newNode(a, kindOfCount(count), view.prefix, 0, view.prefix.length, value);
+  if (count > 0) fillChildren(a, node, view.childBytes, 0, children, 0, count);
+  setAddress(a, node, address);
+  setGen(a, node, gen);
+  return node;
 }
 
 /** The leaf stored in `view`'s record as its `index`-th inline leaf. */
-function inlineLeaf(view: NodeView, index: number, gen: number): Leaf {
+function inlineLeaf(a: Arena, view: NodeView, index: number, gen: number): number {
   const leaf = view.inlineLeaves![index];
   assert(leaf !== undefined, "an inline child has its leaf in the record");
-  const child = new Leaf(bytesToString(leaf.prefix, 0, leaf.prefix.length), leaf.value);
-  child.address = INLINE_ADDRESS;
-  child.gen = gen;
+  const child = newNode(a, KIND_LEAF, leaf.prefix, 0, leaf.prefix.length, leaf.value);
+  setAddress(a, child, INLINE_ADDRESS);
+  setGen(a, child, gen);
   return child;
 }
 
-/** An empty node of the kind a record with `count` children loads as (the image stores no kind). */
-function nodeOfCount(count: number, prefix: string, value: number): ArtNode {
+/** The kind a record with `count` children loads as (the image stores no kind). */
+function kindOfCount(count: number): number {
   assert(count >= 0 && count <= BYTE_VALUES, "a child count");
-  if (count === 0) return new Leaf(prefix, value);
-  if (count <= NODE4_CHILDREN_MAX) return new Node4(prefix, value);
-  if (count <= NODE16_CHILDREN_MAX) return new Node16(prefix, value);
-  return new NodeWide(count <= NODE48_CHILDREN_MAX ? KIND_48 : KIND_256, prefix, value);
-}
-
-/** The node `view` describes, of the kind its child count picks, with `children` in place. */
-function nodeWithChildren(
-  view: NodeView,
-  address: number,
-  gen: number,
-  children: ArtNode[],
-): ArtNode {
-  const count = view.childBytes.length;
-  assert(count === children.length, "a child per child byte");
-  assert(count > 0 || view.value !== undefined, "a leaf holds a value");
-  const prefix = bytesToString(view.prefix, 0, view.prefix.length);
-  const node = nodeOfCount(count, prefix, view.value ?? NO_VALUE);
-  if (count > 0) fillChildren(node as InnerNode, view.childBytes, 0, children, 0, count);
-  node.address = address;
-  node.gen = gen;
-  return node;
+  if (count === 0) return KIND_LEAF;
+  if (count <= NODE4_CHILDREN_MAX) return KIND_4;
+  if (count <= NODE16_CHILDREN_MAX) return KIND_16;
+  return count <= NODE48_CHILDREN_MAX ? KIND_48 : KIND_256;
 }
 
 /**
@@ -144,7 +138,7 @@ export interface RecordSource {
  * shared stacks, so a bulk load makes no garbage per record.
  */
 interface BuildFrame {
-  node: ArtNode;
+  node: number;
   /** The bytes the record was decoded from, and where its child bytes are in them. */
   bytes: Uint8Array;
   childBytesAt: number;
@@ -162,21 +156,26 @@ interface BuildStacks {
   frames: BuildFrame[];
   /** Per child of a frame: the address of its record, or {@link INLINE_ADDRESS}. */
   refs: number[];
-  children: ArtNode[];
+  children: number[];
 }
 
 /** What the last {@link buildSubtree} made: nodes from records, stubs left, the largest value. */
 export const buildSubtreeCounts = { nodes: 0, stubs: 0, valueMax: 0 };
 
 /** The node of the record `source` just decoded from `bytes`, without its children. */
-function builtNode(fields: RecordFieldsView, bytes: Uint8Array, address: number, gen: number) {
+function builtNode(
+  a: Arena,
+  fields: RecordFieldsView,
+  bytes: Uint8Array,
+  address: number,
+  gen: number,
+): number {
   const count = fields.count;
-  const prefix = bytesToString(bytes, fields.prefixAt, fields.prefixAt + fields.prefixLength);
   const value = fields.value < 0 ? NO_VALUE : fields.value;
   assert(count > 0 || value !== NO_VALUE, "a leaf holds a value");
-  const node = nodeOfCount(count, prefix, value);
-  node.address = address;
-  node.gen = gen;
+  const node = newNode(a, kindOfCount(count), bytes, fields.prefixAt, fields.prefixLength, value);
+  setAddress(a, node, address);
+  setGen(a, node, gen);
   return node;
 }
 
@@ -185,6 +184,7 @@ function builtNode(fields: RecordFieldsView, bytes: Uint8Array, address: number,
  * `level`: its node, its refs, and its inline leaves built.
  */
 function pushFrame(
+  a: Arena,
   stacks: BuildStacks,
   level: number,
   source: RecordSource,
@@ -206,17 +206,14 @@ function pushFrame(
     if (ref !== INLINE_ADDRESS) continue;
     const at = fields.leafAt[leaf];
     if (fields.leafValue[leaf] > counts.valueMax) counts.valueMax = fields.leafValue[leaf];
-    const child = new Leaf(
-      bytesToString(bytes, at, at + fields.leafLength[leaf]),
-      fields.leafValue[leaf],
-    );
+    const child = newNode(a, KIND_LEAF, bytes, at, fields.leafLength[leaf], fields.leafValue[leaf]);
     leaf++;
-    child.address = INLINE_ADDRESS;
-    child.gen = gen;
+    setAddress(a, child, INLINE_ADDRESS);
+    setGen(a, child, gen);
     stacks.children[base + index] = child;
   }
   assert(leaf === fields.leaves, "every inline leaf has its child byte");
-  const node = builtNode(fields, bytes, address, gen);
+  const node = builtNode(a, fields, bytes, address, gen);
   const end = depth + fields.prefixLength;
   const frame = stacks.frames[level] ??= {
     node,
@@ -248,12 +245,13 @@ function pushFrame(
  * itself is not at hand. Sets {@link buildSubtreeCounts}.
  */
 export function buildSubtree(
+  a: Arena,
   source: RecordSource,
   address: number,
   depth: number,
   gen: number,
   nodesMax: number,
-): ArtNode | string | undefined {
+): number | string | undefined {
   const counts = buildSubtreeCounts;
   counts.nodes = 0;
   counts.stubs = 0;
@@ -261,7 +259,7 @@ export function buildSubtree(
   const rootBytes = source.fetch(address);
   if (rootBytes === undefined) return undefined;
   const stacks: BuildStacks = { frames: [], refs: [], children: [] };
-  pushFrame(stacks, 0, source, rootBytes, address, gen, depth);
+  pushFrame(a, stacks, 0, source, rootBytes, address, gen, depth);
   counts.nodes = 1;
   let level = 0;
   if (stacks.frames[0].depth > KEY_BYTES_MAX) return `record ${address} lies too deep`;
@@ -273,14 +271,14 @@ export function buildSubtree(
       if (childAddress === INLINE_ADDRESS) continue; // built with the frame
       const bytes = source.fetch(childAddress);
       if (bytes === undefined) {
-        stacks.children[at] = newStub(childAddress, gen);
+        stacks.children[at] = newStub(a, childAddress, gen);
         counts.stubs++;
         continue;
       }
       if (++counts.nodes > nodesMax) return `more than ${nodesMax} records under ${address}`;
       level++;
       assert(level < FRAMES_MAX, "a frame per key byte at most");
-      pushFrame(stacks, level, source, bytes, childAddress, gen, frame.depth + 1);
+      pushFrame(a, stacks, level, source, bytes, childAddress, gen, frame.depth + 1);
       const deep = stacks.frames[level].depth;
       if (deep > KEY_BYTES_MAX) return `record ${childAddress} lies ${deep} key bytes deep`;
       continue;
@@ -289,7 +287,8 @@ export function buildSubtree(
     if (frame.count > 0) {
       const children = stacks.children;
       fillChildren(
-        node as InnerNode,
+        a,
+        node,
         frame.bytes,
         frame.childBytesAt,
         children,
@@ -317,39 +316,38 @@ export function installNode(
   address: number,
   view: NodeView,
 ): StubRef[] | null {
-  const found = findStubParent(tree.root, path, address);
+  const a = tree.a;
+  const found = findStubParent(a, tree.root, path, address);
   if (found === null) return null;
   const { parent, stub } = found;
-  const node = nodeFromImage(view, address, stub.gen);
-  replaceChild(parent, path[path.length - 1], node);
-  assert(
-    findChild(parent, path[path.length - 1]) === node,
-    "the loaded node took the stub's place",
-  );
-  return childStubs(node, path);
+  const node = nodeFromImage(a, view, address, genOf(a, stub));
+  const byte = path[path.length - 1];
+  replaceChild(a, parent, byte, node);
+  tree.discard(stub);
+  assert(findChild(a, parent, byte) === node, "the loaded node took the stub's place");
+  return childStubs(a, node, path);
 }
 
 /** The stub's parent, found by following `path`; null if the stub is not there. */
 function findStubParent(
-  root: ArtNode | null,
+  a: Arena,
+  root: number,
   path: Uint8Array,
   address: number,
-): { parent: InnerNode; stub: ArtNode } | null {
+): { parent: number; stub: number } | null {
   let node = root;
   let depth = 0;
-  for (let level = 0; node !== null && !isStub(node); level++) {
+  for (let level = 0; node !== 0 && !isStub(a, node); level++) {
     assert(level <= path.length, "descent deeper than the path");
-    const prefix = node.prefix;
-    if (depth + prefix.length >= path.length) return null;
-    for (let i = 0; i < prefix.length; i++) {
-      if (path[depth + i] !== prefix.charCodeAt(i)) return null;
-    }
-    depth += prefix.length;
-    const child = findChild(node, path[depth]);
+    const prefixLength = prefixLengthOf(a, node);
+    if (depth + prefixLength >= path.length) return null;
+    if (matchPrefix(a, node, path, depth) < prefixLength) return null;
+    depth += prefixLength;
+    const child = findChild(a, node, path[depth]);
     depth++;
-    if (child !== null && isStub(child)) {
-      const match = depth === path.length && child.address === address;
-      return match ? { parent: node as InnerNode, stub: child } : null;
+    if (child !== 0 && isStub(a, child)) {
+      const match = depth === path.length && addressOf(a, child) === address;
+      return match ? { parent: node, stub: child } : null;
     }
     node = child;
   }
@@ -362,41 +360,41 @@ export const installPathStubs = { added: 0 };
 /**
  * Walks `key`'s path once, replacing each stub met by the node `fetch` gives
  * for its address. Returns the node where `key` ends (which may hold no
- * value), null if the key is absent, or undefined at the first stub `fetch`
- * cannot give. Sets {@link installPathStubs}.
+ * value), 0 if the key is absent, or -1 at the first stub `fetch` cannot
+ * give. Sets {@link installPathStubs}.
  */
 export function installPath(
   tree: ArtTree,
   key: Uint8Array,
   fetch: (address: number) => NodeView | undefined,
-): ArtNode | null | undefined {
+): number {
+  const a = tree.a;
   let node = tree.root;
-  let parent: InnerNode | null = null;
+  let parent = 0;
   let depth = 0;
   installPathStubs.added = 0;
-  for (let level = 0; node !== null; level++) {
+  for (let level = 0; node !== 0; level++) {
     assert(level <= key.length + 1, "descent deeper than the key");
-    if (isStub(node)) {
-      assert(parent !== null && depth > 0, "the root is never a stub");
-      const view = fetch(node.address);
-      if (view === undefined) return undefined;
-      const loaded = nodeFromImage(view, node.address, node.gen);
-      replaceChild(parent, key[depth - 1], loaded);
+    if (isStub(a, node)) {
+      assert(parent !== 0 && depth > 0, "the root is never a stub");
+      const view = fetch(addressOf(a, node));
+      if (view === undefined) return -1;
+      const loaded = nodeFromImage(a, view, addressOf(a, node), genOf(a, node));
+      replaceChild(a, parent, key[depth - 1], loaded);
+      tree.discard(node);
       installPathStubs.added += stubsAmong(view.childAddresses) - 1;
       node = loaded;
     }
-    const prefix = node.prefix;
-    if (prefix.length > key.length - depth) return null;
-    for (let i = 0; i < prefix.length; i++) {
-      if (key[depth + i] !== prefix.charCodeAt(i)) return null;
-    }
-    depth += prefix.length;
+    const prefixLength = prefixLengthOf(a, node);
+    if (prefixLength > key.length - depth) return 0;
+    if (matchPrefix(a, node, key, depth) < prefixLength) return 0;
+    depth += prefixLength;
     if (depth === key.length) return node;
-    parent = node as InnerNode;
-    node = findChild(node, key[depth]);
+    parent = node;
+    node = findChild(a, node, key[depth]);
     depth++;
   }
-  return null;
+  return 0;
 }
 
 /**
@@ -415,28 +413,30 @@ export function installSubtree(
   budget: number,
 ): number {
   assert(budget >= 1, "a subtree load installs at least its root");
+  const a = tree.a;
   installPathStubs.added = 0;
-  const found = findStubParent(tree.root, path, address);
+  const found = findStubParent(a, tree.root, path, address);
   if (found === null) return 0;
   // Pending installs: parent, branching byte and stub, flattened.
-  const parents: InnerNode[] = [found.parent];
+  const parents: number[] = [found.parent];
   const bytes: number[] = [path[path.length - 1]];
-  const stubs: ArtNode[] = [found.stub];
+  const stubs: number[] = [found.stub];
   let installed = 0;
   for (let head = 0; head < stubs.length && installed < budget; head++) {
     const stub = stubs[head];
-    const view = fetch(stub.address);
+    const view = fetch(addressOf(a, stub));
     if (view === undefined) break;
-    const node = nodeFromImage(view, stub.address, stub.gen);
-    replaceChild(parents[head], bytes[head], node);
+    const node = nodeFromImage(a, view, addressOf(a, stub), genOf(a, stub));
+    replaceChild(a, parents[head], bytes[head], node);
+    tree.discard(stub);
     installed++;
     installPathStubs.added += stubsAmong(view.childAddresses) - 1;
     for (let index = 0; index < view.childBytes.length; index++) {
       if (view.childAddresses[index] === INLINE_ADDRESS) continue;
       const byte = view.childBytes[index];
-      parents.push(node as InnerNode);
+      parents.push(node);
       bytes.push(byte);
-      stubs.push(findChild(node, byte)!);
+      stubs.push(findChild(a, node, byte));
     }
   }
   return installed;
@@ -450,37 +450,41 @@ function stubsAmong(childAddresses: readonly number[]): number {
 }
 
 /** The stubs directly under `node`, whose path is `path` (without `node`'s prefix). */
-function childStubs(node: ArtNode, path: Uint8Array): StubRef[] {
+function childStubs(a: Arena, node: number, path: Uint8Array): StubRef[] {
   const stubs: StubRef[] = [];
-  if (node.kind === KIND_LEAF) return stubs;
-  const base = pathThrough(node, path);
-  for (let byte = nextChildByte(node, -1); byte >= 0; byte = nextChildByte(node, byte)) {
-    const child = findChild(node, byte)!;
-    if (!isStub(child)) continue;
+  if (kindOf(a, node) === KIND_LEAF) return stubs;
+  const base = pathThrough(a, node, path);
+  for (let byte = nextChildByte(a, node, -1); byte >= 0; byte = nextChildByte(a, node, byte)) {
+    const child = findChild(a, node, byte);
+    if (!isStub(a, child)) continue;
     const childPath = base.slice();
     childPath[childPath.length - 1] = byte;
-    stubs.push({ path: childPath, address: child.address });
+    stubs.push({ path: childPath, address: addressOf(a, child) });
   }
   return stubs;
 }
 
 /** Up to `limit` stubs of the trie, in key order (every one if the trie has fewer). */
-export function findStubs(root: ArtNode | null, limit: number): StubRef[] {
+export function findStubs(a: Arena, root: number, limit: number): StubRef[] {
   const stubs: StubRef[] = [];
-  if (root === null || isStub(root)) return stubs;
-  const nodes: ArtNode[] = [root];
+  if (root === 0 || isStub(a, root)) return stubs;
+  const nodes: number[] = [root];
   const paths: Uint8Array[] = [new Uint8Array(0)];
   for (let steps = 0; nodes.length > 0 && stubs.length < limit; steps++) {
     assert(nodes.length <= FRAMES_MAX * 256, "stub walk stack is bounded");
     const node = nodes.pop()!;
     const path = paths.pop()!;
-    stubs.push(...childStubs(node, path));
-    if (node.kind === KIND_LEAF) continue;
-    const base = pathThrough(node, path);
+    stubs.push(...childStubs(a, node, path));
+    if (kindOf(a, node) === KIND_LEAF) continue;
+    const base = pathThrough(a, node, path);
     // Pushed in reverse, so the walk pops (and lists stubs) in ascending order.
-    for (let byte = prevChildByte(node, BYTE_VALUES); byte >= 0; byte = prevChildByte(node, byte)) {
-      const child = findChild(node, byte)!;
-      if (isStub(child)) continue;
+    for (
+      let byte = prevChildByte(a, node, BYTE_VALUES);
+      byte >= 0;
+      byte = prevChildByte(a, node, byte)
+    ) {
+      const child = findChild(a, node, byte);
+      if (isStub(a, child)) continue;
       const childPath = base.slice();
       childPath[childPath.length - 1] = byte;
       nodes.push(child);
@@ -490,11 +494,11 @@ export function findStubs(root: ArtNode | null, limit: number): StubRef[] {
   return stubs.slice(0, limit);
 }
 
-/** `path` + `node.prefix` + one byte of room for a child's branching byte. */
-function pathThrough(node: ArtNode, path: Uint8Array): Uint8Array {
-  const base = new Uint8Array(path.length + node.prefix.length + 1);
+/** `path` + the node's prefix + one byte of room for a child's branching byte. */
+function pathThrough(a: Arena, node: number, path: Uint8Array): Uint8Array {
+  const base = new Uint8Array(path.length + prefixLengthOf(a, node) + 1);
   base.set(path);
-  for (let i = 0; i < node.prefix.length; i++) base[path.length + i] = node.prefix.charCodeAt(i);
+  copyPrefix(a, node, base, path.length);
   return base;
 }
 
@@ -503,20 +507,18 @@ function pathThrough(node: ArtNode, path: Uint8Array): Uint8Array {
  * loaded; null when the path is loaded (edits need nothing more: a merge
  * with a child not loaded waits, see `ArtTree`).
  */
-export function stubOnPath(root: ArtNode | null, key: Uint8Array): StubRef | null {
+export function stubOnPath(a: Arena, root: number, key: Uint8Array): StubRef | null {
   let node = root;
   let depth = 0;
-  for (let level = 0; node !== null; level++) {
+  for (let level = 0; node !== 0; level++) {
     assert(level <= key.length + 1, "descent deeper than the key");
-    if (isStub(node)) return { path: key.slice(0, depth), address: node.address };
-    const prefix = node.prefix;
-    if (prefix.length > key.length - depth) return null;
-    for (let i = 0; i < prefix.length; i++) {
-      if (key[depth + i] !== prefix.charCodeAt(i)) return null;
-    }
-    depth += prefix.length;
+    if (isStub(a, node)) return { path: key.slice(0, depth), address: addressOf(a, node) };
+    const prefixLength = prefixLengthOf(a, node);
+    if (prefixLength > key.length - depth) return null;
+    if (matchPrefix(a, node, key, depth) < prefixLength) return null;
+    depth += prefixLength;
     if (depth === key.length) return null;
-    node = findChild(node, key[depth]);
+    node = findChild(a, node, key[depth]);
     depth++;
   }
   return null;

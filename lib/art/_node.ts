@@ -1,34 +1,41 @@
 /**
- * The node classes of the adaptive radix trie (edits live in `_children.ts`
- * and `_reshape.ts`).
+ * The node layout of the adaptive radix trie, packed in an {@link Arena}
+ * (edits of children live in `_children.ts`, kind changes in `_reshape.ts`).
  *
- * A node stands for the key path that ends after its `prefix`. The branching
- * byte that leads from a parent to a child is held by the parent, not repeated
- * in the child's prefix. Any node may hold a value: the key that ends exactly
- * there (so "ab" can live on the inner node above "abc").
+ * A node stands for the key path that ends after its prefix. The branching
+ * byte that leads from a parent to a child is held by the parent, not
+ * repeated in the child's prefix. Any node may hold a value: the key that
+ * ends exactly there (so "ab" can live on the inner node above "abc").
  *
- * Layout, chosen by measurement (a lookup in a large trie is bound by
- * dependent cache misses, about 200 ns each on the development VM): a JS
- * array is two heap objects (the array and its backing store), so a child
- * reached through `node.children[i]` costs three misses per level, a child in
- * a field of the node one. Node4 and Node16 therefore hold their children in
- * fields `c0..c15` (with `childAt`/`setChildAt`), Node4 packs its four key
- * bytes into one integer, and only the wide kinds (48/256) use an array.
- * Leaves are a small class of their own holding their key suffix. That made
- * random lookups about 1.4x faster and the trie about 30% smaller than one
- * tagged class with arrays for every kind. Four classes keep property access
- * polymorphic rather than megamorphic; Node48 and Node256 share `NodeWide`.
+ * A node is a run of 32-bit words at an even index (its ref; 0 is null):
+ *
+ * ```text
+ * word 0      kind (bits 0-2) | child count (bits 3-11) | prefix length (bits 12-28)
+ * word 1      gen: the generation clock when the node was made
+ * words 2-3   value (float64; NO_VALUE when no key ends here)
+ * words 4-5   address in the image (float64; NO_ADDRESS until written)
+ * words 6..   the prefix bytes, padded to a word, then the body:
+ *   leaf, stub  nothing
+ *   Node4       1 word: 4 key bytes, ascending; 4 words: child refs by position
+ *   Node16      4 words: 16 key bytes, ascending; 16 words: child refs by position
+ *   Node48/256  256 words: a child ref per byte value (0: none)
+ * ```
+ *
+ * The prefix sits before the body so that a descent reads the header, the
+ * prefix, the key bytes and the child ref of a small node from one or two
+ * cache lines. A node whose prefix changes length is made again (the body
+ * moves), which only splits and merges do.
  *
  * Invariants (checked by `verifyTree`):
- * - Leaf: no children and a value; `prefix` is the rest of its key.
+ * - Leaf: no children and a value.
  * - Node4 holds 1..4 children, Node16 4..16, Node48 13..48, Node256 38..256
  *   (a node grows when full and shrinks at the `*_SHRINK_COUNT` marks, so an
  *   insert/delete pair never flips it between two kinds).
  * - An inner node with a single child holds a value; otherwise it is merged
  *   into its child's prefix (path compression).
- * - Node4/Node16 keys are strictly ascending; Node48 and Node256 hold a
- *   child per byte value in a 256-slot array.
- * - A node with an `address` (written to the image) has only children with
+ * - Node4/Node16 keys are strictly ascending; unused key bytes and child
+ *   slots are 0.
+ * - A node with an address (written to the image) has only children with
  *   addresses: any change clears the address of every node on its path.
  *
  * Snapshots (copy-on-write): every node carries `gen`, the value of a
@@ -36,25 +43,27 @@
  * the clock as its frozen generation and bumps the clock, so the nodes a
  * snapshot can reach are exactly those with `gen <= frozen`; while it is
  * live, an edit clones such a node (see {@link cloneNode}) instead of
- * changing it. One clock for all tries means constructors need no trie
- * context; another trie's capture only makes the numbers grow faster.
+ * changing it, and a node it replaces is freed only when the snapshot is
+ * released.
  *
  * @module
  */
 
 import { assert, unreachable } from "../_assert.ts";
-import { bytesToString } from "./_bytes.ts";
+import { type Arena, KIND_FREE } from "./_arena.ts";
 
 /** A node without children: the end of one key. */
 export const KIND_LEAF = 0;
-/** Up to 4 children in fields, keys packed in one integer. */
+/** Up to 4 children, key bytes by position. */
 export const KIND_4 = 1;
-/** Up to 16 children in fields, keys packed three to an integer field. */
+/** Up to 16 children, key bytes by position. */
 export const KIND_16 = 2;
-/** Up to 48 children in a 256-slot array (see {@link NodeWide}). */
+/** Up to 48 children, a slot per byte value. */
 export const KIND_48 = 3;
-/** An array with one slot per byte value. */
+/** Up to 256 children, a slot per byte value. */
 export const KIND_256 = 4;
+/** A node not loaded from the image yet: its address only (see {@link newStub}). */
+export const KIND_STUB = 5;
 
 /** Children a Node4 holds at most. */
 export const NODE4_CHILDREN_MAX = 4;
@@ -72,18 +81,44 @@ export const NODE48_SHRINK_COUNT = 12;
 export const NODE256_SHRINK_COUNT = 37;
 /** The number of distinct byte values. */
 export const BYTE_VALUES = 256;
-/** A node's `value` when no key ends there (values are never negative). */
+/** A node's value when no key ends there (values are never negative). */
 export const NO_VALUE = -1;
-/** Bits per key byte in a Node4's packed `keys`. */
-const BYTE_BITS = 8;
-/** A node's `address` until the image writer gives it one. */
+/** A node's address until the image writer gives it one. */
 export const NO_ADDRESS = 0;
 /**
- * The `address` of a leaf the image stores inside its parent's record: it
+ * The address of a leaf the image stores inside its parent's record: it
  * has no record of its own (so none is dropped when it changes), and it is
  * loaded with its parent, never a stub.
  */
 export const INLINE_ADDRESS = 1;
+
+/** Words of the header every node starts with. */
+export const HEADER_WORDS = 6;
+/** Bits of word 0 below the child count. */
+const COUNT_SHIFT = 3;
+/** Bits of word 0 below the prefix length. */
+const PREFIX_SHIFT = 12;
+/** The child count's bits in word 0 (0..256). */
+const COUNT_MASK = 0x1ff;
+/** The kind's bits in word 0. */
+const KIND_MASK = 7;
+/** The longest prefix a node holds: a whole key. */
+export const PREFIX_BYTES_MAX = 65_535;
+/** Words of each kind's body, by kind. */
+const BODY_WORDS = [
+  0,
+  1 + NODE4_CHILDREN_MAX,
+  4 + NODE16_CHILDREN_MAX,
+  BYTE_VALUES,
+  BYTE_VALUES,
+  0,
+];
+/** Where a Node4's or Node16's child refs start in its body (after the key bytes). */
+export const CHILDREN_AT_4 = 1;
+/** See {@link CHILDREN_AT_4}. */
+export const CHILDREN_AT_16 = 4;
+/** Generations are stored in an int32 word. */
+const GENERATION_MAX = 2 ** 31 - 1;
 
 /**
  * The generation clock: new nodes are stamped with it, {@link tickGeneration}
@@ -97,147 +132,206 @@ let generationClock = 1;
  * node made after it `gen >` it.
  */
 export function tickGeneration(): number {
-  assert(generationClock < Number.MAX_SAFE_INTEGER, "generation clock exhausted");
+  assert(generationClock < GENERATION_MAX, "generation clock exhausted");
   const frozen = generationClock;
   generationClock++;
   return frozen;
 }
 
-/** The fields every kind shares, declared first so they sit at the same offsets. */
-abstract class NodeBase {
-  /** One of the `KIND_*` constants. */
-  readonly kind: number;
-  /** The compressed path bytes below the parent's branching byte. */
-  prefix: string;
-  /** The value of the key ending after `prefix`, or {@link NO_VALUE}. */
-  value: number;
-  /**
-   * The generation clock when the node was made: shared with a snapshot if
-   * `<=` its frozen one. A node loaded in place of a {@link Stub} takes the
-   * stub's, so it is shared exactly when the stub was.
-   */
-  gen: number;
-  /** Where the image holds this node (and so its subtree), or {@link NO_ADDRESS}. */
-  address: number;
-
-  constructor(kind: number, prefix: string, value: number) {
-    this.kind = kind;
-    this.prefix = prefix;
-    this.value = value;
-    this.gen = generationClock;
-    this.address = NO_ADDRESS;
-  }
+/** The node's kind (`KIND_*`). */
+export function kindOf(a: Arena, n: number): number {
+  return a.i32[n] & KIND_MASK;
 }
 
-/** The end of a key that no other key extends. */
-export class Leaf extends NodeBase {
-  declare readonly kind: typeof KIND_LEAF;
-  constructor(prefix: string, value: number) {
-    super(KIND_LEAF, prefix, value);
-  }
+/** The number of children (0 for a leaf or a stub). */
+export function countOf(a: Arena, n: number): number {
+  return (a.i32[n] >>> COUNT_SHIFT) & COUNT_MASK;
 }
 
-/** Up to 4 children; key byte `i` is bits `8i..8i+7` of `keys`. */
-export class Node4 extends NodeBase {
-  declare readonly kind: typeof KIND_4;
-  count = 0;
-  keys = 0;
-  c0: ArtNode | null = null;
-  c1: ArtNode | null = null;
-  c2: ArtNode | null = null;
-  c3: ArtNode | null = null;
-  constructor(prefix: string, value: number) {
-    super(KIND_4, prefix, value);
+/** Sets the number of children. */
+export function setCount(a: Arena, n: number, count: number): void {
+  assert(count >= 0 && count <= BYTE_VALUES, "a child count");
+  a.i32[n] = (a.i32[n] & ~(COUNT_MASK << COUNT_SHIFT)) | (count << COUNT_SHIFT);
+}
+
+/** The length of the node's prefix in bytes. */
+export function prefixLengthOf(a: Arena, n: number): number {
+  return a.i32[n] >>> PREFIX_SHIFT;
+}
+
+/** The byte offset of the node's prefix in `a.u8`. */
+export function prefixStart(n: number): number {
+  return (n + HEADER_WORDS) << 2;
+}
+
+/** The word index where the kind's body starts, for a prefix of `prefixLength` bytes. */
+export function bodyOf(n: number, prefixLength: number): number {
+  return n + HEADER_WORDS + ((prefixLength + 3) >> 2);
+}
+
+/** The generation the node was made in (a loaded node: its stub's). */
+export function genOf(a: Arena, n: number): number {
+  return a.i32[n + 1];
+}
+
+/** The value of the key ending at the node, or {@link NO_VALUE}. */
+export function valueOf(a: Arena, n: number): number {
+  return a.f64[(n >> 1) + 1];
+}
+
+/** Sets the node's value ({@link NO_VALUE}: no key ends here). */
+export function setValue(a: Arena, n: number, value: number): void {
+  a.f64[(n >> 1) + 1] = value;
+}
+
+/** Where the image holds the node (and so its subtree), or {@link NO_ADDRESS}. */
+export function addressOf(a: Arena, n: number): number {
+  return a.f64[(n >> 1) + 2];
+}
+
+/** Sets the node's image address. */
+export function setAddress(a: Arena, n: number, address: number): void {
+  a.f64[(n >> 1) + 2] = address;
+}
+
+/** Whether the node is a stub (see {@link newStub}). */
+export function isStub(a: Arena, n: number): boolean {
+  return (a.i32[n] & KIND_MASK) === KIND_STUB;
+}
+
+/** Words of a kind's body (its key bytes and child refs, after the prefix). */
+export function bodyWords(kind: number): number {
+  return BODY_WORDS[kind];
+}
+
+/** The words a node of `kind` with a prefix of `prefixLength` bytes takes (even). */
+export function nodeWords(kind: number, prefixLength: number): number {
+  const words = HEADER_WORDS + ((prefixLength + 3) >> 2) + BODY_WORDS[kind];
+  return words + (words & 1);
+}
+
+/** The words the node at `n` takes. */
+function wordsOf(a: Arena, n: number): number {
+  return nodeWords(kindOf(a, n), prefixLengthOf(a, n));
+}
+
+/** The children capacity of a kind. */
+export function capacityOf(kind: number): number {
+  switch (kind) {
+    case KIND_LEAF:
+    case KIND_STUB:
+      return 0;
+    case KIND_4:
+      return NODE4_CHILDREN_MAX;
+    case KIND_16:
+      return NODE16_CHILDREN_MAX;
+    case KIND_48:
+      return NODE48_CHILDREN_MAX;
+    case KIND_256:
+      return NODE256_CHILDREN_MAX;
+    default:
+      return unreachable(`capacity of node kind ${kind}`);
   }
 }
 
 /**
- * Up to 16 children; their bytes, ascending, are packed three to a field in
- * `k0..k5` (byte `i` is bits `8(i%3)..` of field `⌊i/3⌋`; 24 bits stay a
- * small integer, stored in the object). A keys string, as before, was one
- * object more to reach on every lookup through the node and a new string
- * for every child added or removed. Read and write them with
- * {@link keyAt16} and {@link setKeyAt16}.
+ * A new node made now: `kind`, the prefix `bytes[from, from + length)` (not
+ * the arena's own bytes: they may move), `value`, no children, no address.
  */
-export class Node16 extends NodeBase {
-  declare readonly kind: typeof KIND_16;
-  count = 0;
-  k0 = 0;
-  k1 = 0;
-  k2 = 0;
-  k3 = 0;
-  k4 = 0;
-  k5 = 0;
-  c0: ArtNode | null = null;
-  c1: ArtNode | null = null;
-  c2: ArtNode | null = null;
-  c3: ArtNode | null = null;
-  c4: ArtNode | null = null;
-  c5: ArtNode | null = null;
-  c6: ArtNode | null = null;
-  c7: ArtNode | null = null;
-  c8: ArtNode | null = null;
-  c9: ArtNode | null = null;
-  c10: ArtNode | null = null;
-  c11: ArtNode | null = null;
-  c12: ArtNode | null = null;
-  c13: ArtNode | null = null;
-  c14: ArtNode | null = null;
-  c15: ArtNode | null = null;
-  constructor(prefix: string, value: number) {
-    super(KIND_16, prefix, value);
-  }
+export function newNode(
+  a: Arena,
+  kind: number,
+  bytes: Uint8Array,
+  from: number,
+  length: number,
+  value: number,
+): number {
+  assert(length >= 0 && length <= PREFIX_BYTES_MAX && from + length <= bytes.length, "a prefix");
+  assert(kind !== KIND_STUB && kind !== KIND_FREE, "a node kind");
+  const words = nodeWords(kind, length);
+  const n = a.alloc(words);
+  const i32 = a.i32;
+  i32.fill(0, n + HEADER_WORDS, n + words);
+  i32[n] = kind | (length << PREFIX_SHIFT);
+  i32[n + 1] = generationClock;
+  const f64 = a.f64;
+  f64[(n >> 1) + 1] = value;
+  f64[(n >> 1) + 2] = NO_ADDRESS;
+  const u8 = a.u8;
+  const at = prefixStart(n);
+  for (let i = 0; i < length; i++) u8[at + i] = bytes[from + i];
+  return n;
 }
-
-/**
- * Node48 or Node256: one slot per byte value, `children[byte]`. The kinds
- * differ only in how many children they hold (13..48, 38..256), which is
- * all the grow and shrink rules need. (Node48 kept a 256-char index string
- * and 48 slots, as in the ART paper, until measured: an immutable string
- * index is rebuilt whole for every child added or removed, a third of a
- * microsecond each, and a lookup reads one object more; the by-byte array
- * costs about 1 KiB a node, and there are few of them: 2,870 among 650,000
- * nodes for the compare's 548,000 n-grams.)
- */
-export class NodeWide extends NodeBase {
-  declare readonly kind: typeof KIND_48 | typeof KIND_256;
-  count = 0;
-  children: (ArtNode | null)[];
-  /** An empty node, or with `from`'s children (a clone; `from` must be this kind). */
-  constructor(
-    kind: typeof KIND_48 | typeof KIND_256,
-    prefix: string,
-    value: number,
-    from?: NodeWide,
-  ) {
-    super(kind, prefix, value);
-    if (from === undefined) {
-      this.children = new Array<ArtNode | null>(BYTE_VALUES).fill(null);
-    } else {
-      assert(from.kind === kind, "clone of a wide node of another kind");
-      this.count = from.count;
-      this.children = from.children.slice();
-    }
-  }
-}
-
-/** A stub's prefix: a code unit no key byte equals, so no descent passes it. */
-export const STUB_PREFIX = "\u0100";
 
 /**
  * A node not loaded yet (a stub): the image record at `address` holds it
- * and its subtree. It is a {@link Leaf} without a value and with
- * {@link STUB_PREFIX} as its prefix (no new class: a fifth node shape would
- * make the hot property accesses megamorphic). A lookup that reaches it
- * never matches; edits must load it first (see `Art.install`).
+ * and its subtree. A lookup that reaches it finds no value and no child;
+ * edits must load it first (see `Art.install`).
  */
-export function newStub(address: number, gen: number): Leaf {
-  assert(Number.isSafeInteger(address) && address > 0, "a stub has an image address");
-  const stub = new Leaf(STUB_PREFIX, NO_VALUE);
-  stub.address = address;
-  stub.gen = gen;
-  assert(isStub(stub), "a stub is recognised");
-  return stub;
+export function newStub(a: Arena, address: number, gen: number): number {
+  assert(Number.isSafeInteger(address) && address > INLINE_ADDRESS, "a stub has an image address");
+  const n = a.alloc(HEADER_WORDS);
+  a.i32[n] = KIND_STUB;
+  a.i32[n + 1] = gen;
+  setValue(a, n, NO_VALUE);
+  setAddress(a, n, address);
+  assert(isStub(a, n), "a stub is recognised");
+  return n;
+}
+
+/** Sets a node's generation (a loaded node takes its stub's). */
+export function setGen(a: Arena, n: number, gen: number): void {
+  assert(gen > 0 && gen <= generationClock, "a generation of the clock");
+  a.i32[n + 1] = gen;
+}
+
+/**
+ * A copy of `n` made now (so owned by the live trie, not a snapshot), with
+ * the same prefix, value and children and no address. The children are
+ * shared, not copied: path copying clones only the nodes an edit changes.
+ */
+export function cloneNode(a: Arena, n: number): number {
+  assert(!isStub(a, n) && kindOf(a, n) !== KIND_FREE, "an edit reached a node not loaded");
+  const words = wordsOf(a, n);
+  const copy = a.alloc(words);
+  a.i32.copyWithin(copy, n, n + words);
+  a.i32[copy + 1] = generationClock;
+  setAddress(a, copy, NO_ADDRESS);
+  return copy;
+}
+
+/** Gives the node's words back to the arena; `n` must not be used again. */
+export function freeNode(a: Arena, n: number): void {
+  assert(kindOf(a, n) !== KIND_FREE, "a node freed twice");
+  a.free(n, wordsOf(a, n));
+}
+
+/** Copies the node's prefix into `target` at `at`; returns the end. */
+export function copyPrefix(a: Arena, n: number, target: Uint8Array, at: number): number {
+  const length = prefixLengthOf(a, n);
+  assert(at + length <= target.length, "the prefix fits its target");
+  const u8 = a.u8;
+  const start = prefixStart(n);
+  for (let i = 0; i < length; i++) target[at + i] = u8[start + i];
+  return at + length;
+}
+
+/** The prefix byte at `index` of node `n`. */
+export function prefixByte(a: Arena, n: number, index: number): number {
+  return a.u8[prefixStart(n) + index];
+}
+
+/**
+ * How many leading bytes of `n`'s prefix equal `key[from...]` (at most
+ * both lengths).
+ */
+export function matchPrefix(a: Arena, n: number, key: Uint8Array, from: number): number {
+  const limit = Math.min(prefixLengthOf(a, n), key.length - from);
+  const u8 = a.u8;
+  const start = prefixStart(n);
+  let i = 0;
+  while (i < limit && key[from + i] === u8[start + i]) i++;
+  return i;
 }
 
 /**
@@ -280,250 +374,4 @@ export class NodeNotLoaded extends Error {
 
 function nodeNotLoadedMessage(address: number): string {
   return `trie node at image address ${address} is not loaded`;
-}
-
-/** Whether `node` is a stub (see {@link newStub}). */
-export function isStub(node: ArtNode): boolean {
-  return node.kind === KIND_LEAF && node.value === NO_VALUE && node.prefix === STUB_PREFIX;
-}
-
-/** Any trie node; `kind` tells which. */
-export type ArtNode = Leaf | Node4 | Node16 | NodeWide;
-/** A node that can have children. */
-export type InnerNode = Node4 | Node16 | NodeWide;
-
-/** The children capacity of a kind. */
-export function capacityOf(kind: number): number {
-  switch (kind) {
-    case KIND_LEAF:
-      return 0;
-    case KIND_4:
-      return NODE4_CHILDREN_MAX;
-    case KIND_16:
-      return NODE16_CHILDREN_MAX;
-    case KIND_48:
-      return NODE48_CHILDREN_MAX;
-    case KIND_256:
-      return NODE256_CHILDREN_MAX;
-    default:
-      return unreachable(`capacity of node kind ${kind}`);
-  }
-}
-
-/**
- * A copy of `node` made now (so owned by the live trie, not a snapshot), with
- * the same prefix, value and children and no address. The children are
- * shared, not copied: path copying clones only the nodes an edit changes.
- */
-export function cloneNode(node: ArtNode): ArtNode {
-  assert(!isStub(node), "an edit reached a node not loaded from the image");
-  switch (node.kind) {
-    case KIND_LEAF:
-      return new Leaf(node.prefix, node.value);
-    case KIND_4: {
-      const copy = new Node4(node.prefix, node.value);
-      copy.count = node.count;
-      copy.keys = node.keys;
-      copy.c0 = node.c0;
-      copy.c1 = node.c1;
-      copy.c2 = node.c2;
-      copy.c3 = node.c3;
-      return copy;
-    }
-    case KIND_16:
-      return cloneNode16(node);
-    default:
-      return new NodeWide(node.kind, node.prefix, node.value, node);
-  }
-}
-
-function cloneNode16(node: Node16): Node16 {
-  const copy = new Node16(node.prefix, node.value);
-  copy.count = node.count;
-  copy.k0 = node.k0;
-  copy.k1 = node.k1;
-  copy.k2 = node.k2;
-  copy.k3 = node.k3;
-  copy.k4 = node.k4;
-  copy.k5 = node.k5;
-  for (let at = 0; at < node.count; at++) setChildAt16(copy, at, childAt16(node, at));
-  assert(copy.count === 0 || childAt16(copy, copy.count - 1) !== null, "Node16 clone lost a child");
-  return copy;
-}
-
-/** A new leaf holding `key[from...]` as its prefix. */
-export function newLeaf(key: Uint8Array, from: number, value: number): Leaf {
-  assert(from >= 0 && from <= key.length, "leaf suffix start out of bounds");
-  return new Leaf(bytesToString(key, from, key.length), value);
-}
-
-/** The key byte in position `at` of a Node4's packed keys. */
-export function keyAt4(keys: number, at: number): number {
-  return (keys >>> (at * BYTE_BITS)) & 0xff;
-}
-
-/** Child `at` of a Node4 (positions follow the sorted keys). */
-export function childAt4(node: Node4, at: number): ArtNode | null {
-  switch (at) {
-    case 0:
-      return node.c0;
-    case 1:
-      return node.c1;
-    case 2:
-      return node.c2;
-    default:
-      assert(at === 3, "Node4 position out of range");
-      return node.c3;
-  }
-}
-
-/** Sets child `at` of a Node4. */
-export function setChildAt4(node: Node4, at: number, child: ArtNode | null): void {
-  switch (at) {
-    case 0:
-      node.c0 = child;
-      break;
-    case 1:
-      node.c1 = child;
-      break;
-    case 2:
-      node.c2 = child;
-      break;
-    default:
-      assert(at === 3, "Node4 position out of range");
-      node.c3 = child;
-  }
-}
-
-/** Key bytes packed in each of a Node16's `k0..k5` fields. */
-const KEYS16_PER_FIELD = 3;
-
-/** The key byte in sorted position `at` (0..15) of a Node16. */
-export function keyAt16(node: Node16, at: number): number {
-  const field = at < 6
-    ? (at < 3 ? node.k0 : node.k1)
-    : at < 12
-    ? (at < 9 ? node.k2 : node.k3)
-    : (at < 15 ? node.k4 : node.k5);
-  return (field >>> ((at % KEYS16_PER_FIELD) * BYTE_BITS)) & 0xff;
-}
-
-/** Sets the key byte in sorted position `at` (0..15) of a Node16. */
-export function setKeyAt16(node: Node16, at: number, byte: number): void {
-  assert(at >= 0 && at < NODE16_CHILDREN_MAX && byte >= 0 && byte <= 0xff, "a Node16 key slot");
-  const shift = (at % KEYS16_PER_FIELD) * BYTE_BITS;
-  const clear = ~(0xff << shift);
-  const bits = byte << shift;
-  switch ((at - (at % KEYS16_PER_FIELD)) / KEYS16_PER_FIELD) {
-    case 0:
-      node.k0 = (node.k0 & clear) | bits;
-      break;
-    case 1:
-      node.k1 = (node.k1 & clear) | bits;
-      break;
-    case 2:
-      node.k2 = (node.k2 & clear) | bits;
-      break;
-    case 3:
-      node.k3 = (node.k3 & clear) | bits;
-      break;
-    case 4:
-      node.k4 = (node.k4 & clear) | bits;
-      break;
-    default:
-      node.k5 = (node.k5 & clear) | bits;
-  }
-}
-
-/** Child `at` of a Node16 (positions follow the sorted keys). */
-export function childAt16(node: Node16, at: number): ArtNode | null {
-  switch (at) {
-    case 0:
-      return node.c0;
-    case 1:
-      return node.c1;
-    case 2:
-      return node.c2;
-    case 3:
-      return node.c3;
-    case 4:
-      return node.c4;
-    case 5:
-      return node.c5;
-    case 6:
-      return node.c6;
-    case 7:
-      return node.c7;
-    case 8:
-      return node.c8;
-    case 9:
-      return node.c9;
-    case 10:
-      return node.c10;
-    case 11:
-      return node.c11;
-    case 12:
-      return node.c12;
-    case 13:
-      return node.c13;
-    case 14:
-      return node.c14;
-    default:
-      assert(at === 15, "Node16 position out of range");
-      return node.c15;
-  }
-}
-
-/** Sets child `at` of a Node16. */
-export function setChildAt16(node: Node16, at: number, child: ArtNode | null): void {
-  switch (at) {
-    case 0:
-      node.c0 = child;
-      break;
-    case 1:
-      node.c1 = child;
-      break;
-    case 2:
-      node.c2 = child;
-      break;
-    case 3:
-      node.c3 = child;
-      break;
-    case 4:
-      node.c4 = child;
-      break;
-    case 5:
-      node.c5 = child;
-      break;
-    case 6:
-      node.c6 = child;
-      break;
-    case 7:
-      node.c7 = child;
-      break;
-    case 8:
-      node.c8 = child;
-      break;
-    case 9:
-      node.c9 = child;
-      break;
-    case 10:
-      node.c10 = child;
-      break;
-    case 11:
-      node.c11 = child;
-      break;
-    case 12:
-      node.c12 = child;
-      break;
-    case 13:
-      node.c13 = child;
-      break;
-    case 14:
-      node.c14 = child;
-      break;
-    default:
-      assert(at === 15, "Node16 position out of range");
-      node.c15 = child;
-  }
 }

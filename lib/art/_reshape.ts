@@ -1,70 +1,78 @@
 /**
  * Kind changes: growing a full node, shrinking a sparse one, turning a leaf
  * into a Node4 and back, and path compression (merging a valueless
- * one-child node into its child). Each returns the node that takes the old
- * one's place; the caller stores it in the parent.
+ * one-child node into its child). Each returns a new node that takes the
+ * old one's place; the caller stores it in the parent and discards the
+ * nodes it replaced (they may be shared with a snapshot).
  *
  * @module
  */
 
-import { assert, unreachable } from "../_assert.ts";
-import { joinStrings, KEY_BYTES_MAX } from "./_bytes.ts";
-import { addChild, findChild, nextChildByte } from "./_children.ts";
+import { assert } from "../_assert.ts";
+import type { Arena } from "./_arena.ts";
+import { KEY_BYTES_MAX } from "./_bytes.ts";
+import { childAt, copyChildren, keyAt } from "./_children.ts";
 import {
-  type ArtNode,
   capacityOf,
-  type InnerNode,
-  keyAt4,
+  copyPrefix,
+  countOf,
   KIND_16,
   KIND_256,
   KIND_4,
   KIND_48,
-  Leaf,
+  KIND_LEAF,
+  kindOf,
+  newNode,
   NO_VALUE,
-  Node16,
   NODE16_SHRINK_COUNT,
   NODE256_SHRINK_COUNT,
-  Node4,
   NODE48_SHRINK_COUNT,
-  NodeWide,
+  prefixLengthOf,
+  valueOf,
 } from "./_node.ts";
 
-function newInner(kind: number, prefix: string, value: number): InnerNode {
-  switch (kind) {
-    case KIND_4:
-      return new Node4(prefix, value);
-    case KIND_16:
-      return new Node16(prefix, value);
-    case KIND_48:
-    case KIND_256:
-      return new NodeWide(kind, prefix, value);
-    default:
-      return unreachable(`inner node kind ${kind}`);
-  }
+/** Bytes of the buffer prefixes are assembled in at first; it grows to the longest. */
+const SCRATCH_BYTES_INITIAL = 256;
+let scratch = new Uint8Array(SCRATCH_BYTES_INITIAL);
+
+function scratchOf(length: number): Uint8Array {
+  assert(length >= 0 && length <= KEY_BYTES_MAX, "a prefix length");
+  if (scratch.length < length) scratch = new Uint8Array(Math.max(length, scratch.length * 2));
+  return scratch;
 }
 
-/** A node of `kind` with `node`'s prefix, value and children. */
-function rebuild(node: InnerNode, kind: number): InnerNode {
-  assert(node.count <= capacityOf(kind), "children do not fit the kind");
-  const target = newInner(kind, node.prefix, node.value);
-  for (let byte = nextChildByte(node, -1); byte >= 0; byte = nextChildByte(node, byte)) {
-    addChild(target, byte, findChild(node, byte)!);
-  }
-  assert(target.count === node.count, "rebuild lost children");
+/** A node of `kind` with `n`'s prefix and value and no children. */
+function newLike(a: Arena, n: number, kind: number): number {
+  const buffer = scratchOf(prefixLengthOf(a, n));
+  const length = copyPrefix(a, n, buffer, 0);
+  return newNode(a, kind, buffer, 0, length, valueOf(a, n));
+}
+
+/** A node of `kind` with `n`'s prefix, value and children. */
+function rebuild(a: Arena, n: number, kind: number): number {
+  assert(countOf(a, n) <= capacityOf(kind), "children do not fit the kind");
+  const target = newLike(a, n, kind);
+  copyChildren(a, n, target);
   return target;
 }
 
-/** The next larger kind holding the children of the full `node`. */
-export function grow(node: InnerNode): InnerNode {
-  assert(node.count === capacityOf(node.kind), "grow a node that is not full");
-  assert(node.kind !== KIND_256, "a Node256 cannot grow");
-  return rebuild(node, node.kind + 1);
+/** The next larger kind holding the children of the full `n`. */
+export function grow(a: Arena, n: number): number {
+  const kind = kindOf(a, n);
+  assert(countOf(a, n) === capacityOf(kind), "grow a node that is not full");
+  assert(kind !== KIND_256 && kind !== KIND_LEAF, "a Node256 cannot grow");
+  return rebuild(a, n, kind + 1);
 }
 
 /** A Node4 in place of a leaf that gains a child; it keeps the prefix and value. */
-export function leafToNode4(leaf: Leaf): Node4 {
-  assert(leaf.value !== NO_VALUE, "a leaf holds a value");
-  return new Node4(leaf.prefix, leaf.value);
+export function leafToNode4(a: Arena, leaf: number): number {
+  assert(kindOf(a, leaf) === KIND_LEAF && valueOf(a, leaf) !== NO_VALUE, "a leaf holds a value");
+  return newLike(a, leaf, KIND_4);
+}
+
+/** Whether {@link normalize} of `n` is a merge into its only child. */
+export function mergesIntoChild(a: Arena, n: number): boolean {
+  return countOf(a, n) === 1 && valueOf(a, n) === NO_VALUE;
 }
 
 /**
@@ -72,26 +80,38 @@ export function leafToNode4(leaf: Leaf): Node4 {
  * leaf (no children left), its merged only child (no value, one child), a
  * smaller kind (too sparse), or the node itself.
  */
-export function normalize(node: InnerNode): ArtNode {
-  assert(node.count > 0 || node.value !== NO_VALUE, "inner node with nothing left");
-  if (node.count === 0) return new Leaf(node.prefix, node.value);
-  if (node.count === 1 && node.value === NO_VALUE) return mergeOnlyChild(node);
+export function normalize(a: Arena, n: number): number {
+  const kind = kindOf(a, n);
+  const count = countOf(a, n);
+  assert(count > 0 || valueOf(a, n) !== NO_VALUE, "inner node with nothing left");
+  if (count === 0) return newLike(a, n, KIND_LEAF);
+  if (mergesIntoChild(a, n)) return mergeOnlyChild(a, n);
   if (
-    (node.kind === KIND_16 && node.count <= NODE16_SHRINK_COUNT) ||
-    (node.kind === KIND_48 && node.count <= NODE48_SHRINK_COUNT) ||
-    (node.kind === KIND_256 && node.count <= NODE256_SHRINK_COUNT)
+    (kind === KIND_16 && count <= NODE16_SHRINK_COUNT) ||
+    (kind === KIND_48 && count <= NODE48_SHRINK_COUNT) ||
+    (kind === KIND_256 && count <= NODE256_SHRINK_COUNT)
   ) {
-    return rebuild(node, node.kind - 1);
+    return rebuild(a, n, kind - 1);
   }
-  return node;
+  return n;
 }
 
-/** Path compression: the only child absorbs `node`'s prefix and branching byte. */
-function mergeOnlyChild(node: InnerNode): ArtNode {
-  assert(node.kind === KIND_4 && node.count === 1, "merge needs a Node4 with one child");
-  const byte = keyAt4(node.keys, 0);
-  const child = node.c0!;
-  assert(node.prefix.length + 1 + child.prefix.length <= KEY_BYTES_MAX, "merged prefix too long");
-  child.prefix = joinStrings(node.prefix, byte, child.prefix);
-  return child;
+/**
+ * Path compression: a new node in place of `n` and its only child, holding
+ * `n`'s prefix, the branching byte and the child's prefix, and the child's
+ * value and children.
+ */
+function mergeOnlyChild(a: Arena, n: number): number {
+  assert(kindOf(a, n) === KIND_4 && countOf(a, n) === 1, "merge needs a Node4 with one child");
+  const byte = keyAt(a, n, 0);
+  const child = childAt(a, n, 0);
+  const length = prefixLengthOf(a, n) + 1 + prefixLengthOf(a, child);
+  assert(length <= KEY_BYTES_MAX, "merged prefix too long");
+  const buffer = scratchOf(length);
+  let at = copyPrefix(a, n, buffer, 0);
+  buffer[at++] = byte;
+  at = copyPrefix(a, child, buffer, at);
+  const merged = newNode(a, kindOf(a, child), buffer, 0, at, valueOf(a, child));
+  if (kindOf(a, child) !== KIND_LEAF) copyChildren(a, child, merged);
+  return merged;
 }

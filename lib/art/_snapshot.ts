@@ -13,15 +13,18 @@ import {
   writeUnwritten,
   writeUnwrittenSteps,
 } from "./_image_walk.ts";
-import { type ArtNode, NO_ADDRESS, NO_VALUE } from "./_node.ts";
+import type { Arena } from "./_arena.ts";
+import { addressOf, NO_ADDRESS, NO_VALUE, valueOf } from "./_node.ts";
 import { findNode } from "./_tree.ts";
 import { type TreeStats, verifyTree } from "./_verify.ts";
 import type { ArtSnapshot, ArtSnapshotRange } from "./snapshot.ts";
 
 /** What a snapshot is made from. */
 export interface FrozenTrie {
-  /** The root at capture time. */
-  root: ArtNode | null;
+  /** Where its nodes live. */
+  a: Arena;
+  /** The root at capture time (0: empty). */
+  root: number;
   /** The number of keys at capture time. */
   size: number;
   /** Ends copy-on-write in the trie; called once. */
@@ -32,14 +35,16 @@ export interface FrozenTrie {
 
 /** A captured root: immutable while live, since the trie copies what it shares. */
 export class FrozenSnapshot implements ArtSnapshot {
-  #root: ArtNode | null;
+  readonly #a: Arena;
+  #root: number;
   #size: number;
   readonly #rewriteAll: boolean;
   #release: (() => void) | null;
 
   constructor(frozen: FrozenTrie) {
     assert(frozen.size >= 0, "negative snapshot size");
-    assert((frozen.size === 0) === (frozen.root === null), "snapshot size disagrees with root");
+    assert((frozen.size === 0) === (frozen.root === 0), "snapshot size disagrees with root");
+    this.#a = frozen.a;
     this.#root = frozen.root;
     this.#size = frozen.size;
     this.#rewriteAll = frozen.rewriteAll;
@@ -55,20 +60,21 @@ export class FrozenSnapshot implements ArtSnapshot {
   }
 
   get(key: Uint8Array): number | undefined {
-    const node = findNode(this.#checkLive(), key);
-    if (node === null || node.value === NO_VALUE) return undefined;
-    return node.value;
+    const node = findNode(this.#a, this.#checkLive(), key);
+    const value = node === 0 ? NO_VALUE : valueOf(this.#a, node);
+    return value === NO_VALUE ? undefined : value;
   }
 
   entries(range: ArtSnapshotRange = {}): Generator<[key: Uint8Array, value: number]> {
     // Copies: the caller may reuse its bound buffers while the walk is live.
     const start = range.start?.slice();
     const end = range.end?.slice();
-    return walkEntries(() => this.#checkLive(), start, end, range.reverse === true);
+    const check = () => ({ a: this.#a, root: this.#checkLive() });
+    return walkEntries(check, start, end, range.reverse === true);
   }
 
   writeChanged(visit: (node: NodeView, previous: number, root: boolean) => number): number {
-    return writeUnwritten(this.#checkLive(), this.#size, visit);
+    return writeUnwritten(this.#a, this.#checkLive(), this.#size, visit);
   }
 
   *writeChangedSteps(
@@ -79,6 +85,7 @@ export class FrozenSnapshot implements ArtSnapshot {
     const root = this.#checkLive();
     const all = this.#rewriteAll;
     const steps = writeUnwrittenSteps(
+      this.#a,
       root,
       this.#size,
       visit,
@@ -95,18 +102,18 @@ export class FrozenSnapshot implements ArtSnapshot {
 
   changedNodeCount(): number {
     let count = 0;
-    walkUnwritten(this.#checkLive(), this.#size, () => count++);
+    walkUnwritten(this.#a, this.#checkLive(), this.#size, () => count++);
     assert(count <= 2 * this.#size, "more changed nodes than a trie of this size has");
     return count;
   }
 
   rootAddress(): number {
     const root = this.#checkLive();
-    return root === null ? NO_ADDRESS : root.address;
+    return root === 0 ? NO_ADDRESS : addressOf(this.#a, root);
   }
 
   verify(): TreeStats {
-    const stats = verifyTree(this.#checkLive());
+    const stats = verifyTree(this.#a, this.#checkLive());
     assert(stats.keys === this.#size, `snapshot of ${this.#size} keys holds ${stats.keys}`);
     return stats;
   }
@@ -115,11 +122,11 @@ export class FrozenSnapshot implements ArtSnapshot {
     const release = this.#release;
     if (release === null) return;
     this.#release = null;
-    this.#root = null;
+    this.#root = 0;
     release();
   }
 
-  #checkLive(): ArtNode | null {
+  #checkLive(): number {
     if (this.#release === null) {
       throw new Error("Cannot read the trie snapshot: it was released; capture a new one");
     }

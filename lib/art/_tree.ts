@@ -1,40 +1,58 @@
 /**
- * Whole-key operations on the trie: lookup, find-or-create, removal and the
- * structural check. Every descent is a loop, never recursion: a key can be
- * 65,535 bytes deep. Kind changes replace a node, so descents that edit keep
- * the parent (and, for removal, the grandparent) to store the replacement.
+ * Whole-key operations on the trie: lookup, find-or-create and removal.
+ * Every descent is a loop, never recursion: a key can be 65,535 bytes deep.
+ * Kind changes and prefix changes make a new node, so descents that edit
+ * keep the slot (the word in the parent, or the root) that holds the node
+ * they are on, to store the replacement.
  *
  * Copy-on-write: the descents that edit first take ownership of each node on
  * their path, top-down: a node a live snapshot shares is cloned and the clone
  * linked into its (already owned) parent or made the root; a node the trie
- * alone holds is kept. Either way its `address` is cleared, since the image
+ * alone holds is kept. Either way its address is cleared, since the image
  * must rewrite it and every ancestor. An edit therefore touches only owned
  * nodes; one that would change nothing (a removal of an absent key) checks
  * first with a read-only descent so it owns, clones and dirties nothing.
+ *
+ * Freeing: a node an edit replaces or removes is freed at once if the trie
+ * alone holds it; a node a live snapshot shares is kept (`retired`) until
+ * the snapshot is released.
  *
  * @module
  */
 
 import { assert, unreachable } from "../_assert.ts";
-import { bytesToString, KEY_BYTES_MAX, matchLength, sliceString } from "./_bytes.ts";
-import { addChild, findChild, removeChild, replaceChild } from "./_children.ts";
+import type { Arena } from "./_arena.ts";
+import { KEY_BYTES_MAX } from "./_bytes.ts";
+import { addChild, childAt, childSlot, removeChild, replaceChild } from "./_children.ts";
 import {
-  type ArtNode,
+  addressOf,
+  bodyOf,
+  bodyWords,
   capacityOf,
   cloneNode,
+  copyPrefix,
+  countOf,
+  freeNode,
+  genOf,
   INLINE_ADDRESS,
-  type InnerNode,
   isStub,
-  keyAt4,
+  KIND_16,
+  KIND_256,
   KIND_4,
+  KIND_48,
   KIND_LEAF,
-  Leaf,
-  newLeaf,
+  kindOf,
+  matchPrefix,
+  newNode,
   NO_ADDRESS,
   NO_VALUE,
-  Node4,
+  prefixByte,
+  prefixLengthOf,
+  setAddress,
+  setCount,
+  valueOf,
 } from "./_node.ts";
-import { grow, leafToNode4, normalize } from "./_reshape.ts";
+import { grow, leafToNode4, mergesIntoChild, normalize } from "./_reshape.ts";
 
 /** `frozenGen` when no snapshot is live: no node's `gen` is at or below it. */
 export const NO_SNAPSHOT = -1;
@@ -45,45 +63,66 @@ export const NO_SNAPSHOT = -1;
  */
 export type DropHandler = (address: number) => void;
 
-/** The number of children of `node`. */
-export function childCount(node: ArtNode): number {
-  return node.kind === KIND_LEAF ? 0 : node.count;
-}
-
-/** Tells `onDrop` that the live trie no longer uses `node`'s image record. */
-export function reportDrop(onDrop: DropHandler, node: ArtNode): void {
-  assert(node.address !== NO_ADDRESS && !isStub(node), "only a loaded, written node is dropped");
+/** Tells `onDrop` that the live trie no longer uses the image record of node `n`. */
+export function reportDrop(onDrop: DropHandler, a: Arena, n: number): void {
+  const address = addressOf(a, n);
+  assert(address !== NO_ADDRESS && !isStub(a, n), "only a loaded, written node is dropped");
   // A leaf stored in its parent's record has none of its own; the parent's
   // record goes with it (an edit of a node drops its whole path).
-  if (node.address === INLINE_ADDRESS) return;
-  onDrop(node.address);
+  if (address === INLINE_ADDRESS) return;
+  onDrop(address);
 }
 
-/** The node where `key` ends (it may hold no value) in the trie under `root`, or null. The hot path. */
-export function findNode(root: ArtNode | null, key: Uint8Array): ArtNode | null {
+/** The node where `key` ends (it may hold no value) in the trie under `root`, or 0. The hot path. */
+export function findNode(a: Arena, root: number, key: Uint8Array): number {
   const length = key.length;
+  const i32 = a.i32;
+  const u8 = a.u8;
   let node = root;
   let depth = 0;
-  while (node !== null) {
-    const prefix = node.prefix;
-    const prefixLength = prefix.length;
-    if (prefixLength > length - depth) return null;
+  while (node !== 0) {
+    const meta = i32[node];
+    const prefixLength = meta >>> 12;
+    if (prefixLength > length - depth) return 0;
+    const prefix = (node + 6) << 2;
     for (let i = 0; i < prefixLength; i++) {
-      if (key[depth + i] !== prefix.charCodeAt(i)) return null;
+      if (key[depth + i] !== u8[prefix + i]) return 0;
     }
     depth += prefixLength;
     if (depth === length) return node;
-    node = findChild(node, key[depth]);
+    node = childOf(i32, u8, node, meta, key[depth]);
     depth++;
   }
   assert(depth <= length + 1, "descent went past the key");
-  return null;
+  return 0;
 }
 
-/** The root of a trie and the whole-key operations on it. */
+/** The child under `byte` of the node at `n` with header word `meta`, or 0 (inlined `findChild`). */
+function childOf(i32: Int32Array, u8: Uint8Array, n: number, meta: number, byte: number): number {
+  const kind = meta & 7;
+  const body = bodyOf(n, meta >>> 12);
+  if (kind === KIND_48 || kind === KIND_256) return i32[body + byte];
+  if (kind !== KIND_4 && kind !== KIND_16) return 0;
+  const count = (meta >>> 3) & 0x1ff;
+  const keys = body << 2;
+  for (let at = 0; at < count; at++) {
+    const key = u8[keys + at];
+    if (key === byte) return i32[body + (kind === KIND_4 ? 1 : 4) + at];
+    if (key > byte) return 0;
+  }
+  return 0;
+}
+
+/** Bytes of the buffer a shortened prefix is copied through at first. */
+const SCRATCH_BYTES_INITIAL = 256;
+let scratch = new Uint8Array(SCRATCH_BYTES_INITIAL);
+
+/** The root of a trie, its arena, and the whole-key operations on it. */
 export class ArtTree {
-  /** The root node, or null when the trie is empty. */
-  root: ArtNode | null = null;
+  /** Where the nodes live. */
+  a: Arena;
+  /** The root node, or 0 when the trie is empty. */
+  root = 0;
   /**
    * The generation a live snapshot froze, or {@link NO_SNAPSHOT}: nodes with
    * `gen <= frozenGen` are shared with it and never changed.
@@ -95,7 +134,9 @@ export class ArtTree {
    * Nodes of a live snapshot cloned before the checkpoint gave them an
    * address: once it has, their records are dropped too (see `Art.capture`).
    */
-  orphans: ArtNode[] = [];
+  orphans: number[] = [];
+  /** Nodes of a live snapshot the trie replaced or removed: freed when it is released. */
+  retired: number[] = [];
   /**
    * The live snapshot rewrites every node (a compaction): the walk frees each
    * node's old record itself, so a shared node cloned meanwhile is always an
@@ -103,52 +144,78 @@ export class ArtTree {
    */
   rewriting = false;
 
-  /** The node where `key` ends (it may hold no value), or null. The hot path. */
-  find(key: Uint8Array): ArtNode | null {
-    return findNode(this.root, key);
+  constructor(a: Arena) {
+    this.a = a;
+  }
+
+  /** The node where `key` ends (it may hold no value), or 0. The hot path. */
+  find(key: Uint8Array): number {
+    return findNode(this.a, this.root, key);
+  }
+
+  /** The trie no longer holds `n`: freed now, or at release if a snapshot shares it. */
+  discard(n: number): void {
+    assert(n !== 0, "discard a node");
+    if (genOf(this.a, n) <= this.frozenGen) this.retired.push(n);
+    else freeNode(this.a, n);
   }
 
   /** The root, owned (see the module notes); the trie must not be empty. */
-  #ownRoot(): ArtNode {
-    let root = this.root;
-    assert(root !== null, "own the root of an empty trie");
-    if (root.gen <= this.frozenGen) {
-      this.#dropShared(root);
-      root = cloneNode(root);
-      this.root = root;
-    } else if (root.address !== NO_ADDRESS) {
-      this.#dropOwned(root);
+  #ownRoot(): number {
+    const root = this.root;
+    assert(root !== 0, "own the root of an empty trie");
+    if (!this.#dropForEdit(root)) return root;
+    const copy = cloneNode(this.a, root);
+    this.retired.push(root);
+    this.root = copy;
+    return copy;
+  }
+
+  /**
+   * The slot in the owned `n` holding its child under `byte`, with that
+   * child owned (cloned into the slot if a snapshot shares it); -1 if there
+   * is no such child.
+   */
+  #ownChildSlot(n: number, byte: number): number {
+    const a = this.a;
+    const slot = childSlot(a, n, byte);
+    if (slot < 0) return -1;
+    const child = a.i32[slot];
+    if (!this.#dropForEdit(child)) return slot;
+    assert(genOf(a, n) > this.frozenGen, "owning a child of a shared node");
+    const copy = cloneNode(a, child);
+    a.i32[slot] = copy;
+    this.retired.push(child);
+    return slot;
+  }
+
+  /**
+   * The live trie is about to stop using `n` as it is: its image record is
+   * dropped (now, or once written if a snapshot shares it) and, if the trie
+   * owns it, its address cleared. Returns whether a snapshot shares it (the
+   * caller must not change it, but copy it).
+   */
+  #dropForEdit(n: number): boolean {
+    const a = this.a;
+    assert(!isStub(a, n), "an edit reached a node not loaded from the image");
+    const address = addressOf(a, n);
+    if (genOf(a, n) <= this.frozenGen) {
+      if (this.onDrop === null) return true;
+      if (address !== NO_ADDRESS && !this.rewriting) reportDrop(this.onDrop, a, n);
+      else this.orphans.push(n);
+      return true;
     }
-    return root;
-  }
-
-  /** The child under `byte` of the owned `node`, owned; null if there is none. */
-  #ownChild(node: ArtNode, byte: number): ArtNode | null {
-    let child = findChild(node, byte);
-    if (child === null) return null;
-    if (child.gen <= this.frozenGen) {
-      assert(node.gen > this.frozenGen, "owning a child of a shared node");
-      this.#dropShared(child);
-      child = cloneNode(child);
-      replaceChild(node as InnerNode, byte, child);
-    } else if (child.address !== NO_ADDRESS) {
-      this.#dropOwned(child);
+    if (address !== NO_ADDRESS) {
+      if (this.onDrop !== null) reportDrop(this.onDrop, a, n);
+      setAddress(a, n, NO_ADDRESS); // a store only when needed: clean cache lines need no write-back
     }
-    return child;
+    return false;
   }
 
-  /** A node the snapshot shares is replaced by a clone: its record (now or once written) is dropped. */
-  #dropShared(node: ArtNode): void {
-    if (this.onDrop === null) return;
-    if (node.address !== NO_ADDRESS && !this.rewriting) reportDrop(this.onDrop, node);
-    else this.orphans.push(node);
-  }
-
-  /** An owned node is about to change: its record is dropped and its address cleared. */
-  #dropOwned(node: ArtNode): void {
-    assert(!isStub(node), "an edit reached a node not loaded from the image");
-    if (this.onDrop !== null) reportDrop(this.onDrop, node);
-    node.address = NO_ADDRESS; // a store only when needed: clean cache lines need no write-back
+  /** Stores `n` in `slot` (a word of a parent), or as the root when `slot` is -1. */
+  #replace(slot: number, n: number): void {
+    if (slot < 0) this.root = n;
+    else this.a.i32[slot] = n;
   }
 
   /**
@@ -156,99 +223,107 @@ export class ArtTree {
    * missing; the caller must give it a value. Splits prefixes and grows
    * nodes on the way.
    */
-  locate(key: Uint8Array): ArtNode {
+  locate(key: Uint8Array): number {
     assert(key.length <= KEY_BYTES_MAX, "key longer than KEY_BYTES_MAX");
-    if (this.root === null) {
-      this.root = new Leaf(bytesToString(key, 0, key.length), NO_VALUE);
+    const a = this.a;
+    if (this.root === 0) {
+      this.root = newNode(a, KIND_LEAF, key, 0, key.length, NO_VALUE);
       return this.root;
     }
-    let node: ArtNode = this.#ownRoot();
-    let parent: InnerNode | null = null;
-    let parentByte = -1;
+    let node = this.#ownRoot();
+    let slot = -1;
     let depth = 0;
     for (let level = 0; level <= key.length; level++) {
-      const prefixLength = node.prefix.length;
-      const matched = matchLength(node.prefix, key, depth);
-      if (matched < prefixLength) {
-        return this.#split(parent, parentByte, node, key, depth);
-      }
-      depth += prefixLength;
+      const matched = matchPrefix(a, node, key, depth);
+      if (matched < prefixLengthOf(a, node)) return this.#split(slot, node, key, depth, matched);
+      depth += matched;
       if (depth === key.length) return node;
-      const child = this.#ownChild(node, key[depth]);
-      if (child === null) return this.#attach(parent, parentByte, node, key, depth);
-      assert(node.kind !== KIND_LEAF, "a leaf has no children");
-      parent = node;
-      parentByte = key[depth];
-      node = child;
+      const childSlot = this.#ownChildSlot(node, key[depth]);
+      if (childSlot < 0) return this.#attach(slot, node, key, depth);
+      slot = childSlot;
+      node = a.i32[slot];
       depth++;
     }
     return unreachable("descent deeper than the key");
   }
 
   /**
-   * Splits `node`'s prefix (which starts at key position `depth`) where
-   * `key` departs from it or ends: a new Node4 holds the common part and
-   * takes `node`'s place. Returns the node where `key` ends.
+   * Splits the owned `node`'s prefix (which starts at key position `depth`)
+   * after its first `matched` bytes, where `key` departs from it or ends: a
+   * new Node4 holds the common part and takes `node`'s place in `slot`.
+   * Returns the node where `key` ends.
    */
-  #split(
-    parent: InnerNode | null,
-    parentByte: number,
-    node: ArtNode,
-    key: Uint8Array,
-    depth: number,
-  ): ArtNode {
-    const prefix = node.prefix;
-    const matched = matchLength(prefix, key, depth);
-    assert(matched >= 0 && matched < prefix.length, "split outside the prefix");
-    const upper = new Node4(sliceString(prefix, 0, matched), NO_VALUE);
-    node.prefix = sliceString(prefix, matched + 1, prefix.length);
-    addChild(upper, prefix.charCodeAt(matched), node);
-    this.#replace(parent, parentByte, upper);
+  #split(slot: number, node: number, key: Uint8Array, depth: number, matched: number): number {
+    const a = this.a;
+    assert(matched >= 0 && matched < prefixLengthOf(a, node), "split outside the prefix");
+    const upper = newNode(a, KIND_4, key, depth, matched, NO_VALUE);
+    const byte = prefixByte(a, node, matched);
+    addChild(a, upper, byte, this.#dropPrefixHead(node, matched + 1));
+    this.#replace(slot, upper);
     const end = depth + matched;
     if (end === key.length) return upper;
-    const leaf = newLeaf(key, end + 1, NO_VALUE);
-    addChild(upper, key[end], leaf);
+    const leaf = newNode(a, KIND_LEAF, key, end + 1, key.length - end - 1, NO_VALUE);
+    addChild(a, upper, key[end], leaf);
     return leaf;
   }
 
-  /** Adds a leaf for `key` under byte `key[depth]` of `node`, growing it first if needed. */
-  #attach(
-    parent: InnerNode | null,
-    parentByte: number,
-    node: ArtNode,
-    key: Uint8Array,
-    depth: number,
-  ): Leaf {
+  /** The owned `node` made again without the first `skip` bytes of its prefix; `node` is discarded. */
+  #dropPrefixHead(node: number, skip: number): number {
+    const a = this.a;
+    const kind = kindOf(a, node);
+    const length = prefixLengthOf(a, node) - skip;
+    assert(length >= 0 && skip > 0, "a prefix to shorten");
+    if (scratch.length < length + skip) {
+      scratch = new Uint8Array(Math.max(length + skip, 2 * scratch.length));
+    }
+    copyPrefix(a, node, scratch, 0);
+    const copy = newNode(a, kind, scratch, skip, length, valueOf(a, node));
+    const from = bodyOf(node, length + skip);
+    a.i32.copyWithin(bodyOf(copy, length), from, from + bodyWords(kind));
+    setCount(a, copy, countOf(a, node));
+    assert(prefixLengthOf(a, copy) === length, "the copy has the shortened prefix");
+    this.discard(node);
+    return copy;
+  }
+
+  /** Adds a leaf for `key` under byte `key[depth]` of the owned `node` (in `slot`), growing it first if needed. */
+  #attach(slot: number, node: number, key: Uint8Array, depth: number): number {
+    const a = this.a;
     assert(depth < key.length, "branch byte past the end of the key");
-    let target: InnerNode;
-    if (node.kind === KIND_LEAF) target = leafToNode4(node);
-    else target = node.count === capacityOf(node.kind) ? grow(node) : node;
-    if (target !== node) this.#replace(parent, parentByte, target);
-    const leaf = newLeaf(key, depth + 1, NO_VALUE);
-    addChild(target, key[depth], leaf);
+    let target = node;
+    const kind = kindOf(a, node);
+    if (kind === KIND_LEAF) target = leafToNode4(a, node);
+    else if (countOf(a, node) === capacityOf(kind)) target = grow(a, node);
+    if (target !== node) {
+      this.#replace(slot, target);
+      this.discard(node);
+    }
+    const leaf = newNode(a, KIND_LEAF, key, depth + 1, key.length - depth - 1, NO_VALUE);
+    addChild(a, target, key[depth], leaf);
     return leaf;
   }
 
   /** Removes `key`'s value and restores the node invariants; false if it had none. */
   remove(key: Uint8Array): boolean {
+    const a = this.a;
     const found = this.find(key);
-    if (found === null || found.value === NO_VALUE) return false; // owns nothing
+    if (found === 0 || valueOf(a, found) === NO_VALUE) return false; // owns nothing
     // The owned path: each ancestor and the byte leading down from it.
-    const ancestors: InnerNode[] = [];
+    const ancestors: number[] = [];
     const bytes: number[] = [];
-    let node: ArtNode = this.#ownRoot();
-    let depth = node.prefix.length;
+    let node = this.#ownRoot();
+    let depth = prefixLengthOf(a, node);
     for (let level = 0; depth < key.length; level++) {
       assert(level <= key.length, "descent deeper than the key");
-      const child = this.#ownChild(node, key[depth]);
-      assert(child !== null && node.kind !== KIND_LEAF, "key vanished between the descents");
-      ancestors.push(node as InnerNode);
+      const slot = this.#ownChildSlot(node, key[depth]);
+      assert(slot >= 0 && kindOf(a, node) !== KIND_LEAF, "key vanished between the descents");
+      ancestors.push(node);
       bytes.push(key[depth]);
-      node = child;
-      depth += 1 + node.prefix.length;
+      node = a.i32[slot];
+      depth += 1 + prefixLengthOf(a, node);
     }
-    assert(depth === key.length && node.value !== NO_VALUE, "removal descent missed the key");
-    node.value = NO_VALUE;
+    assert(depth === key.length && valueOf(a, node) !== NO_VALUE, "removal descent missed the key");
+    a.f64[(node >> 1) + 1] = NO_VALUE;
     this.#restoreUpward(node, ancestors, bytes);
     return true;
   }
@@ -259,51 +334,49 @@ export class ArtTree {
    * one-child nodes let this go past one level), and normalizes the first
    * node that stays.
    */
-  #restoreUpward(node: ArtNode, ancestors: InnerNode[], bytes: number[]): void {
+  #restoreUpward(node: number, ancestors: number[], bytes: number[]): void {
+    const a = this.a;
     let current = node;
     for (let level = ancestors.length; level >= 0; level--) {
-      const parent = level > 0 ? ancestors[level - 1] : null;
+      const parent = level > 0 ? ancestors[level - 1] : 0;
       const byte = level > 0 ? bytes[level - 1] : -1;
-      const empty = current.value === NO_VALUE &&
-        (current.kind === KIND_LEAF || current.count === 0);
+      const empty = valueOf(a, current) === NO_VALUE && countOf(a, current) === 0;
       if (!empty) {
-        if (current.kind !== KIND_LEAF) {
-          this.#replaceIfChanged(parent, byte, current, this.#normalize(current));
-        }
+        if (kindOf(a, current) !== KIND_LEAF) this.#normalizeUnder(parent, byte, current);
         return;
       }
-      if (parent === null) {
-        this.root = null;
+      this.discard(current);
+      if (parent === 0) {
+        this.root = 0;
         return;
       }
-      removeChild(parent, byte);
+      removeChild(a, parent, byte);
       current = parent;
     }
     unreachable("the walk up ends at the root");
   }
 
   /**
-   * {@link normalize} on an owned node, owning first the only child it may
-   * merge into. A child not loaded yet (a stub) is not merged: the node
-   * stays a valueless one-child node (a lazy trie allows it; lookups and
-   * edits pass through it), so edits never wait for a load.
+   * Normalizes the owned inner `node` (under `byte` of `parent`, or the
+   * root) and puts what takes its place there. A valueless one-child node
+   * whose child is not loaded yet (a stub) is not merged: it stays (a lazy
+   * trie allows it; lookups and edits pass through it), so edits never wait
+   * for a load.
    */
-  #normalize(node: InnerNode): ArtNode {
-    if (node.kind === KIND_4 && node.count === 1 && node.value === NO_VALUE) {
-      if (isStub(node.c0!)) return node;
-      const child = this.#ownChild(node, keyAt4(node.keys, 0));
-      assert(child !== null && node.c0 === child, "the only child is not owned");
+  #normalizeUnder(parent: number, byte: number, node: number): void {
+    const a = this.a;
+    let child = 0;
+    if (mergesIntoChild(a, node)) {
+      child = childAt(a, node, 0);
+      if (isStub(a, child)) return;
+      assert(kindOf(a, node) === KIND_4, "a merge from a Node4");
+      this.#dropForEdit(child);
     }
-    return normalize(node);
-  }
-
-  #replaceIfChanged(parent: InnerNode | null, byte: number, old: ArtNode, node: ArtNode): void {
-    if (node !== old) this.#replace(parent, byte, node);
-  }
-
-  /** Stores `node` in the slot under `byte` of `parent`, or as the root. */
-  #replace(parent: InnerNode | null, byte: number, node: ArtNode): void {
-    if (parent === null) this.root = node;
-    else replaceChild(parent, byte, node);
+    const result = normalize(a, node);
+    if (result === node) return;
+    if (parent === 0) this.root = result;
+    else replaceChild(a, parent, byte, result);
+    this.discard(node);
+    if (child !== 0) this.discard(child);
   }
 }

@@ -7,26 +7,27 @@
  */
 
 import { assert } from "../_assert.ts";
+import { type Arena, KIND_FREE } from "./_arena.ts";
 import { KEY_BYTES_MAX } from "./_bytes.ts";
-import { childAt, findChild, nextChildByte } from "./_children.ts";
+import { bodyAt, childAt, findChild, keyAt, nextChildByte } from "./_children.ts";
 import {
-  type ArtNode,
+  addressOf,
   BYTE_VALUES,
   capacityOf,
+  countOf,
   isStub,
-  keyAt16,
-  keyAt4,
   KIND_16,
   KIND_4,
   KIND_48,
   KIND_LEAF,
+  kindOf,
   NO_ADDRESS,
   NO_VALUE,
-  NODE16_CHILDREN_MAX,
   NODE16_SHRINK_COUNT,
   NODE256_SHRINK_COUNT,
   NODE48_SHRINK_COUNT,
-  type NodeWide,
+  prefixLengthOf,
+  valueOf,
 } from "./_node.ts";
 
 /** Node counts by kind, from {@link verifyTree}. */
@@ -64,7 +65,7 @@ const COUNT_MIN = [
  * one-child nodes whose merge waited for a child that was not loaded. Keys
  * behind stubs are not counted.
  */
-export function verifyTree(root: ArtNode | null, lazy = false): TreeStats {
+export function verifyTree(a: Arena, root: number, lazy = false): TreeStats {
   const stats = {
     keys: 0,
     leaves: 0,
@@ -75,33 +76,39 @@ export function verifyTree(root: ArtNode | null, lazy = false): TreeStats {
     depthMax: 0,
     stubs: 0,
   };
-  const nodes: ArtNode[] = root === null ? [] : [root];
+  const nodes: number[] = root === 0 ? [] : [root];
   const depths: number[] = [0];
   while (nodes.length > 0) {
     const node = nodes.pop()!;
-    if (isStub(node)) {
-      assert(lazy && node.address !== NO_ADDRESS, "a stub in a trie not opened from an image");
+    assert(kindOf(a, node) !== KIND_FREE, "the trie reaches a freed node");
+    if (isStub(a, node)) {
+      assert(
+        lazy && addressOf(a, node) !== NO_ADDRESS,
+        "a stub in a trie not opened from an image",
+      );
       stats.stubs++;
       depths.pop();
       continue;
     }
-    const depth = depths.pop()! + node.prefix.length;
+    const depth = depths.pop()! + prefixLengthOf(a, node);
     assert(depth <= KEY_BYTES_MAX, `key path of ${depth} bytes is too long`);
-    verifyNode(node, lazy);
-    if (node.value !== NO_VALUE) {
+    verifyNode(a, node, lazy);
+    if (valueOf(a, node) !== NO_VALUE) {
       stats.keys++;
       stats.depthMax = Math.max(stats.depthMax, depth);
     }
-    if (node.kind === KIND_LEAF) stats.leaves++;
-    else if (node.kind === KIND_4) stats.nodes4++;
-    else if (node.kind === KIND_16) stats.nodes16++;
-    else if (node.kind === KIND_48) stats.nodes48++;
+    const kind = kindOf(a, node);
+    if (kind === KIND_LEAF) stats.leaves++;
+    else if (kind === KIND_4) stats.nodes4++;
+    else if (kind === KIND_16) stats.nodes16++;
+    else if (kind === KIND_48) stats.nodes48++;
     else stats.nodes256++;
-    for (let byte = nextChildByte(node, -1); byte >= 0; byte = nextChildByte(node, byte)) {
-      const child = findChild(node, byte)!;
+    const address = addressOf(a, node);
+    for (let byte = nextChildByte(a, node, -1); byte >= 0; byte = nextChildByte(a, node, byte)) {
+      const child = findChild(a, node, byte);
       // A written node's record points at its children's records.
       assert(
-        node.address === NO_ADDRESS || child.address !== NO_ADDRESS,
+        address === NO_ADDRESS || addressOf(a, child) !== NO_ADDRESS,
         "written above unwritten",
       );
       nodes.push(child);
@@ -111,40 +118,35 @@ export function verifyTree(root: ArtNode | null, lazy = false): TreeStats {
   return stats;
 }
 
-function verifyNode(node: ArtNode, lazy: boolean): void {
-  assert(node.value === NO_VALUE || (Number.isSafeInteger(node.value) && node.value >= 0), "value");
-  for (let i = 0; i < node.prefix.length; i++) assert(node.prefix.charCodeAt(i) <= 0xff, "prefix");
-  if (node.kind === KIND_LEAF) {
-    assert(node.value !== NO_VALUE, "leaf without a value");
+function verifyNode(a: Arena, node: number, lazy: boolean): void {
+  const value = valueOf(a, node);
+  assert(value === NO_VALUE || (Number.isSafeInteger(value) && value >= 0), "value");
+  const kind = kindOf(a, node);
+  const count = countOf(a, node);
+  if (kind === KIND_LEAF) {
+    assert(value !== NO_VALUE && count === 0, "leaf without a value");
     return;
   }
-  assert(node.count >= COUNT_MIN[node.kind], `kind ${node.kind} with ${node.count} children`);
-  assert(node.count <= capacityOf(node.kind), `kind ${node.kind} with ${node.count} children`);
-  assert(
-    lazy || node.count !== 1 || node.value !== NO_VALUE,
-    "valueless one-child node not compressed",
-  );
-  if (node.kind === KIND_4 || node.kind === KIND_16) {
-    for (let at = 0; at < capacityOf(node.kind); at++) {
-      assert((childAt(node, at) !== null) === at < node.count, `child slot ${at} disagrees`);
+  assert(count >= COUNT_MIN[kind], `kind ${kind} with ${count} children`);
+  assert(count <= capacityOf(kind), `kind ${kind} with ${count} children`);
+  assert(lazy || count !== 1 || value !== NO_VALUE, "valueless one-child node not compressed");
+  if (kind === KIND_4 || kind === KIND_16) {
+    for (let at = 0; at < capacityOf(kind); at++) {
+      assert((childAt(a, node, at) !== 0) === at < count, `child slot ${at} disagrees`);
+      assert(at < count || keyAt(a, node, at) === 0, "stray key bytes");
     }
-    const keyAt = (at: number) => node.kind === KIND_4 ? keyAt4(node.keys, at) : keyAt16(node, at);
-    for (let at = 1; at < node.count; at++) assert(keyAt(at - 1) < keyAt(at), "keys not ascending");
-    if (node.kind === KIND_4) {
-      assert(node.count === 4 || node.keys >>> (node.count * 8) === 0, "stray Node4 key bytes");
-    } else {
-      for (let at = node.count; at < NODE16_CHILDREN_MAX; at++) {
-        assert(keyAt16(node, at) === 0, "stray Node16 key bytes");
-      }
+    for (let at = 1; at < count; at++) {
+      assert(keyAt(a, node, at - 1) < keyAt(a, node, at), "keys not ascending");
     }
   } else {
-    verifyWide(node);
+    verifyWide(a, node, count);
   }
 }
 
-function verifyWide(node: NodeWide): void {
-  assert(node.children.length === BYTE_VALUES, "a wide node has one slot per byte value");
-  const present = node.children.filter((child) => child !== null).length;
-  assert(present === node.count, `count ${node.count} but ${present} children`);
-  assert(present <= capacityOf(node.kind), `${present} children over the kind's capacity`);
+function verifyWide(a: Arena, node: number, count: number): void {
+  const body = bodyAt(a, node);
+  let present = 0;
+  for (let byte = 0; byte < BYTE_VALUES; byte++) if (a.i32[body + byte] !== 0) present++;
+  assert(present === count, `count ${count} but ${present} children`);
+  assert(present <= capacityOf(kindOf(a, node)), `${present} children over the kind's capacity`);
 }

@@ -44,7 +44,17 @@ import {
   stubOnPath,
   type StubRef,
 } from "./_lazy.ts";
-import { INLINE_ADDRESS, NO_VALUE, NodeNotLoaded, tickGeneration } from "./_node.ts";
+import { Arena } from "./_arena.ts";
+import {
+  addressOf,
+  freeNode,
+  INLINE_ADDRESS,
+  NO_VALUE,
+  NodeNotLoaded,
+  setValue,
+  tickGeneration,
+  valueOf,
+} from "./_node.ts";
 import { ArtTree, type DropHandler, NO_SNAPSHOT, reportDrop } from "./_tree.ts";
 import { type TreeStats, verifyTree } from "./_verify.ts";
 import { FrozenSnapshot } from "./_snapshot.ts";
@@ -89,7 +99,7 @@ export const LOOKUP_NOT_LOADED = -2;
  * ```
  */
 export class Art {
-  #tree = new ArtTree();
+  #tree = new ArtTree(new Arena());
   #size = 0;
   /**
    * An upper bound on every value in the trie (the largest ever set; values
@@ -126,7 +136,7 @@ export class Art {
   static fromImage(root: NodeView, rootAddress: number, size: number): Art {
     assert(Number.isSafeInteger(size) && size > 0, "an image with a root holds keys");
     const art = new Art();
-    art.#tree.root = nodeFromImage(root, rootAddress, tickGeneration());
+    art.#tree.root = nodeFromImage(art.#tree.a, root, rootAddress, tickGeneration());
     art.#size = size;
     art.#lazy = true;
     art.#unloaded = root.childAddresses.filter((address) => address !== INLINE_ADDRESS).length;
@@ -178,9 +188,9 @@ export class Art {
     source: RecordSource,
   ): Art | string | undefined {
     assert(Number.isSafeInteger(size) && size > 0, "an image with a root holds keys");
-    const built = buildSubtree(source, rootAddress, 0, tickGeneration(), 2 * size);
-    if (built === undefined || typeof built === "string") return built;
     const art = new Art();
+    const built = buildSubtree(art.#tree.a, source, rootAddress, 0, tickGeneration(), 2 * size);
+    if (built === undefined || typeof built === "string") return built;
     art.#tree.root = built;
     art.#size = size;
     art.#lazy = true;
@@ -253,7 +263,7 @@ export class Art {
    */
   stubs(limit: number): StubRef[] {
     assert(limit > 0, "a positive stub limit");
-    return this.#unloaded > 0 ? findStubs(this.#tree.root, limit) : [];
+    return this.#unloaded > 0 ? findStubs(this.#tree.a, this.#tree.root, limit) : [];
   }
 
   /**
@@ -271,7 +281,7 @@ export class Art {
    * ```
    */
   stubOnPath(key: Uint8Array): StubRef | null {
-    return this.#unloaded > 0 ? stubOnPath(this.#tree.root, key) : null;
+    return this.#unloaded > 0 ? stubOnPath(this.#tree.a, this.#tree.root, key) : null;
   }
 
   /**
@@ -353,8 +363,9 @@ export class Art {
     const node = installPath(this.#tree, key, fetch);
     this.#unloaded += installPathStubs.added;
     assert(this.#unloaded >= 0, "more stubs installed than the trie held");
-    if (node === undefined) return LOOKUP_NOT_LOADED;
-    return node === null || node.value === NO_VALUE ? LOOKUP_ABSENT : node.value;
+    if (node < 0) return LOOKUP_NOT_LOADED;
+    const value = node === 0 ? NO_VALUE : valueOf(this.#tree.a, node);
+    return value === NO_VALUE ? LOOKUP_ABSENT : value;
   }
 
   /**
@@ -437,11 +448,11 @@ export class Art {
    * ```
    */
   get(key: Uint8Array): number | undefined {
-    const node = this.#tree.find(key);
-    if (node === null || node.value === NO_VALUE) {
-      return this.#unloaded > 0 ? this.#missed(key) : undefined;
-    }
-    return node.value;
+    const tree = this.#tree;
+    const node = tree.find(key);
+    const value = node === 0 ? NO_VALUE : valueOf(tree.a, node);
+    if (value === NO_VALUE) return this.#unloaded > 0 ? this.#missed(key) : undefined;
+    return value;
   }
 
   /**
@@ -461,15 +472,17 @@ export class Art {
    * ```
    */
   lookup(key: Uint8Array): number {
-    const node = this.#tree.find(key);
-    if (node !== null && node.value !== NO_VALUE) return node.value;
-    if (this.#unloaded > 0 && stubOnPath(this.#tree.root, key) !== null) return LOOKUP_NOT_LOADED;
+    const tree = this.#tree;
+    const node = tree.find(key);
+    const value = node === 0 ? NO_VALUE : valueOf(tree.a, node);
+    if (value !== NO_VALUE) return value;
+    if (this.#unloaded > 0 && stubOnPath(tree.a, tree.root, key) !== null) return LOOKUP_NOT_LOADED;
     return LOOKUP_ABSENT;
   }
 
   /** A lookup in a lazy trie missed: absent, or behind a stub (then it throws). */
   #missed(key: Uint8Array): undefined {
-    const stub = stubOnPath(this.#tree.root, key);
+    const stub = stubOnPath(this.#tree.a, this.#tree.root, key);
     if (stub !== null) throw NodeNotLoaded.signal(stub.path, stub.address);
     return undefined;
   }
@@ -494,9 +507,10 @@ export class Art {
    */
   set(key: Uint8Array, value: number): void {
     assert(Number.isSafeInteger(value) && value >= 0, "value is not a non-negative safe integer");
-    const node = this.#tree.locate(key);
-    if (node.value === NO_VALUE) this.#size++;
-    node.value = value;
+    const tree = this.#tree;
+    const node = tree.locate(key);
+    if (valueOf(tree.a, node) === NO_VALUE) this.#size++;
+    setValue(tree.a, node, value);
     if (value > this.#valueCeiling) this.#valueCeiling = value;
     this.#version++;
   }
@@ -524,12 +538,13 @@ export class Art {
     // A negative delta never inserts (0 + delta < 0), so it must not create nodes
     // (nor copy or dirty any): check with a read-only descent before the editing one.
     if (delta < 0) this.#checkSubtract(key, delta);
-    const node = this.#tree.locate(key);
-    const old = node.value === NO_VALUE ? 0 : node.value;
-    const value = old + delta;
+    const tree = this.#tree;
+    const node = tree.locate(key);
+    const found = valueOf(tree.a, node);
+    const value = (found === NO_VALUE ? 0 : found) + delta;
     assert(Number.isSafeInteger(value) && value >= 0, "counter would leave 0..MAX_SAFE_INTEGER");
-    if (node.value === NO_VALUE) this.#size++;
-    node.value = value;
+    if (found === NO_VALUE) this.#size++;
+    setValue(tree.a, node, value);
     if (value > this.#valueCeiling) this.#valueCeiling = value;
     this.#version++;
     return value;
@@ -558,7 +573,7 @@ export class Art {
     this.#size--;
     this.#version++;
     assert(this.#size >= 0, "size out of step");
-    assert((this.#size === 0) === (this.#tree.root === null), "size out of step with the root");
+    assert((this.#size === 0) === (this.#tree.root === 0), "size out of step with the root");
     return true;
   }
 
@@ -598,7 +613,7 @@ export class Art {
     const version = this.#version;
     const check = () => {
       this.#checkVersion(version);
-      return this.#tree.root;
+      return { a: this.#tree.a, root: this.#tree.root };
     };
     return walkEntries(check, start, end, range.reverse === true);
   }
@@ -631,6 +646,7 @@ export class Art {
     assert(Number.isSafeInteger(limit) && limit >= 1, "read at least one entry");
     const before = into.length;
     const count = collectEntries(
+      this.#tree.a,
       this.#tree.root,
       range.start,
       range.end,
@@ -678,6 +694,7 @@ export class Art {
     const frozen = tickGeneration();
     tree.frozenGen = frozen;
     tree.rewriting = rewriteAll;
+    const arena = tree.a;
     const release = () => {
       assert(tree.frozenGen === frozen, "released a snapshot that is not the live one");
       tree.frozenGen = NO_SNAPSHOT;
@@ -687,10 +704,16 @@ export class Art {
       const orphans = tree.orphans;
       tree.orphans = [];
       for (const node of orphans) {
-        if (tree.onDrop !== null && node.address !== 0) reportDrop(tree.onDrop, node);
+        if (tree.onDrop !== null && addressOf(arena, node) !== 0) {
+          reportDrop(tree.onDrop, arena, node);
+        }
       }
+      // Nodes only the snapshot still held (a cleared trie left the whole arena to it).
+      const retired = tree.retired;
+      tree.retired = [];
+      if (arena === tree.a) { for (const node of retired) freeNode(arena, node); }
     };
-    return new FrozenSnapshot({ root: tree.root, size: this.#size, release, rewriteAll });
+    return new FrozenSnapshot({ a: arena, root: tree.root, size: this.#size, release, rewriteAll });
   }
 
   /**
@@ -708,7 +731,9 @@ export class Art {
    * ```
    */
   clear(): void {
-    this.#tree.root = null;
+    // A fresh arena: a live snapshot keeps the old one, the garbage collector takes it after.
+    this.#tree.a = new Arena();
+    this.#tree.root = 0;
     this.#size = 0;
     this.#unloaded = 0;
     this.#valueCeiling = 0;
@@ -733,7 +758,7 @@ export class Art {
    * ```
    */
   verify(): ArtStats {
-    const stats = verifyTree(this.#tree.root, this.#lazy);
+    const stats = verifyTree(this.#tree.a, this.#tree.root, this.#lazy);
     assert(stats.stubs === this.#unloaded, `${this.#unloaded} stubs counted, ${stats.stubs} found`);
     assert(
       stats.stubs > 0 ? stats.keys <= this.#size : stats.keys === this.#size,
@@ -744,9 +769,12 @@ export class Art {
 
   #checkSubtract(key: Uint8Array, delta: number): void {
     const node = this.#tree.find(key);
-    const old = node === null || node.value === NO_VALUE ? 0 : node.value;
-    assert(old + delta >= 0, "counter would leave 0..MAX_SAFE_INTEGER");
-    assert(node !== null, "negative delta on an absent key");
+    const found = node === 0 ? NO_VALUE : valueOf(this.#tree.a, node);
+    assert(
+      (found === NO_VALUE ? 0 : found) + delta >= 0,
+      "counter would leave 0..MAX_SAFE_INTEGER",
+    );
+    assert(node !== 0, "negative delta on an absent key");
   }
 
   #checkVersion(version: number): void {

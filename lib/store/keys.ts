@@ -7,6 +7,7 @@
 
 import { assert } from "../_assert.ts";
 import { keyBytesMax } from "../wal/record.ts";
+import { compareBytes } from "../art/_bytes.ts";
 
 /** A key: bytes, or a string stored as its UTF-8 bytes. */
 export type KeyLike = Uint8Array | string;
@@ -219,15 +220,6 @@ function maxBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
 
 function minBytes(a: Uint8Array | undefined, b: Uint8Array): Uint8Array {
   return a === undefined || compareBytes(b, a) < 0 ? b : a;
-}
-
-/** Unsigned lexicographic comparison; a prefix sorts first. */
-export function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  const length = Math.min(a.length, b.length);
-  for (let index = 0; index < length; index++) {
-    if (a[index] !== b[index]) return a[index] - b[index];
-  }
-  return a.length - b.length;
 }
 
 /** A key for an error message: its string form if printable UTF-8, else hex; shortened. */

@@ -1,0 +1,145 @@
+/**
+ * The memory every node of one trie lives in: a single `ArrayBuffer` seen as
+ * 32-bit words (`i32`), bytes (`u8`) and 64-bit floats (`f64`). A node is a
+ * run of words starting at an even word index, its ref; ref 0 is null.
+ *
+ * Why not a JS object per node: a lookup in a large trie is bound by
+ * dependent cache misses, and an object per node (plus a string per prefix
+ * and an array per wide node) costs two or three of them a level, while a
+ * node packed in words costs about one. The nodes also cost the garbage
+ * collector nothing: the young generation copied every new trie node once
+ * or twice (18% of a bulk load's time), and the arena is one object. A
+ * node freed by an edit goes on a free list of its size class and is
+ * reused by the next node of that class.
+ *
+ * Growth copies the buffer, so the three views change: read them from the
+ * arena after any call that may allocate, never keep one across it.
+ *
+ * @module
+ */
+
+import { assert } from "../_assert.ts";
+
+/** Words of a new arena's buffer (16 KiB): small tries stay small. */
+const ARENA_WORDS_INITIAL = 4_096;
+/** The buffer doubles up to this many words (256 MiB), then grows by half. */
+const ARENA_DOUBLING_WORDS_MAX = 64 * 1024 * 1024;
+/**
+ * Refs are stored in int32 slots, so an arena holds fewer than 2^31 words
+ * (8 GiB): about 150 million short keys.
+ */
+export const ARENA_WORDS_MAX = 2 ** 31 - 2;
+/** Words 0 and 1 are never a node: ref 0 means "no node". */
+const ARENA_FIRST_REF = 2;
+/** Block sizes up to this many words each have a free list of their own. */
+const EXACT_CLASS_WORDS_MAX = 64;
+/** Classes of larger blocks: four per power of two. */
+const CLASSES_PER_DOUBLING = 4;
+/** The `kind` a freed block carries in its first word (no node kind is 7). */
+export const KIND_FREE = 7;
+
+/** The words a block of `words` takes: exact up to 64, else rounded up to a quarter power of two. */
+export function classWords(words: number): number {
+  assert(words >= 2 && words % 2 === 0, "blocks are an even number of words");
+  if (words <= EXACT_CLASS_WORDS_MAX) return words;
+  const step = 1 << (31 - Math.clz32(words) - 2);
+  return Math.ceil(words / step) * step;
+}
+
+/** The free list index of a class size ({@link classWords}). */
+function classIndex(size: number): number {
+  if (size <= EXACT_CLASS_WORDS_MAX) return size >> 1;
+  const bits = 31 - Math.clz32(size);
+  const quarter = (size >>> (bits - 2)) & (CLASSES_PER_DOUBLING - 1);
+  return EXACT_CLASS_WORDS_MAX / 2 + 1 + (bits - 6) * CLASSES_PER_DOUBLING + quarter;
+}
+
+/** The nodes of one trie: allocation, freeing, and the three views of their words. */
+export class Arena {
+  /** The buffer as 32-bit words: node headers, child refs, generations. */
+  i32: Int32Array;
+  /** The buffer as bytes: prefixes and child key bytes. */
+  u8: Uint8Array;
+  /** The buffer as 64-bit floats: values and image addresses (at even word indexes). */
+  f64: Float64Array;
+  #top = ARENA_FIRST_REF;
+  /** Free list heads by class index (0: empty); a free block's word 1 links the next. */
+  readonly #freeHeads: number[] = [];
+  #liveWords = 0;
+  #freeWords = 0;
+
+  constructor(words = ARENA_WORDS_INITIAL) {
+    assert(words >= ARENA_FIRST_REF && words % 2 === 0, "an arena of even size");
+    const buffer = new ArrayBuffer(words * 4);
+    this.i32 = new Int32Array(buffer);
+    this.u8 = new Uint8Array(buffer);
+    this.f64 = new Float64Array(buffer);
+  }
+
+  /** Words in live blocks (their class sizes). */
+  get liveWords(): number {
+    return this.#liveWords;
+  }
+
+  /** Bytes the buffer takes. */
+  get bufferBytes(): number {
+    return this.i32.byteLength;
+  }
+
+  /** Words on free lists, waiting for reuse. */
+  get freeWords(): number {
+    return this.#freeWords;
+  }
+
+  /**
+   * A block of at least `words` words (even) whose contents are undefined:
+   * the caller writes every word it reads. May grow the buffer: read the
+   * views again afterwards.
+   */
+  alloc(words: number): number {
+    const size = classWords(words);
+    const index = classIndex(size);
+    const head = this.#freeHeads[index] ?? 0;
+    if (head !== 0) {
+      assert(this.i32[head] === KIND_FREE, "a free-list block is marked free");
+      this.#freeHeads[index] = this.i32[head + 1];
+      this.#freeWords -= size;
+      this.#liveWords += size;
+      return head;
+    }
+    const ref = this.#top;
+    if (ref + size > this.i32.length) this.#grow(ref + size);
+    this.#top = ref + size;
+    this.#liveWords += size;
+    assert(ref % 2 === 0 && this.#top <= this.i32.length, "blocks are even and in the buffer");
+    return ref;
+  }
+
+  /** Gives back the block at `ref`, allocated for `words` words; it must not be used again. */
+  free(ref: number, words: number): void {
+    assert(ref >= ARENA_FIRST_REF && ref % 2 === 0 && ref < this.#top, "a ref of this arena");
+    assert(this.i32[ref] !== KIND_FREE, "a block freed twice");
+    const size = classWords(words);
+    const index = classIndex(size);
+    this.i32[ref] = KIND_FREE;
+    this.i32[ref + 1] = this.#freeHeads[index] ?? 0;
+    this.#freeHeads[index] = ref;
+    this.#freeWords += size;
+    this.#liveWords -= size;
+  }
+
+  /** A larger buffer holding at least `needed` words; the views change. */
+  #grow(needed: number): void {
+    assert(needed <= ARENA_WORDS_MAX, `trie memory past ${ARENA_WORDS_MAX * 4} bytes`);
+    const length = this.i32.length;
+    let words = length < ARENA_DOUBLING_WORDS_MAX ? length * 2 : length + (length >> 1);
+    words = Math.min(Math.max(words, needed), ARENA_WORDS_MAX);
+    words += words % 2;
+    const buffer = new ArrayBuffer(words * 4);
+    const i32 = new Int32Array(buffer);
+    i32.set(this.i32.subarray(0, this.#top));
+    this.i32 = i32;
+    this.u8 = new Uint8Array(buffer);
+    this.f64 = new Float64Array(buffer);
+  }
+}
