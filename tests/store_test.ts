@@ -10,6 +10,7 @@ import {
 } from "../mod.ts";
 import type { BlockFile } from "../lib/storage/block_storage.ts";
 import { ForwardingFile, ForwardingStorage } from "./_storage_wrappers.ts";
+import { writeCounters } from "../lib/store/store.ts";
 
 const decoder = new TextDecoder();
 const text = (key: Uint8Array) => decoder.decode(key);
@@ -565,6 +566,49 @@ Deno.test("atomic: batches of additions deferred by the ceiling count once, and 
     assert.deepEqual(await again.getMany(["big", "w"]), [max, 3], "recovered from the WAL alike");
     await again.close();
   });
+});
+
+Deno.test("atomic: additions to ASCII string keys log the bytes of byte keys and count alike", async () => {
+  // One workload twice: string keys (the commit path for ASCII additions),
+  // then the same keys as bytes (the general path). The logs must be equal
+  // byte for byte, and so must every count, before and after a reopen.
+  const encoder = new TextEncoder();
+  const run = async (asBytes: boolean) => {
+    const storage = new MemoryBlockStorage();
+    const store = await openStore({ storage });
+    const key = (text: string) => asBytes ? encoder.encode(text) : text;
+    const max = Number.MAX_SAFE_INTEGER;
+    const long = "k".repeat(4096);
+    const pending: Promise<unknown>[] = [];
+    pending.push(store.atomic().add(key("a"), 1).add(key("ab"), 2).add(key("a"), 3).commit());
+    pending.push(store.atomic().add(key(long), 7).add(key("z"), 0).commit());
+    pending.push(store.atomic().check(key("a"), 4).add(key("a"), 1).commit()); // sees the deferral
+    await Promise.all(pending);
+    await store.set(key("big"), max - 10);
+    pending.push(store.atomic().add(key("big"), 4).add(key("ab"), 1).commit());
+    pending.push(store.atomic().add(key("big"), 6).commit()); // reaches max: judged exactly
+    await Promise.all(pending);
+    await assert.rejects(store.atomic().add(key("big"), 1).commit(), RangeError);
+    const counts = await store.getMany(["a", "ab", long, "z", "big"]);
+    const batches = writeCounters(store).asciiBatches;
+    const logs = (await storage.list()).filter((name) => name.endsWith(".wal"));
+    const bytes = await Promise.all(logs.map(async (name) => {
+      const file = await storage.open(name);
+      return await file.read(0, await file.size());
+    }));
+    await store.close();
+    const again = await openStore({ storage });
+    assert.deepEqual(await again.getMany(["a", "ab", long, "z", "big"]), counts);
+    await again.close();
+    return { counts, batches, bytes };
+  };
+  const strings = await run(false);
+  const bytes = await run(true);
+  assert.deepEqual(strings.counts, [5, 3, 7, 0, Number.MAX_SAFE_INTEGER]);
+  assert.deepEqual(strings.bytes, bytes.bytes, "the same log bytes");
+  assert.deepEqual(bytes.counts, strings.counts);
+  assert.equal(bytes.batches, 0, "byte keys take the general path");
+  assert.equal(strings.batches, 3, "the ASCII path took the batches it can judge by the ceiling");
 });
 
 Deno.test("relaxed: atomic additions judged by the value ceiling apply at once", async () => {

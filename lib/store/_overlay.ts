@@ -18,6 +18,7 @@
 import { assert } from "../_assert.ts";
 import { Art } from "../art/art.ts";
 import { bytesToString } from "../art/_bytes.ts";
+import type { AsciiAdd } from "../wal/record.ts";
 import type { KeyLike } from "./keys.ts";
 
 /** Keys up to this many bytes are kept by id in a `Map`; longer ones in a trie. */
@@ -119,6 +120,8 @@ export class Overlay {
   #longDeleted: Art | undefined;
   /** Batches of additions not yet recorded in `#byId`, oldest first. */
   #deferred: (readonly DeferredAdd[])[] = [];
+  /** The same, for batches whose keys are ASCII strings (each its own id). */
+  #deferredAscii: (readonly AsciiAdd[])[] = [];
   #deferredAdds = 0;
 
   /** Whether nothing was recorded or deferred since the last {@link Overlay.clear}. */
@@ -139,7 +142,22 @@ export class Overlay {
     if (this.#deferredAdds > deferredAddsMax) this.#recordDeferred();
   }
 
-  /** Records the deferred additions, oldest first. */
+  /**
+   * {@link Overlay.defer} for additions whose keys are ASCII strings of at
+   * most {@link overlayIdBytesMax} chars: each key is its own id.
+   */
+  deferAscii(adds: readonly AsciiAdd[]): void {
+    assert(adds.length > 0, "a deferred batch holds additions");
+    this.#deferredAscii.push(adds);
+    this.#deferredAdds += adds.length;
+    if (this.#deferredAdds > deferredAddsMax) this.#recordDeferred();
+  }
+
+  /**
+   * Records the deferred additions. Their order does not matter: they are
+   * all additions onto the entries as they were when the first was deferred
+   * (any other use of the overlay records them first).
+   */
   #recordDeferred(): void {
     const byId = this.#byId;
     for (const adds of this.#deferred) {
@@ -149,7 +167,15 @@ export class Overlay {
         byId.set(id, entryPlus(byId.get(id), value));
       }
     }
+    for (const adds of this.#deferredAscii) {
+      for (let index = 0; index < adds.length; index++) {
+        const { key, value } = adds[index];
+        assert(key.length <= overlayIdBytesMax && value >= 0, "deferred ops are additions by id");
+        byId.set(key, entryPlus(byId.get(key), value));
+      }
+    }
     this.#deferred = [];
+    this.#deferredAscii = [];
     this.#deferredAdds = 0;
   }
 
@@ -241,6 +267,7 @@ export class Overlay {
   clear(): void {
     this.#byId.clear();
     this.#deferred = [];
+    this.#deferredAscii = [];
     this.#deferredAdds = 0;
     this.#long = undefined;
     this.#longDeleted = undefined;

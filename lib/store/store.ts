@@ -23,10 +23,16 @@ import { type ImageVerifyReport, verifyImage } from "../image/verify.ts";
 import { type BlockStorage, type Clock, systemClock } from "../storage/block_storage.ts";
 import { FileBlockStorage } from "../storage/file.ts";
 import {
+  type AsciiAdd,
+  batchAddBytes,
+  batchCountBytes,
+  batchOpsMax,
   decodeMutations,
   type MutationKind,
   type MutationSink,
+  recordBytesMax,
   type RecordFrame,
+  recordHeaderBytes,
   RecordKind,
   trustedFrames,
 } from "../wal/record.ts";
@@ -38,6 +44,7 @@ import {
   entrySettles,
   keyId,
   Overlay,
+  overlayIdBytesMax,
   type RawEntry,
   relativeDeltaMax,
   valueOver,
@@ -282,6 +289,8 @@ export interface WriteCounters {
   lastLsn: number;
   /** Writes waiting for a load (as `stats().queuedWrites`). */
   queuedWrites: number;
+  /** Atomic commits taken by the path for additions to ASCII string keys. */
+  asciiBatches: number;
 }
 
 let readWriteCounters: (store: Store) => WriteCounters;
@@ -369,6 +378,8 @@ export class Store implements AtomicCommitter {
   /** Writes waiting for their key's path to load; while any wait, later writes queue behind them. */
   #queued = 0;
   #queueTail: Promise<void> = Promise.resolve();
+  /** Commits {@link Store.#commitAsciiAdds} took (for tests, through {@link writeCounters}). */
+  #asciiBatches = 0;
   #closed = false;
   #closing: Promise<void> | undefined;
   readonly #recovery: StoreStats["recovery"];
@@ -377,6 +388,7 @@ export class Store implements AtomicCommitter {
     readWriteCounters = (store) => ({
       lastLsn: store.#wal.nextLsn - 1,
       queuedWrites: store.#queued,
+      asciiBatches: store.#asciiBatches,
     });
   }
 
@@ -945,6 +957,13 @@ export class Store implements AtomicCommitter {
           }`,
         );
       }
+      if (checks.length === 0) {
+        const lsn = this.#commitAsciiAdds(mutations);
+        if (lsn > 0) {
+          this.#noteWrite(mutations.length);
+          return this.#settle({ ok: true as const, lsn });
+        }
+      }
       const ops = new Array<StagedOp>(mutations.length);
       for (let index = 0; index < ops.length; index++) ops[index] = toStagedOp(mutations[index]);
       const checked = checks.map((check) => ({
@@ -962,6 +981,43 @@ export class Store implements AtomicCommitter {
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /**
+   * The common case of a counting load, committed without a key array or an
+   * op object per mutation: strict mode, every mutation an addition of a
+   * non-negative delta to an ASCII string key of at most
+   * {@link overlayIdBytesMax} chars (its own overlay id), the trie loaded,
+   * nothing queued or congested, and the value ceiling keeping every sum in
+   * range (as {@link Store.#stageStrict} judges such a batch). Returns the
+   * LSN, or 0 when the batch is not such a case: the general path then
+   * judges it, and reports whatever is wrong with it.
+   */
+  #commitAsciiAdds(mutations: readonly AtomicMutation[]): number {
+    const count = mutations.length;
+    if (this.#durability !== "strict" || count === 0 || count > batchOpsMax) return 0;
+    if (this.#queued > 0 || this.#trie.unloaded > 0 || this.#wal.congested) return 0;
+    let total = 0;
+    let payloadBytes = batchCountBytes;
+    for (let index = 0; index < count; index++) {
+      const { type, key, value } = mutations[index];
+      if (type !== "add" || typeof key !== "string") return 0;
+      if (!Number.isSafeInteger(value) || value < 0) return 0;
+      const length = key.length;
+      if (length === 0 || length > overlayIdBytesMax) return 0;
+      for (let i = 0; i < length; i++) if (key.charCodeAt(i) > 0x7f) return 0;
+      total += value;
+      payloadBytes += batchAddBytes + length;
+    }
+    if (payloadBytes + recordHeaderBytes > recordBytesMax) return 0;
+    if (this.#ceiling() + total > relativeDeltaMax) return 0;
+    const adds = mutations as readonly AsciiAdd[]; // checked above: string keys
+    const lsn = this.#wal.appendAsciiAdds(adds, payloadBytes);
+    this.#overlayGathering.deferAscii(adds);
+    this.#boundsGathering.byBound += total;
+    this.#asciiBatches++;
+    assert(lsn > 0, "LSNs start at 1");
+    return lsn;
   }
 
   /** Judges and appends an atomic operation whose keys' paths are loaded. */

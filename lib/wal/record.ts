@@ -26,6 +26,9 @@ export const batchOpsMax = 1_000_000;
 /** LSNs stay below 2^53 so they are exact JavaScript numbers. */
 export const lsnMax = Number.MAX_SAFE_INTEGER;
 
+/** Keys up to this long are copied into a record byte by byte (see `RecordBuffer.key`). */
+const keyLoopBytesMax = 64;
+
 /** Flag in the type byte: this record is the first of a group-commit write. */
 export const groupStartFlag = 0x80;
 
@@ -135,11 +138,17 @@ export class RecordBuffer {
 
   /** Appends `keyLen u16 | key`. */
   key(key: Uint8Array): void {
-    assert(key.length >= 1 && key.length <= keyBytesMax, "key length is in range");
-    this.#reserve(2 + key.length);
-    this.#view.setUint16(this.#length, key.length, true);
-    this.#bytes.set(key, this.#length + 2);
-    this.#length += 2 + key.length;
+    const length = key.length;
+    assert(length >= 1 && length <= keyBytesMax, "key length is in range");
+    this.#reserve(2 + length);
+    const bytes = this.#bytes;
+    const at = this.#length + 2;
+    bytes[at - 2] = length & 0xff;
+    bytes[at - 1] = length >>> 8;
+    // A loop copies a short key faster than `set`, whose call costs more than the bytes.
+    if (length <= keyLoopBytesMax) { for (let i = 0; i < length; i++) bytes[at + i] = key[i]; }
+    else bytes.set(key, at);
+    this.#length = at + length;
   }
 
   /** Appends an i64. */
@@ -195,6 +204,41 @@ export class RecordBuffer {
     this.#recordStart = -1;
   }
 
+  /**
+   * Encodes a whole batch record of additions whose keys are ASCII strings
+   * (so each char is its UTF-8 byte), straight from the strings: no key
+   * bytes in between. The caller has checked every key (1..65,535 ASCII
+   * chars) and delta (a safe integer), and that the payload takes
+   * `payloadBytes` bytes (`count u32` and per op `kind u8 | keyLen u16 | key
+   * | delta i64`).
+   */
+  asciiAdds(lsn: number, adds: readonly AsciiAdd[], payloadBytes: number): void {
+    assert(adds.length >= 1 && adds.length <= batchOpsMax, "a batch of additions");
+    assert(payloadBytes + recordHeaderBytes <= recordBytesMax, "the batch fits a record");
+    this.begin(lsn, RecordKind.batch);
+    this.#reserve(payloadBytes);
+    const bytes = this.#bytes;
+    let at = this.#length;
+    const end = at + payloadBytes;
+    this.#view.setUint32(at, adds.length, true);
+    at += 4;
+    for (let index = 0; index < adds.length; index++) {
+      const { key, value } = adds[index];
+      const length = key.length;
+      bytes[at] = RecordKind.add;
+      bytes[at + 1] = length & 0xff;
+      bytes[at + 2] = length >>> 8;
+      at += 3;
+      for (let i = 0; i < length; i++) bytes[at + i] = key.charCodeAt(i);
+      at += length;
+      writeI64(this.#view, at, value);
+      at += 8;
+    }
+    assert(at === end, "the additions took the bytes the caller counted");
+    this.#length = at;
+    this.end();
+  }
+
   /** Encodes a whole single-key record. */
   mutation(lsn: number, kind: MutationKind, key: Uint8Array, value: number): void {
     this.begin(lsn, kind);
@@ -203,6 +247,19 @@ export class RecordBuffer {
     this.end();
   }
 }
+
+/** An addition to a key given as an ASCII string: see {@link RecordBuffer.asciiAdds}. */
+export interface AsciiAdd {
+  /** The key: 1..65,535 chars, each below 0x80. */
+  readonly key: string;
+  /** The delta: a safe integer. */
+  readonly value: number;
+}
+
+/** Bytes of one addition in a batch payload, besides its key: kind, key length, delta. */
+export const batchAddBytes = 1 + 2 + 8;
+/** Bytes of a batch payload before its ops: the count. */
+export const batchCountBytes = 4;
 
 /** A decoded record header; the payload is `bytes[payloadStart, end)`. */
 export interface RecordFrame {
@@ -258,7 +315,8 @@ export function parseRecord(
 /** Receives the mutations of a decoded record, in order. */
 export interface MutationSink {
   /**
-   * One mutation; `key` is a view valid only during the call. Returns a
+   * One mutation; `key` is a view valid only during the call (the next
+   * mutation reuses it: copy it to keep it). Returns a
    * description if the mutation cannot apply (the log is damaged), else undefined.
    */
   mutation(kind: MutationKind, key: Uint8Array, value: number): string | undefined;
@@ -333,9 +391,32 @@ function decodeOne(
   if (kind !== RecordKind.add && kind !== RecordKind.set && kind !== RecordKind.delete) {
     unreachable(`mutation kind ${kind}`);
   }
-  const problem = sink.mutation(kind, bytes.subarray(offset + 2, keyEnd), value);
+  const problem = sink.mutation(kind, keyView(bytes, offset + 2, keyLength), value);
   if (problem !== undefined) throw new MutationRejected(problem);
   return keyEnd + valueBytes;
+}
+
+/** Keys up to this long are handed to a sink in a reused view (longer ones in a view of the record). */
+const keyViewBytesMax = 256;
+/** Where short keys are copied for {@link keyView}. */
+const keyScratch = new Uint8Array(keyViewBytesMax);
+/** Views of the scratch buffer's first `n` bytes, made once per length. */
+const keyViews: Uint8Array[] = Array.from(
+  { length: keyViewBytesMax + 1 },
+  (_, length) => keyScratch.subarray(0, length),
+);
+
+/**
+ * `bytes[start, start + length)` as a view valid until the next call: a short
+ * key is copied into a view made once per length, since a new view per
+ * mutation (an object with its own backing pointer) cost more than the copy.
+ */
+function keyView(bytes: Uint8Array, start: number, length: number): Uint8Array {
+  if (length > keyViewBytesMax) return bytes.subarray(start, start + length);
+  for (let i = 0; i < length; i++) keyScratch[i] = bytes[start + i];
+  const view = keyViews[length];
+  assert(view.length === length, "a key view has the key's length");
+  return view;
 }
 
 /**

@@ -17,7 +17,13 @@
 import { assert } from "../_assert.ts";
 import { StorageIoError } from "../errors.ts";
 import type { BlockFile, BlockStorage } from "../storage/block_storage.ts";
-import { type MutationKind, RecordBuffer, recordBytesMax, RecordKind } from "./record.ts";
+import {
+  type AsciiAdd,
+  type MutationKind,
+  RecordBuffer,
+  recordBytesMax,
+  RecordKind,
+} from "./record.ts";
 import { readWal, type RecordHandler, type WalScan } from "./recover.ts";
 import {
   encodeSegmentHeader,
@@ -339,6 +345,22 @@ export class Wal {
       }
     }
     buffer.end();
+    this.#appendedBytes += buffer.length - before;
+    this.#nextLsn++;
+    this.#queue();
+    return lsn;
+  }
+
+  /**
+   * Appends a batch record of additions to ASCII string keys, checked by the
+   * caller (see `RecordBuffer.asciiAdds`); returns its LSN.
+   */
+  appendAsciiAdds(adds: readonly AsciiAdd[], payloadBytes: number): number {
+    this.checkWritable();
+    const lsn = this.#nextLsn;
+    const buffer = this.#pending;
+    const before = buffer.length;
+    buffer.asciiAdds(lsn, adds, payloadBytes);
     this.#appendedBytes += buffer.length - before;
     this.#nextLsn++;
     this.#queue();
