@@ -48,8 +48,8 @@ export interface NodeView {
 const FRAMES_MAX = KEY_BYTES_MAX + 2;
 /** Bytes of the prefix buffer at first; it doubles up to the longest prefix. */
 const PREFIX_BUFFER_BYTES_INITIAL = 64;
-/** Bytes of the inline leaves' prefix buffer at first (256 leaves of 64 bytes fit). */
-const LEAF_BUFFER_BYTES_INITIAL = 256 * 64;
+/** Bytes of an inline leaf's prefix buffer at first (the image inlines leaves of up to 64). */
+const LEAF_PREFIX_BYTES_INITIAL = 64;
 
 /**
  * Calls `onNode` for every node under `root` without an address, children
@@ -190,63 +190,102 @@ export function* writeUnwrittenSteps(
 }
 
 /**
- * Builds {@link NodeView}s in buffers reused from one visit to the next:
- * the prefix and child bytes, the child addresses, the inline leaves and
- * their prefixes (a view is valid only during its visit).
+ * A byte buffer and views of its first `n` bytes, made once per length: a
+ * view per visit (an object with its own backing pointer) cost more than
+ * the bytes copied into it.
+ */
+class ViewBytes {
+  bytes: Uint8Array;
+  #views: Uint8Array[] = [];
+
+  constructor(bytes: number) {
+    this.bytes = new Uint8Array(bytes);
+  }
+
+  /** Room for `length` bytes (a larger buffer drops the old one's views). */
+  reserve(length: number): Uint8Array {
+    if (this.bytes.length < length) {
+      this.bytes = new Uint8Array(Math.max(length, this.bytes.length * 2));
+      this.#views = [];
+    }
+    return this.bytes;
+  }
+
+  /** A view of the first `length` bytes. */
+  view(length: number): Uint8Array {
+    assert(length <= this.bytes.length, "a view within the buffer");
+    return this.#views[length] ??= this.bytes.subarray(0, length);
+  }
+}
+
+/** An inline leaf of a {@link NodeView}, reused from one view to the next. */
+interface LeafView {
+  prefix: Uint8Array;
+  value: number;
+  /** Where `prefix` lives. */
+  readonly bytes: ViewBytes;
+}
+
+/**
+ * Builds {@link NodeView}s in objects and buffers reused from one visit to
+ * the next (a view is valid only during its visit): one view, its prefix
+ * and child bytes, child addresses, and a pool of inline leaves with a
+ * buffer each.
  */
 class ViewBuilder {
-  #prefix = new Uint8Array(PREFIX_BUFFER_BYTES_INITIAL);
-  #childBytes = new Uint8Array(BYTE_VALUES);
+  readonly #prefix = new ViewBytes(PREFIX_BUFFER_BYTES_INITIAL);
+  readonly #childBytes = new ViewBytes(BYTE_VALUES);
   readonly #childAddresses: number[] = [];
-  readonly #inlineLeaves: { prefix: Uint8Array; value: number }[] = [];
-  /** The inline leaves' prefixes of one view, back to back (views into it are handed out). */
-  #leafBytes = new Uint8Array(LEAF_BUFFER_BYTES_INITIAL);
+  readonly #inlineLeaves: LeafView[] = [];
+  readonly #leafPool: LeafView[] = [];
+  readonly #view: NodeView = {
+    prefix: new Uint8Array(0),
+    value: undefined,
+    childBytes: new Uint8Array(0),
+    childAddresses: this.#childAddresses,
+    inlineLeaves: undefined,
+  };
 
   of(a: Arena, node: number): NodeView {
     const prefixLength = prefixLengthOf(a, node);
-    if (this.#prefix.length < prefixLength) {
-      this.#prefix = new Uint8Array(Math.max(prefixLength, this.#prefix.length * 2));
-    }
-    copyPrefix(a, node, this.#prefix, 0);
+    copyPrefix(a, node, this.#prefix.reserve(prefixLength), 0);
     const childAddresses = this.#childAddresses;
     childAddresses.length = 0;
     const leaves = this.#inlineLeaves;
     leaves.length = 0;
-    let leafBytes = 0;
+    const childBytes = this.#childBytes.bytes;
     let byte = -1;
     for (let child = nextChild(a, node, -1); child !== 0; child = nextChild(a, node, byte)) {
       byte = nextChildFound.byte;
       const address = addressOf(a, child);
       assert(address !== NO_ADDRESS, "a child was not written before its parent");
-      this.#childBytes[childAddresses.length] = byte;
+      childBytes[childAddresses.length] = byte;
       childAddresses.push(address);
       if (address !== INLINE_ADDRESS) continue;
       assert(kindOf(a, child) === KIND_LEAF, "only a leaf is stored inline");
-      const leafPrefix = this.#leafPrefix(a, child, leafBytes);
-      leafBytes = leafPrefix.byteOffset + leafPrefix.length;
-      leaves.push({ prefix: leafPrefix, value: valueOf(a, child) });
+      leaves.push(this.#leaf(a, child, leaves.length));
     }
     const value = valueOf(a, node);
-    return {
-      prefix: this.#prefix.subarray(0, prefixLength),
-      value: value === NO_VALUE ? undefined : value,
-      childBytes: this.#childBytes.subarray(0, childAddresses.length),
-      childAddresses,
-      inlineLeaves: leaves.length === 0 ? undefined : leaves,
-    };
+    const view = this.#view;
+    view.prefix = this.#prefix.view(prefixLength);
+    view.value = value === NO_VALUE ? undefined : value;
+    view.childBytes = this.#childBytes.view(childAddresses.length);
+    view.inlineLeaves = leaves.length === 0 ? undefined : leaves;
+    return view;
   }
 
-  /**
-   * A leaf's prefix bytes in the leaf buffer at `at` (or at the start of a
-   * new, larger buffer: views already handed out keep the old one).
-   */
-  #leafPrefix(a: Arena, leaf: number, at: number): Uint8Array {
+  /** Pooled leaf `index` of this view, holding the leaf's prefix and value. */
+  #leaf(a: Arena, leaf: number, index: number): LeafView {
+    assert(index <= this.#leafPool.length && index < BYTE_VALUES, "one pooled leaf per child");
+    const pooled = this.#leafPool[index] ??= {
+      prefix: new Uint8Array(0),
+      value: 0,
+      bytes: new ViewBytes(LEAF_PREFIX_BYTES_INITIAL),
+    };
     const length = prefixLengthOf(a, leaf);
-    if (at + length > this.#leafBytes.length) {
-      this.#leafBytes = new Uint8Array(Math.max(2 * this.#leafBytes.length, length));
-      at = 0;
-    }
-    copyPrefix(a, leaf, this.#leafBytes, at);
-    return this.#leafBytes.subarray(at, at + length);
+    copyPrefix(a, leaf, pooled.bytes.reserve(length), 0);
+    pooled.prefix = pooled.bytes.view(length);
+    pooled.value = valueOf(a, leaf);
+    return pooled;
   }
 }

@@ -168,6 +168,8 @@ export interface StoreStats {
 const listPrefetchNodes = 4096;
 /** The smallest WAL segment size accepted. */
 const walSegmentBytesMin = 4096;
+/** Bytes of the buffer a durable group waits in to be applied, at first (it grows to the largest). */
+const unappliedBytesInitial = 64 * 1024;
 /** The most keys one `getMany` call takes (Deno KV allows 10). */
 export const getManyKeysMax = 100_000;
 /** The most mutations or checks one atomic operation takes. */
@@ -353,7 +355,10 @@ export class Store implements AtomicCommitter {
    * records, applied while the next group's fsync runs, or before anything
    * reads the trie, whichever comes first. At most one waits.
    */
-  #unapplied: { records: Uint8Array; lastLsn: number } | undefined;
+  #unapplied: { bytes: number; lastLsn: number } | undefined;
+  /** Where {@link Store.#unapplied}'s records are copied (reused: at most one group waits). */
+  #unappliedRecords = new Uint8Array(unappliedBytesInitial);
+  #unappliedView = new DataView(this.#unappliedRecords.buffer);
   #boundsUnapplied: GroupBounds = { exactMax: 0, byBound: 0 };
   /** An atomic commit's view of its own earlier mutations (scratch, cleared per commit). */
   readonly #batchLocal = new Overlay();
@@ -659,7 +664,12 @@ export class Store implements AtomicCommitter {
     assert(this.#durability === "strict", "only strict mode applies on durability");
     this.#applyPending();
     assert(lastLsn > this.#appliedLsn, "groups become durable in LSN order");
-    this.#unapplied = { records: records.slice(), lastLsn };
+    if (this.#unappliedRecords.length < records.length) {
+      this.#unappliedRecords = new Uint8Array(2 * records.length);
+      this.#unappliedView = new DataView(this.#unappliedRecords.buffer);
+    }
+    this.#unappliedRecords.set(records);
+    this.#unapplied = { bytes: records.length, lastLsn };
     this.#overlayInFlight.clear();
     const drained = resetBounds(this.#boundsUnapplied);
     this.#boundsUnapplied = this.#boundsInFlight;
@@ -671,8 +681,9 @@ export class Store implements AtomicCommitter {
     const pending = this.#unapplied;
     if (pending === undefined) return;
     this.#unapplied = undefined;
-    const { records, lastLsn } = pending;
-    const view = new DataView(records.buffer, records.byteOffset, records.byteLength);
+    const { bytes, lastLsn } = pending;
+    const records = this.#unappliedRecords.subarray(0, bytes);
+    const view = this.#unappliedView;
     const sink = this.#applySink;
     for (const frame of trustedFrames(records, view)) {
       const problem = decodeMutations(records, view, frame, sink);
