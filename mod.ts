@@ -34,6 +34,7 @@ export type { CheckpointResult } from "./lib/store/_checkpointer.ts";
 export type { CheckpointOptions, CheckpointPreset, EpochStats } from "./lib/store/epochs.ts";
 export type { ImageSpace } from "./lib/image/image_file.ts";
 export type { WalStats } from "./lib/wal/wal.ts";
+export type { TrieMemory } from "./lib/art/art.ts";
 export type { ImageVerifyReport } from "./lib/image/verify.ts";
 export {
   type AtomicCheck,

@@ -76,8 +76,27 @@ export interface ArtRange {
   reverse?: boolean;
 }
 
+/** The memory a trie's nodes take (its arena), as {@link Art.memory} reports it. */
+export interface TrieMemory {
+  /** Bytes of the buffer the nodes live in (pages never touched take no RAM). */
+  bufferBytes: number;
+  /** Bytes of the nodes in use. */
+  liveBytes: number;
+  /** Bytes of freed nodes, kept for reuse. */
+  freeBytes: number;
+}
+
 /** Node counts by kind and the longest key, as {@link Art.verify} reports them. */
 export type ArtStats = TreeStats;
+
+/**
+ * Arena words to reserve per key when a whole image loads: the compare's
+ * word n-grams take 14.5 (58 bytes: nodes, prefixes and values); the rest is
+ * address space, which takes no RAM until used.
+ */
+const ARENA_WORDS_PER_KEY = 20;
+/** The most words reserved that way (1 GiB); a larger trie grows its arena as it loads. */
+const ARENA_RESERVE_WORDS_MAX = 256 * 1024 * 1024;
 
 /** {@link Art.lookup}: the key is absent. */
 export const LOOKUP_ABSENT = -1;
@@ -189,6 +208,9 @@ export class Art {
   ): Art | string | undefined {
     assert(Number.isSafeInteger(size) && size > 0, "an image with a root holds keys");
     const art = new Art();
+    // Room for the whole load at once: growing by doubling copied the nodes a
+    // dozen times; pages the nodes never reach take no RAM.
+    art.#tree.a = new Arena(Math.min(size * ARENA_WORDS_PER_KEY, ARENA_RESERVE_WORDS_MAX));
     const built = buildSubtree(art.#tree.a, source, rootAddress, 0, tickGeneration(), 2 * size);
     if (built === undefined || typeof built === "string") return built;
     art.#tree.root = built;
@@ -412,6 +434,27 @@ export class Art {
    */
   get valueCeiling(): number {
     return this.#valueCeiling;
+  }
+
+  /**
+   * The memory the nodes take.
+   *
+   * @returns The arena's buffer size, and the bytes of live and of freed nodes.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Art } from "./art.ts";
+   * const art = new Art();
+   * art.set(Uint8Array.of(1, 2, 3), 1);
+   * assert.ok(art.memory().liveBytes > 0);
+   * art.delete(Uint8Array.of(1, 2, 3));
+   * assert.equal(art.memory().liveBytes, 0);
+   * ```
+   */
+  memory(): TrieMemory {
+    const a = this.#tree.a;
+    return { bufferBytes: a.bufferBytes, liveBytes: a.liveWords * 4, freeBytes: a.freeWords * 4 };
   }
 
   /**

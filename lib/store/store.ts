@@ -14,7 +14,7 @@
  */
 
 import { assert, unreachable } from "../_assert.ts";
-import { Art, LOOKUP_NOT_LOADED, NodeNotLoaded } from "../art/art.ts";
+import { Art, LOOKUP_NOT_LOADED, NodeNotLoaded, type TrieMemory } from "../art/art.ts";
 import { CorruptionError, StorageIoError, StoreClosedError, StoreLockedError } from "../errors.ts";
 import { slabBytes } from "../image/allocation.ts";
 import { ImageFile, imageFileName, type ImageSpace } from "../image/image_file.ts";
@@ -162,6 +162,8 @@ export interface StoreStats {
   epochs: EpochStats;
   /** The image file: its committed generation and coverage, its space, nodes loaded lazily. */
   image: ImageSpace & { generation: number; coverageLsn: number; nodesLoaded: number };
+  /** The trie's memory (see {@link TrieMemory}). */
+  memory: TrieMemory;
 }
 
 /** Records a list loads below a stub it meets (a scan reads on, so read ahead). */
@@ -1209,6 +1211,7 @@ export class Store implements AtomicCommitter {
         coverageLsn: header?.coverageLsn ?? 0,
         nodesLoaded: this.#loader.stats.nodesLoaded,
       },
+      memory: this.#trie.memory(),
     };
   }
 
