@@ -11,7 +11,7 @@
 import { assert } from "../_assert.ts";
 import type { Arena } from "./_arena.ts";
 import { KEY_BYTES_MAX } from "./_bytes.ts";
-import { findChild, nextChild, nextChildByte, nextChildFound } from "./_children.ts";
+import { findChild, nextChild, nextChildFound } from "./_children.ts";
 import {
   addressOf,
   BYTE_VALUES,
@@ -81,6 +81,7 @@ export function* walkUnwrittenSteps(
   onNode: (node: number) => void,
   nodesPerStep: number,
   all: boolean,
+  inlineLeafPrefixMax = -1,
 ): Generator<void, void> {
   assert(nodesPerStep > 0, "a step visits at least one node");
   if (root === 0 || (!all && addressOf(a, root) !== NO_ADDRESS)) return;
@@ -92,7 +93,7 @@ export function* walkUnwrittenSteps(
     assert(steps <= stepsMax, `image walk of ${keys} keys did not end`);
     const top = nodes.length - 1;
     const node = nodes[top];
-    const byte = all ? nextChildByte(a, node, marks[top]) : nextUnwrittenChild(a, node, marks[top]);
+    const byte = nextChildToVisit(a, node, marks[top], all, inlineLeafPrefixMax);
     if (byte >= 0) {
       assert(nodes.length < FRAMES_MAX, "image walk stack overflow");
       marks[top] = byte;
@@ -107,12 +108,33 @@ export function* walkUnwrittenSteps(
   }
 }
 
-/** The smallest child byte above `after` whose child has no address, or -1. */
-function nextUnwrittenChild(a: Arena, node: number, after: number): number {
-  for (let child = nextChild(a, node, after); child !== 0;) {
-    const byte = nextChildFound.byte;
-    if (addressOf(a, child) === NO_ADDRESS) return byte;
-    child = nextChild(a, node, byte);
+/**
+ * The smallest child byte above `after` whose child the walk visits (one
+ * without an address; with `all`, any), or -1. A leaf whose prefix is at
+ * most `inlineLeafPrefixMax` bytes and which has no record of its own is
+ * not visited: it gets {@link INLINE_ADDRESS} here, and its parent's view
+ * carries it (no push, pop and visit for most of the nodes of a trie).
+ */
+function nextChildToVisit(
+  a: Arena,
+  node: number,
+  after: number,
+  all: boolean,
+  inlineLeafPrefixMax: number,
+): number {
+  let byte = after;
+  for (let child = nextChild(a, node, after); child !== 0; child = nextChild(a, node, byte)) {
+    byte = nextChildFound.byte;
+    const address = addressOf(a, child);
+    if (!all && address !== NO_ADDRESS) continue;
+    if (
+      address <= INLINE_ADDRESS && kindOf(a, child) === KIND_LEAF &&
+      prefixLengthOf(a, child) <= inlineLeafPrefixMax
+    ) {
+      if (address === NO_ADDRESS) setAddress(a, child, INLINE_ADDRESS);
+      continue;
+    }
+    return byte;
   }
   return -1;
 }
@@ -180,6 +202,7 @@ export function* writeUnwrittenSteps(
     },
     nodesPerStep,
     all,
+    inlineLeafPrefixMax,
   );
   const address = addressOf(a, root);
   assert(

@@ -114,8 +114,14 @@ export function storedInline(node: NodeImage): boolean {
   return node.childBytes.length === 0 && node.prefix.length <= inlinePrefixBytesMax;
 }
 
+/** Values below this fit an int32, so varints of them use bit operations (the common case). */
+const varintSmallMax = 0x7fff_ffff;
+
 /** Bytes of `value` as a varint. */
 export function varintBytes(value: number): number {
+  if (value < 0x80) return 1;
+  if (value < 0x4000) return 2;
+  if (value < 0x20_0000) return 3;
   let bytes = 1;
   for (let rest = value; rest >= 0x80 && bytes < varintBytesMax + 1; bytes++) {
     rest = Math.floor(rest / 0x80);
@@ -125,6 +131,15 @@ export function varintBytes(value: number): number {
 
 /** Writes `value` (a non-negative safe integer) as a varint at `at`; returns the end. */
 function writeVarint(bytes: Uint8Array, at: number, value: number): number {
+  if (value <= varintSmallMax) {
+    let small = value;
+    while (small >= 0x80) {
+      bytes[at++] = (small & 0x7f) | 0x80;
+      small >>>= 7;
+    }
+    bytes[at++] = small;
+    return at;
+  }
   let rest = value;
   while (rest >= 0x80) {
     bytes[at++] = (rest % 0x80) | 0x80;
