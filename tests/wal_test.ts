@@ -582,6 +582,39 @@ Deno.test("preallocation: a sealed segment ending in zeros, then a newer segment
   await wal.close();
 });
 
+Deno.test("regression (sim seeds 1713, mixed, and 490, hostile): a damaged header is reported where it is, not in the padding before it", async () => {
+  // The simulator found: a misdirected write destroyed a segment's header,
+  // so the segment before it had no recorded seal; recovery read that
+  // segment's zero padding as records and reported damage there, far from
+  // the fault. The padding now ends the segment, and the damaged header
+  // raises its own CorruptionError.
+  const storage = new MemoryBlockStorage();
+  const { wal } = await Wal.open(storage, { afterLsn: 0, onRecord: () => undefined });
+  const key = new TextEncoder().encode("key");
+  for (let lsn = 1; lsn <= 6; lsn++) {
+    wal.appendMutation(RecordKind.add, key, lsn);
+    await wal.lastGroup();
+    if (lsn % 2 === 0) wal.roll();
+  }
+  const crashed = storage.clone();
+  const [padded, damaged, last] = (await crashed.list()).filter(isSegment);
+  assert.ok(last !== undefined, "three segments");
+  await patch(crashed, damaged, 3, new Uint8Array([0x00]));
+  await assert.rejects(
+    Wal.open(crashed, { afterLsn: 0, onRecord: () => undefined }),
+    (error: unknown) =>
+      error instanceof CorruptionError && error.file === damaged && error.offset === 0,
+    `the damage is in ${damaged}, not in the padding of ${padded}`,
+  );
+  // Zeros that are not the whole rest of the segment are damage, as before.
+  await patch(crashed, padded, (await fileSize(crashed, padded)) - 1, Uint8Array.of(1));
+  await assert.rejects(
+    Wal.open(crashed, { afterLsn: 0, onRecord: () => undefined }),
+    (error: unknown) => error instanceof CorruptionError && error.file === padded,
+  );
+  await wal.close();
+});
+
 Deno.test("preallocation: a failed zero-fill write poisons the log like a failed record write (D7)", async () => {
   const storage = new FaultyStorage();
   const store = await openStore({ checkpoint: walOnly, storage });
