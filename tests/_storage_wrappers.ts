@@ -158,8 +158,18 @@ export async function tornAt(boundary: Boundary, cut: number): Promise<MemoryBlo
   return disk;
 }
 
-/** Operations {@link FaultyStorage} can fail. */
-export type FaultyOperation = "write" | "sync" | "syncDir" | "open" | "flipRead";
+/**
+ * Operations {@link FaultyStorage} can fail; `zeroWrite` is a write of zeros
+ * only (the WAL's preallocation), which `write` also counts.
+ */
+export type FaultyOperation =
+  | "write"
+  | "zeroWrite"
+  | "sync"
+  | "syncDir"
+  | "open"
+  | "truncate"
+  | "flipRead";
 
 /**
  * Wraps a storage and makes the next chosen operations throw, like a disk
@@ -223,10 +233,15 @@ class FaultyFile extends ForwardingFile {
   }
   override async write(offset: number, data: Uint8Array): Promise<void> {
     this.#owner.maybeFail("write", this.name);
+    if (data.every((byte) => byte === 0)) this.#owner.maybeFail("zeroWrite", this.name);
     await super.write(offset, data);
   }
   override async sync(): Promise<void> {
     this.#owner.maybeFail("sync", this.name);
     await super.sync();
+  }
+  override async truncate(length: number): Promise<void> {
+    this.#owner.maybeFail("truncate", this.name);
+    await super.truncate(length);
   }
 }

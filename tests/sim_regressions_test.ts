@@ -220,6 +220,25 @@ const pinned: Pinned[] = [
       "a fresh image (blank B, damaged A) with the whole WAL",
     seeAlso: "lib/image/header.ts: currentHeader",
   },
+  {
+    seed: 1713,
+    profile: "mixed",
+    durability: "mixed",
+    ops: 500,
+    sectorBytes: 512,
+    bug: "engine: a misdirected write lost a segment's header, so the segment before it had no " +
+      "recorded seal, and recovery reported that segment's zero padding as damage",
+    seeAlso: "tests/wal_test.ts: regression (sim seeds 1713, mixed, and 490, hostile)",
+  },
+  {
+    seed: 490,
+    profile: "hostile",
+    durability: "mixed",
+    ops: 500,
+    sectorBytes: 512,
+    bug: "engine: the same, a segment header overwritten by a misdirected record write",
+    seeAlso: "tests/wal_test.ts: regression (sim seeds 1713, mixed, and 490, hostile)",
+  },
 ];
 
 for (const pin of pinned) {

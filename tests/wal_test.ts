@@ -1,10 +1,27 @@
-/** The WAL's error paths: corruption (D6), torn tails (D9), failed writes and fsyncs (D7). */
+/**
+ * The WAL's error paths: corruption (D6), torn tails (D9), failed writes and
+ * fsyncs (D7); and its preallocation: segments zero-filled ahead of their
+ * records, at every crash point.
+ */
 
 import assert from "node:assert/strict";
 import { CorruptionError, MemoryBlockStorage, openStore, StorageIoError } from "../mod.ts";
+import type { BlockFile } from "../lib/storage/block_storage.ts";
 import { parseRecord, readI64, RecordBuffer, RecordKind, writeI64 } from "../lib/wal/record.ts";
-import { segmentHeaderBytes } from "../lib/wal/segment.ts";
-import { FaultyStorage } from "./_storage_wrappers.ts";
+import { decodeSegmentHeader, segmentHeaderBytes } from "../lib/wal/segment.ts";
+import {
+  Wal,
+  walPreallocAlignBytes,
+  walPreallocBytesMax,
+  walPreallocBytesMin,
+} from "../lib/wal/wal.ts";
+import {
+  FaultyStorage,
+  ForwardingFile,
+  ForwardingStorage,
+  RecordingStorage,
+  tornAt,
+} from "./_storage_wrappers.ts";
 
 /** These tests look at the WAL itself: no checkpoint may cover (and so skip or remove) it. */
 const walOnly = { auto: false } as const;
@@ -42,7 +59,7 @@ async function patch(
   await file.close();
 }
 
-/** Byte offsets of the records of a segment. */
+/** Byte offsets of the records of a segment (which must hold records only: no padding). */
 function recordOffsets(bytes: Uint8Array): number[] {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const offsets = [];
@@ -379,3 +396,351 @@ Deno.test("regression (sim seed 400353, hostile): three flipped reads in a row i
   assert.equal(again.stats().lastLsn, 3);
   await again.close();
 });
+
+// Preallocation: a group that passes the zero-filled frontier of its segment
+// writes zeros after its records, so later groups overwrite allocated,
+// initialised blocks and their fsync changes no file size.
+
+/** One write to a WAL segment, and whether it made the file longer. */
+interface SegmentWrite {
+  name: string;
+  offset: number;
+  length: number;
+  zeros: boolean;
+  grew: boolean;
+}
+
+/** Records every write to a segment: where, how long, all zeros or not, and whether it grew the file. */
+class WriteWatch extends ForwardingStorage {
+  readonly writes: SegmentWrite[] = [];
+  constructor(inner: MemoryBlockStorage = new MemoryBlockStorage()) {
+    super(inner, "watched memory");
+  }
+  override wrapFile(file: BlockFile): BlockFile {
+    return new WatchedFile(file, this.writes);
+  }
+}
+
+class WatchedFile extends ForwardingFile {
+  readonly #writes: SegmentWrite[];
+  constructor(file: BlockFile, writes: SegmentWrite[]) {
+    super(file);
+    this.#writes = writes;
+  }
+  override async write(offset: number, data: Uint8Array): Promise<void> {
+    if (isSegment(this.name)) {
+      const size = await this.inner.size();
+      const zeros = data.every((byte) => byte === 0);
+      const grew = offset + data.length > size;
+      this.#writes.push({ name: this.name, offset, length: data.length, zeros, grew });
+    }
+    await super.write(offset, data);
+  }
+}
+
+async function fileSize(storage: { open(name: string): Promise<BlockFile> }, name: string) {
+  const file = await storage.open(name);
+  const size = await file.size();
+  await file.close();
+  return size;
+}
+
+/** The only segment's name. */
+async function onlySegment(storage: MemoryBlockStorage | ForwardingStorage): Promise<string> {
+  const names = (await storage.list()).filter(isSegment);
+  assert.equal(names.length, 1);
+  return names[0];
+}
+
+/** Where the zero-filled frontier of a segment whose records end at `end` lies, uncapped. */
+function firstFrontier(end: number): number {
+  return Math.ceil((end + walPreallocBytesMin) / walPreallocAlignBytes) * walPreallocAlignBytes;
+}
+
+Deno.test("preallocation: groups overwrite zero-filled space; the padding grows in bounds", async () => {
+  const storage = new WriteWatch();
+  const store = await openStore({ checkpoint: walOnly, storage });
+  await store.add("k0", 1);
+  const name = await onlySegment(storage);
+  const end = () => segmentHeaderBytes + store.stats().wal.bytesWritten;
+  const creation = firstFrontier(end()) - end();
+  assert.equal(await fileSize(storage, name), firstFrontier(end()), "the first write pads");
+  assert.equal(store.stats().wal.paddingBytes, firstFrontier(end()) - end());
+  for (let index = 1; index < 300; index++) await store.add(`k${index}`, 1);
+  assert.equal(storage.writes.length, 300);
+  assert.deepEqual(
+    storage.writes.filter((write) => write.grew).length,
+    1,
+    "only the segment's creation grew the file: 299 groups overwrote zeros",
+  );
+  assert.equal(store.stats().wal.fsyncs, 300, "one fsync per group, as before");
+  // Groups of one 60 KB record each: the frontier passes, and grows.
+  const big = (index: number) => `${index}`.padEnd(60_000, "x");
+  for (let index = 0; index < 40; index++) {
+    await store.add(big(index), 1);
+    const size = await fileSize(storage, name);
+    assert.ok(size >= end(), "the records lie below the frontier");
+    assert.ok(size - end() <= walPreallocBytesMax + walPreallocAlignBytes, "bounded padding");
+    assert.equal(size % walPreallocAlignBytes, 0, "the frontier is page-aligned");
+  }
+  const zeroWrites = storage.writes.filter((write) => write.zeros);
+  assert.ok(zeroWrites.length >= 4 && zeroWrites.length <= 10, `${zeroWrites.length} zero writes`);
+  for (const [index, write] of storage.writes.entries()) {
+    if (!write.zeros) continue;
+    const records = storage.writes[index - 1];
+    assert.equal(write.offset, records.offset + records.length, "zeros follow the records");
+    assert.ok(write.length <= walPreallocBytesMax + walPreallocAlignBytes);
+  }
+  const lengths = zeroWrites.map((write) => write.length);
+  assert.ok(lengths.at(-1)! >= walPreallocBytesMax, `the zero runs grew: ${lengths}`);
+  const zeroed = lengths.reduce((sum, length) => sum + length, creation);
+  assert.equal(store.stats().wal.paddingBytes, zeroed, "paddingBytes counts every zero written");
+  const records = store.stats().wal.bytesWritten;
+  await store.close();
+  assert.equal(await fileSize(storage, name), segmentHeaderBytes + records, "close cut the zeros");
+  const again = await openStore({ checkpoint: walOnly, storage });
+  assert.equal(again.stats().recovery.tornBytesTruncated, 0, "a clean reopen finds no tail");
+  assert.equal(again.stats().lastLsn, 340);
+  assert.deepEqual(await again.getMany(["k0", "k299", big(0), big(39)]), [1, 1, 1, 1]);
+  await again.close();
+});
+
+Deno.test("preallocation: never zero-fills past the segment size", async () => {
+  const storage = new WriteWatch();
+  const store = await openStore({ checkpoint: walOnly, storage, walSegmentBytes: 4096 });
+  await store.add("first", 1);
+  assert.equal(await fileSize(storage, await onlySegment(storage)), 4096, "padded to the size");
+  for (let index = 0; store.stats().wal.segmentsCreated < 3; index++) {
+    await store.add(`key ${index}`, 1);
+  }
+  const [first, second] = (await storage.list()).filter(isSegment);
+  const header = decodeSegmentHeader(await readFile(storage.inner as MemoryBlockStorage, second));
+  assert.ok(typeof header !== "string");
+  assert.equal(
+    await fileSize(storage, first),
+    header.previousBytes,
+    "a segment sealed by its size holds records only",
+  );
+  assert.ok(storage.writes.every((write) => !write.zeros || write.offset + write.length <= 4096));
+  await store.close();
+});
+
+Deno.test("preallocation: a crash leaves zeros past the last record; open cuts them, appends go on", async () => {
+  const storage = new MemoryBlockStorage();
+  const store = await openStore({ checkpoint: walOnly, storage });
+  for (let group = 0; group < 5; group++) {
+    await Promise.all([store.add(`a${group}`, 1), store.add(`b${group}`, 2)]);
+  }
+  const records = segmentHeaderBytes + store.stats().wal.bytesWritten;
+  const crashed = storage.clone(); // a power cut: the store never closed
+  const name = await onlySegment(crashed);
+  const padded = await fileSize(crashed, name);
+  assert.ok(padded > records, "zeros follow the records");
+  const again = await openStore({ checkpoint: walOnly, storage: crashed });
+  assert.equal(again.stats().recovery.tornBytesTruncated, padded - records);
+  assert.equal(again.stats().lastLsn, 10);
+  assert.deepEqual(await again.getMany(["a0", "b4"]), [1, 2]);
+  await again.add("after", 3);
+  assert.ok(again.stats().wal.paddingBytes > 0, "the first group after the cut pads again");
+  await again.close();
+  const bytes = await readFile(crashed, name);
+  assert.equal(recordOffsets(bytes).length, 11, "the new record follows the old ones");
+  const third = await openStore({ checkpoint: walOnly, storage: crashed });
+  assert.equal(third.stats().recovery.tornBytesTruncated, 0);
+  assert.deepEqual(await third.getMany(["a0", "b4", "after"]), [1, 2, 3]);
+  assert.equal(third.stats().lastLsn, 11);
+  await third.close();
+  await store.close();
+});
+
+Deno.test("preallocation: a sealed segment ending in zeros, then a newer segment: every record replays", async () => {
+  // A checkpoint seals the open segment, padding and all; if it never
+  // commits, recovery reads that segment and the next.
+  const storage = new MemoryBlockStorage();
+  const { wal } = await Wal.open(storage, { afterLsn: 0, onRecord: () => undefined });
+  const key = (lsn: number) => new TextEncoder().encode(`key ${lsn}`);
+  for (let lsn = 1; lsn <= 3; lsn++) wal.appendMutation(RecordKind.add, key(lsn), lsn);
+  await wal.lastGroup();
+  wal.roll();
+  for (let lsn = 4; lsn <= 6; lsn++) wal.appendMutation(RecordKind.set, key(lsn), lsn);
+  await wal.lastGroup();
+  const crashed = storage.clone();
+  const [sealed, open] = (await crashed.list()).filter(isSegment);
+  const header = decodeSegmentHeader(await readFile(crashed, open));
+  assert.ok(typeof header !== "string");
+  assert.ok((await fileSize(crashed, sealed)) > header.previousBytes, "the sealed one is padded");
+  const replayed: number[] = [];
+  const { wal: reopened, scan } = await Wal.open(crashed, {
+    afterLsn: 0,
+    onRecord: (_bytes, _view, frame) => void replayed.push(frame.lsn),
+  });
+  assert.deepEqual(replayed, [1, 2, 3, 4, 5, 6]);
+  assert.equal(scan.lastLsn, 6);
+  assert.equal(scan.tornBytes, (await fileSize(storage, open)) - scan.segments[1].validBytes);
+  assert.equal(await fileSize(crashed, sealed), await fileSize(storage, sealed), "left alone");
+  await reopened.close();
+  await wal.close();
+});
+
+Deno.test("regression (sim seeds 1713, mixed, and 490, hostile): a damaged header is reported where it is, not in the padding before it", async () => {
+  // The simulator found: a misdirected write destroyed a segment's header,
+  // so the segment before it had no recorded seal; recovery read that
+  // segment's zero padding as records and reported damage there, far from
+  // the fault. The padding now ends the segment, and the damaged header
+  // raises its own CorruptionError.
+  const storage = new MemoryBlockStorage();
+  const { wal } = await Wal.open(storage, { afterLsn: 0, onRecord: () => undefined });
+  const key = new TextEncoder().encode("key");
+  for (let lsn = 1; lsn <= 6; lsn++) {
+    wal.appendMutation(RecordKind.add, key, lsn);
+    await wal.lastGroup();
+    if (lsn % 2 === 0) wal.roll();
+  }
+  const crashed = storage.clone();
+  const [padded, damaged, last] = (await crashed.list()).filter(isSegment);
+  assert.ok(last !== undefined, "three segments");
+  await patch(crashed, damaged, 3, new Uint8Array([0x00]));
+  await assert.rejects(
+    Wal.open(crashed, { afterLsn: 0, onRecord: () => undefined }),
+    (error: unknown) =>
+      error instanceof CorruptionError && error.file === damaged && error.offset === 0,
+    `the damage is in ${damaged}, not in the padding of ${padded}`,
+  );
+  // Zeros that are not the whole rest of the segment are damage, as before.
+  await patch(crashed, padded, (await fileSize(crashed, padded)) - 1, Uint8Array.of(1));
+  await assert.rejects(
+    Wal.open(crashed, { afterLsn: 0, onRecord: () => undefined }),
+    (error: unknown) => error instanceof CorruptionError && error.file === padded,
+  );
+  await wal.close();
+});
+
+Deno.test("preallocation: a failed zero-fill write poisons the log like a failed record write (D7)", async () => {
+  const storage = new FaultyStorage();
+  const store = await openStore({ checkpoint: walOnly, storage });
+  await store.add("kept", 1);
+  await store.close(); // cuts the padding: the next group zero-fills in a write of its own
+  const again = await openStore({ checkpoint: walOnly, storage });
+  storage.failNext.zeroWrite = 1;
+  await assert.rejects(again.add("lost", 1), StorageIoError);
+  assert.deepEqual(storage.failures.length, 1, "the zero-fill write failed");
+  await assert.rejects(again.add("later", 1), /earlier write or fsync failed/);
+  await assert.rejects(again.sync(), StorageIoError);
+  assert.equal(await again.get("lost"), undefined, "the failed group is not shown");
+  await assert.rejects(again.close(), StorageIoError, "a close after a failed write says so");
+  assert.equal(storage.failures.length, 1, "nothing was retried");
+  const third = await openStore({ checkpoint: walOnly, storage });
+  assert.deepEqual(await third.getMany(["kept", "lost"]), [1, undefined], "the group was cut");
+  assert.equal(third.stats().lastLsn, 1);
+  await third.close();
+});
+
+Deno.test("preallocation: a failed fsync of a zero-filling group poisons; it is never retried (D7)", async () => {
+  const storage = new FaultyStorage();
+  const store = await openStore({ checkpoint: walOnly, storage });
+  await store.add("kept", 1);
+  await store.close();
+  const again = await openStore({ checkpoint: walOnly, storage });
+  storage.failNext.sync = 1;
+  await assert.rejects(again.add("lost", 1), StorageIoError);
+  assert.equal(again.stats().wal.paddingBytes, 0, "zeros count once durable");
+  await assert.rejects(again.add("later", 1), StorageIoError);
+  await assert.rejects(again.close(), StorageIoError);
+  assert.deepEqual(storage.failures.map((failure) => failure.split(" ")[0]), ["sync"]);
+  const third = await openStore({ checkpoint: walOnly, storage });
+  assert.deepEqual(await third.getMany(["kept", "lost"]), [1, undefined]);
+  assert.equal(third.stats().recovery.tornBytesTruncated, 0, "close cut records and zeros");
+  await third.close();
+});
+
+Deno.test("preallocation: close loses nothing when cutting the padding fails", async () => {
+  for (const failing of ["truncate", "sync"] as const) {
+    const storage = new FaultyStorage();
+    const store = await openStore({ checkpoint: walOnly, storage });
+    for (let index = 0; index < 5; index++) await store.add(`k${index}`, index + 1);
+    const padded = await fileSize(storage, await onlySegment(storage));
+    const records = segmentHeaderBytes + store.stats().wal.bytesWritten;
+    storage.failNext[failing] = 1;
+    await store.close(); // every write was acknowledged durable: nothing to report
+    assert.equal(storage.failures.length, 1, `the ${failing} failed`);
+    const left = await fileSize(storage, await onlySegment(storage));
+    assert.equal(left, failing === "truncate" ? padded : records);
+    const again = await openStore({ checkpoint: walOnly, storage });
+    assert.equal(again.stats().recovery.tornBytesTruncated, left - records);
+    assert.deepEqual(await again.getMany(["k0", "k4"]), [1, 5]);
+    assert.equal(await again.add("k5", 6), 6);
+    await again.close();
+  }
+});
+
+/** Crash states of a preallocating log: every boundary, torn writes, zeros without their records. */
+Deno.test("preallocation: a crash at every point of a zero-filling group recovers a prefix with every ack", async () => {
+  const recording = new RecordingStorage();
+  const store = await openStore({ checkpoint: walOnly, storage: recording });
+  const keys: string[] = [];
+  const ackedAt: number[] = [];
+  for (let group = 0; group < 16; group++) {
+    const writes = [0, 1, 2].map((index) => {
+      const op = keys.push(`${group}.${index}`.padEnd(group % 4 === 3 ? 30_000 : 10, "-")) - 1;
+      return store.add(keys[op], op + 1).then(() =>
+        void (ackedAt[op] = recording.boundaries.length)
+      );
+    });
+    await Promise.all(writes);
+  }
+  await store.close();
+  const boundaries = recording.boundaries;
+  const zeroFills = boundaries.flatMap((boundary, index) =>
+    boundary.write !== undefined && boundary.write.data.every((byte) => byte === 0) ? [index] : []
+  );
+  assert.ok(zeroFills.length >= 2, `${zeroFills.length} zero-fill writes`);
+  const states: { disk: MemoryBlockStorage; before: number; label: string }[] = [];
+  for (const [index, boundary] of boundaries.entries()) {
+    states.push({
+      disk: boundary.before.clone(),
+      before: index,
+      label: `before ${boundary.label}`,
+    });
+    const write = boundary.write;
+    if (write === undefined) continue;
+    for (const cut of [1, 17, 512, write.data.length >> 1, write.data.length - 1]) {
+      if (cut <= 0 || cut >= write.data.length) continue;
+      const disk = await tornAt(boundary, cut);
+      states.push({ disk, before: index, label: `${boundary.label} torn at ${cut}` });
+    }
+  }
+  for (const index of zeroFills) {
+    // The zeros reached the disk, the records before them did not.
+    const records = boundaries[index - 1];
+    const zeros = boundaries[index].write!;
+    const disk = records.before.clone();
+    const file = await disk.open(zeros.name);
+    await file.write(zeros.offset, zeros.data);
+    await file.close();
+    states.push({ disk, before: index - 1, label: `zeros of #${index} without their records` });
+  }
+  for (const state of states) await checkPrefix(state, keys, ackedAt);
+});
+
+/** Opens a crashed disk: the keys present must be a prefix holding every ack, and the log must go on. */
+async function checkPrefix(
+  state: { disk: MemoryBlockStorage; before: number; label: string },
+  keys: string[],
+  ackedAt: number[],
+): Promise<void> {
+  const mustHave = Math.max(0, ...ackedAt.map((at, op) => at <= state.before ? op + 1 : 0));
+  const store = await openStore({ checkpoint: walOnly, storage: state.disk });
+  const values = await store.getMany(keys);
+  const prefix = values.findIndex((value) => value === undefined);
+  const count = prefix === -1 ? keys.length : prefix;
+  assert.ok(count >= mustHave, `${state.label}: ${count} writes recovered, ${mustHave} acked`);
+  assert.deepEqual(values, keys.map((_, op) => op < count ? op + 1 : undefined), state.label);
+  assert.equal(store.stats().lastLsn, count, state.label);
+  await store.add("after", 1);
+  await store.close();
+  const again = await openStore({ checkpoint: walOnly, storage: state.disk });
+  assert.equal(again.stats().recovery.tornBytesTruncated, 0, state.label);
+  assert.equal(again.stats().lastLsn, count + 1, state.label);
+  assert.equal(await again.get("after"), 1, state.label);
+  await again.close();
+}

@@ -284,7 +284,7 @@ async function scanSegment(
       );
     }
   }
-  if (cursor.problem !== undefined) classifyProblem(name, bytes, cursor, isLast, scan);
+  if (cursor.problem !== undefined) classifyProblem(name, bytes, cursor, place, scan);
   assert(
     cursor.offset <= bytes.length || cursor.problem !== undefined,
     "valid records end inside the segment",
@@ -328,15 +328,25 @@ function replayRecords(
   return { offset, expected, problem: undefined };
 }
 
-/** An invalid record that survived a re-read: corruption, or the torn tail (recorded in `scan`). */
+/**
+ * An invalid record that survived a re-read: corruption, the torn tail
+ * (recorded in `scan`), or the zero padding of a sealed segment whose sealed
+ * length is unknown.
+ */
 function classifyProblem(
   name: string,
   bytes: Uint8Array,
   cursor: RecordCursor,
-  isLast: boolean,
+  place: { isLast: boolean; sealedAt: number | undefined },
   scan: WalScan,
 ): void {
   const { offset, expected, problem } = cursor;
+  const { isLast, sealedAt } = place;
+  // A sealed segment normally ends where the next header says. When that
+  // header is damaged (its own CorruptionError follows, at that segment),
+  // the segment ends where zeros run to its end: its preallocation padding.
+  // Records lost there would leave a gap the next segment's first LSN shows.
+  if (!isLast && sealedAt === undefined && zerosFrom(bytes, offset)) return;
   if (!isLast) {
     throw new CorruptionError(
       name,
@@ -352,6 +362,13 @@ function classifyProblem(
     );
   }
   scan.tornBytes = Math.max(0, bytes.length - offset);
+}
+
+/** True if every byte of `bytes` from `from` on is zero. */
+function zerosFrom(bytes: Uint8Array, from: number): boolean {
+  assert(from >= 0 && from <= bytes.length, "the offset lies inside the segment");
+  for (let index = from; index < bytes.length; index++) if (bytes[index] !== 0) return false;
+  return true;
 }
 
 /**

@@ -11,6 +11,14 @@
  * A failed write or fsync poisons the log (D7): that group's waiters and all
  * later ones get a {@link StorageIoError}, nothing is retried.
  *
+ * Segment space is preallocated: a group whose records would pass the
+ * zero-filled frontier of the open segment also writes zeros past them, so
+ * most groups overwrite blocks that already exist and their fdatasync carries
+ * no file-size change through the file system's journal. A segment may so end
+ * in zeros past its last record, which recovery treats as a torn tail (the
+ * last segment) or ignores (a sealed one ends where the next one's header
+ * says); `close()` cuts them off.
+ *
  * @module
  */
 
@@ -34,6 +42,22 @@ import {
 
 /** Appends are refused (callers wait) while this many bytes wait for a flush. */
 export const pendingBytesMax = 32 * 1024 * 1024;
+/**
+ * The fewest zero bytes a group that passes the preallocated frontier writes
+ * past its records (a new segment's first write included): an epoch of
+ * single-key writes (about 40 bytes a record) then fits in its segment's
+ * first write.
+ */
+export const walPreallocBytesMin = 64 * 1024;
+/**
+ * The most zero bytes one group writes past its records. Between the two
+ * bounds a segment's padding grows with it (as many zeros as the segment
+ * holds), so a segment takes a few size changes, not one per group, and a
+ * group waits for at most this many zeros.
+ */
+export const walPreallocBytesMax = 1024 * 1024;
+/** The preallocated frontier is a multiple of this (a page): no block is left half written. */
+export const walPreallocAlignBytes = 4096;
 
 /** One mutation of an atomic batch. */
 export interface BatchOp {
@@ -63,6 +87,8 @@ export interface WalStats {
   fsyncs: number;
   /** Record bytes made durable since open. */
   bytesWritten: number;
+  /** Zero bytes written past the records to preallocate segment space, since open. */
+  paddingBytes: number;
   /** Segments created since open. */
   segmentsCreated: number;
   /** Segments removed since open (wholly covered by a checkpoint). */
@@ -95,6 +121,12 @@ export class Wal {
   #file: BlockFile | undefined;
   /** Bytes of the open segment that are durable: appends go here. */
   #fileSize = 0;
+  /**
+   * The preallocated frontier of the open segment: its bytes below this are
+   * durable records or durable zeros, so a group ending here or before
+   * changes no file size. Never below `#fileSize`.
+   */
+  #preallocated = 0;
   /** A segment whose creation is under way (or failed): not yet part of the log. */
   #startedSegment: string | undefined;
   #nextLsn: number;
@@ -120,6 +152,7 @@ export class Wal {
     groups: 0,
     fsyncs: 0,
     bytesWritten: 0,
+    paddingBytes: 0,
     segmentsCreated: 0,
     segmentsRemoved: 0,
   };
@@ -175,6 +208,7 @@ export class Wal {
       );
       wal.#file = file;
       wal.#fileSize = last.validBytes;
+      wal.#preallocated = last.validBytes;
     }
     return { wal, scan };
   }
@@ -459,22 +493,65 @@ export class Wal {
       await this.#startSegment(records, firstLsn);
       return;
     }
-    await this.#file.write(this.#fileSize, records);
-    const synced = this.#file.sync();
+    await this.#writeInSegment(this.#file, records);
+  }
+
+  /**
+   * Writes records right after the open segment's last one, then (when they
+   * pass the preallocated frontier) zeros after them, and makes both durable
+   * with one fsync. A failure of either write or of the fsync poisons the
+   * log like any failed group (D7); nothing here changes until it succeeded.
+   */
+  async #writeInSegment(file: BlockFile, records: Uint8Array): Promise<void> {
+    assert(this.#preallocated >= this.#fileSize, "the preallocated frontier is past the records");
+    const end = this.#fileSize + records.length;
+    const padding = end > this.#preallocated ? this.#preallocationEnd(end) - end : 0;
+    await file.write(this.#fileSize, records);
+    if (padding > 0) await file.write(end, new Uint8Array(padding));
+    const synced = file.sync();
     synced.catch(() => {}); // awaited below; a hook that throws must not leave it unhandled
     this.onSyncing?.();
     await synced;
-    this.#fileSize += records.length;
+    this.#fileSize = end;
+    this.#preallocated = Math.max(this.#preallocated, end + padding);
+    this.stats.paddingBytes += padding;
     this.stats.fsyncs++;
+    assert(this.#preallocated >= this.#fileSize, "the records end at or below the frontier");
   }
 
-  /** Creates the next segment holding its header and `records`, durable with its directory entry (D10). */
+  /**
+   * Where a segment whose records end at `end` is zero-filled to: as many
+   * zeros again as the segment holds, from {@link walPreallocBytesMin} to
+   * {@link walPreallocBytesMax}, to a page boundary, but never past the
+   * segment size (a segment is sealed there: zeros past it would never be
+   * overwritten) unless the records themselves are.
+   */
+  #preallocationEnd(end: number): number {
+    const zeros = Math.min(walPreallocBytesMax, Math.max(walPreallocBytesMin, end));
+    const aligned = Math.ceil((end + zeros) / walPreallocAlignBytes) * walPreallocAlignBytes;
+    const frontier = Math.max(end, Math.min(aligned, this.#segmentBytes));
+    assert(frontier >= end, "the frontier is never below the records");
+    assert(
+      frontier - end <= walPreallocBytesMax + walPreallocAlignBytes,
+      "a group writes a bounded run of zeros",
+    );
+    return frontier;
+  }
+
+  /**
+   * Creates the next segment holding its header, `records` and (when there
+   * are records) zeros up to its first preallocated frontier, in one write,
+   * durable with its directory entry (D10).
+   */
   async #startSegment(records: Uint8Array, firstLsn: number): Promise<void> {
     // The new header records where the previous segment ends: bytes past it
-    // (a torn tail whose truncation a failed fsync never made durable) are
-    // ignored for good once this segment exists.
+    // (its zero padding, or a torn tail whose truncation a failed fsync
+    // never made durable) are ignored for good once this segment exists.
     const header = encodeSegmentHeader(firstLsn, this.#file === undefined ? 0 : this.#fileSize);
-    const data = new Uint8Array(header.length + records.length);
+    const end = header.length + records.length;
+    // An empty segment (started at close) is not padded: nothing may follow soon.
+    const frontier = records.length === 0 ? end : this.#preallocationEnd(end);
+    const data = new Uint8Array(frontier);
     data.set(header, 0);
     data.set(records, header.length);
     this.#startedSegment = segmentName(firstLsn);
@@ -484,10 +561,12 @@ export class Wal {
     await this.#storage.syncDir();
     this.stats.fsyncs++;
     this.stats.segmentsCreated++;
+    this.stats.paddingBytes += frontier - end;
     this.#segments.push({ name: this.#startedSegment, firstLsn });
     const previous = this.#file;
     this.#file = file;
-    this.#fileSize = data.length;
+    this.#fileSize = end;
+    this.#preallocated = frontier;
     this.#startedSegment = undefined;
     await previous?.close();
   }
@@ -496,15 +575,34 @@ export class Wal {
    * Waits for pending records, then releases the open segment. A poisoned log
    * first cuts the bytes of its failed write (best effort): after a failed
    * fsync the page cache may show records the disk never got, and a reopen in
-   * the same machine must not build on them. Idempotent.
+   * the same machine must not build on them. A healthy log cuts the zero
+   * padding past its last record (best effort: left there, it is a torn tail
+   * of zeros the next open cuts). Idempotent.
    */
   async close(): Promise<void> {
     if (this.#closed) return;
     await this.flushAll().catch(() => {});
     this.#closed = true;
     if (this.#poison !== undefined) await this.#dropFailedWrite().catch(() => {});
+    else await this.#cutPadding().catch(() => {});
     await this.#file?.close();
     this.#file = undefined;
+  }
+
+  /**
+   * Truncates the open segment to its last durable record and fsyncs it, so
+   * a clean reopen finds no torn tail. Only durable zeros go: every record
+   * below the cut was fsynced and acknowledged before, and neither a failed
+   * truncate nor a failed fsync can take them back (the zeros stay, or come
+   * back after a power loss, and the next open cuts them as a torn tail).
+   */
+  async #cutPadding(): Promise<void> {
+    assert(this.#poison === undefined, "a poisoned log cuts its failed write instead");
+    if (this.#file === undefined || this.#preallocated === this.#fileSize) return;
+    assert(this.#preallocated > this.#fileSize, "padding lies past the records");
+    await this.#file.truncate(this.#fileSize);
+    this.#preallocated = this.#fileSize;
+    await this.#file.sync();
   }
 
   async #dropFailedWrite(): Promise<void> {
