@@ -698,3 +698,73 @@ Deno.test("open: a damaged slot A beside a blank slot B reads as fresh only if t
     CorruptionError,
   );
 });
+
+/** Memory whose fsyncs complete in a later turn of the event loop, as a disk's do. */
+class SlowSyncStorage extends ForwardingStorage {
+  constructor(inner = new MemoryBlockStorage()) {
+    super(inner, "memory, fsyncs answered by setTimeout");
+  }
+  override wrapFile(file: BlockFile): BlockFile {
+    return new class extends ForwardingFile {
+      override async sync(): Promise<void> {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        return await super.sync();
+      }
+    }(file);
+  }
+}
+
+Deno.test("checkpoint: a background one sleeps for busy writers; a caller's never does", async () => {
+  const sleeps: number[] = [];
+  const clock = {
+    now: () => performance.now(),
+    pause: () => new Promise<void>((resolve) => setImmediate(resolve)),
+    sleep: (ms: number) => {
+      sleeps.push(ms);
+      return new Promise<void>((resolve) => setTimeout(resolve, 0));
+    },
+  };
+  const storage = new SlowSyncStorage();
+  const checkpoint = { epochOps: 1_000, epochMs: 60_000 };
+  const store = await openStore({ storage, clock, checkpoint });
+  const load = async (round: number) => {
+    for (let batch = 0; batch < 40; batch++) {
+      const atomic = store.atomic();
+      for (let index = 0; index < 1_000; index++) atomic.add(`r${round} b${batch} k${index}`, 1);
+      assert.ok((await atomic.commit()).ok);
+    }
+  };
+  // Epoch triggers start checkpoints of a growing trie while the load goes on.
+  await load(0);
+  while (store.stats().epochs.checkpointInProgress) {
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  assert.ok(store.stats().epochs.checkpoints > 0, "the load set off background checkpoints");
+  assert.ok(sleeps.length > 0, "a background checkpoint slept while writers were busy");
+  assert.ok(sleeps.every((ms) => ms > 0 && ms <= 20), `sleeps are bounded: ${sleeps}`);
+  // A caller's checkpoint, with a load going on, runs at full pace.
+  const called = await openStore({ storage: new SlowSyncStorage(), clock, checkpoint: manual });
+  const atomic = called.atomic();
+  for (let index = 0; index < 40_000; index++) atomic.add(`m${index % 7} ${index}`, 1);
+  assert.ok((await atomic.commit()).ok);
+  sleeps.length = 0;
+  let writing = true;
+  const writer = (async () => {
+    for (let batch = 0; writing; batch++) {
+      const more = called.atomic();
+      for (let index = 0; index < 100; index++) more.add(`w${batch} ${index}`, 1);
+      assert.ok((await more.commit()).ok);
+    }
+  })();
+  const result = await called.checkpoint();
+  writing = false;
+  await writer;
+  assert.ok(result.nodesWritten > 10_000, "a checkpoint long enough to pause");
+  assert.deepEqual(sleeps, [], "a caller's checkpoint never sleeps");
+  await called.close();
+  await store.close();
+  const again = await openStore({ storage: storage.inner, checkpoint: manual });
+  assert.equal(await again.get("r0 b39 k999"), 1);
+  assert.equal(again.stats().keys, 40_000);
+  await again.close();
+});

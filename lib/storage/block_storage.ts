@@ -79,14 +79,21 @@ export interface Clock {
    * microtask is enough (the simulator interleaves through its scheduler).
    */
   pause?(): Promise<void>;
+  /**
+   * Resolves after about `ms` milliseconds, letting other tasks run: a
+   * background checkpoint sleeps so that writers keep most of the CPU.
+   * Absent: it never sleeps.
+   */
+  sleep?(ms: number): Promise<void>;
 }
 
 /**
  * The real monotonic clock. `pause` yields to the event loop with
  * `setImmediate` (about 3 µs here; a zero-delay `setTimeout` is clamped to
- * about 2 ms once nested).
+ * about 2 ms once nested); `sleep` is a `setTimeout`.
  */
 export const systemClock: Clock = {
   now: () => performance.now(),
   pause: () => new Promise((resolve) => setImmediate(resolve)),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 };

@@ -37,12 +37,14 @@ import { inlineLeafRef, inlinePrefixBytesMax } from "../image/node_record.ts";
 import type { BlockStorage, Clock } from "../storage/block_storage.ts";
 import type { Wal } from "../wal/wal.ts";
 import type { Loader } from "./_loader.ts";
-import type { EpochTracker } from "./epochs.ts";
+import { checkpointDutyMax, type EpochTracker } from "./epochs.ts";
 
 /** Nodes written between looks at the clock. */
 const nodesPerStep = 128;
 /** Milliseconds of node writing between pauses for writers (D8). */
 const sliceMs = 1;
+/** The longest sleep of a background checkpoint between two slices (see {@link Checkpointer.run}). */
+const throttleSleepMsMax = 20;
 /** Bytes of records buffered before they are written. */
 const flushBytes = 256 * 1024;
 /** Dead image bytes below which the image is never compacted. */
@@ -125,14 +127,22 @@ export class Checkpointer {
     return this.#queued;
   }
 
-  /** Runs a checkpoint, after any running one; `compact` rewrites the whole image. */
-  run(compact: boolean): Promise<CheckpointResult> {
+  /**
+   * Runs a checkpoint, after any running one; `compact` rewrites the whole
+   * image. A `background` one (an epoch's trigger) keeps to
+   * `checkpointDutyMax` of the time while writers are busy: after each slice
+   * of work it sleeps until its work is back within that share, unless
+   * another checkpoint (a caller's, or close's) waits behind it or the log
+   * has grown by `epochWalBytes` since it began. Writers then keep most of
+   * the CPU, as PostgreSQL spreads a checkpoint over its interval.
+   */
+  run(compact: boolean, background = false): Promise<CheckpointResult> {
     // With none queued, the capture happens within this call (unless a
     // compaction must load the whole trie first): the image then holds
     // exactly what was accepted before it.
     const run = this.#queued === 0
-      ? this.#checkpoint(compact)
-      : this.#tail.then(() => this.#checkpoint(compact));
+      ? this.#checkpoint(compact, background)
+      : this.#tail.then(() => this.#checkpoint(compact, background));
     this.#queued++;
     this.#tail = run.then(
       () => this.#queued--,
@@ -161,7 +171,7 @@ export class Checkpointer {
     return compactionDue(this.#deps.image.space());
   }
 
-  async #checkpoint(forceCompact: boolean): Promise<CheckpointResult> {
+  async #checkpoint(forceCompact: boolean, background: boolean): Promise<CheckpointResult> {
     this.#checkHealthy();
     const { trie, wal, loader, clock, epochs } = this.#deps;
     const compacted = forceCompact || this.compactionDue();
@@ -194,6 +204,7 @@ export class Checkpointer {
         fresh ?? this.#deps.image,
         snapshot.size,
         snapshot.writeChangedSteps.bind(snapshot),
+        background,
       );
       if (wal.durableLsn < coverage) await wal.flushAll();
       const fields = { coverageLsn: coverage, rootAddress: written.root, keyCount: snapshot.size };
@@ -211,7 +222,7 @@ export class Checkpointer {
       snapshot.release();
       const segmentsRemoved = await this.#reclaim();
       const ms = clock.now() - started;
-      epochs.endCheckpoint(epoch, clock.now(), true);
+      epochs.endCheckpoint(epoch, clock.now(), true, written.workMs);
       return {
         generation: header.generation,
         coverageLsn: coverage,
@@ -258,7 +269,8 @@ export class Checkpointer {
     image: ImageFile,
     keys: number,
     steps: ArtWriteSteps,
-  ): Promise<{ root: number; nodes: number; bytes: number }> {
+    background: boolean,
+  ): Promise<{ root: number; nodes: number; bytes: number; workMs: number }> {
     let nodes = 0;
     let bytes = 0;
     // Only a compaction visits written nodes (`previous`), and it writes a new file.
@@ -274,8 +286,11 @@ export class Checkpointer {
       inlinePrefixBytesMax,
     );
     const clock = this.#deps.clock;
+    const began = clock.now();
+    let sliceStart = began;
     let result = walk.next();
-    let sliceStart = clock.now();
+    let workMs = 0;
+    let operations = this.#deps.epochs.currentOperations;
     // A trie of `keys` keys has fewer than 2 * keys + 1 nodes.
     for (let steps = 0; result.done !== true; steps++) {
       assert(
@@ -286,12 +301,33 @@ export class Checkpointer {
       if (clock.pause === undefined) {
         await Promise.resolve(); // a simulated clock: interleave at every step
       } else if (clock.now() - sliceStart >= sliceMs) {
+        workMs += clock.now() - sliceStart;
         await clock.pause();
+        const busy = this.#deps.epochs.currentOperations !== operations;
+        if (background && busy) await this.#throttle(workMs, began);
+        operations = this.#deps.epochs.currentOperations;
         sliceStart = clock.now();
       }
       result = walk.next();
     }
-    return { root: result.value, nodes, bytes };
+    workMs += clock.now() - sliceStart;
+    assert(workMs >= 0 && workMs <= clock.now() - began + 1, "work within the walk's time");
+    return { root: result.value, nodes, bytes, workMs };
+  }
+
+  /**
+   * A background checkpoint whose writers were busy during its last pause:
+   * sleeps until its work (`workMs` since `began`) is back within
+   * `checkpointDutyMax` of the time, at most {@link throttleSleepMsMax} at a
+   * time, unless a checkpoint waits behind it or the log has grown by a
+   * whole epoch's bytes (then it finishes at full pace).
+   */
+  async #throttle(workMs: number, began: number): Promise<void> {
+    const { clock, epochs } = this.#deps;
+    if (clock.sleep === undefined || this.#queued > 1 || epochs.walBytesReached) return;
+    const owedMs = workMs / checkpointDutyMax - (clock.now() - began);
+    assert(Number.isFinite(owedMs), "a finite debt of time");
+    if (owedMs > 0) await clock.sleep(Math.min(owedMs, throttleSleepMsMax));
   }
 
   /**

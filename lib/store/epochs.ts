@@ -95,9 +95,11 @@ const presets: Readonly<Record<CheckpointPreset, Readonly<Thresholds>>> = {
 
 const retainSegmentsDefault = 0;
 /**
- * The share of the time automatic checkpoints may take: after one that took
- * `t` ms, the next is due (by operations or time) no sooner than
- * `t × (1 / checkpointDutyMax - 1)` ms after it ended. The WAL-bytes trigger
+ * The share of the time automatic checkpoints may take: after one whose own
+ * work took `t` ms, the next is due (by operations or time) no sooner than
+ * `t × (1 / checkpointDutyMax - 1)` ms after it ended; and while writers are
+ * busy, one sleeps between its slices of work so that it takes about this
+ * share of the time as it runs (see the checkpointer). The WAL-bytes trigger
  * is never held back, which bounds the log.
  */
 export const checkpointDutyMax = 0.1;
@@ -323,6 +325,8 @@ export class EpochTracker {
   #checkpointMsTotal = 0;
   #lastDurableEpoch = 0;
   #lastCheckpointMs = 0;
+  /** The last checkpoint's own work, its pauses for writers left out: what pacing counts. */
+  #lastCheckpointWorkMs = 0;
   /** When the last committed checkpoint ended (pacing, see {@link EpochTracker.due}). */
   #lastEndedAt = Number.NEGATIVE_INFINITY;
 
@@ -427,7 +431,7 @@ export class EpochTracker {
     // Paced: checkpoints take at most `checkpointDutyMax` of the time, so a
     // store under constant load does not checkpoint back to back (each
     // checkpoint rewrites the hot paths; fewer, larger ones write less).
-    const rest = this.#lastCheckpointMs * (1 / checkpointDutyMax - 1);
+    const rest = this.#lastCheckpointWorkMs * (1 / checkpointDutyMax - 1);
     if (time - this.#lastEndedAt < rest) return false;
     if (this.#epochOperations >= this.config.epochOps) return true;
     return this.#firstWriteAt !== undefined && time - this.#firstWriteAt >= this.config.epochMs;
@@ -490,12 +494,16 @@ export class EpochTracker {
    * assert.equal(tracker.stats(9).lastDurableEpoch, 2);
    * ```
    */
-  endCheckpoint(epoch: number, now: number, ok: boolean): void {
+  endCheckpoint(epoch: number, now: number, ok: boolean, workMs?: number): void {
     assert(this.#checkpointEpoch !== 0, "a checkpoint is in progress");
     assert(epoch === this.#checkpointEpoch, "the checkpoint that ends is the one that began");
     const time = this.#clock(now);
     const durationMs = time - this.#checkpointBeganAt;
     assert(durationMs >= 0, "checkpoints take non-negative time");
+    assert(
+      workMs === undefined || (workMs >= 0 && workMs <= durationMs + 1),
+      "work within the time",
+    );
     this.#checkpointEpoch = 0;
     if (!ok) {
       this.#failedCheckpoints += 1;
@@ -506,7 +514,26 @@ export class EpochTracker {
     this.#checkpointMsTotal += durationMs;
     this.#lastDurableEpoch = epoch;
     this.#lastCheckpointMs = durationMs;
+    this.#lastCheckpointWorkMs = Math.min(workMs ?? durationMs, durationMs);
     this.#lastEndedAt = time;
+  }
+
+  /**
+   * Operations accepted in the current epoch (those made while a
+   * checkpoint runs included): a checkpoint that sees it grow knows writers
+   * are busy.
+   */
+  get currentOperations(): number {
+    return this.#epochOperations;
+  }
+
+  /**
+   * Whether the current epoch has reached `epochWalBytes` WAL bytes: the log
+   * grows past its bound until a checkpoint ends, so one that runs should
+   * not hold back.
+   */
+  get walBytesReached(): boolean {
+    return this.#epochWalBytes >= this.config.epochWalBytes;
   }
 
   /**

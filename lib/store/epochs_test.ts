@@ -346,3 +346,21 @@ Deno.test("EpochTracker paces checkpoints to a tenth of the time, but never hold
   failed.endCheckpoint(failed.beginCheckpoint(0), 300, false);
   assert.equal(failed.noteWrites(100, 1_000, 301), true);
 });
+
+Deno.test("EpochTracker paces by a checkpoint's own work when it slept for writers", () => {
+  const tracker = new EpochTracker(config({ epochOps: 100, epochWalBytes: 1024 * 1024 }), 0);
+  tracker.noteWrites(100, 1_000, 0);
+  assert.equal(tracker.currentOperations, 100);
+  const epoch = tracker.beginCheckpoint(0);
+  assert.equal(tracker.currentOperations, 0, "a new epoch counts from zero");
+  tracker.noteWrites(150, 1_000, 10); // writers go on while it runs
+  assert.equal(tracker.currentOperations, 150);
+  // 1,000 ms from start to end, of which 100 ms its own work: the pause is 9 × 100 ms.
+  tracker.endCheckpoint(epoch, 1_000, true, 100);
+  assert.equal(tracker.due(1_000 + 100 * pauseFactor - 1), false);
+  assert.equal(tracker.due(1_000 + 100 * pauseFactor), true);
+  assert.equal(tracker.stats(1_000).lastCheckpointMs, 1_000, "stats report the whole duration");
+  assert.equal(tracker.walBytesReached, false);
+  tracker.noteWrites(1, 1024 * 1024, 1_001);
+  assert.equal(tracker.walBytesReached, true, "the epoch's WAL bytes reached their trigger");
+});

@@ -568,7 +568,7 @@ export class Store implements AtomicCommitter {
     this.#walBytesNoted = appended;
     if (due && this.#checkpointer.queued === 0) {
       // A failure poisons the store: later writes report it.
-      this.#checkpointer.run(false).catch(() => {});
+      this.#checkpointer.run(false, true).catch(() => {});
     }
   }
 
