@@ -349,6 +349,8 @@ export class Store implements AtomicCommitter {
   readonly #checkpointer: Checkpointer;
   #overlayGathering = new Overlay();
   #overlayInFlight = new Overlay();
+  /** The overlay of the durable group not yet applied ({@link Store.#unapplied}), until it is. */
+  #overlayUnapplied = new Overlay();
   /** Bounds on the values the gathering and the in-flight group leave (strict mode). */
   #boundsGathering: GroupBounds = { exactMax: 0, byBound: 0 };
   #boundsInFlight: GroupBounds = { exactMax: 0, byBound: 0 };
@@ -659,8 +661,11 @@ export class Store implements AtomicCommitter {
   /**
    * A group became durable (strict mode): its waiters may resume before its
    * records reach the trie, so the apply can overlap the next fsync. Until
-   * then its bounds count in {@link Store.#ceiling}, and every reader of the
-   * trie calls {@link Store.#applyPending} first; its overlay goes now.
+   * then its bounds count in {@link Store.#ceiling}, every reader of the
+   * trie calls {@link Store.#applyPending} first, and its overlay stays:
+   * judgments read it over the trie instead of applying the group (the
+   * waiters' next writes would otherwise apply it before the next fsync
+   * starts, with nothing to overlap).
    */
   #holdGroup(records: Uint8Array, lastLsn: number): void {
     assert(this.#durability === "strict", "only strict mode applies on durability");
@@ -672,7 +677,11 @@ export class Store implements AtomicCommitter {
     }
     this.#unappliedRecords.set(records);
     this.#unapplied = { bytes: records.length, lastLsn };
-    this.#overlayInFlight.clear();
+    assert(this.#overlayUnapplied.empty, "the group applied before left no overlay");
+    [this.#overlayUnapplied, this.#overlayInFlight] = [
+      this.#overlayInFlight,
+      this.#overlayUnapplied,
+    ];
     const drained = resetBounds(this.#boundsUnapplied);
     this.#boundsUnapplied = this.#boundsInFlight;
     this.#boundsInFlight = drained;
@@ -693,6 +702,7 @@ export class Store implements AtomicCommitter {
     }
     assert(lastLsn > this.#appliedLsn, "groups apply in LSN order");
     this.#appliedLsn = lastLsn;
+    this.#overlayUnapplied.clear(); // the trie holds the group now
     resetBounds(this.#boundsUnapplied); // the trie's own ceiling now covers what the group left
   }
 
@@ -1132,12 +1142,24 @@ export class Store implements AtomicCommitter {
     }
   }
 
-  /** The newest value of `key` below the gathering group: the group in flight, then the trie. */
+  /** The newest value of `key` below the gathering group: the group in flight, then the durable state. */
   #latestBelowGathering(key: Uint8Array, id: string | undefined): number | undefined {
     const inFlight = this.#overlayInFlight.empty ? undefined : this.#overlayInFlight.entry(key, id);
     if (entrySettles(inFlight)) return valueOver(inFlight, undefined);
-    this.#applyPending();
-    return valueOver(inFlight, this.#trie.get(key));
+    return valueOver(inFlight, this.#latestDurable(key, id));
+  }
+
+  /**
+   * The durable value of `key`: the group waiting to be applied, then the
+   * trie, which lacks only that group (so a key it did not write, or only
+   * added to, reads right without applying it).
+   */
+  #latestDurable(key: Uint8Array, id: string | undefined): number | undefined {
+    const overlay = this.#overlayUnapplied;
+    assert(overlay.empty || this.#unapplied !== undefined, "an overlay only for a waiting group");
+    const unapplied = overlay.empty ? undefined : overlay.entry(key, id);
+    if (entrySettles(unapplied)) return valueOver(unapplied, undefined);
+    return valueOver(unapplied, this.#trie.get(key));
   }
 
   /** The value each op leaves, in order; throws RangeError if one leaves the range. */
