@@ -239,6 +239,16 @@ const pinned: Pinned[] = [
     bug: "engine: the same, a segment header overwritten by a misdirected record write",
     seeAlso: "tests/wal_test.ts: regression (sim seeds 1713, mixed, and 490, hostile)",
   },
+  {
+    seed: 5056,
+    profile: "hostile",
+    durability: "mixed",
+    ops: 500,
+    sectorBytes: 4096,
+    bug: "engine: the same, with a stale torn tail instead of zeros past the records of the " +
+      "segment before the damaged header: damage was reported there, not at the header",
+    seeAlso: "tests/wal_test.ts: regression (sim seeds 1713, mixed, and 490, hostile)",
+  },
 ];
 
 for (const pin of pinned) {

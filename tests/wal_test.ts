@@ -586,8 +586,10 @@ Deno.test("regression (sim seeds 1713, mixed, and 490, hostile): a damaged heade
   // The simulator found: a misdirected write destroyed a segment's header,
   // so the segment before it had no recorded seal; recovery read that
   // segment's zero padding as records and reported damage there, far from
-  // the fault. The padding now ends the segment, and the damaged header
-  // raises its own CorruptionError.
+  // the fault. A damaged header with segments after it is now reported at
+  // once, before the segment whose end it recorded is read (seed 5056,
+  // hostile, 4 KiB sectors: that segment's tail held a stale torn tail, not
+  // zeros).
   const storage = new MemoryBlockStorage();
   const { wal } = await Wal.open(storage, { afterLsn: 0, onRecord: () => undefined });
   const key = new TextEncoder().encode("key");
@@ -606,12 +608,25 @@ Deno.test("regression (sim seeds 1713, mixed, and 490, hostile): a damaged heade
       error instanceof CorruptionError && error.file === damaged && error.offset === 0,
     `the damage is in ${damaged}, not in the padding of ${padded}`,
   );
-  // Zeros that are not the whole rest of the segment are damage, as before.
+  // Bytes past the records of the segment before it, zeros or not, lie past
+  // the end the damaged header recorded: the damage reported is the header.
   await patch(crashed, padded, (await fileSize(crashed, padded)) - 1, Uint8Array.of(1));
   await assert.rejects(
     Wal.open(crashed, { afterLsn: 0, onRecord: () => undefined }),
-    (error: unknown) => error instanceof CorruptionError && error.file === padded,
+    (error: unknown) =>
+      error instanceof CorruptionError && error.file === damaged && error.offset === 0,
   );
+  // With the header whole again, the padded segment ends where it says: its
+  // stale tail is ignored and every record comes back.
+  const intact = storage.clone();
+  await patch(intact, padded, (await fileSize(intact, padded)) - 1, Uint8Array.of(1));
+  const seen: number[] = [];
+  const reopened = await Wal.open(intact, {
+    afterLsn: 0,
+    onRecord: (_bytes, _view, frame) => void seen.push(frame.lsn),
+  });
+  assert.deepEqual(seen, [1, 2, 3, 4, 5, 6]);
+  await reopened.wal.close();
   await wal.close();
 });
 

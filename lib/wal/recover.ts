@@ -113,6 +113,13 @@ export async function readWal(
     // A last segment whose header never became durable is a torn creation:
     // the segment before it is then where appends continue.
     const nextTorn = typeof next === "string" && index + 1 === names.length - 1;
+    if (typeof next === "string" && !nextTorn) {
+      // A damaged header with segments after it: durable before they were
+      // made, so damage. It is the damage to report: this segment's end is
+      // what it recorded, and bytes past the records here (zero padding, a
+      // torn tail whose truncation never became durable) are no damage.
+      throw new CorruptionError(names[index + 1], 0, next);
+    }
     const isLast = index === names.length - 1 || nextTorn;
     const sealedAt = typeof next === "object" && next.previousBytes > 0
       ? next.previousBytes
