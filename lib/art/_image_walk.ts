@@ -9,6 +9,7 @@
  */
 
 import { assert } from "../_assert.ts";
+import { ViewBytes } from "../_view_bytes.ts";
 import type { Arena } from "./_arena.ts";
 import { KEY_BYTES_MAX } from "./_bytes.ts";
 import { findChild, nextChild, nextChildFound } from "./_children.ts";
@@ -210,35 +211,6 @@ export function* writeUnwrittenSteps(
     "image walk left the root without a record",
   );
   return address;
-}
-
-/**
- * A byte buffer and views of its first `n` bytes, made once per length: a
- * view per visit (an object with its own backing pointer) cost more than
- * the bytes copied into it.
- */
-class ViewBytes {
-  bytes: Uint8Array;
-  #views: Uint8Array[] = [];
-
-  constructor(bytes: number) {
-    this.bytes = new Uint8Array(bytes);
-  }
-
-  /** Room for `length` bytes (a larger buffer drops the old one's views). */
-  reserve(length: number): Uint8Array {
-    if (this.bytes.length < length) {
-      this.bytes = new Uint8Array(Math.max(length, this.bytes.length * 2));
-      this.#views = [];
-    }
-    return this.bytes;
-  }
-
-  /** A view of the first `length` bytes. */
-  view(length: number): Uint8Array {
-    assert(length <= this.bytes.length, "a view within the buffer");
-    return this.#views[length] ??= this.bytes.subarray(0, length);
-  }
 }
 
 /** An inline leaf of a {@link NodeView}, reused from one view to the next. */

@@ -313,6 +313,34 @@ export function freeNode(a: Arena, n: number): void {
   a.free(n, wordsOf(a, n));
 }
 
+/** Bytes of the buffer prefixes are assembled in at first; it grows to the longest. */
+const PREFIX_BUFFER_BYTES_INITIAL = 256;
+let prefixBufferBytes = new Uint8Array(PREFIX_BUFFER_BYTES_INITIAL);
+
+/**
+ * A buffer of at least `length` bytes to assemble a prefix in before
+ * {@link newNode} copies it (the arena's own bytes may move): valid until
+ * the next call.
+ */
+export function prefixBuffer(length: number): Uint8Array {
+  assert(length >= 0 && length <= PREFIX_BYTES_MAX, "a prefix length");
+  if (prefixBufferBytes.length < length) {
+    prefixBufferBytes = new Uint8Array(Math.max(length, prefixBufferBytes.length * 2));
+  }
+  return prefixBufferBytes;
+}
+
+/**
+ * A new node of `kind` with `n`'s value and its prefix less the first
+ * `skip` bytes; no children, no address.
+ */
+export function newNodeLike(a: Arena, kind: number, n: number, skip = 0): number {
+  const buffer = prefixBuffer(prefixLengthOf(a, n));
+  const end = copyPrefix(a, n, buffer, 0);
+  assert(skip >= 0 && skip <= end, "skip within the prefix");
+  return newNode(a, kind, buffer, skip, end - skip, valueOf(a, n));
+}
+
 /** Copies the node's prefix into `target` at `at`; returns the end. */
 export function copyPrefix(a: Arena, n: number, target: Uint8Array, at: number): number {
   const length = prefixLengthOf(a, n);

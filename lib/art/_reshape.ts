@@ -23,35 +23,20 @@ import {
   KIND_LEAF,
   kindOf,
   newNode,
+  newNodeLike,
   NO_VALUE,
   NODE16_SHRINK_COUNT,
   NODE256_SHRINK_COUNT,
   NODE48_SHRINK_COUNT,
+  prefixBuffer,
   prefixLengthOf,
   valueOf,
 } from "./_node.ts";
 
-/** Bytes of the buffer prefixes are assembled in at first; it grows to the longest. */
-const SCRATCH_BYTES_INITIAL = 256;
-let scratch = new Uint8Array(SCRATCH_BYTES_INITIAL);
-
-function scratchOf(length: number): Uint8Array {
-  assert(length >= 0 && length <= KEY_BYTES_MAX, "a prefix length");
-  if (scratch.length < length) scratch = new Uint8Array(Math.max(length, scratch.length * 2));
-  return scratch;
-}
-
-/** A node of `kind` with `n`'s prefix and value and no children. */
-function newLike(a: Arena, n: number, kind: number): number {
-  const buffer = scratchOf(prefixLengthOf(a, n));
-  const length = copyPrefix(a, n, buffer, 0);
-  return newNode(a, kind, buffer, 0, length, valueOf(a, n));
-}
-
 /** A node of `kind` with `n`'s prefix, value and children. */
 function rebuild(a: Arena, n: number, kind: number): number {
   assert(countOf(a, n) <= capacityOf(kind), "children do not fit the kind");
-  const target = newLike(a, n, kind);
+  const target = newNodeLike(a, kind, n);
   copyChildren(a, n, target);
   return target;
 }
@@ -67,7 +52,7 @@ export function grow(a: Arena, n: number): number {
 /** A Node4 in place of a leaf that gains a child; it keeps the prefix and value. */
 export function leafToNode4(a: Arena, leaf: number): number {
   assert(kindOf(a, leaf) === KIND_LEAF && valueOf(a, leaf) !== NO_VALUE, "a leaf holds a value");
-  return newLike(a, leaf, KIND_4);
+  return newNodeLike(a, KIND_4, leaf);
 }
 
 /** Whether {@link normalize} of `n` is a merge into its only child. */
@@ -84,7 +69,7 @@ export function normalize(a: Arena, n: number): number {
   const kind = kindOf(a, n);
   const count = countOf(a, n);
   assert(count > 0 || valueOf(a, n) !== NO_VALUE, "inner node with nothing left");
-  if (count === 0) return newLike(a, n, KIND_LEAF);
+  if (count === 0) return newNodeLike(a, KIND_LEAF, n);
   if (mergesIntoChild(a, n)) return mergeOnlyChild(a, n);
   if (
     (kind === KIND_16 && count <= NODE16_SHRINK_COUNT) ||
@@ -107,7 +92,7 @@ function mergeOnlyChild(a: Arena, n: number): number {
   const child = childAt(a, n, 0);
   const length = prefixLengthOf(a, n) + 1 + prefixLengthOf(a, child);
   assert(length <= KEY_BYTES_MAX, "merged prefix too long");
-  const buffer = scratchOf(length);
+  const buffer = prefixBuffer(length);
   let at = copyPrefix(a, n, buffer, 0);
   buffer[at++] = byte;
   at = copyPrefix(a, child, buffer, at);

@@ -23,27 +23,24 @@
 import { assert, unreachable } from "../_assert.ts";
 import type { Arena } from "./_arena.ts";
 import { KEY_BYTES_MAX } from "./_bytes.ts";
-import { addChild, childAt, childSlot, removeChild, replaceChild } from "./_children.ts";
+import { addChild, childAt, childSlot, findChild, removeChild, replaceChild } from "./_children.ts";
 import {
   addressOf,
   bodyOf,
   bodyWords,
   capacityOf,
   cloneNode,
-  copyPrefix,
   countOf,
   freeNode,
   genOf,
   INLINE_ADDRESS,
   isStub,
-  KIND_16,
-  KIND_256,
   KIND_4,
-  KIND_48,
   KIND_LEAF,
   kindOf,
   matchPrefix,
   newNode,
+  newNodeLike,
   NO_ADDRESS,
   NO_VALUE,
   prefixByte,
@@ -90,32 +87,12 @@ export function findNode(a: Arena, root: number, key: Uint8Array): number {
     }
     depth += prefixLength;
     if (depth === length) return node;
-    node = childOf(i32, u8, node, meta, key[depth]);
+    node = findChild(a, node, key[depth]);
     depth++;
   }
   assert(depth <= length + 1, "descent went past the key");
   return 0;
 }
-
-/** The child under `byte` of the node at `n` with header word `meta`, or 0 (inlined `findChild`). */
-function childOf(i32: Int32Array, u8: Uint8Array, n: number, meta: number, byte: number): number {
-  const kind = meta & 7;
-  const body = bodyOf(n, meta >>> 12);
-  if (kind === KIND_48 || kind === KIND_256) return i32[body + byte];
-  if (kind !== KIND_4 && kind !== KIND_16) return 0;
-  const count = (meta >>> 3) & 0x1ff;
-  const keys = body << 2;
-  for (let at = 0; at < count; at++) {
-    const key = u8[keys + at];
-    if (key === byte) return i32[body + (kind === KIND_4 ? 1 : 4) + at];
-    if (key > byte) return 0;
-  }
-  return 0;
-}
-
-/** Bytes of the buffer a shortened prefix is copied through at first. */
-const SCRATCH_BYTES_INITIAL = 256;
-let scratch = new Uint8Array(SCRATCH_BYTES_INITIAL);
 
 /** The root of a trie, its arena, and the whole-key operations on it. */
 export class ArtTree {
@@ -273,11 +250,7 @@ export class ArtTree {
     const kind = kindOf(a, node);
     const length = prefixLengthOf(a, node) - skip;
     assert(length >= 0 && skip > 0, "a prefix to shorten");
-    if (scratch.length < length + skip) {
-      scratch = new Uint8Array(Math.max(length + skip, 2 * scratch.length));
-    }
-    copyPrefix(a, node, scratch, 0);
-    const copy = newNode(a, kind, scratch, skip, length, valueOf(a, node));
+    const copy = newNodeLike(a, kind, node, skip);
     const from = bodyOf(node, length + skip);
     a.i32.copyWithin(bodyOf(copy, length), from, from + bodyWords(kind));
     setCount(a, copy, countOf(a, node));

@@ -8,6 +8,7 @@
 import { assert } from "../_assert.ts";
 import { keyBytesMax } from "../wal/record.ts";
 import { compareBytes } from "../art/_bytes.ts";
+import { ViewBytes } from "../_view_bytes.ts";
 
 /** A key: bytes, or a string stored as its UTF-8 bytes. */
 export type KeyLike = Uint8Array | string;
@@ -16,15 +17,15 @@ const encoder = new TextEncoder();
 
 /** Short ASCII keys are encoded by hand: a loop beats `TextEncoder` for them (measured ~75 vs ~700 ns). */
 const asciiFastPathMax = 256;
-/** UTF-8 takes at most 3 bytes per UTF-16 unit, so any string within the key limit fits. */
-const scratch = new Uint8Array(keyBytesMax * 3);
 /**
- * Views of the scratch buffer's first `n` bytes, made once per length up to
- * this: a key's view costs no allocation (a new view per call was about a
- * tenth of a point read, and garbage at once).
+ * Views of the scratch buffer are kept for keys up to this long: a key's
+ * view then costs no allocation (a new view per call was about a tenth of a
+ * point read, and garbage at once).
  */
 const scratchViewBytesMax = 256;
-const scratchViews: (Uint8Array | undefined)[] = new Array(scratchViewBytesMax + 1);
+/** UTF-8 takes at most 3 bytes per UTF-16 unit, so any string within the key limit fits. */
+const scratchViews = new ViewBytes(keyBytesMax * 3, scratchViewBytesMax);
+const scratch = scratchViews.bytes;
 
 /**
  * Like {@link keyBytes}, but a string's bytes land in a shared scratch buffer:
@@ -45,8 +46,7 @@ export function transientKeyBytes(key: KeyLike, operation: string): Uint8Array {
   const written = index === length ? length : encoder.encodeInto(key, scratch).written;
   if (written === 0 || written > keyBytesMax) return keyBytes(key, operation);
   assert(written >= length, "UTF-8 takes at least one byte per UTF-16 unit");
-  if (written > scratchViewBytesMax) return scratch.subarray(0, written);
-  return scratchViews[written] ??= scratch.subarray(0, written);
+  return scratchViews.view(written);
 }
 
 /**

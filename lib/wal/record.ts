@@ -14,6 +14,7 @@
 import { assert, unreachable } from "../_assert.ts";
 import { readU64, writeU64 } from "../_binary.ts";
 import { crc32c } from "../_crc32c.ts";
+import { ViewBytes } from "../_view_bytes.ts";
 
 /** Bytes before the payload: length, crc, lsn, type. */
 export const recordHeaderBytes = 17;
@@ -399,24 +400,17 @@ function decodeOne(
 /** Keys up to this long are handed to a sink in a reused view (longer ones in a view of the record). */
 const keyViewBytesMax = 256;
 /** Where short keys are copied for {@link keyView}. */
-const keyScratch = new Uint8Array(keyViewBytesMax);
-/** Views of the scratch buffer's first `n` bytes, made once per length. */
-const keyViews: Uint8Array[] = Array.from(
-  { length: keyViewBytesMax + 1 },
-  (_, length) => keyScratch.subarray(0, length),
-);
+const keyScratch = new ViewBytes(keyViewBytesMax);
 
 /**
- * `bytes[start, start + length)` as a view valid until the next call: a short
- * key is copied into a view made once per length, since a new view per
- * mutation (an object with its own backing pointer) cost more than the copy.
+ * `bytes[start, start + length)` as a view valid until the next call: a
+ * short key is copied into a buffer whose views are made once per length.
  */
 function keyView(bytes: Uint8Array, start: number, length: number): Uint8Array {
   if (length > keyViewBytesMax) return bytes.subarray(start, start + length);
-  for (let i = 0; i < length; i++) keyScratch[i] = bytes[start + i];
-  const view = keyViews[length];
-  assert(view.length === length, "a key view has the key's length");
-  return view;
+  const scratch = keyScratch.bytes;
+  for (let i = 0; i < length; i++) scratch[i] = bytes[start + i];
+  return keyScratch.view(length);
 }
 
 /**

@@ -254,10 +254,17 @@ export class Wal {
   /** Appends one add, set or delete record; returns its LSN. */
   appendMutation(kind: MutationKind, key: Uint8Array, value: number): number {
     this.checkWritable();
-    const lsn = this.#nextLsn++;
+    const lsn = this.#nextLsn;
     const before = this.#pending.length;
     this.#pending.mutation(lsn, kind, key, value);
+    return this.#appended(lsn, before);
+  }
+
+  /** The record of `lsn` was encoded into the pending buffer from byte `before` on: queues it. */
+  #appended(lsn: number, before: number): number {
+    assert(lsn === this.#nextLsn && this.#pending.length > before, "one record was encoded");
     this.#appendedBytes += this.#pending.length - before;
+    this.#nextLsn++;
     this.#queue();
     return lsn;
   }
@@ -379,10 +386,7 @@ export class Wal {
       }
     }
     buffer.end();
-    this.#appendedBytes += buffer.length - before;
-    this.#nextLsn++;
-    this.#queue();
-    return lsn;
+    return this.#appended(lsn, before);
   }
 
   /**
@@ -395,10 +399,7 @@ export class Wal {
     const buffer = this.#pending;
     const before = buffer.length;
     buffer.asciiAdds(lsn, adds, payloadBytes);
-    this.#appendedBytes += buffer.length - before;
-    this.#nextLsn++;
-    this.#queue();
-    return lsn;
+    return this.#appended(lsn, before);
   }
 
   /** Resolves when the record with the LSN last appended is durable. */
