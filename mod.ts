@@ -46,6 +46,7 @@ export {
 export type { KeyLike, ListSelector } from "./lib/store/keys.ts";
 export {
   CorruptionError,
+  MemoryLimitError,
   StorageIoError,
   StoreClosedError,
   StoreLockedError,

@@ -65,6 +65,36 @@ export class StorageIoError extends Error {
 }
 
 /**
+ * The in-memory trie that holds the store's keys could not grow: the process
+ * is out of memory, or the trie reached its limit of 8 GiB (int32 node
+ * refs, about 150 million short keys). A read that was loading nodes from
+ * the image fails alone. If it was raised while applying writes already in
+ * the log (a strict group after its fsync, or a relaxed commit), they stay
+ * there for the next open, but the trie may hold part of a batch: the store
+ * refuses every read, write and checkpoint until it is closed and opened
+ * again (in a process with more memory).
+ *
+ * @example
+ * ```ts
+ * import { MemoryLimitError } from "./errors.ts";
+ * const error = new MemoryLimitError("Cannot grow the trie's memory to 8 GiB", new RangeError("Array buffer allocation failed"));
+ * console.assert(error.name === "MemoryLimitError" && error.cause instanceof RangeError);
+ * ```
+ */
+export class MemoryLimitError extends Error {
+  /**
+   * Builds the error from what could not grow and the underlying error.
+   *
+   * @param message What failed, sentence case, with what to do.
+   * @param cause The underlying error, if any.
+   */
+  constructor(message: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = "MemoryLimitError";
+  }
+}
+
+/**
  * The store was used after `close()` (or after a close that is in progress).
  *
  * @example

@@ -19,6 +19,7 @@
  */
 
 import { assert } from "../_assert.ts";
+import { MemoryLimitError } from "../errors.ts";
 
 /** Words of a new arena's buffer (16 KiB): small tries stay small. */
 const ARENA_WORDS_INITIAL = 4_096;
@@ -128,18 +129,47 @@ export class Arena {
     this.#liveWords -= size;
   }
 
-  /** A larger buffer holding at least `needed` words; the views change. */
+  /**
+   * A larger buffer holding at least `needed` words; the views change.
+   * Grows by half or double for headroom, or, if the process cannot give
+   * that much, by just enough. Throws {@link MemoryLimitError}, changing
+   * nothing, when even that is refused or past {@link ARENA_WORDS_MAX}.
+   */
   #grow(needed: number): void {
-    assert(needed <= ARENA_WORDS_MAX, `trie memory past ${ARENA_WORDS_MAX * 4} bytes`);
+    if (needed > ARENA_WORDS_MAX) {
+      throw new MemoryLimitError(
+        `Cannot grow the trie's memory past its limit of ${ARENA_WORDS_MAX * 4} bytes ` +
+          `(int32 node refs): split the keys over several stores`,
+      );
+    }
     const length = this.i32.length;
+    const least = needed + (needed % 2);
     let words = length < ARENA_DOUBLING_WORDS_MAX ? length * 2 : length + (length >> 1);
-    words = Math.min(Math.max(words, needed), ARENA_WORDS_MAX);
+    words = Math.min(Math.max(words, least), ARENA_WORDS_MAX);
     words += words % 2;
-    const buffer = new ArrayBuffer(words * 4);
+    assert(words >= least && words <= ARENA_WORDS_MAX, "a growth within the limit");
+    const buffer = allocateBuffer(words) ?? allocateBuffer(least);
+    if (buffer === undefined) {
+      throw new MemoryLimitError(
+        `Cannot grow the trie's memory from ${length * 4} to ${least * 4} bytes: ` +
+          `the process is out of memory; run it where more memory is free, or split the keys ` +
+          `over several stores`,
+      );
+    }
     const i32 = new Int32Array(buffer);
     i32.set(this.i32.subarray(0, this.#top));
     this.i32 = i32;
     this.u8 = new Uint8Array(buffer);
     this.f64 = new Float64Array(buffer);
+  }
+}
+
+/** A buffer of `words` words, or undefined if the process cannot allocate it. */
+function allocateBuffer(words: number): ArrayBuffer | undefined {
+  try {
+    return new ArrayBuffer(words * 4);
+  } catch (error) {
+    if (error instanceof RangeError) return undefined; // "Array buffer allocation failed"
+    throw error;
   }
 }

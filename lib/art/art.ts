@@ -358,10 +358,11 @@ export class Art {
     fetch: (address: number) => NodeView | undefined,
     budget: number,
   ): number {
-    const installed = installSubtree(this.#tree, path, address, fetch, budget);
-    this.#unloaded += installPathStubs.added;
-    assert(this.#unloaded >= 0, "more stubs installed than the trie held");
-    return installed;
+    try {
+      return installSubtree(this.#tree, path, address, fetch, budget);
+    } finally {
+      this.#countInstalled(); // also when the arena could not grow: the nodes made before stay
+    }
   }
 
   /**
@@ -382,12 +383,22 @@ export class Art {
    */
   lookupLoading(key: Uint8Array, fetch: (address: number) => NodeView | undefined): number {
     if (this.#unloaded === 0) return this.lookup(key);
-    const node = installPath(this.#tree, key, fetch);
-    this.#unloaded += installPathStubs.added;
-    assert(this.#unloaded >= 0, "more stubs installed than the trie held");
+    let node: number;
+    try {
+      node = installPath(this.#tree, key, fetch);
+    } finally {
+      this.#countInstalled(); // also when the arena could not grow: the nodes made before stay
+    }
     if (node < 0) return LOOKUP_NOT_LOADED;
     const value = node === 0 ? NO_VALUE : valueOf(this.#tree.a, node);
     return value === NO_VALUE ? LOOKUP_ABSENT : value;
+  }
+
+  /** Counts the stubs the last install left (replaced ones out, new children in). */
+  #countInstalled(): void {
+    this.#unloaded += installPathStubs.added;
+    installPathStubs.added = 0;
+    assert(this.#unloaded >= 0, "more stubs installed than the trie held");
   }
 
   /**

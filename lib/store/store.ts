@@ -15,7 +15,13 @@
 
 import { assert, unreachable } from "../_assert.ts";
 import { Art, LOOKUP_NOT_LOADED, NodeNotLoaded, type TrieMemory } from "../art/art.ts";
-import { CorruptionError, StorageIoError, StoreClosedError, StoreLockedError } from "../errors.ts";
+import {
+  CorruptionError,
+  MemoryLimitError,
+  StorageIoError,
+  StoreClosedError,
+  StoreLockedError,
+} from "../errors.ts";
 import { slabBytes } from "../image/allocation.ts";
 import { ImageFile, imageFileName, type ImageSpace } from "../image/image_file.ts";
 import { newRecordFields } from "../image/node_record.ts";
@@ -389,6 +395,12 @@ export class Store implements AtomicCommitter {
   #queueTail: Promise<void> = Promise.resolve();
   /** Commits {@link Store.#commitAsciiAdds} took (for tests, through {@link writeCounters}). */
   #asciiBatches = 0;
+  /**
+   * Set when applying logged writes to the trie failed (it could not grow):
+   * the trie may hold part of a batch, so nothing reads, judges against or
+   * checkpoints it again; the writes are in the log for the next open.
+   */
+  #trieFailure: Error | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
   readonly #recovery: StoreStats["recovery"];
@@ -429,7 +441,7 @@ export class Store implements AtomicCommitter {
     if (this.#durability === "strict") {
       parts.wal.onSeal = () => this.#sealOverlay();
       parts.wal.onDurable = (records, _first, last) => this.#holdGroup(records, last);
-      parts.wal.onSyncing = () => this.#applyPending();
+      parts.wal.onSyncing = () => void this.#applyQuietly();
     }
   }
 
@@ -518,6 +530,7 @@ export class Store implements AtomicCommitter {
 
   #checkOpen(operation: string): void {
     if (this.#closed) throw new StoreClosedError(operation);
+    if (this.#trieFailure !== undefined) throw this.#trieFailure;
   }
 
   /**
@@ -633,7 +646,11 @@ export class Store implements AtomicCommitter {
     result: number | undefined,
   ): void {
     if (this.#durability === "relaxed") {
-      applyMutation(this.#trie, kind, key, value);
+      try {
+        applyMutation(this.#trie, kind, key, value);
+      } catch (error) {
+        throw this.#failTrie(error);
+      }
       this.#appliedLsn = this.#wal.nextLsn - 1;
       return;
     }
@@ -669,7 +686,12 @@ export class Store implements AtomicCommitter {
    */
   #holdGroup(records: Uint8Array, lastLsn: number): void {
     assert(this.#durability === "strict", "only strict mode applies on durability");
-    this.#applyPending();
+    if (!this.#applyQuietly()) {
+      // Nothing applies any more: the group stays in the log for the next open.
+      this.#overlayInFlight.clear();
+      resetBounds(this.#boundsInFlight);
+      return;
+    }
     assert(lastLsn > this.#appliedLsn, "groups become durable in LSN order");
     if (this.#unappliedRecords.length < records.length) {
       this.#unappliedRecords = new Uint8Array(2 * records.length);
@@ -687,8 +709,13 @@ export class Store implements AtomicCommitter {
     this.#boundsInFlight = drained;
   }
 
-  /** Applies the durable group {@link Store.#holdGroup} kept, if one waits. */
+  /**
+   * Applies the durable group {@link Store.#holdGroup} kept, if one waits.
+   * Throws {@link Store.#trieFailure} if this or an earlier apply failed:
+   * whoever reads the trie next calls this first.
+   */
   #applyPending(): void {
+    if (this.#trieFailure !== undefined) throw this.#trieFailure;
     const pending = this.#unapplied;
     if (pending === undefined) return;
     this.#unapplied = undefined;
@@ -696,14 +723,50 @@ export class Store implements AtomicCommitter {
     const records = this.#unappliedRecords.subarray(0, bytes);
     const view = this.#unappliedView;
     const sink = this.#applySink;
-    for (const frame of trustedFrames(records, view)) {
-      const problem = decodeMutations(records, view, frame, sink);
-      assert(problem === undefined, `own records apply cleanly: ${problem}`);
+    try {
+      for (const frame of trustedFrames(records, view)) {
+        const problem = decodeMutations(records, view, frame, sink);
+        assert(problem === undefined, `own records apply cleanly: ${problem}`);
+      }
+    } catch (error) {
+      throw this.#failTrie(error);
     }
     assert(lastLsn > this.#appliedLsn, "groups apply in LSN order");
     this.#appliedLsn = lastLsn;
     this.#overlayUnapplied.clear(); // the trie holds the group now
     resetBounds(this.#boundsUnapplied); // the trie's own ceiling now covers what the group left
+  }
+
+  /**
+   * {@link Store.#applyPending} from a WAL hook, which must not throw (the
+   * log is fine): returns false if the trie failed, which every later read,
+   * write and checkpoint reports.
+   */
+  #applyQuietly(): boolean {
+    try {
+      this.#applyPending();
+      return true;
+    } catch (error) {
+      this.#failTrie(error);
+      return false;
+    }
+  }
+
+  /**
+   * Records that applying logged writes to the trie failed; returns the
+   * error every later read, write and checkpoint throws.
+   */
+  #failTrie(error: unknown): Error {
+    if (this.#trieFailure !== undefined) return this.#trieFailure;
+    const detail = error instanceof Error ? error.message : String(error);
+    const message = `The store's in-memory trie failed while applying logged writes (${detail}). ` +
+      `Those writes are in the log, but the trie may hold part of a batch, so the store ` +
+      `refuses reads, writes and checkpoints: close it and open it again`;
+    this.#trieFailure = error instanceof MemoryLimitError
+      ? new MemoryLimitError(message, error)
+      : new Error(message, { cause: error });
+    assert(this.#trieFailure.message.length > 0, "the failure says what happened");
+    return this.#trieFailure;
   }
 
   /**
