@@ -5,7 +5,7 @@
  * ```sh
  * deno task sim [--seed N | --seeds A..B] [--ops N] [--clients N]
  *               [--profile none|realistic|hostile|mixed] [--sector 512|4096]
- *               [--trace FILE] [--replay FILE] [--shrink] [--seconds N]
+ *               [--memory-pressure P] [--trace FILE] [--replay FILE] [--shrink] [--seconds N]
  * ```
  *
  * On a violation it prints the seed, the property, the steps involved and a
@@ -34,6 +34,7 @@ interface CliOptions {
   profile: ProfileName;
   durability: DurabilityChoice;
   sector: 512 | 4096;
+  memoryPressure: number;
   trace?: string;
   replay?: string;
   shrink: boolean;
@@ -42,7 +43,7 @@ interface CliOptions {
 
 const usage = "usage: deno task sim [--seed N | --seeds A..B] [--ops N] [--clients N] " +
   "[--profile none|realistic|hostile|mixed] [--durability strict|relaxed|mixed] [--sector 512|4096]" +
-  " [--trace FILE] [--replay FILE] [--shrink] [--seconds N]";
+  " [--memory-pressure P] [--trace FILE] [--replay FILE] [--shrink] [--seconds N]";
 
 /** The JSON a trace file holds. */
 export interface TraceFile {
@@ -72,6 +73,7 @@ function parseArgs(argv: string[]): CliOptions {
     profile: "mixed",
     durability: "mixed",
     sector: 512,
+    memoryPressure: 0,
     shrink: false,
   };
   for (let index = 0; index < argv.length; index++) {
@@ -103,6 +105,15 @@ function parseArgs(argv: string[]): CliOptions {
         throw new RangeError(`--durability must be strict, relaxed or mixed, got "${name}"`);
       }
       options.durability = name;
+    } else if (arg === "--memory-pressure") {
+      const text = value();
+      const chance = Number(text);
+      if (text === undefined || !(chance >= 0 && chance <= 1)) {
+        throw new RangeError(
+          `--memory-pressure takes a chance per step from 0 to 1, got "${text}"`,
+        );
+      }
+      options.memoryPressure = chance;
     } else if (arg === "--trace") options.trace = value();
     else if (arg === "--replay") options.replay = value();
     else if (arg === "--shrink") options.shrink = true;
@@ -119,12 +130,14 @@ function runOptions(cli: CliOptions, seed: number): RunOptions {
     profile: drawProfile(cli.profile, seed),
     durability: drawDurability(cli.durability, seed),
     sectorBytes: cli.sector,
+    memoryPressure: cli.memoryPressure,
   };
 }
 
 function replayCommand(options: RunOptions, cli: CliOptions): string {
   return `deno task sim --seed ${options.seed} --ops ${cli.ops} --clients ${cli.clients} ` +
-    `--profile ${cli.profile} --durability ${cli.durability} --sector ${cli.sector}`;
+    `--profile ${cli.profile} --durability ${cli.durability} --sector ${cli.sector}` +
+    (cli.memoryPressure > 0 ? ` --memory-pressure ${cli.memoryPressure}` : "");
 }
 
 function printFailure(result: RunResult, options: RunOptions, cli: CliOptions): void {
@@ -201,6 +214,7 @@ interface Totals {
   eagerOpens: number;
   queuedWrites: number;
   verifies: number;
+  outOfMemory: number;
   stoppedEarly: number;
   crashPoints: Set<string>;
   faults: Record<string, number>;
@@ -218,6 +232,7 @@ function addUp(totals: Totals, result: RunResult): void {
   totals.eagerOpens += result.stats.eagerOpens;
   totals.queuedWrites += result.stats.queuedWrites;
   totals.verifies += result.stats.verifies;
+  totals.outOfMemory += result.stats.outOfMemory;
   if (result.stoppedEarly !== undefined && result.violations.length === 0) totals.stoppedEarly++;
   for (const point of result.stats.crashPoints) totals.crashPoints.add(point);
   for (const [kind, count] of Object.entries(result.stats.faults)) {
@@ -248,6 +263,9 @@ function printSummary(totals: Totals, ms: number): void {
       `writes queued for a load: ${totals.queuedWrites}; verify() passes: ${totals.verifies}`,
   );
   console.log(`faults injected: ${faults.join(", ") || "none"}`);
+  if (totals.outOfMemory > 0) {
+    console.log(`calls refused with MemoryLimitError while out of memory: ${totals.outOfMemory}`);
+  }
   if (totals.stoppedEarly > 0) {
     console.log(
       `${totals.stoppedEarly} runs ended early without a violation ` +
@@ -271,6 +289,7 @@ async function main(): Promise<number> {
     eagerOpens: 0,
     queuedWrites: 0,
     verifies: 0,
+    outOfMemory: 0,
     stoppedEarly: 0,
     crashPoints: new Set(),
     faults: {},

@@ -8,7 +8,12 @@
  */
 
 import { assert } from "../lib/_assert.ts";
-import { CorruptionError, StorageIoError, StoreClosedError } from "../lib/errors.ts";
+import {
+  CorruptionError,
+  MemoryLimitError,
+  StorageIoError,
+  StoreClosedError,
+} from "../lib/errors.ts";
 import { compactingFileName, imageFileName } from "../lib/image/image_file.ts";
 import {
   type CheckpointOptions,
@@ -20,6 +25,7 @@ import {
   writeCounters,
 } from "../lib/store/store.ts";
 import type { FaultProfile, FaultRecord } from "./faults.ts";
+import { MemoryPressure } from "./memory.ts";
 import { Oracle, type State, type Verdict, type Violation } from "./model.ts";
 import { eventPrng, hash32, hashString } from "./prng.ts";
 import { drawCheckpointOptions } from "./profiles.ts";
@@ -52,6 +58,11 @@ export interface RunOptions {
    * lazy, so the ops after it meet stubs.
    */
   load?: LoadMode;
+  /**
+   * The chance, before each step, that the process runs out of memory (the
+   * trie's arena cannot grow) until the next crash or restart; default 0.
+   */
+  memoryPressure?: number;
 }
 
 /** Counters of one run. */
@@ -90,7 +101,9 @@ export interface RunStats {
   checkpointsCommitted: number;
   /** Image nodes loaded (at open or on use), by those stores. */
   nodesLoaded: number;
-  /** Injected faults by kind. */
+  /** Calls that failed with `MemoryLimitError` (see {@link RunOptions.memoryPressure}). */
+  outOfMemory: number;
+  /** Injected faults by kind (`memoryExhausted`: see {@link RunOptions.memoryPressure}). */
   faults: Record<string, number>;
 }
 
@@ -127,6 +140,8 @@ const crashStream = 0xc4a5;
 const lazyStream = 0x1a2b;
 /** The `eventPrng` stream of how a recovery open loads the image. */
 const loadStream = 0x10ad;
+/** The `eventPrng` stream of memory exhaustion ({@link RunOptions.memoryPressure}). */
+const memoryStream = 0x3e30;
 /** The most extra power losses during one recovery. */
 const recoveryCrashesMax = 3;
 /** Opens tried before a transient storage error counts as a failure. */
@@ -141,6 +156,7 @@ export async function runSimulation(options: RunOptions): Promise<RunResult> {
     generateSteps({ seed: options.seed, ops: options.ops, clients: options.clients });
   const run = new Run(options);
   let stoppedEarly: string | undefined;
+  run.memory.install();
   try {
     run.storage.scheduler.context = openContext;
     await run.open(-1);
@@ -152,8 +168,11 @@ export async function runSimulation(options: RunOptions): Promise<RunResult> {
   } catch (error) {
     if (!(error instanceof StopRun)) throw error;
     stoppedEarly = error.message;
+  } finally {
+    run.memory.uninstall();
   }
   run.stats.faults = { ...run.storage.faultCounts };
+  if (run.memory.exhaustions > 0) run.stats.faults.memoryExhausted = run.memory.exhaustions;
   run.stats.ioSteps = run.storage.scheduler.steps;
   run.stats.excusedLosses = run.oracle.excusedLosses;
   run.stats.clobberedRecoveries = run.oracle.clobberedRecoveries;
@@ -190,12 +209,17 @@ class Run {
     eagerOpens: 0,
     checkpointsCommitted: 0,
     nodesLoaded: 0,
+    outOfMemory: 0,
     faults: {},
   };
   /** Each client's op in flight (settles either way), if any. */
   readonly #busy = new Map<number, Promise<void>>();
   /** A write failed with a storage error: the store must refuse writes until reopened. */
   poisoned = false;
+  /** Makes the trie's arena unable to grow, at the steps {@link RunOptions.memoryPressure} picks. */
+  readonly memory = new MemoryPressure();
+  readonly #memoryPressure: number;
+  readonly #memoryRandom: ReturnType<typeof eventPrng>;
   /** Whether a misdirected WAL write landed on other bytes since the last recovery. */
   #logClobbered = false;
   /** fsync failures seen when the current store was opened (acks after a new one are D7). */
@@ -220,6 +244,9 @@ class Run {
     this.#durability = options.durability ?? "strict";
     this.#checkpoint = options.checkpoint ?? drawCheckpointOptions(options.seed);
     this.#load = options.load;
+    this.#memoryPressure = options.memoryPressure ?? 0;
+    assert(this.#memoryPressure >= 0 && this.#memoryPressure <= 1, "a chance per step");
+    this.#memoryRandom = eventPrng(options.seed, memoryStream, 0);
     this.storage = new SimBlockStorage({
       seed: options.seed,
       profile: options.profile,
@@ -258,6 +285,10 @@ class Run {
 
   async execute(step: Step): Promise<void> {
     this.stats.steps++;
+    if (
+      this.#memoryPressure > 0 && !this.memory.exhausted &&
+      this.#memoryRandom.chance(this.#memoryPressure)
+    ) this.memory.exhaust();
     this.storage.scheduler.context = step.id;
     if (this.#queuedWrite !== undefined) {
       await this.until(this.#queuedWrite, step.id, "a write queued for a load");
@@ -282,7 +313,8 @@ class Run {
       if (error instanceof StorageIoError) {
         this.#storageErrorSeen(step, "a checkpoint", error);
         this.poisoned = true;
-      } else if (error instanceof CorruptionError) this.#corruptionSeen(step, error);
+      } else if (this.#outOfMemory(error)) this.poisoned = true;
+      else if (error instanceof CorruptionError) this.#corruptionSeen(step, error);
       else {this.oracle.violate("error", `step ${step}: checkpoint failed: ${describe(error)}`, [
           step,
         ]);}
@@ -297,7 +329,7 @@ class Run {
       report = await this.until(store.verify(), step, "verify");
     } catch (error) {
       if (error instanceof StopRun) throw error;
-      if (error instanceof StorageIoError) return; // a failed read: nothing to judge
+      if (error instanceof StorageIoError || this.#outOfMemory(error)) return; // nothing to judge
       if (error instanceof CorruptionError) return this.#corruptionSeen(step, error);
       this.oracle.violate("error", `step ${step}: verify failed: ${describe(error)}`, [step]);
       return;
@@ -458,11 +490,13 @@ class Run {
       this.oracle.acked(lsn, typeof value === "object" ? undefined : value, strict);
     }, (error) => {
       if (life !== this.#life) return;
-      if (error instanceof StorageIoError) {
-        this.#storageErrorSeen(step, "an accepted write", error);
+      if (error instanceof StorageIoError || this.#outOfMemory(error)) {
+        if (error instanceof StorageIoError) {
+          this.#storageErrorSeen(step, "an accepted write", error);
+        }
         this.poisoned = true;
         this.stats.failedWrites++;
-        this.oracle.failed(lsn);
+        this.oracle.failed(lsn); // in the log (relaxed: its apply failed) or not
       } else {
         this.oracle.violate("error", `accepted step ${step} failed with ${describe(error)}`, [
           step,
@@ -485,7 +519,7 @@ class Run {
       }
     }, (error) => {
       if (life !== this.#life) return;
-      if (error instanceof StorageIoError) this.poisoned = true;
+      if (error instanceof StorageIoError || this.#outOfMemory(error)) this.poisoned = true;
       else if (!(error instanceof RangeError && verdict === "range")) {
         this.oracle.violate(
           "validation",
@@ -518,6 +552,7 @@ class Run {
     const failed = (error: unknown) => {
       // A failed read is no verdict, nor one the store was closed under.
       if (life !== this.#life || error instanceof StorageIoError) return;
+      if (this.#outOfMemory(error)) return;
       if (error instanceof StoreClosedError) return;
       if (error instanceof CorruptionError) return this.#corruptionSeen(step, error);
       this.oracle.violate("error", `step ${step}: a read failed with ${describe(error)}`, [step]);
@@ -559,6 +594,7 @@ class Run {
   /** Crashes the machine; returns whether the disk dropped or misplaced a write in the ending epoch. */
   #powerLoss(): boolean {
     this.stats.crashes++;
+    this.memory.release(); // a new process
     this.stats.crashPoints.add(
       this.store === undefined ? `recovering: ${this.#crashPoint()}` : this.#crashPoint(),
     );
@@ -613,7 +649,23 @@ class Run {
 
   async restart(step: number): Promise<void> {
     this.stats.restarts++;
-    await this.open(step, await this.#closeStore(step));
+    const clean = await this.#closeStore(step);
+    this.memory.release(); // a new process
+    await this.open(step, clean);
+  }
+
+  /**
+   * A `MemoryLimitError` while the simulated process is out of memory: the
+   * store refuses what its trie cannot hold (and, once an apply failed,
+   * everything) until reopened. One at any other time is a violation.
+   */
+  #outOfMemory(error: unknown): boolean {
+    if (!(error instanceof MemoryLimitError)) return false;
+    this.stats.outOfMemory++;
+    if (!this.memory.exhausted) {
+      this.oracle.violate("error", `MemoryLimitError with memory to spare: ${error.message}`, []);
+    }
+    return true;
   }
 
   /**

@@ -123,7 +123,7 @@ async function fillUntilRefused(
 ): Promise<{ acknowledged: number; refused: number; error: unknown }> {
   for (let batch = 0; batch < batchesMax; batch++) {
     try {
-      const atomic = store.atomic(); // throws at once on a store that refuses writes
+      const atomic = store.atomic();
       for (let i = 0; i < batchKeys; i++) atomic.add(`b${batch}-${i}`, batch + 1);
       const result = await atomic.commit();
       assert.ok(result.ok);
@@ -148,6 +148,8 @@ for (const durability of ["strict", "relaxed"] as Durability[]) {
       await assert.rejects(store.get("warm-1"), MemoryLimitError);
       await assert.rejects(store.add("warm-1", 1), MemoryLimitError);
       await assert.rejects(store.checkpoint(), MemoryLimitError);
+      await assert.rejects(store.atomic().add("warm-1", 1).commit(), MemoryLimitError);
+      assert.ok(store.stats().keys >= 500, "stats report the trie as it is");
       await store.close();
       return outcome;
     });

@@ -11,6 +11,8 @@ import { drawDurability, drawProfile, runSimulation } from "../sim/mod.ts";
 const seedsFirst = 1;
 const seedsLast = 200;
 const opsPerSeed = 500;
+/** The chance per step that the process runs out of memory, in the memory smoke test. */
+const memoryPressureSmoke = 0.01;
 
 Deno.test(`simulator: seeds ${seedsFirst}..${seedsLast}, ${opsPerSeed} ops each, mixed faults, no violation`, async () => {
   let crashes = 0;
@@ -34,6 +36,35 @@ Deno.test(`simulator: seeds ${seedsFirst}..${seedsLast}, ${opsPerSeed} ops each,
   }
   assert.ok(crashes > seedsLast, `the range crashed ${crashes} times`);
   assert.ok(faults > seedsLast, `the range injected ${faults} faults`);
+});
+
+Deno.test("simulator: with the process running out of memory, no acknowledged write is lost or doubled", async () => {
+  const seeds = 100;
+  let refused = 0;
+  let relaxedRefused = 0;
+  for (let seed = 1; seed <= seeds; seed++) {
+    const profile = drawProfile("mixed", seed);
+    const durability = drawDurability("mixed", seed);
+    const result = await runSimulation({
+      seed,
+      ops: opsPerSeed,
+      clients: 4,
+      profile,
+      durability,
+      memoryPressure: memoryPressureSmoke,
+    });
+    const first = result.violations[0];
+    assert.equal(
+      first,
+      undefined,
+      first &&
+        `seed ${seed}: ${first.property}: ${first.message}\nreproduce with: deno task sim --seed ${seed} --ops ${opsPerSeed} --profile mixed --durability mixed --memory-pressure ${memoryPressureSmoke}`,
+    );
+    refused += result.stats.outOfMemory;
+    if (durability === "relaxed") relaxedRefused += result.stats.outOfMemory;
+  }
+  assert.ok(refused > seeds, `the store refused ${refused} calls for lack of memory`);
+  assert.ok(relaxedRefused > 0, "relaxed stores met it too");
 });
 
 Deno.test("simulator: one seed replays to the same trace hash; another seed differs", async () => {

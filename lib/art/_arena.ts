@@ -21,8 +21,8 @@
 import { assert } from "../_assert.ts";
 import { MemoryLimitError } from "../errors.ts";
 
-/** Words of a new arena's buffer (16 KiB): small tries stay small. */
-const ARENA_WORDS_INITIAL = 4_096;
+/** Words of a new arena's buffer (1 KiB): small tries stay small, and grow by doubling. */
+const ARENA_WORDS_INITIAL = 256;
 /** The buffer doubles up to this many words (256 MiB), then grows by half. */
 const ARENA_DOUBLING_WORDS_MAX = 64 * 1024 * 1024;
 /**

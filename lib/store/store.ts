@@ -1028,7 +1028,7 @@ export class Store implements AtomicCommitter {
    * ```
    */
   atomic(): AtomicOperation {
-    this.#checkOpen("atomic");
+    if (this.#closed) throw new StoreClosedError("atomic"); // a store refusing writes: commit() says so
     return new AtomicOperation(this);
   }
 
@@ -1279,7 +1279,8 @@ export class Store implements AtomicCommitter {
    * ```
    */
   stats(): StoreStats {
-    this.#applyPending();
+    // A trie that failed (now or before) is reported as it is: it may hold part of a batch.
+    this.#applyQuietly();
     const header = this.#image.header;
     return {
       keys: this.#trie.size,
@@ -1380,8 +1381,8 @@ export class Store implements AtomicCommitter {
       slabBytes,
     });
     const problems = [...image.problems, ...await this.#image.checkLive(image.liveBytesBySlab)];
+    this.#applyPending(); // a trie that failed applying writes throws that failure, no problem of its own
     try {
-      this.#applyPending();
       this.#trie.verify();
     } catch (error) {
       problems.push(`in-memory trie: ${error instanceof Error ? error.message : String(error)}`);
