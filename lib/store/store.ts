@@ -759,7 +759,7 @@ export class Store implements AtomicCommitter {
   #failTrie(error: unknown): Error {
     if (this.#trieFailure !== undefined) return this.#trieFailure;
     const detail = error instanceof Error ? error.message : String(error);
-    const message = `The store's in-memory trie failed while applying logged writes (${detail}). ` +
+    const message = `${trieFailureLead} while applying logged writes (${detail}). ` +
       `Those writes are in the log, but the trie may hold part of a batch, so the store ` +
       `refuses reads, writes and checkpoints: close it and open it again`;
     this.#trieFailure = error instanceof MemoryLimitError
@@ -1462,6 +1462,12 @@ export class Store implements AtomicCommitter {
     }
   }
 }
+
+/**
+ * How the error a store throws once applying logged writes failed begins
+ * (see {@link MemoryLimitError}): the simulator tells it from a failed load.
+ */
+export const trieFailureLead = "The store's in-memory trie failed";
 
 /** Applies one mutation to a trie; the caller has validated it. */
 function applyMutation(trie: Art, kind: MutationKind, key: Uint8Array, value: number): void {
