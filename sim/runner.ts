@@ -493,13 +493,20 @@ class Run {
       this.oracle.acked(lsn, typeof value === "object" ? undefined : value, strict);
     }, (error) => {
       if (life !== this.#life) return;
-      if (error instanceof StorageIoError || this.#outOfMemory(error)) {
-        if (error instanceof StorageIoError) {
-          this.#storageErrorSeen(step, "an accepted write", error);
-          this.poisoned = true;
-        }
+      if (error instanceof StorageIoError) {
+        this.#storageErrorSeen(step, "an accepted write", error);
+        this.poisoned = true;
         this.stats.failedWrites++;
-        this.oracle.failed(lsn); // in the log (relaxed: its apply failed) or not
+        this.oracle.failed(lsn);
+      } else if (this.#outOfMemory(error)) {
+        // Relaxed: the commit's apply failed after its record was logged, so the
+        // write stays pending (a clean close must keep it). Strict: a group is
+        // acknowledged once durable, whatever its apply does.
+        if (this.#durability === "strict") {
+          this.oracle.violate("error", `accepted strict step ${step} failed: ${describe(error)}`, [
+            step,
+          ]);
+        }
       } else {
         this.oracle.violate("error", `accepted step ${step} failed with ${describe(error)}`, [
           step,

@@ -211,3 +211,37 @@ Deno.test("a load from the image the trie has no memory for fails that read alon
     await store.close();
   }
 });
+
+Deno.test("strict: a durable group with no memory to keep it for the trie is acknowledged, then the store refuses reads", async () => {
+  const storage = new MemoryBlockStorage();
+  let store = await openStore({ storage, checkpoint: { auto: false } });
+  const keys = Array.from({ length: 20_000 }, (_, i) => `${"k".repeat(60)}-${i}`);
+  const atomic = store.atomic();
+  for (const key of keys) atomic.add(key, 1);
+  // The batch is logged at the call; then the store's copy of the durable group
+  // for the trie (larger than the first one it keeps) cannot be allocated.
+  const committed = atomic.commit();
+  const original = globalThis.Uint8Array;
+  globalThis.Uint8Array = new Proxy(original, {
+    construct(target, args, newTarget) {
+      if (typeof args[0] === "number" && new Error().stack?.includes("holdGroup")) {
+        throw new RangeError("Array buffer allocation failed");
+      }
+      return Reflect.construct(target, args, newTarget);
+    },
+  });
+  try {
+    assert.ok((await committed).ok, "the group is durable, so it is acknowledged");
+  } finally {
+    globalThis.Uint8Array = original;
+  }
+  await assert.rejects(store.get(keys[0]), MemoryLimitError);
+  await store.close();
+  store = await openStore({ storage });
+  try {
+    assert.equal(store.stats().keys, keys.length);
+    assert.equal(await store.get(keys[keys.length - 1]), 1);
+  } finally {
+    await store.close();
+  }
+});

@@ -71,7 +71,15 @@ export class Arena {
 
   constructor(words = ARENA_WORDS_INITIAL) {
     assert(words >= ARENA_FIRST_REF && words % 2 === 0, "an arena of even size");
-    const buffer = new ArrayBuffer(words * 4);
+    // A size reserved ahead (a whole open) falls back to the smallest; growth tries again.
+    const buffer = allocateBuffer(words) ??
+      allocateBuffer(Math.min(words, ARENA_WORDS_INITIAL));
+    if (buffer === undefined) {
+      throw new MemoryLimitError(
+        `Cannot allocate the trie's memory (${words * 4} bytes): the process is out of memory; ` +
+          `run it where more memory is free`,
+      );
+    }
     this.i32 = new Int32Array(buffer);
     this.u8 = new Uint8Array(buffer);
     this.f64 = new Float64Array(buffer);

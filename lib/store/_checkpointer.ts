@@ -175,6 +175,8 @@ export class Checkpointer {
     this.#checkHealthy();
     const { trie, wal, loader, clock, epochs } = this.#deps;
     const compacted = forceCompact || this.compactionDue();
+    // A store whose trie failed applying writes throws here, before any work.
+    this.#deps.appliedLsn();
     if (compacted) await loader.loadAll();
     // A compaction writes a new file, so the old one keeps no dead space.
     let fresh: ImageFile | undefined;
@@ -186,6 +188,7 @@ export class Checkpointer {
     try {
       this.#checkHealthy();
       wal.checkWritable();
+      this.#deps.appliedLsn(); // the trie may have failed during the loads
     } catch (error) {
       await fresh?.close();
       throw error;

@@ -694,7 +694,15 @@ export class Store implements AtomicCommitter {
     }
     assert(lastLsn > this.#appliedLsn, "groups become durable in LSN order");
     if (this.#unappliedRecords.length < records.length) {
-      this.#unappliedRecords = new Uint8Array(2 * records.length);
+      try {
+        this.#unappliedRecords = new Uint8Array(2 * records.length);
+      } catch (error) {
+        // A WAL hook must not throw: the group is durable, but the trie will never get it.
+        this.#failTrie(new MemoryLimitError(`Cannot keep a durable group to apply`, error));
+        this.#overlayInFlight.clear();
+        resetBounds(this.#boundsInFlight);
+        return;
+      }
       this.#unappliedView = new DataView(this.#unappliedRecords.buffer);
     }
     this.#unappliedRecords.set(records);
@@ -759,9 +767,13 @@ export class Store implements AtomicCommitter {
   #failTrie(error: unknown): Error {
     if (this.#trieFailure !== undefined) return this.#trieFailure;
     const detail = error instanceof Error ? error.message : String(error);
-    const message = `${trieFailureLead} while applying logged writes (${detail}). ` +
-      `Those writes are in the log, but the trie may hold part of a batch, so the store ` +
-      `refuses reads, writes and checkpoints: close it and open it again`;
+    const logged = this.#durability === "strict"
+      ? "The writes acknowledged are durable in the log"
+      : "The write that raised this is in the log and counts once the log is synced (it " +
+        "is flushed at close): do not retry it";
+    const message = `${trieFailureLead} while applying logged writes (${detail}). ${logged}, ` +
+      `but the trie may hold part of a batch, so the store refuses reads, writes and ` +
+      `checkpoints: close it and open it again, in a process with more memory`;
     this.#trieFailure = error instanceof MemoryLimitError
       ? new MemoryLimitError(message, error)
       : new Error(message, { cause: error });
