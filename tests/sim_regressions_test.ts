@@ -265,6 +265,30 @@ const pinned: Pinned[] = [
     drawnLoads: true,
     memoryPressure: 0.02,
   },
+  {
+    seed: 8,
+    profile: "mixed",
+    durability: "mixed",
+    ops: 500,
+    sectorBytes: 512,
+    bug: "engine: verify() on a store whose apply had failed for lack of memory reported the " +
+      "failure as a problem of the in-memory trie instead of throwing it",
+    seeAlso: "lib/store/store.ts: Store.#verify",
+    drawnLoads: true,
+    memoryPressure: 0.01,
+  },
+  {
+    seed: 705,
+    profile: "mixed",
+    durability: "mixed",
+    ops: 500,
+    sectorBytes: 512,
+    bug: "engine: stats() threw when the durable group it applied first failed for lack of " +
+      "memory (the simulator's run ended with the error)",
+    seeAlso: "lib/store/store.ts: Store.stats",
+    drawnLoads: true,
+    memoryPressure: 0.01,
+  },
 ];
 
 for (const pin of pinned) {
