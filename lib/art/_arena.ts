@@ -72,14 +72,7 @@ export class Arena {
   constructor(words = ARENA_WORDS_INITIAL) {
     assert(words >= ARENA_FIRST_REF && words % 2 === 0, "an arena of even size");
     // A size reserved ahead (a whole open) falls back to the smallest; growth tries again.
-    const buffer = allocateBuffer(words) ??
-      allocateBuffer(Math.min(words, ARENA_WORDS_INITIAL));
-    if (buffer === undefined) {
-      throw new MemoryLimitError(
-        `Cannot allocate the trie's memory (${words * 4} bytes): the process is out of memory; ` +
-          `run it where more memory is free`,
-      );
-    }
+    const buffer = allocateBuffer(words, Math.min(words, ARENA_WORDS_INITIAL), 0);
     this.i32 = new Int32Array(buffer);
     this.u8 = new Uint8Array(buffer);
     this.f64 = new Float64Array(buffer);
@@ -156,14 +149,7 @@ export class Arena {
     words = Math.min(Math.max(words, least), ARENA_WORDS_MAX);
     words += words % 2;
     assert(words >= least && words <= ARENA_WORDS_MAX, "a growth within the limit");
-    const buffer = allocateBuffer(words) ?? allocateBuffer(least);
-    if (buffer === undefined) {
-      throw new MemoryLimitError(
-        `Cannot grow the trie's memory from ${length * 4} to ${least * 4} bytes: ` +
-          `the process is out of memory; run it where more memory is free, or split the keys ` +
-          `over several stores`,
-      );
-    }
+    const buffer = allocateBuffer(words, least, length);
     const i32 = new Int32Array(buffer);
     i32.set(this.i32.subarray(0, this.#top));
     this.i32 = i32;
@@ -172,12 +158,23 @@ export class Arena {
   }
 }
 
-/** A buffer of `words` words, or undefined if the process cannot allocate it. */
-function allocateBuffer(words: number): ArrayBuffer | undefined {
-  try {
-    return new ArrayBuffer(words * 4);
-  } catch (error) {
-    if (error instanceof RangeError) return undefined; // "Array buffer allocation failed"
-    throw error;
+/**
+ * A buffer of `words` words or, if the process cannot give that much, of
+ * `least`; throws {@link MemoryLimitError} if it cannot give that either
+ * (`fromWords`: the buffer it was to replace, 0 for none).
+ */
+function allocateBuffer(words: number, least: number, fromWords: number): ArrayBuffer {
+  assert(least <= words && least >= ARENA_FIRST_REF, "a fallback no larger than the wish");
+  for (const size of least === words ? [words] : [words, least]) {
+    try {
+      return new ArrayBuffer(size * 4);
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error; // "Array buffer allocation failed"
+    }
   }
+  const from = fromWords === 0 ? "" : ` from ${fromWords * 4}`;
+  throw new MemoryLimitError(
+    `Cannot grow the trie's memory${from} to ${least * 4} bytes: the process is out of ` +
+      `memory; run it where more memory is free, or split the keys over several stores`,
+  );
 }

@@ -185,18 +185,18 @@ export class Checkpointer {
     } catch (error) {
       throw this.#poisonWith(error); // as any failed checkpoint I/O: reopen to go on
     }
+    // The capture: one synchronous step from here, so the image is the state at `coverage`.
+    let coverage: number;
     try {
       this.#checkHealthy();
       wal.checkWritable();
-      this.#deps.appliedLsn(); // the trie may have failed during the loads
+      coverage = this.#deps.appliedLsn(); // applies a waiting group: the trie may fail now
     } catch (error) {
       await fresh?.close();
       throw error;
     }
-    // The capture: one synchronous step, so the image is the state at `coverage`.
     const started = clock.now();
     wal.roll();
-    const coverage = this.#deps.appliedLsn();
     // The old file's records are all dropped by a compaction: none to free.
     const frees = compacted ? [] : this.#dropped;
     this.#dropped = [];

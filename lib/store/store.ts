@@ -686,22 +686,15 @@ export class Store implements AtomicCommitter {
    */
   #holdGroup(records: Uint8Array, lastLsn: number): void {
     assert(this.#durability === "strict", "only strict mode applies on durability");
-    if (!this.#applyQuietly()) {
-      // Nothing applies any more: the group stays in the log for the next open.
-      this.#overlayInFlight.clear();
-      resetBounds(this.#boundsInFlight);
-      return;
-    }
+    if (!this.#applyQuietly()) return this.#dropInFlightGroup();
     assert(lastLsn > this.#appliedLsn, "groups become durable in LSN order");
     if (this.#unappliedRecords.length < records.length) {
       try {
         this.#unappliedRecords = new Uint8Array(2 * records.length);
       } catch (error) {
-        // A WAL hook must not throw: the group is durable, but the trie will never get it.
+        // A WAL hook must not throw.
         this.#failTrie(new MemoryLimitError(`Cannot keep a durable group to apply`, error));
-        this.#overlayInFlight.clear();
-        resetBounds(this.#boundsInFlight);
-        return;
+        return this.#dropInFlightGroup();
       }
       this.#unappliedView = new DataView(this.#unappliedRecords.buffer);
     }
@@ -715,6 +708,16 @@ export class Store implements AtomicCommitter {
     const drained = resetBounds(this.#boundsUnapplied);
     this.#boundsUnapplied = this.#boundsInFlight;
     this.#boundsInFlight = drained;
+  }
+
+  /**
+   * The trie failed, so the durable group in flight will never reach it: it
+   * stays in the log for the next open, and its overlay goes.
+   */
+  #dropInFlightGroup(): void {
+    assert(this.#trieFailure !== undefined, "only a failed trie drops a durable group");
+    this.#overlayInFlight.clear();
+    resetBounds(this.#boundsInFlight);
   }
 
   /**
