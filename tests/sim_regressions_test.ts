@@ -150,7 +150,7 @@ const pinned: Pinned[] = [
     sectorBytes: 512,
     bug: "engine: four reads in a row of one 40-byte allocation chunk were flipped, and open " +
       "reported a false CorruptionError (image reads raised from 4 to 8)",
-    seeAlso: "lib/image/image_file.ts: recordReadsMax",
+    seeAlso: "tests/guards_test.ts: an allocation chunk read flipped seven times in a row",
   },
   {
     seed: 539,
