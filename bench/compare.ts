@@ -10,9 +10,18 @@
  * Usage:
  * ```sh
  * deno run -A --unstable-kv bench/compare.ts [--increments N] [--corpus FILE]
- *   [--engines tallytrie,sqlite,denokv,map] [--json FILE]
+ *   [--engines tallytrie,sqlite,denokv,map] [--baseline DIR] [--rounds N] [--json FILE]
  * deno run -A --unstable-kv bench/compare.ts --increments 100000   # quick run
+ * git worktree add /tmp/prev <rev> &&
+ *   deno task compare --engines tallytrie,sqlite --baseline /tmp/prev --rounds 3
  * ```
+ *
+ * `--baseline DIR` also runs the tallytrie worker of another checkout (an
+ * earlier commit) in the same run, as the column "baseline", so a change is
+ * judged against the code before it on the same machine at the same time.
+ * `--rounds N` runs every engine N times, interleaved (round 1 of each, then
+ * round 2...), and reports each metric's median, with tallytrie's ratio to the
+ * baseline per round: on a noisy machine one run proves little.
  *
  * Phases, each timed, in this order on a fresh directory:
  * (a) strict single-key adds, one at a time ({@linkcode singleAddsSample}) and with
@@ -75,11 +84,20 @@ interface Args {
   engines: EngineName[];
   json?: string;
   worker?: EngineName;
+  /** Another checkout whose tallytrie worker runs beside this one's. */
+  baseline?: string;
+  /** Interleaved repetitions of every engine; medians are reported. */
+  rounds: number;
 }
+
+/** Bound on `--rounds`. */
+const roundsMax = 20;
+/** The column label of `--baseline`'s tallytrie. */
+const baselineLabel = "baseline";
 
 const usage =
   "Usage: deno run -A --unstable-kv bench/compare.ts [--increments N] [--corpus FILE] " +
-  `[--engines ${engineNames.join(",")}] [--json FILE]`;
+  `[--engines ${engineNames.join(",")}] [--baseline DIR] [--rounds N] [--json FILE]`;
 
 function parseEngine(name: string): EngineName {
   if (!(engineNames as readonly string[]).includes(name)) {
@@ -89,7 +107,7 @@ function parseEngine(name: string): EngineName {
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { increments: incrementsDefault, engines: [...engineNames] };
+  const args: Args = { increments: incrementsDefault, engines: [...engineNames], rounds: 1 };
   for (let index = 0; index < argv.length; index++) {
     const flag = argv[index];
     if (flag === "--help" || flag === "-h") {
@@ -114,7 +132,14 @@ function parseArgs(argv: string[]): Args {
     } else if (flag === "--corpus") args.corpus = value;
     else if (flag === "--json") args.json = value;
     else if (flag === "--worker") args.worker = parseEngine(value);
-    else if (flag === "--engines") {
+    else if (flag === "--baseline") args.baseline = value;
+    else if (flag === "--rounds") {
+      const rounds = Number(value);
+      if (!Number.isInteger(rounds) || rounds < 1 || rounds > roundsMax) {
+        throw new RangeError(`Invalid --rounds "${value}": use an integer from 1 to ${roundsMax}`);
+      }
+      args.rounds = rounds;
+    } else if (flag === "--engines") {
       args.engines = value.split(",").filter((name) => name.length > 0).map(parseEngine);
       if (args.engines.length === 0) throw new TypeError(`Invalid --engines "${value}": name one`);
     } else throw new TypeError(`Unknown argument "${flag}": ${usage}`);
@@ -124,7 +149,8 @@ function parseArgs(argv: string[]): Args {
 
 /** What one worker reports. Rates are operations (or keys) per second. */
 interface Result {
-  engine: EngineName;
+  /** The engine, or {@link baselineLabel} for `--baseline`'s tallytrie (set by the parent). */
+  engine: EngineName | typeof baselineLabel;
   durable: boolean;
   increments: number;
   keys: number;
@@ -362,20 +388,70 @@ async function runWorker(args: Args, name: EngineName): Promise<Result> {
 
 // ---------------------------------------------------------------- parent
 
-async function spawnWorker(args: Args, name: EngineName): Promise<Result> {
-  const workerArgs = ["run", "-A", "--unstable-kv", import.meta.filename!, "--worker", name];
+/**
+ * Runs one engine's worker in a child process: this checkout's, or for
+ * {@link baselineLabel} the tallytrie worker of `args.baseline` (run in that
+ * directory, so its own `deno.json` applies).
+ */
+async function spawnWorker(args: Args, name: EngineName | typeof baselineLabel): Promise<Result> {
+  const baseline = name === baselineLabel;
+  const script = baseline ? `${args.baseline}/bench/compare.ts` : import.meta.filename!;
+  const engine = baseline ? "tallytrie" : name;
+  const workerArgs = ["run", "-A", "--unstable-kv", script, "--worker", engine];
   workerArgs.push("--increments", String(args.increments));
   if (args.corpus !== undefined) workerArgs.push("--corpus", args.corpus);
   const output = await new Deno.Command(Deno.execPath(), {
     args: workerArgs,
+    cwd: baseline ? args.baseline : undefined,
     stdout: "piped",
     stderr: "inherit",
   }).output();
   if (!output.success) throw new Error(`Worker for ${name} failed with exit code ${output.code}`);
   const lines = new TextDecoder().decode(output.stdout).trim().split("\n");
   const result = JSON.parse(lines[lines.length - 1]) as Result;
-  if (result.engine !== name) throw new Error(`Worker for ${name} reported "${result.engine}"`);
+  if (result.engine !== engine) throw new Error(`Worker for ${name} reported "${result.engine}"`);
+  result.engine = name;
   return result;
+}
+
+/** The median of `values` (the mean of the middle two for an even count). */
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/** One result per engine: each numeric field the median of its rounds. */
+function medians(rounds: Result[][]): Result[] {
+  const engines = rounds[0].map((result) => result.engine);
+  return engines.map((engine) => {
+    const runs = rounds.map((round) => round.find((result) => result.engine === engine)!);
+    const merged = { ...runs[0] };
+    for (const key of Object.keys(merged) as (keyof Result)[]) {
+      if (typeof merged[key] !== "number") continue;
+      (merged as unknown as Record<string, number>)[key] = median(
+        runs.map((run) => run[key] as number),
+      );
+    }
+    return merged;
+  });
+}
+
+/** Per metric, tallytrie ÷ baseline in each round (rates; times and sizes baseline ÷ tallytrie). */
+function renderBaselineRounds(rounds: Result[][]): string {
+  const lines = [
+    "tallytrie's advantage over the baseline, round by round (>1: this checkout better):",
+  ];
+  for (const metric of metrics) {
+    const ratios = rounds.map((round) => {
+      const tt = round.find((result) => result.engine === "tallytrie");
+      const base = round.find((result) => result.engine === baselineLabel);
+      if (tt === undefined || base === undefined) return "n/a";
+      return advantage(metric, tt[metric.field] as number, base[metric.field] as number);
+    });
+    lines.push(`- ${metric.label}: ${ratios.join(", ")}`);
+  }
+  return lines.join("\n");
 }
 
 interface Metric {
@@ -528,23 +604,39 @@ async function main(): Promise<number> {
     `Disk: ${count(fsync.perSecond)} fdatasync/s (median ${count(fsync.medianUs)} µs, ` +
       `p99 ${count(fsync.p99Us)} µs) in ${fsync.dir}\n`,
   );
-  const results: Result[] = [];
+  const names: (EngineName | typeof baselineLabel)[] = [...args.engines];
+  if (args.baseline !== undefined) names.splice(1, 0, baselineLabel);
+  const rounds: Result[][] = [];
   let failed = false;
-  for (const name of args.engines) {
-    console.error(`running ${name} (${args.increments.toLocaleString("en-US")} increments)...`);
-    try {
-      results.push(await spawnWorker(args, name));
-    } catch (error) {
-      failed = true;
-      console.error(error instanceof Error ? error.message : String(error));
+  for (let round = 1; round <= args.rounds && !failed; round++) {
+    const results: Result[] = [];
+    for (const name of names) {
+      console.error(
+        `round ${round}/${args.rounds}: running ${name} ` +
+          `(${args.increments.toLocaleString("en-US")} increments)...`,
+      );
+      try {
+        results.push(await spawnWorker(args, name));
+      } catch (error) {
+        failed = true;
+        console.error(error instanceof Error ? error.message : String(error));
+      }
     }
+    if (!failed) rounds.push(results);
   }
+  const results = rounds.length > 0 ? medians(rounds) : [];
   if (results.length > 0) {
+    if (args.rounds > 1) console.log(`Medians of ${rounds.length} interleaved rounds.\n`);
     console.log(renderTable(results));
     console.log("");
+    if (args.baseline !== undefined) console.log(`${renderBaselineRounds(rounds)}\n`);
     const targets = renderTargets(results);
     if (targets !== "") console.log(`${targets}\n`);
-    const json = JSON.stringify({ date: new Date().toISOString(), fsync, results }, null, 2);
+    const json = JSON.stringify(
+      { date: new Date().toISOString(), fsync, results, rounds },
+      null,
+      2,
+    );
     console.log("```json\n" + json + "\n```");
     if (args.json !== undefined) await Deno.writeTextFile(args.json, json + "\n");
   }
