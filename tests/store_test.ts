@@ -314,7 +314,7 @@ Deno.test("openStore: option errors are clear", async () => {
   );
   await assert.rejects(
     openStore({ storage: new MemoryBlockStorage(), load: "all" as never }),
-    /load must be one of "auto", "eager", "lazy", got "all"/,
+    /load must be "auto", "eager" or "lazy", got "all"/,
   );
 });
 

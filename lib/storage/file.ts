@@ -13,8 +13,9 @@ import fs from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { assert } from "../_assert.ts";
 import { StorageIoError } from "../errors.ts";
+import { tooManyArguments } from "../_options.ts";
 import type { BlockFile, BlockStorage, OpenFileOptions } from "./block_storage.ts";
-import { checkName as checkFlatName, checkRange, settle } from "./_shared.ts";
+import { checkName as checkFlatName, checkOpenFileOptions, checkRange, settle } from "./_shared.ts";
 
 /** More directory levels than a path can have (Linux `PATH_MAX` is 4096 bytes). */
 const pathDepthMax = 4096;
@@ -310,6 +311,7 @@ export class FileBlockStorage implements BlockStorage {
    * @throws {StorageIoError} If the directory cannot be inspected or created.
    */
   static async open(path: string): Promise<FileBlockStorage> {
+    if (arguments.length > 1) throw tooManyArguments("open storage", "path", arguments.length);
     if (typeof path !== "string" || path === "" || path.includes("\0")) {
       throw new TypeError(`Cannot open storage at "${path}": give a directory path`);
     }
@@ -332,6 +334,7 @@ export class FileBlockStorage implements BlockStorage {
   open(name: string, options: OpenFileOptions = {}): Promise<BlockFile> {
     return settle(() => {
       checkName(name);
+      checkOpenFileOptions(options);
       const path = join(this.#dir, name);
       const { O_RDWR, O_CREAT, O_EXCL } = fs.constants;
       const exclusive = options.exclusive === true;

@@ -9,6 +9,7 @@ import { assert } from "../_assert.ts";
 import { keyBytesMax } from "../wal/record.ts";
 import { compareBytes } from "../art/_bytes.ts";
 import { ViewBytes } from "../_view_bytes.ts";
+import { checkOptions, type OptionsPlace, type OptionTypes } from "../_options.ts";
 
 /** A key: bytes, or a string stored as its UTF-8 bytes. */
 export type KeyLike = Uint8Array | string;
@@ -181,11 +182,18 @@ export function prefixEnd(prefix: Uint8Array): Uint8Array | undefined {
   return end;
 }
 
+/** The keys of {@link ListSelector}, each with its type. */
+const selectorTypes: OptionTypes = { prefix: "key", start: "key", end: "key" };
+const selectorPlace: OptionsPlace = {
+  operation: "list",
+  object: "selector",
+  key: "selector key",
+  keyPrefix: "selector.",
+};
+
 /** Turns a selector into a byte range. A prefix selector includes the prefix itself as a key. */
 export function selectorRange(selector: ListSelector): ByteRange {
-  if (selector === null || typeof selector !== "object") {
-    throw new TypeError(`Cannot list: selector must be an object, got ${describe(selector)}`);
-  }
+  checkOptions(selector, selectorTypes, selectorPlace);
   const has = (name: string) =>
     name in selector && (selector as Record<string, unknown>)[name] !== undefined;
   if (has("prefix")) {
