@@ -351,3 +351,64 @@ Deno.test("extra positional arguments are a TypeError on every public method, an
     assert.equal(await store.get("k"), undefined, "the store is still open");
   });
 });
+
+// Item 3: string keys with lone surrogates are refused on every key path.
+
+const loneSurrogates = ["a\ud800", "a\udbff", "\udc00", "x".repeat(300) + "\ud800", "\ud800a"];
+
+Deno.test("keys with a lone surrogate are a TypeError on every key path, strict and relaxed", async () => {
+  for (const durability of ["strict", "relaxed"] as const) {
+    await withStore(async (store) => {
+      for (const key of loneSurrogates) {
+        const calls: (() => unknown)[] = [
+          () => store.add(key, 1),
+          () => store.set(key, 1),
+          () => store.delete(key),
+          () => store.get(key),
+          () => store.getMany(["ok", key]),
+          () => store.list({ prefix: key }),
+          () => store.list({ prefix: "a", start: key }),
+          () => store.list({ prefix: "a", end: key }),
+          () => store.list({ start: key, end: "z" }),
+          () => store.list({ start: "a", end: key }),
+          () => store.atomic().check(key, undefined).commit(),
+          () => store.atomic().add("ok", 1).add(key, 1).commit(), // the ASCII path's fallback
+          () => store.atomic().add(key, 1).commit(),
+          () => store.atomic().set(key, 1).commit(),
+          () => store.atomic().delete(key).commit(),
+          () => store.atomic().add("é", 1).add(key, 1).commit(),
+        ];
+        for (const call of calls) {
+          await rejectsType(
+            call,
+            /key holds a lone surrogate \(U\+D[89A-F][0-9A-F]{2}\) at index \d+/,
+          );
+        }
+      }
+      assert.equal(store.stats().lastLsn, 0, "no refused call wrote");
+      // U+FFFD, which a lone surrogate used to become, and surrogate pairs are ordinary keys.
+      assert.equal(await store.add("a\ufffd", 1), 1);
+      assert.equal(await store.add("a\ud83d\ude00", 2), 2);
+      assert.ok((await store.atomic().add("\ud83d\ude00", 1).add("b", 1).commit()).ok);
+      assert.deepEqual(await store.getMany(["a\ufffd", "a\ud83d\ude00", "\ud83d\ude00"]), [
+        1,
+        2,
+        1,
+      ]);
+    }, durability);
+  }
+});
+
+Deno.test("a lone surrogate's message names it and its index", async () => {
+  await withStore(async (store) => {
+    await rejectsType(
+      () => store.add("ab\udbff", 1),
+      "Cannot add: key holds a lone surrogate (U+DBFF) at index 2, which UTF-8 cannot encode; " +
+        "pass well-formed text, or the key's bytes as a Uint8Array",
+    );
+    await rejectsType(
+      () => store.get("\ud83d\ude00\ude00"),
+      /^Cannot get: key holds a lone surrogate \(U\+DE00\) at index 2/,
+    );
+  });
+});
