@@ -10,7 +10,14 @@
  */
 
 import assert from "node:assert/strict";
-import { FileBlockStorage, MemoryBlockStorage, openStore, type Store } from "../mod.ts";
+import { join } from "node:path";
+import {
+  FileBlockStorage,
+  MemoryBlockStorage,
+  openStore,
+  StorageIoError,
+  type Store,
+} from "../mod.ts";
 
 async function withDir(body: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "tallytrie-options-" });
@@ -410,5 +417,25 @@ Deno.test("a lone surrogate's message names it and its index", async () => {
       () => store.get("\ud83d\ude00\ude00"),
       /^Cannot get: key holds a lone surrogate \(U\+DE00\) at index 2/,
     );
+  });
+});
+
+// Item 6: a path that is a file raises a documented error class.
+
+Deno.test("openStore on a path that is a file raises StorageIoError, as on a path under a file", async () => {
+  await withDir(async (dir) => {
+    const file = join(dir, "plain");
+    await Deno.writeTextFile(file, "not a store");
+    await assert.rejects(openStore(file), (error: unknown) => {
+      assert.ok(error instanceof StorageIoError, `expected a StorageIoError, got ${error}`);
+      assert.equal(
+        error.message,
+        `Cannot open store at "${file}": it is a file, not a directory; give a directory path`,
+      );
+      return true;
+    });
+    await assert.rejects(openStore(join(file, "below")), StorageIoError);
+    await assert.rejects(openStore({ path: file }), StorageIoError);
+    assert.equal(await Deno.readTextFile(file), "not a store", "the file is left alone");
   });
 });
