@@ -1106,6 +1106,11 @@ export class Store implements AtomicCommitter {
    * in batches of 256, each one state of the store; writes that land between
    * batches may or may not be seen. Nodes not loaded yet are loaded first.
    *
+   * @throws {TypeError} if the selector or the options have an unknown key
+   * or a value of the wrong type (a selector's keys are keys: a string or a
+   * `Uint8Array`; `limit` a number, `reverse` a boolean).
+   * @throws {RangeError} if `limit` is not a positive integer.
+   *
    * @example
    * ```ts
    * import { openStore, MemoryBlockStorage } from "../../mod.ts";
@@ -1440,6 +1445,8 @@ export class Store implements AtomicCommitter {
    * @param options `compact: true` rewrites the whole image (it compacts on
    * its own once dead space passes half of it).
    * @returns What the checkpoint wrote.
+   * @throws {TypeError} if `options` is not an object, has a key other than
+   * `compact`, or `compact` is not a boolean.
    * @throws {StorageIoError} if a write or fsync failed: the store then
    * refuses writes until reopened (nothing acknowledged is lost).
    *
