@@ -24,6 +24,7 @@ export {
   getManyKeysMax,
   type ListOptions,
   type LoadMode,
+  type OpenOptions,
   openStore,
   Store,
   type StoreOptions,

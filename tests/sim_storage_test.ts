@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import fc from "fast-check";
+// deno-lint-ignore no-import-prefix -- test-only: not in deno.json, so the demo needs no registry
+import fc from "npm:fast-check@4";
 import { blockStorageConformance } from "./storage_conformance.ts";
 import { StorageIoError } from "../lib/errors.ts";
 import type { BlockFile } from "../lib/storage/block_storage.ts";

@@ -86,7 +86,11 @@ Deno.test("FileBlockStorage.open() refuses a path that is a file, or empty", asy
   await withTempDir(async (dir) => {
     const path = join(dir, "plain");
     await Deno.writeFile(path, bytes(1));
-    await assert.rejects(FileBlockStorage.open(path), Deno.errors.NotADirectory);
+    await assert.rejects(FileBlockStorage.open(path), {
+      name: "StorageIoError",
+      message:
+        `Cannot open store at "${path}": it is a file, not a directory; give a directory path`,
+    });
     await assert.rejects(FileBlockStorage.open(""), TypeError);
   });
 });

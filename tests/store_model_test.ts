@@ -5,7 +5,8 @@
  */
 
 import assert from "node:assert/strict";
-import fc from "fast-check";
+// deno-lint-ignore no-import-prefix -- test-only: not in deno.json, so the demo needs no registry
+import fc from "npm:fast-check@4";
 import { type Durability, MemoryBlockStorage, openStore, type Store } from "../mod.ts";
 
 type Op =

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import fc from "fast-check";
+// deno-lint-ignore no-import-prefix -- test-only: not in deno.json, so the demo needs no registry
+import fc from "npm:fast-check@4";
 import { Art } from "./art.ts";
 
 /** The reference: a Map from a byte-string encoding of the key to its value. */

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import fc from "fast-check";
+// deno-lint-ignore no-import-prefix -- test-only: not in deno.json, so the demo needs no registry
+import fc from "npm:fast-check@4";
 import { Art, type ArtSnapshot, type NodeView } from "./art.ts";
 
 /** Keys as byte strings: JS string order on them is unsigned byte order. */

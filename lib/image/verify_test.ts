@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import fc from "fast-check";
+// deno-lint-ignore no-import-prefix -- test-only: not in deno.json, so the demo needs no registry
+import fc from "npm:fast-check@4";
 import { Art } from "../art/art.ts";
 import { CorruptionError, StorageIoError } from "../errors.ts";
 import { MemoryBlockStorage } from "../storage/memory.ts";

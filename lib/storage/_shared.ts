@@ -7,6 +7,8 @@
  */
 
 import { assert } from "../_assert.ts";
+import { checkOptions, type OptionsPlace, type OptionTypes } from "../_options.ts";
+import type { OpenFileOptions } from "./block_storage.ts";
 
 /** The largest single `read` or `write` the engine may ask for (1 GiB). */
 export const ioBytesMax = 1 << 30;
@@ -31,6 +33,20 @@ export function checkName(name: string): void {
       `Cannot use file name "${name.slice(0, 32)}...": it is longer than ${nameBytesMax} bytes`,
     );
   }
+}
+
+/** The keys of {@link OpenFileOptions}, each with its type. */
+const openFileOptionTypes: OptionTypes = { create: "boolean", exclusive: "boolean" };
+const openFileOptionsPlace: OptionsPlace = {
+  operation: "open a file",
+  object: "options",
+  key: "option",
+  keyPrefix: "",
+};
+
+/** Throws a `TypeError` unless `options` is an {@link OpenFileOptions} object. */
+export function checkOpenFileOptions(options: OpenFileOptions): void {
+  checkOptions(options, openFileOptionTypes, openFileOptionsPlace);
 }
 
 /** Asserts that `offset` and `length` describe a valid `read` or `write` range. */

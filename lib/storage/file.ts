@@ -13,8 +13,9 @@ import fs from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { assert } from "../_assert.ts";
 import { StorageIoError } from "../errors.ts";
+import { tooManyArguments } from "../_options.ts";
 import type { BlockFile, BlockStorage, OpenFileOptions } from "./block_storage.ts";
-import { checkName as checkFlatName, checkRange, settle } from "./_shared.ts";
+import { checkName as checkFlatName, checkOpenFileOptions, checkRange, settle } from "./_shared.ts";
 
 /** More directory levels than a path can have (Linux `PATH_MAX` is 4096 bytes). */
 const pathDepthMax = 4096;
@@ -231,10 +232,11 @@ async function syncDirectory(dir: string): Promise<void> {
   }
 }
 
-/** The directory's kind, or undefined if nothing is at `path`. */
-async function statKind(path: string): Promise<"directory" | "other" | undefined> {
+/** What is at `path`: a directory, a file, something else, or nothing (undefined). */
+async function statKind(path: string): Promise<"directory" | "file" | "other" | undefined> {
   try {
-    return (await Deno.stat(path)).isDirectory ? "directory" : "other";
+    const info = await Deno.stat(path);
+    return info.isDirectory ? "directory" : info.isFile ? "file" : "other";
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;
     throw osError(`inspect "${path}"`, error);
@@ -248,9 +250,12 @@ async function statKind(path: string): Promise<"directory" | "other" | undefined
 async function ensureDirectory(dir: string): Promise<void> {
   const kind = await statKind(dir);
   if (kind === "directory") return;
-  if (kind === "other") {
-    throw new Deno.errors.NotADirectory(
-      `Cannot open storage at "${dir}": it is not a directory; choose another path`,
+  if (kind !== undefined) {
+    // Not a TypeError: the path is a well-formed one, but what the disk holds there is not a store.
+    throw new StorageIoError(
+      `Cannot open store at "${dir}": it is ${
+        kind === "file" ? "a file, not a directory" : "not a directory"
+      }; give a directory path`,
     );
   }
   const created: string[] = [];
@@ -306,10 +311,11 @@ export class FileBlockStorage implements BlockStorage {
    * @param path The directory, absolute or relative to the working directory.
    * @returns The storage, not yet locked.
    * @throws {TypeError} If `path` is empty.
-   * @throws {Deno.errors.NotADirectory} If `path` is something other than a directory.
-   * @throws {StorageIoError} If the directory cannot be inspected or created.
+   * @throws {StorageIoError} If `path` is something other than a directory
+   * (a file), or the directory cannot be inspected or created.
    */
   static async open(path: string): Promise<FileBlockStorage> {
+    if (arguments.length > 1) throw tooManyArguments("open storage", "path", arguments.length);
     if (typeof path !== "string" || path === "" || path.includes("\0")) {
       throw new TypeError(`Cannot open storage at "${path}": give a directory path`);
     }
@@ -332,6 +338,7 @@ export class FileBlockStorage implements BlockStorage {
   open(name: string, options: OpenFileOptions = {}): Promise<BlockFile> {
     return settle(() => {
       checkName(name);
+      checkOpenFileOptions(options);
       const path = join(this.#dir, name);
       const { O_RDWR, O_CREAT, O_EXCL } = fs.constants;
       const exclusive = options.exclusive === true;

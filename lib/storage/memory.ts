@@ -8,7 +8,7 @@
 import { assert } from "../_assert.ts";
 import { StorageIoError } from "../errors.ts";
 import type { BlockFile, BlockStorage, OpenFileOptions } from "./block_storage.ts";
-import { ByteImage, checkName, checkRange, settle } from "./_shared.ts";
+import { ByteImage, checkName, checkOpenFileOptions, checkRange, settle } from "./_shared.ts";
 
 /** The largest file this storage holds; a larger write fails like a full disk. */
 const fileBytesMax = 4 * 1024 * 1024 * 1024;
@@ -132,6 +132,7 @@ export class MemoryBlockStorage implements BlockStorage {
 
   #open(name: string, options: OpenFileOptions): BlockFile {
     checkName(name);
+    checkOpenFileOptions(options);
     const create = options.create === true || options.exclusive === true;
     let inode = this.#files.get(name);
     if (inode !== undefined && options.exclusive === true) {

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { tooManyArguments } from "../_options.ts";
 import type { KeyLike } from "./keys.ts";
 
 /** The result of {@link AtomicOperation.commit}. */
@@ -61,6 +62,9 @@ export class AtomicOperation {
    * @param store The store that commits this operation.
    */
   constructor(store: AtomicCommitter) {
+    if (arguments.length > 1) {
+      throw tooManyArguments("start an atomic operation", "store", arguments.length);
+    }
     this.#store = store;
   }
 
@@ -69,24 +73,28 @@ export class AtomicOperation {
    * otherwise the commit writes nothing and resolves to `{ ok: false }`.
    */
   check(key: KeyLike, value: number | undefined): this {
+    if (arguments.length > 2) throw tooManyArguments("check", "key, value", arguments.length);
     this.#checks.push({ key, value });
     return this;
   }
 
   /** Adds `delta` (which may be negative) to the key's value; an absent key counts as 0. */
   add(key: KeyLike, delta: number): this {
+    if (arguments.length > 2) throw tooManyArguments("add", "key, delta", arguments.length);
     this.#mutations.push({ type: "add", key, value: delta });
     return this;
   }
 
   /** Sets the key's value. */
   set(key: KeyLike, value: number): this {
+    if (arguments.length > 2) throw tooManyArguments("set", "key, value", arguments.length);
     this.#mutations.push({ type: "set", key, value });
     return this;
   }
 
   /** Removes the key. */
   delete(key: KeyLike): this {
+    if (arguments.length > 1) throw tooManyArguments("delete", "key", arguments.length);
     this.#mutations.push({ type: "delete", key, value: 0 });
     return this;
   }
@@ -99,6 +107,9 @@ export class AtomicOperation {
    * @throws {RangeError} if a mutation would leave a value outside [0, MAX_SAFE_INTEGER]; nothing is written.
    */
   commit(): Promise<CommitResult> {
+    if (arguments.length > 0) {
+      return Promise.reject(tooManyArguments("commit", "", arguments.length));
+    }
     if (this.#committed) {
       return Promise.reject(
         new TypeError("Cannot commit: this atomic operation was already committed"),

@@ -20,6 +20,7 @@
  */
 
 import { assert } from "../_assert.ts";
+import { checkOptions, describe, type OptionsPlace, type OptionTypes } from "../_options.ts";
 
 /** A named set of trigger thresholds for {@link CheckpointOptions.preset}. */
 export type CheckpointPreset = "default" | "lowLatency" | "highThroughput";
@@ -114,42 +115,34 @@ const ranges: Readonly<Record<NumericOption, readonly [min: number, max: number]
   retainSegments: [0, 100],
 };
 
-const optionKeys: readonly string[] = [
-  "preset",
-  "epochMs",
-  "epochOps",
-  "epochWalBytes",
-  "retainSegments",
-  "auto",
-];
+/** The keys of {@link CheckpointOptions}, each with its type. */
+const optionTypes: OptionTypes = {
+  preset: Object.keys(presets),
+  epochMs: "number",
+  epochOps: "number",
+  epochWalBytes: "number",
+  retainSegments: "number",
+  auto: "boolean",
+};
 
-/** A value as an error message shows it: strings quoted, objects by kind. */
-function describe(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (typeof value === "bigint") return `${value}n`;
-  if (Array.isArray(value)) return "an array";
-  if (typeof value === "object" && value !== null) return "an object";
-  return String(value);
-}
+/** Where {@link resolveCheckpointOptions} checks its options, for the messages. */
+const optionsPlace: OptionsPlace = {
+  operation: "open store",
+  object: "checkpoint",
+  key: "checkpoint option",
+  keyPrefix: "checkpoint.",
+};
 
-/** Throws a `TypeError` for an option key that is not one of {@link optionKeys}. */
-function checkKeys(options: object): void {
-  for (const key of Object.keys(options)) {
-    if (optionKeys.includes(key)) continue;
-    const near = optionKeys.find((known) => known.toLowerCase() === key.toLowerCase());
-    const hint = near === undefined
-      ? `expected one of ${optionKeys.join(", ")}`
-      : `did you mean "${near}"?`;
-    throw new TypeError(`Cannot open store: unknown checkpoint option "${key}", ${hint}`);
-  }
-}
-
-/** The option's value if given, else `fallback`; a `RangeError` unless an integer in range. */
+/**
+ * The option's value if given, else `fallback`; a `RangeError` unless an
+ * integer in range ({@link checkOptions} has checked that it is a number).
+ */
 function integerOption(options: CheckpointOptions, name: NumericOption, fallback: number): number {
   const value: unknown = options[name];
   if (value === undefined) return fallback;
+  assert(typeof value === "number", "checkOptions lets only numbers through");
   const [min, max] = ranges[name];
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+  if (!Number.isInteger(value) || value < min || value > max) {
     throw new RangeError(
       `Cannot open store: checkpoint.${name} must be an integer from ${min} to ${max}, got ${
         describe(value)
@@ -165,9 +158,9 @@ function integerOption(options: CheckpointOptions, name: NumericOption, fallback
  *
  * @param options The options as given, or `undefined` for the defaults.
  * @returns A frozen config with every field present.
- * @throws {TypeError} if `options` is not an object, `preset` is not a known
- * preset, `auto` is not a boolean, or a key is not a known option (a typo
- * such as `epochMS` is caught, not ignored).
+ * @throws {TypeError} if `options` is not an object, a key is not a known
+ * option (a typo such as `epochMS` is caught, not ignored), `preset` is not a
+ * known preset, `auto` is not a boolean or a numeric option not a number.
  * @throws {RangeError} if a numeric option is not an integer in its range.
  *
  * @example Defaults, a preset, and an override
@@ -183,27 +176,9 @@ function integerOption(options: CheckpointOptions, name: NumericOption, fallback
  */
 export function resolveCheckpointOptions(options: CheckpointOptions | undefined): EpochConfig {
   if (options === undefined) options = {};
-  if (typeof options !== "object" || options === null || Array.isArray(options)) {
-    throw new TypeError(
-      `Cannot open store: checkpoint must be an options object, got ${describe(options)}`,
-    );
-  }
-  checkKeys(options);
-  const presetName: unknown = options.preset === undefined ? "default" : options.preset;
-  if (typeof presetName !== "string" || !Object.hasOwn(presets, presetName)) {
-    throw new TypeError(
-      `Cannot open store: checkpoint.preset must be "default", "lowLatency" or "highThroughput", got ${
-        describe(presetName)
-      }`,
-    );
-  }
-  const preset = presets[presetName as CheckpointPreset];
-  const auto: unknown = options.auto === undefined ? true : options.auto;
-  if (typeof auto !== "boolean") {
-    throw new TypeError(
-      `Cannot open store: checkpoint.auto must be a boolean, got ${describe(auto)}`,
-    );
-  }
+  checkOptions(options, optionTypes, optionsPlace);
+  const preset = presets[options.preset ?? "default"];
+  const auto = options.auto ?? true;
   const config: EpochConfig = Object.freeze({
     epochMs: integerOption(options, "epochMs", preset.epochMs),
     epochOps: integerOption(options, "epochOps", preset.epochOps),

@@ -9,6 +9,7 @@ import { assert } from "../_assert.ts";
 import { keyBytesMax } from "../wal/record.ts";
 import { compareBytes } from "../art/_bytes.ts";
 import { ViewBytes } from "../_view_bytes.ts";
+import { checkOptions, type OptionsPlace, type OptionTypes } from "../_options.ts";
 
 /** A key: bytes, or a string stored as its UTF-8 bytes. */
 export type KeyLike = Uint8Array | string;
@@ -43,6 +44,7 @@ export function transientKeyBytes(key: KeyLike, operation: string): Uint8Array {
       scratch[index] = code;
     }
   }
+  if (index !== length) checkWellFormed(key, operation);
   const written = index === length ? length : encoder.encodeInto(key, scratch).written;
   if (written === 0 || written > keyBytesMax) return keyBytes(key, operation);
   assert(written >= length, "UTF-8 takes at least one byte per UTF-16 unit");
@@ -84,6 +86,7 @@ export function packedKeyBytes(key: KeyLike, operation: string): Uint8Array {
     if (code > 0x7f) break;
     block[start + index] = code;
   }
+  if (index !== length) checkWellFormed(key, operation);
   const written = index === length
     ? length
     : encoder.encodeInto(key, block.subarray(start, start + length * 3)).written;
@@ -93,11 +96,39 @@ export function packedKeyBytes(key: KeyLike, operation: string): Uint8Array {
   return block.subarray(start, start + written);
 }
 
-/** The key's bytes, after checking its type and length (1..65535 bytes). */
+/**
+ * Throws a `TypeError` if `key` holds a lone surrogate: UTF-8 has no bytes
+ * for one, so the encoder would write U+FFFD in its place and distinct keys
+ * (`"a\ud800"`, `"a\udbff"`) would become one. Keys are exact, so such a
+ * string is refused. Callers test ASCII strings (always well formed) first,
+ * so those pay nothing.
+ */
+function checkWellFormed(key: string, operation: string): void {
+  if (key.isWellFormed()) return;
+  let index = 0;
+  for (; index < key.length; index++) {
+    const code = key.charCodeAt(index);
+    if (code < 0xd800 || code > 0xdfff) continue;
+    const next = key.charCodeAt(index + 1); // NaN past the end
+    if (code <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) index++;
+    else break;
+  }
+  assert(index < key.length, "an ill-formed string holds a lone surrogate");
+  const code = key.charCodeAt(index).toString(16).toUpperCase();
+  throw new TypeError(
+    `Cannot ${operation}: key holds a lone surrogate (U+${code}) at index ${index}, which UTF-8 ` +
+      `cannot encode; pass well-formed text, or the key's bytes as a Uint8Array`,
+  );
+}
+
+/** The key's bytes, after checking its type, form and length (1..65535 bytes). */
 export function keyBytes(key: KeyLike, operation: string): Uint8Array {
   let bytes: Uint8Array;
-  if (typeof key === "string") bytes = encoder.encode(key);
-  else if (key instanceof Uint8Array) bytes = key;
+  if (typeof key === "string") {
+    bytes = encoder.encode(key);
+    // As many bytes as UTF-16 units only if every unit is ASCII, which is well formed.
+    if (bytes.length !== key.length) checkWellFormed(key, operation);
+  } else if (key instanceof Uint8Array) bytes = key;
   else {
     throw new TypeError(
       `Cannot ${operation}: key must be a string or a Uint8Array, got ${describe(key)}`,
@@ -181,11 +212,18 @@ export function prefixEnd(prefix: Uint8Array): Uint8Array | undefined {
   return end;
 }
 
+/** The keys of {@link ListSelector}, each with its type. */
+const selectorTypes: OptionTypes = { prefix: "key", start: "key", end: "key" };
+const selectorPlace: OptionsPlace = {
+  operation: "list",
+  object: "selector",
+  key: "selector key",
+  keyPrefix: "selector.",
+};
+
 /** Turns a selector into a byte range. A prefix selector includes the prefix itself as a key. */
 export function selectorRange(selector: ListSelector): ByteRange {
-  if (selector === null || typeof selector !== "object") {
-    throw new TypeError(`Cannot list: selector must be an object, got ${describe(selector)}`);
-  }
+  checkOptions(selector, selectorTypes, selectorPlace);
   const has = (name: string) =>
     name in selector && (selector as Record<string, unknown>)[name] !== undefined;
   if (has("prefix")) {

@@ -14,6 +14,13 @@
  */
 
 import { assert, unreachable } from "../_assert.ts";
+import {
+  checkOptions,
+  describe,
+  type OptionsPlace,
+  type OptionTypes,
+  tooManyArguments,
+} from "../_options.ts";
 import { Art, LOOKUP_NOT_LOADED, NodeNotLoaded, type TrieMemory } from "../art/art.ts";
 import {
   CorruptionError,
@@ -85,12 +92,13 @@ import {
 /** When a write resolves. */
 export type Durability = "strict" | "relaxed";
 
-/** Options of {@link openStore}. */
-export interface StoreOptions {
-  /** A directory on disk (created if absent). Give this or `storage`. */
-  path?: string;
-  /** A storage to use instead of a directory, such as a `MemoryBlockStorage`. */
-  storage?: BlockStorage;
+/**
+ * Options of {@link openStore} besides where the store lives: what
+ * `openStore(path, options)` takes. Each is checked: an unknown key is a
+ * `TypeError` naming the nearest valid one, a value of the wrong type a
+ * `TypeError`, one out of range a `RangeError`.
+ */
+export interface OpenOptions {
   /**
    * `"strict"` (default): writes resolve once their WAL bytes are fsynced.
    * `"relaxed"`: writes resolve once buffered; `sync()` makes them durable.
@@ -107,6 +115,14 @@ export interface StoreOptions {
    * whole when its records fit the slab cache, 64 MiB, else lazily).
    */
   load?: LoadMode;
+}
+
+/** Options of {@link openStore} in one object: where the store lives, and {@link OpenOptions}. */
+export interface StoreOptions extends OpenOptions {
+  /** A directory on disk (created if absent). Give this or `storage`. */
+  path?: string;
+  /** A storage to use instead of a directory, such as a `MemoryBlockStorage`. */
+  storage?: BlockStorage;
 }
 
 /**
@@ -183,6 +199,23 @@ export const getManyKeysMax = 100_000;
 /** The most mutations or checks one atomic operation takes. */
 export const atomicOpsMax = 1_000_000;
 
+/** The keys of {@link ListOptions}, each with its type. */
+const listOptionTypes: OptionTypes = { limit: "number", reverse: "boolean" };
+const listOptionsPlace: OptionsPlace = {
+  operation: "list",
+  object: "options",
+  key: "option",
+  keyPrefix: "",
+};
+/** The keys of {@link Store.checkpoint}'s options, each with its type. */
+const checkpointOptionTypes: OptionTypes = { compact: "boolean" };
+const checkpointOptionsPlace: OptionsPlace = {
+  operation: "checkpoint",
+  object: "options",
+  key: "option",
+  keyPrefix: "",
+};
+
 /** The resolved options {@link Store.open} takes. */
 export interface StoreConfig {
   /** When writes resolve. */
@@ -218,10 +251,19 @@ interface ReplayRecord {
 /**
  * Opens (creating if needed) the store in a directory or on a given storage,
  * recovering every durable write. One store at a time may hold a directory.
+ * Two forms: `openStore(path, options?)`, or `openStore({ path | storage,
+ * ...options })`.
  *
- * @param target A directory path, or options with `path` or `storage`.
+ * @param target A directory path, or every option in one object, with
+ * `path` or `storage`.
+ * @param options With a path: the other options (not `path` or `storage`).
  * @returns The open store.
+ * @throws {TypeError} if an option is unknown (the message names the nearest
+ * valid one) or of the wrong type, or the call has extra arguments.
+ * @throws {RangeError} if a numeric option is out of range.
  * @throws {StoreLockedError} if the directory is already open.
+ * @throws {StorageIoError} if the directory cannot be used: the path is a
+ * file, or the OS refuses (permissions, a read-only file system).
  * @throws {CorruptionError} if the durable log is damaged.
  *
  * @example
@@ -231,24 +273,22 @@ interface ReplayRecord {
  * const store = await openStore(dir);
  * console.assert((await store.add("the quick", 3)) === 3);
  * await store.close();
- * const again = await openStore(dir);
+ * const again = await openStore(dir, { durability: "relaxed", checkpoint: { auto: false } });
  * console.assert((await again.get("the quick")) === 3);
  * await again.close();
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export async function openStore(target: string | StoreOptions): Promise<Store> {
-  const options: StoreOptions = typeof target === "string" ? { path: target } : target;
-  if (options === null || typeof options !== "object") {
-    throw new TypeError("Cannot open store: pass a directory path or an options object");
+export async function openStore(
+  target: string | StoreOptions,
+  options?: OpenOptions,
+): Promise<Store> {
+  if (arguments.length > 2) {
+    throw tooManyArguments("open store", "target, options", arguments.length);
   }
-  const durability = options.durability ?? "strict";
-  if (durability !== "strict" && durability !== "relaxed") {
-    throw new TypeError(
-      `Cannot open store: durability must be "strict" or "relaxed", got "${durability}"`,
-    );
-  }
-  const segmentBytes = options.walSegmentBytes ?? segmentBytesDefault;
+  const resolved = resolveOpenOptions(target, options);
+  const durability = resolved.durability ?? "strict";
+  const segmentBytes = resolved.walSegmentBytes ?? segmentBytesDefault;
   if (
     !Number.isSafeInteger(segmentBytes) || segmentBytes < walSegmentBytesMin ||
     segmentBytes > segmentBytesMax
@@ -257,22 +297,15 @@ export async function openStore(target: string | StoreOptions): Promise<Store> {
       `Cannot open store: walSegmentBytes must be an integer from ${walSegmentBytesMin} to ${segmentBytesMax}, got ${segmentBytes}`,
     );
   }
-  const epochs = resolveCheckpointOptions(options.checkpoint);
-  const load = options.load ?? "auto";
-  if (!loadModes.includes(load)) {
-    throw new TypeError(
-      `Cannot open store: load must be one of ${
-        loadModes.map((mode) => `"${mode}"`).join(", ")
-      }, got "${load}"`,
-    );
-  }
-  const storage = await resolveStorage(options);
+  const epochs = resolveCheckpointOptions(resolved.checkpoint);
+  const load = resolved.load ?? "auto";
+  const storage = await resolveStorage(resolved);
   if (!(await storage.tryLock())) throw new StoreLockedError(storage.description);
   try {
     return await Store.open(storage, {
       durability,
       segmentBytes,
-      clock: options.clock ?? systemClock,
+      clock: resolved.clock ?? systemClock,
       epochs,
       load,
     });
@@ -282,13 +315,81 @@ export async function openStore(target: string | StoreOptions): Promise<Store> {
   }
 }
 
+/** The keys of {@link OpenOptions}, each with its type. */
+const openOptionTypes: OptionTypes = {
+  durability: ["strict", "relaxed"] satisfies Durability[],
+  clock: {
+    expected: "a Clock (an object with a now() method)",
+    test: (value) => hasMethods(value, ["now"]),
+  },
+  walSegmentBytes: "number",
+  checkpoint: "object",
+  load: loadModes,
+};
+
+/** The keys of {@link StoreOptions}, each with its type. */
+const storeOptionTypes: OptionTypes = {
+  path: "string",
+  storage: {
+    expected: "a BlockStorage (such as a MemoryBlockStorage)",
+    test: (value) =>
+      hasMethods(value, ["open", "list", "rename", "remove", "syncDir", "tryLock", "unlock"]),
+  },
+  ...openOptionTypes,
+};
+
+const openOptionsPlace: OptionsPlace = {
+  operation: "open store",
+  object: "options",
+  key: "option",
+  keyPrefix: "",
+};
+
+/** Whether `value` is an object with a function under each name of `names`. */
+function hasMethods(value: unknown, names: readonly string[]): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  return names.every((name) => typeof (value as Record<string, unknown>)[name] === "function");
+}
+
+/** The options of either form of {@link openStore} as one object, every key checked. */
+function resolveOpenOptions(target: unknown, options: unknown): StoreOptions {
+  if (typeof target === "string") {
+    if (options === undefined) return { path: target };
+    if (typeof options === "object" && options !== null) {
+      for (const name of ["path", "storage"]) {
+        if (Object.hasOwn(options, name)) {
+          throw new TypeError(
+            `Cannot open store: options after a path cannot hold "${name}"; ` +
+              `give openStore(path, options) or openStore({ ${name}, ...options })`,
+          );
+        }
+      }
+    }
+    checkOptions(options, openOptionTypes, openOptionsPlace);
+    return { ...options, path: target };
+  }
+  if (typeof target !== "object" || target === null || Array.isArray(target)) {
+    throw new TypeError(
+      `Cannot open store: pass a directory path or an options object, got ${describe(target)}`,
+    );
+  }
+  if (options !== undefined) {
+    throw new TypeError(
+      "Cannot open store: options go in the one object when it holds path or storage; " +
+        "give openStore(path, options) or openStore({ path, ...options })",
+    );
+  }
+  checkOptions(target, storeOptionTypes, openOptionsPlace);
+  return target;
+}
+
 async function resolveStorage(options: StoreOptions): Promise<BlockStorage> {
   if (options.storage !== undefined && options.path !== undefined) {
     throw new TypeError("Cannot open store: give either path or storage, not both");
   }
   if (options.storage !== undefined) return options.storage;
   if (typeof options.path !== "string" || options.path === "") {
-    throw new TypeError("Cannot open store: path must be a non-empty string");
+    throw new TypeError("Cannot open store: give a path (a non-empty string) or a storage");
   }
   return await FileBlockStorage.open(options.path);
 }
@@ -805,6 +906,7 @@ export class Store implements AtomicCommitter {
    */
   add(key: KeyLike, delta: number): Promise<number> {
     try {
+      if (arguments.length > 2) throw tooManyArguments("add", "key, delta", arguments.length);
       this.#checkWritable("add");
       const bytes = transientKeyBytes(key, "add");
       checkDelta(delta, "add");
@@ -848,6 +950,7 @@ export class Store implements AtomicCommitter {
    */
   set(key: KeyLike, value: number): Promise<void> {
     try {
+      if (arguments.length > 2) throw tooManyArguments("set", "key, value", arguments.length);
       this.#checkWritable("set");
       const bytes = transientKeyBytes(key, "set");
       checkValue(value, "set");
@@ -873,6 +976,7 @@ export class Store implements AtomicCommitter {
    */
   delete(key: KeyLike): Promise<void> {
     try {
+      if (arguments.length > 1) throw tooManyArguments("delete", "key", arguments.length);
       this.#checkWritable("delete");
       const bytes = transientKeyBytes(key, "delete");
       if (this.#wal.congested) return this.#wal.drained().then(() => this.delete(key));
@@ -925,6 +1029,7 @@ export class Store implements AtomicCommitter {
    */
   get(key: KeyLike): Promise<number | undefined> {
     try {
+      if (arguments.length > 1) throw tooManyArguments("get", "key", arguments.length);
       this.#checkOpen("get");
       const bytes = transientKeyBytes(key, "get");
       this.#applyPending();
@@ -954,6 +1059,7 @@ export class Store implements AtomicCommitter {
    */
   getMany(keys: readonly KeyLike[]): Promise<(number | undefined)[]> {
     try {
+      if (arguments.length > 1) throw tooManyArguments("getMany", "keys", arguments.length);
       this.#checkOpen("getMany");
       if (!Array.isArray(keys)) throw new TypeError("Cannot getMany: keys must be an array");
       if (keys.length > getManyKeysMax) {
@@ -1000,6 +1106,11 @@ export class Store implements AtomicCommitter {
    * in batches of 256, each one state of the store; writes that land between
    * batches may or may not be seen. Nodes not loaded yet are loaded first.
    *
+   * @throws {TypeError} if the selector or the options have an unknown key
+   * or a value of the wrong type (a selector's keys are keys: a string or a
+   * `Uint8Array`; `limit` a number, `reverse` a boolean).
+   * @throws {RangeError} if `limit` is not a positive integer.
+   *
    * @example
    * ```ts
    * import { openStore, MemoryBlockStorage } from "../../mod.ts";
@@ -1014,8 +1125,10 @@ export class Store implements AtomicCommitter {
    * ```
    */
   list(selector: ListSelector, options: ListOptions = {}): AsyncIterableIterator<Entry> {
+    if (arguments.length > 2) throw tooManyArguments("list", "selector, options", arguments.length);
     this.#checkOpen("list");
     const range = selectorRange(selector);
+    checkOptions(options, listOptionTypes, listOptionsPlace);
     const limit = options.limit ?? Number.POSITIVE_INFINITY;
     if (limit !== Number.POSITIVE_INFINITY && (!Number.isSafeInteger(limit) || limit < 1)) {
       throw new RangeError(`Cannot list: limit must be a positive integer, got ${limit}`);
@@ -1043,6 +1156,7 @@ export class Store implements AtomicCommitter {
    * ```
    */
   atomic(): AtomicOperation {
+    if (arguments.length > 0) throw tooManyArguments("atomic", "", arguments.length);
     if (this.#closed) throw new StoreClosedError("atomic"); // a store refusing writes: commit() says so
     return new AtomicOperation(this);
   }
@@ -1277,6 +1391,9 @@ export class Store implements AtomicCommitter {
    * ```
    */
   sync(): Promise<void> {
+    if (arguments.length > 0) {
+      return Promise.reject(tooManyArguments("sync", "", arguments.length));
+    }
     if (this.#closed) return Promise.reject(new StoreClosedError("sync"));
     return this.#wal.flushAll();
   }
@@ -1294,6 +1411,7 @@ export class Store implements AtomicCommitter {
    * ```
    */
   stats(): StoreStats {
+    if (arguments.length > 0) throw tooManyArguments("stats", "", arguments.length);
     // A trie that failed (now or before) is reported as it is: it may hold part of a batch.
     this.#applyQuietly();
     const header = this.#image.header;
@@ -1327,6 +1445,8 @@ export class Store implements AtomicCommitter {
    * @param options `compact: true` rewrites the whole image (it compacts on
    * its own once dead space passes half of it).
    * @returns What the checkpoint wrote.
+   * @throws {TypeError} if `options` is not an object, has a key other than
+   * `compact`, or `compact` is not a boolean.
    * @throws {StorageIoError} if a write or fsync failed: the store then
    * refuses writes until reopened (nothing acknowledged is lost).
    *
@@ -1347,12 +1467,11 @@ export class Store implements AtomicCommitter {
    */
   checkpoint(options: { compact?: boolean } = {}): Promise<CheckpointResult> {
     try {
-      this.#checkWritable("checkpoint");
-      if (options === null || typeof options !== "object") {
-        throw new TypeError(
-          "Cannot checkpoint: options must be an object such as { compact: true }",
-        );
+      if (arguments.length > 1) {
+        throw tooManyArguments("checkpoint", "options", arguments.length);
       }
+      checkOptions(options, checkpointOptionTypes, checkpointOptionsPlace);
+      this.#checkWritable("checkpoint");
       return this.#checkpointer.run(options.compact === true);
     } catch (error) {
       return Promise.reject(error);
@@ -1380,6 +1499,7 @@ export class Store implements AtomicCommitter {
    */
   verify(): Promise<VerifyReport> {
     try {
+      if (arguments.length > 0) throw tooManyArguments("verify", "", arguments.length);
       this.#checkOpen("verify");
       return this.#checkpointer.exclusive(() => this.#verify());
     } catch (error) {
@@ -1423,6 +1543,9 @@ export class Store implements AtomicCommitter {
    * ```
    */
   close(): Promise<void> {
+    if (arguments.length > 0) {
+      return Promise.reject(tooManyArguments("close", "", arguments.length));
+    }
     if (this.#closing === undefined) {
       this.#closing = this.#close();
     }
