@@ -47,6 +47,14 @@ import { type BatchOp, Wal, type WalStats } from "../wal/wal.ts";
 import { type CheckpointDeps, Checkpointer, type CheckpointResult } from "./_checkpointer.ts";
 import { checkedNode, Loader } from "./_loader.ts";
 import {
+  copyRecovery,
+  findQuarantined,
+  type QuarantinedFileFound,
+  quarantineProblem,
+  type RecoveryStats,
+  recoveryStats,
+} from "./_recovery.ts";
+import {
   entrySettles,
   keyId,
   Overlay,
@@ -157,13 +165,13 @@ export interface StoreStats {
   durability: Durability;
   /** Group-commit writes, fsyncs, bytes and segments created and removed since open. */
   wal: WalStats;
-  /** What open found: the image's coverage, records replayed, torn bytes truncated, time taken. */
-  recovery: {
-    coverageLsn: number;
-    replayedRecords: number;
-    tornBytesTruncated: number;
-    openMs: number;
-  };
+  /**
+   * What open found and did: the image's coverage, records replayed, the
+   * torn tail cut (bytes and where), files removed (each provably held
+   * nothing acknowledged) and files moved aside (bytes it could not explain:
+   * empty normally), time taken.
+   */
+  recovery: RecoveryStats;
   /** Epochs and checkpoints since open (see {@link EpochStats}). */
   epochs: EpochStats;
   /** The image file: its committed generation and coverage, its space, nodes loaded lazily. */
@@ -206,7 +214,7 @@ interface StoreParts {
   /** Records open loaded into the trie. */
   loaded: number;
   config: StoreConfig;
-  recovery: StoreStats["recovery"];
+  recovery: RecoveryStats;
 }
 
 /** One WAL record above the image's coverage, collected at open to apply once paths load. */
@@ -403,7 +411,7 @@ export class Store implements AtomicCommitter {
   #trieFailure: Error | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
-  readonly #recovery: StoreStats["recovery"];
+  readonly #recovery: RecoveryStats;
 
   static {
     readWriteCounters = (store) => ({
@@ -458,18 +466,13 @@ export class Store implements AtomicCommitter {
       const coverage = header?.coverageLsn ?? 0;
       const { trie, loaded, whole } = await openTrie(image, config.load);
       const replay: ReplayRecord[] = [];
-      const { wal, scan } = await Wal.open(storage, {
+      const { wal, scan, movedTo } = await Wal.open(storage, {
         afterLsn: coverage,
         segmentBytes: config.segmentBytes,
         onRecord: (bytes, view, frame) => collectRecord(bytes, view, frame, replay),
       });
       assert(wal.durableLsn === scan.lastLsn, "recovery leaves everything replayed durable");
-      const recovery = {
-        coverageLsn: coverage,
-        replayedRecords: scan.replayed,
-        tornBytesTruncated: scan.tornBytes,
-        openMs: 0,
-      };
+      const recovery = recoveryStats(coverage, scan, movedTo);
       const store = new Store({ storage, wal, image, trie, loaded, config, recovery });
       try {
         if (config.load === "eager" && !whole) await store.#loadRest();
@@ -1304,7 +1307,7 @@ export class Store implements AtomicCommitter {
       durableLsn: this.#wal.durableLsn,
       durability: this.#durability,
       wal: { ...this.#wal.stats },
-      recovery: { ...this.#recovery },
+      recovery: copyRecovery(this.#recovery),
       epochs: this.#epochs.stats(this.#clock.now()),
       image: {
         ...this.#image.space(),
@@ -1364,6 +1367,8 @@ export class Store implements AtomicCommitter {
    * order, the node invariants, the key count and the allocation table; and
    * the in-memory trie's invariants. Reads the whole image: meant for tests,
    * the simulator and on-request checks. Waits for a running checkpoint.
+   * Also reports the files an open moved aside (`quarantined`: each is a
+   * problem until it is deleted).
    *
    * @returns A report; `ok` is false and `problems` says why if anything is wrong.
    *
@@ -1396,13 +1401,20 @@ export class Store implements AtomicCommitter {
       slabBytes,
     });
     const problems = [...image.problems, ...await this.#image.checkLive(image.liveBytesBySlab)];
+    const quarantined = await findQuarantined(this.#storage);
+    problems.push(...quarantined.map(quarantineProblem));
     this.#applyPending(); // a trie that failed applying writes throws that failure, no problem of its own
     try {
       this.#trie.verify();
     } catch (error) {
       problems.push(`in-memory trie: ${error instanceof Error ? error.message : String(error)}`);
     }
-    return { ok: problems.length === 0, image, problems };
+    return {
+      ok: problems.length === 0,
+      image,
+      problems,
+      quarantined,
+    };
   }
 
   /**
@@ -1560,8 +1572,14 @@ export interface VerifyReport {
   ok: boolean;
   /** The image walk: keys, nodes, bytes, depth. */
   image: ImageVerifyReport;
-  /** What is wrong, each naming where; empty when `ok`. */
+  /**
+   * What is wrong, each naming where; empty when `ok`: damage in the image,
+   * a file moved aside (one line each), a broken invariant of the in-memory
+   * trie.
+   */
   problems: string[];
+  /** Files an open moved aside that are still in the directory. */
+  quarantined: QuarantinedFileFound[];
 }
 
 /** What {@link openTrie} opened. */
