@@ -17,6 +17,7 @@ import {
   openStore,
   type StoreOptions,
 } from "../mod.ts";
+import { compactingFileName } from "../lib/image/image_file.ts";
 import { segmentHeaderBytes, segmentName } from "../lib/wal/segment.ts";
 import { tornCreation } from "../lib/wal/recover.ts";
 
@@ -241,6 +242,29 @@ Deno.test("a torn creation is a prefix of the segment's header, then zeros to th
   flipped[3] ^= 1;
   assert.equal(tornCreation(flipped, 7), false, "a flipped bit before the zeros");
 });
+
+onBothStorages(
+  "a compaction's leftover file is removed only once the open succeeded, and reported",
+  async (storage) => {
+    await oneGroup(storage);
+    await writeBytes(storage, compactingFileName, 0, garbage(10_000, 5));
+    // A damaged log fails the open: the leftover may be the one readable copy, so it stays.
+    const intact = await readBytes(storage, firstSegment);
+    const damaged = intact.slice();
+    damaged[20] ^= 4; // the header, and records follow it: corruption
+    await writeBytes(storage, firstSegment, 0, damaged);
+    await open(storage).then(() => assert.fail("the open must fail"), () => {});
+    assert.ok((await storage.list()).includes(compactingFileName), "kept after a failed open");
+    await writeBytes(storage, firstSegment, 0, intact);
+    const store = await open(storage);
+    assert.deepEqual(
+      store.stats().recovery.removed.map(({ file, bytes }) => ({ file, bytes })),
+      [{ file: compactingFileName, bytes: 10_000 }],
+    );
+    assert.ok(!(await storage.list()).includes(compactingFileName));
+    await store.close();
+  },
+);
 
 onBothStorages("open reports where it cut a torn tail", async (storage) => {
   await oneGroup(storage);

@@ -1,14 +1,16 @@
 /**
  * What open did with the files it found, for `stats().recovery`, and the
  * files moved aside that `verify()` reports. Open deletes only what it can
- * prove holds nothing acknowledged (a torn creation of the last WAL
- * segment); bytes it cannot explain are moved aside and reported here until
- * someone removes them.
+ * prove holds nothing acknowledged (a torn creation of the last WAL segment,
+ * a compaction's leftover file once the image and the log it would have
+ * replaced have opened); bytes it cannot explain are moved aside and
+ * reported here until someone removes them.
  *
  * @module
  */
 
 import { assert } from "../_assert.ts";
+import { compactingFileName } from "../image/image_file.ts";
 import type { BlockStorage } from "../storage/block_storage.ts";
 import { parseQuarantineName, quarantinedNames } from "../storage/_quarantine.ts";
 import type { WalScan } from "../wal/recover.ts";
@@ -98,6 +100,16 @@ export function recoveryStats(
     recovery.removed.push({ file: aside.name, bytes: aside.bytes, reason: aside.reason });
   }
   return recovery;
+}
+
+/** Notes the removal of a compaction's leftover file of `bytes` bytes in `recovery`. */
+export function noteCompactingLeftover(recovery: RecoveryStats, bytes: number): void {
+  recovery.removed.push({
+    file: compactingFileName,
+    bytes,
+    reason: "a compaction that never reached its rename: the image and the log that opened " +
+      "hold everything it held",
+  });
 }
 
 /** A copy of `recovery` the caller may keep and change. */

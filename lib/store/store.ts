@@ -49,6 +49,7 @@ import { checkedNode, Loader } from "./_loader.ts";
 import {
   copyRecovery,
   findQuarantined,
+  noteCompactingLeftover,
   type QuarantinedFileFound,
   quarantineProblem,
   type RecoveryStats,
@@ -477,6 +478,8 @@ export class Store implements AtomicCommitter {
       try {
         if (config.load === "eager" && !whole) await store.#loadRest();
         await store.#replay(replay);
+        const leftover = await ImageFile.removeCompactingLeftover(storage);
+        if (leftover !== undefined) noteCompactingLeftover(recovery, leftover);
       } catch (error) {
         await wal.close();
         throw error;
