@@ -33,6 +33,7 @@ export {
 export type { CheckpointResult } from "./lib/store/_checkpointer.ts";
 export type { CheckpointOptions, CheckpointPreset, EpochStats } from "./lib/store/epochs.ts";
 export type { ImageSpace } from "./lib/image/image_file.ts";
+export type { HeaderSlotReport, HeaderSlotState } from "./lib/image/header.ts";
 export type {
   QuarantinedFile,
   QuarantinedFileFound,

@@ -17,7 +17,8 @@ import {
   openStore,
   type StoreOptions,
 } from "../mod.ts";
-import { compactingFileName } from "../lib/image/image_file.ts";
+import { encodeHeaderSlot, headerSlotBytes, headerSlotOffsets } from "../lib/image/header.ts";
+import { compactingFileName, imageFileName } from "../lib/image/image_file.ts";
 import { segmentHeaderBytes, segmentName } from "../lib/wal/segment.ts";
 import { tornCreation } from "../lib/wal/recover.ts";
 
@@ -276,6 +277,134 @@ onBothStorages("open reports where it cut a torn tail", async (storage) => {
   assert.deepEqual(recovery.tornTail, { file: firstSegment, offset: size });
   await store.close();
 });
+
+/** A store after `checkpoints` checkpoints, one write each; open. */
+async function checkpointed(storage: BlockStorage, checkpoints: number) {
+  const store = await open(storage);
+  for (let index = 0; index < checkpoints; index++) {
+    await store.add(`k${index}`, index + 1);
+    await store.checkpoint();
+  }
+  return store;
+}
+
+onBothStorages("verify: both header slots, normal after every commit", async (storage) => {
+  const store = await open(storage);
+  let report = await store.verify();
+  assert.deepEqual(report.headerSlots.map(({ slot, state }) => [slot, state]), [
+    ["A", "blank"],
+    ["B", "current"],
+  ]);
+  assert.deepEqual(report.warnings, []);
+  for (let generation = 1; generation <= 3; generation++) {
+    await store.add("k", 1);
+    await store.checkpoint();
+    report = await store.verify();
+    const states = report.headerSlots.map(({ state, generation }) => [state, generation]);
+    assert.deepEqual(
+      states,
+      generation % 2 === 1
+        ? [["current", generation], ["fallback", generation - 1]]
+        : [["fallback", generation - 1], ["current", generation]],
+    );
+    assert.deepEqual(report.warnings, []);
+    assert.ok(report.ok, report.problems.join("; "));
+  }
+  await store.checkpoint({ compact: true });
+  report = await store.verify();
+  assert.deepEqual(report.headerSlots.map(({ state }) => state), ["current", "fallback"]);
+  assert.deepEqual(report.warnings, []);
+  await store.close();
+});
+
+onBothStorages(
+  "verify: a damaged header slot not in use is a warning until the next commit",
+  async (storage) => {
+    const store = await checkpointed(storage, 2); // generation 2 in B, 1 in A
+    const slotA = headerSlotOffsets[0];
+    const bytes = await readBytes(storage, imageFileName);
+    await writeBytes(storage, imageFileName, slotA + 20, Uint8Array.of(bytes[slotA + 20] ^ 0x40));
+    let report = await store.verify();
+    assert.ok(report.ok, "nothing the store holds is lost");
+    assert.equal(report.headerSlots[0].state, "damaged");
+    assert.equal(report.warnings.length, 1);
+    assert.match(
+      report.warnings[0],
+      /image\.tt: header slot A \(byte 0\) is damaged: .*checkpoint/,
+    );
+    await store.add("more", 1);
+    await store.checkpoint();
+    report = await store.verify();
+    assert.deepEqual(report.warnings, []);
+    await store.close();
+  },
+);
+
+onBothStorages(
+  "verify: a stale header slot (not the previous generation) is a warning",
+  async (storage) => {
+    const store = await checkpointed(storage, 1);
+    const first = (await readBytes(storage, imageFileName)).slice(0, headerSlotBytes); // generation 1, A
+    await store.add("x", 1);
+    await store.checkpoint(); // generation 2, B
+    await store.add("y", 1);
+    await store.checkpoint(); // generation 3, A
+    // Slot B goes back to generation 1: as if the disk had dropped generation 2's header write.
+    await writeBytes(storage, imageFileName, headerSlotOffsets[1], first);
+    const report = await store.verify();
+    assert.ok(report.ok);
+    assert.deepEqual(report.headerSlots.map(({ state }) => state), ["current", "stale"]);
+    assert.match(
+      report.warnings.join("\n"),
+      /slot B .* is stale: generation 1 is older than the previous commit's \(2\)/,
+    );
+    await store.close();
+  },
+);
+
+onBothStorages(
+  "verify: a fallback slot whose records the WAL no longer holds is stale",
+  async (storage) => {
+    const store = await checkpointed(storage, 3); // generation 3 in A, 2 in B
+    const report = await store.verify();
+    const b = report.headerSlots[1];
+    assert.equal(b.state, "fallback");
+    // Generation 2 again, but covering nothing: a fallback would replay from lsn 1, reclaimed since.
+    const header = {
+      generation: 2,
+      coverageLsn: 0,
+      rootAddress: 0,
+      keyCount: 0,
+      pageCount: 0,
+      allocationAddress: 0,
+      deadBytes: 0,
+    };
+    await writeBytes(storage, imageFileName, headerSlotOffsets[1], encodeHeaderSlot(header));
+    const stale = await store.verify();
+    assert.equal(stale.headerSlots[1].state, "stale");
+    assert.match(
+      stale.warnings.join("\n"),
+      /the WAL starts at lsn \d+, so records 1\.\.\d+ .* are gone/,
+    );
+    await store.close();
+  },
+);
+
+onBothStorages(
+  "verify: a current header slot that does not read back is a problem",
+  async (storage) => {
+    const store = await checkpointed(storage, 1); // generation 1 in A
+    const bytes = await readBytes(storage, imageFileName);
+    await writeBytes(storage, imageFileName, 30, Uint8Array.of(bytes[30] ^ 1));
+    const report = await store.verify();
+    assert.equal(report.ok, false);
+    assert.match(
+      report.problems.join("\n"),
+      /image\.tt: header slot A \(byte 0\) does not read back as the header in use/,
+    );
+    await store.close();
+  },
+);
 
 onBothStorages(
   "a garbage file named like the next WAL segment is moved aside; the log goes on before it",

@@ -37,10 +37,12 @@ import {
   type CurrentHeader,
   currentHeader,
   decodeHeaderSlot,
+  describeSlots,
   encodeHeaderSlot,
   headerRegionBytes,
   headerSlotBytes,
   headerSlotOffsets,
+  type HeaderSlotsCheck,
   type ImageHeader,
   isBlank,
   nextSlot,
@@ -243,6 +245,17 @@ export class ImageFile {
   /** The committed header, or undefined for an image never committed. */
   get header(): ImageHeader | undefined {
     return this.#current.header;
+  }
+
+  /**
+   * Reads both header slots from disk again and describes them (see
+   * `describeSlots`): the current one must read back as the header in use,
+   * the other should be a usable fallback. `logFirstLsn` is the lowest LSN
+   * the WAL still holds (a fallback must not need records below it).
+   */
+  async checkSlots(logFirstLsn: number): Promise<HeaderSlotsCheck> {
+    const slots = await readSlots(this.#file);
+    return describeSlots(imageFileName, this.#current, slots, logFirstLsn);
   }
 
   /** Space use from the allocation table. */

@@ -23,6 +23,7 @@ import {
   StoreLockedError,
 } from "../errors.ts";
 import { slabBytes } from "../image/allocation.ts";
+import type { HeaderSlotReport } from "../image/header.ts";
 import { ImageFile, imageFileName, type ImageSpace } from "../image/image_file.ts";
 import { newRecordFields } from "../image/node_record.ts";
 import { type ImageVerifyReport, verifyImage } from "../image/verify.ts";
@@ -1371,7 +1372,11 @@ export class Store implements AtomicCommitter {
    * the in-memory trie's invariants. Reads the whole image: meant for tests,
    * the simulator and on-request checks. Waits for a running checkpoint.
    * Also reports the files an open moved aside (`quarantined`: each is a
-   * problem until it is deleted).
+   * problem until it is deleted) and both image header slots: the current
+   * one must read back as the header in use (else a problem); the other
+   * should hold the previous commit's header, which open falls back on if
+   * the current one is lost, and a `warning` says when it cannot (damaged,
+   * blank after a commit, or stale; the next checkpoint rewrites it).
    *
    * @returns A report; `ok` is false and `problems` says why if anything is wrong.
    *
@@ -1404,6 +1409,10 @@ export class Store implements AtomicCommitter {
       slabBytes,
     });
     const problems = [...image.problems, ...await this.#image.checkLive(image.liveBytesBySlab)];
+    const slots = await this.#image.checkSlots(
+      this.#wal.segments[0]?.firstLsn ?? this.#wal.nextLsn,
+    );
+    problems.push(...slots.problems);
     const quarantined = await findQuarantined(this.#storage);
     problems.push(...quarantined.map(quarantineProblem));
     this.#applyPending(); // a trie that failed applying writes throws that failure, no problem of its own
@@ -1416,6 +1425,8 @@ export class Store implements AtomicCommitter {
       ok: problems.length === 0,
       image,
       problems,
+      warnings: slots.warnings,
+      headerSlots: slots.slots,
       quarantined,
     };
   }
@@ -1577,10 +1588,18 @@ export interface VerifyReport {
   image: ImageVerifyReport;
   /**
    * What is wrong, each naming where; empty when `ok`: damage in the image,
-   * a file moved aside (one line each), a broken invariant of the in-memory
-   * trie.
+   * a current header slot that does not read back, a file moved aside (one
+   * line each), a broken invariant of the in-memory trie.
    */
   problems: string[];
+  /**
+   * What loses nothing now but leaves less margin: the header slot not in
+   * use cannot serve as a fallback (damaged, blank after a commit, stale).
+   * The next checkpoint rewrites it.
+   */
+  warnings: string[];
+  /** Both image header slots as read from disk now (A, then B). */
+  headerSlots: HeaderSlotReport[];
   /** Files an open moved aside that are still in the directory. */
   quarantined: QuarantinedFileFound[];
 }
