@@ -44,6 +44,7 @@ import {
 export const segmentRereadsMax = 4;
 /** The most reads of one segment while recovering it (bounds the re-read loop). */
 const segmentReadsMax = 64;
+
 /**
  * The smallest sector a torn write keeps or loses whole (disks tear at 512
  * bytes or 4 KiB): a torn creation of a segment leaves its header's sector
