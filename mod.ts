@@ -34,6 +34,14 @@ export {
 export type { CheckpointResult } from "./lib/store/_checkpointer.ts";
 export type { CheckpointOptions, CheckpointPreset, EpochStats } from "./lib/store/epochs.ts";
 export type { ImageSpace } from "./lib/image/image_file.ts";
+export type { HeaderSlotReport, HeaderSlotState } from "./lib/image/header.ts";
+export type {
+  QuarantinedFile,
+  QuarantinedFileFound,
+  RecoveryStats,
+  RemovedFile,
+  TornTail,
+} from "./lib/store/_recovery.ts";
 export type { WalStats } from "./lib/wal/wal.ts";
 export type { TrieMemory } from "./lib/art/art.ts";
 export type { ImageVerifyReport } from "./lib/image/verify.ts";

@@ -338,7 +338,9 @@ class Run {
       return;
     }
     this.stats.verifies++;
-    if (!report.ok && !this.#imageWriteMisplaced()) {
+    // A file moved aside is one problem line; a write misplaced into it explains it.
+    const excused = report.quarantined.filter((found) => this.#misplacedInto(found.original));
+    if (report.problems.length > excused.length && !this.#imageWriteMisplaced()) {
       this.oracle.violate("verify", `step ${step}: ${report.problems.join("; ")}`, [step]);
     }
   }
@@ -369,6 +371,24 @@ class Run {
     return this.storage.faults.some((fault) =>
       fault.kind === "misdirectedWrite" && imageName(fault.file) === imageFileName
     );
+  }
+
+  /** Whether the disk misplaced a write meant for `file` (its bytes landed elsewhere in it). */
+  #misplacedInto(file: string): boolean {
+    return this.storage.faults.some((fault) =>
+      fault.kind === "misdirectedWrite" && fault.file === file
+    );
+  }
+
+  /**
+   * Files the open moved aside: bytes a crash alone never leaves (a torn
+   * creation is removed), so a misplaced write must explain each (D6).
+   */
+  #quarantinesSeen(step: number): void {
+    for (const { file, reason } of this.store!.stats().recovery.quarantined) {
+      if (this.#misplacedInto(file)) continue;
+      this.oracle.violate("D6", `step ${step}: open moved "${file}" aside: ${reason}`, [step]);
+    }
   }
 
   /** A CorruptionError outside open: it must be explained by a fault (D6), or it is a violation. */
@@ -752,6 +772,7 @@ class Run {
     }
     this.#syncFailuresAtOpen = this.#walSyncFailures();
     this.#faultsAtOpen = this.storage.faults.length;
+    if (this.store !== undefined) this.#quarantinesSeen(step);
   }
 
   /**

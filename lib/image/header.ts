@@ -154,3 +154,166 @@ export function isBlank(bytes: Uint8Array): boolean {
   for (let index = 0; index < bytes.length; index++) if (bytes[index] !== 0) return false;
   return true;
 }
+
+/** What a header slot holds, as `verify()` reports it (see {@link describeSlots}). */
+export type HeaderSlotState = "current" | "fallback" | "blank" | "damaged" | "stale";
+
+/** One header slot as read from disk. */
+export interface HeaderSlotReport {
+  /** `"A"` (byte 0) or `"B"` (byte 4096). */
+  slot: "A" | "B";
+  /** What the slot holds (see {@link describeSlots}). */
+  state: HeaderSlotState;
+  /** The header's generation, if the slot holds a valid header. */
+  generation?: number;
+  /** The header's coverage LSN, if the slot holds a valid header. */
+  coverageLsn?: number;
+  /** What the state means for this store. */
+  detail: string;
+}
+
+/** The header slots described, and what is wrong or worth a look. */
+export interface HeaderSlotsCheck {
+  /** Slots A and B. */
+  slots: HeaderSlotReport[];
+  /** The current slot does not read back as the header in use. */
+  problems: string[];
+  /** The other slot cannot serve as a fallback (damaged, blank after a commit, stale). */
+  warnings: string[];
+}
+
+/**
+ * Describes both header slots as read now (`slots`), given the header in use
+ * (`current`) and the lowest LSN the WAL still holds (`logFirstLsn`).
+ *
+ * The current slot must read back as the header in use, or it is a problem.
+ * After every commit the other slot holds the previous generation: that is
+ * the normal state, `fallback`, the image open takes if the current slot is
+ * ever lost. It is a warning (nothing is lost, but there is no fallback until
+ * the next checkpoint rewrites the slot) when the other slot is
+ * - `damaged`: it fails its checks (a commit torn by a crash, or damage);
+ * - `blank` after a commit (a commit whose fsync failed, blanked by close);
+ *   blank before any commit is normal;
+ * - `stale`: valid, but open could not fall back on it: its generation is not
+ *   the current one minus 1 (older: a header write the disk dropped, so the
+ *   records it names may have been reused; newer or equal: a commit that
+ *   failed, or a copied slot), its coverage is above the current one, or the
+ *   WAL no longer holds the records above its coverage.
+ */
+export function describeSlots(
+  file: string,
+  current: CurrentHeader,
+  slots: readonly Uint8Array[],
+  logFirstLsn: number,
+): HeaderSlotsCheck {
+  assert(slots.length === 2, "an image has two header slots");
+  const inUse = current.header;
+  const check: HeaderSlotsCheck = { slots: [], problems: [], warnings: [] };
+  for (const index of [0, 1] as const) {
+    const decoded = decodeHeaderSlot(slots[index]);
+    const isCurrent = index === current.slot;
+    const { state, detail } = isCurrent
+      ? describeCurrent(decoded, slots[index], inUse)
+      : describeOther(decoded, slots[index], inUse, logFirstLsn);
+    const report: HeaderSlotReport = { slot: index === 0 ? "A" : "B", state, detail };
+    if (typeof decoded === "object") {
+      report.generation = decoded.generation;
+      report.coverageLsn = decoded.coverageLsn;
+    }
+    check.slots.push(report);
+    const where = `${file}: header slot ${report.slot} (byte ${headerSlotOffsets[index]})`;
+    const fresh = state === "blank" && (inUse?.generation ?? 0) === 0;
+    if (isCurrent && state !== "current") {
+      check.problems.push(`${where} does not read back as the header in use: ${detail}`);
+    } else if (!isCurrent && state !== "fallback" && !fresh) {
+      check.warnings.push(`${where} is ${state}: ${detail}`);
+    }
+  }
+  assert(check.slots.length === 2, "both slots are described");
+  return check;
+}
+
+const noFallback = "open has no older image to fall back on until the next checkpoint " +
+  "rewrites this slot";
+
+/** The state of the slot that should hold the header in use. */
+function describeCurrent(
+  decoded: ImageHeader | string,
+  bytes: Uint8Array,
+  inUse: ImageHeader | undefined,
+): { state: HeaderSlotState; detail: string } {
+  if (typeof decoded === "string") {
+    return isBlank(bytes)
+      ? { state: "blank", detail: "it is all zeros" }
+      : { state: "damaged", detail: `it fails its checks (${decoded})` };
+  }
+  if (inUse !== undefined && sameHeader(decoded, inUse)) {
+    return { state: "current", detail: "the header in use" };
+  }
+  return {
+    state: "stale",
+    detail: `it holds generation ${decoded.generation}, the header in use is generation ` +
+      `${inUse?.generation ?? "none"}`,
+  };
+}
+
+/** The state of the slot the next commit writes (see {@link describeSlots}). */
+function describeOther(
+  decoded: ImageHeader | string,
+  bytes: Uint8Array,
+  inUse: ImageHeader | undefined,
+  logFirstLsn: number,
+): { state: HeaderSlotState; detail: string } {
+  if (typeof decoded === "string") {
+    if (!isBlank(bytes)) {
+      return {
+        state: "damaged",
+        detail: `it fails its checks (${decoded}): a commit torn by a crash, or damage; ` +
+          noFallback,
+      };
+    }
+    return (inUse?.generation ?? 0) === 0
+      ? { state: "blank", detail: "never written: nothing was committed yet" }
+      : {
+        state: "blank",
+        detail: `all zeros after a commit: a commit whose fsync failed, blanked at close, ` +
+          `or a wiped slot; ${noFallback}`,
+      };
+  }
+  const why = inUse === undefined ? "no header is in use" : staleness(decoded, inUse, logFirstLsn);
+  return why === undefined
+    ? {
+      state: "fallback",
+      detail: "the previous commit's header: open falls back on it if the current slot is lost",
+    }
+    : { state: "stale", detail: `${why}; ${noFallback}` };
+}
+
+/** Why a valid header in the other slot cannot serve as a fallback, or undefined if it can. */
+function staleness(
+  other: ImageHeader,
+  inUse: ImageHeader,
+  logFirstLsn: number,
+): string | undefined {
+  if (other.generation < inUse.generation - 1) {
+    return `generation ${other.generation} is older than the previous commit's ` +
+      `(${inUse.generation - 1}): a header write the disk dropped; the records it names may ` +
+      `have been reused`;
+  }
+  if (other.generation >= inUse.generation) {
+    return `generation ${other.generation} is not older than the current ` +
+      `${inUse.generation}: a commit that failed, or a copied slot`;
+  }
+  if (other.coverageLsn > inUse.coverageLsn) {
+    return `its coverage ${other.coverageLsn} is above the current ${inUse.coverageLsn}`;
+  }
+  if (other.coverageLsn + 1 < logFirstLsn) {
+    return `the WAL starts at lsn ${logFirstLsn}, so records ${other.coverageLsn + 1}..` +
+      `${logFirstLsn - 1} a fallback would replay are gone`;
+  }
+  return undefined;
+}
+
+function sameHeader(a: ImageHeader, b: ImageHeader): boolean {
+  return fieldOrder.every((field) => a[field] === b[field]);
+}

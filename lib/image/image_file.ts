@@ -37,10 +37,12 @@ import {
   type CurrentHeader,
   currentHeader,
   decodeHeaderSlot,
+  describeSlots,
   encodeHeaderSlot,
   headerRegionBytes,
   headerSlotBytes,
   headerSlotOffsets,
+  type HeaderSlotsCheck,
   type ImageHeader,
   isBlank,
   nextSlot,
@@ -64,7 +66,8 @@ import {
 export const imageFileName = "image.tt";
 /**
  * A compaction writes the whole image into this file, then renames it over
- * {@link imageFileName}. One left by a crash is garbage: open removes it.
+ * {@link imageFileName}. One left by a crash never became the image: once
+ * the image and the log it would have replaced open, open removes it.
  */
 export const compactingFileName = "image.tt.compacting";
 /**
@@ -178,9 +181,30 @@ export class ImageFile {
    */
   static async open(storage: BlockStorage): Promise<ImageFile> {
     const names = await storage.list();
-    // A compaction that did not reach its rename: the image it would replace is whole.
-    if (names.includes(compactingFileName)) await storage.remove(compactingFileName);
     return await ImageFile.#open(storage, imageFileName, names.includes(imageFileName));
+  }
+
+  /**
+   * Removes a compacting file a crash left (see {@link compactingFileName}),
+   * and fsyncs the directory. Call it only once the image and the WAL have
+   * opened: a compaction is committed by its rename, and the segments the
+   * new image covers are removed only after that rename is durable, so the
+   * image and the log that opened hold everything the leftover holds. (Were
+   * the open to fail, the leftover is kept: it may be the one readable
+   * copy.) Returns its size, or undefined if there was none.
+   */
+  static async removeCompactingLeftover(storage: BlockStorage): Promise<number | undefined> {
+    if (!(await storage.list()).includes(compactingFileName)) return undefined;
+    const file = await storage.open(compactingFileName);
+    let bytes: number;
+    try {
+      bytes = await file.size();
+    } finally {
+      await file.close();
+    }
+    await storage.remove(compactingFileName);
+    await storage.syncDir();
+    return bytes;
   }
 
   /**
@@ -221,6 +245,17 @@ export class ImageFile {
   /** The committed header, or undefined for an image never committed. */
   get header(): ImageHeader | undefined {
     return this.#current.header;
+  }
+
+  /**
+   * Reads both header slots from disk again and describes them (see
+   * `describeSlots`): the current one must read back as the header in use,
+   * the other should be a usable fallback. `logFirstLsn` is the lowest LSN
+   * the WAL still holds (a fallback must not need records below it).
+   */
+  async checkSlots(logFirstLsn: number): Promise<HeaderSlotsCheck> {
+    const slots = await readSlots(this.#file);
+    return describeSlots(imageFileName, this.#current, slots, logFirstLsn);
   }
 
   /** Space use from the allocation table. */

@@ -30,6 +30,7 @@ import {
   StoreLockedError,
 } from "../errors.ts";
 import { slabBytes } from "../image/allocation.ts";
+import type { HeaderSlotReport } from "../image/header.ts";
 import { ImageFile, imageFileName, type ImageSpace } from "../image/image_file.ts";
 import { newRecordFields } from "../image/node_record.ts";
 import { type ImageVerifyReport, verifyImage } from "../image/verify.ts";
@@ -53,6 +54,15 @@ import { segmentBytesDefault, segmentBytesMax } from "../wal/segment.ts";
 import { type BatchOp, Wal, type WalStats } from "../wal/wal.ts";
 import { type CheckpointDeps, Checkpointer, type CheckpointResult } from "./_checkpointer.ts";
 import { checkedNode, Loader } from "./_loader.ts";
+import {
+  copyRecovery,
+  findQuarantined,
+  noteCompactingLeftover,
+  type QuarantinedFileFound,
+  quarantineProblem,
+  type RecoveryStats,
+  recoveryStats,
+} from "./_recovery.ts";
 import {
   entrySettles,
   keyId,
@@ -173,13 +183,13 @@ export interface StoreStats {
   durability: Durability;
   /** Group-commit writes, fsyncs, bytes and segments created and removed since open. */
   wal: WalStats;
-  /** What open found: the image's coverage, records replayed, torn bytes truncated, time taken. */
-  recovery: {
-    coverageLsn: number;
-    replayedRecords: number;
-    tornBytesTruncated: number;
-    openMs: number;
-  };
+  /**
+   * What open found and did: the image's coverage, records replayed, the
+   * torn tail cut (bytes and where), files removed (each provably held
+   * nothing acknowledged) and files moved aside (bytes it could not explain:
+   * empty normally), time taken.
+   */
+  recovery: RecoveryStats;
   /** Epochs and checkpoints since open (see {@link EpochStats}). */
   epochs: EpochStats;
   /** The image file: its committed generation and coverage, its space, nodes loaded lazily. */
@@ -239,7 +249,7 @@ interface StoreParts {
   /** Records open loaded into the trie. */
   loaded: number;
   config: StoreConfig;
-  recovery: StoreStats["recovery"];
+  recovery: RecoveryStats;
 }
 
 /** One WAL record above the image's coverage, collected at open to apply once paths load. */
@@ -504,7 +514,7 @@ export class Store implements AtomicCommitter {
   #trieFailure: Error | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
-  readonly #recovery: StoreStats["recovery"];
+  readonly #recovery: RecoveryStats;
 
   static {
     readWriteCounters = (store) => ({
@@ -559,22 +569,19 @@ export class Store implements AtomicCommitter {
       const coverage = header?.coverageLsn ?? 0;
       const { trie, loaded, whole } = await openTrie(image, config.load);
       const replay: ReplayRecord[] = [];
-      const { wal, scan } = await Wal.open(storage, {
+      const { wal, scan, movedTo } = await Wal.open(storage, {
         afterLsn: coverage,
         segmentBytes: config.segmentBytes,
         onRecord: (bytes, view, frame) => collectRecord(bytes, view, frame, replay),
       });
       assert(wal.durableLsn === scan.lastLsn, "recovery leaves everything replayed durable");
-      const recovery = {
-        coverageLsn: coverage,
-        replayedRecords: scan.replayed,
-        tornBytesTruncated: scan.tornBytes,
-        openMs: 0,
-      };
+      const recovery = recoveryStats(coverage, scan, movedTo);
       const store = new Store({ storage, wal, image, trie, loaded, config, recovery });
       try {
         if (config.load === "eager" && !whole) await store.#loadRest();
         await store.#replay(replay);
+        const leftover = await ImageFile.removeCompactingLeftover(storage);
+        if (leftover !== undefined) noteCompactingLeftover(recovery, leftover);
       } catch (error) {
         await wal.close();
         throw error;
@@ -1422,7 +1429,7 @@ export class Store implements AtomicCommitter {
       durableLsn: this.#wal.durableLsn,
       durability: this.#durability,
       wal: { ...this.#wal.stats },
-      recovery: { ...this.#recovery },
+      recovery: copyRecovery(this.#recovery),
       epochs: this.#epochs.stats(this.#clock.now()),
       image: {
         ...this.#image.space(),
@@ -1483,6 +1490,12 @@ export class Store implements AtomicCommitter {
    * order, the node invariants, the key count and the allocation table; and
    * the in-memory trie's invariants. Reads the whole image: meant for tests,
    * the simulator and on-request checks. Waits for a running checkpoint.
+   * Also reports the files an open moved aside (`quarantined`: each is a
+   * problem until it is deleted) and both image header slots: the current
+   * one must read back as the header in use (else a problem); the other
+   * should hold the previous commit's header, which open falls back on if
+   * the current one is lost, and a `warning` says when it cannot (damaged,
+   * blank after a commit, or stale; the next checkpoint rewrites it).
    *
    * @returns A report; `ok` is false and `problems` says why if anything is wrong.
    *
@@ -1516,13 +1529,26 @@ export class Store implements AtomicCommitter {
       slabBytes,
     });
     const problems = [...image.problems, ...await this.#image.checkLive(image.liveBytesBySlab)];
+    const slots = await this.#image.checkSlots(
+      this.#wal.segments[0]?.firstLsn ?? this.#wal.nextLsn,
+    );
+    problems.push(...slots.problems);
+    const quarantined = await findQuarantined(this.#storage);
+    problems.push(...quarantined.map(quarantineProblem));
     this.#applyPending(); // a trie that failed applying writes throws that failure, no problem of its own
     try {
       this.#trie.verify();
     } catch (error) {
       problems.push(`in-memory trie: ${error instanceof Error ? error.message : String(error)}`);
     }
-    return { ok: problems.length === 0, image, problems };
+    return {
+      ok: problems.length === 0,
+      image,
+      problems,
+      warnings: slots.warnings,
+      headerSlots: slots.slots,
+      quarantined,
+    };
   }
 
   /**
@@ -1683,8 +1709,22 @@ export interface VerifyReport {
   ok: boolean;
   /** The image walk: keys, nodes, bytes, depth. */
   image: ImageVerifyReport;
-  /** What is wrong, each naming where; empty when `ok`. */
+  /**
+   * What is wrong, each naming where; empty when `ok`: damage in the image,
+   * a current header slot that does not read back, a file moved aside (one
+   * line each), a broken invariant of the in-memory trie.
+   */
   problems: string[];
+  /**
+   * What loses nothing now but leaves less margin: the header slot not in
+   * use cannot serve as a fallback (damaged, blank after a commit, stale).
+   * The next checkpoint rewrites it.
+   */
+  warnings: string[];
+  /** Both image header slots as read from disk now (A, then B). */
+  headerSlots: HeaderSlotReport[];
+  /** Files an open moved aside that are still in the directory. */
+  quarantined: QuarantinedFileFound[];
 }
 
 /** What {@link openTrie} opened. */

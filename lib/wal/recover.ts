@@ -8,6 +8,13 @@
  * therefore a torn tail only if no valid group-start record follows it; if one
  * does, the bad record was durable and its damage is reported (D6, D9).
  *
+ * A last segment whose header fails its checks is removed only when its
+ * first sector is what a torn creation leaves (a prefix of its header, then
+ * zeros): its first write never became durable, so nothing in it was
+ * acknowledged. A header that was written but fails its checks is damage:
+ * corruption if the file holds records of the log, else bytes nobody can
+ * explain, which open moves aside (see `../storage/_quarantine.ts`).
+ *
  * @module
  */
 
@@ -30,12 +37,20 @@ import {
   segmentFileBytesMax,
   type SegmentHeader,
   segmentHeaderBytes,
+  segmentHeaderPrefix,
 } from "./segment.ts";
 
 /** How often a segment is read again to confirm a failed check before it counts. */
 export const segmentRereadsMax = 4;
 /** The most reads of one segment while recovering it (bounds the re-read loop). */
 const segmentReadsMax = 64;
+
+/**
+ * The smallest sector a torn write keeps or loses whole (disks tear at 512
+ * bytes or 4 KiB): a torn creation of a segment leaves its header's sector
+ * whole, or zeros, or (a write cut short) a prefix of it followed by zeros.
+ */
+export const tornSectorBytes = 512;
 
 /** A segment that survived recovery. */
 export interface SegmentInfo {
@@ -61,8 +76,24 @@ export interface WalScan {
   replayed: number;
   /** Bytes of torn tail found past the last valid record of the last segment. */
   tornBytes: number;
-  /** A last segment whose creation was torn (no valid header): to be removed. */
-  tornSegment?: string;
+  /** A last segment with no valid header, which open sets aside before appending. */
+  setAside?: SegmentSetAside;
+}
+
+/** A last segment without a valid header: removed, or moved aside, before anything is appended. */
+export interface SegmentSetAside {
+  /** The segment's file name. */
+  name: string;
+  /** Its size in bytes. */
+  bytes: number;
+  /**
+   * True: its header was written yet fails its checks and it holds no record
+   * of the log, so nothing proves it held nothing acknowledged: it is moved
+   * aside. False: a torn creation, which holds nothing acknowledged: removed.
+   */
+  quarantine: boolean;
+  /** Why, in words. */
+  reason: string;
 }
 
 /** Receives each valid record above `afterLsn`; returns an error description for a bad payload. */
@@ -110,8 +141,8 @@ export async function readWal(
   };
   for (let index = 0; index < names.length; index++) {
     const next = index + 1 < names.length ? await readHeader(storage, names[index + 1]) : undefined;
-    // A last segment whose header never became durable is a torn creation:
-    // the segment before it is then where appends continue.
+    // A last segment with a bad header may be a torn creation (or bytes to
+    // move aside): the segment before it is then where appends continue.
     const nextTorn = typeof next === "string" && index + 1 === names.length - 1;
     if (typeof next === "string" && !nextTorn) {
       // A damaged header with segments after it: durable before they were
@@ -127,13 +158,13 @@ export async function readWal(
     const info = await scanSegment(
       storage,
       names[index],
-      { isLast, sealedAt },
+      { isLast, lastFile: index === names.length - 1, sealedAt },
       afterLsn,
       onRecord,
       scan,
     );
-    if (info === undefined) {
-      scan.tornSegment = names[index];
+    if ("reason" in info) {
+      scan.setAside = info;
       break;
     }
     scan.segments.push(info);
@@ -166,32 +197,23 @@ async function readWhole(storage: BlockStorage, name: string): Promise<Uint8Arra
 }
 
 /**
- * Validates a segment header. Returns its first LSN, or undefined for a torn
- * creation: the last segment, with a bad header and no write after its first.
+ * Validates a segment header. Returns its first LSN, or for the last segment
+ * (which comes with the `evidence` its reads gathered) with a bad header
+ * what open must do with it.
+ *
+ * @throws {CorruptionError} if the header is damaged and the segment holds
+ * records that may have been acknowledged, or its LSN does not fit the log.
  */
 function checkHeader(
   name: string,
   bytes: Uint8Array,
   expectedLsn: number | undefined,
   afterLsn: number,
-  isLast: boolean,
-): number | undefined {
+  evidence: BadHeaderEvidence | undefined,
+): number | SegmentSetAside {
   const decoded = decodeSegmentHeader(bytes);
   if (typeof decoded === "string") {
-    if (
-      isLast &&
-      !laterGroupStarts(
-        bytes,
-        view(bytes),
-        segmentHeaderBytes + 1,
-        (parseSegmentName(name) ?? 0) + 1,
-      )
-    ) {
-      // The segment's first write (header and first group, one write) never
-      // became durable whole, and no later write followed it: nothing in it
-      // was acknowledged.
-      return undefined;
-    }
+    if (evidence !== undefined) return badLastHeader(evidence, bytes.length, decoded);
     throw new CorruptionError(name, 0, decoded);
   }
   const lsn = decoded.firstLsn;
@@ -252,28 +274,33 @@ function sealed(name: string, bytes: Uint8Array, sealedAt: number | undefined): 
  * Reads and replays one segment. A check that fails is confirmed by reading
  * the file again first, so a transient read fault (a flipped bit, a bad
  * transfer) neither truncates durable records nor reports false corruption.
- * Returns undefined for a torn creation.
+ * Returns what to do with a last segment whose header is bad.
  */
 async function scanSegment(
   storage: BlockStorage,
   name: string,
-  place: { isLast: boolean; sealedAt: number | undefined },
+  place: SegmentPlace,
   afterLsn: number,
   onRecord: RecordHandler,
   scan: WalScan,
-): Promise<SegmentInfo | undefined> {
+): Promise<SegmentInfo | SegmentSetAside> {
   // Not scan.lastLsn + 1: segments a checkpoint covers wholly may be kept,
   // so the last LSN seen so far can be below the coverage.
   const expected = scan.segments.at(-1)?.nextLsn;
-  const { isLast, sealedAt } = place;
+  const { sealedAt } = place;
   let bytes = sealed(name, await readWhole(storage, name), sealedAt);
   let rereads = 0;
-  while (typeof decodeSegmentHeader(bytes) === "string" && rereads < segmentRereadsMax) {
+  // Only the last file can be a torn creation: a segment is created once
+  // the one before it was durable, its header included.
+  const evidence = place.lastFile ? noEvidence(name) : undefined;
+  while (typeof decodeSegmentHeader(bytes) === "string") {
+    if (evidence !== undefined) gatherEvidence(evidence, bytes);
+    if (rereads >= segmentRereadsMax) break;
     bytes = sealed(name, await readWhole(storage, name), sealedAt);
     rereads++;
   }
-  const firstLsn = checkHeader(name, bytes, expected, afterLsn, isLast);
-  if (firstLsn === undefined) return undefined;
+  const firstLsn = checkHeader(name, bytes, expected, afterLsn, evidence);
+  if (typeof firstLsn === "object") return firstLsn;
   let cursor: RecordCursor = { offset: segmentHeaderBytes, expected: firstLsn, problem: undefined };
   let problemAt = -1;
   for (let reads = 1; reads <= segmentReadsMax; reads++) {
@@ -297,6 +324,16 @@ async function scanSegment(
     "valid records end inside the segment",
   );
   return { name, firstLsn, validBytes: cursor.offset, nextLsn: cursor.expected };
+}
+
+/** Where a segment stands in the log. */
+interface SegmentPlace {
+  /** Appends continue in it: the last file, or the one before a last file whose header is bad. */
+  isLast: boolean;
+  /** It is the last file. */
+  lastFile: boolean;
+  /** The length the next segment's header records for it, if any. */
+  sealedAt: number | undefined;
 }
 
 /** Where replay stands in a segment: the next offset and LSN, and the check that failed there. */
@@ -344,7 +381,7 @@ function classifyProblem(
   name: string,
   bytes: Uint8Array,
   cursor: RecordCursor,
-  place: { isLast: boolean; sealedAt: number | undefined },
+  place: SegmentPlace,
   scan: WalScan,
 ): void {
   const { offset, expected, problem } = cursor;
@@ -402,4 +439,124 @@ function laterGroupStarts(
     if (typeof frame !== "string" && frame.groupStart) return true;
   }
   return false;
+}
+
+/**
+ * What the reads of a last segment whose header fails its checks showed.
+ * Any one read counts: a bit flipped in transfer can hide a torn creation or
+ * a record, never fake one (records carry checksums; a flip does not make a
+ * written sector look like a prefix of the header and zeros).
+ */
+interface BadHeaderEvidence {
+  name: string;
+  /** Some read's first sector is what a torn creation leaves. */
+  torn: boolean;
+  /** Some read holds a group-start record after the first write's: that write was fsynced. */
+  laterWrite: boolean;
+  /** A valid record of the segment's LSN range some read holds. */
+  record: { lsn: number; offset: number } | undefined;
+}
+
+function noEvidence(name: string): BadHeaderEvidence {
+  return { name, torn: false, laterWrite: false, record: undefined };
+}
+
+/** Adds what one read of the segment shows to `evidence`. */
+function gatherEvidence(evidence: BadHeaderEvidence, bytes: Uint8Array): void {
+  const firstLsn = parseSegmentName(evidence.name);
+  assert(firstLsn !== undefined, "only segment files are read");
+  const bytesView = view(bytes);
+  evidence.torn ||= tornCreation(bytes, firstLsn);
+  evidence.laterWrite ||= laterGroupStarts(
+    bytes,
+    bytesView,
+    segmentHeaderBytes + 1,
+    firstLsn + 1,
+  );
+  evidence.record ??= recordOfRange(bytes, bytesView, firstLsn);
+}
+
+/**
+ * What open does with the last segment when its header fails its checks
+ * (`problem`) on every read:
+ * - a later group-start record proves the segment's first write was
+ *   fsynced before it: the header is damage (`CorruptionError`, offset 0);
+ * - a torn creation (see {@link tornCreation}) never had a write
+ *   acknowledged: it is removed;
+ * - otherwise the header was written and damaged since. If the file holds
+ *   a record of its LSN range, writes in it may have been acknowledged, and
+ *   opening without them would lose them: `CorruptionError`. If it holds
+ *   none, nothing in it can be read back, and it is moved aside.
+ */
+function badLastHeader(
+  evidence: BadHeaderEvidence,
+  bytes: number,
+  problem: string,
+): SegmentSetAside {
+  const { name, record } = evidence;
+  if (evidence.laterWrite) {
+    throw new CorruptionError(name, 0, `${problem}, but later writes follow it`);
+  }
+  if (evidence.torn) {
+    const reason = bytes === 0
+      ? "empty: its creation never reached the disk"
+      : "its creation was torn: its header never reached the disk whole, so none of its " +
+        "writes was acknowledged";
+    return { name, bytes, quarantine: false, reason };
+  }
+  if (record !== undefined) {
+    throw new CorruptionError(
+      name,
+      0,
+      `${problem}, but the segment holds record ${record.lsn} at byte ${record.offset}: ` +
+        `writes in it may have been acknowledged`,
+    );
+  }
+  const reason = `its header was written but fails its checks (${problem}), ` +
+    `and none of its ${bytes} bytes is a record of the log`;
+  return { name, bytes, quarantine: true, reason };
+}
+
+/**
+ * Whether a segment's first sector is what a torn creation leaves: a prefix
+ * (perhaps empty) of the header its first write began with, then zeros to
+ * the end of the sector (or of the file). Sectors are kept or lost whole, and
+ * a write cut short keeps a prefix, so a header that is whole but invalid, or
+ * holds a wrong byte before its zeros, was written and then damaged. Only the
+ * fields a header of this file must hold (magic, version, size, first LSN)
+ * are compared; the previous segment's length and the checksum may be any.
+ */
+export function tornCreation(bytes: Uint8Array, firstLsn: number): boolean {
+  const known = segmentHeaderPrefix(firstLsn);
+  const sectorEnd = Math.min(bytes.length, tornSectorBytes);
+  let matching = 0;
+  while (matching < Math.min(known.length, sectorEnd) && bytes[matching] === known[matching]) {
+    matching++;
+  }
+  let zerosFrom = sectorEnd;
+  while (zerosFrom > 0 && bytes[zerosFrom - 1] === 0) zerosFrom--;
+  assert(matching <= known.length && zerosFrom <= sectorEnd, "the scans stay in the sector");
+  return zerosFrom <= matching || (matching === known.length && zerosFrom < segmentHeaderBytes);
+}
+
+/**
+ * The first valid record anywhere in `bytes` whose LSN could belong to a
+ * segment starting at `firstLsn` (at or above it, and below it plus the
+ * records the file could hold), or undefined.
+ */
+function recordOfRange(
+  bytes: Uint8Array,
+  bytesView: DataView,
+  firstLsn: number,
+): { lsn: number; offset: number } | undefined {
+  const lsnEnd = firstLsn + Math.ceil(bytes.length / recordHeaderBytes);
+  for (let offset = 0; offset + recordHeaderBytes <= bytes.length; offset++) {
+    const length = bytesView.getUint32(offset, true);
+    if (length < recordHeaderBytes || length > bytes.length - offset) continue;
+    const lsn = readU64(bytesView, offset + 8);
+    if (lsn < firstLsn || lsn >= lsnEnd) continue;
+    const frame = parseRecord(bytes, bytesView, offset);
+    if (typeof frame !== "string") return { lsn: frame.lsn, offset };
+  }
+  return undefined;
 }

@@ -25,6 +25,8 @@ import { lsnMax } from "./record.ts";
 
 /** Bytes of a segment header; records start right after it. */
 export const segmentHeaderBytes = 32;
+/** Where a header records the previous segment's length; the fields before it are fixed by the name. */
+const previousBytesOffset = 24;
 /** The on-disk format version this code writes and reads. */
 export const walFormatVersion = 1;
 
@@ -86,7 +88,7 @@ export function encodeSegmentHeader(firstLsn: number, previousBytes: number): Ui
   const view = new DataView(bytes.buffer);
   writeHeaderPrologue(bytes, view, prologue);
   writeU64(view, 16, firstLsn);
-  view.setUint32(24, previousBytes, true);
+  view.setUint32(previousBytesOffset, previousBytes, true);
   sealHeader(bytes, view, prologue);
   const decoded = decodeSegmentHeader(bytes);
   assert(
@@ -107,9 +109,20 @@ export function decodeSegmentHeader(bytes: Uint8Array): SegmentHeader | string {
   if (problem !== undefined) return problem;
   const firstLsn = readU64(view, 16);
   if (firstLsn < 1 || firstLsn > lsnMax) return `segment first lsn ${firstLsn} out of range`;
-  const previousBytes = view.getUint32(24, true);
+  const previousBytes = view.getUint32(previousBytesOffset, true);
   if (previousBytes !== 0 && previousBytes < segmentHeaderBytes) {
     return `previous segment length ${previousBytes} is shorter than a header`;
   }
   return { firstLsn, previousBytes };
+}
+
+/**
+ * The first bytes every header of the segment starting at `firstLsn` holds
+ * (magic, version, header size, first LSN): what follows them depends on the
+ * previous segment. Recovery compares a torn header with them.
+ */
+export function segmentHeaderPrefix(firstLsn: number): Uint8Array {
+  const prefix = encodeSegmentHeader(firstLsn, 0).subarray(0, previousBytesOffset);
+  assert(prefix.length === 24, "the prefix ends where the previous segment's length starts");
+  return prefix;
 }

@@ -25,6 +25,7 @@
 import { assert } from "../_assert.ts";
 import { StorageIoError } from "../errors.ts";
 import type { BlockFile, BlockStorage } from "../storage/block_storage.ts";
+import { moveAside } from "../storage/_quarantine.ts";
 import {
   type AsciiAdd,
   type MutationKind,
@@ -176,17 +177,22 @@ export class Wal {
 
   /**
    * Recovers the log in `storage` (replaying records through `onRecord`),
-   * truncates a torn tail and removes a torn segment before anything is
-   * appended (D9), and returns the log ready for appends.
+   * truncates a torn tail and sets aside a last segment without a valid
+   * header (removes a torn creation, moves unexplained bytes aside) before
+   * anything is appended (D9), and returns the log ready for appends, with
+   * the name a segment moved aside got.
    */
   static async open(
     storage: BlockStorage,
     options: WalOpenOptions,
-  ): Promise<{ wal: Wal; scan: WalScan }> {
+  ): Promise<{ wal: Wal; scan: WalScan; movedTo: string | undefined }> {
     const scan = await readWal(storage, options.afterLsn, options.onRecord);
     const wal = new Wal(storage, options.segmentBytes ?? segmentBytesDefault, scan.lastLsn);
-    if (scan.tornSegment !== undefined) {
-      await storage.remove(scan.tornSegment);
+    let movedTo: string | undefined;
+    if (scan.setAside?.quarantine === true) {
+      movedTo = await moveAside(storage, scan.setAside.name);
+    } else if (scan.setAside !== undefined) {
+      await storage.remove(scan.setAside.name);
       await storage.syncDir();
     }
     wal.#segments = [
@@ -210,7 +216,7 @@ export class Wal {
       wal.#fileSize = last.validBytes;
       wal.#preallocated = last.validBytes;
     }
-    return { wal, scan };
+    return { wal, scan, movedTo };
   }
 
   /** The LSN the next append gets. */
