@@ -14,7 +14,6 @@ import {
   StorageIoError,
   StoreClosedError,
 } from "../lib/errors.ts";
-import { compactingFileName, imageFileName } from "../lib/image/image_file.ts";
 import {
   type CheckpointOptions,
   type Durability,
@@ -25,12 +24,14 @@ import {
   trieFailureLead,
   writeCounters,
 } from "../lib/store/store.ts";
+import { Excuses } from "./excuses.ts";
 import type { FaultProfile, FaultRecord } from "./faults.ts";
 import { MemoryPressure } from "./memory.ts";
-import { Oracle, type State, type Verdict, type Violation } from "./model.ts";
+import { type ExcusedLoss, Oracle, type State, type Verdict, type Violation } from "./model.ts";
 import { eventPrng, hash32, hashString } from "./prng.ts";
 import { drawCheckpointOptions } from "./profiles.ts";
 import { SimBlockStorage } from "./storage.ts";
+import { WalMap } from "./wal_map.ts";
 import { generateSteps, isWrite, type SimOp, type Step, stepsMax } from "./workload.ts";
 
 /** What a run does. */
@@ -82,9 +83,11 @@ export interface RunStats {
   acked: number;
   /** Writes rejected by a storage failure. */
   failedWrites: number;
-  /** Recoveries that lost acknowledged writes because the disk dropped or misplaced a write. */
+  /** Recoveries that lost acknowledged writes whose bytes a fault destroyed. */
   excusedLosses: number;
-  /** Recoveries not judged: a misdirected write overwrote log records recovered before. */
+  /** Acknowledged writes those recoveries lost. */
+  excusedLsns: number;
+  /** Recoveries not judged: destroyed bytes took log records recovered before. */
   clobberedRecoveries: number;
   /** Distinct (file, kind, outstanding I/O) situations the crashes hit. */
   crashPoints: Set<string>;
@@ -108,6 +111,18 @@ export interface RunStats {
   faults: Record<string, number>;
 }
 
+/**
+ * Why a run stopped before its last step: a violation; the store refused to
+ * open, or to list what it recovered, with a `CorruptionError` a fault
+ * explains; every open try failed; or a wait hung.
+ */
+export type StopKind =
+  | "violation"
+  | "corruption at open"
+  | "corruption reading the recovered state"
+  | "open failed"
+  | "hang";
+
 /** The outcome of one run. */
 export interface RunResult {
   /** The seed. */
@@ -122,6 +137,10 @@ export interface RunResult {
   stats: RunStats;
   /** Why the run ended before its last step, if it did (for example: corruption reported). */
   stoppedEarly?: string;
+  /** The kind of {@link RunResult.stoppedEarly}. */
+  stopKind?: StopKind;
+  /** Each recovery whose lost acknowledged writes a fault excused, with those LSNs and why. */
+  excused: readonly ExcusedLoss[];
   /** Every injected fault and crash outcome, oldest first. */
   faults: readonly FaultRecord[];
 }
@@ -133,8 +152,6 @@ const simSegmentBytes = 4096;
 /** Event contexts (see `Scheduler.context`) of the first open and of the final drain. */
 const openContext = stepsMax + 1;
 const finishContext = stepsMax + 2;
-/** How far before a damaged byte the record holding it may start (records here are small). */
-const damageSlackBytes = 64 * 1024;
 /** The `eventPrng` stream of crash-during-recovery decisions. */
 const crashStream = 0xc4a5;
 /** The `eventPrng` stream of the choice to reopen lazily after a recovery. */
@@ -149,7 +166,14 @@ const recoveryCrashesMax = 3;
 const openAttemptsMax = 16;
 
 /** Ends a run that cannot go on (after a violation, or a legitimate corruption report). */
-class StopRun extends Error {}
+class StopRun extends Error {
+  readonly kind: StopKind;
+
+  constructor(kind: StopKind, message: string) {
+    super(message);
+    this.kind = kind;
+  }
+}
 
 /** Runs one seed. */
 export async function runSimulation(options: RunOptions): Promise<RunResult> {
@@ -157,6 +181,7 @@ export async function runSimulation(options: RunOptions): Promise<RunResult> {
     generateSteps({ seed: options.seed, ops: options.ops, clients: options.clients });
   const run = new Run(options);
   let stoppedEarly: string | undefined;
+  let stopKind: StopKind | undefined;
   run.memory.install();
   try {
     run.storage.scheduler.context = openContext;
@@ -169,14 +194,17 @@ export async function runSimulation(options: RunOptions): Promise<RunResult> {
   } catch (error) {
     if (!(error instanceof StopRun)) throw error;
     stoppedEarly = error.message;
+    stopKind = run.oracle.violations.length > 0 ? "violation" : error.kind;
   } finally {
     run.memory.uninstall();
   }
   run.stats.faults = { ...run.storage.faultCounts };
   if (run.memory.exhaustions > 0) run.stats.faults.memoryExhausted = run.memory.exhaustions;
   run.stats.ioSteps = run.storage.scheduler.steps;
-  run.stats.excusedLosses = run.oracle.excusedLosses;
-  run.stats.clobberedRecoveries = run.oracle.clobberedRecoveries;
+  run.stats.excusedLosses = run.oracle.excused.filter((loss) => !loss.clobbered).length;
+  run.stats.excusedLsns = run.oracle.excused.reduce((sum, loss) => sum + loss.lsns.length, 0);
+  run.stats.clobberedRecoveries = run.oracle.excused.filter((loss) => loss.clobbered).length;
+  if (stopKind === undefined && run.oracle.violations.length > 0) stopKind = "violation";
   return {
     seed: options.seed,
     steps,
@@ -184,6 +212,8 @@ export async function runSimulation(options: RunOptions): Promise<RunResult> {
     traceHash: hash32(run.storage.traceHash(), hashString(JSON.stringify(run.oracle.violations))),
     stats: run.stats,
     stoppedEarly,
+    stopKind,
+    excused: run.oracle.excused,
     faults: run.storage.faults,
   };
 }
@@ -201,6 +231,7 @@ class Run {
     acked: 0,
     failedWrites: 0,
     excusedLosses: 0,
+    excusedLsns: 0,
     clobberedRecoveries: 0,
     crashPoints: new Set(),
     checkpoints: 0,
@@ -223,8 +254,10 @@ class Run {
   readonly memory = new MemoryPressure();
   readonly #memoryPressure: number;
   readonly #memoryRandom: ReturnType<typeof eventPrng>;
-  /** Whether a misdirected WAL write landed on other bytes since the last recovery. */
-  #logClobbered = false;
+  /** Where each LSN's record was last written, from the writes the disk saw. */
+  readonly #places = new WalMap();
+  /** What a fault's destroyed bytes excuse (losses, corruption reports, failed verifies). */
+  readonly #excuses = new Excuses(this.#places);
   /** fsync failures seen when the current store was opened (acks after a new one are D7). */
   #syncFailuresAtOpen = 0;
   /** Faults injected when the current store was opened. */
@@ -255,6 +288,7 @@ class Run {
       profile: options.profile,
       sectorBytes: options.sectorBytes ?? 512,
     });
+    this.storage.observeWrites(this.#places.observe);
   }
 
   /** Completes I/O until `promise` settles; a wait with nothing left to complete is a hang. */
@@ -273,7 +307,7 @@ class Run {
       `step ${step}: ${what} never finished (${scheduler.pending} I/O pending)`,
       [step],
     );
-    throw new StopRun(`hang in ${what}`);
+    throw new StopRun("hang", `hang in ${what}`);
   }
 
   async drive(count: number): Promise<void> {
@@ -338,7 +372,7 @@ class Run {
       return;
     }
     this.stats.verifies++;
-    if (!report.ok && !this.#imageWriteMisplaced()) {
+    if (!report.ok && !this.#excuses.verify(report.problems, this.storage)) {
       this.oracle.violate("verify", `step ${step}: ${report.problems.join("; ")}`, [step]);
     }
   }
@@ -362,13 +396,6 @@ class Run {
     const stats = store.stats();
     this.stats.checkpointsCommitted += stats.epochs.checkpoints;
     this.stats.nodesLoaded += stats.image.nodesLoaded;
-  }
-
-  /** Whether a misdirected write hit the image file since the last crash. */
-  #imageWriteMisplaced(): boolean {
-    return this.storage.faults.some((fault) =>
-      fault.kind === "misdirectedWrite" && imageName(fault.file) === imageFileName
-    );
   }
 
   /** A CorruptionError outside open: it must be explained by a fault (D6), or it is a violation. */
@@ -456,7 +483,7 @@ class Run {
         `step ${step} took lsns ${before + 1}..${after}: one write must be one record`,
         [step],
       );
-      throw new StopRun("a write took several lsns");
+      throw new StopRun("violation", "a write took several lsns");
     }
   }
 
@@ -589,40 +616,30 @@ class Run {
 
   async crash(step: number): Promise<void> {
     const random = eventPrng(this.#seed, crashStream, step % 0x1_0000_0000);
-    let lostWrite = this.#powerLoss();
+    this.#powerLoss();
     // Sometimes the power fails again while the store recovers: mid-replay,
     // mid-truncation of a torn tail, mid-removal of a torn segment.
     for (let again = 0; again < recoveryCrashesMax && random.chance(0.3); again++) {
       const options = this.#storeOptions(this.#recoveryLoad(step));
       const opening = openStore(options).then((store) => store, () => undefined);
       await this.drive(1 + random.below(6));
-      lostWrite = this.#powerLoss() || lostWrite;
+      this.#powerLoss();
       void opening;
     }
-    await this.open(step, false, lostWrite, true);
+    await this.open(step, false, true);
   }
 
-  /** Crashes the machine; returns whether the disk dropped or misplaced a write in the ending epoch. */
-  #powerLoss(): boolean {
+  /** Crashes the machine and notes the damage it leaves, for the excuses of the recovery. */
+  #powerLoss(): void {
     this.stats.crashes++;
     this.memory.release(); // a new process
     this.stats.crashPoints.add(
       this.store === undefined ? `recovering: ${this.#crashPoint()}` : this.#crashPoint(),
     );
-    const epoch = this.storage.epoch;
-    const lostWrite = this.storage.faults.some((fault) =>
-      fault.kind === "misdirectedWrite" && fault.epoch === epoch
-    );
-    // A misdirected log write that landed elsewhere in its segment may have
-    // overwritten records recovered before: see `Oracle.clobberedRecoveries`.
-    this.#logClobbered ||= this.storage.faults.some((fault) =>
-      fault.kind === "misdirectedWrite" && fault.epoch === epoch && fault.file.endsWith(".wal") &&
-      fault.detail.includes("reach the disk at byte")
-    );
     if (this.store !== undefined) this.#countStore(this.store);
     this.storage = this.storage.crash();
     this.store = undefined;
-    return lostWrite;
+    this.#excuses.noteCrash(this.storage);
   }
 
   #storeOptions(load: LoadMode): StoreOptions {
@@ -701,13 +718,12 @@ class Run {
     });
   }
 
-  /** Opens the store, retrying transient storage errors, and checks what it recovered. */
-  async open(
-    step: number,
-    clean = false,
-    lostWriteExcused = false,
-    powerLoss = false,
-  ): Promise<void> {
+  /**
+   * Opens the store, retrying transient storage errors, and checks what it
+   * recovered; after a power loss, a loss of acknowledged writes is excused
+   * where a fault destroyed their bytes.
+   */
+  async open(step: number, clean = false, powerLoss = false): Promise<void> {
     const load = this.#recoveryLoad(step);
     if (load === "eager") this.stats.eagerOpens++;
     await this.#openStore(step, load);
@@ -719,11 +735,10 @@ class Run {
         state,
         store.stats().lastLsn,
         clean,
-        lostWriteExcused,
+        powerLoss ? this.#excuses.loss : undefined,
         powerLoss,
-        this.#logClobbered,
       );
-      this.#logClobbered = false;
+      this.#excuses.judged();
       // Listing everything loaded the whole trie from the image. On half the
       // recoveries, close and reopen (a clean restart changes nothing), so
       // the ops that follow meet a lazily loaded trie: reads fault nodes in
@@ -772,7 +787,7 @@ class Run {
     if (!(await this.#closeStore(step))) {
       await this.#openStore(step, this.#recoveryLoad(step));
       const state = await this.#collectRecovered(this.store!, step);
-      this.oracle.recovered(step, state, this.store!.stats().lastLsn, false, false, false);
+      this.oracle.recovered(step, state, this.store!.stats().lastLsn, false, undefined, false);
       return;
     }
     this.stats.lazyOpens++;
@@ -788,7 +803,10 @@ class Run {
         if (error instanceof StopRun) throw error;
         if (error instanceof CorruptionError) {
           this.#corruptionSeen(step, error);
-          throw new StopRun(`corruption reported: ${error.message}`);
+          throw new StopRun(
+            "corruption reading the recovered state",
+            `corruption reported: ${error.message}`,
+          );
         }
         if (!(error instanceof StorageIoError) || attempt === openAttemptsMax) {
           this.oracle.violate(
@@ -796,30 +814,15 @@ class Run {
             `step ${step}: reading the recovered state: ${describe(error)}`,
             [step],
           );
-          throw new StopRun("the recovered state could not be read");
+          throw new StopRun("violation", "the recovered state could not be read");
         }
       }
     }
   }
 
-  /**
-   * True if a write the disk dropped or misplaced explains `error`: it hit
-   * the named file near the offset (the bytes it left stale, or the bytes it
-   * overwrote), or the error is a gap between segments that a dropped write
-   * in any segment leaves.
-   */
+  /** True if bytes a fault destroyed explain `error` (see `excuses.ts`). */
   #corruptionExplained(error: CorruptionError): boolean {
-    const gap = /comes next|are missing|says it was sealed/.test(error.message);
-    return this.storage.faults.some((fault) => {
-      if (fault.kind !== "misdirectedWrite") return false;
-      if (gap) return true;
-      if (imageName(fault.file) !== imageName(error.file)) return false;
-      const landed = /at byte (\d+)/.exec(fault.detail);
-      const starts = landed === null ? [fault.offset] : [fault.offset, Number(landed[1])];
-      return starts.some((start) =>
-        error.offset >= start - damageSlackBytes && error.offset < start + fault.length
-      );
-    });
+    return this.#excuses.corruption(error, this.storage) !== undefined;
   }
 
   #openFailed(step: number, error: unknown, attempt: number): void {
@@ -831,11 +834,11 @@ class Run {
           [step],
         );
       }
-      throw new StopRun(`corruption reported: ${error.message}`);
+      throw new StopRun("corruption at open", `corruption reported: ${error.message}`);
     }
     if (!(error instanceof StorageIoError)) {
       this.oracle.violate("error", `step ${step}: open failed: ${describe(error)}`, [step]);
-      throw new StopRun("open failed");
+      throw new StopRun("violation", "open failed");
     }
     if (attempt === openAttemptsMax) {
       // Open reads every segment; on a disk failing many reads, every try can
@@ -848,7 +851,7 @@ class Run {
       if (!explained) {
         this.oracle.violate("error", `step ${step}: open failed: ${describe(error)}`, [step]);
       }
-      throw new StopRun(`open failed ${openAttemptsMax} times: ${describe(error)}`);
+      throw new StopRun("open failed", `open failed ${openAttemptsMax} times: ${describe(error)}`);
     }
   }
 
@@ -889,9 +892,4 @@ async function collect(store: Store, prefix: string): Promise<State> {
 
 function describe(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-}
-
-/** A file's name as the image it becomes: a compaction's file is renamed over the image. */
-function imageName(file: string): string {
-  return file === compactingFileName ? imageFileName : file;
 }

@@ -170,7 +170,7 @@ const pinned: Pinned[] = [
     sectorBytes: 512,
     bug: "oracle: a misdirected WAL write overwrote a record recovered before (below the " +
       "model's base) and the segment header; the loss was reported as D5 instead of unjudged",
-    seeAlso: "sim/model.ts: Oracle.clobberedRecoveries",
+    seeAlso: "sim/model.ts: ExcusedLoss.clobbered",
   },
   {
     seed: 2470,
