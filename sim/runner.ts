@@ -24,6 +24,7 @@ import {
   trieFailureLead,
   writeCounters,
 } from "../lib/store/store.ts";
+import { parseSegmentName } from "../lib/wal/segment.ts";
 import { Excuses } from "./excuses.ts";
 import type { FaultProfile, FaultRecord } from "./faults.ts";
 import { MemoryPressure } from "./memory.ts";
@@ -113,13 +114,16 @@ export interface RunStats {
 
 /**
  * Why a run stopped before its last step: a violation; the store refused to
- * open, or to list what it recovered, with a `CorruptionError` a fault
- * explains; every open try failed; or a wait hung.
+ * open (a damaged log segment, a damaged image) or to list what it
+ * recovered (a damaged image record) with a `CorruptionError` that
+ * destroyed bytes explain, so it genuinely cannot go on; every open try
+ * failed on a failing disk; or a wait hung.
  */
 export type StopKind =
   | "violation"
-  | "corruption at open"
-  | "corruption reading the recovered state"
+  | "log damaged at open"
+  | "image damaged at open"
+  | "image damaged reading the recovered state"
   | "open failed"
   | "hang";
 
@@ -804,7 +808,7 @@ class Run {
         if (error instanceof CorruptionError) {
           this.#corruptionSeen(step, error);
           throw new StopRun(
-            "corruption reading the recovered state",
+            "image damaged reading the recovered state",
             `corruption reported: ${error.message}`,
           );
         }
@@ -834,7 +838,10 @@ class Run {
           [step],
         );
       }
-      throw new StopRun("corruption at open", `corruption reported: ${error.message}`);
+      const kind = parseSegmentName(error.file) === undefined
+        ? "image damaged at open"
+        : "log damaged at open";
+      throw new StopRun(kind, `corruption reported: ${error.message}`);
     }
     if (!(error instanceof StorageIoError)) {
       this.oracle.violate("error", `step ${step}: open failed: ${describe(error)}`, [step]);
