@@ -4,9 +4,10 @@
  *
  * - {@link headerLossFault} (`crashHeaderLost`): the newest committed slot of
  *   `image.tt` is lost, its sector reverted to the slot's previous durable
- *   contents, zeroed or scrambled. It is drawn only when the other slot is a
- *   valid header too, so recovery must take that older slot and replay the
- *   WAL above its coverage, which the engine promises to keep. The destroyed
+ *   contents, zeroed or scrambled. It applies only when the other slot is a
+ *   valid header that no fault destroyed, so recovery must take that older
+ *   slot and replay the WAL above its coverage, which the engine promises to
+ *   keep. The destroyed
  *   sector is a destroyed range (`damage.ts`) that keeps the header it held.
  * - {@link staleTailFault} (`crashStaleTail`): bytes an earlier life of the
  *   disk held come back past the tail of the last WAL segment (the end of
@@ -50,7 +51,7 @@ const sourceRecordsMax = 4096;
 
 /**
  * Loses the newest committed header slot of `image.tt`, if both slots hold
- * valid headers; returns the fault record (with the lost header's coverage
+ * valid headers and the older one is intact; returns the fault record (with the lost header's coverage
  * in `coverageLsn`), or undefined when the fault does not apply.
  */
 export function headerLossFault(
@@ -68,6 +69,11 @@ export function headerLossFault(
   const slot = b.generation > a.generation ? 1 : 0;
   const lost = slot === 0 ? a : b;
   const offset = headerSlotOffsets[slot];
+  const older = headerSlotOffsets[1 - slot];
+  // An older slot a fault already destroyed (a stale header whose log may be
+  // gone) is nothing to fall back on: losing the newest too is a double
+  // fault no engine survives, and would only end the run.
+  if (file.damage.overlaps(older, older + headerSlotBytes)) return undefined;
   const before = file.blocksBefore.get(offset);
   const modes = before !== undefined && !sameBytes(before, slots[slot])
     ? ["reverted", "zeroed", "scrambled"] as const

@@ -13,13 +13,16 @@
  *   past a broken record within one write, and finds the next write by its
  *   group-start record), or be its segment's creation write under a
  *   destroyed segment header (the segment then reads as a torn creation).
- * - A `CorruptionError`: destroyed bytes of the named file at the reported
- *   offset: within the header for an offset inside it, from the offset on
- *   in a segment (the bad record, or a later one that lies about following
- *   it), within the record's largest size in the image. Records missing
- *   before the first segment are excused only when an image header slot
- *   covering them was destroyed and both slots as the engine wrote them
- *   covered them (so the engine was right to remove that log).
+ * - A `CorruptionError`: destroyed bytes of the named file where it points:
+ *   the segment header for an offset inside it, the bad record itself in a
+ *   sealed segment, from the offset on in the last one (the bad record, or
+ *   a later one that looks like a later write), within the largest record
+ *   size in the image. Or, for a log error, a destroyed image header slot
+ *   that leaves the engine a lower coverage than both slots as it wrote
+ *   them, when the error concerns records at or below the lower of those
+ *   (the log there was reclaimed by right): records missing below the first
+ *   segment are excused by nothing else, and never when the slot the engine
+ *   falls back on is one it wrote (then the log was its to keep).
  * - A failed `verify()`: each problem at a record's offset lies on destroyed
  *   bytes; the others (key counts, slab counts) need destroyed image bytes.
  *
@@ -50,17 +53,21 @@ const imageRecordBytesMax = 128 * 1024;
 /** Snapshots kept between two judged recoveries (power losses while recovering are bounded). */
 const snapshotsMax = 64;
 
-/** The disk as a power loss left it: destroyed ranges by file, and the image's header slots. */
+/** The disk as a power loss left it: destroyed ranges by file, and what the image header lost. */
 interface Snapshot {
   readonly damage: ReadonlyMap<string, readonly Damage[]>;
-  /** Each image header slot as the engine last wrote it (a destroyed slot: what it held). */
-  readonly intendedSlots: readonly (ImageHeader | string)[];
-  /** Whether each slot was destroyed. */
-  readonly slotDestroyed: readonly boolean[];
+  /**
+   * If an image header slot was destroyed and the engine now falls back on
+   * a lower coverage than both slots as it wrote them held: that lower
+   * coverage and the lower of the two it wrote (the log between may be
+   * gone by right).
+   */
+  readonly fallback?: { readonly coverage: number; readonly written: number };
 }
 
 const missingRecords = /records (\d+)\.\.(\d+) are missing from the log/;
 const segmentGap = /segment starts at lsn (\d+) but lsn (\d+) comes next/;
+const invalidRecord = /record (\d+) is invalid/;
 const recordAt = /record at (\d+)/;
 
 /** Whether a range of `ranges` overlaps `[start, end)`. */
@@ -84,27 +91,8 @@ export class Excuses {
       const ranges = storage.damage(name);
       if (ranges.length > 0) damage.set(name, ranges);
     }
-    const imageBytes = storage.fileNames().includes(imageFileName)
-      ? storage.readLive(imageFileName)
-      : new Uint8Array(0);
-    const intendedSlots: (ImageHeader | string)[] = [];
-    const slotDestroyed: boolean[] = [];
-    for (const offset of headerSlotOffsets) {
-      const destroyed = (damage.get(imageFileName) ?? []).find((range) =>
-        range.start <= offset && range.end >= offset + headerSlotBytes &&
-        range.expected !== undefined
-      );
-      const bytes = destroyed === undefined
-        ? imageBytes.subarray(offset, offset + headerSlotBytes)
-        : destroyed.expected!.subarray(
-          offset - destroyed.start,
-          offset - destroyed.start + headerSlotBytes,
-        );
-      intendedSlots.push(decodeHeaderSlot(bytes));
-      slotDestroyed.push(overlaps(damage.get(imageFileName), offset, offset + headerSlotBytes));
-    }
     if (this.#snapshots.length >= snapshotsMax) this.#snapshots.shift();
-    this.#snapshots.push({ damage, intendedSlots, slotDestroyed });
+    this.#snapshots.push({ damage, fallback: headerFallback(storage, damage.get(imageFileName)) });
   }
 
   /** A recovery was judged: the damage before it no longer explains what comes. */
@@ -149,8 +137,9 @@ export class Excuses {
 
   /** Why `error` is the disk's doing (destroyed bytes where it points), or undefined. */
   corruption(error: CorruptionError, storage: SimBlockStorage): string | undefined {
-    const missing = missingRecords.exec(error.message);
-    if (missing !== null) return this.#headerGap(Number(missing[1]), Number(missing[2]));
+    const fallback = this.#headerFallback(error, storage);
+    if (fallback !== undefined) return fallback;
+    if (missingRecords.test(error.message)) return undefined; // the log's own removal
     const gap = segmentGap.exec(error.message);
     if (gap !== null) {
       const lost: number[] = [];
@@ -159,7 +148,7 @@ export class Excuses {
       }
       return this.loss(Number(gap[2]) - 1, lost);
     }
-    const [start, end] = reportedRange(error);
+    const [start, end] = this.#reportedRange(error);
     const files = error.file === imageFileName ? [imageFileName, compactingFileName] : [error.file];
     for (const file of files) {
       const live = overlaps(storage.damage(file), start, end);
@@ -171,22 +160,55 @@ export class Excuses {
   }
 
   /**
-   * Records `first..last` missing below the first segment: excused when an
-   * image header slot covering them was destroyed and both slots, as the
-   * engine wrote them, covered them (an invalid slot counts for nothing, as
-   * in the engine's reclaim).
+   * The bytes a corruption report at `error.offset` of `error.file` points
+   * at: in a segment, the header for an offset inside it; the record itself
+   * where a sealed segment holds a bad one (the runner saw where it was
+   * written); otherwise from the offset on (the bad record, or a later one
+   * that looks like a later write, which makes a torn tail damage). In the
+   * image: the header region, or the largest record from the offset.
    */
-  #headerGap(first: number, last: number): string | undefined {
-    for (const snapshot of this.#snapshots) {
-      const { intendedSlots, slotDestroyed } = snapshot;
-      const destroyed = intendedSlots.some((slot, index) =>
-        slotDestroyed[index] && typeof slot === "object" && slot.coverageLsn >= last
-      );
-      const covered = intendedSlots.every((slot) =>
-        typeof slot === "string" || slot.coverageLsn >= last
-      );
-      if (destroyed && covered) {
-        return `an image header covering records ${first}..${last} was destroyed`;
+  #reportedRange(error: CorruptionError): [number, number] {
+    const offset = error.offset;
+    if (parseSegmentName(error.file) === undefined) {
+      return offset < headerRegionBytes
+        ? [0, headerRegionBytes]
+        : [offset, offset + imageRecordBytesMax];
+    }
+    if (offset < segmentHeaderBytes) return [0, segmentHeaderBytes];
+    const invalid = invalidRecord.exec(error.message);
+    const place = invalid === null ? undefined : this.#places.place(Number(invalid[1]));
+    const sealed = /in a sealed segment/.test(error.message);
+    if (sealed && place?.file === error.file && place.start === offset) return [offset, place.end];
+    return [offset, Number.MAX_SAFE_INTEGER];
+  }
+
+  /**
+   * A log error that a lost image header explains: the engine fell back on
+   * a lower coverage than both header slots as it wrote them held, and the
+   * error concerns records at or below what they held (a segment it removed
+   * by right, one it skipped before and reads now, their seals).
+   */
+  #headerFallback(error: CorruptionError, storage: SimBlockStorage): string | undefined {
+    const first = parseSegmentName(error.file);
+    if (first === undefined) return undefined;
+    const missing = missingRecords.exec(error.message);
+    const gap = segmentGap.exec(error.message);
+    const invalid = invalidRecord.exec(error.message);
+    const following = storage.fileNames().map(parseSegmentName)
+      .filter((lsn): lsn is number => lsn !== undefined && lsn > first);
+    const concerned = missing !== null
+      ? Number(missing[2])
+      : gap !== null
+      ? Number(gap[1]) - 1
+      : invalid !== null
+      ? Number(invalid[1])
+      : /segment ends before/.test(error.message) && following.length > 0
+      ? Math.min(...following) - 1
+      : first;
+    for (const { fallback } of this.#snapshots) {
+      if (fallback !== undefined && concerned <= fallback.written) {
+        return `an image header was destroyed: open falls back on coverage ${fallback.coverage}, ` +
+          `the log up to ${fallback.written} was reclaimed by right`;
       }
     }
     return undefined;
@@ -205,15 +227,44 @@ export class Excuses {
   }
 }
 
-/** The bytes a corruption report at `error.offset` of `error.file` points at. */
-function reportedRange(error: CorruptionError): [number, number] {
-  const offset = error.offset;
-  if (parseSegmentName(error.file) !== undefined) {
-    // A bad record, or one after it that looks like a later write.
-    return offset < segmentHeaderBytes
-      ? [0, segmentHeaderBytes]
-      : [offset, Number.MAX_SAFE_INTEGER];
+/**
+ * What the image header lost at a crash: when a destroyed slot leaves the
+ * engine a lower coverage than both slots as it wrote them (a slot that is
+ * no valid header counts for nothing, as in the engine's reclaim).
+ */
+function headerFallback(
+  storage: SimBlockStorage,
+  damage: readonly Damage[] | undefined,
+): Snapshot["fallback"] {
+  if (damage === undefined || !storage.fileNames().includes(imageFileName)) return undefined;
+  const bytes = storage.readLive(imageFileName);
+  const actual: (ImageHeader | string)[] = [];
+  const written: (ImageHeader | string)[] = [];
+  for (const offset of headerSlotOffsets) {
+    const end = offset + headerSlotBytes;
+    const slot = bytes.subarray(offset, end);
+    actual.push(decodeHeaderSlot(slot));
+    const destroyed = damage.find((range) => range.start < end && offset < range.end);
+    const whole = destroyed !== undefined && destroyed.start <= offset && destroyed.end >= end;
+    written.push(
+      destroyed === undefined
+        ? actual.at(-1)!
+        : whole && destroyed.expected !== undefined
+        ? decodeHeaderSlot(
+          destroyed.expected.subarray(offset - destroyed.start, end - destroyed.start),
+        )
+        : "destroyed, its contents unknown",
+    );
   }
-  if (offset < headerRegionBytes) return [0, headerRegionBytes];
-  return [offset, offset + imageRecordBytesMax];
+  if (!headerSlotOffsets.some((offset) => overlaps(damage, offset, offset + headerSlotBytes))) {
+    return undefined;
+  }
+  const coverages = (slots: (ImageHeader | string)[]) =>
+    slots.filter((slot): slot is ImageHeader => typeof slot === "object");
+  const writtenValid = coverages(written);
+  if (writtenValid.length === 0) return undefined;
+  const writtenMin = Math.min(...writtenValid.map((slot) => slot.coverageLsn));
+  const current = coverages(actual).sort((a, b) => b.generation - a.generation)[0];
+  const coverage = current?.coverageLsn ?? 0;
+  return coverage < writtenMin ? { coverage, written: writtenMin } : undefined;
 }

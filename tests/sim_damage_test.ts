@@ -178,6 +178,9 @@ Deno.test("crashHeaderLost: the newest committed slot is lost, the older one sta
     const [destroyed] = after.damage(imageFileName);
     assert.deepEqual([destroyed.start, destroyed.end], [0, headerSlotBytes]);
     assert.deepEqual(destroyed.expected, slot(3, 14), "the lost header is kept for the oracle");
+    const again = after.crash(); // no commit since: the slot to fall back on is the stale one
+    const lost = again.faults.filter((record) => record.kind === "crashHeaderLost");
+    assert.equal(lost.length, 1, "never a second loss over a slot a fault destroyed");
   }
   assert.deepEqual([...modes].sort(), ["reverted", "scrambled", "zeroed"]);
   const lone = storageWith(1, { headerLost: 1 });
@@ -262,4 +265,46 @@ Deno.test("excuses: records missing after the engine removed their segment are n
   assert.equal(excuses.corruption(gap, after), undefined);
   const record = new CorruptionError(segmentName(4), 40, "record 5 is invalid (checksum)");
   assert.equal(excuses.corruption(record, after), undefined, "nothing destroyed there");
+});
+
+Deno.test("excuses: records missing below the log are excused only when lost header slots covered them", async () => {
+  let found = 0;
+  for (let seed = 1; seed <= seedSearchMax && found < 1; seed++) {
+    const storage = storageWith(seed, { misdirectedWrite: 0.5 });
+    const image = new Uint8Array(2 * headerSlotBytes);
+    image.set(slot(1, 10), 0);
+    image.set(slot(2, 20), headerSlotBytes);
+    const file = await writeDurable(storage, imageFileName, image);
+    if (storage.faults.length > 0) continue;
+    await file.write(0, slot(3, 30));
+    await file.write(headerSlotBytes, slot(4, 40));
+    if (storage.faults.filter((record) => record.kind === "misdirectedWrite").length < 2) continue;
+    await file.sync();
+    const excuses = new Excuses(new WalMap());
+    const after = storage.crash();
+    excuses.noteCrash(after);
+    // Both commits were lost: open falls back on generation 2 (coverage 20), and
+    // the engine had removed the log up to 30, the lower of the two it wrote.
+    const gap = (last: number) =>
+      new CorruptionError(
+        segmentName(last + 1),
+        16,
+        `records 21..${last} are missing from the log`,
+      );
+    assert.match(excuses.corruption(gap(30), after) ?? "", /image header was destroyed/);
+    assert.equal(excuses.corruption(gap(35), after), undefined, "records 31..35 were its to keep");
+    found++;
+  }
+  assert.equal(found, 1);
+  const intact = storageWith(1, { headerLost: 1 });
+  const image = new Uint8Array(2 * headerSlotBytes);
+  image.set(slot(3, 30), 0);
+  image.set(slot(4, 40), headerSlotBytes);
+  await writeDurable(intact, imageFileName, image);
+  const excuses = new Excuses(new WalMap());
+  const after = intact.crash();
+  assert.ok(after.faults.some((record) => record.kind === "crashHeaderLost"));
+  excuses.noteCrash(after);
+  const gap = new CorruptionError(segmentName(41), 16, "records 31..40 are missing from the log");
+  assert.equal(excuses.corruption(gap, after), undefined, "the older slot was intact: its log too");
 });

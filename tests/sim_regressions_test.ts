@@ -289,6 +289,18 @@ const pinned: Pinned[] = [
     drawnLoads: true,
     memoryPressure: 0.01,
   },
+  {
+    seed: 1227,
+    profile: "hostile",
+    durability: "mixed",
+    ops: 500,
+    sectorBytes: 512,
+    bug: "simulator: a crash lost the newest image header slot while the older one still held " +
+      "the stale header an earlier loss left, with its log reclaimed: a double fault no engine " +
+      "survives, and no excuse named it",
+    seeAlso: "tests/sim_damage_test.ts: crashHeaderLost; sim/excuses.ts: #headerFallback",
+    drawnLoads: true,
+  },
 ];
 
 for (const pin of pinned) {
