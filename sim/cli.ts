@@ -4,26 +4,32 @@
  *
  * ```sh
  * deno task sim [--seed N | --seeds A..B] [--ops N] [--clients N]
- *               [--profile none|realistic|hostile|mixed] [--sector 512|4096]
- *               [--memory-pressure P] [--trace FILE] [--replay FILE] [--shrink] [--seconds N]
+ *               [--profile none|realistic|hostile|mixed] [--durability strict|relaxed|mixed]
+ *               [--sector 512|4096] [--memory-pressure P] [--trace FILE] [--replay FILE]
+ *               [--shrink] [--seconds N] [--help]
  * ```
  *
- * On a violation it prints the seed, the property, the steps involved and a
- * one-line replay command; `--trace` writes the run as JSON and `--replay`
- * re-runs such a file; `--shrink` reduces the failure first. `--seconds`
- * (the soak task) keeps drawing seeds until the time is up.
+ * Every run prints trace hashes, so two runs can be compared by eye: one
+ * seed prints its own; a range prints each failing seed's and one hash of
+ * all the seeds run (each seed's hash folded in seed order). On a violation
+ * it prints the seed, the property, the steps involved and a one-line replay
+ * command; `--trace` writes the run as JSON and `--replay` re-runs such a
+ * file; `--shrink` reduces the failure first. `--seconds` (the soak task)
+ * keeps drawing seeds until the time is up. `--help` lists every option with
+ * its default.
  *
  * @module
  */
 
-import { faultProfiles } from "./faults.ts";
+import { faultProfiles, none } from "./faults.ts";
+import { hash32 } from "./prng.ts";
 import {
   drawDurability,
   drawProfile,
   type DurabilityChoice,
   type ProfileName,
 } from "./profiles.ts";
-import { type RunOptions, type RunResult, runSimulation } from "./runner.ts";
+import { type RunOptions, type RunResult, runSimulation, type StopKind } from "./runner.ts";
 import { shrink } from "./shrink.ts";
 import type { Step } from "./workload.ts";
 
@@ -39,11 +45,59 @@ interface CliOptions {
   replay?: string;
   shrink: boolean;
   seconds?: number;
+  help: boolean;
 }
+
+/** Every option: its argument, its default and what it does (`--help` prints these). */
+const optionHelp: readonly (readonly [string, string, string])[] = [
+  ["--seed N", "1", "run one seed (0 to 4294967295)"],
+  ["--seeds A..B", "1..1", "run the seeds from A to B"],
+  ["--ops N", "500", "client operations per seed"],
+  ["--clients N", "4", "concurrent clients"],
+  [
+    "--profile NAME",
+    "mixed",
+    "fault profile: none, realistic, hostile, or mixed (drawn per seed)",
+  ],
+  [
+    "--durability MODE",
+    "mixed",
+    "strict, relaxed, or mixed (relaxed on one seed in four)",
+  ],
+  ["--sector BYTES", "512", "sector size torn writes are cut into: 512 or 4096"],
+  [
+    "--memory-pressure P",
+    "0",
+    "chance per step of running out of memory until the next restart",
+  ],
+  ["--trace FILE", "none", "write the run (shrunk, with --shrink) as a JSON trace"],
+  ["--replay FILE", "none", "re-run a trace written by --trace"],
+  ["--shrink", "off", "on a failure, shrink the run before reporting it"],
+  ["--seconds N", "none", "keep drawing seeds from the first one until N seconds pass"],
+  ["--help", "", "print this help and exit (also -h)"],
+];
 
 const usage = "usage: deno task sim [--seed N | --seeds A..B] [--ops N] [--clients N] " +
   "[--profile none|realistic|hostile|mixed] [--durability strict|relaxed|mixed] [--sector 512|4096]" +
-  " [--memory-pressure P] [--trace FILE] [--replay FILE] [--shrink] [--seconds N]";
+  " [--memory-pressure P] [--trace FILE] [--replay FILE] [--shrink] [--seconds N] [--help]";
+
+/** The `--help` text: the usage line, then every option with its default. */
+export function helpText(): string {
+  const width = Math.max(...optionHelp.map(([flag]) => flag.length));
+  const defaultWidth = Math.max(...optionHelp.map(([, fallback]) => fallback.length));
+  const lines = optionHelp.map(([flag, fallback, what]) =>
+    `  ${flag.padEnd(width)}  ${fallback.padEnd(defaultWidth)}  ${what}`
+  );
+  return [
+    usage,
+    "",
+    "Runs the deterministic simulator: each seed decides the workload, every fault",
+    "and the order of every I/O, and prints a trace hash equal for equal runs.",
+    "",
+    `options:${" ".repeat(width - 4)}default`,
+    ...lines,
+  ].join("\n");
+}
 
 /** The JSON a trace file holds. */
 export interface TraceFile {
@@ -75,11 +129,13 @@ function parseArgs(argv: string[]): CliOptions {
     sector: 512,
     memoryPressure: 0,
     shrink: false,
+    help: false,
   };
   for (let index = 0; index < argv.length; index++) {
     const arg = argv[index];
     const value = () => argv[++index];
-    if (arg === "--seed") {
+    if (arg === "--help" || arg === "-h") options.help = true;
+    else if (arg === "--seed") {
       const seed = integer("--seed", value(), 0, 0xffff_ffff);
       options.seeds = [seed, seed];
     } else if (arg === "--seeds") {
@@ -117,9 +173,14 @@ function parseArgs(argv: string[]): CliOptions {
     } else if (arg === "--trace") options.trace = value();
     else if (arg === "--replay") options.replay = value();
     else if (arg === "--shrink") options.shrink = true;
-    else throw new TypeError(`Unknown argument "${arg}"; ${usage}`);
+    else throw new TypeError(`Unknown argument "${arg}"; ${usage} (--help lists each option)`);
   }
   return options;
+}
+
+/** A trace hash as people compare them: 8 hex digits. */
+function hex(hash: number): string {
+  return `0x${(hash >>> 0).toString(16).padStart(8, "0")}`;
 }
 
 function runOptions(cli: CliOptions, seed: number): RunOptions {
@@ -144,7 +205,7 @@ function printFailure(result: RunResult, options: RunOptions, cli: CliOptions): 
   console.log(
     `\nFAILED seed ${result.seed} (profile ${options.profile.name}, ${
       options.durability ?? "strict"
-    }):`,
+    }; trace hash ${hex(result.traceHash)}):`,
   );
   for (const violation of result.violations.slice(0, 5)) {
     const message = violation.message.replaceAll(
@@ -199,7 +260,8 @@ async function loadTrace(path: string): Promise<RunOptions> {
   if (trace.version !== 1 || !Array.isArray(trace.options?.steps)) {
     throw new TypeError(`"${path}" is not a tallytrie simulator trace (version 1)`);
   }
-  return trace.options;
+  // Traces written before a fault kind existed replay with it off.
+  return { ...trace.options, profile: { ...none, ...trace.options.profile } };
 }
 
 interface Totals {
@@ -208,6 +270,7 @@ interface Totals {
   ioSteps: number;
   crashes: number;
   excused: number;
+  excusedLsns: number;
   clobbered: number;
   checkpoints: number;
   nodesLoaded: number;
@@ -215,9 +278,11 @@ interface Totals {
   queuedWrites: number;
   verifies: number;
   outOfMemory: number;
-  stoppedEarly: number;
+  stopped: Map<StopKind, number>;
   crashPoints: Set<string>;
   faults: Record<string, number>;
+  /** Every seed's trace hash folded in, in the order run. */
+  traceHash: number;
 }
 
 function addUp(totals: Totals, result: RunResult): void {
@@ -226,6 +291,7 @@ function addUp(totals: Totals, result: RunResult): void {
   totals.ioSteps += result.stats.ioSteps;
   totals.crashes += result.stats.crashes;
   totals.excused += result.stats.excusedLosses;
+  totals.excusedLsns += result.stats.excusedLsns;
   totals.clobbered += result.stats.clobberedRecoveries;
   totals.checkpoints += result.stats.checkpointsCommitted;
   totals.nodesLoaded += result.stats.nodesLoaded;
@@ -233,14 +299,18 @@ function addUp(totals: Totals, result: RunResult): void {
   totals.queuedWrites += result.stats.queuedWrites;
   totals.verifies += result.stats.verifies;
   totals.outOfMemory += result.stats.outOfMemory;
-  if (result.stoppedEarly !== undefined && result.violations.length === 0) totals.stoppedEarly++;
+  if (result.stopKind !== undefined && result.stopKind !== "violation") {
+    totals.stopped.set(result.stopKind, (totals.stopped.get(result.stopKind) ?? 0) + 1);
+  }
   for (const point of result.stats.crashPoints) totals.crashPoints.add(point);
   for (const [kind, count] of Object.entries(result.stats.faults)) {
     totals.faults[kind] = (totals.faults[kind] ?? 0) + count;
   }
+  totals.traceHash = hash32(totals.traceHash, result.seed % 0x1_0000_0000, result.traceHash);
 }
 
-function printSummary(totals: Totals, ms: number): void {
+/** The summary of a run of seeds; `range` names them if they are more than one. */
+function printSummary(totals: Totals, ms: number, range: string | undefined): void {
   const faults = Object.entries(totals.faults).filter(([, count]) => count > 0).map((
     [kind, count],
   ) => `${kind} ${count}`);
@@ -252,10 +322,12 @@ function printSummary(totals: Totals, ms: number): void {
         Math.round((totals.ioSteps * 1000) / ms)
       } simulated I/O ops/s)`,
   );
+  if (range !== undefined) console.log(`trace hash of ${range}: ${hex(totals.traceHash)}`);
   console.log(
     `crashes: ${totals.crashes}; distinct crash points reached: ${totals.crashPoints.size}; ` +
-      `recoveries missing acknowledged writes the disk dropped (excused): ${totals.excused}; ` +
-      `not judged (a misdirected write overwrote log records): ${totals.clobbered}`,
+      `recoveries that lost acknowledged writes whose bytes a fault destroyed (excused): ` +
+      `${totals.excused} (${totals.excusedLsns} writes); ` +
+      `not judged (destroyed bytes took records recovered before): ${totals.clobbered}`,
   );
   console.log(
     `checkpoints committed: ${totals.checkpoints}; image nodes loaded: ${totals.nodesLoaded} ` +
@@ -266,16 +338,41 @@ function printSummary(totals: Totals, ms: number): void {
   if (totals.outOfMemory > 0) {
     console.log(`calls refused with MemoryLimitError while out of memory: ${totals.outOfMemory}`);
   }
-  if (totals.stoppedEarly > 0) {
-    console.log(
-      `${totals.stoppedEarly} runs ended early without a violation ` +
-        `(corruption rightly reported, or a disk failing every open)`,
-    );
+  const stopped = [...totals.stopped.values()].reduce((sum, count) => sum + count, 0);
+  if (stopped > 0) {
+    const kinds = [...totals.stopped].sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([kind, count]) => `${kind} ${count}`);
+    console.log(`${stopped} runs ended early without a violation: ${kinds.join(", ")}`);
   }
+}
+
+/** `3..5, 9`: LSNs as runs. */
+function showLsns(lsns: readonly number[]): string {
+  const runs: string[] = [];
+  for (let index = 0; index < lsns.length;) {
+    let last = index;
+    while (last + 1 < lsns.length && lsns[last + 1] === lsns[last] + 1) last++;
+    runs.push(last === index ? `${lsns[index]}` : `${lsns[index]}..${lsns[last]}`);
+    index = last + 1;
+  }
+  return runs.join(", ");
+}
+
+/** `seed 7: passed, trace hash 0x1234abcd` (and why it stopped early, if it did). */
+function describeRun(result: RunResult): string {
+  const outcome = result.violations.length > 0 ? "FAILED" : "passed";
+  const stopped = result.stopKind !== undefined && result.stopKind !== "violation"
+    ? ` (ended early: ${result.stopKind})`
+    : "";
+  return `seed ${result.seed}: ${outcome}${stopped}, trace hash ${hex(result.traceHash)}`;
 }
 
 async function main(): Promise<number> {
   const cli = parseArgs(Deno.args);
+  if (cli.help) {
+    console.log(helpText());
+    return 0;
+  }
   const started = performance.now();
   const totals: Totals = {
     seeds: 0,
@@ -283,6 +380,7 @@ async function main(): Promise<number> {
     ioSteps: 0,
     crashes: 0,
     excused: 0,
+    excusedLsns: 0,
     clobbered: 0,
     checkpoints: 0,
     nodesLoaded: 0,
@@ -290,11 +388,15 @@ async function main(): Promise<number> {
     queuedWrites: 0,
     verifies: 0,
     outOfMemory: 0,
-    stoppedEarly: 0,
+    stopped: new Map(),
     crashPoints: new Set(),
     faults: {},
+    traceHash: 0,
   };
   const replayed = cli.replay === undefined ? undefined : await loadTrace(cli.replay);
+  const single = replayed !== undefined ||
+    (cli.seconds === undefined && cli.seeds[0] === cli.seeds[1]);
+  let range = single ? undefined : `seeds ${cli.seeds[0]}..${cli.seeds[1]}`;
   let lastProgress = started;
   for (let seed = cli.seeds[0];; seed++) {
     if (cli.seconds === undefined && seed > cli.seeds[1]) break;
@@ -302,6 +404,14 @@ async function main(): Promise<number> {
     const options = replayed ?? runOptions(cli, seed);
     let result = await runSimulation(options);
     addUp(totals, result);
+    if (cli.seconds !== undefined) range = `seeds ${cli.seeds[0]}..${seed}`;
+    if (single) {
+      console.log(describeRun(result));
+      for (const loss of result.excused) {
+        const what = loss.clobbered ? "not judged" : "excused";
+        console.log(`  ${what}: step ${loss.step} lost lsns ${showLsns(loss.lsns)}: ${loss.why}`);
+      }
+    }
     if (result.violations.length > 0) {
       printFailure(result, options, cli);
       let traced = options;
@@ -314,7 +424,7 @@ async function main(): Promise<number> {
         traced = shrunk.options;
       }
       if (cli.trace !== undefined) await writeTrace(cli.trace, traced, result);
-      printSummary(totals, performance.now() - started);
+      printSummary(totals, performance.now() - started, range);
       return 1;
     }
     if (cli.trace !== undefined && replayed === undefined && cli.seeds[0] === cli.seeds[1]) {
@@ -330,7 +440,7 @@ async function main(): Promise<number> {
       );
     }
   }
-  printSummary(totals, performance.now() - started);
+  printSummary(totals, performance.now() - started, range);
   return 0;
 }
 

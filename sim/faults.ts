@@ -48,6 +48,17 @@ export interface FaultProfile {
    * full") and changes nothing. `noSpace + shortWrite + misdirectedWrite ≤ 1`.
    */
   readonly noSpace: number;
+  /**
+   * At a crash: the newest committed header slot of the image is lost
+   * (reverted to its previous contents, zeroed or scrambled), when the other
+   * slot holds a valid header to fall back on. Per crash.
+   */
+  readonly headerLost: number;
+  /**
+   * At a crash: stale bytes come back past the tail of the last WAL segment
+   * (copies of earlier records, valid but with old LSNs). Per crash.
+   */
+  readonly staleTail: number;
   /** Whether I/O completions happen out of submission order. */
   readonly reorder: boolean;
 }
@@ -73,6 +84,8 @@ export const none: FaultProfile = Object.freeze({
   readError: 0,
   shortWrite: 0,
   noSpace: 0,
+  headerLost: 0,
+  staleTail: 0,
   reorder: false,
 });
 
@@ -97,6 +110,8 @@ export const realistic: FaultProfile = Object.freeze({
   readError: 0.0002,
   shortWrite: 0.001,
   noSpace: 0.0005,
+  headerLost: 0.001,
+  staleTail: 0.05,
   reorder: true,
 });
 
@@ -120,6 +135,8 @@ export const hostile: FaultProfile = Object.freeze({
   readError: 0.03,
   shortWrite: 0.02,
   noSpace: 0.01,
+  headerLost: 0.1,
+  staleTail: 0.3,
   reorder: true,
 });
 
@@ -158,6 +175,8 @@ export function validateFaultProfile(profile: FaultProfile): void {
     "readError",
     "shortWrite",
     "noSpace",
+    "headerLost",
+    "staleTail",
   ] as const;
   for (const key of keys) {
     const p = profile[key];
@@ -190,7 +209,9 @@ export function validateFaultProfile(profile: FaultProfile): void {
  * `crashDropped`, `crashTorn`, `crashFsyncLost` (covered by a failed sync);
  * of writes still in flight: `crashInflightTorn`, `crashInflightDropped`;
  * of directory changes: `dirEntryLost`; `crashFileLost` for a name that
- * was live and is gone after the crash; `crash` once per crash.
+ * was live and is gone after the crash; faults a crash itself injects:
+ * `crashHeaderLost` (the image's newest header slot) and `crashStaleTail`
+ * (stale bytes past the log's tail); `crash` once per crash.
  */
 export type FaultKind =
   | "noSpace"
@@ -207,6 +228,8 @@ export type FaultKind =
   | "crashInflightDropped"
   | "dirEntryLost"
   | "crashFileLost"
+  | "crashHeaderLost"
+  | "crashStaleTail"
   | "crash";
 
 /** Every {@link FaultKind}, in a fixed order (for summaries). */
@@ -226,6 +249,8 @@ export const faultKinds: readonly FaultKind[] = Object.freeze(
     "crashInflightDropped",
     "dirEntryLost",
     "crashFileLost",
+    "crashHeaderLost",
+    "crashStaleTail",
     "crash",
   ] as const,
 );
@@ -250,6 +275,8 @@ export interface FaultRecord {
   readonly epoch: number;
   /** For torn writes: the byte ranges `[start, end)` the tear kept. */
   readonly kept?: readonly (readonly [number, number])[];
+  /** For `crashHeaderLost`: the coverage LSN of the header the crash destroyed. */
+  readonly coverageLsn?: number;
 }
 
 /** The most records a {@link FaultLog} keeps; counts go on past it. */

@@ -21,7 +21,8 @@ export {
   faultProfiles,
   type FaultRecord,
 } from "./faults.ts";
-export { type Violation } from "./model.ts";
+export { type Damage } from "./damage.ts";
+export { type ExcusedLoss, type Violation } from "./model.ts";
 export { eventPrng, hash32, Prng } from "./prng.ts";
 export type { CheckpointOptions } from "../lib/store/epochs.ts";
 export {
@@ -31,10 +32,16 @@ export {
   type DurabilityChoice,
   type ProfileName,
 } from "./profiles.ts";
-export { type RunOptions, type RunResult, runSimulation, type RunStats } from "./runner.ts";
+export {
+  type RunOptions,
+  type RunResult,
+  runSimulation,
+  type RunStats,
+  type StopKind,
+} from "./runner.ts";
 export { Scheduler } from "./scheduler.ts";
 export { shrink, type ShrinkResult } from "./shrink.ts";
-export { SimBlockStorage } from "./storage.ts";
+export { SimBlockStorage, type WriteObserver } from "./storage.ts";
 export {
   generateSteps,
   type SimMutation,

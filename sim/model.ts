@@ -27,6 +27,27 @@ export interface Violation {
 /** A map from key to count. */
 export type State = Map<string, number>;
 
+/**
+ * Why losing the acknowledged records `lost` (recovery kept the prefix up to
+ * `prefix`) is the disk's doing, or undefined if it is not (see `excuses.ts`).
+ */
+export type LossExcuse = (prefix: number, lost: readonly number[]) => string | undefined;
+
+/** A recovery that lost acknowledged writes, excused because a fault destroyed their bytes. */
+export interface ExcusedLoss {
+  /** The step whose recovery it was. */
+  step: number;
+  /** The acknowledged LSNs lost. */
+  lsns: number[];
+  /** Which destroyed bytes excuse it. */
+  why: string;
+  /**
+   * Records recovered before were lost too (below the model's base, where it
+   * keeps no history): the recovered state was not judged, only rebased on.
+   */
+  clobbered: boolean;
+}
+
 /** How the engine must answer a write. */
 export type Verdict = "ok" | "range" | "check";
 
@@ -104,14 +125,8 @@ export class Oracle {
   #reads: ReadObligation[] = [];
   /** Every violation found so far. */
   readonly violations: Violation[] = [];
-  /** Recoveries that lost acknowledged writes a lost or misdirected disk write explains. */
-  excusedLosses = 0;
-  /**
-   * Recoveries not judged: a misdirected write landed on earlier log bytes,
-   * destroying records recovered before (below the base, where the model
-   * keeps no history), and the engine could not tell it from a torn tail.
-   */
-  clobberedRecoveries = 0;
+  /** Recoveries that lost acknowledged writes whose bytes a fault destroyed. */
+  readonly excused: ExcusedLoss[] = [];
 
   /** The LSN the next accepted write must get. */
   get nextLsn(): number {
@@ -236,8 +251,9 @@ export class Oracle {
    * The store reopened holding `recovered` with `lastLsn` as its last LSN.
    * Checks D1–D5 and the read obligations (D11), then makes it the new base.
    * `clean`: the store was closed cleanly (nothing accepted may be missing).
-   * `lostWriteExcused`: the disk silently dropped or misplaced a write since
-   * the last recovery, so missing acknowledged writes are excused.
+   * `excuse`: after a power loss, says whether lost acknowledged writes had
+   * their bytes destroyed by a fault (a log kept in one copy cannot tell a
+   * lost write from one never made); what survives must still be a prefix.
    * `powerLoss`: the machine crashed (otherwise the store was only closed
    * and reopened, which makes nothing more durable).
    */
@@ -246,24 +262,19 @@ export class Oracle {
     recovered: State,
     lastLsn: number,
     clean: boolean,
-    lostWriteExcused = false,
+    excuse?: LossExcuse,
     powerLoss = true,
-    logClobbered = false,
   ): void {
-    let low = clean && !this.#writes.some((w) => w.status === "failed")
+    const low = clean && !this.#writes.some((w) => w.status === "failed")
       ? this.nextLsn - 1
       : this.ackedLsn;
-    if (lostWriteExcused) {
-      // The disk acknowledged a write and dropped or misplaced it: a log kept
-      // in one copy cannot tell a lost last write from one never made, so
-      // acknowledged writes may be missing. What survives must still be a prefix.
-      const prefix = this.#matchingPrefix(recovered, this.#baseLsn, lastLsn);
-      if (prefix !== undefined && prefix < low) this.excusedLosses++;
-      low = this.#baseLsn;
-    }
-    const prefix = this.#matchingPrefix(recovered, low, lastLsn);
-    if (prefix === undefined && logClobbered) {
-      this.clobberedRecoveries++; // rebased below, not judged
+    let prefix = this.#matchingPrefix(recovered, low, lastLsn);
+    const loss = prefix === undefined && excuse !== undefined
+      ? this.#excusedLoss(step, recovered, lastLsn, excuse)
+      : undefined;
+    if (loss !== undefined) prefix = loss.clobbered ? undefined : loss.prefix;
+    if (loss?.clobbered) {
+      // rebased below, not judged
     } else if (prefix === undefined) {
       this.#explainMismatch(step, recovered, low);
     } else {
@@ -274,7 +285,7 @@ export class Oracle {
           [step],
         );
       }
-      for (const read of lostWriteExcused ? [] : this.#reads) {
+      for (const read of loss !== undefined ? [] : this.#reads) {
         if (read.minLsn > prefix) {
           this.violate(
             "D11",
@@ -299,6 +310,32 @@ export class Oracle {
     this.#writes = [];
     this.#latest = new Map(recovered);
     this.#reads = [];
+  }
+
+  /**
+   * A recovery that kept less than the acknowledged frontier: the prefix it
+   * holds (or, `clobbered`, one below the base: records recovered before are
+   * gone too), if `excuse` says the lost acknowledged records were destroyed.
+   */
+  #excusedLoss(
+    step: number,
+    recovered: State,
+    lastLsn: number,
+    excuse: LossExcuse,
+  ): { prefix: number; clobbered: boolean } | undefined {
+    const prefix = this.#matchingPrefix(recovered, this.#baseLsn, lastLsn);
+    const below = prefix === undefined && lastLsn < this.#baseLsn;
+    if (prefix === undefined && !below) return undefined;
+    const kept = prefix ?? lastLsn;
+    const lost: number[] = [];
+    for (let lsn = kept + 1; lsn <= this.#baseLsn; lsn++) lost.push(lsn); // recovered before
+    for (const write of this.#writes) {
+      if (write.lsn > kept && write.status === "acked") lost.push(write.lsn);
+    }
+    const why = lost.length === 0 ? undefined : excuse(kept, lost);
+    if (why === undefined) return undefined;
+    this.excused.push({ step, lsns: lost, why, clobbered: below });
+    return { prefix: kept, clobbered: below };
   }
 
   /** The prefix length whose state equals `recovered`, preferring `lastLsn`; undefined if none. */

@@ -49,6 +49,9 @@ export function drawProfile(name: ProfileName, seed: number): FaultProfile {
     bitFlip: reads[0],
     readError: reads[1],
     reorder: random.chance(0.75),
+    // Drawn last, so the draws above (and every seed's older mix) stay as they were.
+    headerLost: rate(hostile.headerLost),
+    staleTail: rate(hostile.staleTail),
   };
   validateFaultProfile(profile);
   assert(profile.tornWrite + profile.lostWrite <= 1, "crash fates are a distribution");

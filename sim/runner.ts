@@ -14,7 +14,6 @@ import {
   StorageIoError,
   StoreClosedError,
 } from "../lib/errors.ts";
-import { compactingFileName, imageFileName } from "../lib/image/image_file.ts";
 import {
   type CheckpointOptions,
   type Durability,
@@ -25,12 +24,16 @@ import {
   trieFailureLead,
   writeCounters,
 } from "../lib/store/store.ts";
+import { parseSegmentName } from "../lib/wal/segment.ts";
+import { quarantineProblem } from "../lib/store/_recovery.ts";
+import { Excuses } from "./excuses.ts";
 import type { FaultProfile, FaultRecord } from "./faults.ts";
 import { MemoryPressure } from "./memory.ts";
-import { Oracle, type State, type Verdict, type Violation } from "./model.ts";
+import { type ExcusedLoss, Oracle, type State, type Verdict, type Violation } from "./model.ts";
 import { eventPrng, hash32, hashString } from "./prng.ts";
 import { drawCheckpointOptions } from "./profiles.ts";
 import { SimBlockStorage } from "./storage.ts";
+import { WalMap } from "./wal_map.ts";
 import { generateSteps, isWrite, type SimOp, type Step, stepsMax } from "./workload.ts";
 
 /** What a run does. */
@@ -82,9 +85,11 @@ export interface RunStats {
   acked: number;
   /** Writes rejected by a storage failure. */
   failedWrites: number;
-  /** Recoveries that lost acknowledged writes because the disk dropped or misplaced a write. */
+  /** Recoveries that lost acknowledged writes whose bytes a fault destroyed. */
   excusedLosses: number;
-  /** Recoveries not judged: a misdirected write overwrote log records recovered before. */
+  /** Acknowledged writes those recoveries lost. */
+  excusedLsns: number;
+  /** Recoveries not judged: destroyed bytes took log records recovered before. */
   clobberedRecoveries: number;
   /** Distinct (file, kind, outstanding I/O) situations the crashes hit. */
   crashPoints: Set<string>;
@@ -108,6 +113,21 @@ export interface RunStats {
   faults: Record<string, number>;
 }
 
+/**
+ * Why a run stopped before its last step: a violation; the store refused to
+ * open (a damaged log segment, a damaged image) or to list what it
+ * recovered (a damaged image record) with a `CorruptionError` that
+ * destroyed bytes explain, so it genuinely cannot go on; every open try
+ * failed on a failing disk; or a wait hung.
+ */
+export type StopKind =
+  | "violation"
+  | "log damaged at open"
+  | "image damaged at open"
+  | "image damaged reading the recovered state"
+  | "open failed"
+  | "hang";
+
 /** The outcome of one run. */
 export interface RunResult {
   /** The seed. */
@@ -122,6 +142,10 @@ export interface RunResult {
   stats: RunStats;
   /** Why the run ended before its last step, if it did (for example: corruption reported). */
   stoppedEarly?: string;
+  /** The kind of {@link RunResult.stoppedEarly}. */
+  stopKind?: StopKind;
+  /** Each recovery whose lost acknowledged writes a fault excused, with those LSNs and why. */
+  excused: readonly ExcusedLoss[];
   /** Every injected fault and crash outcome, oldest first. */
   faults: readonly FaultRecord[];
 }
@@ -133,8 +157,6 @@ const simSegmentBytes = 4096;
 /** Event contexts (see `Scheduler.context`) of the first open and of the final drain. */
 const openContext = stepsMax + 1;
 const finishContext = stepsMax + 2;
-/** How far before a damaged byte the record holding it may start (records here are small). */
-const damageSlackBytes = 64 * 1024;
 /** The `eventPrng` stream of crash-during-recovery decisions. */
 const crashStream = 0xc4a5;
 /** The `eventPrng` stream of the choice to reopen lazily after a recovery. */
@@ -149,7 +171,14 @@ const recoveryCrashesMax = 3;
 const openAttemptsMax = 16;
 
 /** Ends a run that cannot go on (after a violation, or a legitimate corruption report). */
-class StopRun extends Error {}
+class StopRun extends Error {
+  readonly kind: StopKind;
+
+  constructor(kind: StopKind, message: string) {
+    super(message);
+    this.kind = kind;
+  }
+}
 
 /** Runs one seed. */
 export async function runSimulation(options: RunOptions): Promise<RunResult> {
@@ -157,6 +186,7 @@ export async function runSimulation(options: RunOptions): Promise<RunResult> {
     generateSteps({ seed: options.seed, ops: options.ops, clients: options.clients });
   const run = new Run(options);
   let stoppedEarly: string | undefined;
+  let stopKind: StopKind | undefined;
   run.memory.install();
   try {
     run.storage.scheduler.context = openContext;
@@ -169,14 +199,17 @@ export async function runSimulation(options: RunOptions): Promise<RunResult> {
   } catch (error) {
     if (!(error instanceof StopRun)) throw error;
     stoppedEarly = error.message;
+    stopKind = run.oracle.violations.length > 0 ? "violation" : error.kind;
   } finally {
     run.memory.uninstall();
   }
   run.stats.faults = { ...run.storage.faultCounts };
   if (run.memory.exhaustions > 0) run.stats.faults.memoryExhausted = run.memory.exhaustions;
   run.stats.ioSteps = run.storage.scheduler.steps;
-  run.stats.excusedLosses = run.oracle.excusedLosses;
-  run.stats.clobberedRecoveries = run.oracle.clobberedRecoveries;
+  run.stats.excusedLosses = run.oracle.excused.filter((loss) => !loss.clobbered).length;
+  run.stats.excusedLsns = run.oracle.excused.reduce((sum, loss) => sum + loss.lsns.length, 0);
+  run.stats.clobberedRecoveries = run.oracle.excused.filter((loss) => loss.clobbered).length;
+  if (stopKind === undefined && run.oracle.violations.length > 0) stopKind = "violation";
   return {
     seed: options.seed,
     steps,
@@ -184,6 +217,8 @@ export async function runSimulation(options: RunOptions): Promise<RunResult> {
     traceHash: hash32(run.storage.traceHash(), hashString(JSON.stringify(run.oracle.violations))),
     stats: run.stats,
     stoppedEarly,
+    stopKind,
+    excused: run.oracle.excused,
     faults: run.storage.faults,
   };
 }
@@ -201,6 +236,7 @@ class Run {
     acked: 0,
     failedWrites: 0,
     excusedLosses: 0,
+    excusedLsns: 0,
     clobberedRecoveries: 0,
     crashPoints: new Set(),
     checkpoints: 0,
@@ -223,8 +259,10 @@ class Run {
   readonly memory = new MemoryPressure();
   readonly #memoryPressure: number;
   readonly #memoryRandom: ReturnType<typeof eventPrng>;
-  /** Whether a misdirected WAL write landed on other bytes since the last recovery. */
-  #logClobbered = false;
+  /** Where each LSN's record was last written, from the writes the disk saw. */
+  readonly #places = new WalMap();
+  /** What a fault's destroyed bytes excuse (losses, corruption reports, failed verifies). */
+  readonly #excuses = new Excuses(this.#places);
   /** fsync failures seen when the current store was opened (acks after a new one are D7). */
   #syncFailuresAtOpen = 0;
   /** Faults injected when the current store was opened. */
@@ -255,6 +293,7 @@ class Run {
       profile: options.profile,
       sectorBytes: options.sectorBytes ?? 512,
     });
+    this.storage.observeWrites(this.#places.observe);
   }
 
   /** Completes I/O until `promise` settles; a wait with nothing left to complete is a hang. */
@@ -273,7 +312,7 @@ class Run {
       `step ${step}: ${what} never finished (${scheduler.pending} I/O pending)`,
       [step],
     );
-    throw new StopRun(`hang in ${what}`);
+    throw new StopRun("hang", `hang in ${what}`);
   }
 
   async drive(count: number): Promise<void> {
@@ -338,9 +377,11 @@ class Run {
       return;
     }
     this.stats.verifies++;
-    // A file moved aside is one problem line; a write misplaced into it explains it.
-    const excused = report.quarantined.filter((found) => this.#misplacedInto(found.original));
-    if (report.problems.length > excused.length && !this.#imageWriteMisplaced()) {
+    // A file moved aside is a problem line of its own until someone deletes it: the
+    // open that moved it was judged for it (see #quarantinesSeen), so it is not judged again.
+    const aside = new Set(report.quarantined.map(quarantineProblem));
+    const problems = report.problems.filter((problem) => !aside.has(problem));
+    if (problems.length > 0 && !this.#excuses.verify(problems, this.storage)) {
       this.oracle.violate("verify", `step ${step}: ${report.problems.join("; ")}`, [step]);
     }
   }
@@ -366,27 +407,13 @@ class Run {
     this.stats.nodesLoaded += stats.image.nodesLoaded;
   }
 
-  /** Whether a misdirected write hit the image file since the last crash. */
-  #imageWriteMisplaced(): boolean {
-    return this.storage.faults.some((fault) =>
-      fault.kind === "misdirectedWrite" && imageName(fault.file) === imageFileName
-    );
-  }
-
-  /** Whether the disk misplaced a write meant for `file` (its bytes landed elsewhere in it). */
-  #misplacedInto(file: string): boolean {
-    return this.storage.faults.some((fault) =>
-      fault.kind === "misdirectedWrite" && fault.file === file
-    );
-  }
-
   /**
    * Files the open moved aside: bytes a crash alone never leaves (a torn
-   * creation is removed), so a misplaced write must explain each (D6).
+   * creation is removed), so destroyed bytes in each must explain it (D6).
    */
   #quarantinesSeen(step: number): void {
     for (const { file, reason } of this.store!.stats().recovery.quarantined) {
-      if (this.#misplacedInto(file)) continue;
+      if (this.#excuses.destroyedIn(file)) continue;
       this.oracle.violate("D6", `step ${step}: open moved "${file}" aside: ${reason}`, [step]);
     }
   }
@@ -476,7 +503,7 @@ class Run {
         `step ${step} took lsns ${before + 1}..${after}: one write must be one record`,
         [step],
       );
-      throw new StopRun("a write took several lsns");
+      throw new StopRun("violation", "a write took several lsns");
     }
   }
 
@@ -609,40 +636,30 @@ class Run {
 
   async crash(step: number): Promise<void> {
     const random = eventPrng(this.#seed, crashStream, step % 0x1_0000_0000);
-    let lostWrite = this.#powerLoss();
+    this.#powerLoss();
     // Sometimes the power fails again while the store recovers: mid-replay,
     // mid-truncation of a torn tail, mid-removal of a torn segment.
     for (let again = 0; again < recoveryCrashesMax && random.chance(0.3); again++) {
       const options = this.#storeOptions(this.#recoveryLoad(step));
       const opening = openStore(options).then((store) => store, () => undefined);
       await this.drive(1 + random.below(6));
-      lostWrite = this.#powerLoss() || lostWrite;
+      this.#powerLoss();
       void opening;
     }
-    await this.open(step, false, lostWrite, true);
+    await this.open(step, false, true);
   }
 
-  /** Crashes the machine; returns whether the disk dropped or misplaced a write in the ending epoch. */
-  #powerLoss(): boolean {
+  /** Crashes the machine and notes the damage it leaves, for the excuses of the recovery. */
+  #powerLoss(): void {
     this.stats.crashes++;
     this.memory.release(); // a new process
     this.stats.crashPoints.add(
       this.store === undefined ? `recovering: ${this.#crashPoint()}` : this.#crashPoint(),
     );
-    const epoch = this.storage.epoch;
-    const lostWrite = this.storage.faults.some((fault) =>
-      fault.kind === "misdirectedWrite" && fault.epoch === epoch
-    );
-    // A misdirected log write that landed elsewhere in its segment may have
-    // overwritten records recovered before: see `Oracle.clobberedRecoveries`.
-    this.#logClobbered ||= this.storage.faults.some((fault) =>
-      fault.kind === "misdirectedWrite" && fault.epoch === epoch && fault.file.endsWith(".wal") &&
-      fault.detail.includes("reach the disk at byte")
-    );
     if (this.store !== undefined) this.#countStore(this.store);
     this.storage = this.storage.crash();
     this.store = undefined;
-    return lostWrite;
+    this.#excuses.noteCrash(this.storage);
   }
 
   #storeOptions(load: LoadMode): StoreOptions {
@@ -721,13 +738,12 @@ class Run {
     });
   }
 
-  /** Opens the store, retrying transient storage errors, and checks what it recovered. */
-  async open(
-    step: number,
-    clean = false,
-    lostWriteExcused = false,
-    powerLoss = false,
-  ): Promise<void> {
+  /**
+   * Opens the store, retrying transient storage errors, and checks what it
+   * recovered; after a power loss, a loss of acknowledged writes is excused
+   * where a fault destroyed their bytes.
+   */
+  async open(step: number, clean = false, powerLoss = false): Promise<void> {
     const load = this.#recoveryLoad(step);
     if (load === "eager") this.stats.eagerOpens++;
     await this.#openStore(step, load);
@@ -739,11 +755,10 @@ class Run {
         state,
         store.stats().lastLsn,
         clean,
-        lostWriteExcused,
+        powerLoss ? this.#excuses.loss : undefined,
         powerLoss,
-        this.#logClobbered,
       );
-      this.#logClobbered = false;
+      this.#excuses.judged();
       // Listing everything loaded the whole trie from the image. On half the
       // recoveries, close and reopen (a clean restart changes nothing), so
       // the ops that follow meet a lazily loaded trie: reads fault nodes in
@@ -793,7 +808,7 @@ class Run {
     if (!(await this.#closeStore(step))) {
       await this.#openStore(step, this.#recoveryLoad(step));
       const state = await this.#collectRecovered(this.store!, step);
-      this.oracle.recovered(step, state, this.store!.stats().lastLsn, false, false, false);
+      this.oracle.recovered(step, state, this.store!.stats().lastLsn, false, undefined, false);
       return;
     }
     this.stats.lazyOpens++;
@@ -809,7 +824,10 @@ class Run {
         if (error instanceof StopRun) throw error;
         if (error instanceof CorruptionError) {
           this.#corruptionSeen(step, error);
-          throw new StopRun(`corruption reported: ${error.message}`);
+          throw new StopRun(
+            "image damaged reading the recovered state",
+            `corruption reported: ${error.message}`,
+          );
         }
         if (!(error instanceof StorageIoError) || attempt === openAttemptsMax) {
           this.oracle.violate(
@@ -817,30 +835,15 @@ class Run {
             `step ${step}: reading the recovered state: ${describe(error)}`,
             [step],
           );
-          throw new StopRun("the recovered state could not be read");
+          throw new StopRun("violation", "the recovered state could not be read");
         }
       }
     }
   }
 
-  /**
-   * True if a write the disk dropped or misplaced explains `error`: it hit
-   * the named file near the offset (the bytes it left stale, or the bytes it
-   * overwrote), or the error is a gap between segments that a dropped write
-   * in any segment leaves.
-   */
+  /** True if bytes a fault destroyed explain `error` (see `excuses.ts`). */
   #corruptionExplained(error: CorruptionError): boolean {
-    const gap = /comes next|are missing|says it was sealed/.test(error.message);
-    return this.storage.faults.some((fault) => {
-      if (fault.kind !== "misdirectedWrite") return false;
-      if (gap) return true;
-      if (imageName(fault.file) !== imageName(error.file)) return false;
-      const landed = /at byte (\d+)/.exec(fault.detail);
-      const starts = landed === null ? [fault.offset] : [fault.offset, Number(landed[1])];
-      return starts.some((start) =>
-        error.offset >= start - damageSlackBytes && error.offset < start + fault.length
-      );
-    });
+    return this.#excuses.corruption(error, this.storage) !== undefined;
   }
 
   #openFailed(step: number, error: unknown, attempt: number): void {
@@ -852,11 +855,14 @@ class Run {
           [step],
         );
       }
-      throw new StopRun(`corruption reported: ${error.message}`);
+      const kind = parseSegmentName(error.file) === undefined
+        ? "image damaged at open"
+        : "log damaged at open";
+      throw new StopRun(kind, `corruption reported: ${error.message}`);
     }
     if (!(error instanceof StorageIoError)) {
       this.oracle.violate("error", `step ${step}: open failed: ${describe(error)}`, [step]);
-      throw new StopRun("open failed");
+      throw new StopRun("violation", "open failed");
     }
     if (attempt === openAttemptsMax) {
       // Open reads every segment; on a disk failing many reads, every try can
@@ -869,7 +875,7 @@ class Run {
       if (!explained) {
         this.oracle.violate("error", `step ${step}: open failed: ${describe(error)}`, [step]);
       }
-      throw new StopRun(`open failed ${openAttemptsMax} times: ${describe(error)}`);
+      throw new StopRun("open failed", `open failed ${openAttemptsMax} times: ${describe(error)}`);
     }
   }
 
@@ -910,9 +916,4 @@ async function collect(store: Store, prefix: string): Promise<State> {
 
 function describe(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-}
-
-/** A file's name as the image it becomes: a compaction's file is renamed over the image. */
-function imageName(file: string): string {
-  return file === compactingFileName ? imageFileName : file;
 }

@@ -38,6 +38,8 @@ const numericFaults = [
   "dirEntryLost",
   "tornWrite",
   "lostWrite",
+  "headerLost",
+  "staleTail",
 ] as const;
 
 /** Shrinks a failing run; `property` is the violation to keep (default: the first one's). */

@@ -36,6 +36,8 @@ import { ByteImage, checkName, checkRange, ioBytesMax } from "../lib/storage/_sh
 import type { SimClock } from "./clock.ts";
 import { type FaultKind, FaultLog, type FaultProfile, type FaultRecord, none } from "./faults.ts";
 import { validateFaultProfile } from "./faults.ts";
+import { type CrashFile, headerLossFault, staleTailFault } from "./crash_faults.ts";
+import { type Damage, DamageMap } from "./damage.ts";
 import { eventPrng, hash32, hashBytes, hashString, type Prng } from "./prng.ts";
 import { Scheduler } from "./scheduler.ts";
 
@@ -57,6 +59,11 @@ const misdirectDropShare = 0.25;
 const tearKeepShare = 0.5;
 /** Mixed into an operation's stream to key its crash decisions. */
 const crashTag = 0xc7a5;
+/** Keys the decisions of the faults a crash itself injects (see `crash_faults.ts`). */
+const crashFaultTag = 0xc7f4;
+/** Header blocks whose previous durable contents a file keeps (an image's two slots). */
+const headerBlockBytes = 4096;
+const headerRegionBlocks = 2;
 
 /** The operations that draw event identities, with their stream codes. */
 const opCodes = {
@@ -78,6 +85,9 @@ interface EventId {
   readonly stream: number;
   readonly index: number;
 }
+
+/** Receives each write that reaches the page cache: file name, offset, bytes (not to be kept changed). */
+export type WriteObserver = (file: string, offset: number, data: Uint8Array) => void;
 
 /** A completed (or, while in flight, submitted) write. */
 interface WriteOp {
@@ -111,6 +121,16 @@ class SimInode {
   readonly id: number;
   readonly live: ByteImage = new ByteImage(fileBytesMax);
   readonly durable: ByteImage = new ByteImage(fileBytesMax);
+  /** Where the live bytes (what reads see) are not what the engine wrote: see `damage.ts`. */
+  liveDamage: DamageMap = new DamageMap();
+  /** Where the durable bytes are not what the engine wrote and the disk reported durable. */
+  durableDamage: DamageMap = new DamageMap();
+  /**
+   * The durable contents each 4 KiB block of the header region held before
+   * the last write that replaced it whole (a header slot's previous commit),
+   * for {@link headerLossFault}'s reverted sector.
+   */
+  readonly blocksBefore = new Map<number, Uint8Array>();
   /** Completed operations not yet synced, in completion order. */
   readonly unsynced: FileOp[] = [];
   /** The sequence number of the last completed operation. */
@@ -139,10 +159,45 @@ interface InflightWrite {
   readonly op: WriteOp;
 }
 
-/** Applies a synced (or crash-kept) operation to a durable image. */
-function applyOp(image: ByteImage, op: FileOp): void {
-  if (op.kind === "truncate") image.resize(op.length);
-  else if (op.diskOffset !== null) image.write(op.diskOffset, op.data);
+/**
+ * Applies a synced (or written back) operation to a file's durable image and
+ * its destroyed ranges: a misdirected write the disk now calls durable
+ * destroys its intended range (its bytes never arrived) and the range it
+ * landed on; any other write heals the range it covers.
+ */
+function applyOp(inode: SimInode, op: FileOp): void {
+  const image = inode.durable;
+  if (op.kind === "truncate") {
+    image.resize(op.length);
+    inode.durableDamage.clip(op.length);
+    return;
+  }
+  const end = op.offset + op.data.length;
+  if (op.diskOffset === op.offset) {
+    rememberBlock(inode, op.offset, op.data.length);
+    image.write(op.offset, op.data);
+    inode.durableDamage.heal(op.offset, end);
+    return;
+  }
+  inode.durableDamage.add(op.offset, end, op.data);
+  if (op.diskOffset !== null) land(image, inode.durableDamage, op.diskOffset, op.data);
+}
+
+/** Writes `data` at `offset` where it does not belong: the bytes it replaces are destroyed. */
+function land(image: ByteImage, damage: DamageMap, offset: number, data: Uint8Array): void {
+  const before = new Uint8Array(data.length);
+  before.set(image.slice(offset, offset + data.length));
+  image.write(offset, data);
+  damage.add(offset, offset + data.length, before);
+}
+
+/** Keeps the durable block a whole-block write of the header region is about to replace. */
+function rememberBlock(inode: SimInode, offset: number, length: number): void {
+  if (length !== headerBlockBytes || offset % headerBlockBytes !== 0) return;
+  if (offset >= headerRegionBlocks * headerBlockBytes) return;
+  const before = new Uint8Array(headerBlockBytes);
+  before.set(inode.durable.slice(offset, offset + headerBlockBytes));
+  inode.blocksBefore.set(offset, before);
 }
 
 /** Applies a directory change to a namespace that holds every earlier change to its names. */
@@ -183,6 +238,8 @@ interface DiskConfig {
   readonly scheduler: Scheduler;
   readonly epoch: number;
   readonly log: FaultLog;
+  /** Told of every write that reaches the page cache: the bytes as the engine meant them. */
+  onWrite?: WriteObserver;
 }
 
 /**
@@ -464,7 +521,9 @@ class Disk {
   #applyWrite(inode: SimInode, op: WriteOp): void {
     assert(op.data.length > 0, "only non-empty writes are recorded");
     inode.live.write(op.offset, op.data);
+    inode.liveDamage.heal(op.offset, op.offset + op.data.length); // The page cache holds them.
     this.#pushUnsynced(inode, op);
+    this.config.onWrite?.(op.file, op.offset, op.data);
   }
 
   #pushUnsynced(inode: SimInode, op: FileOp): void {
@@ -472,7 +531,7 @@ class Disk {
     inode.unsynced.push(op);
     if (inode.unsynced.length > unsyncedOpsMax) {
       const oldest = inode.unsynced.shift()!; // Written back by the kernel on its own.
-      if (!oldest.poisoned) applyOp(inode.durable, oldest);
+      if (!oldest.poisoned) applyOp(inode, oldest);
     }
     assert(inode.unsynced.length <= unsyncedOpsMax, "the unsynced list must stay bounded");
   }
@@ -499,7 +558,7 @@ class Disk {
       // Poisoned operations stay listed, never applied, so the crash reports them lost.
       let kept = 0;
       for (const op of inode.unsynced) {
-        if (op.seq <= mark && !op.poisoned) applyOp(inode.durable, op);
+        if (op.seq <= mark && !op.poisoned) applyOp(inode, op);
         else inode.unsynced[kept++] = op;
       }
       inode.unsynced.length = kept;
@@ -523,6 +582,7 @@ class Disk {
         );
       }
       inode.live.resize(length);
+      inode.liveDamage.clip(length);
       this.#pushUnsynced(inode, {
         kind: "truncate",
         seq: 0,
@@ -606,12 +666,16 @@ class Disk {
     assert(this.#dirChanges.length <= dirChangesMax, "pending directory changes stay bounded");
   }
 
-  /** Gives a post-crash file its bytes, durable and live. */
-  adopt(name: string, bytes: Uint8Array): void {
+  /** Gives a post-crash file its bytes, durable and live, and its destroyed ranges. */
+  adopt(name: string, file: CrashFile): void {
     assert(!this.live.has(name), "each surviving name is adopted once");
     const inode = new SimInode(this.#nextInodeId++);
+    const bytes = file.image.contents();
     inode.durable.write(0, bytes);
     inode.live.write(0, bytes);
+    inode.durableDamage = file.damage.copy();
+    inode.liveDamage = file.damage.copy();
+    for (const [offset, block] of file.blocksBefore) inode.blocksBefore.set(offset, block);
     this.live.set(name, inode);
     this.durable.set(name, inode);
   }
@@ -619,7 +683,8 @@ class Disk {
   /**
    * Stops this machine and builds the disk it leaves: the namespace (durable
    * entries plus the pending changes a crash keeps), and for each surviving
-   * file its durable image plus the unsynced and in-flight writes it keeps.
+   * file its durable image plus the unsynced and in-flight writes it keeps;
+   * then the faults the crash itself injects (`crash_faults.ts`).
    */
   crash(): Disk {
     this.checkAlive("crash", "the simulated machine");
@@ -627,18 +692,24 @@ class Disk {
     const namespace = this.#crashNamespace();
     const inflight = this.#cancelInflight();
     const next = new Disk({ ...this.config, epoch: this.config.epoch + 1 }, 0);
-    const images = new Map<SimInode, Uint8Array>();
-    let trace = hash32(this.trace, crashTag, this.config.epoch);
+    const files = new Map<SimInode, CrashFile>();
     const names = [...namespace.keys()].sort();
+    const byName = new Map<string, CrashFile>();
     for (const name of names) {
       const inode = namespace.get(name)!;
-      let image = images.get(inode);
-      if (image === undefined) {
-        image = this.#crashImage(inode, inflight.get(inode) ?? []);
-        images.set(inode, image);
+      let file = files.get(inode);
+      if (file === undefined) {
+        file = this.#crashImage(inode, inflight.get(inode) ?? []);
+        files.set(inode, file);
       }
-      next.adopt(name, image);
-      trace = hash32(trace, hashString(name), hashBytes(image));
+      byName.set(name, file);
+    }
+    this.#crashFaults(byName);
+    let trace = hash32(this.trace, crashTag, this.config.epoch);
+    for (const name of names) {
+      const file = byName.get(name)!;
+      next.adopt(name, file);
+      trace = hash32(trace, hashString(name), hashBytes(file.image.contents()));
     }
     for (const name of [...this.live.keys()].sort()) {
       if (namespace.has(name)) continue;
@@ -650,6 +721,26 @@ class Disk {
     next.trace = trace;
     assert(next.live.size === names.length, "every surviving name must be adopted");
     return next;
+  }
+
+  /**
+   * The faults a power loss injects besides the fates of unsynced writes:
+   * the newest image header slot lost, stale bytes past the log's tail. Each
+   * is drawn once per crash, keyed by the epoch and the step being driven.
+   */
+  #crashFaults(files: Map<string, CrashFile>): void {
+    const context = this.config.scheduler.context;
+    const place = context === undefined
+      ? this.config.epoch
+      : hash32(this.config.epoch, context % 0x1_0000_0000);
+    const rng = eventPrng(this.config.seed, hash32(crashFaultTag, place), 0);
+    const lose = rng.chance(this.profile.headerLost);
+    const stale = rng.chance(this.profile.staleTail);
+    const records = [
+      lose ? headerLossFault(files, rng.fork(1)) : undefined,
+      stale ? staleTailFault(files, this.config.sectorBytes, rng.fork(2)) : undefined,
+    ];
+    for (const record of records) if (record !== undefined) this.record(record);
   }
 
   /** The durable namespace plus the pending changes the crash keeps, in order. */
@@ -694,32 +785,43 @@ class Disk {
     return byInode;
   }
 
-  /** The bytes `inode` holds after the crash. */
-  #crashImage(inode: SimInode, inflight: WriteOp[]): Uint8Array {
-    const image = inode.durable.copy();
+  /** The bytes `inode` holds after the crash, and where they are destroyed. */
+  #crashImage(inode: SimInode, inflight: WriteOp[]): CrashFile {
+    const file: CrashFile = {
+      image: inode.durable.copy(),
+      damage: inode.durableDamage.copy(),
+      blocksBefore: new Map(inode.blocksBefore),
+    };
     assert(inode.unsynced.length <= unsyncedOpsMax, "the unsynced list is bounded");
-    for (const op of inode.unsynced) this.#crashFileOp(image, op);
+    for (const op of inode.unsynced) this.#crashFileOp(file, op);
     for (const op of inflight) {
       const rng = this.#crashPrng(op.event);
       const base = { file: op.file, offset: op.offset, length: op.data.length };
       if (rng.unit() < this.profile.tornWrite) {
-        const kept = this.#tear(image, op.offset, op.data, rng);
+        const kept = this.#tear(file, op, op.offset, rng);
         this.record({ ...base, kind: "crashInflightTorn", detail: describeKept(kept), kept });
       } else {
         this.record({ ...base, kind: "crashInflightDropped", detail: "still in flight" });
       }
     }
-    return image.contents();
+    return file;
   }
 
-  /** Replays one completed, unsynced operation as the crash draws it. */
-  #crashFileOp(image: ByteImage, op: FileOp): void {
+  /**
+   * Replays one completed, unsynced operation as the crash draws it. A
+   * misdirected write's intended bytes missing is ordinary crash loss here
+   * (it was never synced); the bytes it lands on are destroyed.
+   */
+  #crashFileOp(file: CrashFile, op: FileOp): void {
     const p = this.profile;
     const rng = this.#crashPrng(op.event);
     const draw = rng.unit();
     if (op.kind === "truncate") {
       const kept = !op.poisoned && draw >= p.lostWrite;
-      if (kept) image.resize(op.length);
+      if (kept) {
+        file.image.resize(op.length);
+        file.damage.clip(op.length);
+      }
       const kind: FaultKind = op.poisoned ? "crashFsyncLost" : kept ? "crashKept" : "crashDropped";
       const detail = `truncate to ${op.length}`;
       this.record({ kind, file: op.file, offset: op.length, length: 0, detail });
@@ -731,29 +833,48 @@ class Disk {
     } else if (op.diskOffset === null) {
       this.record({ ...base, kind: "crashDropped", detail: "misdirected into nowhere" });
     } else if (draw < p.tornWrite) {
-      const kept = this.#tear(image, op.diskOffset, op.data, rng);
+      const kept = this.#tear(file, op, op.diskOffset, rng);
       this.record({ ...base, kind: "crashTorn", detail: describeKept(kept), kept });
     } else if (draw < p.tornWrite + p.lostWrite) {
       this.record({ ...base, kind: "crashDropped", detail: "unsynced" });
     } else {
-      image.write(op.diskOffset, op.data);
+      this.#keep(file, op, op.diskOffset, 0, op.data.length);
       this.record({ ...base, kind: "crashKept", detail: "unsynced" });
     }
   }
 
-  /** Writes a drawn subset of the sectors `data` spans; returns the kept byte ranges. */
-  #tear(image: ByteImage, offset: number, data: Uint8Array, rng: Prng): [number, number][] {
+  /**
+   * Puts `op.data[from, to)` at `diskOffset + from` of the crash image: the
+   * engine's own bytes heal their range; a misdirected write's destroy theirs.
+   */
+  #keep(file: CrashFile, op: WriteOp, diskOffset: number, from: number, to: number): void {
+    const data = op.data.subarray(from, to);
+    const at = diskOffset + from;
+    if (diskOffset !== op.offset) return land(file.image, file.damage, at, data);
+    if (from === 0 && to === op.data.length && at < headerRegionBlocks * headerBlockBytes) {
+      if (data.length === headerBlockBytes && at % headerBlockBytes === 0) {
+        const before = new Uint8Array(headerBlockBytes);
+        before.set(file.image.slice(at, at + headerBlockBytes));
+        file.blocksBefore.set(at, before);
+      }
+    }
+    file.image.write(at, data);
+    file.damage.heal(at, at + data.length);
+  }
+
+  /** Keeps a drawn subset of the sectors `op` spans at `diskOffset`; returns the kept byte ranges. */
+  #tear(file: CrashFile, op: WriteOp, diskOffset: number, rng: Prng): [number, number][] {
     const sector = this.config.sectorBytes;
-    const end = offset + data.length;
-    const first = Math.floor(offset / sector);
+    const end = diskOffset + op.data.length;
+    const first = Math.floor(diskOffset / sector);
     const sectors = Math.floor((end - 1) / sector) - first + 1;
     assert(sectors >= 1 && sectors <= tearSectorsMax, "a torn write spans a bounded sector count");
     const kept: [number, number][] = [];
     for (let index = 0; index < sectors; index++) {
-      const start = Math.max(offset, (first + index) * sector);
+      const start = Math.max(diskOffset, (first + index) * sector);
       const stop = Math.min(end, (first + index + 1) * sector);
       if (!rng.chance(tearKeepShare)) continue;
-      image.write(start, data.subarray(start - offset, stop - offset));
+      this.#keep(file, op, diskOffset, start - diskOffset, stop - diskOffset);
       const last = kept[kept.length - 1];
       if (last !== undefined && last[1] === start) last[1] = stop;
       else kept.push([start, stop]);
@@ -1124,6 +1245,30 @@ export class SimBlockStorage implements BlockStorage {
       throw new Deno.errors.NotFound(`Cannot read "${name}": no durable entry has that name`);
     }
     return inode.durable.contents();
+  }
+
+  /**
+   * Where the named live file's bytes, as reads see them now, are not what
+   * the engine wrote: ranges a fault destroyed and no later write of the
+   * engine's has replaced (see `damage.ts`). Empty for a file no fault hit,
+   * and for a name with no live file.
+   *
+   * @param name A file name.
+   * @returns The destroyed ranges, sorted by start.
+   */
+  damage(name: string): readonly Damage[] {
+    return this.#disk.live.get(name)?.liveDamage.ranges() ?? [];
+  }
+
+  /**
+   * Tells `observer` of every write that reaches the page cache from now on
+   * (on this instance and the storages its crashes return), with the bytes
+   * and offset the engine meant, whatever the disk later does with them.
+   *
+   * @param observer Called with the file name, the offset and the bytes.
+   */
+  observeWrites(observer: WriteObserver): void {
+    this.#disk.config.onWrite = observer;
   }
 
   /**

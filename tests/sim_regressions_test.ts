@@ -170,7 +170,7 @@ const pinned: Pinned[] = [
     sectorBytes: 512,
     bug: "oracle: a misdirected WAL write overwrote a record recovered before (below the " +
       "model's base) and the segment header; the loss was reported as D5 instead of unjudged",
-    seeAlso: "sim/model.ts: Oracle.clobberedRecoveries",
+    seeAlso: "sim/model.ts: ExcusedLoss.clobbered",
   },
   {
     seed: 2470,
@@ -288,6 +288,18 @@ const pinned: Pinned[] = [
     seeAlso: "lib/store/store.ts: Store.stats",
     drawnLoads: true,
     memoryPressure: 0.01,
+  },
+  {
+    seed: 1227,
+    profile: "hostile",
+    durability: "mixed",
+    ops: 500,
+    sectorBytes: 512,
+    bug: "simulator: a crash lost the newest image header slot while the older one still held " +
+      "the stale header an earlier loss left, with its log reclaimed: a double fault no engine " +
+      "survives, and no excuse named it",
+    seeAlso: "tests/sim_damage_test.ts: crashHeaderLost; sim/excuses.ts: #headerFallback",
+    drawnLoads: true,
   },
 ];
 
