@@ -216,6 +216,11 @@ interface Totals {
   verifies: number;
   outOfMemory: number;
   stoppedEarly: number;
+  closeCrashes: number;
+  closeCrashesInside: number;
+  listsPastBatch: number;
+  boundChecks: number;
+  fanOutMax: number;
   crashPoints: Set<string>;
   faults: Record<string, number>;
 }
@@ -233,6 +238,11 @@ function addUp(totals: Totals, result: RunResult): void {
   totals.queuedWrites += result.stats.queuedWrites;
   totals.verifies += result.stats.verifies;
   totals.outOfMemory += result.stats.outOfMemory;
+  totals.closeCrashes += result.stats.closeCrashes;
+  totals.closeCrashesInside += result.stats.closeCrashesInside;
+  totals.listsPastBatch += result.stats.listsPastBatch;
+  totals.boundChecks += result.stats.boundChecks;
+  totals.fanOutMax = Math.max(totals.fanOutMax, result.stats.fanOutMax);
   if (result.stoppedEarly !== undefined && result.violations.length === 0) totals.stoppedEarly++;
   for (const point of result.stats.crashPoints) totals.crashPoints.add(point);
   for (const [kind, count] of Object.entries(result.stats.faults)) {
@@ -261,6 +271,11 @@ function printSummary(totals: Totals, ms: number): void {
     `checkpoints committed: ${totals.checkpoints}; image nodes loaded: ${totals.nodesLoaded} ` +
       `(${totals.eagerOpens} recoveries loaded the whole image at open); ` +
       `writes queued for a load: ${totals.queuedWrites}; verify() passes: ${totals.verifies}`,
+  );
+  console.log(
+    `closes the power cut short: ${totals.closeCrashes} (${totals.closeCrashesInside} inside the ` +
+      `close); lists past one 256-entry batch: ${totals.listsPastBatch}; widest node: ` +
+      `${totals.fanOutMax} children; bound checks: ${totals.boundChecks}`,
   );
   console.log(`faults injected: ${faults.join(", ") || "none"}`);
   if (totals.outOfMemory > 0) {
@@ -291,6 +306,11 @@ async function main(): Promise<number> {
     verifies: 0,
     outOfMemory: 0,
     stoppedEarly: 0,
+    closeCrashes: 0,
+    closeCrashesInside: 0,
+    listsPastBatch: 0,
+    boundChecks: 0,
+    fanOutMax: 0,
     crashPoints: new Set(),
     faults: {},
   };

@@ -12,6 +12,14 @@
  */
 
 import { assert } from "../lib/_assert.ts";
+import { showKey } from "./keys.ts";
+import {
+  batchMatches,
+  type KeyRange,
+  listBatches,
+  type ListEntry,
+  listShapeProblem,
+} from "./list.ts";
 import type { SimMutation, SimOp } from "./workload.ts";
 
 /** A broken property, with the steps involved. */
@@ -24,7 +32,7 @@ export interface Violation {
   steps: number[];
 }
 
-/** A map from key to count. */
+/** A map from key (a byte string: one char per byte, see `keys.ts`) to count. */
 export type State = Map<string, number>;
 
 /** How the engine must answer a write. */
@@ -91,8 +99,14 @@ function matchesView(
   return true;
 }
 
+/** Entries shown in a message at most. */
+const shownEntriesMax = 40;
+
 function show(state: State): string {
-  return JSON.stringify([...state].sort(([a], [b]) => (a < b ? -1 : 1)));
+  const sorted = [...state].sort(([a], [b]) => (a < b ? -1 : 1));
+  const shown = sorted.slice(0, shownEntriesMax).map(([key, value]) => `${showKey(key)}=${value}`);
+  const more = sorted.length > shownEntriesMax ? `, … ${sorted.length - shownEntriesMax} more` : "";
+  return `{${shown.join(", ")}${more}}`;
 }
 
 /** The model and its checks. */
@@ -228,6 +242,52 @@ export class Oracle {
       }, which no state from the acknowledged lsn ${low} on explains (model at ${low}: ${
         show(this.stateAt(low))
       })`,
+      [step],
+    );
+  }
+
+  /**
+   * Checks a list made when `low` was the acknowledged frontier (see
+   * `list.ts`): its order, duplicates, range and limit, then each batch
+   * against a state from `low` to the newest write, no older than the
+   * batch before it. Records what a later recovery must keep (D11) unless
+   * the read is not `durableRead`.
+   */
+  checkList(
+    step: number,
+    what: string,
+    entries: readonly ListEntry[],
+    list: { range: KeyRange; reverse: boolean; limit: number },
+    low: number,
+    durableRead = true,
+  ): void {
+    const { range, reverse, limit } = list;
+    const problem = listShapeProblem(entries, range, reverse, limit);
+    if (problem !== undefined) {
+      this.violate("list", `step ${step} ${what} returned ${entries.length} entries: ${problem}`, [
+        step,
+      ]);
+      return;
+    }
+    assert(low >= this.#baseLsn && low < this.nextLsn, "a read starts at a known lsn");
+    const batches = listBatches(entries, reverse, limit);
+    const state = this.stateAt(low);
+    let matched = 0;
+    for (let lsn = low; lsn < this.nextLsn; lsn++) {
+      if (lsn > low) applyOp(state, this.#writes[lsn - this.#baseLsn - 1].op);
+      while (matched < batches.length && batchMatches(state, range, batches[matched])) matched++;
+      if (matched === batches.length) {
+        if (durableRead) this.#reads.push({ step, what, minLsn: lsn });
+        return;
+      }
+    }
+    this.violate(
+      "D11",
+      `step ${step} ${what} returned ${entries.length} entries in ${batches.length} batches; ` +
+        `batch ${matched} (${
+          show(new Map(batches[matched].entries))
+        }) matches no state from the acknowledged lsn ${low} on, after the batch before it ` +
+        `(model at ${low}: ${show(this.stateAt(low))})`,
       [step],
     );
   }
