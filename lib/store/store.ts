@@ -637,6 +637,43 @@ export class Store implements AtomicCommitter {
     return this.#ceiling() + total <= relativeDeltaMax;
   }
 
+  /**
+   * Appends one write and stages its outcome (see {@link Store.#stage}). In
+   * strict mode the overlay entry is made first and put back if the append
+   * throws: making it may throw too (a key over `overlayIdBytesMax` lives in
+   * a trie of the overlay's own, which allocates), and a write must not be
+   * logged once its caller is told it failed.
+   */
+  #appendStaged(
+    kind: MutationKind,
+    key: Uint8Array,
+    id: string | undefined,
+    value: number,
+    result: number | undefined,
+  ): void {
+    if (this.#durability === "relaxed") {
+      this.#wal.appendMutation(kind, key, value);
+      this.#stage(kind, key, id, value, result); // a failed apply poisons: the write stays logged
+      return;
+    }
+    const overlay = this.#overlayGathering;
+    const bounds = this.#boundsGathering;
+    const before = overlay.entry(key, id);
+    const exactMax = bounds.exactMax;
+    this.#stage(kind, key, id, value, result);
+    try {
+      this.#wal.appendMutation(kind, key, value);
+    } catch (error) {
+      bounds.exactMax = exactMax;
+      try {
+        overlay.restoreEntry(key, id, before);
+      } catch (restoring) {
+        throw this.#failTrie(restoring); // the overlay is wrong now: refuse everything
+      }
+      throw error;
+    }
+  }
+
   /** Records a write's outcome for validation (strict) or applies it (relaxed). */
   #stage(
     kind: MutationKind,
@@ -825,8 +862,7 @@ export class Store implements AtomicCommitter {
       this.#checkWritable("add");
       const id = keyId(bytes, source);
       const result = addChecked(this.#latest(bytes, id) ?? 0, delta, bytes, "add");
-      this.#wal.appendMutation(RecordKind.add, bytes, delta);
-      this.#stage(RecordKind.add, bytes, id, delta, result);
+      this.#appendStaged(RecordKind.add, bytes, id, delta, result);
       this.#noteWrite();
       return this.#settle(result);
     } catch (error) {
@@ -897,8 +933,8 @@ export class Store implements AtomicCommitter {
   ): Promise<void> {
     try {
       this.#checkWritable(operation);
-      this.#wal.appendMutation(kind, bytes, value);
-      this.#stage(kind, bytes, keyId(bytes), value, kind === RecordKind.set ? value : undefined);
+      const result = kind === RecordKind.set ? value : undefined;
+      this.#appendStaged(kind, bytes, keyId(bytes), value, result);
       this.#noteWrite();
       return this.#settle(undefined);
     } catch (error) {
