@@ -37,6 +37,14 @@ export interface KeySpace {
   fanPrefix: string | undefined;
   /** The fan's children, ascending (empty without a fan). */
   fan: readonly string[];
+  /** Hot ASCII keys of at most 4 KiB: what counting batches add to (the store's fast path). */
+  ascii: readonly string[];
+  /**
+   * Whether values come near 2^53 too (one seed in three): one such count
+   * raises the store's value ceiling past what its batch fast path takes,
+   * so on the other seeds values stop near 2^31 and 2^32.
+   */
+  nearMaxSafe: boolean;
 }
 
 /** The `eventPrng` stream of a seed's key space. */
@@ -115,7 +123,9 @@ export function drawKeySpace(seed: number): KeySpace {
   const { fanPrefix, fan } = drawFan(random);
   cold.push(...fan.filter((key) => !hot.includes(key) && !cold.includes(key)));
   if (hot.length === 0) hot.push(cold.shift()!);
-  return { hot, cold, fanPrefix, fan };
+  const ascii = hot.filter((key) => key.length <= overlayIdBytesMax && /^[\x01-\x7f]+$/.test(key));
+  if (ascii.length === 0) ascii.push("a");
+  return { hot, cold, fanPrefix, fan, ascii, nearMaxSafe: random.chance(1 / 3) };
 }
 
 /**
@@ -164,12 +174,13 @@ export function pickKey(space: KeySpace, random: Prng): string {
 }
 
 /**
- * A value to set: mostly small, one in five near 2^31, 2^32 or 2^53 (up to
- * 2,000 below or above the edge, within the store's range).
+ * A value to set: mostly small, one in five near 2^31, 2^32 or (see
+ * {@link KeySpace.nearMaxSafe}) 2^53: up to 2,000 below or above the edge,
+ * within the store's range.
  */
-export function drawValue(random: Prng): number {
+export function drawValue(random: Prng, space: KeySpace): number {
   if (!random.chance(0.2)) return random.below(1000);
-  const edge = random.pick(valueEdges);
+  const edge = random.pick(space.nearMaxSafe ? valueEdges : valueEdges.slice(0, 2));
   return Math.max(0, Math.min(Number.MAX_SAFE_INTEGER, edge - 2000 + random.below(4001)));
 }
 
@@ -179,12 +190,12 @@ export function drawValue(random: Prng): number {
  * way, now and then big enough to cross 2^53 from a value near it (the
  * store must refuse it with a RangeError).
  */
-export function drawDelta(random: Prng, distinct: number): number {
+export function drawDelta(random: Prng, distinct: number, space: KeySpace): number {
   const roll = random.below(100);
   if (roll < 10) return -random.below(3000);
   if (roll < 16) return (random.chance(0.5) ? 2 ** 31 : 2 ** 32) + distinct;
   if (roll < 20) return -((random.chance(0.5) ? 2 ** 31 : 2 ** 32) + distinct);
-  if (roll < 22) return Number.MAX_SAFE_INTEGER - random.below(4_000_000);
+  if (roll < 22 && space.nearMaxSafe) return Number.MAX_SAFE_INTEGER - random.below(4_000_000);
   return distinct;
 }
 

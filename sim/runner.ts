@@ -1018,12 +1018,12 @@ function callStore(store: Store, op: SimOp, step: number): Promise<unknown> {
   assert(op.type === "atomic", "only writes are called here");
   const atomic = store.atomic();
   let variant = step;
-  for (const check of op.checks) atomic.check(keyArgument(check.key, variant++), check.value);
+  const key = (text: string) => op.text === true ? text : keyArgument(text, variant++);
+  for (const check of op.checks) atomic.check(key(check.key), check.value);
   for (const mutation of op.ops) {
-    const key = keyArgument(mutation.key, variant++);
-    if (mutation.type === "add") atomic.add(key, mutation.delta);
-    else if (mutation.type === "set") atomic.set(key, mutation.value);
-    else atomic.delete(key);
+    if (mutation.type === "add") atomic.add(key(mutation.key), mutation.delta);
+    else if (mutation.type === "set") atomic.set(key(mutation.key), mutation.value);
+    else atomic.delete(key(mutation.key));
   }
   return atomic.commit();
 }

@@ -18,7 +18,13 @@ export type SimOp =
   | { type: "add"; key: string; delta: number }
   | { type: "set"; key: string; value: number }
   | { type: "delete"; key: string }
-  | { type: "atomic"; checks: { key: string; value: number | undefined }[]; ops: SimMutation[] }
+  | {
+    type: "atomic";
+    checks: { key: string; value: number | undefined }[];
+    ops: SimMutation[];
+    /** Keys go to the store as strings (a counting batch: the store's ASCII fast path). */
+    text?: boolean;
+  }
   | { type: "get"; key: string }
   | { type: "getMany"; keys: string[] }
   | { type: "list"; selector: SimSelector; limit?: number; reverse?: boolean };
@@ -86,6 +92,8 @@ export const closeCrashIosMax = 32;
 const fanFillChance = 0.03;
 /** Chance that an op deletes a range of the fan's children. */
 const fanClearChance = 0.02;
+/** The share of atomic operations that are counting batches (see `drawAtomic`). */
+const countingBatchChance = 0.35;
 /** List limits: small ones, and ones around the store's 256-entry batches. */
 const listLimits = [1, 2, 3, 10, 100, 255, 256, 257, 300, 511, 512, 600];
 
@@ -161,8 +169,8 @@ function drawOp(random: Prng, id: number, space: KeySpace): SimOp {
     );
   }
   const roll = random.below(100);
-  if (roll < 45) return { type: "add", key, delta: drawDelta(random, distinctDelta(id)) };
-  if (roll < 52) return { type: "set", key, value: drawValue(random) };
+  if (roll < 45) return { type: "add", key, delta: drawDelta(random, distinctDelta(id), space) };
+  if (roll < 52) return { type: "set", key, value: drawValue(random, space) };
   if (roll < 57) return { type: "delete", key };
   if (roll < 70) return drawAtomic(random, id, space);
   if (roll < 83) return { type: "get", key };
@@ -185,7 +193,7 @@ function drawFanBatch(random: Prng, id: number, space: KeySpace, fill: boolean):
   for (let index = first; index < first + count; index++) {
     const key = fan[index];
     if (!fill) ops.push({ type: "delete", key });
-    else if (random.chance(0.5)) ops.push({ type: "set", key, value: drawValue(random) });
+    else if (random.chance(0.5)) ops.push({ type: "set", key, value: drawValue(random, space) });
     else ops.push({ type: "add", key, delta: distinctDelta(id) + index });
   }
   return { type: "atomic", checks: [], ops };
@@ -220,6 +228,15 @@ function drawList(random: Prng, key: string, space: KeySpace): SimOp {
 }
 
 function drawAtomic(random: Prng, id: number, space: KeySpace): SimOp {
+  if (random.chance(countingBatchChance)) {
+    // A counting batch: additions to ASCII keys given as strings, no checks.
+    const ops: SimMutation[] = [];
+    const count = 1 + random.below(8);
+    for (let index = 0; index < count; index++) {
+      ops.push({ type: "add", key: random.pick(space.ascii), delta: distinctDelta(id) + index });
+    }
+    return { type: "atomic", checks: [], ops, text: true };
+  }
   const checks = [];
   const ops: SimMutation[] = [];
   const checkCount = random.below(3);
@@ -234,8 +251,8 @@ function drawAtomic(random: Prng, id: number, space: KeySpace): SimOp {
     const key = pickKey(space, random);
     const roll = random.below(10);
     if (roll < 6) {
-      ops.push({ type: "add", key, delta: drawDelta(random, distinctDelta(id) + index) });
-    } else if (roll < 8) ops.push({ type: "set", key, value: drawValue(random) });
+      ops.push({ type: "add", key, delta: drawDelta(random, distinctDelta(id) + index, space) });
+    } else if (roll < 8) ops.push({ type: "set", key, value: drawValue(random, space) });
     else ops.push({ type: "delete", key });
   }
   return { type: "atomic", checks, ops };
