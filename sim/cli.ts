@@ -218,6 +218,7 @@ interface Totals {
   stoppedEarly: number;
   closeCrashes: number;
   closeCrashesInside: number;
+  refusedPastMaxSafe: number;
   listsPastBatch: number;
   boundChecks: number;
   fanOutMax: number;
@@ -241,6 +242,7 @@ function addUp(totals: Totals, result: RunResult): void {
   totals.closeCrashes += result.stats.closeCrashes;
   totals.closeCrashesInside += result.stats.closeCrashesInside;
   totals.listsPastBatch += result.stats.listsPastBatch;
+  totals.refusedPastMaxSafe += result.stats.refusedPastMaxSafe;
   totals.boundChecks += result.stats.boundChecks;
   totals.fanOutMax = Math.max(totals.fanOutMax, result.stats.fanOutMax);
   if (result.stoppedEarly !== undefined && result.violations.length === 0) totals.stoppedEarly++;
@@ -275,7 +277,8 @@ function printSummary(totals: Totals, ms: number): void {
   console.log(
     `closes the power cut short: ${totals.closeCrashes} (${totals.closeCrashesInside} inside the ` +
       `close); lists past one 256-entry batch: ${totals.listsPastBatch}; widest node: ` +
-      `${totals.fanOutMax} children; bound checks: ${totals.boundChecks}`,
+      `${totals.fanOutMax} children; adds refused past 2^53: ${totals.refusedPastMaxSafe}; ` +
+      `bound checks: ${totals.boundChecks}`,
   );
   console.log(`faults injected: ${faults.join(", ") || "none"}`);
   if (totals.outOfMemory > 0) {
@@ -308,6 +311,7 @@ async function main(): Promise<number> {
     stoppedEarly: 0,
     closeCrashes: 0,
     closeCrashesInside: 0,
+    refusedPastMaxSafe: 0,
     listsPastBatch: 0,
     boundChecks: 0,
     fanOutMax: 0,

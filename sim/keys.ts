@@ -123,7 +123,9 @@ export function drawKeySpace(seed: number): KeySpace {
   const { fanPrefix, fan } = drawFan(random);
   cold.push(...fan.filter((key) => !hot.includes(key) && !cold.includes(key)));
   if (hot.length === 0) hot.push(cold.shift()!);
-  const ascii = hot.filter((key) => key.length <= overlayIdBytesMax && /^[\x01-\x7f]+$/.test(key));
+  const ascii = hot.filter((key) =>
+    key.length <= overlayIdBytesMax && !/[\u0080-\uffff]/.test(key)
+  );
   if (ascii.length === 0) ascii.push("a");
   return { hot, cold, fanPrefix, fan, ascii, nearMaxSafe: random.chance(1 / 3) };
 }
@@ -214,16 +216,14 @@ const charsPerCall = 8192;
 
 /** The byte string of some bytes (the model's form of a key the store returned). */
 export function keyOfBytes(bytes: Uint8Array): string {
-  let plain = true;
-  for (let index = 0; index < bytes.length && plain; index++) {
-    plain = bytes[index] < 0x80 || bytes[index] > 0x9f;
-  }
-  if (plain) return windows1252.decode(bytes);
-  let text = "";
+  const text = windows1252.decode(bytes);
+  // A char past 0xff comes from a byte in 0x80..0x9f (five of them decode to themselves).
+  if (text.length === bytes.length && !/[\u0100-\uffff]/.test(text)) return text;
+  let exact = "";
   for (let start = 0; start < bytes.length; start += charsPerCall) {
-    text += String.fromCharCode(...bytes.subarray(start, start + charsPerCall));
+    exact += String.fromCharCode(...bytes.subarray(start, start + charsPerCall));
   }
-  return text;
+  return exact;
 }
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -260,14 +260,15 @@ function forms(key: string): KeyForms {
 }
 
 /**
- * How a key is handed to the store: as bytes (a fresh array each call), or,
- * when its bytes are valid UTF-8 and `variant` picks it, as the string they
- * spell.
+ * How a key is handed to the store: as bytes, or, when its bytes are valid
+ * UTF-8 and `variant` picks it, as the string they spell. The bytes are one
+ * array per key, shared by every call: the store must copy what it keeps
+ * and never write to a caller's key (if it did, later calls would show it).
  */
 export function keyArgument(key: string, variant: number): Uint8Array | string {
   const { bytes, text } = forms(key);
   if (text !== undefined && (hash32(variant, key.length, key.charCodeAt(0)) & 1) === 1) return text;
-  return bytes.slice();
+  return bytes;
 }
 
 /** A key shortened for a message: printable bytes as they are, others as `\xNN`. */

@@ -39,6 +39,7 @@ export {
   generateSteps,
   type SimMutation,
   type SimOp,
+  type SimSelector,
   type Step,
   type WorkloadOptions,
 } from "./workload.ts";

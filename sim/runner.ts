@@ -117,9 +117,12 @@ export interface RunStats {
   nodesLoaded: number;
   /** Calls that failed with `MemoryLimitError` (see {@link RunOptions.memoryPressure}). */
   outOfMemory: number;
-  /** Closes the power cut short (`closeCrash` steps), and of them those it cut before the close ended. */
+  /** Closes the power cut short (`closeCrash` steps). */
   closeCrashes: number;
+  /** Of those, the ones the power cut before the close ended. */
   closeCrashesInside: number;
+  /** Adds refused with a RangeError because the count would pass 2^53 - 1. */
+  refusedPastMaxSafe: number;
   /** Lists whose result spanned more than one of the store's batches. */
   listsPastBatch: number;
   /** Bound checks made (see `bounds.ts`): WAL after checkpoints and closes, replay at opens, image after compactions. */
@@ -235,6 +238,7 @@ class Run {
     outOfMemory: 0,
     closeCrashes: 0,
     closeCrashesInside: 0,
+    refusedPastMaxSafe: 0,
     listsPastBatch: 0,
     boundChecks: 0,
     fanOutMax: 0,
@@ -596,7 +600,9 @@ class Run {
       if (life !== this.#life) return;
       if (error instanceof StorageIoError) this.poisoned = true;
       else if (this.#outOfMemory(error)) return;
-      else if (!(error instanceof RangeError && verdict === "range")) {
+      else if (error instanceof RangeError && verdict === "range") {
+        if (op.type === "add" && op.delta > 0) this.stats.refusedPastMaxSafe++;
+      } else {
         this.oracle.violate(
           "validation",
           `step ${step} was refused with ${describe(error)}; the model says ${verdict}`,

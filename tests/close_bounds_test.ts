@@ -19,7 +19,11 @@ Deno.test("close: records replayed at open are checkpointed at close, not replay
   assert.equal(first.stats().recovery.replayedRecords, 5);
   await first.close(); // nothing written since open
   const second = await openStore({ storage });
-  assert.equal(second.stats().recovery.replayedRecords, 0, "close checkpointed the replayed records");
+  assert.equal(
+    second.stats().recovery.replayedRecords,
+    0,
+    "close checkpointed the replayed records",
+  );
   assert.equal(second.stats().recovery.coverageLsn, 5);
   assert.equal(await second.get("k4"), 5);
   await second.close();
