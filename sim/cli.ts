@@ -279,6 +279,12 @@ interface Totals {
   verifies: number;
   outOfMemory: number;
   stopped: Map<StopKind, number>;
+  closeCrashes: number;
+  closeCrashesInside: number;
+  refusedPastMaxSafe: number;
+  listsPastBatch: number;
+  boundChecks: number;
+  fanOutMax: number;
   crashPoints: Set<string>;
   faults: Record<string, number>;
   /** Every seed's trace hash folded in, in the order run. */
@@ -302,6 +308,12 @@ function addUp(totals: Totals, result: RunResult): void {
   if (result.stopKind !== undefined && result.stopKind !== "violation") {
     totals.stopped.set(result.stopKind, (totals.stopped.get(result.stopKind) ?? 0) + 1);
   }
+  totals.closeCrashes += result.stats.closeCrashes;
+  totals.closeCrashesInside += result.stats.closeCrashesInside;
+  totals.listsPastBatch += result.stats.listsPastBatch;
+  totals.refusedPastMaxSafe += result.stats.refusedPastMaxSafe;
+  totals.boundChecks += result.stats.boundChecks;
+  totals.fanOutMax = Math.max(totals.fanOutMax, result.stats.fanOutMax);
   for (const point of result.stats.crashPoints) totals.crashPoints.add(point);
   for (const [kind, count] of Object.entries(result.stats.faults)) {
     totals.faults[kind] = (totals.faults[kind] ?? 0) + count;
@@ -333,6 +345,12 @@ function printSummary(totals: Totals, ms: number, range: string | undefined): vo
     `checkpoints committed: ${totals.checkpoints}; image nodes loaded: ${totals.nodesLoaded} ` +
       `(${totals.eagerOpens} recoveries loaded the whole image at open); ` +
       `writes queued for a load: ${totals.queuedWrites}; verify() passes: ${totals.verifies}`,
+  );
+  console.log(
+    `closes the power cut short: ${totals.closeCrashes} (${totals.closeCrashesInside} inside the ` +
+      `close); lists past one 256-entry batch: ${totals.listsPastBatch}; widest node: ` +
+      `${totals.fanOutMax} children; adds refused past 2^53: ${totals.refusedPastMaxSafe}; ` +
+      `bound checks: ${totals.boundChecks}`,
   );
   console.log(`faults injected: ${faults.join(", ") || "none"}`);
   if (totals.outOfMemory > 0) {
@@ -389,6 +407,12 @@ async function main(): Promise<number> {
     verifies: 0,
     outOfMemory: 0,
     stopped: new Map(),
+    closeCrashes: 0,
+    closeCrashesInside: 0,
+    refusedPastMaxSafe: 0,
+    listsPastBatch: 0,
+    boundChecks: 0,
+    fanOutMax: 0,
     crashPoints: new Set(),
     faults: {},
     traceHash: 0,

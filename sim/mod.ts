@@ -46,6 +46,7 @@ export {
   generateSteps,
   type SimMutation,
   type SimOp,
+  type SimSelector,
   type Step,
   type WorkloadOptions,
 } from "./workload.ts";

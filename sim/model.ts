@@ -12,6 +12,14 @@
  */
 
 import { assert } from "../lib/_assert.ts";
+import { showKey } from "./keys.ts";
+import {
+  batchMatches,
+  type KeyRange,
+  listBatches,
+  type ListEntry,
+  listShapeProblem,
+} from "./list.ts";
 import type { SimMutation, SimOp } from "./workload.ts";
 
 /** A broken property, with the steps involved. */
@@ -24,7 +32,7 @@ export interface Violation {
   steps: number[];
 }
 
-/** A map from key to count. */
+/** A map from key (a byte string: one char per byte, see `keys.ts`) to count. */
 export type State = Map<string, number>;
 
 /**
@@ -70,29 +78,45 @@ interface ReadObligation {
 /** The most writes kept between two recoveries (bounds memory; a run rebases at each recovery). */
 export const writesMax = 1_000_000;
 
-/** Applies one mutation; returns false (state untouched) if an add leaves [0, 2^53-1]. */
-function applyMutation(state: State, mutation: SimMutation): boolean {
-  if (mutation.type === "add") {
-    const next = (state.get(mutation.key) ?? 0) + mutation.delta;
-    if (next < 0 || next > Number.MAX_SAFE_INTEGER) return false;
-    state.set(mutation.key, next);
-  } else if (mutation.type === "set") state.set(mutation.key, mutation.value);
-  else state.delete(mutation.key);
-  return true;
-}
-
-/** The verdict for `op` on `state`, applying it when it is "ok". */
-export function applyOp(state: State, op: SimOp): Verdict {
+/**
+ * The verdict for `op` on `state`, applying it when it is "ok" and `apply`
+ * is set. An atomic operation is judged on the keys it touches alone, so
+ * neither a verdict nor an apply copies the state.
+ */
+export function applyOp(state: State, op: SimOp, apply = true): Verdict {
   if (op.type === "atomic") {
     for (const check of op.checks) if (state.get(check.key) !== check.value) return "check";
-    const copy = new Map(state);
-    for (const mutation of op.ops) if (!applyMutation(copy, mutation)) return "range";
-    state.clear();
-    for (const [key, value] of copy) state.set(key, value);
+    const touched = new Map<string, number | undefined>();
+    for (const mutation of op.ops) {
+      const before = touched.has(mutation.key)
+        ? touched.get(mutation.key)
+        : state.get(mutation.key);
+      const after = mutated(before, mutation);
+      if (after === "range") return "range";
+      touched.set(mutation.key, after);
+    }
+    if (!apply) return "ok";
+    for (const [key, value] of touched) {
+      if (value === undefined) state.delete(key);
+      else state.set(key, value);
+    }
     return "ok";
   }
   assert(op.type === "add" || op.type === "set" || op.type === "delete", "only writes apply");
-  return applyMutation(state, op) ? "ok" : "range";
+  const after = mutated(state.get(op.key), op);
+  if (after === "range") return "range";
+  if (!apply) return "ok";
+  if (after === undefined) state.delete(op.key);
+  else state.set(op.key, after);
+  return "ok";
+}
+
+/** The value a mutation leaves on `before` (undefined: absent), or "range" if an add leaves [0, 2^53-1]. */
+function mutated(before: number | undefined, mutation: SimMutation): number | undefined | "range" {
+  if (mutation.type === "set") return mutation.value;
+  if (mutation.type === "delete") return undefined;
+  const next = (before ?? 0) + mutation.delta;
+  return next < 0 || next > Number.MAX_SAFE_INTEGER ? "range" : next;
 }
 
 function sameState(a: State, b: State): boolean {
@@ -112,8 +136,14 @@ function matchesView(
   return true;
 }
 
+/** Entries shown in a message at most. */
+const shownEntriesMax = 40;
+
 function show(state: State): string {
-  return JSON.stringify([...state].sort(([a], [b]) => (a < b ? -1 : 1)));
+  const sorted = [...state].sort(([a], [b]) => (a < b ? -1 : 1));
+  const shown = sorted.slice(0, shownEntriesMax).map(([key, value]) => `${showKey(key)}=${value}`);
+  const more = sorted.length > shownEntriesMax ? `, … ${sorted.length - shownEntriesMax} more` : "";
+  return `{${shown.join(", ")}${more}}`;
 }
 
 /** The model and its checks. */
@@ -123,6 +153,11 @@ export class Oracle {
   #writes: Write[] = [];
   #latest: State = new Map();
   #reads: ReadObligation[] = [];
+  /**
+   * The state {@link Oracle.stateAt} built last, with the write it ends at:
+   * valid while that write is still at its place after the same base.
+   */
+  #stateCache: { base: State; lsn: number; write: Write; state: State } | undefined;
   /** Every violation found so far. */
   readonly violations: Violation[] = [];
   /** Recoveries that lost acknowledged writes whose bytes a fault destroyed. */
@@ -148,7 +183,7 @@ export class Oracle {
 
   /** The verdict the engine must give `op` now (judged with every accepted write). */
   verdict(op: SimOp): Verdict {
-    return applyOp(new Map(this.#latest), op);
+    return applyOp(this.#latest, op, false);
   }
 
   /** The engine accepted `op` as `lsn`: it must be the next LSN and the verdict must have been ok. */
@@ -205,9 +240,19 @@ export class Oracle {
   /** The state after the first `lsn` LSNs. */
   stateAt(lsn: number): State {
     assert(lsn >= this.#baseLsn && lsn < this.nextLsn, "a state the model knows");
-    const state = new Map(this.#base);
-    for (let index = 0; index < lsn - this.#baseLsn; index++) {
+    // Start from the state asked for last, if it lies on the way: reads ask
+    // for the acknowledged frontier, which only moves forward.
+    const cached = this.#stateCache;
+    const valid = cached !== undefined && cached.base === this.#base && cached.lsn <= lsn &&
+      this.#writes[cached.lsn - this.#baseLsn - 1] === cached.write;
+    const from = valid ? cached.lsn : this.#baseLsn;
+    const state = new Map(valid ? cached.state : this.#base);
+    for (let index = from - this.#baseLsn; index < lsn - this.#baseLsn; index++) {
       applyOp(state, this.#writes[index].op);
+    }
+    if (lsn > from) {
+      const write = this.#writes[lsn - this.#baseLsn - 1];
+      this.#stateCache = { base: this.#base, lsn, write, state: new Map(state) };
     }
     return state;
   }
@@ -243,6 +288,52 @@ export class Oracle {
       }, which no state from the acknowledged lsn ${low} on explains (model at ${low}: ${
         show(this.stateAt(low))
       })`,
+      [step],
+    );
+  }
+
+  /**
+   * Checks a list made when `low` was the acknowledged frontier (see
+   * `list.ts`): its order, duplicates, range and limit, then each batch
+   * against a state from `low` to the newest write, no older than the
+   * batch before it. Records what a later recovery must keep (D11) unless
+   * the read is not `durableRead`.
+   */
+  checkList(
+    step: number,
+    what: string,
+    entries: readonly ListEntry[],
+    list: { range: KeyRange; reverse: boolean; limit: number },
+    low: number,
+    durableRead = true,
+  ): void {
+    const { range, reverse, limit } = list;
+    const problem = listShapeProblem(entries, range, reverse, limit);
+    if (problem !== undefined) {
+      this.violate("list", `step ${step} ${what} returned ${entries.length} entries: ${problem}`, [
+        step,
+      ]);
+      return;
+    }
+    assert(low >= this.#baseLsn && low < this.nextLsn, "a read starts at a known lsn");
+    const batches = listBatches(entries, reverse, limit);
+    const state = this.stateAt(low);
+    let matched = 0;
+    for (let lsn = low; lsn < this.nextLsn; lsn++) {
+      if (lsn > low) applyOp(state, this.#writes[lsn - this.#baseLsn - 1].op);
+      while (matched < batches.length && batchMatches(state, range, batches[matched])) matched++;
+      if (matched === batches.length) {
+        if (durableRead) this.#reads.push({ step, what, minLsn: lsn });
+        return;
+      }
+    }
+    this.violate(
+      "D11",
+      `step ${step} ${what} returned ${entries.length} entries in ${batches.length} batches; ` +
+        `batch ${matched} (${
+          show(new Map(batches[matched].entries))
+        }) matches no state from the acknowledged lsn ${low} on, after the batch before it ` +
+        `(model at ${low}: ${show(this.stateAt(low))})`,
       [step],
     );
   }

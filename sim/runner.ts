@@ -17,6 +17,7 @@ import {
 import {
   type CheckpointOptions,
   type Durability,
+  type ListOptions,
   type LoadMode,
   openStore,
   type Store,
@@ -29,12 +30,24 @@ import { quarantineProblem } from "../lib/store/_recovery.ts";
 import { Excuses } from "./excuses.ts";
 import type { FaultProfile, FaultRecord } from "./faults.ts";
 import { MemoryPressure } from "./memory.ts";
+import { imageBoundProblem, replayBoundProblem, walBoundProblem, walBoundRules } from "./bounds.ts";
+import { keyArgument, keyOfBytes } from "./keys.ts";
+import { listBatchSize } from "../lib/store/_list.ts";
+import type { ListSelector } from "../lib/store/keys.ts";
+import { type ListEntry, listShapeProblem, selectorKeyRange } from "./list.ts";
 import { type ExcusedLoss, Oracle, type State, type Verdict, type Violation } from "./model.ts";
 import { eventPrng, hash32, hashString } from "./prng.ts";
 import { drawCheckpointOptions } from "./profiles.ts";
 import { SimBlockStorage } from "./storage.ts";
 import { WalMap } from "./wal_map.ts";
-import { generateSteps, isWrite, type SimOp, type Step, stepsMax } from "./workload.ts";
+import {
+  generateSteps,
+  isWrite,
+  type SimOp,
+  type SimSelector,
+  type Step,
+  stepsMax,
+} from "./workload.ts";
 
 /** What a run does. */
 export interface RunOptions {
@@ -109,6 +122,18 @@ export interface RunStats {
   nodesLoaded: number;
   /** Calls that failed with `MemoryLimitError` (see {@link RunOptions.memoryPressure}). */
   outOfMemory: number;
+  /** Closes the power cut short (`closeCrash` steps). */
+  closeCrashes: number;
+  /** Of those, the ones the power cut before the close ended. */
+  closeCrashesInside: number;
+  /** Adds refused with a RangeError because the count would pass 2^53 - 1. */
+  refusedPastMaxSafe: number;
+  /** Lists whose result spanned more than one of the store's batches. */
+  listsPastBatch: number;
+  /** Bound checks made (see `bounds.ts`): WAL after checkpoints and closes, replay at opens, image after compactions. */
+  boundChecks: number;
+  /** The most children one prefix had in a recovered state (Node48 past 16, Node256 past 48). */
+  fanOutMax: number;
   /** Injected faults by kind (`memoryExhausted`: see {@link RunOptions.memoryPressure}). */
   faults: Record<string, number>;
 }
@@ -247,6 +272,12 @@ class Run {
     checkpointsCommitted: 0,
     nodesLoaded: 0,
     outOfMemory: 0,
+    closeCrashes: 0,
+    closeCrashesInside: 0,
+    refusedPastMaxSafe: 0,
+    listsPastBatch: 0,
+    boundChecks: 0,
+    fanOutMax: 0,
     faults: {},
   };
   /** Each client's op in flight (settles either way), if any. */
@@ -267,7 +298,16 @@ class Run {
   #syncFailuresAtOpen = 0;
   /** Faults injected when the current store was opened. */
   #faultsAtOpen = 0;
+  /** Memory exhaustions when the current store was opened. */
+  #exhaustionsAtOpen = 0;
+  /**
+   * The last store closed cleanly with automatic checkpoints and nothing
+   * injected in its life: the next open must replay nothing (`bound-replay`).
+   */
+  #closedQuietly = false;
   #life = 0;
+  /** A store whose counters were added already (a close the power cut short). */
+  #counted: Store | undefined;
 
   readonly #seed: number;
   readonly #durability: Durability;
@@ -340,6 +380,7 @@ class Run {
     if (step.kind === "op") await this.#submitFor(step.client, step.id, step.op);
     else if (step.kind === "crash") await this.crash(step.id);
     else if (step.kind === "restart") await this.restart(step.id);
+    else if (step.kind === "closeCrash") await this.#closeCrash(step.id, step.ios);
     else if (step.kind === "checkpoint") this.#checkpointStep(step.id, step.compact);
     else if (step.kind === "verify") await this.#verify(step.id);
     else this.#sync(step.id);
@@ -349,8 +390,19 @@ class Run {
   /** A checkpoint, not waited for: writers go on while it runs (D8). */
   #checkpointStep(step: number, compact: boolean): void {
     const life = this.#life;
+    const faults = this.storage.faults.length;
+    const namesBefore = this.storage.fileNames();
     this.stats.checkpoints++;
-    this.store!.checkpoint({ compact }).catch((error) => {
+    this.store!.checkpoint({ compact }).then((result) => {
+      // Judged at once: no I/O completes between the checkpoint's end and here.
+      if (life !== this.#life || !this.#quietSince(faults)) return;
+      this.#checkBound(
+        step,
+        "bound-wal",
+        walBoundProblem(this.storage, this.#retain, walBoundRules.checkpoint, namesBefore),
+      );
+      if (result.compacted) this.#checkBound(step, "bound-image", imageBoundProblem(this.storage));
+    }, (error) => {
       if (life !== this.#life) return;
       if (error instanceof StorageIoError) {
         this.#storageErrorSeen(step, "a checkpoint", error);
@@ -361,6 +413,23 @@ class Run {
           step,
         ]);}
     });
+  }
+
+  /** Whether no fault was injected (nor memory refused) since the fault log held `faults` records. */
+  #quietSince(faults: number): boolean {
+    return this.storage.faults.length === faults &&
+      this.memory.exhaustions === this.#exhaustionsAtOpen;
+  }
+
+  /** The `retainSegments` the run's stores use. */
+  get #retain(): number {
+    return this.#checkpoint.retainSegments ?? 0;
+  }
+
+  /** Counts a bound check and reports its problem, if any, as a violation of `property`. */
+  #checkBound(step: number, property: string, problem: string | undefined): void {
+    this.stats.boundChecks++;
+    if (problem !== undefined) this.oracle.violate(property, `step ${step}: ${problem}`, [step]);
   }
 
   /** `store.verify()`: the image on disk must pass, unless a misdirected write explains it. */
@@ -449,7 +518,7 @@ class Run {
     // Not stats(): it applies a durable group still waiting, which would hide that window.
     const before = writeCounters(store).lastLsn;
     const queuedBefore = writeCounters(store).queuedWrites;
-    const promise = callStore(store, op);
+    const promise = callStore(store, op, step);
     const after = writeCounters(store).lastLsn;
     if (after === before && writeCounters(store).queuedWrites > queuedBefore) {
       this.#queuedWrite = this.#whenQueuedSettles(step, op, promise, before, verdict);
@@ -578,7 +647,9 @@ class Run {
       if (life !== this.#life) return;
       if (error instanceof StorageIoError) this.poisoned = true;
       else if (this.#outOfMemory(error)) return;
-      else if (!(error instanceof RangeError && verdict === "range")) {
+      else if (error instanceof RangeError && verdict === "range") {
+        if (op.type === "add" && op.delta > 0) this.stats.refusedPastMaxSafe++;
+      } else {
         this.oracle.violate(
           "validation",
           `step ${step} was refused with ${describe(error)}; the model says ${verdict}`,
@@ -592,18 +663,13 @@ class Run {
   read(step: number, op: SimOp, store: Store): Promise<unknown> {
     const low = this.oracle.ackedLsn;
     const life = this.#life;
-    const check = (
-      what: string,
-      view: Map<string, number | undefined>,
-      prefix?: string,
-    ): Promise<void> | void => {
+    const durableRead = this.#durability === "strict";
+    const judge = (check: () => void): Promise<void> | void => {
       // A write queued for a load may show in the store (relaxed mode applies
       // it once appended) before the oracle learns its LSN: judge after it.
       const queued = this.#queuedWrite;
-      if (queued !== undefined) return queued.then(() => check(what, view, prefix));
-      if (life === this.#life) {
-        this.oracle.checkRead(step, what, view, low, prefix, this.#durability === "strict");
-      }
+      if (queued !== undefined) return queued.then(() => judge(check));
+      if (life === this.#life) check();
     };
     // A read may load nodes from the image: a failed read is no verdict,
     // a corruption report must be explained by a fault.
@@ -616,27 +682,50 @@ class Run {
       this.oracle.violate("error", `step ${step}: a read failed with ${describe(error)}`, [step]);
     };
     if (op.type === "get") {
-      return store.get(op.key).then(
-        (value) => check(`get(${op.key})`, new Map([[op.key, value]])),
+      return store.get(keyArgument(op.key, step)).then(
+        (value) =>
+          judge(() =>
+            this.oracle.checkRead(
+              step,
+              "get",
+              new Map([[op.key, value]]),
+              low,
+              undefined,
+              durableRead,
+            )
+          ),
         failed,
       );
     } else if (op.type === "getMany") {
-      return store.getMany(op.keys).then(
+      const keys = op.keys.map((key, index) => keyArgument(key, step + index));
+      return store.getMany(keys).then(
         (values) =>
-          check(`getMany(${op.keys})`, new Map(op.keys.map((key, index) => [key, values[index]]))),
+          judge(() => {
+            const view = new Map(op.keys.map((key, index) => [key, values[index]]));
+            this.oracle.checkRead(step, "getMany", view, low, undefined, durableRead);
+          }),
         failed,
       );
     }
     assert(op.type === "list", "reads are get, getMany and list");
-    return collect(store, op.prefix).then(
-      (state) => check(`list(${op.prefix})`, new Map(state), op.prefix),
+    const limit = op.limit ?? Number.POSITIVE_INFINITY;
+    const list = { range: selectorKeyRange(op.selector), reverse: op.reverse === true, limit };
+    return collect(store, storeSelector(op.selector, step), {
+      limit: op.limit,
+      reverse: op.reverse,
+    }).then(
+      (entries) =>
+        judge(() => {
+          if (entries.length > listBatchSize) this.stats.listsPastBatch++;
+          this.oracle.checkList(step, "list", entries, list, low, durableRead);
+        }),
       failed,
     );
   }
 
-  async crash(step: number): Promise<void> {
+  async crash(step: number, pointPrefix = ""): Promise<void> {
     const random = eventPrng(this.#seed, crashStream, step % 0x1_0000_0000);
-    this.#powerLoss();
+    this.#powerLoss(pointPrefix);
     // Sometimes the power fails again while the store recovers: mid-replay,
     // mid-truncation of a torn tail, mid-removal of a torn segment.
     for (let again = 0; again < recoveryCrashesMax && random.chance(0.3); again++) {
@@ -649,14 +738,37 @@ class Run {
     await this.open(step, false, true);
   }
 
+  /**
+   * Starts a clean close and cuts the power after `ios` I/O completions:
+   * inside the close (its checkpoint, its empty segment and reclaim, its
+   * padding cut, its header work) or, if it needed fewer, after it. The
+   * recovery is checked as after any power loss.
+   */
+  async #closeCrash(step: number, ios: number): Promise<void> {
+    const store = this.store!;
+    this.stats.closeCrashes++;
+    this.#countStore(store);
+    let closed = false;
+    const closing = store.close().finally(() => closed = true);
+    closing.catch(() => {}); // a power loss mid-close leaves it pending or failed: no verdict
+    this.#counted = store;
+    await this.drive(ios);
+    if (!closed) this.stats.closeCrashesInside++;
+    await this.crash(step, closed ? "after close: " : "closing: ");
+  }
+
   /** Crashes the machine and notes the damage it leaves, for the excuses of the recovery. */
-  #powerLoss(): void {
+  #powerLoss(pointPrefix = ""): void {
     this.stats.crashes++;
     this.memory.release(); // a new process
     this.stats.crashPoints.add(
-      this.store === undefined ? `recovering: ${this.#crashPoint()}` : this.#crashPoint(),
+      pointPrefix +
+        (this.store === undefined && pointPrefix === ""
+          ? `recovering: ${this.#crashPoint()}`
+          : this.#crashPoint()),
     );
-    if (this.store !== undefined) this.#countStore(this.store);
+    if (this.store !== undefined && this.store !== this.#counted) this.#countStore(this.store);
+    this.#counted = undefined;
     this.storage = this.storage.crash();
     this.store = undefined;
     this.#excuses.noteCrash(this.storage);
@@ -729,7 +841,21 @@ class Run {
     const store = this.store!;
     this.store = undefined;
     this.#countStore(store);
-    return await this.until(store.close(), step, "close").then(() => true, (error) => {
+    const quiet = () => this.#quietSince(this.#faultsAtOpen);
+
+    return await this.until(store.close(), step, "close").then(() => {
+      // A close in a life without faults lets go of what a checkpoint would,
+      // and (with automatic checkpoints) leaves nothing for the next open to replay.
+      if (quiet()) {
+        this.#checkBound(
+          step,
+          "bound-wal",
+          walBoundProblem(this.storage, this.#retain, walBoundRules.close),
+        );
+        this.#closedQuietly = this.#checkpoint.auto !== false;
+      }
+      return true;
+    }, (error) => {
       if (error instanceof StopRun) throw error;
       if (!(error instanceof StorageIoError)) {
         this.oracle.violate("error", `step ${step}: close failed: ${describe(error)}`, [step]);
@@ -788,6 +914,11 @@ class Run {
     this.#syncFailuresAtOpen = this.#walSyncFailures();
     this.#faultsAtOpen = this.storage.faults.length;
     if (this.store !== undefined) this.#quarantinesSeen(step);
+    this.#exhaustionsAtOpen = this.memory.exhaustions;
+    const stats = this.store!.stats();
+    const report = { ...stats.recovery, lastLsn: stats.lastLsn };
+    this.#checkBound(step, "bound-replay", replayBoundProblem(report, this.#closedQuietly));
+    this.#closedQuietly = false;
   }
 
   /**
@@ -819,7 +950,12 @@ class Run {
   async #collectRecovered(store: Store, step: number): Promise<State> {
     for (let attempt = 1;; attempt++) {
       try {
-        return await this.until(collect(store, ""), step, "reading the recovered state");
+        const entries = await this.until(
+          collect(store, { prefix: "" }),
+          step,
+          "reading the recovered state",
+        );
+        return this.#recoveredState(entries, step);
       } catch (error) {
         if (error instanceof StopRun) throw error;
         if (error instanceof CorruptionError) {
@@ -839,6 +975,21 @@ class Run {
         }
       }
     }
+  }
+
+  /**
+   * The state a whole list of the recovered store shows: it must come in
+   * strict byte order (a repeated or misplaced key is a `list` violation).
+   */
+  #recoveredState(entries: ListEntry[], step: number): State {
+    const whole = { start: "", end: undefined };
+    const problem = listShapeProblem(entries, whole, false, Number.POSITIVE_INFINITY);
+    if (problem !== undefined) {
+      this.oracle.violate("list", `step ${step}: listing the recovered store: ${problem}`, [step]);
+    }
+    if (entries.length > listBatchSize) this.stats.listsPastBatch++;
+    this.stats.fanOutMax = Math.max(this.stats.fanOutMax, fanOut(entries));
+    return new Map(entries);
   }
 
   /** True if bytes a fault destroyed explain `error` (see `excuses.ts`). */
@@ -892,26 +1043,70 @@ class Run {
   }
 }
 
-function callStore(store: Store, op: SimOp): Promise<unknown> {
-  if (op.type === "add") return store.add(op.key, op.delta);
-  if (op.type === "set") return store.set(op.key, op.value);
-  if (op.type === "delete") return store.delete(op.key);
+/** Calls the store for a write; `step` varies how keys are passed (bytes or string). */
+function callStore(store: Store, op: SimOp, step: number): Promise<unknown> {
+  if (op.type === "add") return store.add(keyArgument(op.key, step), op.delta);
+  if (op.type === "set") return store.set(keyArgument(op.key, step), op.value);
+  if (op.type === "delete") return store.delete(keyArgument(op.key, step));
   assert(op.type === "atomic", "only writes are called here");
   const atomic = store.atomic();
-  for (const check of op.checks) atomic.check(check.key, check.value);
+  let variant = step;
+  const key = (text: string) => op.text === true ? text : keyArgument(text, variant++);
+  for (const check of op.checks) atomic.check(key(check.key), check.value);
   for (const mutation of op.ops) {
-    if (mutation.type === "add") atomic.add(mutation.key, mutation.delta);
-    else if (mutation.type === "set") atomic.set(mutation.key, mutation.value);
-    else atomic.delete(mutation.key);
+    if (mutation.type === "add") atomic.add(key(mutation.key), mutation.delta);
+    else if (mutation.type === "set") atomic.set(key(mutation.key), mutation.value);
+    else atomic.delete(key(mutation.key));
   }
   return atomic.commit();
 }
 
-async function collect(store: Store, prefix: string): Promise<State> {
-  const state: State = new Map();
-  const decoder = new TextDecoder();
-  for await (const { key, value } of store.list({ prefix })) state.set(decoder.decode(key), value);
-  return state;
+/** The store's selector for a model selector (keys passed as `keyArgument` says). */
+function storeSelector(selector: SimSelector, step: number): ListSelector {
+  const key = (text: string, variant: number) =>
+    text === "" ? "" : keyArgument(text, step + variant);
+  if (!("prefix" in selector)) return { start: key(selector.start, 1), end: key(selector.end, 2) };
+  if ("start" in selector) {
+    return { prefix: key(selector.prefix, 0), start: key(selector.start, 1) };
+  }
+  if ("end" in selector) return { prefix: key(selector.prefix, 0), end: key(selector.end, 2) };
+  return { prefix: key(selector.prefix, 0) };
+}
+
+/**
+ * The most children one node of a trie holding `entries` (sorted keys) has:
+ * the most distinct bytes following one common prefix of neighbours.
+ */
+function fanOut(entries: readonly ListEntry[]): number {
+  // Neighbours in byte order part at one node: the byte after their common
+  // prefix is a child of the node at that prefix. Count children per node.
+  const children = new Map<string, Set<number>>();
+  for (let index = 1; index < entries.length; index++) {
+    const [a, b] = [entries[index - 1][0], entries[index][0]];
+    let common = 0;
+    while (common < a.length && common < b.length && a[common] === b[common]) common++;
+    const node = a.slice(0, common);
+    let set = children.get(node);
+    if (set === undefined) children.set(node, set = new Set());
+    if (common < a.length) set.add(a.charCodeAt(common));
+    if (common < b.length) set.add(b.charCodeAt(common));
+  }
+  let widest = 0;
+  for (const set of children.values()) widest = Math.max(widest, set.size);
+  return widest;
+}
+
+/** Lists into an array, in the order the store returns, keys as byte strings. */
+async function collect(
+  store: Store,
+  selector: ListSelector,
+  options: ListOptions = {},
+): Promise<ListEntry[]> {
+  const entries: ListEntry[] = [];
+  for await (const { key, value } of store.list(selector, options)) {
+    entries.push([keyOfBytes(key), value]);
+  }
+  return entries;
 }
 
 function describe(error: unknown): string {

@@ -7,17 +7,34 @@
  */
 
 import { assert } from "../lib/_assert.ts";
+import { drawDelta, drawKeySpace, drawValue, type KeySpace, pickKey } from "./keys.ts";
 import { eventPrng, type Prng } from "./prng.ts";
 
-/** A write or read a client issues. Keys are short strings so clients collide often. */
+/**
+ * A write or read a client issues. Keys are byte strings (one char per byte,
+ * see `keys.ts`), drawn from a small hot set and a wide cold one.
+ */
 export type SimOp =
   | { type: "add"; key: string; delta: number }
   | { type: "set"; key: string; value: number }
   | { type: "delete"; key: string }
-  | { type: "atomic"; checks: { key: string; value: number | undefined }[]; ops: SimMutation[] }
+  | {
+    type: "atomic";
+    checks: { key: string; value: number | undefined }[];
+    ops: SimMutation[];
+    /** Keys go to the store as strings (a counting batch: the store's ASCII fast path). */
+    text?: boolean;
+  }
   | { type: "get"; key: string }
   | { type: "getMany"; keys: string[] }
-  | { type: "list"; prefix: string };
+  | { type: "list"; selector: SimSelector; limit?: number; reverse?: boolean };
+
+/** A list selector in the shapes of Deno KV's (byte-string keys). */
+export type SimSelector =
+  | { prefix: string }
+  | { prefix: string; start: string }
+  | { prefix: string; end: string }
+  | { start: string; end: string };
 
 /** A mutation inside an atomic operation. */
 export type SimMutation =
@@ -25,11 +42,16 @@ export type SimMutation =
   | { type: "set"; key: string; value: number }
   | { type: "delete"; key: string };
 
-/** One step of a run. `drive` is how many I/O completions the scheduler makes after it. */
+/**
+ * One step of a run. `drive` is how many I/O completions the scheduler
+ * makes after it. `closeCrash`: the store starts a clean close, and the
+ * power fails after `ios` I/O completions (part-way through it, or after it).
+ */
 export type Step =
   | { id: number; kind: "op"; client: number; op: SimOp; drive: number }
   | { id: number; kind: "crash"; drive: number }
   | { id: number; kind: "restart"; drive: number }
+  | { id: number; kind: "closeCrash"; ios: number; drive: number }
   | { id: number; kind: "sync"; drive: number }
   | { id: number; kind: "checkpoint"; compact: boolean; drive: number }
   | { id: number; kind: "verify"; drive: number };
@@ -46,62 +68,72 @@ export interface WorkloadOptions {
   crashChance?: number;
   /** Chance that a step is a clean close and reopen. */
   restartChance?: number;
+  /** Chance that a step is a close the power cuts short (see {@link Step}). */
+  closeCrashChance?: number;
   /** Chance that a step asks for a checkpoint (one in four of them compacts). */
   checkpointChance?: number;
 }
 
 /** Streams of `eventPrng`: one per kind of decision. */
-const stream = { step: 0x5731, drive: 0xd217 } as const;
+const stream = { step: 0x5731, drive: 0xd217, closeCrash: 0xc105 } as const;
 /** The most steps a workload holds (bounds runs and traces). */
 export const stepsMax = 1_000_000;
 /** The most I/O completions a step drives. */
 export const driveMax = 12;
-
 /**
- * Short keys that are prefixes of each other (so clients collide often) and
- * two long ones, so records span sectors and crashes tear inside a record.
+ * The most I/O completions a close gets before the power fails, on three
+ * crashes in four and on the rest. A close with work to do (its checkpoint,
+ * empty segment, reclaim, padding cut and header work) took 8 to 16 in
+ * seeds 1..30, some up to 31; one right after an open often none.
  */
-const keys = [
-  "a",
-  "ab",
-  "abc",
-  "b",
-  "ba",
-  "the",
-  "the cat",
-  "the dog",
-  "then",
-  "z",
-  `long ${"x".repeat(600)}`,
-  "w".repeat(1500),
-];
+export const closeCrashIosTypical = 12;
+export const closeCrashIosMax = 32;
+/** Chance that an op fills a range of the fan's children (one atomic, up to 256 mutations). */
+const fanFillChance = 0.03;
+/** Chance that an op deletes a range of the fan's children. */
+const fanClearChance = 0.02;
+/** The share of atomic operations that are counting batches (see `drawAtomic`). */
+const countingBatchChance = 0.35;
+/** List limits: small ones, and ones around the store's 256-entry batches. */
+const listLimits = [1, 2, 3, 10, 100, 255, 256, 257, 300, 511, 512, 600];
 
 /** Generates the steps of a run: deterministic in the options. */
 export function generateSteps(options: WorkloadOptions): Step[] {
   assert(options.ops >= 0 && options.ops <= stepsMax, "op count is in range");
   assert(options.clients >= 1, "a run has clients");
-  const crashChance = options.crashChance ?? 0.01;
-  const restartChance = options.restartChance ?? 0.005;
-  const checkpointChance = options.checkpointChance ?? 0.02;
+  const space = drawKeySpace(options.seed);
+  const chances = [
+    options.crashChance ?? 0.01,
+    options.restartChance ?? 0.005,
+    options.closeCrashChance ?? 0.005,
+    0.01, // sync
+    options.checkpointChance ?? 0.02,
+    0.005, // verify
+  ];
   const steps: Step[] = [];
   let opsMade = 0;
   for (let id = 0; opsMade < options.ops && id < stepsMax; id++) {
     const random = eventPrng(options.seed, stream.step, id);
     const drive = drawDrive(eventPrng(options.seed, stream.drive, id));
-    const roll = random.unit();
-    if (roll < crashChance) steps.push({ id, kind: "crash", drive });
-    else if (roll < crashChance + restartChance) steps.push({ id, kind: "restart", drive });
-    else if (roll < crashChance + restartChance + 0.01) steps.push({ id, kind: "sync", drive });
-    else if (roll < crashChance + restartChance + 0.01 + checkpointChance) {
+    let roll = random.unit();
+    let kind = 0;
+    while (kind < chances.length && roll >= chances[kind]) roll -= chances[kind++];
+    if (kind === 0) steps.push({ id, kind: "crash", drive });
+    else if (kind === 1) steps.push({ id, kind: "restart", drive });
+    else if (kind === 2) {
+      const draw = eventPrng(options.seed, stream.closeCrash, id);
+      const ios = draw.below(1 + (draw.chance(0.75) ? closeCrashIosTypical : closeCrashIosMax));
+      steps.push({ id, kind: "closeCrash", ios, drive });
+    } else if (kind === 3) steps.push({ id, kind: "sync", drive });
+    else if (kind === 4) {
       steps.push({ id, kind: "checkpoint", compact: random.chance(0.25), drive });
-    } else if (roll < crashChance + restartChance + 0.015 + checkpointChance) {
-      steps.push({ id, kind: "verify", drive });
-    } else {
+    } else if (kind === 5) steps.push({ id, kind: "verify", drive });
+    else {
       steps.push({
         id,
         kind: "op",
         client: random.below(options.clients),
-        op: drawOp(random, id),
+        op: drawOp(random, id, space),
         drive,
       });
       opsMade++;
@@ -126,40 +158,101 @@ export function distinctDelta(id: number): number {
   return 1 + (id % 9973) * 1000;
 }
 
-function drawOp(random: Prng, id: number): SimOp {
-  const key = random.pick(keys);
-  const roll = random.below(100);
-  if (roll < 45) {
-    return {
-      type: "add",
-      key,
-      delta: random.chance(0.1) ? -random.below(3000) : distinctDelta(id),
-    };
+function drawOp(random: Prng, id: number, space: KeySpace): SimOp {
+  const key = pickKey(space, random);
+  if (space.fan.length > 0 && random.chance(fanFillChance + fanClearChance)) {
+    return drawFanBatch(
+      random,
+      id,
+      space,
+      random.chance(fanFillChance / (fanFillChance + fanClearChance)),
+    );
   }
-  if (roll < 52) return { type: "set", key, value: random.below(1000) };
+  const roll = random.below(100);
+  if (roll < 45) return { type: "add", key, delta: drawDelta(random, distinctDelta(id), space) };
+  if (roll < 52) return { type: "set", key, value: drawValue(random, space) };
   if (roll < 57) return { type: "delete", key };
-  if (roll < 70) return drawAtomic(random, id);
-  if (roll < 85) return { type: "get", key };
-  if (roll < 92) return { type: "getMany", keys: [key, random.pick(keys), random.pick(keys)] };
-  return { type: "list", prefix: key.slice(0, 1 + random.below(key.length)) };
+  if (roll < 70) return drawAtomic(random, id, space);
+  if (roll < 83) return { type: "get", key };
+  if (roll < 90) {
+    return { type: "getMany", keys: [key, pickKey(space, random), pickKey(space, random)] };
+  }
+  return drawList(random, key, space);
 }
 
-function drawAtomic(random: Prng, id: number): SimOp {
+/**
+ * One atomic operation over a run of the fan's children: a fill sets (or
+ * adds to) each, a clear deletes each. Fills grow the fan's node to Node48
+ * and Node256; clears shrink it back.
+ */
+function drawFanBatch(random: Prng, id: number, space: KeySpace, fill: boolean): SimOp {
+  const fan = space.fan;
+  const count = 1 + random.below(fan.length);
+  const first = random.below(fan.length - count + 1);
+  const ops: SimMutation[] = [];
+  for (let index = first; index < first + count; index++) {
+    const key = fan[index];
+    if (!fill) ops.push({ type: "delete", key });
+    else if (random.chance(0.5)) ops.push({ type: "set", key, value: drawValue(random, space) });
+    else ops.push({ type: "add", key, delta: distinctDelta(id) + index });
+  }
+  return { type: "atomic", checks: [], ops };
+}
+
+/**
+ * A list: a prefix of a key (or the fan's prefix, or everything), with a
+ * start or an end now and then, or a start and an end; a limit on half of
+ * them (some around the 256-entry batches); reversed on three in ten.
+ */
+function drawList(random: Prng, key: string, space: KeySpace): SimOp {
+  const roll = random.below(100);
+  const prefix = random.chance(0.1)
+    ? ""
+    : space.fanPrefix !== undefined && random.chance(0.3)
+    ? space.fanPrefix
+    : key.slice(0, 1 + random.below(key.length));
+  let selector: SimSelector;
+  if (roll < 45) selector = { prefix };
+  else if (roll < 60) selector = { prefix, start: prefix + pickKey(space, random) };
+  else if (roll < 70) selector = { prefix, end: pickKey(space, random) };
+  else if (random.chance(0.3)) selector = { start: "\x00", end: "\xff\xff\xff\xff" };
+  else selector = { start: pickKey(space, random), end: pickKey(space, random) };
+  const limit = random.chance(0.5) ? random.pick(listLimits) : undefined;
+  const reverse = random.chance(0.3);
+  return {
+    type: "list",
+    selector,
+    ...(limit === undefined ? {} : { limit }),
+    ...(reverse ? { reverse } : {}),
+  };
+}
+
+function drawAtomic(random: Prng, id: number, space: KeySpace): SimOp {
+  if (random.chance(countingBatchChance)) {
+    // A counting batch: additions to ASCII keys given as strings, no checks.
+    const ops: SimMutation[] = [];
+    const count = 1 + random.below(8);
+    for (let index = 0; index < count; index++) {
+      ops.push({ type: "add", key: random.pick(space.ascii), delta: distinctDelta(id) + index });
+    }
+    return { type: "atomic", checks: [], ops, text: true };
+  }
   const checks = [];
   const ops: SimMutation[] = [];
   const checkCount = random.below(3);
   for (let index = 0; index < checkCount; index++) {
     checks.push({
-      key: random.pick(keys),
+      key: pickKey(space, random),
       value: random.chance(0.3) ? undefined : random.below(5),
     });
   }
   const opCount = 1 + random.below(5);
   for (let index = 0; index < opCount; index++) {
-    const key = random.pick(keys);
+    const key = pickKey(space, random);
     const roll = random.below(10);
-    if (roll < 6) ops.push({ type: "add", key, delta: distinctDelta(id) + index });
-    else if (roll < 8) ops.push({ type: "set", key, value: random.below(1000) });
+    if (roll < 6) {
+      ops.push({ type: "add", key, delta: drawDelta(random, distinctDelta(id) + index, space) });
+    } else if (roll < 8) ops.push({ type: "set", key, value: drawValue(random, space) });
     else ops.push({ type: "delete", key });
   }
   return { type: "atomic", checks, ops };

@@ -301,26 +301,76 @@ const pinned: Pinned[] = [
     seeAlso: "tests/sim_damage_test.ts: crashHeaderLost; sim/excuses.ts: #headerFallback",
     drawnLoads: true,
   },
+  {
+    seed: 1,
+    profile: "mixed",
+    durability: "mixed",
+    ops: 500,
+    sectorBytes: 512,
+    bug: "engine: records replayed at open belonged to no epoch, so a close right after it " +
+      "skipped its checkpoint and every later open replayed them again (bound-replay)",
+    seeAlso: "tests/close_bounds_test.ts; mutant close-skips-replayed",
+    drawnLoads: true,
+  },
+  {
+    seed: 4,
+    profile: "mixed",
+    durability: "mixed",
+    ops: 500,
+    sectorBytes: 512,
+    bug: "engine: a strict write still in flight at close was logged after close's checkpoint " +
+      "captured, so the next open replayed it (bound-replay)",
+    seeAlso: "tests/close_bounds_test.ts",
+    drawnLoads: true,
+  },
+  {
+    seed: 12,
+    profile: "mixed",
+    durability: "mixed",
+    ops: 500,
+    sectorBytes: 512,
+    bug: "engine: covered WAL segments a power loss brought back stayed after a clean close " +
+      "that had nothing new to seal (bound-wal)",
+    seeAlso: "tests/close_bounds_test.ts",
+    drawnLoads: true,
+  },
+  {
+    seed: 1,
+    profile: "mixed",
+    durability: "mixed",
+    ops: 500,
+    sectorBytes: 512,
+    bug: "engine: a strict write to a key over 4 KiB was logged, then refused with " +
+      "MemoryLimitError when its overlay entry could not be made (a retry counts twice)",
+    seeAlso: "tests/overlay_memory_test.ts",
+    drawnLoads: true,
+    memoryPressure: 0.01,
+  },
 ];
 
 for (const pin of pinned) {
-  Deno.test(`regression: sim seed ${pin.seed} (${pin.profile}): ${pin.bug}`, async () => {
-    const result = await runSimulation({
-      seed: pin.seed,
-      ops: pin.ops,
-      clients: 4,
-      profile: drawProfile(pin.profile, pin.seed),
-      durability: drawDurability(pin.durability, pin.seed),
-      sectorBytes: pin.sectorBytes,
-      // The seeds before drawn open modes were found when open loaded lazily: replay them so.
-      load: pin.drawnLoads === true ? undefined : "lazy",
-      memoryPressure: pin.memoryPressure,
-    });
-    const first = result.violations[0];
-    assert.equal(
-      first,
-      undefined,
-      first && `${first.property}: ${first.message} (see ${pin.seeAlso})`,
-    );
-  });
+  Deno.test(
+    `regression: sim seed ${pin.seed} (${pin.profile}${
+      pin.memoryPressure === undefined ? "" : `, memory ${pin.memoryPressure}`
+    }): ${pin.bug}`,
+    async () => {
+      const result = await runSimulation({
+        seed: pin.seed,
+        ops: pin.ops,
+        clients: 4,
+        profile: drawProfile(pin.profile, pin.seed),
+        durability: drawDurability(pin.durability, pin.seed),
+        sectorBytes: pin.sectorBytes,
+        // The seeds before drawn open modes were found when open loaded lazily: replay them so.
+        load: pin.drawnLoads === true ? undefined : "lazy",
+        memoryPressure: pin.memoryPressure,
+      });
+      const first = result.violations[0];
+      assert.equal(
+        first,
+        undefined,
+        first && `${first.property}: ${first.message} (see ${pin.seeAlso})`,
+      );
+    },
+  );
 }

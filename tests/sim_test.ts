@@ -17,6 +17,13 @@ const memoryPressureSmoke = 0.01;
 Deno.test(`simulator: seeds ${seedsFirst}..${seedsLast}, ${opsPerSeed} ops each, mixed faults, no violation`, async () => {
   let crashes = 0;
   let faults = 0;
+  const reached = {
+    closeCrashesInside: 0,
+    listsPastBatch: 0,
+    refusedPastMaxSafe: 0,
+    boundChecks: 0,
+    fanOutMax: 0,
+  };
   for (let seed = seedsFirst; seed <= seedsLast; seed++) {
     const profile = drawProfile("mixed", seed);
     const durability = drawDurability("mixed", seed);
@@ -30,12 +37,29 @@ Deno.test(`simulator: seeds ${seedsFirst}..${seedsLast}, ${opsPerSeed} ops each,
     );
     assert.ok(result.stats.acked > 0, `seed ${seed} acknowledged writes`);
     crashes += result.stats.crashes;
+    reached.closeCrashesInside += result.stats.closeCrashesInside;
+    reached.listsPastBatch += result.stats.listsPastBatch;
+    reached.refusedPastMaxSafe += result.stats.refusedPastMaxSafe;
+    reached.boundChecks += result.stats.boundChecks;
+    reached.fanOutMax = Math.max(reached.fanOutMax, result.stats.fanOutMax);
     faults += Object.entries(result.stats.faults)
       .filter(([kind]) => !kind.startsWith("crash"))
       .reduce((sum, [, count]) => sum + count, 0);
   }
   assert.ok(crashes > seedsLast, `the range crashed ${crashes} times`);
   assert.ok(faults > seedsLast, `the range injected ${faults} faults`);
+  // What the workload must keep reaching, or its checks go blind (see docs/SIMULATION.md).
+  assert.ok(
+    reached.closeCrashesInside > seedsLast / 2,
+    `crashes inside close: ${reached.closeCrashesInside}`,
+  );
+  assert.ok(reached.listsPastBatch > seedsLast, `lists past one batch: ${reached.listsPastBatch}`);
+  assert.ok(reached.fanOutMax > 48, `a Node256: ${reached.fanOutMax} children`);
+  assert.ok(
+    reached.refusedPastMaxSafe > 0,
+    `adds refused past 2^53: ${reached.refusedPastMaxSafe}`,
+  );
+  assert.ok(reached.boundChecks > 10 * seedsLast, `bound checks: ${reached.boundChecks}`);
 });
 
 Deno.test("simulator: with the process running out of memory, no acknowledged write is lost or doubled", async () => {

@@ -745,6 +745,43 @@ export class Store implements AtomicCommitter {
     return this.#ceiling() + total <= relativeDeltaMax;
   }
 
+  /**
+   * Appends one write and stages its outcome (see {@link Store.#stage}). In
+   * strict mode the overlay entry is made first and put back if the append
+   * throws: making it may throw too (a key over `overlayIdBytesMax` lives in
+   * a trie of the overlay's own, which allocates), and a write must not be
+   * logged once its caller is told it failed.
+   */
+  #appendStaged(
+    kind: MutationKind,
+    key: Uint8Array,
+    id: string | undefined,
+    value: number,
+    result: number | undefined,
+  ): void {
+    if (this.#durability === "relaxed") {
+      this.#wal.appendMutation(kind, key, value);
+      this.#stage(kind, key, id, value, result); // a failed apply poisons: the write stays logged
+      return;
+    }
+    const overlay = this.#overlayGathering;
+    const bounds = this.#boundsGathering;
+    const before = overlay.entry(key, id);
+    const exactMax = bounds.exactMax;
+    this.#stage(kind, key, id, value, result);
+    try {
+      this.#wal.appendMutation(kind, key, value);
+    } catch (error) {
+      bounds.exactMax = exactMax;
+      try {
+        overlay.restoreEntry(key, id, before);
+      } catch (restoring) {
+        throw this.#failTrie(restoring); // the overlay is wrong now: refuse everything
+      }
+      throw error;
+    }
+  }
+
   /** Records a write's outcome for validation (strict) or applies it (relaxed). */
   #stage(
     kind: MutationKind,
@@ -934,8 +971,7 @@ export class Store implements AtomicCommitter {
       this.#checkWritable("add");
       const id = keyId(bytes, source);
       const result = addChecked(this.#latest(bytes, id) ?? 0, delta, bytes, "add");
-      this.#wal.appendMutation(RecordKind.add, bytes, delta);
-      this.#stage(RecordKind.add, bytes, id, delta, result);
+      this.#appendStaged(RecordKind.add, bytes, id, delta, result);
       this.#noteWrite();
       return this.#settle(result);
     } catch (error) {
@@ -1008,8 +1044,8 @@ export class Store implements AtomicCommitter {
   ): Promise<void> {
     try {
       this.#checkWritable(operation);
-      this.#wal.appendMutation(kind, bytes, value);
-      this.#stage(kind, bytes, keyId(bytes), value, kind === RecordKind.set ? value : undefined);
+      const result = kind === RecordKind.set ? value : undefined;
+      this.#appendStaged(kind, bytes, keyId(bytes), value, result);
       this.#noteWrite();
       return this.#settle(undefined);
     } catch (error) {
@@ -1579,15 +1615,18 @@ export class Store implements AtomicCommitter {
   }
 
   /**
-   * When the image covers the whole log, starts an empty segment and drops
-   * the covered ones, so the next open reads almost no log.
+   * When the image covers the whole log, starts an empty segment; then drops
+   * the covered segments (as a checkpoint's reclaim does), so the next open
+   * reads almost no log. The reclaim runs even with nothing new to seal:
+   * covered segments a power loss brought back (their removal was not yet
+   * durable) would otherwise stay until a checkpoint.
    */
   async #sealCoveredLog(): Promise<void> {
     const coverage = this.#image.header?.coverageLsn ?? 0;
     if (this.#checkpointer.poison !== undefined || this.#wal.poisoned) return;
-    if (coverage === 0 || coverage !== this.#wal.nextLsn - 1) return;
+    if (coverage === 0) return;
     await this.#checkpointer.exclusive(async () => {
-      if (!(await this.#wal.startEmptySegment())) return;
+      if (coverage === this.#wal.nextLsn - 1) await this.#wal.startEmptySegment();
       const reclaimable = this.#image.reclaimableLsn;
       await this.#wal.reclaim(reclaimable, this.#epochs.config.retainSegments).catch(() => {});
     });
@@ -1598,11 +1637,13 @@ export class Store implements AtomicCommitter {
       // Writes queued for loads go first; then a last checkpoint makes the
       // next open fast (best effort: the WAL holds everything anyway).
       await this.#queueTail;
-      if (
-        this.#epochs.config.auto &&
-        this.#epochs.stats(this.#clock.now()).currentEpoch.operations > 0
-      ) {
-        await this.#checkpointer.run(false).catch(() => {});
+      if (this.#epochs.config.auto) {
+        // Every accepted write is logged and applied first (strict mode
+        // applies a group once durable), so the checkpoint covers them all;
+        // records replayed at open count too, though no epoch saw them.
+        await this.#wal.flushAll().catch(() => {});
+        const coverage = this.#image.header?.coverageLsn ?? 0;
+        if (this.#wal.nextLsn - 1 > coverage) await this.#checkpointer.run(false).catch(() => {});
       }
       await this.#sealCoveredLog();
       this.#closed = true;
