@@ -28,10 +28,12 @@ import type { BlockFile, BlockStorage } from "../storage/block_storage.ts";
 import {
   type AllocationChunk,
   chunkBytes,
-  chunkEntriesMax,
   decodeChunk,
+  defaultGeometry,
   encodeChunk,
-  slabBytes,
+  geometryProblem,
+  type ImageGeometry,
+  recordBytesMax,
 } from "./allocation.ts";
 import {
   type CurrentHeader,
@@ -52,7 +54,6 @@ import {
   inlineLeafRef,
   type NodeImage,
   nodeRecordBytes,
-  nodeRecordBytesMax,
   type RecordFields,
   recordRef,
   refLength,
@@ -85,7 +86,7 @@ export const slabCacheSlabsMax = 512;
 const slabReadsAtOnce = 8;
 /** Bytes of a buffer appended records are encoded into (a longer record gets its own). */
 const runBufferBytes = 256 * 1024;
-/** Slabs an image holds at most (2^32 × 128 KiB: far past any disk). */
+/** Slabs an image holds at most (2^32 slabs: far past any disk, and past a ref's offsets). */
 const slabsMax = 2 ** 32 - 1;
 
 /** The fields a commit sets (the generation and the space fields come from the file). */
@@ -120,6 +121,12 @@ function slabBase(slab: number): number {
 /** An open image file. */
 export class ImageFile {
   readonly #file: BlockFile;
+  /** Bytes per slab: the file's geometry (see `allocation.ts`), fixed at its creation. */
+  readonly #slabBytes: number;
+  /** Table entries per chunk record, at most (the file's geometry). */
+  readonly #chunkEntriesMax: number;
+  /** The largest record a slab of this file holds. */
+  readonly #recordBytesMax: number;
   #current: CurrentHeader;
   /** Per slab: bytes used from its start (appends continue there). */
   readonly #filled: number[];
@@ -154,7 +161,11 @@ export class ImageFile {
   #fallbackCoverage: number | undefined;
 
   private constructor(file: BlockFile, current: CurrentHeader, table: AllocationChunk[]) {
+    assert(current.header !== undefined, "an open image has a header (a new one its empty one)");
     this.#file = file;
+    this.#slabBytes = current.header.slabBytes;
+    this.#chunkEntriesMax = current.header.chunkEntriesMax;
+    this.#recordBytesMax = recordBytesMax(current.header);
     this.#current = current;
     this.#filled = [];
     this.#live = [];
@@ -166,36 +177,52 @@ export class ImageFile {
       this.#held.push(...chunk.held);
     }
     const last = this.#filled.length - 1;
-    if (last >= 0 && this.#live[last] > 0 && this.#filled[last] < slabBytes) this.#cursor = last;
+    if (last >= 0 && this.#live[last] > 0 && this.#filled[last] < this.#slabBytes) {
+      this.#cursor = last;
+    }
   }
 
   /**
    * Opens (creating if absent) the image file and reads its current header
    * and allocation table. A new file is durable with its directory entry
-   * before this returns.
+   * before this returns. A new image gets `geometry` (validated by the
+   * caller: see `geometryProblem`); an existing one keeps the geometry its
+   * header records.
    *
    * @throws {CorruptionError} if both header slots, or the table, are damaged.
    */
-  static async open(storage: BlockStorage): Promise<ImageFile> {
+  static async open(
+    storage: BlockStorage,
+    geometry: ImageGeometry = defaultGeometry,
+  ): Promise<ImageFile> {
     const names = await storage.list();
     // A compaction that did not reach its rename: the image it would replace is whole.
     if (names.includes(compactingFileName)) await storage.remove(compactingFileName);
-    return await ImageFile.#open(storage, imageFileName, names.includes(imageFileName));
+    return await ImageFile.#open(storage, imageFileName, names.includes(imageFileName), geometry);
   }
 
   /**
    * Creates an empty image file named {@link compactingFileName} (replacing
-   * one a crash left) for a compaction: commit it with
+   * one a crash left) with `geometry`, for a compaction: commit it with
    * {@link ImageFile.commitWhole}, then rename it over the image.
    */
-  static async createCompacting(storage: BlockStorage): Promise<ImageFile> {
+  static async createCompacting(
+    storage: BlockStorage,
+    geometry: ImageGeometry = defaultGeometry,
+  ): Promise<ImageFile> {
     if ((await storage.list()).includes(compactingFileName)) {
       await storage.remove(compactingFileName);
     }
-    return await ImageFile.#open(storage, compactingFileName, false);
+    return await ImageFile.#open(storage, compactingFileName, false, geometry);
   }
 
-  static async #open(storage: BlockStorage, name: string, existed: boolean): Promise<ImageFile> {
+  static async #open(
+    storage: BlockStorage,
+    name: string,
+    existed: boolean,
+    geometry: ImageGeometry,
+  ): Promise<ImageFile> {
+    assert(geometryProblem(geometry) === undefined, "the caller checked the geometry");
     const file = await storage.open(name, { create: true });
     try {
       if (!existed) {
@@ -205,7 +232,16 @@ export class ImageFile {
       }
       const slots = await readSlots(file);
       let current = currentHeader(imageFileName, slots[0], slots[1]);
-      if (current.header === undefined) current = await initialise(file);
+      if (current.header === undefined) current = await initialise(file, geometry);
+      assert(current.header !== undefined, "an image has a header once initialised");
+      const problem = geometryProblem(current.header);
+      if (problem !== undefined) {
+        throw new CorruptionError(
+          imageFileName,
+          headerSlotOffsets[current.slot],
+          `the header's slab geometry is invalid: ${problem}`,
+        );
+      }
       const { table, chunks } = await readTable(file, current.header);
       const image = new ImageFile(file, current, table);
       image.#chunks = chunks;
@@ -221,6 +257,11 @@ export class ImageFile {
   /** The committed header, or undefined for an image never committed. */
   get header(): ImageHeader | undefined {
     return this.#current.header;
+  }
+
+  /** How the file cuts its space (recorded in its header when it was created). */
+  get geometry(): ImageGeometry {
+    return { slabBytes: this.#slabBytes, chunkEntriesMax: this.#chunkEntriesMax };
   }
 
   /** Space use from the allocation table. */
@@ -251,7 +292,7 @@ export class ImageFile {
     const live = table.flatMap((chunk) => chunk.live);
     const expected = new Map(nodeBytesBySlab);
     for (let index = 0; index < chunks.length; index += 2) {
-      const slab = Math.floor(chunks[index] / slabBytes);
+      const slab = Math.floor(chunks[index] / this.#slabBytes);
       expected.set(slab, (expected.get(slab) ?? 0) + chunks[index + 1]);
     }
     const problems: string[] = [];
@@ -261,7 +302,9 @@ export class ImageFile {
       const found = expected.get(slab) ?? 0;
       if (counted !== found) {
         problems.push(
-          `${imageFileName}: slab ${slab} (offset ${slab * slabBytes}): the allocation table ` +
+          `${imageFileName}: slab ${slab} (offset ${
+            slab * this.#slabBytes
+          }): the allocation table ` +
             `counts ${counted} live bytes, the records in use hold ${found}`,
         );
       }
@@ -283,6 +326,14 @@ export class ImageFile {
       return inlineLeafRef;
     }
     const length = nodeRecordBytes(node);
+    if (length > this.#recordBytesMax) {
+      // Only a geometry smaller than the default can meet this (the simulator's).
+      throw new RangeError(
+        `Cannot write a node record of ${length} bytes: this image's ${this.#slabBytes}-byte ` +
+          `slabs hold records of at most ${this.#recordBytesMax} bytes; create the image with ` +
+          `larger slabs`,
+      );
+    }
     const offset = this.#place(length);
     const run = this.#runFor(offset, length);
     const written = encodeNodeRecordInto(node, run.buffer, run.bytes);
@@ -319,8 +370,8 @@ export class ImageFile {
 
   /** Drops the cached copies of the slabs `[offset, offset + bytes)` touches. */
   #forgetSlabs(offset: number, bytes: number): void {
-    const last = Math.floor((offset + bytes - 1) / slabBytes);
-    for (let slab = Math.floor(offset / slabBytes); slab <= last; slab++) {
+    const last = Math.floor((offset + bytes - 1) / this.#slabBytes);
+    for (let slab = Math.floor(offset / this.#slabBytes); slab <= last; slab++) {
       this.#slabCache.delete(slab);
       this.#slabVersions.set(slab, (this.#slabVersions.get(slab) ?? 0) + 1);
     }
@@ -369,6 +420,7 @@ export class ImageFile {
   #cachedSlab(ref: number): Uint8Array | undefined {
     if (ref <= inlineLeafRef || refOffset(ref) < headerRegionBytes) return undefined;
     const offset = refOffset(ref);
+    const slabBytes = this.#slabBytes;
     const slab = Math.floor(offset / slabBytes);
     const cached = this.#slabCache.get(slab);
     if (cached === undefined) return undefined;
@@ -415,7 +467,7 @@ export class ImageFile {
     const cached = this.readCached(ref);
     if (cached !== undefined) return cached;
     if (ref > inlineLeafRef && refOffset(ref) >= headerRegionBytes) {
-      await this.#readSlab(Math.floor(refOffset(ref) / slabBytes));
+      await this.#readSlab(Math.floor(refOffset(ref) / this.#slabBytes));
       const read = this.readCached(ref);
       if (read !== undefined) return read;
     }
@@ -427,8 +479,8 @@ export class ImageFile {
     let reading = this.#slabReads.get(slab);
     if (reading === undefined) {
       const version = this.#slabVersions.get(slab) ?? 0;
-      const end = Math.min(this.#filled[slab] ?? 0, slabBytes);
-      reading = this.#file.read(slab * slabBytes, end).then((bytes) => {
+      const end = Math.min(this.#filled[slab] ?? 0, this.#slabBytes);
+      reading = this.#file.read(slab * this.#slabBytes, end).then((bytes) => {
         if ((this.#slabVersions.get(slab) ?? 0) !== version) return undefined;
         this.#slabCache.set(slab, bytes);
         for (const oldest of this.#slabCache.keys()) {
@@ -469,6 +521,8 @@ export class ImageFile {
       pageCount: this.#filled.length,
       allocationAddress,
       deadBytes: this.space().deadBytes,
+      slabBytes: this.#slabBytes,
+      chunkEntriesMax: this.#chunkEntriesMax,
     };
     const slot = nextSlot(this.#current);
     this.#uncertainSlot = slot;
@@ -481,7 +535,7 @@ export class ImageFile {
     if (this.#filled.length < slabsBefore) {
       // The file shrinks past its last slab in use (not fsynced: slabs past
       // the table are free anyway if the old length comes back).
-      await this.#file.truncate(this.#filled.length * slabBytes);
+      await this.#file.truncate(this.#filled.length * this.#slabBytes);
     }
     return header;
   }
@@ -506,6 +560,8 @@ export class ImageFile {
       pageCount: this.#filled.length,
       allocationAddress,
       deadBytes: this.space().deadBytes,
+      slabBytes: this.#slabBytes,
+      chunkEntriesMax: this.#chunkEntriesMax,
     };
     await this.#file.write(headerSlotOffsets[1], encodeHeaderSlot(header));
     header.generation = generation + 1;
@@ -552,10 +608,11 @@ export class ImageFile {
   /** Reserves room for the table's chunks (before any free: freed slabs are still in use). */
   #placeTable(): number[] {
     // Placing chunks may add slabs; reserve for a few more entries than now.
-    const entries = this.#filled.length + Math.ceil(this.#filled.length / chunkEntriesMax) + 2;
+    const perChunk = this.#chunkEntriesMax;
+    const entries = this.#filled.length + Math.ceil(this.#filled.length / perChunk) + 2;
     const addresses: number[] = [];
-    for (let first = 0; first < entries; first += chunkEntriesMax) {
-      const reserved = chunkBytes(Math.min(chunkEntriesMax, entries - first));
+    for (let first = 0; first < entries; first += perChunk) {
+      const reserved = chunkBytes(Math.min(perChunk, entries - first));
       addresses.push(this.#place(reserved), reserved);
     }
     assert(this.#filled.length <= entries, "the reserved table covers every slab");
@@ -568,14 +625,14 @@ export class ImageFile {
     const slabs = this.#filled.length;
     const ranges: [first: number, end: number][] = [];
     for (let index = 0; index < placed.length; index += 2) {
-      const first = (index / 2) * chunkEntriesMax;
-      const end = Math.max(first, Math.min(slabs, first + chunkEntriesMax));
+      const first = (index / 2) * this.#chunkEntriesMax;
+      const end = Math.max(first, Math.min(slabs, first + this.#chunkEntriesMax));
       ranges.push([first, end]);
       // The reservation allowed for more slabs than there are: give back the rest.
       const reserved = placed[index + 1];
       const actual = chunkBytes(end - first);
       assert(actual <= reserved, "a chunk fits its reservation");
-      this.#live[Math.floor(placed[index] / slabBytes)] -= reserved - actual;
+      this.#live[Math.floor(placed[index] / this.#slabBytes)] -= reserved - actual;
       this.#chunks[index + 1] = actual;
     }
     for (const [index, [first, end]] of ranges.entries()) {
@@ -602,7 +659,7 @@ export class ImageFile {
     assert(chunks.length % 2 === 0, "chunks come in address and size pairs");
     const held = new Array<number>(this.#live.length).fill(0);
     const release = (offset: number, bytes: number): void => {
-      const slab = Math.floor(offset / slabBytes);
+      const slab = Math.floor(offset / this.#slabBytes);
       assert(slab < this.#live.length, `a freed record at ${offset} lies in a known slab`);
       this.#live[slab] -= bytes;
       held[slab] += bytes;
@@ -628,7 +685,8 @@ export class ImageFile {
 
   /** Finds room for `bytes` in the cursor slab, a free slab or a new one, and claims it. */
   #place(bytes: number): number {
-    assert(bytes > 0 && bytes <= nodeRecordBytesMax, "a record fits a slab");
+    const slabBytes = this.#slabBytes;
+    assert(bytes > 0 && bytes <= this.#recordBytesMax, "a record fits any slab");
     let slab = this.#cursor;
     if (slab < 0 || this.#filled[slab] + bytes > slabBytes) {
       slab = this.#nextFreeSlab();
@@ -772,7 +830,7 @@ function isDamaged(slot: Uint8Array): boolean {
  * in slot B, durable, so that a torn first commit (into A) falls back to it
  * and damage to A alone is always detectable.
  */
-async function initialise(file: BlockFile): Promise<CurrentHeader> {
+async function initialise(file: BlockFile, geometry: ImageGeometry): Promise<CurrentHeader> {
   const empty: ImageHeader = {
     generation: 0,
     coverageLsn: 0,
@@ -781,6 +839,8 @@ async function initialise(file: BlockFile): Promise<CurrentHeader> {
     pageCount: 0,
     allocationAddress: 0,
     deadBytes: 0,
+    slabBytes: geometry.slabBytes,
+    chunkEntriesMax: geometry.chunkEntriesMax,
   };
   await file.write(headerSlotOffsets[1], encodeHeaderSlot(empty));
   await file.sync();
@@ -795,12 +855,13 @@ async function readTable(
   const table: AllocationChunk[] = [];
   const chunks: number[] = [];
   let address = header?.allocationAddress ?? 0;
-  const chunksMax = Math.ceil((header?.pageCount ?? 0) / chunkEntriesMax) + 1;
+  const geometry = header ?? defaultGeometry;
+  const chunksMax = Math.ceil((header?.pageCount ?? 0) / geometry.chunkEntriesMax) + 1;
   for (let index = 0; address !== 0; index++) {
     if (index >= chunksMax || address < headerRegionBytes) {
       throw new CorruptionError(imageFileName, address, "allocation table chain is too long");
     }
-    const chunk = await readChunk(file, address);
+    const chunk = await readChunk(file, address, geometry);
     chunks.push(address, chunkBytes(chunk.filled.length));
     table.push(chunk);
     address = chunk.next;
@@ -816,10 +877,15 @@ async function readTable(
   return { table, chunks };
 }
 
-async function readChunk(file: BlockFile, address: number): Promise<AllocationChunk> {
+async function readChunk(
+  file: BlockFile,
+  address: number,
+  geometry: ImageGeometry,
+): Promise<AllocationChunk> {
   let problem = "record was not read";
+  const bytes = chunkBytes(geometry.chunkEntriesMax); // the largest chunk (a read may end sooner)
   for (let reads = 0; reads < recordReadsMax; reads++) {
-    const decoded = decodeChunk(await file.read(address, chunkBytes(chunkEntriesMax)));
+    const decoded = decodeChunk(await file.read(address, bytes), geometry);
     if (typeof decoded === "object") return decoded;
     problem = decoded;
   }
