@@ -171,7 +171,10 @@ export class ImageFile {
     this.#live = [];
     this.#held = [];
     for (const chunk of table) {
-      assert(chunk.firstSlab === this.#filled.length, "table chunks are in slab order");
+      assert(
+        chunk.firstSlab === this.#filled.length || chunk.filled.length === 0,
+        "table chunks are in slab order",
+      );
       this.#filled.push(...chunk.filled);
       this.#live.push(...chunk.live);
       this.#held.push(...chunk.held);
@@ -620,28 +623,32 @@ export class ImageFile {
     return addresses;
   }
 
-  /** Encodes the table into the reserved chunks; returns the first chunk's address. */
+  /**
+   * Encodes the table into the reserved chunks, as many as its slabs need
+   * (the reservation was made before the free tail went); returns the first
+   * chunk's address.
+   */
   #writeTable(placed: number[]): number {
-    const slabs = this.#filled.length;
-    const ranges: [first: number, end: number][] = [];
+    const ranges = tableChunkRanges(this.#filled.length, this.#chunkEntriesMax);
+    assert(ranges.length <= placed.length / 2, "the reservation has a chunk for every range");
     for (let index = 0; index < placed.length; index += 2) {
-      const first = (index / 2) * this.#chunkEntriesMax;
-      const end = Math.max(first, Math.min(slabs, first + this.#chunkEntriesMax));
-      ranges.push([first, end]);
-      // The reservation allowed for more slabs than there are: give back the rest.
+      const [first, end] = ranges[index / 2] ?? [0, 0];
+      // The reservation allowed for more slabs than there are: give back the rest
+      // (a chunk no range needs, whole).
       const reserved = placed[index + 1];
-      const actual = chunkBytes(end - first);
+      const actual = index / 2 < ranges.length ? chunkBytes(end - first) : 0;
       assert(actual <= reserved, "a chunk fits its reservation");
       this.#live[Math.floor(placed[index] / this.#slabBytes)] -= reserved - actual;
       this.#chunks[index + 1] = actual;
     }
+    this.#chunks.length = 2 * ranges.length;
     for (const [index, [first, end]] of ranges.entries()) {
       const record = encodeChunk({
         firstSlab: first,
         filled: this.#filled.slice(first, end),
         live: this.#live.slice(first, end),
         held: this.#held.slice(first, end),
-        next: 2 * index + 2 < placed.length ? placed[2 * index + 2] : 0,
+        next: index + 1 < ranges.length ? placed[2 * index + 2] : 0,
       });
       assert(record.length === this.#chunks[2 * index + 1], "a chunk has the size accounted");
       this.#buffer(placed[2 * index], record);
@@ -847,6 +854,32 @@ async function initialise(file: BlockFile, geometry: ImageGeometry): Promise<Cur
   return { header: empty, slot: 1 };
 }
 
+/**
+ * The slabs each chunk of a table of `slabs` slabs describes, as
+ * `[first, end)` ranges of `perChunk` slabs (the last one shorter), in
+ * order: as many chunks as the slabs need, never an empty one (a table
+ * always has slab 0). A chain longer than that would fail the bound that
+ * {@link readTable} puts on it.
+ */
+export function tableChunkRanges(slabs: number, perChunk: number): [first: number, end: number][] {
+  assert(slabs >= 1 && perChunk >= 1, "a table has slab 0, a chunk at least one entry");
+  const ranges: [first: number, end: number][] = [];
+  for (let first = 0; first < slabs; first += perChunk) {
+    ranges.push([first, Math.min(slabs, first + perChunk)]);
+  }
+  assert(ranges.length === Math.ceil(slabs / perChunk), "one chunk per perChunk slabs");
+  return ranges;
+}
+
+/**
+ * Empty chunks a table's chain may hold at most. The writer before
+ * {@link tableChunkRanges} chained every chunk it had reserved, so a table
+ * whose reservation outgrew it (by 2 slabs and one a chunk, or by a whole
+ * free tail dropped at that commit) ended in empty ones: up to one per
+ * 8,192 slabs of the file's largest size (2^32 slabs: 2^19 chunks).
+ */
+const emptyChunksMax = 2 ** 20;
+
 /** Reads the allocation table a header points to (re-reading before damage counts). */
 async function readTable(
   file: BlockFile,
@@ -856,22 +889,35 @@ async function readTable(
   const chunks: number[] = [];
   let address = header?.allocationAddress ?? 0;
   const geometry = header ?? defaultGeometry;
-  const chunksMax = Math.ceil((header?.pageCount ?? 0) / geometry.chunkEntriesMax) + 1;
+  const pageCount = header?.pageCount ?? 0;
+  const chunksMax = Math.ceil(pageCount / geometry.chunkEntriesMax) + emptyChunksMax;
+  const seen = new Set<number>();
+  let slabs = 0;
   for (let index = 0; address !== 0; index++) {
-    if (index >= chunksMax || address < headerRegionBytes) {
+    if (index >= chunksMax || address < headerRegionBytes || seen.has(address)) {
       throw new CorruptionError(imageFileName, address, "allocation table chain is too long");
     }
+    seen.add(address);
     const chunk = await readChunk(file, address, geometry);
     chunks.push(address, chunkBytes(chunk.filled.length));
+    // An empty chunk may start anywhere (see emptyChunksMax): it describes nothing.
+    if (chunk.filled.length > 0 && chunk.firstSlab !== slabs) {
+      throw new CorruptionError(
+        imageFileName,
+        address,
+        `allocation table chunk starts at slab ${chunk.firstSlab}, not at ${slabs}`,
+      );
+    }
+    slabs += chunk.filled.length;
+    if (slabs > pageCount) break; // reported below
     table.push(chunk);
     address = chunk.next;
   }
-  const slabs = table.reduce((sum, chunk) => sum + chunk.filled.length, 0);
-  if (header !== undefined && slabs !== header.pageCount) {
+  if (header !== undefined && slabs !== pageCount) {
     throw new CorruptionError(
       imageFileName,
       header.allocationAddress,
-      `allocation table describes ${slabs} slabs, the header ${header.pageCount}`,
+      `allocation table describes ${slabs} slabs, the header ${pageCount}`,
     );
   }
   return { table, chunks };
