@@ -35,7 +35,8 @@ import { ImageFile, imageFileName, tableChunkRanges } from "../lib/image/image_f
 import { nodeRecordBytesLargest } from "../lib/image/node_record.ts";
 import { imageGeometryKey, type InternalStoreOptions } from "../lib/store/store.ts";
 
-const small: ImageGeometry = { slabBytes: 16 * 1024, chunkEntriesMax: 2 };
+/** Slabs half the header region: the first two hold no record. */
+const small: ImageGeometry = { slabBytes: 4096, chunkEntriesMax: 2 };
 
 /** A deterministic stream of integers below `bound` (an LCG). */
 function lcg(seed: number): (bound: number) => number {
@@ -97,12 +98,12 @@ Deno.test("image geometry: the default one is recorded as zeros, and zeros read 
 Deno.test("image geometry: valid ones, and what is wrong with the others", () => {
   assert.equal(geometryProblem(defaultGeometry), undefined);
   assert.equal(geometryProblem(small), undefined);
-  assert.equal(geometryProblem({ slabBytes: 16 * 1024, chunkEntriesMax: 680 }), undefined);
-  assert.match(String(geometryProblem({ slabBytes: 8192, chunkEntriesMax: 2 })), /power of two/);
+  assert.equal(geometryProblem({ slabBytes: 4096, chunkEntriesMax: 339 }), undefined);
+  assert.match(String(geometryProblem({ slabBytes: 2048, chunkEntriesMax: 2 })), /power of two/);
   assert.match(String(geometryProblem({ slabBytes: 20_000, chunkEntriesMax: 2 })), /power of two/);
   assert.match(String(geometryProblem({ slabBytes: 256 * 1024, chunkEntriesMax: 2 })), /"262144"/);
   assert.match(String(geometryProblem({ slabBytes: 16384, chunkEntriesMax: 0 })), /chunk entry/);
-  assert.match(String(geometryProblem({ slabBytes: 16384, chunkEntriesMax: 681 })), /fit slab 0/);
+  assert.match(String(geometryProblem({ slabBytes: 4096, chunkEntriesMax: 340 })), /does not fit/);
   // Any record the format allows fits any slab of the default geometry.
   assert.ok(nodeRecordBytesLargest <= recordBytesMax(defaultGeometry));
   assert.equal(defaultGeometry.slabBytes, slabBytes);
@@ -215,7 +216,7 @@ Deno.test("image geometry: a record larger than a small slab is refused with an 
   const leaf = { prefix: long, value: 1, childBytes: new Uint8Array(0), childAddresses: [] };
   assert.throws(() => image.append(leaf, true), (error: unknown) => {
     assert.ok(error instanceof RangeError);
-    assert.match(error.message, /16384-byte slabs hold records of at most 8192 bytes/);
+    assert.match(error.message, /4096-byte slabs hold records of at most 4096 bytes/);
     return true;
   });
   await image.close();
@@ -227,16 +228,16 @@ Deno.test("image geometry: a record larger than a small slab is refused with an 
     [imageGeometryKey]: small,
   };
   const store = await openStore(options);
-  await store.add("k".repeat(9000), 5);
+  await store.add("k".repeat(5000), 5);
   await assert.rejects(store.checkpoint(), (error: unknown) => {
     assert.ok(error instanceof StorageIoError && error.cause instanceof RangeError);
-    assert.match(error.message, /slabs hold records of at most 8192 bytes/);
+    assert.match(error.message, /slabs hold records of at most 4096 bytes/);
     return true;
   });
   await assert.rejects(store.add("a", 1), StorageIoError, "the failed checkpoint poisons");
   await store.close().catch(() => {});
   const again = await openStore({ storage, checkpoint: { auto: false } });
-  assert.equal(await again.get("k".repeat(9000)), 5, "the write is in the log");
+  assert.equal(await again.get("k".repeat(5000)), 5, "the write is in the log");
   await again.close();
 });
 
@@ -265,15 +266,17 @@ Deno.test("regression: a table's chain has only the chunks its slabs need, so it
   // slabs (a 1 GiB image), or one whose free tail shrank by 8,192 slabs.
   assert.deepEqual(tableChunkRanges(8190, 8192), [[0, 8190]]);
   assert.deepEqual(tableChunkRanges(8193, 8192), [[0, 8192], [8192, 8193]]);
+  // Slabs that hold slab 0's records: a one-record table has one slab.
+  const sixteen = { slabBytes: 16 * 1024, chunkEntriesMax: 2 };
   const storage = new MemoryBlockStorage();
-  const image = await ImageFile.open(storage, small);
+  const image = await ImageFile.open(storage, sixteen);
   const leaf = { prefix: new Uint8Array(0), value: 7, childBytes: new Uint8Array(0) };
   const root = image.append({ ...leaf, childAddresses: [] }, true);
   const header = await image.commit({ coverageLsn: 1, rootAddress: root, keyCount: 1 }, []);
   await image.close();
   assert.equal(header.pageCount, 1);
   const file = await storage.open(imageFileName);
-  const chunk = decodeChunk(await file.read(header.allocationAddress, chunkBytes(2)), small);
+  const chunk = decodeChunk(await file.read(header.allocationAddress, chunkBytes(2)), sixteen);
   await file.close();
   assert.ok(typeof chunk === "object");
   assert.deepEqual([chunk.firstSlab, chunk.filled.length, chunk.next], [0, 1, 0], "one chunk");

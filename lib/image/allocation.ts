@@ -38,10 +38,11 @@ export const slabBytes = geometryDefaults.slabBytes;
 /** Table entries one chunk record holds at most (the default geometry's, and the format's limit). */
 export const chunkEntriesMax = geometryDefaults.chunkEntriesMax;
 /**
- * The smallest slab: twice the header region, so slab 0, which starts with
- * it, keeps half its room for records.
+ * The smallest slab: a sector. Slabs smaller than the header region (8 KiB)
+ * leave the first ones to it whole: they hold no record, and records start
+ * in the next.
  */
-export const slabBytesMin = 2 * headerRegionBytes;
+export const slabBytesMin = 4096;
 
 /**
  * How an image file cuts its space: chosen when the file is created and
@@ -52,7 +53,7 @@ export const slabBytesMin = 2 * headerRegionBytes;
 export interface ImageGeometry {
   /** Bytes per slab: a power of two from {@link slabBytesMin} to {@link slabBytes}. */
   readonly slabBytes: number;
-  /** Table entries per chunk record, at most: 1 to {@link chunkEntriesMax}, a chunk fitting slab 0. */
+  /** Table entries per chunk record, at most: 1 to {@link chunkEntriesMax}, a chunk fitting a slab. */
   readonly chunkEntriesMax: number;
 }
 
@@ -60,11 +61,12 @@ export interface ImageGeometry {
 export const defaultGeometry: ImageGeometry = Object.freeze({ slabBytes, chunkEntriesMax });
 
 /**
- * The largest record an image of this geometry holds: the room of slab 0
- * (past the header region), so a record fits any slab.
+ * The largest record an image of this geometry holds: a whole slab (one
+ * that does not fit the rest of slab 0, past the header region, goes to
+ * another slab).
  */
 export function recordBytesMax(geometry: ImageGeometry): number {
-  return geometry.slabBytes - headerRegionBytes;
+  return geometry.slabBytes;
 }
 
 /** What is wrong with a geometry, or undefined if it is valid. */
@@ -80,7 +82,7 @@ export function geometryProblem(geometry: ImageGeometry): string | undefined {
     return `chunk entry limit "${entries}" is not an integer from 1 to ${chunkEntriesMax}`;
   }
   if (chunkBytes(entries) > recordBytesMax(geometry)) {
-    return `a chunk of ${entries} entries does not fit slab 0 of ${slab}-byte slabs`;
+    return `a chunk of ${entries} entries does not fit a slab of ${slab} bytes`;
   }
   return undefined;
 }
@@ -98,8 +100,8 @@ export function chunkBytes(count: number): number {
 
 assert(geometryProblem(defaultGeometry) === undefined, "the default geometry is valid");
 assert(
-  nodeRecordBytesLargest <= recordBytesMax(defaultGeometry),
-  "any node record fits any slab of the default geometry",
+  nodeRecordBytesLargest <= defaultGeometry.slabBytes - headerRegionBytes,
+  "any node record fits any slab of the default geometry, slab 0 included",
 );
 
 /** One decoded chunk: entries for slabs `firstSlab .. firstSlab + filled.length - 1`. */

@@ -106,6 +106,19 @@ export interface ImageSpace {
   deadBytes: number;
 }
 
+/**
+ * A node record longer than the image's slabs hold (only a geometry smaller
+ * than the default can meet one: see `recordBytesMax`). A `RangeError`: the
+ * data does not fit the file's limits.
+ */
+export class RecordTooLargeError extends RangeError {
+  /** @param message What did not fit, and what to do. */
+  constructor(message: string) {
+    super(message);
+    this.name = "RecordTooLargeError";
+  }
+}
+
 /** A run of buffered records that are contiguous in the file, encoded into `buffer`. */
 interface Run {
   offset: number;
@@ -113,9 +126,14 @@ interface Run {
   bytes: number;
 }
 
-/** The first byte records may use in `slab` (slab 0 holds the header region). */
-function slabBase(slab: number): number {
-  return slab === 0 ? headerRegionBytes : 0;
+/**
+ * Where records may start in `slab`, from its start: past the header region
+ * in the slabs it covers (only slab 0, but with slabs smaller than 8 KiB all
+ * of the first ones, which then hold no record).
+ */
+function slabBase(slab: number, slabBytes: number): number {
+  const start = slab * slabBytes;
+  return start >= headerRegionBytes ? 0 : Math.min(slabBytes, headerRegionBytes - start);
 }
 
 /** An open image file. */
@@ -127,6 +145,8 @@ export class ImageFile {
   readonly #chunkEntriesMax: number;
   /** The largest record a slab of this file holds. */
   readonly #recordBytesMax: number;
+  /** Slabs the header region touches: the table always keeps them. */
+  readonly #headerSlabs: number;
   #current: CurrentHeader;
   /** Per slab: bytes used from its start (appends continue there). */
   readonly #filled: number[];
@@ -166,6 +186,7 @@ export class ImageFile {
     this.#slabBytes = current.header.slabBytes;
     this.#chunkEntriesMax = current.header.chunkEntriesMax;
     this.#recordBytesMax = recordBytesMax(current.header);
+    this.#headerSlabs = Math.ceil(headerRegionBytes / this.#slabBytes);
     this.#current = current;
     this.#filled = [];
     this.#live = [];
@@ -276,8 +297,9 @@ export class ImageFile {
     for (let slab = 0; slab < this.#filled.length; slab++) {
       liveBytes += this.#live[slab];
       heldBytes += this.#held[slab];
-      if (this.#isFree(slab)) freeSlabs++;
-      else deadBytes += this.#filled[slab] - slabBase(slab) - this.#live[slab] - this.#held[slab];
+      const base = slabBase(slab, this.#slabBytes);
+      if (this.#isFree(slab)) freeSlabs += base < this.#slabBytes ? 1 : 0; // not a header's whole slab
+      else deadBytes += this.#filled[slab] - base - this.#live[slab] - this.#held[slab];
     }
     assert(deadBytes >= 0 && liveBytes >= 0, "space counts are not negative");
     return { slabs: this.#filled.length, freeSlabs, liveBytes, heldBytes, deadBytes };
@@ -331,7 +353,7 @@ export class ImageFile {
     const length = nodeRecordBytes(node);
     if (length > this.#recordBytesMax) {
       // Only a geometry smaller than the default can meet this (the simulator's).
-      throw new RangeError(
+      throw new RecordTooLargeError(
         `Cannot write a node record of ${length} bytes: this image's ${this.#slabBytes}-byte ` +
           `slabs hold records of at most ${this.#recordBytesMax} bytes; create the image with ` +
           `larger slabs`,
@@ -431,7 +453,7 @@ export class ImageFile {
     found.slab = slab;
     found.start = offset - slab * slabBytes;
     found.end = found.start + refLength(ref);
-    assert(found.start >= slabBase(slab), "a record lies past its slab's base");
+    assert(found.start >= slabBase(slab, slabBytes), "a record lies past its slab's base");
     return found.end > cached.length ? undefined : cached;
   }
 
@@ -597,9 +619,9 @@ export class ImageFile {
     return Math.min(coverage, this.#fallbackCoverage ?? coverage);
   }
 
-  /** Forgets free slabs at the end of the file, so the file can shrink. */
+  /** Forgets free slabs at the end of the file, so the file can shrink (never into the header). */
   #dropFreeTail(): void {
-    while (this.#filled.length > 1 && this.#isFree(this.#filled.length - 1)) {
+    while (this.#filled.length > this.#headerSlabs && this.#isFree(this.#filled.length - 1)) {
       this.#filled.pop();
       this.#live.pop();
       this.#held.pop();
@@ -610,9 +632,12 @@ export class ImageFile {
 
   /** Reserves room for the table's chunks (before any free: freed slabs are still in use). */
   #placeTable(): number[] {
-    // Placing chunks may add slabs; reserve for a few more entries than now.
+    // Placing chunks may add slabs; reserve for a few more entries than now
+    // (and, in a new table, for the header region's whole slabs too).
     const perChunk = this.#chunkEntriesMax;
-    const entries = this.#filled.length + Math.ceil(this.#filled.length / perChunk) + 2;
+    const slabs = this.#filled.length;
+    const headerSlabsToAdd = Math.max(0, this.#headerSlabs - Math.max(slabs, 1));
+    const entries = slabs + Math.ceil(slabs / perChunk) + 2 + headerSlabsToAdd;
     const addresses: number[] = [];
     for (let first = 0; first < entries; first += perChunk) {
       const reserved = chunkBytes(Math.min(perChunk, entries - first));
@@ -681,7 +706,7 @@ export class ImageFile {
     }
     this.#held = held;
     for (let slab = 0; slab < this.#live.length; slab++) {
-      if (this.#isFree(slab)) this.#filled[slab] = slabBase(slab);
+      if (this.#isFree(slab)) this.#filled[slab] = slabBase(slab, this.#slabBytes);
     }
     this.#freeFrom = 0;
   }
@@ -690,17 +715,23 @@ export class ImageFile {
     return this.#live[slab] === 0 && this.#held[slab] === 0;
   }
 
-  /** Finds room for `bytes` in the cursor slab, a free slab or a new one, and claims it. */
+  /**
+   * Finds room for `bytes` in the cursor slab, a free slab or a new one, and
+   * claims it. A free or new slab may still lack the room: the header
+   * region's (slab 0's rest, or none), so the search goes on past it.
+   */
   #place(bytes: number): number {
     const slabBytes = this.#slabBytes;
-    assert(bytes > 0 && bytes <= this.#recordBytesMax, "a record fits any slab");
+    assert(bytes > 0 && bytes <= this.#recordBytesMax, "a record fits a slab past the header");
     let slab = this.#cursor;
-    if (slab < 0 || this.#filled[slab] + bytes > slabBytes) {
+    for (let tries = 0; slab < 0 || this.#filled[slab] + bytes > slabBytes; tries++) {
+      // Each try takes a free slab past the last, or a new one: a header slab at most once.
+      assert(tries <= this.#filled.length + this.#headerSlabs, "a slab with room is found");
       slab = this.#nextFreeSlab();
       if (slab < 0) {
         assert(this.#filled.length < slabsMax, "the image has room for another slab");
         slab = this.#filled.length;
-        this.#filled.push(slabBase(slab));
+        this.#filled.push(slabBase(slab, slabBytes));
         this.#live.push(0);
         this.#held.push(0);
       }
