@@ -16,6 +16,7 @@
  * @module
  */
 
+import { slabBytes } from "../lib/image/allocation.ts";
 import { faultProfiles } from "./faults.ts";
 import {
   drawDurability,
@@ -218,6 +219,9 @@ interface Totals {
   stoppedEarly: number;
   crashPoints: Set<string>;
   faults: Record<string, number>;
+  /** Image guard counters summed (see `image_guard.ts`), and seeds run with small slabs. */
+  image: Record<string, number>;
+  smallSlabSeeds: number;
 }
 
 function addUp(totals: Totals, result: RunResult): void {
@@ -238,6 +242,15 @@ function addUp(totals: Totals, result: RunResult): void {
   for (const [kind, count] of Object.entries(result.stats.faults)) {
     totals.faults[kind] = (totals.faults[kind] ?? 0) + count;
   }
+  const image = result.stats.image;
+  for (const [name, count] of Object.entries(image)) {
+    totals.image[name] = name === "slabsMax"
+      ? Math.max(totals.image[name] ?? 0, count)
+      : (totals.image[name] ?? 0) + count;
+  }
+  totals.image.seedsPastOneSlab = (totals.image.seedsPastOneSlab ?? 0) +
+    (image.slabsMax > 1 ? 1 : 0);
+  if (result.stats.slabBytes < slabBytes) totals.smallSlabSeeds++;
 }
 
 function printSummary(totals: Totals, ms: number): void {
@@ -261,6 +274,15 @@ function printSummary(totals: Totals, ms: number): void {
     `checkpoints committed: ${totals.checkpoints}; image nodes loaded: ${totals.nodesLoaded} ` +
       `(${totals.eagerOpens} recoveries loaded the whole image at open); ` +
       `writes queued for a load: ${totals.queuedWrites}; verify() passes: ${totals.verifies}`,
+  );
+  const image = totals.image;
+  console.log(
+    `image: ${totals.smallSlabSeeds} seeds with small slabs, ${image.seedsPastOneSlab ?? 0} past ` +
+      `one slab (at most ${image.slabsMax ?? 0}); slabs reused: ${image.slabsReused ?? 0}; ` +
+      `slabs held only for the older slot, summed over commits: ${image.heldSlabs ?? 0}; ` +
+      `header writes with a table of several chunks: ${image.multiChunkTables ?? 0} of ` +
+      `${image.headerCommits ?? 0}; image writes checked: ${image.writesChecked ?? 0}; ` +
+      `compactions' headers checked at the rename: ${image.renamesChecked ?? 0}`,
   );
   console.log(`faults injected: ${faults.join(", ") || "none"}`);
   if (totals.outOfMemory > 0) {
@@ -293,6 +315,8 @@ async function main(): Promise<number> {
     stoppedEarly: 0,
     crashPoints: new Set(),
     faults: {},
+    image: {},
+    smallSlabSeeds: 0,
   };
   const replayed = cli.replay === undefined ? undefined : await loadTrace(cli.replay);
   let lastProgress = started;

@@ -64,10 +64,21 @@ function applyMutation(state: State, mutation: SimMutation): boolean {
 export function applyOp(state: State, op: SimOp): Verdict {
   if (op.type === "atomic") {
     for (const check of op.checks) if (state.get(check.key) !== check.value) return "check";
-    const copy = new Map(state);
-    for (const mutation of op.ops) if (!applyMutation(copy, mutation)) return "range";
-    state.clear();
-    for (const [key, value] of copy) state.set(key, value);
+    // The keys the batch changes, applied only if all of it is in range: a
+    // copy of the whole state per batch made churn runs' oracle the run's cost.
+    const changed = new Map<string, number | undefined>();
+    for (const mutation of op.ops) {
+      const before = changed.has(mutation.key)
+        ? changed.get(mutation.key)
+        : state.get(mutation.key);
+      const scratch: State = new Map(before === undefined ? [] : [[mutation.key, before]]);
+      if (!applyMutation(scratch, mutation)) return "range";
+      changed.set(mutation.key, scratch.get(mutation.key));
+    }
+    for (const [key, value] of changed) {
+      if (value === undefined) state.delete(key);
+      else state.set(key, value);
+    }
     return "ok";
   }
   assert(op.type === "add" || op.type === "set" || op.type === "delete", "only writes apply");

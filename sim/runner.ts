@@ -7,25 +7,29 @@
  * @module
  */
 
-import { assert } from "../lib/_assert.ts";
+import { assert, AssertionError } from "../lib/_assert.ts";
 import {
   CorruptionError,
   MemoryLimitError,
   StorageIoError,
   StoreClosedError,
 } from "../lib/errors.ts";
-import { compactingFileName, imageFileName } from "../lib/image/image_file.ts";
+import type { ImageGeometry } from "../lib/image/allocation.ts";
+import { compactingFileName, imageFileName, RecordTooLargeError } from "../lib/image/image_file.ts";
 import {
   type CheckpointOptions,
   type Durability,
+  imageGeometryKey,
+  type InternalStoreOptions,
   type LoadMode,
   openStore,
   type Store,
-  type StoreOptions,
   trieFailureLead,
   writeCounters,
 } from "../lib/store/store.ts";
+import { addChurn, drawImageWorkload, imageGeometryFor } from "./churn.ts";
 import type { FaultProfile, FaultRecord } from "./faults.ts";
+import { ImageGuard, type ImageGuardStats } from "./image_guard.ts";
 import { MemoryPressure } from "./memory.ts";
 import { Oracle, type State, type Verdict, type Violation } from "./model.ts";
 import { eventPrng, hash32, hashString } from "./prng.ts";
@@ -64,6 +68,16 @@ export interface RunOptions {
    * trie's arena cannot grow) until the next crash or restart; default 0.
    */
   memoryPressure?: number;
+  /**
+   * The geometry of the images the store creates (default: drawn for the
+   * seed, see `drawImageWorkload`: small slabs on three seeds in four).
+   */
+  imageGeometry?: ImageGeometry;
+  /**
+   * Whether generated steps get churn batches and compacting checkpoints
+   * (default: on the seeds that draw small slabs; see `addChurn`).
+   */
+  churn?: boolean;
 }
 
 /** Counters of one run. */
@@ -106,6 +120,10 @@ export interface RunStats {
   outOfMemory: number;
   /** Injected faults by kind (`memoryExhausted`: see {@link RunOptions.memoryPressure}). */
   faults: Record<string, number>;
+  /** What the image guard saw: writes checked, slabs reused, the most slabs, tables of several chunks. */
+  image: ImageGuardStats;
+  /** The slab size of the images the run's stores created. */
+  slabBytes: number;
 }
 
 /** The outcome of one run. */
@@ -153,9 +171,22 @@ class StopRun extends Error {}
 
 /** Runs one seed. */
 export async function runSimulation(options: RunOptions): Promise<RunResult> {
-  const steps = options.steps ??
-    generateSteps({ seed: options.seed, ops: options.ops, clients: options.clients });
-  const run = new Run(options);
+  const workload = drawImageWorkload(options.seed);
+  const generate = () => {
+    const generated = generateSteps({
+      seed: options.seed,
+      ops: options.ops,
+      clients: options.clients,
+    });
+    return options.churn ?? workload.small
+      ? addChurn(generated, options.seed, workload)
+      : generated;
+  };
+  const steps = options.steps ?? generate();
+  // Given steps (a replay, a shrink) take the geometry of the run they came from.
+  const geometry = options.imageGeometry ??
+    imageGeometryFor(workload, options.steps === undefined ? steps : [...generate(), ...steps]);
+  const run = new Run(options, geometry);
   let stoppedEarly: string | undefined;
   run.memory.install();
   try {
@@ -175,6 +206,7 @@ export async function runSimulation(options: RunOptions): Promise<RunResult> {
   run.stats.faults = { ...run.storage.faultCounts };
   if (run.memory.exhaustions > 0) run.stats.faults.memoryExhausted = run.memory.exhaustions;
   run.stats.ioSteps = run.storage.scheduler.steps;
+  run.stats.image = { ...run.guard.stats };
   run.stats.excusedLosses = run.oracle.excusedLosses;
   run.stats.clobberedRecoveries = run.oracle.clobberedRecoveries;
   return {
@@ -212,7 +244,20 @@ class Run {
     nodesLoaded: 0,
     outOfMemory: 0,
     faults: {},
+    image: {
+      writesChecked: 0,
+      headerCommits: 0,
+      slabsMax: 0,
+      multiChunkTables: 0,
+      slabsReused: 0,
+      heldSlabs: 0,
+      renamesChecked: 0,
+    },
+    slabBytes: 0,
   };
+  /** Checks every write to the image files (see `image_guard.ts`). */
+  readonly guard: ImageGuard;
+  readonly #geometry: ImageGeometry;
   /** Each client's op in flight (settles either way), if any. */
   readonly #busy = new Map<number, Promise<void>>();
   /** A write failed with a storage error: the store must refuse writes until reopened. */
@@ -242,8 +287,19 @@ class Run {
    */
   #queuedWrite: Promise<void> | undefined;
 
-  constructor(options: RunOptions) {
+  constructor(options: RunOptions, geometry: ImageGeometry) {
     this.#seed = options.seed;
+    this.#geometry = geometry;
+    this.stats.slabBytes = geometry.slabBytes;
+    this.guard = new ImageGuard((property, message) => {
+      const step = this.storage.scheduler.context ?? -1;
+      const where = step === finishContext
+        ? "the final drain"
+        : step === openContext
+        ? "the first open"
+        : `step ${step}`;
+      this.oracle.violate(property, `${where}: ${message}`, [step]);
+    });
     this.#durability = options.durability ?? "strict";
     this.#checkpoint = options.checkpoint ?? drawCheckpointOptions(options.seed);
     this.#load = options.load;
@@ -315,6 +371,13 @@ class Run {
       if (life !== this.#life) return;
       if (error instanceof StorageIoError) {
         this.#storageErrorSeen(step, "a checkpoint", error);
+        // A failed checkpoint poisons whatever failed it: an engine fault is no disk's.
+        const cause = error.cause;
+        if (cause instanceof AssertionError || cause instanceof RecordTooLargeError) {
+          this.oracle.violate("error", `step ${step}: checkpoint failed: ${describe(cause)}`, [
+            step,
+          ]);
+        }
         this.poisoned = true;
       } else if (this.#outOfMemory(error)) return;
       else if (error instanceof CorruptionError) this.#corruptionSeen(step, error);
@@ -625,14 +688,15 @@ class Run {
     return lostWrite;
   }
 
-  #storeOptions(load: LoadMode): StoreOptions {
+  #storeOptions(load: LoadMode): InternalStoreOptions {
     return {
-      storage: this.storage,
+      storage: this.guard.wrap(this.storage),
       clock: this.storage.clock,
       walSegmentBytes: simSegmentBytes,
       durability: this.#durability,
       checkpoint: this.#checkpoint,
       load,
+      [imageGeometryKey]: this.#geometry,
     };
   }
 

@@ -5,10 +5,13 @@
  * after. A later change to the workload or to the simulator's decisions can
  * move what a seed exercises, so each engine bug also has a deterministic
  * unit test beside the code it fixed. The seeds were found when every open
- * loaded the image lazily, so they replay with `load: "lazy"`.
+ * loaded the image lazily, so they replay with `load: "lazy"`; and before
+ * small slabs and churn (`sim/churn.ts`), so they replay with the default
+ * image geometry and no churn (their runs are then the ones that found them).
  */
 
 import assert from "node:assert/strict";
+import { defaultGeometry } from "../lib/image/allocation.ts";
 import {
   drawDurability,
   drawProfile,
@@ -303,6 +306,8 @@ for (const pin of pinned) {
       // The seeds before drawn open modes were found when open loaded lazily: replay them so.
       load: pin.drawnLoads === true ? undefined : "lazy",
       memoryPressure: pin.memoryPressure,
+      imageGeometry: defaultGeometry,
+      churn: false,
     });
     const first = result.violations[0];
     assert.equal(

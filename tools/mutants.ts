@@ -95,7 +95,7 @@ async function tryMutant(patch: string, seeds: string, ops: string): Promise<Row
     ], dir);
     const failed = /FAILED seed (\d+)/.exec(sim.out);
     const tried = Number(/^(\d+) seeds,/m.exec(sim.out)?.[1] ?? 0);
-    const property = /^ {2}(\w+): /m.exec(sim.out.slice(failed?.index ?? 0))?.[1] ?? "-";
+    const property = /^ {2}([\w-]+): /m.exec(sim.out.slice(failed?.index ?? 0))?.[1] ?? "-";
     if (sim.code === 1 && failed !== null) {
       return { mutant, caught: true, seed: failed[1], tried, property, note: "" };
     }
