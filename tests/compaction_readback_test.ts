@@ -1,0 +1,87 @@
+/**
+ * A compaction reads its new file's header slots back before renaming it
+ * over the image: a header write the disk reported done but put elsewhere
+ * (or nowhere) must fail the compaction, leaving the image as it was.
+ */
+
+import assert from "node:assert/strict";
+import { MemoryBlockStorage, openStore, StorageIoError } from "../mod.ts";
+import { decodeHeaderSlot, headerSlotBytes, headerSlotOffsets } from "../lib/image/header.ts";
+import { compactingFileName, imageFileName } from "../lib/image/image_file.ts";
+import type { BlockFile } from "../lib/storage/block_storage.ts";
+import { ForwardingFile, ForwardingStorage } from "./_storage_wrappers.ts";
+
+/** Drops (reporting success) the `nth` write of a whole header slot `slot` of a compaction's file. */
+class LosesCompactionSlot extends ForwardingStorage {
+  readonly #slot: 0 | 1;
+  readonly #nth: number;
+  dropped = 0;
+
+  constructor(inner: MemoryBlockStorage, slot: 0 | 1, nth: number) {
+    super(inner, "memory losing a compaction's header write");
+    this.#slot = slot;
+    this.#nth = nth;
+  }
+
+  override wrapFile(file: BlockFile): BlockFile {
+    if (file.name !== compactingFileName) return file;
+    let writes = 0;
+    const storage = this;
+    const offset = headerSlotOffsets[this.#slot];
+    const nth = this.#nth;
+    return new class extends ForwardingFile {
+      override write(at: number, data: Uint8Array): Promise<void> {
+        if (at === offset && data.length === headerSlotBytes && ++writes === nth) {
+          storage.dropped++;
+          return Promise.resolve(); // a misdirected write that never reaches the disk
+        }
+        return super.write(at, data);
+      }
+    }(file);
+  }
+}
+
+async function filled(storage: ForwardingStorage | MemoryBlockStorage) {
+  const store = await openStore({ storage, checkpoint: { auto: false } });
+  for (let index = 0; index < 40; index++) await store.set(`key ${index}`, index + 1);
+  await store.checkpoint();
+  for (let index = 0; index < 20; index++) await store.delete(`key ${index}`);
+  await store.checkpoint(); // both slots hold committed images
+  return store;
+}
+
+// Slot B: the read-back took the new file's empty generation-0 header (the
+// slot's first write, at the file's creation) for a valid older slot, so the
+// rename made an empty image with coverage 0 the fallback while every covered
+// WAL segment went (a regression test). Slot A: a blank slot was caught before.
+for (
+  const [slot, nth, lead, what] of [
+    [1, 2, "regression", "slot B (left holding the new file's empty header)"],
+    [0, 1, "compaction", "slot A (left blank)"],
+  ] as const
+) {
+  Deno.test(`${lead}: a compaction whose write of ${what} was lost is refused`, async () => {
+    const memory = new MemoryBlockStorage();
+    const storage = new LosesCompactionSlot(memory, slot, nth);
+    const store = await filled(storage);
+    await assert.rejects(store.checkpoint({ compact: true }), (error: unknown) => {
+      assert.ok(error instanceof StorageIoError);
+      assert.match(error.message, /headers did not read back as written; the image is unchanged/);
+      return true;
+    });
+    assert.equal(storage.dropped, 1);
+    await store.close().catch(() => {});
+    // The old image is the image: both its slots hold committed headers.
+    const file = await memory.open(imageFileName);
+    for (const offset of headerSlotOffsets) {
+      const header = decodeHeaderSlot(await file.read(offset, headerSlotBytes));
+      assert.ok(typeof header === "object" && header.generation > 0, `slot at ${offset}`);
+    }
+    await file.close();
+    const again = await openStore({ storage: memory });
+    assert.equal(await again.get("key 30"), 31);
+    assert.equal(await again.get("key 3"), undefined);
+    assert.ok((await again.verify()).ok);
+    await again.close();
+  });
+}
