@@ -15,7 +15,8 @@ import { ForwardingFile, ForwardingStorage } from "./_storage_wrappers.ts";
 class LosesCompactionSlot extends ForwardingStorage {
   readonly #slot: 0 | 1;
   readonly #nth: number;
-  dropped = 0;
+  /** Writes dropped so far (an object, so the file wrapper shares it). */
+  readonly dropped = { count: 0 };
 
   constructor(inner: MemoryBlockStorage, slot: 0 | 1, nth: number) {
     super(inner, "memory losing a compaction's header write");
@@ -26,13 +27,13 @@ class LosesCompactionSlot extends ForwardingStorage {
   override wrapFile(file: BlockFile): BlockFile {
     if (file.name !== compactingFileName) return file;
     let writes = 0;
-    const storage = this;
+    const dropped = this.dropped;
     const offset = headerSlotOffsets[this.#slot];
     const nth = this.#nth;
     return new class extends ForwardingFile {
       override write(at: number, data: Uint8Array): Promise<void> {
         if (at === offset && data.length === headerSlotBytes && ++writes === nth) {
-          storage.dropped++;
+          dropped.count++;
           return Promise.resolve(); // a misdirected write that never reaches the disk
         }
         return super.write(at, data);
@@ -69,7 +70,7 @@ for (
       assert.match(error.message, /headers did not read back as written; the image is unchanged/);
       return true;
     });
-    assert.equal(storage.dropped, 1);
+    assert.equal(storage.dropped.count, 1);
     await store.close().catch(() => {});
     // The old image is the image: both its slots hold committed headers.
     const file = await memory.open(imageFileName);
