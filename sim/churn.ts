@@ -48,10 +48,16 @@ export interface ImageWorkload {
   churn: number;
   /** The share of client ops turned into compacting checkpoints. */
   compactions: number;
+  /** The share of client ops turned into (incremental) checkpoints. */
+  checkpoints: number;
   /** Groups of the churn key space ({@link churnItems} keys each). */
   groups: number;
   /** Bytes of padding after each churn key's item, so leaves are long but stay inline. */
   padBytes: number;
+  /** The chance that the image guard misplaces a header write of a compaction's file. */
+  compactionHeaderFaults: number;
+  /** Steps the churn grows the store, then as many it shrinks it, in turns. */
+  phaseSteps: number;
 }
 
 /** Streams of `eventPrng`. */
@@ -62,14 +68,29 @@ const smallSeedsShare = 0.75;
 export const churnItems = 16;
 /** Mutations of a scattered churn batch, at most. */
 const scatterOpsMax = 32;
+/** The share of client ops turned into compacting checkpoints, on seeds with churn. */
+const compactions = 0.005;
+/**
+ * The share of client ops turned into checkpoints, on seeds with churn: a
+ * slab is freed two commits after its records were dropped, so reuse and the
+ * older slot's held slabs need several commits in one store's life.
+ */
+const checkpoints = 0.02;
+/**
+ * The chance that the image guard misplaces a header write of a compaction's
+ * file, on half the seeds with churn (a run compacts a few times: see
+ * `image_guard.ts`).
+ */
+const compactionHeaderFaultChance = 0.1;
 /** The most table entries per chunk a small geometry draws (small, so tables span chunks). */
 const chunkEntriesDrawMax = 4;
 
 /**
  * The image workload a seed runs with: on three seeds in four, small slabs
- * (chunks of 1 to 4 entries) and 5% to 20% of client ops turned into churn
- * batches and 2% into compacting checkpoints; on the others, the default
- * geometry and the workload unchanged.
+ * (chunks of 1 to 4 entries), 5% to 20% of client ops turned into churn
+ * batches and 0.5% into compacting checkpoints, and on half of those seeds
+ * one compaction header write in ten misplaced by the image guard; on the
+ * others, the default geometry and the workload unchanged.
  *
  * @example
  * ```ts
@@ -82,21 +103,39 @@ export function drawImageWorkload(seed: number): ImageWorkload {
   const random = eventPrng(seed, stream.workload, 0);
   const small = random.chance(smallSeedsShare);
   const chunkEntriesMax = 1 + random.below(chunkEntriesDrawMax);
-  const churn = 0.05 + random.unit() * 0.15;
-  const groups = 12 + random.below(21);
-  const padBytes = 8 + random.below(41);
-  return small ? { small, chunkEntriesMax, churn, compactions: 0.005, groups, padBytes } : {
+  const churn = 0.04 + random.unit() * 0.08;
+  const groups = 8 + random.below(17);
+  const padBytes = 16 + random.below(33);
+  const compactionHeaderFaults = random.chance(0.5) ? compactionHeaderFaultChance : 0;
+  const phaseSteps = 50 + random.below(151);
+  if (!small) {
+    return {
+      small,
+      chunkEntriesMax: defaultGeometry.chunkEntriesMax,
+      churn: 0,
+      compactions: 0,
+      checkpoints: 0,
+      groups,
+      padBytes,
+      compactionHeaderFaults: 0,
+      phaseSteps,
+    };
+  }
+  return {
     small,
-    chunkEntriesMax: defaultGeometry.chunkEntriesMax,
-    churn: 0,
-    compactions: 0,
+    chunkEntriesMax,
+    churn,
+    compactions,
+    checkpoints,
     groups,
     padBytes,
+    compactionHeaderFaults,
+    phaseSteps,
   };
 }
 
 /**
- * The geometry of a run: the default one, or the smallest slabs (from 16
+ * The geometry of a run: the default one, or the smallest slabs (from 4
  * KiB) whose records hold the largest record `steps` can make, with the
  * drawn chunk entries.
  */
@@ -123,18 +162,21 @@ export function imageGeometryFor(workload: ImageWorkload, steps: readonly Step[]
  */
 export function recordBytesBoundOf(steps: readonly Step[]): number {
   const keys = new Map<string, Uint8Array>();
-  const visit = (value: unknown, depth: number): void => {
-    assert(depth <= 8, "ops nest a few levels deep");
-    if (Array.isArray(value)) {
-      for (const item of value) visit(item, depth + 1);
-    } else if (typeof value === "object" && value !== null && !(value instanceof Uint8Array)) {
-      for (const [field, inner] of Object.entries(value)) {
-        if (field === "key" || field === "keys") collectKeys(inner, keys);
-        else visit(inner, depth + 1);
-      }
-    }
-  };
-  for (const step of steps) if (step.kind === "op") visit(step.op, 0);
+  for (const step of steps) {
+    if (step.kind !== "op") continue;
+    // The fields ops name keys in (a write op whose keys sit elsewhere would
+    // leave the bound short: the engine then refuses its record, a violation).
+    const op = step.op as {
+      key?: unknown;
+      keys?: unknown;
+      checks?: { key?: unknown }[];
+      ops?: { key?: unknown }[];
+    };
+    collectKeys(op.key, keys);
+    collectKeys(op.keys, keys);
+    for (const check of op.checks ?? []) collectKeys(check.key, keys);
+    for (const mutation of op.ops ?? []) collectKeys(mutation.key, keys);
+  }
   const sorted = [...keys.values()].sort(compareBytes);
   const longest = Math.max(0, ...sorted.map((key) => key.length));
   return nodeRecordBytesBound(
@@ -148,6 +190,7 @@ const encoder = new TextEncoder();
 
 /** Adds a key field's keys (a string, bytes, or an array of them) as bytes, by a name. */
 function collectKeys(value: unknown, keys: Map<string, Uint8Array>): void {
+  if (value === undefined) return;
   const values = Array.isArray(value) ? value : [value];
   for (const key of values) {
     if (typeof key === "string") keys.set(`s${key}`, encoder.encode(key));
@@ -195,21 +238,22 @@ function commonPrefix(a: Uint8Array, b: Uint8Array): number {
 /**
  * Turns a share of `steps`' client ops into churn: atomic batches that
  * rewrite a group of keys, delete one, or scatter sets, adds and deletes
- * over the churn key space; and some into compacting checkpoints. Each
+ * over the churn key space; and some into checkpoints, a few compacting. Each
  * step's fate comes from `eventPrng(seed, stream, step id)`, so it is the
  * same whichever steps a shrink keeps. Unchanged when the workload's
  * shares are 0.
  */
 export function addChurn(steps: Step[], seed: number, workload: ImageWorkload): Step[] {
-  if (workload.churn === 0 && workload.compactions === 0) return steps;
+  const { compactions, checkpoints, churn } = workload;
+  if (churn === 0 && compactions === 0 && checkpoints === 0) return steps;
   return steps.map((step) => {
     if (step.kind !== "op") return step;
     const random = eventPrng(seed, stream.churn, step.id);
     const roll = random.unit();
-    if (roll < workload.compactions) {
-      return { id: step.id, kind: "checkpoint", compact: true, drive: step.drive };
+    if (roll < compactions + checkpoints) {
+      return { id: step.id, kind: "checkpoint", compact: roll < compactions, drive: step.drive };
     }
-    if (roll >= workload.compactions + workload.churn) return step;
+    if (roll >= compactions + checkpoints + churn) return step;
     const ops = churnBatch(random, step.id, workload);
     return { ...step, op: { type: "atomic", checks: [], ops } };
   });
@@ -223,12 +267,20 @@ export function churnKey(group: number, item: number, workload: ImageWorkload): 
   }`;
 }
 
-/** One churn batch: a group rewritten, a group deleted, or scattered mutations. */
+/**
+ * One churn batch: a group rewritten, a group deleted, or scattered
+ * mutations. The store grows and shrinks in turns ({@link ImageWorkload.phaseSteps}
+ * steps each): while it shrinks, most batches delete, so whole slabs at the
+ * image's end come to hold only records of the older image, and the free
+ * tail the commit after drops must pass them by.
+ */
 function churnBatch(random: Prng, id: number, workload: ImageWorkload): SimMutation[] {
   const ops: SimMutation[] = [];
+  const shrinking = Math.floor(id / workload.phaseSteps) % 2 === 1;
+  const rewrites = shrinking ? 0.1 : 0.55;
   const roll = random.unit();
   const group = random.below(workload.groups);
-  if (roll < 0.4) {
+  if (roll < rewrites) {
     for (let item = 0; item < churnItems; item++) {
       const key = churnKey(group, item, workload);
       ops.push({ type: "set", key, value: random.below(2 ** 31) * 4096 + item });
@@ -241,7 +293,7 @@ function churnBatch(random: Prng, id: number, workload: ImageWorkload): SimMutat
     const count = 1 + random.below(scatterOpsMax);
     for (let index = 0; index < count; index++) {
       const key = churnKey(random.below(workload.groups), random.below(churnItems), workload);
-      const kind = random.below(3);
+      const kind = random.below(shrinking ? 4 : 3); // shrinking: half of them delete
       if (kind === 0) ops.push({ type: "add", key, delta: distinctDelta(id) + index });
       else if (kind === 1) ops.push({ type: "set", key, value: random.below(2 ** 31) });
       else ops.push({ type: "delete", key });

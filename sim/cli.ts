@@ -282,7 +282,8 @@ function printSummary(totals: Totals, ms: number): void {
       `slabs held only for the older slot, summed over commits: ${image.heldSlabs ?? 0}; ` +
       `header writes with a table of several chunks: ${image.multiChunkTables ?? 0} of ` +
       `${image.headerCommits ?? 0}; image writes checked: ${image.writesChecked ?? 0}; ` +
-      `compactions' headers checked at the rename: ${image.renamesChecked ?? 0}`,
+      `compactions' headers checked at the rename: ${image.renamesChecked ?? 0} ` +
+      `(header writes misplaced by the guard: ${image.headerFaultsPlanted ?? 0})`,
   );
   console.log(`faults injected: ${faults.join(", ") || "none"}`);
   if (totals.outOfMemory > 0) {

@@ -24,6 +24,14 @@
  * with one a misplaced header write damaged (`image-rename`; the engine
  * reads the slots back before the rename to prevent this).
  *
+ * A misplaced header write of a compaction's file is rare on the simulated
+ * disk (a misdirected write is one in 2,000 writes at most, and a run
+ * compacts a few times), so the guard also plants it: on the seeds that ask
+ * ({@link ImageGuardOptions.compactionHeaderFaults}) each whole-slot write
+ * to `image.tt.compacting` is, with that chance, sent elsewhere in the file
+ * or nowhere, reported done, and logged as the disk logs a misdirected write
+ * (so the oracle's excuses treat it as one).
+ *
  * It also counts what the image did (header commits, the most slabs, tables
  * of several chunks, slabs reused after they were freed) for the summary.
  *
@@ -48,6 +56,7 @@ import { compactingFileName, imageFileName } from "../lib/image/image_file.ts";
 import { decodeNodeRecord, inlineLeafRef, refLength, refOffset } from "../lib/image/node_record.ts";
 import type { BlockFile, BlockStorage, OpenFileOptions } from "../lib/storage/block_storage.ts";
 import { ByteImage } from "../lib/storage/_shared.ts";
+import { eventPrng } from "./prng.ts";
 import type { SimBlockStorage } from "./storage.ts";
 
 /** The largest shadowed file (the simulated disk's own limit). */
@@ -56,6 +65,8 @@ const shadowBytesMax = 1 << 30;
 const walkRecordsMax = 1 << 20;
 /** Table chunks one walk of a chain reads at most. */
 const walkChunksMax = 1 << 16;
+/** The `eventPrng` stream of planted compaction header faults. */
+const headerFaultStream = 0x4eaf;
 
 /** What the guard saw, summed over a run. */
 export interface ImageGuardStats {
@@ -73,6 +84,32 @@ export interface ImageGuardStats {
   heldSlabs: number;
   /** Compactions' files checked at their rename. */
   renamesChecked: number;
+  /** Header writes of compactions' files the guard misplaced (see the module comment). */
+  headerFaultsPlanted: number;
+}
+
+/** Counters at zero. */
+export function newImageGuardStats(): ImageGuardStats {
+  return {
+    writesChecked: 0,
+    headerCommits: 0,
+    slabsMax: 0,
+    multiChunkTables: 0,
+    slabsReused: 0,
+    heldSlabs: 0,
+    renamesChecked: 0,
+    headerFaultsPlanted: 0,
+  };
+}
+
+/** How an {@link ImageGuard} reports and what it plants. */
+export interface ImageGuardOptions {
+  /** Called once per broken property found. */
+  report: GuardReport;
+  /** The run's seed: decides the planted faults. */
+  seed: number;
+  /** The chance that a whole-slot write to a compaction's file is misplaced (default 0). */
+  compactionHeaderFaults?: number;
 }
 
 /** Reports a broken property: `image-overwrite` or `image-rename`, and a sentence. */
@@ -94,20 +131,36 @@ interface InUse {
 /** Checks writes to the image files of simulated disks; see the module comment. */
 export class ImageGuard {
   /** What the guard saw so far. */
-  readonly stats: ImageGuardStats = {
-    writesChecked: 0,
-    headerCommits: 0,
-    slabsMax: 0,
-    multiChunkTables: 0,
-    slabsReused: 0,
-    heldSlabs: 0,
-    renamesChecked: 0,
-  };
+  readonly stats: ImageGuardStats = newImageGuardStats();
   readonly #report: GuardReport;
+  readonly #seed: number;
+  readonly #headerFaults: number;
+  /** Compaction header writes so far: the index of the next one's fault decision. */
+  #headerWrites = 0;
 
-  /** @param report Called once per broken property found. */
-  constructor(report: GuardReport) {
-    this.#report = report;
+  /** @param options How to report, and what to plant. */
+  constructor(options: ImageGuardOptions) {
+    this.#report = options.report;
+    this.#seed = options.seed;
+    this.#headerFaults = options.compactionHeaderFaults ?? 0;
+    assert(this.#headerFaults >= 0 && this.#headerFaults <= 1, "a chance");
+  }
+
+  /**
+   * @internal Where a whole-slot write of a compaction's file at `offset`
+   * goes: `offset`, another sector-aligned offset below `fileBytes`, or
+   * nowhere (null), as drawn.
+   */
+  placeHeaderWrite(offset: number, fileBytes: number, sectorBytes: number): number | null {
+    const random = eventPrng(this.#seed, headerFaultStream, this.#headerWrites++);
+    if (!random.chance(this.#headerFaults)) return offset;
+    this.stats.headerFaultsPlanted++;
+    const sectors = Math.floor(fileBytes / sectorBytes);
+    const roll = random.below(3);
+    if (roll === 0 || sectors <= 1) return null;
+    if (roll === 1) return offset === headerSlotOffsets[0] ? headerSlotOffsets[1] : 0;
+    const target = random.below(sectors) * sectorBytes;
+    return target === offset ? null : target;
   }
 
   /** The storage a store of the run opens: `storage`, with every image write checked. */
@@ -287,6 +340,12 @@ function overlap(ranges: number[], start: number, end: number): [number, number]
   return undefined;
 }
 
+/** Whether a write is of one whole header slot. */
+function isWholeSlot(offset: number, data: Uint8Array): boolean {
+  return (offset === headerSlotOffsets[0] || offset === headerSlotOffsets[1]) &&
+    data.length === headerSlotBytes;
+}
+
 /** Whether a file name is one the guard shadows. */
 function isImage(name: string): boolean {
   return name === imageFileName || name === compactingFileName;
@@ -315,7 +374,7 @@ class GuardedStorage implements BlockStorage {
       // The engine reads what the disk holds now: the shadow starts from it.
       const shadow = new ImageShadow(this.#guard, name, this.#inner.readLive(name));
       this.#shadows.set(name, shadow);
-      return new GuardedFile(file, shadow);
+      return new GuardedFile(file, shadow, this);
     });
   }
 
@@ -349,6 +408,38 @@ class GuardedStorage implements BlockStorage {
 
   unlock(): Promise<void> {
     return this.#inner.unlock();
+  }
+
+  /**
+   * Writes a header slot of a compaction's file where the guard draws
+   * (see {@link ImageGuard.placeHeaderWrite}); a misplaced one is logged as
+   * the disk logs a misdirected write. A write that goes nowhere still goes
+   * through the disk, empty, so it completes in the drawn order.
+   */
+  writeCompactionHeader(
+    file: BlockFile,
+    offset: number,
+    data: Uint8Array,
+    shadow: ImageShadow,
+  ): Promise<void> {
+    const disk = this.#inner;
+    const target = this.#guard.placeHeaderWrite(
+      offset,
+      shadow.bytes.length,
+      disk.sectorBytes,
+    );
+    if (target === offset) return file.write(offset, data);
+    disk.faultLog.add({
+      kind: "misdirectedWrite",
+      file: file.name,
+      offset,
+      length: data.length,
+      detail: target === null
+        ? "planted on a compaction's header: the write never reaches the disk"
+        : `planted on a compaction's header: the bytes reach the disk at byte ${target} instead`,
+      epoch: disk.epoch,
+    });
+    return target === null ? file.write(offset, new Uint8Array(0)) : file.write(target, data);
   }
 
   /** A compaction's file must hold, on disk, both header slots exactly as the engine wrote them. */
@@ -393,10 +484,12 @@ class GuardedStorage implements BlockStorage {
 class GuardedFile implements BlockFile {
   readonly #inner: BlockFile;
   readonly #shadow: ImageShadow;
+  readonly #storage: GuardedStorage;
 
-  constructor(inner: BlockFile, shadow: ImageShadow) {
+  constructor(inner: BlockFile, shadow: ImageShadow, storage: GuardedStorage) {
     this.#inner = inner;
     this.#shadow = shadow;
+    this.#storage = storage;
   }
 
   get name(): string {
@@ -409,6 +502,9 @@ class GuardedFile implements BlockFile {
 
   write(offset: number, data: Uint8Array): Promise<void> {
     this.#shadow.write(offset, data);
+    if (this.#shadow.name === compactingFileName && isWholeSlot(offset, data)) {
+      return this.#storage.writeCompactionHeader(this.#inner, offset, data, this.#shadow);
+    }
     return this.#inner.write(offset, data);
   }
 

@@ -49,40 +49,53 @@ interface ReadObligation {
 /** The most writes kept between two recoveries (bounds memory; a run rebases at each recovery). */
 export const writesMax = 1_000_000;
 
-/** Applies one mutation; returns false (state untouched) if an add leaves [0, 2^53-1]. */
-function applyMutation(state: State, mutation: SimMutation): boolean {
+/** The count `mutation` leaves a key at: undefined if absent, null if an add leaves [0, 2^53-1]. */
+function mutated(before: number | undefined, mutation: SimMutation): number | undefined | null {
   if (mutation.type === "add") {
-    const next = (state.get(mutation.key) ?? 0) + mutation.delta;
-    if (next < 0 || next > Number.MAX_SAFE_INTEGER) return false;
-    state.set(mutation.key, next);
-  } else if (mutation.type === "set") state.set(mutation.key, mutation.value);
-  else state.delete(mutation.key);
-  return true;
+    const next = (before ?? 0) + mutation.delta;
+    return next < 0 || next > Number.MAX_SAFE_INTEGER ? null : next;
+  }
+  return mutation.type === "set" ? mutation.value : undefined;
 }
 
-/** The verdict for `op` on `state`, applying it when it is "ok". */
-export function applyOp(state: State, op: SimOp): Verdict {
+/**
+ * The verdict for `op` on `state`, and when it is "ok" the counts it changes
+ * (undefined: removed). Only the keys `op` names are looked at: a copy of
+ * the whole state per write made the oracle a churn run's main cost.
+ */
+function judge(
+  state: State,
+  op: SimOp,
+): { verdict: Verdict; changed?: Map<string, number | undefined> } {
+  const changed = new Map<string, number | undefined>();
   if (op.type === "atomic") {
-    for (const check of op.checks) if (state.get(check.key) !== check.value) return "check";
-    // The keys the batch changes, applied only if all of it is in range: a
-    // copy of the whole state per batch made churn runs' oracle the run's cost.
-    const changed = new Map<string, number | undefined>();
+    for (const check of op.checks) {
+      if (state.get(check.key) !== check.value) return { verdict: "check" };
+    }
     for (const mutation of op.ops) {
       const before = changed.has(mutation.key)
         ? changed.get(mutation.key)
         : state.get(mutation.key);
-      const scratch: State = new Map(before === undefined ? [] : [[mutation.key, before]]);
-      if (!applyMutation(scratch, mutation)) return "range";
-      changed.set(mutation.key, scratch.get(mutation.key));
+      const after = mutated(before, mutation);
+      if (after === null) return { verdict: "range" };
+      changed.set(mutation.key, after);
     }
-    for (const [key, value] of changed) {
-      if (value === undefined) state.delete(key);
-      else state.set(key, value);
-    }
-    return "ok";
+    return { verdict: "ok", changed };
   }
   assert(op.type === "add" || op.type === "set" || op.type === "delete", "only writes apply");
-  return applyMutation(state, op) ? "ok" : "range";
+  const after = mutated(state.get(op.key), op);
+  if (after === null) return { verdict: "range" };
+  return { verdict: "ok", changed: changed.set(op.key, after) };
+}
+
+/** The verdict for `op` on `state`, applying it when it is "ok". */
+export function applyOp(state: State, op: SimOp): Verdict {
+  const { verdict, changed } = judge(state, op);
+  for (const [key, value] of changed ?? []) {
+    if (value === undefined) state.delete(key);
+    else state.set(key, value);
+  }
+  return verdict;
 }
 
 function sameState(a: State, b: State): boolean {
@@ -144,7 +157,7 @@ export class Oracle {
 
   /** The verdict the engine must give `op` now (judged with every accepted write). */
   verdict(op: SimOp): Verdict {
-    return applyOp(new Map(this.#latest), op);
+    return judge(this.#latest, op).verdict;
   }
 
   /** The engine accepted `op` as `lsn`: it must be the next LSN and the verdict must have been ok. */

@@ -29,7 +29,7 @@ import {
 } from "../lib/store/store.ts";
 import { addChurn, drawImageWorkload, imageGeometryFor } from "./churn.ts";
 import type { FaultProfile, FaultRecord } from "./faults.ts";
-import { ImageGuard, type ImageGuardStats } from "./image_guard.ts";
+import { ImageGuard, type ImageGuardStats, newImageGuardStats } from "./image_guard.ts";
 import { MemoryPressure } from "./memory.ts";
 import { Oracle, type State, type Verdict, type Violation } from "./model.ts";
 import { eventPrng, hash32, hashString } from "./prng.ts";
@@ -74,8 +74,9 @@ export interface RunOptions {
    */
   imageGeometry?: ImageGeometry;
   /**
-   * Whether generated steps get churn batches and compacting checkpoints
-   * (default: on the seeds that draw small slabs; see `addChurn`).
+   * Whether generated steps get churn batches and compacting checkpoints,
+   * and compactions' header writes misplaced faults (default: on the seeds
+   * that draw small slabs; see `addChurn` and `ImageGuardOptions`).
    */
   churn?: boolean;
 }
@@ -172,21 +173,20 @@ class StopRun extends Error {}
 /** Runs one seed. */
 export async function runSimulation(options: RunOptions): Promise<RunResult> {
   const workload = drawImageWorkload(options.seed);
+  const churned = options.churn ?? workload.small;
   const generate = () => {
     const generated = generateSteps({
       seed: options.seed,
       ops: options.ops,
       clients: options.clients,
     });
-    return options.churn ?? workload.small
-      ? addChurn(generated, options.seed, workload)
-      : generated;
+    return churned ? addChurn(generated, options.seed, workload) : generated;
   };
   const steps = options.steps ?? generate();
   // Given steps (a replay, a shrink) take the geometry of the run they came from.
   const geometry = options.imageGeometry ??
     imageGeometryFor(workload, options.steps === undefined ? steps : [...generate(), ...steps]);
-  const run = new Run(options, geometry);
+  const run = new Run(options, geometry, churned ? workload.compactionHeaderFaults : 0);
   let stoppedEarly: string | undefined;
   run.memory.install();
   try {
@@ -244,15 +244,7 @@ class Run {
     nodesLoaded: 0,
     outOfMemory: 0,
     faults: {},
-    image: {
-      writesChecked: 0,
-      headerCommits: 0,
-      slabsMax: 0,
-      multiChunkTables: 0,
-      slabsReused: 0,
-      heldSlabs: 0,
-      renamesChecked: 0,
-    },
+    image: newImageGuardStats(),
     slabBytes: 0,
   };
   /** Checks every write to the image files (see `image_guard.ts`). */
@@ -287,11 +279,11 @@ class Run {
    */
   #queuedWrite: Promise<void> | undefined;
 
-  constructor(options: RunOptions, geometry: ImageGeometry) {
+  constructor(options: RunOptions, geometry: ImageGeometry, compactionHeaderFaults: number) {
     this.#seed = options.seed;
     this.#geometry = geometry;
     this.stats.slabBytes = geometry.slabBytes;
-    this.guard = new ImageGuard((property, message) => {
+    const report = (property: string, message: string) => {
       const step = this.storage.scheduler.context ?? -1;
       const where = step === finishContext
         ? "the final drain"
@@ -299,7 +291,8 @@ class Run {
         ? "the first open"
         : `step ${step}`;
       this.oracle.violate(property, `${where}: ${message}`, [step]);
-    });
+    };
+    this.guard = new ImageGuard({ report, seed: options.seed, compactionHeaderFaults });
     this.#durability = options.durability ?? "strict";
     this.#checkpoint = options.checkpoint ?? drawCheckpointOptions(options.seed);
     this.#load = options.load;
