@@ -11,17 +11,22 @@ import { compactingFileName, imageFileName } from "../lib/image/image_file.ts";
 import type { BlockFile } from "../lib/storage/block_storage.ts";
 import { ForwardingFile, ForwardingStorage } from "./_storage_wrappers.ts";
 
-/** Drops (reporting success) the `nth` write of a whole header slot `slot` of a compaction's file. */
+/**
+ * Misplaces (reporting success) the `nth` write of a whole header slot
+ * `slot` of a compaction's file: to offset `target`, or nowhere (null).
+ */
 class LosesCompactionSlot extends ForwardingStorage {
   readonly #slot: 0 | 1;
   readonly #nth: number;
+  readonly #target: number | null;
   /** Writes dropped so far (an object, so the file wrapper shares it). */
   readonly dropped = { count: 0 };
 
-  constructor(inner: MemoryBlockStorage, slot: 0 | 1, nth: number) {
-    super(inner, "memory losing a compaction's header write");
+  constructor(inner: MemoryBlockStorage, slot: 0 | 1, nth: number, target: number | null) {
+    super(inner, "memory misplacing a compaction's header write");
     this.#slot = slot;
     this.#nth = nth;
+    this.#target = target;
   }
 
   override wrapFile(file: BlockFile): BlockFile {
@@ -30,11 +35,13 @@ class LosesCompactionSlot extends ForwardingStorage {
     const dropped = this.dropped;
     const offset = headerSlotOffsets[this.#slot];
     const nth = this.#nth;
+    const target = this.#target;
     return new class extends ForwardingFile {
       override write(at: number, data: Uint8Array): Promise<void> {
         if (at === offset && data.length === headerSlotBytes && ++writes === nth) {
           dropped.count++;
-          return Promise.resolve(); // a misdirected write that never reaches the disk
+          // A misdirected write: elsewhere, or never reaching the disk.
+          return target === null ? Promise.resolve() : super.write(target, data);
         }
         return super.write(at, data);
       }
@@ -51,19 +58,23 @@ async function filled(storage: ForwardingStorage | MemoryBlockStorage) {
   return store;
 }
 
-// Slot B: the read-back took the new file's empty generation-0 header (the
-// slot's first write, at the file's creation) for a valid older slot, so the
-// rename made an empty image with coverage 0 the fallback while every covered
-// WAL segment went (a regression test). Slot A: a blank slot was caught before.
+// The read-back checked the newest valid slot's generation and that slot B
+// was not damaged. Slot B lost: B still held the new file's empty
+// generation-0 header (the slot's first write, at the file's creation), a
+// valid fallback with coverage 0 while every covered WAL segment went. Slot A
+// written over slot B (sim seed 2, mixed, pinned): A blank, B holding A's
+// header, current, while the store took A for current and would write its
+// next commit over B, the only valid slot. Slot A lost: caught before.
 for (
-  const [slot, nth, lead, what] of [
-    [1, 2, "regression", "slot B (left holding the new file's empty header)"],
-    [0, 1, "compaction", "slot A (left blank)"],
+  const [slot, nth, target, lead, what] of [
+    [1, 2, null, "regression", "slot B lost (left holding the file's empty header)"],
+    [0, 1, 4096, "regression", "slot A landing on slot B"],
+    [0, 1, null, "compaction", "slot A lost (left blank)"],
   ] as const
 ) {
-  Deno.test(`${lead}: a compaction whose write of ${what} was lost is refused`, async () => {
+  Deno.test(`${lead}: a compaction whose write of ${what} is refused`, async () => {
     const memory = new MemoryBlockStorage();
-    const storage = new LosesCompactionSlot(memory, slot, nth);
+    const storage = new LosesCompactionSlot(memory, slot, nth, target);
     const store = await filled(storage);
     await assert.rejects(store.checkpoint({ compact: true }), (error: unknown) => {
       assert.ok(error instanceof StorageIoError);

@@ -32,6 +32,8 @@ interface Pinned {
   drawnLoads?: boolean;
   /** `RunOptions.memoryPressure` of the run that found it. */
   memoryPressure?: number;
+  /** Small slabs and churn as drawn for the seed (as found), instead of the classic image. */
+  drawnImage?: boolean;
 }
 
 const pinned: Pinned[] = [
@@ -292,6 +294,30 @@ const pinned: Pinned[] = [
     drawnLoads: true,
     memoryPressure: 0.01,
   },
+  {
+    seed: 1,
+    profile: "mixed",
+    durability: "mixed",
+    ops: 500,
+    sectorBytes: 512,
+    bug: "engine: with small slabs, a commit chained every table chunk it had reserved; the " +
+      "unneeded ones, empty, outgrew the reader's bound on the chain (a false CorruptionError)",
+    seeAlso: "tests/image_geometry_test.ts: regression: a table's chain has only the chunks",
+    drawnLoads: true,
+    drawnImage: true,
+  },
+  {
+    seed: 2,
+    profile: "mixed",
+    durability: "mixed",
+    ops: 500,
+    sectorBytes: 512,
+    bug: "engine: a compaction's slot A write landed on slot B; the read-back saw a current " +
+      "header of the right generation and renamed a file with one valid slot (image-rename)",
+    seeAlso: "tests/compaction_readback_test.ts",
+    drawnLoads: true,
+    drawnImage: true,
+  },
 ];
 
 for (const pin of pinned) {
@@ -306,8 +332,8 @@ for (const pin of pinned) {
       // The seeds before drawn open modes were found when open loaded lazily: replay them so.
       load: pin.drawnLoads === true ? undefined : "lazy",
       memoryPressure: pin.memoryPressure,
-      imageGeometry: defaultGeometry,
-      churn: false,
+      imageGeometry: pin.drawnImage === true ? undefined : defaultGeometry,
+      churn: pin.drawnImage === true ? undefined : false,
     });
     const first = result.violations[0];
     assert.equal(
