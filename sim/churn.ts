@@ -193,8 +193,10 @@ function collectKeys(value: unknown, keys: Map<string, Uint8Array>): void {
   if (value === undefined) return;
   const values = Array.isArray(value) ? value : [value];
   for (const key of values) {
-    if (typeof key === "string") keys.set(`s${key}`, encoder.encode(key));
-    else if (key instanceof Uint8Array) keys.set(`b${key.join(",")}`, key);
+    if (typeof key === "string") {
+      const name = `s${key}`;
+      if (!keys.has(name)) keys.set(name, encoder.encode(key));
+    } else if (key instanceof Uint8Array) keys.set(`b${key.join(",")}`, key);
   }
 }
 

@@ -239,7 +239,7 @@ class ImageShadow {
     const spans: [number, number][] = [];
     let newest: ImageHeader | undefined;
     for (const offset of headerSlotOffsets) {
-      const header = decodeHeaderSlot(this.bytes.slice(offset, offset + headerSlotBytes));
+      const header = decodeHeaderSlot(view(this.bytes, offset, offset + headerSlotBytes));
       if (typeof header !== "object") continue;
       if (header.generation >= (newest?.generation ?? -1)) newest = header;
       collectTable(this.bytes, header, spans);
@@ -281,7 +281,7 @@ function collectTable(
   let address = header.allocationAddress;
   for (let index = 0; address !== 0 && index < walkChunksMax; index++) {
     const chunk = decodeChunk(
-      bytes.slice(address, address + chunkBytes(header.chunkEntriesMax)),
+      view(bytes, address, address + chunkBytes(header.chunkEntriesMax)),
       header,
     );
     if (typeof chunk !== "object") return; // never written as meant: nothing to protect
@@ -305,10 +305,15 @@ function collectRecords(bytes: ByteImage, root: number, spans: [number, number][
     const offset = refOffset(ref);
     const end = offset + refLength(ref);
     spans.push([offset, end]);
-    const node = decodeNodeRecord(bytes.slice(offset, end));
+    const node = decodeNodeRecord(view(bytes, offset, end));
     if (typeof node !== "object") continue;
     for (const child of node.childAddresses) if (child !== inlineLeafRef) pending.push(child);
   }
+}
+
+/** The shadow's bytes `[start, end)`, clamped to its length, without a copy. */
+function view(bytes: ByteImage, start: number, end: number): Uint8Array {
+  return bytes.bytes.subarray(Math.min(start, bytes.length), Math.min(end, bytes.length));
 }
 
 /** Sorts and merges `[start, end)` spans into flat, disjoint, ascending pairs. */
