@@ -249,6 +249,8 @@ class Run {
   };
   /** Checks every write to the image files (see `image_guard.ts`). */
   readonly guard: ImageGuard;
+  /** Engine faults already reported (a poisoned store fails every call with the same one). */
+  readonly #engineFaults = new WeakSet<Error>();
   readonly #geometry: ImageGeometry;
   /** Each client's op in flight (settles either way), if any. */
   readonly #busy = new Map<number, Promise<void>>();
@@ -364,14 +366,7 @@ class Run {
       if (life !== this.#life) return;
       if (error instanceof StorageIoError) {
         this.#storageErrorSeen(step, "a checkpoint", error);
-        // A failed checkpoint poisons whatever failed it: an engine fault is no disk's.
-        const cause = error.cause;
-        if (cause instanceof AssertionError || cause instanceof RecordTooLargeError) {
-          this.oracle.violate("error", `step ${step}: checkpoint failed: ${describe(cause)}`, [
-            step,
-          ]);
-        }
-        this.poisoned = true;
+        this.#poisonedBy(step, error);
       } else if (this.#outOfMemory(error)) return;
       else if (error instanceof CorruptionError) this.#corruptionSeen(step, error);
       else {this.oracle.violate("error", `step ${step}: checkpoint failed: ${describe(error)}`, [
@@ -528,7 +523,7 @@ class Run {
       this.oracle.syncedThrough(through);
     }, (error) => {
       if (life !== this.#life) return;
-      if (error instanceof StorageIoError) this.poisoned = true;
+      if (error instanceof StorageIoError) this.#poisonedBy(step, error);
       else {this.oracle.violate("error", `step ${step}: sync failed with ${describe(error)}`, [
           step,
         ]);}
@@ -551,7 +546,7 @@ class Run {
       if (life !== this.#life) return;
       if (error instanceof StorageIoError) {
         this.#storageErrorSeen(step, "an accepted write", error);
-        this.poisoned = true;
+        this.#poisonedBy(step, error);
         this.stats.failedWrites++;
         this.oracle.failed(lsn);
       } else if (this.#outOfMemory(error)) {
@@ -585,7 +580,7 @@ class Run {
       }
     }, (error) => {
       if (life !== this.#life) return;
-      if (error instanceof StorageIoError) this.poisoned = true;
+      if (error instanceof StorageIoError) this.#poisonedBy(step, error);
       else if (this.#outOfMemory(error)) return;
       else if (!(error instanceof RangeError && verdict === "range")) {
         this.oracle.violate(
@@ -815,6 +810,22 @@ class Run {
    * A `StorageIoError` with no fault injected since the store opened is the
    * engine failing on its own (a spurious poison): a violation.
    */
+  /**
+   * A call failed with `StorageIoError`: the store refuses writes until
+   * reopened. A failed checkpoint poisons the store with whatever failed it,
+   * so the error a call meets may wrap an engine fault (an assertion, a
+   * record too long for the image's slabs) rather than disk trouble: that is
+   * a violation, whatever faults the disk injected (reported once).
+   */
+  #poisonedBy(step: number, error: StorageIoError): void {
+    this.poisoned = true;
+    const cause = error.cause;
+    if (!(cause instanceof AssertionError || cause instanceof RecordTooLargeError)) return;
+    if (this.#engineFaults.has(cause)) return;
+    this.#engineFaults.add(cause);
+    this.oracle.violate("error", `step ${step}: the store failed on ${describe(cause)}`, [step]);
+  }
+
   #storageErrorSeen(step: number, what: string, error: StorageIoError): void {
     if (this.storage.faults.length > this.#faultsAtOpen) return;
     this.oracle.violate(
