@@ -5,12 +5,12 @@
  * The file is cut into slabs of one size, its {@link ImageGeometry} (a header
  * records it; {@link slabBytes} unless the simulator chose smaller ones);
  * slab 0 starts with the header region. A record never crosses a slab
- * boundary. For each slab the
- * table keeps `filled` (bytes from the slab's start that records occupy or
- * once occupied: appends continue there), `live` (bytes of records the
- * committed image uses) and `held` (bytes of records the committed image no
- * longer uses but the one before it did). A slab whose `live` and `held`
- * are both 0 is free: the next checkpoint may write anywhere in it. Only
+ * boundary. For each slab the table keeps `filled` (bytes from the slab's
+ * start that records occupy or once occupied: appends continue there),
+ * `live` (bytes of records the committed image uses) and `held` (bytes of
+ * records the committed image no longer uses but the one before it did). A
+ * slab whose `live` and `held` are both 0 is free: the next checkpoint may
+ * write anywhere in it. Only
  * bytes past `filled`, or in a free slab, are ever written, so neither the
  * committed image nor the one before it is ever overwritten: if the newest
  * header slot is unreadable, the older one still describes a whole image.
