@@ -104,10 +104,12 @@ export function slotCoverages(disk: DiskView): number[] {
 
 /**
  * What breaks the WAL bound on `disk` now, or undefined if nothing does.
- * `namesBefore`: the file names when the checkpoint judged here began. A
- * reclaim never removes the segment appends go to; if the next segment was
- * created meanwhile (writers go on during a checkpoint), that one may now
- * count as covered too, once.
+ * `namesBefore`: the durable file names when the checkpoint judged here
+ * began. A reclaim never removes the segment appends go to; if the next
+ * segment was created meanwhile (writers go on during a checkpoint), or its
+ * creation was under way, so that its directory entry was not yet durable
+ * (the log counts a segment once its creation is), that one may now count
+ * as covered too, once.
  */
 export function walBoundProblem(
   disk: DiskView,

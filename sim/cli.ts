@@ -21,6 +21,7 @@
  * @module
  */
 
+import { slabBytes } from "../lib/image/allocation.ts";
 import { faultProfiles, none } from "./faults.ts";
 import { hash32 } from "./prng.ts";
 import {
@@ -289,6 +290,9 @@ interface Totals {
   faults: Record<string, number>;
   /** Every seed's trace hash folded in, in the order run. */
   traceHash: number;
+  /** Image guard counters summed (see `image_guard.ts`), and seeds run with small slabs. */
+  image: Record<string, number>;
+  smallSlabSeeds: number;
 }
 
 function addUp(totals: Totals, result: RunResult): void {
@@ -319,6 +323,15 @@ function addUp(totals: Totals, result: RunResult): void {
     totals.faults[kind] = (totals.faults[kind] ?? 0) + count;
   }
   totals.traceHash = hash32(totals.traceHash, result.seed % 0x1_0000_0000, result.traceHash);
+  const image = result.stats.image;
+  for (const [name, count] of Object.entries(image)) {
+    totals.image[name] = name === "slabsMax"
+      ? Math.max(totals.image[name] ?? 0, count)
+      : (totals.image[name] ?? 0) + count;
+  }
+  totals.image.seedsPastOneSlab = (totals.image.seedsPastOneSlab ?? 0) +
+    (image.slabsMax > 1 ? 1 : 0);
+  if (result.stats.slabBytes < slabBytes) totals.smallSlabSeeds++;
 }
 
 /** The summary of a run of seeds; `range` names them if they are more than one. */
@@ -351,6 +364,16 @@ function printSummary(totals: Totals, ms: number, range: string | undefined): vo
       `close); lists past one 256-entry batch: ${totals.listsPastBatch}; widest node: ` +
       `${totals.fanOutMax} children; adds refused past 2^53: ${totals.refusedPastMaxSafe}; ` +
       `bound checks: ${totals.boundChecks}`,
+  );
+  const image = totals.image;
+  console.log(
+    `image: ${totals.smallSlabSeeds} seeds with small slabs, ${image.seedsPastOneSlab ?? 0} past ` +
+      `one slab (at most ${image.slabsMax ?? 0}); slabs reused: ${image.slabsReused ?? 0}; ` +
+      `slabs held only for the older slot, summed over commits: ${image.heldSlabs ?? 0}; ` +
+      `header writes with a table of several chunks: ${image.multiChunkTables ?? 0} of ` +
+      `${image.headerCommits ?? 0}; image writes checked: ${image.writesChecked ?? 0}; ` +
+      `compactions' headers checked at the rename: ${image.renamesChecked ?? 0} ` +
+      `(header writes misplaced by the guard: ${image.headerFaultsPlanted ?? 0})`,
   );
   console.log(`faults injected: ${faults.join(", ") || "none"}`);
   if (totals.outOfMemory > 0) {
@@ -416,6 +439,8 @@ async function main(): Promise<number> {
     crashPoints: new Set(),
     faults: {},
     traceHash: 0,
+    image: {},
+    smallSlabSeeds: 0,
   };
   const replayed = cli.replay === undefined ? undefined : await loadTrace(cli.replay);
   const single = replayed !== undefined ||

@@ -13,6 +13,9 @@
  * @module
  */
 
+export type { ImageGeometry } from "../lib/image/allocation.ts";
+export { drawImageWorkload, type ImageWorkload } from "./churn.ts";
+export type { ImageGuardStats } from "./image_guard.ts";
 export { SimClock } from "./clock.ts";
 export {
   type FaultKind,

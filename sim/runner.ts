@@ -7,28 +7,33 @@
  * @module
  */
 
-import { assert } from "../lib/_assert.ts";
+import { assert, AssertionError } from "../lib/_assert.ts";
 import {
   CorruptionError,
   MemoryLimitError,
   StorageIoError,
   StoreClosedError,
 } from "../lib/errors.ts";
+import type { ImageGeometry } from "../lib/image/allocation.ts";
+import { RecordTooLargeError } from "../lib/image/image_file.ts";
 import {
   type CheckpointOptions,
   type Durability,
+  imageGeometryKey,
+  type InternalStoreOptions,
   type ListOptions,
   type LoadMode,
   openStore,
   type Store,
-  type StoreOptions,
   trieFailureLead,
   writeCounters,
 } from "../lib/store/store.ts";
 import { parseSegmentName } from "../lib/wal/segment.ts";
 import { quarantineProblem } from "../lib/store/_recovery.ts";
 import { Excuses } from "./excuses.ts";
+import { addChurn, drawImageWorkload, imageGeometryFor } from "./churn.ts";
 import type { FaultProfile, FaultRecord } from "./faults.ts";
+import { ImageGuard, type ImageGuardStats, newImageGuardStats } from "./image_guard.ts";
 import { MemoryPressure } from "./memory.ts";
 import { imageBoundProblem, replayBoundProblem, walBoundProblem, walBoundRules } from "./bounds.ts";
 import { keyArgument, keyOfBytes } from "./keys.ts";
@@ -80,6 +85,17 @@ export interface RunOptions {
    * trie's arena cannot grow) until the next crash or restart; default 0.
    */
   memoryPressure?: number;
+  /**
+   * The geometry of the images the store creates (default: drawn for the
+   * seed, see `drawImageWorkload`: small slabs on three seeds in four).
+   */
+  imageGeometry?: ImageGeometry;
+  /**
+   * Whether generated steps get churn batches and compacting checkpoints,
+   * and compactions' header writes misplaced faults (default: on the seeds
+   * that draw small slabs; see `addChurn` and `ImageGuardOptions`).
+   */
+  churn?: boolean;
 }
 
 /** Counters of one run. */
@@ -136,6 +152,10 @@ export interface RunStats {
   fanOutMax: number;
   /** Injected faults by kind (`memoryExhausted`: see {@link RunOptions.memoryPressure}). */
   faults: Record<string, number>;
+  /** What the image guard saw: writes checked, slabs reused, the most slabs, tables of several chunks. */
+  image: ImageGuardStats;
+  /** The slab size of the images the run's stores created. */
+  slabBytes: number;
 }
 
 /**
@@ -207,9 +227,21 @@ class StopRun extends Error {
 
 /** Runs one seed. */
 export async function runSimulation(options: RunOptions): Promise<RunResult> {
-  const steps = options.steps ??
-    generateSteps({ seed: options.seed, ops: options.ops, clients: options.clients });
-  const run = new Run(options);
+  const workload = drawImageWorkload(options.seed);
+  const churned = options.churn ?? workload.small;
+  const generate = () => {
+    const generated = generateSteps({
+      seed: options.seed,
+      ops: options.ops,
+      clients: options.clients,
+    });
+    return churned ? addChurn(generated, options.seed, workload) : generated;
+  };
+  const steps = options.steps ?? generate();
+  // Given steps (a replay, a shrink) take the geometry of the run they came from.
+  const geometry = options.imageGeometry ??
+    imageGeometryFor(workload, options.steps === undefined ? steps : [...generate(), ...steps]);
+  const run = new Run(options, geometry, churned ? workload.compactionHeaderFaults : 0);
   let stoppedEarly: string | undefined;
   let stopKind: StopKind | undefined;
   run.memory.install();
@@ -235,6 +267,7 @@ export async function runSimulation(options: RunOptions): Promise<RunResult> {
   run.stats.excusedLsns = run.oracle.excused.reduce((sum, loss) => sum + loss.lsns.length, 0);
   run.stats.clobberedRecoveries = run.oracle.excused.filter((loss) => loss.clobbered).length;
   if (stopKind === undefined && run.oracle.violations.length > 0) stopKind = "violation";
+  run.stats.image = { ...run.guard.stats };
   return {
     seed: options.seed,
     steps,
@@ -279,7 +312,14 @@ class Run {
     boundChecks: 0,
     fanOutMax: 0,
     faults: {},
+    image: newImageGuardStats(),
+    slabBytes: 0,
   };
+  /** Checks every write to the image files (see `image_guard.ts`). */
+  readonly guard: ImageGuard;
+  /** Engine faults already reported (a poisoned store fails every call with the same one). */
+  readonly #engineFaults = new WeakSet<Error>();
+  readonly #geometry: ImageGeometry;
   /** Each client's op in flight (settles either way), if any. */
   readonly #busy = new Map<number, Promise<void>>();
   /** A write failed with a storage error: the store must refuse writes until reopened. */
@@ -320,8 +360,20 @@ class Run {
    */
   #queuedWrite: Promise<void> | undefined;
 
-  constructor(options: RunOptions) {
+  constructor(options: RunOptions, geometry: ImageGeometry, compactionHeaderFaults: number) {
     this.#seed = options.seed;
+    this.#geometry = geometry;
+    this.stats.slabBytes = geometry.slabBytes;
+    const report = (property: string, message: string) => {
+      const step = this.storage.scheduler.context ?? -1;
+      const where = step === finishContext
+        ? "the final drain"
+        : step === openContext
+        ? "the first open"
+        : `step ${step}`;
+      this.oracle.violate(property, `${where}: ${message}`, [step]);
+    };
+    this.guard = new ImageGuard({ report, seed: options.seed, compactionHeaderFaults });
     this.#durability = options.durability ?? "strict";
     this.#checkpoint = options.checkpoint ?? drawCheckpointOptions(options.seed);
     this.#load = options.load;
@@ -391,7 +443,9 @@ class Run {
   #checkpointStep(step: number, compact: boolean): void {
     const life = this.#life;
     const faults = this.storage.faults.length;
-    const namesBefore = this.storage.fileNames();
+    // A segment whose creation was not yet durable at the call is not yet in the log the
+    // reclaim sees (it joins once its directory entry is synced): the one before it may stay.
+    const namesBefore = this.storage.durableFileNames();
     this.stats.checkpoints++;
     this.store!.checkpoint({ compact }).then((result) => {
       // Judged at once: no I/O completes between the checkpoint's end and here.
@@ -406,7 +460,7 @@ class Run {
       if (life !== this.#life) return;
       if (error instanceof StorageIoError) {
         this.#storageErrorSeen(step, "a checkpoint", error);
-        this.poisoned = true;
+        this.#poisonedBy(step, error);
       } else if (this.#outOfMemory(error)) return;
       else if (error instanceof CorruptionError) this.#corruptionSeen(step, error);
       else {this.oracle.violate("error", `step ${step}: checkpoint failed: ${describe(error)}`, [
@@ -588,7 +642,7 @@ class Run {
       this.oracle.syncedThrough(through);
     }, (error) => {
       if (life !== this.#life) return;
-      if (error instanceof StorageIoError) this.poisoned = true;
+      if (error instanceof StorageIoError) this.#poisonedBy(step, error);
       else {this.oracle.violate("error", `step ${step}: sync failed with ${describe(error)}`, [
           step,
         ]);}
@@ -611,7 +665,7 @@ class Run {
       if (life !== this.#life) return;
       if (error instanceof StorageIoError) {
         this.#storageErrorSeen(step, "an accepted write", error);
-        this.poisoned = true;
+        this.#poisonedBy(step, error);
         this.stats.failedWrites++;
         this.oracle.failed(lsn);
       } else if (this.#outOfMemory(error)) {
@@ -645,7 +699,7 @@ class Run {
       }
     }, (error) => {
       if (life !== this.#life) return;
-      if (error instanceof StorageIoError) this.poisoned = true;
+      if (error instanceof StorageIoError) this.#poisonedBy(step, error);
       else if (this.#outOfMemory(error)) return;
       else if (error instanceof RangeError && verdict === "range") {
         if (op.type === "add" && op.delta > 0) this.stats.refusedPastMaxSafe++;
@@ -774,14 +828,15 @@ class Run {
     this.#excuses.noteCrash(this.storage);
   }
 
-  #storeOptions(load: LoadMode): StoreOptions {
+  #storeOptions(load: LoadMode): InternalStoreOptions {
     return {
-      storage: this.storage,
+      storage: this.guard.wrap(this.storage),
       clock: this.storage.clock,
       walSegmentBytes: simSegmentBytes,
       durability: this.#durability,
       checkpoint: this.#checkpoint,
       load,
+      [imageGeometryKey]: this.#geometry,
     };
   }
 
@@ -925,6 +980,22 @@ class Run {
    * A `StorageIoError` with no fault injected since the store opened is the
    * engine failing on its own (a spurious poison): a violation.
    */
+  /**
+   * A call failed with `StorageIoError`: the store refuses writes until
+   * reopened. A failed checkpoint poisons the store with whatever failed it,
+   * so the error a call meets may wrap an engine fault (an assertion, a
+   * record too long for the image's slabs) rather than disk trouble: that is
+   * a violation, whatever faults the disk injected (reported once).
+   */
+  #poisonedBy(step: number, error: StorageIoError): void {
+    this.poisoned = true;
+    const cause = error.cause;
+    if (!(cause instanceof AssertionError || cause instanceof RecordTooLargeError)) return;
+    if (this.#engineFaults.has(cause)) return;
+    this.#engineFaults.add(cause);
+    this.oracle.violate("error", `step ${step}: the store failed on ${describe(cause)}`, [step]);
+  }
+
   #storageErrorSeen(step: number, what: string, error: StorageIoError): void {
     if (this.storage.faults.length > this.#faultsAtOpen) return;
     this.oracle.violate(

@@ -17,7 +17,12 @@ import {
   openStore,
   type StoreOptions,
 } from "../mod.ts";
-import { encodeHeaderSlot, headerSlotBytes, headerSlotOffsets } from "../lib/image/header.ts";
+import {
+  encodeHeaderSlot,
+  geometryDefaults,
+  headerSlotBytes,
+  headerSlotOffsets,
+} from "../lib/image/header.ts";
 import { compactingFileName, imageFileName } from "../lib/image/image_file.ts";
 import { segmentHeaderBytes, segmentName } from "../lib/wal/segment.ts";
 import { tornCreation } from "../lib/wal/recover.ts";
@@ -378,6 +383,7 @@ onBothStorages(
       pageCount: 0,
       allocationAddress: 0,
       deadBytes: 0,
+      ...geometryDefaults,
     };
     await writeBytes(storage, imageFileName, headerSlotOffsets[1], encodeHeaderSlot(header));
     const stale = await store.verify();

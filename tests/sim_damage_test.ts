@@ -10,6 +10,7 @@ import { CorruptionError } from "../lib/errors.ts";
 import {
   currentHeader,
   encodeHeaderSlot,
+  geometryDefaults,
   headerSlotBytes,
   type ImageHeader,
 } from "../lib/image/header.ts";
@@ -76,6 +77,7 @@ function slot(generation: number, coverageLsn: number): Uint8Array {
     pageCount: 0,
     allocationAddress: 0,
     deadBytes: 0,
+    ...geometryDefaults,
   };
   return encodeHeaderSlot(header);
 }

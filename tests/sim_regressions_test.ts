@@ -5,10 +5,13 @@
  * after. A later change to the workload or to the simulator's decisions can
  * move what a seed exercises, so each engine bug also has a deterministic
  * unit test beside the code it fixed. The seeds were found when every open
- * loaded the image lazily, so they replay with `load: "lazy"`.
+ * loaded the image lazily, so they replay with `load: "lazy"`; and before
+ * small slabs and churn (`sim/churn.ts`), so they replay with the default
+ * image geometry and no churn (their runs are then the ones that found them).
  */
 
 import assert from "node:assert/strict";
+import { defaultGeometry } from "../lib/image/allocation.ts";
 import {
   drawDurability,
   drawProfile,
@@ -29,6 +32,8 @@ interface Pinned {
   drawnLoads?: boolean;
   /** `RunOptions.memoryPressure` of the run that found it. */
   memoryPressure?: number;
+  /** Small slabs and churn as drawn for the seed (as found), instead of the classic image. */
+  drawnImage?: boolean;
 }
 
 const pinned: Pinned[] = [
@@ -346,6 +351,30 @@ const pinned: Pinned[] = [
     drawnLoads: true,
     memoryPressure: 0.01,
   },
+  {
+    seed: 1,
+    profile: "mixed",
+    durability: "mixed",
+    ops: 500,
+    sectorBytes: 512,
+    bug: "engine: with small slabs, a commit chained every table chunk it had reserved; the " +
+      "unneeded ones, empty, outgrew the reader's bound on the chain (a false CorruptionError)",
+    seeAlso: "tests/image_geometry_test.ts: regression: a table's chain has only the chunks",
+    drawnLoads: true,
+    drawnImage: true,
+  },
+  {
+    seed: 2,
+    profile: "mixed",
+    durability: "mixed",
+    ops: 500,
+    sectorBytes: 512,
+    bug: "engine: a compaction's slot A write landed on slot B; the read-back saw a current " +
+      "header of the right generation and renamed a file with one valid slot (image-rename)",
+    seeAlso: "tests/compaction_readback_test.ts",
+    drawnLoads: true,
+    drawnImage: true,
+  },
 ];
 
 for (const pin of pinned) {
@@ -364,6 +393,9 @@ for (const pin of pinned) {
         // The seeds before drawn open modes were found when open loaded lazily: replay them so.
         load: pin.drawnLoads === true ? undefined : "lazy",
         memoryPressure: pin.memoryPressure,
+        // The seeds before small slabs and churn replay with neither.
+        imageGeometry: pin.drawnImage === true ? undefined : defaultGeometry,
+        churn: pin.drawnImage === true ? undefined : false,
       });
       const first = result.violations[0];
       assert.equal(

@@ -2,13 +2,15 @@
  * Space in the image file: fixed-size slabs and the allocation table that
  * says how much of each is used.
  *
- * The file is cut into slabs of {@link slabBytes}; slab 0 starts with the
- * header region. A record never crosses a slab boundary. For each slab the
- * table keeps `filled` (bytes from the slab's start that records occupy or
- * once occupied: appends continue there), `live` (bytes of records the
- * committed image uses) and `held` (bytes of records the committed image no
- * longer uses but the one before it did). A slab whose `live` and `held`
- * are both 0 is free: the next checkpoint may write anywhere in it. Only
+ * The file is cut into slabs of one size, its {@link ImageGeometry} (a header
+ * records it; {@link slabBytes} unless the simulator chose smaller ones);
+ * slab 0 starts with the header region. A record never crosses a slab
+ * boundary. For each slab the table keeps `filled` (bytes from the slab's
+ * start that records occupy or once occupied: appends continue there),
+ * `live` (bytes of records the committed image uses) and `held` (bytes of
+ * records the committed image no longer uses but the one before it did). A
+ * slab whose `live` and `held` are both 0 is free: the next checkpoint may
+ * write anywhere in it. Only
  * bytes past `filled`, or in a free slab, are ever written, so neither the
  * committed image nor the one before it is ever overwritten: if the newest
  * header slot is unreadable, the older one still describes a whole image.
@@ -28,12 +30,62 @@
 import { assert } from "../_assert.ts";
 import { readU64, writeU64 } from "../_binary.ts";
 import { crc32c } from "../_crc32c.ts";
-import { nodeRecordBytesMax } from "./node_record.ts";
+import { geometryDefaults, headerRegionBytes } from "./header.ts";
+import { nodeRecordBytesLargest } from "./node_record.ts";
 
-/** Bytes per slab: any node record fits in one. */
-export const slabBytes = 128 * 1024;
-/** Table entries one chunk record holds at most (so a chunk fits a slab). */
-export const chunkEntriesMax = 8192;
+/** Bytes per slab of the default geometry: any node record fits in one. */
+export const slabBytes = geometryDefaults.slabBytes;
+/** Table entries one chunk record holds at most (the default geometry's, and the format's limit). */
+export const chunkEntriesMax = geometryDefaults.chunkEntriesMax;
+/**
+ * The smallest slab: a sector. Slabs smaller than the header region (8 KiB)
+ * leave the first ones to it whole: they hold no record, and records start
+ * in the next.
+ */
+export const slabBytesMin = 4096;
+
+/**
+ * How an image file cuts its space: chosen when the file is created and
+ * recorded in every header slot. Every store uses {@link defaultGeometry};
+ * only the simulator asks for smaller slabs and chunks, so that a small
+ * image spans many slabs and its table several chunks.
+ */
+export interface ImageGeometry {
+  /** Bytes per slab: a power of two from {@link slabBytesMin} to {@link slabBytes}. */
+  readonly slabBytes: number;
+  /** Table entries per chunk record, at most: 1 to {@link chunkEntriesMax}, a chunk fitting a slab. */
+  readonly chunkEntriesMax: number;
+}
+
+/** The geometry of every image a store creates (128 KiB slabs, 8,192 entries a chunk). */
+export const defaultGeometry: ImageGeometry = Object.freeze({ slabBytes, chunkEntriesMax });
+
+/**
+ * The largest record an image of this geometry holds: a whole slab (one
+ * that does not fit the rest of slab 0, past the header region, goes to
+ * another slab).
+ */
+export function recordBytesMax(geometry: ImageGeometry): number {
+  return geometry.slabBytes;
+}
+
+/** What is wrong with a geometry, or undefined if it is valid. */
+export function geometryProblem(geometry: ImageGeometry): string | undefined {
+  const { slabBytes: slab, chunkEntriesMax: entries } = geometry;
+  if (
+    !Number.isSafeInteger(slab) || slab < slabBytesMin || slab > slabBytes ||
+    (slab & (slab - 1)) !== 0
+  ) {
+    return `slab size "${slab}" is not a power of two from ${slabBytesMin} to ${slabBytes}`;
+  }
+  if (!Number.isSafeInteger(entries) || entries < 1 || entries > chunkEntriesMax) {
+    return `chunk entry limit "${entries}" is not an integer from 1 to ${chunkEntriesMax}`;
+  }
+  if (chunkBytes(entries) > recordBytesMax(geometry)) {
+    return `a chunk of ${entries} entries does not fit a slab of ${slab} bytes`;
+  }
+  return undefined;
+}
 /** The flags byte of a chunk record (node records use the low bits only). */
 export const allocationFlag = 0x80;
 /** Bytes of a chunk before its entries. */
@@ -46,8 +98,11 @@ export function chunkBytes(count: number): number {
   return chunkFixedBytes + count * entryBytes;
 }
 
-assert(nodeRecordBytesMax <= slabBytes, "a node record fits in one slab");
-assert(chunkBytes(chunkEntriesMax) <= slabBytes, "a chunk record fits in one slab");
+assert(geometryProblem(defaultGeometry) === undefined, "the default geometry is valid");
+assert(
+  nodeRecordBytesLargest <= defaultGeometry.slabBytes - headerRegionBytes,
+  "any node record fits any slab of the default geometry, slab 0 included",
+);
 
 /** One decoded chunk: entries for slabs `firstSlab .. firstSlab + filled.length - 1`. */
 export interface AllocationChunk {
@@ -92,8 +147,14 @@ export function encodeChunk(chunk: AllocationChunk): Uint8Array {
   return bytes;
 }
 
-/** Decodes the chunk at the start of `bytes`; a description of the first failed check if invalid. */
-export function decodeChunk(bytes: Uint8Array): AllocationChunk | string {
+/**
+ * Decodes the chunk at the start of `bytes` of an image with `geometry`; a
+ * description of the first failed check if invalid.
+ */
+export function decodeChunk(
+  bytes: Uint8Array,
+  geometry: ImageGeometry = defaultGeometry,
+): AllocationChunk | string {
   if (bytes.length < chunkFixedBytes) return "allocation record is truncated";
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const length = view.getUint32(0, true);
@@ -105,7 +166,7 @@ export function decodeChunk(bytes: Uint8Array): AllocationChunk | string {
   }
   if (bytes[8] !== allocationFlag) return "record is not an allocation record";
   const count = view.getUint32(16, true);
-  if (chunkBytes(Math.min(count, chunkEntriesMax)) !== length) {
+  if (count > geometry.chunkEntriesMax || chunkBytes(count) !== length) {
     return "allocation record entry count is inconsistent";
   }
   const chunk: AllocationChunk = {
@@ -120,7 +181,9 @@ export function decodeChunk(bytes: Uint8Array): AllocationChunk | string {
     const filled = view.getUint32(at, true);
     const live = view.getUint32(at + 4, true);
     const held = view.getUint32(at + 8, true);
-    if (live + held > filled || filled > slabBytes) return `slab entry ${index} is out of range`;
+    if (live + held > filled || filled > geometry.slabBytes) {
+      return `slab entry ${index} is out of range`;
+    }
     chunk.filled.push(filled);
     chunk.live.push(live);
     chunk.held.push(held);

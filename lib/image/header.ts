@@ -8,10 +8,14 @@
  * ```text
  * slot = magic "TTIMAGE1" | version u32 (2) | slotBytes u32 | generation u64 |
  *        coverageLsn u64 | rootRef u64 | keyCount u64 | pageCount u64 |
- *        allocationAddress u64 | deadBytes u64 | reserved (zeros) | crc32c u32
+ *        allocationAddress u64 | deadBytes u64 | slabBytes u32 |
+ *        chunkEntriesMax u32 | reserved (zeros) | crc32c u32
  * ```
  *
  * The checksum is the slot's last 4 bytes and covers everything before it.
+ * `slabBytes` and `chunkEntriesMax` are the file's geometry (see
+ * `allocation.ts`); 0 stands for the default one (128 KiB, 8,192), so every
+ * image written before they existed reads as it was.
  *
  * @module
  */
@@ -35,6 +39,14 @@ export const headerSlotOffsets = [0, headerSlotBytes] as const;
 export const headerRegionBytes = 2 * headerSlotBytes;
 /** The image format version this code writes and reads. */
 export const imageFormatVersion = 2;
+/** Where the geometry's two u32 fields are (in the slot's once reserved zeros). */
+const slabBytesOffset = 72;
+const chunkEntriesOffset = 76;
+/**
+ * What the geometry fields' 0 stands for: the default geometry (128 KiB
+ * slabs, 8,192 table entries a chunk; see `allocation.ts`, which names them).
+ */
+export const geometryDefaults = Object.freeze({ slabBytes: 128 * 1024, chunkEntriesMax: 8192 });
 
 const prologue: HeaderPrologue = {
   magic: new TextEncoder().encode("TTIMAGE1"),
@@ -60,6 +72,10 @@ export interface ImageHeader {
   allocationAddress: number;
   /** Bytes of non-free slabs that neither this image nor the one before uses (drives compaction). */
   deadBytes: number;
+  /** The file's slab size (the same in every slot: chosen when the file was created). */
+  slabBytes: number;
+  /** Table entries per chunk record, at most (as `slabBytes`). */
+  chunkEntriesMax: number;
 }
 
 const fieldOrder = [
@@ -78,6 +94,17 @@ export function encodeHeaderSlot(header: ImageHeader): Uint8Array {
   const view = new DataView(bytes.buffer);
   writeHeaderPrologue(bytes, view, prologue);
   fieldOrder.forEach((field, index) => writeU64(view, 16 + index * 8, header[field]));
+  assert(
+    header.slabBytes > 0 && header.slabBytes < 2 ** 32 && header.chunkEntriesMax > 0 &&
+      header.chunkEntriesMax < 2 ** 32,
+    "geometry fields fit a u32",
+  );
+  const slab = header.slabBytes === geometryDefaults.slabBytes ? 0 : header.slabBytes;
+  view.setUint32(slabBytesOffset, slab, true);
+  const entries = header.chunkEntriesMax === geometryDefaults.chunkEntriesMax
+    ? 0
+    : header.chunkEntriesMax;
+  view.setUint32(chunkEntriesOffset, entries, true);
   sealHeader(bytes, view, prologue);
   assert(typeof decodeHeaderSlot(bytes) === "object", "a header slot round-trips");
   return bytes;
@@ -97,6 +124,9 @@ export function decodeHeaderSlot(bytes: Uint8Array): ImageHeader | string {
     if (!Number.isSafeInteger(value)) return `${field} ${value} is out of range`;
     header[field] = value;
   }
+  header.slabBytes = view.getUint32(slabBytesOffset, true) || geometryDefaults.slabBytes;
+  header.chunkEntriesMax = view.getUint32(chunkEntriesOffset, true) ||
+    geometryDefaults.chunkEntriesMax;
   return header;
 }
 

@@ -20,6 +20,8 @@ const header = (generation: number, overrides: Partial<ImageHeader> = {}): Image
   pageCount: 2,
   allocationAddress: 12288,
   deadBytes: 0,
+  slabBytes: 128 * 1024,
+  chunkEntriesMax: 8192,
   ...overrides,
 });
 const blank = new Uint8Array(headerSlotBytes);
@@ -35,6 +37,8 @@ Deno.test("header slot: round trip, including values above 2^32 and up to 2^53-1
         pageCount: fc.maxSafeNat(),
         allocationAddress: fc.maxSafeNat(),
         deadBytes: fc.maxSafeNat(),
+        slabBytes: fc.integer({ min: 1, max: 2 ** 32 - 1 }),
+        chunkEntriesMax: fc.integer({ min: 1, max: 2 ** 32 - 1 }),
       }),
       (value) => assert.deepEqual(decodeHeaderSlot(encodeHeaderSlot(value)), { ...value }),
     ),

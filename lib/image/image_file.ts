@@ -28,10 +28,12 @@ import type { BlockFile, BlockStorage } from "../storage/block_storage.ts";
 import {
   type AllocationChunk,
   chunkBytes,
-  chunkEntriesMax,
   decodeChunk,
+  defaultGeometry,
   encodeChunk,
-  slabBytes,
+  geometryProblem,
+  type ImageGeometry,
+  recordBytesMax,
 } from "./allocation.ts";
 import {
   type CurrentHeader,
@@ -54,7 +56,6 @@ import {
   inlineLeafRef,
   type NodeImage,
   nodeRecordBytes,
-  nodeRecordBytesMax,
   type RecordFields,
   recordRef,
   refLength,
@@ -88,7 +89,7 @@ export const slabCacheSlabsMax = 512;
 const slabReadsAtOnce = 8;
 /** Bytes of a buffer appended records are encoded into (a longer record gets its own). */
 const runBufferBytes = 256 * 1024;
-/** Slabs an image holds at most (2^32 × 128 KiB: far past any disk). */
+/** Slabs an image holds at most (2^32 slabs: far past any disk, and past a ref's offsets). */
 const slabsMax = 2 ** 32 - 1;
 
 /** The fields a commit sets (the generation and the space fields come from the file). */
@@ -108,6 +109,19 @@ export interface ImageSpace {
   deadBytes: number;
 }
 
+/**
+ * A node record longer than the image's slabs hold (only a geometry smaller
+ * than the default can meet one: see `recordBytesMax`). A `RangeError`: the
+ * data does not fit the file's limits.
+ */
+export class RecordTooLargeError extends RangeError {
+  /** @param message What did not fit, and what to do. */
+  constructor(message: string) {
+    super(message);
+    this.name = "RecordTooLargeError";
+  }
+}
+
 /** A run of buffered records that are contiguous in the file, encoded into `buffer`. */
 interface Run {
   offset: number;
@@ -115,14 +129,27 @@ interface Run {
   bytes: number;
 }
 
-/** The first byte records may use in `slab` (slab 0 holds the header region). */
-function slabBase(slab: number): number {
-  return slab === 0 ? headerRegionBytes : 0;
+/**
+ * Where records may start in `slab`, from its start: past the header region
+ * in the slabs it covers (only slab 0, but with slabs smaller than 8 KiB all
+ * of the first ones, which then hold no record).
+ */
+function slabBase(slab: number, slabBytes: number): number {
+  const start = slab * slabBytes;
+  return start >= headerRegionBytes ? 0 : Math.min(slabBytes, headerRegionBytes - start);
 }
 
 /** An open image file. */
 export class ImageFile {
   readonly #file: BlockFile;
+  /** Bytes per slab: the file's geometry (see `allocation.ts`), fixed at its creation. */
+  readonly #slabBytes: number;
+  /** Table entries per chunk record, at most (the file's geometry). */
+  readonly #chunkEntriesMax: number;
+  /** The largest record a slab of this file holds. */
+  readonly #recordBytesMax: number;
+  /** Slabs the header region touches: the table always keeps them. */
+  readonly #headerSlabs: number;
   #current: CurrentHeader;
   /** Per slab: bytes used from its start (appends continue there). */
   readonly #filled: number[];
@@ -157,31 +184,46 @@ export class ImageFile {
   #fallbackCoverage: number | undefined;
 
   private constructor(file: BlockFile, current: CurrentHeader, table: AllocationChunk[]) {
+    assert(current.header !== undefined, "an open image has a header (a new one its empty one)");
     this.#file = file;
+    this.#slabBytes = current.header.slabBytes;
+    this.#chunkEntriesMax = current.header.chunkEntriesMax;
+    this.#recordBytesMax = recordBytesMax(current.header);
+    this.#headerSlabs = Math.ceil(headerRegionBytes / this.#slabBytes);
     this.#current = current;
     this.#filled = [];
     this.#live = [];
     this.#held = [];
     for (const chunk of table) {
-      assert(chunk.firstSlab === this.#filled.length, "table chunks are in slab order");
+      assert(
+        chunk.firstSlab === this.#filled.length || chunk.filled.length === 0,
+        "table chunks are in slab order",
+      );
       this.#filled.push(...chunk.filled);
       this.#live.push(...chunk.live);
       this.#held.push(...chunk.held);
     }
     const last = this.#filled.length - 1;
-    if (last >= 0 && this.#live[last] > 0 && this.#filled[last] < slabBytes) this.#cursor = last;
+    if (last >= 0 && this.#live[last] > 0 && this.#filled[last] < this.#slabBytes) {
+      this.#cursor = last;
+    }
   }
 
   /**
    * Opens (creating if absent) the image file and reads its current header
    * and allocation table. A new file is durable with its directory entry
-   * before this returns.
+   * before this returns. A new image gets `geometry` (validated by the
+   * caller: see `geometryProblem`); an existing one keeps the geometry its
+   * header records.
    *
    * @throws {CorruptionError} if both header slots, or the table, are damaged.
    */
-  static async open(storage: BlockStorage): Promise<ImageFile> {
+  static async open(
+    storage: BlockStorage,
+    geometry: ImageGeometry = defaultGeometry,
+  ): Promise<ImageFile> {
     const names = await storage.list();
-    return await ImageFile.#open(storage, imageFileName, names.includes(imageFileName));
+    return await ImageFile.#open(storage, imageFileName, names.includes(imageFileName), geometry);
   }
 
   /**
@@ -209,17 +251,26 @@ export class ImageFile {
 
   /**
    * Creates an empty image file named {@link compactingFileName} (replacing
-   * one a crash left) for a compaction: commit it with
+   * one a crash left) with `geometry`, for a compaction: commit it with
    * {@link ImageFile.commitWhole}, then rename it over the image.
    */
-  static async createCompacting(storage: BlockStorage): Promise<ImageFile> {
+  static async createCompacting(
+    storage: BlockStorage,
+    geometry: ImageGeometry = defaultGeometry,
+  ): Promise<ImageFile> {
     if ((await storage.list()).includes(compactingFileName)) {
       await storage.remove(compactingFileName);
     }
-    return await ImageFile.#open(storage, compactingFileName, false);
+    return await ImageFile.#open(storage, compactingFileName, false, geometry);
   }
 
-  static async #open(storage: BlockStorage, name: string, existed: boolean): Promise<ImageFile> {
+  static async #open(
+    storage: BlockStorage,
+    name: string,
+    existed: boolean,
+    geometry: ImageGeometry,
+  ): Promise<ImageFile> {
+    assert(geometryProblem(geometry) === undefined, "the caller checked the geometry");
     const file = await storage.open(name, { create: true });
     try {
       if (!existed) {
@@ -229,7 +280,16 @@ export class ImageFile {
       }
       const slots = await readSlots(file);
       let current = currentHeader(imageFileName, slots[0], slots[1]);
-      if (current.header === undefined) current = await initialise(file);
+      if (current.header === undefined) current = await initialise(file, geometry);
+      assert(current.header !== undefined, "an image has a header once initialised");
+      const problem = geometryProblem(current.header);
+      if (problem !== undefined) {
+        throw new CorruptionError(
+          imageFileName,
+          headerSlotOffsets[current.slot],
+          `the header's slab geometry is invalid: ${problem}`,
+        );
+      }
       const { table, chunks } = await readTable(file, current.header);
       const image = new ImageFile(file, current, table);
       image.#chunks = chunks;
@@ -258,6 +318,11 @@ export class ImageFile {
     return describeSlots(imageFileName, this.#current, slots, logFirstLsn);
   }
 
+  /** How the file cuts its space (recorded in its header when it was created). */
+  get geometry(): ImageGeometry {
+    return { slabBytes: this.#slabBytes, chunkEntriesMax: this.#chunkEntriesMax };
+  }
+
   /** Space use from the allocation table. */
   space(): ImageSpace {
     let liveBytes = 0;
@@ -267,8 +332,9 @@ export class ImageFile {
     for (let slab = 0; slab < this.#filled.length; slab++) {
       liveBytes += this.#live[slab];
       heldBytes += this.#held[slab];
-      if (this.#isFree(slab)) freeSlabs++;
-      else deadBytes += this.#filled[slab] - slabBase(slab) - this.#live[slab] - this.#held[slab];
+      const base = slabBase(slab, this.#slabBytes);
+      if (this.#isFree(slab)) freeSlabs += base < this.#slabBytes ? 1 : 0; // not a header's whole slab
+      else deadBytes += this.#filled[slab] - base - this.#live[slab] - this.#held[slab];
     }
     assert(deadBytes >= 0 && liveBytes >= 0, "space counts are not negative");
     return { slabs: this.#filled.length, freeSlabs, liveBytes, heldBytes, deadBytes };
@@ -286,7 +352,7 @@ export class ImageFile {
     const live = table.flatMap((chunk) => chunk.live);
     const expected = new Map(nodeBytesBySlab);
     for (let index = 0; index < chunks.length; index += 2) {
-      const slab = Math.floor(chunks[index] / slabBytes);
+      const slab = Math.floor(chunks[index] / this.#slabBytes);
       expected.set(slab, (expected.get(slab) ?? 0) + chunks[index + 1]);
     }
     const problems: string[] = [];
@@ -296,7 +362,9 @@ export class ImageFile {
       const found = expected.get(slab) ?? 0;
       if (counted !== found) {
         problems.push(
-          `${imageFileName}: slab ${slab} (offset ${slab * slabBytes}): the allocation table ` +
+          `${imageFileName}: slab ${slab} (offset ${
+            slab * this.#slabBytes
+          }): the allocation table ` +
             `counts ${counted} live bytes, the records in use hold ${found}`,
         );
       }
@@ -318,6 +386,14 @@ export class ImageFile {
       return inlineLeafRef;
     }
     const length = nodeRecordBytes(node);
+    if (length > this.#recordBytesMax) {
+      // Only a geometry smaller than the default can meet this (the simulator's).
+      throw new RecordTooLargeError(
+        `Cannot write a node record of ${length} bytes: this image's ${this.#slabBytes}-byte ` +
+          `slabs hold records of at most ${this.#recordBytesMax} bytes; create the image with ` +
+          `larger slabs`,
+      );
+    }
     const offset = this.#place(length);
     const run = this.#runFor(offset, length);
     const written = encodeNodeRecordInto(node, run.buffer, run.bytes);
@@ -354,8 +430,8 @@ export class ImageFile {
 
   /** Drops the cached copies of the slabs `[offset, offset + bytes)` touches. */
   #forgetSlabs(offset: number, bytes: number): void {
-    const last = Math.floor((offset + bytes - 1) / slabBytes);
-    for (let slab = Math.floor(offset / slabBytes); slab <= last; slab++) {
+    const last = Math.floor((offset + bytes - 1) / this.#slabBytes);
+    for (let slab = Math.floor(offset / this.#slabBytes); slab <= last; slab++) {
       this.#slabCache.delete(slab);
       this.#slabVersions.set(slab, (this.#slabVersions.get(slab) ?? 0) + 1);
     }
@@ -404,6 +480,7 @@ export class ImageFile {
   #cachedSlab(ref: number): Uint8Array | undefined {
     if (ref <= inlineLeafRef || refOffset(ref) < headerRegionBytes) return undefined;
     const offset = refOffset(ref);
+    const slabBytes = this.#slabBytes;
     const slab = Math.floor(offset / slabBytes);
     const cached = this.#slabCache.get(slab);
     if (cached === undefined) return undefined;
@@ -411,7 +488,7 @@ export class ImageFile {
     found.slab = slab;
     found.start = offset - slab * slabBytes;
     found.end = found.start + refLength(ref);
-    assert(found.start >= slabBase(slab), "a record lies past its slab's base");
+    assert(found.start >= slabBase(slab, slabBytes), "a record lies past its slab's base");
     return found.end > cached.length ? undefined : cached;
   }
 
@@ -450,7 +527,7 @@ export class ImageFile {
     const cached = this.readCached(ref);
     if (cached !== undefined) return cached;
     if (ref > inlineLeafRef && refOffset(ref) >= headerRegionBytes) {
-      await this.#readSlab(Math.floor(refOffset(ref) / slabBytes));
+      await this.#readSlab(Math.floor(refOffset(ref) / this.#slabBytes));
       const read = this.readCached(ref);
       if (read !== undefined) return read;
     }
@@ -462,8 +539,8 @@ export class ImageFile {
     let reading = this.#slabReads.get(slab);
     if (reading === undefined) {
       const version = this.#slabVersions.get(slab) ?? 0;
-      const end = Math.min(this.#filled[slab] ?? 0, slabBytes);
-      reading = this.#file.read(slab * slabBytes, end).then((bytes) => {
+      const end = Math.min(this.#filled[slab] ?? 0, this.#slabBytes);
+      reading = this.#file.read(slab * this.#slabBytes, end).then((bytes) => {
         if ((this.#slabVersions.get(slab) ?? 0) !== version) return undefined;
         this.#slabCache.set(slab, bytes);
         for (const oldest of this.#slabCache.keys()) {
@@ -504,6 +581,8 @@ export class ImageFile {
       pageCount: this.#filled.length,
       allocationAddress,
       deadBytes: this.space().deadBytes,
+      slabBytes: this.#slabBytes,
+      chunkEntriesMax: this.#chunkEntriesMax,
     };
     const slot = nextSlot(this.#current);
     this.#uncertainSlot = slot;
@@ -516,7 +595,7 @@ export class ImageFile {
     if (this.#filled.length < slabsBefore) {
       // The file shrinks past its last slab in use (not fsynced: slabs past
       // the table are free anyway if the old length comes back).
-      await this.#file.truncate(this.#filled.length * slabBytes);
+      await this.#file.truncate(this.#filled.length * this.#slabBytes);
     }
     return header;
   }
@@ -541,16 +620,22 @@ export class ImageFile {
       pageCount: this.#filled.length,
       allocationAddress,
       deadBytes: this.space().deadBytes,
+      slabBytes: this.#slabBytes,
+      chunkEntriesMax: this.#chunkEntriesMax,
     };
-    await this.#file.write(headerSlotOffsets[1], encodeHeaderSlot(header));
+    const slotB = encodeHeaderSlot(header);
+    await this.#file.write(headerSlotOffsets[1], slotB);
     header.generation = generation + 1;
-    await this.#file.write(headerSlotOffsets[0], encodeHeaderSlot(header));
+    const slotA = encodeHeaderSlot(header);
+    await this.#file.write(headerSlotOffsets[0], slotA);
     await this.#file.sync();
     // Read back before the rename makes this file the image: a write the
     // disk misplaced must fail the compaction, not replace a good image.
+    // Both slots, exactly: slot B holding the empty header of the new file
+    // (its write lost) would be a fallback with no records and coverage 0,
+    // while the whole covered WAL goes with the rename.
     const slots = await readSlots(this.#file);
-    const read = currentHeader(imageFileName, slots[0], slots[1]);
-    if (read.header?.generation !== header.generation || isDamaged(slots[1])) {
+    if (!equalBytes(slots[0], slotA) || !equalBytes(slots[1], slotB)) {
       throw new StorageIoError(
         `Cannot compact: the new image's headers did not read back as written; ` +
           `the image is unchanged`,
@@ -573,9 +658,9 @@ export class ImageFile {
     return Math.min(coverage, this.#fallbackCoverage ?? coverage);
   }
 
-  /** Forgets free slabs at the end of the file, so the file can shrink. */
+  /** Forgets free slabs at the end of the file, so the file can shrink (never into the header). */
   #dropFreeTail(): void {
-    while (this.#filled.length > 1 && this.#isFree(this.#filled.length - 1)) {
+    while (this.#filled.length > this.#headerSlabs && this.#isFree(this.#filled.length - 1)) {
       this.#filled.pop();
       this.#live.pop();
       this.#held.pop();
@@ -586,11 +671,15 @@ export class ImageFile {
 
   /** Reserves room for the table's chunks (before any free: freed slabs are still in use). */
   #placeTable(): number[] {
-    // Placing chunks may add slabs; reserve for a few more entries than now.
-    const entries = this.#filled.length + Math.ceil(this.#filled.length / chunkEntriesMax) + 2;
+    // Placing chunks may add slabs; reserve for a few more entries than now
+    // (and, in a new table, for the header region's whole slabs too).
+    const perChunk = this.#chunkEntriesMax;
+    const slabs = this.#filled.length;
+    const headerSlabsToAdd = Math.max(0, this.#headerSlabs - Math.max(slabs, 1));
+    const entries = slabs + Math.ceil(slabs / perChunk) + 2 + headerSlabsToAdd;
     const addresses: number[] = [];
-    for (let first = 0; first < entries; first += chunkEntriesMax) {
-      const reserved = chunkBytes(Math.min(chunkEntriesMax, entries - first));
+    for (let first = 0; first < entries; first += perChunk) {
+      const reserved = chunkBytes(Math.min(perChunk, entries - first));
       addresses.push(this.#place(reserved), reserved);
     }
     assert(this.#filled.length <= entries, "the reserved table covers every slab");
@@ -598,28 +687,32 @@ export class ImageFile {
     return addresses;
   }
 
-  /** Encodes the table into the reserved chunks; returns the first chunk's address. */
+  /**
+   * Encodes the table into the reserved chunks, as many as its slabs need
+   * (the reservation was made before the free tail went); returns the first
+   * chunk's address.
+   */
   #writeTable(placed: number[]): number {
-    const slabs = this.#filled.length;
-    const ranges: [first: number, end: number][] = [];
+    const ranges = tableChunkRanges(this.#filled.length, this.#chunkEntriesMax);
+    assert(ranges.length <= placed.length / 2, "the reservation has a chunk for every range");
     for (let index = 0; index < placed.length; index += 2) {
-      const first = (index / 2) * chunkEntriesMax;
-      const end = Math.max(first, Math.min(slabs, first + chunkEntriesMax));
-      ranges.push([first, end]);
-      // The reservation allowed for more slabs than there are: give back the rest.
+      const [first, end] = ranges[index / 2] ?? [0, 0];
+      // The reservation allowed for more slabs than there are: give back the rest
+      // (a chunk no range needs, whole).
       const reserved = placed[index + 1];
-      const actual = chunkBytes(end - first);
+      const actual = index / 2 < ranges.length ? chunkBytes(end - first) : 0;
       assert(actual <= reserved, "a chunk fits its reservation");
-      this.#live[Math.floor(placed[index] / slabBytes)] -= reserved - actual;
+      this.#live[Math.floor(placed[index] / this.#slabBytes)] -= reserved - actual;
       this.#chunks[index + 1] = actual;
     }
+    this.#chunks.length = 2 * ranges.length;
     for (const [index, [first, end]] of ranges.entries()) {
       const record = encodeChunk({
         firstSlab: first,
         filled: this.#filled.slice(first, end),
         live: this.#live.slice(first, end),
         held: this.#held.slice(first, end),
-        next: 2 * index + 2 < placed.length ? placed[2 * index + 2] : 0,
+        next: index + 1 < ranges.length ? placed[2 * index + 2] : 0,
       });
       assert(record.length === this.#chunks[2 * index + 1], "a chunk has the size accounted");
       this.#buffer(placed[2 * index], record);
@@ -637,7 +730,7 @@ export class ImageFile {
     assert(chunks.length % 2 === 0, "chunks come in address and size pairs");
     const held = new Array<number>(this.#live.length).fill(0);
     const release = (offset: number, bytes: number): void => {
-      const slab = Math.floor(offset / slabBytes);
+      const slab = Math.floor(offset / this.#slabBytes);
       assert(slab < this.#live.length, `a freed record at ${offset} lies in a known slab`);
       this.#live[slab] -= bytes;
       held[slab] += bytes;
@@ -652,7 +745,7 @@ export class ImageFile {
     }
     this.#held = held;
     for (let slab = 0; slab < this.#live.length; slab++) {
-      if (this.#isFree(slab)) this.#filled[slab] = slabBase(slab);
+      if (this.#isFree(slab)) this.#filled[slab] = slabBase(slab, this.#slabBytes);
     }
     this.#freeFrom = 0;
   }
@@ -661,16 +754,23 @@ export class ImageFile {
     return this.#live[slab] === 0 && this.#held[slab] === 0;
   }
 
-  /** Finds room for `bytes` in the cursor slab, a free slab or a new one, and claims it. */
+  /**
+   * Finds room for `bytes` in the cursor slab, a free slab or a new one, and
+   * claims it. A free or new slab may still lack the room: the header
+   * region's (slab 0's rest, or none), so the search goes on past it.
+   */
   #place(bytes: number): number {
-    assert(bytes > 0 && bytes <= nodeRecordBytesMax, "a record fits a slab");
+    const slabBytes = this.#slabBytes;
+    assert(bytes > 0 && bytes <= this.#recordBytesMax, "a record fits a slab past the header");
     let slab = this.#cursor;
-    if (slab < 0 || this.#filled[slab] + bytes > slabBytes) {
+    for (let tries = 0; slab < 0 || this.#filled[slab] + bytes > slabBytes; tries++) {
+      // Each try takes a free slab past the last, or a new one: a header slab at most once.
+      assert(tries <= this.#filled.length + this.#headerSlabs, "a slab with room is found");
       slab = this.#nextFreeSlab();
       if (slab < 0) {
         assert(this.#filled.length < slabsMax, "the image has room for another slab");
         slab = this.#filled.length;
-        this.#filled.push(slabBase(slab));
+        this.#filled.push(slabBase(slab, slabBytes));
         this.#live.push(0);
         this.#held.push(0);
       }
@@ -798,6 +898,12 @@ async function readSlots(file: BlockFile): Promise<Uint8Array[]> {
   return slots;
 }
 
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let index = 0; index < a.length; index++) if (a[index] !== b[index]) return false;
+  return true;
+}
+
 function isDamaged(slot: Uint8Array): boolean {
   return !isBlank(slot) && typeof decodeHeaderSlot(slot) === "string";
 }
@@ -807,7 +913,7 @@ function isDamaged(slot: Uint8Array): boolean {
  * in slot B, durable, so that a torn first commit (into A) falls back to it
  * and damage to A alone is always detectable.
  */
-async function initialise(file: BlockFile): Promise<CurrentHeader> {
+async function initialise(file: BlockFile, geometry: ImageGeometry): Promise<CurrentHeader> {
   const empty: ImageHeader = {
     generation: 0,
     coverageLsn: 0,
@@ -816,11 +922,39 @@ async function initialise(file: BlockFile): Promise<CurrentHeader> {
     pageCount: 0,
     allocationAddress: 0,
     deadBytes: 0,
+    slabBytes: geometry.slabBytes,
+    chunkEntriesMax: geometry.chunkEntriesMax,
   };
   await file.write(headerSlotOffsets[1], encodeHeaderSlot(empty));
   await file.sync();
   return { header: empty, slot: 1 };
 }
+
+/**
+ * The slabs each chunk of a table of `slabs` slabs describes, as
+ * `[first, end)` ranges of `perChunk` slabs (the last one shorter), in
+ * order: as many chunks as the slabs need, never an empty one (a table
+ * always has slab 0). A chain longer than that would fail the bound that
+ * {@link readTable} puts on it.
+ */
+export function tableChunkRanges(slabs: number, perChunk: number): [first: number, end: number][] {
+  assert(slabs >= 1 && perChunk >= 1, "a table has slab 0, a chunk at least one entry");
+  const ranges: [first: number, end: number][] = [];
+  for (let first = 0; first < slabs; first += perChunk) {
+    ranges.push([first, Math.min(slabs, first + perChunk)]);
+  }
+  assert(ranges.length === Math.ceil(slabs / perChunk), "one chunk per perChunk slabs");
+  return ranges;
+}
+
+/**
+ * Empty chunks a table's chain may hold at most. The writer before
+ * {@link tableChunkRanges} chained every chunk it had reserved, so a table
+ * whose reservation outgrew it (by 2 slabs and one a chunk, or by a whole
+ * free tail dropped at that commit) ended in empty ones: up to one per
+ * 8,192 slabs of the file's largest size (2^32 slabs: 2^19 chunks).
+ */
+const emptyChunksMax = 2 ** 20;
 
 /** Reads the allocation table a header points to (re-reading before damage counts). */
 async function readTable(
@@ -830,31 +964,50 @@ async function readTable(
   const table: AllocationChunk[] = [];
   const chunks: number[] = [];
   let address = header?.allocationAddress ?? 0;
-  const chunksMax = Math.ceil((header?.pageCount ?? 0) / chunkEntriesMax) + 1;
+  const geometry = header ?? defaultGeometry;
+  const pageCount = header?.pageCount ?? 0;
+  const chunksMax = Math.ceil(pageCount / geometry.chunkEntriesMax) + emptyChunksMax;
+  const seen = new Set<number>();
+  let slabs = 0;
   for (let index = 0; address !== 0; index++) {
-    if (index >= chunksMax || address < headerRegionBytes) {
+    if (index >= chunksMax || address < headerRegionBytes || seen.has(address)) {
       throw new CorruptionError(imageFileName, address, "allocation table chain is too long");
     }
-    const chunk = await readChunk(file, address);
+    seen.add(address);
+    const chunk = await readChunk(file, address, geometry);
     chunks.push(address, chunkBytes(chunk.filled.length));
+    // An empty chunk may start anywhere (see emptyChunksMax): it describes nothing.
+    if (chunk.filled.length > 0 && chunk.firstSlab !== slabs) {
+      throw new CorruptionError(
+        imageFileName,
+        address,
+        `allocation table chunk starts at slab ${chunk.firstSlab}, not at ${slabs}`,
+      );
+    }
+    slabs += chunk.filled.length;
+    if (slabs > pageCount) break; // reported below
     table.push(chunk);
     address = chunk.next;
   }
-  const slabs = table.reduce((sum, chunk) => sum + chunk.filled.length, 0);
-  if (header !== undefined && slabs !== header.pageCount) {
+  if (header !== undefined && slabs !== pageCount) {
     throw new CorruptionError(
       imageFileName,
       header.allocationAddress,
-      `allocation table describes ${slabs} slabs, the header ${header.pageCount}`,
+      `allocation table describes ${slabs} slabs, the header ${pageCount}`,
     );
   }
   return { table, chunks };
 }
 
-async function readChunk(file: BlockFile, address: number): Promise<AllocationChunk> {
+async function readChunk(
+  file: BlockFile,
+  address: number,
+  geometry: ImageGeometry,
+): Promise<AllocationChunk> {
   let problem = "record was not read";
+  const bytes = chunkBytes(geometry.chunkEntriesMax); // the largest chunk (a read may end sooner)
   for (let reads = 0; reads < recordReadsMax; reads++) {
-    const decoded = decodeChunk(await file.read(address, chunkBytes(chunkEntriesMax)));
+    const decoded = decodeChunk(await file.read(address, bytes), geometry);
     if (typeof decoded === "object") return decoded;
     problem = decoded;
   }

@@ -82,13 +82,32 @@ const varintBytesMax = 8;
 const flagHasValue = 1;
 const flagHasChildren = 2;
 
-// The largest record (the longest prefix, a value, 256 inline leaves with the
-// longest inline prefix) must fit a ref's length bits.
-assert(
-  crcBytes + 3 + 1 + 3 + prefixBytesMax + varintBytesMax + 1 + childrenMax *
-        (1 + 1 + 1 + inlinePrefixBytesMax + varintBytesMax) <= nodeRecordBytesMax,
-  "the largest node record fits a ref",
-);
+/**
+ * The most bytes a record can take for a node whose prefix is at most
+ * `prefixBytes` long, with at most `children` children, each an inline leaf
+ * of at most `inlineBytes` prefix bytes or a ref (whichever is longer), and
+ * values up to 2^53: what an image's slabs must hold (see `allocation.ts`).
+ */
+export function nodeRecordBytesBound(
+  prefixBytes: number,
+  children: number,
+  inlineBytes = inlinePrefixBytesMax,
+): number {
+  assert(prefixBytes >= 0 && prefixBytes <= prefixBytesMax, "a prefix bound within the format's");
+  assert(children >= 0 && children <= childrenMax, "a child count bound within the format's");
+  assert(inlineBytes >= 0 && inlineBytes <= inlinePrefixBytesMax, "an inline prefix bound");
+  // A ref entry is two varints: an offset below 2^36 and a length below 2^17.
+  const refEntryBytes = 6 + 3;
+  const inlineEntryBytes = 1 + varintBytes(inlineBytes) + inlineBytes + varintBytesMax;
+  // crc, length (a record is below 2^17 bytes), flags, prefix, value, child count.
+  const fixedBytes = crcBytes + 3 + 1 + varintBytes(prefixBytes) + prefixBytes + varintBytesMax +
+    1;
+  return fixedBytes + children * (1 + Math.max(refEntryBytes, inlineEntryBytes));
+}
+
+/** The largest record any node can take (the longest prefix, a value, 256 inline leaves). */
+export const nodeRecordBytesLargest = nodeRecordBytesBound(prefixBytesMax, childrenMax);
+assert(nodeRecordBytesLargest <= nodeRecordBytesMax, "the largest node record fits a ref");
 
 /** The ref of the record of `length` bytes at `offset`. */
 export function recordRef(offset: number, length: number): number {

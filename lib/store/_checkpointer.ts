@@ -26,6 +26,7 @@
 import { assert } from "../_assert.ts";
 import { type Art, INLINE_ADDRESS } from "../art/art.ts";
 import { StorageIoError } from "../errors.ts";
+import type { ImageGeometry } from "../image/allocation.ts";
 import type { ImageHeader } from "../image/header.ts";
 import {
   compactingFileName,
@@ -90,6 +91,8 @@ export interface CheckpointDeps {
   image: ImageFile;
   /** Where the image lives (a compaction writes a new file and renames it). */
   storage: BlockStorage;
+  /** The geometry of a compaction's new file (see `allocation.ts`). */
+  geometry: ImageGeometry;
   wal: Wal;
   loader: Loader;
   clock: Clock;
@@ -181,7 +184,9 @@ export class Checkpointer {
     // A compaction writes a new file, so the old one keeps no dead space.
     let fresh: ImageFile | undefined;
     try {
-      if (compacted) fresh = await ImageFile.createCompacting(this.#deps.storage);
+      if (compacted) {
+        fresh = await ImageFile.createCompacting(this.#deps.storage, this.#deps.geometry);
+      }
     } catch (error) {
       throw this.#poisonWith(error); // as any failed checkpoint I/O: reopen to go on
     }

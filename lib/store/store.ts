@@ -29,8 +29,8 @@ import {
   StoreClosedError,
   StoreLockedError,
 } from "../errors.ts";
-import { slabBytes } from "../image/allocation.ts";
 import type { HeaderSlotReport } from "../image/header.ts";
+import { defaultGeometry, geometryProblem, type ImageGeometry } from "../image/allocation.ts";
 import { ImageFile, imageFileName, type ImageSpace } from "../image/image_file.ts";
 import { newRecordFields } from "../image/node_record.ts";
 import { type ImageVerifyReport, verifyImage } from "../image/verify.ts";
@@ -148,6 +148,22 @@ export type LoadMode = "auto" | "eager" | "lazy";
 /** The load modes {@link openStore} accepts. */
 const loadModes: readonly LoadMode[] = ["auto", "eager", "lazy"];
 
+/**
+ * The key of the simulator's image geometry in the options of
+ * {@link openStore}: a symbol, so it is no option of the API (`mod.ts` does
+ * not export it, and checks of option names, which list string keys, never
+ * see it). An image created by the store (or by a compaction) gets this
+ * geometry; an existing one keeps its own. Only the simulator sets it, to
+ * make small images span many slabs (see `allocation.ts`).
+ */
+export const imageGeometryKey: unique symbol = Symbol("tallytrie.imageGeometry");
+
+/** {@link StoreOptions} with the simulator's image geometry (see {@link imageGeometryKey}). */
+export interface InternalStoreOptions extends StoreOptions {
+  /** The geometry of images the store creates (default: 128 KiB slabs). */
+  [imageGeometryKey]?: ImageGeometry;
+}
+
 export type { CheckpointOptions, CheckpointResult, EpochStats };
 
 /** Options of {@link Store.list}. */
@@ -238,6 +254,8 @@ export interface StoreConfig {
   epochs: EpochConfig;
   /** How open loads the image's trie. */
   load: LoadMode;
+  /** The geometry of image files the store creates (see {@link imageGeometryKey}). */
+  geometry: ImageGeometry;
 }
 
 /** What a store is made of once recovered. */
@@ -309,6 +327,11 @@ export async function openStore(
   }
   const epochs = resolveCheckpointOptions(resolved.checkpoint);
   const load = resolved.load ?? "auto";
+  const geometry = (resolved as InternalStoreOptions)[imageGeometryKey] ?? defaultGeometry;
+  const geometryWrong = geometryProblem(geometry);
+  if (geometryWrong !== undefined) {
+    throw new RangeError(`Cannot open store: the image geometry is invalid: ${geometryWrong}`);
+  }
   const storage = await resolveStorage(resolved);
   if (!(await storage.tryLock())) throw new StoreLockedError(storage.description);
   try {
@@ -318,6 +341,7 @@ export async function openStore(
       clock: resolved.clock ?? systemClock,
       epochs,
       load,
+      geometry,
     });
   } catch (error) {
     await storage.unlock();
@@ -539,6 +563,7 @@ export class Store implements AtomicCommitter {
       trie: parts.trie,
       image: parts.image,
       storage: parts.storage,
+      geometry: parts.config.geometry,
       wal: parts.wal,
       loader: this.#loader,
       clock: this.#clock,
@@ -563,7 +588,7 @@ export class Store implements AtomicCommitter {
    */
   static async open(storage: BlockStorage, config: StoreConfig): Promise<Store> {
     const started = config.clock.now();
-    const image = await ImageFile.open(storage);
+    const image = await ImageFile.open(storage, config.geometry);
     try {
       const header = image.header;
       const coverage = header?.coverageLsn ?? 0;
@@ -1562,7 +1587,7 @@ export class Store implements AtomicCommitter {
       read: (address) => this.#image.read(address),
       rootAddress: header?.rootAddress ?? 0,
       keyCount: header?.keyCount ?? 0,
-      slabBytes,
+      slabBytes: this.#image.geometry.slabBytes,
     });
     const problems = [...image.problems, ...await this.#image.checkLive(image.liveBytesBySlab)];
     const slots = await this.#image.checkSlots(
