@@ -9,12 +9,7 @@ import { CorruptionError, MemoryBlockStorage, openStore, StorageIoError } from "
 import type { BlockFile } from "../lib/storage/block_storage.ts";
 import { parseRecord, readI64, RecordBuffer, RecordKind, writeI64 } from "../lib/wal/record.ts";
 import { decodeSegmentHeader, segmentHeaderBytes } from "../lib/wal/segment.ts";
-import {
-  Wal,
-  walPreallocAlignBytes,
-  walPreallocBytesMax,
-  walPreallocBytesMin,
-} from "../lib/wal/wal.ts";
+import { Wal, walPreallocAlignBytes, walPreallocBytesMax } from "../lib/wal/wal.ts";
 import {
   FaultyStorage,
   ForwardingFile,
@@ -452,9 +447,9 @@ async function onlySegment(storage: MemoryBlockStorage | ForwardingStorage): Pro
   return names[0];
 }
 
-/** Where the zero-filled frontier of a segment whose records end at `end` lies, uncapped. */
+/** Where a new segment whose first write ends at `end` is zero-filled to: the end of its page. */
 function firstFrontier(end: number): number {
-  return Math.ceil((end + walPreallocBytesMin) / walPreallocAlignBytes) * walPreallocAlignBytes;
+  return Math.ceil(end / walPreallocAlignBytes) * walPreallocAlignBytes;
 }
 
 Deno.test("preallocation: groups overwrite zero-filled space; the padding grows in bounds", async () => {
@@ -464,15 +459,19 @@ Deno.test("preallocation: groups overwrite zero-filled space; the padding grows 
   const name = await onlySegment(storage);
   const end = () => segmentHeaderBytes + store.stats().wal.bytesWritten;
   const creation = firstFrontier(end()) - end();
-  assert.equal(await fileSize(storage, name), firstFrontier(end()), "the first write pads");
-  assert.equal(store.stats().wal.paddingBytes, firstFrontier(end()) - end());
-  for (let index = 1; index < 300; index++) await store.add(`k${index}`, 1);
-  assert.equal(storage.writes.length, 300);
-  assert.deepEqual(
-    storage.writes.filter((write) => write.grew).length,
-    1,
-    "only the segment's creation grew the file: 299 groups overwrote zeros",
+  assert.equal(
+    await fileSize(storage, name),
+    walPreallocAlignBytes,
+    "the first write pads its page",
   );
+  assert.equal(store.stats().wal.paddingBytes, creation);
+  for (let index = 1; index < 300; index++) await store.add(`k${index}`, 1);
+  assert.equal(storage.writes.filter((write) => !write.zeros).length, 300);
+  // Each group that passed the frontier doubled the segment: 4, 8, 16 KiB.
+  const grew = storage.writes.filter((write) => write.grew && !write.zeros).length;
+  assert.ok(end() > 2 * walPreallocAlignBytes && end() < 4 * walPreallocAlignBytes, `${end()}`);
+  assert.equal(grew, 3, "the creation and two doublings grew the file: 297 groups overwrote zeros");
+  assert.equal(await fileSize(storage, name), 4 * walPreallocAlignBytes);
   assert.equal(store.stats().wal.fsyncs, 300, "one fsync per group, as before");
   // Groups of one 60 KB record each: the frontier passes, and grows.
   const big = (index: number) => `${index}`.padEnd(60_000, "x");
@@ -480,19 +479,22 @@ Deno.test("preallocation: groups overwrite zero-filled space; the padding grows 
     await store.add(big(index), 1);
     const size = await fileSize(storage, name);
     assert.ok(size >= end(), "the records lie below the frontier");
-    assert.ok(size - end() <= walPreallocBytesMax + walPreallocAlignBytes, "bounded padding");
+    assert.ok(size - end() <= Math.min(walPreallocBytesMax, end()), "bounded padding");
     assert.equal(size % walPreallocAlignBytes, 0, "the frontier is page-aligned");
   }
   const zeroWrites = storage.writes.filter((write) => write.zeros);
-  assert.ok(zeroWrites.length >= 4 && zeroWrites.length <= 10, `${zeroWrites.length} zero writes`);
+  assert.ok(zeroWrites.length >= 6 && zeroWrites.length <= 12, `${zeroWrites.length} zero writes`);
   for (const [index, write] of storage.writes.entries()) {
-    if (!write.zeros) continue;
+    if (!write.zeros || index === 0) continue;
     const records = storage.writes[index - 1];
     assert.equal(write.offset, records.offset + records.length, "zeros follow the records");
-    assert.ok(write.length <= walPreallocBytesMax + walPreallocAlignBytes);
+    assert.ok(write.length <= Math.min(walPreallocBytesMax, write.offset), "at most doubled");
   }
   const lengths = zeroWrites.map((write) => write.length);
-  assert.ok(lengths.at(-1)! >= walPreallocBytesMax, `the zero runs grew: ${lengths}`);
+  assert.ok(
+    lengths.at(-1)! > walPreallocBytesMax - walPreallocAlignBytes,
+    `the zero runs grew to the cap: ${lengths}`,
+  );
   const zeroed = lengths.reduce((sum, length) => sum + length, creation);
   assert.equal(store.stats().wal.paddingBytes, zeroed, "paddingBytes counts every zero written");
   const records = store.stats().wal.bytesWritten;
@@ -503,6 +505,28 @@ Deno.test("preallocation: groups overwrite zero-filled space; the padding grows 
   assert.equal(again.stats().lastLsn, 340);
   assert.deepEqual(await again.getMany(["k0", "k299", big(0), big(39)]), [1, 1, 1, 1]);
   await again.close();
+});
+
+Deno.test("preallocation: many short epochs write zeros in proportion to their records", async () => {
+  // Issue 14: 3,000 strict adds with an epoch every ~100 wrote 64 KiB of
+  // zeros into each epoch's segment, 30 times the records. Now a segment
+  // gets fewer zeros than twice its bytes plus a page.
+  const clock = { now: () => 0 }; // checkpoints take 0 ms: pacing never holds one back
+  const store = await openStore({
+    storage: new MemoryBlockStorage(),
+    clock,
+    checkpoint: { epochOps: 100 },
+  });
+  for (let index = 0; index < 3_000; index++) await store.add(`key ${index % 500}`, 1);
+  const { bytesWritten, paddingBytes, segmentsCreated } = store.stats().wal;
+  assert.ok(segmentsCreated >= 20, `${segmentsCreated} epochs' segments`);
+  const bound = 2 * bytesWritten +
+    segmentsCreated * (walPreallocAlignBytes + 2 * segmentHeaderBytes);
+  assert.ok(
+    paddingBytes <= bound,
+    `${paddingBytes} zeros for ${bytesWritten} record bytes in ${segmentsCreated} segments`,
+  );
+  await store.close();
 });
 
 Deno.test("preallocation: never zero-fills past the segment size", async () => {
