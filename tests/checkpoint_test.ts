@@ -208,6 +208,7 @@ Deno.test("checkpoint: space is reused, and compaction rewrites the image", asyn
   await file.close();
   // 40 full rewrites of ~20 KB each would need ~1 MB without reuse.
   assert.ok(size < 4 * slabBytes, `image is ${size} bytes`);
+  assert.equal(space.fileBytes, size, "stats report the file's length");
   const compacted = await store.checkpoint({ compact: true });
   assert.equal(compacted.compacted, true);
   assert.equal(compacted.keys, 500);
@@ -221,6 +222,7 @@ Deno.test("checkpoint: space is reused, and compaction rewrites the image", asyn
   const shrunk = await after.size();
   await after.close();
   assert.ok(shrunk <= size, `the image grew from ${size} to ${shrunk} bytes`);
+  assert.equal(store.stats().image.fileBytes, shrunk);
   assert.ok((await store.verify()).ok);
   await store.close();
   const again = await reopen(storage);
@@ -472,7 +474,14 @@ Deno.test("lazy open: a list batch is one state, even when it waits for loads", 
 
 Deno.test("compaction: due on fragmentation, not on the previous image's held records", () => {
   const mib = 1024 * 1024;
-  const space = { slabs: 100, freeSlabs: 0, liveBytes: 10 * mib, heldBytes: 0, deadBytes: 0 };
+  const space = {
+    slabs: 100,
+    freeSlabs: 0,
+    liveBytes: 10 * mib,
+    heldBytes: 0,
+    deadBytes: 0,
+    fileBytes: 100 * 128 * 1024,
+  };
   // Right after a compaction the old image is held: as big as the live one.
   assert.equal(compactionDue({ ...space, heldBytes: 10 * mib }), false);
   assert.equal(compactionDue({ ...space, deadBytes: 10 * mib + 1 }), true);

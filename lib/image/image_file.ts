@@ -107,6 +107,8 @@ export interface ImageSpace {
   heldBytes: number;
   /** Bytes of non-free slabs that no live or held record uses: space lost to fragmentation. */
   deadBytes: number;
+  /** Bytes of the image file: the header slots, then every slab up to the last one in use. */
+  fileBytes: number;
 }
 
 /**
@@ -168,6 +170,8 @@ export class ImageFile {
   /** A header slot written by a commit that failed before its fsync returned, or -1. */
   #uncertainSlot = -1;
   #lastAppendBytes = 0;
+  /** The file's length as this process wrote or cut it (read at open). */
+  #fileBytes = 0;
   /** Slabs read whole, by index, least recently used first (see {@link slabCacheSlabsMax}). */
   readonly #slabCache = new Map<number, Uint8Array>();
   /** Where {@link ImageFile.#cachedSlab} found a record (reused: no allocation per read). */
@@ -293,6 +297,7 @@ export class ImageFile {
       const { table, chunks } = await readTable(file, current.header);
       const image = new ImageFile(file, current, table);
       image.#chunks = chunks;
+      image.#fileBytes = await file.size();
       const other = decodeHeaderSlot(slots[1 - current.slot]);
       image.#fallbackCoverage = typeof other === "object" ? other.coverageLsn : undefined;
       return image;
@@ -337,7 +342,14 @@ export class ImageFile {
       else deadBytes += this.#filled[slab] - base - this.#live[slab] - this.#held[slab];
     }
     assert(deadBytes >= 0 && liveBytes >= 0, "space counts are not negative");
-    return { slabs: this.#filled.length, freeSlabs, liveBytes, heldBytes, deadBytes };
+    const fileBytes = this.#fileBytes;
+    return { slabs: this.#filled.length, freeSlabs, liveBytes, heldBytes, deadBytes, fileBytes };
+  }
+
+  /** Where the slabs the table describes end: the file needs no byte past it. */
+  #spanBytes(): number {
+    const last = this.#filled.length - 1;
+    return last < 0 ? headerRegionBytes : last * this.#slabBytes + this.#filled[last];
   }
 
   /**
@@ -421,6 +433,7 @@ export class ImageFile {
     this.#buffered = 0;
     for (const run of runs) {
       await this.#file.write(run.offset, run.buffer.subarray(0, run.bytes));
+      this.#fileBytes = Math.max(this.#fileBytes, run.offset + run.bytes);
       // A cached copy (or a read racing the write) predates these records,
       // and a reused free slab's copy may hold an older record at the same
       // offset: drop it. Until the commit no stub names the new records.
@@ -570,7 +583,6 @@ export class ImageFile {
     const oldChunks = this.#chunks;
     const placed = this.#placeTable();
     this.#retire(frees, oldChunks);
-    const slabsBefore = this.#filled.length;
     this.#dropFreeTail();
     const allocationAddress = this.#writeTable(placed);
     await this.flush();
@@ -592,10 +604,13 @@ export class ImageFile {
     this.#uncertainSlot = -1;
     this.#fallbackCoverage = this.#current.header?.coverageLsn;
     this.#current = { header, slot };
-    if (this.#filled.length < slabsBefore) {
-      // The file shrinks past its last slab in use (not fsynced: slabs past
-      // the table are free anyway if the old length comes back).
-      await this.#file.truncate(this.#filled.length * this.#slabBytes);
+    const span = this.#spanBytes();
+    if (this.#fileBytes > span) {
+      // The file shrinks to the end of its last slab's records (not fsynced:
+      // bytes past the table's slabs, or past a slab's filled mark, are free
+      // anyway if the old length comes back).
+      await this.#file.truncate(span);
+      this.#fileBytes = span;
     }
     return header;
   }
