@@ -27,7 +27,7 @@ import { assert } from "../_assert.ts";
 import { type Art, INLINE_ADDRESS } from "../art/art.ts";
 import { StorageIoError } from "../errors.ts";
 import type { ImageGeometry } from "../image/allocation.ts";
-import type { ImageHeader } from "../image/header.ts";
+import { headerRegionBytes, type ImageHeader } from "../image/header.ts";
 import {
   compactingFileName,
   ImageFile,
@@ -52,6 +52,27 @@ const flushBytes = 256 * 1024;
 export const compactionBytesMin = 4 * 1024 * 1024;
 /** The share of dead bytes among used bytes past which a checkpoint rewrites the whole image. */
 export const compactionDeadFraction = 0.5;
+
+/**
+ * The largest image file a clean close leaves, as a multiple of the bytes
+ * its records would take compacted (the live bytes and the header slots):
+ * past it, close compacts (see {@link closeCompactionDue}). The bound a
+ * close promises is 1.5 times the compacted image; live records of a
+ * fragmented image can take a few percent more than the same records
+ * compacted (their children's offsets are larger numbers, so longer
+ * varints), so the rule keeps a margin below it.
+ */
+export const closeFileToLiveMax = 1.4;
+
+/**
+ * Whether a close should compact an image with this space use: its file
+ * is more than {@link closeFileToLiveMax} times its live records and
+ * header slots. Dead space, free slabs inside the file and the previous
+ * image's held records all count, since all of them stay on disk.
+ */
+export function closeCompactionDue(space: ImageSpace): boolean {
+  return space.fileBytes > closeFileToLiveMax * (headerRegionBytes + space.liveBytes);
+}
 
 /**
  * Whether an image with this space use should be rewritten whole: dead bytes
@@ -172,6 +193,41 @@ export class Checkpointer {
    */
   compactionDue(): boolean {
     return compactionDue(this.#deps.image.space());
+  }
+
+  /** Whether the image file outgrew its records enough that a close compacts it. */
+  closeCompactionDue(): boolean {
+    return this.#poison === undefined && closeCompactionDue(this.#deps.image.space());
+  }
+
+  /**
+   * Commits the committed image again, unchanged, into the other header
+   * slot, when that slot covers less (close calls it): both slots then
+   * cover the same LSN, so every WAL segment at or below it can go, and
+   * the records only the image before the committed one used become free
+   * (free slabs at the end of the file are cut). A normal commit with
+   * nothing to free, so its crash points are a commit's: until its header
+   * is durable the other slot (the image just committed) is current and
+   * no WAL was removed for it. A failure poisons the checkpointer like a
+   * failed checkpoint (the store is closing: nothing is lost).
+   *
+   * @returns Whether it committed.
+   */
+  restate(): Promise<boolean> {
+    return this.exclusive(async () => {
+      this.#checkHealthy();
+      const image = this.#deps.image;
+      const header = image.header;
+      if (header === undefined || image.reclaimableLsn >= header.coverageLsn) return false;
+      const { coverageLsn, rootAddress, keyCount } = header;
+      try {
+        await image.commit({ coverageLsn, rootAddress, keyCount }, []);
+      } catch (error) {
+        throw this.#poisonWith(error);
+      }
+      assert(image.reclaimableLsn === coverageLsn, "both header slots cover the image's lsn");
+      return true;
+    });
   }
 
   async #checkpoint(forceCompact: boolean, background: boolean): Promise<CheckpointResult> {

@@ -1640,17 +1640,32 @@ export class Store implements AtomicCommitter {
   }
 
   /**
-   * When the image covers the whole log, starts an empty segment; then drops
-   * the covered segments (as a checkpoint's reclaim does), so the next open
-   * reads almost no log. The reclaim runs even with nothing new to seal:
-   * covered segments a power loss brought back (their removal was not yet
-   * durable) would otherwise stay until a checkpoint.
+   * Leaves the directory as small as the image allows (close, once the last
+   * checkpoint ran): commits the image again into the other header slot so
+   * both slots cover the same LSN (`Checkpointer.restate`); compacts an
+   * image whose file outgrew its records (automatic checkpoints only, see
+   * `closeCompactionDue`); then, when the image covers the whole log,
+   * starts an empty segment, and removes every segment both slots cover but
+   * the newest `retainSegments` (also with nothing new to seal: covered
+   * segments a power loss brought back, their removal not yet durable,
+   * would otherwise stay until a checkpoint). Best effort: a failure leaves
+   * segments the
+   * next open reads past (nothing is lost), and a failed restate or
+   * compaction poisons the checkpointer, so nothing is removed after it.
    */
-  async #sealCoveredLog(): Promise<void> {
-    const coverage = this.#image.header?.coverageLsn ?? 0;
-    if (this.#checkpointer.poison !== undefined || this.#wal.poisoned) return;
-    if (coverage === 0) return;
-    await this.#checkpointer.exclusive(async () => {
+  async #settleForClose(): Promise<void> {
+    const checkpointer = this.#checkpointer;
+    // A store that must be reopened changes nothing more on disk.
+    if (this.#trieFailure !== undefined || checkpointer.poison !== undefined) return;
+    if (this.#wal.poisoned) return;
+    await checkpointer.restate().catch(() => {});
+    if (this.#epochs.config.auto && checkpointer.closeCompactionDue()) {
+      await checkpointer.run(true).catch(() => {});
+    }
+    await checkpointer.exclusive(async () => {
+      if (checkpointer.poison !== undefined || this.#wal.poisoned) return;
+      const coverage = this.#image.header?.coverageLsn ?? 0;
+      if (coverage === 0) return;
       if (coverage === this.#wal.nextLsn - 1) await this.#wal.startEmptySegment();
       const reclaimable = this.#image.reclaimableLsn;
       await this.#wal.reclaim(reclaimable, this.#epochs.config.retainSegments).catch(() => {});
@@ -1670,7 +1685,7 @@ export class Store implements AtomicCommitter {
         const coverage = this.#image.header?.coverageLsn ?? 0;
         if (this.#wal.nextLsn - 1 > coverage) await this.#checkpointer.run(false).catch(() => {});
       }
-      await this.#sealCoveredLog();
+      await this.#settleForClose();
       this.#closed = true;
       await this.#checkpointer.exclusive(() => Promise.resolve());
       await this.#loader.idle(); // reads under way finish before the image closes
