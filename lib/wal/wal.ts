@@ -15,13 +15,13 @@
  * zero-filled frontier of the open segment also writes zeros past them, so
  * most groups overwrite blocks that already exist and their fdatasync carries
  * no file-size change through the file system's journal. The zeros stay in
- * proportion to the records: a new segment's first write pads to the end of
- * its page only, and a group passing the frontier doubles the segment (at
- * most {@link walPreallocBytesMax} more), so a segment gets fewer zeros than
- * twice its bytes plus a page, however short its epoch. A segment may so end
- * in zeros past its last record, which recovery treats as a torn tail (the
- * last segment) or ignores (a sealed one ends where the next one's header
- * says); `close()` cuts them off.
+ * proportion to the records: a new segment's first write, and a group
+ * passing the frontier, double the segment (at most
+ * {@link walPreallocBytesMax} more, to the end of a page), so a segment gets
+ * fewer zeros than twice its bytes plus a page, however short its epoch. A
+ * segment may so end in zeros past its last record, which recovery treats
+ * as a torn tail (the last segment) or ignores (a sealed one ends where the
+ * next one's header says); `close()` cuts them off.
  *
  * @module
  */
@@ -48,18 +48,19 @@ import {
 /** Appends are refused (callers wait) while this many bytes wait for a flush. */
 export const pendingBytesMax = 32 * 1024 * 1024;
 /**
- * The most zero bytes one group writes past its records. Below it a group
- * that passes the preallocated frontier writes as many zeros as the
- * segment then holds (it doubles the segment), so a segment takes a few
- * size changes, not one per group, its zeros never outgrow its records
- * (a short epoch's segment gets a page or two), and a group waits for at
- * most this many zeros.
+ * The most zero bytes one group writes past its records (and the rest of a
+ * page). Below it a group that passes the preallocated frontier, or a new
+ * segment's first write, writes as many zeros as the segment then holds
+ * (it doubles the segment), so a segment takes a few size changes, not one
+ * per group, its zeros never outgrow its records (a short epoch's segment
+ * of short records gets a page or two), and a group waits for at most this
+ * many zeros.
  */
 export const walPreallocBytesMax = 1024 * 1024;
 /**
  * The preallocated frontier is a multiple of this (a page): no block is left
- * half written. A new segment's first write pads to the end of its last page
- * only: the file system writes whole pages anyway.
+ * half written, and a write pads at least to the end of its last page (the
+ * file system writes whole pages anyway).
  */
 export const walPreallocAlignBytes = 4096;
 
@@ -517,7 +518,7 @@ export class Wal {
   async #writeInSegment(file: BlockFile, records: Uint8Array): Promise<void> {
     assert(this.#preallocated >= this.#fileSize, "the preallocated frontier is past the records");
     const end = this.#fileSize + records.length;
-    const padding = end > this.#preallocated ? this.#preallocationEnd(end, false) - end : 0;
+    const padding = end > this.#preallocated ? this.#preallocationEnd(end) - end : 0;
     await file.write(this.#fileSize, records);
     if (padding > 0) await file.write(end, new Uint8Array(padding));
     const synced = file.sync();
@@ -537,27 +538,25 @@ export class Wal {
   }
 
   /**
-   * Where a segment whose records end at `end` is zero-filled to: a new
-   * segment (`creating`) to the end of its last page; a segment a group
-   * grows past its frontier to twice `end`, at most
-   * {@link walPreallocBytesMax} more, rounded down to a page but never
-   * below the end of the records' last page; and never past the segment
-   * size (a segment is sealed there: zeros past it would never be
-   * overwritten) unless the records themselves are. A group's zeros are so
-   * at most `end` (past the first page): each run is shorter than the
-   * records that pass it next, and the zeros a segment ever gets stay below
-   * twice its bytes plus a page (asserted in {@link Wal.#writeInSegment}).
+   * Where a segment whose records end at `end` (a new segment's first write,
+   * or a group past the frontier) is zero-filled to: as many zeros as the
+   * segment holds (it doubles), at most {@link walPreallocBytesMax}, then
+   * to the end of that page; but never past the segment size (a segment is
+   * sealed there: zeros past it would never be overwritten) unless the
+   * records themselves are. Each run of zeros is shorter than the records
+   * that pass it before the next run starts, so the zeros a segment ever
+   * gets stay below its bytes plus its last run: twice its bytes plus a
+   * page (asserted in {@link Wal.#writeInSegment}).
    */
-  #preallocationEnd(end: number, creating: boolean): number {
+  #preallocationEnd(end: number): number {
     const page = walPreallocAlignBytes;
-    const pageEnd = Math.ceil(end / page) * page;
-    const doubled = Math.floor((end + Math.min(walPreallocBytesMax, end)) / page) * page;
-    const aligned = creating ? pageEnd : Math.max(pageEnd, doubled);
+    const zeros = Math.min(walPreallocBytesMax, end);
+    const aligned = Math.ceil((end + zeros) / page) * page;
     const frontier = Math.max(end, Math.min(aligned, this.#segmentBytes));
     assert(frontier >= end, "the frontier is never below the records");
     assert(
-      frontier - end <= Math.max(page - 1, Math.min(walPreallocBytesMax, end)),
-      "a group writes at most as many zeros as the segment holds, or the rest of a page",
+      frontier - end < zeros + page,
+      "a run of zeros is at most the segment's bytes and a page",
     );
     return frontier;
   }
@@ -574,7 +573,7 @@ export class Wal {
     const header = encodeSegmentHeader(firstLsn, this.#file === undefined ? 0 : this.#fileSize);
     const end = header.length + records.length;
     // An empty segment (started at close) is not padded: nothing may follow soon.
-    const frontier = records.length === 0 ? end : this.#preallocationEnd(end, true);
+    const frontier = records.length === 0 ? end : this.#preallocationEnd(end);
     const data = new Uint8Array(frontier);
     data.set(header, 0);
     data.set(records, header.length);
