@@ -375,6 +375,29 @@ const pinned: Pinned[] = [
     drawnLoads: true,
     drawnImage: true,
   },
+  {
+    seed: 7291,
+    profile: "none",
+    durability: "mixed",
+    ops: 500,
+    sectorBytes: 512,
+    bug: "engine: relaxed writes accepted during close were creating the next segment " +
+      "while close's reclaim ran, so the segment close's checkpoint had sealed was still " +
+      "the last one and stayed, though both header slots covered it (bound-wal)",
+    seeAlso: "tests/wal_test.ts: regression (sim seed 216, hostile)",
+    drawnLoads: true,
+  },
+  {
+    seed: 216,
+    profile: "hostile",
+    durability: "mixed",
+    ops: 500,
+    sectorBytes: 512,
+    bug: "engine: a checkpoint's reclaim ran while a strict group was creating the next " +
+      "segment, so the covered segment it sealed stayed (bound-wal)",
+    seeAlso: "tests/wal_test.ts: regression (sim seed 216, hostile)",
+    drawnLoads: true,
+  },
 ];
 
 for (const pin of pinned) {

@@ -784,3 +784,59 @@ async function checkPrefix(
   assert.equal(await again.get("after"), 1, state.label);
   await again.close();
 }
+
+/** Memory whose fsyncs of the file named `gated` wait until released. */
+class GatedSync extends ForwardingStorage {
+  gated = "";
+  #release: (() => void) | undefined;
+  readonly waiting: Promise<void>;
+  constructor(inner = new MemoryBlockStorage()) {
+    super(inner, "memory with a gated fsync");
+    this.waiting = new Promise((resolve) => (this.#release = resolve));
+  }
+  release(): void {
+    this.#release!();
+  }
+  override wrapFile(file: BlockFile): BlockFile {
+    return new GatedFile(file, this);
+  }
+}
+
+class GatedFile extends ForwardingFile {
+  readonly #owner: GatedSync;
+  constructor(file: BlockFile, owner: GatedSync) {
+    super(file);
+    this.#owner = owner;
+  }
+  override async sync(): Promise<void> {
+    if (this.name === this.#owner.gated) await this.#owner.waiting;
+    await super.sync();
+  }
+}
+
+Deno.test("regression (sim seed 216, hostile): a reclaim waits for a segment creation under way", async () => {
+  // A checkpoint's reclaim ran while a strict group was creating the next
+  // segment: the segment it sealed was still the last one, so it stayed
+  // though both header slots covered it.
+  const storage = new GatedSync();
+  const { wal } = await Wal.open(storage, { afterLsn: 0, onRecord: () => undefined });
+  const key = new TextEncoder().encode("k");
+  wal.appendMutation(RecordKind.add, key, 1);
+  await wal.lastGroup();
+  wal.roll(); // a checkpoint's capture: the next group starts the next segment
+  storage.gated = "wal-00000000000000000002.wal";
+  wal.appendMutation(RecordKind.add, key, 1);
+  const durable = wal.lastGroup();
+  await new Promise((resolve) => setTimeout(resolve, 0)); // the group is creating segment 2
+  assert.deepEqual(
+    (await storage.list()).filter(isSegment).length,
+    2,
+    "segment 2 is being created",
+  );
+  const reclaim = wal.reclaim(1, 0);
+  storage.release();
+  assert.equal(await reclaim, 1, "the segment holding lsn 1 is covered once segment 2 exists");
+  await durable;
+  assert.deepEqual((await storage.list()).filter(isSegment), ["wal-00000000000000000002.wal"]);
+  await wal.close();
+});

@@ -171,6 +171,8 @@ export class Wal {
   #rollPending = false;
   /** A reclaim in progress (one at a time). */
   #reclaiming: Promise<number> | undefined;
+  /** A segment creation under way (a reclaim waits for it: the segment it seals may be covered). */
+  #starting: Promise<void> | undefined;
 
   private constructor(storage: BlockStorage, segmentBytes: number, lastLsn: number) {
     assert(segmentBytes >= segmentHeaderBytes, "segments hold at least a header");
@@ -336,6 +338,9 @@ export class Wal {
   }
 
   async #reclaim(coveredLsn: number, retain: number): Promise<number> {
+    // A group creating the next segment meanwhile (strict writers go on
+    // during a checkpoint) seals the open one: wait, so it counts as covered.
+    await this.#starting?.catch(() => {});
     const segments = this.#segments;
     let covered = 0;
     // Segment i ends just before segment i + 1 starts; the last one is open.
@@ -561,12 +566,22 @@ export class Wal {
     return frontier;
   }
 
+  /** Creates the next segment (see {@link Wal.#createSegment}), known as under way meanwhile. */
+  #startSegment(records: Uint8Array, firstLsn: number): Promise<void> {
+    assert(this.#starting === undefined, "one segment creation at a time");
+    const starting = this.#createSegment(records, firstLsn);
+    this.#starting = starting;
+    return starting.finally(() => {
+      this.#starting = undefined;
+    });
+  }
+
   /**
    * Creates the next segment holding its header, `records` and (when there
    * are records) zeros up to its first preallocated frontier, in one write,
    * durable with its directory entry (D10).
    */
-  async #startSegment(records: Uint8Array, firstLsn: number): Promise<void> {
+  async #createSegment(records: Uint8Array, firstLsn: number): Promise<void> {
     // The new header records where the previous segment ends: bytes past it
     // (its zero padding, or a torn tail whose truncation a failed fsync
     // never made durable) are ignored for good once this segment exists.
