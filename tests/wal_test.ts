@@ -785,6 +785,36 @@ async function checkPrefix(
   await again.close();
 }
 
+Deno.test("regression (sim seed 9087, hostile, 4 KiB sectors): appends after a lost covered record start a new segment", async () => {
+  // The image covers lsn 2; a misdirected write destroyed record 2, the
+  // last of the log, so open cut it as a torn tail. Appended after record
+  // 1, lsn 3 left a gap inside the segment, which a later open read as
+  // damage (in a sealed segment) or as a torn tail (losing lsn 3).
+  const storage = new MemoryBlockStorage();
+  const store = await openStore({ storage, checkpoint: walOnly });
+  await store.add("a", 1);
+  await store.add("b", 2);
+  await store.checkpoint();
+  const crashed = storage.clone(); // a power cut: close never ran
+  const records = segmentHeaderBytes + store.stats().wal.bytesWritten;
+  await store.close();
+  const name = await onlySegment(crashed);
+  const bytes = await readFile(crashed, name);
+  const [, second] = recordOffsets(bytes.subarray(0, records));
+  await patch(crashed, name, second, new Uint8Array(bytes.length - second)); // record 2 destroyed
+  const again = await openStore({ storage: crashed, checkpoint: walOnly });
+  assert.deepEqual(await again.getMany(["a", "b"]), [1, 2], "the image holds both");
+  assert.equal(await again.add("c", 3), 3);
+  assert.equal(again.stats().lastLsn, 3);
+  const segments = (await crashed.list()).filter(isSegment);
+  assert.equal(segments.length, 2, "lsn 3 starts its own segment");
+  const recrashed = crashed.clone(); // another power cut
+  await again.close();
+  const third = await openStore({ storage: recrashed, checkpoint: walOnly });
+  assert.deepEqual(await third.getMany(["a", "b", "c"]), [1, 2, 3]);
+  await third.close();
+});
+
 /** Memory whose fsyncs of the file named `gated` wait until released. */
 class GatedSync extends ForwardingStorage {
   gated = "";

@@ -169,6 +169,13 @@ export class Wal {
   #segments: { name: string; firstLsn: number }[] = [];
   /** The next group starts a new segment (a new epoch) even if the open one has room. */
   #rollPending = false;
+  /**
+   * The next group must start a new segment, even after an empty one: the
+   * open segment's records end below the LSN appends continue at (records
+   * the image covers were cut from its tail at open), and appending there
+   * would leave a gap inside it.
+   */
+  #gapPending = false;
   /** A reclaim in progress (one at a time). */
   #reclaiming: Promise<number> | undefined;
   /** A segment creation under way (a reclaim waits for it: the segment it seals may be covered). */
@@ -223,6 +230,10 @@ export class Wal {
       wal.#file = file;
       wal.#fileSize = last.validBytes;
       wal.#preallocated = last.validBytes;
+      // Damage cut covered records from the tail: the next LSN (above the
+      // image's coverage) does not follow the segment's last record.
+      wal.#gapPending = last.nextLsn !== scan.lastLsn + 1;
+      assert(last.nextLsn <= scan.lastLsn + 1, "a segment's records never pass the last lsn");
     }
     return { wal, scan, movedTo };
   }
@@ -313,6 +324,7 @@ export class Wal {
       return false;
     }
     this.#rollPending = false;
+    this.#gapPending = false;
     assert(this.#fileSize === segmentHeaderBytes, "the new segment holds its header only");
     return true;
   }
@@ -505,8 +517,9 @@ export class Wal {
     // A roll into a new segment needs records in the open one: an empty
     // segment (started at close, or rolled into already) is this epoch's,
     // and a new one would take its name.
-    const roll = this.#rollPending && this.#fileSize > segmentHeaderBytes;
+    const roll = (this.#rollPending && this.#fileSize > segmentHeaderBytes) || this.#gapPending;
     this.#rollPending = false;
+    this.#gapPending = false;
     if (this.#file === undefined || this.#fileSize >= this.#segmentBytes || roll) {
       await this.#startSegment(records, firstLsn);
       return;
