@@ -47,16 +47,16 @@ export interface SegmentFile {
 
 /**
  * Which coverage counts a WAL segment as covered, and how many covered
- * segments may stay, after a checkpoint and after a clean close. Today both
- * follow the reclaim rule (docs/FORMAT.md, checkpoint step 5): segments at
- * or below the _older_ header slot's coverage go, but the newest
- * `retainSegments` of them. A close that commits its header twice and drops
- * every segment the image covers tightens `close` to `{ slot: "newer",
- * retained: () => 0 }`.
+ * segments may stay, after a checkpoint and after a clean close. A
+ * checkpoint follows the reclaim rule (docs/FORMAT.md, checkpoint step 5):
+ * segments at or below the _older_ header slot's coverage go, but the
+ * newest `retainSegments` of them. A clean close commits the image into
+ * both slots first (docs/FORMAT.md, Close), so every segment at or below
+ * the _newer_ slot's coverage goes, but `retainSegments` of them.
  */
 export const walBoundRules: Record<"checkpoint" | "close", WalBoundRule> = {
   checkpoint: { slot: "older", retained: (retain) => retain },
-  close: { slot: "older", retained: (retain) => retain },
+  close: { slot: "newer", retained: (retain) => retain },
 };
 
 /** See {@link walBoundRules}. */
