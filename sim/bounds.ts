@@ -21,7 +21,7 @@
  */
 
 import { assert } from "../lib/_assert.ts";
-import { chunkBytes, chunkEntriesMax, slabBytes } from "../lib/image/allocation.ts";
+import { chunkBytes } from "../lib/image/allocation.ts";
 import {
   currentHeader,
   decodeHeaderSlot,
@@ -185,15 +185,17 @@ export function imageBoundProblem(disk: DiskView): string | undefined {
   const walked = walkImage(bytes, header.rootAddress);
   if (typeof walked === "string") return `the compacted image does not walk: ${walked}`;
   const slabs = header.pageCount;
-  const tableEntries = slabs + Math.ceil(slabs / chunkEntriesMax) + 2;
-  const tableBytes = Math.ceil(tableEntries / chunkEntriesMax) *
-    chunkBytes(Math.min(chunkEntriesMax, tableEntries));
+  // The file's own geometry: small-slab images chain many small chunks.
+  const perChunk = header.chunkEntriesMax;
+  const tableEntries = slabs + Math.ceil(slabs / perChunk) + 2;
+  const tableBytes = Math.ceil(tableEntries / perChunk) *
+    chunkBytes(Math.min(perChunk, tableEntries));
   const bound = headerRegionBytes + walked.bytes + tableBytes +
     Math.max(0, slabs - 1) * walked.recordBytesMax;
   if (bytes.length <= bound) return undefined;
   return `after a compaction the image is ${bytes.length} bytes, past ${bound}: ` +
     `${walked.records} records of ${walked.bytes} bytes reached from the root, ${slabs} slabs of ` +
-    `${slabBytes}, a table of at most ${tableBytes}`;
+    `${header.slabBytes}, a table of at most ${tableBytes}`;
 }
 
 /** Sums the records reachable from `root` in the image's bytes (each counted once). */

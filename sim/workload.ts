@@ -7,6 +7,7 @@
  */
 
 import { assert } from "../lib/_assert.ts";
+import { keyBytesMax } from "../lib/wal/record.ts";
 import { drawDelta, drawKeySpace, drawValue, type KeySpace, pickKey } from "./keys.ts";
 import { eventPrng, type Prng } from "./prng.ts";
 
@@ -213,8 +214,10 @@ function drawList(random: Prng, key: string, space: KeySpace): SimOp {
     : key.slice(0, 1 + random.below(key.length));
   let selector: SimSelector;
   if (roll < 45) selector = { prefix };
-  else if (roll < 60) selector = { prefix, start: prefix + pickKey(space, random) };
-  else if (roll < 70) selector = { prefix, end: pickKey(space, random) };
+  // A start past the prefix stays a key the store takes (1 to 65,535 bytes).
+  else if (roll < 60) {
+    selector = { prefix, start: (prefix + pickKey(space, random)).slice(0, keyBytesMax) };
+  } else if (roll < 70) selector = { prefix, end: pickKey(space, random) };
   else if (random.chance(0.3)) selector = { start: "\x00", end: "\xff\xff\xff\xff" };
   else selector = { start: pickKey(space, random), end: pickKey(space, random) };
   const limit = random.chance(0.5) ? random.pick(listLimits) : undefined;
