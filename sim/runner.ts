@@ -8,6 +8,7 @@
  */
 
 import { assert, AssertionError } from "../lib/_assert.ts";
+import { checkOptions, type OptionTypes } from "../lib/_options.ts";
 import {
   CorruptionError,
   MemoryLimitError,
@@ -225,8 +226,31 @@ class StopRun extends Error {
   }
 }
 
+/** The keys {@link RunOptions} takes, with their types (unknown keys are a TypeError). */
+const runOptionTypes: OptionTypes = {
+  seed: "number",
+  ops: "number",
+  clients: "number",
+  profile: "object",
+  sectorBytes: "number",
+  durability: ["strict", "relaxed"],
+  steps: "object",
+  stopAtFirst: "boolean",
+  checkpoint: "object",
+  load: ["auto", "eager", "lazy"],
+  memoryPressure: "number",
+  imageGeometry: "object",
+  churn: "boolean",
+};
+
 /** Runs one seed. */
 export async function runSimulation(options: RunOptions): Promise<RunResult> {
+  checkOptions(options, runOptionTypes, {
+    operation: "run a simulation",
+    object: "options",
+    key: "option",
+    keyPrefix: "",
+  });
   const workload = drawImageWorkload(options.seed);
   const churned = options.churn ?? workload.small;
   const generate = () => {

@@ -7,6 +7,7 @@
  */
 
 import { assert } from "../lib/_assert.ts";
+import { checkOptions, type OptionTypes } from "../lib/_options.ts";
 import { SimClock } from "./clock.ts";
 import { eventPrng, hash32, Prng } from "./prng.ts";
 
@@ -38,6 +39,15 @@ export interface SchedulerOptions {
   /** The largest latency one completion adds to the clock (default 1 ms). */
   latencyMsMax?: number;
 }
+
+/** The keys {@link SchedulerOptions} takes, with their types (unknown keys are a TypeError). */
+const schedulerOptionTypes: OptionTypes = {
+  seed: "number",
+  clock: "object",
+  reorder: "boolean",
+  autoRun: "boolean",
+  latencyMsMax: "number",
+};
 
 /** One submitted, not yet completed operation. */
 interface Completion {
@@ -106,6 +116,12 @@ export class Scheduler {
    * @param options Seed, clock, order, auto-run and latency.
    */
   constructor(options: SchedulerOptions = {}) {
+    checkOptions(options, schedulerOptionTypes, {
+      operation: "build a Scheduler",
+      object: "options",
+      key: "option",
+      keyPrefix: "",
+    });
     const latencyMsMax = options.latencyMsMax ?? latencyMsMaxDefault;
     assert(Number.isFinite(latencyMsMax) && latencyMsMax >= 0, "latency must be non-negative");
     this.clock = options.clock ?? new SimClock();

@@ -32,7 +32,14 @@
 import { assert, AssertionError } from "../lib/_assert.ts";
 import { StorageIoError } from "../lib/errors.ts";
 import type { BlockFile, BlockStorage, OpenFileOptions } from "../lib/storage/block_storage.ts";
-import { ByteImage, checkName, checkRange, ioBytesMax } from "../lib/storage/_shared.ts";
+import {
+  ByteImage,
+  checkName,
+  checkOpenFileOptions,
+  checkRange,
+  ioBytesMax,
+} from "../lib/storage/_shared.ts";
+import { checkOptions, type OptionTypes } from "../lib/_options.ts";
 import type { SimClock } from "./clock.ts";
 import { type FaultKind, FaultLog, type FaultProfile, type FaultRecord, none } from "./faults.ts";
 import { validateFaultProfile } from "./faults.ts";
@@ -956,6 +963,15 @@ class SimBlockFile implements BlockFile {
   }
 }
 
+/** The keys {@link SimStorageOptions} takes, with their types (unknown keys are a TypeError). */
+const simStorageOptionTypes: OptionTypes = {
+  seed: "number",
+  profile: "object",
+  sectorBytes: "number",
+  scheduler: "object",
+  autoRun: "boolean",
+};
+
 /** Options of a {@link SimBlockStorage}. */
 export interface SimStorageOptions {
   /** The seed of every fault decision (default 0). */
@@ -1017,6 +1033,12 @@ export class SimBlockStorage implements BlockStorage {
    * @throws {TypeError} If both `scheduler` and `autoRun` are given.
    */
   constructor(options: SimStorageOptions = {}) {
+    checkOptions(options, simStorageOptionTypes, {
+      operation: "build a SimBlockStorage",
+      object: "options",
+      key: "option",
+      keyPrefix: "",
+    });
     const seed = options.seed ?? 0;
     const profile = options.profile ?? none;
     validateFaultProfile(profile);
@@ -1107,6 +1129,7 @@ export class SimBlockStorage implements BlockStorage {
    */
   open(name: string, options: OpenFileOptions = {}): Promise<BlockFile> {
     return tryNow(async () => {
+      checkOpenFileOptions(options);
       const disk = this.#disk;
       const inode = await disk.open(name, options);
       return new SimBlockFile(disk, name, inode);
