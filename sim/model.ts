@@ -359,7 +359,13 @@ export class Oracle {
     const low = clean && !this.#writes.some((w) => w.status === "failed")
       ? this.nextLsn - 1
       : this.ackedLsn;
-    let prefix = this.#matchingPrefix(recovered, low, lastLsn);
+    // Writes that change nothing (a delete of an absent key, a set to the
+    // value a key holds) leave equal states at the store's last LSN and past
+    // it. The last LSN then says which it kept: past the acknowledged
+    // frontier, writes were lost (D1, or excused), not a state ahead of its
+    // LSN (D2).
+    const keptBelow = lastLsn < low && this.#holdsStateOf(recovered, lastLsn);
+    let prefix = keptBelow ? undefined : this.#matchingPrefix(recovered, low, lastLsn);
     const loss = prefix === undefined && excuse !== undefined
       ? this.#excusedLoss(step, recovered, lastLsn, excuse)
       : undefined;
@@ -367,7 +373,7 @@ export class Oracle {
     if (loss?.clobbered) {
       // rebased below, not judged
     } else if (prefix === undefined) {
-      this.#explainMismatch(step, recovered, low);
+      this.#explainMismatch(step, recovered, low, keptBelow ? lastLsn : undefined);
     } else {
       if (prefix !== lastLsn) {
         this.violate(
@@ -443,11 +449,17 @@ export class Oracle {
     return found;
   }
 
-  #explainMismatch(step: number, recovered: State, low: number): void {
+  /** Whether `lsn` is a state the model knows and `recovered` equals it. */
+  #holdsStateOf(recovered: State, lsn: number): boolean {
+    return lsn >= this.#baseLsn && lsn < this.nextLsn && sameState(this.stateAt(lsn), recovered);
+  }
+
+  /** Reports a recovery no prefix from `low` explains; `kept`: the LSN it holds, if known. */
+  #explainMismatch(step: number, recovered: State, low: number, kept?: number): void {
     const state = new Map(this.#base);
     for (let lsn = this.#baseLsn; lsn < low; lsn++) {
       if (lsn > this.#baseLsn) applyOp(state, this.#writes[lsn - this.#baseLsn - 1].op);
-      if (sameState(state, recovered)) {
+      if (kept === undefined ? sameState(state, recovered) : lsn === kept) {
         const lost = this.#writes.filter((w) => w.lsn > lsn && w.status === "acked").map((w) =>
           w.step
         );

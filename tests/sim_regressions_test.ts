@@ -410,6 +410,19 @@ const pinned: Pinned[] = [
     seeAlso: "tests/wal_test.ts: regression (sim seed 9087, hostile, 4 KiB sectors)",
     drawnLoads: true,
   },
+  {
+    seed: 11763,
+    profile: "hostile",
+    durability: "mixed",
+    ops: 500,
+    sectorBytes: 512,
+    bug: "oracle: an acknowledged delete of an absent key lost its record to a misdirected " +
+      "write; the state before it equals the state after, so the model took the recovery " +
+      "for a state ahead of its last lsn (D2) and never asked the excuses",
+    seeAlso: "tests/sim_model_test.ts",
+    drawnLoads: true,
+    drawnImage: true,
+  },
 ];
 
 for (const pin of pinned) {
