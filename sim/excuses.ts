@@ -33,7 +33,9 @@
  *   with the same length: its checksum is valid, the ref names it, and no
  *   check of a self-checksummed record can tell it from the one the engine
  *   wrote (a lost write; see `docs/FORMAT.md`, Known limits). Such a
- *   recovery is counted, not judged, and the model rebases on it.
+ *   recovery is counted, not judged, and the model rebases on it; the
+ *   destroyed ranges it read excuse nothing after (their bytes are the
+ *   model's base now).
  *
  * Losses are judged against the damage seen right after each power loss
  * since the last judged recovery: recovery itself cuts torn tails, and with
@@ -75,8 +77,11 @@ interface Snapshot {
    * gone by right).
    */
   readonly fallback?: { readonly coverage: number; readonly written: number };
-  /** If a record the image open reads lies on destroyed bytes: which, in words. */
-  readonly imageRead?: string;
+  /**
+   * If records the image open reads lie on destroyed bytes (none the model
+   * rebased on before): which, in words, and those destroyed ranges.
+   */
+  readonly imageRead?: { readonly why: string; readonly ranges: readonly Damage[] };
 }
 
 const missingRecords = /records (\d+)\.\.(\d+) are missing from the log/;
@@ -93,6 +98,12 @@ function overlaps(ranges: readonly Damage[] | undefined, start: number, end: num
 export class Excuses {
   readonly #places: WalMap;
   #snapshots: Snapshot[] = [];
+  /**
+   * Destroyed image ranges whose bytes a recovery not judged made the
+   * model's base: they excuse nothing after (ranges are immutable objects
+   * that a crash carries over, so identity is the range).
+   */
+  readonly #rebasedOn = new Set<Damage>();
 
   constructor(places: WalMap) {
     this.#places = places;
@@ -107,20 +118,31 @@ export class Excuses {
     }
     if (this.#snapshots.length >= snapshotsMax) this.#snapshots.shift();
     const image = damage.get(imageFileName);
+    // A range healed or cut since never comes back: forget it (bounds the set).
+    for (const range of this.#rebasedOn) if (!image?.includes(range)) this.#rebasedOn.delete(range);
     this.#snapshots.push({
       damage,
       fallback: headerFallback(storage, image),
-      imageRead: imageReadDestroyed(storage, image),
+      imageRead: imageReadDestroyed(
+        storage,
+        image?.filter((range) => !this.#rebasedOn.has(range)),
+      ),
     });
   }
 
   /**
    * Why the state the next recovery holds cannot be judged, or undefined:
    * after a power loss since the last judged recovery, a record the image
-   * open reads lay on destroyed bytes (see the module comment).
+   * open reads lay on destroyed bytes (see the module comment). Asked only
+   * when the oracle takes the answer: it rebases on that state, so those
+   * ranges excuse nothing after.
    */
   unjudgeable = (): string | undefined => {
-    return this.#snapshots.find((snapshot) => snapshot.imageRead !== undefined)?.imageRead;
+    const read = this.#snapshots.flatMap(({ imageRead }) =>
+      imageRead === undefined ? [] : [imageRead]
+    );
+    for (const { ranges } of read) for (const range of ranges) this.#rebasedOn.add(range);
+    return read[0]?.why;
   };
 
   /** A recovery was judged: the damage before it no longer explains what comes. */
@@ -303,18 +325,19 @@ function headerFallback(
 }
 
 /**
- * Where a record the image open takes (the current header slot, as the
+ * Where records the image open takes (the current header slot, as the
  * engine picks it: the valid one with the higher generation, A on a tie)
- * reaches, walked over the bytes the disk holds, lies on destroyed bytes;
- * undefined if none does. The walk follows what the engine would read,
- * stale records included, so it finds every destroyed byte the open's
- * state could come from.
+ * reaches, walked over the bytes the disk holds, lie on `damage`; undefined
+ * if none does. The walk follows what the engine would read, stale records
+ * included, so it finds every destroyed byte the open's state could come
+ * from.
  */
 function imageReadDestroyed(
   storage: SimBlockStorage,
   damage: readonly Damage[] | undefined,
-): string | undefined {
-  if (damage === undefined || !storage.fileNames().includes(imageFileName)) return undefined;
+): Snapshot["imageRead"] {
+  if (damage === undefined || damage.length === 0) return undefined;
+  if (!storage.fileNames().includes(imageFileName)) return undefined;
   const bytes = storage.readLive(imageFileName);
   const slots = headerSlotOffsets.map((offset) =>
     decodeHeaderSlot(bytes.subarray(offset, offset + headerSlotBytes))
@@ -323,6 +346,8 @@ function imageReadDestroyed(
   if (valid.length === 0) return undefined;
   const current = valid.reduce((best, slot) => (slot.generation > best.generation ? slot : best));
   const seen = new Set<number>();
+  const ranges = new Set<Damage>();
+  let why: string | undefined;
   const pending = current.rootAddress === 0 ? [] : [current.rootAddress];
   while (pending.length > 0 && seen.size < walkRecordsMax) {
     const ref = pending.pop()!;
@@ -330,14 +355,14 @@ function imageReadDestroyed(
     seen.add(ref);
     const start = refOffset(ref);
     const end = start + refLength(ref);
-    const hit = damage.find((range) => range.start < end && start < range.end);
-    if (hit !== undefined) {
-      return `image generation ${current.generation}, which open reads, has its record at ` +
+    for (const hit of damage.filter((range) => range.start < end && start < range.end)) {
+      ranges.add(hit);
+      why ??= `image generation ${current.generation}, which open reads, has its record at ` +
         `${start}..${end} on bytes ${hit.start}..${hit.end} a fault destroyed`;
     }
     const node = decodeNodeRecord(bytes.subarray(Math.min(start, bytes.length), end));
     if (typeof node !== "object") continue;
     for (const child of node.childAddresses) if (child !== inlineLeafRef) pending.push(child);
   }
-  return undefined;
+  return why === undefined ? undefined : { why, ranges: [...ranges] };
 }

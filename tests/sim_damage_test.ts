@@ -376,6 +376,8 @@ Deno.test("excuses: a state read from an older record a lost image write left is
     );
     excuses.judged();
     assert.equal(excuses.unjudgeable(), undefined, "judged: the next recovery is judged again");
+    excuses.noteCrash(after.crash());
+    assert.equal(excuses.unjudgeable(), undefined, "the model rebased on those bytes");
     found++;
   }
   assert.equal(found, 1);
