@@ -352,7 +352,8 @@ function printSummary(totals: Totals, ms: number, range: string | undefined): vo
     `crashes: ${totals.crashes}; distinct crash points reached: ${totals.crashPoints.size}; ` +
       `recoveries that lost acknowledged writes whose bytes a fault destroyed (excused): ` +
       `${totals.excused} (${totals.excusedLsns} writes); ` +
-      `not judged (destroyed bytes took records recovered before): ${totals.clobbered}`,
+      `not judged (destroyed bytes took records recovered before, or lay under the image ` +
+      `open read): ${totals.clobbered}`,
   );
   console.log(
     `checkpoints committed: ${totals.checkpoints}; image nodes loaded: ${totals.nodesLoaded} ` +
@@ -458,7 +459,11 @@ async function main(): Promise<number> {
       console.log(describeRun(result));
       for (const loss of result.excused) {
         const what = loss.clobbered ? "not judged" : "excused";
-        console.log(`  ${what}: step ${loss.step} lost lsns ${showLsns(loss.lsns)}: ${loss.why}`);
+        const lost = loss.lsns.length === 0 ? "" : ` lost lsns ${showLsns(loss.lsns)}`;
+        const when = loss.step === Number.MAX_SAFE_INTEGER
+          ? "the final crash"
+          : `step ${loss.step}`;
+        console.log(`  ${what}: ${when}${lost}: ${loss.why}`);
       }
     }
     if (result.violations.length > 0) {

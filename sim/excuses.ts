@@ -25,6 +25,17 @@
  *   falls back on is one it wrote (then the log was its to keep).
  * - A failed `verify()`: each problem at a record's offset lies on destroyed
  *   bytes; the others (key counts, slab counts) need destroyed image bytes.
+ * - A recovered state that fails its judgment at all (D1–D5, D11): the image
+ *   open read — the records its current header reaches, walked over the
+ *   bytes the power loss left — lies on destroyed bytes. A misdirected write
+ *   leaves what its place held before, and on reused space that can be a
+ *   record an older (or uncommitted) checkpoint wrote at the same offset
+ *   with the same length: its checksum is valid, the ref names it, and no
+ *   check of a self-checksummed record can tell it from the one the engine
+ *   wrote (a lost write; see `docs/FORMAT.md`, Known limits). Such a
+ *   recovery is counted, not judged, and the model rebases on it; the
+ *   destroyed ranges it read excuse nothing after (their bytes are the
+ *   model's base now).
  *
  * Losses are judged against the damage seen right after each power loss
  * since the last judged recovery: recovery itself cuts torn tails, and with
@@ -43,6 +54,7 @@ import {
   type ImageHeader,
 } from "../lib/image/header.ts";
 import { compactingFileName, imageFileName } from "../lib/image/image_file.ts";
+import { decodeNodeRecord, inlineLeafRef, refLength, refOffset } from "../lib/image/node_record.ts";
 import { parseSegmentName, segmentHeaderBytes } from "../lib/wal/segment.ts";
 import type { Damage } from "./damage.ts";
 import type { SimBlockStorage } from "./storage.ts";
@@ -52,6 +64,8 @@ import type { RecordPlace, WalMap } from "./wal_map.ts";
 const imageRecordBytesMax = 128 * 1024;
 /** Snapshots kept between two judged recoveries (power losses while recovering are bounded). */
 const snapshotsMax = 64;
+/** Records one walk of the image open reads visits at most (the simulator's images hold hundreds). */
+const walkRecordsMax = 1 << 20;
 
 /** The disk as a power loss left it: destroyed ranges by file, and what the image header lost. */
 interface Snapshot {
@@ -63,6 +77,11 @@ interface Snapshot {
    * gone by right).
    */
   readonly fallback?: { readonly coverage: number; readonly written: number };
+  /**
+   * If records the image open reads lie on destroyed bytes (none the model
+   * rebased on before): which, in words, and those destroyed ranges.
+   */
+  readonly imageRead?: { readonly why: string; readonly ranges: readonly Damage[] };
 }
 
 const missingRecords = /records (\d+)\.\.(\d+) are missing from the log/;
@@ -79,6 +98,12 @@ function overlaps(ranges: readonly Damage[] | undefined, start: number, end: num
 export class Excuses {
   readonly #places: WalMap;
   #snapshots: Snapshot[] = [];
+  /**
+   * Destroyed image ranges whose bytes a recovery not judged made the
+   * model's base: they excuse nothing after (ranges are immutable objects
+   * that a crash carries over, so identity is the range).
+   */
+  readonly #rebasedOn = new Set<Damage>();
 
   constructor(places: WalMap) {
     this.#places = places;
@@ -92,8 +117,33 @@ export class Excuses {
       if (ranges.length > 0) damage.set(name, ranges);
     }
     if (this.#snapshots.length >= snapshotsMax) this.#snapshots.shift();
-    this.#snapshots.push({ damage, fallback: headerFallback(storage, damage.get(imageFileName)) });
+    const image = damage.get(imageFileName);
+    // A range healed or cut since never comes back: forget it (bounds the set).
+    for (const range of this.#rebasedOn) if (!image?.includes(range)) this.#rebasedOn.delete(range);
+    this.#snapshots.push({
+      damage,
+      fallback: headerFallback(storage, image),
+      imageRead: imageReadDestroyed(
+        storage,
+        image?.filter((range) => !this.#rebasedOn.has(range)),
+      ),
+    });
   }
+
+  /**
+   * Why the state the next recovery holds cannot be judged, or undefined:
+   * after a power loss since the last judged recovery, a record the image
+   * open reads lay on destroyed bytes (see the module comment). Asked only
+   * when the oracle takes the answer: it rebases on that state, so those
+   * ranges excuse nothing after.
+   */
+  unjudgeable = (): string | undefined => {
+    const read = this.#snapshots.flatMap(({ imageRead }) =>
+      imageRead === undefined ? [] : [imageRead]
+    );
+    for (const { ranges } of read) for (const range of ranges) this.#rebasedOn.add(range);
+    return read[0]?.why;
+  };
 
   /** A recovery was judged: the damage before it no longer explains what comes. */
   judged(): void {
@@ -272,4 +322,47 @@ function headerFallback(
   const current = coverages(actual).sort((a, b) => b.generation - a.generation)[0];
   const coverage = current?.coverageLsn ?? 0;
   return coverage < writtenMin ? { coverage, written: writtenMin } : undefined;
+}
+
+/**
+ * Where records the image open takes (the current header slot, as the
+ * engine picks it: the valid one with the higher generation, A on a tie)
+ * reaches, walked over the bytes the disk holds, lie on `damage`; undefined
+ * if none does. The walk follows what the engine would read, stale records
+ * included, so it finds every destroyed byte the open's state could come
+ * from.
+ */
+function imageReadDestroyed(
+  storage: SimBlockStorage,
+  damage: readonly Damage[] | undefined,
+): Snapshot["imageRead"] {
+  if (damage === undefined || damage.length === 0) return undefined;
+  if (!storage.fileNames().includes(imageFileName)) return undefined;
+  const bytes = storage.readLive(imageFileName);
+  const slots = headerSlotOffsets.map((offset) =>
+    decodeHeaderSlot(bytes.subarray(offset, offset + headerSlotBytes))
+  );
+  const valid = slots.filter((slot): slot is ImageHeader => typeof slot === "object");
+  if (valid.length === 0) return undefined;
+  const current = valid.reduce((best, slot) => (slot.generation > best.generation ? slot : best));
+  const seen = new Set<number>();
+  const ranges = new Set<Damage>();
+  let why: string | undefined;
+  const pending = current.rootAddress === 0 ? [] : [current.rootAddress];
+  while (pending.length > 0 && seen.size < walkRecordsMax) {
+    const ref = pending.pop()!;
+    if (!Number.isSafeInteger(ref) || ref <= inlineLeafRef || seen.has(ref)) continue;
+    seen.add(ref);
+    const start = refOffset(ref);
+    const end = start + refLength(ref);
+    for (const hit of damage.filter((range) => range.start < end && start < range.end)) {
+      ranges.add(hit);
+      why ??= `image generation ${current.generation}, which open reads, has its record at ` +
+        `${start}..${end} on bytes ${hit.start}..${hit.end} a fault destroyed`;
+    }
+    const node = decodeNodeRecord(bytes.subarray(Math.min(start, bytes.length), end));
+    if (typeof node !== "object") continue;
+    for (const child of node.childAddresses) if (child !== inlineLeafRef) pending.push(child);
+  }
+  return why === undefined ? undefined : { why, ranges: [...ranges] };
 }

@@ -41,17 +41,33 @@ export type State = Map<string, number>;
  */
 export type LossExcuse = (prefix: number, lost: readonly number[]) => string | undefined;
 
-/** A recovery that lost acknowledged writes, excused because a fault destroyed their bytes. */
+/** What the faults of a power loss excuse in the recovery after it (see `excuses.ts`). */
+export interface RecoveryExcuse {
+  /** Why losing acknowledged records is the disk's doing. */
+  loss: LossExcuse;
+  /**
+   * Why the recovered state cannot be judged at all (the image open read
+   * lies on destroyed bytes, which may hold an older valid record), or undefined.
+   */
+  unjudgeable: () => string | undefined;
+}
+
+/**
+ * A recovery that lost acknowledged writes, excused because a fault
+ * destroyed their bytes; or one not judged at all, because the image open
+ * read lay on destroyed bytes (no LSNs then).
+ */
 export interface ExcusedLoss {
   /** The step whose recovery it was. */
   step: number;
-  /** The acknowledged LSNs lost. */
+  /** The acknowledged LSNs lost (empty when the image open read lay on destroyed bytes). */
   lsns: number[];
   /** Which destroyed bytes excuse it. */
   why: string;
   /**
-   * Records recovered before were lost too (below the model's base, where it
-   * keeps no history): the recovered state was not judged, only rebased on.
+   * The recovered state was not judged, only rebased on: records recovered
+   * before were lost too (below the model's base, where it keeps no
+   * history), or the image open read lay on destroyed bytes.
    */
   clobbered: boolean;
 }
@@ -345,6 +361,8 @@ export class Oracle {
    * `excuse`: after a power loss, says whether lost acknowledged writes had
    * their bytes destroyed by a fault (a log kept in one copy cannot tell a
    * lost write from one never made); what survives must still be a prefix.
+   * And whether the image open read lay on destroyed bytes: then a state
+   * that fails its judgment is not judged, only rebased on.
    * `powerLoss`: the machine crashed (otherwise the store was only closed
    * and reopened, which makes nothing more durable).
    */
@@ -353,9 +371,54 @@ export class Oracle {
     recovered: State,
     lastLsn: number,
     clean: boolean,
-    excuse?: LossExcuse,
+    excuse?: RecoveryExcuse,
     powerLoss = true,
   ): void {
+    const broken: Violation[] = [];
+    const excusedBefore = this.excused.length;
+    let prefix = this.#judgeRecovery(step, recovered, lastLsn, clean, excuse?.loss, broken);
+    const why = broken.length > 0 ? excuse?.unjudgeable() : undefined;
+    if (why === undefined) {
+      this.violations.push(...broken);
+    } else {
+      // Read from destroyed image bytes (an older record with a valid checksum
+      // where the engine wrote a new one): any state may come back.
+      this.excused.length = excusedBefore;
+      this.excused.push({ step, lsns: [], why, clobbered: true });
+      prefix = undefined;
+    }
+    if (!powerLoss && prefix !== undefined && prefix === lastLsn) {
+      // A restart without power loss, clean or not, makes nothing more
+      // durable: keep the history (a later power loss may still take back
+      // what a dropped or misplaced disk write held), cut only the writes
+      // the restart did not keep.
+      this.#writes.length = prefix - this.#baseLsn;
+      this.#latest = this.stateAt(prefix);
+      this.#reads = this.#reads.filter((read) => read.minLsn <= prefix);
+      return;
+    }
+    this.#base = new Map(recovered);
+    this.#baseLsn = lastLsn;
+    this.#writes = [];
+    this.#latest = new Map(recovered);
+    this.#reads = [];
+  }
+
+  /**
+   * Judges a recovered state (D1–D5, D11), adding what it breaks to
+   * `broken`; returns the prefix it holds, or undefined if none (or, an
+   * excused loss of records recovered before, it was not judged).
+   */
+  #judgeRecovery(
+    step: number,
+    recovered: State,
+    lastLsn: number,
+    clean: boolean,
+    excuse: LossExcuse | undefined,
+    broken: Violation[],
+  ): number | undefined {
+    const violate = (property: string, message: string, steps: number[]) =>
+      broken.push({ property, message, steps });
     const low = clean && !this.#writes.some((w) => w.status === "failed")
       ? this.nextLsn - 1
       : this.ackedLsn;
@@ -373,10 +436,10 @@ export class Oracle {
     if (loss?.clobbered) {
       // rebased below, not judged
     } else if (prefix === undefined) {
-      this.#explainMismatch(step, recovered, low, keptBelow ? lastLsn : undefined);
+      this.#explainMismatch(step, recovered, low, violate, keptBelow ? lastLsn : undefined);
     } else {
       if (prefix !== lastLsn) {
-        this.violate(
+        violate(
           "D2",
           `after step ${step} the store holds the state of lsn ${prefix} but its last lsn is ${lastLsn}`,
           [step],
@@ -384,7 +447,7 @@ export class Oracle {
       }
       for (const read of loss !== undefined ? [] : this.#reads) {
         if (read.minLsn > prefix) {
-          this.violate(
+          violate(
             "D11",
             `step ${read.step} ${read.what} saw the state of lsn ${read.minLsn}, but recovery at step ${step} kept only lsn ${prefix}`,
             [read.step, step],
@@ -392,21 +455,7 @@ export class Oracle {
         }
       }
     }
-    if (!powerLoss && prefix !== undefined && prefix === lastLsn) {
-      // A restart without power loss, clean or not, makes nothing more
-      // durable: keep the history (a later power loss may still take back
-      // what a dropped or misplaced disk write held), cut only the writes
-      // the restart did not keep.
-      this.#writes.length = prefix - this.#baseLsn;
-      this.#latest = this.stateAt(prefix);
-      this.#reads = this.#reads.filter((read) => read.minLsn <= prefix);
-      return;
-    }
-    this.#base = new Map(recovered);
-    this.#baseLsn = lastLsn;
-    this.#writes = [];
-    this.#latest = new Map(recovered);
-    this.#reads = [];
+    return prefix;
   }
 
   /**
@@ -455,7 +504,13 @@ export class Oracle {
   }
 
   /** Reports a recovery no prefix from `low` explains; `kept`: the LSN it holds, if known. */
-  #explainMismatch(step: number, recovered: State, low: number, kept?: number): void {
+  #explainMismatch(
+    step: number,
+    recovered: State,
+    low: number,
+    violate: (property: string, message: string, steps: number[]) => void,
+    kept?: number,
+  ): void {
     const state = new Map(this.#base);
     for (let lsn = this.#baseLsn; lsn < low; lsn++) {
       if (lsn > this.#baseLsn) applyOp(state, this.#writes[lsn - this.#baseLsn - 1].op);
@@ -463,7 +518,7 @@ export class Oracle {
         const lost = this.#writes.filter((w) => w.lsn > lsn && w.status === "acked").map((w) =>
           w.step
         );
-        this.violate(
+        violate(
           "D1",
           `recovery at step ${step} lost acknowledged writes (it holds lsn ${lsn}, lsn ${low} was acknowledged)`,
           [step, ...lost],
@@ -472,7 +527,7 @@ export class Oracle {
       }
     }
     const property = this.#looksDoubled(recovered) ? "D3" : "D5";
-    this.violate(
+    violate(
       property,
       `recovery at step ${step} holds ${
         show(recovered)

@@ -960,7 +960,7 @@ class Run {
         state,
         store.stats().lastLsn,
         clean,
-        powerLoss ? this.#excuses.loss : undefined,
+        powerLoss ? this.#excuses : undefined,
         powerLoss,
       );
       this.#excuses.judged();

@@ -725,12 +725,19 @@ class SlowSyncStorage extends ForwardingStorage {
 }
 
 Deno.test("checkpoint: a background one sleeps for busy writers; a caller's never does", async () => {
+  // A virtual clock, so the pacing it judges does not depend on how busy the
+  // machine is: each reading is a twentieth of a millisecond of work, a sleep
+  // passes its time at once. Pauses, sleeps and fsyncs all wait one timer
+  // turn, so writers and the checkpoint interleave in the same order in
+  // every run (timers fire in the order they were set).
   const sleeps: number[] = [];
+  let virtualMs = 0;
   const clock = {
-    now: () => performance.now(),
-    pause: () => new Promise<void>((resolve) => setImmediate(resolve)),
+    now: () => (virtualMs += 0.05),
+    pause: () => new Promise<void>((resolve) => setTimeout(resolve, 0)),
     sleep: (ms: number) => {
       sleeps.push(ms);
+      virtualMs += ms;
       return new Promise<void>((resolve) => setTimeout(resolve, 0));
     },
   };

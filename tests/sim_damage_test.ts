@@ -15,12 +15,14 @@ import {
   type ImageHeader,
 } from "../lib/image/header.ts";
 import { imageFileName } from "../lib/image/image_file.ts";
+import { decodeNodeRecord, encodeNodeRecord, recordRef } from "../lib/image/node_record.ts";
 import type { BlockFile } from "../lib/storage/block_storage.ts";
 import { parseRecord, RecordBuffer, RecordKind } from "../lib/wal/record.ts";
 import { readWal } from "../lib/wal/recover.ts";
 import { encodeSegmentHeader, segmentName } from "../lib/wal/segment.ts";
 import { DamageMap } from "../sim/damage.ts";
 import { Excuses } from "../sim/excuses.ts";
+import { Oracle } from "../sim/model.ts";
 import { type FaultProfile, none } from "../sim/faults.ts";
 import { SimBlockStorage } from "../sim/storage.ts";
 import { WalMap } from "../sim/wal_map.ts";
@@ -68,11 +70,11 @@ function creation(firstLsn: number, body: Uint8Array): Uint8Array {
   return bytes;
 }
 
-function slot(generation: number, coverageLsn: number): Uint8Array {
+function slot(generation: number, coverageLsn: number, rootAddress = 0): Uint8Array {
   const header: ImageHeader = {
     generation,
     coverageLsn,
-    rootAddress: 0,
+    rootAddress,
     keyCount: 0,
     pageCount: 0,
     allocationAddress: 0,
@@ -80,6 +82,17 @@ function slot(generation: number, coverageLsn: number): Uint8Array {
     ...geometryDefaults,
   };
   return encodeHeaderSlot(header);
+}
+
+/** A root record holding the key "k" with `count` (counts of one varint width encode to one length). */
+function rootRecord(count: number): Uint8Array {
+  const key = new TextEncoder().encode("k");
+  return encodeNodeRecord({
+    prefix: key,
+    value: count,
+    childBytes: new Uint8Array(0),
+    childAddresses: [],
+  });
 }
 
 Deno.test("damage map: add keeps the first expected bytes, heal and clip cut ranges", () => {
@@ -309,4 +322,111 @@ Deno.test("excuses: records missing below the log are excused only when lost hea
   excuses.noteCrash(after);
   const gap = new CorruptionError(segmentName(41), 16, "records 31..40 are missing from the log");
   assert.equal(excuses.corruption(gap, after), undefined, "the older slot was intact: its log too");
+});
+
+/**
+ * An image whose slot A (generation 1) is empty and whose bytes at
+ * `recordAt` hold an older record no header uses (a checkpoint that never
+ * committed, or whose header was lost); then, as the next checkpoint does,
+ * `newer` written over it and slot B (generation 2) committed naming it.
+ * Returns the storage and the faults of those two writes, or undefined if
+ * the setup itself met a fault.
+ */
+async function imageOverReusedSpace(
+  seed: number,
+  recordAt: number,
+  older: Uint8Array,
+  newer: Uint8Array,
+): Promise<SimBlockStorage | undefined> {
+  assert.equal(older.length, newer.length, "one length: the ref names either");
+  const storage = storageWith(seed, { misdirectedWrite: 0.5 });
+  const image = new Uint8Array(recordAt + older.length);
+  image.set(slot(1, 10), 0);
+  image.set(older, recordAt);
+  const file = await writeDurable(storage, imageFileName, image);
+  if (storage.faults.length > 0) return undefined;
+  await file.write(recordAt, newer);
+  await file.write(headerSlotBytes, slot(2, 20, recordRef(recordAt, newer.length)));
+  await file.sync();
+  return storage;
+}
+
+Deno.test("excuses: a state read from an older record a lost image write left is not judged", async () => {
+  const at = 2 * headerSlotBytes;
+  const [older, newer] = [rootRecord(1000), rootRecord(2000)];
+  let found = 0;
+  for (let seed = 1; seed <= seedSearchMax && found < 1; seed++) {
+    const storage = await imageOverReusedSpace(seed, at, older, newer);
+    const misdirected = storage?.faults.filter((record) => record.kind === "misdirectedWrite");
+    // Only the record's write went astray: the header commits as written.
+    if (storage === undefined || misdirected?.length !== 1 || misdirected[0].offset !== at) {
+      continue;
+    }
+    const after = storage.crash();
+    const bytes = after.readLive(imageFileName);
+    const disk = decodeNodeRecord(bytes.subarray(at, at + older.length));
+    assert.equal(typeof disk === "object" && disk.value, 1000, "the older record, checksum valid");
+    const excuses = new Excuses(new WalMap());
+    excuses.noteCrash(after);
+    assert.match(
+      excuses.unjudgeable() ?? "",
+      new RegExp(
+        `generation 2, which open reads, has its record at ${at}\\.\\.${at + older.length}`,
+      ),
+    );
+    excuses.judged();
+    assert.equal(excuses.unjudgeable(), undefined, "judged: the next recovery is judged again");
+    excuses.noteCrash(after.crash());
+    assert.equal(excuses.unjudgeable(), undefined, "the model rebased on those bytes");
+    found++;
+  }
+  assert.equal(found, 1);
+});
+
+Deno.test("excuses: a misdirected image write beside the records open reads excuses nothing", async () => {
+  const at = 2 * headerSlotBytes;
+  const [older, newer] = [rootRecord(1000), rootRecord(2000)];
+  let found = 0;
+  for (let seed = 1; seed <= seedSearchMax && found < 1; seed++) {
+    const storage = await imageOverReusedSpace(seed, at, older, newer);
+    if (storage === undefined || storage.faults.length > 0) continue;
+    // A write of a checkpoint that never commits, misdirected: it destroys
+    // its own place and where it lands, neither of them a record in use.
+    const file = await storage.open(imageFileName);
+    await file.write(at + 1024, rootRecord(3000));
+    await file.sync();
+    if (!storage.faults.some((record) => record.kind === "misdirectedWrite")) continue;
+    const after = storage.crash();
+    const damage = after.damage(imageFileName);
+    if (damage.some((range) => range.start < at + older.length && at < range.end)) continue;
+    if (damage.some((range) => range.start < headerSlotBytes * 2)) continue;
+    assert.ok(damage.length > 0, "bytes were destroyed");
+    const excuses = new Excuses(new WalMap());
+    excuses.noteCrash(after);
+    assert.equal(excuses.unjudgeable(), undefined);
+    found++;
+  }
+  assert.equal(found, 1);
+});
+
+Deno.test("oracle: a recovery no prefix explains is not judged only when the image open read lay on destroyed bytes", () => {
+  for (const why of [undefined, "an image record lay on destroyed bytes"]) {
+    const oracle = new Oracle();
+    oracle.accepted(1, { type: "set", key: "k", value: 1 }, 1);
+    oracle.acked(1, undefined);
+    const excuse = { loss: () => undefined, unjudgeable: () => why };
+    oracle.recovered(2, new Map([["k", 7]]), 1, false, excuse); // no prefix holds k = 7
+    if (why === undefined) {
+      assert.deepEqual(oracle.violations.map((violation) => violation.property), ["D5"]);
+      continue;
+    }
+    assert.deepEqual(oracle.violations, []);
+    assert.deepEqual(oracle.excused, [{ step: 2, lsns: [], why, clobbered: true }]);
+    // Rebased on what it recovered: the next recovery is judged from there.
+    oracle.accepted(3, { type: "add", key: "k", delta: 1 }, 2);
+    oracle.acked(2, 8);
+    oracle.recovered(4, new Map([["k", 8]]), 2, false, excuse);
+    assert.deepEqual(oracle.violations, []);
+    assert.equal(oracle.excused.length, 1, "a state that is explained is judged as usual");
+  }
 });

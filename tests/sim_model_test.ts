@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { applyOp, Oracle, type State } from "../sim/model.ts";
+import { applyOp, Oracle, type RecoveryExcuse, type State } from "../sim/model.ts";
 import type { SimOp } from "../sim/workload.ts";
 
 /** An oracle given `ops` as LSNs 1.., each acknowledged (strict) at step = its LSN. */
@@ -26,6 +26,9 @@ const setA: SimOp = { type: "set", key: "a", value: 1 };
 const deleteAbsent: SimOp = { type: "delete", key: "b" };
 const kept: State = new Map([["a", 1]]);
 
+/** Destroyed bytes explain nothing. */
+const noExcuse: RecoveryExcuse = { loss: () => undefined, unjudgeable: () => undefined };
+
 Deno.test("oracle: an acknowledged write that changed nothing, lost with its destroyed bytes, is excused", () => {
   // Regression (sim seed 11763, hostile): lsn 37, a delete of an absent key,
   // was acknowledged, then a misdirected write destroyed its record. Recovery
@@ -34,9 +37,12 @@ Deno.test("oracle: an acknowledged write that changed nothing, lost with its des
   // never asked whether destroyed bytes excused the loss.
   const oracle = oracleWith([setA, deleteAbsent]);
   const asked: { prefix: number; lost: readonly number[] }[] = [];
-  oracle.recovered(3, kept, 1, false, (prefix, lost) => {
-    asked.push({ prefix, lost });
-    return "bytes of record 2 were destroyed";
+  oracle.recovered(3, kept, 1, false, {
+    loss: (prefix, lost) => {
+      asked.push({ prefix, lost });
+      return "bytes of record 2 were destroyed";
+    },
+    unjudgeable: () => undefined,
   });
   assert.deepEqual(oracle.violations, []);
   assert.deepEqual(asked, [{ prefix: 1, lost: [2] }]);
@@ -47,7 +53,7 @@ Deno.test("oracle: an acknowledged write that changed nothing, lost with its des
 
 Deno.test("oracle: an acknowledged write that changed nothing, lost with no excuse, is D1", () => {
   const oracle = oracleWith([setA, deleteAbsent]);
-  oracle.recovered(3, kept, 1, false, () => undefined);
+  oracle.recovered(3, kept, 1, false, noExcuse);
   assert.deepEqual(oracle.violations.map((violation) => violation.property), ["D1"]);
   assert.match(oracle.violations[0].message, /it holds lsn 1, lsn 2 was acknowledged/);
 });
@@ -61,14 +67,17 @@ Deno.test("oracle: a clean restart that lost an acknowledged write which changed
 Deno.test("oracle: a store whose state is ahead of its last lsn is still D2", () => {
   // The state of lsn 2 differs from that of lsn 1: a last lsn of 1 is wrong.
   const oracle = oracleWith([setA, { type: "add", key: "a", delta: 5 }]);
-  oracle.recovered(3, new Map([["a", 6]]), 1, false, () => "an excuse never asked for");
+  oracle.recovered(3, new Map([["a", 6]]), 1, false, {
+    loss: () => "an excuse never asked for",
+    unjudgeable: () => undefined,
+  });
   assert.deepEqual(oracle.violations.map((violation) => violation.property), ["D2"]);
   assert.equal(oracle.excused.length, 0);
 });
 
 Deno.test("oracle: a recovery that kept every write, the last changing nothing, passes", () => {
   const oracle = oracleWith([setA, deleteAbsent]);
-  oracle.recovered(3, kept, 2, false, () => undefined);
+  oracle.recovered(3, kept, 2, false, noExcuse);
   assert.deepEqual(oracle.violations, []);
   assert.equal(oracle.nextLsn, 3);
 });

@@ -423,6 +423,20 @@ const pinned: Pinned[] = [
     drawnLoads: true,
     drawnImage: true,
   },
+  {
+    seed: 510017,
+    profile: "hostile",
+    durability: "mixed",
+    ops: 500,
+    sectorBytes: 512,
+    bug: "oracle: a misdirected image write left, where the next commit's records belonged, " +
+      "those of an earlier checkpoint whose header a crash had lost, with the same lengths and " +
+      "valid checksums; open read them (a lost write no self-checksummed record can show) " +
+      "and the state was reported as D5 instead of unjudged",
+    seeAlso: "tests/sim_damage_test.ts: a state read from an older record a lost image write left",
+    drawnLoads: true,
+    drawnImage: true,
+  },
 ];
 
 for (const pin of pinned) {
