@@ -108,9 +108,15 @@ export class StoreClosedError extends Error {
    * Builds the error for a refused call.
    *
    * @param operation The call that was refused.
+   * @param closing Whether `close()` was called but has not finished.
    */
-  constructor(operation: string) {
-    super(`Cannot ${operation}: the store is closed; open it again with openStore()`);
+  constructor(operation: string, closing = false) {
+    super(
+      closing
+        ? `Cannot ${operation}: the store is closing (close() was called), so nothing was ` +
+          `written; open it again with openStore() once close() resolves`
+        : `Cannot ${operation}: the store is closed; open it again with openStore()`,
+    );
     this.name = "StoreClosedError";
   }
 }

@@ -282,6 +282,7 @@ interface Totals {
   stopped: Map<StopKind, number>;
   closeCrashes: number;
   closeCrashesInside: number;
+  closeWrites: number;
   refusedPastMaxSafe: number;
   listsPastBatch: number;
   boundChecks: number;
@@ -314,6 +315,7 @@ function addUp(totals: Totals, result: RunResult): void {
   }
   totals.closeCrashes += result.stats.closeCrashes;
   totals.closeCrashesInside += result.stats.closeCrashesInside;
+  totals.closeWrites += result.stats.closeWrites;
   totals.listsPastBatch += result.stats.listsPastBatch;
   totals.refusedPastMaxSafe += result.stats.refusedPastMaxSafe;
   totals.boundChecks += result.stats.boundChecks;
@@ -362,7 +364,7 @@ function printSummary(totals: Totals, ms: number, range: string | undefined): vo
   );
   console.log(
     `closes the power cut short: ${totals.closeCrashes} (${totals.closeCrashesInside} inside the ` +
-      `close); lists past one 256-entry batch: ${totals.listsPastBatch}; widest node: ` +
+      `close); writes called during a clean close: ${totals.closeWrites}; lists past one 256-entry batch: ${totals.listsPastBatch}; widest node: ` +
       `${totals.fanOutMax} children; adds refused past 2^53: ${totals.refusedPastMaxSafe}; ` +
       `bound checks: ${totals.boundChecks}`,
   );
@@ -433,6 +435,7 @@ async function main(): Promise<number> {
     stopped: new Map(),
     closeCrashes: 0,
     closeCrashesInside: 0,
+    closeWrites: 0,
     refusedPastMaxSafe: 0,
     listsPastBatch: 0,
     boundChecks: 0,

@@ -47,6 +47,7 @@ import { drawCheckpointOptions } from "./profiles.ts";
 import { SimBlockStorage } from "./storage.ts";
 import { WalMap } from "./wal_map.ts";
 import {
+  distinctDelta,
   generateSteps,
   isWrite,
   type SimOp,
@@ -143,6 +144,8 @@ export interface RunStats {
   closeCrashes: number;
   /** Of those, the ones the power cut before the close ended. */
   closeCrashesInside: number;
+  /** Writes called while a clean close ran, which the store must refuse (see `#writeWhileClosing`). */
+  closeWrites: number;
   /** Adds refused with a RangeError because the count would pass 2^53 - 1. */
   refusedPastMaxSafe: number;
   /** Lists whose result spanned more than one of the store's batches. */
@@ -211,6 +214,11 @@ const lazyStream = 0x1a2b;
 const loadStream = 0x10ad;
 /** The `eventPrng` stream of memory exhaustion ({@link RunOptions.memoryPressure}). */
 const memoryStream = 0x3e30;
+/** The `eventPrng` stream of writes called while a clean close runs. */
+const closeWriteStream = 0xc105;
+/** The chance that a clean close meets a write, and the most I/O completions into it before. */
+const closeWriteChance = 0.5;
+const closeWriteIosMax = 16;
 /** The most extra power losses during one recovery. */
 const recoveryCrashesMax = 3;
 /** Opens tried before a transient storage error counts as a failure. */
@@ -331,6 +339,7 @@ class Run {
     outOfMemory: 0,
     closeCrashes: 0,
     closeCrashesInside: 0,
+    closeWrites: 0,
     refusedPastMaxSafe: 0,
     listsPastBatch: 0,
     boundChecks: 0,
@@ -921,8 +930,14 @@ class Run {
     this.store = undefined;
     this.#countStore(store);
     const quiet = () => this.#quietSince(this.#faultsAtOpen);
-
-    return await this.until(store.close(), step, "close").then(() => {
+    const closing = store.close();
+    const random = eventPrng(this.#seed, closeWriteStream, step % 0x1_0000_0000);
+    if (random.chance(closeWriteChance)) {
+      closing.catch(() => {}); // judged below
+      await this.drive(random.below(closeWriteIosMax + 1));
+      this.#writeWhileClosing(step, store);
+    }
+    return await this.until(closing, step, "close").then(() => {
       // A close in a life without faults lets go of what a checkpoint would,
       // and (with automatic checkpoints) leaves nothing for the next open to replay.
       if (quiet()) {
@@ -940,6 +955,39 @@ class Run {
         this.oracle.violate("error", `step ${step}: close failed: ${describe(error)}`, [step]);
       }
       return false;
+    });
+  }
+
+  /**
+   * A write called once `close()` began (at a drawn point inside it, or just
+   * after it ended): the store must refuse it with `StoreClosedError` and log
+   * nothing. One it takes could land behind close's last checkpoint, in a
+   * segment the empty one close starts seals off, or in one close reclaims;
+   * it is judged as any accepted write too, so a loss shows as D1.
+   */
+  #writeWhileClosing(step: number, store: Store): void {
+    this.stats.closeWrites++;
+    const op: SimOp = { type: "add", key: "close write", delta: distinctDelta(step) };
+    const verdict = this.oracle.verdict(op);
+    const before = writeCounters(store).lastLsn;
+    const promise = callStore(store, op, step);
+    const after = writeCounters(store).lastLsn;
+    const life = this.#life;
+    const refused = (what: string) =>
+      this.oracle.violate("close-write", `step ${step}: a write called during close() ${what}`, [
+        step,
+      ]);
+    if (after !== before) {
+      refused(`was accepted as lsn ${after}`);
+      this.#judgeSubmitted(step, op, promise, { before, after, verdict });
+      return;
+    }
+    promise.then(() => {
+      if (life === this.#life) refused("resolved, though it took no lsn");
+    }, (error) => {
+      if (life === this.#life && !(error instanceof StoreClosedError)) {
+        refused(`was refused with ${describe(error)}, not StoreClosedError`);
+      }
     });
   }
 

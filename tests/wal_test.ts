@@ -870,3 +870,79 @@ Deno.test("regression (sim seed 216, hostile): a reclaim waits for a segment cre
   assert.deepEqual((await storage.list()).filter(isSegment), ["wal-00000000000000000002.wal"]);
   await wal.close();
 });
+
+/**
+ * Runs `during` when the log starts creating a segment (its exclusive open),
+ * then lets the creation go on one timer turn later.
+ */
+class SegmentCreationHook extends ForwardingStorage {
+  during: (() => void) | undefined;
+  constructor(inner: MemoryBlockStorage) {
+    super(inner, "memory, a hook at segment creation");
+  }
+  override async open(name: string, options?: { create?: boolean; exclusive?: boolean }) {
+    const during = this.during;
+    if (options?.exclusive === true && isSegment(name) && during !== undefined) {
+      this.during = undefined;
+      during();
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    return await super.open(name, options);
+  }
+}
+
+Deno.test("regression (review): a group made while an empty segment is started lands in it, never past its seal", async () => {
+  const storage = new MemoryBlockStorage();
+  const hooked = new SegmentCreationHook(storage);
+  const { wal } = await Wal.open(hooked, { afterLsn: 0, onRecord: () => undefined });
+  const key = new TextEncoder().encode("k");
+  for (let lsn = 1; lsn <= 3; lsn++) wal.appendMutation(RecordKind.add, key, lsn);
+  await wal.flushAll();
+  await new Promise((resolve) => setTimeout(resolve, 0)); // the flush loop lets its group go
+  let late: Promise<void> | undefined;
+  hooked.during = () => {
+    wal.appendMutation(RecordKind.add, key, 100); // lsn 4: the empty segment's first
+    late = wal.lastGroup();
+  };
+  assert.ok(await wal.startEmptySegment());
+  assert.ok(late !== undefined, "the group was made during the creation");
+  await late; // acknowledged
+  await wal.close();
+  const replayed: number[] = [];
+  const { wal: reopened } = await Wal.open(storage, {
+    afterLsn: 0,
+    onRecord: (_bytes, _view, frame) => void replayed.push(frame.lsn),
+  });
+  assert.deepEqual(replayed, [1, 2, 3, 4], "the acknowledged group is read back");
+  await reopened.close();
+});
+
+Deno.test("regression (review): writes called once close() began are refused, never lost", async () => {
+  const storage = new MemoryBlockStorage();
+  const store = await openStore({ storage });
+  for (let index = 0; index < 10; index++) await store.add(`k${index}`, 1);
+  const hooked = new SegmentCreationHook(storage);
+  await store.close();
+  const again = await openStore({ storage: hooked });
+  await again.add("before close", 1);
+  const outcomes: Promise<string>[] = [];
+  const call = (write: Promise<unknown>) =>
+    outcomes.push(write.then(() => "accepted", (error: Error) => error.name));
+  hooked.during = () => {
+    call(again.add("late", 7));
+    call(again.set("late set", 1));
+    call(again.delete("k0"));
+    call(again.atomic().add("late atomic", 1).commit());
+    call(again.checkpoint());
+  };
+  const closing = again.close();
+  call(again.add("right after close()", 1));
+  await closing;
+  assert.equal(outcomes.length, 6, "the hook ran during close's segment creation");
+  for (const outcome of await Promise.all(outcomes)) assert.equal(outcome, "StoreClosedError");
+  const reopened = await openStore({ storage });
+  assert.equal(await reopened.get("before close"), 1);
+  assert.equal(await reopened.get("late"), undefined);
+  assert.equal(await reopened.get("k0"), 1);
+  await reopened.close();
+});

@@ -538,6 +538,14 @@ export class Store implements AtomicCommitter {
   #trieFailure: Error | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
+  /**
+   * Set the moment `close()` is called: writes called from then on are
+   * refused. Close's last checkpoint, its second header commit and the empty
+   * segment it starts cover exactly what was accepted before; a write
+   * accepted during them could land in a segment the new one seals before
+   * it, or be reclaimed with the covered ones.
+   */
+  #closeCalled = false;
   readonly #recovery: RecoveryStats;
 
   static {
@@ -664,6 +672,16 @@ export class Store implements AtomicCommitter {
   #checkOpen(operation: string): void {
     if (this.#closed) throw new StoreClosedError(operation);
     if (this.#trieFailure !== undefined) throw this.#trieFailure;
+  }
+
+  /**
+   * {@link Store.#checkWritable} for a write (or checkpoint) the caller just
+   * made: refused once `close()` was called. Writes made before it (queued
+   * for a load, say) are judged by `#checkWritable` alone and go on.
+   */
+  #checkNewWrite(operation: string): void {
+    if (this.#closeCalled) throw new StoreClosedError(operation, !this.#closed);
+    this.#checkWritable(operation);
   }
 
   /**
@@ -976,7 +994,7 @@ export class Store implements AtomicCommitter {
   add(key: KeyLike, delta: number): Promise<number> {
     try {
       if (arguments.length > 2) throw tooManyArguments("add", "key, delta", arguments.length);
-      this.#checkWritable("add");
+      this.#checkNewWrite("add");
       const bytes = transientKeyBytes(key, "add");
       checkDelta(delta, "add");
       if (this.#wal.congested) return this.#wal.drained().then(() => this.add(key, delta));
@@ -1019,7 +1037,7 @@ export class Store implements AtomicCommitter {
   set(key: KeyLike, value: number): Promise<void> {
     try {
       if (arguments.length > 2) throw tooManyArguments("set", "key, value", arguments.length);
-      this.#checkWritable("set");
+      this.#checkNewWrite("set");
       const bytes = transientKeyBytes(key, "set");
       checkValue(value, "set");
       if (this.#wal.congested) return this.#wal.drained().then(() => this.set(key, value));
@@ -1045,7 +1063,7 @@ export class Store implements AtomicCommitter {
   delete(key: KeyLike): Promise<void> {
     try {
       if (arguments.length > 1) throw tooManyArguments("delete", "key", arguments.length);
-      this.#checkWritable("delete");
+      this.#checkNewWrite("delete");
       const bytes = transientKeyBytes(key, "delete");
       if (this.#wal.congested) return this.#wal.drained().then(() => this.delete(key));
       return this.#write(RecordKind.delete, bytes, 0, "delete");
@@ -1232,7 +1250,7 @@ export class Store implements AtomicCommitter {
   /** Validates and commits an atomic operation. Called by {@link AtomicOperation.commit}. */
   commitAtomic(checks: AtomicCheck[], mutations: AtomicMutation[]): Promise<CommitResult> {
     try {
-      this.#checkWritable("commit");
+      this.#checkNewWrite("commit");
       if (checks.length + mutations.length > atomicOpsMax) {
         throw new RangeError(
           `Cannot commit: at most ${atomicOpsMax} checks and mutations, got ${
@@ -1539,7 +1557,7 @@ export class Store implements AtomicCommitter {
         throw tooManyArguments("checkpoint", "options", arguments.length);
       }
       checkOptions(options, checkpointOptionTypes, checkpointOptionsPlace);
-      this.#checkWritable("checkpoint");
+      this.#checkNewWrite("checkpoint");
       return this.#checkpointer.run(options.compact === true);
     } catch (error) {
       return Promise.reject(error);
@@ -1634,6 +1652,7 @@ export class Store implements AtomicCommitter {
       return Promise.reject(tooManyArguments("close", "", arguments.length));
     }
     if (this.#closing === undefined) {
+      this.#closeCalled = true;
       this.#closing = this.#close();
     }
     return this.#closing;

@@ -514,6 +514,11 @@ export class Wal {
 
   /** Writes records at the end of the log and fsyncs them; starts a new segment when full. */
   async #writeDurably(records: Uint8Array, firstLsn: number): Promise<void> {
+    // A segment started empty (at close) takes the next LSN for its name and
+    // seals the open one at its length now: a group must not land in the old
+    // one meanwhile, where recovery would never read it. The store accepts no
+    // write once close begins; this keeps the log right whoever calls.
+    await this.#starting?.catch(() => {});
     // A roll into a new segment needs records in the open one: an empty
     // segment (started at close, or rolled into already) is this epoch's,
     // and a new one would take its name.
@@ -534,6 +539,8 @@ export class Wal {
    * log like any failed group (D7); nothing here changes until it succeeded.
    */
   async #writeInSegment(file: BlockFile, records: Uint8Array): Promise<void> {
+    assert(this.#starting === undefined, "no segment is being started under a group's write");
+    assert(file === this.#file, "groups go to the open segment, the log's last");
     assert(this.#preallocated >= this.#fileSize, "the preallocated frontier is past the records");
     const end = this.#fileSize + records.length;
     const padding = end > this.#preallocated ? this.#preallocationEnd(end) - end : 0;
