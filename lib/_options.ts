@@ -103,10 +103,14 @@ export function checkOptions(
       `Cannot ${place.operation}: ${place.object} must be an object, got ${describe(options)}`,
     );
   }
-  // for-in over own keys allocates no key array (list() runs this per call).
+  // for-in allocates no key array (list() runs this per call).
   for (const key in options) {
-    if (!Object.hasOwn(options, key)) continue;
-    if (!Object.hasOwn(types, key)) throw unknownKey(key, types, place);
+    if (Object.hasOwn(options, key) && !Object.hasOwn(types, key)) {
+      throw unknownKey(key, types, place);
+    }
+  }
+  // Values as the caller will read them: a getter or a prototype's value counts too.
+  for (const key in types) {
     const value = (options as Record<string, unknown>)[key];
     if (value !== undefined && !hasType(value, types[key])) {
       throw new TypeError(

@@ -12,11 +12,13 @@ import {
   type BlockFile,
   MemoryBlockStorage,
   openStore,
+  StorageIoError,
   type Store,
   type StoreOptions,
 } from "../mod.ts";
 import { decodeHeaderSlot, headerSlotBytes, headerSlotOffsets } from "../lib/image/header.ts";
 import { compactingFileName, imageFileName } from "../lib/image/image_file.ts";
+import { imageGeometryKey, type InternalStoreOptions } from "../lib/store/store.ts";
 import { segmentHeaderBytes, segmentName } from "../lib/wal/segment.ts";
 import { ForwardingFile, ForwardingStorage, RecordingStorage } from "./_storage_wrappers.ts";
 
@@ -320,4 +322,97 @@ Deno.test("close: a failed fsync of the second header removes no segment and bla
   const third = await openStore({ storage: storage.memory });
   assert.deepEqual(await readAll(third), model);
   await third.close();
+});
+
+Deno.test("close: a damaged or blank other header slot is written again (review)", async () => {
+  for (const damage of ["damaged", "blank"] as const) {
+    const storage = new MemoryBlockStorage();
+    let store = await openStore({ storage });
+    for (let index = 0; index < 10; index++) await store.add(`k${index}`, 1);
+    await store.checkpoint(); // generation 1, slot A
+    for (let index = 0; index < 10; index++) await store.add(`j${index}`, 1);
+    await store.checkpoint(); // generation 2, slot B
+    await storage.unlock(); // the process dies: no close
+    const image = await storage.open(imageFileName);
+    const bytes = damage === "blank" ? new Uint8Array(headerSlotBytes) : new Uint8Array([1, 2, 3]);
+    await image.write(headerSlotOffsets[0] + (damage === "blank" ? 0 : 100), bytes);
+    await image.close();
+    store = await openStore({ storage });
+    await store.close();
+    const file = await storage.open(imageFileName);
+    const slots = await Promise.all(
+      headerSlotOffsets.map(async (offset) => decodeHeaderSlot(await file.read(offset, 4096))),
+    );
+    await file.close();
+    for (const slot of slots) {
+      assert.ok(typeof slot === "object", `${damage}: both slots hold a header after close`);
+      assert.equal(slot.coverageLsn, 20, `${damage}: both cover every write`);
+    }
+    store = await openStore({ storage });
+    assert.ok((await store.verify()).warnings.length === 0, `${damage}: no slot warning`);
+    await store.close();
+  }
+});
+
+Deno.test("close: a failed directory fsync after its segment removals says nothing was lost (review)", async () => {
+  const storage = new MemoryBlockStorage();
+  let removing = false;
+  const failing = new class extends ForwardingStorage {
+    override remove(name: string): Promise<void> {
+      if (name.endsWith(".wal")) removing = true;
+      return super.remove(name);
+    }
+    override syncDir(): Promise<void> {
+      if (!removing) return super.syncDir();
+      removing = false;
+      return Promise.reject(new StorageIoError("Cannot sync the directory: EIO (injected)"));
+    }
+  }(storage, "memory, a failing directory fsync after a segment removal");
+  const store = await openStore({ storage: failing });
+  for (let index = 0; index < 10; index++) await store.add(`k${index}`, 1);
+  await assert.rejects(store.close(), (error: Error) => {
+    assert.ok(error instanceof StorageIoError);
+    assert.match(error.message, /every write it accepted is durable/);
+    assert.doesNotMatch(error.message, /were lost/);
+    return true;
+  });
+  const again = await openStore({ storage });
+  for (let index = 0; index < 10; index++) assert.equal(await again.get(`k${index}`), 1);
+  await again.close();
+});
+
+/** A key of 46 bytes whose last 36 differ from its neighbours': leaves hold long prefixes. */
+const longKey = (index: number) => `key ${String(index).padStart(6, "0").repeat(7)}`;
+
+Deno.test("close: a lazily opened store past the slab cache is not loaded whole to compact (review)", async () => {
+  const storage = new MemoryBlockStorage();
+  // 4 KiB slabs: the 512-slab cache holds 2 MiB, so a modest store outgrows it.
+  const small: InternalStoreOptions = {
+    storage,
+    checkpoint: { auto: false },
+    [imageGeometryKey]: { slabBytes: 4096, chunkEntriesMax: 64 },
+  };
+  const store = await openStore(small);
+  for (let round = 0; round < 3; round++) {
+    // Rewrites every key each round: the image gathers dead space, past 1.4 times its live records.
+    for (let start = 0; start < 60_000; start += 1_000) {
+      const atomic = store.atomic();
+      for (let index = start; index < start + 1_000; index++) atomic.add(longKey(index), 1);
+      assert.ok((await atomic.commit()).ok);
+    }
+    await store.checkpoint();
+  }
+  await store.close();
+  const lazy = await openStore({ storage, load: "lazy" });
+  assert.equal(await lazy.get(longKey(7)), 3);
+  const before = lazy.stats();
+  assert.ok(before.image.fileBytes > 1.4 * (8192 + before.image.liveBytes), "a fragmented image");
+  await lazy.add(longKey(7), 1);
+  await lazy.close();
+  const again = await openStore({ storage, load: "lazy" });
+  const after = again.stats().image;
+  assert.ok(after.liveBytes > 512 * 4096, "its live records are past the slab cache");
+  assert.ok(after.fileBytes > 1.4 * (8192 + after.liveBytes), "close left it uncompacted");
+  assert.equal(await again.get(longKey(7)), 4);
+  await again.close();
 });

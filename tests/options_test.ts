@@ -439,3 +439,25 @@ Deno.test("openStore on a path that is a file raises StorageIoError, as on a pat
     assert.equal(await Deno.readTextFile(file), "not a store", "the file is left alone");
   });
 });
+
+Deno.test("options: values a getter or a prototype supplies are checked too (review)", async () => {
+  const storage = new MemoryBlockStorage();
+  class Config {
+    storage = storage;
+    get durability(): string {
+      return "relaxd";
+    }
+  }
+  await assert.rejects(openStore(new Config() as never), {
+    name: "TypeError",
+    message: /durability must be "strict" or "relaxed", got "relaxd"/,
+  });
+  await assert.rejects(
+    openStore({ storage, checkpoint: Object.create({ epochMs: "50" }) }),
+    { name: "TypeError", message: /epochMs must be a number/ },
+  );
+  await assert.rejects(
+    openStore({ storage, checkpoint: Object.create({ preset: "fast" }) }),
+    { name: "TypeError", message: /preset must be/ },
+  );
+});

@@ -107,7 +107,11 @@ export interface ImageSpace {
   heldBytes: number;
   /** Bytes of non-free slabs that no live or held record uses: space lost to fragmentation. */
   deadBytes: number;
-  /** Bytes of the image file: the header slots, then every slab up to the last one in use. */
+  /**
+   * Bytes of the image file, as long as it is: a commit cuts it to the end of
+   * its last slab's records, so after a crash it may hold bytes past them
+   * (an uncommitted checkpoint's) until the next commit.
+   */
   fileBytes: number;
 }
 
@@ -512,6 +516,13 @@ export class ImageFile {
    * failed read leaves its slab uncached (its records load later, with the
    * usual retries).
    */
+  /** Whether every slab holding live records fits the slab cache (a whole load's bound). */
+  get liveFitsSlabCache(): boolean {
+    let slabs = 0;
+    for (let slab = 0; slab < this.#filled.length; slab++) if (this.#live[slab] > 0) slabs++;
+    return slabs <= slabCacheSlabsMax;
+  }
+
   async cacheAll(): Promise<boolean> {
     const slabs: number[] = [];
     for (let slab = 0; slab < this.#filled.length; slab++) {
@@ -671,6 +682,16 @@ export class ImageFile {
   get reclaimableLsn(): number {
     const coverage = this.#current.header?.coverageLsn ?? 0;
     return Math.min(coverage, this.#fallbackCoverage ?? coverage);
+  }
+
+  /**
+   * Whether the other header slot holds a valid header with the current
+   * coverage, so that losing the current slot loses nothing (a close commits
+   * the image again until it does).
+   */
+  get slotsAgree(): boolean {
+    const coverage = this.#current.header?.coverageLsn;
+    return coverage !== undefined && this.#fallbackCoverage === coverage;
   }
 
   /** Forgets free slabs at the end of the file, so the file can shrink (never into the header). */

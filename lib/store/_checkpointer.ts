@@ -197,13 +197,19 @@ export class Checkpointer {
 
   /** Whether the image file outgrew its records enough that a close compacts it. */
   closeCompactionDue(): boolean {
-    return this.#poison === undefined && closeCompactionDue(this.#deps.image.space());
+    const { image, trie } = this.#deps;
+    // A compaction loads the whole trie: at close, only one already in memory,
+    // or one a whole open would load (a store opened lazily past the slab
+    // cache may not fit memory; its next automatic compaction bounds it).
+    const loadable = trie.unloaded === 0 || image.liveFitsSlabCache;
+    return this.#poison === undefined && loadable && closeCompactionDue(image.space());
   }
 
   /**
    * Commits the committed image again, unchanged, into the other header
-   * slot, when that slot covers less (close calls it): both slots then
-   * cover the same LSN, so every WAL segment at or below it can go, and
+   * slot, when that slot covers less or holds no valid header (close calls
+   * it): both slots then cover the same LSN, so every WAL segment at or
+   * below it can go, and
    * the records only the image before the committed one used become free
    * (free slabs at the end of the file are cut). A normal commit with
    * nothing to free, so its crash points are a commit's: until its header
@@ -218,7 +224,8 @@ export class Checkpointer {
       this.#checkHealthy();
       const image = this.#deps.image;
       const header = image.header;
-      if (header === undefined || image.reclaimableLsn >= header.coverageLsn) return false;
+      // A damaged or blank other slot counts as disagreeing too: commit into it.
+      if (header === undefined || image.slotsAgree) return false;
       const { coverageLsn, rootAddress, keyCount } = header;
       try {
         await image.commit({ coverageLsn, rootAddress, keyCount }, []);

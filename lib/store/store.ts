@@ -1633,11 +1633,14 @@ export class Store implements AtomicCommitter {
   /**
    * Waits for accepted writes to become durable (and, with automatic
    * checkpoints, checkpoints what the image lacks so the next open is
-   * fast), then releases the files and the directory lock. Later calls
-   * throw {@link StoreClosedError}. Idempotent.
+   * fast), then releases the files and the directory lock. Writes and
+   * checkpoints called once `close()` was called, and every call after it
+   * resolves, are refused with {@link StoreClosedError} (nothing of them is
+   * written). Idempotent.
    *
-   * @throws {StorageIoError} if a WAL write or fsync had failed, so writes
-   * not yet durable were lost; the files are released all the same.
+   * @throws {StorageIoError} if a WAL write or fsync had failed (the message
+   * says whether writes not yet durable were lost); the files are released
+   * all the same.
    *
    * @example
    * ```ts
@@ -1708,12 +1711,21 @@ export class Store implements AtomicCommitter {
       this.#closed = true;
       await this.#checkpointer.exclusive(() => Promise.resolve());
       await this.#loader.idle(); // reads under way finish before the image closes
+      const lost = this.#wal.nextLsn - 1 - this.#wal.durableLsn;
       await this.#wal.close();
-      if (this.#wal.poisoned) {
+      if (this.#wal.poisoned && lost > 0) {
         throw new StorageIoError(
           "Cannot close cleanly: an earlier WAL write or fsync failed, so writes not yet " +
             "durable were lost (strict mode: their callers were told; relaxed mode: writes " +
             "since the last successful sync()); the files are released, open the store again",
+        );
+      }
+      if (this.#wal.poisoned) {
+        // A directory fsync failed (a reclaim's, say): the store stopped taking
+        // writes, but every one it accepted is durable.
+        throw new StorageIoError(
+          "Cannot close cleanly: a directory fsync failed, so the store took no more writes; " +
+            "every write it accepted is durable; the files are released, open the store again",
         );
       }
     } finally {
