@@ -268,25 +268,9 @@ async function loadTrace(path: string): Promise<RunOptions> {
 interface Totals {
   seeds: number;
   failed: number;
-  ioSteps: number;
-  crashes: number;
-  excused: number;
-  excusedLsns: number;
-  clobbered: number;
-  checkpoints: number;
-  nodesLoaded: number;
-  eagerOpens: number;
-  queuedWrites: number;
-  verifies: number;
-  outOfMemory: number;
+  /** Every numeric counter of `RunStats` summed over the seeds (`fanOutMax`: the largest). */
+  sums: Record<string, number>;
   stopped: Map<StopKind, number>;
-  closeCrashes: number;
-  closeCrashesInside: number;
-  closeWrites: number;
-  refusedPastMaxSafe: number;
-  listsPastBatch: number;
-  boundChecks: number;
-  fanOutMax: number;
   crashPoints: Set<string>;
   faults: Record<string, number>;
   /** Every seed's trace hash folded in, in the order run. */
@@ -299,27 +283,14 @@ interface Totals {
 function addUp(totals: Totals, result: RunResult): void {
   totals.seeds++;
   if (result.violations.length > 0) totals.failed++;
-  totals.ioSteps += result.stats.ioSteps;
-  totals.crashes += result.stats.crashes;
-  totals.excused += result.stats.excusedLosses;
-  totals.excusedLsns += result.stats.excusedLsns;
-  totals.clobbered += result.stats.clobberedRecoveries;
-  totals.checkpoints += result.stats.checkpointsCommitted;
-  totals.nodesLoaded += result.stats.nodesLoaded;
-  totals.eagerOpens += result.stats.eagerOpens;
-  totals.queuedWrites += result.stats.queuedWrites;
-  totals.verifies += result.stats.verifies;
-  totals.outOfMemory += result.stats.outOfMemory;
+  for (const [name, value] of Object.entries(result.stats)) {
+    if (typeof value !== "number") continue;
+    const sum = totals.sums[name] ?? 0;
+    totals.sums[name] = name === "fanOutMax" ? Math.max(sum, value) : sum + value;
+  }
   if (result.stopKind !== undefined && result.stopKind !== "violation") {
     totals.stopped.set(result.stopKind, (totals.stopped.get(result.stopKind) ?? 0) + 1);
   }
-  totals.closeCrashes += result.stats.closeCrashes;
-  totals.closeCrashesInside += result.stats.closeCrashesInside;
-  totals.closeWrites += result.stats.closeWrites;
-  totals.listsPastBatch += result.stats.listsPastBatch;
-  totals.refusedPastMaxSafe += result.stats.refusedPastMaxSafe;
-  totals.boundChecks += result.stats.boundChecks;
-  totals.fanOutMax = Math.max(totals.fanOutMax, result.stats.fanOutMax);
   for (const point of result.stats.crashPoints) totals.crashPoints.add(point);
   for (const [kind, count] of Object.entries(result.stats.faults)) {
     totals.faults[kind] = (totals.faults[kind] ?? 0) + count;
@@ -338,6 +309,7 @@ function addUp(totals: Totals, result: RunResult): void {
 
 /** The summary of a run of seeds; `range` names them if they are more than one. */
 function printSummary(totals: Totals, ms: number, range: string | undefined): void {
+  const sum = (name: string): number => totals.sums[name] ?? 0;
   const faults = Object.entries(totals.faults).filter(([, count]) => count > 0).map((
     [kind, count],
   ) => `${kind} ${count}`);
@@ -346,27 +318,31 @@ function printSummary(totals: Totals, ms: number, range: string | undefined): vo
       (ms / 1000).toFixed(1)
     } s ` +
       `(${Math.round((totals.seeds * 60_000) / ms)} seeds/min, ${
-        Math.round((totals.ioSteps * 1000) / ms)
+        Math.round((sum("ioSteps") * 1000) / ms)
       } simulated I/O ops/s)`,
   );
   if (range !== undefined) console.log(`trace hash of ${range}: ${hex(totals.traceHash)}`);
   console.log(
-    `crashes: ${totals.crashes}; distinct crash points reached: ${totals.crashPoints.size}; ` +
+    `crashes: ${sum("crashes")}; distinct crash points reached: ${totals.crashPoints.size}; ` +
       `recoveries that lost acknowledged writes whose bytes a fault destroyed (excused): ` +
-      `${totals.excused} (${totals.excusedLsns} writes); ` +
+      `${sum("excusedLosses")} (${sum("excusedLsns")} writes); ` +
       `not judged (destroyed bytes took records recovered before, or lay under the image ` +
-      `open read): ${totals.clobbered}`,
+      `open read): ${sum("clobberedRecoveries")}`,
   );
   console.log(
-    `checkpoints committed: ${totals.checkpoints}; image nodes loaded: ${totals.nodesLoaded} ` +
-      `(${totals.eagerOpens} recoveries loaded the whole image at open); ` +
-      `writes queued for a load: ${totals.queuedWrites}; verify() passes: ${totals.verifies}`,
+    `checkpoints committed: ${sum("checkpointsCommitted")}; image nodes loaded: ${
+      sum("nodesLoaded")
+    } ` +
+      `(${sum("eagerOpens")} recoveries loaded the whole image at open); ` +
+      `writes queued for a load: ${sum("queuedWrites")}; verify() passes: ${sum("verifies")}`,
   );
   console.log(
-    `closes the power cut short: ${totals.closeCrashes} (${totals.closeCrashesInside} inside the ` +
-      `close); writes called during a clean close: ${totals.closeWrites}; lists past one 256-entry batch: ${totals.listsPastBatch}; widest node: ` +
-      `${totals.fanOutMax} children; adds refused past 2^53: ${totals.refusedPastMaxSafe}; ` +
-      `bound checks: ${totals.boundChecks}`,
+    `closes the power cut short: ${sum("closeCrashes")} (${sum("closeCrashesInside")} inside the ` +
+      `close); writes called during a clean close: ${
+        sum("closeWrites")
+      }; lists past one 256-entry batch: ${sum("listsPastBatch")}; widest node: ` +
+      `${sum("fanOutMax")} children; adds refused past 2^53: ${sum("refusedPastMaxSafe")}; ` +
+      `bound checks: ${sum("boundChecks")}`,
   );
   const image = totals.image;
   console.log(
@@ -379,8 +355,8 @@ function printSummary(totals: Totals, ms: number, range: string | undefined): vo
       `(header writes misplaced by the guard: ${image.headerFaultsPlanted ?? 0})`,
   );
   console.log(`faults injected: ${faults.join(", ") || "none"}`);
-  if (totals.outOfMemory > 0) {
-    console.log(`calls refused with MemoryLimitError while out of memory: ${totals.outOfMemory}`);
+  if (sum("outOfMemory") > 0) {
+    console.log(`calls refused with MemoryLimitError while out of memory: ${sum("outOfMemory")}`);
   }
   const stopped = [...totals.stopped.values()].reduce((sum, count) => sum + count, 0);
   if (stopped > 0) {
@@ -421,25 +397,8 @@ async function main(): Promise<number> {
   const totals: Totals = {
     seeds: 0,
     failed: 0,
-    ioSteps: 0,
-    crashes: 0,
-    excused: 0,
-    excusedLsns: 0,
-    clobbered: 0,
-    checkpoints: 0,
-    nodesLoaded: 0,
-    eagerOpens: 0,
-    queuedWrites: 0,
-    verifies: 0,
-    outOfMemory: 0,
+    sums: {},
     stopped: new Map(),
-    closeCrashes: 0,
-    closeCrashesInside: 0,
-    closeWrites: 0,
-    refusedPastMaxSafe: 0,
-    listsPastBatch: 0,
-    boundChecks: 0,
-    fanOutMax: 0,
     crashPoints: new Set(),
     faults: {},
     traceHash: 0,
