@@ -38,7 +38,7 @@
  * @module
  */
 
-import { assert } from "../lib/_assert.ts";
+import { assert } from "./_assert.ts";
 import {
   chunkBytes,
   decodeChunk,

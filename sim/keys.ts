@@ -23,7 +23,7 @@
  * @module
  */
 
-import { assert } from "../lib/_assert.ts";
+import { assert } from "./_assert.ts";
 import { overlayIdBytesMax } from "../lib/store/_overlay.ts";
 import { eventPrng, hash32, type Prng } from "./prng.ts";
 

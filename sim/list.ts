@@ -16,7 +16,7 @@
  * @module
  */
 
-import { assert } from "../lib/_assert.ts";
+import { assert } from "./_assert.ts";
 import { listBatchSize } from "../lib/store/_list.ts";
 import { showKey } from "./keys.ts";
 import type { SimSelector } from "./workload.ts";

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { assert } from "../lib/_assert.ts";
+import { assert } from "./_assert.ts";
 import { showKey } from "./keys.ts";
 import {
   batchMatches,

@@ -7,9 +7,10 @@
  * @module
  */
 
-import { assert, AssertionError } from "../lib/_assert.ts";
+import { assert } from "./_assert.ts";
 import { checkOptions, type OptionTypes } from "../lib/_options.ts";
 import {
+  AssertionError,
   CorruptionError,
   MemoryLimitError,
   StorageIoError,

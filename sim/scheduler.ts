@@ -6,7 +6,7 @@
  * @module
  */
 
-import { assert } from "../lib/_assert.ts";
+import { assert } from "./_assert.ts";
 import { checkOptions, type OptionTypes } from "../lib/_options.ts";
 import { SimClock } from "./clock.ts";
 import { eventPrng, hash32, Prng } from "./prng.ts";

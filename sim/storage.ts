@@ -29,8 +29,8 @@
  * @module
  */
 
-import { assert, AssertionError } from "../lib/_assert.ts";
-import { StorageIoError } from "../lib/errors.ts";
+import { assert } from "./_assert.ts";
+import { AssertionError, StorageIoError } from "../lib/errors.ts";
 import type { BlockFile, BlockStorage, OpenFileOptions } from "../lib/storage/block_storage.ts";
 import {
   ByteImage,
