@@ -8,7 +8,7 @@
  */
 
 import { assert } from "./_assert.ts";
-import { checkOptions, type OptionTypes } from "../lib/_options.ts";
+import { checkOptions, type OptionTypes } from "../lib/options.ts";
 import {
   AssertionError,
   CorruptionError,

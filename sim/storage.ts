@@ -39,7 +39,7 @@ import {
   checkRange,
   ioBytesMax,
 } from "../lib/storage/_shared.ts";
-import { checkOptions, type OptionTypes } from "../lib/_options.ts";
+import { checkOptions, type OptionTypes } from "../lib/options.ts";
 import type { SimClock } from "./clock.ts";
 import { type FaultKind, FaultLog, type FaultProfile, type FaultRecord, none } from "./faults.ts";
 import { validateFaultProfile } from "./faults.ts";
