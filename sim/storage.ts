@@ -38,7 +38,7 @@ import {
   checkOpenFileOptions,
   checkRange,
   ioBytesMax,
-} from "../lib/storage/_shared.ts";
+} from "../lib/storage/shared.ts";
 import { checkOptions, type OptionTypes } from "../lib/options.ts";
 import type { SimClock } from "./clock.ts";
 import { type FaultKind, FaultLog, type FaultProfile, type FaultRecord, none } from "./faults.ts";

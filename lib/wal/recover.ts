@@ -13,7 +13,7 @@
  * zeros): its first write never became durable, so nothing in it was
  * acknowledged. A header that was written but fails its checks is damage:
  * corruption if the file holds records of the log, else bytes nobody can
- * explain, which open moves aside (see `../storage/_quarantine.ts`).
+ * explain, which open moves aside (see `../storage/quarantine.ts`).
  *
  * @module
  */

@@ -29,7 +29,7 @@
 import { assert } from "../_assert.ts";
 import { StorageIoError } from "../errors.ts";
 import type { BlockFile, BlockStorage } from "../storage/block_storage.ts";
-import { moveAside } from "../storage/_quarantine.ts";
+import { moveAside } from "../storage/quarantine.ts";
 import {
   type AsciiAdd,
   type MutationKind,
