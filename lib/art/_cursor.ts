@@ -13,8 +13,9 @@
  */
 
 import { assert } from "../_assert.ts";
+import { compareBytes } from "../_bytes.ts";
 import { Arena } from "./_arena.ts";
-import { compareBytes, KEY_BYTES_MAX } from "./_bytes.ts";
+import { KEY_BYTES_MAX } from "./_bytes.ts";
 import { findChild, nextChild, nextChildFound, prevChildByte } from "./_children.ts";
 import {
   addressOf,

@@ -17,7 +17,7 @@
 
 import { assert } from "../_assert.ts";
 import { Art } from "../art/art.ts";
-import { bytesToString } from "../art/_bytes.ts";
+import { bytesToString } from "../_bytes.ts";
 import type { AsciiAdd } from "../wal/record.ts";
 import type { KeyLike } from "./keys.ts";
 
