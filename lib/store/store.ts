@@ -99,6 +99,15 @@ import {
   transientKeyBytes,
 } from "./keys.ts";
 
+// What stats().recovery and verify() report, for mod.ts to export.
+export type {
+  QuarantinedFile,
+  QuarantinedFileFound,
+  RecoveryStats,
+  RemovedFile,
+  TornTail,
+} from "./_recovery.ts";
+
 /** When a write resolves. */
 export type Durability = "strict" | "relaxed";
 
