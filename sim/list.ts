@@ -17,7 +17,7 @@
  */
 
 import { assert } from "./_assert.ts";
-import { listBatchSize } from "../lib/store/_list.ts";
+import { listBatchSize } from "../lib/store/internals.ts";
 import { showKey } from "./keys.ts";
 import type { SimSelector } from "./workload.ts";
 
