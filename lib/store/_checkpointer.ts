@@ -1,9 +1,9 @@
 /**
  * The checkpoint: writes the trie's changed nodes into the image and
  * commits a header covering LSN `W`, then drops the WAL segments the image
- * covers. Only the capture is synchronous (D8): writers go on while the
- * nodes are written, since the trie copies on write what the capture
- * shares.
+ * covers. Only the capture is synchronous (D8 of docs/DURABILITY.md):
+ * writers go on while the nodes are written, since the trie copies on write
+ * what the capture shares.
  *
  * Protocol (SPEC §5; what each crash point leaves is in docs/FORMAT.md):
  * 1. in one synchronous step: seal the WAL segment (the next group starts

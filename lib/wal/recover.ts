@@ -6,7 +6,8 @@
  * only after its fsync, so everything before the last write is durable. The
  * first record of each write carries the group-start flag. A bad record is
  * therefore a torn tail only if no valid group-start record follows it; if one
- * does, the bad record was durable and its damage is reported (D6, D9).
+ * does, the bad record was durable and its damage is reported (D6, D9 of
+ * docs/DURABILITY.md).
  *
  * A last segment whose header fails its checks is removed only when its
  * first sector is what a torn creation leaves (a prefix of its header, then

@@ -8,8 +8,9 @@
  * the next buffer. A flush starts in a microtask, so an idle log adds no delay
  * and every append made in the same tick shares one fsync.
  *
- * A failed write or fsync poisons the log (D7): that group's waiters and all
- * later ones get a {@link StorageIoError}, nothing is retried.
+ * A failed write or fsync poisons the log (D7 of docs/DURABILITY.md, where
+ * the D-ids cited here are defined): that group's waiters and all later ones
+ * get a {@link StorageIoError}, nothing is retried.
  *
  * Segment space is preallocated: a group whose records would pass the
  * zero-filled frontier of the open segment also writes zeros past them, so
