@@ -69,4 +69,4 @@ export {
 } from "./lib/storage/block_storage.ts";
 export { FileBlockStorage } from "./lib/storage/file.ts";
 export { MemoryBlockStorage } from "./lib/storage/memory.ts";
-export { keyBytesMax } from "./lib/wal/record.ts";
+export { keyBytesMax } from "./lib/limits.ts";

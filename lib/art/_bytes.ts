@@ -1,7 +1,7 @@
 /**
- * Byte helpers shared by the trie and the store: the key length limit, byte
- * order, and one-byte strings (a JS string whose char codes are the bytes),
- * which the store's overlays use as `Map` keys: an ASCII key already is one.
+ * Byte helpers shared by the trie and the store: byte order, and one-byte
+ * strings (a JS string whose char codes are the bytes), which the store's
+ * overlays use as `Map` keys: an ASCII key already is one.
  *
  * Every string built here is flat (sequential), never a cons or sliced string
  * that would keep a larger string alive.
@@ -10,9 +10,6 @@
  */
 
 import { assert, unreachable } from "../_assert.ts";
-
-/** The longest key the trie holds, so the longest byte string it builds. */
-export const KEY_BYTES_MAX = 65_535;
 
 /**
  * Strings up to this long are built by one `String.fromCharCode` call with

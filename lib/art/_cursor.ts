@@ -14,7 +14,8 @@
 
 import { assert } from "../_assert.ts";
 import { Arena } from "./_arena.ts";
-import { compareBytes, KEY_BYTES_MAX } from "./_bytes.ts";
+import { keyBytesMax } from "../limits.ts";
+import { compareBytes } from "./_bytes.ts";
 import { findChild, nextChild, nextChildFound, prevChildByte } from "./_children.ts";
 import {
   addressOf,
@@ -36,7 +37,7 @@ const MARK_VALUE_DONE = -1;
 /** Reverse mark: no child visited yet. */
 const MARK_REVERSE_START = BYTE_VALUES;
 /** Frames on the stack at most: each frame sits at least one byte deeper. */
-const FRAMES_MAX = KEY_BYTES_MAX + 1;
+const FRAMES_MAX = keyBytesMax + 1;
 /** Bytes of the key buffer at first; it doubles up to the longest key. */
 const KEY_BUFFER_BYTES_INITIAL = 64;
 /**
@@ -224,7 +225,7 @@ export class Cursor {
 
   #push(node: number, depth: number, mark: number): void {
     assert(this.#nodes.length < FRAMES_MAX, "cursor stack overflow");
-    assert(depth <= KEY_BYTES_MAX, "key path too long");
+    assert(depth <= keyBytesMax, "key path too long");
     this.#nodes.push(node);
     this.#depths.push(depth);
     this.#marks.push(mark);
@@ -263,7 +264,7 @@ export class Cursor {
     const a = this.#a;
     const length = prefixLengthOf(a, node);
     const end = at + length;
-    assert(end <= KEY_BYTES_MAX, "key path too long");
+    assert(end <= keyBytesMax, "key path too long");
     if (this.#key.length <= end) {
       const grown = new Uint8Array(Math.min(Math.max(end + 1, this.#key.length * 2), FRAMES_MAX));
       grown.set(this.#key);

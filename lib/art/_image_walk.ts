@@ -11,7 +11,7 @@
 import { assert } from "../_assert.ts";
 import { ViewBytes } from "../_view_bytes.ts";
 import type { Arena } from "./_arena.ts";
-import { KEY_BYTES_MAX } from "./_bytes.ts";
+import { keyBytesMax } from "../limits.ts";
 import { findChild, nextChild, nextChildFound } from "./_children.ts";
 import {
   addressOf,
@@ -46,7 +46,7 @@ export interface NodeView {
 }
 
 /** Frames on the walk's stack at most: each frame sits at least one key byte deeper. */
-const FRAMES_MAX = KEY_BYTES_MAX + 2;
+const FRAMES_MAX = keyBytesMax + 2;
 /** Bytes of the prefix buffer at first; it doubles up to the longest prefix. */
 const PREFIX_BUFFER_BYTES_INITIAL = 64;
 /** Bytes of an inline leaf's prefix buffer at first (the image inlines leaves of up to 64). */

@@ -14,7 +14,7 @@
 
 import { assert, unreachable } from "../_assert.ts";
 import type { Arena } from "./_arena.ts";
-import { KEY_BYTES_MAX } from "./_bytes.ts";
+import { keyBytesMax } from "../limits.ts";
 import {
   fillChildren,
   findChild,
@@ -58,7 +58,7 @@ export interface StubRef {
 }
 
 /** Frames a walk holds at most: each sits at least one key byte deeper. */
-const FRAMES_MAX = KEY_BYTES_MAX + 2;
+const FRAMES_MAX = keyBytesMax + 2;
 
 /** A node built from an image record, holding stubs for its children. */
 export function nodeFromImage(a: Arena, view: NodeView, address: number, gen: number): number {
@@ -262,7 +262,7 @@ export function buildSubtree(
   pushFrame(a, stacks, 0, source, rootBytes, address, gen, depth);
   counts.nodes = 1;
   let level = 0;
-  if (stacks.frames[0].depth > KEY_BYTES_MAX) return `record ${address} lies too deep`;
+  if (stacks.frames[0].depth > keyBytesMax) return `record ${address} lies too deep`;
   for (let steps = 0; steps <= (BYTE_VALUES + 1) * nodesMax; steps++) {
     const frame = stacks.frames[level];
     if (frame.next < frame.count) {
@@ -280,7 +280,7 @@ export function buildSubtree(
       assert(level < FRAMES_MAX, "a frame per key byte at most");
       pushFrame(a, stacks, level, source, bytes, childAddress, gen, frame.depth + 1);
       const deep = stacks.frames[level].depth;
-      if (deep > KEY_BYTES_MAX) return `record ${childAddress} lies ${deep} key bytes deep`;
+      if (deep > keyBytesMax) return `record ${childAddress} lies ${deep} key bytes deep`;
       continue;
     }
     const node = frame.node;

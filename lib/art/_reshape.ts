@@ -10,7 +10,7 @@
 
 import { assert } from "../_assert.ts";
 import type { Arena } from "./_arena.ts";
-import { KEY_BYTES_MAX } from "./_bytes.ts";
+import { keyBytesMax } from "../limits.ts";
 import { childAt, copyChildren, keyAt } from "./_children.ts";
 import {
   capacityOf,
@@ -91,7 +91,7 @@ function mergeOnlyChild(a: Arena, n: number): number {
   const byte = keyAt(a, n, 0);
   const child = childAt(a, n, 0);
   const length = prefixLengthOf(a, n) + 1 + prefixLengthOf(a, child);
-  assert(length <= KEY_BYTES_MAX, "merged prefix too long");
+  assert(length <= keyBytesMax, "merged prefix too long");
   const buffer = prefixBuffer(length);
   let at = copyPrefix(a, n, buffer, 0);
   buffer[at++] = byte;

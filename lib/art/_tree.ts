@@ -22,7 +22,7 @@
 
 import { assert, unreachable } from "../_assert.ts";
 import type { Arena } from "./_arena.ts";
-import { KEY_BYTES_MAX } from "./_bytes.ts";
+import { keyBytesMax } from "../limits.ts";
 import { addChild, childAt, childSlot, findChild, removeChild, replaceChild } from "./_children.ts";
 import {
   addressOf,
@@ -201,7 +201,7 @@ export class ArtTree {
    * nodes on the way.
    */
   locate(key: Uint8Array): number {
-    assert(key.length <= KEY_BYTES_MAX, "key longer than KEY_BYTES_MAX");
+    assert(key.length <= keyBytesMax, "key longer than keyBytesMax");
     const a = this.a;
     if (this.root === 0) {
       this.root = newNode(a, KIND_LEAF, key, 0, key.length, NO_VALUE);

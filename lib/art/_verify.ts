@@ -8,7 +8,7 @@
 
 import { assert } from "../_assert.ts";
 import { type Arena, KIND_FREE } from "./_arena.ts";
-import { KEY_BYTES_MAX } from "./_bytes.ts";
+import { keyBytesMax } from "../limits.ts";
 import { bodyAt, childAt, findChild, keyAt, nextChildByte } from "./_children.ts";
 import {
   addressOf,
@@ -91,7 +91,7 @@ export function verifyTree(a: Arena, root: number, lazy = false): TreeStats {
       continue;
     }
     const depth = depths.pop()! + prefixLengthOf(a, node);
-    assert(depth <= KEY_BYTES_MAX, `key path of ${depth} bytes is too long`);
+    assert(depth <= keyBytesMax, `key path of ${depth} bytes is too long`);
     verifyNode(a, node, lazy);
     if (valueOf(a, node) !== NO_VALUE) {
       stats.keys++;

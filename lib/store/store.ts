@@ -36,15 +36,14 @@ import { newRecordFields } from "../image/node_record.ts";
 import { type ImageVerifyReport, verifyImage } from "../image/verify.ts";
 import { type BlockStorage, type Clock, systemClock } from "../storage/block_storage.ts";
 import { FileBlockStorage } from "../storage/file.ts";
+import { batchOpsMax, walRecordBytesMax as recordBytesMax } from "../limits.ts";
 import {
   type AsciiAdd,
   batchAddBytes,
   batchCountBytes,
-  batchOpsMax,
   decodeMutations,
   type MutationKind,
   type MutationSink,
-  recordBytesMax,
   type RecordFrame,
   recordHeaderBytes,
   RecordKind,
