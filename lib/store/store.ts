@@ -36,7 +36,12 @@ import { newRecordFields } from "../image/node_record.ts";
 import { type ImageVerifyReport, verifyImage } from "../image/verify.ts";
 import { type BlockStorage, type Clock, systemClock } from "../storage/block_storage.ts";
 import { FileBlockStorage } from "../storage/file.ts";
-import { batchOpsMax, walRecordBytesMax as recordBytesMax } from "../limits.ts";
+import {
+  atomicOpsMax,
+  batchOpsMax,
+  getManyKeysMax,
+  walRecordBytesMax as recordBytesMax,
+} from "../limits.ts";
 import {
   type AsciiAdd,
   batchAddBytes,
@@ -219,10 +224,6 @@ const listPrefetchNodes = 4096;
 const walSegmentBytesMin = 4096;
 /** Bytes of the buffer a durable group waits in to be applied, at first (it grows to the largest). */
 const unappliedBytesInitial = 64 * 1024;
-/** The most keys one `getMany` call takes (Deno KV allows 10). */
-export const getManyKeysMax = 100_000;
-/** The most mutations or checks one atomic operation takes. */
-export const atomicOpsMax = 1_000_000;
 
 /** The keys of {@link ListOptions}, each with its type. */
 const listOptionTypes: OptionTypes = { limit: "number", reverse: "boolean" };
