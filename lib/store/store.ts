@@ -21,7 +21,12 @@ import {
   type OptionTypes,
   tooManyArguments,
 } from "../_options.ts";
-import { Art, LOOKUP_NOT_LOADED, NodeNotLoaded, type TrieMemory } from "../art/art.ts";
+import {
+  Art,
+  lookupNotLoaded as LOOKUP_NOT_LOADED,
+  NodeNotLoaded,
+  type TrieMemory,
+} from "../art/art.ts";
 import {
   CorruptionError,
   MemoryLimitError,
