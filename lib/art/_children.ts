@@ -15,6 +15,10 @@ import {
   childrenAt16,
   childrenAt4,
   countOf,
+  headerCount,
+  headerKind,
+  headerPrefixLength,
+  keysStart,
   kind16,
   kind256,
   kind4,
@@ -39,13 +43,13 @@ function childrenAt(kind: number, body: number): number {
  * the child there, or store a replacement. The hot path.
  */
 export function childSlot(a: Arena, n: number, byte: number): number {
-  const meta = a.i32[n];
-  const kind = meta & 7;
-  const body = bodyOf(n, meta >>> 12);
+  const header = a.i32[n];
+  const kind = headerKind(header);
+  const body = bodyOf(n, headerPrefixLength(header));
   if (kind === kind4 || kind === kind16) {
-    const count = (meta >>> 3) & 0x1ff;
+    const count = headerCount(header);
     const u8 = a.u8;
-    const keys = body << 2;
+    const keys = keysStart(body);
     for (let at = 0; at < count; at++) {
       const key = u8[keys + at];
       if (key === byte) return childrenAt(kind, body) + at;
@@ -66,7 +70,7 @@ export function findChild(a: Arena, n: number, byte: number): number {
 /** The key byte in sorted position `at` of a Node4 or Node16. */
 export function keyAt(a: Arena, n: number, at: number): number {
   assert(at >= 0 && at < capacityOf(kindOf(a, n)), "a key position of a Node4 or Node16");
-  return a.u8[(bodyAt(a, n) << 2) + at];
+  return a.u8[keysStart(bodyAt(a, n)) + at];
 }
 
 /** Child `at` (by sorted position) of a Node4 or Node16; 0 past the count. */
@@ -85,13 +89,13 @@ export const nextChildFound = { byte: -1 };
  */
 export function nextChild(a: Arena, n: number, after: number): number {
   assert(after >= -1 && after < byteValues, "child cursor out of range");
-  const meta = a.i32[n];
-  const kind = meta & 7;
-  const body = bodyOf(n, meta >>> 12);
+  const header = a.i32[n];
+  const kind = headerKind(header);
+  const body = bodyOf(n, headerPrefixLength(header));
   if (kind === kind4 || kind === kind16) {
-    const count = (meta >>> 3) & 0x1ff;
+    const count = headerCount(header);
     const u8 = a.u8;
-    const keys = body << 2;
+    const keys = keysStart(body);
     for (let at = 0; at < count; at++) {
       const key = u8[keys + at];
       if (key > after) {
@@ -122,13 +126,13 @@ export function nextChildByte(a: Arena, n: number, after: number): number {
 /** The largest child byte smaller than `before` (256 for the last), or -1. */
 export function prevChildByte(a: Arena, n: number, before: number): number {
   assert(before >= 0 && before <= byteValues, "child cursor out of range");
-  const meta = a.i32[n];
-  const kind = meta & 7;
-  const body = bodyOf(n, meta >>> 12);
+  const header = a.i32[n];
+  const kind = headerKind(header);
+  const body = bodyOf(n, headerPrefixLength(header));
   if (kind === kind4 || kind === kind16) {
     const u8 = a.u8;
-    const keys = body << 2;
-    for (let at = ((meta >>> 3) & 0x1ff) - 1; at >= 0; at--) {
+    const keys = keysStart(body);
+    for (let at = (headerCount(header)) - 1; at >= 0; at--) {
       if (u8[keys + at] < before) return u8[keys + at];
     }
     return -1;
@@ -150,7 +154,7 @@ export function addChild(a: Arena, n: number, byte: number, child: number): void
   if (kind === kind4 || kind === kind16) {
     const u8 = a.u8;
     const i32 = a.i32;
-    const keys = body << 2;
+    const keys = keysStart(body);
     const children = childrenAt(kind, body);
     let at = count;
     for (; at > 0 && u8[keys + at - 1] > byte; at--) {
@@ -187,7 +191,7 @@ export function fillChildren(
   const i32 = a.i32;
   if (kind === kind4 || kind === kind16) {
     const u8 = a.u8;
-    const keys = body << 2;
+    const keys = keysStart(body);
     const slots = childrenAt(kind, body);
     for (let at = 0; at < count; at++) {
       assert(at === 0 || bytes[bytesFrom + at] > bytes[bytesFrom + at - 1], "child bytes ascend");
@@ -213,7 +217,7 @@ export function removeChild(a: Arena, n: number, byte: number): void {
   if (kind === kind4 || kind === kind16) {
     const body = bodyAt(a, n);
     const u8 = a.u8;
-    const keys = body << 2;
+    const keys = keysStart(body);
     const children = childrenAt(kind, body);
     for (let at = slot - children + 1; at < count; at++) {
       u8[keys + at - 1] = u8[keys + at];

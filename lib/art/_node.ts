@@ -141,14 +141,36 @@ export function tickGeneration(): number {
   return frozen;
 }
 
-/** The node's kind (`KIND_*`). */
+/*
+ * The header word (word 0) is decoded only here. A hot loop reads it once
+ * (`a.i32[n]`) and takes its fields with the `header*` functions; other code
+ * asks the node (`kindOf`, `countOf`, `prefixLengthOf`). Each is one or two
+ * bit operations, small enough that V8 inlines it where it is hot.
+ */
+
+/** The kind (`kind*`) in header word `header`. */
+export function headerKind(header: number): number {
+  return header & kindMask;
+}
+
+/** The child count in header word `header`. */
+export function headerCount(header: number): number {
+  return (header >>> countShift) & countMask;
+}
+
+/** The prefix length in bytes in header word `header`. */
+export function headerPrefixLength(header: number): number {
+  return header >>> prefixShift;
+}
+
+/** The node's kind (`kind*`). */
 export function kindOf(a: Arena, n: number): number {
-  return a.i32[n] & kindMask;
+  return headerKind(a.i32[n]);
 }
 
 /** The number of children (0 for a leaf or a stub). */
 export function countOf(a: Arena, n: number): number {
-  return (a.i32[n] >>> countShift) & countMask;
+  return headerCount(a.i32[n]);
 }
 
 /** Sets the number of children. */
@@ -159,7 +181,7 @@ export function setCount(a: Arena, n: number, count: number): void {
 
 /** The length of the node's prefix in bytes. */
 export function prefixLengthOf(a: Arena, n: number): number {
-  return a.i32[n] >>> prefixShift;
+  return headerPrefixLength(a.i32[n]);
 }
 
 /** The byte offset of the node's prefix in `a.u8`. */
@@ -170,6 +192,11 @@ export function prefixStart(n: number): number {
 /** The word index where the kind's body starts, for a prefix of `prefixLength` bytes. */
 export function bodyOf(n: number, prefixLength: number): number {
   return n + headerWords + ((prefixLength + 3) >> 2);
+}
+
+/** The byte offset in `a.u8` of a Node4's or Node16's key bytes, given its body's word index. */
+export function keysStart(body: number): number {
+  return body << 2;
 }
 
 /** The generation the node was made in (a loaded node: its stub's). */
@@ -199,7 +226,7 @@ export function setAddress(a: Arena, n: number, address: number): void {
 
 /** Whether the node is a stub (see {@link newStub}). */
 export function isStub(a: Arena, n: number): boolean {
-  return (a.i32[n] & kindMask) === kindStub;
+  return headerKind(a.i32[n]) === kindStub;
 }
 
 /** Words of a kind's body (its key bytes and child refs, after the prefix). */

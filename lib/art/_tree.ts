@@ -33,6 +33,7 @@ import {
   countOf,
   freeNode,
   genOf,
+  headerPrefixLength,
   inlineAddress,
   isStub,
   kind4,
@@ -45,8 +46,10 @@ import {
   noValue,
   prefixByte,
   prefixLengthOf,
+  prefixStart,
   setAddress,
   setCount,
+  setValue,
   valueOf,
 } from "./_node.ts";
 import { grow, leafToNode4, mergesIntoChild, normalize } from "./_reshape.ts";
@@ -78,10 +81,9 @@ export function findNode(a: Arena, root: number, key: Uint8Array): number {
   let node = root;
   let depth = 0;
   while (node !== 0) {
-    const meta = i32[node];
-    const prefixLength = meta >>> 12;
+    const prefixLength = headerPrefixLength(i32[node]);
     if (prefixLength > length - depth) return 0;
-    const prefix = (node + 6) << 2;
+    const prefix = prefixStart(node);
     for (let i = 0; i < prefixLength; i++) {
       if (key[depth + i] !== u8[prefix + i]) return 0;
     }
@@ -296,7 +298,7 @@ export class ArtTree {
       depth += 1 + prefixLengthOf(a, node);
     }
     assert(depth === key.length && valueOf(a, node) !== noValue, "removal descent missed the key");
-    a.f64[(node >> 1) + 1] = noValue;
+    setValue(a, node, noValue);
     this.#restoreUpward(node, ancestors, bytes);
     return true;
   }

@@ -26,7 +26,7 @@
  * @module
  */
 
-import type { ArtStats } from "./art.ts";
+import type { TreeStats as ArtStats } from "./_verify.ts";
 import type { NodeView } from "./_image_walk.ts";
 
 export type { NodeView } from "./_image_walk.ts";
