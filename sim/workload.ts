@@ -7,7 +7,7 @@
  */
 
 import { assert } from "./_assert.ts";
-import { keyBytesMax } from "../lib/wal/record.ts";
+import { keyBytesMax } from "../lib/limits.ts";
 import { drawDelta, drawKeySpace, drawValue, type KeySpace, pickKey } from "./keys.ts";
 import { eventPrng, type Prng } from "./prng.ts";
 

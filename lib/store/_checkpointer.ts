@@ -24,7 +24,7 @@
  */
 
 import { assert } from "../_assert.ts";
-import { type Art, INLINE_ADDRESS } from "../art/art.ts";
+import { type Art, inlineAddress } from "../art/art.ts";
 import { StorageIoError } from "../errors.ts";
 import type { ImageGeometry } from "../image/allocation.ts";
 import { headerRegionBytes, type ImageHeader } from "../image/header.ts";
@@ -134,7 +134,7 @@ export class Checkpointer {
 
   constructor(deps: CheckpointDeps) {
     this.#deps = deps;
-    assert(inlineLeafRef === INLINE_ADDRESS, "the trie and the image agree on inline leaves");
+    assert(inlineLeafRef === inlineAddress, "the trie and the image agree on inline leaves");
     deps.trie.onDrop((ref) => {
       assert(ref !== inlineLeafRef, "an inline leaf has no record to drop");
       this.#dropped.push(ref);

@@ -6,7 +6,7 @@
  */
 
 import { assert } from "../_assert.ts";
-import { keyBytesMax } from "../wal/record.ts";
+import { keyBytesMax } from "../limits.ts";
 import { compareBytes } from "../_bytes.ts";
 import { ViewBytes } from "../_view_bytes.ts";
 import { checkOptions, type OptionsPlace, type OptionTypes } from "../_options.ts";

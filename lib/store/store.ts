@@ -21,7 +21,12 @@ import {
   type OptionTypes,
   tooManyArguments,
 } from "../_options.ts";
-import { Art, LOOKUP_NOT_LOADED, NodeNotLoaded, type TrieMemory } from "../art/art.ts";
+import {
+  Art,
+  lookupNotLoaded as LOOKUP_NOT_LOADED,
+  NodeNotLoaded,
+  type TrieMemory,
+} from "../art/art.ts";
 import {
   CorruptionError,
   MemoryLimitError,
@@ -37,14 +42,18 @@ import { type ImageVerifyReport, verifyImage } from "../image/verify.ts";
 import { type BlockStorage, type Clock, systemClock } from "../storage/block_storage.ts";
 import { FileBlockStorage } from "../storage/file.ts";
 import {
+  atomicOpsMax,
+  batchOpsMax,
+  getManyKeysMax,
+  walRecordBytesMax as recordBytesMax,
+} from "../limits.ts";
+import {
   type AsciiAdd,
   batchAddBytes,
   batchCountBytes,
-  batchOpsMax,
   decodeMutations,
   type MutationKind,
   type MutationSink,
-  recordBytesMax,
   type RecordFrame,
   recordHeaderBytes,
   RecordKind,
@@ -229,10 +238,6 @@ const listPrefetchNodes = 4096;
 const walSegmentBytesMin = 4096;
 /** Bytes of the buffer a durable group waits in to be applied, at first (it grows to the largest). */
 const unappliedBytesInitial = 64 * 1024;
-/** The most keys one `getMany` call takes (Deno KV allows 10). */
-export const getManyKeysMax = 100_000;
-/** The most mutations or checks one atomic operation takes. */
-export const atomicOpsMax = 1_000_000;
 
 /** The keys of {@link ListOptions}, each with its type. */
 const listOptionTypes: OptionTypes = { limit: "number", reverse: "boolean" };

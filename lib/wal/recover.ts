@@ -22,11 +22,11 @@
 import { assert } from "../_assert.ts";
 import { readU64 } from "../_binary.ts";
 import { CorruptionError, StorageIoError } from "../errors.ts";
+import { walRecordBytesMax } from "../limits.ts";
 import type { BlockStorage } from "../storage/block_storage.ts";
 import {
   groupStartFlag,
   parseRecord,
-  recordBytesMax,
   type RecordFrame,
   recordHeaderBytes,
   type RecordProblem,
@@ -431,7 +431,9 @@ function laterGroupStarts(
   for (let offset = from; offset <= last; offset++) {
     if ((bytes[offset + 16] & groupStartFlag) === 0) continue;
     const length = view.getUint32(offset, true);
-    if (length < recordHeaderBytes || length > recordBytesMax || length > bytes.length - offset) {
+    if (
+      length < recordHeaderBytes || length > walRecordBytesMax || length > bytes.length - offset
+    ) {
       continue;
     }
     const lsn = readU64(view, offset + 8);

@@ -29,15 +29,10 @@
 
 import { assert } from "../_assert.ts";
 import { StorageIoError } from "../errors.ts";
+import { pendingBytesMax, walRecordBytesMax } from "../limits.ts";
 import type { BlockFile, BlockStorage } from "../storage/block_storage.ts";
 import { moveAside } from "../storage/quarantine.ts";
-import {
-  type AsciiAdd,
-  type MutationKind,
-  RecordBuffer,
-  recordBytesMax,
-  RecordKind,
-} from "./record.ts";
+import { type AsciiAdd, type MutationKind, RecordBuffer, RecordKind } from "./record.ts";
 import { readWal, type RecordHandler, type WalScan } from "./recover.ts";
 import {
   encodeSegmentHeader,
@@ -46,8 +41,6 @@ import {
   segmentName,
 } from "./segment.ts";
 
-/** Appends are refused (callers wait) while this many bytes wait for a flush. */
-export const pendingBytesMax = 32 * 1024 * 1024;
 /**
  * The most zero bytes one group writes past its records (and the rest of a
  * page). Below it a group that passes the preallocated frontier, or a new
@@ -408,10 +401,10 @@ export class Wal {
       buffer.u8(op.kind);
       buffer.key(op.key);
       if (op.kind !== RecordKind.delete) buffer.i64(op.value);
-      if (buffer.openRecordBytes() > recordBytesMax) {
+      if (buffer.openRecordBytes() > walRecordBytesMax) {
         buffer.abandon();
         throw new RangeError(
-          `Cannot commit: the atomic operation encodes to more than ${recordBytesMax} bytes; split it`,
+          `Cannot commit: the atomic operation encodes to more than ${walRecordBytesMax} bytes; split it`,
         );
       }
     }
