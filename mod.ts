@@ -69,3 +69,10 @@ export {
 export { FileBlockStorage } from "./lib/storage/file.ts";
 export { MemoryBlockStorage } from "./lib/storage/memory.ts";
 export { getManyKeysMax, keyBytesMax } from "./lib/limits.ts";
+export {
+  checkOptions,
+  type OptionsPlace,
+  type OptionTest,
+  type OptionType,
+  type OptionTypes,
+} from "./lib/options.ts";

@@ -1,10 +1,11 @@
 /**
- * Options checking for code outside `lib/`: the simulator's options objects
- * (`runSimulation`, `SimBlockStorage`, `Scheduler`) refuse an unknown key, naming
- * the nearest valid one, with the same messages as the store's. The checks
- * live in `_options.ts`, private to `lib/`; this module exports the part
- * other folders may rely on. `mod.ts` does not export it: it is not part of
- * tallytrie's API.
+ * Options checking for code built on tallytrie: the simulator's options
+ * objects (`runSimulation`, `SimBlockStorage`, `Scheduler`) and the n-gram
+ * store's refuse an unknown key, naming the nearest valid one, with the same
+ * messages as the store's. The checks live in `_options.ts`, private to
+ * `lib/`; this module exports the part other layers may rely on, and
+ * `mod.ts` exports it too, so a layer that uses tallytrie only through
+ * `mod.ts` (the n-gram store) checks its options the same way.
  *
  * @example
  * ```ts

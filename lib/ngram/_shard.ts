@@ -1,0 +1,193 @@
+/**
+ * One shard of an n-gram store: a tallytrie store, the vocabulary of the
+ * words its n-grams use, and its state (the seed's `ShardHandle`).
+ *
+ * The shard's store runs in relaxed durability: an import's commits are
+ * applied at once and made durable by {@link Shard.sync}, which the import
+ * calls at the end of every file and between chunks every so often. A crash
+ * loses a suffix of the commits, each whole (one WAL record each), and with
+ * each its progress: the import resumes where the durable progress says.
+ *
+ * States: `clean` (everything written is durable), `dirty` (commits not yet
+ * synced), `syncing`, `failed` (a write or a sync failed: the shard refuses
+ * writes until the store is reopened, and still answers reads). A failed
+ * shard stops its own writes, not the other shards' reads.
+ *
+ * @module
+ */
+
+import { type BlockStorage, openStore, type Store } from "../../mod.ts";
+import { wordKey, wordKeyByte } from "./_keys.ts";
+import { byteString, stringBytes } from "./_text.ts";
+
+/** A shard's state (see the module notes). */
+export type ShardState = "clean" | "dirty" | "syncing" | "failed";
+
+/** The most vocabulary entries one listing batch reads at open. */
+const vocabularyListLimit = Number.MAX_SAFE_INTEGER;
+
+/** Raised by a write to a failed shard. */
+export class ShardFailedError extends Error {
+  /** The shard's index. */
+  readonly shard: number;
+
+  /**
+   * @param shard The shard's index.
+   * @param cause The failure that stopped it.
+   */
+  constructor(shard: number, cause: unknown) {
+    super(
+      `Cannot write to shard ${shard}: it failed earlier (${
+        (cause as Error)?.message ?? cause
+      }); ` +
+        `reopen the n-gram store to go on`,
+      { cause },
+    );
+    this.name = "ShardFailedError";
+    this.shard = shard;
+  }
+}
+
+/** One shard: see the module notes. */
+export class Shard {
+  /** The shard's index. */
+  readonly index: number;
+  /** Its store. */
+  readonly store: Store;
+  /** Word (as a one-byte string of its UTF-8) → id. */
+  readonly #ids = new Map<string, number>();
+  /** Id → word (a one-byte string of its UTF-8). */
+  readonly #words: string[] = [];
+  #state: ShardState = "clean";
+  #failure: unknown;
+  #syncing: Promise<void> | undefined;
+  /** Commits made; a sync that began after the last one leaves the shard clean. */
+  #commits = 0;
+
+  private constructor(index: number, store: Store) {
+    this.index = index;
+    this.store = store;
+  }
+
+  /** Opens shard `index` on `storage` and reads its vocabulary. */
+  static async open(index: number, storage: BlockStorage): Promise<Shard> {
+    const store = await openStore({ storage, durability: "relaxed" });
+    const shard = new Shard(index, store);
+    try {
+      await shard.#loadVocabulary();
+    } catch (error) {
+      await store.close().catch(() => {});
+      throw error;
+    }
+    return shard;
+  }
+
+  async #loadVocabulary(): Promise<void> {
+    const entries = this.store.list({ prefix: Uint8Array.of(wordKeyByte) }, {
+      limit: vocabularyListLimit,
+    });
+    for await (const { key, value } of entries) {
+      const word = byteString(key, 1, key.length);
+      if (this.#words[value] !== undefined || !Number.isSafeInteger(value)) {
+        throw new Error(
+          `Cannot open shard ${this.index}: vocabulary id ${value} is given twice or is not an id`,
+        );
+      }
+      this.#ids.set(word, value);
+      this.#words[value] = word;
+    }
+    for (let id = 0; id < this.#words.length; id++) {
+      if (this.#words[id] === undefined) {
+        throw new Error(`Cannot open shard ${this.index}: vocabulary id ${id} is missing`);
+      }
+    }
+  }
+
+  /** The id of a word given as a one-byte string, or undefined. */
+  idOf(word: string): number | undefined {
+    return this.#ids.get(word);
+  }
+
+  /** The word of an id, as a one-byte string of its UTF-8. */
+  wordOf(id: number): string | undefined {
+    return this.#words[id];
+  }
+
+  /** The number of words in the vocabulary. */
+  get vocabularySize(): number {
+    return this.#words.length;
+  }
+
+  /**
+   * Gives `word` the next id in memory, for a commit that writes its
+   * vocabulary entry ({@link Shard.wordEntryKey}); {@link Shard.forgetWords}
+   * takes ids back if that commit does not happen.
+   */
+  assignId(word: string): number {
+    const id = this.#words.length;
+    this.#ids.set(word, id);
+    this.#words.push(word);
+    return id;
+  }
+
+  /** Takes back every id from `fromId` on (their commit failed). */
+  forgetWords(fromId: number): void {
+    for (let id = this.#words.length - 1; id >= fromId; id--) {
+      this.#ids.delete(this.#words[id]);
+      this.#words.pop();
+    }
+  }
+
+  /** The vocabulary key of a word given as a one-byte string. */
+  wordEntryKey(word: string): Uint8Array {
+    return wordKey(stringBytes(word));
+  }
+
+  /** The shard's state. */
+  get state(): ShardState {
+    return this.#state;
+  }
+
+  /** Throws {@link ShardFailedError} if the shard failed. */
+  checkWritable(): void {
+    if (this.#state === "failed") throw new ShardFailedError(this.index, this.#failure);
+  }
+
+  /** Marks a commit done (the shard has unsynced writes). */
+  markDirty(): void {
+    this.#commits++;
+    if (this.#state === "clean") this.#state = "dirty";
+  }
+
+  /** Marks the shard failed by `error`, and returns the error to throw. */
+  fail(error: unknown): ShardFailedError {
+    if (this.#state !== "failed") {
+      this.#state = "failed";
+      this.#failure = error;
+    }
+    return new ShardFailedError(this.index, this.#failure);
+  }
+
+  /** Makes every commit so far durable. */
+  async sync(): Promise<void> {
+    this.checkWritable();
+    if (this.#syncing !== undefined) return await this.#syncing;
+    if (this.#state === "clean") return;
+    this.#state = "syncing";
+    const upTo = this.#commits;
+    this.#syncing = this.store.sync();
+    try {
+      await this.#syncing;
+      if (this.#state === "syncing") this.#state = this.#commits === upTo ? "clean" : "dirty";
+    } catch (error) {
+      throw this.fail(error);
+    } finally {
+      this.#syncing = undefined;
+    }
+  }
+
+  /** Closes the shard's store (it makes everything durable first). */
+  async close(): Promise<void> {
+    await this.store.close();
+  }
+}

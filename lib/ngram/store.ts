@@ -1,0 +1,379 @@
+/**
+ * The n-gram store: a directory of tallytrie stores (shards) routed by an
+ * n-gram's first token, with a manifest fixed at creation; exactly-once
+ * imports (`_import.ts`) and the queries (`_query.ts`) on top.
+ *
+ * @module
+ */
+
+import {
+  type BlockStorage,
+  checkOptions,
+  FileBlockStorage,
+  type OptionTypes,
+  StoreClosedError,
+  StoreLockedError,
+} from "../../mod.ts";
+import { orderMax, routingName } from "./_keys.ts";
+import { manifestName, readManifest, shardName, shardsMax, writeManifest } from "./_manifest.ts";
+import { Shard, type ShardState } from "./_shard.ts";
+import {
+  type Continuation,
+  continuationCount,
+  countMany,
+  listPrefix,
+  next,
+  type NgramCount,
+  type OrderTotals,
+  orderTotals,
+} from "./_query.ts";
+import { splitNgram } from "./_text.ts";
+import {
+  chunkNgramsDefault,
+  type ImportOutcome,
+  type ImportSource,
+  importSource,
+  syncEveryChunksDefault,
+} from "./_import.ts";
+
+export type { Continuation, ImportOutcome, ImportSource, NgramCount, OrderTotals, ShardState };
+
+/** Shards of a new store unless `shards` says otherwise. */
+export const shardsDefault = 8;
+/** The `top` of {@link NgramStore.next} unless given. */
+export const nextTopDefault = 10;
+/** The largest `top` {@link NgramStore.next} takes. */
+export const nextTopMax = 100_000;
+/** Stupid Backoff's factor (Brants et al. 2007). */
+export const backoffAlphaDefault = 0.4;
+
+/** Gives the storage of one part of the store: `""` for the manifest, `shard-0003` for a shard. */
+export type StorageFactory = (name: string) => BlockStorage | Promise<BlockStorage>;
+
+/** Options of {@link openNgramStore}. */
+export interface NgramStoreOptions {
+  /** The store's directory (created if absent). Give this or `storage`. */
+  path?: string;
+  /** Storages instead of a directory (the simulator's, or memory). */
+  storage?: StorageFactory;
+  /** Shards of a new store (default {@link shardsDefault}); an existing store's must match. */
+  shards?: number;
+}
+
+const optionTypes: OptionTypes = {
+  path: "string",
+  storage: { expected: "a function giving a BlockStorage", test: (v) => typeof v === "function" },
+  shards: "number",
+};
+const openPlace = {
+  operation: "open the n-gram store",
+  object: "options",
+  key: "option",
+  keyPrefix: "",
+};
+
+/** Tuning of {@link NgramStore.importSource}. */
+export interface ImportSourceOptions {
+  /** N-grams gathered over all shards before a commit. */
+  chunkNgrams?: number;
+  /** Chunks between two syncs. */
+  syncEveryChunks?: number;
+}
+
+/** One shard in {@link NgramStats}. */
+export interface ShardStats {
+  /** The shard's index. */
+  index: number;
+  /** Its state. */
+  state: ShardState;
+  /** Keys in its store (n-grams, vocabulary and bookkeeping). */
+  keys: number;
+  /** Words in its vocabulary. */
+  words: number;
+}
+
+/** What {@link NgramStore.stats} reports. */
+export interface NgramStats {
+  /** The number of shards. */
+  shards: number;
+  /** Per order: totals and distinct n-grams. */
+  orders: OrderTotals[];
+  /** Per shard. */
+  perShard: ShardStats[];
+}
+
+/**
+ * Opens (creating if needed) an n-gram store.
+ *
+ * @example
+ * ```ts
+ * import { openNgramStore } from "./store.ts";
+ * const dir = await Deno.makeTempDir();
+ * const store = await openNgramStore(dir, { shards: 2 });
+ * console.assert((await store.count("the cat")) === 0);
+ * await store.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function openNgramStore(
+  target: string | NgramStoreOptions,
+  options: Omit<NgramStoreOptions, "path" | "storage"> = {},
+): Promise<NgramStore> {
+  const all = typeof target === "string" ? { ...checked(options), path: target } : checked(target);
+  if ((all.path === undefined) === (all.storage === undefined)) {
+    throw new TypeError(
+      "Cannot open the n-gram store: give a path or a storage, not both or neither",
+    );
+  }
+  const shards = all.shards;
+  if (shards !== undefined && (!Number.isInteger(shards) || shards < 1 || shards > shardsMax)) {
+    throw new RangeError(
+      `Cannot open the n-gram store: shards must be an integer from 1 to ${shardsMax}, got ${shards}`,
+    );
+  }
+  const factory = all.storage ?? fileFactory(all.path!);
+  const root = await factory("");
+  if (!(await root.tryLock())) throw new StoreLockedError(root.description);
+  try {
+    const count = await ensureManifest(root, shards, all.path);
+    const opened: Shard[] = [];
+    try {
+      for (let index = 0; index < count; index++) {
+        opened.push(await Shard.open(index, await factory(shardName(index))));
+      }
+    } catch (error) {
+      for (const shard of opened) await shard.close().catch(() => {});
+      throw error;
+    }
+    return new NgramStore(root, opened);
+  } catch (error) {
+    await root.unlock();
+    throw error;
+  }
+}
+
+function checked(options: NgramStoreOptions): NgramStoreOptions {
+  checkOptions(options, optionTypes, openPlace);
+  return options;
+}
+
+/** The storages of a store in directory `path`: the root, and `path/shard-NNNN`. */
+function fileFactory(path: string): StorageFactory {
+  return (name) => FileBlockStorage.open(name === "" ? path : `${path}/${name}`);
+}
+
+/** Reads the manifest, or writes one for a new store; returns the shard count. */
+async function ensureManifest(
+  root: BlockStorage,
+  shards: number | undefined,
+  path: string | undefined,
+): Promise<number> {
+  const manifest = await readManifest(root);
+  if (manifest !== undefined) {
+    if (shards !== undefined && shards !== manifest.shards) {
+      throw new Error(
+        `Cannot open the n-gram store: it has ${manifest.shards} shards, not ${shards}; ` +
+          `the number of shards is fixed when a store is created`,
+      );
+    }
+    return manifest.shards;
+  }
+  const strangers = (await root.list()).filter((name) =>
+    name !== "LOCK" && name !== `${manifestName}.tmp`
+  );
+  if (path !== undefined) {
+    for await (const entry of Deno.readDir(path)) {
+      if (entry.isDirectory) strangers.push(`${entry.name}/`);
+    }
+  }
+  if (strangers.length > 0) {
+    throw new Error(
+      `Cannot create an n-gram store in ${root.description}: it holds other files ` +
+        `(${
+          strangers.slice(0, 3).map((name) => `"${name}"`).join(", ")
+        }) and no "${manifestName}"; ` +
+        `give an empty or new directory`,
+    );
+  }
+  const count = shards ?? shardsDefault;
+  await writeManifest(root, { shards: count, routing: routingName });
+  return count;
+}
+
+/** An open n-gram store: see {@link openNgramStore}. */
+export class NgramStore {
+  readonly #root: BlockStorage;
+  readonly #shards: Shard[];
+  #importing: Promise<unknown> = Promise.resolve();
+  #closed = false;
+
+  /** Use {@link openNgramStore}. */
+  constructor(root: BlockStorage, shards: Shard[]) {
+    this.#root = root;
+    this.#shards = shards;
+  }
+
+  /** The number of shards. */
+  get shardCount(): number {
+    return this.#shards.length;
+  }
+
+  /**
+   * Imports one input exactly once (see `docs/NGRAM.md`). Imports run one
+   * at a time; a second call waits for the first.
+   */
+  importSource(source: ImportSource, options: ImportSourceOptions = {}): Promise<ImportOutcome> {
+    this.#checkOpen("import");
+    const tuning = {
+      chunkNgrams: options.chunkNgrams ?? chunkNgramsDefault,
+      syncEveryChunks: options.syncEveryChunks ?? syncEveryChunksDefault,
+    };
+    const run = this.#importing.catch(() => {}).then(() =>
+      importSource(this.#shards, source, tuning)
+    );
+    this.#importing = run;
+    return run;
+  }
+
+  /**
+   * The count of an n-gram (tokens separated by single spaces); 0 if absent.
+   *
+   * @example
+   * ```ts
+   * import { openNgramStore } from "./store.ts";
+   * const dir = await Deno.makeTempDir();
+   * const store = await openNgramStore(dir);
+   * console.assert((await store.count("no such words")) === 0);
+   * await store.close();
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  async count(ngram: string): Promise<number> {
+    return (await this.countMany([ngram]))[0];
+  }
+
+  /** The counts of many n-grams, in order; 0 where absent. */
+  countMany(ngrams: readonly string[]): Promise<number[]> {
+    this.#checkOpen("count");
+    const split = ngrams.map((ngram) => splitNgram(ngram, "count"));
+    return countMany(this.#shards, split);
+  }
+
+  /**
+   * The words that follow `history`, highest count first, ties in byte order
+   * of the word; at most `top` (default {@link nextTopDefault}).
+   */
+  next(history: string, options: { top?: number } = {}): Promise<Continuation[]> {
+    this.#checkOpen("list continuations");
+    checkOptions(options, { top: "number" }, { ...openPlace, operation: "list continuations" });
+    const top = options.top ?? nextTopDefault;
+    if (!Number.isInteger(top) || top < 1 || top > nextTopMax) {
+      throw new RangeError(
+        `Cannot list continuations: top must be an integer from 1 to ${nextTopMax}, got ${top}`,
+      );
+    }
+    const words = splitNgram(history, "list continuations");
+    if (words.length >= orderMax) return Promise.resolve([]);
+    return next(this.#shards, words, top);
+  }
+
+  /** N1+(h •): how many distinct words follow `history`. */
+  continuationCount(history: string): Promise<number> {
+    this.#checkOpen("count continuations");
+    const words = splitNgram(history, "count continuations");
+    if (words.length >= orderMax) return Promise.resolve(0);
+    return continuationCount(this.#shards, words);
+  }
+
+  /** The n-grams that start with the tokens of `prefix`, order by order; at most `limit`. */
+  list(prefix: string, options: { limit?: number } = {}): AsyncGenerator<NgramCount> {
+    this.#checkOpen("list");
+    checkOptions(options, { limit: "number" }, { ...openPlace, operation: "list" });
+    const words = splitNgram(prefix, "list");
+    if (words.length === 0) throw new TypeError("Cannot list: give at least one token");
+    return listPrefix(this.#shards, words, options.limit ?? Number.MAX_SAFE_INTEGER);
+  }
+
+  /** Totals and distinct n-grams per order. */
+  totals(): Promise<OrderTotals[]> {
+    this.#checkOpen("read totals");
+    return orderTotals(this.#shards);
+  }
+
+  /**
+   * The Stupid Backoff score of the last word of `ngram` given the others
+   * (Brants et al. 2007): its relative frequency after the longest history
+   * seen, times `alpha` per word backed off; the unigram's share of all
+   * 1-gram counts at the end. It needs every order up to the n-gram's own
+   * imported; 0 if even the last word was never seen.
+   */
+  async stupidBackoff(ngram: string, options: { alpha?: number } = {}): Promise<number> {
+    this.#checkOpen("score");
+    checkOptions(options, { alpha: "number" }, { ...openPlace, operation: "score" });
+    const alpha = options.alpha ?? backoffAlphaDefault;
+    const words = splitNgram(ngram, "score");
+    if (words.length === 0) throw new TypeError("Cannot score: give at least one token");
+    const queries: string[][] = [];
+    for (let from = 0; from < words.length; from++) {
+      queries.push(words.slice(from), words.slice(from, -1));
+    }
+    const counts = await countMany(this.#shards, queries);
+    let factor = 1;
+    for (let from = 0; from < words.length - 1; from++) {
+      const [full, history] = [counts[2 * from], counts[2 * from + 1]];
+      if (full > 0 && history > 0) return factor * full / history;
+      factor *= alpha;
+    }
+    const unigrams = (await this.totals()).find((t) => t.order === 1)?.total ?? 0;
+    const last = counts[2 * (words.length - 1)];
+    return unigrams === 0 ? 0 : factor * last / unigrams;
+  }
+
+  /** Per order and per shard. */
+  async stats(): Promise<NgramStats> {
+    this.#checkOpen("read stats");
+    return {
+      shards: this.#shards.length,
+      orders: await orderTotals(this.#shards),
+      perShard: this.#shards.map((shard) => ({
+        index: shard.index,
+        state: shard.state,
+        keys: shard.store.stats().keys,
+        words: shard.vocabularySize,
+      })),
+    };
+  }
+
+  /** Makes every import so far durable. */
+  async sync(): Promise<void> {
+    this.#checkOpen("sync");
+    await Promise.all(this.#shards.map((shard) => shard.sync()));
+  }
+
+  /** Compacts every shard's image (a checkpoint that rewrites it whole). */
+  async compact(): Promise<void> {
+    this.#checkOpen("compact");
+    for (const shard of this.#shards) await shard.store.checkpoint({ compact: true });
+  }
+
+  /** Waits for a running import, closes every shard and releases the directory. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#importing.catch(() => {});
+    const failures: unknown[] = [];
+    for (const shard of this.#shards) {
+      try {
+        await shard.close();
+      } catch (error) {
+        failures.push(error);
+      }
+    }
+    await this.#root.unlock();
+    if (failures.length > 0) throw failures[0];
+  }
+
+  #checkOpen(what: string): void {
+    if (this.#closed) throw new StoreClosedError(`${what} (the n-gram store is closed)`);
+  }
+}

@@ -1,0 +1,180 @@
+import assert from "node:assert/strict";
+import { MemoryBlockStorage } from "../../mod.ts";
+import type { ImportSource } from "./_import.ts";
+import type { InputSummary, NgramSink } from "./input.ts";
+import { type NgramStore, openNgramStore, type StorageFactory } from "./store.ts";
+
+const encoder = new TextEncoder();
+
+/** Storages in memory, one per name, kept across opens. */
+function memoryFactory(): StorageFactory {
+  const storages = new Map<string, MemoryBlockStorage>();
+  return (name) => {
+    let storage = storages.get(name);
+    if (storage === undefined) storages.set(name, storage = new MemoryBlockStorage());
+    return storage;
+  };
+}
+
+/**
+ * A source of `ngram TAB count` lines held in memory: one n-gram per line,
+ * a boundary after every `every` lines; `stopAfter` boundaries, then a throw
+ * (a killed import).
+ */
+function linesSource(
+  id: number,
+  lines: readonly [string, number][],
+  every = 3,
+  stopAfter = Infinity,
+): ImportSource {
+  const content = lines.map(([ngram, count]) => encoder.encode(`${ngram}\t${count}\n`));
+  return {
+    id: Uint8Array.of(id),
+    optionsHash: 7,
+    async read(sink: NgramSink, resumeFrom: number): Promise<InputSummary> {
+      let offset = 0;
+      let boundaries = 0;
+      for (const [at, bytes] of content.entries()) {
+        const tab = bytes.indexOf(9);
+        if (offset >= resumeFrom) sink.ngram(bytes, 0, tab, lines[at][1], offset);
+        offset += bytes.length;
+        if ((at + 1) % every === 0) {
+          if (boundaries++ === stopAfter) throw new Error("killed");
+          await sink.boundary(offset);
+        }
+      }
+      await sink.boundary(offset);
+      return {
+        format: "tsv",
+        fileBytes: offset,
+        contentBytes: offset,
+        lines: lines.length,
+        rows: lines.length,
+        ngrams: lines.length,
+        filtered: 0,
+      };
+    },
+  };
+}
+
+/** Every n-gram's expected count, summed. */
+function recount(...inputs: (readonly [string, number][])[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const lines of inputs) {
+    for (const [ngram, count] of lines) counts.set(ngram, (counts.get(ngram) ?? 0) + count);
+  }
+  return counts;
+}
+
+async function assertCounts(store: NgramStore, expected: Map<string, number>): Promise<void> {
+  const ngrams = [...expected.keys()];
+  assert.deepEqual(await store.countMany(ngrams), ngrams.map((n) => expected.get(n)));
+}
+
+const fileA: [string, number][] = [
+  ["the cat", 3],
+  ["the dog", 5],
+  ["a cat", 1],
+  ["the cat sat", 2],
+  ["über straße", 4],
+  ["中文 词", 6],
+  ["the", 40],
+  ["cat", 9],
+  ["the cat", 1],
+  ["dog", 2],
+];
+const fileB: [string, number][] = [["the cat", 10], ["the bird", 10], ["bird", 3]];
+
+Deno.test("ngram store: an import counts every row once; the same content again changes nothing", async () => {
+  const storage = memoryFactory();
+  const store = await openNgramStore({ storage, shards: 3 });
+  const first = await store.importSource(linesSource(1, fileA), { chunkNgrams: 2 });
+  assert.equal(first.status, "imported");
+  await assertCounts(store, recount(fileA));
+  const again = await store.importSource(linesSource(1, fileA), { chunkNgrams: 2 });
+  assert.equal(again.status, "already-imported");
+  await assertCounts(store, recount(fileA));
+  await store.importSource(linesSource(2, fileB));
+  await assertCounts(store, recount(fileA, fileB));
+  assert.equal(await store.count("the zebra"), 0);
+  assert.equal(await store.count("zebra"), 0);
+  await store.close();
+});
+
+Deno.test("ngram store: an import cut at every boundary resumes and counts each row once", async () => {
+  for (let stop = 0; stop < 3; stop++) {
+    const storage = memoryFactory();
+    const store = await openNgramStore({ storage, shards: 2 });
+    await assert.rejects(
+      store.importSource(linesSource(1, fileA, 3, stop), { chunkNgrams: 1 }),
+      /killed/,
+    );
+    await store.close();
+    const reopened = await openNgramStore({ storage });
+    const outcome = await reopened.importSource(linesSource(1, fileA), { chunkNgrams: 1 });
+    assert.equal(outcome.status, stop === 0 ? "imported" : "resumed", `stop ${stop}`);
+    await assertCounts(reopened, recount(fileA));
+    const expected = new Map<number, { order: number; total: number; distinct: number }>();
+    for (const [ngram, count] of recount(fileA)) {
+      const order = ngram.split(" ").length;
+      const at = expected.get(order) ?? { order, total: 0, distinct: 0 };
+      expected.set(order, { order, total: at.total + count, distinct: at.distinct + 1 });
+    }
+    assert.deepEqual(
+      await reopened.totals(),
+      [...expected.values()].sort((a, b) => a.order - b.order),
+    );
+    await reopened.close();
+  }
+});
+
+Deno.test("ngram store: next gives continuations by count, ties in byte order of the word", async () => {
+  const store = await openNgramStore({ storage: memoryFactory(), shards: 4 });
+  const lines: [string, number][] = [
+    ["the cat", 5],
+    ["the dog", 7],
+    ["the ant", 5],
+    ["the cow", 1],
+    ["the cat sat", 1],
+    ["a cat", 100],
+  ];
+  await store.importSource(linesSource(1, lines));
+  assert.deepEqual(await store.next("the", { top: 3 }), [
+    { word: "dog", count: 7 },
+    { word: "ant", count: 5 },
+    { word: "cat", count: 5 },
+  ]);
+  assert.deepEqual(await store.next("the cat"), [{ word: "sat", count: 1 }]);
+  assert.deepEqual(await store.next("nothing here"), []);
+  assert.equal(await store.continuationCount("the"), 4);
+  const listed = [];
+  for await (const entry of store.list("the")) listed.push(entry.ngram);
+  assert.deepEqual(listed.sort(), ["the ant", "the cat", "the cat sat", "the cow", "the dog"]);
+  await store.close();
+});
+
+Deno.test("ngram store: the shard count is fixed at creation", async () => {
+  const storage = memoryFactory();
+  await (await openNgramStore({ storage, shards: 3 })).close();
+  await assert.rejects(openNgramStore({ storage, shards: 4 }), /has 3 shards, not 4/);
+  const store = await openNgramStore({ storage });
+  assert.equal(store.shardCount, 3);
+  await store.close();
+  await assert.rejects(openNgramStore({ storage, shard: 2 } as never), /did you mean "shards"/);
+});
+
+Deno.test("ngram store: Stupid Backoff backs off by alpha to shorter histories", async () => {
+  const store = await openNgramStore({ storage: memoryFactory(), shards: 2 });
+  await store.importSource(linesSource(1, [
+    ["the", 10],
+    ["cat", 4],
+    ["sat", 6],
+    ["the cat", 2],
+    ["cat sat", 3],
+  ]));
+  assert.equal(await store.stupidBackoff("the cat"), 2 / 10);
+  assert.equal(await store.stupidBackoff("the sat"), 0.4 * 6 / 20);
+  assert.equal(await store.stupidBackoff("the cat sat"), 0.4 * 3 / 4);
+  assert.equal(await store.stupidBackoff("the dog"), 0);
+  await store.close();
+});
