@@ -11,7 +11,7 @@
 
 import { idBytesMax, orderMax, writeId } from "./_keys.ts";
 import type { Shard } from "./_shard.ts";
-import { byteString } from "./_text.ts";
+import { ByteTable, hashBytes } from "./_byte_table.ts";
 
 /** The longest key a chunk builds: an order byte and {@link orderMax} ids. */
 const keyBytesMax = 1 + orderMax * idBytesMax;
@@ -20,12 +20,10 @@ const keyBytesMax = 1 + orderMax * idBytesMax;
 export class ShardChunk {
   /** The shard. */
   readonly shard: Shard;
-  /** Keys, in the order first seen. */
-  keys: Uint8Array[] = [];
-  /** Their counts, summed. */
-  counts: number[] = [];
-  /** Key (as a one-byte string) → its index in {@link keys}. */
-  #index = new Map<string, number>();
+  /** The keys, in the order first seen. */
+  readonly #keys = new ByteTable();
+  /** Their counts, summed, by the keys' indices. */
+  #counts: number[] = [];
   /** The first id given to a word in this chunk (the vocabulary's size before it). */
   firstNewId: number;
   /** Scratch for a key being built. */
@@ -37,9 +35,24 @@ export class ShardChunk {
     this.firstNewId = shard.vocabularySize;
   }
 
+  /** The number of distinct keys gathered. */
+  get size(): number {
+    return this.#keys.size;
+  }
+
   /** Whether the chunk holds nothing to write. */
   get empty(): boolean {
-    return this.keys.length === 0 && this.firstNewId === this.shard.vocabularySize;
+    return this.#keys.size === 0 && this.firstNewId === this.shard.vocabularySize;
+  }
+
+  /** Key `index`'s bytes (a fresh copy the store may keep). */
+  key(index: number): Uint8Array {
+    return this.#keys.copy(index);
+  }
+
+  /** Key `index`'s count. */
+  count(index: number): number {
+    return this.#counts[index];
   }
 
   /**
@@ -48,34 +61,40 @@ export class ShardChunk {
    */
   add(bytes: Uint8Array, start: number, end: number, count: number): void {
     const scratch = this.#scratch;
+    const shard = this.shard;
     let at = 1;
     let order = 0;
     let tokenStart = start;
+    let hash = 0x811c9dc5;
     for (let i = start; i <= end; i++) {
-      if (i < end && bytes[i] !== 0x20) continue;
-      const word = byteString(bytes, tokenStart, i);
-      const id = this.shard.idOf(word) ?? this.shard.assignId(word);
+      const byte = i < end ? bytes[i] : 0x20;
+      if (byte !== 0x20) {
+        hash = Math.imul(hash ^ byte, 0x01000193);
+        continue;
+      }
+      const wordHash = hash >>> 0;
+      let id = shard.idOf(bytes, tokenStart, i, wordHash);
+      if (id < 0) id = shard.assignId(bytes, tokenStart, i, wordHash);
       at = writeId(scratch, at, id);
       order++;
       tokenStart = i + 1;
+      hash = 0x811c9dc5;
     }
     scratch[0] = order;
-    const name = byteString(scratch, 0, at);
-    const index = this.#index.get(name);
-    if (index !== undefined) {
-      this.counts[index] += count;
+    const keyHash = hashBytes(scratch, 0, at);
+    const index = this.#keys.find(scratch, 0, at, keyHash);
+    if (index >= 0) {
+      this.#counts[index] += count;
       return;
     }
-    this.#index.set(name, this.keys.length);
-    this.keys.push(scratch.slice(0, at));
-    this.counts.push(count);
+    this.#keys.add(scratch, 0, at, keyHash);
+    this.#counts.push(count);
   }
 
   /** Empties the chunk after its commit. */
   reset(): void {
-    this.keys = [];
-    this.counts = [];
-    this.#index = new Map();
+    this.#keys.truncate(0);
+    this.#counts = [];
     this.firstNewId = this.shard.vocabularySize;
   }
 

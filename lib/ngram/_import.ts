@@ -234,7 +234,7 @@ class ImportRun implements NgramSink {
       throw new ImportConflictError(index);
     }
     shard.markDirty();
-    this.ngrams += chunk.keys.length;
+    this.ngrams += chunk.size;
     this.#progress[index] = end;
     chunk.reset();
   }
@@ -249,18 +249,20 @@ class ImportRun implements NgramSink {
     if (this.#progress[index] === undefined) {
       op.set(fileKey(metaKind.options, id), this.#source.optionsHash);
     }
-    const fresh = await newPerOrder(store, chunk.keys);
+    const keys: Uint8Array[] = [];
+    for (let i = 0; i < chunk.size; i++) keys.push(chunk.key(i));
+    const fresh = await newPerOrder(store, keys);
     const totals = new Array<number>(orderMax + 1).fill(0);
-    for (let i = 0; i < chunk.keys.length; i++) {
-      op.add(chunk.keys[i], chunk.counts[i]);
-      totals[chunk.keys[i][0]] += chunk.counts[i];
+    for (let i = 0; i < keys.length; i++) {
+      op.add(keys[i], chunk.count(i));
+      totals[keys[i][0]] += chunk.count(i);
     }
     for (let order = 1; order <= orderMax; order++) {
       if (totals[order] > 0) op.add(orderKey(metaKind.total, order), totals[order]);
       if (fresh[order] > 0) op.add(orderKey(metaKind.distinct, order), fresh[order]);
     }
     for (let word = chunk.firstNewId; word < chunk.shard.vocabularySize; word++) {
-      op.set(chunk.shard.wordEntryKey(chunk.shard.wordOf(word)!), word);
+      op.set(chunk.shard.wordEntryKey(word), word);
     }
     op.set(progressKey, end);
     if (last) op.set(fileKey(metaKind.done, id), 1);

@@ -11,9 +11,19 @@
  */
 
 import { type Entry, getManyKeysMax } from "../../mod.ts";
-import { idRead, metaKind, orderKey, orderMax, readId, routeHash, writeId } from "./_keys.ts";
+import {
+  idBytesMax,
+  idRead,
+  metaKind,
+  orderKey,
+  orderMax,
+  readId,
+  shardOf,
+  writeId,
+} from "./_keys.ts";
 import type { Shard } from "./_shard.ts";
-import { stringBytes, wordText } from "./_text.ts";
+import { hashBytes } from "./_byte_table.ts";
+import { compareBytes, tokenCount, type Tokens, wordText } from "./_text.ts";
 
 /** A continuation of a history: the next word and the count of the longer n-gram. */
 export interface Continuation {
@@ -41,48 +51,55 @@ export interface OrderTotals {
   distinct: number;
 }
 
-/** The shard of an n-gram whose first word is `word` (a one-byte string). */
-export function shardIndexOf(word: string, shards: number): number {
-  return routeHash(stringBytes(word), 0, word.length) % shards;
+/** The shard of the n-gram `tokens`. */
+export function shardIndexOf(tokens: Tokens, shards: number): number {
+  return shardOf(tokens.bytes, tokens.bounds[0], tokens.bounds[1], shards);
 }
 
 /**
- * The key of `words` (one-byte strings) prefixed by order `order` in
- * `shard`, or undefined if a word is not in its vocabulary (then no key
- * with that prefix exists).
+ * The key of the first `count` tokens of `tokens`, prefixed by order
+ * `order`, in `shard`; undefined if a word is not in its vocabulary (then no
+ * key with that prefix exists).
  */
 export function keyOf(
   shard: Shard,
   order: number,
-  words: readonly string[],
+  tokens: Tokens,
+  count: number,
 ): Uint8Array | undefined {
-  const key = new Uint8Array(1 + words.length * 5);
+  const key = new Uint8Array(1 + count * idBytesMax);
   key[0] = order;
   let at = 1;
-  for (const word of words) {
-    const id = shard.idOf(word);
-    if (id === undefined) return undefined;
+  const { bytes, bounds } = tokens;
+  for (let i = 0; i < count; i++) {
+    const start = bounds[2 * i];
+    const end = bounds[2 * i + 1];
+    const id = shard.idOf(bytes, start, end, hashBytes(bytes, start, end));
+    if (id < 0) return undefined;
     at = writeId(key, at, id);
   }
   return key.subarray(0, at);
 }
 
-/** The words (one-byte strings) of the ids in `key[from, end)`. */
-function wordsOf(shard: Shard, key: Uint8Array, from: number): string[] {
-  const words: string[] = [];
+/** The words of the ids in `key` from `from` on. */
+function wordsOf(shard: Shard, key: Uint8Array, from: number): Uint8Array[] {
+  const words: Uint8Array[] = [];
   let at = from;
   while (at < key.length) {
     if (!readId(key, at, key.length)) throw new Error(`Shard ${shard.index} holds a malformed key`);
-    const word = shard.wordOf(idRead.id);
-    if (word === undefined) {
-      throw new Error(
-        `Shard ${shard.index} holds a key with word id ${idRead.id}, not in its vocabulary`,
-      );
-    }
-    words.push(word);
+    words.push(wordOfId(shard, idRead.id));
     at = idRead.end;
   }
   return words;
+}
+
+/** Word `id` of `shard`'s vocabulary; an error if it has none (a damaged store). */
+function wordOfId(shard: Shard, id: number): Uint8Array {
+  const word = shard.wordOf(id);
+  if (word === undefined) {
+    throw new Error(`Shard ${shard.index} holds a key with word id ${id}, not in its vocabulary`);
+  }
+  return word;
 }
 
 /** The n-gram text of an n-gram key of `shard`. */
@@ -90,24 +107,29 @@ export function ngramOf(shard: Shard, key: Uint8Array): string {
   return wordsOf(shard, key, 1).map(wordText).join(" ");
 }
 
-/** The counts of `ngrams` (word lists), in order; 0 where absent. */
+/** The counts of `ngrams`, in order; 0 where absent. */
 export async function countMany(
   shards: readonly Shard[],
-  ngrams: readonly (readonly string[])[],
+  ngrams: readonly Tokens[],
 ): Promise<number[]> {
   const counts = new Array<number>(ngrams.length).fill(0);
   const perShard = shards.map(() => ({ keys: [] as Uint8Array[], at: [] as number[] }));
-  for (const [at, words] of ngrams.entries()) {
-    if (words.length === 0) continue;
-    const index = shardIndexOf(words[0], shards.length);
-    const key = keyOf(shards[index], words.length, words);
+  for (let at = 0; at < ngrams.length; at++) {
+    const tokens = ngrams[at];
+    const order = tokenCount(tokens);
+    if (order === 0) continue;
+    const index = shardIndexOf(tokens, shards.length);
+    const key = keyOf(shards[index], order, tokens, order);
     if (key === undefined) continue;
     perShard[index].keys.push(key);
     perShard[index].at.push(at);
   }
   for (const [index, { keys, at }] of perShard.entries()) {
     for (let from = 0; from < keys.length; from += getManyKeysMax) {
-      const values = await shards[index].store.getMany(keys.slice(from, from + getManyKeysMax));
+      const part = from === 0 && keys.length <= getManyKeysMax
+        ? keys
+        : keys.slice(from, from + getManyKeysMax);
+      const values = await shards[index].store.getMany(part);
       for (let i = 0; i < values.length; i++) counts[at[from + i]] = values[i] ?? 0;
     }
   }
@@ -124,66 +146,68 @@ async function scan(
 }
 
 /**
- * The continuations of `history` (one-byte strings), highest count first,
- * ties in byte order of the word; at most `top`. An empty history gives
- * the most frequent words (the 1-grams of every shard).
+ * The continuations of `history`, highest count first, ties in byte order of
+ * the word; at most `top`. An empty history gives the most frequent words
+ * (the 1-grams of every shard).
  */
 export async function next(
   shards: readonly Shard[],
-  history: readonly string[],
+  history: Tokens,
   top: number,
 ): Promise<Continuation[]> {
   const best = new TopK(top);
-  if (history.length === 0) {
+  const order = tokenCount(history);
+  if (order === 0) {
     for (const shard of shards) {
       await scan(shard, Uint8Array.of(1), (entry) => {
         best.offer(wordsOf(shard, entry.key, 1)[0], entry.value);
       });
     }
   } else {
-    const shard = shards[shardIndexOf(history[0], shards.length)];
-    const prefix = keyOf(shard, history.length + 1, history);
+    const shard = shards[shardIndexOf(history, shards.length)];
+    const prefix = keyOf(shard, order + 1, history, order);
     if (prefix === undefined) return [];
     await scan(shard, prefix, (entry) => {
       if (!readId(entry.key, prefix.length, entry.key.length)) return;
-      best.offer(shard.wordOf(idRead.id)!, entry.value);
+      best.offer(wordOfId(shard, idRead.id), entry.value);
     });
   }
   return best.sorted().map(([word, count]) => ({ word: wordText(word), count }));
 }
 
-/** N1+(h •): how many distinct words follow `history` (one-byte strings). */
+/** N1+(h •): how many distinct words follow `history`. */
 export async function continuationCount(
   shards: readonly Shard[],
-  history: readonly string[],
+  history: Tokens,
 ): Promise<number> {
-  if (history.length === 0) {
-    let words = 0;
-    for (const shard of shards) await scan(shard, Uint8Array.of(1), () => words++);
-    return words;
-  }
-  const shard = shards[shardIndexOf(history[0], shards.length)];
-  const prefix = keyOf(shard, history.length + 1, history);
-  if (prefix === undefined) return 0;
+  const order = tokenCount(history);
   let found = 0;
+  if (order === 0) {
+    for (const shard of shards) await scan(shard, Uint8Array.of(1), () => found++);
+    return found;
+  }
+  const shard = shards[shardIndexOf(history, shards.length)];
+  const prefix = keyOf(shard, order + 1, history, order);
+  if (prefix === undefined) return 0;
   await scan(shard, prefix, () => found++);
   return found;
 }
 
 /**
- * The n-grams that start with `prefix` (one-byte strings; at least one),
- * order by order from the prefix's own, each order in the store's key order
- * (by word id, not alphabetical).
+ * The n-grams that start with `prefix` (at least one token), order by order
+ * from the prefix's own, each order in the store's key order (by word id,
+ * not alphabetical).
  */
 export async function* listPrefix(
   shards: readonly Shard[],
-  prefix: readonly string[],
+  prefix: Tokens,
   limit: number,
 ): AsyncGenerator<NgramCount> {
-  const shard = shards[shardIndexOf(prefix[0], shards.length)];
+  const shard = shards[shardIndexOf(prefix, shards.length)];
+  const length = tokenCount(prefix);
   let left = limit;
-  for (let order = prefix.length; order <= orderMax && left > 0; order++) {
-    const key = keyOf(shard, order, prefix);
+  for (let order = length; order <= orderMax && left > 0; order++) {
+    const key = keyOf(shard, order, prefix, length);
     if (key === undefined) return;
     for await (const entry of shard.store.list({ prefix: key }, { limit: left })) {
       yield { ngram: ngramOf(shard, entry.key), count: entry.value };
@@ -214,19 +238,16 @@ export async function orderTotals(shards: readonly Shard[]): Promise<OrderTotals
 /** The `top` best (count, then word bytes) of what it is offered. */
 class TopK {
   readonly #top: number;
-  #kept: [string, number][] = [];
+  readonly #kept: [Uint8Array, number][] = [];
 
   constructor(top: number) {
     this.#top = top;
   }
 
-  /** Considers `word` with `count`. */
-  offer(word: string, count: number): void {
+  /** Considers `word` (kept as given: pass a copy or a view that stays valid) with `count`. */
+  offer(word: Uint8Array, count: number): void {
     const kept = this.#kept;
-    if (kept.length === this.#top) {
-      const [lastWord, lastCount] = kept[kept.length - 1];
-      if (count < lastCount || (count === lastCount && word > lastWord)) return;
-    }
+    if (kept.length === this.#top && !better(word, count, kept[kept.length - 1])) return;
     let at = kept.length;
     while (at > 0 && better(word, count, kept[at - 1])) at--;
     kept.splice(at, 0, [word, count]);
@@ -234,12 +255,12 @@ class TopK {
   }
 
   /** What was kept, best first. */
-  sorted(): [string, number][] {
+  sorted(): [Uint8Array, number][] {
     return this.#kept;
   }
 }
 
 /** Whether (word, count) ranks above `other`. */
-function better(word: string, count: number, other: [string, number]): boolean {
-  return count > other[1] || (count === other[1] && word < other[0]);
+function better(word: Uint8Array, count: number, other: [Uint8Array, number]): boolean {
+  return count > other[1] || (count === other[1] && compareBytes(word, other[0]) < 0);
 }

@@ -18,13 +18,10 @@
 
 import { type BlockStorage, openStore, type Store } from "../../mod.ts";
 import { wordKey, wordKeyByte } from "./_keys.ts";
-import { byteString, stringBytes } from "./_text.ts";
+import { ByteTable, hashBytes } from "./_byte_table.ts";
 
 /** A shard's state (see the module notes). */
 export type ShardState = "clean" | "dirty" | "syncing" | "failed";
-
-/** The most vocabulary entries one listing batch reads at open. */
-const vocabularyListLimit = Number.MAX_SAFE_INTEGER;
 
 /** Raised by a write to a failed shard. */
 export class ShardFailedError extends Error {
@@ -54,10 +51,8 @@ export class Shard {
   readonly index: number;
   /** Its store. */
   readonly store: Store;
-  /** Word (as a one-byte string of its UTF-8) → id. */
-  readonly #ids = new Map<string, number>();
-  /** Id → word (a one-byte string of its UTF-8). */
-  readonly #words: string[] = [];
+  /** The vocabulary: a word's UTF-8 bytes → its id. */
+  readonly #words = new ByteTable();
   #state: ShardState = "clean";
   #failure: unknown;
   #syncing: Promise<void> | undefined;
@@ -71,7 +66,11 @@ export class Shard {
 
   /** Opens shard `index` on `storage` and reads its vocabulary. */
   static async open(index: number, storage: BlockStorage): Promise<Shard> {
-    const store = await openStore({ storage, durability: "relaxed" });
+    const store = await openStore({
+      storage,
+      durability: "relaxed",
+      checkpoint: { epochMs: 60_000, epochOps: 10_000_000, epochWalBytes: 256 * 1024 * 1024 },
+    });
     const shard = new Shard(index, store);
     try {
       await shard.#loadVocabulary();
@@ -83,64 +82,58 @@ export class Shard {
   }
 
   async #loadVocabulary(): Promise<void> {
-    const entries = this.store.list({ prefix: Uint8Array.of(wordKeyByte) }, {
-      limit: vocabularyListLimit,
-    });
+    const entries = this.store.list({ prefix: Uint8Array.of(wordKeyByte) });
+    const byId: Uint8Array[] = [];
     for await (const { key, value } of entries) {
-      const word = byteString(key, 1, key.length);
-      if (this.#words[value] !== undefined || !Number.isSafeInteger(value)) {
+      if (!Number.isSafeInteger(value) || byId[value] !== undefined) {
         throw new Error(
           `Cannot open shard ${this.index}: vocabulary id ${value} is given twice or is not an id`,
         );
       }
-      this.#ids.set(word, value);
-      this.#words[value] = word;
+      byId[value] = key;
     }
-    for (let id = 0; id < this.#words.length; id++) {
-      if (this.#words[id] === undefined) {
+    for (let id = 0; id < byId.length; id++) {
+      const key = byId[id];
+      if (key === undefined) {
         throw new Error(`Cannot open shard ${this.index}: vocabulary id ${id} is missing`);
       }
+      this.#words.add(key, 1, key.length, hashBytes(key, 1, key.length));
     }
   }
 
-  /** The id of a word given as a one-byte string, or undefined. */
-  idOf(word: string): number | undefined {
-    return this.#ids.get(word);
+  /** The id of the word `bytes[start, end)` whose {@link hashBytes} is `hash`, or -1. */
+  idOf(bytes: Uint8Array, start: number, end: number, hash: number): number {
+    return this.#words.find(bytes, start, end, hash);
   }
 
-  /** The word of an id, as a one-byte string of its UTF-8. */
-  wordOf(id: number): string | undefined {
-    return this.#words[id];
+  /** The UTF-8 bytes of word `id` (a view, valid until the vocabulary grows). */
+  wordOf(id: number): Uint8Array | undefined {
+    return id < this.#words.size ? this.#words.view(id) : undefined;
   }
 
   /** The number of words in the vocabulary. */
   get vocabularySize(): number {
-    return this.#words.length;
+    return this.#words.size;
   }
 
   /**
-   * Gives `word` the next id in memory, for a commit that writes its
-   * vocabulary entry ({@link Shard.wordEntryKey}); {@link Shard.forgetWords}
-   * takes ids back if that commit does not happen.
+   * Gives the word `bytes[start, end)` (absent, hash `hash`) the next id in
+   * memory, for a commit that writes its vocabulary entry
+   * ({@link Shard.wordEntryKey}); {@link Shard.forgetWords} takes ids back if
+   * that commit does not happen.
    */
-  assignId(word: string): number {
-    const id = this.#words.length;
-    this.#ids.set(word, id);
-    this.#words.push(word);
-    return id;
+  assignId(bytes: Uint8Array, start: number, end: number, hash: number): number {
+    return this.#words.add(bytes, start, end, hash);
   }
 
   /** Takes back every id from `fromId` on (their commit failed). */
   forgetWords(fromId: number): void {
-    for (let id = this.#words.length - 1; id >= fromId; id--) {
-      this.#ids.delete(this.#words[id]);
-      this.#words.pop();
-    }
+    this.#words.truncate(fromId);
   }
 
-  /** The vocabulary key of a word given as a one-byte string. */
-  wordEntryKey(word: string): Uint8Array {
-    return wordKey(stringBytes(word));
+  /** The vocabulary key of word `id`. */
+  wordEntryKey(id: number): Uint8Array {
+    return wordKey(this.#words.view(id));
   }
 
   /** The shard's state. */

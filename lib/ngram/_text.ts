@@ -1,8 +1,7 @@
 /**
- * Text helpers of the n-gram store: words as one-byte strings (a JS string
- * whose char codes are the word's UTF-8 bytes: a cheap `Map` key that
- * compares in byte order), and the check and split of an n-gram given as
- * text by a caller.
+ * N-grams as callers give them (text, tokens separated by single spaces),
+ * checked and turned into the UTF-8 bytes of their tokens, which is how the
+ * shards' vocabularies look words up.
  *
  * @module
  */
@@ -11,60 +10,70 @@ import { orderMax } from "./_keys.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
-/** Bytes handed to one `String.fromCharCode` call. */
-const charsPerCallMax = 4_096;
 
-/** `bytes[start, end)` as a one-byte string. */
-export function byteString(bytes: Uint8Array, start: number, end: number): string {
-  if (end - start <= charsPerCallMax) {
-    return String.fromCharCode.apply(null, bytes.subarray(start, end) as unknown as number[]);
-  }
-  let text = "";
-  for (let at = start; at < end; at += charsPerCallMax) {
-    const part = bytes.subarray(at, Math.min(end, at + charsPerCallMax));
-    text += String.fromCharCode.apply(null, part as unknown as number[]);
-  }
-  return text;
+/** An n-gram's UTF-8 and where each token lies in it. */
+export interface Tokens {
+  /** The n-gram's UTF-8. */
+  bytes: Uint8Array;
+  /** Token `i` is `bytes[bounds[2i], bounds[2i + 1])`. */
+  bounds: number[];
 }
 
-/** The bytes of a one-byte string. */
-export function stringBytes(word: string): Uint8Array {
-  const bytes = new Uint8Array(word.length);
-  for (let i = 0; i < word.length; i++) bytes[i] = word.charCodeAt(i);
-  return bytes;
+/** The number of tokens. */
+export function tokenCount(tokens: Tokens): number {
+  return tokens.bounds.length / 2;
 }
 
-/** The text of a one-byte string of UTF-8. */
-export function wordText(word: string): string {
-  return decoder.decode(stringBytes(word));
-}
-
-/** An n-gram given by a caller, as one-byte strings of its tokens' UTF-8. */
-export function splitNgram(ngram: string, what: string): string[] {
+/**
+ * Checks an n-gram given by a caller and splits it into tokens. `what` is
+ * the operation, for messages (`"count"`).
+ *
+ * @throws {TypeError} if it is not a string, has a lone surrogate or an empty token.
+ * @throws {RangeError} if it has more than {@link orderMax} tokens.
+ */
+export function tokenize(ngram: string, what: string): Tokens {
   if (typeof ngram !== "string") {
-    throw new TypeError(`Cannot ${what}: the n-gram must be a string, got ${typeof ngram}`);
+    throw new TypeError(`Cannot ${what}: an n-gram must be a string, got ${typeof ngram}`);
   }
   if (!ngram.isWellFormed()) {
     throw new TypeError(`Cannot ${what}: the n-gram has a lone surrogate, which is no UTF-8`);
   }
-  if (ngram === "") return [];
-  const tokens = ngram.split(" ");
-  if (tokens.length > orderMax) {
-    throw new RangeError(
-      `Cannot ${what}: "${ngram.slice(0, 80)}" has ${tokens.length} tokens; at most ${orderMax}`,
-    );
-  }
-  const words: string[] = [];
-  for (const token of tokens) {
-    if (token === "") {
+  const bytes = encoder.encode(ngram);
+  const bounds: number[] = [];
+  if (bytes.length === 0) return { bytes, bounds };
+  let start = 0;
+  for (let at = 0; at <= bytes.length; at++) {
+    if (at < bytes.length && bytes[at] !== 0x20) continue;
+    if (at === start) {
       throw new TypeError(
         `Cannot ${what}: "${
           ngram.slice(0, 80)
         }" has an empty token: separate tokens by single spaces`,
       );
     }
-    const bytes = encoder.encode(token);
-    words.push(byteString(bytes, 0, bytes.length));
+    bounds.push(start, at);
+    start = at + 1;
   }
-  return words;
+  if (bounds.length / 2 > orderMax) {
+    throw new RangeError(
+      `Cannot ${what}: "${ngram.slice(0, 80)}" has ${
+        bounds.length / 2
+      } tokens; at most ${orderMax}`,
+    );
+  }
+  return { bytes, bounds };
+}
+
+/** The text of a word's UTF-8. */
+export function wordText(word: Uint8Array): string {
+  return decoder.decode(word);
+}
+
+/** Compares two byte strings in unsigned byte order. */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const length = Math.min(a.length, b.length);
+  for (let i = 0; i < length; i++) {
+    if (a[i] !== b[i]) return a[i] - b[i];
+  }
+  return a.length - b.length;
 }

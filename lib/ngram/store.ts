@@ -27,7 +27,7 @@ import {
   type OrderTotals,
   orderTotals,
 } from "./_query.ts";
-import { splitNgram } from "./_text.ts";
+import { tokenCount, tokenize, type Tokens } from "./_text.ts";
 import {
   chunkNgramsDefault,
   type ImportOutcome,
@@ -49,6 +49,11 @@ export const backoffAlphaDefault = 0.4;
 
 /** Gives the storage of one part of the store: `""` for the manifest, `shard-0003` for a shard. */
 export type StorageFactory = (name: string) => BlockStorage | Promise<BlockStorage>;
+
+/** Tokens `[from, to)` of `tokens`. */
+function slice(tokens: Tokens, from: number, to: number): Tokens {
+  return { bytes: tokens.bytes, bounds: tokens.bounds.slice(2 * from, 2 * to) };
+}
 
 /** Options of {@link openNgramStore}. */
 export interface NgramStoreOptions {
@@ -255,8 +260,7 @@ export class NgramStore {
   /** The counts of many n-grams, in order; 0 where absent. */
   countMany(ngrams: readonly string[]): Promise<number[]> {
     this.#checkOpen("count");
-    const split = ngrams.map((ngram) => splitNgram(ngram, "count"));
-    return countMany(this.#shards, split);
+    return countMany(this.#shards, ngrams.map((ngram) => tokenize(ngram, "count")));
   }
 
   /**
@@ -272,26 +276,26 @@ export class NgramStore {
         `Cannot list continuations: top must be an integer from 1 to ${nextTopMax}, got ${top}`,
       );
     }
-    const words = splitNgram(history, "list continuations");
-    if (words.length >= orderMax) return Promise.resolve([]);
-    return next(this.#shards, words, top);
+    const tokens = tokenize(history, "list continuations");
+    if (tokenCount(tokens) >= orderMax) return Promise.resolve([]);
+    return next(this.#shards, tokens, top);
   }
 
   /** N1+(h •): how many distinct words follow `history`. */
   continuationCount(history: string): Promise<number> {
     this.#checkOpen("count continuations");
-    const words = splitNgram(history, "count continuations");
-    if (words.length >= orderMax) return Promise.resolve(0);
-    return continuationCount(this.#shards, words);
+    const tokens = tokenize(history, "count continuations");
+    if (tokenCount(tokens) >= orderMax) return Promise.resolve(0);
+    return continuationCount(this.#shards, tokens);
   }
 
   /** The n-grams that start with the tokens of `prefix`, order by order; at most `limit`. */
   list(prefix: string, options: { limit?: number } = {}): AsyncGenerator<NgramCount> {
     this.#checkOpen("list");
     checkOptions(options, { limit: "number" }, { ...openPlace, operation: "list" });
-    const words = splitNgram(prefix, "list");
-    if (words.length === 0) throw new TypeError("Cannot list: give at least one token");
-    return listPrefix(this.#shards, words, options.limit ?? Number.MAX_SAFE_INTEGER);
+    const tokens = tokenize(prefix, "list");
+    if (tokenCount(tokens) === 0) throw new TypeError("Cannot list: give at least one token");
+    return listPrefix(this.#shards, tokens, options.limit ?? Number.MAX_SAFE_INTEGER);
   }
 
   /** Totals and distinct n-grams per order. */
@@ -311,21 +315,22 @@ export class NgramStore {
     this.#checkOpen("score");
     checkOptions(options, { alpha: "number" }, { ...openPlace, operation: "score" });
     const alpha = options.alpha ?? backoffAlphaDefault;
-    const words = splitNgram(ngram, "score");
-    if (words.length === 0) throw new TypeError("Cannot score: give at least one token");
-    const queries: string[][] = [];
-    for (let from = 0; from < words.length; from++) {
-      queries.push(words.slice(from), words.slice(from, -1));
+    const tokens = tokenize(ngram, "score");
+    const length = tokenCount(tokens);
+    if (length === 0) throw new TypeError("Cannot score: give at least one token");
+    const queries: Tokens[] = [];
+    for (let from = 0; from < length; from++) {
+      queries.push(slice(tokens, from, length), slice(tokens, from, length - 1));
     }
     const counts = await countMany(this.#shards, queries);
     let factor = 1;
-    for (let from = 0; from < words.length - 1; from++) {
+    for (let from = 0; from < length - 1; from++) {
       const [full, history] = [counts[2 * from], counts[2 * from + 1]];
       if (full > 0 && history > 0) return factor * full / history;
       factor *= alpha;
     }
     const unigrams = (await this.totals()).find((t) => t.order === 1)?.total ?? 0;
-    const last = counts[2 * (words.length - 1)];
+    const last = counts[2 * (length - 1)];
     return unigrams === 0 ? 0 : factor * last / unigrams;
   }
 
