@@ -31,6 +31,7 @@ import {
   type ProfileName,
 } from "./profiles.ts";
 import { type RunOptions, type RunResult, runSimulation, type StopKind } from "./runner.ts";
+import { runNgramSeeds } from "./ngram_cli.ts";
 import { shrink } from "./shrink.ts";
 import type { Step } from "./workload.ts";
 
@@ -46,6 +47,7 @@ interface CliOptions {
   replay?: string;
   shrink: boolean;
   seconds?: number;
+  workload: "store" | "ngram";
   help: boolean;
 }
 
@@ -75,12 +77,17 @@ const optionHelp: readonly (readonly [string, string, string])[] = [
   ["--replay FILE", "none", "re-run a trace written by --trace"],
   ["--shrink", "off", "on a failure, shrink the run before reporting it"],
   ["--seconds N", "none", "keep drawing seeds from the first one until N seconds pass"],
+  [
+    "--workload NAME",
+    "store",
+    "store (the engine's clients) or ngram (n-gram imports; see sim/ngram.ts)",
+  ],
   ["--help", "", "print this help and exit (also -h)"],
 ];
 
 const usage = "usage: deno task sim [--seed N | --seeds A..B] [--ops N] [--clients N] " +
   "[--profile none|realistic|hostile|mixed] [--durability strict|relaxed|mixed] [--sector 512|4096]" +
-  " [--memory-pressure P] [--trace FILE] [--replay FILE] [--shrink] [--seconds N] [--help]";
+  " [--memory-pressure P] [--trace FILE] [--replay FILE] [--shrink] [--seconds N] [--workload store|ngram] [--help]";
 
 /** The `--help` text: the usage line, then every option with its default. */
 export function helpText(): string {
@@ -130,6 +137,7 @@ function parseArgs(argv: string[]): CliOptions {
     sector: 512,
     memoryPressure: 0,
     shrink: false,
+    workload: "store",
     help: false,
   };
   for (let index = 0; index < argv.length; index++) {
@@ -174,7 +182,13 @@ function parseArgs(argv: string[]): CliOptions {
     } else if (arg === "--trace") options.trace = value();
     else if (arg === "--replay") options.replay = value();
     else if (arg === "--shrink") options.shrink = true;
-    else throw new TypeError(`Unknown argument "${arg}"; ${usage} (--help lists each option)`);
+    else if (arg === "--workload") {
+      const name = value();
+      if (name !== "store" && name !== "ngram") {
+        throw new RangeError(`--workload must be store or ngram, got "${name}"`);
+      }
+      options.workload = name;
+    } else throw new TypeError(`Unknown argument "${arg}"; ${usage} (--help lists each option)`);
   }
   return options;
 }
@@ -393,6 +407,7 @@ async function main(): Promise<number> {
     console.log(helpText());
     return 0;
   }
+  if (cli.workload === "ngram") return await runNgramSeeds(cli.seeds, cli.seconds);
   const started = performance.now();
   const totals: Totals = {
     seeds: 0,

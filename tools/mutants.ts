@@ -67,6 +67,18 @@ async function copyRepo(): Promise<string> {
   return dir;
 }
 
+/**
+ * The simulator's arguments for a patch: those of its description's
+ * `Simulator:` line (`Simulator: --workload ngram`), else the engine's
+ * workload with `--ops` and the mixed profile.
+ */
+function simulatorArgs(patch: string, ops: string): string[] {
+  const header = patch.slice(0, Math.max(0, patch.indexOf("\n--- a/")));
+  const line = /^Simulator: (.+)$/m.exec(header);
+  if (line !== null) return line[1].trim().split(/\s+/);
+  return ["--ops", ops, "--profile", "mixed"];
+}
+
 async function tryMutant(patch: string, seeds: string, ops: string): Promise<Row> {
   const mutant = patch.replace(/\.patch$/, "");
   const dir = await copyRepo();
@@ -82,16 +94,14 @@ async function tryMutant(patch: string, seeds: string, ops: string): Promise<Row
         note: `patch does not apply: ${applied.out.trim()}`,
       };
     }
+    const text = await Deno.readTextFile(`${repo}/sim/mutants/${patch}`);
     const sim = await run(Deno.execPath(), [
       "run",
       "-A",
       "sim/cli.ts",
       "--seeds",
       seeds,
-      "--ops",
-      ops,
-      "--profile",
-      "mixed",
+      ...simulatorArgs(text, ops),
     ], dir);
     const failed = /FAILED seed (\d+)/.exec(sim.out);
     const tried = Number(/^(\d+) seeds,/m.exec(sim.out)?.[1] ?? 0);

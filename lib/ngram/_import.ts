@@ -89,8 +89,8 @@ export interface ImportTuning {
   syncEveryChunks: number;
 }
 
-/** Where the input stands in one shard. */
-interface ShardProgress {
+/** Where an input stands in one shard. */
+export interface ShardProgress {
   /** The progress read (undefined: never committed to this shard). */
   progress: number | undefined;
   /** Whether the input is done in this shard. */
@@ -100,7 +100,10 @@ interface ShardProgress {
 }
 
 /** Reads where the input stands in every shard. */
-async function readProgress(shards: readonly Shard[], id: Uint8Array): Promise<ShardProgress[]> {
+export async function readProgress(
+  shards: readonly Shard[],
+  id: Uint8Array,
+): Promise<ShardProgress[]> {
   const keys = [
     fileKey(metaKind.progress, id),
     fileKey(metaKind.done, id),

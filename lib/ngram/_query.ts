@@ -216,6 +216,17 @@ export async function* listPrefix(
   }
 }
 
+/** Every n-gram, shard by shard, each shard's order by order (in key order within one). */
+export async function* allEntries(shards: readonly Shard[]): AsyncGenerator<NgramCount> {
+  for (const shard of shards) {
+    for (let order = 1; order <= orderMax; order++) {
+      for await (const entry of shard.store.list({ prefix: Uint8Array.of(order) })) {
+        yield { ngram: ngramOf(shard, entry.key), count: entry.value };
+      }
+    }
+  }
+}
+
 /** Totals and distinct counts per order, over every shard; orders with none left out. */
 export async function orderTotals(shards: readonly Shard[]): Promise<OrderTotals[]> {
   const found: OrderTotals[] = [];

@@ -9,6 +9,8 @@
 import {
   type BlockStorage,
   checkOptions,
+  type CheckpointOptions,
+  type Clock,
   FileBlockStorage,
   type OptionTypes,
   StoreClosedError,
@@ -16,8 +18,9 @@ import {
 } from "../../mod.ts";
 import { orderMax, routingName } from "./_keys.ts";
 import { manifestName, readManifest, shardName, shardsMax, writeManifest } from "./_manifest.ts";
-import { Shard, type ShardState } from "./_shard.ts";
+import { Shard, shardCheckpointDefault, type ShardState } from "./_shard.ts";
 import {
+  allEntries,
   type Continuation,
   continuationCount,
   countMany,
@@ -26,6 +29,7 @@ import {
   type NgramCount,
   type OrderTotals,
   orderTotals,
+  shardIndexOf,
 } from "./_query.ts";
 import { tokenCount, tokenize, type Tokens } from "./_text.ts";
 import {
@@ -33,10 +37,21 @@ import {
   type ImportOutcome,
   type ImportSource,
   importSource,
+  readProgress,
+  type ShardProgress,
   syncEveryChunksDefault,
 } from "./_import.ts";
 
-export type { Continuation, ImportOutcome, ImportSource, NgramCount, OrderTotals, ShardState };
+export type {
+  Continuation,
+  ImportOutcome,
+  ImportSource,
+  NgramCount,
+  OrderTotals,
+  ShardProgress,
+  ShardState,
+};
+export { shardCheckpointDefault };
 
 /** Shards of a new store unless `shards` says otherwise. */
 export const shardsDefault = 8;
@@ -63,12 +78,18 @@ export interface NgramStoreOptions {
   storage?: StorageFactory;
   /** Shards of a new store (default {@link shardsDefault}); an existing store's must match. */
   shards?: number;
+  /** The shards' checkpoint policy (default {@link shardCheckpointDefault}). */
+  checkpoint?: CheckpointOptions;
+  /** The shards' clock (the simulator's; default the system's). */
+  clock?: Clock;
 }
 
 const optionTypes: OptionTypes = {
   path: "string",
   storage: { expected: "a function giving a BlockStorage", test: (v) => typeof v === "function" },
   shards: "number",
+  checkpoint: "object",
+  clock: "object",
 };
 const openPlace = {
   operation: "open the n-gram store",
@@ -144,7 +165,8 @@ export async function openNgramStore(
     const opened: Shard[] = [];
     try {
       for (let index = 0; index < count; index++) {
-        opened.push(await Shard.open(index, await factory(shardName(index))));
+        const storage = await factory(shardName(index));
+        opened.push(await Shard.open(index, storage, all.checkpoint, all.clock));
       }
     } catch (error) {
       for (const shard of opened) await shard.close().catch(() => {});
@@ -296,6 +318,26 @@ export class NgramStore {
     const tokens = tokenize(prefix, "list");
     if (tokenCount(tokens) === 0) throw new TypeError("Cannot list: give at least one token");
     return listPrefix(this.#shards, tokens, options.limit ?? Number.MAX_SAFE_INTEGER);
+  }
+
+  /** The index of the shard that holds `ngram` (and every n-gram with its first token). */
+  shardOf(ngram: string): number {
+    this.#checkOpen("route");
+    const tokens = tokenize(ngram, "route");
+    if (tokenCount(tokens) === 0) throw new TypeError("Cannot route: give at least one token");
+    return shardIndexOf(tokens, this.#shards.length);
+  }
+
+  /** Where the input with identity `id` stands in each shard (its durable or applied progress). */
+  importProgress(id: Uint8Array): Promise<ShardProgress[]> {
+    this.#checkOpen("read import progress");
+    return readProgress(this.#shards, id);
+  }
+
+  /** Every n-gram with its count, shard by shard (no order across shards). */
+  entries(): AsyncGenerator<NgramCount> {
+    this.#checkOpen("list");
+    return allEntries(this.#shards);
   }
 
   /** Totals and distinct n-grams per order. */

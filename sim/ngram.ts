@@ -1,0 +1,479 @@
+/**
+ * The n-gram import simulator: the production n-gram store
+ * (`lib/ngram/store.ts`) imports drawn inputs into shards on simulated disks
+ * that tear and drop unsynced writes, fail fsyncs and writes, reorder
+ * completions and crash at drawn points; after every crash the store is
+ * reopened, checked, and the cut import run again.
+ *
+ * What it proves (the exactly-once contract of `docs/NGRAM.md`):
+ *
+ * - `ngram-progress`: at every reopen, each shard holds exactly the counts
+ *   of the rows below each input's durable progress in that shard (all of
+ *   them once it is done): no row lost, none counted twice, no progress
+ *   ahead of or apart from its counts;
+ * - `ngram-totals`: the per-order totals and distinct counts agree with the
+ *   n-grams held;
+ * - `ngram-final`: once every import finished, each n-gram's count is the
+ *   sum over the distinct inputs (the same content imported twice counts
+ *   once), and importing a finished input again changes nothing;
+ * - `ngram-open`: a store always reopens after a crash (a key whose word a
+ *   crash lost would fail here);
+ * - `ngram-error`: an import fails only with a storage error (the disk's);
+ * - `hang`: every wait finishes while I/O is pending.
+ *
+ * Inputs are drawn in memory as `ngram TAB count` lines with boundaries
+ * between them, over a small vocabulary with UTF-8 words, orders 1 to 3,
+ * with n-grams repeated within and across inputs and some inputs drawn
+ * twice with the same content.
+ *
+ * @module
+ */
+
+import {
+  type ImportSource,
+  type NgramStore,
+  openNgramStore,
+  type StorageFactory,
+} from "../lib/ngram/store.ts";
+import type { InputSummary, NgramSink } from "../lib/ngram/input.ts";
+import { StorageIoError } from "../mod.ts";
+import { type FaultProfile, hostile } from "./faults.ts";
+import { eventPrng, hash32, type Prng } from "./prng.ts";
+import { Scheduler } from "./scheduler.ts";
+import { SimBlockStorage } from "./storage.ts";
+
+/** A hostile disk whose faults never destroy durable bytes (no excuses needed). */
+export const ngramProfile: FaultProfile = Object.freeze({
+  ...hostile,
+  name: "ngram",
+  misdirectedWrite: 0,
+  bitFlip: 0,
+  readError: 0,
+});
+
+/** Options of {@link runNgramSimulation}. */
+export interface NgramRunOptions {
+  /** The seed of every draw. */
+  seed: number;
+  /** The disk's faults (default {@link ngramProfile}). */
+  profile?: FaultProfile;
+}
+
+/** A broken property. */
+export interface NgramViolation {
+  /** Which (see the module notes). */
+  property: string;
+  /** What was seen. */
+  message: string;
+}
+
+/** What one run did. */
+export interface NgramRunResult {
+  /** The seed. */
+  seed: number;
+  /** Broken properties; empty when the run passed. */
+  violations: NgramViolation[];
+  /** Crashes, imports run, resumes, and imports that failed on a disk error. */
+  stats: { crashes: number; imports: number; resumes: number; already: number; failures: number };
+  /** A hash of every disk's writes and faults: equal for equal runs. */
+  traceHash: number;
+}
+
+/** Draw streams. */
+const stream = { inputs: 1, plan: 2, crash: 3, disk: 4 } as const;
+/** Scheduler steps a wait may take before it counts as a hang. */
+const waitStepsMax = 200_000;
+/** Crashes one run draws at most. */
+const crashesMax = 6;
+/** Scheduler steps before a drawn crash, at most. */
+const crashStepsMax = 600;
+/** Times a run reopens after failures before giving up on a plan (each failure is a fault). */
+const attemptsMax = 60;
+/** The words n-grams are drawn from. */
+const words = ["the", "a", "cat", "sat", "über", "straße", "中文", "🙂", "of", "_START_", "x"];
+
+/** One line of a drawn input. */
+interface Line {
+  ngram: string;
+  count: number;
+  offset: number;
+}
+
+/** A drawn input: its identity, lines and where its boundaries fall. */
+interface SimInput {
+  id: number;
+  lines: Line[];
+  /** A boundary follows line `i` when `boundaryAfter[i]`. */
+  boundaryAfter: boolean[];
+  bytes: number;
+}
+
+/** Draws the inputs: some share an identity (the same content imported twice). */
+function drawInputs(random: Prng): SimInput[] {
+  const distinct: SimInput[] = [];
+  const count = 1 + random.below(4);
+  for (let index = 0; index < count; index++) {
+    const lines: Line[] = [];
+    const boundaryAfter: boolean[] = [];
+    let offset = 0;
+    const length = 1 + random.below(40);
+    for (let at = 0; at < length; at++) {
+      const order = 1 + random.below(3);
+      const tokens = Array.from({ length: order }, () => words[random.below(words.length)]);
+      const ngram = tokens.join(" ");
+      const countDrawn = 1 + random.below(random.chance(0.1) ? 1_000_000 : 50);
+      lines.push({ ngram, count: countDrawn, offset });
+      offset += new TextEncoder().encode(`${ngram}\t${countDrawn}\n`).length;
+      boundaryAfter.push(random.chance(0.4));
+    }
+    distinct.push({ id: index + 1, lines, boundaryAfter, bytes: offset });
+  }
+  return distinct;
+}
+
+/** The source an import reads: the input's lines from `resumeFrom` on. */
+function sourceOf(input: SimInput): ImportSource {
+  const encoder = new TextEncoder();
+  return {
+    id: Uint8Array.of(0x51, input.id),
+    optionsHash: 1,
+    async read(sink: NgramSink, resumeFrom: number): Promise<InputSummary> {
+      let handed = 0;
+      for (const [at, line] of input.lines.entries()) {
+        if (line.offset >= resumeFrom) {
+          const bytes = encoder.encode(line.ngram);
+          sink.ngram(bytes, 0, bytes.length, line.count, line.offset);
+          handed++;
+        }
+        if (input.boundaryAfter[at]) {
+          const next = input.lines[at + 1]?.offset ?? input.bytes;
+          await sink.boundary(next);
+        }
+      }
+      await sink.boundary(input.bytes);
+      return {
+        format: "tsv",
+        fileBytes: input.bytes,
+        contentBytes: input.bytes,
+        lines: input.lines.length,
+        rows: input.lines.length,
+        ngrams: handed,
+        filtered: 0,
+      };
+    },
+  };
+}
+
+/** How a driven wait ended. */
+type Waited<T> =
+  | { kind: "value"; value: T }
+  | { kind: "error"; error: unknown }
+  | { kind: "crash" }
+  | { kind: "hang" };
+
+/** One simulated machine: the disks of the store's parts, one scheduler. */
+class Machine {
+  readonly scheduler: Scheduler;
+  readonly #seed: number;
+  readonly #profile: FaultProfile;
+  readonly #disks = new Map<string, SimBlockStorage>();
+  #names: string[] = [];
+
+  constructor(seed: number, profile: FaultProfile) {
+    this.#seed = seed;
+    this.#profile = profile;
+    this.scheduler = new Scheduler({ seed: hash32(seed, 0x5c4d), reorder: profile.reorder });
+  }
+
+  /** The storages, made on first use, each seeded by its name's order. */
+  readonly factory: StorageFactory = (name) => {
+    let disk = this.#disks.get(name);
+    if (disk === undefined) {
+      this.#names.push(name);
+      disk = new SimBlockStorage({
+        seed: hash32(this.#seed, stream.disk, this.#names.length),
+        profile: this.#profile,
+        scheduler: this.scheduler,
+      });
+      this.#disks.set(name, disk);
+    }
+    return disk;
+  };
+
+  /** Cuts the power to every disk. */
+  crash(): void {
+    for (const [name, disk] of this.#disks) this.#disks.set(name, disk.crash());
+  }
+
+  /** Completes I/O until `promise` settles, or `budget` steps pass (then: crash). */
+  async until<T>(promise: Promise<T>, budget = waitStepsMax): Promise<Waited<T>> {
+    let outcome: Waited<T> | undefined;
+    promise.then(
+      (value) => outcome = { kind: "value", value },
+      (error) => outcome = { kind: "error", error },
+    );
+    for (let taken = 0; taken <= waitStepsMax; taken++) {
+      await this.scheduler.settle();
+      if (outcome !== undefined) return outcome;
+      if (this.scheduler.pending === 0) return { kind: "hang" };
+      if (taken >= budget) return { kind: "crash" };
+      this.scheduler.step();
+    }
+    return { kind: "hang" };
+  }
+
+  /** Every disk's trace hash, folded in the order the disks were made. */
+  traceHash(): number {
+    let hash = hash32(this.#seed);
+    for (const name of this.#names) hash = hash32(hash, this.#disks.get(name)!.traceHash());
+    return hash;
+  }
+}
+
+/** Whether `error` is the disk's doing (a fault, or a shard a fault stopped). */
+function isDiskError(error: unknown): boolean {
+  for (let cause = error, depth = 0; cause !== undefined && depth < 4; depth++) {
+    if (cause instanceof StorageIoError) return true;
+    cause = (cause as { cause?: unknown })?.cause;
+  }
+  return false;
+}
+
+/** Runs one seed: see the module notes. */
+export async function runNgramSimulation(options: NgramRunOptions): Promise<NgramRunResult> {
+  const run = new NgramRun(options.seed, options.profile ?? ngramProfile);
+  await run.execute();
+  return {
+    seed: options.seed,
+    violations: run.violations,
+    stats: run.stats,
+    traceHash: run.machine.traceHash(),
+  };
+}
+
+/** One run's state. */
+class NgramRun {
+  readonly machine: Machine;
+  readonly violations: NgramViolation[] = [];
+  readonly stats = { crashes: 0, imports: 0, resumes: 0, already: 0, failures: 0 };
+  readonly #seed: number;
+  readonly #inputs: SimInput[];
+  readonly #plan: SimInput[];
+  readonly #shards: number;
+  #crashesLeft: number;
+  readonly #crashRandom: Prng;
+  /** Identities of the inputs an import was started for. */
+  readonly #started = new Set<number>();
+
+  constructor(seed: number, profile: FaultProfile) {
+    this.#seed = seed;
+    this.machine = new Machine(seed, profile);
+    this.#inputs = drawInputs(eventPrng(seed, stream.inputs, 0));
+    const plan = eventPrng(seed, stream.plan, 0);
+    this.#plan = Array.from(
+      { length: this.#inputs.length + plan.below(3) },
+      (_, at) =>
+        at < this.#inputs.length ? this.#inputs[at] : this.#inputs[plan.below(this.#inputs.length)],
+    );
+    this.#shards = 1 + plan.below(4);
+    this.#crashRandom = eventPrng(seed, stream.crash, 0);
+    this.#crashesLeft = this.#crashRandom.below(crashesMax + 1);
+  }
+
+  violate(property: string, message: string): void {
+    this.violations.push({ property, message: `seed ${this.#seed}: ${message}` });
+  }
+
+  async execute(): Promise<void> {
+    let next = 0;
+    for (let attempt = 0; attempt < attemptsMax && next < this.#plan.length; attempt++) {
+      const store = await this.#open();
+      if (store === undefined) return;
+      if (!(await this.#check(store))) return;
+      next = await this.#importFrom(store, next);
+      if (this.violations.length > 0) return;
+    }
+    if (next < this.#plan.length) return;
+    const store = await this.#open();
+    if (store === undefined) return;
+    await this.#final(store);
+  }
+
+  /** A crash budget: drawn while crashes are left, else unbounded. */
+  #budget(): number {
+    if (this.#crashesLeft === 0) return waitStepsMax;
+    return this.#crashRandom.below(crashStepsMax);
+  }
+
+  /** Crashes the machine (a drawn crash, or the restart after a disk error). */
+  #crash(drawn: boolean): void {
+    if (drawn) this.#crashesLeft--;
+    this.stats.crashes++;
+    this.machine.crash();
+  }
+
+  /** Opens the store; undefined (with a violation) if it cannot be. */
+  async #open(): Promise<NgramStore | undefined> {
+    for (let attempt = 0; attempt < attemptsMax; attempt++) {
+      const opening = openNgramStore({
+        storage: this.machine.factory,
+        shards: this.#shards,
+        clock: this.machine.scheduler.clock,
+        checkpoint: { epochOps: 100, epochMs: 10 },
+      });
+      const waited = await this.machine.until(opening, this.#budget());
+      if (waited.kind === "value") return waited.value;
+      if (waited.kind === "hang") return this.#hang("opening the store");
+      if (waited.kind === "error" && !isDiskError(waited.error)) {
+        this.violate("ngram-open", `the store did not reopen: ${(waited.error as Error)?.stack}`);
+        return undefined;
+      }
+      this.#crash(waited.kind === "crash");
+    }
+    this.violate("ngram-open", `the store did not open in ${attemptsMax} attempts`);
+    return undefined;
+  }
+
+  #hang(what: string): undefined {
+    this.violate("hang", `${what} never finished (${this.machine.scheduler.pending} I/O pending)`);
+    return undefined;
+  }
+
+  /** Imports the plan from `next` on; returns where the next attempt starts. */
+  async #importFrom(store: NgramStore, next: number): Promise<number> {
+    let at = next;
+    while (at < this.#plan.length) {
+      const input = this.#plan[at];
+      this.#started.add(input.id);
+      const importing = store.importSource(sourceOf(input), {
+        chunkNgrams: 1 + this.#crashRandom.below(8),
+        syncEveryChunks: 1 + this.#crashRandom.below(4),
+      });
+      const waited = await this.machine.until(importing, this.#budget());
+      if (waited.kind === "hang") return this.#hang("an import") ?? this.#plan.length;
+      if (waited.kind === "value") {
+        this.stats.imports++;
+        if (waited.value.status === "resumed") this.stats.resumes++;
+        if (waited.value.status === "already-imported") this.stats.already++;
+        at++;
+        continue;
+      }
+      if (waited.kind === "error") {
+        if (!isDiskError(waited.error)) {
+          this.violate("ngram-error", `an import failed: ${(waited.error as Error)?.stack}`);
+          return this.#plan.length;
+        }
+        this.stats.failures++;
+      }
+      this.#crash(waited.kind === "crash");
+      return at;
+    }
+    const closing = await this.machine.until(store.close(), this.#budget());
+    if (closing.kind === "hang") this.#hang("a close");
+    else if (closing.kind === "error" && !isDiskError(closing.error)) {
+      this.violate("ngram-error", `a close failed: ${(closing.error as Error)?.stack}`);
+    }
+    this.#crash(closing.kind === "crash");
+    return at;
+  }
+
+  /** The counts the store must hold, given each started input's progress per shard. */
+  async #expected(store: NgramStore): Promise<Map<string, number> | undefined> {
+    const expected = new Map<string, number>();
+    for (const id of this.#started) {
+      const input = this.#inputs[id - 1];
+      const waited = await this.machine.until(store.importProgress(Uint8Array.of(0x51, id)));
+      if (waited.kind !== "value") return this.#hang("reading progress");
+      const progress = waited.value;
+      for (const line of input.lines) {
+        const at = progress[store.shardOf(line.ngram)];
+        if (!at.done && line.offset >= (at.progress ?? 0)) continue;
+        expected.set(line.ngram, (expected.get(line.ngram) ?? 0) + line.count);
+      }
+    }
+    return expected;
+  }
+
+  /** Checks `ngram-progress` and `ngram-totals` on a reopened store. */
+  async #check(store: NgramStore): Promise<boolean> {
+    const expected = await this.#expected(store);
+    if (expected === undefined) return false;
+    const held = await this.machine.until(collect(store));
+    if (held.kind !== "value") {
+      if (held.kind === "error") {
+        this.violate("ngram-open", `listing failed: ${(held.error as Error)?.stack}`);
+      } else this.#hang("listing");
+      return false;
+    }
+    const problems = differences(expected, held.value);
+    if (problems.length > 0) {
+      this.violate("ngram-progress", `after ${this.stats.crashes} crashes: ${problems.join("; ")}`);
+      return false;
+    }
+    const totals = await this.machine.until(store.totals());
+    if (totals.kind !== "value") return this.#hang("totals") ?? false;
+    const want = totalsOf(held.value);
+    const got = JSON.stringify(totals.value);
+    if (got !== JSON.stringify(want)) {
+      this.violate("ngram-totals", `totals ${got}, the n-grams held give ${JSON.stringify(want)}`);
+      return false;
+    }
+    return true;
+  }
+
+  /** Checks `ngram-final` once every import finished. */
+  async #final(store: NgramStore): Promise<void> {
+    if (!(await this.#check(store))) return;
+    const expected = new Map<string, number>();
+    for (const id of this.#started) {
+      for (const line of this.#inputs[id - 1].lines) {
+        expected.set(line.ngram, (expected.get(line.ngram) ?? 0) + line.count);
+      }
+    }
+    const again = await this.machine.until(store.importSource(sourceOf(this.#inputs[0])));
+    if (again.kind !== "value" || again.value.status !== "already-imported") {
+      this.violate(
+        "ngram-final",
+        `importing a finished input again did not pass it by: ${again.kind}`,
+      );
+      return;
+    }
+    const held = await this.machine.until(collect(store));
+    if (held.kind !== "value") return void this.#hang("listing");
+    const problems = differences(expected, held.value);
+    if (problems.length > 0) this.violate("ngram-final", problems.join("; "));
+    await this.machine.until(store.close());
+  }
+}
+
+/** Every n-gram the store holds with its count. */
+async function collect(store: NgramStore): Promise<Map<string, number>> {
+  const held = new Map<string, number>();
+  for await (const { ngram, count } of store.entries()) held.set(ngram, count);
+  return held;
+}
+
+/** What differs between the counts expected and held (at most a few lines). */
+function differences(expected: Map<string, number>, held: Map<string, number>): string[] {
+  const problems: string[] = [];
+  for (const [ngram, count] of expected) {
+    if (held.get(ngram) !== count) {
+      problems.push(`"${ngram}": ${held.get(ngram) ?? 0}, want ${count}`);
+    }
+  }
+  for (const [ngram, count] of held) {
+    if (!expected.has(ngram)) problems.push(`"${ngram}": ${count}, want none`);
+  }
+  return problems.slice(0, 5);
+}
+
+/** The per-order totals of a set of counts, as `NgramStore.totals` gives them. */
+function totalsOf(held: Map<string, number>): { order: number; total: number; distinct: number }[] {
+  const orders = new Map<number, { order: number; total: number; distinct: number }>();
+  for (const [ngram, count] of held) {
+    const order = ngram.split(" ").length;
+    const at = orders.get(order) ?? { order, total: 0, distinct: 0 };
+    orders.set(order, { order, total: at.total + count, distinct: at.distinct + 1 });
+  }
+  return [...orders.values()].sort((a, b) => a.order - b.order);
+}

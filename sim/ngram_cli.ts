@@ -1,0 +1,83 @@
+// deno-lint-ignore-file no-console
+/**
+ * `deno task sim --workload ngram`: runs the n-gram import simulator
+ * (`ngram.ts`) over a range of seeds and prints what the engine's runs print:
+ * a line per failure (`FAILED seed N` and its properties), trace hashes, and
+ * a summary (`N seeds, P passed, F failed`), so `deno task mutants` reads
+ * both alike.
+ *
+ * @module
+ */
+
+import { type NgramRunResult, runNgramSimulation } from "./ngram.ts";
+import { hash32 } from "./prng.ts";
+
+/** A trace hash as people compare them: 8 hex digits. */
+function hex(hash: number): string {
+  return `0x${(hash >>> 0).toString(16).padStart(8, "0")}`;
+}
+
+/** Milliseconds between two progress lines. */
+const progressEveryMs = 2000;
+
+/** Runs seeds `from..to` (or from `from` for `seconds`); the exit code: 1 if one failed. */
+export async function runNgramSeeds(
+  [from, to]: [number, number],
+  seconds: number | undefined,
+): Promise<number> {
+  const started = performance.now();
+  const sums = { crashes: 0, imports: 0, resumes: 0, already: 0, failures: 0 };
+  let seeds = 0;
+  let traceHash = 0;
+  let last = from;
+  let lastProgress = started;
+  for (let seed = from;; seed++) {
+    if (seconds === undefined && seed > to) break;
+    if (seconds !== undefined && performance.now() - started > seconds * 1000) break;
+    const result = await runNgramSimulation({ seed });
+    seeds++;
+    last = seed;
+    traceHash = hash32(traceHash, result.traceHash);
+    for (const key of Object.keys(sums) as (keyof typeof sums)[]) sums[key] += result.stats[key];
+    if (from === to) {
+      console.log(`seed ${seed}: ${outcome(result)}, trace hash ${hex(result.traceHash)}`);
+    }
+    if (result.violations.length > 0) {
+      console.log(`\nFAILED seed ${seed} (workload ngram)`);
+      for (const violation of result.violations) {
+        console.log(`  ${violation.property}: ${violation.message}`);
+      }
+      console.log(`replay: deno task sim --workload ngram --seed ${seed}`);
+      summary(seeds, 1, sums, traceHash, from, last, started);
+      return 1;
+    }
+    if (performance.now() - lastProgress > progressEveryMs) {
+      lastProgress = performance.now();
+      console.log(`  … seed ${seed}: ${seeds} run, 0 failed`);
+    }
+  }
+  summary(seeds, 0, sums, traceHash, from, last, started);
+  return 0;
+}
+
+function outcome(result: NgramRunResult): string {
+  return result.violations.length > 0 ? "FAILED" : "passed";
+}
+
+function summary(
+  seeds: number,
+  failed: number,
+  sums: Record<string, number>,
+  traceHash: number,
+  from: number,
+  to: number,
+  started: number,
+): void {
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  console.log(`\n${seeds} seeds, ${seeds - failed} passed, ${failed} failed in ${seconds} s`);
+  console.log(
+    `imports ${sums.imports} (resumed ${sums.resumes}, already imported ${sums.already}), ` +
+      `crashes ${sums.crashes}, imports stopped by a disk fault ${sums.failures}`,
+  );
+  console.log(`trace hash of seeds ${from}..${to}: ${hex(traceHash)}`);
+}
