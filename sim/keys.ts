@@ -24,7 +24,7 @@
  */
 
 import { assert } from "../lib/_assert.ts";
-import { overlayIdBytesMax } from "../lib/store/_overlay.ts";
+import { overlayIdBytesMax } from "../lib/engine/_overlay.ts";
 import { eventPrng, hash32, type Prng } from "./prng.ts";
 
 /** The keys of one run: see the module notes. */

@@ -30,7 +30,7 @@ import {
   writeCounters,
 } from "../lib/store/store.ts";
 import { parseSegmentName } from "../lib/wal/segment.ts";
-import { quarantineProblem } from "../lib/store/_recovery.ts";
+import { quarantineProblem } from "../lib/engine/recovery.ts";
 import { Excuses } from "./excuses.ts";
 import { addChurn, drawImageWorkload, imageGeometryFor } from "./churn.ts";
 import type { FaultProfile, FaultRecord } from "./faults.ts";

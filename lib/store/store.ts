@@ -52,8 +52,12 @@ import {
 } from "../wal/record.ts";
 import { segmentBytesDefault, segmentBytesMax } from "../wal/segment.ts";
 import { type BatchOp, Wal, type WalStats } from "../wal/wal.ts";
-import { type CheckpointDeps, Checkpointer, type CheckpointResult } from "./_checkpointer.ts";
-import { checkedNode, Loader } from "./_loader.ts";
+import {
+  type CheckpointDeps,
+  Checkpointer,
+  type CheckpointResult,
+} from "../engine/checkpointer.ts";
+import { checkedNode, Loader } from "../engine/_loader.ts";
 import {
   copyRecovery,
   findQuarantined,
@@ -62,7 +66,7 @@ import {
   quarantineProblem,
   type RecoveryStats,
   recoveryStats,
-} from "./_recovery.ts";
+} from "../engine/recovery.ts";
 import {
   entrySettles,
   keyId,
@@ -71,7 +75,7 @@ import {
   type RawEntry,
   relativeDeltaMax,
   valueOver,
-} from "./_overlay.ts";
+} from "../engine/_overlay.ts";
 import { EntryIterator, type ListSource } from "./_list.ts";
 import {
   type CheckpointOptions,
@@ -79,7 +83,7 @@ import {
   type EpochStats,
   EpochTracker,
   resolveCheckpointOptions,
-} from "./epochs.ts";
+} from "../engine/epochs.ts";
 import {
   type AtomicCheck,
   type AtomicCommitter,
