@@ -37,18 +37,14 @@ import { type ImageVerifyReport, verifyImage } from "../image/verify.ts";
 import { type BlockStorage, type Clock, systemClock } from "../storage/block_storage.ts";
 import { FileBlockStorage } from "../storage/file.ts";
 import {
+  addBatchPayloadBytes,
   type AsciiAdd,
-  batchAddBytes,
-  batchCountBytes,
   batchOpsMax,
-  decodeMutations,
+  decodeGroup,
   type MutationKind,
   type MutationSink,
-  recordBytesMax,
-  type RecordFrame,
-  recordHeaderBytes,
   RecordKind,
-  trustedFrames,
+  type RecordSink,
 } from "../wal/record.ts";
 import { segmentBytesDefault, segmentBytesMax } from "../wal/segment.ts";
 import { type BatchOp, Wal, type WalStats } from "../wal/wal.ts";
@@ -609,7 +605,7 @@ export class Store implements AtomicCommitter {
       const { wal, scan, movedTo } = await Wal.open(storage, {
         afterLsn: coverage,
         segmentBytes: config.segmentBytes,
-        onRecord: (bytes, view, frame) => collectRecord(bytes, view, frame, replay),
+        replay: replayCollector(replay),
       });
       assert(wal.durableLsn === scan.lastLsn, "recovery leaves everything replayed durable");
       const recovery = recoveryStats(coverage, scan, movedTo);
@@ -927,10 +923,8 @@ export class Store implements AtomicCommitter {
     const view = this.#unappliedView;
     const sink = this.#applySink;
     try {
-      for (const frame of trustedFrames(records, view)) {
-        const problem = decodeMutations(records, view, frame, sink);
-        assert(problem === undefined, `own records apply cleanly: ${problem}`);
-      }
+      const problem = decodeGroup(records, view, sink);
+      assert(problem === undefined, `own records apply cleanly: ${problem}`);
     } catch (error) {
       throw this.#failTrie(error);
     }
@@ -1303,7 +1297,7 @@ export class Store implements AtomicCommitter {
     if (this.#durability !== "strict" || count === 0 || count > batchOpsMax) return 0;
     if (this.#queued > 0 || this.#trie.unloaded > 0 || this.#wal.congested) return 0;
     let total = 0;
-    let payloadBytes = batchCountBytes;
+    let keyBytes = 0;
     for (let index = 0; index < count; index++) {
       const { type, key, value } = mutations[index];
       if (type !== "add" || typeof key !== "string") return 0;
@@ -1312,9 +1306,10 @@ export class Store implements AtomicCommitter {
       if (length === 0 || length > overlayIdBytesMax) return 0;
       for (let i = 0; i < length; i++) if (key.charCodeAt(i) > 0x7f) return 0;
       total += value;
-      payloadBytes += batchAddBytes + length;
+      keyBytes += length;
     }
-    if (payloadBytes + recordHeaderBytes > recordBytesMax) return 0;
+    const payloadBytes = addBatchPayloadBytes(count, keyBytes);
+    if (payloadBytes < 0) return 0;
     if (this.#ceiling() + total > relativeDeltaMax) return 0;
     const adds = mutations as readonly AsciiAdd[]; // checked above: string keys
     const lsn = this.#wal.appendAsciiAdds(adds, payloadBytes);
@@ -1902,21 +1897,23 @@ function buildWhole(
   return { trie, loaded };
 }
 
-/** Collects one WAL record above the coverage for {@link Store.open}; a problem string if malformed. */
-function collectRecord(
-  bytes: Uint8Array,
-  view: DataView,
-  frame: RecordFrame,
-  into: ReplayRecord[],
-): string | undefined {
-  const record: ReplayRecord = { lsn: frame.lsn, ops: [] };
-  const problem = decodeMutations(bytes, view, frame, {
+/**
+ * A sink that collects the WAL records above the coverage for
+ * {@link Store.open} into `into` (a record without mutations, such as a
+ * checkpoint record, is left out); refuses a negative set, which the engine
+ * never logs.
+ */
+function replayCollector(into: ReplayRecord[]): RecordSink {
+  let record: ReplayRecord = { lsn: 0, ops: [] };
+  return {
+    record(lsn) {
+      record = { lsn, ops: [] };
+    },
     mutation(kind, key, value) {
       if (kind === RecordKind.set && value < 0) return `set of ${value} is negative`;
+      if (record.ops.length === 0) into.push(record);
       record.ops.push({ kind, key: key.slice(), value });
       return undefined;
     },
-  });
-  if (problem === undefined && record.ops.length > 0) into.push(record);
-  return problem;
+  };
 }
