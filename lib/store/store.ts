@@ -960,11 +960,11 @@ export class Store implements AtomicCommitter {
       ? "The writes acknowledged are durable in the log"
       : "The write that raised this is in the log and counts once the log is synced (it " +
         "is flushed at close): do not retry it";
-    const message = `${trieFailureLead} while applying logged writes (${detail}). ${logged}, ` +
-      `but the trie may hold part of a batch, so the store refuses reads, writes and ` +
-      `checkpoints: close it and open it again, in a process with more memory`;
+    const message = `The store's in-memory trie failed while applying logged writes ` +
+      `(${detail}). ${logged}, but the trie may hold part of a batch, so the store refuses ` +
+      `reads, writes and checkpoints: close it and open it again, in a process with more memory`;
     this.#trieFailure = error instanceof MemoryLimitError
-      ? new MemoryLimitError(message, error)
+      ? new MemoryLimitError(message, error, { applyFailed: true })
       : new Error(message, { cause: error });
     assert(this.#trieFailure.message.length > 0, "the failure says what happened");
     return this.#trieFailure;
@@ -1737,12 +1737,6 @@ export class Store implements AtomicCommitter {
     }
   }
 }
-
-/**
- * How the error a store throws once applying logged writes failed begins
- * (see {@link MemoryLimitError}): the simulator tells it from a failed load.
- */
-export const trieFailureLead = "The store's in-memory trie failed";
 
 /** Applies one mutation to a trie; the caller has validated it. */
 function applyMutation(trie: Art, kind: MutationKind, key: Uint8Array, value: number): void {
