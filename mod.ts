@@ -21,7 +21,6 @@
 export {
   type Durability,
   type Entry,
-  getManyKeysMax,
   type ListOptions,
   type LoadMode,
   type OpenOptions,
@@ -69,4 +68,4 @@ export {
 } from "./lib/storage/block_storage.ts";
 export { FileBlockStorage } from "./lib/storage/file.ts";
 export { MemoryBlockStorage } from "./lib/storage/memory.ts";
-export { keyBytesMax } from "./lib/wal/record.ts";
+export { getManyKeysMax, keyBytesMax } from "./lib/limits.ts";

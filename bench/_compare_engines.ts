@@ -8,6 +8,7 @@
 
 import { openStore, type Store } from "../mod.ts";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { makeRandom } from "./random.ts";
 
 /** Engine names, in the order the comparison runs them. */
 export const engineNames = ["tallytrie", "sqlite", "denokv", "map"] as const;
@@ -27,18 +28,6 @@ const wordLettersMax = 9;
 const vocabularyAttemptsMax = vocabularyWords * 100;
 /** Longest n-gram counted. */
 const gramLengthMax = 3;
-
-/** A small deterministic PRNG (mulberry32): floats in [0, 1). */
-export function makeRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The increments to apply, in order, and the vocabulary by falling frequency. */
 export interface Workload {

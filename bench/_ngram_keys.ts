@@ -7,7 +7,7 @@
  * @module
  */
 
-import { makeRandom } from "./_compare_engines.ts";
+import { makeRandom } from "./random.ts";
 
 /** Words in the generated vocabulary. */
 const vocabularyWords = 5_000;

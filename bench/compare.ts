@@ -48,11 +48,11 @@ import {
   type Engine,
   type EngineName,
   engineNames,
-  makeRandom,
   type ScanEntry,
   workloadSeed,
 } from "./_compare_engines.ts";
 import { type FsyncRate, measureFsyncRate } from "./_fsync_rate.ts";
+import { makeRandom } from "./random.ts";
 import { dirname } from "node:path";
 
 /** Default number of increments (1-, 2- and 3-gram adds of 1). */

@@ -15,7 +15,8 @@
  */
 
 import { openStore, type Store } from "../mod.ts";
-import { buildWorkload, makeRandom, workloadSeed } from "./_compare_engines.ts";
+import { buildWorkload, workloadSeed } from "./_compare_engines.ts";
+import { makeRandom } from "./random.ts";
 
 const batchAdds = 1_000;
 const prefixScans = 1_000;

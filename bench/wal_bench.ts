@@ -1,9 +1,10 @@
 /**
  * Benchmarks of the write-ahead log's parts (`deno bench bench/wal_bench.ts`):
- * record encoding and decoding (`lib/wal/record.ts`), CRC-32C over 32 B,
- * 1 KiB and 64 KiB, group commit through the store with 1 and 1,000
- * concurrent callers, and recovery (open replaying 100,000 add records with
- * no image; open of an image plus a 1,000-record tail). The store benches
+ * record encoding and decoding (`lib/wal/record.ts`; the CRC-32C records
+ * carry has benches of its own, `lib/_crc32c_bench.ts`), group commit through
+ * the store with 1 and 1,000 concurrent callers, and recovery (open replaying
+ * 100,000 add records with no image; open of an image plus a 1,000-record
+ * tail). The store benches
  * run on a `MemoryBlockStorage`, whose fsync costs nothing, so they time the
  * engine's own work per write, not the disk (`deno task compare` prints the
  * disk's fsync rate). Data is built once before the benches; each bench
@@ -13,7 +14,6 @@
  * @module
  */
 
-import { crc32c } from "../lib/_crc32c.ts";
 import {
   decodeMutations,
   type MutationKind,
@@ -157,38 +157,6 @@ Deno.bench({
     checkDecoded(decodeAll(batchBytes));
   },
 });
-
-// ------------------------------------------------------------ crc32c
-
-/** A plain bit-at-a-time CRC-32C: slow, obviously right, the reference for the fast one. */
-function crc32cReference(bytes: Uint8Array): number {
-  let crc = 0xffffffff;
-  for (const byte of bytes) {
-    crc ^= byte;
-    for (let bit = 0; bit < 8; bit++) crc = crc & 1 ? (crc >>> 1) ^ 0x82f63b78 : crc >>> 1;
-  }
-  return ~crc >>> 0;
-}
-
-if (crc32cReference(encoder.encode("123456789")) !== 0xe3069283) {
-  throw new Error("the reference CRC-32C is wrong");
-}
-
-/** The CRC-32C bench sizes; the first is the group's baseline. */
-const crcSizes = [["32 B", 32], ["1 KiB", 1024], ["64 KiB", 64 * 1024]] as const;
-for (const [label, size] of crcSizes) {
-  const data = new Uint8Array(size);
-  for (let index = 0; index < size; index++) data[index] = (index * 131 + 7) & 0xff;
-  const expected = crc32cReference(data);
-  Deno.bench({
-    name: `crc32c over ${label}`,
-    group: "crc32c",
-    baseline: size === crcSizes[0][1],
-    fn() {
-      if (crc32c(data) !== expected) throw new Error(`crc32c over ${label} is wrong`);
-    },
-  });
-}
 
 // ------------------------------------------------------------ group commit
 

@@ -1,19 +1,15 @@
 /**
  * Internal invariant checks for the engine. A failed assertion means a bug in
  * tallytrie, never bad input or a bad disk: those raise the public error
- * classes instead.
+ * classes instead. The class, {@link AssertionError}, lives in the public
+ * `errors.ts`, so code outside `lib/` (the simulator) can recognise it.
  *
  * @module
  */
 
-/** Thrown when an engine invariant does not hold: always a tallytrie bug. */
-export class AssertionError extends Error {
-  /** Builds the error with the invariant's description. */
-  constructor(message: string) {
-    super(`tallytrie invariant violated: ${message}`);
-    this.name = "AssertionError";
-  }
-}
+import { AssertionError } from "./errors.ts";
+
+export { AssertionError };
 
 /** Throws an {@link AssertionError} unless `condition` holds. */
 export function assert(condition: unknown, message = "assertion failed"): asserts condition {

@@ -1,9 +1,36 @@
 /**
  * The error classes tallytrie raises for storage trouble. Misuse of the API
- * raises the built-in `TypeError` and `RangeError` instead.
+ * raises the built-in `TypeError` and `RangeError` instead. A broken
+ * invariant raises {@link AssertionError}: a tallytrie bug, never bad input
+ * or a bad disk. `mod.ts` does not export it; it is here, in a public module,
+ * so the simulator can tell an engine fault from disk trouble by its class.
  *
  * @module
  */
+
+/**
+ * An engine invariant does not hold: always a tallytrie bug. Raised by the
+ * checks of `lib/_assert.ts` (and the simulator's own, `sim/_assert.ts`).
+ *
+ * @example Telling a bug from disk trouble
+ * ```ts
+ * import { AssertionError, StorageIoError } from "./errors.ts";
+ * const error = new StorageIoError("checkpoint failed", new AssertionError("a ref is past the end"));
+ * console.assert(error.cause instanceof AssertionError);
+ * console.assert((error.cause as Error).message === "tallytrie invariant violated: a ref is past the end");
+ * ```
+ */
+export class AssertionError extends Error {
+  /**
+   * Builds the error with the invariant's description.
+   *
+   * @param message The invariant that failed, sentence case.
+   */
+  constructor(message: string) {
+    super(`tallytrie invariant violated: ${message}`);
+    this.name = "AssertionError";
+  }
+}
 
 /**
  * Stored bytes failed a check (checksum, magic, length or order) inside the

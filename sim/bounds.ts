@@ -20,7 +20,7 @@
  * @module
  */
 
-import { assert } from "../lib/_assert.ts";
+import { assert } from "./_assert.ts";
 import { chunkBytes } from "../lib/image/allocation.ts";
 import {
   currentHeader,

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { assert } from "../lib/_assert.ts";
+import { assert } from "./_assert.ts";
 import type { Clock } from "../lib/storage/block_storage.ts";
 
 /** The latest time the clock may reach, in milliseconds (about 285 years). */

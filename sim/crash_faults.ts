@@ -21,8 +21,8 @@
  * @module
  */
 
-import { assert } from "../lib/_assert.ts";
-import type { ByteImage } from "../lib/storage/_shared.ts";
+import { assert } from "./_assert.ts";
+import type { ByteImage } from "../lib/storage/shared.ts";
 import { decodeHeaderSlot, headerSlotBytes, headerSlotOffsets } from "../lib/image/header.ts";
 import { imageFileName } from "../lib/image/image_file.ts";
 import { parseRecord, recordHeaderBytes } from "../lib/wal/record.ts";

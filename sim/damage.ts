@@ -15,7 +15,7 @@
  * @module
  */
 
-import { assert } from "../lib/_assert.ts";
+import { assert } from "./_assert.ts";
 
 /** One destroyed range `[start, end)`, with the bytes the engine expects there if known. */
 export interface Damage {

@@ -44,7 +44,7 @@
  * @module
  */
 
-import { assert } from "../lib/_assert.ts";
+import { assert } from "./_assert.ts";
 import type { CorruptionError } from "../lib/errors.ts";
 import {
   decodeHeaderSlot,

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { assert } from "../lib/_assert.ts";
+import { assert } from "./_assert.ts";
 
 /**
  * How often each fault happens. Every probability is per event (one write,

@@ -38,7 +38,7 @@
  * @module
  */
 
-import { assert } from "../lib/_assert.ts";
+import { assert } from "./_assert.ts";
 import {
   chunkBytes,
   decodeChunk,
@@ -55,7 +55,7 @@ import {
 import { compactingFileName, imageFileName } from "../lib/image/image_file.ts";
 import { decodeNodeRecord, inlineLeafRef, refLength, refOffset } from "../lib/image/node_record.ts";
 import type { BlockFile, BlockStorage, OpenFileOptions } from "../lib/storage/block_storage.ts";
-import { ByteImage } from "../lib/storage/_shared.ts";
+import { ByteImage } from "../lib/storage/shared.ts";
 import { eventPrng } from "./prng.ts";
 import type { SimBlockStorage } from "./storage.ts";
 

@@ -23,8 +23,8 @@
  * @module
  */
 
-import { assert } from "../lib/_assert.ts";
-import { overlayIdBytesMax } from "../lib/engine/_overlay.ts";
+import { assert } from "./_assert.ts";
+import { overlayIdBytesMax } from "../lib/store/internals.ts";
 import { eventPrng, hash32, type Prng } from "./prng.ts";
 
 /** The keys of one run: see the module notes. */

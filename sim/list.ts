@@ -16,8 +16,8 @@
  * @module
  */
 
-import { assert } from "../lib/_assert.ts";
-import { listBatchSize } from "../lib/store/_list.ts";
+import { assert } from "./_assert.ts";
+import { listBatchSize } from "../lib/store/internals.ts";
 import { showKey } from "./keys.ts";
 import type { SimSelector } from "./workload.ts";
 

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { assert } from "../lib/_assert.ts";
+import { assert } from "./_assert.ts";
 
 /**
  * Replaces the global `ArrayBuffer` constructor, while installed, by one

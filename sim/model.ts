@@ -1,6 +1,7 @@
 /**
  * The oracle: a model of what the store must hold, and the checks of the
- * durability contract (SPEC §3) against what the engine actually does.
+ * durability contract (SPEC §3; its properties D1–D11 are defined in
+ * docs/DURABILITY.md) against what the engine actually does.
  *
  * The model keeps the state recovered last (`base`, at `baseLsn`) and every
  * write accepted since, in LSN order. A recovered store must equal the base
@@ -11,7 +12,7 @@
  * @module
  */
 
-import { assert } from "../lib/_assert.ts";
+import { assert } from "./_assert.ts";
 import { showKey } from "./keys.ts";
 import {
   batchMatches,

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { assert } from "../lib/_assert.ts";
+import { assert } from "./_assert.ts";
 
 /** The most parts one {@link hash32} call mixes. */
 const hashPartsMax = 64;

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { assert } from "../lib/_assert.ts";
+import { assert } from "./_assert.ts";
 import { type FaultProfile, faultProfiles, hostile, validateFaultProfile } from "./faults.ts";
 import { eventPrng } from "./prng.ts";
 import type { CheckpointOptions, Durability } from "../lib/store/store.ts";

@@ -7,9 +7,10 @@
  * @module
  */
 
-import { assert, AssertionError } from "../lib/_assert.ts";
-import { checkOptions, type OptionTypes } from "../lib/_options.ts";
+import { assert } from "./_assert.ts";
+import { checkOptions, type OptionTypes } from "../lib/options.ts";
 import {
+  AssertionError,
   CorruptionError,
   MemoryLimitError,
   StorageIoError,
@@ -29,7 +30,7 @@ import {
   writeCounters,
 } from "../lib/store/store.ts";
 import { parseSegmentName } from "../lib/wal/segment.ts";
-import { quarantineProblem } from "../lib/engine/recovery.ts";
+import { listBatchSize, quarantineProblem } from "../lib/store/internals.ts";
 import { Excuses } from "./excuses.ts";
 import { addChurn, drawImageWorkload, imageGeometryFor } from "./churn.ts";
 import type { FaultProfile, FaultRecord } from "./faults.ts";
@@ -37,7 +38,6 @@ import { ImageGuard, type ImageGuardStats, newImageGuardStats } from "./image_gu
 import { MemoryPressure } from "./memory.ts";
 import { imageBoundProblem, replayBoundProblem, walBoundProblem, walBoundRules } from "./bounds.ts";
 import { keyArgument, keyOfBytes } from "./keys.ts";
-import { listBatchSize } from "../lib/store/_list.ts";
 import type { ListSelector } from "../lib/store/keys.ts";
 import { type ListEntry, listShapeProblem, selectorKeyRange } from "./list.ts";
 import { type ExcusedLoss, Oracle, type State, type Verdict, type Violation } from "./model.ts";

@@ -6,8 +6,8 @@
  * @module
  */
 
-import { assert } from "../lib/_assert.ts";
-import { checkOptions, type OptionTypes } from "../lib/_options.ts";
+import { assert } from "./_assert.ts";
+import { checkOptions, type OptionTypes } from "../lib/options.ts";
 import { SimClock } from "./clock.ts";
 import { eventPrng, hash32, Prng } from "./prng.ts";
 

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { assert } from "../lib/_assert.ts";
+import { assert } from "./_assert.ts";
 import type { FaultProfile } from "./faults.ts";
 import { type RunOptions, type RunResult, runSimulation } from "./runner.ts";
 import type { Step } from "./workload.ts";

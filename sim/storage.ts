@@ -29,8 +29,8 @@
  * @module
  */
 
-import { assert, AssertionError } from "../lib/_assert.ts";
-import { StorageIoError } from "../lib/errors.ts";
+import { assert } from "./_assert.ts";
+import { AssertionError, StorageIoError } from "../lib/errors.ts";
 import type { BlockFile, BlockStorage, OpenFileOptions } from "../lib/storage/block_storage.ts";
 import {
   ByteImage,
@@ -38,8 +38,8 @@ import {
   checkOpenFileOptions,
   checkRange,
   ioBytesMax,
-} from "../lib/storage/_shared.ts";
-import { checkOptions, type OptionTypes } from "../lib/_options.ts";
+} from "../lib/storage/shared.ts";
+import { checkOptions, type OptionTypes } from "../lib/options.ts";
 import type { SimClock } from "./clock.ts";
 import { type FaultKind, FaultLog, type FaultProfile, type FaultRecord, none } from "./faults.ts";
 import { validateFaultProfile } from "./faults.ts";

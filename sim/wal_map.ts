@@ -12,7 +12,7 @@
  * @module
  */
 
-import { assert } from "../lib/_assert.ts";
+import { assert } from "./_assert.ts";
 import { parseRecord } from "../lib/wal/record.ts";
 import { decodeSegmentHeader, parseSegmentName, segmentHeaderBytes } from "../lib/wal/segment.ts";
 

@@ -6,8 +6,8 @@
  * @module
  */
 
-import { assert } from "../lib/_assert.ts";
-import { keyBytesMax } from "../lib/wal/record.ts";
+import { assert } from "./_assert.ts";
+import { keyBytesMax } from "../lib/limits.ts";
 import { drawDelta, drawKeySpace, drawValue, type KeySpace, pickKey } from "./keys.ts";
 import { eventPrng, type Prng } from "./prng.ts";
 

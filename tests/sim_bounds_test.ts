@@ -14,7 +14,7 @@ import { openStore } from "../mod.ts";
 import { imageGeometryKey, type InternalStoreOptions } from "../lib/store/store.ts";
 import { encodeHeaderSlot, geometryDefaults, headerRegionBytes } from "../lib/image/header.ts";
 import { imageFileName } from "../lib/image/image_file.ts";
-import { keyBytesMax } from "../lib/wal/record.ts";
+import { keyBytesMax } from "../lib/limits.ts";
 import { segmentName } from "../lib/wal/segment.ts";
 import { type DiskView, imageBoundProblem, walBoundProblem, walBoundRules } from "../sim/bounds.ts";
 import { SimBlockStorage } from "../sim/storage.ts";

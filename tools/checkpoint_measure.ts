@@ -32,7 +32,7 @@
  * @module
  */
 
-import { makeRandom } from "../bench/_compare_engines.ts";
+import { makeRandom } from "../bench/random.ts";
 import { openStore, type Store } from "../mod.ts";
 
 interface Args {

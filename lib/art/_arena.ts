@@ -22,37 +22,37 @@ import { assert } from "../_assert.ts";
 import { MemoryLimitError } from "../errors.ts";
 
 /** Words of a new arena's buffer (1 KiB): small tries stay small, and grow by doubling. */
-const ARENA_WORDS_INITIAL = 256;
+const arenaWordsInitial = 256;
 /** The buffer doubles up to this many words (256 MiB), then grows by half. */
-const ARENA_DOUBLING_WORDS_MAX = 64 * 1024 * 1024;
+const arenaDoublingWordsMax = 64 * 1024 * 1024;
 /**
  * Refs are stored in int32 slots, so an arena holds fewer than 2^31 words
  * (8 GiB): about 150 million short keys.
  */
-export const ARENA_WORDS_MAX = 2 ** 31 - 2;
+export const arenaWordsMax = 2 ** 31 - 2;
 /** Words 0 and 1 are never a node: ref 0 means "no node". */
-const ARENA_FIRST_REF = 2;
+const arenaFirstRef = 2;
 /** Block sizes up to this many words each have a free list of their own. */
-const EXACT_CLASS_WORDS_MAX = 64;
+const exactClassWordsMax = 64;
 /** Classes of larger blocks: four per power of two. */
-const CLASSES_PER_DOUBLING = 4;
+const classesPerDoubling = 4;
 /** The `kind` a freed block carries in its first word (no node kind is 7). */
-export const KIND_FREE = 7;
+export const kindFree = 7;
 
 /** The words a block of `words` takes: exact up to 64, else rounded up to a quarter power of two. */
 export function classWords(words: number): number {
   assert(words >= 2 && words % 2 === 0, "blocks are an even number of words");
-  if (words <= EXACT_CLASS_WORDS_MAX) return words;
+  if (words <= exactClassWordsMax) return words;
   const step = 1 << (31 - Math.clz32(words) - 2);
   return Math.ceil(words / step) * step;
 }
 
 /** The free list index of a class size ({@link classWords}). */
 function classIndex(size: number): number {
-  if (size <= EXACT_CLASS_WORDS_MAX) return size >> 1;
+  if (size <= exactClassWordsMax) return size >> 1;
   const bits = 31 - Math.clz32(size);
-  const quarter = (size >>> (bits - 2)) & (CLASSES_PER_DOUBLING - 1);
-  return EXACT_CLASS_WORDS_MAX / 2 + 1 + (bits - 6) * CLASSES_PER_DOUBLING + quarter;
+  const quarter = (size >>> (bits - 2)) & (classesPerDoubling - 1);
+  return exactClassWordsMax / 2 + 1 + (bits - 6) * classesPerDoubling + quarter;
 }
 
 /** The nodes of one trie: allocation, freeing, and the three views of their words. */
@@ -63,16 +63,16 @@ export class Arena {
   u8: Uint8Array;
   /** The buffer as 64-bit floats: values and image addresses (at even word indexes). */
   f64: Float64Array;
-  #top = ARENA_FIRST_REF;
+  #top = arenaFirstRef;
   /** Free list heads by class index (0: empty); a free block's word 1 links the next. */
   readonly #freeHeads: number[] = [];
   #liveWords = 0;
   #freeWords = 0;
 
-  constructor(words = ARENA_WORDS_INITIAL) {
-    assert(words >= ARENA_FIRST_REF && words % 2 === 0, "an arena of even size");
+  constructor(words = arenaWordsInitial) {
+    assert(words >= arenaFirstRef && words % 2 === 0, "an arena of even size");
     // A size reserved ahead (a whole open) falls back to the smallest; growth tries again.
-    const buffer = allocateBuffer(words, Math.min(words, ARENA_WORDS_INITIAL), 0);
+    const buffer = allocateBuffer(words, Math.min(words, arenaWordsInitial), 0);
     this.i32 = new Int32Array(buffer);
     this.u8 = new Uint8Array(buffer);
     this.f64 = new Float64Array(buffer);
@@ -103,7 +103,7 @@ export class Arena {
     const index = classIndex(size);
     const head = this.#freeHeads[index] ?? 0;
     if (head !== 0) {
-      assert(this.i32[head] === KIND_FREE, "a free-list block is marked free");
+      assert(this.i32[head] === kindFree, "a free-list block is marked free");
       this.#freeHeads[index] = this.i32[head + 1];
       this.#freeWords -= size;
       this.#liveWords += size;
@@ -119,11 +119,11 @@ export class Arena {
 
   /** Gives back the block at `ref`, allocated for `words` words; it must not be used again. */
   free(ref: number, words: number): void {
-    assert(ref >= ARENA_FIRST_REF && ref % 2 === 0 && ref < this.#top, "a ref of this arena");
-    assert(this.i32[ref] !== KIND_FREE, "a block freed twice");
+    assert(ref >= arenaFirstRef && ref % 2 === 0 && ref < this.#top, "a ref of this arena");
+    assert(this.i32[ref] !== kindFree, "a block freed twice");
     const size = classWords(words);
     const index = classIndex(size);
-    this.i32[ref] = KIND_FREE;
+    this.i32[ref] = kindFree;
     this.i32[ref + 1] = this.#freeHeads[index] ?? 0;
     this.#freeHeads[index] = ref;
     this.#freeWords += size;
@@ -134,21 +134,21 @@ export class Arena {
    * A larger buffer holding at least `needed` words; the views change.
    * Grows by half or double for headroom, or, if the process cannot give
    * that much, by just enough. Throws {@link MemoryLimitError}, changing
-   * nothing, when even that is refused or past {@link ARENA_WORDS_MAX}.
+   * nothing, when even that is refused or past {@link arenaWordsMax}.
    */
   #grow(needed: number): void {
-    if (needed > ARENA_WORDS_MAX) {
+    if (needed > arenaWordsMax) {
       throw new MemoryLimitError(
-        `Cannot grow the trie's memory past its limit of ${ARENA_WORDS_MAX * 4} bytes ` +
+        `Cannot grow the trie's memory past its limit of ${arenaWordsMax * 4} bytes ` +
           `(int32 node refs): split the keys over several stores`,
       );
     }
     const length = this.i32.length;
     const least = needed + (needed % 2);
-    let words = length < ARENA_DOUBLING_WORDS_MAX ? length * 2 : length + (length >> 1);
-    words = Math.min(Math.max(words, least), ARENA_WORDS_MAX);
+    let words = length < arenaDoublingWordsMax ? length * 2 : length + (length >> 1);
+    words = Math.min(Math.max(words, least), arenaWordsMax);
     words += words % 2;
-    assert(words >= least && words <= ARENA_WORDS_MAX, "a growth within the limit");
+    assert(words >= least && words <= arenaWordsMax, "a growth within the limit");
     const buffer = allocateBuffer(words, least, length);
     const i32 = new Int32Array(buffer);
     i32.set(this.i32.subarray(0, this.#top));
@@ -164,7 +164,7 @@ export class Arena {
  * (`fromWords`: the buffer it was to replace, 0 for none).
  */
 function allocateBuffer(words: number, least: number, fromWords: number): ArrayBuffer {
-  assert(least <= words && least >= ARENA_FIRST_REF, "a fallback no larger than the wish");
+  assert(least <= words && least >= arenaFirstRef, "a fallback no larger than the wish");
   for (const size of least === words ? [words] : [words, least]) {
     try {
       return new ArrayBuffer(size * 4);

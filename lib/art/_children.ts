@@ -10,15 +10,19 @@ import { assert } from "../_assert.ts";
 import type { Arena } from "./_arena.ts";
 import {
   bodyOf,
-  BYTE_VALUES,
+  byteValues,
   capacityOf,
-  CHILDREN_AT_16,
-  CHILDREN_AT_4,
+  childrenAt16,
+  childrenAt4,
   countOf,
-  KIND_16,
-  KIND_256,
-  KIND_4,
-  KIND_48,
+  headerCount,
+  headerKind,
+  headerPrefixLength,
+  keysStart,
+  kind16,
+  kind256,
+  kind4,
+  kind48,
   kindOf,
   prefixLengthOf,
   setCount,
@@ -31,7 +35,7 @@ export function bodyAt(a: Arena, n: number): number {
 
 /** Where a Node4's or Node16's child refs start, given its body. */
 function childrenAt(kind: number, body: number): number {
-  return body + (kind === KIND_4 ? CHILDREN_AT_4 : CHILDREN_AT_16);
+  return body + (kind === kind4 ? childrenAt4 : childrenAt16);
 }
 
 /**
@@ -39,13 +43,13 @@ function childrenAt(kind: number, body: number): number {
  * the child there, or store a replacement. The hot path.
  */
 export function childSlot(a: Arena, n: number, byte: number): number {
-  const meta = a.i32[n];
-  const kind = meta & 7;
-  const body = bodyOf(n, meta >>> 12);
-  if (kind === KIND_4 || kind === KIND_16) {
-    const count = (meta >>> 3) & 0x1ff;
+  const header = a.i32[n];
+  const kind = headerKind(header);
+  const body = bodyOf(n, headerPrefixLength(header));
+  if (kind === kind4 || kind === kind16) {
+    const count = headerCount(header);
     const u8 = a.u8;
-    const keys = body << 2;
+    const keys = keysStart(body);
     for (let at = 0; at < count; at++) {
       const key = u8[keys + at];
       if (key === byte) return childrenAt(kind, body) + at;
@@ -53,7 +57,7 @@ export function childSlot(a: Arena, n: number, byte: number): number {
     }
     return -1;
   }
-  if (kind === KIND_48 || kind === KIND_256) return a.i32[body + byte] === 0 ? -1 : body + byte;
+  if (kind === kind48 || kind === kind256) return a.i32[body + byte] === 0 ? -1 : body + byte;
   return -1;
 }
 
@@ -66,13 +70,13 @@ export function findChild(a: Arena, n: number, byte: number): number {
 /** The key byte in sorted position `at` of a Node4 or Node16. */
 export function keyAt(a: Arena, n: number, at: number): number {
   assert(at >= 0 && at < capacityOf(kindOf(a, n)), "a key position of a Node4 or Node16");
-  return a.u8[(bodyAt(a, n) << 2) + at];
+  return a.u8[keysStart(bodyAt(a, n)) + at];
 }
 
 /** Child `at` (by sorted position) of a Node4 or Node16; 0 past the count. */
 export function childAt(a: Arena, n: number, at: number): number {
   const kind = kindOf(a, n);
-  assert(kind === KIND_4 || kind === KIND_16, "children by position: a Node4 or Node16");
+  assert(kind === kind4 || kind === kind16, "children by position: a Node4 or Node16");
   return a.i32[childrenAt(kind, bodyAt(a, n)) + at];
 }
 
@@ -84,14 +88,14 @@ export const nextChildFound = { byte: -1 };
  * or 0; its byte goes to {@link nextChildFound}.
  */
 export function nextChild(a: Arena, n: number, after: number): number {
-  assert(after >= -1 && after < BYTE_VALUES, "child cursor out of range");
-  const meta = a.i32[n];
-  const kind = meta & 7;
-  const body = bodyOf(n, meta >>> 12);
-  if (kind === KIND_4 || kind === KIND_16) {
-    const count = (meta >>> 3) & 0x1ff;
+  assert(after >= -1 && after < byteValues, "child cursor out of range");
+  const header = a.i32[n];
+  const kind = headerKind(header);
+  const body = bodyOf(n, headerPrefixLength(header));
+  if (kind === kind4 || kind === kind16) {
+    const count = headerCount(header);
     const u8 = a.u8;
-    const keys = body << 2;
+    const keys = keysStart(body);
     for (let at = 0; at < count; at++) {
       const key = u8[keys + at];
       if (key > after) {
@@ -101,9 +105,9 @@ export function nextChild(a: Arena, n: number, after: number): number {
     }
     return 0;
   }
-  if (kind === KIND_48 || kind === KIND_256) {
+  if (kind === kind48 || kind === kind256) {
     const i32 = a.i32;
-    for (let byte = after + 1; byte < BYTE_VALUES; byte++) {
+    for (let byte = after + 1; byte < byteValues; byte++) {
       const child = i32[body + byte];
       if (child !== 0) {
         nextChildFound.byte = byte;
@@ -121,19 +125,19 @@ export function nextChildByte(a: Arena, n: number, after: number): number {
 
 /** The largest child byte smaller than `before` (256 for the last), or -1. */
 export function prevChildByte(a: Arena, n: number, before: number): number {
-  assert(before >= 0 && before <= BYTE_VALUES, "child cursor out of range");
-  const meta = a.i32[n];
-  const kind = meta & 7;
-  const body = bodyOf(n, meta >>> 12);
-  if (kind === KIND_4 || kind === KIND_16) {
+  assert(before >= 0 && before <= byteValues, "child cursor out of range");
+  const header = a.i32[n];
+  const kind = headerKind(header);
+  const body = bodyOf(n, headerPrefixLength(header));
+  if (kind === kind4 || kind === kind16) {
     const u8 = a.u8;
-    const keys = body << 2;
-    for (let at = ((meta >>> 3) & 0x1ff) - 1; at >= 0; at--) {
+    const keys = keysStart(body);
+    for (let at = (headerCount(header)) - 1; at >= 0; at--) {
       if (u8[keys + at] < before) return u8[keys + at];
     }
     return -1;
   }
-  if (kind === KIND_48 || kind === KIND_256) {
+  if (kind === kind48 || kind === kind256) {
     const i32 = a.i32;
     for (let byte = before - 1; byte >= 0; byte--) if (i32[body + byte] !== 0) return byte;
   }
@@ -147,10 +151,10 @@ export function addChild(a: Arena, n: number, byte: number, child: number): void
   assert(count < capacityOf(kind), "add to a full node");
   assert(child > 0 && childSlot(a, n, byte) < 0, "a new child under a free byte");
   const body = bodyAt(a, n);
-  if (kind === KIND_4 || kind === KIND_16) {
+  if (kind === kind4 || kind === kind16) {
     const u8 = a.u8;
     const i32 = a.i32;
-    const keys = body << 2;
+    const keys = keysStart(body);
     const children = childrenAt(kind, body);
     let at = count;
     for (; at > 0 && u8[keys + at - 1] > byte; at--) {
@@ -185,9 +189,9 @@ export function fillChildren(
   assert(count <= capacityOf(kind) && childFrom + count <= children.length, "children fit");
   const body = bodyAt(a, n);
   const i32 = a.i32;
-  if (kind === KIND_4 || kind === KIND_16) {
+  if (kind === kind4 || kind === kind16) {
     const u8 = a.u8;
-    const keys = body << 2;
+    const keys = keysStart(body);
     const slots = childrenAt(kind, body);
     for (let at = 0; at < count; at++) {
       assert(at === 0 || bytes[bytesFrom + at] > bytes[bytesFrom + at - 1], "child bytes ascend");
@@ -210,10 +214,10 @@ export function removeChild(a: Arena, n: number, byte: number): void {
   const slot = childSlot(a, n, byte);
   assert(count > 0 && slot >= 0, "no child under the byte");
   const i32 = a.i32;
-  if (kind === KIND_4 || kind === KIND_16) {
+  if (kind === kind4 || kind === kind16) {
     const body = bodyAt(a, n);
     const u8 = a.u8;
-    const keys = body << 2;
+    const keys = keysStart(body);
     const children = childrenAt(kind, body);
     for (let at = slot - children + 1; at < count; at++) {
       u8[keys + at - 1] = u8[keys + at];

@@ -13,16 +13,17 @@
  */
 
 import { assert } from "../_assert.ts";
+import { compareBytes } from "../_bytes.ts";
 import { Arena } from "./_arena.ts";
-import { compareBytes, KEY_BYTES_MAX } from "./_bytes.ts";
+import { keyBytesMax } from "../limits.ts";
 import { findChild, nextChild, nextChildFound, prevChildByte } from "./_children.ts";
 import {
   addressOf,
-  BYTE_VALUES,
+  byteValues,
   isStub,
   matchPrefix,
-  NO_VALUE,
   NodeNotLoaded,
+  noValue,
   prefixByte,
   prefixLengthOf,
   prefixStart,
@@ -30,52 +31,52 @@ import {
 } from "./_node.ts";
 
 /** Forward mark: the node's own value is still to be visited. */
-const MARK_VALUE_PENDING = -2;
+const markValuePending = -2;
 /** Forward mark: value done (or skipped), no child visited yet. */
-const MARK_VALUE_DONE = -1;
+const markValueDone = -1;
 /** Reverse mark: no child visited yet. */
-const MARK_REVERSE_START = BYTE_VALUES;
+const markReverseStart = byteValues;
 /** Frames on the stack at most: each frame sits at least one byte deeper. */
-const FRAMES_MAX = KEY_BYTES_MAX + 1;
+const framesMax = keyBytesMax + 1;
 /** Bytes of the key buffer at first; it doubles up to the longest key. */
-const KEY_BUFFER_BYTES_INITIAL = 64;
+const keyBufferBytesInitial = 64;
 /**
  * Bytes of the blocks that yielded keys are copied into. One `Uint8Array`
  * allocation costs about 1 µs on a large heap (its backing store is off-heap),
  * more than the rest of an iteration step; a view into a block costs ~30 ns.
  */
-const KEY_BLOCK_BYTES = 4_096;
+const keyBlockBytes = 4_096;
 /** Keys longer than this get a block of their own. */
-const KEY_BLOCK_SHARED_BYTES_MAX = KEY_BLOCK_BYTES / 8;
-const EMPTY_KEY = new Uint8Array(0);
+const keyBlockSharedBytesMax = keyBlockBytes / 8;
+const emptyKey = new Uint8Array(0);
 /** The arena of a cursor not walking: holds no trie alive. */
-const NO_ARENA = new Arena(2);
+const noArena = new Arena(2);
 
 /** A positioned walk; `seek*` then repeated `next`/`prev`. */
 export class Cursor {
-  #a: Arena = NO_ARENA;
+  #a: Arena = noArena;
   #nodes: number[] = [];
   #depths: number[] = [];
   #marks: number[] = [];
-  #key = new Uint8Array(KEY_BUFFER_BYTES_INITIAL);
+  #key = new Uint8Array(keyBufferBytesInitial);
   #keyLength = 0;
-  #value = NO_VALUE;
+  #value = noValue;
   /** Yielded keys are views into this block, which is never written twice. */
   #block = new Uint8Array(0);
   #blockUsed = 0;
 
   /** The value at the current position. */
   get value(): number {
-    assert(this.#value !== NO_VALUE, "cursor is not on an entry");
+    assert(this.#value !== noValue, "cursor is not on an entry");
     return this.#value;
   }
 
   /** A fresh copy of the key at the current position. */
   key(): Uint8Array {
     const length = this.#keyLength;
-    if (length > KEY_BLOCK_SHARED_BYTES_MAX) return this.#key.slice(0, length);
+    if (length > keyBlockSharedBytesMax) return this.#key.slice(0, length);
     if (this.#block.length - this.#blockUsed < length) {
-      this.#block = new Uint8Array(KEY_BLOCK_BYTES);
+      this.#block = new Uint8Array(keyBlockBytes);
       this.#blockUsed = 0;
     }
     const block = this.#block;
@@ -110,10 +111,10 @@ export class Cursor {
         // The subtree is wholly above start (start ended, or a larger byte) or wholly below.
         const above = depth + matched === start.length ||
           prefixByte(a, node, matched) > start[depth + matched];
-        if (above) this.#push(node, end, MARK_VALUE_PENDING);
+        if (above) this.#push(node, end, markValuePending);
         return;
       }
-      if (end === start.length) return this.#push(node, end, MARK_VALUE_PENDING);
+      if (end === start.length) return this.#push(node, end, markValuePending);
       // The node's own key is a proper prefix of start, so below it: skip the value.
       const byte = start[end];
       this.#push(node, end, byte);
@@ -129,7 +130,7 @@ export class Cursor {
     this.#reset();
     this.#a = a;
     if (root === 0) return;
-    if (end === undefined) return this.#push(root, this.#writePrefix(root, 0), MARK_REVERSE_START);
+    if (end === undefined) return this.#push(root, this.#writePrefix(root, 0), markReverseStart);
     let node = root;
     let depth = 0;
     for (let level = 0; node !== 0; level++) {
@@ -139,7 +140,7 @@ export class Cursor {
       if (matched < prefixLengthOf(a, node)) {
         const below = depth + matched < end.length &&
           prefixByte(a, node, matched) < end[depth + matched];
-        if (below) this.#push(node, pathEnd, MARK_REVERSE_START);
+        if (below) this.#push(node, pathEnd, markReverseStart);
         return;
       }
       // Own key equal to end (excluded) and every child above it: nothing here.
@@ -162,10 +163,10 @@ export class Cursor {
       const top = nodes.length - 1;
       const node = nodes[top];
       const depth = this.#depths[top];
-      if (marks[top] === MARK_VALUE_PENDING) {
-        marks[top] = MARK_VALUE_DONE;
+      if (marks[top] === markValuePending) {
+        marks[top] = markValueDone;
         const value = valueOf(a, node);
-        if (value !== NO_VALUE) return this.#land(depth, value);
+        if (value !== noValue) return this.#land(depth, value);
         continue;
       }
       const child = nextChild(a, node, marks[top]);
@@ -175,7 +176,7 @@ export class Cursor {
       }
       const byte = nextChildFound.byte;
       marks[top] = byte;
-      this.#descendTo(child, depth, byte, MARK_VALUE_PENDING);
+      this.#descendTo(child, depth, byte, markValuePending);
     }
     return false;
   }
@@ -192,19 +193,19 @@ export class Cursor {
       const byte = prevChildByte(a, node, marks[top]);
       if (byte >= 0) {
         marks[top] = byte;
-        this.#descend(node, depth, byte, MARK_REVERSE_START);
+        this.#descend(node, depth, byte, markReverseStart);
         continue;
       }
       this.#pop();
       // Children write only at or past `depth`, so key[0, depth) is still this node's path.
       const value = valueOf(a, node);
-      if (value !== NO_VALUE) return this.#land(depth, value);
+      if (value !== noValue) return this.#land(depth, value);
     }
     return false;
   }
 
   #land(keyLength: number, value: number): boolean {
-    assert(keyLength <= this.#key.length && value !== NO_VALUE, "landed on a bad entry");
+    assert(keyLength <= this.#key.length && value !== noValue, "landed on a bad entry");
     this.#keyLength = keyLength;
     this.#value = value;
     return true;
@@ -223,8 +224,8 @@ export class Cursor {
   }
 
   #push(node: number, depth: number, mark: number): void {
-    assert(this.#nodes.length < FRAMES_MAX, "cursor stack overflow");
-    assert(depth <= KEY_BYTES_MAX, "key path too long");
+    assert(this.#nodes.length < framesMax, "cursor stack overflow");
+    assert(depth <= keyBytesMax, "key path too long");
     this.#nodes.push(node);
     this.#depths.push(depth);
     this.#marks.push(mark);
@@ -250,12 +251,12 @@ export class Cursor {
   }
 
   #reset(): void {
-    this.#a = NO_ARENA;
+    this.#a = noArena;
     this.#nodes.length = 0;
     this.#depths.length = 0;
     this.#marks.length = 0;
     this.#keyLength = 0;
-    this.#value = NO_VALUE;
+    this.#value = noValue;
   }
 
   /** Writes the node's prefix at `at` (room for one more byte after); returns the path end. */
@@ -263,9 +264,9 @@ export class Cursor {
     const a = this.#a;
     const length = prefixLengthOf(a, node);
     const end = at + length;
-    assert(end <= KEY_BYTES_MAX, "key path too long");
+    assert(end <= keyBytesMax, "key path too long");
     if (this.#key.length <= end) {
-      const grown = new Uint8Array(Math.min(Math.max(end + 1, this.#key.length * 2), FRAMES_MAX));
+      const grown = new Uint8Array(Math.min(Math.max(end + 1, this.#key.length * 2), framesMax));
       grown.set(this.#key);
       this.#key = grown;
     }
@@ -293,7 +294,7 @@ export function* walkEntries(
   const cursor = new Cursor();
   const { a, root } = check();
   if (reverse) cursor.seekReverse(a, root, end);
-  else cursor.seekForward(a, root, start ?? EMPTY_KEY);
+  else cursor.seekForward(a, root, start ?? emptyKey);
   for (;;) {
     if (reverse ? !cursor.prev() : !cursor.next()) return;
     if (
@@ -340,7 +341,7 @@ export function collectEntries(
   let count = 0;
   try {
     if (reverse) cursor.seekReverse(a, root, end);
-    else cursor.seekForward(a, root, start ?? EMPTY_KEY);
+    else cursor.seekForward(a, root, start ?? emptyKey);
     while (count < limit) {
       if (reverse) {
         if (!cursor.prev() || (start !== undefined && cursor.compareKey(start) < 0)) break;

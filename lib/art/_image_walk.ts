@@ -11,17 +11,17 @@
 import { assert } from "../_assert.ts";
 import { ViewBytes } from "../_view_bytes.ts";
 import type { Arena } from "./_arena.ts";
-import { KEY_BYTES_MAX } from "./_bytes.ts";
+import { keyBytesMax } from "../limits.ts";
 import { findChild, nextChild, nextChildFound } from "./_children.ts";
 import {
   addressOf,
-  BYTE_VALUES,
+  byteValues,
   copyPrefix,
-  INLINE_ADDRESS,
-  KIND_LEAF,
+  inlineAddress,
+  kindLeaf,
   kindOf,
-  NO_ADDRESS,
-  NO_VALUE,
+  noAddress,
+  noValue,
   prefixLengthOf,
   setAddress,
   valueOf,
@@ -37,20 +37,20 @@ export interface NodeView {
   childBytes: Uint8Array;
   /**
    * The addresses already given to the children, in the order of
-   * `childBytes` (all > 0); {@link INLINE_ADDRESS} for a leaf stored in
+   * `childBytes` (all > 0); {@link inlineAddress} for a leaf stored in
    * this node's record.
    */
   childAddresses: number[];
-  /** The leaves stored in this node's record, one per {@link INLINE_ADDRESS}, in order. */
+  /** The leaves stored in this node's record, one per {@link inlineAddress}, in order. */
   inlineLeaves?: { prefix: Uint8Array; value: number }[];
 }
 
 /** Frames on the walk's stack at most: each frame sits at least one key byte deeper. */
-const FRAMES_MAX = KEY_BYTES_MAX + 2;
+const framesMax = keyBytesMax + 2;
 /** Bytes of the prefix buffer at first; it doubles up to the longest prefix. */
-const PREFIX_BUFFER_BYTES_INITIAL = 64;
+const prefixBufferBytesInitial = 64;
 /** Bytes of an inline leaf's prefix buffer at first (the image inlines leaves of up to 64). */
-const LEAF_PREFIX_BYTES_INITIAL = 64;
+const leafPrefixBytesInitial = 64;
 
 /**
  * Calls `onNode` for every node under `root` without an address, children
@@ -85,7 +85,7 @@ export function* walkUnwrittenSteps(
   inlineLeafPrefixMax = -1,
 ): Generator<void, void> {
   assert(nodesPerStep > 0, "a step visits at least one node");
-  if (root === 0 || (!all && addressOf(a, root) !== NO_ADDRESS)) return;
+  if (root === 0 || (!all && addressOf(a, root) !== noAddress)) return;
   let visited = 0;
   const nodes: number[] = [root];
   const marks: number[] = [-1];
@@ -96,7 +96,7 @@ export function* walkUnwrittenSteps(
     const node = nodes[top];
     const byte = nextChildToVisit(a, node, marks[top], all, inlineLeafPrefixMax);
     if (byte >= 0) {
-      assert(nodes.length < FRAMES_MAX, "image walk stack overflow");
+      assert(nodes.length < framesMax, "image walk stack overflow");
       marks[top] = byte;
       nodes.push(findChild(a, node, byte));
       marks.push(-1);
@@ -113,7 +113,7 @@ export function* walkUnwrittenSteps(
  * The smallest child byte above `after` whose child the walk visits (one
  * without an address; with `all`, any), or -1. A leaf whose prefix is at
  * most `inlineLeafPrefixMax` bytes and which has no record of its own is
- * not visited: it gets {@link INLINE_ADDRESS} here, and its parent's view
+ * not visited: it gets {@link inlineAddress} here, and its parent's view
  * carries it (no push, pop and visit for most of the nodes of a trie).
  */
 function nextChildToVisit(
@@ -127,12 +127,12 @@ function nextChildToVisit(
   for (let child = nextChild(a, node, after); child !== 0; child = nextChild(a, node, byte)) {
     byte = nextChildFound.byte;
     const address = addressOf(a, child);
-    if (!all && address !== NO_ADDRESS) continue;
+    if (!all && address !== noAddress) continue;
     if (
-      address <= INLINE_ADDRESS && kindOf(a, child) === KIND_LEAF &&
+      address <= inlineAddress && kindOf(a, child) === kindLeaf &&
       prefixLengthOf(a, child) <= inlineLeafPrefixMax
     ) {
-      if (address === NO_ADDRESS) setAddress(a, child, INLINE_ADDRESS);
+      if (address === noAddress) setAddress(a, child, inlineAddress);
       continue;
     }
     return byte;
@@ -149,7 +149,7 @@ export type NodeVisit = (node: NodeView, previous: number, root: boolean) => num
 
 /**
  * Gives every node under `root` without an address the one `visit` returns,
- * children first, and returns the root's address ({@link NO_ADDRESS} for an
+ * children first, and returns the root's address ({@link noAddress} for an
  * empty trie). A node that has an address is neither visited nor descended.
  */
 export function writeUnwritten(
@@ -170,7 +170,7 @@ export function writeUnwritten(
  * the root's address. With `all`, every node is written again, and `visit`
  * learns the address it had (`previous`, 0 if none) so its record can be freed.
  * A leaf other than the root whose prefix is at most `inlineLeafPrefixMax`
- * bytes is not visited: it gets {@link INLINE_ADDRESS} at once, and its
+ * bytes is not visited: it gets {@link inlineAddress} at once, and its
  * parent's view carries it (the image's rule for leaves it stores inline).
  */
 export function* writeUnwrittenSteps(
@@ -182,7 +182,7 @@ export function* writeUnwrittenSteps(
   all: boolean,
   inlineLeafPrefixMax = -1,
 ): Generator<void, number> {
-  if (root === 0) return NO_ADDRESS;
+  if (root === 0) return noAddress;
   const views = new ViewBuilder();
   yield* walkUnwrittenSteps(
     a,
@@ -191,14 +191,14 @@ export function* writeUnwrittenSteps(
     (node) => {
       const kind = kindOf(a, node);
       if (
-        kind === KIND_LEAF && prefixLengthOf(a, node) <= inlineLeafPrefixMax && node !== root
+        kind === kindLeaf && prefixLengthOf(a, node) <= inlineLeafPrefixMax && node !== root
       ) {
-        setAddress(a, node, INLINE_ADDRESS);
+        setAddress(a, node, inlineAddress);
         return;
       }
       const address = visit(views.of(a, node), addressOf(a, node), node === root);
       assert(Number.isSafeInteger(address) && address > 0, `visit gave address ${address}`);
-      assert(address !== INLINE_ADDRESS || kind === KIND_LEAF, "only a leaf is stored inline");
+      assert(address !== inlineAddress || kind === kindLeaf, "only a leaf is stored inline");
       setAddress(a, node, address);
     },
     nodesPerStep,
@@ -207,7 +207,7 @@ export function* writeUnwrittenSteps(
   );
   const address = addressOf(a, root);
   assert(
-    address !== NO_ADDRESS && address !== INLINE_ADDRESS,
+    address !== noAddress && address !== inlineAddress,
     "image walk left the root without a record",
   );
   return address;
@@ -228,8 +228,8 @@ interface LeafView {
  * buffer each.
  */
 class ViewBuilder {
-  readonly #prefix = new ViewBytes(PREFIX_BUFFER_BYTES_INITIAL);
-  readonly #childBytes = new ViewBytes(BYTE_VALUES);
+  readonly #prefix = new ViewBytes(prefixBufferBytesInitial);
+  readonly #childBytes = new ViewBytes(byteValues);
   readonly #childAddresses: number[] = [];
   readonly #inlineLeaves: LeafView[] = [];
   readonly #leafPool: LeafView[] = [];
@@ -253,17 +253,17 @@ class ViewBuilder {
     for (let child = nextChild(a, node, -1); child !== 0; child = nextChild(a, node, byte)) {
       byte = nextChildFound.byte;
       const address = addressOf(a, child);
-      assert(address !== NO_ADDRESS, "a child was not written before its parent");
+      assert(address !== noAddress, "a child was not written before its parent");
       childBytes[childAddresses.length] = byte;
       childAddresses.push(address);
-      if (address !== INLINE_ADDRESS) continue;
-      assert(kindOf(a, child) === KIND_LEAF, "only a leaf is stored inline");
+      if (address !== inlineAddress) continue;
+      assert(kindOf(a, child) === kindLeaf, "only a leaf is stored inline");
       leaves.push(this.#leaf(a, child, leaves.length));
     }
     const value = valueOf(a, node);
     const view = this.#view;
     view.prefix = this.#prefix.view(prefixLength);
-    view.value = value === NO_VALUE ? undefined : value;
+    view.value = value === noValue ? undefined : value;
     view.childBytes = this.#childBytes.view(childAddresses.length);
     view.inlineLeaves = leaves.length === 0 ? undefined : leaves;
     return view;
@@ -271,11 +271,11 @@ class ViewBuilder {
 
   /** Pooled leaf `index` of this view, holding the leaf's prefix and value. */
   #leaf(a: Arena, leaf: number, index: number): LeafView {
-    assert(index <= this.#leafPool.length && index < BYTE_VALUES, "one pooled leaf per child");
+    assert(index <= this.#leafPool.length && index < byteValues, "one pooled leaf per child");
     const pooled = this.#leafPool[index] ??= {
       prefix: new Uint8Array(0),
       value: 0,
-      bytes: new ViewBytes(LEAF_PREFIX_BYTES_INITIAL),
+      bytes: new ViewBytes(leafPrefixBytesInitial),
     };
     const length = prefixLengthOf(a, leaf);
     copyPrefix(a, leaf, pooled.bytes.reserve(length), 0);

@@ -14,7 +14,7 @@
 
 import { assert, unreachable } from "../_assert.ts";
 import type { Arena } from "./_arena.ts";
-import { KEY_BYTES_MAX } from "./_bytes.ts";
+import { keyBytesMax } from "../limits.ts";
 import {
   fillChildren,
   findChild,
@@ -25,24 +25,24 @@ import {
 import type { NodeView } from "./_image_walk.ts";
 import {
   addressOf,
-  BYTE_VALUES,
+  byteValues,
   copyPrefix,
   genOf,
-  INLINE_ADDRESS,
+  inlineAddress,
   isStub,
-  KIND_16,
-  KIND_256,
-  KIND_4,
-  KIND_48,
-  KIND_LEAF,
+  kind16,
+  kind256,
+  kind4,
+  kind48,
+  kindLeaf,
   kindOf,
   matchPrefix,
   newNode,
   newStub,
-  NO_VALUE,
-  NODE16_CHILDREN_MAX,
-  NODE48_CHILDREN_MAX,
-  NODE4_CHILDREN_MAX,
+  node16ChildrenMax,
+  node48ChildrenMax,
+  node4ChildrenMax,
+  noValue,
   prefixLengthOf,
   setAddress,
   setGen,
@@ -58,7 +58,7 @@ export interface StubRef {
 }
 
 /** Frames a walk holds at most: each sits at least one key byte deeper. */
-const FRAMES_MAX = KEY_BYTES_MAX + 2;
+const framesMax = keyBytesMax + 2;
 
 /** A node built from an image record, holding stubs for its children. */
 export function nodeFromImage(a: Arena, view: NodeView, address: number, gen: number): number {
@@ -68,13 +68,13 @@ export function nodeFromImage(a: Arena, view: NodeView, address: number, gen: nu
   let inline = 0;
   for (let index = 0; index < count; index++) {
     const childAddress = view.childAddresses[index];
-    children[index] = childAddress === INLINE_ADDRESS
+    children[index] = childAddress === inlineAddress
       ? inlineLeaf(a, view, inline++, gen)
       : newStub(a, childAddress, gen);
   }
   assert(inline === (view.inlineLeaves?.length ?? 0), "every inline leaf has its child byte");
-  const value = view.value ?? NO_VALUE;
-  assert(count > 0 || value !== NO_VALUE, "a leaf holds a value");
+  const value = view.value ?? noValue;
+  assert(count > 0 || value !== noValue, "a leaf holds a value");
   const node = newNode(a, kindOfCount(count), view.prefix, 0, view.prefix.length, value);
   if (count > 0) fillChildren(a, node, view.childBytes, 0, children, 0, count);
   setAddress(a, node, address);
@@ -86,19 +86,19 @@ export function nodeFromImage(a: Arena, view: NodeView, address: number, gen: nu
 function inlineLeaf(a: Arena, view: NodeView, index: number, gen: number): number {
   const leaf = view.inlineLeaves![index];
   assert(leaf !== undefined, "an inline child has its leaf in the record");
-  const child = newNode(a, KIND_LEAF, leaf.prefix, 0, leaf.prefix.length, leaf.value);
-  setAddress(a, child, INLINE_ADDRESS);
+  const child = newNode(a, kindLeaf, leaf.prefix, 0, leaf.prefix.length, leaf.value);
+  setAddress(a, child, inlineAddress);
   setGen(a, child, gen);
   return child;
 }
 
 /** The kind a record with `count` children loads as (the image stores no kind). */
 function kindOfCount(count: number): number {
-  assert(count >= 0 && count <= BYTE_VALUES, "a child count");
-  if (count === 0) return KIND_LEAF;
-  if (count <= NODE4_CHILDREN_MAX) return KIND_4;
-  if (count <= NODE16_CHILDREN_MAX) return KIND_16;
-  return count <= NODE48_CHILDREN_MAX ? KIND_48 : KIND_256;
+  assert(count >= 0 && count <= byteValues, "a child count");
+  if (count === 0) return kindLeaf;
+  if (count <= node4ChildrenMax) return kind4;
+  if (count <= node16ChildrenMax) return kind16;
+  return count <= node48ChildrenMax ? kind48 : kind256;
 }
 
 /**
@@ -112,7 +112,7 @@ export interface RecordFieldsView {
   value: number;
   count: number;
   childBytesAt: number;
-  /** Per child: its record's address, or {@link INLINE_ADDRESS}. */
+  /** Per child: its record's address, or {@link inlineAddress}. */
   refs: number[];
   leaves: number;
   leafAt: number[];
@@ -154,7 +154,7 @@ interface BuildFrame {
 /** The state of a bulk load: frames by level, and the refs and children they hold. */
 interface BuildStacks {
   frames: BuildFrame[];
-  /** Per child of a frame: the address of its record, or {@link INLINE_ADDRESS}. */
+  /** Per child of a frame: the address of its record, or {@link inlineAddress}. */
   refs: number[];
   children: number[];
 }
@@ -171,8 +171,8 @@ function builtNode(
   gen: number,
 ): number {
   const count = fields.count;
-  const value = fields.value < 0 ? NO_VALUE : fields.value;
-  assert(count > 0 || value !== NO_VALUE, "a leaf holds a value");
+  const value = fields.value < 0 ? noValue : fields.value;
+  assert(count > 0 || value !== noValue, "a leaf holds a value");
   const node = newNode(a, kindOfCount(count), bytes, fields.prefixAt, fields.prefixLength, value);
   setAddress(a, node, address);
   setGen(a, node, gen);
@@ -203,12 +203,12 @@ function pushFrame(
   for (let index = 0; index < count; index++) {
     const ref = fields.refs[index];
     stacks.refs[base + index] = ref;
-    if (ref !== INLINE_ADDRESS) continue;
+    if (ref !== inlineAddress) continue;
     const at = fields.leafAt[leaf];
     if (fields.leafValue[leaf] > counts.valueMax) counts.valueMax = fields.leafValue[leaf];
-    const child = newNode(a, KIND_LEAF, bytes, at, fields.leafLength[leaf], fields.leafValue[leaf]);
+    const child = newNode(a, kindLeaf, bytes, at, fields.leafLength[leaf], fields.leafValue[leaf]);
     leaf++;
-    setAddress(a, child, INLINE_ADDRESS);
+    setAddress(a, child, inlineAddress);
     setGen(a, child, gen);
     stacks.children[base + index] = child;
   }
@@ -262,13 +262,13 @@ export function buildSubtree(
   pushFrame(a, stacks, 0, source, rootBytes, address, gen, depth);
   counts.nodes = 1;
   let level = 0;
-  if (stacks.frames[0].depth > KEY_BYTES_MAX) return `record ${address} lies too deep`;
-  for (let steps = 0; steps <= (BYTE_VALUES + 1) * nodesMax; steps++) {
+  if (stacks.frames[0].depth > keyBytesMax) return `record ${address} lies too deep`;
+  for (let steps = 0; steps <= (byteValues + 1) * nodesMax; steps++) {
     const frame = stacks.frames[level];
     if (frame.next < frame.count) {
       const at = frame.base + frame.next++;
       const childAddress = stacks.refs[at];
-      if (childAddress === INLINE_ADDRESS) continue; // built with the frame
+      if (childAddress === inlineAddress) continue; // built with the frame
       const bytes = source.fetch(childAddress);
       if (bytes === undefined) {
         stacks.children[at] = newStub(a, childAddress, gen);
@@ -277,10 +277,10 @@ export function buildSubtree(
       }
       if (++counts.nodes > nodesMax) return `more than ${nodesMax} records under ${address}`;
       level++;
-      assert(level < FRAMES_MAX, "a frame per key byte at most");
+      assert(level < framesMax, "a frame per key byte at most");
       pushFrame(a, stacks, level, source, bytes, childAddress, gen, frame.depth + 1);
       const deep = stacks.frames[level].depth;
-      if (deep > KEY_BYTES_MAX) return `record ${childAddress} lies ${deep} key bytes deep`;
+      if (deep > keyBytesMax) return `record ${childAddress} lies ${deep} key bytes deep`;
       continue;
     }
     const node = frame.node;
@@ -432,7 +432,7 @@ export function installSubtree(
     installed++;
     installPathStubs.added += stubsAmong(view.childAddresses) - 1;
     for (let index = 0; index < view.childBytes.length; index++) {
-      if (view.childAddresses[index] === INLINE_ADDRESS) continue;
+      if (view.childAddresses[index] === inlineAddress) continue;
       const byte = view.childBytes[index];
       parents.push(node);
       bytes.push(byte);
@@ -445,14 +445,14 @@ export function installSubtree(
 /** The children that load as stubs (not stored inline). */
 function stubsAmong(childAddresses: readonly number[]): number {
   let stubs = 0;
-  for (const address of childAddresses) if (address !== INLINE_ADDRESS) stubs++;
+  for (const address of childAddresses) if (address !== inlineAddress) stubs++;
   return stubs;
 }
 
 /** The stubs directly under `node`, whose path is `path` (without `node`'s prefix). */
 function childStubs(a: Arena, node: number, path: Uint8Array): StubRef[] {
   const stubs: StubRef[] = [];
-  if (kindOf(a, node) === KIND_LEAF) return stubs;
+  if (kindOf(a, node) === kindLeaf) return stubs;
   const base = pathThrough(a, node, path);
   for (let byte = nextChildByte(a, node, -1); byte >= 0; byte = nextChildByte(a, node, byte)) {
     const child = findChild(a, node, byte);
@@ -471,15 +471,15 @@ export function findStubs(a: Arena, root: number, limit: number): StubRef[] {
   const nodes: number[] = [root];
   const paths: Uint8Array[] = [new Uint8Array(0)];
   for (let steps = 0; nodes.length > 0 && stubs.length < limit; steps++) {
-    assert(nodes.length <= FRAMES_MAX * 256, "stub walk stack is bounded");
+    assert(nodes.length <= framesMax * 256, "stub walk stack is bounded");
     const node = nodes.pop()!;
     const path = paths.pop()!;
     stubs.push(...childStubs(a, node, path));
-    if (kindOf(a, node) === KIND_LEAF) continue;
+    if (kindOf(a, node) === kindLeaf) continue;
     const base = pathThrough(a, node, path);
     // Pushed in reverse, so the walk pops (and lists stubs) in ascending order.
     for (
-      let byte = prevChildByte(a, node, BYTE_VALUES);
+      let byte = prevChildByte(a, node, byteValues);
       byte >= 0;
       byte = prevChildByte(a, node, byte)
     ) {

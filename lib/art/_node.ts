@@ -12,8 +12,8 @@
  * ```text
  * word 0      kind (bits 0-2) | child count (bits 3-11) | prefix length (bits 12-28)
  * word 1      gen: the generation clock when the node was made
- * words 2-3   value (float64; NO_VALUE when no key ends here)
- * words 4-5   address in the image (float64; NO_ADDRESS until written)
+ * words 2-3   value (float64; `noValue` when no key ends here)
+ * words 4-5   address in the image (float64; `noAddress` until written)
  * words 6..   the prefix bytes, padded to a word, then the body:
  *   leaf, stub  nothing
  *   Node4       1 word: 4 key bytes, ascending; 4 words: child refs by position
@@ -29,7 +29,7 @@
  * Invariants (checked by `verifyTree`):
  * - Leaf: no children and a value.
  * - Node4 holds 1..4 children, Node16 4..16, Node48 13..48, Node256 38..256
- *   (a node grows when full and shrinks at the `*_SHRINK_COUNT` marks, so an
+ *   (a node grows when full and shrinks at the `node*ShrinkCount` marks, so an
  *   insert/delete pair never flips it between two kinds).
  * - An inner node with a single child holds a value; otherwise it is merged
  *   into its child's prefix (path compression).
@@ -50,77 +50,78 @@
  */
 
 import { assert, unreachable } from "../_assert.ts";
-import { type Arena, KIND_FREE } from "./_arena.ts";
+import { keyBytesMax } from "../limits.ts";
+import { type Arena, kindFree } from "./_arena.ts";
 
 /** A node without children: the end of one key. */
-export const KIND_LEAF = 0;
+export const kindLeaf = 0;
 /** Up to 4 children, key bytes by position. */
-export const KIND_4 = 1;
+export const kind4 = 1;
 /** Up to 16 children, key bytes by position. */
-export const KIND_16 = 2;
+export const kind16 = 2;
 /** Up to 48 children, a slot per byte value. */
-export const KIND_48 = 3;
+export const kind48 = 3;
 /** Up to 256 children, a slot per byte value. */
-export const KIND_256 = 4;
+export const kind256 = 4;
 /** A node not loaded from the image yet: its address only (see {@link newStub}). */
-export const KIND_STUB = 5;
+export const kindStub = 5;
 
 /** Children a Node4 holds at most. */
-export const NODE4_CHILDREN_MAX = 4;
+export const node4ChildrenMax = 4;
 /** Children a Node16 holds at most. */
-export const NODE16_CHILDREN_MAX = 16;
+export const node16ChildrenMax = 16;
 /** Children a Node48 holds at most. */
-export const NODE48_CHILDREN_MAX = 48;
+export const node48ChildrenMax = 48;
 /** Children a Node256 holds at most. */
-export const NODE256_CHILDREN_MAX = 256;
+export const node256ChildrenMax = 256;
 /** A Node16 that drops to this many children becomes a Node4. */
-export const NODE16_SHRINK_COUNT = 3;
+export const node16ShrinkCount = 3;
 /** A Node48 that drops to this many children becomes a Node16. */
-export const NODE48_SHRINK_COUNT = 12;
+export const node48ShrinkCount = 12;
 /** A Node256 that drops to this many children becomes a Node48. */
-export const NODE256_SHRINK_COUNT = 37;
+export const node256ShrinkCount = 37;
 /** The number of distinct byte values. */
-export const BYTE_VALUES = 256;
+export const byteValues = 256;
 /** A node's value when no key ends there (values are never negative). */
-export const NO_VALUE = -1;
+export const noValue = -1;
 /** A node's address until the image writer gives it one. */
-export const NO_ADDRESS = 0;
+export const noAddress = 0;
 /**
  * The address of a leaf the image stores inside its parent's record: it
  * has no record of its own (so none is dropped when it changes), and it is
  * loaded with its parent, never a stub.
  */
-export const INLINE_ADDRESS = 1;
+export const inlineAddress = 1;
 
 /** Words of the header every node starts with. */
-export const HEADER_WORDS = 6;
+export const headerWords = 6;
 /** Bits of word 0 below the child count. */
-const COUNT_SHIFT = 3;
+const countShift = 3;
 /** Bits of word 0 below the prefix length. */
-const PREFIX_SHIFT = 12;
+const prefixShift = 12;
 /** The child count's bits in word 0 (0..256). */
-const COUNT_MASK = 0x1ff;
+const countMask = 0x1ff;
 /** The kind's bits in word 0. */
-const KIND_MASK = 7;
+const kindMask = 7;
 /** The longest prefix a node holds: a whole key. */
-export const PREFIX_BYTES_MAX = 65_535;
+export const prefixBytesMax = keyBytesMax;
 /** Words of each kind's body, by kind. */
-const BODY_WORDS = [
+const bodyWordsByKind = [
   0,
-  1 + NODE4_CHILDREN_MAX,
-  4 + NODE16_CHILDREN_MAX,
-  BYTE_VALUES,
-  BYTE_VALUES,
+  1 + node4ChildrenMax,
+  4 + node16ChildrenMax,
+  byteValues,
+  byteValues,
   0,
 ];
 /** Where a Node4's or Node16's child refs start in its body (after the key bytes). */
-export const CHILDREN_AT_4 = 1;
-/** See {@link CHILDREN_AT_4}. */
-export const CHILDREN_AT_16 = 4;
+export const childrenAt4 = 1;
+/** See {@link childrenAt4}. */
+export const childrenAt16 = 4;
 /** Nodes up to this many words are cleared by a loop (see {@link newNode}). */
-const FILL_LOOP_WORDS_MAX = 32;
+const fillLoopWordsMax = 32;
 /** Generations are stored in an int32 word. */
-const GENERATION_MAX = 2 ** 31 - 1;
+const generationMax = 2 ** 31 - 1;
 
 /**
  * The generation clock: new nodes are stamped with it, {@link tickGeneration}
@@ -134,41 +135,68 @@ let generationClock = 1;
  * node made after it `gen >` it.
  */
 export function tickGeneration(): number {
-  assert(generationClock < GENERATION_MAX, "generation clock exhausted");
+  assert(generationClock < generationMax, "generation clock exhausted");
   const frozen = generationClock;
   generationClock++;
   return frozen;
 }
 
-/** The node's kind (`KIND_*`). */
+/*
+ * The header word (word 0) is decoded only here. A hot loop reads it once
+ * (`a.i32[n]`) and takes its fields with the `header*` functions; other code
+ * asks the node (`kindOf`, `countOf`, `prefixLengthOf`). Each is one or two
+ * bit operations, small enough that V8 inlines it where it is hot.
+ */
+
+/** The kind (`kind*`) in header word `header`. */
+export function headerKind(header: number): number {
+  return header & kindMask;
+}
+
+/** The child count in header word `header`. */
+export function headerCount(header: number): number {
+  return (header >>> countShift) & countMask;
+}
+
+/** The prefix length in bytes in header word `header`. */
+export function headerPrefixLength(header: number): number {
+  return header >>> prefixShift;
+}
+
+/** The node's kind (`kind*`). */
 export function kindOf(a: Arena, n: number): number {
-  return a.i32[n] & KIND_MASK;
+  return headerKind(a.i32[n]);
 }
 
 /** The number of children (0 for a leaf or a stub). */
 export function countOf(a: Arena, n: number): number {
-  return (a.i32[n] >>> COUNT_SHIFT) & COUNT_MASK;
+  return headerCount(a.i32[n]);
 }
 
 /** Sets the number of children. */
 export function setCount(a: Arena, n: number, count: number): void {
-  assert(count >= 0 && count <= BYTE_VALUES, "a child count");
-  a.i32[n] = (a.i32[n] & ~(COUNT_MASK << COUNT_SHIFT)) | (count << COUNT_SHIFT);
+  assert(count >= 0 && count <= byteValues, "a child count");
+  a.i32[n] = (a.i32[n] & ~(countMask << countShift)) | (count << countShift);
 }
 
 /** The length of the node's prefix in bytes. */
 export function prefixLengthOf(a: Arena, n: number): number {
-  return a.i32[n] >>> PREFIX_SHIFT;
+  return headerPrefixLength(a.i32[n]);
 }
 
 /** The byte offset of the node's prefix in `a.u8`. */
 export function prefixStart(n: number): number {
-  return (n + HEADER_WORDS) << 2;
+  return (n + headerWords) << 2;
 }
 
 /** The word index where the kind's body starts, for a prefix of `prefixLength` bytes. */
 export function bodyOf(n: number, prefixLength: number): number {
-  return n + HEADER_WORDS + ((prefixLength + 3) >> 2);
+  return n + headerWords + ((prefixLength + 3) >> 2);
+}
+
+/** The byte offset in `a.u8` of a Node4's or Node16's key bytes, given its body's word index. */
+export function keysStart(body: number): number {
+  return body << 2;
 }
 
 /** The generation the node was made in (a loaded node: its stub's). */
@@ -176,17 +204,17 @@ export function genOf(a: Arena, n: number): number {
   return a.i32[n + 1];
 }
 
-/** The value of the key ending at the node, or {@link NO_VALUE}. */
+/** The value of the key ending at the node, or {@link noValue}. */
 export function valueOf(a: Arena, n: number): number {
   return a.f64[(n >> 1) + 1];
 }
 
-/** Sets the node's value ({@link NO_VALUE}: no key ends here). */
+/** Sets the node's value ({@link noValue}: no key ends here). */
 export function setValue(a: Arena, n: number, value: number): void {
   a.f64[(n >> 1) + 1] = value;
 }
 
-/** Where the image holds the node (and so its subtree), or {@link NO_ADDRESS}. */
+/** Where the image holds the node (and so its subtree), or {@link noAddress}. */
 export function addressOf(a: Arena, n: number): number {
   return a.f64[(n >> 1) + 2];
 }
@@ -198,17 +226,17 @@ export function setAddress(a: Arena, n: number, address: number): void {
 
 /** Whether the node is a stub (see {@link newStub}). */
 export function isStub(a: Arena, n: number): boolean {
-  return (a.i32[n] & KIND_MASK) === KIND_STUB;
+  return headerKind(a.i32[n]) === kindStub;
 }
 
 /** Words of a kind's body (its key bytes and child refs, after the prefix). */
 export function bodyWords(kind: number): number {
-  return BODY_WORDS[kind];
+  return bodyWordsByKind[kind];
 }
 
 /** The words a node of `kind` with a prefix of `prefixLength` bytes takes (even). */
 export function nodeWords(kind: number, prefixLength: number): number {
-  const words = HEADER_WORDS + ((prefixLength + 3) >> 2) + BODY_WORDS[kind];
+  const words = headerWords + ((prefixLength + 3) >> 2) + bodyWordsByKind[kind];
   return words + (words & 1);
 }
 
@@ -220,17 +248,17 @@ function wordsOf(a: Arena, n: number): number {
 /** The children capacity of a kind. */
 export function capacityOf(kind: number): number {
   switch (kind) {
-    case KIND_LEAF:
-    case KIND_STUB:
+    case kindLeaf:
+    case kindStub:
       return 0;
-    case KIND_4:
-      return NODE4_CHILDREN_MAX;
-    case KIND_16:
-      return NODE16_CHILDREN_MAX;
-    case KIND_48:
-      return NODE48_CHILDREN_MAX;
-    case KIND_256:
-      return NODE256_CHILDREN_MAX;
+    case kind4:
+      return node4ChildrenMax;
+    case kind16:
+      return node16ChildrenMax;
+    case kind48:
+      return node48ChildrenMax;
+    case kind256:
+      return node256ChildrenMax;
     default:
       return unreachable(`capacity of node kind ${kind}`);
   }
@@ -248,22 +276,22 @@ export function newNode(
   length: number,
   value: number,
 ): number {
-  assert(length >= 0 && length <= PREFIX_BYTES_MAX && from + length <= bytes.length, "a prefix");
-  assert(kind !== KIND_STUB && kind !== KIND_FREE, "a node kind");
+  assert(length >= 0 && length <= prefixBytesMax && from + length <= bytes.length, "a prefix");
+  assert(kind !== kindStub && kind !== kindFree, "a node kind");
   const words = nodeWords(kind, length);
   const n = a.alloc(words);
   const i32 = a.i32;
   // A loop clears a small node faster than `fill`, whose call costs more than the words.
-  if (words <= FILL_LOOP_WORDS_MAX) {
-    for (let w = n + HEADER_WORDS; w < n + words; w++) {
+  if (words <= fillLoopWordsMax) {
+    for (let w = n + headerWords; w < n + words; w++) {
       i32[w] = 0;
     }
-  } else i32.fill(0, n + HEADER_WORDS, n + words);
-  i32[n] = kind | (length << PREFIX_SHIFT);
+  } else i32.fill(0, n + headerWords, n + words);
+  i32[n] = kind | (length << prefixShift);
   i32[n + 1] = generationClock;
   const f64 = a.f64;
   f64[(n >> 1) + 1] = value;
-  f64[(n >> 1) + 2] = NO_ADDRESS;
+  f64[(n >> 1) + 2] = noAddress;
   const u8 = a.u8;
   const at = prefixStart(n);
   for (let i = 0; i < length; i++) u8[at + i] = bytes[from + i];
@@ -276,11 +304,11 @@ export function newNode(
  * edits must load it first (see `Art.install`).
  */
 export function newStub(a: Arena, address: number, gen: number): number {
-  assert(Number.isSafeInteger(address) && address > INLINE_ADDRESS, "a stub has an image address");
-  const n = a.alloc(HEADER_WORDS);
-  a.i32[n] = KIND_STUB;
+  assert(Number.isSafeInteger(address) && address > inlineAddress, "a stub has an image address");
+  const n = a.alloc(headerWords);
+  a.i32[n] = kindStub;
   a.i32[n + 1] = gen;
-  setValue(a, n, NO_VALUE);
+  setValue(a, n, noValue);
   setAddress(a, n, address);
   assert(isStub(a, n), "a stub is recognised");
   return n;
@@ -298,24 +326,24 @@ export function setGen(a: Arena, n: number, gen: number): void {
  * shared, not copied: path copying clones only the nodes an edit changes.
  */
 export function cloneNode(a: Arena, n: number): number {
-  assert(!isStub(a, n) && kindOf(a, n) !== KIND_FREE, "an edit reached a node not loaded");
+  assert(!isStub(a, n) && kindOf(a, n) !== kindFree, "an edit reached a node not loaded");
   const words = wordsOf(a, n);
   const copy = a.alloc(words);
   a.i32.copyWithin(copy, n, n + words);
   a.i32[copy + 1] = generationClock;
-  setAddress(a, copy, NO_ADDRESS);
+  setAddress(a, copy, noAddress);
   return copy;
 }
 
 /** Gives the node's words back to the arena; `n` must not be used again. */
 export function freeNode(a: Arena, n: number): void {
-  assert(kindOf(a, n) !== KIND_FREE, "a node freed twice");
+  assert(kindOf(a, n) !== kindFree, "a node freed twice");
   a.free(n, wordsOf(a, n));
 }
 
 /** Bytes of the buffer prefixes are assembled in at first; it grows to the longest. */
-const PREFIX_BUFFER_BYTES_INITIAL = 256;
-let prefixBufferBytes = new Uint8Array(PREFIX_BUFFER_BYTES_INITIAL);
+const prefixBufferBytesInitial = 256;
+let prefixBufferBytes = new Uint8Array(prefixBufferBytesInitial);
 
 /**
  * A buffer of at least `length` bytes to assemble a prefix in before
@@ -323,7 +351,7 @@ let prefixBufferBytes = new Uint8Array(PREFIX_BUFFER_BYTES_INITIAL);
  * the next call.
  */
 export function prefixBuffer(length: number): Uint8Array {
-  assert(length >= 0 && length <= PREFIX_BYTES_MAX, "a prefix length");
+  assert(length >= 0 && length <= prefixBytesMax, "a prefix length");
   if (prefixBufferBytes.length < length) {
     prefixBufferBytes = new Uint8Array(Math.max(length, prefixBufferBytes.length * 2));
   }

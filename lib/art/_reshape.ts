@@ -10,24 +10,24 @@
 
 import { assert } from "../_assert.ts";
 import type { Arena } from "./_arena.ts";
-import { KEY_BYTES_MAX } from "./_bytes.ts";
+import { keyBytesMax } from "../limits.ts";
 import { childAt, copyChildren, keyAt } from "./_children.ts";
 import {
   capacityOf,
   copyPrefix,
   countOf,
-  KIND_16,
-  KIND_256,
-  KIND_4,
-  KIND_48,
-  KIND_LEAF,
+  kind16,
+  kind256,
+  kind4,
+  kind48,
+  kindLeaf,
   kindOf,
   newNode,
   newNodeLike,
-  NO_VALUE,
-  NODE16_SHRINK_COUNT,
-  NODE256_SHRINK_COUNT,
-  NODE48_SHRINK_COUNT,
+  node16ShrinkCount,
+  node256ShrinkCount,
+  node48ShrinkCount,
+  noValue,
   prefixBuffer,
   prefixLengthOf,
   valueOf,
@@ -45,19 +45,19 @@ function rebuild(a: Arena, n: number, kind: number): number {
 export function grow(a: Arena, n: number): number {
   const kind = kindOf(a, n);
   assert(countOf(a, n) === capacityOf(kind), "grow a node that is not full");
-  assert(kind !== KIND_256 && kind !== KIND_LEAF, "a Node256 cannot grow");
+  assert(kind !== kind256 && kind !== kindLeaf, "a Node256 cannot grow");
   return rebuild(a, n, kind + 1);
 }
 
 /** A Node4 in place of a leaf that gains a child; it keeps the prefix and value. */
 export function leafToNode4(a: Arena, leaf: number): number {
-  assert(kindOf(a, leaf) === KIND_LEAF && valueOf(a, leaf) !== NO_VALUE, "a leaf holds a value");
-  return newNodeLike(a, KIND_4, leaf);
+  assert(kindOf(a, leaf) === kindLeaf && valueOf(a, leaf) !== noValue, "a leaf holds a value");
+  return newNodeLike(a, kind4, leaf);
 }
 
 /** Whether {@link normalize} of `n` is a merge into its only child. */
 export function mergesIntoChild(a: Arena, n: number): boolean {
-  return countOf(a, n) === 1 && valueOf(a, n) === NO_VALUE;
+  return countOf(a, n) === 1 && valueOf(a, n) === noValue;
 }
 
 /**
@@ -68,13 +68,13 @@ export function mergesIntoChild(a: Arena, n: number): boolean {
 export function normalize(a: Arena, n: number): number {
   const kind = kindOf(a, n);
   const count = countOf(a, n);
-  assert(count > 0 || valueOf(a, n) !== NO_VALUE, "inner node with nothing left");
-  if (count === 0) return newNodeLike(a, KIND_LEAF, n);
+  assert(count > 0 || valueOf(a, n) !== noValue, "inner node with nothing left");
+  if (count === 0) return newNodeLike(a, kindLeaf, n);
   if (mergesIntoChild(a, n)) return mergeOnlyChild(a, n);
   if (
-    (kind === KIND_16 && count <= NODE16_SHRINK_COUNT) ||
-    (kind === KIND_48 && count <= NODE48_SHRINK_COUNT) ||
-    (kind === KIND_256 && count <= NODE256_SHRINK_COUNT)
+    (kind === kind16 && count <= node16ShrinkCount) ||
+    (kind === kind48 && count <= node48ShrinkCount) ||
+    (kind === kind256 && count <= node256ShrinkCount)
   ) {
     return rebuild(a, n, kind - 1);
   }
@@ -87,16 +87,16 @@ export function normalize(a: Arena, n: number): number {
  * value and children.
  */
 function mergeOnlyChild(a: Arena, n: number): number {
-  assert(kindOf(a, n) === KIND_4 && countOf(a, n) === 1, "merge needs a Node4 with one child");
+  assert(kindOf(a, n) === kind4 && countOf(a, n) === 1, "merge needs a Node4 with one child");
   const byte = keyAt(a, n, 0);
   const child = childAt(a, n, 0);
   const length = prefixLengthOf(a, n) + 1 + prefixLengthOf(a, child);
-  assert(length <= KEY_BYTES_MAX, "merged prefix too long");
+  assert(length <= keyBytesMax, "merged prefix too long");
   const buffer = prefixBuffer(length);
   let at = copyPrefix(a, n, buffer, 0);
   buffer[at++] = byte;
   at = copyPrefix(a, child, buffer, at);
   const merged = newNode(a, kindOf(a, child), buffer, 0, at, valueOf(a, child));
-  if (kindOf(a, child) !== KIND_LEAF) copyChildren(a, child, merged);
+  if (kindOf(a, child) !== kindLeaf) copyChildren(a, child, merged);
   return merged;
 }

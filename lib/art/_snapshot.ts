@@ -14,7 +14,7 @@ import {
   writeUnwrittenSteps,
 } from "./_image_walk.ts";
 import type { Arena } from "./_arena.ts";
-import { addressOf, NO_ADDRESS, NO_VALUE, valueOf } from "./_node.ts";
+import { addressOf, noAddress, noValue, valueOf } from "./_node.ts";
 import { findNode } from "./_tree.ts";
 import { type TreeStats, verifyTree } from "./_verify.ts";
 import type { ArtSnapshot, ArtSnapshotRange } from "./snapshot.ts";
@@ -61,8 +61,8 @@ export class FrozenSnapshot implements ArtSnapshot {
 
   get(key: Uint8Array): number | undefined {
     const node = findNode(this.#a, this.#checkLive(), key);
-    const value = node === 0 ? NO_VALUE : valueOf(this.#a, node);
-    return value === NO_VALUE ? undefined : value;
+    const value = node === 0 ? noValue : valueOf(this.#a, node);
+    return value === noValue ? undefined : value;
   }
 
   entries(range: ArtSnapshotRange = {}): Generator<[key: Uint8Array, value: number]> {
@@ -109,7 +109,7 @@ export class FrozenSnapshot implements ArtSnapshot {
 
   rootAddress(): number {
     const root = this.#checkLive();
-    return root === 0 ? NO_ADDRESS : addressOf(this.#a, root);
+    return root === 0 ? noAddress : addressOf(this.#a, root);
   }
 
   verify(): TreeStats {

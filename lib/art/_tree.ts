@@ -22,7 +22,7 @@
 
 import { assert, unreachable } from "../_assert.ts";
 import type { Arena } from "./_arena.ts";
-import { KEY_BYTES_MAX } from "./_bytes.ts";
+import { keyBytesMax } from "../limits.ts";
 import { addChild, childAt, childSlot, findChild, removeChild, replaceChild } from "./_children.ts";
 import {
   addressOf,
@@ -33,26 +33,29 @@ import {
   countOf,
   freeNode,
   genOf,
-  INLINE_ADDRESS,
+  headerPrefixLength,
+  inlineAddress,
   isStub,
-  KIND_4,
-  KIND_LEAF,
+  kind4,
+  kindLeaf,
   kindOf,
   matchPrefix,
   newNode,
   newNodeLike,
-  NO_ADDRESS,
-  NO_VALUE,
+  noAddress,
+  noValue,
   prefixByte,
   prefixLengthOf,
+  prefixStart,
   setAddress,
   setCount,
+  setValue,
   valueOf,
 } from "./_node.ts";
 import { grow, leafToNode4, mergesIntoChild, normalize } from "./_reshape.ts";
 
 /** `frozenGen` when no snapshot is live: no node's `gen` is at or below it. */
-export const NO_SNAPSHOT = -1;
+export const noSnapshot = -1;
 
 /**
  * Told about every image record the live trie stops using, by its address
@@ -63,10 +66,10 @@ export type DropHandler = (address: number) => void;
 /** Tells `onDrop` that the live trie no longer uses the image record of node `n`. */
 export function reportDrop(onDrop: DropHandler, a: Arena, n: number): void {
   const address = addressOf(a, n);
-  assert(address !== NO_ADDRESS && !isStub(a, n), "only a loaded, written node is dropped");
+  assert(address !== noAddress && !isStub(a, n), "only a loaded, written node is dropped");
   // A leaf stored in its parent's record has none of its own; the parent's
   // record goes with it (an edit of a node drops its whole path).
-  if (address === INLINE_ADDRESS) return;
+  if (address === inlineAddress) return;
   onDrop(address);
 }
 
@@ -78,10 +81,9 @@ export function findNode(a: Arena, root: number, key: Uint8Array): number {
   let node = root;
   let depth = 0;
   while (node !== 0) {
-    const meta = i32[node];
-    const prefixLength = meta >>> 12;
+    const prefixLength = headerPrefixLength(i32[node]);
     if (prefixLength > length - depth) return 0;
-    const prefix = (node + 6) << 2;
+    const prefix = prefixStart(node);
     for (let i = 0; i < prefixLength; i++) {
       if (key[depth + i] !== u8[prefix + i]) return 0;
     }
@@ -101,10 +103,10 @@ export class ArtTree {
   /** The root node, or 0 when the trie is empty. */
   root = 0;
   /**
-   * The generation a live snapshot froze, or {@link NO_SNAPSHOT}: nodes with
+   * The generation a live snapshot froze, or {@link noSnapshot}: nodes with
    * `gen <= frozenGen` are shared with it and never changed.
    */
-  frozenGen: number = NO_SNAPSHOT;
+  frozenGen: number = noSnapshot;
   /** Told when an edit makes the live trie stop using an image record. */
   onDrop: DropHandler | null = null;
   /**
@@ -178,13 +180,13 @@ export class ArtTree {
     const address = addressOf(a, n);
     if (genOf(a, n) <= this.frozenGen) {
       if (this.onDrop === null) return true;
-      if (address !== NO_ADDRESS && !this.rewriting) reportDrop(this.onDrop, a, n);
+      if (address !== noAddress && !this.rewriting) reportDrop(this.onDrop, a, n);
       else this.orphans.push(n);
       return true;
     }
-    if (address !== NO_ADDRESS) {
+    if (address !== noAddress) {
       if (this.onDrop !== null) reportDrop(this.onDrop, a, n);
-      setAddress(a, n, NO_ADDRESS); // a store only when needed: clean cache lines need no write-back
+      setAddress(a, n, noAddress); // a store only when needed: clean cache lines need no write-back
     }
     return false;
   }
@@ -196,15 +198,15 @@ export class ArtTree {
   }
 
   /**
-   * The node where `key` ends, created (holding {@link NO_VALUE}) when
+   * The node where `key` ends, created (holding {@link noValue}) when
    * missing; the caller must give it a value. Splits prefixes and grows
    * nodes on the way.
    */
   locate(key: Uint8Array): number {
-    assert(key.length <= KEY_BYTES_MAX, "key longer than KEY_BYTES_MAX");
+    assert(key.length <= keyBytesMax, "key longer than keyBytesMax");
     const a = this.a;
     if (this.root === 0) {
-      this.root = newNode(a, KIND_LEAF, key, 0, key.length, NO_VALUE);
+      this.root = newNode(a, kindLeaf, key, 0, key.length, noValue);
       return this.root;
     }
     let node = this.#ownRoot();
@@ -233,13 +235,13 @@ export class ArtTree {
   #split(slot: number, node: number, key: Uint8Array, depth: number, matched: number): number {
     const a = this.a;
     assert(matched >= 0 && matched < prefixLengthOf(a, node), "split outside the prefix");
-    const upper = newNode(a, KIND_4, key, depth, matched, NO_VALUE);
+    const upper = newNode(a, kind4, key, depth, matched, noValue);
     const byte = prefixByte(a, node, matched);
     addChild(a, upper, byte, this.#dropPrefixHead(node, matched + 1));
     this.#replace(slot, upper);
     const end = depth + matched;
     if (end === key.length) return upper;
-    const leaf = newNode(a, KIND_LEAF, key, end + 1, key.length - end - 1, NO_VALUE);
+    const leaf = newNode(a, kindLeaf, key, end + 1, key.length - end - 1, noValue);
     addChild(a, upper, key[end], leaf);
     return leaf;
   }
@@ -265,13 +267,13 @@ export class ArtTree {
     assert(depth < key.length, "branch byte past the end of the key");
     let target = node;
     const kind = kindOf(a, node);
-    if (kind === KIND_LEAF) target = leafToNode4(a, node);
+    if (kind === kindLeaf) target = leafToNode4(a, node);
     else if (countOf(a, node) === capacityOf(kind)) target = grow(a, node);
     if (target !== node) {
       this.#replace(slot, target);
       this.discard(node);
     }
-    const leaf = newNode(a, KIND_LEAF, key, depth + 1, key.length - depth - 1, NO_VALUE);
+    const leaf = newNode(a, kindLeaf, key, depth + 1, key.length - depth - 1, noValue);
     addChild(a, target, key[depth], leaf);
     return leaf;
   }
@@ -280,7 +282,7 @@ export class ArtTree {
   remove(key: Uint8Array): boolean {
     const a = this.a;
     const found = this.find(key);
-    if (found === 0 || valueOf(a, found) === NO_VALUE) return false; // owns nothing
+    if (found === 0 || valueOf(a, found) === noValue) return false; // owns nothing
     // The owned path: each ancestor and the byte leading down from it.
     const ancestors: number[] = [];
     const bytes: number[] = [];
@@ -289,14 +291,14 @@ export class ArtTree {
     for (let level = 0; depth < key.length; level++) {
       assert(level <= key.length, "descent deeper than the key");
       const slot = this.#ownChildSlot(node, key[depth]);
-      assert(slot >= 0 && kindOf(a, node) !== KIND_LEAF, "key vanished between the descents");
+      assert(slot >= 0 && kindOf(a, node) !== kindLeaf, "key vanished between the descents");
       ancestors.push(node);
       bytes.push(key[depth]);
       node = a.i32[slot];
       depth += 1 + prefixLengthOf(a, node);
     }
-    assert(depth === key.length && valueOf(a, node) !== NO_VALUE, "removal descent missed the key");
-    a.f64[(node >> 1) + 1] = NO_VALUE;
+    assert(depth === key.length && valueOf(a, node) !== noValue, "removal descent missed the key");
+    setValue(a, node, noValue);
     this.#restoreUpward(node, ancestors, bytes);
     return true;
   }
@@ -313,9 +315,9 @@ export class ArtTree {
     for (let level = ancestors.length; level >= 0; level--) {
       const parent = level > 0 ? ancestors[level - 1] : 0;
       const byte = level > 0 ? bytes[level - 1] : -1;
-      const empty = valueOf(a, current) === NO_VALUE && countOf(a, current) === 0;
+      const empty = valueOf(a, current) === noValue && countOf(a, current) === 0;
       if (!empty) {
-        if (kindOf(a, current) !== KIND_LEAF) this.#normalizeUnder(parent, byte, current);
+        if (kindOf(a, current) !== kindLeaf) this.#normalizeUnder(parent, byte, current);
         return;
       }
       this.discard(current);
@@ -342,7 +344,7 @@ export class ArtTree {
     if (mergesIntoChild(a, node)) {
       child = childAt(a, node, 0);
       if (isStub(a, child)) return;
-      assert(kindOf(a, node) === KIND_4, "a merge from a Node4");
+      assert(kindOf(a, node) === kind4, "a merge from a Node4");
       this.#dropForEdit(child);
     }
     const result = normalize(a, node);

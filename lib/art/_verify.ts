@@ -7,25 +7,25 @@
  */
 
 import { assert } from "../_assert.ts";
-import { type Arena, KIND_FREE } from "./_arena.ts";
-import { KEY_BYTES_MAX } from "./_bytes.ts";
+import { type Arena, kindFree } from "./_arena.ts";
+import { keyBytesMax } from "../limits.ts";
 import { bodyAt, childAt, findChild, keyAt, nextChildByte } from "./_children.ts";
 import {
   addressOf,
-  BYTE_VALUES,
+  byteValues,
   capacityOf,
   countOf,
   isStub,
-  KIND_16,
-  KIND_4,
-  KIND_48,
-  KIND_LEAF,
+  kind16,
+  kind4,
+  kind48,
+  kindLeaf,
   kindOf,
-  NO_ADDRESS,
-  NO_VALUE,
-  NODE16_SHRINK_COUNT,
-  NODE256_SHRINK_COUNT,
-  NODE48_SHRINK_COUNT,
+  noAddress,
+  node16ShrinkCount,
+  node256ShrinkCount,
+  node48ShrinkCount,
+  noValue,
   prefixLengthOf,
   valueOf,
 } from "./_node.ts";
@@ -51,12 +51,12 @@ export interface TreeStats {
 }
 
 /** The fewest children each kind may hold, indexed by kind. */
-const COUNT_MIN = [
+const childrenMinByKind = [
   0,
   1,
-  NODE16_SHRINK_COUNT + 1,
-  NODE48_SHRINK_COUNT + 1,
-  NODE256_SHRINK_COUNT + 1,
+  node16ShrinkCount + 1,
+  node48ShrinkCount + 1,
+  node256ShrinkCount + 1,
 ];
 
 /**
@@ -80,10 +80,10 @@ export function verifyTree(a: Arena, root: number, lazy = false): TreeStats {
   const depths: number[] = [0];
   while (nodes.length > 0) {
     const node = nodes.pop()!;
-    assert(kindOf(a, node) !== KIND_FREE, "the trie reaches a freed node");
+    assert(kindOf(a, node) !== kindFree, "the trie reaches a freed node");
     if (isStub(a, node)) {
       assert(
-        lazy && addressOf(a, node) !== NO_ADDRESS,
+        lazy && addressOf(a, node) !== noAddress,
         "a stub in a trie not opened from an image",
       );
       stats.stubs++;
@@ -91,24 +91,24 @@ export function verifyTree(a: Arena, root: number, lazy = false): TreeStats {
       continue;
     }
     const depth = depths.pop()! + prefixLengthOf(a, node);
-    assert(depth <= KEY_BYTES_MAX, `key path of ${depth} bytes is too long`);
+    assert(depth <= keyBytesMax, `key path of ${depth} bytes is too long`);
     verifyNode(a, node, lazy);
-    if (valueOf(a, node) !== NO_VALUE) {
+    if (valueOf(a, node) !== noValue) {
       stats.keys++;
       stats.depthMax = Math.max(stats.depthMax, depth);
     }
     const kind = kindOf(a, node);
-    if (kind === KIND_LEAF) stats.leaves++;
-    else if (kind === KIND_4) stats.nodes4++;
-    else if (kind === KIND_16) stats.nodes16++;
-    else if (kind === KIND_48) stats.nodes48++;
+    if (kind === kindLeaf) stats.leaves++;
+    else if (kind === kind4) stats.nodes4++;
+    else if (kind === kind16) stats.nodes16++;
+    else if (kind === kind48) stats.nodes48++;
     else stats.nodes256++;
     const address = addressOf(a, node);
     for (let byte = nextChildByte(a, node, -1); byte >= 0; byte = nextChildByte(a, node, byte)) {
       const child = findChild(a, node, byte);
       // A written node's record points at its children's records.
       assert(
-        address === NO_ADDRESS || addressOf(a, child) !== NO_ADDRESS,
+        address === noAddress || addressOf(a, child) !== noAddress,
         "written above unwritten",
       );
       nodes.push(child);
@@ -120,17 +120,17 @@ export function verifyTree(a: Arena, root: number, lazy = false): TreeStats {
 
 function verifyNode(a: Arena, node: number, lazy: boolean): void {
   const value = valueOf(a, node);
-  assert(value === NO_VALUE || (Number.isSafeInteger(value) && value >= 0), "value");
+  assert(value === noValue || (Number.isSafeInteger(value) && value >= 0), "value");
   const kind = kindOf(a, node);
   const count = countOf(a, node);
-  if (kind === KIND_LEAF) {
-    assert(value !== NO_VALUE && count === 0, "leaf without a value");
+  if (kind === kindLeaf) {
+    assert(value !== noValue && count === 0, "leaf without a value");
     return;
   }
-  assert(count >= COUNT_MIN[kind], `kind ${kind} with ${count} children`);
+  assert(count >= childrenMinByKind[kind], `kind ${kind} with ${count} children`);
   assert(count <= capacityOf(kind), `kind ${kind} with ${count} children`);
-  assert(lazy || count !== 1 || value !== NO_VALUE, "valueless one-child node not compressed");
-  if (kind === KIND_4 || kind === KIND_16) {
+  assert(lazy || count !== 1 || value !== noValue, "valueless one-child node not compressed");
+  if (kind === kind4 || kind === kind16) {
     for (let at = 0; at < capacityOf(kind); at++) {
       assert((childAt(a, node, at) !== 0) === at < count, `child slot ${at} disagrees`);
       assert(at < count || keyAt(a, node, at) === 0, "stray key bytes");
@@ -146,7 +146,7 @@ function verifyNode(a: Arena, node: number, lazy: boolean): void {
 function verifyWide(a: Arena, node: number, count: number): void {
   const body = bodyAt(a, node);
   let present = 0;
-  for (let byte = 0; byte < BYTE_VALUES; byte++) if (a.i32[body + byte] !== 0) present++;
+  for (let byte = 0; byte < byteValues; byte++) if (a.i32[body + byte] !== 0) present++;
   assert(present === count, `count ${count} but ${present} children`);
   assert(present <= capacityOf(kindOf(a, node)), `${present} children over the kind's capacity`);
 }

@@ -48,14 +48,14 @@ import { Arena } from "./_arena.ts";
 import {
   addressOf,
   freeNode,
-  INLINE_ADDRESS,
-  NO_VALUE,
+  inlineAddress,
   NodeNotLoaded,
+  noValue,
   setValue,
   tickGeneration,
   valueOf,
 } from "./_node.ts";
-import { ArtTree, type DropHandler, NO_SNAPSHOT, reportDrop } from "./_tree.ts";
+import { ArtTree, type DropHandler, noSnapshot, reportDrop } from "./_tree.ts";
 import { type TreeStats, verifyTree } from "./_verify.ts";
 import { FrozenSnapshot } from "./_snapshot.ts";
 import type { ArtSnapshot } from "./snapshot.ts";
@@ -64,7 +64,7 @@ export type { ArtSnapshot, ArtSnapshotRange, NodeView } from "./snapshot.ts";
 export type { RecordFieldsView, RecordSource, StubRef } from "./_lazy.ts";
 export type { CollectedEntry } from "./_cursor.ts";
 export type { DropHandler } from "./_tree.ts";
-export { INLINE_ADDRESS, NodeNotLoaded } from "./_node.ts";
+export { inlineAddress, NodeNotLoaded } from "./_node.ts";
 
 /** Options for {@link Art.entries}: a key range in unsigned byte order. */
 export interface ArtRange {
@@ -94,14 +94,14 @@ export type ArtStats = TreeStats;
  * word n-grams take 14.5 (58 bytes: nodes, prefixes and values); the rest is
  * address space, which takes no RAM until used.
  */
-const ARENA_WORDS_PER_KEY = 20;
+const arenaWordsPerKey = 20;
 /** The most words reserved that way (1 GiB); a larger trie grows its arena as it loads. */
-const ARENA_RESERVE_WORDS_MAX = 256 * 1024 * 1024;
+const arenaReserveWordsMax = 256 * 1024 * 1024;
 
 /** {@link Art.lookup}: the key is absent. */
-export const LOOKUP_ABSENT = -1;
+export const lookupAbsent = -1;
 /** {@link Art.lookup}: a node on the key's path is not loaded yet. */
-export const LOOKUP_NOT_LOADED = -2;
+export const lookupNotLoaded = -2;
 
 /**
  * An adaptive radix trie from byte keys (0..65,535 bytes) to non-negative
@@ -158,7 +158,7 @@ export class Art {
     art.#tree.root = nodeFromImage(art.#tree.a, root, rootAddress, tickGeneration());
     art.#size = size;
     art.#lazy = true;
-    art.#unloaded = root.childAddresses.filter((address) => address !== INLINE_ADDRESS).length;
+    art.#unloaded = root.childAddresses.filter((address) => address !== inlineAddress).length;
     art.#valueCeiling = Number.POSITIVE_INFINITY; // the values on disk are unseen
     return art;
   }
@@ -210,7 +210,7 @@ export class Art {
     const art = new Art();
     // Room for the whole load at once: growing by doubling copied the nodes a
     // dozen times; pages the nodes never reach take no RAM.
-    art.#tree.a = new Arena(Math.min(size * ARENA_WORDS_PER_KEY, ARENA_RESERVE_WORDS_MAX));
+    art.#tree.a = new Arena(Math.min(size * arenaWordsPerKey, arenaReserveWordsMax));
     const built = buildSubtree(art.#tree.a, source, rootAddress, 0, tickGeneration(), 2 * size);
     if (built === undefined || typeof built === "string") return built;
     art.#tree.root = built;
@@ -328,7 +328,7 @@ export class Art {
    * ```
    */
   loadPath(key: Uint8Array, fetch: (address: number) => NodeView | undefined): boolean {
-    return this.#unloaded === 0 || this.lookupLoading(key, fetch) !== LOOKUP_NOT_LOADED;
+    return this.#unloaded === 0 || this.lookupLoading(key, fetch) !== lookupNotLoaded;
   }
 
   /**
@@ -368,16 +368,16 @@ export class Art {
   /**
    * {@link Art.lookup} that loads the stubs on the way which `fetch` can
    * give at once, in the same descent: the key's value,
-   * {@link LOOKUP_ABSENT}, or {@link LOOKUP_NOT_LOADED} at the first stub
+   * {@link lookupAbsent}, or {@link lookupNotLoaded} at the first stub
    * `fetch` cannot give.
    *
    * @example
    * ```ts
    * import assert from "node:assert/strict";
-   * import { Art, LOOKUP_NOT_LOADED } from "./art.ts";
+   * import { Art, lookupNotLoaded } from "./art.ts";
    * const leaf = { prefix: new Uint8Array(0), value: 4, childBytes: new Uint8Array(0), childAddresses: [] };
    * const art = Art.fromImage({ ...leaf, value: undefined, childBytes: Uint8Array.of(5, 6), childAddresses: [10, 20] }, 30, 2);
-   * assert.equal(art.lookupLoading(Uint8Array.of(5), () => undefined), LOOKUP_NOT_LOADED);
+   * assert.equal(art.lookupLoading(Uint8Array.of(5), () => undefined), lookupNotLoaded);
    * assert.equal(art.lookupLoading(Uint8Array.of(5), () => leaf), 4);
    * ```
    */
@@ -389,9 +389,9 @@ export class Art {
     } finally {
       this.#countInstalled(); // also when the arena could not grow: the nodes made before stay
     }
-    if (node < 0) return LOOKUP_NOT_LOADED;
-    const value = node === 0 ? NO_VALUE : valueOf(this.#tree.a, node);
-    return value === NO_VALUE ? LOOKUP_ABSENT : value;
+    if (node < 0) return lookupNotLoaded;
+    const value = node === 0 ? noValue : valueOf(this.#tree.a, node);
+    return value === noValue ? lookupAbsent : value;
   }
 
   /** Counts the stubs the last install left (replaced ones out, new children in). */
@@ -504,34 +504,34 @@ export class Art {
   get(key: Uint8Array): number | undefined {
     const tree = this.#tree;
     const node = tree.find(key);
-    const value = node === 0 ? NO_VALUE : valueOf(tree.a, node);
-    if (value === NO_VALUE) return this.#unloaded > 0 ? this.#missed(key) : undefined;
+    const value = node === 0 ? noValue : valueOf(tree.a, node);
+    if (value === noValue) return this.#unloaded > 0 ? this.#missed(key) : undefined;
     return value;
   }
 
   /**
-   * Looks a key up without throwing: its value, {@link LOOKUP_ABSENT}, or
-   * {@link LOOKUP_NOT_LOADED} if a stub lies on its path (load it, then
+   * Looks a key up without throwing: its value, {@link lookupAbsent}, or
+   * {@link lookupNotLoaded} if a stub lies on its path (load it, then
    * look again). The store's read path: an exception per cold read costs
    * more than the read.
    *
    * @example
    * ```ts
    * import assert from "node:assert/strict";
-   * import { Art, LOOKUP_ABSENT } from "./art.ts";
+   * import { Art, lookupAbsent } from "./art.ts";
    * const art = new Art();
    * art.set(Uint8Array.of(1), 3);
    * assert.equal(art.lookup(Uint8Array.of(1)), 3);
-   * assert.equal(art.lookup(Uint8Array.of(2)), LOOKUP_ABSENT);
+   * assert.equal(art.lookup(Uint8Array.of(2)), lookupAbsent);
    * ```
    */
   lookup(key: Uint8Array): number {
     const tree = this.#tree;
     const node = tree.find(key);
-    const value = node === 0 ? NO_VALUE : valueOf(tree.a, node);
-    if (value !== NO_VALUE) return value;
-    if (this.#unloaded > 0 && stubOnPath(tree.a, tree.root, key) !== null) return LOOKUP_NOT_LOADED;
-    return LOOKUP_ABSENT;
+    const value = node === 0 ? noValue : valueOf(tree.a, node);
+    if (value !== noValue) return value;
+    if (this.#unloaded > 0 && stubOnPath(tree.a, tree.root, key) !== null) return lookupNotLoaded;
+    return lookupAbsent;
   }
 
   /** A lookup in a lazy trie missed: absent, or behind a stub (then it throws). */
@@ -563,7 +563,7 @@ export class Art {
     assert(Number.isSafeInteger(value) && value >= 0, "value is not a non-negative safe integer");
     const tree = this.#tree;
     const node = tree.locate(key);
-    if (valueOf(tree.a, node) === NO_VALUE) this.#size++;
+    if (valueOf(tree.a, node) === noValue) this.#size++;
     setValue(tree.a, node, value);
     if (value > this.#valueCeiling) this.#valueCeiling = value;
     this.#version++;
@@ -595,9 +595,9 @@ export class Art {
     const tree = this.#tree;
     const node = tree.locate(key);
     const found = valueOf(tree.a, node);
-    const value = (found === NO_VALUE ? 0 : found) + delta;
+    const value = (found === noValue ? 0 : found) + delta;
     assert(Number.isSafeInteger(value) && value >= 0, "counter would leave 0..MAX_SAFE_INTEGER");
-    if (found === NO_VALUE) this.#size++;
+    if (found === noValue) this.#size++;
     setValue(tree.a, node, value);
     if (value > this.#valueCeiling) this.#valueCeiling = value;
     this.#version++;
@@ -739,7 +739,7 @@ export class Art {
    */
   capture(options: { rewriteAll?: boolean } = {}): ArtSnapshot {
     const tree = this.#tree;
-    assert(tree.frozenGen === NO_SNAPSHOT, "capture while a snapshot is live: release it first");
+    assert(tree.frozenGen === noSnapshot, "capture while a snapshot is live: release it first");
     const rewriteAll = options.rewriteAll === true;
     assert(
       !rewriteAll || this.#unloaded === 0,
@@ -751,7 +751,7 @@ export class Art {
     const arena = tree.a;
     const release = () => {
       assert(tree.frozenGen === frozen, "released a snapshot that is not the live one");
-      tree.frozenGen = NO_SNAPSHOT;
+      tree.frozenGen = noSnapshot;
       tree.rewriting = false;
       // Shared nodes cloned before the checkpoint wrote them: their records
       // (if it did) are not the live trie's either.
@@ -823,9 +823,9 @@ export class Art {
 
   #checkSubtract(key: Uint8Array, delta: number): void {
     const node = this.#tree.find(key);
-    const found = node === 0 ? NO_VALUE : valueOf(this.#tree.a, node);
+    const found = node === 0 ? noValue : valueOf(this.#tree.a, node);
     assert(
-      (found === NO_VALUE ? 0 : found) + delta >= 0,
+      (found === noValue ? 0 : found) + delta >= 0,
       "counter would leave 0..MAX_SAFE_INTEGER",
     );
     assert(node !== 0, "negative delta on an absent key");

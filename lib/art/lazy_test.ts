@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { Art, INLINE_ADDRESS, NodeNotLoaded, type NodeView } from "./art.ts";
+import { Art, inlineAddress, NodeNotLoaded, type NodeView } from "./art.ts";
 import { decodeRecordFields, encodeNodeRecord, newRecordFields } from "../image/node_record.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
@@ -14,7 +14,7 @@ function imageOf(art: Art): { records: Map<number, NodeView>; root: number } {
   const records = new Map<number, NodeView>();
   const snapshot = art.capture();
   const root = snapshot.writeChanged((node) => {
-    const address = records.size + 2; // 1 is INLINE_ADDRESS
+    const address = records.size + 2; // 1 is inlineAddress
     records.set(address, {
       prefix: node.prefix.slice(),
       value: node.value,
@@ -98,7 +98,7 @@ function inlineImageOf(art: Art): { records: Map<number, NodeView>; root: number
   const records = new Map<number, NodeView>();
   const snapshot = art.capture();
   const root = snapshot.writeChanged((node, _previous, isRoot) => {
-    if (node.childBytes.length === 0 && !isRoot) return INLINE_ADDRESS;
+    if (node.childBytes.length === 0 && !isRoot) return inlineAddress;
     const address = records.size + 2;
     records.set(address, {
       prefix: node.prefix.slice(),
@@ -131,7 +131,7 @@ Deno.test("lazy Art: inline leaves load with their parent and drop no record of 
   art.add(bytes("ad"), 10);
   // "ad" has no record: only "a" and the root are dropped.
   assert.equal(dropped.length, 2);
-  assert.ok(!dropped.includes(INLINE_ADDRESS));
+  assert.ok(!dropped.includes(inlineAddress));
   const again = art.capture();
   // The leaf, its parent and the root are written again; "x" keeps its record.
   assert.equal(again.changedNodeCount(), 3);
@@ -166,7 +166,7 @@ Deno.test("fromImageWhole: builds every record at hand, stubs the rest, same tri
   // written first) before their parents.
   const exact = new Map<number, Uint8Array>();
   const refOf = (address: number) =>
-    address === INLINE_ADDRESS ? address : address * 2 ** 17 + exact.get(address)!.length;
+    address === inlineAddress ? address : address * 2 ** 17 + exact.get(address)!.length;
   for (const address of [...records.keys()].sort((a, b) => a - b)) {
     const view = records.get(address)!;
     exact.set(

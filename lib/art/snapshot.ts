@@ -26,7 +26,7 @@
  * @module
  */
 
-import type { ArtStats } from "./art.ts";
+import type { TreeStats as ArtStats } from "./_verify.ts";
 import type { NodeView } from "./_image_walk.ts";
 
 export type { NodeView } from "./_image_walk.ts";
@@ -151,7 +151,7 @@ export interface ArtSnapshot {
    * address the node had (0 if none), whose record the new image drops.
    * @param nodesPerStep Nodes visited between pauses (positive).
    * @param inlineLeafPrefixMax A leaf (not the root) whose prefix is at most
-   *   this many bytes is not visited but given `INLINE_ADDRESS`, to be
+   *   this many bytes is not visited but given `inlineAddress`, to be
    *   stored in its parent's record (default -1: every node is visited).
    * @returns A generator; run it to the end to write every changed node.
    * @throws {Error} From `next()`, if the snapshot was released.

@@ -36,7 +36,7 @@ class Disk {
     }
     // Children before parents: every child was written already (now or by an earlier checkpoint).
     for (const address of view.childAddresses) assert.ok(this.records.has(address));
-    const address = this.records.size + 2; // 1 is INLINE_ADDRESS
+    const address = this.records.size + 2; // 1 is inlineAddress
     this.records.set(address, {
       prefix: [...view.prefix],
       value: view.value,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { AssertionError } from "../_assert.ts";
-import { Art, INLINE_ADDRESS, type NodeView } from "./art.ts";
+import { Art, inlineAddress, type NodeView } from "./art.ts";
 
 function k(text: string): Uint8Array {
   return Uint8Array.from(text, (char) => char.charCodeAt(0));
@@ -176,10 +176,10 @@ Deno.test("ArtSnapshot: writeChangedSteps passes short leaves to their parent's 
   assert.deepEqual(views[0], { childBytes: [], childAddresses: [], leaves: [] });
   assert.deepEqual(views[1], {
     childBytes: [98, 99, 100],
-    childAddresses: [INLINE_ADDRESS, INLINE_ADDRESS, 10],
+    childAddresses: [inlineAddress, inlineAddress, 10],
     leaves: ["=2", "=2"],
   });
-  assert.deepEqual(views[2].childAddresses, [11, INLINE_ADDRESS]);
+  assert.deepEqual(views[2].childAddresses, [11, inlineAddress]);
   assert.equal(result.value, 12);
   snapshot.release();
 });

@@ -17,7 +17,7 @@
 
 import { assert } from "../_assert.ts";
 import { Art } from "../art/art.ts";
-import { bytesToString } from "../art/_bytes.ts";
+import { bytesToString } from "../_bytes.ts";
 import type { AsciiAdd } from "../wal/record.ts";
 
 /** Keys up to this many bytes are kept by id in a `Map`; longer ones in a trie. */

@@ -1,9 +1,9 @@
 /**
  * The checkpoint: writes the trie's changed nodes into the image and
  * commits a header covering LSN `W`, then drops the WAL segments the image
- * covers. Only the capture is synchronous (D8): writers go on while the
- * nodes are written, since the trie copies on write what the capture
- * shares.
+ * covers. Only the capture is synchronous (D8 of docs/DURABILITY.md):
+ * writers go on while the nodes are written, since the trie copies on write
+ * what the capture shares.
  *
  * Protocol (SPEC §5; what each crash point leaves is in docs/FORMAT.md):
  * 1. in one synchronous step: seal the WAL segment (the next group starts
@@ -24,7 +24,7 @@
  */
 
 import { assert } from "../_assert.ts";
-import { type Art, INLINE_ADDRESS } from "../art/art.ts";
+import { type Art, inlineAddress } from "../art/art.ts";
 import { StorageIoError } from "../errors.ts";
 import type { ImageGeometry } from "../image/allocation.ts";
 import { headerRegionBytes, type ImageHeader } from "../image/header.ts";
@@ -134,7 +134,7 @@ export class Checkpointer {
 
   constructor(deps: CheckpointDeps) {
     this.#deps = deps;
-    assert(inlineLeafRef === INLINE_ADDRESS, "the trie and the image agree on inline leaves");
+    assert(inlineLeafRef === inlineAddress, "the trie and the image agree on inline leaves");
     deps.trie.onDrop((ref) => {
       assert(ref !== inlineLeafRef, "an inline leaf has no record to drop");
       this.#dropped.push(ref);

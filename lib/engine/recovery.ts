@@ -12,7 +12,7 @@
 import { assert } from "../_assert.ts";
 import { compactingFileName } from "../image/image_file.ts";
 import type { BlockStorage } from "../storage/block_storage.ts";
-import { parseQuarantineName, quarantinedNames } from "../storage/_quarantine.ts";
+import { parseQuarantineName, quarantinedNames } from "../storage/quarantine.ts";
 import type { WalScan } from "../wal/recover.ts";
 
 /** A file open removed because it provably held nothing acknowledged. */

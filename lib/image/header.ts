@@ -60,7 +60,10 @@ const prologue: HeaderPrologue = {
 export interface ImageHeader {
   /** Counts commits; the slot with the higher valid generation is current. */
   generation: number;
-  /** Every WAL record at or below this LSN is in the image (D3: replay starts above it). */
+  /**
+   * Every WAL record at or below this LSN is in the image (D3 of
+   * docs/DURABILITY.md: replay starts above it).
+   */
   coverageLsn: number;
   /** Address of the root node, or 0 for an empty trie. */
   rootAddress: number;

@@ -35,6 +35,7 @@
 
 import { assert } from "../_assert.ts";
 import { crc32c } from "../_crc32c.ts";
+import { keyBytesMax } from "../limits.ts";
 
 /** A leaf stored inside its parent's record: no record of its own. */
 export interface InlineLeaf {
@@ -62,8 +63,8 @@ export interface NodeImage {
 export const inlineLeafRef = 1;
 /** The longest prefix of a leaf stored inline; longer leaves get a record of their own. */
 export const inlinePrefixBytesMax = 64;
-/** The longest prefix a record holds (a key is at most 65,535 bytes). */
-export const prefixBytesMax = 65_535;
+/** The longest prefix a record holds: a whole key. */
+export const prefixBytesMax = keyBytesMax;
 /** The most children a node has. */
 export const childrenMax = 256;
 /** Bits of a ref that hold the record's length. */

@@ -24,6 +24,7 @@
 
 import { assert } from "../_assert.ts";
 import { CorruptionError } from "../errors.ts";
+import { keyBytesMax } from "../limits.ts";
 import { headerRegionBytes } from "./header.ts";
 import {
   childrenMax,
@@ -82,8 +83,6 @@ const concurrencyMax = 1_024;
 const recordsAheadMax = 4_096;
 /** Problems listed in full; the rest are counted in a final line. */
 const problemsMax = 100;
-/** The longest key tallytrie holds (the trie's and the WAL's limit). */
-const keyBytesMax = 65_535;
 /** Key bytes shown in a problem line before it is cut. */
 const keyBytesShownMax = 32;
 /** Shards of the visited-address set: V8 holds at most 2^24 entries in one Set. */

@@ -15,7 +15,7 @@ import { assert } from "../_assert.ts";
 import { StorageIoError } from "../errors.ts";
 import { tooManyArguments } from "../_options.ts";
 import type { BlockFile, BlockStorage, OpenFileOptions } from "./block_storage.ts";
-import { checkName as checkFlatName, checkOpenFileOptions, checkRange, settle } from "./_shared.ts";
+import { checkName as checkFlatName, checkOpenFileOptions, checkRange, settle } from "./shared.ts";
 
 /** More directory levels than a path can have (Linux `PATH_MAX` is 4096 bytes). */
 const pathDepthMax = 4096;

@@ -8,7 +8,7 @@
 import { assert } from "../_assert.ts";
 import { StorageIoError } from "../errors.ts";
 import type { BlockFile, BlockStorage, OpenFileOptions } from "./block_storage.ts";
-import { ByteImage, checkName, checkOpenFileOptions, checkRange, settle } from "./_shared.ts";
+import { ByteImage, checkName, checkOpenFileOptions, checkRange, settle } from "./shared.ts";
 
 /** The largest file this storage holds; a larger write fails like a full disk. */
 const fileBytesMax = 4 * 1024 * 1024 * 1024;

@@ -6,8 +6,8 @@
  */
 
 import { assert } from "../_assert.ts";
-import { keyBytesMax } from "../wal/record.ts";
-import { compareBytes } from "../art/_bytes.ts";
+import { keyBytesMax } from "../limits.ts";
+import { compareBytes } from "../_bytes.ts";
 import { ViewBytes } from "../_view_bytes.ts";
 import { checkOptions, type OptionsPlace, type OptionTypes } from "../_options.ts";
 

@@ -21,7 +21,12 @@ import {
   type OptionTypes,
   tooManyArguments,
 } from "../_options.ts";
-import { Art, LOOKUP_NOT_LOADED, NodeNotLoaded, type TrieMemory } from "../art/art.ts";
+import {
+  Art,
+  lookupNotLoaded as LOOKUP_NOT_LOADED,
+  NodeNotLoaded,
+  type TrieMemory,
+} from "../art/art.ts";
 import {
   CorruptionError,
   MemoryLimitError,
@@ -36,10 +41,10 @@ import { newRecordFields } from "../image/node_record.ts";
 import { type ImageVerifyReport, verifyImage } from "../image/verify.ts";
 import { type BlockStorage, type Clock, systemClock } from "../storage/block_storage.ts";
 import { FileBlockStorage } from "../storage/file.ts";
+import { atomicOpsMax, batchOpsMax, getManyKeysMax } from "../limits.ts";
 import {
   addBatchPayloadBytes,
   type AsciiAdd,
-  batchOpsMax,
   decodeGroup,
   type MutationKind,
   type MutationSink,
@@ -98,6 +103,15 @@ import {
   selectorRange,
   transientKeyBytes,
 } from "./keys.ts";
+
+// What stats().recovery and verify() report, for mod.ts to export.
+export type {
+  QuarantinedFile,
+  QuarantinedFileFound,
+  RecoveryStats,
+  RemovedFile,
+  TornTail,
+} from "../engine/recovery.ts";
 
 /** When a write resolves. */
 export type Durability = "strict" | "relaxed";
@@ -220,10 +234,6 @@ const listPrefetchNodes = 4096;
 const walSegmentBytesMin = 4096;
 /** Bytes of the buffer a durable group waits in to be applied, at first (it grows to the largest). */
 const unappliedBytesInitial = 64 * 1024;
-/** The most keys one `getMany` call takes (Deno KV allows 10). */
-export const getManyKeysMax = 100_000;
-/** The most mutations or checks one atomic operation takes. */
-export const atomicOpsMax = 1_000_000;
 
 /** The keys of {@link ListOptions}, each with its type. */
 const listOptionTypes: OptionTypes = { limit: "number", reverse: "boolean" };

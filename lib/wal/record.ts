@@ -15,17 +15,10 @@ import { assert, unreachable } from "../_assert.ts";
 import { readU64, writeU64 } from "../_binary.ts";
 import { crc32c } from "../_crc32c.ts";
 import { ViewBytes } from "../_view_bytes.ts";
+import { batchOpsMax, keyBytesMax, lsnMax, walRecordBytesMax } from "../limits.ts";
 
 /** Bytes before the payload: length, crc, lsn, type. */
 export const recordHeaderBytes = 17;
-/** The largest record, header included. Bounds a batch; larger commits are refused. */
-export const recordBytesMax = 64 * 1024 * 1024;
-/** The longest key in bytes (its length is stored as a u16). */
-export const keyBytesMax = 65_535;
-/** The most mutations in one atomic batch record. */
-export const batchOpsMax = 1_000_000;
-/** LSNs stay below 2^53 so they are exact JavaScript numbers. */
-export const lsnMax = Number.MAX_SAFE_INTEGER;
 
 /** Keys up to this long are copied into a record byte by byte (see `RecordBuffer.key`). */
 const keyLoopBytesMax = 64;
@@ -113,7 +106,7 @@ export class RecordBuffer {
   #reserve(extra: number): void {
     const needed = this.#length + extra;
     if (needed <= this.#bytes.length) return;
-    assert(needed <= recordBytesMax * 4, "record buffer stays bounded");
+    assert(needed <= walRecordBytesMax * 4, "record buffer stays bounded");
     let capacity = this.#bytes.length * 2;
     while (capacity < needed) capacity *= 2;
     const grown = new Uint8Array(capacity);
@@ -195,7 +188,7 @@ export class RecordBuffer {
     const start = this.#recordStart;
     assert(start >= 0, "a record is open");
     const length = this.#length - start;
-    assert(length >= recordHeaderBytes && length <= recordBytesMax, "record length is in range");
+    assert(length >= recordHeaderBytes && length <= walRecordBytesMax, "record length is in range");
     this.#view.setUint32(start, length, true);
     const crc = crc32c(
       this.#bytes.subarray(start + 8, this.#length),
@@ -215,7 +208,7 @@ export class RecordBuffer {
    */
   asciiAdds(lsn: number, adds: readonly AsciiAdd[], payloadBytes: number): void {
     assert(adds.length >= 1 && adds.length <= batchOpsMax, "a batch of additions");
-    assert(payloadBytes + recordHeaderBytes <= recordBytesMax, "the batch fits a record");
+    assert(payloadBytes + recordHeaderBytes <= walRecordBytesMax, "the batch fits a record");
     this.begin(lsn, RecordKind.batch);
     this.#reserve(payloadBytes);
     const bytes = this.#bytes;
@@ -271,7 +264,7 @@ const batchCountBytes = 4;
 export function addBatchPayloadBytes(count: number, keyBytes: number): number {
   assert(count >= 1 && keyBytes >= count, "every addition has a key of at least a byte");
   const payloadBytes = batchCountBytes + count * batchAddBytes + keyBytes;
-  return payloadBytes + recordHeaderBytes > recordBytesMax ? -1 : payloadBytes;
+  return payloadBytes + recordHeaderBytes > walRecordBytesMax ? -1 : payloadBytes;
 }
 
 /** A decoded record header; the payload is `bytes[payloadStart, end)`. */
@@ -299,7 +292,7 @@ export function parseRecord(
 ): RecordFrame | RecordProblem {
   if (bytes.length - offset < recordHeaderBytes) return "short";
   const length = view.getUint32(offset, true);
-  if (length < recordHeaderBytes || length > recordBytesMax) return "length";
+  if (length < recordHeaderBytes || length > walRecordBytesMax) return "length";
   if (length > bytes.length - offset) return "short";
   const lsn = readU64(view, offset + 8);
   if (expectedLsn !== undefined && lsn !== expectedLsn) {

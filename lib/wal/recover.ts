@@ -6,14 +6,15 @@
  * only after its fsync, so everything before the last write is durable. The
  * first record of each write carries the group-start flag. A bad record is
  * therefore a torn tail only if no valid group-start record follows it; if one
- * does, the bad record was durable and its damage is reported (D6, D9).
+ * does, the bad record was durable and its damage is reported (D6, D9 of
+ * docs/DURABILITY.md).
  *
  * A last segment whose header fails its checks is removed only when its
  * first sector is what a torn creation leaves (a prefix of its header, then
  * zeros): its first write never became durable, so nothing in it was
  * acknowledged. A header that was written but fails its checks is damage:
  * corruption if the file holds records of the log, else bytes nobody can
- * explain, which open moves aside (see `../storage/_quarantine.ts`).
+ * explain, which open moves aside (see `../storage/quarantine.ts`).
  *
  * @module
  */
@@ -21,11 +22,11 @@
 import { assert } from "../_assert.ts";
 import { readU64 } from "../_binary.ts";
 import { CorruptionError, StorageIoError } from "../errors.ts";
+import { walRecordBytesMax } from "../limits.ts";
 import type { BlockStorage } from "../storage/block_storage.ts";
 import {
   groupStartFlag,
   parseRecord,
-  recordBytesMax,
   type RecordFrame,
   recordHeaderBytes,
   type RecordProblem,
@@ -430,7 +431,9 @@ function laterGroupStarts(
   for (let offset = from; offset <= last; offset++) {
     if ((bytes[offset + 16] & groupStartFlag) === 0) continue;
     const length = view.getUint32(offset, true);
-    if (length < recordHeaderBytes || length > recordBytesMax || length > bytes.length - offset) {
+    if (
+      length < recordHeaderBytes || length > walRecordBytesMax || length > bytes.length - offset
+    ) {
       continue;
     }
     const lsn = readU64(view, offset + 8);

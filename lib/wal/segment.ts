@@ -21,7 +21,7 @@ import {
   writeHeaderPrologue,
   writeU64,
 } from "../_binary.ts";
-import { lsnMax } from "./record.ts";
+import { lsnMax } from "../limits.ts";
 
 /** Bytes of a segment header; records start right after it. */
 export const segmentHeaderBytes = 32;

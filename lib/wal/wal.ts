@@ -8,8 +8,9 @@
  * the next buffer. A flush starts in a microtask, so an idle log adds no delay
  * and every append made in the same tick shares one fsync.
  *
- * A failed write or fsync poisons the log (D7): that group's waiters and all
- * later ones get a {@link StorageIoError}, nothing is retried.
+ * A failed write or fsync poisons the log (D7 of docs/DURABILITY.md, where
+ * the D-ids cited here are defined): that group's waiters and all later ones
+ * get a {@link StorageIoError}, nothing is retried.
  *
  * Segment space is preallocated: a group whose records would pass the
  * zero-filled frontier of the open segment also writes zeros past them, so
@@ -28,14 +29,14 @@
 
 import { assert } from "../_assert.ts";
 import { StorageIoError } from "../errors.ts";
+import { pendingBytesMax, walRecordBytesMax } from "../limits.ts";
 import type { BlockFile, BlockStorage } from "../storage/block_storage.ts";
-import { moveAside } from "../storage/_quarantine.ts";
+import { moveAside } from "../storage/quarantine.ts";
 import {
   type AsciiAdd,
   decodeMutations,
   type MutationKind,
   RecordBuffer,
-  recordBytesMax,
   RecordKind,
   type RecordSink,
 } from "./record.ts";
@@ -47,8 +48,6 @@ import {
   segmentName,
 } from "./segment.ts";
 
-/** Appends are refused (callers wait) while this many bytes wait for a flush. */
-export const pendingBytesMax = 32 * 1024 * 1024;
 /**
  * The most zero bytes one group writes past its records (and the rest of a
  * page). Below it a group that passes the preallocated frontier, or a new
@@ -417,10 +416,10 @@ export class Wal {
       buffer.u8(op.kind);
       buffer.key(op.key);
       if (op.kind !== RecordKind.delete) buffer.i64(op.value);
-      if (buffer.openRecordBytes() > recordBytesMax) {
+      if (buffer.openRecordBytes() > walRecordBytesMax) {
         buffer.abandon();
         throw new RangeError(
-          `Cannot commit: the atomic operation encodes to more than ${recordBytesMax} bytes; split it`,
+          `Cannot commit: the atomic operation encodes to more than ${walRecordBytesMax} bytes; split it`,
         );
       }
     }

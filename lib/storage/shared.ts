@@ -1,7 +1,10 @@
 /**
- * Internal helpers shared by the block storages (memory, file and the
- * simulator's disk): name and range checks, promise settling and a growable
- * byte image. Not part of the public API.
+ * Helpers shared by the block storages (memory, file and the simulator's
+ * disk, `sim/storage.ts`): name and range checks, promise settling and a
+ * growable byte image. A public module so that the simulator's disk, which
+ * implements the same `BlockStorage` contract from outside `lib/`, checks its
+ * arguments exactly as the real ones do; `mod.ts` does not export it, so it
+ * is not part of tallytrie's API.
  *
  * @module
  */

@@ -12,6 +12,9 @@
  * included. A subdirectory would need a new storage operation, a rename across
  * directories and the fsync of two directories.
  *
+ * Used by the layers above the storage: the WAL moves a segment aside, the
+ * store lists and reports the files moved aside. `mod.ts` does not export it.
+ *
  * @module
  */
 

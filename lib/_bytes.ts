@@ -1,7 +1,8 @@
 /**
- * Byte helpers shared by the trie and the store: the key length limit, byte
- * order, and one-byte strings (a JS string whose char codes are the bytes),
- * which the store's overlays use as `Map` keys: an ASCII key already is one.
+ * Byte helpers shared by the layers: byte order (the trie's and the store's
+ * selectors'), and one-byte strings (a JS string whose char codes are the
+ * bytes), which the store's overlays use as `Map` keys: an ASCII key already
+ * is one.
  *
  * Every string built here is flat (sequential), never a cons or sliced string
  * that would keep a larger string alive.
@@ -9,10 +10,7 @@
  * @module
  */
 
-import { assert, unreachable } from "../_assert.ts";
-
-/** The longest key the trie holds, so the longest byte string it builds. */
-export const KEY_BYTES_MAX = 65_535;
+import { assert, unreachable } from "./_assert.ts";
 
 /**
  * Strings up to this long are built by one `String.fromCharCode` call with
@@ -20,11 +18,11 @@ export const KEY_BYTES_MAX = 65_535;
  * ns for 8 to 16 bytes where concatenation took 50-90 ns (a string per byte)
  * and `apply` on a view 75-90 ns (measured on the development VM).
  */
-const DIRECT_CHARS_MAX = 16;
+const directCharsMax = 16;
 /** Bytes handed to one `String.fromCharCode` call (keeps the argument list small). */
-const CHARS_PER_CALL_MAX = 4_096;
+const charsPerCallMax = 4_096;
 
-/** `b[s, s + length)` as a string, for `length` ≤ {@link DIRECT_CHARS_MAX}: one call, the bytes as arguments. */
+/** `b[s, s + length)` as a string, for `length` ≤ {@link directCharsMax}: one call, the bytes as arguments. */
 // deno-fmt-ignore
 function shortString(b: Uint8Array, s: number, length: number): string {
   const f = String.fromCharCode;
@@ -54,13 +52,13 @@ function shortString(b: Uint8Array, s: number, length: number): string {
 export function bytesToString(bytes: Uint8Array, start: number, end: number): string {
   assert(start >= 0 && start <= end && end <= bytes.length, "byte range out of bounds");
   const length = end - start;
-  if (length <= DIRECT_CHARS_MAX) return shortString(bytes, start, length);
-  if (length <= CHARS_PER_CALL_MAX) {
+  if (length <= directCharsMax) return shortString(bytes, start, length);
+  if (length <= charsPerCallMax) {
     return String.fromCharCode.apply(null, bytes.subarray(start, end) as unknown as number[]);
   }
   const parts: string[] = [];
-  for (let at = start; at < end; at += CHARS_PER_CALL_MAX) {
-    const chunk = bytes.subarray(at, Math.min(at + CHARS_PER_CALL_MAX, end));
+  for (let at = start; at < end; at += charsPerCallMax) {
+    const chunk = bytes.subarray(at, Math.min(at + charsPerCallMax, end));
     parts.push(String.fromCharCode.apply(null, chunk as unknown as number[]));
   }
   const joined = parts.join(""); // join builds one flat string

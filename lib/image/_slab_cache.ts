@@ -1,0 +1,230 @@
+/**
+ * Reading node records back by address, through a cache of whole slabs.
+ * Loading a node reads its whole slab, so the nodes written beside it (a
+ * subtree: children are written just before their parent) load without
+ * another read; a read of a trie whose slabs are cached never waits. It
+ * exists apart from the image's writes because its one promise runs the
+ * other way: a cached copy never outlives a write into its slab (the
+ * writer calls {@link SlabCache.forget}, and a read that raced a write is
+ * not cached), and a record that fails its checks is read again, with
+ * retries, before damage counts.
+ *
+ * @module
+ */
+
+import { assert } from "../_assert.ts";
+import { CorruptionError, StorageIoError } from "../errors.ts";
+import type { BlockFile } from "../storage/block_storage.ts";
+import { headerRegionBytes, headerSlotOffsets } from "./header.ts";
+import {
+  decodeNodeRecord,
+  decodeRecordFields,
+  inlineLeafRef,
+  type NodeImage,
+  type RecordFields,
+  refLength,
+  refOffset,
+} from "./node_record.ts";
+import { imageFileName, recordReadsMax } from "./_open.ts";
+import { slabBase, type SlabTable } from "./_slab_table.ts";
+
+/**
+ * Slabs of records kept in memory after a read, at most: loading a node
+ * reads its whole slab, so the nodes written beside it (a subtree: children
+ * are written just before their parent) load without another read.
+ */
+export const slabCacheSlabsMax = 512;
+/** Slab reads {@link SlabCache.cacheAll} keeps in flight at once. */
+const slabReadsAtOnce = 8;
+
+/** The slabs of one image file read whole, and the reads of its records. */
+export class SlabCache {
+  readonly #file: BlockFile;
+  /** The table the slabs' extents come from. */
+  readonly #table: SlabTable;
+  /** Slabs read whole, by index, least recently used first (see {@link slabCacheSlabsMax}). */
+  readonly #slabs = new Map<number, Uint8Array>();
+  /** Where {@link SlabCache.#cachedSlab} found a record (reused: no allocation per read). */
+  readonly #found = { slab: 0, start: 0, end: 0 };
+  /** Slab reads in flight, by index. */
+  readonly #reads = new Map<number, Promise<Uint8Array | undefined>>();
+  /** Per slab: bumped on every write into it, so a read that raced a write is not cached. */
+  readonly #versions = new Map<number, number>();
+
+  /** A cache of `file`'s slabs, as `table` lays them out. */
+  constructor(file: BlockFile, table: SlabTable) {
+    this.#file = file;
+    this.#table = table;
+  }
+
+  /**
+   * Drops the cached copies of the slabs `[offset, offset + bytes)` touches,
+   * and keeps a read of them in flight from being cached: call it for every
+   * write into the file.
+   */
+  forget(offset: number, bytes: number): void {
+    const slabBytes = this.#table.slabBytes;
+    const last = Math.floor((offset + bytes - 1) / slabBytes);
+    for (let slab = Math.floor(offset / slabBytes); slab <= last; slab++) {
+      this.#slabs.delete(slab);
+      this.#versions.set(slab, (this.#versions.get(slab) ?? 0) + 1);
+    }
+  }
+
+  /**
+   * Reads the node record `ref` names, not from the cache. A failed check or
+   * a failed read is tried again (a transient read fault is not damage).
+   *
+   * @throws {CorruptionError} naming the file and offset if the record is damaged.
+   * @throws {StorageIoError} if every read failed.
+   */
+  async read(ref: number): Promise<NodeImage> {
+    if (!Number.isSafeInteger(ref) || ref <= inlineLeafRef || refOffset(ref) < headerRegionBytes) {
+      throw new CorruptionError(
+        imageFileName,
+        headerSlotOffsets[0],
+        `a node record reference ${ref} points into the header region`,
+      );
+    }
+    const offset = refOffset(ref);
+    let problem = "record was not read";
+    let failure: StorageIoError | undefined;
+    for (let reads = 0; reads < recordReadsMax; reads++) {
+      let bytes: Uint8Array;
+      try {
+        bytes = await this.#file.read(offset, refLength(ref));
+      } catch (error) {
+        // A failed read may be transient: try again, and report it only if every try fails.
+        if (!(error instanceof StorageIoError)) throw error;
+        failure = error;
+        continue;
+      }
+      const decoded = decodeNodeRecord(bytes);
+      if (typeof decoded === "object") return decoded;
+      problem = decoded;
+      failure = undefined;
+    }
+    if (failure !== undefined) throw failure;
+    throw new CorruptionError(imageFileName, offset, `node record: ${problem}`);
+  }
+
+  /**
+   * The node `ref` names, if its slab is cached and the record checks out;
+   * undefined otherwise (then {@link SlabCache.load} reads it). Synchronous,
+   * so a read of a trie whose slabs are cached never waits.
+   */
+  readCached(ref: number): NodeImage | undefined {
+    const cached = this.#cachedSlab(ref);
+    if (cached === undefined) return undefined;
+    const { slab, start, end } = this.#found;
+    const decoded = decodeNodeRecord(cached.subarray(start, end));
+    if (typeof decoded === "string") {
+      this.#slabs.delete(slab); // perhaps a flipped bit in the read: read again
+      return undefined;
+    }
+    // Least recently used first: move the slab to the end.
+    this.#slabs.delete(slab);
+    this.#slabs.set(slab, cached);
+    return decoded;
+  }
+
+  /**
+   * Decodes the record `ref` names from its cached slab into `out`, whose
+   * offsets then point into the returned slab bytes; undefined if the slab
+   * is not cached or the record fails its checks (the slab is then dropped,
+   * so a load reads it again, with the usual retries). The bulk load's read:
+   * no allocation per record, and the least-recently-used order untouched.
+   */
+  cachedFields(ref: number, out: RecordFields): Uint8Array | undefined {
+    const cached = this.#cachedSlab(ref);
+    if (cached === undefined) return undefined;
+    const { slab, start, end } = this.#found;
+    if (decodeRecordFields(cached, start, end, out) === undefined) return cached;
+    this.#slabs.delete(slab); // perhaps a flipped bit in the read: read again
+    return undefined;
+  }
+
+  /**
+   * The cached slab holding the whole record `ref` names, or undefined;
+   * the slab's index and the record's range in it go to `#found`.
+   */
+  #cachedSlab(ref: number): Uint8Array | undefined {
+    if (ref <= inlineLeafRef || refOffset(ref) < headerRegionBytes) return undefined;
+    const offset = refOffset(ref);
+    const slabBytes = this.#table.slabBytes;
+    const slab = Math.floor(offset / slabBytes);
+    const cached = this.#slabs.get(slab);
+    if (cached === undefined) return undefined;
+    const found = this.#found;
+    found.slab = slab;
+    found.start = offset - slab * slabBytes;
+    found.end = found.start + refLength(ref);
+    assert(found.start >= slabBase(slab, slabBytes), "a record lies past its slab's base");
+    return found.end > cached.length ? undefined : cached;
+  }
+
+  /** Whether every slab holding live records fits the cache (a whole load's bound). */
+  get liveFits(): boolean {
+    return this.#table.liveSlabs().length <= slabCacheSlabsMax;
+  }
+
+  /**
+   * Reads every slab that holds live records into the cache, if they all fit
+   * it ({@link slabCacheSlabsMax}): the first step of loading the whole image
+   * at open. False, reading nothing, if they do not fit. A failed read leaves
+   * its slab uncached (its records load later, with the usual retries).
+   */
+  async cacheAll(): Promise<boolean> {
+    const slabs = this.#table.liveSlabs().filter((slab) => !this.#slabs.has(slab));
+    if (slabs.length + this.#slabs.size > slabCacheSlabsMax) return false;
+    for (let first = 0; first < slabs.length; first += slabReadsAtOnce) {
+      const wave = slabs.slice(first, first + slabReadsAtOnce);
+      await Promise.all(wave.map((slab) => this.#readSlab(slab)));
+    }
+    assert(this.#slabs.size <= slabCacheSlabsMax, "the slab cache is bounded");
+    return true;
+  }
+
+  /** Forgets every cached slab: once the trie is loaded whole, no load needs them. */
+  clear(): void {
+    this.#slabs.clear();
+  }
+
+  /**
+   * Loads the node `ref` names: from the cached slab, else by reading its
+   * whole slab (and caching it), else (a failed or damaged slab read) by
+   * {@link SlabCache.read}, which retries before it reports damage.
+   */
+  async load(ref: number): Promise<NodeImage> {
+    const cached = this.readCached(ref);
+    if (cached !== undefined) return cached;
+    if (ref > inlineLeafRef && refOffset(ref) >= headerRegionBytes) {
+      await this.#readSlab(Math.floor(refOffset(ref) / this.#table.slabBytes));
+      const read = this.readCached(ref);
+      if (read !== undefined) return read;
+    }
+    return await this.read(ref);
+  }
+
+  /** Reads slab `slab` whole into the cache (once, however many ask); failures are not cached. */
+  #readSlab(slab: number): Promise<Uint8Array | undefined> {
+    let reading = this.#reads.get(slab);
+    if (reading === undefined) {
+      const version = this.#versions.get(slab) ?? 0;
+      const slabBytes = this.#table.slabBytes;
+      const end = Math.min(this.#table.filledBytes(slab), slabBytes);
+      reading = this.#file.read(slab * slabBytes, end).then((bytes) => {
+        if ((this.#versions.get(slab) ?? 0) !== version) return undefined;
+        this.#slabs.set(slab, bytes);
+        for (const oldest of this.#slabs.keys()) {
+          if (this.#slabs.size <= slabCacheSlabsMax) break;
+          this.#slabs.delete(oldest);
+        }
+        assert(this.#slabs.size <= slabCacheSlabsMax, "the slab cache is bounded");
+        return bytes;
+      }, () => undefined).finally(() => this.#reads.delete(slab));
+      this.#reads.set(slab, reading);
+    }
+    return reading;
+  }
+}
