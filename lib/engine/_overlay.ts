@@ -106,7 +106,7 @@ function entryPlus(entry: RawEntry | undefined, delta: number): RawEntry {
  * The newest values of keys written by one group: a number, or deleted.
  * Every method takes the key with its {@link keyId}.
  *
- * Additions judged by a bound alone (see `Store.#stageStrict`) need no entry
+ * Additions judged by a bound alone (see `WritePipeline.#stageStrict`) need no entry
  * until something reads the overlay: {@link Overlay.defer} keeps their
  * batches as they are, and the first read or write records them in order.
  * A group of pure additions that nothing checks is applied without ever
