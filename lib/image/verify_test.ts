@@ -1,3 +1,12 @@
+/**
+ * Unit tests of `verifyImage`: images the trie and `ImageFile` write pass
+ * with exact counts; each kind of damage (checksums, order, shapes, refs,
+ * counts, reads that fail) is reported where it is, and a walk's report is
+ * the same at any read concurrency.
+ *
+ * @module
+ */
+
 import assert from "node:assert/strict";
 // deno-lint-ignore no-import-prefix -- test-only: not in deno.json, so the demo needs no registry
 import fc from "npm:fast-check@4";
