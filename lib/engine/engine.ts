@@ -37,6 +37,7 @@ import {
   type TrieMemory,
 } from "../art/art.ts";
 import { StoreClosedError } from "../errors.ts";
+import { geometryProblem } from "../image/allocation.ts";
 import { ImageFile, type ImageSpace } from "../image/image_file.ts";
 import type { BlockStorage, Clock } from "../storage/block_storage.ts";
 import { type MutationKind, RecordKind } from "../wal/record.ts";
@@ -232,6 +233,9 @@ export class Engine {
    * @throws {StorageIoError} if the storage fails.
    */
   static async open(storage: BlockStorage, config: EngineConfig): Promise<Engine> {
+    // The store checked the options: the engine asserts, it does not check again.
+    assert(geometryProblem(config.geometry) === undefined, "the image geometry is valid");
+    assert(Number.isSafeInteger(config.segmentBytes) && config.segmentBytes > 0, "a segment size");
     const started = config.clock.now();
     const image = await ImageFile.open(storage, config.geometry);
     try {
