@@ -30,8 +30,8 @@ export {
   type StoreStats,
   type VerifyReport,
 } from "./lib/store/store.ts";
-export type { CheckpointResult } from "./lib/store/store.ts";
-export type { CheckpointOptions, CheckpointPreset, EpochStats } from "./lib/store/epochs.ts";
+export type { CheckpointResult } from "./lib/engine/checkpointer.ts";
+export type { CheckpointOptions, CheckpointPreset, EpochStats } from "./lib/engine/epochs.ts";
 export type { ImageSpace } from "./lib/image/image_file.ts";
 export type { HeaderSlotReport, HeaderSlotState } from "./lib/image/header.ts";
 export type {
@@ -40,7 +40,7 @@ export type {
   RecoveryStats,
   RemovedFile,
   TornTail,
-} from "./lib/store/store.ts";
+} from "./lib/engine/recovery.ts";
 export type { WalStats } from "./lib/wal/wal.ts";
 export type { TrieMemory } from "./lib/art/art.ts";
 export type { ImageVerifyReport } from "./lib/image/verify.ts";

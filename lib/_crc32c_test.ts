@@ -1,3 +1,10 @@
+/**
+ * Unit and property tests of CRC-32C: the RFC 3720 vectors, ranges and
+ * views, chaining, and the tables against a bit-at-a-time reference.
+ *
+ * @module
+ */
+
 import assert from "node:assert/strict";
 // deno-lint-ignore no-import-prefix -- test-only: not in deno.json, so the demo needs no registry
 import fc from "npm:fast-check@4";

@@ -95,29 +95,43 @@ export class StorageIoError extends Error {
  * The in-memory trie that holds the store's keys could not grow: the process
  * is out of memory, or the trie reached its limit of 8 GiB (int32 node
  * refs, about 150 million short keys). A read that was loading nodes from
- * the image fails alone. If it was raised while applying writes already in
- * the log (a strict group after its fsync, or a relaxed commit), they stay
- * there for the next open, but the trie may hold part of a batch: the store
- * refuses every read, write and checkpoint until it is closed and opened
- * again (in a process with more memory).
+ * the image fails alone (`applyFailed` is false). If it was raised while
+ * applying writes already in the log (a strict group after its fsync, or a
+ * relaxed commit), `applyFailed` is true: those writes stay in the log for
+ * the next open, but the trie may hold part of a batch, so the store
+ * refuses every read, write and checkpoint with this error until it is
+ * closed and opened again (in a process with more memory).
  *
- * @example
+ * @example Telling a store that must be reopened from a call that failed alone
  * ```ts
  * import { MemoryLimitError } from "./errors.ts";
- * const error = new MemoryLimitError("Cannot grow the trie's memory to 8 GiB", new RangeError("Array buffer allocation failed"));
- * console.assert(error.name === "MemoryLimitError" && error.cause instanceof RangeError);
+ * const load = new MemoryLimitError("Cannot grow the trie's memory to 8 GiB", new RangeError("Array buffer allocation failed"));
+ * console.assert(load.name === "MemoryLimitError" && load.cause instanceof RangeError);
+ * console.assert(!load.applyFailed);
+ * const apply = new MemoryLimitError("The store's in-memory trie failed while applying logged writes", load, { applyFailed: true });
+ * console.assert(apply.applyFailed && apply.cause === load);
  * ```
  */
 export class MemoryLimitError extends Error {
+  /**
+   * Whether the trie failed while applying writes already in the log: the
+   * store then refuses every read, write and checkpoint until it is closed
+   * and opened again. False when the call failed alone.
+   */
+  readonly applyFailed: boolean;
+
   /**
    * Builds the error from what could not grow and the underlying error.
    *
    * @param message What failed, sentence case, with what to do.
    * @param cause The underlying error, if any.
+   * @param options `applyFailed: true` when applying logged writes failed
+   * (default false).
    */
-  constructor(message: string, cause?: unknown) {
+  constructor(message: string, cause?: unknown, options: { applyFailed?: boolean } = {}) {
     super(message, cause === undefined ? undefined : { cause });
     this.name = "MemoryLimitError";
+    this.applyFailed = options.applyFailed === true;
   }
 }
 

@@ -27,7 +27,7 @@ export {
 export { type Damage } from "./damage.ts";
 export { type ExcusedLoss, type Violation } from "./model.ts";
 export { eventPrng, hash32, Prng } from "./prng.ts";
-export type { CheckpointOptions } from "../lib/store/epochs.ts";
+export type { CheckpointOptions } from "../lib/engine/epochs.ts";
 export {
   drawCheckpointOptions,
   drawDurability,

@@ -27,7 +27,6 @@ import {
   type LoadMode,
   openStore,
   type Store,
-  trieFailureLead,
   writeCounters,
 } from "../lib/store/store.ts";
 import { parseSegmentName } from "../lib/wal/segment.ts";
@@ -915,7 +914,7 @@ class Run {
     if (!this.memory.exhausted) {
       this.oracle.violate("error", `MemoryLimitError with memory to spare: ${error.message}`, []);
     }
-    if (error.message.startsWith(trieFailureLead)) this.poisoned = true;
+    if (error.applyFailed) this.poisoned = true;
     this.#restartSoon = true;
     return true;
   }

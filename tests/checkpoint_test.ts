@@ -17,7 +17,7 @@ import {
 import { compactingFileName, imageFileName } from "../lib/image/image_file.ts";
 import { slabBytes } from "../lib/image/allocation.ts";
 import { FaultyStorage, ForwardingFile, ForwardingStorage } from "./_storage_wrappers.ts";
-import { compactionDue } from "../lib/store/_checkpointer.ts";
+import { compactionDue } from "../lib/engine/checkpointer.ts";
 
 /** Checkpoints only when a test asks. */
 const manual = { auto: false } as const;

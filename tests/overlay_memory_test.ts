@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { MemoryBlockStorage, MemoryLimitError, openStore } from "../mod.ts";
-import { overlayIdBytesMax } from "../lib/store/_overlay.ts";
+import { overlayIdBytesMax } from "../lib/engine/_overlay.ts";
 
 /** Runs `fn` while `new ArrayBuffer(n)` throws for `n` above `bytesMax`, as V8 does out of memory. */
 async function withBufferLimit<T>(bytesMax: number, fn: () => Promise<T>): Promise<T> {

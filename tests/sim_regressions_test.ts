@@ -278,7 +278,7 @@ const pinned: Pinned[] = [
     sectorBytes: 512,
     bug: "engine: verify() on a store whose apply had failed for lack of memory reported the " +
       "failure as a problem of the in-memory trie instead of throwing it",
-    seeAlso: "lib/store/store.ts: Store.#verify",
+    seeAlso: "lib/engine/verify.ts: verifyStore",
     drawnLoads: true,
     memoryPressure: 0.01,
   },
@@ -290,7 +290,7 @@ const pinned: Pinned[] = [
     sectorBytes: 512,
     bug: "engine: stats() threw when the durable group it applied first failed for lack of " +
       "memory (the simulator's run ended with the error)",
-    seeAlso: "lib/store/store.ts: Store.stats",
+    seeAlso: "lib/engine/engine.ts: Engine.stats",
     drawnLoads: true,
     memoryPressure: 0.01,
   },

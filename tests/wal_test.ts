@@ -7,7 +7,14 @@
 import assert from "node:assert/strict";
 import { CorruptionError, MemoryBlockStorage, openStore, StorageIoError } from "../mod.ts";
 import type { BlockFile } from "../lib/storage/block_storage.ts";
-import { parseRecord, readI64, RecordBuffer, RecordKind, writeI64 } from "../lib/wal/record.ts";
+import {
+  parseRecord,
+  readI64,
+  RecordBuffer,
+  RecordKind,
+  type RecordSink,
+  writeI64,
+} from "../lib/wal/record.ts";
 import { decodeSegmentHeader, segmentHeaderBytes } from "../lib/wal/segment.ts";
 import { Wal, walPreallocAlignBytes, walPreallocBytesMax } from "../lib/wal/wal.ts";
 import {
@@ -17,6 +24,14 @@ import {
   RecordingStorage,
   tornAt,
 } from "./_storage_wrappers.ts";
+
+/** A replay sink that takes every record and keeps nothing. */
+const ignoreRecords: RecordSink = { record() {}, mutation: () => undefined };
+
+/** A replay sink that keeps the LSN of each record in `into`. */
+function lsnsInto(into: number[]): RecordSink {
+  return { record: (lsn) => void into.push(lsn), mutation: () => undefined };
+}
 
 /** These tests look at the WAL itself: no checkpoint may cover (and so skip or remove) it. */
 const walOnly = { auto: false } as const;
@@ -582,7 +597,7 @@ Deno.test("preallocation: a sealed segment ending in zeros, then a newer segment
   // A checkpoint seals the open segment, padding and all; if it never
   // commits, recovery reads that segment and the next.
   const storage = new MemoryBlockStorage();
-  const { wal } = await Wal.open(storage, { afterLsn: 0, onRecord: () => undefined });
+  const { wal } = await Wal.open(storage, { afterLsn: 0, replay: ignoreRecords });
   const key = (lsn: number) => new TextEncoder().encode(`key ${lsn}`);
   for (let lsn = 1; lsn <= 3; lsn++) wal.appendMutation(RecordKind.add, key(lsn), lsn);
   await wal.lastGroup();
@@ -597,7 +612,7 @@ Deno.test("preallocation: a sealed segment ending in zeros, then a newer segment
   const replayed: number[] = [];
   const { wal: reopened, scan } = await Wal.open(crashed, {
     afterLsn: 0,
-    onRecord: (_bytes, _view, frame) => void replayed.push(frame.lsn),
+    replay: lsnsInto(replayed),
   });
   assert.deepEqual(replayed, [1, 2, 3, 4, 5, 6]);
   assert.equal(scan.lastLsn, 6);
@@ -616,7 +631,7 @@ Deno.test("regression (sim seeds 1713, mixed, and 490, hostile): a damaged heade
   // hostile, 4 KiB sectors: that segment's tail held a stale torn tail, not
   // zeros).
   const storage = new MemoryBlockStorage();
-  const { wal } = await Wal.open(storage, { afterLsn: 0, onRecord: () => undefined });
+  const { wal } = await Wal.open(storage, { afterLsn: 0, replay: ignoreRecords });
   const key = new TextEncoder().encode("key");
   for (let lsn = 1; lsn <= 6; lsn++) {
     wal.appendMutation(RecordKind.add, key, lsn);
@@ -628,7 +643,7 @@ Deno.test("regression (sim seeds 1713, mixed, and 490, hostile): a damaged heade
   assert.ok(last !== undefined, "three segments");
   await patch(crashed, damaged, 3, new Uint8Array([0x00]));
   await assert.rejects(
-    Wal.open(crashed, { afterLsn: 0, onRecord: () => undefined }),
+    Wal.open(crashed, { afterLsn: 0, replay: ignoreRecords }),
     (error: unknown) =>
       error instanceof CorruptionError && error.file === damaged && error.offset === 0,
     `the damage is in ${damaged}, not in the padding of ${padded}`,
@@ -637,7 +652,7 @@ Deno.test("regression (sim seeds 1713, mixed, and 490, hostile): a damaged heade
   // the end the damaged header recorded: the damage reported is the header.
   await patch(crashed, padded, (await fileSize(crashed, padded)) - 1, Uint8Array.of(1));
   await assert.rejects(
-    Wal.open(crashed, { afterLsn: 0, onRecord: () => undefined }),
+    Wal.open(crashed, { afterLsn: 0, replay: ignoreRecords }),
     (error: unknown) =>
       error instanceof CorruptionError && error.file === damaged && error.offset === 0,
   );
@@ -648,7 +663,7 @@ Deno.test("regression (sim seeds 1713, mixed, and 490, hostile): a damaged heade
   const seen: number[] = [];
   const reopened = await Wal.open(intact, {
     afterLsn: 0,
-    onRecord: (_bytes, _view, frame) => void seen.push(frame.lsn),
+    replay: lsnsInto(seen),
   });
   assert.deepEqual(seen, [1, 2, 3, 4, 5, 6]);
   await reopened.wal.close();
@@ -849,7 +864,7 @@ Deno.test("regression (sim seed 216, hostile): a reclaim waits for a segment cre
   // segment: the segment it sealed was still the last one, so it stayed
   // though both header slots covered it.
   const storage = new GatedSync();
-  const { wal } = await Wal.open(storage, { afterLsn: 0, onRecord: () => undefined });
+  const { wal } = await Wal.open(storage, { afterLsn: 0, replay: ignoreRecords });
   const key = new TextEncoder().encode("k");
   wal.appendMutation(RecordKind.add, key, 1);
   await wal.lastGroup();
@@ -894,7 +909,7 @@ class SegmentCreationHook extends ForwardingStorage {
 Deno.test("regression (review): a group made while an empty segment is started lands in it, never past its seal", async () => {
   const storage = new MemoryBlockStorage();
   const hooked = new SegmentCreationHook(storage);
-  const { wal } = await Wal.open(hooked, { afterLsn: 0, onRecord: () => undefined });
+  const { wal } = await Wal.open(hooked, { afterLsn: 0, replay: ignoreRecords });
   const key = new TextEncoder().encode("k");
   for (let lsn = 1; lsn <= 3; lsn++) wal.appendMutation(RecordKind.add, key, lsn);
   await wal.flushAll();
@@ -911,7 +926,7 @@ Deno.test("regression (review): a group made while an empty segment is started l
   const replayed: number[] = [];
   const { wal: reopened } = await Wal.open(storage, {
     afterLsn: 0,
-    onRecord: (_bytes, _view, frame) => void replayed.push(frame.lsn),
+    replay: lsnsInto(replayed),
   });
   assert.deepEqual(replayed, [1, 2, 3, 4], "the acknowledged group is read back");
   await reopened.close();

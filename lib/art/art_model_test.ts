@@ -1,3 +1,10 @@
+/**
+ * Property tests of the trie against a `Map` model: random edits over
+ * small and large alphabets, nodes growing to Node256 and shrinking back.
+ *
+ * @module
+ */
+
 import assert from "node:assert/strict";
 // deno-lint-ignore no-import-prefix -- test-only: not in deno.json, so the demo needs no registry
 import fc from "npm:fast-check@4";

@@ -1,3 +1,10 @@
+/**
+ * Unit tests of the in-memory trie: edits, key order, node growth and
+ * shrinkage, path compression, ranges, and the assertions on bad input.
+ *
+ * @module
+ */
+
 import assert from "node:assert/strict";
 import { AssertionError } from "../_assert.ts";
 import { Art, type ArtRange, type ArtStats } from "./art.ts";

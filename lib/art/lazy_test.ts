@@ -1,6 +1,8 @@
 /**
  * Lazy tries: stubs, installs, and the edits next to nodes not loaded yet
  * (a removal never waits for a load, so a merge may be skipped).
+ *
+ * @module
  */
 
 import assert from "node:assert/strict";

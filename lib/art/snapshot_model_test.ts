@@ -1,3 +1,10 @@
+/**
+ * Property tests of snapshots against a model: a capture keeps the state it
+ * saw while the trie changes under it.
+ *
+ * @module
+ */
+
 import assert from "node:assert/strict";
 // deno-lint-ignore no-import-prefix -- test-only: not in deno.json, so the demo needs no registry
 import fc from "npm:fast-check@4";

@@ -1,3 +1,11 @@
+/**
+ * Unit tests of trie snapshots: the captured state kept while the trie
+ * changes, one live at a time, and incremental checkpoints writing only the
+ * changed paths.
+ *
+ * @module
+ */
+
 import assert from "node:assert/strict";
 import { AssertionError } from "../_assert.ts";
 import { Art, inlineAddress, type NodeView } from "./art.ts";

@@ -1,3 +1,10 @@
+/**
+ * Unit tests of the image header slots: round trips up to 2^53-1, flipped
+ * bits caught, and which slot is current (fresh, torn, both damaged).
+ *
+ * @module
+ */
+
 import assert from "node:assert/strict";
 // deno-lint-ignore no-import-prefix -- test-only: not in deno.json, so the demo needs no registry
 import fc from "npm:fast-check@4";

@@ -1,3 +1,10 @@
+/**
+ * Unit tests of the node record format: round trips, the documented byte
+ * layout, the limits of a record, and every flipped bit or cut caught.
+ *
+ * @module
+ */
+
 import assert from "node:assert/strict";
 // deno-lint-ignore no-import-prefix -- test-only: not in deno.json, so the demo needs no registry
 import fc from "npm:fast-check@4";

@@ -15,8 +15,9 @@
  *   open that moved the file.
  *
  * The simulator imports nothing else of the store but its public modules
- * (see the layers in docs/ARCHITECTURE.md). When these modules move to the
- * engine layer (`lib/engine/`), this list moves with them.
+ * (see the layers in docs/ARCHITECTURE.md). The last two come from the
+ * engine layer's public modules (`lib/engine/engine.ts`, `recovery.ts`),
+ * which lib/store may import; its private files stay its own.
  *
  * @example
  * ```ts
@@ -31,5 +32,5 @@
  */
 
 export { listBatchSize } from "./_list.ts";
-export { overlayIdBytesMax } from "./_overlay.ts";
-export { quarantineProblem } from "./_recovery.ts";
+export { overlayIdBytesMax } from "../engine/engine.ts";
+export { quarantineProblem } from "../engine/recovery.ts";

@@ -166,26 +166,6 @@ export function checkDelta(delta: number, operation: string): number {
   return delta;
 }
 
-/** `current + delta`, or a RangeError naming the key if that leaves [0, MAX_SAFE_INTEGER]. */
-export function addChecked(
-  current: number,
-  delta: number,
-  key: Uint8Array,
-  operation: string,
-): number {
-  assert(Number.isSafeInteger(current) && current >= 0, "stored values are in range");
-  const result = current + delta;
-  if (result < 0 || result > Number.MAX_SAFE_INTEGER) {
-    throw new RangeError(
-      `Cannot ${operation}: adding ${delta} to ${current} at key ${
-        printKey(key)
-      } leaves the range ` +
-        `0 to ${Number.MAX_SAFE_INTEGER}; nothing was written`,
-    );
-  }
-  return result;
-}
-
 /** Selects keys for `list`, in the shapes of Deno KV's selectors. */
 export type ListSelector =
   | { prefix: KeyLike }
@@ -258,19 +238,6 @@ function maxBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
 
 function minBytes(a: Uint8Array | undefined, b: Uint8Array): Uint8Array {
   return a === undefined || compareBytes(b, a) < 0 ? b : a;
-}
-
-/** A key for an error message: its string form if printable UTF-8, else hex; shortened. */
-export function printKey(key: Uint8Array): string {
-  const limit = 64;
-  const shown = key.subarray(0, limit);
-  let text: string;
-  try {
-    text = JSON.stringify(new TextDecoder("utf-8", { fatal: true }).decode(shown));
-  } catch {
-    text = `0x${Array.from(shown, (byte) => byte.toString(16).padStart(2, "0")).join("")}`;
-  }
-  return key.length > limit ? `${text}… (${key.length} bytes)` : text;
 }
 
 function describe(value: unknown): string {

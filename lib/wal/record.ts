@@ -251,9 +251,21 @@ export interface AsciiAdd {
 }
 
 /** Bytes of one addition in a batch payload, besides its key: kind, key length, delta. */
-export const batchAddBytes = 1 + 2 + 8;
+const batchAddBytes = 1 + 2 + 8;
 /** Bytes of a batch payload before its ops: the count. */
-export const batchCountBytes = 4;
+const batchCountBytes = 4;
+
+/**
+ * The payload bytes of a batch record of `count` additions whose keys take
+ * `keyBytes` bytes in all (`count u32`, then per op `kind u8 | keyLen u16 |
+ * key | delta i64`): what {@link RecordBuffer.asciiAdds} takes. -1 if the
+ * record, header included, would pass {@link recordBytesMax}.
+ */
+export function addBatchPayloadBytes(count: number, keyBytes: number): number {
+  assert(count >= 1 && keyBytes >= count, "every addition has a key of at least a byte");
+  const payloadBytes = batchCountBytes + count * batchAddBytes + keyBytes;
+  return payloadBytes + recordHeaderBytes > walRecordBytesMax ? -1 : payloadBytes;
+}
 
 /** A decoded record header; the payload is `bytes[payloadStart, end)`. */
 export interface RecordFrame {
@@ -314,6 +326,12 @@ export interface MutationSink {
    * description if the mutation cannot apply (the log is damaged), else undefined.
    */
   mutation(kind: MutationKind, key: Uint8Array, value: number): string | undefined;
+}
+
+/** Receives decoded records: each record's LSN, then its mutations, in order. */
+export interface RecordSink extends MutationSink {
+  /** A record of LSN `lsn` begins; its mutations follow (none for a checkpoint record). */
+  record(lsn: number): void;
 }
 
 /**
@@ -407,22 +425,39 @@ function keyView(bytes: Uint8Array, start: number, length: number): Uint8Array {
 }
 
 /**
- * Frames of records this process encoded itself (a group just made durable),
- * without re-checking their checksums.
+ * Decodes every record of a group this process encoded and made durable (the
+ * bytes `Wal.onDurable` hands over, or a copy) into `sink`, without checking
+ * their checksums again. `view` is a `DataView` of `records`' buffer from
+ * the same byte offset. Returns a description of a malformed payload (a bug:
+ * the engine wrote it), else undefined.
  */
-export function* trustedFrames(bytes: Uint8Array, view: DataView): Generator<RecordFrame> {
+export function decodeGroup(
+  records: Uint8Array,
+  view: DataView,
+  sink: MutationSink,
+): string | undefined {
+  assert(
+    view.buffer === records.buffer && view.byteOffset === records.byteOffset,
+    "the view starts where the records do",
+  );
   let offset = 0;
-  while (offset < bytes.length) {
+  while (offset < records.length) {
     const length = view.getUint32(offset, true);
-    assert(length >= recordHeaderBytes && offset + length <= bytes.length, "own records are whole");
-    const type = bytes[offset + 16];
-    yield {
+    assert(
+      length >= recordHeaderBytes && offset + length <= records.length,
+      "own records are whole",
+    );
+    const type = records[offset + 16];
+    const frame: RecordFrame = {
       lsn: readU64(view, offset + 8),
       kind: (type & ~groupStartFlag) as RecordKind,
       groupStart: (type & groupStartFlag) !== 0,
       payloadStart: offset + recordHeaderBytes,
       end: offset + length,
     };
+    const problem = decodeMutations(records, view, frame, sink);
+    if (problem !== undefined) return problem;
     offset += length;
   }
+  return undefined;
 }

@@ -32,8 +32,15 @@ import { StorageIoError } from "../errors.ts";
 import { pendingBytesMax, walRecordBytesMax } from "../limits.ts";
 import type { BlockFile, BlockStorage } from "../storage/block_storage.ts";
 import { moveAside } from "../storage/quarantine.ts";
-import { type AsciiAdd, type MutationKind, RecordBuffer, RecordKind } from "./record.ts";
-import { readWal, type RecordHandler, type WalScan } from "./recover.ts";
+import {
+  type AsciiAdd,
+  decodeMutations,
+  type MutationKind,
+  RecordBuffer,
+  RecordKind,
+  type RecordSink,
+} from "./record.ts";
+import { readWal, type WalScan } from "./recover.ts";
 import {
   encodeSegmentHeader,
   segmentBytesDefault,
@@ -72,8 +79,12 @@ export interface BatchOp {
 export interface WalOpenOptions {
   /** Records at or below this LSN are covered elsewhere and not replayed (0: none). */
   afterLsn: number;
-  /** Receives every record above `afterLsn` during recovery. */
-  onRecord: RecordHandler;
+  /**
+   * Receives every record above `afterLsn` during recovery, decoded: its LSN,
+   * then its mutations. A mutation it refuses (a description returned) is
+   * damage in the log.
+   */
+  replay: RecordSink;
   /** Segment size at which the next write starts a new segment. */
   segmentBytes?: number;
 }
@@ -185,7 +196,7 @@ export class Wal {
   }
 
   /**
-   * Recovers the log in `storage` (replaying records through `onRecord`),
+   * Recovers the log in `storage` (replaying records into `replay`),
    * truncates a torn tail and sets aside a last segment without a valid
    * header (removes a torn creation, moves unexplained bytes aside) before
    * anything is appended (D9), and returns the log ready for appends, with
@@ -195,7 +206,11 @@ export class Wal {
     storage: BlockStorage,
     options: WalOpenOptions,
   ): Promise<{ wal: Wal; scan: WalScan; movedTo: string | undefined }> {
-    const scan = await readWal(storage, options.afterLsn, options.onRecord);
+    const sink = options.replay;
+    const scan = await readWal(storage, options.afterLsn, (bytes, view, frame) => {
+      sink.record(frame.lsn);
+      return decodeMutations(bytes, view, frame, sink);
+    });
     const wal = new Wal(storage, options.segmentBytes ?? segmentBytesDefault, scan.lastLsn);
     let movedTo: string | undefined;
     if (scan.setAside?.quarantine === true) {

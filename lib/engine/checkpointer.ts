@@ -280,11 +280,8 @@ export class Checkpointer {
       if (wal.durableLsn < coverage) await wal.flushAll();
       const fields = { coverageLsn: coverage, rootAddress: written.root, keyCount: snapshot.size };
       const committed = this.#deps.image.header;
-      // Nothing changed since the last commit: a new header would only cost
-      // two fsyncs (and make its slots disagree, keeping WAL a compaction let go).
       const unchanged = fresh === undefined && committed !== undefined && frees.length === 0 &&
-        written.nodes === 0 && committed.rootAddress === written.root &&
-        committed.coverageLsn === coverage && committed.keyCount === snapshot.size;
+        written.nodes === 0 && sameFields(committed, fields);
       const header = unchanged
         ? committed
         : fresh === undefined
@@ -294,16 +291,12 @@ export class Checkpointer {
       const segmentsRemoved = await this.#reclaim();
       const ms = clock.now() - started;
       epochs.endCheckpoint(epoch, clock.now(), true, written.workMs);
-      return {
-        generation: header.generation,
+      return checkpointResult(header, written, {
         coverageLsn: coverage,
-        keys: header.keyCount,
-        nodesWritten: written.nodes,
-        bytesWritten: written.bytes,
         compacted,
         segmentsRemoved,
         ms,
-      };
+      });
     } catch (error) {
       snapshot.release();
       epochs.endCheckpoint(epoch, clock.now(), false);
@@ -430,3 +423,34 @@ export class Checkpointer {
 }
 
 type ArtWriteSteps = ReturnType<Art["capture"]>["writeChangedSteps"];
+
+/**
+ * Whether `committed` holds `fields` already. A checkpoint that wrote and
+ * freed nothing then commits no header: a new one would only cost two
+ * fsyncs (and make the slots disagree, keeping WAL a compaction let go).
+ */
+function sameFields(
+  committed: ImageHeader,
+  fields: { coverageLsn: number; rootAddress: number; keyCount: number },
+): boolean {
+  return committed.rootAddress === fields.rootAddress &&
+    committed.coverageLsn === fields.coverageLsn && committed.keyCount === fields.keyCount;
+}
+
+/** What a checkpoint reports: its header's generation and keys, what it wrote, and `rest`. */
+function checkpointResult(
+  header: ImageHeader,
+  written: { nodes: number; bytes: number },
+  rest: Pick<CheckpointResult, "coverageLsn" | "compacted" | "segmentsRemoved" | "ms">,
+): CheckpointResult {
+  return {
+    generation: header.generation,
+    coverageLsn: rest.coverageLsn,
+    keys: header.keyCount,
+    nodesWritten: written.nodes,
+    bytesWritten: written.bytes,
+    compacted: rest.compacted,
+    segmentsRemoved: rest.segmentsRemoved,
+    ms: rest.ms,
+  };
+}

@@ -1,3 +1,11 @@
+/**
+ * Unit tests of the epochs: the checkpoint options (defaults, presets, every
+ * bad value refused), the triggers firing exactly at their thresholds, the
+ * pacing of automatic checkpoints, and the stats.
+ *
+ * @module
+ */
+
 import assert from "node:assert/strict";
 import { AssertionError } from "../_assert.ts";
 import {

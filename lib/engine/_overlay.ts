@@ -19,7 +19,6 @@ import { assert } from "../_assert.ts";
 import { Art } from "../art/art.ts";
 import { bytesToString } from "../_bytes.ts";
 import type { AsciiAdd } from "../wal/record.ts";
-import type { KeyLike } from "./keys.ts";
 
 /** Keys up to this many bytes are kept by id in a `Map`; longer ones in a trie. */
 export const overlayIdBytesMax = 4096;
@@ -77,7 +76,7 @@ export function valueOver(
  * passed: a string whose UTF-8 form is as long as itself is ASCII, so it is
  * its own id.
  */
-export function keyId(key: Uint8Array, source?: KeyLike): string | undefined {
+export function keyId(key: Uint8Array, source?: string | Uint8Array): string | undefined {
   if (key.length > overlayIdBytesMax) return undefined;
   if (typeof source === "string" && source.length === key.length) return source;
   return bytesToString(key, 0, key.length);
@@ -107,7 +106,7 @@ function entryPlus(entry: RawEntry | undefined, delta: number): RawEntry {
  * The newest values of keys written by one group: a number, or deleted.
  * Every method takes the key with its {@link keyId}.
  *
- * Additions judged by a bound alone (see `Store.#stageStrict`) need no entry
+ * Additions judged by a bound alone (see `WritePipeline.#stageStrict`) need no entry
  * until something reads the overlay: {@link Overlay.defer} keeps their
  * batches as they are, and the first read or write records them in order.
  * A group of pure additions that nothing checks is applied without ever
