@@ -87,6 +87,11 @@ export class Cursor {
     return block.subarray(start, start + length);
   }
 
+  /** The key at the current position: a view of the cursor's buffer, valid until it moves. */
+  keyView(): Uint8Array {
+    return this.#key.subarray(0, this.#keyLength);
+  }
+
   /** Compares the current key with `bound` in byte order: negative, zero or positive. */
   compareKey(bound: Uint8Array): number {
     const key = this.#key;
@@ -353,5 +358,41 @@ export function collectEntries(
     cursor.clear(); // the shared cursor must not keep this trie alive
   }
   assert(count <= limit, "collected past the limit");
+  return count;
+}
+
+/** What a visiting walk calls per entry: the key (a view valid during the call) and its value; `false` stops. */
+export type EntryVisitor = (key: Uint8Array, value: number) => boolean | void;
+
+/**
+ * Calls `visit` for up to `limit` entries of `[start, end)` under `root`, in
+ * order (or reversed), in one synchronous walk that allocates nothing per
+ * entry but the key's view. Returns how many it visited (a visit that
+ * returns `false` counts, and ends the walk). Throws {@link NodeNotLoaded}
+ * from a stub, after the entries before it were visited.
+ */
+export function visitEntries(
+  a: Arena,
+  root: number,
+  start: Uint8Array | undefined,
+  end: Uint8Array | undefined,
+  reverse: boolean,
+  limit: number,
+  visit: EntryVisitor,
+): number {
+  assert(limit >= 1, "visit at least one entry");
+  if (start !== undefined && end !== undefined && compareBytes(start, end) >= 0) return 0;
+  const cursor = new Cursor();
+  let count = 0;
+  if (reverse) cursor.seekReverse(a, root, end);
+  else cursor.seekForward(a, root, start ?? emptyKey);
+  while (count < limit) {
+    if (reverse) {
+      if (!cursor.prev() || (start !== undefined && cursor.compareKey(start) < 0)) break;
+    } else if (!cursor.next() || (end !== undefined && cursor.compareKey(end) >= 0)) break;
+    count++;
+    if (visit(cursor.keyView(), cursor.value) === false) break;
+  }
+  assert(count <= limit, "visited past the limit");
   return count;
 }

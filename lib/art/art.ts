@@ -29,7 +29,13 @@
  */
 
 import { assert } from "../_assert.ts";
-import { type CollectedEntry, collectEntries, walkEntries } from "./_cursor.ts";
+import {
+  type CollectedEntry,
+  collectEntries,
+  type EntryVisitor,
+  visitEntries,
+  walkEntries,
+} from "./_cursor.ts";
 import type { NodeView } from "./_image_walk.ts";
 import {
   buildSubtree,
@@ -62,7 +68,7 @@ import type { ArtSnapshot } from "./snapshot.ts";
 
 export type { ArtSnapshot, ArtSnapshotRange, NodeView } from "./snapshot.ts";
 export type { RecordFieldsView, RecordSource, StubRef } from "./_lazy.ts";
-export type { CollectedEntry } from "./_cursor.ts";
+export type { CollectedEntry, EntryVisitor } from "./_cursor.ts";
 export type { DropHandler } from "./_tree.ts";
 export { inlineAddress, NodeNotLoaded } from "./_node.ts";
 
@@ -710,6 +716,39 @@ export class Art {
     );
     assert(into.length === before + count, "every entry read was appended");
     return count;
+  }
+
+  /**
+   * Calls `visit` for up to `limit` entries of a range in one synchronous
+   * walk: the key is a view valid only during the call, so nothing is
+   * allocated per entry but that view. A visit that returns `false` ends the
+   * walk. Returns how many entries were visited.
+   *
+   * @throws {NodeNotLoaded} If the walk reached a stub, after visiting the
+   * entries before it: load it and walk on from after the last key visited.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Art } from "./art.ts";
+   * const art = new Art();
+   * for (const byte of [1, 2, 3]) art.set(Uint8Array.of(byte), byte * 10);
+   * let sum = 0;
+   * assert.equal(art.visitRange({ start: Uint8Array.of(2) }, 10, (_key, value) => void (sum += value)), 2);
+   * assert.equal(sum, 50);
+   * ```
+   */
+  visitRange(range: ArtRange, limit: number, visit: EntryVisitor): number {
+    assert(Number.isSafeInteger(limit) && limit >= 1, "visit at least one entry");
+    return visitEntries(
+      this.#tree.a,
+      this.#tree.root,
+      range.start,
+      range.end,
+      range.reverse === true,
+      limit,
+      visit,
+    );
   }
 
   /**

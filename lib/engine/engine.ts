@@ -31,6 +31,7 @@ import { assert, unreachable } from "../_assert.ts";
 import {
   type Art,
   type CollectedEntry,
+  type EntryVisitor,
   lookupNotLoaded,
   NodeNotLoaded,
   type StubRef,
@@ -516,6 +517,21 @@ export class Engine {
   ): number {
     this.#groups.applyPending();
     return this.#trie.readRange({ start, end, reverse }, limit, into);
+  }
+
+  /**
+   * Visits up to `limit` entries of `[start, end)` in one walk of the trie (a
+   * scan's pass); throws `NodeNotLoaded` at a stub, after the entries before it.
+   */
+  visitRange(
+    start: Uint8Array,
+    end: Uint8Array | undefined,
+    reverse: boolean,
+    limit: number,
+    visit: EntryVisitor,
+  ): number {
+    this.#groups.applyPending();
+    return this.#trie.visitRange({ start, end, reverse }, limit, visit);
   }
 
   /** Loads what a list's walk met, and some records below it, from cached slabs; false if that needs a read. */

@@ -37,6 +37,7 @@ import {
 import type { CheckpointResult } from "../engine/checkpointer.ts";
 import type { CheckpointOptions, EpochStats } from "../engine/epochs.ts";
 import { EntryIterator, type ListSource } from "./_list.ts";
+import { scanEntries, type ScanSource } from "./_scan.ts";
 import {
   engineConfig,
   type OpenOptions,
@@ -211,6 +212,8 @@ export class Store implements AtomicCommitter {
   readonly #engine: Engine;
   /** What `list` iterators read from: the engine's trie and loader. */
   readonly #listSource: ListSource;
+  /** What `scan` visits: the same trie and loader. */
+  readonly #scanSource: ScanSource;
 
   static {
     readWriteCounters = (store) => store.#engine.writeCounters();
@@ -222,6 +225,13 @@ export class Store implements AtomicCommitter {
       checkOpen: () => engine.checkOpen("list"),
       read: (start, end, reverse, limit, into) =>
         engine.readRange(start, end, reverse, limit, into),
+      loadCached: (unloaded) => engine.loadListCached(unloaded),
+      load: (unloaded) => engine.loadList(unloaded),
+    };
+    this.#scanSource = {
+      checkOpen: () => engine.checkOpen("scan"),
+      visit: (start, end, reverse, limit, visit) =>
+        engine.visitRange(start, end, reverse, limit, visit),
       loadCached: (unloaded) => engine.loadListCached(unloaded),
       load: (unloaded) => engine.loadList(unloaded),
     };
@@ -414,6 +424,52 @@ export class Store implements AtomicCommitter {
       limit,
       options.reverse === true,
     );
+  }
+
+  /**
+   * Calls `visit(key, value)` for each entry a selector selects, in byte
+   * order (or reversed), as `list` would list them; `visit` returning
+   * `false` stops the scan. The key is a view valid only during the call
+   * (copy it to keep it). Much cheaper than `list` per entry: the entries
+   * are visited in passes of one synchronous walk each (up to 65,536
+   * entries, or up to a node not loaded yet), each pass one state of the
+   * store; writes between passes may or may not be seen.
+   *
+   * @returns How many entries were visited.
+   * @throws {TypeError} as {@link Store.list} does, or if `visit` is not a function.
+   * @throws {RangeError} if `limit` is not a positive integer.
+   *
+   * @example
+   * ```ts
+   * import { openStore, MemoryBlockStorage } from "../../mod.ts";
+   * const store = await openStore({ storage: new MemoryBlockStorage() });
+   * for (const word of ["the cat", "the dog", "a cat"]) await store.add(word, 2);
+   * let total = 0;
+   * const visited = await store.scan({ prefix: "the " }, (_key, value) => void (total += value));
+   * console.assert(visited === 2 && total === 4);
+   * await store.close();
+   * ```
+   */
+  scan(
+    selector: ListSelector,
+    visit: (key: Uint8Array, value: number) => boolean | void,
+    options: ListOptions = {},
+  ): Promise<number> {
+    if (arguments.length > 3) {
+      throw tooManyArguments("scan", "selector, visit, options", arguments.length);
+    }
+    this.#engine.checkOpen("scan");
+    const range = selectorRange(selector);
+    if (typeof visit !== "function") {
+      throw new TypeError(`Cannot scan: visit must be a function, got ${typeof visit}`);
+    }
+    checkOptions(options, listOptionTypes, { ...listOptionsPlace, operation: "scan" });
+    const limit = options.limit ?? Number.MAX_SAFE_INTEGER;
+    if (!Number.isSafeInteger(limit) || limit < 1) {
+      throw new RangeError(`Cannot scan: limit must be a positive integer, got ${limit}`);
+    }
+    const reverse = options.reverse === true;
+    return scanEntries(this.#scanSource, { ...range, reverse }, limit, visit);
   }
 
   /**

@@ -1,0 +1,106 @@
+/**
+ * `Store.scan`: visits the entries of a range with a callback, in passes of
+ * one synchronous walk each, where `list` hands out one object and one
+ * promise per entry. A continuation query that reads thousands of entries
+ * (the n-gram store's `next`) pays tens of nanoseconds an entry instead of
+ * hundreds.
+ *
+ * A pass ends at {@link scanPassEntriesMax} entries or at a node not loaded
+ * yet; the next pass starts after the last key visited, so each pass is one
+ * state of the store and writes between passes may or may not be seen (as
+ * between `list`'s batches).
+ *
+ * @module
+ */
+
+import { assert } from "../_assert.ts";
+import { type EntryVisitor, NodeNotLoaded } from "../art/art.ts";
+
+/** What a scan reads from: the engine's trie and loader. */
+export interface ScanSource {
+  /** Throws if the store may no longer be read (closed). */
+  checkOpen(): void;
+  /** Visits up to `limit` entries of `[start, end)` in one walk; may throw {@link NodeNotLoaded}. */
+  visit(
+    start: Uint8Array,
+    end: Uint8Array | undefined,
+    reverse: boolean,
+    limit: number,
+    visit: EntryVisitor,
+  ): number;
+  /** Loads what a walk met from cached image slabs, at once; false if that needs a read. */
+  loadCached(unloaded: NodeNotLoaded): boolean;
+  /** Loads what a walk met (and some of what lies after it). */
+  load(unloaded: NodeNotLoaded): Promise<void>;
+}
+
+/** Entries one pass visits at most, between two checks that the store is still open. */
+export const scanPassEntriesMax = 1 << 16;
+/** Loads one scan makes at most (each loads at least one node: far above any trie). */
+const scanLoadsMax = 1 << 30;
+
+/** The last key a scan visited, copied into a buffer it reuses. */
+class LastKey {
+  #bytes = new Uint8Array(64);
+  length = -1;
+
+  set(key: Uint8Array): void {
+    if (key.length > this.#bytes.length) this.#bytes = new Uint8Array(key.length * 2);
+    this.#bytes.set(key);
+    this.length = key.length;
+  }
+
+  /** The key, copied. */
+  copy(): Uint8Array {
+    return this.#bytes.slice(0, this.length);
+  }
+
+  /** The smallest key after it: the key and a zero byte. */
+  successor(): Uint8Array {
+    const next = new Uint8Array(this.length + 1);
+    next.set(this.#bytes.subarray(0, this.length));
+    return next;
+  }
+}
+
+/** Visits up to `limit` entries of `[start, end)`; returns how many (see the module notes). */
+export async function scanEntries(
+  source: ScanSource,
+  range: { start: Uint8Array; end: Uint8Array | undefined; reverse: boolean },
+  limit: number,
+  visit: EntryVisitor,
+): Promise<number> {
+  let { start, end } = range;
+  const last = new LastKey();
+  let visited = 0;
+  let stopped = false;
+  const each: EntryVisitor = (key, value) => {
+    last.set(key);
+    visited++;
+    if (visit(key, value) === false) stopped = true;
+    return !stopped;
+  };
+  for (let loads = 0;;) {
+    source.checkOpen();
+    const before = visited;
+    const want = Math.min(scanPassEntriesMax, limit - visited);
+    let unloaded: NodeNotLoaded | undefined;
+    try {
+      source.visit(start, end, range.reverse, want, each);
+    } catch (error) {
+      if (!(error instanceof NodeNotLoaded)) throw error;
+      unloaded = error;
+    }
+    assert(visited <= limit, "scanned past the limit");
+    if (stopped || visited === limit) return visited;
+    if (unloaded === undefined && visited - before < want) return visited;
+    if (visited > before) {
+      if (range.reverse) end = last.copy();
+      else start = last.successor();
+    }
+    if (unloaded !== undefined) {
+      assert(++loads <= scanLoadsMax, "a scan's loads are bounded");
+      if (!source.loadCached(unloaded)) await source.load(unloaded);
+    }
+  }
+}
