@@ -10,7 +10,7 @@
  * @module
  */
 
-import { type Entry, getManyKeysMax } from "../../mod.ts";
+import { getManyKeysMax } from "../../mod.ts";
 import {
   idBytesMax,
   idRead,
@@ -136,13 +136,29 @@ export async function countMany(
   return counts;
 }
 
-/** The entries under `prefix` in `shard`, each given to `visit`. */
-async function scan(
+/** Calls `visit` for each entry under `prefix` in `shard` (the key is a view valid during the call). */
+function scan(
   shard: Shard,
   prefix: Uint8Array,
-  visit: (entry: Entry) => void,
-): Promise<void> {
-  for await (const entry of shard.store.list({ prefix })) visit(entry);
+  visit: (key: Uint8Array, value: number) => void,
+): Promise<number> {
+  return shard.store.scan({ prefix }, visit);
+}
+
+/** The `top` best next words under `prefix` (whose keys end in one more word id) in `shard`. */
+async function topUnder(
+  shard: Shard,
+  prefix: Uint8Array,
+  top: number,
+): Promise<[Uint8Array, number][]> {
+  const best = new TopK(shard, top);
+  await scan(shard, prefix, (key, value) => {
+    if (!readId(key, prefix.length, key.length) || idRead.end !== key.length) {
+      throw new Error(`Shard ${shard.index} holds a malformed key`);
+    }
+    best.offer(idRead.id, value);
+  });
+  return best.sorted();
 }
 
 /**
@@ -155,24 +171,19 @@ export async function next(
   history: Tokens,
   top: number,
 ): Promise<Continuation[]> {
-  const best = new TopK(top);
   const order = tokenCount(history);
+  let kept: [Uint8Array, number][];
   if (order === 0) {
-    for (const shard of shards) {
-      await scan(shard, Uint8Array.of(1), (entry) => {
-        best.offer(wordsOf(shard, entry.key, 1)[0], entry.value);
-      });
-    }
+    const lists: [Uint8Array, number][][] = [];
+    for (const shard of shards) lists.push(await topUnder(shard, Uint8Array.of(1), top));
+    kept = mergeTop(lists, top);
   } else {
     const shard = shards[shardIndexOf(history, shards.length)];
     const prefix = keyOf(shard, order + 1, history, order);
     if (prefix === undefined) return [];
-    await scan(shard, prefix, (entry) => {
-      if (!readId(entry.key, prefix.length, entry.key.length)) return;
-      best.offer(wordOfId(shard, idRead.id), entry.value);
-    });
+    kept = await topUnder(shard, prefix, top);
   }
-  return best.sorted().map(([word, count]) => ({ word: wordText(word), count }));
+  return kept.map(([word, count]) => ({ word: wordText(word), count }));
 }
 
 /** N1+(h •): how many distinct words follow `history`. */
@@ -181,16 +192,15 @@ export async function continuationCount(
   history: Tokens,
 ): Promise<number> {
   const order = tokenCount(history);
-  let found = 0;
   if (order === 0) {
-    for (const shard of shards) await scan(shard, Uint8Array.of(1), () => found++);
+    let found = 0;
+    for (const shard of shards) found += await scan(shard, Uint8Array.of(1), () => {});
     return found;
   }
   const shard = shards[shardIndexOf(history, shards.length)];
   const prefix = keyOf(shard, order + 1, history, order);
   if (prefix === undefined) return 0;
-  await scan(shard, prefix, () => found++);
-  return found;
+  return await scan(shard, prefix, () => {});
 }
 
 /**
@@ -246,18 +256,26 @@ export async function orderTotals(shards: readonly Shard[]): Promise<OrderTotals
   return found;
 }
 
-/** The `top` best (count, then word bytes) of what it is offered. */
+/**
+ * The `top` best (highest count, then lowest word bytes) of the words it is
+ * offered by id. Most offers lose to the last word kept on the count alone,
+ * so a word's bytes are looked up only on a tie or when it is kept.
+ */
 class TopK {
   readonly #top: number;
+  readonly #shard: Shard;
   readonly #kept: [Uint8Array, number][] = [];
 
-  constructor(top: number) {
+  constructor(shard: Shard, top: number) {
+    this.#shard = shard;
     this.#top = top;
   }
 
-  /** Considers `word` (kept as given: pass a copy or a view that stays valid) with `count`. */
-  offer(word: Uint8Array, count: number): void {
+  /** Considers word `id` of the shard with `count`. */
+  offer(id: number, count: number): void {
     const kept = this.#kept;
+    if (kept.length === this.#top && count < kept[kept.length - 1][1]) return;
+    const word = wordOfId(this.#shard, id);
     if (kept.length === this.#top && !better(word, count, kept[kept.length - 1])) return;
     let at = kept.length;
     while (at > 0 && better(word, count, kept[at - 1])) at--;
@@ -269,6 +287,12 @@ class TopK {
   sorted(): [Uint8Array, number][] {
     return this.#kept;
   }
+}
+
+/** Merges kept lists of several shards into the `top` best. */
+function mergeTop(lists: [Uint8Array, number][][], top: number): [Uint8Array, number][] {
+  return lists.flat().sort((x, y) => (better(x[0], x[1], y) ? -1 : better(y[0], y[1], x) ? 1 : 0))
+    .slice(0, top);
 }
 
 /** Whether (word, count) ranks above `other`. */
