@@ -36,7 +36,11 @@ export class ImportConflictError extends Error {
   /** The shard whose progress moved. */
   readonly shard: number;
 
-  /** @param shard The shard whose progress moved. */
+  /**
+   * Builds the error for a shard whose progress moved.
+   *
+   * @param shard The shard whose progress moved.
+   */
   constructor(shard: number) {
     super(
       `Cannot import: the file's progress in shard ${shard} moved while this import ran; ` +

@@ -49,6 +49,8 @@ export class ShardFailedError extends Error {
   readonly shard: number;
 
   /**
+   * Builds the error for a write to shard `shard`, stopped by `cause`.
+   *
    * @param shard The shard's index.
    * @param cause The failure that stopped it.
    */

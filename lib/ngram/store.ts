@@ -32,6 +32,8 @@ import {
   shardIndexOf,
 } from "./_query.ts";
 import { tokenCount, tokenize, type Tokens } from "./_text.ts";
+import { type FileProgress, type FileReading, fileSource } from "./_files.ts";
+import type { InputFormat } from "./input.ts";
 import {
   chunkNgramsDefault,
   type ImportOutcome,
@@ -44,6 +46,8 @@ import {
 
 export type {
   Continuation,
+  FileProgress,
+  FileReading,
   ImportOutcome,
   ImportSource,
   NgramCount,
@@ -104,6 +108,57 @@ export interface ImportSourceOptions {
   chunkNgrams?: number;
   /** Chunks between two syncs. */
   syncEveryChunks?: number;
+}
+
+/** Options of {@link NgramStore.importFile}: how to read the file, and progress. */
+export interface ImportFileOptions extends FileReading {
+  /** Called as the file is read (about every MiB of it). */
+  onProgress?: (progress: FileProgress) => void;
+  /** N-grams gathered over all shards before a commit (default 65,536). */
+  chunkNgrams?: number;
+}
+
+/** What {@link NgramStore.importFile} did. */
+export interface FileImportOutcome extends ImportOutcome {
+  /** The file. */
+  path: string;
+  /** The format it was read as. */
+  format: InputFormat;
+  /** Its identity: the digest of its content (hex). */
+  digest: string;
+}
+
+const importFileTypes: OptionTypes = {
+  format: ["auto", "v2", "v3", "tsv", "text"],
+  years: "object",
+  minCount: "number",
+  tags: ["drop", "keep"],
+  order: "number",
+  onProgress: { expected: "a function", test: (v) => typeof v === "function" },
+  chunkNgrams: "number",
+};
+
+/** Throws a RangeError unless a reading's numbers are in range. */
+function checkReading(options: ImportFileOptions): void {
+  const { years, minCount, order } = options;
+  if (years !== undefined) {
+    const { from, to } = years;
+    if (!Number.isInteger(from) || !Number.isInteger(to) || from > to) {
+      throw new RangeError(`Cannot import: years must be integers from ≤ to, got ${from}..${to}`);
+    }
+  }
+  if (minCount !== undefined && (!Number.isSafeInteger(minCount) || minCount < 1)) {
+    throw new RangeError(`Cannot import: minCount must be a positive integer, got ${minCount}`);
+  }
+  const chunk = options.chunkNgrams;
+  if (chunk !== undefined && (!Number.isSafeInteger(chunk) || chunk < 1)) {
+    throw new RangeError(`Cannot import: chunkNgrams must be a positive integer, got ${chunk}`);
+  }
+  if (order !== undefined && (!Number.isInteger(order) || order < 1 || order > orderMax)) {
+    throw new RangeError(
+      `Cannot import: order must be an integer from 1 to ${orderMax}, got ${order}`,
+    );
+  }
 }
 
 /** One shard in {@link NgramStats}. */
@@ -260,6 +315,34 @@ export class NgramStore {
     );
     this.#importing = run;
     return run;
+  }
+
+  /**
+   * Imports one file exactly once: its identity is the digest of its
+   * content, so a file imported again (under any name) changes nothing, and
+   * an import cut by a crash continues where its durable progress says.
+   *
+   * @example
+   * ```ts
+   * import { openNgramStore } from "./store.ts";
+   * const dir = await Deno.makeTempDir();
+   * const file = `${dir}/counts.tsv`;
+   * await Deno.writeTextFile(file, "the cat\t3\nthe dog\t2\n");
+   * const store = await openNgramStore(`${dir}/store`, { shards: 2 });
+   * console.assert((await store.importFile(file)).status === "imported");
+   * console.assert((await store.importFile(file)).status === "already-imported");
+   * console.assert((await store.count("the cat")) === 3);
+   * await store.close();
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  async importFile(path: string, options: ImportFileOptions = {}): Promise<FileImportOutcome> {
+    this.#checkOpen("import");
+    checkOptions(options, importFileTypes, { ...openPlace, operation: "import" });
+    checkReading(options);
+    const file = await fileSource(path, options, options.onProgress);
+    const outcome = await this.importSource(file.source, { chunkNgrams: options.chunkNgrams });
+    return { ...outcome, path, format: file.format, digest: file.digest };
   }
 
   /**
