@@ -59,6 +59,8 @@ export class Cursor {
   #depths: number[] = [];
   #marks: number[] = [];
   #key = new Uint8Array(keyBufferBytesInitial);
+  /** Views of `#key` by length, for {@link Cursor.keyView} (emptied when `#key` grows). */
+  #views: Uint8Array[] = [];
   #keyLength = 0;
   #value = noValue;
   /** Yielded keys are views into this block, which is never written twice. */
@@ -87,9 +89,19 @@ export class Cursor {
     return block.subarray(start, start + length);
   }
 
-  /** The key at the current position: a view of the cursor's buffer, valid until it moves. */
+  /**
+   * The key at the current position: a view of the cursor's buffer, valid
+   * until it moves. Views are kept per length, so a walk allocates one per
+   * key length it meets, not one per entry.
+   */
   keyView(): Uint8Array {
-    return this.#key.subarray(0, this.#keyLength);
+    const length = this.#keyLength;
+    let view = this.#views[length];
+    if (view === undefined) {
+      view = this.#key.subarray(0, length);
+      this.#views[length] = view;
+    }
+    return view;
   }
 
   /** Compares the current key with `bound` in byte order: negative, zero or positive. */
@@ -274,6 +286,7 @@ export class Cursor {
       const grown = new Uint8Array(Math.min(Math.max(end + 1, this.#key.length * 2), framesMax));
       grown.set(this.#key);
       this.#key = grown;
+      this.#views = [];
     }
     const key = this.#key;
     const u8 = a.u8;

@@ -32,6 +32,7 @@ import {
   shardIndexOf,
 } from "./_query.ts";
 import { tokenCount, tokenize, type Tokens } from "./_text.ts";
+import { countStrings } from "./_count.ts";
 import { type FileProgress, type FileReading, fileSource } from "./_files.ts";
 import type { InputFormat } from "./input.ts";
 import {
@@ -365,7 +366,10 @@ export class NgramStore {
   /** The counts of many n-grams, in order; 0 where absent. */
   countMany(ngrams: readonly string[]): Promise<number[]> {
     this.#checkOpen("count");
-    return countMany(this.#shards, ngrams.map((ngram) => tokenize(ngram, "count")));
+    if (!Array.isArray(ngrams)) {
+      throw new TypeError(`Cannot count: give an array of n-grams, got ${typeof ngrams}`);
+    }
+    return countStrings(this.#shards, ngrams);
   }
 
   /**

@@ -178,3 +178,25 @@ Deno.test("ngram store: Stupid Backoff backs off by alpha to shorter histories",
   assert.equal(await store.stupidBackoff("the dog"), 0);
   await store.close();
 });
+
+Deno.test("ngram store: countMany checks every n-gram and answers in order, 0 where absent", async () => {
+  const store = await openNgramStore({ storage: memoryFactory(), shards: 3 });
+  await store.importSource(linesSource(1, fileA));
+  const expected = recount(fileA);
+  const asked = [...expected.keys(), "zebra", "the zebra", "zebra the cat", "über", "中文 词 x"];
+  assert.deepEqual(
+    await store.countMany(asked),
+    asked.map((ngram) => expected.get(ngram) ?? 0),
+  );
+  assert.deepEqual(await store.countMany([]), []);
+  await assert.rejects(store.countMany(["the  cat"]), /empty token/);
+  await assert.rejects(store.countMany(["zebra  cat"]), /empty token/);
+  await assert.rejects(store.countMany(["the cat "]), /empty token/);
+  await assert.rejects(store.countMany([" the"]), /empty token/);
+  await assert.rejects(store.countMany(["\ud800"]), /lone surrogate/);
+  await assert.rejects(store.countMany([3 as never]), /must be a string/);
+  await assert.rejects(store.countMany([Array(65).fill("the").join(" ")]), RangeError);
+  await assert.rejects(store.countMany([Array(65).fill("zz").join(" ")]), RangeError);
+  assert.equal(await store.count(""), 0);
+  await store.close();
+});
