@@ -1,0 +1,185 @@
+// deno-lint-ignore-file no-console
+/**
+ * `deno task ngram-bench`: the n-gram store's numbers (issue 16), measured
+ * side by side in one run on one Google-shaped v2 file it writes:
+ *
+ * - import: rows/s and distinct n-grams/s into the n-gram store, and the
+ *   same rows loaded into SQLite (`node:sqlite`, `INSERT … ON CONFLICT`,
+ *   one transaction per 50,000 n-grams) through the same reader;
+ * - bytes on disk per n-gram after a compaction;
+ * - `countMany` per second through the library, the store loaded;
+ * - `next(history, { top: 10 })` latency (p50, p99) on histories with
+ *   thousands of continuations.
+ *
+ * Every answer is checked against the file's sums (a sample of n-grams).
+ *
+ * ```sh
+ * deno task ngram-bench [--ngrams N] [--shards N] [--json FILE]
+ * ```
+ *
+ * @module
+ */
+
+import { DatabaseSync } from "node:sqlite";
+import { openNgramStore } from "../lib/ngram/mod.ts";
+import { readNgrams } from "../lib/ngram/read.ts";
+import { writeV2Bigrams } from "./_ngram_data.ts";
+
+interface Options {
+  ngrams: number;
+  shards: number;
+  json?: string;
+}
+
+function parseArgs(args: string[]): Options {
+  const options: Options = { ngrams: 2_000_000, shards: 8 };
+  for (let at = 0; at < args.length; at++) {
+    const value = args[++at];
+    if (args[at - 1] === "--ngrams") options.ngrams = Number(value);
+    else if (args[at - 1] === "--shards") options.shards = Number(value);
+    else if (args[at - 1] === "--json") options.json = value;
+    else {throw new TypeError(
+        `Unknown argument "${args[at - 1]}"; usage: --ngrams N --shards N --json FILE`,
+      );}
+  }
+  return options;
+}
+
+/** Bytes of every file under `dir`. */
+async function du(dir: string): Promise<number> {
+  let bytes = 0;
+  for await (const entry of Deno.readDir(dir)) {
+    const path = `${dir}/${entry.name}`;
+    bytes += entry.isDirectory ? await du(path) : (await Deno.stat(path)).size;
+  }
+  return bytes;
+}
+
+/** Loads the file's rows into SQLite as the store takes them; returns seconds. */
+async function loadSqlite(file: string, dir: string): Promise<number> {
+  const db = new DatabaseSync(`${dir}/ngrams.sqlite3`);
+  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+  db.exec("CREATE TABLE ngrams (ngram TEXT PRIMARY KEY, count INTEGER NOT NULL) WITHOUT ROWID");
+  const upsert = db.prepare(
+    "INSERT INTO ngrams (ngram, count) VALUES (?, ?) " +
+      "ON CONFLICT (ngram) DO UPDATE SET count = count + excluded.count",
+  );
+  const decoder = new TextDecoder();
+  let pending = 0;
+  const started = performance.now();
+  db.exec("BEGIN");
+  await readNgrams(file, {
+    format: "v2",
+    filters: { minCount: 1, tags: "drop", order: 3 },
+    sink: {
+      ngram(bytes, start, end, count) {
+        upsert.run(decoder.decode(bytes.subarray(start, end)), count);
+        pending++;
+      },
+      boundary() {
+        if (pending < 50_000) return;
+        db.exec("COMMIT");
+        db.exec("BEGIN");
+        pending = 0;
+      },
+    },
+  });
+  db.exec("COMMIT");
+  const seconds = (performance.now() - started) / 1000;
+  db.close();
+  return seconds;
+}
+
+/** The `p`-quantile of sorted `values`. */
+function quantile(values: number[], p: number): number {
+  return values[Math.min(values.length - 1, Math.floor(p * values.length))];
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(Deno.args);
+  const dir = await Deno.makeTempDir({ prefix: "ngram-bench-" });
+  try {
+    const file = `${dir}/googlebooks-eng-all-2gram-20120701-bench.gz`;
+    const data = await writeV2Bigrams(file, { ngrams: options.ngrams, words: 200_000, seed: 1 });
+    console.log(
+      `input: ${data.rows} rows, ${data.ngrams} distinct bigrams, ` +
+        `${(data.fileBytes / 1e6).toFixed(1)} MB gzip (${
+          (data.textBytes / 1e6).toFixed(1)
+        } MB text)`,
+    );
+    const store = await openNgramStore(`${dir}/store`, { shards: options.shards });
+    const started = performance.now();
+    const outcome = await store.importFile(file, { format: "v2" });
+    const importSeconds = (performance.now() - started) / 1000;
+    const counts = await store.countMany(data.sample.map(([ngram]) => ngram));
+    const wrong = data.sample.filter(([, sum], at) => counts[at] !== sum).length;
+    if (wrong > 0) throw new Error(`${wrong} of ${data.sample.length} sampled counts are wrong`);
+    const lookups = data.sample.map(([ngram]) => ngram);
+    const queries: string[] = [];
+    while (queries.length < 1_000_000) queries.push(...lookups);
+    const countStarted = performance.now();
+    for (let at = 0; at < queries.length; at += 100_000) {
+      await store.countMany(queries.slice(at, at + 100_000));
+    }
+    const countRate = queries.length / ((performance.now() - countStarted) / 1000);
+    const histories: string[] = [];
+    for (const word of data.topFirstTokens) {
+      const n = await store.continuationCount(word);
+      if (n >= 1_000 && n <= 10_000) histories.push(word);
+    }
+    const latencies: number[] = [];
+    for (let round = 0; round < 200; round++) {
+      for (const history of histories) {
+        const at = performance.now();
+        await store.next(history, { top: 10 });
+        latencies.push(performance.now() - at);
+      }
+    }
+    latencies.sort((a, b) => a - b);
+    await store.compact();
+    await store.close();
+    const storeBytes = await du(`${dir}/store`);
+    const sqliteSeconds = await loadSqlite(file, dir);
+    const report = {
+      rows: data.rows,
+      ngrams: data.ngrams,
+      shards: options.shards,
+      importSeconds,
+      rowsPerSecond: data.rows / importSeconds,
+      ngramsPerSecond: data.ngrams / importSeconds,
+      sqliteSeconds,
+      sqliteRowsPerSecond: data.rows / sqliteSeconds,
+      speedupOverSqlite: sqliteSeconds / importSeconds,
+      bytesPerNgram: storeBytes / data.ngrams,
+      countPerSecond: countRate,
+      nextHistories: histories.length,
+      nextP50Ms: quantile(latencies, 0.5),
+      nextP99Ms: quantile(latencies, 0.99),
+      written: outcome.ngrams,
+    };
+    console.log(
+      `import: ${(report.rowsPerSecond / 1e6).toFixed(2)}M rows/s, ` +
+        `${(report.ngramsPerSecond / 1e6).toFixed(2)}M n-grams/s (${importSeconds.toFixed(1)} s, ` +
+        `${options.shards} shards)`,
+    );
+    console.log(
+      `sqlite: ${(report.sqliteRowsPerSecond / 1e6).toFixed(2)}M rows/s (${
+        sqliteSeconds.toFixed(1)
+      } s): ` +
+        `tallytrie ${report.speedupOverSqlite.toFixed(1)}× faster`,
+    );
+    console.log(`disk: ${report.bytesPerNgram.toFixed(2)} bytes per n-gram after compaction`);
+    console.log(`count: ${(countRate / 1e6).toFixed(2)}M per second (countMany, 100,000 a call)`);
+    console.log(
+      `next top 10: p50 ${report.nextP50Ms.toFixed(3)} ms, p99 ${report.nextP99Ms.toFixed(3)} ms ` +
+        `over ${histories.length} histories with 1,000 to 10,000 continuations`,
+    );
+    if (options.json !== undefined) {
+      await Deno.writeTextFile(options.json, JSON.stringify(report, null, 2));
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+if (import.meta.main) await main();
