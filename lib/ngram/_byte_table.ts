@@ -95,6 +95,18 @@ export class ByteTable {
     return this.#arena.slice(this.#starts[index], this.#starts[index + 1]);
   }
 
+  /**
+   * Empties the table and gives it a new arena, so views handed out before
+   * ({@link ByteTable.view}) keep their bytes: a caller that gave them away
+   * (an import's keys, to the store) never sees them change.
+   */
+  clear(): void {
+    this.#arena = new Uint8Array(this.#arena.length);
+    this.#arenaUsed = 0;
+    this.#size = 0;
+    this.#slots.fill(0);
+  }
+
   /** Drops every entry from `size` on (the newest ones). */
   truncate(size: number): void {
     assert(size >= 0 && size <= this.#size, "a byte table shrinks to a size it had");

@@ -43,3 +43,15 @@ Deno.test("byte table: truncate forgets the newest entries and only them", () =>
   table.truncate(0);
   assert.equal(find(table, "k0"), -1);
 });
+
+Deno.test("byte table: clear keeps the bytes of views handed out before it", () => {
+  const table = new ByteTable();
+  add(table, "kept");
+  const view = table.view(0);
+  table.clear();
+  assert.equal(table.size, 0);
+  assert.equal(find(table, "kept"), -1);
+  add(table, "over");
+  assert.deepEqual(view, encoder.encode("kept"));
+  assert.deepEqual(table.view(0), encoder.encode("over"));
+});

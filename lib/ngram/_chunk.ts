@@ -45,9 +45,12 @@ export class ShardChunk {
     return this.#keys.size === 0 && this.firstNewId === this.shard.vocabularySize;
   }
 
-  /** Key `index`'s bytes (a fresh copy the store may keep). */
+  /**
+   * Key `index`'s bytes: a view the store may keep, since {@link reset}
+   * moves the chunk to a new arena instead of writing over this one.
+   */
   key(index: number): Uint8Array {
-    return this.#keys.copy(index);
+    return this.#keys.view(index);
   }
 
   /** Key `index`'s count. */
@@ -93,7 +96,7 @@ export class ShardChunk {
 
   /** Empties the chunk after its commit. */
   reset(): void {
-    this.#keys.truncate(0);
+    this.#keys.clear();
     this.#counts = [];
     this.firstNewId = this.shard.vocabularySize;
   }
