@@ -16,6 +16,7 @@ import {
 } from "../mod.ts";
 import { compactingFileName, imageFileName } from "../lib/image/image_file.ts";
 import { slabBytes } from "../lib/image/allocation.ts";
+import { headerSlotBytes, headerSlotOffsets } from "../lib/image/header.ts";
 import { FaultyStorage, ForwardingFile, ForwardingStorage } from "./_storage_wrappers.ts";
 import { compactionDue } from "../lib/engine/checkpointer.ts";
 
@@ -705,8 +706,52 @@ Deno.test("open: a damaged slot A beside a blank slot B reads as fresh only if t
   await damage(reclaimed);
   await assert.rejects(
     openStore({ storage: reclaimed, walSegmentBytes: 4096, checkpoint: { auto: false } }),
-    CorruptionError,
+    (error: unknown) => error instanceof CorruptionError && error.file === imageFileName,
   );
+});
+
+Deno.test("open: a slot blanked at close beside a damaged one is a lost image, reported at that slot", async () => {
+  // Sim seed 810347 (hostile): a failed commit (there a short header write,
+  // here its fsync) leaves its slot blank at close (above), and a misdirected
+  // table write then damaged the other, current slot. No valid header, one slot blank: what a new image
+  // whose initialisation was lost looks like. But the log, reclaimed by the
+  // commits before, starts past record 1: the image is lost, and open must
+  // name its damaged slot (not the log, which is whole) and write nothing.
+  for (const checkpoints of [2, 3]) { // the failed commit writes slot A, then slot B
+    const storage = new FailingImageSync();
+    const memory = storage as unknown as MemoryBlockStorage;
+    const store = await reopen(memory, { walSegmentBytes: 4096 });
+    for (let round = 0; round <= checkpoints; round++) {
+      for (let index = 0; index < 200; index++) await store.add(`key ${index % 20}`, 1);
+      if (round === checkpoints) storage.failAt = storage.imageSyncs + 2; // after the header write
+      if (round < checkpoints) await store.checkpoint();
+      else await assert.rejects(store.checkpoint(), StorageIoError);
+    }
+    await store.close();
+    const image = await storage.open(imageFileName);
+    const slots = await Promise.all(
+      headerSlotOffsets.map((offset) => image.read(offset, headerSlotBytes)),
+    );
+    const blank = slots.findIndex((slot) => slot.every((byte) => byte === 0));
+    assert.equal(blank, checkpoints % 2 === 0 ? 0 : 1, "the failed commit's slot is blank");
+    const damaged = headerSlotOffsets[1 - blank];
+    await image.write(damaged + 3584, new Uint8Array(40).fill(0x5a)); // a misplaced table chunk
+    await image.close();
+    const names = (await storage.list()).filter((name) => name.endsWith(".wal"));
+    assert.ok(!names.includes("wal-00000000000000000001.wal"), names.join(", "));
+    for (let open = 0; open < 2; open++) { // an open writes nothing: the next one reports the same
+      await assert.rejects(
+        reopen(memory, { walSegmentBytes: 4096 }),
+        (error: unknown) => {
+          assert.ok(error instanceof CorruptionError, String(error));
+          assert.equal(error.file, imageFileName, error.message);
+          assert.equal(error.offset, damaged, error.message);
+          assert.match(error.message, /is blank, .* but the log starts at record \d+/);
+          return true;
+        },
+      );
+    }
+  }
 });
 
 /** Memory whose fsyncs complete in a later turn of the event loop, as a disk's do. */

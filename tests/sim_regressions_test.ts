@@ -437,6 +437,19 @@ const pinned: Pinned[] = [
     drawnLoads: true,
     drawnImage: true,
   },
+  {
+    seed: 810347,
+    profile: "hostile",
+    durability: "mixed",
+    ops: 500,
+    sectorBytes: 512,
+    bug: "engine: a commit's header write failed and close blanked its slot; a misdirected " +
+      "table write had damaged the other slot: open took the pair for a new image's and " +
+      "reported records missing from the (whole) log instead of the damaged header slot",
+    seeAlso: "tests/checkpoint_test.ts: a slot blanked at close beside a damaged one",
+    drawnLoads: true,
+    drawnImage: true,
+  },
 ];
 
 for (const pin of pinned) {

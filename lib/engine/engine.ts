@@ -42,6 +42,7 @@ import { geometryProblem } from "../image/allocation.ts";
 import { ImageFile, type ImageSpace } from "../image/image_file.ts";
 import type { BlockStorage, Clock } from "../storage/block_storage.ts";
 import { type MutationKind, RecordKind } from "../wal/record.ts";
+import { firstSegmentLsn } from "../wal/segment.ts";
 import { Wal, type WalStats } from "../wal/wal.ts";
 import { poisonedCloseError, settleForClose } from "./_close.ts";
 import { Groups } from "./_groups.ts";
@@ -238,7 +239,8 @@ export class Engine {
     assert(geometryProblem(config.geometry) === undefined, "the image geometry is valid");
     assert(Number.isSafeInteger(config.segmentBytes) && config.segmentBytes > 0, "a segment size");
     const started = config.clock.now();
-    const image = await ImageFile.open(storage, config.geometry);
+    // A new image's log starts at record 1: one starting later means an image was lost.
+    const image = await ImageFile.open(storage, config.geometry, { logFirstLsn: firstSegmentLsn });
     try {
       const header = image.header;
       const coverage = header?.coverageLsn ?? 0;

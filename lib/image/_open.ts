@@ -78,15 +78,17 @@ export interface OpenedImage {
  * Opens the image file `name` (creating it if absent: `existed` says
  * whether it was listed), making a new one valid with `geometry` (the
  * caller checked it) and a new image file durable with its directory entry;
- * reads its current header and its allocation table. The file is closed
- * again if anything fails.
+ * reads its current header and its allocation table. `logFirstLsn`, the
+ * first LSN the store's log holds (undefined: no log, or not known), tells
+ * a new image from a lost one (see {@link checkNewImage}). The file is
+ * closed again if anything fails.
  *
  * @throws {CorruptionError} if both header slots, the geometry or the table are damaged.
  */
 export async function openImage(
   storage: BlockStorage,
   name: string,
-  options: { existed: boolean; geometry: ImageGeometry },
+  options: { existed: boolean; geometry: ImageGeometry; logFirstLsn?: number },
 ): Promise<OpenedImage> {
   const { existed, geometry } = options;
   assert(geometryProblem(geometry) === undefined, "the caller checked the geometry");
@@ -99,7 +101,10 @@ export async function openImage(
     }
     const slots = await readSlots(file);
     let current = currentHeader(imageFileName, slots[0], slots[1]);
-    if (current.header === undefined) current = await initialise(file, geometry);
+    if (current.header === undefined) {
+      checkNewImage(name, slots, options.logFirstLsn);
+      current = await initialise(file, geometry);
+    }
     assert(current.header !== undefined, "an image has a header once initialised");
     const problem = geometryProblem(current.header);
     if (problem !== undefined) {
@@ -159,6 +164,42 @@ export async function readSlots(file: BlockFile): Promise<Uint8Array[]> {
 
 function isDamaged(slot: Uint8Array): boolean {
   return !isBlank(slot) && typeof decodeHeaderSlot(slot) === "string";
+}
+
+/**
+ * Throws unless header slots holding no valid header (read as a new image
+ * by `currentHeader`) may be a new image's, given the first LSN the store's
+ * log holds (undefined: no log). A new image's slots are both blank, or one
+ * blank beside the other's torn first write. But a close also blanks the
+ * slot a failed commit wrote (`ImageFile.close`), so one blank slot
+ * beside a damaged one may be a committed image whose only valid slot was
+ * damaged since. Nothing was reclaimed from a new image's log (a reclaim
+ * stops at the lower coverage of the two slots, 0 for the empty header), so
+ * it starts at record 1: a log that starts later proves an image was lost,
+ * and the damaged slot is what open reports (writing nothing).
+ *
+ * @throws {CorruptionError} at the damaged slot if the log starts past record 1.
+ */
+function checkNewImage(
+  name: string,
+  slots: readonly Uint8Array[],
+  logFirstLsn: number | undefined,
+): void {
+  assert(slots.length === headerSlotOffsets.length, "both slots were read");
+  const damaged = slots.findIndex((slot) => !isBlank(slot));
+  if (damaged < 0 || logFirstLsn === undefined || logFirstLsn <= 1) return;
+  const other = 1 - damaged;
+  assert(isBlank(slots[other]), "no valid slot and one not blank: the other is blank");
+  const problem = decodeHeaderSlot(slots[damaged]);
+  assert(typeof problem === "string", "a slot read as a new image's is no valid header");
+  const slotName = (index: number) => (index === 0 ? "A" : "B");
+  throw new CorruptionError(
+    name,
+    headerSlotOffsets[damaged],
+    `header slot ${slotName(damaged)} is damaged (${problem}) and slot ${slotName(other)} ` +
+      `is blank, as only a new image's may be, but the log starts at record ${logFirstLsn}: ` +
+      `records 1..${logFirstLsn - 1}, which only the image held, are lost with it`,
+  );
 }
 
 /**

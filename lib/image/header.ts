@@ -154,6 +154,10 @@ export interface CurrentHeader {
  *   stops at the lower coverage of the two slots, 0 for that empty header),
  *   so the log replays whole.
  *
+ * A close blanks the slot a failed commit wrote, so one blank slot beside a
+ * damaged one may instead be a committed image whose valid slot was damaged
+ * since: `openImage` tells them apart by where the log starts.
+ *
  * @throws {CorruptionError} if no slot is valid and neither is blank.
  */
 export function currentHeader(file: string, slotA: Uint8Array, slotB: Uint8Array): CurrentHeader {

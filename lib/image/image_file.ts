@@ -93,6 +93,12 @@ interface Run {
   bytes: number;
 }
 
+/** What the store knows beside the image file, for {@link ImageFile.open}. */
+export interface ImageOpenOptions {
+  /** The first LSN the store's log holds, read from the directory's file names; undefined: no log. */
+  logFirstLsn?: (names: readonly string[]) => number | undefined;
+}
+
 /** An open image file. */
 export class ImageFile {
   readonly #file: BlockFile;
@@ -138,15 +144,25 @@ export class ImageFile {
    * caller: see `geometryProblem`); an existing one keeps the geometry its
    * header records.
    *
+   * `options.logFirstLsn` reads the first LSN the store's log holds from
+   * the directory's names (undefined: no log): header slots that read as a
+   * new image's (one blank, the other damaged) are one only beside a log
+   * that starts at record 1; else the damaged slot is reported. Without it,
+   * such slots read as a new image's.
+   *
    * @throws {CorruptionError} if both header slots, or the table, are damaged.
    */
   static async open(
     storage: BlockStorage,
     geometry: ImageGeometry = defaultGeometry,
+    options: ImageOpenOptions = {},
   ): Promise<ImageFile> {
     const names = await storage.list();
     const existed = names.includes(imageFileName);
-    return new ImageFile(await openImage(storage, imageFileName, { existed, geometry }));
+    const logFirstLsn = options.logFirstLsn?.(names);
+    return new ImageFile(
+      await openImage(storage, imageFileName, { existed, geometry, logFirstLsn }),
+    );
   }
 
   /**

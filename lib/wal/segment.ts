@@ -68,6 +68,16 @@ export function parseSegmentName(name: string): number | undefined {
   return Number.isSafeInteger(lsn) && lsn >= 1 ? lsn : undefined;
 }
 
+/** The lowest first LSN the segment file names among `names` declare, or undefined if none is one. */
+export function firstSegmentLsn(names: readonly string[]): number | undefined {
+  let first: number | undefined;
+  for (const name of names) {
+    const lsn = parseSegmentName(name);
+    if (lsn !== undefined && (first === undefined || lsn < first)) first = lsn;
+  }
+  return first;
+}
+
 /** A decoded segment header. */
 export interface SegmentHeader {
   /** LSN of the segment's first record. */
