@@ -109,8 +109,10 @@ export interface NgramFixtureOptions {
   seed: number;
   /** Distinct n-grams. */
   ngrams: number;
-  /** Most tokens per n-gram (each n-gram has 1 to this many); default 3. */
+  /** Most tokens per n-gram; default 3. */
   order?: number;
+  /** Fewest tokens per n-gram; default 1 (Google's files hold one order: give both). */
+  orderMin?: number;
   /** Fewest and most years per n-gram (v2, v3); default 1 and 6. */
   years?: { min: number; max: number };
   /** Words in the vocabulary; default 2,000. */
@@ -133,12 +135,13 @@ interface FixtureNgram {
 function fixtureNgrams(options: NgramFixtureOptions): FixtureNgram[] {
   const random = makeRandom(options.seed);
   const order = options.order ?? 3;
+  const orderMin = options.orderMin ?? 1;
   const words = vocabulary(random, options.words ?? 2000);
   const taggedShare = options.taggedShare ?? 0.08;
   const ngrams = new Set<string>();
   const attemptsMax = 100 * options.ngrams + 1000;
   for (let attempt = 0; ngrams.size < options.ngrams && attempt < attemptsMax; attempt++) {
-    const length = 1 + Math.floor(random() * order);
+    const length = orderMin + Math.floor(random() * (order - orderMin + 1));
     const tokens: string[] = [];
     for (let t = 0; t < length; t++) {
       const draw = random();
