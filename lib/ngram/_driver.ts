@@ -208,6 +208,7 @@ class Feed {
       start = lineFeedAt + 1;
     }
     const read = this.parser.parse(part, start, base, false);
+    assert.ok(read >= start && read <= part.length, "a parser stops inside what it was given");
     if (read < part.length) {
       this.#carryBase = base + read;
       this.#hold(part, read);

@@ -39,10 +39,11 @@ export function quote(value: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { InputFormatError } from "./read.ts";
  * const error = new InputFormatError("a.tsv", 3, "tsv", 'the count "x" is not a non-negative integer');
- * console.assert(error.file === "a.tsv" && error.line === 3 && error.format === "tsv");
- * console.assert(error.message === 'Cannot read "a.tsv" at line 3 (tsv): the count "x" is not a non-negative integer');
+ * assert.ok(error.file === "a.tsv" && error.line === 3 && error.format === "tsv");
+ * assert.ok(error.message === 'Cannot read "a.tsv" at line 3 (tsv): the count "x" is not a non-negative integer');
  * ```
  */
 export class InputFormatError extends Error {
@@ -80,9 +81,10 @@ export class InputFormatError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CorruptInputError } from "./read.ts";
  * const error = new CorruptInputError("a.gz", 2, "unexpected end of file");
- * console.assert(error.file === "a.gz" && error.linesRead === 2);
+ * assert.ok(error.file === "a.gz" && error.linesRead === 2);
  * ```
  */
 export class CorruptInputError extends Error {
@@ -118,9 +120,10 @@ export class CorruptInputError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { InputPathError } from "./read.ts";
  * const error = new InputPathError("out", 'Cannot read directory "out": it holds no data files');
- * console.assert(error.path === "out");
+ * assert.ok(error.path === "out");
  * ```
  */
 export class InputPathError extends Error {

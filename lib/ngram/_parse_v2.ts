@@ -48,6 +48,8 @@ export class V2Parser extends LineParser {
   #tagged = false;
   /** Whether it began before `resumeFrom`: passed over, neither handed nor filtered. */
   #resumed = false;
+  /** The offset of the run held last: runs are held in content order. */
+  #heldOffset = -1;
   readonly #yearFrom: number;
   readonly #yearTo: number;
 
@@ -152,6 +154,11 @@ export class V2Parser extends LineParser {
   /** Makes `b[start, end)` the pending n-gram's bytes, first row at `offset`. */
   #hold(b: Uint8Array, start: number, end: number, offset: number): void {
     const length = end - start;
+    // Per run, so not node:assert (its rest arguments allocate on every call).
+    if (length < 0 || offset <= this.#heldOffset) {
+      throw new Error("tallytrie invariant violated: runs are held in content order, whole");
+    }
+    this.#heldOffset = offset;
     if (length > this.#ngram.length) {
       this.#ngram = new Uint8Array(Math.max(length, 2 * this.#ngram.length));
     }

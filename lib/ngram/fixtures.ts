@@ -29,7 +29,16 @@
 import { gzipSync } from "node:zlib";
 import type { InputFilters, InputFormat } from "./input.ts";
 
-/** A deterministic PRNG (mulberry32): floats in [0, 1). */
+/**
+ * A deterministic PRNG (mulberry32): floats in [0, 1).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { makeRandom } from "./fixtures.ts";
+ * assert.ok(makeRandom(7)() === makeRandom(7)());
+ * ```
+ */
 export function makeRandom(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
@@ -109,8 +118,10 @@ export interface NgramFixtureOptions {
   seed: number;
   /** Distinct n-grams. */
   ngrams: number;
-  /** Most tokens per n-gram (each n-gram has 1 to this many); default 3. */
+  /** Most tokens per n-gram; default 3. */
   order?: number;
+  /** Fewest tokens per n-gram; default 1 (Google's files hold one order: give both). */
+  orderMin?: number;
   /** Fewest and most years per n-gram (v2, v3); default 1 and 6. */
   years?: { min: number; max: number };
   /** Words in the vocabulary; default 2,000. */
@@ -133,12 +144,13 @@ interface FixtureNgram {
 function fixtureNgrams(options: NgramFixtureOptions): FixtureNgram[] {
   const random = makeRandom(options.seed);
   const order = options.order ?? 3;
+  const orderMin = options.orderMin ?? 1;
   const words = vocabulary(random, options.words ?? 2000);
   const taggedShare = options.taggedShare ?? 0.08;
   const ngrams = new Set<string>();
   const attemptsMax = 100 * options.ngrams + 1000;
   for (let attempt = 0; ngrams.size < options.ngrams && attempt < attemptsMax; attempt++) {
-    const length = 1 + Math.floor(random() * order);
+    const length = orderMin + Math.floor(random() * (order - orderMin + 1));
     const tokens: string[] = [];
     for (let t = 0; t < length; t++) {
       const draw = random();
@@ -179,6 +191,14 @@ function joinLines(lines: string[], options: NgramFixtureOptions): string {
 /**
  * A Google Books Ngram v2 file's content: `ngram TAB year TAB match_count TAB
  * volume_count`, one row per n-gram and year, sorted by n-gram.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { v2Fixture } from "./fixtures.ts";
+ * const rows = v2Fixture({ seed: 1, ngrams: 10, lineEnd: "\r\n" }).split("\r\n");
+ * assert.ok(rows[0].split("\t").length === 4);
+ * ```
  */
 export function v2Fixture(options: NgramFixtureOptions): string {
   const lines: string[] = [];
@@ -188,7 +208,16 @@ export function v2Fixture(options: NgramFixtureOptions): string {
   return joinLines(lines, options);
 }
 
-/** A Google Books Ngram v3 file's content: `ngram TAB year,match,volume TAB ...`, sorted. */
+/**
+ * A Google Books Ngram v3 file's content: `ngram TAB year,match,volume TAB ...`, sorted.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { v3Fixture } from "./fixtures.ts";
+ * assert.ok(v3Fixture({ seed: 1, ngrams: 10 }).split("\n").length === 11);
+ * ```
+ */
 export function v3Fixture(options: NgramFixtureOptions): string {
   const lines = fixtureNgrams(options).map(({ ngram, rows }) =>
     [ngram, ...rows.map((row) => `${row.year},${row.match},${row.volume}`)].join("\t")
@@ -196,7 +225,16 @@ export function v3Fixture(options: NgramFixtureOptions): string {
   return joinLines(lines, options);
 }
 
-/** TSV counts (`ngram TAB count`), as a Spark or Hadoop job writes them. */
+/**
+ * TSV counts (`ngram TAB count`), as a Spark or Hadoop job writes them.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { tsvFixture } from "./fixtures.ts";
+ * assert.ok(/^[^\t]+\t\d+$/.test(tsvFixture({ seed: 1, ngrams: 10 }).split("\n")[0]));
+ * ```
+ */
 export function tsvFixture(options: NgramFixtureOptions): string {
   const lines = fixtureNgrams(options).map(({ ngram, rows }) =>
     `${ngram}\t${rows.reduce((sum, row) => sum + row.match, 0)}`
@@ -225,6 +263,14 @@ const textSpaces = [" ", " ", " ", " ", "  ", "\t", "\u00a0", "\u3000", "\u2003"
  * Plain text: lines of words, punctuation, UTF-8 words and the odd tagged
  * token, separated by runs of whitespace of every kind (with leading and
  * trailing whitespace and empty lines).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { recount, textFixture } from "./fixtures.ts";
+ * const text = textFixture({ seed: 1, lines: 5 });
+ * assert.ok(recount("text", text, { minCount: 0, tags: "keep", order: 2 }).lines === 5);
+ * ```
  */
 export function textFixture(options: TextFixtureOptions): string {
   const random = makeRandom(options.seed);
@@ -250,6 +296,15 @@ export function textFixture(options: TextFixtureOptions): string {
 /**
  * `content` gzipped as `members` gzip members, cut at line ends (a member
  * may be empty), concatenated as `cat a.gz b.gz` would.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gunzipSync } from "node:zlib";
+ * import { gzipMembers } from "./fixtures.ts";
+ * const gz = gzipMembers("a\nb\nc\n", 3);
+ * assert.ok(new TextDecoder().decode(gunzipSync(gz)) === "a\nb\nc\n");
+ * ```
  */
 export function gzipMembers(content: string | Uint8Array, members = 1): Uint8Array {
   const bytes = typeof content === "string" ? new TextEncoder().encode(content) : content;
@@ -284,6 +339,16 @@ export interface TsvPartsOptions extends NgramFixtureOptions {
  * Writes a job's output into the directory `dir` (created): `part-00000`
  * ... with TSV counts, hidden `.crc` files, and `_SUCCESS`. Returns the
  * contents of the parts in order.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { writeTsvParts } from "./fixtures.ts";
+ * const dir = await Deno.makeTempDir();
+ * const parts = await writeTsvParts(`${dir}/job`, { seed: 1, ngrams: 20, parts: 2 });
+ * assert.ok(parts.length === 2 && (await Deno.stat(`${dir}/job/_SUCCESS`)).isFile);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export async function writeTsvParts(dir: string, options: TsvPartsOptions): Promise<string[]> {
   await Deno.mkdir(dir, { recursive: true });
@@ -336,6 +401,15 @@ const taggedToken = new RegExp(`^(?:.+_(?:${tagPattern})|_(?:${tagPattern})_)$`,
  * What reading `content` in `format` with `filters` should give, counted
  * with plain string operations (see the module's documentation). The
  * content must be well formed.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { recount } from "./fixtures.ts";
+ * const content = "a b\t1999\t2\t1\na b\t2000\t3\t1\n";
+ * const { handed } = recount("v2", content, { minCount: 0, tags: "drop", order: 1 });
+ * assert.ok(handed.length === 1 && handed[0].count === 5 && handed[0].offset === 0);
+ * ```
  */
 export function recount(format: InputFormat, content: string, filters: InputFilters): Recount {
   const encoder = new TextEncoder();

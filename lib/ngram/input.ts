@@ -57,9 +57,12 @@ export interface InputSummary {
   fileBytes: number;
   /** Bytes of its decompressed content. */
   contentBytes: number;
-  /** Lines read. */
+  /** Lines read, those passed over for a resume (`resumeFrom`) included. */
   lines: number;
-  /** Rows read (v2: one per n-gram and year; v3, tsv: one per line; text: n-grams counted). */
+  /**
+   * Rows read (v2: one per n-gram and year; v3, tsv: one per line; text:
+   * n-grams counted), those passed over for a resume not included.
+   */
   rows: number;
   /** N-grams handed to the sink. */
   ngrams: number;
