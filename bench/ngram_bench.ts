@@ -14,7 +14,7 @@
  * Every answer is checked against the file's sums (a sample of n-grams).
  *
  * ```sh
- * deno task ngram-bench [--ngrams N] [--shards N] [--json FILE]
+ * deno task ngram-bench [--ngrams N] [--words N] [--shards N] [--json FILE]
  * ```
  *
  * @module
@@ -27,19 +27,21 @@ import { writeV2Bigrams } from "./_ngram_data.ts";
 
 interface Options {
   ngrams: number;
+  words: number;
   shards: number;
   json?: string;
 }
 
 function parseArgs(args: string[]): Options {
-  const options: Options = { ngrams: 2_000_000, shards: 8 };
+  const options: Options = { ngrams: 2_000_000, words: 100_000, shards: 8 };
   for (let at = 0; at < args.length; at++) {
     const value = args[++at];
     if (args[at - 1] === "--ngrams") options.ngrams = Number(value);
     else if (args[at - 1] === "--shards") options.shards = Number(value);
+    else if (args[at - 1] === "--words") options.words = Number(value);
     else if (args[at - 1] === "--json") options.json = value;
     else {throw new TypeError(
-        `Unknown argument "${args[at - 1]}"; usage: --ngrams N --shards N --json FILE`,
+        `Unknown argument "${args[at - 1]}"; usage: --ngrams N --words N --shards N --json FILE`,
       );}
   }
   return options;
@@ -100,7 +102,7 @@ async function main(): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "ngram-bench-" });
   try {
     const file = `${dir}/googlebooks-eng-all-2gram-20120701-bench.gz`;
-    const data = await writeV2Bigrams(file, { ngrams: options.ngrams, words: 200_000, seed: 1 });
+    const data = await writeV2Bigrams(file, { ngrams: options.ngrams, words: options.words, seed: 1 });
     console.log(
       `input: ${data.rows} rows, ${data.ngrams} distinct bigrams, ` +
         `${(data.fileBytes / 1e6).toFixed(1)} MB gzip (${
