@@ -1,13 +1,14 @@
 /**
  * The checks of `readNgrams`'s options, so a misspelt or out-of-range option
  * is a `TypeError` or `RangeError` before a byte is read, never a silently
- * different import. An unknown key names the nearest valid one, as the
- * store's options do (lib/_options.ts, which lib/ngram may not import: it
- * uses the engine only through mod.ts).
+ * different import. An unknown key names the nearest valid one through the
+ * store's own check (`checkOptions`, exported by mod.ts), so the messages
+ * are the store's.
  *
  * @module
  */
 
+import { checkOptions, type OptionTest } from "../../mod.ts";
 import type { InputFilters, InputFormat } from "./input.ts";
 import type { ParserFilters } from "./_parser.ts";
 import { ngramTokensMax } from "./_scan.ts";
@@ -16,8 +17,8 @@ import { ngramTokensMax } from "./_scan.ts";
 export const formatNames: readonly (InputFormat | "auto")[] = ["auto", "v2", "v3", "tsv", "text"];
 const optionKeys = ["format", "filters", "sink", "resumeFrom", "onProgress"];
 const filterKeys = ["years", "minCount", "tags", "order"];
-/** Unknown keys longer than this are not compared with the valid ones (the table is quadratic). */
-const nearKeyLengthMax = 64;
+/** Any value: the key check leaves the values to the checks that follow it. */
+const anything: OptionTest = { expected: "anything", test: () => true };
 /** Years are written with at most 4 digits. */
 const yearMax = 9999;
 
@@ -33,16 +34,20 @@ class Misuse {
     return new RangeError(`Cannot read ${JSON.stringify(this.path)}: ${detail}`);
   }
 
-  /** Throws for the first own key of `object` not in `keys`. */
-  keys(object: object, keys: readonly string[], what: string): void {
-    for (const key of Object.keys(object)) {
-      if (keys.includes(key)) continue;
-      const near = nearest(key, keys);
-      const hint = near === undefined
-        ? `expected one of ${keys.join(", ")}`
-        : `did you mean "${near}"?`;
-      throw this.type(`unknown ${what} ${JSON.stringify(key)}, ${hint}`);
-    }
+  /**
+   * Throws for the first own key of `object` not in `keys`, naming the
+   * nearest valid one (tallytrie's one options check, `checkOptions`; the
+   * values are checked after, with messages of their own).
+   */
+  keys(object: object, keys: readonly string[], what: string, prefix = ""): void {
+    const types: Record<string, OptionTest> = {};
+    for (const key of keys) types[key] = anything;
+    checkOptions(object, types, {
+      operation: `read ${JSON.stringify(this.path)}`,
+      object: what,
+      key: what,
+      keyPrefix: prefix,
+    });
   }
 }
 
@@ -129,7 +134,7 @@ function checkFilters(
     if (typeof years !== "object" || years === null) {
       throw misuse.type(`filters.years must be { from, to }, got ${describe(years)}`);
     }
-    misuse.keys(years, ["from", "to"], "filters.years key");
+    misuse.keys(years, ["from", "to"], "filters.years key", "filters.years.");
     const { from, to } = years;
     for (const [name, year] of [["from", from], ["to", to]] as const) {
       if (typeof year !== "number" || !Number.isInteger(year) || year < 0 || year > yearMax) {
@@ -182,44 +187,4 @@ function describe(value: unknown): string {
   if (value === null) return "null";
   if (typeof value === "object") return "an object";
   return String(value);
-}
-
-/** The key of `keys` within 40 % of `key`'s length in edits (ignoring case), if any. */
-function nearest(key: string, keys: readonly string[]): string | undefined {
-  if (key.length > nearKeyLengthMax) return undefined;
-  const editsMax = Math.floor(key.length * 0.4);
-  let best: string | undefined;
-  let bestEdits = editsMax + 1;
-  for (const candidate of keys) {
-    const edits = editDistance(key.toLowerCase(), candidate.toLowerCase());
-    if (edits < bestEdits) {
-      best = candidate;
-      bestEdits = edits;
-    }
-  }
-  return best;
-}
-
-/** Levenshtein distance with swaps of adjacent letters (optimal string alignment). */
-function editDistance(a: string, b: string): number {
-  const rows: number[][] = [];
-  for (let i = 0; i <= a.length; i++) {
-    rows.push([i]);
-    for (let j = 1; j <= b.length; j++) {
-      if (i === 0) {
-        rows[i].push(j);
-        continue;
-      }
-      let d = Math.min(
-        rows[i - 1][j] + 1,
-        rows[i][j - 1] + 1,
-        rows[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
-        d = Math.min(d, rows[i - 2][j - 2] + 1);
-      }
-      rows[i].push(d);
-    }
-  }
-  return rows[a.length][b.length];
 }
