@@ -684,3 +684,19 @@ Deno.test("strict: a group acknowledged before the trie holds it reads, judges a
   assert.deepEqual(await reopened.getMany(["k", "w", "other"]), [9, 2, 1]);
   await reopened.close();
 });
+
+Deno.test("relaxed atomic commits near 2^53 judge each op by its key (ops carry no overlay id)", async () => {
+  const store = await openStore({ storage: new MemoryBlockStorage(), durability: "relaxed" });
+  const max = Number.MAX_SAFE_INTEGER;
+  await store.set("k", max - 5);
+  const ok = await store.atomic().add("k", 3).add(Uint8Array.of(107), 2).add("other", 1).commit();
+  assert.equal(ok.ok, true);
+  assert.equal(await store.get("k"), max);
+  await assert.rejects(store.atomic().add("k", -1).add("k", 2).commit(), RangeError);
+  assert.equal(await store.get("k"), max, "a refused commit writes nothing");
+  const mixed = await store.atomic().delete("k").add("k", 4).set("other", max).add("other", -max)
+    .commit();
+  assert.equal(mixed.ok, true);
+  assert.deepEqual(await store.getMany(["k", "other"]), [4, 0]);
+  await store.close();
+});

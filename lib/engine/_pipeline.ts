@@ -59,20 +59,23 @@ export type MutationType = "add" | "set" | "delete";
 
 /**
  * A checked mutation of an atomic commit with its key's overlay id;
- * `source` is the key as the caller gave it (an ASCII string is its own id).
+ * `source` is the key as the caller gave it (an ASCII string is its own
+ * id), or undefined for no id: relaxed mode applies each op to the trie and
+ * needs none (an op without an id is judged by its key bytes, the path of
+ * keys too long for one).
  */
 export function stagedOp(
   type: MutationType,
   key: Uint8Array,
   value: number,
-  source: string | Uint8Array,
+  source: string | Uint8Array | undefined,
 ): StagedOp {
   const kind = type === "add"
     ? RecordKind.add
     : type === "set"
     ? RecordKind.set
     : RecordKind.delete;
-  return { kind, key, value, id: keyId(key, source) };
+  return { kind, key, value, id: source === undefined ? undefined : keyId(key, source) };
 }
 
 /** Judges, appends and stages the writes of one store; see the module notes. */
@@ -331,14 +334,15 @@ export class WritePipeline {
     const results = new Array<number | undefined>(ops.length);
     for (let index = 0; index < ops.length; index++) {
       const op = ops[index];
-      const earlier = local.get(op.key, op.id); // null: deleted by an earlier op
+      const id = op.id ?? keyId(op.key); // relaxed ops come without ids (see stagedOp)
+      const earlier = local.get(op.key, id); // null: deleted by an earlier op
       const current = earlier === undefined
-        ? this.#groups.latest(op.key, op.id)
+        ? this.#groups.latest(op.key, id)
         : earlier ?? undefined;
       let result: number | undefined;
       if (op.kind === RecordKind.add) result = addChecked(current ?? 0, op.value, op.key, "commit");
       else if (op.kind === RecordKind.set) result = op.value;
-      local.record(op.key, op.id, result);
+      local.record(op.key, id, result);
       results[index] = result;
     }
     local.clear();

@@ -509,7 +509,11 @@ export class Store implements AtomicCommitter {
         if (committed !== undefined) return committed;
       }
       const ops = new Array<StagedOp>(mutations.length);
-      for (let index = 0; index < ops.length; index++) ops[index] = toStagedOp(mutations[index]);
+      // Overlay ids serve strict mode's groups only: relaxed mode applies each op to the trie.
+      const withIds = engine.durability === "strict";
+      for (let index = 0; index < ops.length; index++) {
+        ops[index] = toStagedOp(mutations[index], withIds);
+      }
       const checked: CheckedKey[] = checks.map((check) => ({
         key: keyBytes(check.key, "check"),
         value: check.value,
@@ -671,14 +675,15 @@ export class Store implements AtomicCommitter {
 }
 
 /** A mutation of an atomic commit, checked, its key in bytes with its overlay id. */
-function toStagedOp(mutation: AtomicMutation): StagedOp {
+function toStagedOp(mutation: AtomicMutation, withId: boolean): StagedOp {
   const key = packedKeyBytes(mutation.key, mutation.type);
+  const source = withId ? mutation.key : undefined;
   if (mutation.type === "add") {
-    return stagedOp("add", key, checkDelta(mutation.value, "add"), mutation.key);
+    return stagedOp("add", key, checkDelta(mutation.value, "add"), source);
   }
   if (mutation.type === "set") {
-    return stagedOp("set", key, checkValue(mutation.value, "set"), mutation.key);
+    return stagedOp("set", key, checkValue(mutation.value, "set"), source);
   }
   assert(mutation.type === "delete", "mutation types are add, set and delete");
-  return stagedOp("delete", key, 0, mutation.key);
+  return stagedOp("delete", key, 0, source);
 }
