@@ -54,3 +54,40 @@ export function detectSample(sample: Uint8Array, complete: boolean): InputFormat
   }
   return 2 * bestLines >= sampled.length ? best : "text";
 }
+
+/** The first pieces of a content, up to {@link detectBytesMax} bytes or its end. */
+export interface Head {
+  /** The pieces read, in order (the caller feeds them on before the rest). */
+  pieces: Uint8Array[];
+  /** Their bytes. */
+  bytes: number;
+  /** Whether the content ended within them. */
+  complete: boolean;
+}
+
+/** Reads the head of `content` for {@link detectSample}. */
+export async function readHead(content: { next(): Promise<Uint8Array | null> }): Promise<Head> {
+  const head: Head = { pieces: [], bytes: 0, complete: false };
+  while (head.bytes < detectBytesMax) {
+    const piece = await content.next();
+    if (piece === null) {
+      head.complete = true;
+      break;
+    }
+    head.pieces.push(piece);
+    head.bytes += piece.length;
+  }
+  return head;
+}
+
+/** The pieces of a head as one sample. */
+export function headSample(head: Head): Uint8Array {
+  if (head.pieces.length === 1) return head.pieces[0];
+  const sample = new Uint8Array(head.bytes);
+  let at = 0;
+  for (const piece of head.pieces) {
+    sample.set(piece, at);
+    at += piece.length;
+  }
+  return sample;
+}

@@ -20,7 +20,7 @@ import assert from "node:assert/strict";
 import type { InputFormat, InputSummary, NgramSink } from "./input.ts";
 import { CorruptInputError, InputFormatError } from "./_input_errors.ts";
 import { type Content, GzipDataError, openContent } from "./_source.ts";
-import { detectBytesMax, detectSample } from "./_detect.ts";
+import { detectSample, headSample, readHead } from "./_detect.ts";
 import { type CheckedOptions, checkFiltersFit } from "./_read_options.ts";
 import type { LineParser, ParserSettings } from "./_parser.ts";
 import { V2Parser } from "./_parse_v2.ts";
@@ -83,23 +83,14 @@ async function driveContent(
   state: { lines: number },
 ): Promise<InputSummary> {
   const { path, checked, sink } = settings;
-  const head: Uint8Array[] = [];
+  let head: Uint8Array[] = [];
   let format = checked.format;
   let empty = false;
   if (format === "auto") {
-    let bytes = 0;
-    let complete = false;
-    while (bytes < detectBytesMax) {
-      const piece = await content.next();
-      if (piece === null) {
-        complete = true;
-        break;
-      }
-      head.push(piece);
-      bytes += piece.length;
-    }
-    format = detectSample(concat(head), complete);
-    empty = bytes === 0;
+    const read = await readHead(content);
+    head = read.pieces;
+    format = detectSample(headSample(read), read.complete);
+    empty = read.bytes === 0;
   }
   if (!empty) checkFiltersFit(path, format, checked);
   const parser = makeParser(format, {
@@ -259,16 +250,4 @@ class Feed {
       rows: this.parser.rows,
     });
   }
-}
-
-/** The bytes of `pieces` in one buffer. */
-function concat(pieces: readonly Uint8Array[]): Uint8Array {
-  if (pieces.length === 1) return pieces[0];
-  const whole = new Uint8Array(pieces.reduce((sum, piece) => sum + piece.length, 0));
-  let at = 0;
-  for (const piece of pieces) {
-    whole.set(piece, at);
-    at += piece.length;
-  }
-  return whole;
 }

@@ -16,7 +16,7 @@ import type { InputFilters, InputFormat, InputSummary, NgramSink } from "./input
 import { drive, type ReadProgress } from "./_driver.ts";
 import { checkReadOptions } from "./_read_options.ts";
 import { GzipDataError, openContent } from "./_source.ts";
-import { detectBytesMax, detectSample } from "./_detect.ts";
+import { detectSample, headSample, readHead } from "./_detect.ts";
 import { fileFingerprint } from "./_fingerprint.ts";
 import { expandPaths } from "./_expand.ts";
 
@@ -129,25 +129,8 @@ export async function readNgrams(path: string, options: ReadOptions): Promise<In
 export async function detectFormat(path: string): Promise<InputFormat> {
   const content = await openContent(path);
   try {
-    const pieces: Uint8Array[] = [];
-    let bytes = 0;
-    let complete = false;
-    while (bytes < detectBytesMax) {
-      const piece = await content.next();
-      if (piece === null) {
-        complete = true;
-        break;
-      }
-      pieces.push(piece);
-      bytes += piece.length;
-    }
-    const sample = new Uint8Array(bytes);
-    let at = 0;
-    for (const piece of pieces) {
-      sample.set(piece, at);
-      at += piece.length;
-    }
-    return detectSample(sample, complete);
+    const head = await readHead(content);
+    return detectSample(headSample(head), head.complete);
   } catch (error) {
     if (error instanceof GzipDataError) {
       throw new CorruptInputError(path, 0, error.message, { cause: error });
