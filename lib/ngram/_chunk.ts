@@ -9,12 +9,14 @@
  * @module
  */
 
-import { idBytesMax, orderMax, writeId } from "./_keys.ts";
+import { fnvBasis, fnvPrime, idBytesMax, orderMax, writeId } from "./_keys.ts";
 import type { Shard } from "./_shard.ts";
 import { ByteTable, hashBytes } from "./_byte_table.ts";
 
 /** The longest key a chunk builds: an order byte and {@link orderMax} ids. */
 const keyBytesMax = 1 + orderMax * idBytesMax;
+/** The longest first token whose id a chunk keeps for the next n-gram. */
+const lastFirstBytesMax = 256;
 
 /** One shard's part of a chunk. */
 export class ShardChunk {
@@ -28,6 +30,11 @@ export class ShardChunk {
   firstNewId: number;
   /** Scratch for a key being built. */
   readonly #scratch = new Uint8Array(keyBytesMax);
+  /** The last first token (see {@link ShardChunk.#firstId}); its id -1 when none is kept. */
+  readonly #lastFirst = new Uint8Array(lastFirstBytesMax);
+  #lastFirstLength = 0;
+  #lastFirstHash = 0;
+  #lastFirstId = -1;
 
   /** @param shard The shard the chunk goes to. */
   constructor(shard: Shard) {
@@ -60,28 +67,32 @@ export class ShardChunk {
 
   /**
    * Adds `count` to the n-gram `bytes[start, end)` (tokens split by single
-   * spaces, already checked by the reader), giving new words ids.
+   * spaces, already checked by the reader), giving new words ids. Its first
+   * token ends at `firstEnd` and hashes to `firstHash` (the routing hash).
    */
-  add(bytes: Uint8Array, start: number, end: number, count: number): void {
+  add(
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+    count: number,
+    firstEnd: number,
+    firstHash: number,
+  ): void {
     const scratch = this.#scratch;
-    const shard = this.shard;
-    let at = 1;
-    let order = 0;
-    let tokenStart = start;
-    let hash = 0x811c9dc5;
-    for (let i = start; i <= end; i++) {
+    let at = writeId(scratch, 1, this.#firstId(bytes, start, firstEnd, firstHash));
+    let order = 1;
+    let tokenStart = firstEnd + 1;
+    let hash = fnvBasis;
+    for (let i = tokenStart; i <= end; i++) {
       const byte = i < end ? bytes[i] : 0x20;
       if (byte !== 0x20) {
-        hash = Math.imul(hash ^ byte, 0x01000193);
+        hash = Math.imul(hash ^ byte, fnvPrime);
         continue;
       }
-      const wordHash = hash >>> 0;
-      let id = shard.idOf(bytes, tokenStart, i, wordHash);
-      if (id < 0) id = shard.assignId(bytes, tokenStart, i, wordHash);
-      at = writeId(scratch, at, id);
+      at = writeId(scratch, at, this.#idOf(bytes, tokenStart, i, hash >>> 0));
       order++;
       tokenStart = i + 1;
-      hash = 0x811c9dc5;
+      hash = fnvBasis;
     }
     scratch[0] = order;
     const keyHash = hashBytes(scratch, 0, at);
@@ -94,6 +105,42 @@ export class ShardChunk {
     this.#counts.push(count);
   }
 
+  /** The id of word `bytes[start, end)` (hash `hash`), given one if new. */
+  #idOf(bytes: Uint8Array, start: number, end: number, hash: number): number {
+    const id = this.shard.idOf(bytes, start, end, hash);
+    return id >= 0 ? id : this.shard.assignId(bytes, start, end, hash);
+  }
+
+  /**
+   * The id of the first token: sorted inputs (Google's files) give one
+   * history many n-grams in a row, so the last first token's id is kept and
+   * its bytes compared before the vocabulary is asked.
+   */
+  #firstId(bytes: Uint8Array, start: number, end: number, hash: number): number {
+    const last = this.#lastFirst;
+    const length = end - start;
+    if (
+      this.#lastFirstId >= 0 && this.#lastFirstLength === length && this.#lastFirstHash === hash
+    ) {
+      let same = true;
+      for (let i = 0; i < length; i++) {
+        if (last[i] !== bytes[start + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return this.#lastFirstId;
+    }
+    const id = this.#idOf(bytes, start, end, hash);
+    if (length <= last.length) {
+      for (let i = 0; i < length; i++) last[i] = bytes[start + i];
+      this.#lastFirstLength = length;
+      this.#lastFirstHash = hash;
+      this.#lastFirstId = id;
+    }
+    return id;
+  }
+
   /** Empties the chunk after its commit. */
   reset(): void {
     this.#keys.clear();
@@ -104,6 +151,7 @@ export class ShardChunk {
   /** Takes back the words this chunk gave ids (its commit did not happen) and empties it. */
   abandon(): void {
     this.shard.forgetWords(this.firstNewId);
+    this.#lastFirstId = -1; // its id may be one taken back
     this.reset();
   }
 }

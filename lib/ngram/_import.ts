@@ -26,7 +26,7 @@
 
 import type { Store } from "../../mod.ts";
 import type { InputSummary, NgramSink } from "./input.ts";
-import { fileKey, metaKind, orderKey, orderMax, shardOf } from "./_keys.ts";
+import { fileKey, fnvBasis, fnvPrime, metaKind, orderKey, orderMax } from "./_keys.ts";
 import { ShardChunk } from "./_chunk.ts";
 import { type Shard, ShardFailedError } from "./_shard.ts";
 import { assert } from "./_assert.ts";
@@ -187,11 +187,16 @@ class ImportRun implements NgramSink {
   }
 
   ngram(bytes: Uint8Array, start: number, end: number, count: number, offset: number): void {
+    // The first token's hash routes the n-gram and looks the word up (see routeHash).
     let firstEnd = start;
-    while (firstEnd < end && bytes[firstEnd] !== 0x20) firstEnd++;
-    const index = shardOf(bytes, start, firstEnd, this.#shards.length);
+    let hash = fnvBasis;
+    for (; firstEnd < end && bytes[firstEnd] !== 0x20; firstEnd++) {
+      hash = Math.imul(hash ^ bytes[firstEnd], fnvPrime);
+    }
+    const firstHash = hash >>> 0;
+    const index = firstHash % this.#shards.length;
     if (offset < this.#skipBelow[index]) return;
-    this.#chunks[index].add(bytes, start, end, count);
+    this.#chunks[index].add(bytes, start, end, count, firstEnd, firstHash);
     this.#gathered++;
   }
 

@@ -99,15 +99,20 @@ export function readId(bytes: Uint8Array, at: number, end: number): boolean {
   return false;
 }
 
+/** FNV-1a's 32-bit offset basis. */
+export const fnvBasis = 0x811c9dc5;
+/** FNV-1a's 32-bit prime. */
+export const fnvPrime = 0x01000193;
+
 /**
  * The routing hash of a first token: FNV-1a (32 bits) over its UTF-8 bytes.
  * Recorded in the manifest as {@link routingName}; changing it would move
  * every n-gram, so it never changes for a store.
  */
 export function routeHash(bytes: Uint8Array, start: number, end: number): number {
-  let hash = 0x811c9dc5;
+  let hash = fnvBasis;
   for (let at = start; at < end; at++) {
-    hash = Math.imul(hash ^ bytes[at], 0x01000193);
+    hash = Math.imul(hash ^ bytes[at], fnvPrime);
   }
   return hash >>> 0;
 }
