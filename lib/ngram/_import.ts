@@ -273,9 +273,8 @@ class ImportRun implements NgramSink {
       if (totals[order] > 0) op.add(orderKey(metaKind.total, order), totals[order]);
       if (fresh[order] > 0) op.add(orderKey(metaKind.distinct, order), fresh[order]);
     }
-    for (let word = chunk.firstNewId; word < chunk.shard.vocabularySize; word++) {
-      op.set(chunk.shard.wordEntryKey(word), word);
-    }
+    const words = chunk.shard.wordEntryKeys(chunk.firstNewId);
+    for (let at = 0; at < words.length; at++) op.set(words[at], chunk.firstNewId + at);
     op.set(progressKey, end);
     if (last) op.set(fileKey(metaKind.done, id), 1);
     return op;

@@ -60,14 +60,6 @@ export function orderKey(kind: number, order: number): Uint8Array {
   return Uint8Array.of(metaKeyByte, kind, order);
 }
 
-/** The vocabulary key of a word given as its UTF-8 bytes. */
-export function wordKey(word: Uint8Array): Uint8Array {
-  const key = new Uint8Array(1 + word.length);
-  key[0] = wordKeyByte;
-  key.set(word, 1);
-  return key;
-}
-
 /** Writes `id` as LEB128 at `out[at]`; returns the end. */
 export function writeId(out: Uint8Array, at: number, id: number): number {
   let rest = id;

@@ -23,7 +23,7 @@ import {
   openStore,
   type Store,
 } from "../../mod.ts";
-import { wordKey, wordKeyByte } from "./_keys.ts";
+import { wordKeyByte } from "./_keys.ts";
 import { ByteTable, hashBytes } from "./_byte_table.ts";
 
 /** A shard's state (see the module notes). */
@@ -142,7 +142,7 @@ export class Shard {
   /**
    * Gives the word `bytes[start, end)` (absent, hash `hash`) the next id in
    * memory, for a commit that writes its vocabulary entry
-   * ({@link Shard.wordEntryKey}); {@link Shard.forgetWords} takes ids back if
+   * ({@link Shard.wordEntryKeys}); {@link Shard.forgetWords} takes ids back if
    * that commit does not happen.
    */
   assignId(bytes: Uint8Array, start: number, end: number, hash: number): number {
@@ -154,9 +154,23 @@ export class Shard {
     this.#words.truncate(fromId);
   }
 
-  /** The vocabulary key of word `id`. */
-  wordEntryKey(id: number): Uint8Array {
-    return wordKey(this.#words.view(id));
+  /**
+   * The vocabulary keys of words `from` to the vocabulary's end, as views of
+   * one buffer (a chunk's new words are written together).
+   */
+  wordEntryKeys(from: number): Uint8Array[] {
+    let bytes = 0;
+    for (let id = from; id < this.#words.size; id++) bytes += 1 + this.#words.view(id).length;
+    const buffer = new Uint8Array(bytes);
+    const keys: Uint8Array[] = [];
+    for (let id = from, at = 0; id < this.#words.size; id++) {
+      const word = this.#words.view(id);
+      buffer[at] = wordKeyByte;
+      buffer.set(word, at + 1);
+      keys.push(buffer.subarray(at, at + 1 + word.length));
+      at += 1 + word.length;
+    }
+    return keys;
   }
 
   /** The shard's state. */
