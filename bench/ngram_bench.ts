@@ -102,7 +102,11 @@ async function main(): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "ngram-bench-" });
   try {
     const file = `${dir}/googlebooks-eng-all-2gram-20120701-bench.gz`;
-    const data = await writeV2Bigrams(file, { ngrams: options.ngrams, words: options.words, seed: 1 });
+    const data = await writeV2Bigrams(file, {
+      ngrams: options.ngrams,
+      words: options.words,
+      seed: 1,
+    });
     console.log(
       `input: ${data.rows} rows, ${data.ngrams} distinct bigrams, ` +
         `${(data.fileBytes / 1e6).toFixed(1)} MB gzip (${

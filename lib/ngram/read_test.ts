@@ -799,10 +799,9 @@ Deno.test("expandInputs: files as given, a job's part files in order with _SUCCE
   });
 });
 
-Deno.test("read: misused options are a TypeError or RangeError naming the option before anything is read", async () => {
-  const sink = new RecordingSink();
-  const base: ReadOptions = { format: "auto", filters: keepAll, sink };
-  const cases: [unknown, RegExp, ErrorConstructor][] = [
+/** Misused options of `readNgrams`, each with its message and error type. */
+function misuseCases(base: ReadOptions): [unknown, RegExp, ErrorConstructor][] {
+  return [
     [{ ...base, fromat: "v2" }, /unknown option "fromat", did you mean "format"\?$/, TypeError],
     [{ ...base, bogus: 1 }, /unknown option "bogus", expected one of format, filters/, TypeError],
     [
@@ -861,6 +860,12 @@ Deno.test("read: misused options are a TypeError or RangeError naming the option
     [{ ...base, filters: undefined }, /filters must be an object, got undefined/, TypeError],
     [undefined, /options must be an object, got undefined/, TypeError],
   ];
+}
+
+Deno.test("read: misused options are a TypeError or RangeError naming the option before anything is read", async () => {
+  const sink = new RecordingSink();
+  const base: ReadOptions = { format: "auto", filters: keepAll, sink };
+  const cases = misuseCases(base);
   await withDir(async (dir) => {
     const path = `${dir}/in.tsv`;
     await Deno.writeTextFile(path, "a\t1\n");
