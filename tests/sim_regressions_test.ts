@@ -450,6 +450,19 @@ const pinned: Pinned[] = [
     drawnLoads: true,
     drawnImage: true,
   },
+  {
+    seed: 910110,
+    profile: "hostile",
+    durability: "mixed",
+    ops: 500,
+    sectorBytes: 512,
+    bug: "engine: five reads in a row of a segment were each flipped somewhere inside one " +
+      "48 KB record; open took the five failing reads, no two alike, for damage and reported " +
+      "the intact record as corrupt",
+    seeAlso: "tests/wal_reread_test.ts: regression (sim seed 910110, hostile)",
+    drawnLoads: true,
+    drawnImage: true,
+  },
 ];
 
 for (const pin of pinned) {

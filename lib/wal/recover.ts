@@ -24,6 +24,7 @@ import { readU64 } from "../_binary.ts";
 import { CorruptionError, StorageIoError } from "../errors.ts";
 import { walRecordBytesMax } from "../limits.ts";
 import type { BlockStorage } from "../storage/block_storage.ts";
+import { FailedReads } from "./_failed_reads.ts";
 import {
   groupStartFlag,
   parseRecord,
@@ -41,10 +42,12 @@ import {
   segmentHeaderPrefix,
 } from "./segment.ts";
 
-/** How often a segment is read again to confirm a failed check before it counts. */
-export const segmentRereadsMax = 4;
-/** The most reads of one segment while recovering it (bounds the re-read loop). */
-const segmentReadsMax = 64;
+/**
+ * The most reads of one segment while recovering it, and of one segment
+ * header: a failed check is confirmed by re-reads (see `_failed_reads.ts`),
+ * and a disk whose reads never agree fails the open with `StorageIoError`.
+ */
+export const segmentReadsMax = 64;
 
 /**
  * The smallest sector a torn write keeps or loses whole (disks tear at 512
@@ -240,19 +243,36 @@ function checkHeader(
 
 /**
  * The header of a segment, read again on failure so a transient read fault
- * is not taken for a torn creation; a description if it stays invalid.
+ * is not taken for damage or a torn creation; a description if it stays
+ * invalid (confirmed, see `_failed_reads.ts`).
+ *
+ * @throws {StorageIoError} if its reads never agree.
  */
 async function readHeader(storage: BlockStorage, name: string): Promise<SegmentHeader | string> {
-  let decoded: SegmentHeader | string = "segment header was not read";
-  for (let reads = 0; reads <= segmentRereadsMax && typeof decoded === "string"; reads++) {
+  const failed = new FailedReads();
+  for (let reads = 1; reads <= segmentReadsMax; reads++) {
     const file = await storage.open(name);
+    let bytes: Uint8Array;
     try {
-      decoded = decodeSegmentHeader(await file.read(0, segmentHeaderBytes));
+      bytes = await file.read(0, segmentHeaderBytes);
     } finally {
       await file.close();
     }
+    const decoded = decodeSegmentHeader(bytes);
+    if (typeof decoded !== "string") return decoded;
+    failed.add(bytes);
+    if (failed.confirmed) return decoded;
   }
-  return decoded;
+  throw unstableReads(name, 0);
+}
+
+/** The error of a check whose failing reads never returned the same bytes twice. */
+function unstableReads(name: string, offset: number): StorageIoError {
+  return new StorageIoError(
+    `Cannot open the log: "${name}" returned different bytes at byte ${offset} on each of ` +
+      `${segmentReadsMax} reads, each failing its checks; the disk or its connection is failing: ` +
+      `check it, then retry the open`,
+  );
 }
 
 /**
@@ -273,9 +293,12 @@ function sealed(name: string, bytes: Uint8Array, sealedAt: number | undefined): 
 
 /**
  * Reads and replays one segment. A check that fails is confirmed by reading
- * the file again first, so a transient read fault (a flipped bit, a bad
- * transfer) neither truncates durable records nor reports false corruption.
- * Returns what to do with a last segment whose header is bad.
+ * the file again until two failing reads agree (see `_failed_reads.ts`), so
+ * a transient read fault (a flipped bit, a bad transfer) neither truncates
+ * durable records nor reports false corruption. Returns what to do with a
+ * last segment whose header is bad.
+ *
+ * @throws {StorageIoError} if the reads of a failing check never agree.
  */
 async function scanSegment(
   storage: BlockStorage,
@@ -289,30 +312,39 @@ async function scanSegment(
   // so the last LSN seen so far can be below the coverage.
   const expected = scan.segments.at(-1)?.nextLsn;
   const { sealedAt } = place;
+  let reads = 1;
   let bytes = sealed(name, await readWhole(storage, name), sealedAt);
-  let rereads = 0;
+  /** Reads the segment again for a check failing at `offset`, within {@link segmentReadsMax}. */
+  const reread = async (offset: number) => {
+    if (reads >= segmentReadsMax) throw unstableReads(name, offset);
+    reads++;
+    return sealed(name, await readWhole(storage, name), sealedAt);
+  };
   // Only the last file can be a torn creation: a segment is created once
   // the one before it was durable, its header included.
   const evidence = place.lastFile ? noEvidence(name) : undefined;
+  const headerReads = new FailedReads();
   while (typeof decodeSegmentHeader(bytes) === "string") {
     if (evidence !== undefined) gatherEvidence(evidence, bytes);
-    if (rereads >= segmentRereadsMax) break;
-    bytes = sealed(name, await readWhole(storage, name), sealedAt);
-    rereads++;
+    headerReads.add(bytes.subarray(0, segmentHeaderBytes));
+    if (headerReads.confirmed) break;
+    bytes = await reread(0);
   }
   const firstLsn = checkHeader(name, bytes, expected, afterLsn, evidence);
   if (typeof firstLsn === "object") return firstLsn;
   let cursor: RecordCursor = { offset: segmentHeaderBytes, expected: firstLsn, problem: undefined };
+  let failed = new FailedReads();
   let problemAt = -1;
-  for (let reads = 1; reads <= segmentReadsMax; reads++) {
+  while (reads <= segmentReadsMax) { // reread() throws rather than pass the bound
     cursor = replayRecords(bytes, cursor, afterLsn, onRecord, scan, name);
     if (cursor.problem === undefined) break;
-    // Each new problem offset gets its own re-reads: transient faults can
-    // strike several reads in a row at different places.
-    if (cursor.offset > problemAt) [problemAt, rereads] = [cursor.offset, 0];
-    if (rereads >= segmentRereadsMax) break;
-    bytes = sealed(name, await readWhole(storage, name), sealedAt);
-    rereads++;
+    // Each new problem offset gets its own re-reads (transient faults can
+    // strike several reads in a row at different places), compared from
+    // that offset on: the bytes a check there looks at, and all after them.
+    if (cursor.offset > problemAt) [problemAt, failed] = [cursor.offset, new FailedReads()];
+    failed.add(bytes.subarray(cursor.offset));
+    if (failed.confirmed) break;
+    bytes = await reread(cursor.offset);
     if (bytes.length < cursor.offset) {
       throw new StorageIoError(
         `Cannot open the log: "${name}" shrank while it was read; retry the open`,
@@ -374,7 +406,7 @@ function replayRecords(
 }
 
 /**
- * An invalid record that survived a re-read: corruption, the torn tail
+ * An invalid record its re-reads confirmed: corruption, the torn tail
  * (recorded in `scan`), or the zero padding of a sealed segment whose sealed
  * length is unknown.
  */
