@@ -366,7 +366,8 @@ function printSummary(totals: Totals, ms: number, range: string | undefined): vo
       `header writes with a table of several chunks: ${image.multiChunkTables ?? 0} of ` +
       `${image.headerCommits ?? 0}; image writes checked: ${image.writesChecked ?? 0}; ` +
       `compactions' headers checked at the rename: ${image.renamesChecked ?? 0} ` +
-      `(header writes misplaced by the guard: ${image.headerFaultsPlanted ?? 0})`,
+      `(header writes misplaced by the guard: ${image.headerFaultsPlanted ?? 0}); ` +
+      `opens with a damaged slot a torn header write could revive: ${image.revivableSlots ?? 0}`,
   );
   console.log(`faults injected: ${faults.join(", ") || "none"}`);
   if (sum("outOfMemory") > 0) {

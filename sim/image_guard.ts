@@ -65,6 +65,8 @@ const shadowBytesMax = 1 << 30;
 const walkRecordsMax = 1 << 20;
 /** Table chunks one walk of a chain reads at most. */
 const walkChunksMax = 1 << 16;
+/** The smallest sector a write is torn into (see {@link revivableHeader}). */
+const tornSectorBytes = 512;
 /** The `eventPrng` stream of planted compaction header faults. */
 const headerFaultStream = 0x4eaf;
 
@@ -86,6 +88,11 @@ export interface ImageGuardStats {
   renamesChecked: number;
   /** Header writes of compactions' files the guard misplaced (see the module comment). */
   headerFaultsPlanted: number;
+  /**
+   * Image files opened with a damaged header slot whose newer image a torn
+   * header write could revive (see {@link revivableHeader}).
+   */
+  revivableSlots: number;
 }
 
 /** Counters at zero. */
@@ -99,6 +106,7 @@ export function newImageGuardStats(): ImageGuardStats {
     heldSlabs: 0,
     renamesChecked: 0,
     headerFaultsPlanted: 0,
+    revivableSlots: 0,
   };
 }
 
@@ -119,6 +127,12 @@ export type GuardReport = (property: string, message: string) => void;
 interface InUse {
   /** `[start, end)` pairs, flattened, ascending and disjoint. */
   ranges: number[];
+  /**
+   * As `ranges`, for the image of a damaged slot that a torn header write
+   * could make valid again (see {@link revivableHeader}), when it would be
+   * newer than the other slot's; empty if there is none.
+   */
+  revivable: number[];
   /**
    * Slabs the newest committed table lists as free: a slab enters the table
    * when a record is placed in it, so a write into one of these reuses it.
@@ -185,6 +199,8 @@ class ImageShadow {
     this.#guard = guard;
     this.name = name;
     this.bytes.write(0, contents);
+    // Damage comes from the disk, so only the file as opened can hold it.
+    if (revivedHeaders(this.bytes).length > 0) guard.stats.revivableSlots++;
   }
 
   /** Checks and records a write the engine asked for. */
@@ -213,6 +229,16 @@ class ImageShadow {
         "image-overwrite",
         `${this.name}: a write of bytes ${offset}..${end} lands on bytes ${hit[0]}..${hit[1]} ` +
           `of a record a committed header slot still uses`,
+      );
+    }
+    const revived = overlap(inUse.revivable, offset, end);
+    if (revived !== undefined) {
+      this.#guard.violate(
+        "image-overwrite",
+        `${this.name}: a write of bytes ${offset}..${end} lands on bytes ` +
+          `${revived[0]}..${revived[1]} of a record named by a damaged header slot that a torn ` +
+          `header write can make whole again (only its zeros were changed), and newer than ` +
+          `the other slot's: the slot must be blanked, durably, first`,
       );
     }
     if (inUse.freeSlabs.delete(Math.floor(offset / inUse.slabBytes))) stats.slabsReused++;
@@ -245,10 +271,20 @@ class ImageShadow {
       collectTable(this.bytes, header, spans);
       collectRecords(this.bytes, header.rootAddress, spans);
     }
+    const revivableSpans: [number, number][] = [];
+    for (const revived of revivedHeaders(this.bytes)) {
+      collectTable(this.bytes, revived, revivableSpans);
+      collectRecords(this.bytes, revived.rootAddress, revivableSpans);
+    }
     const geometry: ImageGeometry = newest ?? defaultGeometry;
     const freeSlabs = new Set<number>();
     if (newest !== undefined) collectTable(this.bytes, newest, [], freeSlabs);
-    this.#inUse = { ranges: merge(spans), freeSlabs, slabBytes: geometry.slabBytes };
+    this.#inUse = {
+      ranges: merge(spans),
+      revivable: merge(revivableSpans),
+      freeSlabs,
+      slabBytes: geometry.slabBytes,
+    };
     return this.#inUse;
   }
 
@@ -265,6 +301,42 @@ class ImageShadow {
     if (chunks.length > 1) stats.multiChunkTables++;
     stats.heldSlabs += held.size;
   }
+}
+
+/**
+ * The header a damaged slot holds but for bytes where every header holds
+ * zeros, or undefined. A header's fields lie in its first 512-byte sector
+ * and its checksum in its last; the sectors between hold only zeros. Damage
+ * there (a changed byte at rest: `crashHeaderLost` scrambles one) makes the
+ * slot fail its checksum, and the engine takes the other slot; but the next
+ * header write into the slot, torn, may bring zeros into the damaged sector
+ * and leave the first and last as they were: the old header is whole again.
+ */
+function revivableHeader(slot: Uint8Array): ImageHeader | undefined {
+  if (slot.length < headerSlotBytes) return undefined;
+  const zeroed = slot.slice();
+  zeroed.fill(0, tornSectorBytes, headerSlotBytes - tornSectorBytes);
+  const header = decodeHeaderSlot(zeroed);
+  return typeof header === "object" ? header : undefined;
+}
+
+/**
+ * The headers damaged slots of `bytes` would hold again after a torn header
+ * write (see {@link revivableHeader}) that are newer than the other slot's,
+ * so open would take them.
+ */
+function revivedHeaders(bytes: ByteImage): ImageHeader[] {
+  const slots = headerSlotOffsets.map((offset) => view(bytes, offset, offset + headerSlotBytes));
+  const headers = slots.map(decodeHeaderSlot);
+  const revived: ImageHeader[] = [];
+  for (const [index, slot] of slots.entries()) {
+    if (typeof headers[index] === "object") continue;
+    const header = revivableHeader(slot);
+    const other = headers[1 - index];
+    const otherGeneration = typeof other === "object" ? other.generation : -1;
+    if (header !== undefined && header.generation > otherGeneration) revived.push(header);
+  }
+  return revived;
 }
 
 /**

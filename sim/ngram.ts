@@ -42,7 +42,12 @@ import { eventPrng, hash32, type Prng } from "./prng.ts";
 import { Scheduler } from "./scheduler.ts";
 import { SimBlockStorage } from "./storage.ts";
 
-/** A hostile disk whose faults never destroy durable bytes (no excuses needed). */
+/**
+ * A hostile disk whose faults destroy no durable bytes the store may need,
+ * so nothing needs an excuse: the one fault left that destroys any, a lost
+ * image header slot, leaves the older slot, which the engine must fall back
+ * on (and the lost slot is damage the engine must never be fooled by after).
+ */
 export const ngramProfile: FaultProfile = Object.freeze({
   ...hostile,
   name: "ngram",

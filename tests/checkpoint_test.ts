@@ -16,7 +16,7 @@ import {
 } from "../mod.ts";
 import { compactingFileName, imageFileName } from "../lib/image/image_file.ts";
 import { slabBytes } from "../lib/image/allocation.ts";
-import { headerSlotBytes, headerSlotOffsets } from "../lib/image/header.ts";
+import { decodeHeaderSlot, headerSlotBytes, headerSlotOffsets } from "../lib/image/header.ts";
 import { FaultyStorage, ForwardingFile, ForwardingStorage } from "./_storage_wrappers.ts";
 import { compactionDue } from "../lib/engine/checkpointer.ts";
 
@@ -832,4 +832,77 @@ Deno.test("checkpoint: a background one sleeps for busy writers; a caller's neve
   assert.equal(await again.get(`r${rounds - 1} b39 k999`), 1);
   assert.equal(again.stats().keys, 40_000 * rounds);
   await again.close();
+});
+
+/**
+ * Memory where the power fails during the next header write of `image.tt`
+ * into slot A: only the sector `[keptFrom, keptTo)` of it reaches the disk
+ * (a torn write of 512-byte sectors), and `crashed` is the disk it leaves.
+ */
+class TornHeaderWrite extends ForwardingStorage {
+  override readonly inner: MemoryBlockStorage;
+  readonly keptFrom: number;
+  readonly keptTo: number;
+  crashed: MemoryBlockStorage | undefined;
+  constructor(inner: MemoryBlockStorage, keptFrom: number, keptTo: number) {
+    super(inner, "memory, the power cut in a header write");
+    this.inner = inner;
+    this.keptFrom = keptFrom;
+    this.keptTo = keptTo;
+  }
+  override wrapFile(file: BlockFile): BlockFile {
+    return file.name === imageFileName ? new TornHeaderFile(file, this) : file;
+  }
+}
+
+class TornHeaderFile extends ForwardingFile {
+  readonly #owner: TornHeaderWrite;
+  constructor(file: BlockFile, owner: TornHeaderWrite) {
+    super(file);
+    this.#owner = owner;
+  }
+  override async write(offset: number, data: Uint8Array): Promise<void> {
+    const owner = this.#owner;
+    const header = offset === headerSlotOffsets[0] && typeof decodeHeaderSlot(data) === "object";
+    if (!header || owner.crashed !== undefined) return await super.write(offset, data);
+    await super.write(owner.keptFrom, data.subarray(owner.keptFrom, owner.keptTo));
+    owner.crashed = owner.inner.clone();
+    throw new StorageIoError("the power failed during the header write (injected)");
+  }
+}
+
+Deno.test("open: a damaged slot is blanked before a checkpoint reuses the space its header named (sim seed 960112)", async () => {
+  // N-gram sim seed 960112: a crash lost the newest header slot (A,
+  // generation 1) by changing one byte in its zeros; open fell back on slot
+  // B and its checkpoint rewrote the space A's image used, its table too.
+  // The power then failed while that checkpoint wrote its header into A,
+  // torn: the one new sector that reached the disk held the changed byte,
+  // zero again, and the sectors kept from before held A's fields and
+  // checksum. The old header was whole again, with the higher generation,
+  // and named a table that was gone: open failed with a CorruptionError.
+  const storage = new MemoryBlockStorage();
+  const first = await reopen(storage);
+  for (let index = 0; index < 20; index++) await first.add(`key ${index}`, index + 1);
+  await first.checkpoint(); // generation 1 in slot A, the empty generation 0 in B
+  const crashed = storage.clone(); // the power fails after the commit
+  await first.close();
+  const changed = 3496; // in the sector [3072, 3584) of slot A, among its zeros
+  const image = await crashed.open(imageFileName);
+  await image.write(changed, Uint8Array.of(0x5a));
+  await image.close();
+  const torn = new TornHeaderWrite(crashed, 3072, 3584);
+  const second = await reopen(torn as unknown as MemoryBlockStorage);
+  assert.equal(second.stats().image.generation, 0, "open fell back on slot B");
+  for (let index = 0; index < 40; index++) await second.add(`longer key ${index}`, 1000 + index);
+  await assert.rejects(second.checkpoint(), StorageIoError);
+  assert.ok(torn.crashed !== undefined, "the checkpoint wrote its header");
+  const third = await reopen(torn.crashed);
+  const state = await readAll(third);
+  for (let index = 0; index < 20; index++) assert.equal(state.get(`key ${index}`), index + 1);
+  for (let index = 0; index < 40; index++) {
+    assert.equal(state.get(`longer key ${index}`), 1000 + index);
+  }
+  assert.equal(state.size, 60);
+  assert.ok((await third.verify()).ok);
+  await third.close();
 });

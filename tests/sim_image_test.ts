@@ -1,6 +1,7 @@
 /**
  * The simulator's image checks on their own: the image guard reports a
- * write or a truncate over a record either header slot uses and a renamed
+ * write or a truncate over a record either header slot uses (or the newer
+ * one a damaged slot would revive under a torn header write) and a renamed
  * compaction whose slots are not as written, and stays quiet otherwise; the
  * record bound of a workload is never short; a run whose slabs are too
  * small for its keys fails, never passes silently.
@@ -112,6 +113,34 @@ Deno.test("image guard: a compaction renamed with a slot not as written is repor
       assert.equal(seen.length, 1);
       assert.match(seen[0], /^image-rename: image\.tt\.compacting was renamed over image\.tt/);
       assert.match(seen[0], /slot B: slot checksum mismatch/);
+    }
+  }
+});
+
+Deno.test("image guard: the image a damaged slot would revive is protected until the slot is blanked (n-gram seed 960112)", async () => {
+  // Slot B holds generation 2, slot A generation 1 (see twoCommits).
+  const cases = [
+    { name: "a byte among the middle zeros of B", at: 4096 + 3496, over: "root", reported: true },
+    { name: "B's first sector", at: 4096 + 200, over: "root", reported: false },
+    { name: "B's middle, then B blanked", at: 4096 + 1000, over: "root", reported: false },
+    { name: "A's middle (older than B)", at: 2000, over: "older", reported: false },
+  ] as const;
+  for (const { name, at, over, reported } of cases) {
+    const { disk, storage, seen } = guarded();
+    const image = await ImageFile.open(storage, small);
+    const refs = await twoCommits(image);
+    await image.close();
+    const raw = await disk.open(imageFileName);
+    await raw.write(at, Uint8Array.of(0x5a)); // the disk, not the engine: damage at rest
+    await raw.close();
+    const file = await storage.open(imageFileName); // the shadow starts from the damaged disk
+    if (name.endsWith("blanked")) await file.write(headerSlotOffsets[1], new Uint8Array(4096));
+    await file.write(refOffset(refs[over]), new Uint8Array(3));
+    await file.close();
+    if (!reported) assert.deepEqual(seen, [], name);
+    else {
+      assert.equal(seen.length, 1, name);
+      assert.match(seen[0], /^image-overwrite: .*named by a damaged header slot that a torn/);
     }
   }
 });

@@ -72,6 +72,11 @@ export interface OpenedImage {
   fileBytes: number;
   /** The coverage of a valid header in the other slot, else undefined. */
   fallbackCoverage: number | undefined;
+  /**
+   * Whether the other slot (the one the next commit writes) read as
+   * damaged: neither a valid header nor blank (see `ImageFile.flush`).
+   */
+  otherDamaged: boolean;
 }
 
 /**
@@ -117,9 +122,11 @@ export async function openImage(
     const { table, chunks } = await readTable(file, current.header);
     const slabTable = new SlabTable(current.header, table, chunks);
     const fileBytes = await file.size();
-    const other = decodeHeaderSlot(slots[1 - current.slot]);
+    const otherSlot = slots[1 - current.slot];
+    const other = decodeHeaderSlot(otherSlot);
     const fallbackCoverage = typeof other === "object" ? other.coverageLsn : undefined;
-    return { file, current, table: slabTable, fileBytes, fallbackCoverage };
+    const otherDamaged = isDamaged(otherSlot);
+    return { file, current, table: slabTable, fileBytes, fallbackCoverage, otherDamaged };
   } catch (error) {
     await file.close();
     throw error;

@@ -229,8 +229,9 @@ export interface HeaderSlotsCheck {
  * ever lost. It is a warning (nothing is lost, but there is no fallback until
  * the next checkpoint rewrites the slot) when the other slot is
  * - `damaged`: it fails its checks (a commit torn by a crash, or damage);
- * - `blank` after a commit (a commit whose fsync failed, blanked by close);
- *   blank before any commit is normal;
+ * - `blank` after a commit (a commit whose fsync failed, blanked by close;
+ *   a damaged slot blanked by a checkpoint that failed after it); blank
+ *   before any commit is normal;
  * - `stale`: valid, but open could not fall back on it: its generation is not
  *   the current one minus 1 (older: a header write the disk dropped, so the
  *   records it names may have been reused; newer or equal: a commit that
@@ -313,8 +314,9 @@ function describeOther(
       ? { state: "blank", detail: "never written: nothing was committed yet" }
       : {
         state: "blank",
-        detail: `all zeros after a commit: a commit whose fsync failed, blanked at close, ` +
-          `or a wiped slot; ${noFallback}`,
+        detail: `all zeros after a commit: a commit whose fsync failed, blanked at close; ` +
+          `a damaged slot blanked by a checkpoint that then failed; or a wiped slot; ` +
+          noFallback,
       };
   }
   const why = inUse === undefined ? "no header is in use" : staleness(decoded, inUse, logFirstLsn);

@@ -6,6 +6,10 @@
  * and which records died belongs to the checkpoint above it.
  *
  * Commit protocol (what each crash point leaves):
+ * 0. once a process's life, if open found the other header slot damaged,
+ *    that slot is blanked and the file fsynced before anything else is
+ *    written (see `#blankDamagedSlot`) — a crash leaves the slot damaged
+ *    (nothing was reused yet) or blank;
  * 1. records (nodes, then the allocation table) are written only past each
  *    slab's `filled` mark or into free slabs, never over a record the
  *    committed image uses — a crash leaves garbage no header points to;
@@ -120,6 +124,11 @@ export class ImageFile {
    * current slot's fsync failed and a power loss takes it back).
    */
   #fallbackCoverage: number | undefined;
+  /**
+   * The other header slot, if open found it damaged and no write of this
+   * process went into the file since, else -1: see {@link ImageFile.flush}.
+   */
+  #damagedSlot = -1;
 
   private constructor(opened: OpenedImage) {
     const { file, current, table } = opened;
@@ -135,6 +144,7 @@ export class ImageFile {
     this.#current = current;
     this.#fileBytes = opened.fileBytes;
     this.#fallbackCoverage = opened.fallbackCoverage;
+    if (opened.otherDamaged) this.#damagedSlot = 1 - current.slot;
   }
 
   /**
@@ -294,8 +304,13 @@ export class ImageFile {
     return this.#buffered;
   }
 
-  /** Writes the buffered records (not durable until the commit). */
+  /**
+   * Writes the buffered records (not durable until the commit). The first
+   * write into a file whose other header slot open found damaged blanks
+   * that slot and fsyncs first (see `#blankDamagedSlot`).
+   */
   async flush(): Promise<void> {
+    if (this.#damagedSlot >= 0) await this.#blankDamagedSlot();
     const runs = this.#runs;
     this.#runs = [];
     this.#buffered = 0;
@@ -307,6 +322,27 @@ export class ImageFile {
       // offset: drop it. Until the commit no stub names the new records.
       this.#cache.forget(run.offset, run.bytes);
     }
+  }
+
+  /**
+   * Blanks the header slot open found damaged, durably, before anything is
+   * written into the file. Open took the other slot, and the space the
+   * damaged slot's header named is free to this image, so the first
+   * checkpoint writes over it. But a damaged slot may be a whole header with
+   * a byte changed among the zeros between its first and last sector
+   * (damage at rest, a lost slot), and the commit's header write into it can
+   * be torn: the sector it brings puts those zeros back, the sectors it
+   * leaves hold the old fields and checksum, and the old header is valid
+   * again, newer than the slot open took, naming records the checkpoint wrote
+   * over (n-gram simulator seed 960112). A blank slot, durable first, leaves
+   * a torn write of the new header nothing to bring back.
+   */
+  async #blankDamagedSlot(): Promise<void> {
+    const slot = this.#damagedSlot;
+    assert(slot === nextSlot(this.#current), "the damaged slot is the one the next commit writes");
+    await this.#file.write(headerSlotOffsets[slot], new Uint8Array(headerSlotBytes));
+    await this.#file.sync();
+    this.#damagedSlot = -1;
   }
 
   #buffer(address: number, record: Uint8Array): void {
