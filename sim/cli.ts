@@ -354,7 +354,9 @@ function printSummary(totals: Totals, ms: number, range: string | undefined): vo
     `closes the power cut short: ${sum("closeCrashes")} (${sum("closeCrashesInside")} inside the ` +
       `close); writes called during a clean close: ${
         sum("closeWrites")
-      }; lists past one 256-entry batch: ${sum("listsPastBatch")}; widest node: ` +
+      }; lists past one 256-entry batch: ${sum("listsPastBatch")}; scans: ${sum("scans")} (` +
+      `${sum("scansSplit")} split between visits by a load, ${sum("scansStopped")} stopped by ` +
+      `their visitor); widest node: ` +
       `${sum("fanOutMax")} children; adds refused past 2^53: ${sum("refusedPastMaxSafe")}; ` +
       `bound checks: ${sum("boundChecks")}`,
   );

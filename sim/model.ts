@@ -16,11 +16,22 @@ import { assert } from "./_assert.ts";
 import { showKey } from "./keys.ts";
 import {
   batchMatches,
+  inRange,
   type KeyRange,
   listBatches,
   type ListEntry,
   listShapeProblem,
 } from "./list.ts";
+import {
+  passEnds,
+  passReach,
+  RangeKeys,
+  scanClosed,
+  scanMismatch,
+  type ScanShape,
+  scanShapeProblem,
+  visitCount,
+} from "./scan.ts";
 import type { SimMutation, SimOp } from "./workload.ts";
 
 /** A broken property, with the steps involved. */
@@ -351,6 +362,59 @@ export class Oracle {
           show(new Map(batches[matched].entries))
         }) matches no state from the acknowledged lsn ${low} on, after the batch before it ` +
         `(model at ${low}: ${show(this.stateAt(low))})`,
+      [step],
+    );
+  }
+
+  /**
+   * Checks a scan made when `low` was the acknowledged frontier (see
+   * `scan.ts`): the shape of its visits (order, repeats, range, limit, the
+   * visitor's stop, the count it `returned`), then that some sequence of
+   * passes over states from `low` to the newest write, each no older than
+   * the one before, makes exactly those visits. Records what a later
+   * recovery must keep (D11) unless the read is not `durableRead`.
+   */
+  checkScan(
+    step: number,
+    entries: readonly ListEntry[],
+    returned: number,
+    shape: ScanShape,
+    low: number,
+    durableRead = true,
+  ): void {
+    const problem = scanShapeProblem(entries, returned, shape);
+    if (problem !== undefined) {
+      this.violate("scan", `step ${step} scan made ${visitCount(entries.length)}: ${problem}`, [
+        step,
+      ]);
+      return;
+    }
+    assert(low >= this.#baseLsn && low < this.nextLsn, "a read starts at a known lsn");
+    const state = this.stateAt(low);
+    const keys = new RangeKeys(state, shape.range);
+    const closed = scanClosed(entries, shape);
+    let position = 0;
+    for (let lsn = low; lsn < this.nextLsn; lsn++) {
+      if (lsn > low) {
+        const op = this.#writes[lsn - this.#baseLsn - 1].op;
+        applyOp(state, op);
+        keys.update(op, state);
+      }
+      position = passReach(keys.sorted, state, entries, position, shape.reverse);
+      if (
+        position === entries.length && (closed || passEnds(keys.sorted, entries, shape.reverse))
+      ) {
+        if (durableRead) this.#reads.push({ step, what: "scan", minLsn: lsn });
+        return;
+      }
+    }
+    const inside = [...this.stateAt(low)].filter(([key]) => inRange(key, shape.range));
+    this.violate(
+      "D11",
+      `step ${step} scan made ${visitCount(entries.length)}, which no sequence of passes over ` +
+        `the states from the acknowledged lsn ${low} to lsn ${this.nextLsn - 1} makes: ${
+          scanMismatch(entries, position)
+        } (model at ${low}, in the range: ${show(new Map(inside))})`,
       [step],
     );
   }

@@ -40,6 +40,7 @@ import { imageBoundProblem, replayBoundProblem, walBoundProblem, walBoundRules }
 import { keyArgument, keyOfBytes } from "./keys.ts";
 import type { ListSelector } from "../lib/store/keys.ts";
 import { type ListEntry, listShapeProblem, selectorKeyRange } from "./list.ts";
+import type { ScanShape } from "./scan.ts";
 import { type ExcusedLoss, Oracle, type State, type Verdict, type Violation } from "./model.ts";
 import { eventPrng, hash32, hashString } from "./prng.ts";
 import { drawCheckpointOptions } from "./profiles.ts";
@@ -149,6 +150,12 @@ export interface RunStats {
   refusedPastMaxSafe: number;
   /** Lists whose result spanned more than one of the store's batches. */
   listsPastBatch: number;
+  /** Scans judged. */
+  scans: number;
+  /** Of those, the ones a load from the disk split between two visits (see `scanInto`). */
+  scansSplit: number;
+  /** Of those, the ones their visitor stopped before the end. */
+  scansStopped: number;
   /** Bound checks made (see `bounds.ts`): WAL after checkpoints and closes, replay at opens, image after compactions. */
   boundChecks: number;
   /** The most children one prefix had in a recovered state (Node48 past 16, Node256 past 48). */
@@ -341,6 +348,9 @@ class Run {
     closeWrites: 0,
     refusedPastMaxSafe: 0,
     listsPastBatch: 0,
+    scans: 0,
+    scansSplit: 0,
+    scansStopped: 0,
     boundChecks: 0,
     fanOutMax: 0,
     faults: {},
@@ -793,7 +803,8 @@ class Run {
         failed,
       );
     }
-    assert(op.type === "list", "reads are get, getMany and list");
+    if (op.type === "scan") return this.#scan(step, op, store, low, judge, failed);
+    assert(op.type === "list", "reads are get, getMany, list and scan");
     const limit = op.limit ?? Number.POSITIVE_INFINITY;
     const list = { range: selectorKeyRange(op.selector), reverse: op.reverse === true, limit };
     return collect(store, storeSelector(op.selector, step), {
@@ -807,6 +818,39 @@ class Run {
         }),
       failed,
     );
+  }
+
+  /**
+   * A scan, judged as a read (see `read`): its visits are collected as
+   * they come and checked against the model's states (see `scan.ts`).
+   */
+  #scan(
+    step: number,
+    op: Extract<SimOp, { type: "scan" }>,
+    store: Store,
+    low: number,
+    judge: (check: () => void) => Promise<void> | void,
+    failed: (error: unknown) => void,
+  ): Promise<unknown> {
+    const durableRead = this.#durability === "strict";
+    const shape: ScanShape = {
+      range: selectorKeyRange(op.selector),
+      reverse: op.reverse === true,
+      limit: op.limit ?? Number.POSITIVE_INFINITY,
+      stopAfter: op.stopAfter,
+    };
+    const options = { limit: op.limit, reverse: op.reverse };
+    return scanInto(store, storeSelector(op.selector, step), options, op.stopAfter)
+      .then(
+        ({ entries, returned, split }) =>
+          judge(() => {
+            this.stats.scans++;
+            if (split) this.stats.scansSplit++;
+            if (entries.length === op.stopAfter) this.stats.scansStopped++;
+            this.oracle.checkScan(step, entries, returned, shape, low, durableRead);
+          }),
+        failed,
+      );
   }
 
   async crash(step: number, pointPrefix = ""): Promise<void> {
@@ -1249,6 +1293,32 @@ async function collect(
     entries.push([keyOfBytes(key), value]);
   }
   return entries;
+}
+
+/**
+ * Scans into an array, keys as byte strings, the visitor returning `false`
+ * at visit `stopAfter`. `split`: image nodes were loaded between two
+ * visits, so a load split the scan's passes there (a pass is one
+ * synchronous walk, which loads nothing; the scan's own load, from cached
+ * slabs or read, ends it).
+ */
+async function scanInto(
+  store: Store,
+  selector: ListSelector,
+  options: ListOptions,
+  stopAfter: number | undefined,
+): Promise<{ entries: ListEntry[]; returned: number; split: boolean }> {
+  const entries: ListEntry[] = [];
+  let loaded = writeCounters(store).nodesLoaded;
+  let split = false;
+  const returned = await store.scan(selector, (key, value) => {
+    const now = writeCounters(store).nodesLoaded;
+    if (now !== loaded && entries.length > 0) split = true;
+    loaded = now;
+    entries.push([keyOfBytes(key), value]);
+    if (entries.length === stopAfter) return false;
+  }, options);
+  return { entries, returned, split };
 }
 
 function describe(error: unknown): string {

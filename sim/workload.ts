@@ -28,7 +28,15 @@ export type SimOp =
   }
   | { type: "get"; key: string }
   | { type: "getMany"; keys: string[] }
-  | { type: "list"; selector: SimSelector; limit?: number; reverse?: boolean };
+  | { type: "list"; selector: SimSelector; limit?: number; reverse?: boolean }
+  | {
+    type: "scan";
+    selector: SimSelector;
+    limit?: number;
+    reverse?: boolean;
+    /** The visitor returns `false` at this visit (1-based): the scan must stop there. */
+    stopAfter?: number;
+  };
 
 /** A list selector in the shapes of Deno KV's (byte-string keys). */
 export type SimSelector =
@@ -76,7 +84,7 @@ export interface WorkloadOptions {
 }
 
 /** Streams of `eventPrng`: one per kind of decision. */
-const stream = { step: 0x5731, drive: 0xd217, closeCrash: 0xc105 } as const;
+const stream = { step: 0x5731, drive: 0xd217, closeCrash: 0xc105, scan: 0x5ca7 } as const;
 /** The most steps a workload holds (bounds runs and traces). */
 export const stepsMax = 1_000_000;
 /** The most I/O completions a step drives. */
@@ -97,6 +105,11 @@ const fanClearChance = 0.02;
 const countingBatchChance = 0.35;
 /** List limits: small ones, and ones around the store's 256-entry batches. */
 const listLimits = [1, 2, 3, 10, 100, 255, 256, 257, 300, 511, 512, 600];
+/** The share of drawn lists run as scans instead (see {@link scanOf}). */
+const scanShare = 0.5;
+/** The share of scans whose visitor stops early, and the most visits before it does. */
+const scanStopChance = 0.3;
+const scanStopAfterMax = 400;
 
 /** Generates the steps of a run: deterministic in the options. */
 export function generateSteps(options: WorkloadOptions): Step[] {
@@ -134,7 +147,7 @@ export function generateSteps(options: WorkloadOptions): Step[] {
         id,
         kind: "op",
         client: random.below(options.clients),
-        op: drawOp(random, id, space),
+        op: scanOf(drawOp(random, id, space), eventPrng(options.seed, stream.scan, id)),
         drive,
       });
       opsMade++;
@@ -201,7 +214,7 @@ function drawFanBatch(random: Prng, id: number, space: KeySpace, fill: boolean):
 }
 
 /**
- * A list: a prefix of a key (or the fan's prefix, or everything), with a
+ * A list (or, see {@link scanOf}, a scan): a prefix of a key (or the fan's prefix, or everything), with a
  * start or an end now and then, or a start and an end; a limit on half of
  * them (some around the 256-entry batches); reversed on three in ten.
  */
@@ -228,6 +241,19 @@ function drawList(random: Prng, key: string, space: KeySpace): SimOp {
     ...(limit === undefined ? {} : { limit }),
     ...(reverse ? { reverse } : {}),
   };
+}
+
+/**
+ * A list turned, on {@link scanShare} of them, into a scan of the same
+ * selector, limit and order, whose visitor stops early on some. Drawn from
+ * a stream of its own, so every other draw of the run stays as it was.
+ */
+function scanOf(op: SimOp, random: Prng): SimOp {
+  if (op.type !== "list" || !random.chance(scanShare)) return op;
+  if (!random.chance(scanStopChance)) return { ...op, type: "scan" };
+  // Mostly within the first few entries, sometimes deep into a long scan.
+  const stopAfter = 1 + random.below(random.chance(0.5) ? 10 : scanStopAfterMax);
+  return { ...op, type: "scan", stopAfter };
 }
 
 function drawAtomic(random: Prng, id: number, space: KeySpace): SimOp {

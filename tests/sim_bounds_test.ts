@@ -35,10 +35,10 @@ Deno.test("bound-image: a compacted small-slab image is judged by its own table 
   }
 });
 
-Deno.test("workload: a list selector's start and end are keys the store takes (sim seeds 11368, 12148)", () => {
+Deno.test("workload: a list or scan selector's start and end are keys the store takes (sim seeds 11368, 12148)", () => {
   for (const seed of [11368, 12148, ...Array.from({ length: 40 }, (_, index) => 20_000 + index)]) {
     for (const step of generateSteps({ seed, ops: 500, clients: 4 })) {
-      if (step.kind !== "op" || step.op.type !== "list") continue;
+      if (step.kind !== "op" || (step.op.type !== "list" && step.op.type !== "scan")) continue;
       const selector = step.op.selector as { start?: string; end?: string };
       for (const bound of [selector.start, selector.end]) {
         // Model keys hold a char per byte.

@@ -20,6 +20,8 @@ Deno.test(`simulator: seeds ${seedsFirst}..${seedsLast}, ${opsPerSeed} ops each,
   const reached = {
     closeCrashesInside: 0,
     listsPastBatch: 0,
+    scansSplit: 0,
+    scansStopped: 0,
     refusedPastMaxSafe: 0,
     boundChecks: 0,
     fanOutMax: 0,
@@ -39,6 +41,8 @@ Deno.test(`simulator: seeds ${seedsFirst}..${seedsLast}, ${opsPerSeed} ops each,
     crashes += result.stats.crashes;
     reached.closeCrashesInside += result.stats.closeCrashesInside;
     reached.listsPastBatch += result.stats.listsPastBatch;
+    reached.scansSplit += result.stats.scansSplit;
+    reached.scansStopped += result.stats.scansStopped;
     reached.refusedPastMaxSafe += result.stats.refusedPastMaxSafe;
     reached.boundChecks += result.stats.boundChecks;
     reached.fanOutMax = Math.max(reached.fanOutMax, result.stats.fanOutMax);
@@ -54,6 +58,9 @@ Deno.test(`simulator: seeds ${seedsFirst}..${seedsLast}, ${opsPerSeed} ops each,
     `crashes inside close: ${reached.closeCrashesInside}`,
   );
   assert.ok(reached.listsPastBatch > seedsLast, `lists past one batch: ${reached.listsPastBatch}`);
+  // A scan's passes split only at loads: scans must meet lazily loaded stores.
+  assert.ok(reached.scansSplit > seedsLast / 2, `scans split by a load: ${reached.scansSplit}`);
+  assert.ok(reached.scansStopped > seedsLast / 2, `scans stopped: ${reached.scansStopped}`);
   assert.ok(reached.fanOutMax > 48, `a Node256: ${reached.fanOutMax} children`);
   assert.ok(
     reached.refusedPastMaxSafe > 0,

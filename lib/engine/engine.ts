@@ -118,6 +118,8 @@ export interface WriteCounters {
   queuedWrites: number;
   /** Atomic commits taken by the path for additions to ASCII string keys. */
   asciiBatches: number;
+  /** Image nodes loaded so far (as `stats().image.nodesLoaded`): the simulator sees a scan's loads. */
+  nodesLoaded: number;
 }
 
 /** What an atomic commit resolves to (as `CommitResult`): its LSN, or `ok: false` if a check failed. */
@@ -601,6 +603,7 @@ export class Engine {
       lastLsn: this.#wal.nextLsn - 1,
       queuedWrites: this.#queue.queued,
       asciiBatches: this.#pipeline.asciiBatches,
+      nodesLoaded: this.#loader.stats.nodesLoaded,
     };
   }
 
