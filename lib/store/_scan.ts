@@ -45,9 +45,12 @@ class LastKey {
   length = -1;
 
   set(key: Uint8Array): void {
-    if (key.length > this.#bytes.length) this.#bytes = new Uint8Array(key.length * 2);
-    this.#bytes.set(key);
-    this.length = key.length;
+    const length = key.length;
+    if (length > this.#bytes.length) this.#bytes = new Uint8Array(length * 2);
+    const bytes = this.#bytes;
+    // A loop, not `set`: keys are short, and this runs once per entry visited.
+    for (let i = 0; i < length; i++) bytes[i] = key[i];
+    this.length = length;
   }
 
   /** The key, copied. */
