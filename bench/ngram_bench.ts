@@ -9,7 +9,7 @@
  * - bytes on disk per n-gram after a compaction;
  * - `countMany` per second through the library, the store loaded;
  * - `next(history, { top: 10 })` latency (p50, p99) on histories with
- *   thousands of continuations.
+ *   1,000–2,000, 2,000–5,000 and 5,000–10,000 continuations.
  *
  * Every answer is checked against the file's sums (a sample of n-grams).
  *
@@ -21,7 +21,7 @@
  */
 
 import { DatabaseSync } from "node:sqlite";
-import { openNgramStore } from "../lib/ngram/mod.ts";
+import { type NgramStore, openNgramStore } from "../lib/ngram/mod.ts";
 import { readNgrams } from "../lib/ngram/read.ts";
 import { writeV2Bigrams } from "./_ngram_data.ts";
 
@@ -92,6 +92,52 @@ async function loadSqlite(file: string, dir: string): Promise<number> {
   return seconds;
 }
 
+/** Continuation counts whose `next` latency is measured, and histories a band at most. */
+const nextBands: readonly [number, number][] = [[1_000, 2_000], [2_000, 5_000], [5_000, 10_000]];
+const historiesPerBand = 20;
+/** Rounds over a band's histories. */
+const nextRounds = 50;
+
+/** `next(h, { top: 10 })` latency per band of continuation counts. */
+async function nextLatencies(store: NgramStore, file: string) {
+  const firsts = new Map<string, number>();
+  const decoder = new TextDecoder();
+  await readNgrams(file, {
+    format: "v2",
+    filters: { minCount: 1, tags: "drop", order: 3 },
+    sink: {
+      ngram(bytes, start, end) {
+        let at = start;
+        while (bytes[at] !== 0x20 && at < end) at++;
+        const word = decoder.decode(bytes.subarray(start, at));
+        firsts.set(word, (firsts.get(word) ?? 0) + 1);
+      },
+      boundary() {},
+    },
+  });
+  const bands = [];
+  for (const [from, to] of nextBands) {
+    const histories = [...firsts].filter(([, n]) => n >= from && n < to).slice(0, historiesPerBand);
+    const latencies: number[] = [];
+    for (let round = 0; round < nextRounds; round++) {
+      for (const [history] of histories) {
+        const at = performance.now();
+        await store.next(history, { top: 10 });
+        latencies.push(performance.now() - at);
+      }
+    }
+    latencies.sort((a, b) => a - b);
+    bands.push({
+      from,
+      to,
+      histories: histories.length,
+      p50Ms: quantile(latencies, 0.5),
+      p99Ms: quantile(latencies, 0.99),
+    });
+  }
+  return bands;
+}
+
 /** The `p`-quantile of sorted `values`. */
 function quantile(values: number[], p: number): number {
   return values[Math.min(values.length - 1, Math.floor(p * values.length))];
@@ -128,20 +174,7 @@ async function main(): Promise<void> {
       await store.countMany(queries.slice(at, at + 100_000));
     }
     const countRate = queries.length / ((performance.now() - countStarted) / 1000);
-    const histories: string[] = [];
-    for (const word of data.topFirstTokens) {
-      const n = await store.continuationCount(word);
-      if (n >= 1_000 && n <= 10_000) histories.push(word);
-    }
-    const latencies: number[] = [];
-    for (let round = 0; round < 200; round++) {
-      for (const history of histories) {
-        const at = performance.now();
-        await store.next(history, { top: 10 });
-        latencies.push(performance.now() - at);
-      }
-    }
-    latencies.sort((a, b) => a - b);
+    const bands = await nextLatencies(store, file);
     await store.compact();
     await store.close();
     const storeBytes = await du(`${dir}/store`);
@@ -158,9 +191,7 @@ async function main(): Promise<void> {
       speedupOverSqlite: sqliteSeconds / importSeconds,
       bytesPerNgram: storeBytes / data.ngrams,
       countPerSecond: countRate,
-      nextHistories: histories.length,
-      nextP50Ms: quantile(latencies, 0.5),
-      nextP99Ms: quantile(latencies, 0.99),
+      next: bands,
       written: outcome.ngrams,
     };
     console.log(
@@ -176,10 +207,12 @@ async function main(): Promise<void> {
     );
     console.log(`disk: ${report.bytesPerNgram.toFixed(2)} bytes per n-gram after compaction`);
     console.log(`count: ${(countRate / 1e6).toFixed(2)}M per second (countMany, 100,000 a call)`);
-    console.log(
-      `next top 10: p50 ${report.nextP50Ms.toFixed(3)} ms, p99 ${report.nextP99Ms.toFixed(3)} ms ` +
-        `over ${histories.length} histories with 1,000 to 10,000 continuations`,
-    );
+    for (const band of bands) {
+      console.log(
+        `next top 10, ${band.from}-${band.to} continuations (${band.histories} histories): ` +
+          `p50 ${band.p50Ms.toFixed(3)} ms, p99 ${band.p99Ms.toFixed(3)} ms`,
+      );
+    }
     if (options.json !== undefined) {
       await Deno.writeTextFile(options.json, JSON.stringify(report, null, 2));
     }
