@@ -8,14 +8,15 @@
  *
  * @example Import counts, then ask
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openNgramStore } from "./mod.ts";
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/counts.tsv`, "the cat\t3\nthe dog\t5\nthe cat sat\t2\n");
  * const store = await openNgramStore(`${dir}/store`, { shards: 2 });
  * await store.importFile(`${dir}/counts.tsv`);
- * console.assert((await store.count("the cat")) === 3);
+ * assert.ok((await store.count("the cat")) === 3);
  * const next = await store.next("the", { top: 1 });
- * console.assert(next[0].word === "dog" && next[0].count === 5);
+ * assert.ok(next[0].word === "dog" && next[0].count === 5);
  * await store.close();
  * await Deno.remove(dir, { recursive: true });
  * ```

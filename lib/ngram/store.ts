@@ -189,10 +189,11 @@ export interface NgramStats {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openNgramStore } from "./store.ts";
  * const dir = await Deno.makeTempDir();
  * const store = await openNgramStore(dir, { shards: 2 });
- * console.assert((await store.count("the cat")) === 0);
+ * assert.ok((await store.count("the cat")) === 0);
  * await store.close();
  * await Deno.remove(dir, { recursive: true });
  * ```
@@ -325,14 +326,15 @@ export class NgramStore {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { openNgramStore } from "./store.ts";
    * const dir = await Deno.makeTempDir();
    * const file = `${dir}/counts.tsv`;
    * await Deno.writeTextFile(file, "the cat\t3\nthe dog\t2\n");
    * const store = await openNgramStore(`${dir}/store`, { shards: 2 });
-   * console.assert((await store.importFile(file)).status === "imported");
-   * console.assert((await store.importFile(file)).status === "already-imported");
-   * console.assert((await store.count("the cat")) === 3);
+   * assert.ok((await store.importFile(file)).status === "imported");
+   * assert.ok((await store.importFile(file)).status === "already-imported");
+   * assert.ok((await store.count("the cat")) === 3);
    * await store.close();
    * await Deno.remove(dir, { recursive: true });
    * ```
@@ -351,10 +353,11 @@ export class NgramStore {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { openNgramStore } from "./store.ts";
    * const dir = await Deno.makeTempDir();
    * const store = await openNgramStore(dir);
-   * console.assert((await store.count("no such words")) === 0);
+   * assert.ok((await store.count("no such words")) === 0);
    * await store.close();
    * await Deno.remove(dir, { recursive: true });
    * ```
@@ -363,7 +366,22 @@ export class NgramStore {
     return (await this.countMany([ngram]))[0];
   }
 
-  /** The counts of many n-grams, in order; 0 where absent. */
+  /**
+   * The counts of many n-grams, in order; 0 where absent.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { openNgramStore } from "./store.ts";
+   * const dir = await Deno.makeTempDir();
+   * await Deno.writeTextFile(`${dir}/in.tsv`, "the cat\t3\nthe dog\t5\nthe cat sat\t2\na cat\t1\n");
+   * const store = await openNgramStore(`${dir}/store`, { shards: 2 });
+   * await store.importFile(`${dir}/in.tsv`);
+   * assert.ok(JSON.stringify(await store.countMany(["the cat", "no such", "a cat"])) === "[3,0,1]");
+   * await store.close();
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
   countMany(ngrams: readonly string[]): Promise<number[]> {
     this.#checkOpen("count");
     if (!Array.isArray(ngrams)) {
@@ -375,6 +393,20 @@ export class NgramStore {
   /**
    * The words that follow `history`, highest count first, ties in byte order
    * of the word; at most `top` (default {@link nextTopDefault}).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { openNgramStore } from "./store.ts";
+   * const dir = await Deno.makeTempDir();
+   * await Deno.writeTextFile(`${dir}/in.tsv`, "the cat\t3\nthe dog\t5\nthe cat sat\t2\na cat\t1\n");
+   * const store = await openNgramStore(`${dir}/store`, { shards: 2 });
+   * await store.importFile(`${dir}/in.tsv`);
+   * const next = await store.next("the", { top: 1 });
+   * assert.ok(next.length === 1 && next[0].word === "dog" && next[0].count === 5);
+   * await store.close();
+   * await Deno.remove(dir, { recursive: true });
+   * ```
    */
   next(history: string, options: { top?: number } = {}): Promise<Continuation[]> {
     this.#checkOpen("list continuations");
@@ -390,7 +422,23 @@ export class NgramStore {
     return next(this.#shards, tokens, top);
   }
 
-  /** N1+(h •): how many distinct words follow `history`. */
+  /**
+   * N1+(h •): how many distinct words follow `history`.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { openNgramStore } from "./store.ts";
+   * const dir = await Deno.makeTempDir();
+   * await Deno.writeTextFile(`${dir}/in.tsv`, "the cat\t3\nthe dog\t5\nthe cat sat\t2\na cat\t1\n");
+   * const store = await openNgramStore(`${dir}/store`, { shards: 2 });
+   * await store.importFile(`${dir}/in.tsv`);
+   * assert.ok((await store.continuationCount("the")) === 2);
+   * assert.ok((await store.continuationCount("the cat")) === 1);
+   * await store.close();
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
   continuationCount(history: string): Promise<number> {
     this.#checkOpen("count continuations");
     const tokens = tokenize(history, "count continuations");
@@ -398,7 +446,24 @@ export class NgramStore {
     return continuationCount(this.#shards, tokens);
   }
 
-  /** The n-grams that start with the tokens of `prefix`, order by order; at most `limit`. */
+  /**
+   * The n-grams that start with the tokens of `prefix`, order by order; at most `limit`.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { openNgramStore } from "./store.ts";
+   * const dir = await Deno.makeTempDir();
+   * await Deno.writeTextFile(`${dir}/in.tsv`, "the cat\t3\nthe dog\t5\nthe cat sat\t2\na cat\t1\n");
+   * const store = await openNgramStore(`${dir}/store`, { shards: 2 });
+   * await store.importFile(`${dir}/in.tsv`);
+   * const found: string[] = [];
+   * for await (const { ngram, count } of store.list("the cat")) found.push(`${ngram}=${count}`);
+   * assert.ok(found.join(",") === "the cat=3,the cat sat=2");
+   * await store.close();
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
   list(prefix: string, options: { limit?: number } = {}): AsyncGenerator<NgramCount> {
     this.#checkOpen("list");
     checkOptions(options, { limit: "number" }, { ...openPlace, operation: "list" });
@@ -421,13 +486,47 @@ export class NgramStore {
     return readProgress(this.#shards, id);
   }
 
-  /** Every n-gram with its count, shard by shard (no order across shards). */
+  /**
+   * Every n-gram with its count, shard by shard (no order across shards).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { openNgramStore } from "./store.ts";
+   * const dir = await Deno.makeTempDir();
+   * await Deno.writeTextFile(`${dir}/in.tsv`, "the cat\t3\nthe dog\t5\nthe cat sat\t2\na cat\t1\n");
+   * const store = await openNgramStore(`${dir}/store`, { shards: 2 });
+   * await store.importFile(`${dir}/in.tsv`);
+   * let total = 0;
+   * for await (const { count } of store.entries()) total += count;
+   * assert.ok(total === 11);
+   * await store.close();
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
   entries(): AsyncGenerator<NgramCount> {
     this.#checkOpen("list");
     return allEntries(this.#shards);
   }
 
-  /** Totals and distinct n-grams per order. */
+  /**
+   * Totals and distinct n-grams per order.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { openNgramStore } from "./store.ts";
+   * const dir = await Deno.makeTempDir();
+   * await Deno.writeTextFile(`${dir}/in.tsv`, "the cat\t3\nthe dog\t5\nthe cat sat\t2\na cat\t1\n");
+   * const store = await openNgramStore(`${dir}/store`, { shards: 2 });
+   * await store.importFile(`${dir}/in.tsv`);
+   * const [bigrams, trigrams] = await store.totals();
+   * assert.ok(bigrams.order === 2 && bigrams.total === 9 && bigrams.distinct === 3);
+   * assert.ok(trigrams.order === 3 && trigrams.total === 2);
+   * await store.close();
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
   totals(): Promise<OrderTotals[]> {
     this.#checkOpen("read totals");
     return orderTotals(this.#shards);
@@ -439,6 +538,20 @@ export class NgramStore {
    * seen, times `alpha` per word backed off; the unigram's share of all
    * 1-gram counts at the end. It needs every order up to the n-gram's own
    * imported; 0 if even the last word was never seen.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { openNgramStore } from "./store.ts";
+   * const dir = await Deno.makeTempDir();
+   * await Deno.writeTextFile(`${dir}/in.tsv`, "the cat\t3\nthe dog\t5\nthe cat sat\t2\na cat\t1\n");
+   * const store = await openNgramStore(`${dir}/store`, { shards: 2 });
+   * await store.importFile(`${dir}/in.tsv`);
+   * assert.ok((await store.stupidBackoff("the cat sat")) === 2 / 3);
+   * assert.ok((await store.stupidBackoff("a dog")) === 0);
+   * await store.close();
+   * await Deno.remove(dir, { recursive: true });
+   * ```
    */
   async stupidBackoff(ngram: string, options: { alpha?: number } = {}): Promise<number> {
     this.#checkOpen("score");
@@ -463,7 +576,23 @@ export class NgramStore {
     return unigrams === 0 ? 0 : factor * last / unigrams;
   }
 
-  /** Per order and per shard. */
+  /**
+   * Per order and per shard.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { openNgramStore } from "./store.ts";
+   * const dir = await Deno.makeTempDir();
+   * await Deno.writeTextFile(`${dir}/in.tsv`, "the cat\t3\nthe dog\t5\nthe cat sat\t2\na cat\t1\n");
+   * const store = await openNgramStore(`${dir}/store`, { shards: 2 });
+   * await store.importFile(`${dir}/in.tsv`);
+   * const stats = await store.stats();
+   * assert.ok(stats.shards === 2 && stats.perShard.every((shard) => shard.state === "clean"));
+   * await store.close();
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
   async stats(): Promise<NgramStats> {
     this.#checkOpen("read stats");
     return {
