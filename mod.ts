@@ -6,11 +6,12 @@
  *
  * @example Count words durably
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openStore } from "./mod.ts";
  * const dir = await Deno.makeTempDir();
  * const store = await openStore(dir);
  * await Promise.all(["the", "cat", "the"].map((word) => store.add(word, 1)));
- * console.assert((await store.get("the")) === 2);
+ * assert.ok((await store.get("the")) === 2);
  * await store.close();
  * await Deno.remove(dir, { recursive: true });
  * ```

@@ -12,10 +12,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { makeRandom } from "./random.ts";
  * const a = makeRandom(7);
  * const b = makeRandom(7);
- * console.assert(a() === b() && a() < 1);
+ * assert.ok(a() === b() && a() < 1);
  * ```
  */
 export function makeRandom(seed: number): () => number {

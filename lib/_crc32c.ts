@@ -56,10 +56,11 @@ function buildTables(): Uint32Array {
  *
  * @example Checksum and chaining
  * ```ts
+ * import assert from "node:assert/strict";
  * import { crc32c } from "./_crc32c.ts";
  * const data = new TextEncoder().encode("123456789");
- * console.assert(crc32c(data) === 0xE3069283);
- * console.assert(crc32c(data, crc32c(data, 0, 0, 4), 4) === 0xE3069283);
+ * assert.ok(crc32c(data) === 0xE3069283);
+ * assert.ok(crc32c(data, crc32c(data, 0, 0, 4), 4) === 0xE3069283);
  * ```
  */
 export function crc32c(bytes: Uint8Array, seed = 0, start = 0, end: number = bytes.length): number {

@@ -14,10 +14,11 @@
  *
  * @example Telling a bug from disk trouble
  * ```ts
+ * import assert from "node:assert/strict";
  * import { AssertionError, StorageIoError } from "./errors.ts";
  * const error = new StorageIoError("checkpoint failed", new AssertionError("a ref is past the end"));
- * console.assert(error.cause instanceof AssertionError);
- * console.assert((error.cause as Error).message === "tallytrie invariant violated: a ref is past the end");
+ * assert.ok(error.cause instanceof AssertionError);
+ * assert.ok((error.cause as Error).message === "tallytrie invariant violated: a ref is past the end");
  * ```
  */
 export class AssertionError extends Error {
@@ -38,9 +39,10 @@ export class AssertionError extends Error {
  *
  * @example Recognising corruption
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CorruptionError } from "./errors.ts";
  * const error = new CorruptionError("wal-00000000000000000001.wal", 4096, "record checksum mismatch");
- * console.assert(error.file === "wal-00000000000000000001.wal" && error.offset === 4096);
+ * assert.ok(error.file === "wal-00000000000000000001.wal" && error.offset === 4096);
  * ```
  */
 export class CorruptionError extends Error {
@@ -73,9 +75,10 @@ export class CorruptionError extends Error {
  *
  * @example Telling a disk failure from other errors
  * ```ts
+ * import assert from "node:assert/strict";
  * import { StorageIoError } from "./errors.ts";
  * const error = new StorageIoError("fsync of \"wal-1.wal\" failed", new Error("EIO"));
- * console.assert(error instanceof StorageIoError && error.cause instanceof Error);
+ * assert.ok(error instanceof StorageIoError && error.cause instanceof Error);
  * ```
  */
 export class StorageIoError extends Error {
@@ -104,12 +107,13 @@ export class StorageIoError extends Error {
  *
  * @example Telling a store that must be reopened from a call that failed alone
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemoryLimitError } from "./errors.ts";
  * const load = new MemoryLimitError("Cannot grow the trie's memory to 8 GiB", new RangeError("Array buffer allocation failed"));
- * console.assert(load.name === "MemoryLimitError" && load.cause instanceof RangeError);
- * console.assert(!load.applyFailed);
+ * assert.ok(load.name === "MemoryLimitError" && load.cause instanceof RangeError);
+ * assert.ok(!load.applyFailed);
  * const apply = new MemoryLimitError("The store's in-memory trie failed while applying logged writes", load, { applyFailed: true });
- * console.assert(apply.applyFailed && apply.cause === load);
+ * assert.ok(apply.applyFailed && apply.cause === load);
  * ```
  */
 export class MemoryLimitError extends Error {
@@ -140,8 +144,9 @@ export class MemoryLimitError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { StoreClosedError } from "./errors.ts";
- * console.assert(new StoreClosedError("add").message.includes("closed"));
+ * assert.ok(new StoreClosedError("add").message.includes("closed"));
  * ```
  */
 export class StoreClosedError extends Error {
@@ -168,8 +173,9 @@ export class StoreClosedError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { StoreLockedError } from "./errors.ts";
- * console.assert(new StoreLockedError("./counts").message.includes("./counts"));
+ * assert.ok(new StoreLockedError("./counts").message.includes("./counts"));
  * ```
  */
 export class StoreLockedError extends Error {

@@ -94,9 +94,10 @@ const chunkEntriesDrawMax = 4;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { drawImageWorkload } from "./churn.ts";
  * const a = drawImageWorkload(7);
- * console.assert(JSON.stringify(a) === JSON.stringify(drawImageWorkload(7)));
+ * assert.ok(JSON.stringify(a) === JSON.stringify(drawImageWorkload(7)));
  * ```
  */
 export function drawImageWorkload(seed: number): ImageWorkload {

@@ -17,11 +17,12 @@ const simTimeMsMax = 2 ** 53 / 1000;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SimClock } from "./clock.ts";
  * const clock = new SimClock();
- * console.assert(clock.now() === 0);
+ * assert.ok(clock.now() === 0);
  * clock.advance(1.5);
- * console.assert(clock.now() === 1.5);
+ * assert.ok(clock.now() === 1.5);
  * ```
  */
 export class SimClock implements Clock {

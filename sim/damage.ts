@@ -35,13 +35,14 @@ const rangesMax = 1 << 14;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DamageMap } from "./damage.ts";
  * const damage = new DamageMap();
  * damage.add(100, 200);
  * damage.heal(120, 150);
- * console.assert(damage.overlaps(110, 111) && !damage.overlaps(130, 140));
+ * assert.ok(damage.overlaps(110, 111) && !damage.overlaps(130, 140));
  * damage.clip(110);
- * console.assert(damage.ranges().length === 1 && damage.ranges()[0].end === 110);
+ * assert.ok(damage.ranges().length === 1 && damage.ranges()[0].end === 110);
  * ```
  */
 export class DamageMap {

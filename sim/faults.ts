@@ -69,8 +69,9 @@ export interface FaultProfile {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { none } from "./faults.ts";
- * console.assert(none.tornWrite === 0 && !none.reorder);
+ * assert.ok(none.tornWrite === 0 && !none.reorder);
  * ```
  */
 export const none: FaultProfile = Object.freeze({
@@ -95,8 +96,9 @@ export const none: FaultProfile = Object.freeze({
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { realistic } from "./faults.ts";
- * console.assert(realistic.lostWrite > realistic.fsyncFail);
+ * assert.ok(realistic.lostWrite > realistic.fsyncFail);
  * ```
  */
 export const realistic: FaultProfile = Object.freeze({
@@ -120,8 +122,9 @@ export const realistic: FaultProfile = Object.freeze({
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { hostile } from "./faults.ts";
- * console.assert(hostile.fsyncFail > 0 && hostile.reorder);
+ * assert.ok(hostile.fsyncFail > 0 && hostile.reorder);
  * ```
  */
 export const hostile: FaultProfile = Object.freeze({
@@ -153,6 +156,7 @@ export const faultProfiles: Readonly<Record<"none" | "realistic" | "hostile", Fa
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { hostile, validateFaultProfile } from "./faults.ts";
  * validateFaultProfile(hostile);
  * let threw = false;
@@ -161,7 +165,7 @@ export const faultProfiles: Readonly<Record<"none" | "realistic" | "hostile", Fa
  * } catch {
  *   threw = true;
  * }
- * console.assert(threw);
+ * assert.ok(threw);
  * ```
  */
 export function validateFaultProfile(profile: FaultProfile): void {
@@ -289,10 +293,11 @@ const faultRecordsMax = 1 << 20;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FaultLog } from "./faults.ts";
  * const log = new FaultLog();
  * log.add({ kind: "bitFlip", file: "a", offset: 3, length: 1, detail: "bit 2", epoch: 0 });
- * console.assert(log.counts.bitFlip === 1 && log.records.length === 1);
+ * assert.ok(log.counts.bitFlip === 1 && log.records.length === 1);
  * ```
  */
 export class FaultLog {

@@ -85,10 +85,11 @@ export const valueEdges = [2 ** 31 - 1, 2 ** 32 - 1, Number.MAX_SAFE_INTEGER] as
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { drawKeySpace } from "./keys.ts";
  * const a = drawKeySpace(7);
- * console.assert(JSON.stringify(a) === JSON.stringify(drawKeySpace(7)));
- * console.assert(a.hot.length > 0 && a.hot.every((key) => key.length > 0));
+ * assert.ok(JSON.stringify(a) === JSON.stringify(drawKeySpace(7)));
+ * assert.ok(a.hot.length > 0 && a.hot.every((key) => key.length > 0));
  * ```
  */
 export function drawKeySpace(seed: number): KeySpace {

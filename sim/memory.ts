@@ -17,6 +17,7 @@ import { assert } from "./_assert.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemoryPressure } from "./memory.ts";
  * const memory = new MemoryPressure();
  * memory.install();
@@ -28,9 +29,9 @@ import { assert } from "./_assert.ts";
  *   } catch {
  *     failed = true;
  *   }
- *   console.assert(failed);
+ *   assert.ok(failed);
  *   memory.release();
- *   console.assert(new ArrayBuffer(8).byteLength === 8);
+ *   assert.ok(new ArrayBuffer(8).byteLength === 8);
  * } finally {
  *   memory.uninstall();
  * }

@@ -5,9 +5,10 @@
  *
  * @example Run one seed and check it passed
  * ```ts
+ * import assert from "node:assert/strict";
  * import { drawProfile, runSimulation } from "./mod.ts";
  * const result = await runSimulation({ seed: 1, ops: 50, clients: 2, profile: drawProfile("realistic", 1) });
- * console.assert(result.violations.length === 0);
+ * assert.ok(result.violations.length === 0);
  * ```
  *
  * @module

@@ -61,9 +61,10 @@ function fmix32(h: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { hash32 } from "./prng.ts";
- * console.assert(hash32(1, 2) === hash32(1, 2));
- * console.assert(hash32(1, 2) !== hash32(2, 1));
+ * assert.ok(hash32(1, 2) === hash32(1, 2));
+ * assert.ok(hash32(1, 2) !== hash32(2, 1));
  * ```
  */
 export function hash32(...parts: number[]): number {
@@ -87,8 +88,9 @@ export function hash32(...parts: number[]): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { hashString } from "./prng.ts";
- * console.assert(hashString("wal-1.wal") !== hashString("wal-2.wal"));
+ * assert.ok(hashString("wal-1.wal") !== hashString("wal-2.wal"));
  * ```
  */
 export function hashString(text: string): number {
@@ -109,8 +111,9 @@ export function hashString(text: string): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { hashBytes } from "./prng.ts";
- * console.assert(hashBytes(new Uint8Array([1])) !== hashBytes(new Uint8Array([1, 0])));
+ * assert.ok(hashBytes(new Uint8Array([1])) !== hashBytes(new Uint8Array([1, 0])));
  * ```
  */
 export function hashBytes(bytes: Uint8Array): number {
@@ -133,14 +136,15 @@ export function hashBytes(bytes: Uint8Array): number {
  *
  * @example Drawing numbers
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Prng } from "./prng.ts";
  * const a = new Prng(42);
  * const b = new Prng(42);
- * console.assert(a.u32() === b.u32());
+ * assert.ok(a.u32() === b.u32());
  * const die = a.below(6);
- * console.assert(die >= 0 && die < 6);
- * console.assert(a.chance(1) && !a.chance(0));
- * console.assert(["x", "y"].includes(a.pick(["x", "y"])));
+ * assert.ok(die >= 0 && die < 6);
+ * assert.ok(a.chance(1) && !a.chance(0));
+ * assert.ok(["x", "y"].includes(a.pick(["x", "y"])));
  * ```
  */
 export class Prng {
@@ -260,9 +264,10 @@ export class Prng {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { eventPrng, hash32, hashString } from "./prng.ts";
  * const stream = hash32(1, hashString("wal-1.wal"));
- * console.assert(eventPrng(7, stream, 3).u32() === eventPrng(7, stream, 3).u32());
+ * assert.ok(eventPrng(7, stream, 3).u32() === eventPrng(7, stream, 3).u32());
  * ```
  */
 export function eventPrng(seed: number, stream: number, index: number): Prng {

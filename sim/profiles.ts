@@ -23,10 +23,11 @@ const mixStream = 0x9f1e;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { drawProfile } from "./profiles.ts";
  * const a = drawProfile("mixed", 7);
- * console.assert(JSON.stringify(a) === JSON.stringify(drawProfile("mixed", 7)));
- * console.assert(drawProfile("hostile", 7).name === "hostile");
+ * assert.ok(JSON.stringify(a) === JSON.stringify(drawProfile("mixed", 7)));
+ * assert.ok(drawProfile("hostile", 7).name === "hostile");
  * ```
  */
 export function drawProfile(name: ProfileName, seed: number): FaultProfile {
@@ -67,9 +68,10 @@ export type DurabilityChoice = Durability | "mixed";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { drawDurability } from "./profiles.ts";
- * console.assert(drawDurability("strict", 3) === "strict");
- * console.assert(drawDurability("mixed", 3) === drawDurability("mixed", 3));
+ * assert.ok(drawDurability("strict", 3) === "strict");
+ * assert.ok(drawDurability("mixed", 3) === drawDurability("mixed", 3));
  * ```
  */
 export function drawDurability(choice: DurabilityChoice, seed: number): Durability {
@@ -89,9 +91,10 @@ const checkpointStream = 0xc8e9;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { drawCheckpointOptions } from "./profiles.ts";
  * const options = drawCheckpointOptions(7);
- * console.assert(JSON.stringify(options) === JSON.stringify(drawCheckpointOptions(7)));
+ * assert.ok(JSON.stringify(options) === JSON.stringify(drawCheckpointOptions(7)));
  * ```
  */
 export function drawCheckpointOptions(seed: number): CheckpointOptions {

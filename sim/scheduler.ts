@@ -83,14 +83,15 @@ function messageRoundTrip(): Promise<void> {
  *
  * @example Driving two completions
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Scheduler } from "./scheduler.ts";
  * const scheduler = new Scheduler({ seed: 1 });
  * const done: string[] = [];
  * scheduler.submit("a", () => done.push("a"));
  * scheduler.submit("b", () => done.push("b"));
- * console.assert(scheduler.pending === 2);
+ * assert.ok(scheduler.pending === 2);
  * await scheduler.runUntilIdle(10);
- * console.assert(done.length === 2 && scheduler.steps === 2);
+ * assert.ok(done.length === 2 && scheduler.steps === 2);
  * ```
  */
 export class Scheduler {

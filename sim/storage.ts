@@ -1002,6 +1002,7 @@ export interface SimStorageOptions {
  *
  * @example Unsynced data is at the crash's mercy; synced data is not
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SimBlockStorage } from "./storage.ts";
  * import { Scheduler } from "./scheduler.ts";
  * import { none } from "./faults.ts";
@@ -1018,8 +1019,8 @@ export interface SimStorageOptions {
  * await drive(storage.syncDir());
  * await drive(file.write(2, new Uint8Array([3])));
  * const after = storage.crash();
- * console.assert(after.readDurable("data").length === 2); // The unsynced byte was lost.
- * console.assert(storage.faults.some((fault) => fault.kind === "crashDropped"));
+ * assert.ok(after.readDurable("data").length === 2); // The unsynced byte was lost.
+ * assert.ok(storage.faults.some((fault) => fault.kind === "crashDropped"));
  * ```
  */
 export class SimBlockStorage implements BlockStorage {

@@ -38,10 +38,11 @@ const placesMax = 1 << 22;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { WalMap } from "./wal_map.ts";
  * const map = new WalMap();
  * map.observe("image.tt", 0, new Uint8Array(64)); // not a segment: ignored
- * console.assert(map.place(1) === undefined);
+ * assert.ok(map.place(1) === undefined);
  * ```
  */
 export class WalMap {

@@ -143,12 +143,13 @@ interface EngineParts {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemoryBlockStorage, systemClock } from "../../mod.ts";
  * import { defaultGeometry } from "../image/allocation.ts";
  * import { resolveCheckpointOptions } from "./epochs.ts";
  * import { Engine } from "./engine.ts";
  * const storage = new MemoryBlockStorage();
- * console.assert(await storage.tryLock());
+ * assert.ok(await storage.tryLock());
  * const engine = await Engine.open(storage, {
  *   durability: "strict",
  *   segmentBytes: 1 << 20,
@@ -158,8 +159,8 @@ interface EngineParts {
  *   geometry: defaultGeometry,
  * });
  * const key = new TextEncoder().encode("the cat");
- * console.assert((await engine.add(key, "the cat", 2)) === 2);
- * console.assert((await engine.get(key)) === 2);
+ * assert.ok((await engine.add(key, "the cat", 2)) === 2);
+ * assert.ok((await engine.get(key)) === 2);
  * await engine.close();
  * ```
  */

@@ -279,16 +279,17 @@ async function ensureDirectory(dir: string): Promise<void> {
  *
  * @example Storing bytes durably
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FileBlockStorage } from "./file.ts";
  * const dir = await Deno.makeTempDir();
  * const storage = await FileBlockStorage.open(`${dir}/counts`);
- * console.assert(await storage.tryLock());
+ * assert.ok(await storage.tryLock());
  * const file = await storage.open("data.bin", { create: true, exclusive: true });
  * await file.write(0, new TextEncoder().encode("hello"));
  * await file.sync();
  * await file.close();
  * await storage.syncDir();
- * console.assert((await storage.list()).join() === "data.bin");
+ * assert.ok((await storage.list()).join() === "data.bin");
  * await storage.unlock();
  * await Deno.remove(dir, { recursive: true });
  * ```

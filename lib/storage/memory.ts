@@ -99,6 +99,7 @@ class MemoryBlockFile implements BlockFile {
  *
  * @example Writing, reading and snapshotting
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemoryBlockStorage } from "./memory.ts";
  * const storage = new MemoryBlockStorage();
  * const file = await storage.open("data.bin", { create: true });
@@ -106,8 +107,8 @@ class MemoryBlockFile implements BlockFile {
  * const snapshot = storage.clone();
  * await file.write(0, new Uint8Array([9]));
  * const copy = await snapshot.open("data.bin");
- * console.assert((await copy.read(0, 3))[0] === 1);
- * console.assert((await file.read(0, 3))[0] === 9);
+ * assert.ok((await copy.read(0, 3))[0] === 1);
+ * assert.ok((await file.read(0, 3))[0] === 9);
  * ```
  */
 export class MemoryBlockStorage implements BlockStorage {

@@ -42,11 +42,12 @@ export interface AtomicMutation {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openStore, MemoryBlockStorage } from "../../mod.ts";
  * const store = await openStore({ storage: new MemoryBlockStorage() });
  * await store.set("stock", 3);
  * const result = await store.atomic().check("stock", 3).add("stock", -1).add("sold", 1).commit();
- * console.assert(result.ok && (await store.get("stock")) === 2);
+ * assert.ok(result.ok && (await store.get("stock")) === 2);
  * await store.close();
  * ```
  */

@@ -139,13 +139,14 @@ export type StoreConfig = EngineConfig;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openStore } from "../../mod.ts";
  * const dir = await Deno.makeTempDir();
  * const store = await openStore(dir);
- * console.assert((await store.add("the quick", 3)) === 3);
+ * assert.ok((await store.add("the quick", 3)) === 3);
  * await store.close();
  * const again = await openStore(dir, { durability: "relaxed", checkpoint: { auto: false } });
- * console.assert((await again.get("the quick")) === 3);
+ * assert.ok((await again.get("the quick")) === 3);
  * await again.close();
  * await Deno.remove(dir, { recursive: true });
  * ```
@@ -179,11 +180,12 @@ let readWriteCounters: (store: Store) => WriteCounters;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemoryBlockStorage, openStore } from "../../mod.ts";
  * import { writeCounters } from "./store.ts";
  * const store = await openStore({ storage: new MemoryBlockStorage() });
  * await store.add("a", 1);
- * console.assert(writeCounters(store).lastLsn === 1);
+ * assert.ok(writeCounters(store).lastLsn === 1);
  * await store.close();
  * ```
  */
@@ -196,6 +198,7 @@ export function writeCounters(store: Store): WriteCounters {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openStore, MemoryBlockStorage } from "../../mod.ts";
  * const store = await openStore({ storage: new MemoryBlockStorage() });
  * await store.add("the cat", 2);
@@ -204,7 +207,7 @@ export function writeCounters(store: Store): WriteCounters {
  * for await (const { key, value } of store.list({ prefix: "the " })) {
  *   keys.push(`${new TextDecoder().decode(key)}=${value}`);
  * }
- * console.assert(keys.join(",") === "the cat=2,the dog=1");
+ * assert.ok(keys.join(",") === "the cat=2,the dog=1");
  * await store.close();
  * ```
  */
@@ -258,10 +261,11 @@ export class Store implements AtomicCommitter {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { openStore, MemoryBlockStorage } from "../../mod.ts";
    * const store = await openStore({ storage: new MemoryBlockStorage() });
-   * console.assert((await store.add("word", 5)) === 5);
-   * console.assert((await store.add("word", -2)) === 3);
+   * assert.ok((await store.add("word", 5)) === 5);
+   * assert.ok((await store.add("word", -2)) === 3);
    * await store.close();
    * ```
    */
@@ -284,10 +288,11 @@ export class Store implements AtomicCommitter {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { openStore, MemoryBlockStorage } from "../../mod.ts";
    * const store = await openStore({ storage: new MemoryBlockStorage() });
    * await store.set("x", 10);
-   * console.assert((await store.get("x")) === 10);
+   * assert.ok((await store.get("x")) === 10);
    * await store.close();
    * ```
    */
@@ -310,11 +315,12 @@ export class Store implements AtomicCommitter {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { openStore, MemoryBlockStorage } from "../../mod.ts";
    * const store = await openStore({ storage: new MemoryBlockStorage() });
    * await store.set("x", 1);
    * await store.delete("x");
-   * console.assert((await store.get("x")) === undefined);
+   * assert.ok((await store.get("x")) === undefined);
    * await store.close();
    * ```
    */
@@ -337,9 +343,10 @@ export class Store implements AtomicCommitter {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { openStore, MemoryBlockStorage } from "../../mod.ts";
    * const store = await openStore({ storage: new MemoryBlockStorage() });
-   * console.assert((await store.get("missing")) === undefined);
+   * assert.ok((await store.get("missing")) === undefined);
    * await store.close();
    * ```
    */
@@ -358,11 +365,12 @@ export class Store implements AtomicCommitter {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { openStore, MemoryBlockStorage } from "../../mod.ts";
    * const store = await openStore({ storage: new MemoryBlockStorage() });
    * await store.set("a", 1);
    * const [a, b] = await store.getMany(["a", "b"]);
-   * console.assert(a === 1 && b === undefined);
+   * assert.ok(a === 1 && b === undefined);
    * await store.close();
    * ```
    */
@@ -397,6 +405,7 @@ export class Store implements AtomicCommitter {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { openStore, MemoryBlockStorage } from "../../mod.ts";
    * const store = await openStore({ storage: new MemoryBlockStorage() });
    * for (const word of ["b", "a", "c"]) await store.add(word, 1);
@@ -404,7 +413,7 @@ export class Store implements AtomicCommitter {
    * for await (const entry of store.list({ start: "a", end: "c" }, { reverse: true })) {
    *   seen.push(new TextDecoder().decode(entry.key));
    * }
-   * console.assert(seen.join("") === "ba");
+   * assert.ok(seen.join("") === "ba");
    * await store.close();
    * ```
    */
@@ -441,12 +450,13 @@ export class Store implements AtomicCommitter {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { openStore, MemoryBlockStorage } from "../../mod.ts";
    * const store = await openStore({ storage: new MemoryBlockStorage() });
    * for (const word of ["the cat", "the dog", "a cat"]) await store.add(word, 2);
    * let total = 0;
    * const visited = await store.scan({ prefix: "the " }, (_key, value) => void (total += value));
-   * console.assert(visited === 2 && total === 4);
+   * assert.ok(visited === 2 && total === 4);
    * await store.close();
    * ```
    */
@@ -478,10 +488,11 @@ export class Store implements AtomicCommitter {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { openStore, MemoryBlockStorage } from "../../mod.ts";
    * const store = await openStore({ storage: new MemoryBlockStorage() });
    * const failed = await store.atomic().check("x", 1).set("y", 2).commit();
-   * console.assert(!failed.ok && (await store.get("y")) === undefined);
+   * assert.ok(!failed.ok && (await store.get("y")) === undefined);
    * await store.close();
    * ```
    */
@@ -535,11 +546,12 @@ export class Store implements AtomicCommitter {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { openStore, MemoryBlockStorage } from "../../mod.ts";
    * const store = await openStore({ storage: new MemoryBlockStorage(), durability: "relaxed" });
    * void store.add("fast", 1);
    * await store.sync();
-   * console.assert(store.stats().durableLsn === 1);
+   * assert.ok(store.stats().durableLsn === 1);
    * await store.close();
    * ```
    */
@@ -555,10 +567,11 @@ export class Store implements AtomicCommitter {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { openStore, MemoryBlockStorage } from "../../mod.ts";
    * const store = await openStore({ storage: new MemoryBlockStorage() });
    * await store.add("a", 1);
-   * console.assert(store.stats().keys === 1 && store.stats().lastLsn === 1);
+   * assert.ok(store.stats().keys === 1 && store.stats().lastLsn === 1);
    * await store.close();
    * ```
    */
@@ -585,16 +598,17 @@ export class Store implements AtomicCommitter {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { openStore, MemoryBlockStorage } from "../../mod.ts";
    * const storage = new MemoryBlockStorage();
    * const store = await openStore({ storage });
    * await store.add("the cat", 4);
    * const { coverageLsn } = await store.checkpoint();
-   * console.assert(coverageLsn === 1);
+   * assert.ok(coverageLsn === 1);
    * await store.add("the cat", 5);
    * await store.close();
    * const again = await openStore({ storage });
-   * console.assert((await again.get("the cat")) === 9);
+   * assert.ok((await again.get("the cat")) === 9);
    * await again.close();
    * ```
    */
@@ -627,12 +641,13 @@ export class Store implements AtomicCommitter {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { openStore, MemoryBlockStorage } from "../../mod.ts";
    * const store = await openStore({ storage: new MemoryBlockStorage() });
    * await store.add("a", 1);
    * await store.checkpoint();
    * const report = await store.verify();
-   * console.assert(report.ok && report.image.keys === 1);
+   * assert.ok(report.ok && report.image.keys === 1);
    * await store.close();
    * ```
    */

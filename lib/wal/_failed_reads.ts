@@ -34,12 +34,13 @@ export const failedCheckRereadsMin = 4;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FailedReads } from "./_failed_reads.ts";
  * const reads = new FailedReads();
  * for (const flipped of [1, 2, 3, 4, 5]) reads.add(new Uint8Array([flipped]));
- * console.assert(!reads.confirmed); // five reads, all different: transient
+ * assert.ok(!reads.confirmed); // five reads, all different: transient
  * reads.add(new Uint8Array([5]));
- * console.assert(reads.confirmed); // the same bytes failed twice: damage
+ * assert.ok(reads.confirmed); // the same bytes failed twice: damage
  * ```
  */
 export class FailedReads {
