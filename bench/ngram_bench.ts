@@ -169,10 +169,13 @@ async function main(): Promise<void> {
     const lookups = data.sample.map(([ngram]) => ngram);
     const queries: string[] = [];
     while (queries.length < 1_000_000) queries.push(...lookups);
-    const countStarted = performance.now();
+    const calls: string[][] = [];
     for (let at = 0; at < queries.length; at += 100_000) {
-      await store.countMany(queries.slice(at, at + 100_000));
+      calls.push(queries.slice(at, at + 100_000));
     }
+    await store.countMany(calls[0]); // warm up: the rate is the steady one
+    const countStarted = performance.now();
+    for (const call of calls) await store.countMany(call);
     const countRate = queries.length / ((performance.now() - countStarted) / 1000);
     const bands = await nextLatencies(store, file);
     await store.compact();
