@@ -14,19 +14,28 @@ import { type ImportSource, openNgramStore, ShardFailedError } from "../lib/ngra
 import type { InputSummary, NgramSink } from "../lib/ngram/input.ts";
 import { ForwardingFile, ForwardingStorage } from "./_storage_wrappers.ts";
 
+/** A file whose fsyncs fail while its storage's `failing` is set. */
+class FailingSyncFile extends ForwardingFile {
+  readonly #storage: FailingSyncStorage;
+
+  constructor(inner: BlockFile, storage: FailingSyncStorage) {
+    super(inner);
+    this.#storage = storage;
+  }
+
+  override sync(): Promise<void> {
+    if (this.#storage.failing) {
+      return Promise.reject(new StorageIoError(`Cannot sync "${this.name}": injected failure`));
+    }
+    return super.sync();
+  }
+}
+
 /** A storage whose files' fsyncs fail while `failing` is set. */
 class FailingSyncStorage extends ForwardingStorage {
   failing = false;
   override wrapFile(file: BlockFile): BlockFile {
-    const storage = this;
-    return new class extends ForwardingFile {
-      override sync(): Promise<void> {
-        if (storage.failing) {
-          return Promise.reject(new StorageIoError(`Cannot sync "${file.name}": injected failure`));
-        }
-        return super.sync();
-      }
-    }(file);
+    return new FailingSyncFile(file, this);
   }
 }
 
