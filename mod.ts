@@ -69,7 +69,7 @@ export {
 } from "./lib/storage/block_storage.ts";
 export { FileBlockStorage } from "./lib/storage/file.ts";
 export { MemoryBlockStorage } from "./lib/storage/memory.ts";
-export { getManyKeysMax, keyBytesMax } from "./lib/limits.ts";
+export { atomicOpsMax, getManyKeysMax, keyBytesMax } from "./lib/limits.ts";
 export {
   checkOptions,
   type OptionsPlace,

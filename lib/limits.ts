@@ -52,7 +52,7 @@ export const batchOpsMax = 1_000_000;
  * The most checks and mutations one atomic operation takes: its mutations
  * become one batch record, so the batch's bound holds the two together.
  */
-export const atomicOpsMax = batchOpsMax;
+export const atomicOpsMax: number = batchOpsMax;
 
 /**
  * The most keys one `getMany` call takes (Deno KV allows 10): one call is

@@ -269,6 +269,10 @@ Deno.test("ngram cli: a malformed line names file and line; the files before it 
     const missing = await ngram(["import", `${dir}/store`, `${dir}/nope.gz`]);
     assert.equal(missing.code, 1);
     assert.match(missing.err, /nope\.gz/);
+    const typo = await ngram(["count", `${dir}/no-store`, "the cat"]);
+    assert.equal(typo.code, 1);
+    assert.match(typo.err, /there is none at ".*no-store"; import into it first/);
+    await assert.rejects(Deno.stat(`${dir}/no-store`), Deno.errors.NotFound, "nothing created");
     const usage = await ngram(["import", `${dir}/store`, `${dir}/a.tsv`, "--tags", "maybe"]);
     assert.equal(usage.code, 2);
     assert.match(usage.err, /--tags must be drop, keep/);

@@ -57,7 +57,9 @@ export function filtersOf(reading: FileReading): InputFilters {
 export function readingHash(format: InputFormat, filters: InputFilters): number {
   const canonical = JSON.stringify({
     format,
-    years: format === "v2" || format === "v3" ? filters.years ?? null : null,
+    years: (format === "v2" || format === "v3") && filters.years !== undefined
+      ? [filters.years.from, filters.years.to]
+      : null,
     minCount: filters.minCount,
     tags: filters.tags,
     order: format === "text" ? filters.order : null,

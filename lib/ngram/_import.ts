@@ -24,7 +24,7 @@
  * @module
  */
 
-import type { Store } from "../../mod.ts";
+import { atomicOpsMax, type Store } from "../../mod.ts";
 import type { InputSummary, NgramSink } from "./input.ts";
 import { fileKey, fnvBasis, fnvPrime, metaKind, orderKey, orderMax } from "./_keys.ts";
 import { ShardChunk } from "./_chunk.ts";
@@ -53,6 +53,8 @@ export class ImportConflictError extends Error {
 
 /** N-grams gathered over all shards before a commit (at the next boundary). */
 export const chunkNgramsDefault = 65_536;
+/** The most `chunkNgrams` may be: a shard's part of a chunk must fit one atomic commit. */
+export const chunkNgramsMax = 500_000;
 /** Chunks committed between two syncs of the shards. */
 export const syncEveryChunksDefault = 16;
 /** Keys per `getMany` call when counting new n-grams. */
@@ -128,22 +130,29 @@ export async function importSource(
   tuning: ImportTuning,
 ): Promise<ImportOutcome> {
   const standing = await readProgress(shards, source.id);
+  if (standing.every((at) => at.done)) {
+    return { status: "already-imported", resumedFrom: 0, ngrams: 0, chunks: 0, summary: undefined };
+  }
   for (const [index, at] of standing.entries()) {
-    if (at.optionsHash !== undefined && at.optionsHash !== source.optionsHash && !at.done) {
+    // Done shards count too: they were read with the options the rest must be read with.
+    if (at.optionsHash !== undefined && at.optionsHash !== source.optionsHash) {
       throw new Error(
         `Cannot resume the import: shard ${index} holds part of it read with other options ` +
           `(format and filters); import the file again with the options of its first import`,
       );
     }
   }
-  if (standing.every((at) => at.done)) {
-    return { status: "already-imported", resumedFrom: 0, ngrams: 0, chunks: 0, summary: undefined };
-  }
   for (const shard of shards) shard.checkWritable();
   const resumeFrom = Math.min(...standing.filter((at) => !at.done).map((at) => at.progress ?? 0));
   const run = new ImportRun(shards, source, standing, tuning);
-  const summary = await source.read(run, resumeFrom);
-  await run.finish(summary.contentBytes);
+  let summary: InputSummary;
+  try {
+    summary = await source.read(run, resumeFrom);
+    await run.finish(summary.contentBytes);
+  } catch (error) {
+    run.abandon(); // ids given to words whose commit did not happen must not stay
+    throw error;
+  }
   const resumed = standing.some((at) => at.progress !== undefined);
   return {
     status: resumed ? "resumed" : "imported",
@@ -205,6 +214,11 @@ class ImportRun implements NgramSink {
     return this.#commitAll(end, false);
   }
 
+  /** Takes back the words of every chunk not committed (the import stopped). */
+  abandon(): void {
+    for (const chunk of this.#chunks) chunk.abandon();
+  }
+
   /** Commits what is left and marks the input done in every shard. */
   async finish(contentBytes: number): Promise<void> {
     await this.#commitAll(contentBytes, true);
@@ -235,11 +249,14 @@ class ImportRun implements NgramSink {
     let committed: boolean;
     try {
       shard.checkWritable();
+      checkCommitSize(chunk, index);
       const op = await this.#operation(chunk, index, end, last);
       committed = (await op.commit()).ok;
     } catch (error) {
       chunk.abandon();
-      throw error instanceof ShardFailedError ? error : shard.fail(error);
+      // A refused commit (a count past 2^53, too many operations) wrote nothing: the shard is fine.
+      if (error instanceof RangeError || error instanceof ShardFailedError) throw error;
+      throw shard.fail(error);
     }
     if (!committed) {
       chunk.abandon();
@@ -278,6 +295,21 @@ class ImportRun implements NgramSink {
     op.set(progressKey, end);
     if (last) op.set(fileKey(metaKind.done, id), 1);
     return op;
+  }
+}
+
+/** Operations a commit adds besides the keys and new words: totals, distinct counts, progress. */
+const commitExtraOps = 2 * orderMax + 4;
+
+/** Throws a RangeError if `chunk` needs more operations than one atomic commit takes. */
+function checkCommitSize(chunk: ShardChunk, index: number): void {
+  const ops = chunk.size + (chunk.shard.vocabularySize - chunk.firstNewId) + commitExtraOps;
+  if (ops > atomicOpsMax) {
+    throw new RangeError(
+      `Cannot import: shard ${index}'s part of a chunk needs ${ops} operations, more than one ` +
+        `commit takes (${atomicOpsMax}); a chunk ends only at a boundary (a line's end): ` +
+        `split the input's long lines or lower chunkNgrams`,
+    );
   }
 }
 

@@ -205,8 +205,8 @@ export async function continuationCount(
 
 /**
  * The n-grams that start with `prefix` (at least one token), order by order
- * from the prefix's own, each order in the store's key order (by word id,
- * not alphabetical).
+ * from the prefix's own, each order in the store's key order (the LEB128
+ * bytes of the word ids: neither id nor alphabetical order).
  */
 export async function* listPrefix(
   shards: readonly Shard[],

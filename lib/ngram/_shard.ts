@@ -201,7 +201,11 @@ export class Shard {
   /** Makes every commit so far durable. */
   async sync(): Promise<void> {
     this.checkWritable();
-    if (this.#syncing !== undefined) return await this.#syncing;
+    if (this.#syncing !== undefined) {
+      // That sync covers the commits before it began: wait, then sync what came since.
+      await this.#syncing.catch(() => {});
+      return await this.sync();
+    }
     if (this.#state === "clean") return;
     this.#state = "syncing";
     const upTo = this.#commits;

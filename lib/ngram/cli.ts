@@ -137,7 +137,7 @@ async function countCommand(args: string[]): Promise<number> {
   const { positional } = parse(args, [], []);
   if (positional.length < 1) throw new UsageError("count takes STORE");
   const [path, ...ngrams] = positional;
-  const store = await openNgramStore(path);
+  const store = await openNgramStore(path, { create: false });
   try {
     if (ngrams.length > 0) {
       const counts = await store.countMany(ngrams);
@@ -189,7 +189,7 @@ async function writeOut(text: string): Promise<void> {
 async function nextCommand(args: string[]): Promise<number> {
   const { positional, flags } = parse(args, ["--top"], []);
   if (positional.length !== 2) throw new UsageError("next takes STORE and HISTORY");
-  const store = await openNgramStore(positional[0]);
+  const store = await openNgramStore(positional[0], { create: false });
   try {
     const found = await store.next(positional[1], { top: integer(flags, "--top") });
     await writeOut(found.map(({ word, count }) => `${word}\t${count}\n`).join(""));
@@ -202,7 +202,7 @@ async function nextCommand(args: string[]): Promise<number> {
 async function statsCommand(args: string[]): Promise<number> {
   const { positional, flags } = parse(args, [], ["--json"]);
   if (positional.length !== 1) throw new UsageError("stats takes STORE");
-  const store = await openNgramStore(positional[0]);
+  const store = await openNgramStore(positional[0], { create: false });
   try {
     const stats = await store.stats();
     if (flags.has("--json")) {
@@ -230,7 +230,7 @@ const exportBatch = 10_000;
 async function exportCommand(args: string[]): Promise<number> {
   const { positional } = parse(args, [], []);
   if (positional.length !== 1) throw new UsageError("export takes STORE");
-  const store = await openNgramStore(positional[0]);
+  const store = await openNgramStore(positional[0], { create: false });
   try {
     let lines: string[] = [];
     for await (const { ngram, count } of store.entries()) {

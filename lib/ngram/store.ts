@@ -37,6 +37,7 @@ import { type FileProgress, type FileReading, fileSource } from "./_files.ts";
 import type { InputFormat } from "./input.ts";
 import {
   chunkNgramsDefault,
+  chunkNgramsMax,
   type ImportOutcome,
   type ImportSource,
   importSource,
@@ -87,6 +88,8 @@ export interface NgramStoreOptions {
   checkpoint?: CheckpointOptions;
   /** The shards' clock (the simulator's; default the system's). */
   clock?: Clock;
+  /** Create the store if there is none (default true); false: an error instead. */
+  create?: boolean;
 }
 
 const optionTypes: OptionTypes = {
@@ -95,6 +98,7 @@ const optionTypes: OptionTypes = {
   shards: "number",
   checkpoint: "object",
   clock: "object",
+  create: "boolean",
 };
 const openPlace = {
   operation: "open the n-gram store",
@@ -151,13 +155,21 @@ function checkReading(options: ImportFileOptions): void {
   if (minCount !== undefined && (!Number.isSafeInteger(minCount) || minCount < 1)) {
     throw new RangeError(`Cannot import: minCount must be a positive integer, got ${minCount}`);
   }
-  const chunk = options.chunkNgrams;
-  if (chunk !== undefined && (!Number.isSafeInteger(chunk) || chunk < 1)) {
-    throw new RangeError(`Cannot import: chunkNgrams must be a positive integer, got ${chunk}`);
-  }
+  checkChunkNgrams(options.chunkNgrams);
   if (order !== undefined && (!Number.isInteger(order) || order < 1 || order > orderMax)) {
     throw new RangeError(
       `Cannot import: order must be an integer from 1 to ${orderMax}, got ${order}`,
+    );
+  }
+}
+
+/** Throws a RangeError unless `chunk` is absent or 1 to {@link chunkNgramsMax}. */
+function checkChunkNgrams(chunk: number | undefined): void {
+  if (
+    chunk !== undefined && (!Number.isSafeInteger(chunk) || chunk < 1 || chunk > chunkNgramsMax)
+  ) {
+    throw new RangeError(
+      `Cannot import: chunkNgrams must be an integer from 1 to ${chunkNgramsMax}, got ${chunk}`,
     );
   }
 }
@@ -214,11 +226,12 @@ export async function openNgramStore(
       `Cannot open the n-gram store: shards must be an integer from 1 to ${shardsMax}, got ${shards}`,
     );
   }
+  if (all.create === false && all.path !== undefined) await checkExists(all.path);
   const factory = all.storage ?? fileFactory(all.path!);
   const root = await factory("");
   if (!(await root.tryLock())) throw new StoreLockedError(root.description);
   try {
-    const count = await ensureManifest(root, shards, all.path);
+    const count = await ensureManifest(root, shards, all.path, all.create !== false);
     const opened: Shard[] = [];
     try {
       for (let index = 0; index < count; index++) {
@@ -241,6 +254,23 @@ function checked(options: NgramStoreOptions): NgramStoreOptions {
   return options;
 }
 
+/** The error for a store that is not there, when opening may not create one. */
+function noStore(where: string): Error {
+  return new Error(
+    `Cannot open the n-gram store: there is none at "${where}"; import into it first`,
+  );
+}
+
+/** Throws {@link noStore} unless `path` exists (so a store that may not be created is not). */
+async function checkExists(path: string): Promise<void> {
+  try {
+    await Deno.stat(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) throw noStore(path);
+    throw error;
+  }
+}
+
 /** The storages of a store in directory `path`: the root, and `path/shard-NNNN`. */
 function fileFactory(path: string): StorageFactory {
   return (name) => FileBlockStorage.open(name === "" ? path : `${path}/${name}`);
@@ -251,8 +281,10 @@ async function ensureManifest(
   root: BlockStorage,
   shards: number | undefined,
   path: string | undefined,
+  create: boolean,
 ): Promise<number> {
   const manifest = await readManifest(root);
+  if (manifest === undefined && !create) throw noStore(root.description);
   if (manifest !== undefined) {
     if (shards !== undefined && shards !== manifest.shards) {
       throw new Error(
@@ -272,7 +304,7 @@ async function ensureManifest(
   }
   if (strangers.length > 0) {
     throw new Error(
-      `Cannot create an n-gram store in ${root.description}: it holds other files ` +
+      `Cannot create an n-gram store in "${root.description}": it holds other files ` +
         `(${
           strangers.slice(0, 3).map((name) => `"${name}"`).join(", ")
         }) and no "${manifestName}"; ` +
@@ -308,6 +340,7 @@ export class NgramStore {
    */
   importSource(source: ImportSource, options: ImportSourceOptions = {}): Promise<ImportOutcome> {
     this.#checkOpen("import");
+    checkChunkNgrams(options.chunkNgrams);
     const tuning = {
       chunkNgrams: options.chunkNgrams ?? chunkNgramsDefault,
       syncEveryChunks: options.syncEveryChunks ?? syncEveryChunksDefault,

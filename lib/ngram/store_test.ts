@@ -200,3 +200,55 @@ Deno.test("ngram store: countMany checks every n-gram and answers in order, 0 wh
   assert.equal(await store.count(""), 0);
   await store.close();
 });
+
+/** A source that hands `lines` with a boundary after each, then throws at the end (a bad line). */
+function failingSource(id: number, lines: readonly [string, number][]): ImportSource {
+  const good = linesSource(id, lines, 1);
+  return {
+    ...good,
+    async read(sink: NgramSink, resumeFrom: number): Promise<InputSummary> {
+      const counting: NgramSink = {
+        ngram: (...args) => sink.ngram(...args),
+        boundary: (end) => end >= 0 ? undefined : sink.boundary(end), // hands, never commits
+      };
+      await good.read(counting, resumeFrom);
+      throw new Error("malformed line");
+    },
+  };
+}
+
+Deno.test("ngram store: words of an import that failed get no ids a later import could reuse", async () => {
+  const storage = memoryFactory();
+  const store = await openNgramStore({ storage, shards: 1 });
+  await assert.rejects(store.importSource(failingSource(1, [["zebra quux", 5]])), /malformed/);
+  await store.importSource(linesSource(2, [["zebra quux", 7]]));
+  await store.close();
+  const reopened = await openNgramStore({ storage });
+  assert.equal(await reopened.count("zebra quux"), 7);
+  await reopened.importSource(linesSource(3, [["cat dog", 1]]));
+  const held = new Map<string, number>();
+  for await (const { ngram, count } of reopened.entries()) held.set(ngram, count);
+  assert.deepEqual([...held].sort(), [["cat dog", 1], ["zebra quux", 7]]);
+  await reopened.close();
+});
+
+Deno.test("ngram store: a count past 2^53 stops the import without failing the shard; other options are refused", async () => {
+  const store = await openNgramStore({ storage: memoryFactory(), shards: 2 });
+  // Two n-grams in different shards: the overflow lands in the shard committed second.
+  const candidates = Array.from({ length: 40 }, (_, i) => `w${i} x`);
+  const firstShard = candidates.filter((n) => store.shardOf(n) === 0);
+  const secondShard = candidates.filter((n) => store.shardOf(n) === 1);
+  assert.ok(firstShard.length > 0 && secondShard.length > 0);
+  const [fine, overflow] = [firstShard[0], secondShard[0]];
+  await store.importSource(linesSource(9, [[overflow, Number.MAX_SAFE_INTEGER - 1]]));
+  const lines: [string, number][] = [[fine, 1], [overflow, 5]];
+  await assert.rejects(store.importSource(linesSource(1, lines, 100)), RangeError);
+  const stats = await store.stats();
+  assert.ok(stats.perShard.every((shard) => shard.state !== "failed"), JSON.stringify(stats));
+  assert.equal(await store.count(fine), 1, "the shard committed before it keeps its part");
+  const other = { ...linesSource(1, lines, 100), optionsHash: 8 };
+  await assert.rejects(store.importSource(other), /read with other options/);
+  await store.importSource(linesSource(2, [[fine, 2]]));
+  assert.equal(await store.count(fine), 3, "the shards still take writes");
+  await store.close();
+});
