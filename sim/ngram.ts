@@ -79,13 +79,20 @@ export interface NgramRunResult {
   /** Broken properties; empty when the run passed. */
   violations: NgramViolation[];
   /** Crashes, imports run, resumes, and imports that failed on a disk error. */
-  stats: { crashes: number; imports: number; resumes: number; already: number; failures: number };
+  stats: {
+    crashes: number;
+    imports: number;
+    resumes: number;
+    already: number;
+    failures: number;
+    readerErrors: number;
+  };
   /** A hash of every disk's writes and faults: equal for equal runs. */
   traceHash: number;
 }
 
 /** Draw streams. */
-const stream = { inputs: 1, plan: 2, crash: 3, disk: 4 } as const;
+const stream = { inputs: 1, plan: 2, crash: 3, disk: 4, bad: 5 } as const;
 /** Scheduler steps a wait may take before it counts as a hang. */
 const waitStepsMax = 200_000;
 /** Crashes one run draws at most. */
@@ -111,29 +118,55 @@ interface SimInput {
   /** A boundary follows line `i` when `boundaryAfter[i]`. */
   boundaryAfter: boolean[];
   bytes: number;
+  /** A bad input: its read throws {@link SimReaderError} after this many boundaries. */
+  failAfter?: number;
+}
+
+/** What a bad input's read throws (a malformed line, as the real readers do). */
+export class SimReaderError extends Error {
+  /** @param id The input's identity. */
+  constructor(id: number) {
+    super(`Cannot read input ${id}: a malformed line (drawn)`);
+    this.name = "SimReaderError";
+  }
+}
+
+/** One drawn input with identity `id`. */
+function drawInput(random: Prng, id: number): SimInput {
+  const lines: Line[] = [];
+  const boundaryAfter: boolean[] = [];
+  let offset = 0;
+  const length = 1 + random.below(40);
+  for (let at = 0; at < length; at++) {
+    const order = 1 + random.below(3);
+    const tokens = Array.from({ length: order }, () => words[random.below(words.length)]);
+    const ngram = tokens.join(" ");
+    const countDrawn = 1 + random.below(random.chance(0.1) ? 1_000_000 : 50);
+    lines.push({ ngram, count: countDrawn, offset });
+    offset += new TextEncoder().encode(`${ngram}\t${countDrawn}\n`).length;
+    boundaryAfter.push(random.chance(0.4));
+  }
+  return { id, lines, boundaryAfter, bytes: offset };
 }
 
 /** Draws the inputs: some share an identity (the same content imported twice). */
 function drawInputs(random: Prng): SimInput[] {
-  const distinct: SimInput[] = [];
   const count = 1 + random.below(4);
-  for (let index = 0; index < count; index++) {
-    const lines: Line[] = [];
-    const boundaryAfter: boolean[] = [];
-    let offset = 0;
-    const length = 1 + random.below(40);
-    for (let at = 0; at < length; at++) {
-      const order = 1 + random.below(3);
-      const tokens = Array.from({ length: order }, () => words[random.below(words.length)]);
-      const ngram = tokens.join(" ");
-      const countDrawn = 1 + random.below(random.chance(0.1) ? 1_000_000 : 50);
-      lines.push({ ngram, count: countDrawn, offset });
-      offset += new TextEncoder().encode(`${ngram}\t${countDrawn}\n`).length;
-      boundaryAfter.push(random.chance(0.4));
-    }
-    distinct.push({ id: index + 1, lines, boundaryAfter, bytes: offset });
-  }
-  return distinct;
+  return Array.from({ length: count }, (_, index) => drawInput(random, index + 1));
+}
+
+/**
+ * On half the seeds, two more inputs for the end of the plan, from a stream
+ * of their own (so every other draw stays): a bad one whose read fails
+ * part way, then a good one imported by the same open store. A store that
+ * kept the word ids of the bad input's uncommitted chunk would write the
+ * good one's keys with ids no vocabulary entry names.
+ */
+function drawBadInputs(random: Prng, firstId: number): SimInput[] {
+  if (!random.chance(0.5)) return [];
+  const bad = drawInput(random, firstId);
+  bad.failAfter = random.below(bad.boundaryAfter.filter((b) => b).length + 2);
+  return [bad, drawInput(random, firstId + 1)];
 }
 
 /** The source an import reads: the input's lines from `resumeFrom` on. */
@@ -144,6 +177,7 @@ function sourceOf(input: SimInput): ImportSource {
     optionsHash: 1,
     async read(sink: NgramSink, resumeFrom: number): Promise<InputSummary> {
       let handed = 0;
+      let boundaries = 0;
       for (const [at, line] of input.lines.entries()) {
         if (line.offset >= resumeFrom) {
           const bytes = encoder.encode(line.ngram);
@@ -151,10 +185,12 @@ function sourceOf(input: SimInput): ImportSource {
           handed++;
         }
         if (input.boundaryAfter[at]) {
+          if (boundaries++ === input.failAfter) throw new SimReaderError(input.id);
           const next = input.lines[at + 1]?.offset ?? input.bytes;
           await sink.boundary(next);
         }
       }
+      if (input.failAfter !== undefined) throw new SimReaderError(input.id);
       await sink.boundary(input.bytes);
       return {
         format: "tsv",
@@ -260,7 +296,14 @@ export async function runNgramSimulation(options: NgramRunOptions): Promise<Ngra
 class NgramRun {
   readonly machine: Machine;
   readonly violations: NgramViolation[] = [];
-  readonly stats = { crashes: 0, imports: 0, resumes: 0, already: 0, failures: 0 };
+  readonly stats = {
+    crashes: 0,
+    imports: 0,
+    resumes: 0,
+    already: 0,
+    failures: 0,
+    readerErrors: 0,
+  };
   readonly #seed: number;
   readonly #inputs: SimInput[];
   readonly #plan: SimInput[];
@@ -281,6 +324,9 @@ class NgramRun {
         at < this.#inputs.length ? this.#inputs[at] : this.#inputs[plan.below(this.#inputs.length)],
     );
     this.#shards = 1 + plan.below(4);
+    const bad = drawBadInputs(eventPrng(seed, stream.bad, 0), this.#inputs.length + 1);
+    this.#inputs.push(...bad);
+    this.#plan.push(...bad);
     this.#crashRandom = eventPrng(seed, stream.crash, 0);
     this.#crashesLeft = this.#crashRandom.below(crashesMax + 1);
   }
@@ -363,6 +409,11 @@ class NgramRun {
         at++;
         continue;
       }
+      if (waited.kind === "error" && waited.error instanceof SimReaderError) {
+        this.stats.readerErrors++; // a bad file: the user moves on, the store stays open
+        at++;
+        continue;
+      }
       if (waited.kind === "error") {
         if (!isDiskError(waited.error)) {
           this.violate("ngram-error", `an import failed: ${(waited.error as Error)?.stack}`);
@@ -429,10 +480,19 @@ class NgramRun {
   /** Checks `ngram-final` once every import finished. */
   async #final(store: NgramStore): Promise<void> {
     if (!(await this.#check(store))) return;
-    const expected = new Map<string, number>();
+    const expected = await this.#expected(store); // bad inputs: what their progress says
+    if (expected === undefined) return;
     for (const id of this.#started) {
-      for (const line of this.#inputs[id - 1].lines) {
-        expected.set(line.ngram, (expected.get(line.ngram) ?? 0) + line.count);
+      const input = this.#inputs[id - 1];
+      if (input.failAfter !== undefined) continue;
+      const progress = await this.machine.until(store.importProgress(Uint8Array.of(0x51, id)));
+      if (progress.kind !== "value") return void this.#hang("reading progress");
+      if (!progress.value.every((at) => at.done)) {
+        this.violate(
+          "ngram-final",
+          `input ${id} finished its import but is not done in every shard`,
+        );
+        return;
       }
     }
     const again = await this.machine.until(store.importSource(sourceOf(this.#inputs[0])));

@@ -26,7 +26,7 @@ export async function runNgramSeeds(
   seconds: number | undefined,
 ): Promise<number> {
   const started = performance.now();
-  const sums = { crashes: 0, imports: 0, resumes: 0, already: 0, failures: 0 };
+  const sums = { crashes: 0, imports: 0, resumes: 0, already: 0, failures: 0, readerErrors: 0 };
   let seeds = 0;
   let traceHash = 0;
   let last = from;
@@ -77,7 +77,8 @@ function summary(
   console.log(`\n${seeds} seeds, ${seeds - failed} passed, ${failed} failed in ${seconds} s`);
   console.log(
     `imports ${sums.imports} (resumed ${sums.resumes}, already imported ${sums.already}), ` +
-      `crashes ${sums.crashes}, imports stopped by a disk fault ${sums.failures}`,
+      `crashes ${sums.crashes}, imports stopped by a disk fault ${sums.failures}, ` +
+      `by a bad input ${sums.readerErrors}`,
   );
   console.log(`trace hash of seeds ${from}..${to}: ${hex(traceHash)}`);
 }

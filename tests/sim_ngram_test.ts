@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { runNgramSimulation } from "../sim/ngram.ts";
 
 Deno.test("ngram sim: seeds 1..80 pass and reach crashes, resumes and repeated inputs", async () => {
-  const sums = { crashes: 0, imports: 0, resumes: 0, already: 0, failures: 0 };
+  const sums = { crashes: 0, imports: 0, resumes: 0, already: 0, failures: 0, readerErrors: 0 };
   for (let seed = 1; seed <= 80; seed++) {
     const result = await runNgramSimulation({ seed });
     assert.deepEqual(result.violations, [], `seed ${seed}`);
@@ -21,6 +21,7 @@ Deno.test("ngram sim: seeds 1..80 pass and reach crashes, resumes and repeated i
   assert.ok(sums.resumes > 20, `resumes ${sums.resumes}`);
   assert.ok(sums.already > 20, `already imported ${sums.already}`);
   assert.ok(sums.failures > 20, `disk faults ${sums.failures}`);
+  assert.ok(sums.readerErrors > 20, `bad inputs ${sums.readerErrors}`);
 });
 
 Deno.test("ngram sim: a seed replays to the same trace hash; another seed differs", async () => {
