@@ -111,3 +111,26 @@ Deno.test("scan stops when a visit returns false, and checks its arguments", asy
   assert.throws(() => store.scan({ prefix: "" }, () => {}, { limit: 0 }), RangeError);
   await store.close();
 });
+
+Deno.test("scan whose visitor writes (relaxed: applied at once) visits every key once, in order", async () => {
+  const store = await openStore({ storage: new MemoryBlockStorage(), durability: "relaxed" });
+  const keys = Array.from({ length: 2_000 }, (_, i) => `k${String(i).padStart(4, "0")}`);
+  const atomic = store.atomic();
+  for (const key of keys) atomic.add(key, 1);
+  await atomic.commit();
+  const seen: string[] = [];
+  let writes = 0;
+  await store.scan({ prefix: "k" }, (key) => {
+    seen.push(decoder.decode(key));
+    void store.set(`j${writes++}`, 1); // outside the range
+    if (writes % 7 === 0) void store.delete(`j${writes - 3}`);
+  });
+  assert.deepEqual(seen, keys);
+  const reverse: string[] = [];
+  await store.scan({ prefix: "k" }, (key) => {
+    reverse.push(decoder.decode(key));
+    void store.add(`k${decoder.decode(key).slice(1)}x`, 1); // inside the range, behind the walk
+  }, { reverse: true });
+  assert.deepEqual(reverse, [...keys].reverse());
+  await store.close();
+});

@@ -110,6 +110,28 @@ export const lookupAbsent = -1;
 export const lookupNotLoaded = -2;
 
 /**
+ * Raised by {@link Art.visitRange} when a visit changed the trie (a write from
+ * inside the visitor): the walk stops after that visit, and a caller walks
+ * on from after the key it was given.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Art, TrieChangedDuringVisit } from "./art.ts";
+ * const art = new Art();
+ * for (const byte of [1, 2, 3]) art.set(Uint8Array.of(byte), 1);
+ * assert.throws(() => art.visitRange({}, 10, () => void art.set(Uint8Array.of(9), 1)), TrieChangedDuringVisit);
+ * ```
+ */
+export class TrieChangedDuringVisit extends Error {
+  /** Builds the error. */
+  constructor() {
+    super("Cannot walk on: a visit changed the trie; walk on from after the key it was given");
+    this.name = "TrieChangedDuringVisit";
+  }
+}
+
+/**
  * An adaptive radix trie from byte keys (0..65,535 bytes) to non-negative
  * safe-integer counters. Not thread-safe; iterators fail fast on mutation.
  *
@@ -726,6 +748,8 @@ export class Art {
    *
    * @throws {NodeNotLoaded} If the walk reached a stub, after visiting the
    * entries before it: load it and walk on from after the last key visited.
+   * @throws {TrieChangedDuringVisit} If a visit changed the trie: walk on
+   * from after the key that visit was given.
    *
    * @example
    * ```ts
@@ -740,6 +764,13 @@ export class Art {
    */
   visitRange(range: ArtRange, limit: number, visit: EntryVisitor): number {
     assert(Number.isSafeInteger(limit) && limit >= 1, "visit at least one entry");
+    const version = this.#version;
+    // A visit that writes (a relaxed store applies at once) moves the walk's ground: stop there.
+    const guarded: EntryVisitor = (key, value) => {
+      const go = visit(key, value);
+      if (go !== false && this.#version !== version) throw new TrieChangedDuringVisit();
+      return go;
+    };
     return visitEntries(
       this.#tree.a,
       this.#tree.root,
@@ -747,7 +778,7 @@ export class Art {
       range.end,
       range.reverse === true,
       limit,
-      visit,
+      guarded,
     );
   }
 

@@ -5,16 +5,17 @@
  * (the n-gram store's `next`) pays tens of nanoseconds an entry instead of
  * hundreds.
  *
- * A pass ends at {@link scanPassEntriesMax} entries or at a node not loaded
- * yet; the next pass starts after the last key visited, so each pass is one
- * state of the store and writes between passes may or may not be seen (as
- * between `list`'s batches).
+ * A pass ends at {@link scanPassEntriesMax} entries, at a node not loaded
+ * yet, or after a visit that wrote to the store (a relaxed store applies a
+ * write at once, under the walk); the next pass starts after the last key
+ * visited, so each pass is one state of the store and writes between passes
+ * may or may not be seen (as between `list`'s batches).
  *
  * @module
  */
 
 import { assert } from "../_assert.ts";
-import { type EntryVisitor, NodeNotLoaded } from "../art/art.ts";
+import { type EntryVisitor, NodeNotLoaded, TrieChangedDuringVisit } from "../art/art.ts";
 
 /** What a scan reads from: the engine's trie and loader. */
 export interface ScanSource {
@@ -88,15 +89,18 @@ export async function scanEntries(
     const before = visited;
     const want = Math.min(scanPassEntriesMax, limit - visited);
     let unloaded: NodeNotLoaded | undefined;
+    let changed = false;
     try {
       source.visit(start, end, range.reverse, want, each);
     } catch (error) {
-      if (!(error instanceof NodeNotLoaded)) throw error;
-      unloaded = error;
+      if (error instanceof TrieChangedDuringVisit) changed = true;
+      else if (error instanceof NodeNotLoaded) unloaded = error;
+      else throw error;
     }
     assert(visited <= limit, "scanned past the limit");
+    assert(!changed || visited > before, "a write from a visit ends a pass after that visit");
     if (stopped || visited === limit) return visited;
-    if (unloaded === undefined && visited - before < want) return visited;
+    if (unloaded === undefined && !changed && visited - before < want) return visited;
     if (visited > before) {
       if (range.reverse) end = last.copy();
       else start = last.successor();
