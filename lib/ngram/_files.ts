@@ -8,7 +8,7 @@
 
 import type { ImportSource } from "./_import.ts";
 import { hashBytes } from "./_byte_table.ts";
-import type { InputFilters, InputFormat, InputSummary, TagPolicy } from "./input.ts";
+import type { InputFilters, InputFormat, InputSummary, NgramSink, TagPolicy } from "./input.ts";
 import { detectFormat, fingerprint, readNgrams } from "./read.ts";
 
 /** How a file is read: its format and the filters. */
@@ -85,6 +85,39 @@ export interface FileSource {
   digest: string;
 }
 
+/** What says a file changed: its size and modification time. */
+interface FileStamp {
+  size: number;
+  mtime: number | undefined;
+}
+
+async function stampOf(path: string): Promise<FileStamp> {
+  const info = await Deno.stat(path);
+  return { size: info.size, mtime: info.mtime?.getTime() };
+}
+
+/**
+ * A sink that checks, at every boundary (before the import may commit),
+ * that the file still has the size and modification time it had before its
+ * digest was taken: counts read from content the digest does not name would
+ * be recorded under the wrong identity.
+ */
+function unchangedSink(path: string, stamp: FileStamp, sink: NgramSink): NgramSink {
+  return {
+    ngram: (bytes, start, end, count, offset) => sink.ngram(bytes, start, end, count, offset),
+    boundary: async (end) => {
+      const now = await stampOf(path);
+      if (now.size !== stamp.size || now.mtime !== stamp.mtime) {
+        throw new Error(
+          `Cannot import "${path}": the file changed while it was imported (size ${stamp.size} → ` +
+            `${now.size}); import it again once nothing writes to it`,
+        );
+      }
+      await sink.boundary(end);
+    },
+  };
+}
+
 /** The import source of `path` read as `reading` says, reporting progress to `onProgress`. */
 export async function fileSource(
   path: string,
@@ -95,12 +128,19 @@ export async function fileSource(
     ? await detectFormat(path)
     : reading.format;
   const filters = filtersOf(reading);
+  const stamp = await stampOf(path);
   const digest = await fingerprint(path);
   const source: ImportSource = {
     id: idBytes(digest),
     optionsHash: readingHash(format, filters),
     read: (sink, resumeFrom): Promise<InputSummary> =>
-      readNgrams(path, { format, filters, sink, resumeFrom, onProgress }),
+      readNgrams(path, {
+        format,
+        filters,
+        sink: unchangedSink(path, stamp, sink),
+        resumeFrom,
+        onProgress,
+      }),
   };
   return { source, format, digest };
 }

@@ -252,3 +252,26 @@ Deno.test("ngram store: a count past 2^53 stops the import without failing the s
   assert.equal(await store.count(fine), 3, "the shards still take writes");
   await store.close();
 });
+
+Deno.test("ngram store: a file that changes while it is imported is refused before its counts are committed", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/in.tsv`;
+    const lines = Array.from({ length: 3_000 }, (_, i) => `w${i} x\t1\n`).join("");
+    await Deno.writeTextFile(path, lines);
+    const store = await openNgramStore({ storage: memoryFactory(), shards: 2 });
+    let appended = false;
+    const importing = store.importFile(path, {
+      chunkNgrams: 100,
+      onProgress: () => {
+        if (!appended) Deno.writeTextFileSync(path, "late x\t5\n", { append: true });
+        appended = true;
+      },
+    });
+    await assert.rejects(importing, /changed while it was imported/);
+    assert.ok(appended);
+    await store.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
