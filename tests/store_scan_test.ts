@@ -103,12 +103,12 @@ Deno.test("scan stops when a visit returns false, and checks its arguments", asy
   });
   assert.deepEqual(seen, ["a", "b"]);
   assert.equal(count, 2);
-  assert.throws(() => store.scan({ prefix: "" }, "no" as never), /visit must be a function/);
-  assert.throws(
-    () => store.scan({ prefix: "" }, () => {}, { limt: 2 } as never),
+  await assert.rejects(store.scan({ prefix: "" }, "no" as never), /visit must be a function/);
+  await assert.rejects(
+    store.scan({ prefix: "" }, () => {}, { limt: 2 } as never),
     /did you mean "limit"/,
   );
-  assert.throws(() => store.scan({ prefix: "" }, () => {}, { limit: 0 }), RangeError);
+  await assert.rejects(store.scan({ prefix: "" }, () => {}, { limit: 0 }), RangeError);
   await store.close();
 });
 

@@ -409,3 +409,25 @@ export function visitEntries(
   assert(count <= limit, "visited past the limit");
   return count;
 }
+
+/**
+ * Raised by `Art.visitRange` when a visit changed the trie (a write from
+ * inside the visitor): the walk stops after that visit, and a caller walks
+ * on from after the key it was given.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Art, TrieChangedDuringVisit } from "./art.ts";
+ * const art = new Art();
+ * for (const byte of [1, 2, 3]) art.set(Uint8Array.of(byte), 1);
+ * assert.throws(() => art.visitRange({}, 10, () => void art.set(Uint8Array.of(9), 1)), TrieChangedDuringVisit);
+ * ```
+ */
+export class TrieChangedDuringVisit extends Error {
+  /** Builds the error. */
+  constructor() {
+    super("Cannot walk on: a visit changed the trie; walk on from after the key it was given");
+    this.name = "TrieChangedDuringVisit";
+  }
+}

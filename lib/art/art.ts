@@ -33,6 +33,7 @@ import {
   type CollectedEntry,
   collectEntries,
   type EntryVisitor,
+  TrieChangedDuringVisit,
   visitEntries,
   walkEntries,
 } from "./_cursor.ts";
@@ -71,6 +72,7 @@ export type { RecordFieldsView, RecordSource, StubRef } from "./_lazy.ts";
 export type { CollectedEntry, EntryVisitor } from "./_cursor.ts";
 export type { DropHandler } from "./_tree.ts";
 export { inlineAddress, NodeNotLoaded } from "./_node.ts";
+export { TrieChangedDuringVisit } from "./_cursor.ts";
 
 /** Options for {@link Art.entries}: a key range in unsigned byte order. */
 export interface ArtRange {
@@ -108,28 +110,6 @@ const arenaReserveWordsMax = 256 * 1024 * 1024;
 export const lookupAbsent = -1;
 /** {@link Art.lookup}: a node on the key's path is not loaded yet. */
 export const lookupNotLoaded = -2;
-
-/**
- * Raised by {@link Art.visitRange} when a visit changed the trie (a write from
- * inside the visitor): the walk stops after that visit, and a caller walks
- * on from after the key it was given.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { Art, TrieChangedDuringVisit } from "./art.ts";
- * const art = new Art();
- * for (const byte of [1, 2, 3]) art.set(Uint8Array.of(byte), 1);
- * assert.throws(() => art.visitRange({}, 10, () => void art.set(Uint8Array.of(9), 1)), TrieChangedDuringVisit);
- * ```
- */
-export class TrieChangedDuringVisit extends Error {
-  /** Builds the error. */
-  constructor() {
-    super("Cannot walk on: a visit changed the trie; walk on from after the key it was given");
-    this.name = "TrieChangedDuringVisit";
-  }
-}
 
 /**
  * An adaptive radix trie from byte keys (0..65,535 bytes) to non-negative

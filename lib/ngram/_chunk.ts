@@ -79,6 +79,7 @@ export class ShardChunk {
     firstHash: number,
   ): void {
     const scratch = this.#scratch;
+    if (firstEnd === start) throw badNgram(bytes, start, end, "an empty token");
     let at = writeId(scratch, 1, this.#firstId(bytes, start, firstEnd, firstHash));
     let order = 1;
     let tokenStart = firstEnd + 1;
@@ -89,8 +90,10 @@ export class ShardChunk {
         hash = Math.imul(hash ^ byte, fnvPrime);
         continue;
       }
+      // A source of the library's own readers never hands these; another one may.
+      if (i === tokenStart) throw badNgram(bytes, start, end, "an empty token");
+      if (++order > orderMax) throw badNgram(bytes, start, end, `more than ${orderMax} tokens`);
       at = writeId(scratch, at, this.#idOf(bytes, tokenStart, i, hash >>> 0));
-      order++;
       tokenStart = i + 1;
       hash = fnvBasis;
     }
@@ -154,4 +157,13 @@ export class ShardChunk {
     this.#lastFirstId = -1; // its id may be one taken back
     this.reset();
   }
+}
+
+/** The error for an n-gram a source handed that the store cannot key. */
+function badNgram(bytes: Uint8Array, start: number, end: number, what: string): RangeError {
+  const text = new TextDecoder().decode(bytes.subarray(start, Math.min(end, start + 80)));
+  return new RangeError(
+    `Cannot import: the source handed "${text}", which has ${what}; separate at most ` +
+      `${orderMax} tokens by single spaces`,
+  );
 }

@@ -203,6 +203,11 @@ class ImportRun implements NgramSink {
       hash = Math.imul(hash ^ bytes[firstEnd], fnvPrime);
     }
     const firstHash = hash >>> 0;
+    if (!Number.isSafeInteger(count) || count < 1) {
+      throw new RangeError(
+        `Cannot import: the source handed a count of ${count}; counts are positive safe integers`,
+      );
+    }
     const index = firstHash % this.#shards.length;
     if (offset < this.#skipBelow[index]) return;
     this.#chunks[index].add(bytes, start, end, count, firstEnd, firstHash);

@@ -56,9 +56,7 @@ export class ShardFailedError extends Error {
    */
   constructor(shard: number, cause: unknown) {
     super(
-      `Cannot write to shard ${shard}: it failed earlier (${
-        (cause as Error)?.message ?? cause
-      }); ` +
+      `Cannot write to shard ${shard}: it failed (${(cause as Error)?.message ?? cause}); ` +
         `reopen the n-gram store to go on`,
       { cause },
     );

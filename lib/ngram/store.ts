@@ -338,7 +338,10 @@ export class NgramStore {
    * Imports one input exactly once (see `docs/NGRAM.md`). Imports run one
    * at a time; a second call waits for the first.
    */
-  importSource(source: ImportSource, options: ImportSourceOptions = {}): Promise<ImportOutcome> {
+  async importSource(
+    source: ImportSource,
+    options: ImportSourceOptions = {},
+  ): Promise<ImportOutcome> {
     this.#checkOpen("import");
     checkChunkNgrams(options.chunkNgrams);
     const tuning = {
@@ -349,7 +352,7 @@ export class NgramStore {
       importSource(this.#shards, source, tuning)
     );
     this.#importing = run;
-    return run;
+    return await run;
   }
 
   /**
@@ -415,12 +418,12 @@ export class NgramStore {
    * await Deno.remove(dir, { recursive: true });
    * ```
    */
-  countMany(ngrams: readonly string[]): Promise<number[]> {
+  async countMany(ngrams: readonly string[]): Promise<number[]> {
     this.#checkOpen("count");
     if (!Array.isArray(ngrams)) {
       throw new TypeError(`Cannot count: give an array of n-grams, got ${typeof ngrams}`);
     }
-    return countStrings(this.#shards, ngrams);
+    return await countStrings(this.#shards, ngrams);
   }
 
   /**
@@ -441,7 +444,7 @@ export class NgramStore {
    * await Deno.remove(dir, { recursive: true });
    * ```
    */
-  next(history: string, options: { top?: number } = {}): Promise<Continuation[]> {
+  async next(history: string, options: { top?: number } = {}): Promise<Continuation[]> {
     this.#checkOpen("list continuations");
     checkOptions(options, { top: "number" }, { ...openPlace, operation: "list continuations" });
     const top = options.top ?? nextTopDefault;
@@ -451,8 +454,8 @@ export class NgramStore {
       );
     }
     const tokens = tokenize(history, "list continuations");
-    if (tokenCount(tokens) >= orderMax) return Promise.resolve([]);
-    return next(this.#shards, tokens, top);
+    if (tokenCount(tokens) >= orderMax) return [];
+    return await next(this.#shards, tokens, top);
   }
 
   /**
@@ -472,11 +475,11 @@ export class NgramStore {
    * await Deno.remove(dir, { recursive: true });
    * ```
    */
-  continuationCount(history: string): Promise<number> {
+  async continuationCount(history: string): Promise<number> {
     this.#checkOpen("count continuations");
     const tokens = tokenize(history, "count continuations");
-    if (tokenCount(tokens) >= orderMax) return Promise.resolve(0);
-    return continuationCount(this.#shards, tokens);
+    if (tokenCount(tokens) >= orderMax) return 0;
+    return await continuationCount(this.#shards, tokens);
   }
 
   /**
@@ -502,7 +505,11 @@ export class NgramStore {
     checkOptions(options, { limit: "number" }, { ...openPlace, operation: "list" });
     const tokens = tokenize(prefix, "list");
     if (tokenCount(tokens) === 0) throw new TypeError("Cannot list: give at least one token");
-    return listPrefix(this.#shards, tokens, options.limit ?? Number.MAX_SAFE_INTEGER);
+    const limit = options.limit ?? Number.MAX_SAFE_INTEGER;
+    if (!Number.isSafeInteger(limit) || limit < 1) {
+      throw new RangeError(`Cannot list: limit must be a positive integer, got ${limit}`);
+    }
+    return listPrefix(this.#shards, tokens, limit);
   }
 
   /** The index of the shard that holds `ngram` (and every n-gram with its first token). */
@@ -514,9 +521,9 @@ export class NgramStore {
   }
 
   /** Where the input with identity `id` stands in each shard (its durable or applied progress). */
-  importProgress(id: Uint8Array): Promise<ShardProgress[]> {
+  async importProgress(id: Uint8Array): Promise<ShardProgress[]> {
     this.#checkOpen("read import progress");
-    return readProgress(this.#shards, id);
+    return await readProgress(this.#shards, id);
   }
 
   /**
@@ -560,9 +567,9 @@ export class NgramStore {
    * await Deno.remove(dir, { recursive: true });
    * ```
    */
-  totals(): Promise<OrderTotals[]> {
+  async totals(): Promise<OrderTotals[]> {
     this.#checkOpen("read totals");
-    return orderTotals(this.#shards);
+    return await orderTotals(this.#shards);
   }
 
   /**

@@ -275,3 +275,26 @@ Deno.test("ngram store: a file that changes while it is imported is refused befo
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("ngram store: a source that hands an n-gram the store cannot key stops the import, nothing kept", async () => {
+  const store = await openNgramStore({ storage: memoryFactory(), shards: 2 });
+  const long = Array.from({ length: 65 }, (_, i) => `t${i}`).join(" ");
+  for (
+    const [line, message] of [
+      [[long, 1], /more than 64 tokens/],
+      [["a  b", 1], /an empty token/],
+      [[" a", 1], /an empty token/],
+      [["a ", 1], /an empty token/],
+      [["a b", 0], /count of 0/],
+      [["a b", 1.5], /count of 1.5/],
+    ] as [[string, number], RegExp][]
+  ) {
+    await assert.rejects(store.importSource(linesSource(5, [line])), message);
+  }
+  await store.importSource(linesSource(6, [["a b", 2]]));
+  assert.equal(await store.count("a b"), 2);
+  const held = [];
+  for await (const entry of store.entries()) held.push(entry);
+  assert.deepEqual(held, [{ ngram: "a b", count: 2 }]);
+  await store.close();
+});

@@ -465,8 +465,21 @@ export class Store implements AtomicCommitter {
     visit: (key: Uint8Array, value: number) => boolean | void,
     options: ListOptions = {},
   ): Promise<number> {
-    if (arguments.length > 3) {
-      throw tooManyArguments("scan", "selector, visit, options", arguments.length);
+    try {
+      return this.#scan(arguments.length, selector, visit, options);
+    } catch (error) {
+      return Promise.reject(error); // a promise-returning call reports misuse by rejecting
+    }
+  }
+
+  #scan(
+    given: number,
+    selector: ListSelector,
+    visit: (key: Uint8Array, value: number) => boolean | void,
+    options: ListOptions,
+  ): Promise<number> {
+    if (given > 3) {
+      throw tooManyArguments("scan", "selector, visit, options", given);
     }
     this.#engine.checkOpen("scan");
     const range = selectorRange(selector);
