@@ -133,6 +133,8 @@ export interface FileImportOutcome extends ImportOutcome {
   digest: string;
 }
 
+const importSourceTypes: OptionTypes = { chunkNgrams: "number", syncEveryChunks: "number" };
+
 const importFileTypes: OptionTypes = {
   format: ["auto", "v2", "v3", "tsv", "text"],
   years: "object",
@@ -343,7 +345,14 @@ export class NgramStore {
     options: ImportSourceOptions = {},
   ): Promise<ImportOutcome> {
     this.#checkOpen("import");
+    checkOptions(options, importSourceTypes, { ...openPlace, operation: "import" });
     checkChunkNgrams(options.chunkNgrams);
+    const every = options.syncEveryChunks;
+    if (every !== undefined && (!Number.isSafeInteger(every) || every < 1)) {
+      throw new RangeError(
+        `Cannot import: syncEveryChunks must be a positive integer, got ${every}`,
+      );
+    }
     const tuning = {
       chunkNgrams: options.chunkNgrams ?? chunkNgramsDefault,
       syncEveryChunks: options.syncEveryChunks ?? syncEveryChunksDefault,

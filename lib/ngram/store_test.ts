@@ -298,3 +298,20 @@ Deno.test("ngram store: a source that hands an n-gram the store cannot key stops
   assert.deepEqual(held, [{ ngram: "a b", count: 2 }]);
   await store.close();
 });
+
+Deno.test("ngram store: import options are checked like every options object", async () => {
+  const store = await openNgramStore({ storage: memoryFactory(), shards: 1 });
+  await assert.rejects(
+    store.importSource(linesSource(1, fileA), { chunkNgram: 5 } as never),
+    /unknown option "chunkNgram", did you mean "chunkNgrams"/,
+  );
+  await assert.rejects(
+    store.importSource(linesSource(1, fileA), { syncEveryChunks: 0 }),
+    RangeError,
+  );
+  await assert.rejects(
+    store.importSource(linesSource(1, fileA), { chunkNgrams: 500_001 }),
+    RangeError,
+  );
+  await store.close();
+});
