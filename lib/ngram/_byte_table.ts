@@ -13,6 +13,7 @@
  */
 
 import { assert } from "./_assert.ts";
+import { fnvBasis, fnvPrime } from "./_keys.ts";
 
 /** Slots per entry at most before the slot array doubles (a load of 0.5). */
 const slotsPerEntryMin = 2;
@@ -25,10 +26,13 @@ export const byteTableEntriesMax = 2 ** 30;
 /** The most bytes its arena holds. */
 const arenaBytesMax = 2 ** 31 - 1;
 
-/** FNV-1a (32 bits) of `bytes[start, end)`: the hash {@link ByteTable} uses. */
+/**
+ * FNV-1a (32 bits) of `bytes[start, end)`: the hash {@link ByteTable} uses,
+ * and the routing hash of a first token (see `_keys.ts`).
+ */
 export function hashBytes(bytes: Uint8Array, start: number, end: number): number {
-  let hash = 0x811c9dc5;
-  for (let at = start; at < end; at++) hash = Math.imul(hash ^ bytes[at], 0x01000193);
+  let hash = fnvBasis;
+  for (let at = start; at < end; at++) hash = Math.imul(hash ^ bytes[at], fnvPrime);
   return hash >>> 0;
 }
 
@@ -87,12 +91,6 @@ export class ByteTable {
   view(index: number): Uint8Array {
     assert(index >= 0 && index < this.#size, "a byte table index is in range");
     return this.#arena.subarray(this.#starts[index], this.#starts[index + 1]);
-  }
-
-  /** The bytes of entry `index`, copied. */
-  copy(index: number): Uint8Array {
-    assert(index >= 0 && index < this.#size, "a byte table index is in range");
-    return this.#arena.slice(this.#starts[index], this.#starts[index + 1]);
   }
 
   /**

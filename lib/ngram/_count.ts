@@ -12,13 +12,10 @@
  */
 
 import { getManyKeysMax } from "../../mod.ts";
-import { idBytesMax, orderMax, writeId } from "./_keys.ts";
+import { fnvBasis, fnvPrime, idBytesMax, orderMax, writeId } from "./_keys.ts";
 import type { Shard } from "./_shard.ts";
 
 const encoder = new TextEncoder();
-/** FNV-1a's offset basis and prime (the routing and vocabulary hash, see `_byte_table.ts`). */
-const fnvBasis = 0x811c9dc5;
-const fnvPrime = 0x01000193;
 
 /** Writes `text`'s UTF-8 at `out[at]` (room checked by the caller); returns the end. */
 function writeUtf8(text: string, out: Uint8Array, at: number): number {

@@ -8,7 +8,7 @@
 
 import type { ImportSource } from "./_import.ts";
 import { hashBytes } from "./_byte_table.ts";
-import type { InputFilters, InputFormat, InputSummary, NgramSink, TagPolicy } from "./input.ts";
+import type { InputFilters, InputFormat, InputSummary, TagPolicy } from "./input.ts";
 import { detectFormat, fingerprint, readNgrams } from "./read.ts";
 
 /** How a file is read: its format and the filters. */
@@ -97,25 +97,19 @@ async function stampOf(path: string): Promise<FileStamp> {
 }
 
 /**
- * A sink that checks, at every boundary (before the import may commit),
- * that the file still has the size and modification time it had before its
- * digest was taken: counts read from content the digest does not name would
- * be recorded under the wrong identity.
+ * Throws unless the file still has the size and modification time it had
+ * before its digest was taken: counts read from content the digest does not
+ * name would be recorded under the wrong identity. The import calls it
+ * before each round of commits.
  */
-function unchangedSink(path: string, stamp: FileStamp, sink: NgramSink): NgramSink {
-  return {
-    ngram: (bytes, start, end, count, offset) => sink.ngram(bytes, start, end, count, offset),
-    boundary: async (end) => {
-      const now = await stampOf(path);
-      if (now.size !== stamp.size || now.mtime !== stamp.mtime) {
-        throw new Error(
-          `Cannot import "${path}": the file changed while it was imported (size ${stamp.size} → ` +
-            `${now.size}); import it again once nothing writes to it`,
-        );
-      }
-      await sink.boundary(end);
-    },
-  };
+async function checkUnchanged(path: string, stamp: FileStamp): Promise<void> {
+  const now = await stampOf(path);
+  if (now.size !== stamp.size || now.mtime !== stamp.mtime) {
+    throw new Error(
+      `Cannot import "${path}": the file changed while it was imported (size ${stamp.size} → ` +
+        `${now.size}); import it again once nothing writes to it`,
+    );
+  }
 }
 
 /** The import source of `path` read as `reading` says, reporting progress to `onProgress`. */
@@ -134,13 +128,8 @@ export async function fileSource(
     id: idBytes(digest),
     optionsHash: readingHash(format, filters),
     read: (sink, resumeFrom): Promise<InputSummary> =>
-      readNgrams(path, {
-        format,
-        filters,
-        sink: unchangedSink(path, stamp, sink),
-        resumeFrom,
-        onProgress,
-      }),
+      readNgrams(path, { format, filters, sink, resumeFrom, onProgress }),
+    check: () => checkUnchanged(path, stamp),
   };
   return { source, format, digest };
 }

@@ -68,6 +68,11 @@ export interface ImportSource {
   optionsHash: number;
   /** Reads the input into `sink`, from `resumeFrom` on. */
   read(sink: NgramSink, resumeFrom: number): Promise<InputSummary>;
+  /**
+   * Called before each round of commits: throws if what was read no longer
+   * belongs to this identity (a file written to since its digest).
+   */
+  check?(): Promise<void>;
 }
 
 /** How an import ended. */
@@ -196,7 +201,7 @@ class ImportRun implements NgramSink {
   }
 
   ngram(bytes: Uint8Array, start: number, end: number, count: number, offset: number): void {
-    // The first token's hash routes the n-gram and looks the word up (see routeHash).
+    // The first token's hash routes the n-gram and looks the word up (see hashBytes).
     let firstEnd = start;
     let hash = fnvBasis;
     for (; firstEnd < end && bytes[firstEnd] !== 0x20; firstEnd++) {
@@ -231,6 +236,7 @@ class ImportRun implements NgramSink {
   }
 
   async #commitAll(end: number, last: boolean): Promise<void> {
+    await this.#source.check?.();
     for (const [index, chunk] of this.#chunks.entries()) {
       if (this.#done[index]) continue;
       const progress = this.#progress[index];

@@ -91,28 +91,16 @@ export function readId(bytes: Uint8Array, at: number, end: number): boolean {
   return false;
 }
 
+/**
+ * FNV-1a (32 bits) over UTF-8 bytes is both the routing hash of a first token
+ * (`hashBytes`, recorded in the manifest as {@link routingName}: changing it
+ * would move every n-gram, so it never changes for a store) and the hash of
+ * the vocabularies' and chunks' tables. Hot loops fold it in as they scan.
+ */
 /** FNV-1a's 32-bit offset basis. */
 export const fnvBasis = 0x811c9dc5;
 /** FNV-1a's 32-bit prime. */
 export const fnvPrime = 0x01000193;
 
-/**
- * The routing hash of a first token: FNV-1a (32 bits) over its UTF-8 bytes.
- * Recorded in the manifest as {@link routingName}; changing it would move
- * every n-gram, so it never changes for a store.
- */
-export function routeHash(bytes: Uint8Array, start: number, end: number): number {
-  let hash = fnvBasis;
-  for (let at = start; at < end; at++) {
-    hash = Math.imul(hash ^ bytes[at], fnvPrime);
-  }
-  return hash >>> 0;
-}
-
 /** The routing's name in the manifest. */
 export const routingName = "fnv1a32-first-token";
-
-/** The shard of an n-gram whose first token is `bytes[start, end)`. */
-export function shardOf(bytes: Uint8Array, start: number, end: number, shards: number): number {
-  return routeHash(bytes, start, end) % shards;
-}

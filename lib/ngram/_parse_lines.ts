@@ -41,11 +41,8 @@ abstract class OneLineParser extends LineParser {
   /** Reads lines; see {@link LineParser.parse}. */
   parse(b: Uint8Array, start: number, base: number, last: boolean): number {
     const end = b.length;
-    let pos = start;
-    if (this.resuming) {
-      pos = this.passOver(b, pos, base, last);
-      if (this.resuming) return pos;
-    }
+    let pos = this.resuming ? this.passOver(b, start, base, last) : start;
+    if (this.resuming) return pos; // still before resumeFrom: the next piece goes on
     while (pos < end) {
       const lineStart = pos;
       let i = lineStart;

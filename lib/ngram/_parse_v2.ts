@@ -70,11 +70,8 @@ export class V2Parser extends LineParser {
   /** Reads v2 rows; see {@link LineParser.parse}. */
   parse(b: Uint8Array, start: number, base: number, last: boolean): number {
     const end = b.length;
-    let pos = start;
-    if (this.resuming) {
-      pos = this.passOver(b, pos, base, last);
-      if (this.resuming) return pos;
-    }
+    let pos = this.resuming ? this.passOver(b, start, base, last) : start;
+    if (this.resuming) return pos; // still before resumeFrom: the next piece goes on
     while (pos < end) {
       const lineStart = pos;
       const length = this.#ngramLength;

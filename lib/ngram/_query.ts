@@ -11,16 +11,7 @@
  */
 
 import { getManyKeysMax } from "../../mod.ts";
-import {
-  idBytesMax,
-  idRead,
-  metaKind,
-  orderKey,
-  orderMax,
-  readId,
-  shardOf,
-  writeId,
-} from "./_keys.ts";
+import { idBytesMax, idRead, metaKind, orderKey, orderMax, readId, writeId } from "./_keys.ts";
 import type { Shard } from "./_shard.ts";
 import { hashBytes } from "./_byte_table.ts";
 import { compareBytes, tokenCount, type Tokens, wordText } from "./_text.ts";
@@ -53,7 +44,7 @@ export interface OrderTotals {
 
 /** The shard of the n-gram `tokens`. */
 export function shardIndexOf(tokens: Tokens, shards: number): number {
-  return shardOf(tokens.bytes, tokens.bounds[0], tokens.bounds[1], shards);
+  return hashBytes(tokens.bytes, tokens.bounds[0], tokens.bounds[1]) % shards;
 }
 
 /**
