@@ -120,6 +120,8 @@ interface SimInput {
   bytes: number;
   /** A bad input: its read throws {@link SimReaderError} after this many boundaries. */
   failAfter?: number;
+  /** A bad input: one of its lines takes a count past 2^53, so its import stops with a RangeError. */
+  overflows?: boolean;
 }
 
 /** What a bad input's read throws (a malformed line, as the real readers do). */
@@ -156,17 +158,35 @@ function drawInputs(random: Prng): SimInput[] {
 }
 
 /**
- * On half the seeds, two more inputs for the end of the plan, from a stream
- * of their own (so every other draw stays): a bad one whose read fails
- * part way, then a good one imported by the same open store. A store that
- * kept the word ids of the bad input's uncommitted chunk would write the
- * good one's keys with ids no vocabulary entry names.
+ * Bad inputs for the end of the plan, from a stream of their own (so every
+ * other draw stays), each followed by a good one imported by the same open
+ * store. On half the seeds, one whose read fails part way: a store that kept
+ * the word ids of its uncommitted chunk would write the next input's keys
+ * with ids no vocabulary entry names. On three in ten, one that takes an
+ * n-gram's count past 2^53: its import stops with a RangeError, and a store
+ * that took that for a failed shard would refuse the next input.
  */
-function drawBadInputs(random: Prng, firstId: number): SimInput[] {
-  if (!random.chance(0.5)) return [];
-  const bad = drawInput(random, firstId);
-  bad.failAfter = random.below(bad.boundaryAfter.filter((b) => b).length + 2);
-  return [bad, drawInput(random, firstId + 1)];
+function drawBadInputs(random: Prng, inputs: readonly SimInput[]): SimInput[] {
+  const drawn: SimInput[] = [];
+  const nextId = () => inputs.length + drawn.length + 1;
+  if (random.chance(0.5)) {
+    const bad = drawInput(random, nextId());
+    bad.failAfter = random.below(bad.boundaryAfter.filter((b) => b).length + 2);
+    drawn.push(bad);
+    drawn.push(drawInput(random, nextId()));
+  }
+  if (random.chance(0.3)) {
+    // An n-gram of the first input again, with a count that takes it past 2^53: the import must
+    // stop with a RangeError and leave its shard working for the input after it.
+    const overflow = drawInput(random, nextId());
+    const line = overflow.lines[random.below(overflow.lines.length)];
+    line.ngram = inputs[0].lines[0].ngram;
+    line.count = Number.MAX_SAFE_INTEGER;
+    overflow.overflows = true;
+    drawn.push(overflow);
+    drawn.push(drawInput(random, nextId()));
+  }
+  return drawn;
 }
 
 /** The source an import reads: the input's lines from `resumeFrom` on. */
@@ -324,7 +344,7 @@ class NgramRun {
         at < this.#inputs.length ? this.#inputs[at] : this.#inputs[plan.below(this.#inputs.length)],
     );
     this.#shards = 1 + plan.below(4);
-    const bad = drawBadInputs(eventPrng(seed, stream.bad, 0), this.#inputs.length + 1);
+    const bad = drawBadInputs(eventPrng(seed, stream.bad, 0), this.#inputs);
     this.#inputs.push(...bad);
     this.#plan.push(...bad);
     this.#crashRandom = eventPrng(seed, stream.crash, 0);
@@ -409,7 +429,10 @@ class NgramRun {
         at++;
         continue;
       }
-      if (waited.kind === "error" && waited.error instanceof SimReaderError) {
+      const expected = waited.kind === "error" &&
+        (waited.error instanceof SimReaderError ||
+          (input.overflows === true && waited.error instanceof RangeError));
+      if (expected) {
         this.stats.readerErrors++; // a bad file: the user moves on, the store stays open
         at++;
         continue;
@@ -484,7 +507,7 @@ class NgramRun {
     if (expected === undefined) return;
     for (const id of this.#started) {
       const input = this.#inputs[id - 1];
-      if (input.failAfter !== undefined) continue;
+      if (input.failAfter !== undefined || input.overflows) continue;
       const progress = await this.machine.until(store.importProgress(Uint8Array.of(0x51, id)));
       if (progress.kind !== "value") return void this.#hang("reading progress");
       if (!progress.value.every((at) => at.done)) {
