@@ -86,13 +86,14 @@ export interface NgramRunResult {
     already: number;
     failures: number;
     readerErrors: number;
+    optionProbes: number;
   };
   /** A hash of every disk's writes and faults: equal for equal runs. */
   traceHash: number;
 }
 
 /** Draw streams. */
-const stream = { inputs: 1, plan: 2, crash: 3, disk: 4, bad: 5 } as const;
+const stream = { inputs: 1, plan: 2, crash: 3, disk: 4, bad: 5, options: 6 } as const;
 /** Scheduler steps a wait may take before it counts as a hang. */
 const waitStepsMax = 200_000;
 /** Crashes one run draws at most. */
@@ -323,6 +324,7 @@ class NgramRun {
     already: 0,
     failures: 0,
     readerErrors: 0,
+    optionProbes: 0,
   };
   readonly #seed: number;
   readonly #inputs: SimInput[];
@@ -330,6 +332,8 @@ class NgramRun {
   readonly #shards: number;
   #crashesLeft: number;
   readonly #crashRandom: Prng;
+  /** Draws when to try resuming an input with other options (a stream of its own). */
+  readonly #optionsRandom: Prng;
   /** Identities of the inputs an import was started for. */
   readonly #started = new Set<number>();
 
@@ -348,6 +352,7 @@ class NgramRun {
     this.#inputs.push(...bad);
     this.#plan.push(...bad);
     this.#crashRandom = eventPrng(seed, stream.crash, 0);
+    this.#optionsRandom = eventPrng(seed, stream.options, 0);
     this.#crashesLeft = this.#crashRandom.below(crashesMax + 1);
   }
 
@@ -415,6 +420,9 @@ class NgramRun {
     let at = next;
     while (at < this.#plan.length) {
       const input = this.#plan[at];
+      if (this.#optionsRandom.chance(0.5) && !(await this.#otherOptionsRefused(store, input))) {
+        return this.#plan.length;
+      }
       this.#started.add(input.id);
       const importing = store.importSource(sourceOf(input), {
         chunkNgrams: 1 + this.#crashRandom.below(8),
@@ -454,6 +462,30 @@ class NgramRun {
     }
     this.#crash(closing.kind === "crash");
     return at;
+  }
+
+  /**
+   * `ngram-options`: an input part of which a shard holds (done or not) may
+   * not be resumed with other options. Tries it when that is so; false (with
+   * a violation) if the store took it.
+   */
+  async #otherOptionsRefused(store: NgramStore, input: SimInput): Promise<boolean> {
+    const read = await this.machine.until(store.importProgress(Uint8Array.of(0x51, input.id)));
+    if (read.kind !== "value") return true; // a fault or a crash here: the run goes on as drawn
+    const progress = read.value;
+    if (progress.every((at) => at.done) || progress.every((at) => at.optionsHash === undefined)) {
+      return true;
+    }
+    this.stats.optionProbes++;
+    const other = { ...sourceOf(input), optionsHash: 2 };
+    const tried = await this.machine.until(store.importSource(other));
+    if (tried.kind === "error" && /read with other options/.test(String(tried.error))) return true;
+    if (tried.kind === "error" && isDiskError(tried.error)) return true;
+    this.violate(
+      "ngram-options",
+      `input ${input.id}, part of it in a shard, resumed with other options: ${tried.kind}`,
+    );
+    return false;
   }
 
   /** The counts the store must hold, given each started input's progress per shard. */

@@ -26,7 +26,15 @@ export async function runNgramSeeds(
   seconds: number | undefined,
 ): Promise<number> {
   const started = performance.now();
-  const sums = { crashes: 0, imports: 0, resumes: 0, already: 0, failures: 0, readerErrors: 0 };
+  const sums = {
+    crashes: 0,
+    imports: 0,
+    resumes: 0,
+    already: 0,
+    failures: 0,
+    readerErrors: 0,
+    optionProbes: 0,
+  };
   let seeds = 0;
   let traceHash = 0;
   let last = from;
@@ -78,7 +86,7 @@ function summary(
   console.log(
     `imports ${sums.imports} (resumed ${sums.resumes}, already imported ${sums.already}), ` +
       `crashes ${sums.crashes}, imports stopped by a disk fault ${sums.failures}, ` +
-      `by a bad input ${sums.readerErrors}`,
+      `by a bad input ${sums.readerErrors}; resumes with other options refused ${sums.optionProbes}`,
   );
   console.log(`trace hash of seeds ${from}..${to}: ${hex(traceHash)}`);
 }

@@ -11,7 +11,15 @@ import assert from "node:assert/strict";
 import { runNgramSimulation } from "../sim/ngram.ts";
 
 Deno.test("ngram sim: seeds 1..80 pass and reach crashes, resumes and repeated inputs", async () => {
-  const sums = { crashes: 0, imports: 0, resumes: 0, already: 0, failures: 0, readerErrors: 0 };
+  const sums = {
+    crashes: 0,
+    imports: 0,
+    resumes: 0,
+    already: 0,
+    failures: 0,
+    readerErrors: 0,
+    optionProbes: 0,
+  };
   for (let seed = 1; seed <= 80; seed++) {
     const result = await runNgramSimulation({ seed });
     assert.deepEqual(result.violations, [], `seed ${seed}`);
