@@ -19,8 +19,15 @@ import { keyBytesMax } from "../limits.ts";
 import { findChild, nextChild, nextChildFound, prevChildByte } from "./_children.ts";
 import {
   addressOf,
+  bodyOf,
   byteValues,
+  countOf,
+  headerKind,
+  headerPrefixLength,
   isStub,
+  kind256,
+  kind48,
+  kindLeaf,
   matchPrefix,
   NodeNotLoaded,
   noValue,
@@ -36,6 +43,8 @@ const markValuePending = -2;
 const markValueDone = -1;
 /** Reverse mark: no child visited yet. */
 const markReverseStart = byteValues;
+/** A frame's count of children left when a seek left some behind it: never reaches 0. */
+const leftUnknown = 2 ** 30;
 /** Frames on the stack at most: each frame sits at least one byte deeper. */
 const framesMax = keyBytesMax + 1;
 /** Bytes of the key buffer at first; it doubles up to the longest key. */
@@ -52,12 +61,30 @@ const emptyKey = new Uint8Array(0);
 /** The arena of a cursor not walking: holds no trie alive. */
 const noArena = new Arena(2);
 
+/** Whether `key[0, length)` is below `end` in byte order and no prefix of it. */
+function pathBelow(key: Uint8Array, length: number, end: Uint8Array): boolean {
+  const limit = Math.min(length, end.length);
+  for (let i = 0; i < limit; i++) if (key[i] !== end[i]) return key[i] < end[i];
+  return false;
+}
+
+/**
+ * Whether `node` is a leaf with no prefix: a walk lands on it from its
+ * parent's frame, without a frame of its own (a leaf always holds a value).
+ */
+function isBareLeaf(a: Arena, node: number): boolean {
+  const header = a.i32[node];
+  return headerKind(header) === kindLeaf && headerPrefixLength(header) === 0;
+}
+
 /** A positioned walk; `seek*` then repeated `next`/`prev`. */
 export class Cursor {
   #a: Arena = noArena;
   #nodes: number[] = [];
   #depths: number[] = [];
   #marks: number[] = [];
+  /** Per frame: its children not visited yet, or {@link leftUnknown} (a seek's frame). */
+  #left: number[] = [];
   #key = new Uint8Array(keyBufferBytesInitial);
   /** Views of `#key` by length, for {@link Cursor.keyView} (emptied when `#key` grows). */
   #views: Uint8Array[] = [];
@@ -176,6 +203,7 @@ export class Cursor {
     const a = this.#a;
     const nodes = this.#nodes;
     const marks = this.#marks;
+    const left = this.#left;
     while (nodes.length > 0) {
       const top = nodes.length - 1;
       const node = nodes[top];
@@ -186,16 +214,96 @@ export class Cursor {
         if (value !== noValue) return this.#land(depth, value);
         continue;
       }
-      const child = nextChild(a, node, marks[top]);
+      // A node whose children were all visited pops without a look at its
+      // slots: a Node48's or Node256's would scan to byte 255 (under a
+      // LEB128 id's last byte, half of them are always empty).
+      const child = left[top] === 0 ? 0 : nextChild(a, node, marks[top]);
       if (child === 0) {
         this.#pop();
         continue;
       }
+      left[top]--;
       const byte = nextChildFound.byte;
       marks[top] = byte;
+      if (isBareLeaf(a, child)) {
+        // Most entries: no frame for a leaf, only its byte and its value.
+        this.#key[depth] = byte;
+        return this.#land(depth + 1, valueOf(a, child));
+      }
       this.#descendTo(child, depth, byte, markValuePending);
     }
     return false;
+  }
+
+  /**
+   * Visits up to `limit` entries forward from the position, stopping before
+   * the first key `>= end`; returns how many it visited (a visit that
+   * returns `false` counts, and stops the walk). The loop of {@link next},
+   * with a Node48's or Node256's children taken in one pass over its slots
+   * and the bound compared only where a node's path does not settle it.
+   */
+  visitForward(end: Uint8Array | undefined, limit: number, visit: EntryVisitor): number {
+    const a = this.#a;
+    const nodes = this.#nodes;
+    let count = 0;
+    while (nodes.length > 0 && count < limit) {
+      const top = nodes.length - 1;
+      const node = nodes[top];
+      const kind = headerKind(a.i32[node]);
+      if (this.#marks[top] === markValuePending || (kind !== kind48 && kind !== kind256)) {
+        if (!this.next()) break;
+        if (end !== undefined && this.compareKey(end) >= 0) break;
+        count++;
+        if (visit(this.keyView(), this.#value) === false) break;
+        continue;
+      }
+      const visited = this.#visitSlots(top, end, limit - count, visit);
+      if (visited < 0) return count - visited - 1;
+      count += visited;
+    }
+    return count;
+  }
+
+  /**
+   * Visits the children of the Node48 or Node256 in frame `top` after its
+   * mark: bare leaves in place, up to `limit`; descends into the first other
+   * child (pushing its frame) or pops the frame when it is done. Returns how
+   * many it visited, or `-1 - visited` if the walk is over (the bound was
+   * reached, a visit returned `false`).
+   */
+  #visitSlots(
+    top: number,
+    end: Uint8Array | undefined,
+    limit: number,
+    visit: EntryVisitor,
+  ): number {
+    const a = this.#a;
+    const i32 = a.i32;
+    const node = this.#nodes[top];
+    const depth = this.#depths[top];
+    const body = bodyOf(node, headerPrefixLength(i32[node]));
+    const key = this.#key;
+    // Keys under a path that is below `end` and no prefix of it are all below it.
+    const bounded = end !== undefined && !pathBelow(key, depth, end);
+    let count = 0;
+    for (let byte = this.#marks[top] + 1; byte < byteValues && this.#left[top] > 0; byte++) {
+      const child = i32[body + byte];
+      if (child === 0) continue;
+      this.#left[top]--;
+      this.#marks[top] = byte;
+      if (!isBareLeaf(a, child)) {
+        this.#descendTo(child, depth, byte, markValuePending);
+        return count;
+      }
+      key[depth] = byte;
+      this.#land(depth + 1, valueOf(a, child));
+      if (bounded && this.compareKey(end!) >= 0) return -1 - count;
+      count++;
+      if (visit(this.keyView(), this.#value) === false) return -1 - count;
+      if (count === limit) return count;
+    }
+    this.#pop();
+    return count;
   }
 
   /** Moves to the previous key in byte order; false when the walk is over. */
@@ -203,14 +311,21 @@ export class Cursor {
     const a = this.#a;
     const nodes = this.#nodes;
     const marks = this.#marks;
+    const left = this.#left;
     while (nodes.length > 0) {
       const top = nodes.length - 1;
       const node = nodes[top];
       const depth = this.#depths[top];
-      const byte = prevChildByte(a, node, marks[top]);
+      const byte = left[top] === 0 ? -1 : prevChildByte(a, node, marks[top]);
       if (byte >= 0) {
+        left[top]--;
         marks[top] = byte;
-        this.#descend(node, depth, byte, markReverseStart);
+        const child = findChild(a, node, byte);
+        if (isBareLeaf(a, child)) {
+          this.#key[depth] = byte;
+          return this.#land(depth + 1, valueOf(a, child));
+        }
+        this.#descendTo(child, depth, byte, markReverseStart);
         continue;
       }
       this.#pop();
@@ -228,12 +343,6 @@ export class Cursor {
     return true;
   }
 
-  #descend(node: number, depth: number, byte: number, mark: number): void {
-    const child = findChild(this.#a, node, byte);
-    assert(child !== 0, "no child under the byte");
-    this.#descendTo(child, depth, byte, mark);
-  }
-
   #descendTo(child: number, depth: number, byte: number, mark: number): void {
     this.#key[depth] = byte;
     this.#checkLoaded(child, depth + 1);
@@ -246,6 +355,8 @@ export class Cursor {
     this.#nodes.push(node);
     this.#depths.push(depth);
     this.#marks.push(mark);
+    const whole = mark === markValuePending || mark === markValueDone || mark === markReverseStart;
+    this.#left.push(whole ? countOf(this.#a, node) : leftUnknown);
   }
 
   /** Throws {@link NodeNotLoaded} if `node` is a stub whose path is `key[0, pathLength)`. */
@@ -259,6 +370,7 @@ export class Cursor {
     this.#nodes.pop();
     this.#depths.pop();
     this.#marks.pop();
+    this.#left.pop();
   }
 
   /** Forgets the walk (its stack holds nodes: a cursor kept for reuse must not keep a trie alive). */
@@ -272,6 +384,7 @@ export class Cursor {
     this.#nodes.length = 0;
     this.#depths.length = 0;
     this.#marks.length = 0;
+    this.#left.length = 0;
     this.#keyLength = 0;
     this.#value = noValue;
   }
@@ -399,10 +512,9 @@ export function visitEntries(
   let count = 0;
   if (reverse) cursor.seekReverse(a, root, end);
   else cursor.seekForward(a, root, start ?? emptyKey);
-  while (count < limit) {
-    if (reverse) {
-      if (!cursor.prev() || (start !== undefined && cursor.compareKey(start) < 0)) break;
-    } else if (!cursor.next() || (end !== undefined && cursor.compareKey(end) >= 0)) break;
+  if (!reverse) count = cursor.visitForward(end, limit, visit);
+  while (reverse && count < limit) {
+    if (!cursor.prev() || (start !== undefined && cursor.compareKey(start) < 0)) break;
     count++;
     if (visit(cursor.keyView(), cursor.value) === false) break;
   }

@@ -69,6 +69,7 @@ function checkEntries(art: Art, model: Model, op: Extract<Op, { op: "entries" }>
   const expected = model.entries(op.start, op.end, op.reverse);
   const actual = [...art.entries({ start: op.start, end: op.end, reverse: op.reverse })];
   assert.deepEqual(actual.map(([key, value]) => [Model.encode(key), value]), expected);
+  checkVisits(art, op, expected);
   // Resume the way the store does: re-seek after the `limit`-th key.
   if (op.limit === 0 || op.limit >= expected.length) return;
   const last = Model.decode(expected[op.limit - 1][0]);
@@ -79,6 +80,31 @@ function checkEntries(art: Art, model: Model, op: Extract<Op, { op: "entries" }>
     [...resumed].map(([key, value]) => [Model.encode(key), value]),
     expected.slice(op.limit),
   );
+}
+
+/** `visitRange` visits what `entries` yields: up to a limit, and up to a visit that says stop. */
+function checkVisits(
+  art: Art,
+  op: Extract<Op, { op: "entries" }>,
+  expected: [string, number][],
+): void {
+  const range = { start: op.start, end: op.end, reverse: op.reverse };
+  const limit = op.limit === 0 ? expected.length + 1 : op.limit;
+  const visited: [string, number][] = [];
+  const count = art.visitRange(range, limit, (key, value) => {
+    visited.push([Model.encode(key), value]);
+  });
+  assert.deepEqual(visited, expected.slice(0, limit));
+  assert.equal(count, visited.length);
+  if (expected.length === 0) return;
+  const stopAfter = op.limit % expected.length;
+  const seen: [string, number][] = [];
+  const stopped = art.visitRange(range, expected.length + 1, (key, value) => {
+    seen.push([Model.encode(key), value]);
+    return seen.length <= stopAfter;
+  });
+  assert.deepEqual(seen, expected.slice(0, stopAfter + 1));
+  assert.equal(stopped, stopAfter + 1);
 }
 
 function apply(art: Art, model: Model, op: Op): void {
