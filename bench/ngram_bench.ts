@@ -98,8 +98,8 @@ const historiesPerBand = 20;
 /** Rounds over a band's histories. */
 const nextRounds = 50;
 
-/** `next(h, { top: 10 })` latency per band of continuation counts. */
-async function nextLatencies(store: NgramStore, file: string) {
+/** The first tokens of the file's n-grams, by band of continuation counts ({@link nextBands}). */
+async function historyBands(file: string): Promise<string[][]> {
   const firsts = new Map<string, number>();
   const decoder = new TextDecoder();
   await readNgrams(file, {
@@ -115,12 +115,18 @@ async function nextLatencies(store: NgramStore, file: string) {
       boundary() {},
     },
   });
+  return nextBands.map(([from, to]) =>
+    [...firsts].filter(([, n]) => n >= from && n < to).slice(0, historiesPerBand).map(([h]) => h)
+  );
+}
+
+/** `next(h, { top: 10 })` latency per band of continuation counts. */
+async function nextLatencies(store: NgramStore, histories: string[][]) {
   const bands = [];
-  for (const [from, to] of nextBands) {
-    const histories = [...firsts].filter(([, n]) => n >= from && n < to).slice(0, historiesPerBand);
+  for (const [band, [from, to]] of nextBands.entries()) {
     const latencies: number[] = [];
     for (let round = 0; round < nextRounds; round++) {
-      for (const [history] of histories) {
+      for (const history of histories[band]) {
         const at = performance.now();
         await store.next(history, { top: 10 });
         latencies.push(performance.now() - at);
@@ -130,12 +136,45 @@ async function nextLatencies(store: NgramStore, file: string) {
     bands.push({
       from,
       to,
-      histories: histories.length,
+      histories: histories[band].length,
       p50Ms: quantile(latencies, 0.5),
       p99Ms: quantile(latencies, 0.99),
     });
   }
   return bands;
+}
+
+/** `countMany` calls of this many n-grams. */
+const countCallNgrams = 100_000;
+/** N-grams counted in all. */
+const countNgrams = 1_000_000;
+
+/** The `countMany` rate on the sampled n-grams, and the `next` latencies. */
+async function queryNumbers(store: NgramStore, lookups: string[], histories: string[][]) {
+  const queries: string[] = [];
+  while (queries.length < countNgrams) queries.push(...lookups);
+  const calls: string[][] = [];
+  for (let at = 0; at < queries.length; at += countCallNgrams) {
+    calls.push(queries.slice(at, at + countCallNgrams));
+  }
+  await store.countMany(calls[0]); // warm up: the rate is the steady one
+  const countStarted = performance.now();
+  for (const call of calls) await store.countMany(call);
+  const countRate = queries.length / ((performance.now() - countStarted) / 1000);
+  return { countRate, bands: await nextLatencies(store, histories) };
+}
+
+function printQueries(when: string, numbers: Awaited<ReturnType<typeof queryNumbers>>): void {
+  console.log(
+    `count, ${when}: ${(numbers.countRate / 1e6).toFixed(2)}M per second ` +
+      `(countMany, ${countCallNgrams.toLocaleString("en")} a call)`,
+  );
+  for (const band of numbers.bands) {
+    console.log(
+      `next top 10, ${when}, ${band.from}-${band.to} continuations (${band.histories} histories): ` +
+        `p50 ${band.p50Ms.toFixed(3)} ms, p99 ${band.p99Ms.toFixed(3)} ms`,
+    );
+  }
 }
 
 /** The `p`-quantile of sorted `values`. */
@@ -167,19 +206,13 @@ async function main(): Promise<void> {
     const wrong = data.sample.filter(([, sum], at) => counts[at] !== sum).length;
     if (wrong > 0) throw new Error(`${wrong} of ${data.sample.length} sampled counts are wrong`);
     const lookups = data.sample.map(([ngram]) => ngram);
-    const queries: string[] = [];
-    while (queries.length < 1_000_000) queries.push(...lookups);
-    const calls: string[][] = [];
-    for (let at = 0; at < queries.length; at += 100_000) {
-      calls.push(queries.slice(at, at + 100_000));
-    }
-    await store.countMany(calls[0]); // warm up: the rate is the steady one
-    const countStarted = performance.now();
-    for (const call of calls) await store.countMany(call);
-    const countRate = queries.length / ((performance.now() - countStarted) / 1000);
-    const bands = await nextLatencies(store, file);
+    const histories = await historyBands(file);
+    const afterImport = await queryNumbers(store, lookups, histories);
     await store.compact();
     await store.close();
+    const reopened = await openNgramStore(`${dir}/store`, { create: false });
+    const afterReopen = await queryNumbers(reopened, lookups, histories);
+    await reopened.close();
     const storeBytes = await du(`${dir}/store`);
     const sqliteSeconds = await loadSqlite(file, dir);
     const report = {
@@ -193,8 +226,9 @@ async function main(): Promise<void> {
       sqliteRowsPerSecond: data.rows / sqliteSeconds,
       speedupOverSqlite: sqliteSeconds / importSeconds,
       bytesPerNgram: storeBytes / data.ngrams,
-      countPerSecond: countRate,
-      next: bands,
+      countPerSecond: afterImport.countRate,
+      next: afterImport.bands,
+      reopened: { countPerSecond: afterReopen.countRate, next: afterReopen.bands },
       written: outcome.ngrams,
     };
     console.log(
@@ -209,13 +243,8 @@ async function main(): Promise<void> {
         `tallytrie ${report.speedupOverSqlite.toFixed(1)}× faster`,
     );
     console.log(`disk: ${report.bytesPerNgram.toFixed(2)} bytes per n-gram after compaction`);
-    console.log(`count: ${(countRate / 1e6).toFixed(2)}M per second (countMany, 100,000 a call)`);
-    for (const band of bands) {
-      console.log(
-        `next top 10, ${band.from}-${band.to} continuations (${band.histories} histories): ` +
-          `p50 ${band.p50Ms.toFixed(3)} ms, p99 ${band.p99Ms.toFixed(3)} ms`,
-      );
-    }
+    printQueries("in the importing process", afterImport);
+    printQueries("reopened", afterReopen);
     if (options.json !== undefined) {
       await Deno.writeTextFile(options.json, JSON.stringify(report, null, 2));
     }

@@ -251,3 +251,25 @@ Deno.test("strict: a durable group with no memory to keep it for the trie is ack
     await store.close();
   }
 });
+
+Deno.test("a compaction whose trie cannot be relocated for lack of memory still succeeds, the trie as it was", async () => {
+  const storage = new MemoryBlockStorage();
+  const store = await openStore({ storage });
+  for (let i = 0; i < 2_000; i++) await store.add(`key ${i}`, i + 1);
+  const before = store.stats().memory;
+  assert.ok(before.freeBytes > 0, "nodes that grew left their old words free");
+  // No buffer as large as the live nodes: the relocation's new arena is refused.
+  await withBufferLimit(1_024, async () => {
+    const result = await store.checkpoint({ compact: true });
+    assert.equal(result.compacted, true);
+  });
+  assert.deepEqual(store.stats().memory, before);
+  assert.equal(await store.get("key 1999"), 2_000);
+  await store.checkpoint({ compact: true });
+  assert.equal(store.stats().memory.freeBytes, 0, "relocated once memory is there");
+  assert.equal(store.stats().memory.liveBytes, before.liveBytes);
+  await store.close();
+  const again = await openStore({ storage });
+  assert.equal(await again.get("key 7"), 8);
+  await again.close();
+});

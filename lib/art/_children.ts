@@ -61,6 +61,22 @@ export function childSlot(a: Arena, n: number, byte: number): number {
   return -1;
 }
 
+/** Appends to `into` the word index of each child slot of `n` in use, in byte order. */
+export function childSlots(a: Arena, n: number, into: number[]): void {
+  const header = a.i32[n];
+  const kind = headerKind(header);
+  const body = bodyOf(n, headerPrefixLength(header));
+  if (kind === kind4 || kind === kind16) {
+    const children = childrenAt(kind, body);
+    for (let at = 0; at < headerCount(header); at++) into.push(children + at);
+  } else if (kind === kind48 || kind === kind256) {
+    const i32 = a.i32;
+    for (let byte = 0; byte < byteValues; byte++) {
+      if (i32[body + byte] !== 0) into.push(body + byte);
+    }
+  }
+}
+
 /** The child under `byte`, or 0. */
 export function findChild(a: Arena, n: number, byte: number): number {
   const slot = childSlot(a, n, byte);

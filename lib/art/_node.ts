@@ -241,7 +241,8 @@ export function nodeWords(kind: number, prefixLength: number): number {
 }
 
 /** The words the node at `n` takes. */
-function wordsOf(a: Arena, n: number): number {
+/** The words node `n` takes (before its class rounding). */
+export function wordsOf(a: Arena, n: number): number {
   return nodeWords(kindOf(a, n), prefixLengthOf(a, n));
 }
 

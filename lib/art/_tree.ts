@@ -52,6 +52,8 @@ import {
   setValue,
   valueOf,
 } from "./_node.ts";
+import { relocateTree } from "./_relocate.ts";
+import { MemoryLimitError } from "../errors.ts";
 import { grow, leafToNode4, mergesIntoChild, normalize } from "./_reshape.ts";
 
 /** `frozenGen` when no snapshot is live: no node's `gen` is at or below it. */
@@ -96,6 +98,9 @@ export function findNode(a: Arena, root: number, key: Uint8Array): number {
   return 0;
 }
 
+/** Words a relocated arena has beyond its live nodes and half as many again. */
+const relocateSpareWords = 256;
+
 /** The root of a trie, its arena, and the whole-key operations on it. */
 export class ArtTree {
   /** Where the nodes live. */
@@ -125,6 +130,50 @@ export class ArtTree {
 
   constructor(a: Arena) {
     this.a = a;
+  }
+
+  /**
+   * Moves the nodes into a fresh arena (see `_relocate.ts`). False, changing
+   * nothing, while a snapshot is live or when the process cannot give the
+   * new arena's memory (relocation only helps: the trie stays as it was).
+   */
+  relocate(): boolean {
+    if (this.frozenGen !== noSnapshot) return false;
+    assert(
+      this.orphans.length === 0 && this.retired.length === 0,
+      "no snapshot, no snapshot nodes",
+    );
+    const live = this.a.liveWords;
+    let relocated: { a: Arena; root: number };
+    try {
+      relocated = relocateTree(this.a, this.root, live + (live >> 1) + relocateSpareWords);
+    } catch (error) {
+      if (error instanceof MemoryLimitError) return false;
+      throw error;
+    }
+    this.a = relocated.a;
+    this.root = relocated.root;
+    return true;
+  }
+
+  /** Ends the live snapshot, which froze generation `frozen` of `arena`. */
+  releaseSnapshot(frozen: number, arena: Arena): void {
+    assert(this.frozenGen === frozen, "released a snapshot that is not the live one");
+    this.frozenGen = noSnapshot;
+    this.rewriting = false;
+    // Shared nodes cloned before the checkpoint wrote them: their records
+    // (if it did) are not the live trie's either.
+    const orphans = this.orphans;
+    this.orphans = [];
+    for (const node of orphans) {
+      if (this.onDrop !== null && addressOf(arena, node) !== 0) {
+        reportDrop(this.onDrop, arena, node);
+      }
+    }
+    // Nodes only the snapshot still held (a cleared trie left the whole arena to it).
+    const retired = this.retired;
+    this.retired = [];
+    if (arena === this.a) { for (const node of retired) freeNode(arena, node); }
   }
 
   /** The node where `key` ends (it may hold no value), or 0. The hot path. */

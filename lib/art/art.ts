@@ -53,8 +53,6 @@ import {
 } from "./_lazy.ts";
 import { Arena } from "./_arena.ts";
 import {
-  addressOf,
-  freeNode,
   inlineAddress,
   NodeNotLoaded,
   noValue,
@@ -62,7 +60,7 @@ import {
   tickGeneration,
   valueOf,
 } from "./_node.ts";
-import { ArtTree, type DropHandler, noSnapshot, reportDrop } from "./_tree.ts";
+import { ArtTree, type DropHandler, noSnapshot } from "./_tree.ts";
 import { type TreeStats, verifyTree } from "./_verify.ts";
 import { FrozenSnapshot } from "./_snapshot.ts";
 import type { ArtSnapshot } from "./snapshot.ts";
@@ -799,25 +797,33 @@ export class Art {
     tree.frozenGen = frozen;
     tree.rewriting = rewriteAll;
     const arena = tree.a;
-    const release = () => {
-      assert(tree.frozenGen === frozen, "released a snapshot that is not the live one");
-      tree.frozenGen = noSnapshot;
-      tree.rewriting = false;
-      // Shared nodes cloned before the checkpoint wrote them: their records
-      // (if it did) are not the live trie's either.
-      const orphans = tree.orphans;
-      tree.orphans = [];
-      for (const node of orphans) {
-        if (tree.onDrop !== null && addressOf(arena, node) !== 0) {
-          reportDrop(tree.onDrop, arena, node);
-        }
-      }
-      // Nodes only the snapshot still held (a cleared trie left the whole arena to it).
-      const retired = tree.retired;
-      tree.retired = [];
-      if (arena === tree.a) { for (const node of retired) freeNode(arena, node); }
-    };
+    const release = () => tree.releaseSnapshot(frozen, arena);
     return new FrozenSnapshot({ a: arena, root: tree.root, size: this.#size, release, rewriteAll });
+  }
+
+  /**
+   * Moves the nodes into a fresh arena in walk order (`_relocate.ts`): the
+   * leaves of a node lie together again, and freed words go back.
+   *
+   * @returns false, changing nothing, while a snapshot is live.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Art } from "./art.ts";
+   * const art = new Art();
+   * for (let i = 0; i < 1000; i++) art.set(Uint8Array.of(i >> 8, i & 255), i);
+   * for (let i = 0; i < 900; i++) art.delete(Uint8Array.of(i >> 8, i & 255));
+   * const before = art.memory().bufferBytes;
+   * assert.equal(art.relocate(), true);
+   * assert.ok(art.memory().bufferBytes < before);
+   * assert.equal(art.get(Uint8Array.of(3, 231)), 999);
+   * ```
+   */
+  relocate(): boolean {
+    if (!this.#tree.relocate()) return false;
+    this.#version++;
+    return true;
   }
 
   /**

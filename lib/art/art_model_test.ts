@@ -39,6 +39,7 @@ type Op =
   | { op: "sub"; key: Uint8Array; delta: number }
   | { op: "delete"; key: Uint8Array }
   | { op: "get"; key: Uint8Array }
+  | { op: "relocate" }
   | { op: "entries"; start?: Uint8Array; end?: Uint8Array; reverse: boolean; limit: number };
 
 function opArbitrary(key: fc.Arbitrary<Uint8Array>): fc.Arbitrary<Op> {
@@ -52,6 +53,7 @@ function opArbitrary(key: fc.Arbitrary<Uint8Array>): fc.Arbitrary<Op> {
     { weight: 1, arbitrary: fc.record({ op: fc.constant("sub" as const), key, delta: fc.nat(5) }) },
     { weight: 4, arbitrary: fc.record({ op: fc.constant("delete" as const), key }) },
     { weight: 2, arbitrary: fc.record({ op: fc.constant("get" as const), key }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant("relocate" as const) }) },
     {
       weight: 1,
       arbitrary: fc.record({
@@ -108,7 +110,7 @@ function checkVisits(
 }
 
 function apply(art: Art, model: Model, op: Op): void {
-  const key = op.op === "entries" ? "" : Model.encode(op.key);
+  const key = op.op === "entries" || op.op === "relocate" ? "" : Model.encode(op.key);
   const old = model.map.get(key);
   switch (op.op) {
     case "set":
@@ -130,6 +132,13 @@ function apply(art: Art, model: Model, op: Op): void {
     case "get":
       assert.equal(art.get(op.key), old);
       break;
+    case "relocate": {
+      const live = art.memory().liveBytes;
+      assert.equal(art.relocate(), true);
+      assert.equal(art.memory().liveBytes, live);
+      assert.equal(art.memory().freeBytes, 0);
+      break;
+    }
     case "entries":
       checkEntries(art, model, op);
       break;

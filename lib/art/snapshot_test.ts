@@ -191,3 +191,28 @@ Deno.test("ArtSnapshot: writeChangedSteps passes short leaves to their parent's 
   assert.equal(result.value, 12);
   snapshot.release();
 });
+
+Deno.test("Art.relocate: refused while a snapshot lives; after it, the checkpoint state is kept", () => {
+  const art = new Art();
+  for (let i = 0; i < 300; i++) art.set(Uint8Array.of(7, i & 255, i >> 8), i);
+  const first = art.capture();
+  const writer = new Writer();
+  first.writeChanged(writer.visit);
+  assert.equal(art.relocate(), false);
+  first.release();
+  assert.equal(art.relocate(), true);
+  art.verify();
+  // Generations and addresses moved with the nodes: nothing changed, nothing to write.
+  const written = writer.visits.length;
+  const second = art.capture();
+  second.writeChanged(writer.visit);
+  assert.equal(writer.visits.length, written);
+  second.release();
+  art.add(Uint8Array.of(7, 5, 0), 1);
+  const third = art.capture();
+  third.writeChanged(writer.visit);
+  assert.ok(writer.visits.length > written);
+  assert.equal(third.get(Uint8Array.of(7, 5, 0)), 6);
+  third.release();
+  assert.equal(art.size, 300);
+});

@@ -288,6 +288,8 @@ export class Checkpointer {
         ? await this.#deps.image.commit(fields, frees)
         : await this.#replaceImage(fresh, fields);
       snapshot.release();
+      // The image is laid out afresh: so is the trie in memory (and its freed words go back).
+      if (compacted) trie.relocate();
       const segmentsRemoved = await this.#reclaim();
       const ms = clock.now() - started;
       epochs.endCheckpoint(epoch, clock.now(), true, written.workMs);
