@@ -7,7 +7,9 @@
  *   same rows loaded into SQLite (`node:sqlite`, `INSERT … ON CONFLICT`,
  *   one transaction per 50,000 n-grams) through the same reader;
  * - bytes on disk per n-gram after a compaction;
- * - `countMany` per second through the library, the store loaded;
+ * - `countMany` per second through the library, the store loaded: in the
+ *   importing process right after the import, after a compaction (which
+ *   also lays the trie out afresh in memory), and reopened;
  * - `next(history, { top: 10 })` latency (p50, p99) on histories with
  *   1,000–2,000, 2,000–5,000 and 5,000–10,000 continuations.
  *
@@ -209,6 +211,7 @@ async function main(): Promise<void> {
     const histories = await historyBands(file);
     const afterImport = await queryNumbers(store, lookups, histories);
     await store.compact();
+    const afterCompact = await queryNumbers(store, lookups, histories);
     await store.close();
     const reopened = await openNgramStore(`${dir}/store`, { create: false });
     const afterReopen = await queryNumbers(reopened, lookups, histories);
@@ -228,6 +231,7 @@ async function main(): Promise<void> {
       bytesPerNgram: storeBytes / data.ngrams,
       countPerSecond: afterImport.countRate,
       next: afterImport.bands,
+      compacted: { countPerSecond: afterCompact.countRate, next: afterCompact.bands },
       reopened: { countPerSecond: afterReopen.countRate, next: afterReopen.bands },
       written: outcome.ngrams,
     };
@@ -244,6 +248,7 @@ async function main(): Promise<void> {
     );
     console.log(`disk: ${report.bytesPerNgram.toFixed(2)} bytes per n-gram after compaction`);
     printQueries("in the importing process", afterImport);
+    printQueries("compacted", afterCompact);
     printQueries("reopened", afterReopen);
     if (options.json !== undefined) {
       await Deno.writeTextFile(options.json, JSON.stringify(report, null, 2));
