@@ -662,7 +662,11 @@ export class NgramStore {
     await Promise.all(this.#shards.map((shard) => shard.sync()));
   }
 
-  /** Compacts every shard's image (a checkpoint that rewrites it whole). */
+  /**
+   * Compacts every shard's image (a checkpoint that rewrites it whole) and
+   * lays each shard's trie out afresh in memory: after a large import, `next`
+   * and `countMany` run as fast as in a reopened store.
+   */
   async compact(): Promise<void> {
     this.#checkOpen("compact");
     for (const shard of this.#shards) await shard.store.checkpoint({ compact: true });
