@@ -161,9 +161,10 @@ function drawInputs(random: Prng): SimInput[] {
 /**
  * Bad inputs for the end of the plan, from a stream of their own (so every
  * other draw stays), each followed by a good one imported by the same open
- * store. On half the seeds, one whose read fails part way: a store that kept
- * the word ids of its uncommitted chunk would write the next input's keys
- * with ids no vocabulary entry names. On three in ten, one that takes an
+ * store. On half the seeds, one whose read fails part way: a store that took
+ * back the ids of words it had made durable (not only those of its
+ * uncommitted chunk) would give them to the next input's words, whose keys
+ * then share ids with the stopped input's. On three in ten, one that takes an
  * n-gram's count past 2^53: its import stops with a RangeError, and a store
  * that took that for a failed shard would refuse the next input.
  */

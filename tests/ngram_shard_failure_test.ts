@@ -105,3 +105,49 @@ Deno.test("ngram store: a failed shard stops its writes, the others still answer
   );
   await reopened.close();
 });
+
+Deno.test("ngram store: a failed vocabulary stops imports before any count that needs its words, and a reopen resumes", async () => {
+  const disks = new Map<string, FailingSyncStorage>();
+  const factory = (name: string) => {
+    let disk = disks.get(name);
+    if (disk === undefined) {
+      disk = new FailingSyncStorage(new MemoryBlockStorage(), name);
+      disks.set(name, disk);
+    }
+    return disk;
+  };
+  const store = await openNgramStore({ storage: factory, shards: 3 });
+  // One chunk in; then the vocabulary's fsyncs fail, at the next chunk (it has new words).
+  let boundaries = 0;
+  const counting = source();
+  const read = counting.read.bind(counting);
+  counting.read = (sink, from) =>
+    read({
+      ngram: sink.ngram.bind(sink),
+      boundary(end) {
+        if (++boundaries === 10) disks.get("vocabulary")!.failing = true;
+        return sink.boundary(end);
+      },
+    }, from);
+  await assert.rejects(
+    store.importSource(counting, { chunkNgrams: 7, syncEveryChunks: 1 }),
+    /Cannot write the vocabulary: it failed/,
+  );
+  const stats = await store.stats();
+  assert.equal(stats.vocabulary, "failed");
+  assert.ok(stats.perShard.every((shard) => shard.state !== "failed"), JSON.stringify(stats));
+  const counts = await store.countMany(lines.map(([ngram]) => ngram));
+  assert.ok(counts.some((count) => count > 0), "the chunks before the failure are in");
+  assert.ok(counts.every((count, at) => count === 0 || count === lines[at][1]), "reads answer");
+  await assert.rejects(store.importSource(source()), /vocabulary: it failed/);
+  disks.get("vocabulary")!.failing = false;
+  await store.close().catch(() => {}); // the vocabulary's close may report its failure
+  const reopened = await openNgramStore({ storage: factory });
+  const outcome = await reopened.importSource(source(), { chunkNgrams: 7 });
+  assert.equal(outcome.status, "resumed");
+  assert.deepEqual(
+    await reopened.countMany(lines.map(([ngram]) => ngram)),
+    lines.map(([, c]) => c),
+  );
+  await reopened.close();
+});

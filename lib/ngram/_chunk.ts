@@ -1,10 +1,9 @@
 /**
  * What an import gathers for one shard between two commits: the n-grams'
- * keys with their summed counts, and the words new to the shard's
- * vocabulary that those keys use. Gathering per chunk rather than writing
- * each n-gram at once lets one atomic commit carry the counts, the new
- * words and the file's progress together, which is what makes an import
- * exactly once.
+ * keys with their summed counts (words new to the store's vocabulary get
+ * ids as they come). Gathering per chunk rather than writing each n-gram at
+ * once lets one atomic commit carry the counts and the file's progress
+ * together, which is what makes an import exactly once.
  *
  * @module
  */
@@ -26,8 +25,6 @@ export class ShardChunk {
   readonly #keys = new ByteTable();
   /** Their counts, summed, by the keys' indices. */
   #counts: number[] = [];
-  /** The first id given to a word in this chunk (the vocabulary's size before it). */
-  firstNewId: number;
   /** Scratch for a key being built. */
   readonly #scratch = new Uint8Array(keyBytesMax);
   /** The last first token (see {@link ShardChunk.#firstId}); its id -1 when none is kept. */
@@ -39,7 +36,6 @@ export class ShardChunk {
   /** @param shard The shard the chunk goes to. */
   constructor(shard: Shard) {
     this.shard = shard;
-    this.firstNewId = shard.vocabularySize;
   }
 
   /** The number of distinct keys gathered. */
@@ -49,7 +45,7 @@ export class ShardChunk {
 
   /** Whether the chunk holds nothing to write. */
   get empty(): boolean {
-    return this.#keys.size === 0 && this.firstNewId === this.shard.vocabularySize;
+    return this.#keys.size === 0;
   }
 
   /**
@@ -110,8 +106,9 @@ export class ShardChunk {
 
   /** The id of word `bytes[start, end)` (hash `hash`), given one if new. */
   #idOf(bytes: Uint8Array, start: number, end: number, hash: number): number {
-    const id = this.shard.idOf(bytes, start, end, hash);
-    return id >= 0 ? id : this.shard.assignId(bytes, start, end, hash);
+    const vocabulary = this.shard.vocabulary;
+    const id = vocabulary.idOf(bytes, start, end, hash);
+    return id >= 0 ? id : vocabulary.assignId(bytes, start, end, hash);
   }
 
   /**
@@ -148,12 +145,13 @@ export class ShardChunk {
   reset(): void {
     this.#keys.clear();
     this.#counts = [];
-    this.firstNewId = this.shard.vocabularySize;
   }
 
-  /** Takes back the words this chunk gave ids (its commit did not happen) and empties it. */
+  /**
+   * Empties the chunk when its commit did not happen (the import stops and
+   * takes back the ids it gave that are not durable).
+   */
   abandon(): void {
-    this.shard.forgetWords(this.firstNewId);
     this.#lastFirstId = -1; // its id may be one taken back
     this.reset();
   }

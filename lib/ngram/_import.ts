@@ -5,10 +5,12 @@
  * read as n-grams, each with the offset where its first row starts. The
  * n-grams are gathered per shard into a chunk; at a boundary (a point the
  * reader promises no n-gram below it is still to come) a full chunk is
- * committed to every shard, each in one atomic commit that holds:
+ * committed: first the words new to the store's vocabulary, made durable
+ * (`_vocabulary.ts`: so no key ever refers to a word a crash lost), then
+ * every shard's part, each in one atomic commit that holds:
  *
- * - the adds of the chunk's counts, with the vocabulary entries of the
- *   words new to the shard, and the per-order totals and distinct counts;
+ * - the adds of the chunk's counts, and the per-order totals and distinct
+ *   counts;
  * - a check that the file's progress in the shard is still what this import
  *   read, and its new value: the boundary's offset;
  * - at the end of the input, its done mark.
@@ -29,6 +31,7 @@ import type { InputSummary, NgramSink } from "./input.ts";
 import { fileKey, fnvBasis, fnvPrime, metaKind, orderKey, orderMax } from "./_keys.ts";
 import { ShardChunk } from "./_chunk.ts";
 import { type Shard, ShardFailedError } from "./_shard.ts";
+import type { Vocabulary } from "./_vocabulary.ts";
 import { assert } from "./_assert.ts";
 
 /** Raised when a file's progress in a shard is not what the import read: another import of it ran. */
@@ -131,6 +134,7 @@ export async function readProgress(
 /** Imports `source` into `shards` exactly once (see the module notes). */
 export async function importSource(
   shards: readonly Shard[],
+  vocabulary: Vocabulary,
   source: ImportSource,
   tuning: ImportTuning,
 ): Promise<ImportOutcome> {
@@ -149,7 +153,7 @@ export async function importSource(
   }
   for (const shard of shards) shard.checkWritable();
   const resumeFrom = Math.min(...standing.filter((at) => !at.done).map((at) => at.progress ?? 0));
-  const run = new ImportRun(shards, source, standing, tuning);
+  const run = new ImportRun(shards, vocabulary, source, standing, tuning);
   let summary: InputSummary;
   try {
     summary = await source.read(run, resumeFrom);
@@ -171,6 +175,7 @@ export async function importSource(
 /** One run of an import: the sink the reader fills. */
 class ImportRun implements NgramSink {
   readonly #shards: readonly Shard[];
+  readonly #vocabulary: Vocabulary;
   readonly #source: ImportSource;
   readonly #tuning: ImportTuning;
   readonly #chunks: ShardChunk[];
@@ -187,11 +192,13 @@ class ImportRun implements NgramSink {
 
   constructor(
     shards: readonly Shard[],
+    vocabulary: Vocabulary,
     source: ImportSource,
     standing: readonly ShardProgress[],
     tuning: ImportTuning,
   ) {
     this.#shards = shards;
+    this.#vocabulary = vocabulary;
     this.#source = source;
     this.#tuning = tuning;
     this.#chunks = shards.map((shard) => new ShardChunk(shard));
@@ -224,9 +231,10 @@ class ImportRun implements NgramSink {
     return this.#commitAll(end, false);
   }
 
-  /** Takes back the words of every chunk not committed (the import stopped). */
+  /** Empties every chunk and takes back the ids of words not committed (the import stopped). */
   abandon(): void {
     for (const chunk of this.#chunks) chunk.abandon();
+    this.#vocabulary.forgetUncommitted();
   }
 
   /** Commits what is left and marks the input done in every shard. */
@@ -237,6 +245,8 @@ class ImportRun implements NgramSink {
 
   async #commitAll(end: number, last: boolean): Promise<void> {
     await this.#source.check?.();
+    // Durable before any key that uses them is committed (see the module notes).
+    await this.#vocabulary.commit();
     for (const [index, chunk] of this.#chunks.entries()) {
       if (this.#done[index]) continue;
       const progress = this.#progress[index];
@@ -301,20 +311,18 @@ class ImportRun implements NgramSink {
       if (totals[order] > 0) op.add(orderKey(metaKind.total, order), totals[order]);
       if (fresh[order] > 0) op.add(orderKey(metaKind.distinct, order), fresh[order]);
     }
-    const words = chunk.shard.wordEntryKeys(chunk.firstNewId);
-    for (let at = 0; at < words.length; at++) op.set(words[at], chunk.firstNewId + at);
     op.set(progressKey, end);
     if (last) op.set(fileKey(metaKind.done, id), 1);
     return op;
   }
 }
 
-/** Operations a commit adds besides the keys and new words: totals, distinct counts, progress. */
+/** Operations a commit adds besides the keys: totals, distinct counts, progress. */
 const commitExtraOps = 2 * orderMax + 4;
 
 /** Throws a RangeError if `chunk` needs more operations than one atomic commit takes. */
 function checkCommitSize(chunk: ShardChunk, index: number): void {
-  const ops = chunk.size + (chunk.shard.vocabularySize - chunk.firstNewId) + commitExtraOps;
+  const ops = chunk.size + commitExtraOps;
   if (ops > atomicOpsMax) {
     throw new RangeError(
       `Cannot import: shard ${index}'s part of a chunk needs ${ops} operations, more than one ` +

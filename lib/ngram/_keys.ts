@@ -2,23 +2,22 @@
  * How an n-gram store lays its data out in the keys of one shard (a
  * tallytrie store), and how it routes an n-gram to its shard.
  *
- * A shard's key space has three parts, told apart by the first byte:
+ * A shard's key space has two parts, told apart by the first byte:
  *
- * - `1`..`64`: an n-gram of that order, then each token's id in the shard's
+ * - `1`..`64`: an n-gram of that order, then each token's id in the store's
  *   vocabulary as LEB128 (`the cat` → `[2, id("the"), id("cat")]`). The ids
  *   are prefix free, so the keys of a history's continuations are exactly
  *   the keys that start with `[order + 1, ...ids(history)]`.
- * - `0xfe`: a vocabulary entry, `[0xfe, ...utf8(word)]` → its id. Ids are
- *   given in the order words first reach the shard, from 0.
  * - `0x00`: bookkeeping: the progress of each input file (see `_import.ts`),
  *   and per order the total of the counts and the number of n-grams.
+ *
+ * The vocabulary is a store of its own (`_vocabulary.ts`): `[0xfe,
+ * ...utf8(word)]` → its id, ids given in the order words first reach the
+ * store, from 0.
  *
  * Word ids rather than the words themselves: measured on 500,000 bigrams of
  * a 40,000-word Zipf vocabulary, 6.4 bytes a key on disk after compaction
  * against 12.6 for UTF-8 keys (`/tmp` experiment in the log of issue 16).
- * The vocabulary lives in the shard whose n-grams use it and is written in
- * the same atomic commit as the first counts that use a new word, so a key
- * can never refer to a word a crash lost.
  *
  * @module
  */

@@ -21,7 +21,7 @@ const manifestTempName = "ngram.json.tmp";
 /** The manifest's format tag. */
 const manifestFormat = "tallytrie-ngram";
 /** The manifest's version. */
-const manifestVersion = 1;
+const manifestVersion = 2;
 /** The largest manifest read (it is about 150 bytes). */
 const manifestBytesMax = 64 * 1024;
 
@@ -69,6 +69,12 @@ export function parseManifest(text: string): Manifest {
   if (fields === null || typeof fields !== "object" || fields.format !== manifestFormat) {
     throw new Error(
       `Cannot open the n-gram store: "${manifestName}" is not an n-gram store's manifest`,
+    );
+  }
+  if (fields.version === 1) {
+    throw new Error(
+      `Cannot open the n-gram store: manifest version 1 (a vocabulary in each shard, before ` +
+        `2026-12-07) is not ${manifestVersion}; import its files into a new store`,
     );
   }
   if (fields.version !== manifestVersion) {

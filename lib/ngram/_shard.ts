@@ -1,6 +1,7 @@
 /**
- * One shard of an n-gram store: a tallytrie store, the vocabulary of the
- * words its n-grams use, and its state (the seed's `ShardHandle`).
+ * One shard of an n-gram store: a tallytrie store of n-grams keyed by the
+ * ids of the store's vocabulary (`_vocabulary.ts`), and its state (the
+ * seed's `ShardHandle`).
  *
  * The shard's store runs in relaxed durability: an import's commits are
  * applied at once and made durable by {@link Shard.sync}, which the import
@@ -23,8 +24,7 @@ import {
   openStore,
   type Store,
 } from "../../mod.ts";
-import { wordKeyByte } from "./_keys.ts";
-import { ByteTable, hashBytes } from "./_byte_table.ts";
+import type { Vocabulary } from "./_vocabulary.ts";
 
 /** A shard's state (see the module notes). */
 export type ShardState = "clean" | "dirty" | "syncing" | "failed";
@@ -71,104 +71,40 @@ export class Shard {
   readonly index: number;
   /** Its store. */
   readonly store: Store;
-  /** The vocabulary: a word's UTF-8 bytes → its id. */
-  readonly #words = new ByteTable();
+  /** The store's vocabulary (one for every shard). */
+  readonly vocabulary: Vocabulary;
   #state: ShardState = "clean";
   #failure: unknown;
   #syncing: Promise<void> | undefined;
   /** Commits made; a sync that began after the last one leaves the shard clean. */
   #commits = 0;
 
-  private constructor(index: number, store: Store) {
+  private constructor(index: number, store: Store, vocabulary: Vocabulary) {
     this.index = index;
     this.store = store;
+    this.vocabulary = vocabulary;
   }
 
-  /** Opens shard `index` on `storage` and reads its vocabulary. */
+  /** Opens shard `index` on `storage`; its keys' word ids are `vocabulary`'s. */
   static async open(
     index: number,
     storage: BlockStorage,
+    vocabulary: Vocabulary,
     checkpoint: CheckpointOptions = shardCheckpointDefault,
     clock?: Clock,
   ): Promise<Shard> {
     const store = await openStore({ storage, durability: "relaxed", checkpoint, clock });
-    const shard = new Shard(index, store);
-    try {
-      await shard.#loadVocabulary();
-    } catch (error) {
-      await store.close().catch(() => {});
-      throw error;
-    }
-    return shard;
-  }
-
-  async #loadVocabulary(): Promise<void> {
-    const entries = this.store.list({ prefix: Uint8Array.of(wordKeyByte) });
-    const byId: Uint8Array[] = [];
-    for await (const { key, value } of entries) {
-      if (!Number.isSafeInteger(value) || byId[value] !== undefined) {
-        throw new Error(
-          `Cannot open shard ${this.index}: vocabulary id ${value} is given twice or is not an id`,
-        );
-      }
-      byId[value] = key;
-    }
-    for (let id = 0; id < byId.length; id++) {
-      const key = byId[id];
-      if (key === undefined) {
-        throw new Error(`Cannot open shard ${this.index}: vocabulary id ${id} is missing`);
-      }
-      this.#words.add(key, 1, key.length, hashBytes(key, 1, key.length));
-    }
+    return new Shard(index, store, vocabulary);
   }
 
   /** The id of the word `bytes[start, end)` whose {@link hashBytes} is `hash`, or -1. */
   idOf(bytes: Uint8Array, start: number, end: number, hash: number): number {
-    return this.#words.find(bytes, start, end, hash);
+    return this.vocabulary.idOf(bytes, start, end, hash);
   }
 
   /** The UTF-8 bytes of word `id` (a view, valid until the vocabulary grows). */
   wordOf(id: number): Uint8Array | undefined {
-    return id < this.#words.size ? this.#words.view(id) : undefined;
-  }
-
-  /** The number of words in the vocabulary. */
-  get vocabularySize(): number {
-    return this.#words.size;
-  }
-
-  /**
-   * Gives the word `bytes[start, end)` (absent, hash `hash`) the next id in
-   * memory, for a commit that writes its vocabulary entry
-   * ({@link Shard.wordEntryKeys}); {@link Shard.forgetWords} takes ids back if
-   * that commit does not happen.
-   */
-  assignId(bytes: Uint8Array, start: number, end: number, hash: number): number {
-    return this.#words.add(bytes, start, end, hash);
-  }
-
-  /** Takes back every id from `fromId` on (their commit failed). */
-  forgetWords(fromId: number): void {
-    this.#words.truncate(fromId);
-  }
-
-  /**
-   * The vocabulary keys of words `from` to the vocabulary's end, as views of
-   * one buffer (a chunk's new words are written together).
-   */
-  wordEntryKeys(from: number): Uint8Array[] {
-    let bytes = 0;
-    for (let id = from; id < this.#words.size; id++) bytes += 1 + this.#words.view(id).length;
-    const buffer = new Uint8Array(bytes);
-    const keys: Uint8Array[] = [];
-    for (let id = from, at = 0; id < this.#words.size; id++) {
-      const word = this.#words.view(id);
-      buffer[at] = wordKeyByte;
-      buffer.set(word, at + 1);
-      keys.push(buffer.subarray(at, at + 1 + word.length));
-      at += 1 + word.length;
-    }
-    return keys;
+    return this.vocabulary.wordOf(id);
   }
 
   /** The shard's state. */

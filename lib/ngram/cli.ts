@@ -210,13 +210,14 @@ async function statsCommand(args: string[]): Promise<number> {
       return 0;
     }
     console.log(`shards: ${stats.shards}`);
+    console.log(`words: ${stats.words} (vocabulary ${stats.vocabulary})`);
     console.log("order\ttotal\tdistinct");
     for (const { order, total, distinct } of stats.orders) {
       console.log(`${order}\t${total}\t${distinct}`);
     }
-    console.log("shard\tstate\tkeys\twords");
+    console.log("shard\tstate\tkeys");
     for (const shard of stats.perShard) {
-      console.log(`${shard.index}\t${shard.state}\t${shard.keys}\t${shard.words}`);
+      console.log(`${shard.index}\t${shard.state}\t${shard.keys}`);
     }
   } finally {
     await store.close();

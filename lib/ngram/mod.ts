@@ -48,6 +48,7 @@ export {
   type ShardState,
   type ShardStats,
   type StorageFactory,
+  type VocabularyState,
 } from "./store.ts";
 export { ImportConflictError, type ImportStatus } from "./_import.ts";
 export { ShardFailedError } from "./_shard.ts";

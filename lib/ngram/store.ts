@@ -18,6 +18,7 @@ import {
 } from "../../mod.ts";
 import { orderMax, routingName } from "./_keys.ts";
 import { manifestName, readManifest, shardName, shardsMax, writeManifest } from "./_manifest.ts";
+import { Vocabulary, vocabularyName, type VocabularyState } from "./_vocabulary.ts";
 import { Shard, shardCheckpointDefault, type ShardState } from "./_shard.ts";
 import {
   allEntries,
@@ -56,6 +57,7 @@ export type {
   OrderTotals,
   ShardProgress,
   ShardState,
+  VocabularyState,
 };
 export { shardCheckpointDefault };
 
@@ -68,7 +70,10 @@ export const nextTopMax = 100_000;
 /** Stupid Backoff's factor (Brants et al. 2007). */
 export const backoffAlphaDefault = 0.4;
 
-/** Gives the storage of one part of the store: `""` for the manifest, `shard-0003` for a shard. */
+/**
+ * Gives the storage of one part of the store: `""` for the manifest,
+ * `vocabulary` for the vocabulary, `shard-0003` for a shard.
+ */
 export type StorageFactory = (name: string) => BlockStorage | Promise<BlockStorage>;
 
 /** Tokens `[from, to)` of `tokens`. */
@@ -182,10 +187,8 @@ export interface ShardStats {
   index: number;
   /** Its state. */
   state: ShardState;
-  /** Keys in its store (n-grams, vocabulary and bookkeeping). */
+  /** Keys in its store (n-grams and bookkeeping). */
   keys: number;
-  /** Words in its vocabulary. */
-  words: number;
 }
 
 /** What {@link NgramStore.stats} reports. */
@@ -194,6 +197,10 @@ export interface NgramStats {
   shards: number;
   /** Per order: totals and distinct n-grams. */
   orders: OrderTotals[];
+  /** Words in the store's vocabulary. */
+  words: number;
+  /** The vocabulary's state: `failed` after a write to it failed (imports stop until a reopen). */
+  vocabulary: VocabularyState;
   /** Per shard. */
   perShard: ShardStats[];
 }
@@ -234,17 +241,23 @@ export async function openNgramStore(
   if (!(await root.tryLock())) throw new StoreLockedError(root.description);
   try {
     const count = await ensureManifest(root, shards, all.path, all.create !== false);
+    const vocabulary = await Vocabulary.open(
+      await factory(vocabularyName),
+      all.checkpoint,
+      all.clock,
+    );
     const opened: Shard[] = [];
     try {
       for (let index = 0; index < count; index++) {
         const storage = await factory(shardName(index));
-        opened.push(await Shard.open(index, storage, all.checkpoint, all.clock));
+        opened.push(await Shard.open(index, storage, vocabulary, all.checkpoint, all.clock));
       }
     } catch (error) {
       for (const shard of opened) await shard.close().catch(() => {});
+      await vocabulary.close().catch(() => {});
       throw error;
     }
-    return new NgramStore(root, opened);
+    return new NgramStore(root, vocabulary, opened);
   } catch (error) {
     await root.unlock();
     throw error;
@@ -273,7 +286,7 @@ async function checkExists(path: string): Promise<void> {
   }
 }
 
-/** The storages of a store in directory `path`: the root, and `path/shard-NNNN`. */
+/** The storages of a store in directory `path`: the root, `path/vocabulary` and `path/shard-NNNN`. */
 function fileFactory(path: string): StorageFactory {
   return (name) => FileBlockStorage.open(name === "" ? path : `${path}/${name}`);
 }
@@ -321,13 +334,15 @@ async function ensureManifest(
 /** An open n-gram store: see {@link openNgramStore}. */
 export class NgramStore {
   readonly #root: BlockStorage;
+  readonly #vocabulary: Vocabulary;
   readonly #shards: Shard[];
   #importing: Promise<unknown> = Promise.resolve();
   #closed = false;
 
   /** Use {@link openNgramStore}. */
-  constructor(root: BlockStorage, shards: Shard[]) {
+  constructor(root: BlockStorage, vocabulary: Vocabulary, shards: Shard[]) {
     this.#root = root;
+    this.#vocabulary = vocabulary;
     this.#shards = shards;
   }
 
@@ -358,7 +373,7 @@ export class NgramStore {
       syncEveryChunks: options.syncEveryChunks ?? syncEveryChunksDefault,
     };
     const run = this.#importing.catch(() => {}).then(() =>
-      importSource(this.#shards, source, tuning)
+      importSource(this.#shards, this.#vocabulary, source, tuning)
     );
     this.#importing = run;
     return await run;
@@ -647,11 +662,12 @@ export class NgramStore {
     return {
       shards: this.#shards.length,
       orders: await orderTotals(this.#shards),
+      words: this.#vocabulary.size,
+      vocabulary: this.#vocabulary.state,
       perShard: this.#shards.map((shard) => ({
         index: shard.index,
         state: shard.state,
         keys: shard.store.stats().keys,
-        words: shard.vocabularySize,
       })),
     };
   }
@@ -670,6 +686,7 @@ export class NgramStore {
   async compact(): Promise<void> {
     this.#checkOpen("compact");
     for (const shard of this.#shards) await shard.store.checkpoint({ compact: true });
+    await this.#vocabulary.store.checkpoint({ compact: true });
   }
 
   /** Waits for a running import, closes every shard and releases the directory. */
@@ -678,9 +695,9 @@ export class NgramStore {
     this.#closed = true;
     await this.#importing.catch(() => {});
     const failures: unknown[] = [];
-    for (const shard of this.#shards) {
+    for (const part of [...this.#shards, this.#vocabulary]) {
       try {
-        await shard.close();
+        await part.close();
       } catch (error) {
         failures.push(error);
       }
