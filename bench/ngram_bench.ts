@@ -6,6 +6,9 @@
  * - import: rows/s and distinct n-grams/s into the n-gram store, and the
  *   same rows loaded into SQLite (`node:sqlite`, `INSERT … ON CONFLICT`,
  *   one transaction per 50,000 n-grams) through the same reader;
+ * - what no import can go below on one core: the reader alone, and the
+ *   trie alone taking the distinct keys (so the most any import could be
+ *   over SQLite);
  * - bytes on disk per n-gram after a compaction;
  * - `countMany` per second through the library, the store loaded: in the
  *   importing process right after the import, after a compaction (which
@@ -26,6 +29,8 @@ import { DatabaseSync } from "node:sqlite";
 import { type NgramStore, openNgramStore } from "../lib/ngram/mod.ts";
 import { readNgrams } from "../lib/ngram/read.ts";
 import { writeV2Bigrams } from "./_ngram_data.ts";
+import { idBytesMax, writeId } from "../lib/ngram/_keys.ts";
+import { Art } from "../lib/art/art.ts";
 
 interface Options {
   ngrams: number;
@@ -92,6 +97,64 @@ async function loadSqlite(file: string, dir: string): Promise<number> {
   const seconds = (performance.now() - started) / 1000;
   db.close();
   return seconds;
+}
+
+/**
+ * What no import on one core can go below: the reader handing every n-gram
+ * to a sink that does nothing, and the trie (`Art`, in memory, no log, no
+ * image) taking each distinct n-gram's key once, in the order the file
+ * first has it, keys built beforehand as the store builds them (order byte,
+ * LEB128 ids of one vocabulary), spread over one trie per shard.
+ */
+async function importFloor(
+  file: string,
+  shards: number,
+): Promise<{ readerSeconds: number; trieSeconds: number }> {
+  const filters = { minCount: 1, tags: "drop" as const, order: 3 };
+  let handed = 0;
+  const readStarted = performance.now();
+  await readNgrams(file, {
+    format: "v2",
+    filters,
+    sink: { ngram: () => void handed++, boundary() {} },
+  });
+  const readerSeconds = (performance.now() - readStarted) / 1000;
+  const ids = new Map<string, number>();
+  const seen = new Set<string>();
+  const keys: Uint8Array[] = [];
+  const shardOf: number[] = [];
+  const decoder = new TextDecoder();
+  await readNgrams(file, {
+    format: "v2",
+    filters,
+    sink: {
+      ngram(bytes, start, end) {
+        const text = decoder.decode(bytes.subarray(start, end));
+        if (seen.has(text)) return;
+        seen.add(text);
+        const words = text.split(" ");
+        const key = new Uint8Array(1 + words.length * idBytesMax);
+        key[0] = words.length;
+        let at = 1;
+        for (const word of words) {
+          let id = ids.get(word);
+          if (id === undefined) ids.set(word, id = ids.size);
+          if (at === 1) shardOf.push(id % shards);
+          at = writeId(key, at, id);
+        }
+        keys.push(key.subarray(0, at));
+      },
+      boundary() {},
+    },
+  });
+  if (handed < keys.length) throw new Error("the reader handed fewer n-grams than are distinct");
+  const arts = Array.from({ length: shards }, () => new Art());
+  const insertStarted = performance.now();
+  for (let at = 0; at < keys.length; at++) arts[shardOf[at]].add(keys[at], 1);
+  const trieSeconds = (performance.now() - insertStarted) / 1000;
+  const held = arts.reduce((sum, art) => sum + art.size, 0);
+  if (held !== keys.length) throw new Error("the tries hold another number of keys");
+  return { readerSeconds, trieSeconds };
 }
 
 /** Continuation counts whose `next` latency is measured, and histories a band at most. */
@@ -218,6 +281,7 @@ async function main(): Promise<void> {
     await reopened.close();
     const storeBytes = await du(`${dir}/store`);
     const sqliteSeconds = await loadSqlite(file, dir);
+    const floor = await importFloor(file, options.shards);
     const report = {
       rows: data.rows,
       ngrams: data.ngrams,
@@ -228,6 +292,9 @@ async function main(): Promise<void> {
       sqliteSeconds,
       sqliteRowsPerSecond: data.rows / sqliteSeconds,
       speedupOverSqlite: sqliteSeconds / importSeconds,
+      readerSeconds: floor.readerSeconds,
+      trieSeconds: floor.trieSeconds,
+      speedupBound: sqliteSeconds / (floor.readerSeconds + floor.trieSeconds),
       bytesPerNgram: storeBytes / data.ngrams,
       countPerSecond: afterImport.countRate,
       next: afterImport.bands,
@@ -245,6 +312,11 @@ async function main(): Promise<void> {
         sqliteSeconds.toFixed(1)
       } s): ` +
         `tallytrie ${report.speedupOverSqlite.toFixed(1)}× faster`,
+    );
+    console.log(
+      `floor: reading alone ${floor.readerSeconds.toFixed(2)} s, the trie's inserts alone ` +
+        `${floor.trieSeconds.toFixed(2)} s: on one core an import is at most ` +
+        `${report.speedupBound.toFixed(1)}× SQLite`,
     );
     console.log(`disk: ${report.bytesPerNgram.toFixed(2)} bytes per n-gram after compaction`);
     printQueries("in the importing process", afterImport);

@@ -34,6 +34,38 @@ function problem(ngram: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * The UTF-8 of `ngrams`, one after another, and where each ends. The common case, all ASCII, is one `encodeInto`
+ * of the joined text: a loop over each string's characters took a seventh
+ * of a random `countMany`.
+ *
+ * @throws {TypeError} for a value that is not a string or a lone surrogate.
+ */
+function utf8Ends(ngrams: readonly string[]): { text: Uint8Array; ends: Int32Array } {
+  const ends = new Int32Array(ngrams.length);
+  let length = 0;
+  for (let at = 0; at < ngrams.length; at++) {
+    const ngram = ngrams[at];
+    if (typeof ngram !== "string") {
+      throw new TypeError(`Cannot count: an n-gram must be a string, got ${typeof ngram}`);
+    }
+    length += ngram.length;
+    ends[at] = length;
+  }
+  const joined = ngrams.join("");
+  const text = new Uint8Array(length * 3);
+  // Every UTF-16 unit one byte: all ASCII, so no surrogate, and the ends are the strings' ends.
+  if (encoder.encodeInto(joined, text).written === length) return { text, ends };
+  let textAt = 0;
+  for (let at = 0; at < ngrams.length; at++) {
+    const why = problem(ngrams[at]);
+    if (why !== undefined) throw new TypeError(`Cannot count: ${why}`);
+    textAt = writeUtf8(ngrams[at], text, textAt);
+    ends[at] = textAt;
+  }
+  return { text, ends };
+}
+
 /** Per shard: the keys to read and where their counts go. */
 interface ShardKeys {
   keys: Uint8Array[];
@@ -51,22 +83,15 @@ export async function countStrings(
   shards: readonly Shard[],
   ngrams: readonly string[],
 ): Promise<number[]> {
-  let textBytes = 0;
-  for (const ngram of ngrams) {
-    const why = problem(ngram);
-    if (why !== undefined) throw new TypeError(`Cannot count: ${why}`);
-    textBytes += ngram.length * 3;
-  }
-  const text = new Uint8Array(textBytes);
-  const keyBytes = new Uint8Array(ngrams.length + textBytes * idBytesMax);
+  const { text, ends } = utf8Ends(ngrams);
+  const keyBytes = new Uint8Array(ngrams.length + text.length * idBytesMax);
   const counts = new Array<number>(ngrams.length).fill(0);
   const perShard: ShardKeys[] = shards.map(() => ({ keys: [], at: [] }));
   let keyAt = 0;
-  for (let at = 0, textAt = 0; at < ngrams.length; at++) {
-    const start = textAt;
-    textAt = writeUtf8(ngrams[at], text, textAt);
+  for (let at = 0; at < ngrams.length; at++) {
+    const start = at === 0 ? 0 : ends[at - 1];
     const end = keyAt;
-    keyAt = keyOfText(shards, text, start, textAt, keyBytes, keyAt, ngrams[at]);
+    keyAt = keyOfText(shards, text, start, ends[at], keyBytes, keyAt, ngrams[at]);
     if (keyAt > end) {
       const target = perShard[routed.shard];
       target.keys.push(keyBytes.subarray(end, keyAt));
