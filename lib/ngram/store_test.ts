@@ -196,7 +196,7 @@ Deno.test("ngram store: countMany checks every n-gram and answers in order, 0 wh
   await assert.rejects(store.countMany(["\ud800"]), /lone surrogate/);
   // Two lone halves of one pair, in two n-grams: joined they would be a well-formed pair.
   await assert.rejects(store.countMany(["the \ud83d", "\ude42 cat"]), /lone surrogate/);
-  const ascii = [...expected.keys()].filter((ngram) => /^[\x00-\x7f]*$/.test(ngram));
+  const ascii = [...expected.keys()].filter((ngram) => /^[ -~]*$/.test(ngram));
   assert.ok(ascii.length > 0 && ascii.length < expected.size, "the fixture mixes ASCII and UTF-8");
   assert.deepEqual(await store.countMany(ascii), ascii.map((ngram) => expected.get(ngram)));
   await assert.rejects(store.countMany([3 as never]), /must be a string/);
