@@ -29,7 +29,6 @@ import { DatabaseSync } from "node:sqlite";
 import { type NgramStore, openNgramStore } from "../lib/ngram/mod.ts";
 import { readNgrams } from "../lib/ngram/read.ts";
 import { writeV2Bigrams } from "./_ngram_data.ts";
-import { idBytesMax, writeId } from "../lib/ngram/_keys.ts";
 import { Art } from "../lib/art/art.ts";
 
 interface Options {
@@ -97,6 +96,20 @@ async function loadSqlite(file: string, dir: string): Promise<number> {
   const seconds = (performance.now() - started) / 1000;
   db.close();
   return seconds;
+}
+
+/** Bytes of a LEB128 word id at most (as the store writes them). */
+const idBytesMax = 5;
+
+/** Writes `id` as LEB128 at `out[at]`, as the store's keys hold it; returns the end. */
+function writeId(out: Uint8Array, at: number, id: number): number {
+  let rest = id;
+  while (rest >= 0x80) {
+    out[at++] = (rest & 0x7f) | 0x80;
+    rest = Math.floor(rest / 128);
+  }
+  out[at++] = rest;
+  return at;
 }
 
 /**

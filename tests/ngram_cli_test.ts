@@ -160,6 +160,13 @@ Deno.test("ngram cli: import a directory, count, next, stats; again passes every
       "clean",
       "clean",
     ]);
+    assert.ok(stats.words > 0 && stats.vocabulary === "clean", JSON.stringify(stats));
+    const compacted = await ngram(["compact", `${dir}/store`]);
+    assert.equal(compacted.code, 0, compacted.err);
+    await assertStoreHolds(`${dir}/store`, expected);
+    const nowhere = await ngram(["compact", `${dir}/no-store`]);
+    assert.equal(nowhere.code, 1);
+    assert.match(nowhere.err, /there is none/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

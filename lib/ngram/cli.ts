@@ -9,6 +9,7 @@
  * next   STORE HISTORY [--top K]
  * stats  STORE [--json]
  * export STORE                     (every n-gram: NGRAM TAB COUNT)
+ * compact STORE                    (rewrites every shard's image without dead space)
  * ```
  *
  * Exit codes: 0 done, 1 a failure (the message says what and where; files
@@ -31,7 +32,8 @@ const usage = `usage: deno task ngram <command> ...
   count  STORE [NGRAM...]     one line per n-gram: NGRAM TAB COUNT (stdin if no NGRAM)
   next   STORE HISTORY [--top K]
   stats  STORE [--json]
-  export STORE                every n-gram: NGRAM TAB COUNT`;
+  export STORE                every n-gram: NGRAM TAB COUNT
+  compact STORE               rewrites every shard's image without dead space`;
 
 /** Flags and positional arguments of one command. */
 interface Parsed {
@@ -248,12 +250,25 @@ async function exportCommand(args: string[]): Promise<number> {
   return 0;
 }
 
+async function compactCommand(args: string[]): Promise<number> {
+  const { positional } = parse(args, [], []);
+  if (positional.length !== 1) throw new UsageError("compact takes STORE");
+  const store = await openNgramStore(positional[0], { create: false });
+  try {
+    await store.compact();
+  } finally {
+    await store.close();
+  }
+  return 0;
+}
+
 const commands: Record<string, (args: string[]) => Promise<number>> = {
   import: importCommand,
   count: countCommand,
   next: nextCommand,
   stats: statsCommand,
   export: exportCommand,
+  compact: compactCommand,
 };
 
 /** Runs the command line; returns the exit code. */
