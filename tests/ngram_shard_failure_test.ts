@@ -39,6 +39,32 @@ class FailingSyncStorage extends ForwardingStorage {
   }
 }
 
+/** One storage per part of the store, each able to fail its fsyncs, made on first use. */
+function failingDisks() {
+  const disks = new Map<string, FailingSyncStorage>();
+  const factory = (name: string) => {
+    let disk = disks.get(name);
+    if (disk === undefined) {
+      disk = new FailingSyncStorage(new MemoryBlockStorage(), name);
+      disks.set(name, disk);
+    }
+    return disk;
+  };
+  return { disks, factory };
+}
+
+/** Reopens the store and checks the import resumes and counts every line once. */
+async function assertResumes(factory: (name: string) => FailingSyncStorage): Promise<void> {
+  const reopened = await openNgramStore({ storage: factory });
+  const outcome = await reopened.importSource(source(), { chunkNgrams: 7 });
+  assert.equal(outcome.status, "resumed");
+  assert.deepEqual(
+    await reopened.countMany(lines.map(([ngram]) => ngram)),
+    lines.map(([, c]) => c),
+  );
+  await reopened.close();
+}
+
 const encoder = new TextEncoder();
 const words = ["the", "a", "cat", "dog", "sat", "über", "中文", "x", "y", "z"];
 const lines: [string, number][] = words.flatMap((first, i) =>
@@ -65,15 +91,7 @@ function source(): ImportSource {
 }
 
 Deno.test("ngram store: a failed shard stops its writes, the others still answer, a reopen resumes", async () => {
-  const disks = new Map<string, FailingSyncStorage>();
-  const factory = (name: string) => {
-    let disk = disks.get(name);
-    if (disk === undefined) {
-      disk = new FailingSyncStorage(new MemoryBlockStorage(), name);
-      disks.set(name, disk);
-    }
-    return disk;
-  };
+  const { disks, factory } = failingDisks();
   const store = await openNgramStore({ storage: factory, shards: 3 });
   const failing = store.shardOf("the cat");
   disks.get(`shard-000${failing}`)!.failing = true;
@@ -96,26 +114,11 @@ Deno.test("ngram store: a failed shard stops its writes, the others still answer
   await assert.rejects(store.importSource(source()), ShardFailedError);
   disks.get(`shard-000${failing}`)!.failing = false;
   await store.close().catch(() => {}); // the failed shard's close may report its failure
-  const reopened = await openNgramStore({ storage: factory });
-  const outcome = await reopened.importSource(source(), { chunkNgrams: 7 });
-  assert.equal(outcome.status, "resumed");
-  assert.deepEqual(
-    await reopened.countMany(lines.map(([ngram]) => ngram)),
-    lines.map(([, c]) => c),
-  );
-  await reopened.close();
+  await assertResumes(factory);
 });
 
 Deno.test("ngram store: a failed vocabulary stops imports before any count that needs its words, and a reopen resumes", async () => {
-  const disks = new Map<string, FailingSyncStorage>();
-  const factory = (name: string) => {
-    let disk = disks.get(name);
-    if (disk === undefined) {
-      disk = new FailingSyncStorage(new MemoryBlockStorage(), name);
-      disks.set(name, disk);
-    }
-    return disk;
-  };
+  const { disks, factory } = failingDisks();
   const store = await openNgramStore({ storage: factory, shards: 3 });
   // One chunk in; then the vocabulary's fsyncs fail, at the next chunk (it has new words).
   let boundaries = 0;
@@ -142,12 +145,5 @@ Deno.test("ngram store: a failed vocabulary stops imports before any count that 
   await assert.rejects(store.importSource(source()), /vocabulary: it failed/);
   disks.get("vocabulary")!.failing = false;
   await store.close().catch(() => {}); // the vocabulary's close may report its failure
-  const reopened = await openNgramStore({ storage: factory });
-  const outcome = await reopened.importSource(source(), { chunkNgrams: 7 });
-  assert.equal(outcome.status, "resumed");
-  assert.deepEqual(
-    await reopened.countMany(lines.map(([ngram]) => ngram)),
-    lines.map(([, c]) => c),
-  );
-  await reopened.close();
+  await assertResumes(factory);
 });
