@@ -29,14 +29,7 @@
  */
 
 import { assert } from "../_assert.ts";
-import {
-  type CollectedEntry,
-  collectEntries,
-  type EntryVisitor,
-  TrieChangedDuringVisit,
-  visitEntries,
-  walkEntries,
-} from "./_cursor.ts";
+import { evictableNodes, type Evicted, evictNode } from "./_evict.ts";
 import type { NodeView } from "./_image_walk.ts";
 import {
   buildSubtree,
@@ -52,18 +45,8 @@ import {
   type StubRef,
 } from "./_lazy.ts";
 import { Arena } from "./_arena.ts";
-import {
-  inlineAddress,
-  NodeNotLoaded,
-  noValue,
-  setValue,
-  tickGeneration,
-  valueOf,
-} from "./_node.ts";
-import { ArtTree, type DropHandler, noSnapshot } from "./_tree.ts";
-import { type TreeStats, verifyTree } from "./_verify.ts";
-import { FrozenSnapshot } from "./_snapshot.ts";
-import type { ArtSnapshot } from "./snapshot.ts";
+import { inlineAddress, noValue, tickGeneration, valueOf } from "./_node.ts";
+import { ArtCore, lookupAbsent, lookupNotLoaded } from "./_art_core.ts";
 
 export type { ArtSnapshot, ArtSnapshotRange, NodeView } from "./snapshot.ts";
 export type { RecordFieldsView, RecordSource, StubRef } from "./_lazy.ts";
@@ -72,28 +55,13 @@ export type { DropHandler } from "./_tree.ts";
 export { inlineAddress, NodeNotLoaded } from "./_node.ts";
 export { TrieChangedDuringVisit } from "./_cursor.ts";
 
-/** Options for {@link Art.entries}: a key range in unsigned byte order. */
-export interface ArtRange {
-  /** The first key to include (inclusive); default: the smallest key. */
-  start?: Uint8Array;
-  /** The key to stop before (exclusive); default: past the largest key. */
-  end?: Uint8Array;
-  /** Walk from the end of the range down to its start (default false). */
-  reverse?: boolean;
-}
-
-/** The memory a trie's nodes take (its arena), as {@link Art.memory} reports it. */
-export interface TrieMemory {
-  /** Bytes of the buffer the nodes live in (pages never touched take no RAM). */
-  bufferBytes: number;
-  /** Bytes of the nodes in use. */
-  liveBytes: number;
-  /** Bytes of freed nodes, kept for reuse. */
-  freeBytes: number;
-}
-
-/** Node counts by kind and the longest key, as {@link Art.verify} reports them. */
-export type ArtStats = TreeStats;
+export {
+  type ArtRange,
+  type ArtStats,
+  lookupAbsent,
+  lookupNotLoaded,
+  type TrieMemory,
+} from "./_art_core.ts";
 
 /**
  * Arena words to reserve per key when a whole image loads: the compare's
@@ -103,11 +71,6 @@ export type ArtStats = TreeStats;
 const arenaWordsPerKey = 20;
 /** The most words reserved that way (1 GiB); a larger trie grows its arena as it loads. */
 const arenaReserveWordsMax = 256 * 1024 * 1024;
-
-/** {@link Art.lookup}: the key is absent. */
-export const lookupAbsent = -1;
-/** {@link Art.lookup}: a node on the key's path is not loaded yet. */
-export const lookupNotLoaded = -2;
 
 /**
  * An adaptive radix trie from byte keys (0..65,535 bytes) to non-negative
@@ -123,21 +86,7 @@ export const lookupNotLoaded = -2;
  * assert.equal(art.size, 1);
  * ```
  */
-export class Art {
-  #tree = new ArtTree(new Arena());
-  #size = 0;
-  /**
-   * An upper bound on every value in the trie (the largest ever set; values
-   * only fall below it): Infinity while nodes are on disk unseen.
-   */
-  #valueCeiling = 0;
-  /** Bumped by every change; live iterators compare it after each step. */
-  #version = 0;
-  /** Whether the trie may hold stubs (it was opened from an image). */
-  #lazy = false;
-  /** Stubs the live trie holds: loading one replaces it by its children's. */
-  #unloaded = 0;
-
+export class Art extends ArtCore {
   /**
    * A trie opened from an image: the root loaded from its record, every
    * other node a stub until {@link Art.install} loads it.
@@ -150,7 +99,7 @@ export class Art {
    * @example
    * ```ts
    * import assert from "node:assert/strict";
-   * import { Art, NodeNotLoaded } from "./art.ts";
+   * import { Art } from "./art.ts";
    * const root = { prefix: new Uint8Array(0), value: undefined, childBytes: Uint8Array.of(1, 2), childAddresses: [100, 200] };
    * const art = Art.fromImage(root, 300, 2);
    * assert.throws(() => art.get(Uint8Array.of(1)), NodeNotLoaded);
@@ -161,11 +110,11 @@ export class Art {
   static fromImage(root: NodeView, rootAddress: number, size: number): Art {
     assert(Number.isSafeInteger(size) && size > 0, "an image with a root holds keys");
     const art = new Art();
-    art.#tree.root = nodeFromImage(art.#tree.a, root, rootAddress, tickGeneration());
-    art.#size = size;
-    art.#lazy = true;
-    art.#unloaded = root.childAddresses.filter((address) => address !== inlineAddress).length;
-    art.#valueCeiling = Number.POSITIVE_INFINITY; // the values on disk are unseen
+    art.tree.root = nodeFromImage(art.tree.a, root, rootAddress, tickGeneration());
+    art.keyCount = size;
+    art.lazy = true;
+    art.stubCount = root.childAddresses.filter((address) => address !== inlineAddress).length;
+    art.ceiling = Number.POSITIVE_INFINITY; // the values on disk are unseen
     return art;
   }
 
@@ -216,16 +165,14 @@ export class Art {
     const art = new Art();
     // Room for the whole load at once: growing by doubling copied the nodes a
     // dozen times; pages the nodes never reach take no RAM.
-    art.#tree.a = new Arena(Math.min(size * arenaWordsPerKey, arenaReserveWordsMax));
-    const built = buildSubtree(art.#tree.a, source, rootAddress, 0, tickGeneration(), 2 * size);
+    art.tree.a = new Arena(Math.min(size * arenaWordsPerKey, arenaReserveWordsMax));
+    const built = buildSubtree(art.tree.a, source, rootAddress, 0, tickGeneration(), 2 * size);
     if (built === undefined || typeof built === "string") return built;
-    art.#tree.root = built;
-    art.#size = size;
-    art.#lazy = true;
-    art.#unloaded = buildSubtreeCounts.stubs;
-    art.#valueCeiling = art.#unloaded === 0
-      ? buildSubtreeCounts.valueMax
-      : Number.POSITIVE_INFINITY;
+    art.tree.root = built;
+    art.keyCount = size;
+    art.lazy = true;
+    art.stubCount = buildSubtreeCounts.stubs;
+    art.ceiling = art.stubCount === 0 ? buildSubtreeCounts.valueMax : Number.POSITIVE_INFINITY;
     return art;
   }
 
@@ -250,10 +197,10 @@ export class Art {
    * ```
    */
   install(path: Uint8Array, address: number, node: NodeView): StubRef[] | null {
-    assert(this.#lazy, "install into a trie not opened from an image");
-    const below = installNode(this.#tree, path, address, node);
-    if (below !== null) this.#unloaded += below.length - 1;
-    assert(this.#unloaded >= 0, "more stubs installed than the trie held");
+    assert(this.lazy, "install into a trie not opened from an image");
+    const below = installNode(this.tree, path, address, node);
+    if (below !== null) this.stubCount += below.length - 1;
+    assert(this.stubCount >= 0, "more stubs installed than the trie held");
     return below;
   }
 
@@ -273,7 +220,7 @@ export class Art {
    * ```
    */
   get unloaded(): number {
-    return this.#unloaded;
+    return this.stubCount;
   }
 
   /**
@@ -291,7 +238,7 @@ export class Art {
    */
   stubs(limit: number): StubRef[] {
     assert(limit > 0, "a positive stub limit");
-    return this.#unloaded > 0 ? findStubs(this.#tree.a, this.#tree.root, limit) : [];
+    return this.stubCount > 0 ? findStubs(this.tree.a, this.tree.root, limit) : [];
   }
 
   /**
@@ -309,7 +256,7 @@ export class Art {
    * ```
    */
   stubOnPath(key: Uint8Array): StubRef | null {
-    return this.#unloaded > 0 ? stubOnPath(this.#tree.a, this.#tree.root, key) : null;
+    return this.stubCount > 0 ? stubOnPath(this.tree.a, this.tree.root, key) : null;
   }
 
   /**
@@ -334,7 +281,7 @@ export class Art {
    * ```
    */
   loadPath(key: Uint8Array, fetch: (address: number) => NodeView | undefined): boolean {
-    return this.#unloaded === 0 || this.lookupLoading(key, fetch) !== lookupNotLoaded;
+    return this.stubCount === 0 || this.lookupLoading(key, fetch) !== lookupNotLoaded;
   }
 
   /**
@@ -365,7 +312,7 @@ export class Art {
     budget: number,
   ): number {
     try {
-      return installSubtree(this.#tree, path, address, fetch, budget);
+      return installSubtree(this.tree, path, address, fetch, budget);
     } finally {
       this.#countInstalled(); // also when the arena could not grow: the nodes made before stay
     }
@@ -388,511 +335,61 @@ export class Art {
    * ```
    */
   lookupLoading(key: Uint8Array, fetch: (address: number) => NodeView | undefined): number {
-    if (this.#unloaded === 0) return this.lookup(key);
+    if (this.stubCount === 0) return this.lookup(key);
     let node: number;
     try {
-      node = installPath(this.#tree, key, fetch);
+      node = installPath(this.tree, key, fetch);
     } finally {
       this.#countInstalled(); // also when the arena could not grow: the nodes made before stay
     }
     if (node < 0) return lookupNotLoaded;
-    const value = node === 0 ? noValue : valueOf(this.#tree.a, node);
+    const value = node === 0 ? noValue : valueOf(this.tree.a, node);
     return value === noValue ? lookupAbsent : value;
   }
 
   /** Counts the stubs the last install left (replaced ones out, new children in). */
   #countInstalled(): void {
-    this.#unloaded += installPathStubs.added;
+    this.stubCount += installPathStubs.added;
     installPathStubs.added = 0;
-    assert(this.#unloaded >= 0, "more stubs installed than the trie held");
+    assert(this.stubCount >= 0, "more stubs installed than the trie held");
   }
 
   /**
-   * Receives every image record the live trie stops using (an edit changed
-   * or removed its node), so the image can free its space.
+   * Turns the loaded node at `path` (as a {@link StubRef}'s) and its subtree
+   * back into a stub, if the image holds them unchanged (`_evict.ts`).
    *
-   * @param handler Called with the record's address and the shape fixing its size.
+   * @returns What it freed, or null (nothing changed): no loaded node there,
+   * a node changed since the last checkpoint, or a snapshot is live.
    *
    * @example
    * ```ts
    * import assert from "node:assert/strict";
    * import { Art } from "./art.ts";
    * const art = new Art();
-   * const dropped: number[] = [];
-   * art.onDrop((address) => dropped.push(address));
-   * art.set(Uint8Array.of(1), 1);
+   * art.set(Uint8Array.of(1, 2), 1);
+   * art.set(Uint8Array.of(3, 4), 2);
+   * assert.equal(art.evict(Uint8Array.of(1)), null); // not written by a checkpoint yet
    * const snapshot = art.capture();
-   * snapshot.writeChanged(() => 64);
+   * let next = 2;
+   * snapshot.writeChanged(() => next++);
    * snapshot.release();
-   * art.set(Uint8Array.of(1), 2); // the record at 64 no longer holds the live node
-   * assert.deepEqual(dropped, [64]);
+   * const [first] = art.evictable(10);
+   * assert.ok(art.evict(first.path)!.nodes >= 1);
+   * assert.throws(() => art.get(Uint8Array.of(1, 2)), NodeNotLoaded);
+   * assert.equal(art.get(Uint8Array.of(3, 4)), 2);
    * ```
    */
-  onDrop(handler: DropHandler): void {
-    this.#tree.onDrop = handler;
+  evict(path: Uint8Array): Evicted | null {
+    const evicted = evictNode(this.tree, path);
+    if (evicted === null) return null;
+    this.stubCount += 1 - evicted.stubs;
+    this.lazy = true;
+    this.version++;
+    return evicted;
   }
 
-  /**
-   * An upper bound on every value the trie holds: the largest value ever
-   * stored in it (deletes and subtractions do not lower it), or Infinity for
-   * a trie opened from an image with nodes not yet loaded. Lets a writer
-   * know an addition cannot leave the safe-integer range without looking
-   * the key up.
-   *
-   * @example
-   * ```ts
-   * import assert from "node:assert/strict";
-   * import { Art } from "./art.ts";
-   * const art = new Art();
-   * art.set(Uint8Array.of(1), 40);
-   * art.add(Uint8Array.of(1), -30);
-   * assert.equal(art.valueCeiling, 40);
-   * ```
-   */
-  get valueCeiling(): number {
-    return this.#valueCeiling;
-  }
-
-  /**
-   * The memory the nodes take.
-   *
-   * @returns The arena's buffer size, and the bytes of live and of freed nodes.
-   *
-   * @example
-   * ```ts
-   * import assert from "node:assert/strict";
-   * import { Art } from "./art.ts";
-   * const art = new Art();
-   * art.set(Uint8Array.of(1, 2, 3), 1);
-   * assert.ok(art.memory().liveBytes > 0);
-   * art.delete(Uint8Array.of(1, 2, 3));
-   * assert.equal(art.memory().liveBytes, 0);
-   * ```
-   */
-  memory(): TrieMemory {
-    const a = this.#tree.a;
-    return { bufferBytes: a.bufferBytes, liveBytes: a.liveWords * 4, freeBytes: a.freeWords * 4 };
-  }
-
-  /**
-   * The number of keys.
-   *
-   * @example
-   * ```ts
-   * import assert from "node:assert/strict";
-   * import { Art } from "./art.ts";
-   * const art = new Art();
-   * art.add(new Uint8Array([7]), 1);
-   * art.add(new Uint8Array([7]), 1);
-   * assert.equal(art.size, 1);
-   * ```
-   */
-  get size(): number {
-    return this.#size;
-  }
-
-  /**
-   * Looks a key up.
-   *
-   * @param key The key bytes; not kept.
-   * @returns The key's value, or `undefined` if the key is absent.
-   *
-   * @example
-   * ```ts
-   * import assert from "node:assert/strict";
-   * import { Art } from "./art.ts";
-   * const art = new Art();
-   * art.set(new Uint8Array([1]), 3);
-   * assert.equal(art.get(new Uint8Array([1])), 3);
-   * assert.equal(art.get(new Uint8Array([1, 0])), undefined);
-   * ```
-   */
-  get(key: Uint8Array): number | undefined {
-    const tree = this.#tree;
-    const node = tree.find(key);
-    const value = node === 0 ? noValue : valueOf(tree.a, node);
-    if (value === noValue) return this.#unloaded > 0 ? this.#missed(key) : undefined;
-    return value;
-  }
-
-  /**
-   * Looks a key up without throwing: its value, {@link lookupAbsent}, or
-   * {@link lookupNotLoaded} if a stub lies on its path (load it, then
-   * look again). The store's read path: an exception per cold read costs
-   * more than the read.
-   *
-   * @example
-   * ```ts
-   * import assert from "node:assert/strict";
-   * import { Art, lookupAbsent } from "./art.ts";
-   * const art = new Art();
-   * art.set(Uint8Array.of(1), 3);
-   * assert.equal(art.lookup(Uint8Array.of(1)), 3);
-   * assert.equal(art.lookup(Uint8Array.of(2)), lookupAbsent);
-   * ```
-   */
-  lookup(key: Uint8Array): number {
-    const tree = this.#tree;
-    const node = tree.find(key);
-    const value = node === 0 ? noValue : valueOf(tree.a, node);
-    if (value !== noValue) return value;
-    if (this.#unloaded > 0 && stubOnPath(tree.a, tree.root, key) !== null) return lookupNotLoaded;
-    return lookupAbsent;
-  }
-
-  /** A lookup in a lazy trie missed: absent, or behind a stub (then it throws). */
-  #missed(key: Uint8Array): undefined {
-    const stub = stubOnPath(this.#tree.a, this.#tree.root, key);
-    if (stub !== null) throw NodeNotLoaded.signal(stub.path, stub.address);
-    return undefined;
-  }
-
-  /**
-   * Inserts a key or overwrites its value.
-   *
-   * @param key The key bytes (0..65,535 of them); copied, not kept.
-   * @param value A non-negative safe integer (validated by the caller).
-   * @throws {AssertionError} If `value` or the key length is out of range.
-   *
-   * @example
-   * ```ts
-   * import assert from "node:assert/strict";
-   * import { Art } from "./art.ts";
-   * const art = new Art();
-   * art.set(new Uint8Array([9]), 1);
-   * art.set(new Uint8Array([9]), 4);
-   * assert.equal(art.get(new Uint8Array([9])), 4);
-   * assert.equal(art.size, 1);
-   * ```
-   */
-  set(key: Uint8Array, value: number): void {
-    assert(Number.isSafeInteger(value) && value >= 0, "value is not a non-negative safe integer");
-    const tree = this.#tree;
-    const node = tree.locate(key);
-    if (valueOf(tree.a, node) === noValue) this.#size++;
-    setValue(tree.a, node, value);
-    if (value > this.#valueCeiling) this.#valueCeiling = value;
-    this.#version++;
-  }
-
-  /**
-   * Adds `delta` to a key's value, inserting the key (as 0 + `delta`) if absent.
-   *
-   * @param key The key bytes (0..65,535 of them); copied, not kept.
-   * @param delta A safe integer; the caller has checked the result stays in range.
-   * @returns The new value.
-   * @throws {AssertionError} If the new value would be negative or not a safe integer.
-   *
-   * @example
-   * ```ts
-   * import assert from "node:assert/strict";
-   * import { Art } from "./art.ts";
-   * const art = new Art();
-   * const key = new Uint8Array([4, 2]);
-   * assert.equal(art.add(key, 5), 5);
-   * assert.equal(art.add(key, -2), 3);
-   * ```
-   */
-  add(key: Uint8Array, delta: number): number {
-    assert(Number.isSafeInteger(delta), "delta is not a safe integer");
-    // A negative delta never inserts (0 + delta < 0), so it must not create nodes
-    // (nor copy or dirty any): check with a read-only descent before the editing one.
-    if (delta < 0) this.#checkSubtract(key, delta);
-    const tree = this.#tree;
-    const node = tree.locate(key);
-    const found = valueOf(tree.a, node);
-    const value = (found === noValue ? 0 : found) + delta;
-    assert(Number.isSafeInteger(value) && value >= 0, "counter would leave 0..MAX_SAFE_INTEGER");
-    if (found === noValue) this.#size++;
-    setValue(tree.a, node, value);
-    if (value > this.#valueCeiling) this.#valueCeiling = value;
-    this.#version++;
-    return value;
-  }
-
-  /**
-   * Removes a key. Nodes shrink (Node256 → 48 → 16 → 4) and a Node4 left with
-   * one child merges back into its child's prefix.
-   *
-   * @param key The key bytes; not kept.
-   * @returns `true` if the key existed.
-   *
-   * @example
-   * ```ts
-   * import assert from "node:assert/strict";
-   * import { Art } from "./art.ts";
-   * const art = new Art();
-   * art.set(new Uint8Array([1]), 1);
-   * assert.equal(art.delete(new Uint8Array([1])), true);
-   * assert.equal(art.delete(new Uint8Array([1])), false);
-   * assert.equal(art.size, 0);
-   * ```
-   */
-  delete(key: Uint8Array): boolean {
-    if (!this.#tree.remove(key)) return false;
-    this.#size--;
-    this.#version++;
-    assert(this.#size >= 0, "size out of step");
-    assert((this.#size === 0) === (this.#tree.root === 0), "size out of step with the root");
-    return true;
-  }
-
-  /**
-   * Lists entries in unsigned byte order (or reversed) within a range. Starting
-   * at `start` (or, reversed, at `end`) is a seek: O(key length), no scan.
-   *
-   * Any change to the trie while the generator is live makes its next `next()`
-   * throw; to continue after a change, call `entries` again from the last key.
-   *
-   * @param range The optional bounds and direction.
-   * @returns A generator of `[key, value]`. Every key is a fresh copy the
-   * caller may keep: short keys are views into 4 KiB blocks that are never
-   * written again (allocating one `Uint8Array` per key would cost more than the
-   * walk itself), so a kept key keeps its block alive; `slice()` it to hold
-   * just its own bytes.
-   * @throws {Error} From `next()`, if the trie changed since `entries` was called.
-   *
-   * @example Ranges and reverse order
-   * ```ts
-   * import assert from "node:assert/strict";
-   * import { Art } from "./art.ts";
-   * const art = new Art();
-   * for (const byte of [1, 2, 3, 4]) art.set(new Uint8Array([byte]), byte * 10);
-   * const start = new Uint8Array([2]);
-   * const end = new Uint8Array([4]);
-   * const forward = [...art.entries({ start, end })].map(([, value]) => value);
-   * const backward = [...art.entries({ start, end, reverse: true })].map(([, value]) => value);
-   * assert.deepEqual(forward, [20, 30]);
-   * assert.deepEqual(backward, [30, 20]);
-   * ```
-   */
-  entries(range: ArtRange = {}): Generator<[key: Uint8Array, value: number]> {
-    // Copies: the caller may reuse its bound buffers while the walk is live.
-    const start = range.start?.slice();
-    const end = range.end?.slice();
-    const version = this.#version;
-    const check = () => {
-      this.#checkVersion(version);
-      return { a: this.#tree.a, root: this.#tree.root };
-    };
-    return walkEntries(check, start, end, range.reverse === true);
-  }
-
-  /**
-   * Reads up to `limit` entries of a range in one synchronous walk, appending
-   * `{ key, value }` objects to `into`: what {@link Art.entries} yields, without
-   * a generator step and a tuple per entry (a scan's hot loop). Keys are
-   * views the caller may keep, as with `entries`.
-   *
-   * @param range The optional bounds and direction.
-   * @param limit The most entries to read (at least 1).
-   * @param into Where to append them.
-   * @returns How many it appended.
-   * @throws {NodeNotLoaded} If the walk reached a stub (`into` may hold some
-   * entries already): load it and read again.
-   *
-   * @example
-   * ```ts
-   * import assert from "node:assert/strict";
-   * import { Art, type CollectedEntry } from "./art.ts";
-   * const art = new Art();
-   * for (const byte of [1, 2, 3]) art.set(Uint8Array.of(byte), byte * 10);
-   * const into: CollectedEntry[] = [];
-   * assert.equal(art.readRange({ start: Uint8Array.of(2) }, 10, into), 2);
-   * assert.deepEqual(into.map((entry) => entry.value), [20, 30]);
-   * ```
-   */
-  readRange(range: ArtRange, limit: number, into: CollectedEntry[]): number {
-    assert(Number.isSafeInteger(limit) && limit >= 1, "read at least one entry");
-    const before = into.length;
-    const count = collectEntries(
-      this.#tree.a,
-      this.#tree.root,
-      range.start,
-      range.end,
-      range.reverse === true,
-      limit,
-      into,
-    );
-    assert(into.length === before + count, "every entry read was appended");
-    return count;
-  }
-
-  /**
-   * Calls `visit` for up to `limit` entries of a range in one synchronous
-   * walk: the key is a view valid only during the call, so nothing is
-   * allocated per entry but that view. A visit that returns `false` ends the
-   * walk. Returns how many entries were visited.
-   *
-   * @throws {NodeNotLoaded} If the walk reached a stub, after visiting the
-   * entries before it: load it and walk on from after the last key visited.
-   * @throws {TrieChangedDuringVisit} If a visit changed the trie: walk on
-   * from after the key that visit was given.
-   *
-   * @example
-   * ```ts
-   * import assert from "node:assert/strict";
-   * import { Art } from "./art.ts";
-   * const art = new Art();
-   * for (const byte of [1, 2, 3]) art.set(Uint8Array.of(byte), byte * 10);
-   * let sum = 0;
-   * assert.equal(art.visitRange({ start: Uint8Array.of(2) }, 10, (_key, value) => void (sum += value)), 2);
-   * assert.equal(sum, 50);
-   * ```
-   */
-  visitRange(range: ArtRange, limit: number, visit: EntryVisitor): number {
-    assert(Number.isSafeInteger(limit) && limit >= 1, "visit at least one entry");
-    const version = this.#version;
-    // A visit that writes (a relaxed store applies at once) moves the walk's ground: stop there.
-    const guarded: EntryVisitor = (key, value) => {
-      const go = visit(key, value);
-      if (go !== false && this.#version !== version) throw new TrieChangedDuringVisit();
-      return go;
-    };
-    return visitEntries(
-      this.#tree.a,
-      this.#tree.root,
-      range.start,
-      range.end,
-      range.reverse === true,
-      limit,
-      guarded,
-    );
-  }
-
-  /**
-   * Captures the trie for a checkpoint in O(1): the snapshot keeps the state
-   * of this instant while writes go on. Until it is released, an edit copies
-   * the nodes on its path that the snapshot shares (path copying) instead of
-   * changing them, so the trie's own results stay exactly as without it.
-   *
-   * @param options `rewriteAll`: the snapshot's `writeChangedSteps` writes
-   * every node again, not only the changed ones (a compaction; the trie must
-   * be fully loaded).
-   * @returns The snapshot; release it when the checkpoint is done.
-   * @throws {AssertionError} If a snapshot of this trie is still live.
-   *
-   * @example
-   * ```ts
-   * import assert from "node:assert/strict";
-   * import { Art } from "./art.ts";
-   * const art = new Art();
-   * art.add(Uint8Array.of(1), 1);
-   * const snapshot = art.capture();
-   * art.add(Uint8Array.of(1), 1);
-   * assert.equal(snapshot.get(Uint8Array.of(1)), 1);
-   * assert.equal(art.get(Uint8Array.of(1)), 2);
-   * snapshot.release();
-   * ```
-   */
-  capture(options: { rewriteAll?: boolean } = {}): ArtSnapshot {
-    const tree = this.#tree;
-    assert(tree.frozenGen === noSnapshot, "capture while a snapshot is live: release it first");
-    const rewriteAll = options.rewriteAll === true;
-    assert(
-      !rewriteAll || this.#unloaded === 0,
-      "a rewrite of every node needs them all loaded",
-    );
-    const frozen = tickGeneration();
-    tree.frozenGen = frozen;
-    tree.rewriting = rewriteAll;
-    const arena = tree.a;
-    const release = () => tree.releaseSnapshot(frozen, arena);
-    return new FrozenSnapshot({ a: arena, root: tree.root, size: this.#size, release, rewriteAll });
-  }
-
-  /**
-   * Moves the nodes into a fresh arena in walk order (`_relocate.ts`): the
-   * leaves of a node lie together again, and freed words go back.
-   *
-   * @returns false, changing nothing, while a snapshot is live.
-   *
-   * @example
-   * ```ts
-   * import assert from "node:assert/strict";
-   * import { Art } from "./art.ts";
-   * const art = new Art();
-   * for (let i = 0; i < 1000; i++) art.set(Uint8Array.of(i >> 8, i & 255), i);
-   * for (let i = 0; i < 900; i++) art.delete(Uint8Array.of(i >> 8, i & 255));
-   * const before = art.memory().bufferBytes;
-   * assert.equal(art.relocate(), true);
-   * assert.ok(art.memory().bufferBytes < before);
-   * assert.equal(art.get(Uint8Array.of(3, 231)), 999);
-   * ```
-   */
-  relocate(): boolean {
-    if (!this.#tree.relocate()) return false;
-    this.#version++;
-    return true;
-  }
-
-  /**
-   * Removes every key.
-   *
-   * @example
-   * ```ts
-   * import assert from "node:assert/strict";
-   * import { Art } from "./art.ts";
-   * const art = new Art();
-   * art.set(new Uint8Array([1]), 1);
-   * art.clear();
-   * assert.equal(art.size, 0);
-   * assert.equal(art.get(new Uint8Array([1])), undefined);
-   * ```
-   */
-  clear(): void {
-    // A fresh arena: a live snapshot keeps the old one, the garbage collector takes it after.
-    this.#tree.a = new Arena();
-    this.#tree.root = 0;
-    this.#size = 0;
-    this.#unloaded = 0;
-    this.#valueCeiling = 0;
-    this.#version++;
-  }
-
-  /**
-   * Checks every structural invariant of the trie (node fill bounds, sorted
-   * child keys, path compression, the key count). O(nodes): meant for tests
-   * and on-request consistency checks.
-   *
-   * @returns Node counts by kind and the longest key's length.
-   * @throws {AssertionError} If an invariant does not hold (a tallytrie bug).
-   *
-   * @example
-   * ```ts
-   * import assert from "node:assert/strict";
-   * import { Art } from "./art.ts";
-   * const art = new Art();
-   * art.set(new Uint8Array([1, 2, 3]), 1);
-   * assert.equal(art.verify().leaves, 1);
-   * ```
-   */
-  verify(): ArtStats {
-    const stats = verifyTree(this.#tree.a, this.#tree.root, this.#lazy);
-    assert(stats.stubs === this.#unloaded, `${this.#unloaded} stubs counted, ${stats.stubs} found`);
-    assert(
-      stats.stubs > 0 ? stats.keys <= this.#size : stats.keys === this.#size,
-      `size ${this.#size} but ${stats.keys} keys in the trie`,
-    );
-    return stats;
-  }
-
-  #checkSubtract(key: Uint8Array, delta: number): void {
-    const node = this.#tree.find(key);
-    const found = node === 0 ? noValue : valueOf(this.#tree.a, node);
-    assert(
-      (found === noValue ? 0 : found) + delta >= 0,
-      "counter would leave 0..MAX_SAFE_INTEGER",
-    );
-    assert(node !== 0, "negative delta on an absent key");
-  }
-
-  #checkVersion(version: number): void {
-    if (this.#version !== version) {
-      throw new Error(
-        "Cannot continue Art.entries(): the trie changed during iteration; " +
-          "call entries() again starting after the last key seen",
-      );
-    }
+  /** Up to `limit` nodes {@link Art.evict} can take, highest first on each path, in key order. */
+  evictable(limit: number): StubRef[] {
+    return evictableNodes(this.tree.a, this.tree.root, limit);
   }
 }

@@ -1,0 +1,166 @@
+/**
+ * Eviction: a loaded subtree whose records the image holds turns back into
+ * a stub, and its nodes' memory goes back to the arena. The inverse of an
+ * install (`_lazy.ts`): the stub keeps the node's address and generation,
+ * so a later read loads the same records again and nothing about the keys
+ * changes.
+ *
+ * Only a clean subtree can go: a node has an image address exactly when it
+ * and everything below it are as the last checkpoint that wrote them left
+ * them (an edit drops the address of every node on its path, see
+ * `ArtTree`), so a node with an address is evicted with its whole subtree.
+ * Eviction never runs beside a live snapshot: the checkpoint it belongs to
+ * may still fail, and then the addresses it gave name records no committed
+ * image holds. The root always stays.
+ *
+ * @module
+ */
+
+import { assert } from "../_assert.ts";
+import type { Arena } from "./_arena.ts";
+import { childSlots, findChild, prevChildByte, replaceChild } from "./_children.ts";
+import {
+  addressOf,
+  byteValues,
+  copyPrefix,
+  freeNode,
+  genOf,
+  inlineAddress,
+  isStub,
+  matchPrefix,
+  newStub,
+  noAddress,
+  prefixLengthOf,
+  wordsOf,
+} from "./_node.ts";
+import { noSnapshot } from "./_tree.ts";
+import type { ArtTree } from "./_tree.ts";
+import { keyBytesMax } from "../limits.ts";
+
+/** What one eviction freed. */
+export interface Evicted {
+  /** Words given back to the arena (its nodes' words, less the stub's). */
+  words: number;
+  /** Nodes turned into the one stub. */
+  nodes: number;
+  /** Stubs the subtree held (they went with it). */
+  stubs: number;
+}
+
+/**
+ * Evicts the loaded node at `path` (the key bytes from the root to and
+ * including the branching byte into it) and its subtree, if it is clean.
+ * Returns null, changing nothing, when no loaded node ends there, the node
+ * has no address of its own (dirty, or a leaf stored in its parent's
+ * record), or a snapshot is live.
+ */
+export function evictNode(tree: ArtTree, path: Uint8Array): Evicted | null {
+  if (tree.frozenGen !== noSnapshot) return null;
+  const found = findLoaded(tree.a, tree.root, path);
+  if (found === null) return null;
+  const { parent, node } = found;
+  const address = addressOf(tree.a, node);
+  if (address === noAddress || address === inlineAddress) return null;
+  // The stub first: if the arena cannot grow, nothing has changed.
+  const stub = newStub(tree.a, address, genOf(tree.a, node));
+  replaceChild(tree.a, parent, path[path.length - 1], stub);
+  const evicted = freeSubtree(tree.a, node);
+  evicted.words -= wordsOf(tree.a, stub);
+  return evicted;
+}
+
+/** The loaded node `path` ends at, and its parent; null if there is none. */
+function findLoaded(
+  a: Arena,
+  root: number,
+  path: Uint8Array,
+): { parent: number; node: number } | null {
+  let node = root;
+  let depth = 0;
+  for (let level = 0; node !== 0 && !isStub(a, node); level++) {
+    assert(level <= path.length, "descent deeper than the path");
+    const prefixLength = prefixLengthOf(a, node);
+    if (depth + prefixLength >= path.length) return null;
+    if (matchPrefix(a, node, path, depth) < prefixLength) return null;
+    depth += prefixLength;
+    const child = findChild(a, node, path[depth]);
+    depth++;
+    if (depth === path.length) {
+      return child === 0 || isStub(a, child) ? null : { parent: node, node: child };
+    }
+    node = child;
+  }
+  return null;
+}
+
+/** Frees `top` and every node below it; counts them. */
+function freeSubtree(a: Arena, top: number): Evicted {
+  const evicted: Evicted = { words: 0, nodes: 0, stubs: 0 };
+  const pending = [top];
+  const slots: number[] = [];
+  for (let steps = 0; pending.length > 0; steps++) {
+    assert(steps <= a.liveWords, "each node of the subtree is freed once");
+    assert(pending.length <= (keyBytesMax + 1) * 256, "eviction stack is bounded");
+    const node = pending.pop()!;
+    assert(addressOf(a, node) !== noAddress, "below an address, every node has one");
+    if (isStub(a, node)) evicted.stubs++;
+    slots.length = 0;
+    childSlots(a, node, slots);
+    for (const slot of slots) pending.push(a.i32[slot]);
+    evicted.words += wordsOf(a, node);
+    evicted.nodes++;
+    freeNode(a, node);
+  }
+  return evicted;
+}
+
+/**
+ * Up to `limit` loaded nodes with image addresses of their own (so each can
+ * be evicted with its subtree), in key order: the highest such node on each
+ * path (not the root), not the ones below it.
+ */
+export function evictableNodes(
+  a: Arena,
+  root: number,
+  limit: number,
+): { path: Uint8Array; address: number }[] {
+  const found: { path: Uint8Array; address: number }[] = [];
+  if (root === 0 || isStub(a, root)) return found;
+  const nodes: number[] = [];
+  const paths: Uint8Array[] = [];
+  pushChildren(a, root, new Uint8Array(0), nodes, paths);
+  for (let steps = 0; nodes.length > 0 && found.length < limit; steps++) {
+    assert(steps <= a.liveWords, "each node is visited once");
+    const node = nodes.pop()!;
+    const path = paths.pop()!;
+    const address = addressOf(a, node);
+    if (address !== noAddress && address !== inlineAddress) found.push({ path, address });
+    else pushChildren(a, node, path, nodes, paths);
+  }
+  return found;
+}
+
+/** Pushes the loaded children of `node` (whose path is `path`), the smallest byte last. */
+function pushChildren(
+  a: Arena,
+  node: number,
+  path: Uint8Array,
+  nodes: number[],
+  paths: Uint8Array[],
+): void {
+  const base = new Uint8Array(path.length + prefixLengthOf(a, node) + 1);
+  base.set(path);
+  copyPrefix(a, node, base, path.length);
+  for (
+    let byte = prevChildByte(a, node, byteValues);
+    byte >= 0;
+    byte = prevChildByte(a, node, byte)
+  ) {
+    const child = findChild(a, node, byte);
+    if (isStub(a, child)) continue;
+    const childPath = base.slice();
+    childPath[childPath.length - 1] = byte;
+    nodes.push(child);
+    paths.push(childPath);
+  }
+}

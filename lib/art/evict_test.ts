@@ -1,0 +1,146 @@
+/**
+ * Eviction against a `Map` model: random edits, checkpoints into an image
+ * (a map of address → record), evictions of clean subtrees and the loads
+ * that bring them back; every answer must stay the model's.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { Art, NodeNotLoaded, type NodeView } from "./art.ts";
+
+/** A small deterministic generator (xorshift32). */
+function generator(seed: number): (below: number) => number {
+  let state = seed >>> 0 || 1;
+  return (below) => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) % below;
+  };
+}
+
+/** The image: every record a checkpoint wrote, by address (2 on: 1 is an inline leaf's). */
+class Image {
+  readonly records = new Map<number, NodeView>();
+
+  checkpoint(art: Art): void {
+    const snapshot = art.capture();
+    snapshot.writeChanged((node) => {
+      const address = this.records.size + 2;
+      this.records.set(address, {
+        prefix: node.prefix.slice(),
+        value: node.value,
+        childBytes: node.childBytes.slice(),
+        childAddresses: node.childAddresses.slice(),
+        inlineLeaves: node.inlineLeaves?.map((leaf) => ({ ...leaf, prefix: leaf.prefix.slice() })),
+      });
+      return address;
+    });
+    snapshot.release();
+  }
+
+  readonly fetch = (address: number): NodeView | undefined => this.records.get(address);
+}
+
+/** Runs `operation`, installing whatever stub it meets, until it goes through. */
+function withLoads<T>(art: Art, image: Image, operation: () => T): T {
+  for (let loads = 0; loads < 10_000; loads++) {
+    try {
+      return operation();
+    } catch (error) {
+      if (!(error instanceof NodeNotLoaded)) throw error;
+      const record = image.records.get(error.address);
+      assert.ok(
+        record !== undefined,
+        `a stub names address ${error.address}, which no checkpoint wrote`,
+      );
+      art.install(error.path, error.address, record);
+    }
+  }
+  throw new Error("too many loads");
+}
+
+const encode = (key: Uint8Array) => String.fromCharCode(...key);
+
+function randomKey(next: (below: number) => number, wide: boolean): Uint8Array {
+  const length = 1 + next(4);
+  return Uint8Array.from({ length }, () => (wide ? next(256) : next(4)));
+}
+
+function checkAll(art: Art, image: Image, model: Map<string, number>): void {
+  const entries = withLoads(art, image, () => [...art.entries()]);
+  const expected = [...model].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  assert.deepEqual(entries.map(([key, value]) => [encode(key), value]), expected);
+}
+
+function run(seed: number, wide: boolean): { evictions: number; loads: number } {
+  const next = generator(seed);
+  const art = new Art();
+  const image = new Image();
+  const model = new Map<string, number>();
+  let evictions = 0;
+  for (let step = 0; step < 600; step++) {
+    const key = randomKey(next, wide);
+    const choice = next(20);
+    if (choice < 8) {
+      assert.ok(art.loadPath(key, image.fetch), "an edit's path loads from the image");
+      const value = art.add(key, 1 + next(5));
+      model.set(encode(key), value);
+    } else if (choice < 10) {
+      assert.ok(art.loadPath(key, image.fetch));
+      assert.equal(art.delete(key), model.delete(encode(key)));
+    } else if (choice < 13) {
+      assert.equal(withLoads(art, image, () => art.get(key)), model.get(encode(key)));
+    } else if (choice < 15) {
+      image.checkpoint(art);
+    } else {
+      const candidates = art.evictable(64);
+      if (candidates.length === 0) continue;
+      const { path, address } = candidates[next(candidates.length)];
+      const unloaded = art.unloaded;
+      const evicted = art.evict(path);
+      assert.ok(evicted !== null && evicted.nodes >= 1, "an evictable node is evicted");
+      assert.equal(art.unloaded, unloaded + 1 - evicted.stubs);
+      assert.equal(art.stubOnPath(path)?.address ?? address, address);
+      evictions++;
+    }
+    art.verify();
+    assert.equal(art.size, model.size);
+  }
+  checkAll(art, image, model);
+  return { evictions, loads: image.records.size };
+}
+
+Deno.test("Art.evict: random edits, checkpoints and evictions read back as the model", () => {
+  let evictions = 0;
+  for (let seed = 1; seed <= 60; seed++) evictions += run(seed, seed % 2 === 0).evictions;
+  assert.ok(evictions > 500, `the runs evict (${evictions})`);
+});
+
+Deno.test("Art.evict: refused for a dirty node, beside a live snapshot, and for the root", () => {
+  const art = new Art();
+  const image = new Image();
+  for (let i = 0; i < 100; i++) art.set(Uint8Array.of(i % 10, i), i);
+  assert.deepEqual(art.evictable(10), [], "nothing is clean before a checkpoint");
+  assert.equal(art.evict(Uint8Array.of(3)), null);
+  image.checkpoint(art);
+  const [first] = art.evictable(1);
+  art.add(Uint8Array.of(first.path[0], 200), 1); // dirties the node at that path
+  assert.equal(art.evict(first.path), null, "a node changed since the checkpoint stays");
+  const snapshot = art.capture();
+  // An inner node (the dirtied node's leaves have records of their own, but a leaf frees nothing).
+  const clean = art.evictable(64).find((candidate) => candidate.path.length === 1)!;
+  assert.equal(art.evict(clean.path), null, "no eviction beside a live snapshot");
+  snapshot.release();
+  assert.equal(art.evict(new Uint8Array(0)), null, "the root stays");
+  const evicted = art.evict(clean.path);
+  assert.ok(evicted !== null && evicted.words > 0);
+  assert.equal(art.evict(clean.path), null, "a stub is not evicted again");
+  assert.throws(() => art.get(Uint8Array.of(clean.path[0], clean.path[0] + 10)), NodeNotLoaded);
+  assert.equal(
+    withLoads(art, image, () => art.get(Uint8Array.of(clean.path[0], clean.path[0] + 10))),
+    clean.path[0] + 10,
+  );
+  art.verify();
+});
