@@ -123,7 +123,25 @@ interface SimInput {
   failAfter?: number;
   /** A bad input: one of its lines takes a count past 2^53, so its import stops with a RangeError. */
   overflows?: boolean;
+  /**
+   * A bad input: the file changes under the import after this many
+   * boundaries (the rows read after it have other counts), and the source's
+   * `check` says so; its import must stop before any of those rows count.
+   */
+  changedAfter?: number;
 }
+
+/** What a changed input's `check` throws (a file written to since its digest). */
+export class SimChangedError extends Error {
+  /** @param id The input's identity. */
+  constructor(id: number) {
+    super(`Cannot import input ${id}: it changed since its digest (drawn)`);
+    this.name = "SimChangedError";
+  }
+}
+
+/** What a changed input's rows add to their counts after the change. */
+const changedCountDelta = 7;
 
 /** What a bad input's read throws (a malformed line, as the real readers do). */
 export class SimReaderError extends Error {
@@ -166,11 +184,14 @@ function drawInputs(random: Prng): SimInput[] {
  * uncommitted chunk) would give them to the next input's words, whose keys
  * then share ids with the stopped input's. On three in ten, one that takes an
  * n-gram's count past 2^53: its import stops with a RangeError, and a store
- * that took that for a failed shard would refuse the next input.
+ * that took that for a failed shard would refuse the next input. On three in
+ * ten, one that changes under its import (its source's `check` says so), then
+ * its original content: rows read after the change must never count.
  */
 function drawBadInputs(random: Prng, inputs: readonly SimInput[]): SimInput[] {
   const drawn: SimInput[] = [];
-  const nextId = () => inputs.length + drawn.length + 1;
+  // Ids are places in the run's inputs, which hold a changed input's original only.
+  const nextId = () => inputs.length + drawn.filter((d) => d.changedAfter === undefined).length + 1;
   if (random.chance(0.5)) {
     const bad = drawInput(random, nextId());
     bad.failAfter = random.below(bad.boundaryAfter.filter((b) => b).length + 2);
@@ -188,22 +209,34 @@ function drawBadInputs(random: Prng, inputs: readonly SimInput[]): SimInput[] {
     drawn.push(overflow);
     drawn.push(drawInput(random, nextId()));
   }
+  if (random.chance(0.3)) {
+    // A file that changes while it is imported, then its original content again (the same id).
+    const original = drawInput(random, nextId());
+    const changedAfter = random.below(original.boundaryAfter.filter((b) => b).length + 1);
+    drawn.push({ ...original, changedAfter }, original);
+  }
   return drawn;
 }
 
 /** The source an import reads: the input's lines from `resumeFrom` on. */
 function sourceOf(input: SimInput): ImportSource {
   const encoder = new TextEncoder();
+  let changed = false;
   return {
     id: Uint8Array.of(0x51, input.id),
     optionsHash: 1,
+    check(): Promise<void> {
+      return changed ? Promise.reject(new SimChangedError(input.id)) : Promise.resolve();
+    },
     async read(sink: NgramSink, resumeFrom: number): Promise<InputSummary> {
       let handed = 0;
       let boundaries = 0;
       for (const [at, line] of input.lines.entries()) {
+        changed ||= input.changedAfter !== undefined && boundaries >= input.changedAfter;
         if (line.offset >= resumeFrom) {
           const bytes = encoder.encode(line.ngram);
-          sink.ngram(bytes, 0, bytes.length, line.count, line.offset);
+          const count = changed ? line.count + changedCountDelta : line.count;
+          sink.ngram(bytes, 0, bytes.length, count, line.offset);
           handed++;
         }
         if (input.boundaryAfter[at]) {
@@ -350,7 +383,7 @@ class NgramRun {
     );
     this.#shards = 1 + plan.below(4);
     const bad = drawBadInputs(eventPrng(seed, stream.bad, 0), this.#inputs);
-    this.#inputs.push(...bad);
+    this.#inputs.push(...bad.filter((input) => input.changedAfter === undefined));
     this.#plan.push(...bad);
     this.#crashRandom = eventPrng(seed, stream.crash, 0);
     this.#optionsRandom = eventPrng(seed, stream.options, 0);
@@ -440,6 +473,7 @@ class NgramRun {
       }
       const expected = waited.kind === "error" &&
         (waited.error instanceof SimReaderError ||
+          (input.changedAfter !== undefined && waited.error instanceof SimChangedError) ||
           (input.overflows === true && waited.error instanceof RangeError));
       if (expected) {
         this.stats.readerErrors++; // a bad file: the user moves on, the store stays open
