@@ -154,15 +154,15 @@ Deno.test("openStore: an unknown option is a TypeError naming the nearest valid 
       /unknown option "walSegmentByte", did you mean "walSegmentBytes"\?/,
     );
     await rejectsType(
-      () => openStore(dir, { memoryBudget: 2 ** 30 } as never),
-      'Cannot open store: unknown option "memoryBudget", expected one of ' +
-        "durability, clock, walSegmentBytes, checkpoint, load",
+      () => openStore(dir, { cacheBytes: 2 ** 30 } as never),
+      'Cannot open store: unknown option "cacheBytes", expected one of ' +
+        "durability, clock, walSegmentBytes, checkpoint, load, memoryBudget",
     );
   });
   await rejectsType(
     () => openStore({ storage, bogus: 1 } as never),
     'Cannot open store: unknown option "bogus", expected one of ' +
-      "path, storage, durability, clock, walSegmentBytes, checkpoint, load",
+      "path, storage, durability, clock, walSegmentBytes, checkpoint, load, memoryBudget",
   );
   await rejectsType(
     () => openStore({ storage, checkpoint: { epochMS: 50 } } as never),

@@ -98,8 +98,9 @@ function freeSubtree(a: Arena, top: number): Evicted {
   const evicted: Evicted = { words: 0, nodes: 0, stubs: 0 };
   const pending = [top];
   const slots: number[] = [];
+  const nodesMax = a.liveWords; // read before the frees lower it
   for (let steps = 0; pending.length > 0; steps++) {
-    assert(steps <= a.liveWords, "each node of the subtree is freed once");
+    assert(steps <= nodesMax, "each node of the subtree is freed once");
     assert(pending.length <= (keyBytesMax + 1) * 256, "eviction stack is bounded");
     const node = pending.pop()!;
     assert(addressOf(a, node) !== noAddress, "below an address, every node has one");
@@ -117,36 +118,43 @@ function freeSubtree(a: Arena, top: number): Evicted {
 /**
  * Up to `limit` loaded nodes with image addresses of their own (so each can
  * be evicted with its subtree), in key order: the highest such node on each
- * path (not the root), not the ones below it.
+ * path (not the root), not the ones below it. With `from`, subtrees wholly
+ * below it are passed over (a clock hand: the walk goes on where the last
+ * one stopped).
  */
 export function evictableNodes(
   a: Arena,
   root: number,
   limit: number,
+  from?: Uint8Array,
 ): { path: Uint8Array; address: number }[] {
   const found: { path: Uint8Array; address: number }[] = [];
   if (root === 0 || isStub(a, root)) return found;
   const nodes: number[] = [];
   const paths: Uint8Array[] = [];
-  pushChildren(a, root, new Uint8Array(0), nodes, paths);
+  pushChildren(a, root, new Uint8Array(0), nodes, paths, from);
   for (let steps = 0; nodes.length > 0 && found.length < limit; steps++) {
     assert(steps <= a.liveWords, "each node is visited once");
     const node = nodes.pop()!;
     const path = paths.pop()!;
     const address = addressOf(a, node);
     if (address !== noAddress && address !== inlineAddress) found.push({ path, address });
-    else pushChildren(a, node, path, nodes, paths);
+    else pushChildren(a, node, path, nodes, paths, from);
   }
   return found;
 }
 
-/** Pushes the loaded children of `node` (whose path is `path`), the smallest byte last. */
+/**
+ * Pushes the loaded children of `node` (whose path is `path`), the smallest
+ * byte last, but for those whose keys all lie below `from`.
+ */
 function pushChildren(
   a: Arena,
   node: number,
   path: Uint8Array,
   nodes: number[],
   paths: Uint8Array[],
+  from: Uint8Array | undefined,
 ): void {
   const base = new Uint8Array(path.length + prefixLengthOf(a, node) + 1);
   base.set(path);
@@ -160,7 +168,15 @@ function pushChildren(
     if (isStub(a, child)) continue;
     const childPath = base.slice();
     childPath[childPath.length - 1] = byte;
+    if (from !== undefined && whollyBelow(childPath, from)) continue;
     nodes.push(child);
     paths.push(childPath);
   }
+}
+
+/** Whether every key that starts with `path` sorts before `from`. */
+function whollyBelow(path: Uint8Array, from: Uint8Array): boolean {
+  const length = Math.min(path.length, from.length);
+  for (let i = 0; i < length; i++) if (path[i] !== from[i]) return path[i] < from[i];
+  return false; // one is a prefix of the other: some key under `path` is at or past `from`
 }

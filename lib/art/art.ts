@@ -388,8 +388,11 @@ export class Art extends ArtCore {
     return evicted;
   }
 
-  /** Up to `limit` nodes {@link Art.evict} can take, highest first on each path, in key order. */
-  evictable(limit: number): StubRef[] {
-    return evictableNodes(this.tree.a, this.tree.root, limit);
+  /**
+   * Up to `limit` nodes {@link Art.evict} can take, highest first on each
+   * path, in key order; with `from`, none whose keys all sort before it.
+   */
+  evictable(limit: number, from?: Uint8Array): StubRef[] {
+    return evictableNodes(this.tree.a, this.tree.root, limit, from);
   }
 }

@@ -273,6 +273,19 @@ export class Groups {
   }
 
   /**
+   * The ids of the keys of every group not yet applied to the trie (the one
+   * gathering, the one in flight; the durable one waiting is applied first),
+   * appended to `into`: their paths must stay loaded until they apply.
+   * False if a group wrote a key too long for an id.
+   */
+  pendingIds(into: string[]): boolean {
+    this.applyPending();
+    const gathering = this.#overlayGathering.ids(into);
+    const inFlight = this.#overlayInFlight.ids(into);
+    return gathering && inFlight;
+  }
+
+  /**
    * {@link Groups.applyPending} from a WAL hook (`Wal.onSyncing`), which
    * must not throw (the log is fine): returns false if the trie failed,
    * which every later read, write and checkpoint reports.

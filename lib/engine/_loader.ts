@@ -39,6 +39,11 @@ export class Loader {
     this.#image = image;
   }
 
+  /** Whether a record read is in flight (its install is still to come). */
+  get busy(): boolean {
+    return this.#loading.size > 0;
+  }
+
   /** Loads one stub; resolves to the stubs below it (empty if it was loaded already). */
   load(stub: StubRef): Promise<StubRef[]> {
     let loading = this.#loading.get(stub.address);

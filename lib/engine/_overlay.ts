@@ -262,6 +262,17 @@ export class Overlay {
     this.#longDeleted?.delete(key);
   }
 
+  /**
+   * Appends the id of every key the group wrote (deferred additions
+   * included) to `into`; false if it also wrote a key too long for an id
+   * (those are not listed).
+   */
+  ids(into: string[]): boolean {
+    if (this.#deferredAdds > 0) this.#recordDeferred();
+    for (const id of this.#byId.keys()) into.push(id);
+    return (this.#long?.size ?? 0) === 0 && (this.#longDeleted?.size ?? 0) === 0;
+  }
+
   /** Forgets every key. */
   clear(): void {
     this.#byId.clear();

@@ -14,16 +14,20 @@
 
 import { assert } from "../_assert.ts";
 import type { Loader } from "./_loader.ts";
+import type { Pins } from "./_pins.ts";
 
 /** The writes of one store that wait for loads, in order. */
 export class WriteQueue {
   readonly #loader: Loader;
+  /** A queued write pins its keys until appended: no eviction takes a path it loaded. */
+  readonly #pins: Pins;
   /** Writes waiting for their key's path to load; while any wait, later writes queue behind them. */
   #queued = 0;
   #tail: Promise<void> = Promise.resolve();
 
-  constructor(loader: Loader) {
+  constructor(loader: Loader, pins: Pins) {
     this.#loader = loader;
+    this.#pins = pins;
   }
 
   /** Writes queued and not yet appended. */
@@ -59,12 +63,15 @@ export class WriteQueue {
    */
   enqueue<T>(keys: readonly Uint8Array[], write: () => Promise<T>): Promise<T> {
     this.#queued++;
+    const unpin = this.#pins.pin(keys);
     const loads = Promise.all(keys.map((key) => this.#loader.loadPath(key)));
     const started = this.#tail.then(() => loads).then(async () => {
       for (const key of keys) await this.#loader.loadPath(key);
       // Wrapped so the queue moves on once the write is appended, not durable.
       return { done: write() };
     });
+    // Appended (its keys now in a group's overlay, which pins them too) or failed.
+    started.then(unpin, unpin);
     this.#tail = started.then(
       () => void this.#queued--,
       () => void this.#queued--,

@@ -120,6 +120,8 @@ export interface CheckpointDeps {
   epochs: EpochTracker;
   /** The LSN of the last write applied to the trie. */
   appliedLsn: () => number;
+  /** Called when a checkpoint committed, its snapshot released (the memory budget's turn). */
+  afterCheckpoint?: () => void;
 }
 
 /** Runs checkpoints of one store, one at a time. */
@@ -290,6 +292,7 @@ export class Checkpointer {
       snapshot.release();
       // The image is laid out afresh: so is the trie in memory (and its freed words go back).
       if (compacted) trie.relocate();
+      this.#deps.afterCheckpoint?.();
       const segmentsRemoved = await this.#reclaim();
       const ms = clock.now() - started;
       epochs.endCheckpoint(epoch, clock.now(), true, written.workMs);

@@ -37,4 +37,6 @@ export interface EngineConfig {
   load: LoadMode;
   /** The geometry of image files the engine creates (see `allocation.ts`). */
   geometry: ImageGeometry;
+  /** The bytes the trie's live nodes may take after a checkpoint (see `_budget.ts`); undefined: no limit. */
+  memoryBudget?: number;
 }

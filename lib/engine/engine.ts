@@ -47,6 +47,8 @@ import { Wal, type WalStats } from "../wal/wal.ts";
 import { poisonedCloseError, settleForClose } from "./_close.ts";
 import { Groups } from "./_groups.ts";
 import { Loader } from "./_loader.ts";
+import { Pins } from "./_pins.ts";
+import { Budget } from "./_budget.ts";
 import { applyReplay, loadRest, openTrie, replayCollector, type ReplayRecord } from "./_open.ts";
 import { type CheckedKey, type MutationLike, type StagedOp, WritePipeline } from "./_pipeline.ts";
 import { WriteQueue } from "./_write_queue.ts";
@@ -78,6 +80,16 @@ const listPrefetchNodes = 4096;
 /** Passes of loads a `getMany` makes at most before it reads (see {@link Engine.getMany}). */
 const getManyLoadPassesMax = 4;
 
+/** The trie's memory and the budget's work, as `stats().memory` reports them. */
+export interface MemoryStats extends TrieMemory {
+  /** The `memoryBudget` option, or null for none. */
+  budget: number | null;
+  /** Subtrees the budget evicted since open (each loads again when read). */
+  evictions: number;
+  /** Bytes of nodes those evictions freed. */
+  evictedBytes: number;
+}
+
 /** What `Store.stats` reports. */
 export interface StoreStats {
   /** Keys in the store (strict mode: durable keys). */
@@ -106,8 +118,8 @@ export interface StoreStats {
   epochs: EpochStats;
   /** The image file: its committed generation and coverage, its space, nodes loaded lazily. */
   image: ImageSpace & { generation: number; coverageLsn: number; nodesLoaded: number };
-  /** The trie's memory (see {@link TrieMemory}). */
-  memory: TrieMemory;
+  /** The trie's memory (see {@link MemoryStats}). */
+  memory: MemoryStats;
 }
 
 /** What `writeCounters` (in `lib/store/store.ts`) reads. */
@@ -178,6 +190,9 @@ export class Engine {
   readonly #groups: Groups;
   readonly #pipeline: WritePipeline;
   readonly #queue: WriteQueue;
+  /** Keys whose paths must stay loaded (see `_pins.ts`). */
+  readonly #pins = new Pins();
+  readonly #budget: Budget;
   readonly #recovery: RecoveryStats;
   /** WAL bytes appended when the epochs last heard of it. */
   #walBytesNoted = 0;
@@ -205,7 +220,13 @@ export class Engine {
     this.#epochs = new EpochTracker(parts.config.epochs, this.#clock.now());
     this.#loader = new Loader(parts.trie, () => this.#deps.image);
     this.#loader.stats.nodesLoaded = parts.loaded;
-    this.#queue = new WriteQueue(this.#loader);
+    this.#queue = new WriteQueue(this.#loader, this.#pins);
+    this.#budget = new Budget(parts.config.memoryBudget, {
+      trie: parts.trie,
+      groups,
+      pins: this.#pins,
+      loader: this.#loader,
+    });
     this.#deps = {
       trie: parts.trie,
       image: parts.image,
@@ -219,6 +240,7 @@ export class Engine {
         groups.applyPending();
         return groups.appliedLsn;
       },
+      afterCheckpoint: () => this.#budget.enforce(),
     };
     this.#checkpointer = new Checkpointer(this.#deps);
     if (this.#durability === "strict") {
@@ -467,7 +489,8 @@ export class Engine {
     if (found === lookupNotLoaded) found = this.#loader.lookupCached(bytes);
     if (found !== lookupNotLoaded) return Promise.resolve(found < 0 ? undefined : found);
     const copy = bytes.slice();
-    return this.#loader.loadPath(copy).then(() => this.#getLoaded(copy));
+    const unpin = this.#pins.pin([copy]); // no eviction between the load and the read
+    return this.#loader.loadPath(copy).then(() => this.#getLoaded(copy)).finally(unpin);
   }
 
   /** {@link Engine.get} again once a path loaded: the store may have closed meanwhile. */
@@ -494,8 +517,19 @@ export class Engine {
 
   /** getMany once every key's path is loaded: read at one instant after the loads. */
   async #getManyLoading(keys: Uint8Array[]): Promise<(number | undefined)[]> {
-    // Loads only add nodes, so one pass of loads suffices unless a key was
-    // written (and its path changed) meanwhile; a few passes bound it.
+    // Pinned, the paths stay loaded once loaded (no eviction takes them), so
+    // one pass of loads suffices unless a key was written (and its path
+    // changed) meanwhile; a few passes bound it.
+    const unpin = this.#pins.pin(keys);
+    try {
+      return await this.#getManyPasses(keys);
+    } finally {
+      unpin();
+    }
+  }
+
+  /** The passes of {@link Engine.#getManyLoading}. */
+  async #getManyPasses(keys: Uint8Array[]): Promise<(number | undefined)[]> {
     for (let pass = 0; pass < getManyLoadPassesMax; pass++) {
       await Promise.all(keys.map((key) => this.#loader.loadPath(key)));
       this.checkOpen("getMany");
@@ -594,7 +628,11 @@ export class Engine {
         coverageLsn: header?.coverageLsn ?? 0,
         nodesLoaded: this.#loader.stats.nodesLoaded,
       },
-      memory: this.#trie.memory(),
+      memory: {
+        ...this.#trie.memory(),
+        budget: this.#budget.bytes ?? null,
+        ...this.#budget.stats,
+      },
     };
   }
 

@@ -38,6 +38,15 @@ export interface OpenOptions {
    * whole when its records fit the slab cache, 64 MiB, else lazily).
    */
   load?: LoadMode;
+  /**
+   * The bytes the trie's nodes may take once a checkpoint has written them
+   * (at least 4096; default: no limit). After each checkpoint, clean
+   * subtrees past the budget go back to disk as stubs and load again when
+   * read. Nodes written since the last checkpoint are not counted down: a
+   * budget smaller than what changes between checkpoints is exceeded until
+   * the next one. `stats().memory` shows the budget and the evictions.
+   */
+  memoryBudget?: number;
 }
 
 /** Options of `openStore` in one object: where the store lives, and {@link OpenOptions}. */
@@ -67,6 +76,9 @@ export interface InternalStoreOptions extends StoreOptions {
 /** The load modes `openStore` accepts. */
 const loadModes: readonly LoadMode[] = ["auto", "eager", "lazy"];
 
+/** The smallest memory budget accepted (bytes). */
+const memoryBudgetMin = 4096;
+
 /** The smallest WAL segment size accepted. */
 const walSegmentBytesMin = 4096;
 
@@ -95,7 +107,16 @@ export function engineConfig(resolved: StoreOptions): EngineConfig {
     throw new RangeError(`Cannot open store: the image geometry is invalid: ${geometryWrong}`);
   }
   const clock = resolved.clock ?? systemClock;
-  return { durability, segmentBytes, clock, epochs, load, geometry };
+  const memoryBudget = resolved.memoryBudget;
+  if (
+    memoryBudget !== undefined &&
+    (!Number.isSafeInteger(memoryBudget) || memoryBudget < memoryBudgetMin)
+  ) {
+    throw new RangeError(
+      `Cannot open store: memoryBudget must be an integer of at least ${memoryBudgetMin} bytes, got ${memoryBudget}`,
+    );
+  }
+  return { durability, segmentBytes, clock, epochs, load, geometry, memoryBudget };
 }
 
 /** The keys of {@link OpenOptions}, each with its type. */
@@ -108,6 +129,7 @@ const openOptionTypes: OptionTypes = {
   walSegmentBytes: "number",
   checkpoint: "object",
   load: loadModes,
+  memoryBudget: "number",
 };
 
 /** The keys of {@link StoreOptions}, each with its type. */
