@@ -5,7 +5,8 @@
  * ```sh
  * deno task sim [--seed N | --seeds A..B] [--ops N] [--clients N]
  *               [--profile none|realistic|hostile|mixed] [--durability strict|relaxed|mixed]
- *               [--sector 512|4096] [--memory-pressure P] [--trace FILE] [--replay FILE]
+ *               [--sector 512|4096] [--memory-pressure P] [--memory-budget BYTES]
+ *               [--trace FILE] [--replay FILE]
  *               [--shrink] [--seconds N] [--help]
  * ```
  *
@@ -43,6 +44,7 @@ interface CliOptions {
   durability: DurabilityChoice;
   sector: 512 | 4096;
   memoryPressure: number;
+  memoryBudget?: number;
   trace?: string;
   replay?: string;
   shrink: boolean;
@@ -73,6 +75,11 @@ const optionHelp: readonly (readonly [string, string, string])[] = [
     "0",
     "chance per step of running out of memory until the next restart",
   ],
+  [
+    "--memory-budget BYTES",
+    "none",
+    "the store's memoryBudget (a few KiB: evictions at every checkpoint)",
+  ],
   ["--trace FILE", "none", "write the run (shrunk, with --shrink) as a JSON trace"],
   ["--replay FILE", "none", "re-run a trace written by --trace"],
   ["--shrink", "off", "on a failure, shrink the run before reporting it"],
@@ -87,7 +94,7 @@ const optionHelp: readonly (readonly [string, string, string])[] = [
 
 const usage = "usage: deno task sim [--seed N | --seeds A..B] [--ops N] [--clients N] " +
   "[--profile none|realistic|hostile|mixed] [--durability strict|relaxed|mixed] [--sector 512|4096]" +
-  " [--memory-pressure P] [--trace FILE] [--replay FILE] [--shrink] [--seconds N] [--workload store|ngram] [--help]";
+  " [--memory-pressure P] [--memory-budget BYTES] [--trace FILE] [--replay FILE] [--shrink] [--seconds N] [--workload store|ngram] [--help]";
 
 /** The `--help` text: the usage line, then every option with its default. */
 export function helpText(): string {
@@ -179,6 +186,8 @@ function parseArgs(argv: string[]): CliOptions {
         );
       }
       options.memoryPressure = chance;
+    } else if (arg === "--memory-budget") {
+      options.memoryBudget = integer("--memory-budget", value(), 4096, 2 ** 40);
     } else if (arg === "--trace") options.trace = value();
     else if (arg === "--replay") options.replay = value();
     else if (arg === "--shrink") options.shrink = true;
@@ -207,13 +216,15 @@ function runOptions(cli: CliOptions, seed: number): RunOptions {
     durability: drawDurability(cli.durability, seed),
     sectorBytes: cli.sector,
     memoryPressure: cli.memoryPressure,
+    memoryBudget: cli.memoryBudget,
   };
 }
 
 function replayCommand(options: RunOptions, cli: CliOptions): string {
   return `deno task sim --seed ${options.seed} --ops ${cli.ops} --clients ${cli.clients} ` +
     `--profile ${cli.profile} --durability ${cli.durability} --sector ${cli.sector}` +
-    (cli.memoryPressure > 0 ? ` --memory-pressure ${cli.memoryPressure}` : "");
+    (cli.memoryPressure > 0 ? ` --memory-pressure ${cli.memoryPressure}` : "") +
+    (cli.memoryBudget !== undefined ? ` --memory-budget ${cli.memoryBudget}` : "");
 }
 
 function printFailure(result: RunResult, options: RunOptions, cli: CliOptions): void {
@@ -348,6 +359,7 @@ function printSummary(totals: Totals, ms: number, range: string | undefined): vo
       sum("nodesLoaded")
     } ` +
       `(${sum("eagerOpens")} recoveries loaded the whole image at open); ` +
+      `subtrees the memory budget evicted: ${sum("evictions")}; ` +
       `writes queued for a load: ${sum("queuedWrites")}; verify() passes: ${sum("verifies")}`,
   );
   console.log(

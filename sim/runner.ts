@@ -88,6 +88,11 @@ export interface RunOptions {
    */
   memoryPressure?: number;
   /**
+   * The store's `memoryBudget` (bytes; default none): with a few KiB, every
+   * checkpoint evicts and most reads and writes load their paths again.
+   */
+  memoryBudget?: number;
+  /**
    * The geometry of the images the store creates (default: drawn for the
    * seed, see `drawImageWorkload`: small slabs on three seeds in four).
    */
@@ -138,6 +143,8 @@ export interface RunStats {
   checkpointsCommitted: number;
   /** Image nodes loaded (at open or on use), by those stores. */
   nodesLoaded: number;
+  /** Subtrees the memory budget evicted, by those stores (see {@link RunOptions.memoryBudget}). */
+  evictions: number;
   /** Calls that failed with `MemoryLimitError` (see {@link RunOptions.memoryPressure}). */
   outOfMemory: number;
   /** Closes the power cut short (`closeCrash` steps). */
@@ -253,6 +260,7 @@ const runOptionTypes: OptionTypes = {
   checkpoint: "object",
   load: ["auto", "eager", "lazy"],
   memoryPressure: "number",
+  memoryBudget: "number",
   imageGeometry: "object",
   churn: "boolean",
 };
@@ -342,6 +350,7 @@ class Run {
     eagerOpens: 0,
     checkpointsCommitted: 0,
     nodesLoaded: 0,
+    evictions: 0,
     outOfMemory: 0,
     closeCrashes: 0,
     closeCrashesInside: 0,
@@ -371,6 +380,8 @@ class Run {
   /** Makes the trie's arena unable to grow, at the steps {@link RunOptions.memoryPressure} picks. */
   readonly memory = new MemoryPressure();
   readonly #memoryPressure: number;
+  /** The store's memory budget (see {@link RunOptions.memoryBudget}). */
+  readonly #memoryBudget: number | undefined;
   readonly #memoryRandom: ReturnType<typeof eventPrng>;
   /** Where each LSN's record was last written, from the writes the disk saw. */
   readonly #places = new WalMap();
@@ -420,6 +431,7 @@ class Run {
     this.#checkpoint = options.checkpoint ?? drawCheckpointOptions(options.seed);
     this.#load = options.load;
     this.#memoryPressure = options.memoryPressure ?? 0;
+    this.#memoryBudget = options.memoryBudget;
     assert(this.#memoryPressure >= 0 && this.#memoryPressure <= 1, "a chance per step");
     this.#memoryRandom = eventPrng(options.seed, memoryStream, 0);
     this.storage = new SimBlockStorage({
@@ -570,6 +582,7 @@ class Run {
     const stats = store.stats();
     this.stats.checkpointsCommitted += stats.epochs.checkpoints;
     this.stats.nodesLoaded += stats.image.nodesLoaded;
+    this.stats.evictions += stats.memory.evictions;
   }
 
   /**
@@ -912,6 +925,7 @@ class Run {
       durability: this.#durability,
       checkpoint: this.#checkpoint,
       load,
+      memoryBudget: this.#memoryBudget,
       [imageGeometryKey]: this.#geometry,
     };
   }

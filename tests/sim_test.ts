@@ -98,6 +98,33 @@ Deno.test("simulator: with the process running out of memory, no acknowledged wr
   assert.ok(relaxedRefused > 0, "relaxed stores met it too");
 });
 
+/** The memory budget of the budget smoke test: a few KiB, so every checkpoint evicts. */
+const memoryBudgetSmoke = 8192;
+
+Deno.test("simulator: with a memory budget of a few KiB, evictions lose and double nothing", async () => {
+  const seeds = 60;
+  let evictions = 0;
+  for (let seed = 1; seed <= seeds; seed++) {
+    const result = await runSimulation({
+      seed,
+      ops: opsPerSeed,
+      clients: 4,
+      profile: drawProfile("mixed", seed),
+      durability: drawDurability("mixed", seed),
+      memoryBudget: memoryBudgetSmoke,
+    });
+    const first = result.violations[0];
+    assert.equal(
+      first,
+      undefined,
+      first &&
+        `seed ${seed}: ${first.property}: ${first.message}\nreproduce with: deno task sim --seed ${seed} --ops ${opsPerSeed} --profile mixed --durability mixed --memory-budget ${memoryBudgetSmoke}`,
+    );
+    evictions += result.stats.evictions;
+  }
+  assert.ok(evictions >= seeds * 20, `the budget evicted ${evictions} subtrees`);
+});
+
 Deno.test("simulator: one seed replays to the same trace hash; another seed differs", async () => {
   const options = { seed: 42, ops: 300, clients: 3, profile: drawProfile("hostile", 42) };
   const first = await runSimulation(options);
