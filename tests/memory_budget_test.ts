@@ -164,3 +164,26 @@ Deno.test("memoryBudget: nothing is evicted while a record read is in flight", a
   assert.ok(store.stats().memory.evictions > evictions, "evictions go on once the read is done");
   await store.close();
 });
+
+Deno.test("memoryBudget: writes far past the budget start a checkpoint of their own, so they can go", async () => {
+  const storage = new MemoryBlockStorage();
+  // Epoch triggers far away: only the budget starts checkpoints here.
+  const checkpoint = { epochMs: 60_000, epochOps: 10_000_000, epochWalBytes: 2 ** 30 };
+  const store = await openStore({ storage, memoryBudget: budget, checkpoint });
+  const expected = new Map<string, number>();
+  for (let from = 0; from < 6_000; from += 200) {
+    const op = store.atomic();
+    for (let i = from; i < from + 200; i++) {
+      op.add(key(i), 1);
+      expected.set(key(i), 1);
+    }
+    assert.ok((await op.commit()).ok);
+  }
+  await store.checkpoint(); // waits for any running one too
+  const stats = store.stats();
+  assert.ok(stats.epochs.checkpoints > 1, `checkpoints: ${stats.epochs.checkpoints}`);
+  assert.ok(stats.memory.evictions > 0 && stats.memory.liveBytes <= budget);
+  const keys = [...expected.keys()];
+  assert.deepEqual(await store.getMany(keys), keys.map((k) => expected.get(k)));
+  await store.close();
+});

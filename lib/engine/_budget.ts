@@ -14,6 +14,8 @@
  *
  * Once nodes went, a trie whose freed words exceed its live ones is
  * relocated into a smaller arena (`Art.relocate`): the memory goes back.
+ * Writes that take the live nodes well past the budget start a checkpoint
+ * early ({@link Budget.checkpointDue}), so that what they wrote can go.
  *
  * @module
  */
@@ -24,6 +26,12 @@ import type { Groups } from "./_groups.ts";
 import type { Loader } from "./_loader.ts";
 import { holdsUnder, type Pins } from "./_pins.ts";
 
+/**
+ * Live nodes past this many budgets start a checkpoint early (when automatic
+ * checkpoints are on): nodes written since the last one cannot be evicted
+ * until a checkpoint writes them.
+ */
+const budgetCheckpointFactor = 1.5;
 /** Evictions stop once the live nodes take this share of the budget. */
 const budgetLowWater = 0.75;
 /** Clean subtrees the hand takes per walk of the trie. */
@@ -59,6 +67,13 @@ export class Budget {
     this.#groups = parts.groups;
     this.#pins = parts.pins;
     this.#loader = parts.loader;
+  }
+
+  /** Whether the live nodes are far enough past the budget to start a checkpoint early. */
+  get checkpointDue(): boolean {
+    const budget = this.#bytes;
+    return budget !== undefined &&
+      this.#trie.memory().liveBytes > budget * budgetCheckpointFactor;
   }
 
   /** The budget in bytes, or undefined for none. */

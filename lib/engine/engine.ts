@@ -193,6 +193,8 @@ export class Engine {
   /** Keys whose paths must stay loaded (see `_pins.ts`). */
   readonly #pins = new Pins();
   readonly #budget: Budget;
+  /** Whether checkpoints run on their own (the `checkpoint` option's `auto`). */
+  readonly #autoCheckpoints: boolean;
   readonly #recovery: RecoveryStats;
   /** WAL bytes appended when the epochs last heard of it. */
   #walBytesNoted = 0;
@@ -218,6 +220,7 @@ export class Engine {
     this.#groups = groups;
     this.#pipeline = new WritePipeline(parts.trie, parts.wal, groups, this.#durability);
     this.#epochs = new EpochTracker(parts.config.epochs, this.#clock.now());
+    this.#autoCheckpoints = parts.config.epochs.auto;
     this.#loader = new Loader(parts.trie, () => this.#deps.image);
     this.#loader.stats.nodesLoaded = parts.loaded;
     this.#queue = new WriteQueue(this.#loader, this.#pins);
@@ -463,8 +466,10 @@ export class Engine {
   /** Tells the epochs about an accepted write; starts a checkpoint if one is due. */
   #noteWrite(ops = 1): void {
     const appended = this.#wal.appendedBytes;
-    const due = this.#epochs.noteWrites(ops, appended - this.#walBytesNoted, this.#clock.now());
+    let due = this.#epochs.noteWrites(ops, appended - this.#walBytesNoted, this.#clock.now());
     this.#walBytesNoted = appended;
+    // Past the memory budget: a checkpoint makes what was written evictable.
+    due ||= this.#autoCheckpoints && this.#budget.checkpointDue;
     if (due && this.#checkpointer.queued === 0) {
       // A failure poisons the store: later writes report it.
       this.#checkpointer.run(false, true).catch(() => {});
