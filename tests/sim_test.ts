@@ -5,7 +5,13 @@
  */
 
 import assert from "node:assert/strict";
-import { drawDurability, drawProfile, runSimulation } from "../sim/mod.ts";
+import {
+  drawDurability,
+  drawProfile,
+  type RunOptions,
+  type RunResult,
+  runSimulation,
+} from "../sim/mod.ts";
 
 /** The seeds `deno task test` runs; `deno task soak` goes far beyond. */
 const seedsFirst = 1;
@@ -69,31 +75,46 @@ Deno.test(`simulator: seeds ${seedsFirst}..${seedsLast}, ${opsPerSeed} ops each,
   assert.ok(reached.boundChecks > 10 * seedsLast, `bound checks: ${reached.boundChecks}`);
 });
 
-Deno.test("simulator: with the process running out of memory, no acknowledged write is lost or doubled", async () => {
-  const seeds = 100;
-  let refused = 0;
-  let relaxedRefused = 0;
+/**
+ * Runs seeds 1..`seeds` (mixed profile and durability) with `extra` options,
+ * each without a violation; `flag` is the command line that reproduces one.
+ */
+async function runSeeds(
+  seeds: number,
+  extra: Partial<RunOptions>,
+  flag: string,
+  each: (result: RunResult, durability: string) => void,
+): Promise<void> {
   for (let seed = 1; seed <= seeds; seed++) {
-    const profile = drawProfile("mixed", seed);
     const durability = drawDurability("mixed", seed);
     const result = await runSimulation({
       seed,
       ops: opsPerSeed,
       clients: 4,
-      profile,
+      profile: drawProfile("mixed", seed),
       durability,
-      memoryPressure: memoryPressureSmoke,
+      ...extra,
     });
     const first = result.violations[0];
     assert.equal(
       first,
       undefined,
       first &&
-        `seed ${seed}: ${first.property}: ${first.message}\nreproduce with: deno task sim --seed ${seed} --ops ${opsPerSeed} --profile mixed --durability mixed --memory-pressure ${memoryPressureSmoke}`,
+        `seed ${seed}: ${first.property}: ${first.message}\nreproduce with: deno task sim --seed ${seed} --ops ${opsPerSeed} --profile mixed --durability mixed ${flag}`,
     );
+    each(result, durability ?? "strict");
+  }
+}
+
+Deno.test("simulator: with the process running out of memory, no acknowledged write is lost or doubled", async () => {
+  const seeds = 100;
+  let refused = 0;
+  let relaxedRefused = 0;
+  const flag = `--memory-pressure ${memoryPressureSmoke}`;
+  await runSeeds(seeds, { memoryPressure: memoryPressureSmoke }, flag, (result, durability) => {
     refused += result.stats.outOfMemory;
     if (durability === "relaxed") relaxedRefused += result.stats.outOfMemory;
-  }
+  });
   assert.ok(refused >= seeds / 4, `the store refused ${refused} calls for lack of memory`);
   assert.ok(relaxedRefused > 0, "relaxed stores met it too");
 });
@@ -104,24 +125,10 @@ const memoryBudgetSmoke = 8192;
 Deno.test("simulator: with a memory budget of a few KiB, evictions lose and double nothing", async () => {
   const seeds = 60;
   let evictions = 0;
-  for (let seed = 1; seed <= seeds; seed++) {
-    const result = await runSimulation({
-      seed,
-      ops: opsPerSeed,
-      clients: 4,
-      profile: drawProfile("mixed", seed),
-      durability: drawDurability("mixed", seed),
-      memoryBudget: memoryBudgetSmoke,
-    });
-    const first = result.violations[0];
-    assert.equal(
-      first,
-      undefined,
-      first &&
-        `seed ${seed}: ${first.property}: ${first.message}\nreproduce with: deno task sim --seed ${seed} --ops ${opsPerSeed} --profile mixed --durability mixed --memory-budget ${memoryBudgetSmoke}`,
-    );
+  const flag = `--memory-budget ${memoryBudgetSmoke}`;
+  await runSeeds(seeds, { memoryBudget: memoryBudgetSmoke }, flag, (result) => {
     evictions += result.stats.evictions;
-  }
+  });
   assert.ok(evictions >= seeds * 20, `the budget evicted ${evictions} subtrees`);
 });
 

@@ -18,22 +18,19 @@
 
 import { assert } from "../_assert.ts";
 import type { Arena } from "./_arena.ts";
-import { childSlots, findChild, prevChildByte, replaceChild } from "./_children.ts";
+import { childSlots, replaceChild } from "./_children.ts";
 import {
   addressOf,
-  byteValues,
-  copyPrefix,
   freeNode,
   genOf,
   inlineAddress,
   isStub,
-  matchPrefix,
   newStub,
   noAddress,
-  prefixLengthOf,
   wordsOf,
 } from "./_node.ts";
 import { noSnapshot } from "./_tree.ts";
+import { nodeAtPath, pushLoadedChildren } from "./_lazy.ts";
 import type { ArtTree } from "./_tree.ts";
 import { keyBytesMax } from "../limits.ts";
 
@@ -56,8 +53,8 @@ export interface Evicted {
  */
 export function evictNode(tree: ArtTree, path: Uint8Array): Evicted | null {
   if (tree.frozenGen !== noSnapshot) return null;
-  const found = findLoaded(tree.a, tree.root, path);
-  if (found === null) return null;
+  const found = nodeAtPath(tree.a, tree.root, path);
+  if (found === null || isStub(tree.a, found.node)) return null;
   const { parent, node } = found;
   const address = addressOf(tree.a, node);
   if (address === noAddress || address === inlineAddress) return null;
@@ -67,30 +64,6 @@ export function evictNode(tree: ArtTree, path: Uint8Array): Evicted | null {
   const evicted = freeSubtree(tree.a, node);
   evicted.words -= wordsOf(tree.a, stub);
   return evicted;
-}
-
-/** The loaded node `path` ends at, and its parent; null if there is none. */
-function findLoaded(
-  a: Arena,
-  root: number,
-  path: Uint8Array,
-): { parent: number; node: number } | null {
-  let node = root;
-  let depth = 0;
-  for (let level = 0; node !== 0 && !isStub(a, node); level++) {
-    assert(level <= path.length, "descent deeper than the path");
-    const prefixLength = prefixLengthOf(a, node);
-    if (depth + prefixLength >= path.length) return null;
-    if (matchPrefix(a, node, path, depth) < prefixLength) return null;
-    depth += prefixLength;
-    const child = findChild(a, node, path[depth]);
-    depth++;
-    if (depth === path.length) {
-      return child === 0 || isStub(a, child) ? null : { parent: node, node: child };
-    }
-    node = child;
-  }
-  return null;
 }
 
 /** Frees `top` and every node below it; counts them. */
@@ -132,46 +105,17 @@ export function evictableNodes(
   if (root === 0 || isStub(a, root)) return found;
   const nodes: number[] = [];
   const paths: Uint8Array[] = [];
-  pushChildren(a, root, new Uint8Array(0), nodes, paths, from);
+  const skip = from === undefined ? undefined : (path: Uint8Array) => whollyBelow(path, from);
+  pushLoadedChildren(a, root, new Uint8Array(0), nodes, paths, skip);
   for (let steps = 0; nodes.length > 0 && found.length < limit; steps++) {
     assert(steps <= a.liveWords, "each node is visited once");
     const node = nodes.pop()!;
     const path = paths.pop()!;
     const address = addressOf(a, node);
     if (address !== noAddress && address !== inlineAddress) found.push({ path, address });
-    else pushChildren(a, node, path, nodes, paths, from);
+    else pushLoadedChildren(a, node, path, nodes, paths, skip);
   }
   return found;
-}
-
-/**
- * Pushes the loaded children of `node` (whose path is `path`), the smallest
- * byte last, but for those whose keys all lie below `from`.
- */
-function pushChildren(
-  a: Arena,
-  node: number,
-  path: Uint8Array,
-  nodes: number[],
-  paths: Uint8Array[],
-  from: Uint8Array | undefined,
-): void {
-  const base = new Uint8Array(path.length + prefixLengthOf(a, node) + 1);
-  base.set(path);
-  copyPrefix(a, node, base, path.length);
-  for (
-    let byte = prevChildByte(a, node, byteValues);
-    byte >= 0;
-    byte = prevChildByte(a, node, byte)
-  ) {
-    const child = findChild(a, node, byte);
-    if (isStub(a, child)) continue;
-    const childPath = base.slice();
-    childPath[childPath.length - 1] = byte;
-    if (from !== undefined && whollyBelow(childPath, from)) continue;
-    nodes.push(child);
-    paths.push(childPath);
-  }
 }
 
 /** Whether every key that starts with `path` sorts before `from`. */

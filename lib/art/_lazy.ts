@@ -335,6 +335,21 @@ function findStubParent(
   path: Uint8Array,
   address: number,
 ): { parent: number; stub: number } | null {
+  const found = nodeAtPath(a, root, path);
+  if (found === null || !isStub(a, found.node) || addressOf(a, found.node) !== address) return null;
+  return { parent: found.parent, stub: found.node };
+}
+
+/**
+ * The node `path` ends at (the key bytes from the root to and including
+ * the branching byte into it: a {@link StubRef}'s path), loaded or a stub,
+ * and its parent; null if none ends there or a stub lies above it.
+ */
+export function nodeAtPath(
+  a: Arena,
+  root: number,
+  path: Uint8Array,
+): { parent: number; node: number } | null {
   let node = root;
   let depth = 0;
   for (let level = 0; node !== 0 && !isStub(a, node); level++) {
@@ -345,10 +360,7 @@ function findStubParent(
     depth += prefixLength;
     const child = findChild(a, node, path[depth]);
     depth++;
-    if (child !== 0 && isStub(a, child)) {
-      const match = depth === path.length && addressOf(a, child) === address;
-      return match ? { parent: node, stub: child } : null;
-    }
+    if (depth === path.length) return child === 0 ? null : { parent: node, node: child };
     node = child;
   }
   return null;
@@ -476,22 +488,38 @@ export function findStubs(a: Arena, root: number, limit: number): StubRef[] {
     const path = paths.pop()!;
     stubs.push(...childStubs(a, node, path));
     if (kindOf(a, node) === kindLeaf) continue;
-    const base = pathThrough(a, node, path);
-    // Pushed in reverse, so the walk pops (and lists stubs) in ascending order.
-    for (
-      let byte = prevChildByte(a, node, byteValues);
-      byte >= 0;
-      byte = prevChildByte(a, node, byte)
-    ) {
-      const child = findChild(a, node, byte);
-      if (isStub(a, child)) continue;
-      const childPath = base.slice();
-      childPath[childPath.length - 1] = byte;
-      nodes.push(child);
-      paths.push(childPath);
-    }
+    pushLoadedChildren(a, node, path, nodes, paths);
   }
   return stubs.slice(0, limit);
+}
+
+/**
+ * Pushes the loaded children of `node` (whose path is `path`) with their
+ * paths, the largest byte first, so a walk that pops them goes in ascending
+ * order; `skip` passes over the children whose paths it names.
+ */
+export function pushLoadedChildren(
+  a: Arena,
+  node: number,
+  path: Uint8Array,
+  nodes: number[],
+  paths: Uint8Array[],
+  skip?: (childPath: Uint8Array) => boolean,
+): void {
+  const base = pathThrough(a, node, path);
+  for (
+    let byte = prevChildByte(a, node, byteValues);
+    byte >= 0;
+    byte = prevChildByte(a, node, byte)
+  ) {
+    const child = findChild(a, node, byte);
+    if (isStub(a, child)) continue;
+    const childPath = base.slice();
+    childPath[childPath.length - 1] = byte;
+    if (skip?.(childPath)) continue;
+    nodes.push(child);
+    paths.push(childPath);
+  }
 }
 
 /** `path` + the node's prefix + one byte of room for a child's branching byte. */
