@@ -42,9 +42,12 @@ export interface OpenOptions {
    * The bytes the trie's nodes may take once a checkpoint has written them
    * (at least 4096; default: no limit). After each checkpoint, clean
    * subtrees past the budget go back to disk as stubs and load again when
-   * read. Nodes written since the last checkpoint are not counted down: a
-   * budget smaller than what changes between checkpoints is exceeded until
-   * the next one. `stats().memory` shows the budget and the evictions.
+   * read; writes that take the trie past 1.5 budgets start a checkpoint
+   * early (with automatic checkpoints on). Between checkpoints the trie may
+   * pass the budget: nodes written since the last one cannot go yet, and
+   * reads that load subtrees back are not evicted until the next one (a
+   * read-only phase grows past it). `stats().memory` shows the budget and
+   * the evictions.
    */
   memoryBudget?: number;
 }
