@@ -27,6 +27,7 @@ import {
   addressOf,
   byteValues,
   copyPrefix,
+  freeNode,
   genOf,
   inlineAddress,
   isStub,
@@ -64,18 +65,27 @@ const framesMax = keyBytesMax + 2;
 export function nodeFromImage(a: Arena, view: NodeView, address: number, gen: number): number {
   const count = view.childBytes.length;
   assert(count === view.childAddresses.length, "every child has an address");
-  const children = new Array<number>(count);
-  let inline = 0;
-  for (let index = 0; index < count; index++) {
-    const childAddress = view.childAddresses[index];
-    children[index] = childAddress === inlineAddress
-      ? inlineLeaf(a, view, inline++, gen)
-      : newStub(a, childAddress, gen);
+  const children: number[] = [];
+  let node: number;
+  try {
+    let inline = 0;
+    for (let index = 0; index < count; index++) {
+      const childAddress = view.childAddresses[index];
+      children.push(
+        childAddress === inlineAddress
+          ? inlineLeaf(a, view, inline++, gen)
+          : newStub(a, childAddress, gen),
+      );
+    }
+    assert(inline === (view.inlineLeaves?.length ?? 0), "every inline leaf has its child byte");
+    const value = view.value ?? noValue;
+    assert(count > 0 || value !== noValue, "a leaf holds a value");
+    node = newNode(a, kindOfCount(count), view.prefix, 0, view.prefix.length, value);
+  } catch (error) {
+    // The arena could not grow: the children made so far are no one's, so they go back.
+    for (const child of children) freeNode(a, child);
+    throw error;
   }
-  assert(inline === (view.inlineLeaves?.length ?? 0), "every inline leaf has its child byte");
-  const value = view.value ?? noValue;
-  assert(count > 0 || value !== noValue, "a leaf holds a value");
-  const node = newNode(a, kindOfCount(count), view.prefix, 0, view.prefix.length, value);
   if (count > 0) fillChildren(a, node, view.childBytes, 0, children, 0, count);
   setAddress(a, node, address);
   setGen(a, node, gen);

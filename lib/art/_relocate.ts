@@ -6,7 +6,7 @@
  * continuations then misses the cache at almost every leaf. Relocated, each
  * node's children lie together right after the nodes before them in key
  * order, as a trie loaded from its image does, and the arena holds only
- * live nodes (words a failed allocation left unreachable stay behind).
+ * live nodes.
  *
  * Every node is copied word for word (generation, value, image address,
  * stub or not), so the trie is the same trie: only its refs change.
@@ -59,7 +59,6 @@ export function relocateTree(from: Arena, root: number, words: number): { a: Are
     assert(copied <= nodesMax, "relocation copies each live node once");
     for (let at = inner.length - 1; at >= 0; at--) pending.push(inner[at]);
   }
-  // Fewer when an allocation left words no node reaches (a load the arena could not finish).
-  assert(to.liveWords <= from.liveWords, "relocation copies each live node once");
+  assert(to.liveWords === from.liveWords, "relocation copies every live node and nothing else");
   return { a: to, root: top };
 }
