@@ -79,17 +79,38 @@ export interface NgramRunResult {
   /** Broken properties; empty when the run passed. */
   violations: NgramViolation[];
   /** Crashes, imports run, resumes, and imports that failed on a disk error. */
-  stats: {
-    crashes: number;
-    imports: number;
-    resumes: number;
-    already: number;
-    failures: number;
-    readerErrors: number;
-    optionProbes: number;
-  };
+  stats: NgramRunStats;
   /** A hash of every disk's writes and faults: equal for equal runs. */
   traceHash: number;
+}
+
+/** What one n-gram run counts (see {@link NgramRunResult.stats}). */
+export interface NgramRunStats {
+  crashes: number;
+  imports: number;
+  resumes: number;
+  already: number;
+  failures: number;
+  readerErrors: number;
+  optionProbes: number;
+}
+
+/** Counts of zero, to add runs' counts to. */
+export function ngramStatsZero(): NgramRunStats {
+  return {
+    crashes: 0,
+    imports: 0,
+    resumes: 0,
+    already: 0,
+    failures: 0,
+    readerErrors: 0,
+    optionProbes: 0,
+  };
+}
+
+/** Adds `from`'s counts to `into`'s. */
+export function addNgramStats(into: NgramRunStats, from: NgramRunStats): void {
+  for (const key of Object.keys(into) as (keyof NgramRunStats)[]) into[key] += from[key];
 }
 
 /** Draw streams. */
@@ -351,15 +372,7 @@ export async function runNgramSimulation(options: NgramRunOptions): Promise<Ngra
 class NgramRun {
   readonly machine: Machine;
   readonly violations: NgramViolation[] = [];
-  readonly stats = {
-    crashes: 0,
-    imports: 0,
-    resumes: 0,
-    already: 0,
-    failures: 0,
-    readerErrors: 0,
-    optionProbes: 0,
-  };
+  readonly stats = ngramStatsZero();
   readonly #seed: number;
   readonly #inputs: SimInput[];
   readonly #plan: SimInput[];

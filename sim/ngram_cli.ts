@@ -9,7 +9,13 @@
  * @module
  */
 
-import { type NgramRunResult, runNgramSimulation } from "./ngram.ts";
+import {
+  addNgramStats,
+  type NgramRunResult,
+  type NgramRunStats,
+  ngramStatsZero,
+  runNgramSimulation,
+} from "./ngram.ts";
 import { hash32 } from "./prng.ts";
 
 /** A trace hash as people compare them: 8 hex digits. */
@@ -26,15 +32,7 @@ export async function runNgramSeeds(
   seconds: number | undefined,
 ): Promise<number> {
   const started = performance.now();
-  const sums = {
-    crashes: 0,
-    imports: 0,
-    resumes: 0,
-    already: 0,
-    failures: 0,
-    readerErrors: 0,
-    optionProbes: 0,
-  };
+  const sums = ngramStatsZero();
   let seeds = 0;
   let traceHash = 0;
   let last = from;
@@ -46,7 +44,7 @@ export async function runNgramSeeds(
     seeds++;
     last = seed;
     traceHash = hash32(traceHash, result.traceHash);
-    for (const key of Object.keys(sums) as (keyof typeof sums)[]) sums[key] += result.stats[key];
+    addNgramStats(sums, result.stats);
     if (from === to) {
       console.log(`seed ${seed}: ${outcome(result)}, trace hash ${hex(result.traceHash)}`);
     }
@@ -75,7 +73,7 @@ function outcome(result: NgramRunResult): string {
 function summary(
   seeds: number,
   failed: number,
-  sums: Record<string, number>,
+  sums: NgramRunStats,
   traceHash: number,
   from: number,
   to: number,

@@ -8,6 +8,7 @@
 
 import type { BlockFile, BlockStorage, OpenFileOptions } from "../lib/storage/block_storage.ts";
 import { MemoryBlockStorage } from "../lib/storage/memory.ts";
+import { StorageIoError } from "../lib/errors.ts";
 
 /** One mutating operation and the disk just before it. */
 export interface Boundary {
@@ -243,5 +244,31 @@ class FaultyFile extends ForwardingFile {
   override async truncate(length: number): Promise<void> {
     this.#owner.maybeFail("truncate", this.name);
     await super.truncate(length);
+  }
+}
+
+/** A file whose fsyncs fail while its storage's `failing` is set. */
+class FailingSyncFile extends ForwardingFile {
+  readonly #storage: FailingSyncStorage;
+
+  constructor(inner: BlockFile, storage: FailingSyncStorage) {
+    super(inner);
+    this.#storage = storage;
+  }
+
+  override sync(): Promise<void> {
+    if (this.#storage.failing) {
+      return Promise.reject(new StorageIoError(`Cannot sync "${this.name}": injected failure`));
+    }
+    return super.sync();
+  }
+}
+
+/** A storage whose files' fsyncs fail (a `StorageIoError`) while `failing` is set. */
+export class FailingSyncStorage extends ForwardingStorage {
+  failing = false;
+
+  override wrapFile(file: BlockFile): BlockFile {
+    return new FailingSyncFile(file, this);
   }
 }

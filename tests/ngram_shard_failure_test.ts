@@ -9,35 +9,10 @@
  */
 
 import assert from "node:assert/strict";
-import { type BlockFile, MemoryBlockStorage, StorageIoError } from "../mod.ts";
+import { MemoryBlockStorage } from "../mod.ts";
 import { type ImportSource, openNgramStore, ShardFailedError } from "../lib/ngram/mod.ts";
 import type { InputSummary, NgramSink } from "../lib/ngram/input.ts";
-import { ForwardingFile, ForwardingStorage } from "./_storage_wrappers.ts";
-
-/** A file whose fsyncs fail while its storage's `failing` is set. */
-class FailingSyncFile extends ForwardingFile {
-  readonly #storage: FailingSyncStorage;
-
-  constructor(inner: BlockFile, storage: FailingSyncStorage) {
-    super(inner);
-    this.#storage = storage;
-  }
-
-  override sync(): Promise<void> {
-    if (this.#storage.failing) {
-      return Promise.reject(new StorageIoError(`Cannot sync "${this.name}": injected failure`));
-    }
-    return super.sync();
-  }
-}
-
-/** A storage whose files' fsyncs fail while `failing` is set. */
-class FailingSyncStorage extends ForwardingStorage {
-  failing = false;
-  override wrapFile(file: BlockFile): BlockFile {
-    return new FailingSyncFile(file, this);
-  }
-}
+import { FailingSyncStorage } from "./_storage_wrappers.ts";
 
 /** One storage per part of the store, each able to fail its fsyncs, made on first use. */
 function failingDisks() {

@@ -8,22 +8,14 @@
  */
 
 import assert from "node:assert/strict";
-import { runNgramSimulation } from "../sim/ngram.ts";
+import { addNgramStats, ngramStatsZero, runNgramSimulation } from "../sim/ngram.ts";
 
 Deno.test("ngram sim: seeds 1..80 pass and reach crashes, resumes and repeated inputs", async () => {
-  const sums = {
-    crashes: 0,
-    imports: 0,
-    resumes: 0,
-    already: 0,
-    failures: 0,
-    readerErrors: 0,
-    optionProbes: 0,
-  };
+  const sums = ngramStatsZero();
   for (let seed = 1; seed <= 80; seed++) {
     const result = await runNgramSimulation({ seed });
     assert.deepEqual(result.violations, [], `seed ${seed}`);
-    for (const key of Object.keys(sums) as (keyof typeof sums)[]) sums[key] += result.stats[key];
+    addNgramStats(sums, result.stats);
   }
   assert.ok(sums.crashes > 80, `crashes ${sums.crashes}`);
   assert.ok(sums.resumes > 20, `resumes ${sums.resumes}`);

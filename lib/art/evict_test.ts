@@ -7,7 +7,8 @@
  */
 
 import assert from "node:assert/strict";
-import { Art, NodeNotLoaded, type NodeView } from "./art.ts";
+import { Art, NodeNotLoaded } from "./art.ts";
+import { TestImage, withLoads } from "./_test_image.ts";
 
 /** A small deterministic generator (xorshift32). */
 function generator(seed: number): (below: number) => number {
@@ -20,47 +21,6 @@ function generator(seed: number): (below: number) => number {
   };
 }
 
-/** The image: every record a checkpoint wrote, by address (2 on: 1 is an inline leaf's). */
-class Image {
-  readonly records = new Map<number, NodeView>();
-
-  checkpoint(art: Art): void {
-    const snapshot = art.capture();
-    snapshot.writeChanged((node) => {
-      const address = this.records.size + 2;
-      this.records.set(address, {
-        prefix: node.prefix.slice(),
-        value: node.value,
-        childBytes: node.childBytes.slice(),
-        childAddresses: node.childAddresses.slice(),
-        inlineLeaves: node.inlineLeaves?.map((leaf) => ({ ...leaf, prefix: leaf.prefix.slice() })),
-      });
-      return address;
-    });
-    snapshot.release();
-  }
-
-  readonly fetch = (address: number): NodeView | undefined => this.records.get(address);
-}
-
-/** Runs `operation`, installing whatever stub it meets, until it goes through. */
-function withLoads<T>(art: Art, image: Image, operation: () => T): T {
-  for (let loads = 0; loads < 10_000; loads++) {
-    try {
-      return operation();
-    } catch (error) {
-      if (!(error instanceof NodeNotLoaded)) throw error;
-      const record = image.records.get(error.address);
-      assert.ok(
-        record !== undefined,
-        `a stub names address ${error.address}, which no checkpoint wrote`,
-      );
-      art.install(error.path, error.address, record);
-    }
-  }
-  throw new Error("too many loads");
-}
-
 const encode = (key: Uint8Array) => String.fromCharCode(...key);
 
 function randomKey(next: (below: number) => number, wide: boolean): Uint8Array {
@@ -68,8 +28,8 @@ function randomKey(next: (below: number) => number, wide: boolean): Uint8Array {
   return Uint8Array.from({ length }, () => (wide ? next(256) : next(4)));
 }
 
-function checkAll(art: Art, image: Image, model: Map<string, number>): void {
-  const entries = withLoads(art, image, () => [...art.entries()]);
+function checkAll(art: Art, image: TestImage, model: Map<string, number>): void {
+  const entries = withLoads(art, image.records, () => [...art.entries()]);
   const expected = [...model].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   assert.deepEqual(entries.map(([key, value]) => [encode(key), value]), expected);
 }
@@ -77,7 +37,7 @@ function checkAll(art: Art, image: Image, model: Map<string, number>): void {
 function run(seed: number, wide: boolean): { evictions: number; loads: number } {
   const next = generator(seed);
   const art = new Art();
-  const image = new Image();
+  const image = new TestImage();
   const model = new Map<string, number>();
   let evictions = 0;
   for (let step = 0; step < 600; step++) {
@@ -91,7 +51,7 @@ function run(seed: number, wide: boolean): { evictions: number; loads: number } 
       assert.ok(art.loadPath(key, image.fetch));
       assert.equal(art.delete(key), model.delete(encode(key)));
     } else if (choice < 13) {
-      assert.equal(withLoads(art, image, () => art.get(key)), model.get(encode(key)));
+      assert.equal(withLoads(art, image.records, () => art.get(key)), model.get(encode(key)));
     } else if (choice < 15) {
       image.checkpoint(art);
     } else {
@@ -120,7 +80,7 @@ Deno.test("Art.evict: random edits, checkpoints and evictions read back as the m
 
 Deno.test("Art.evict: refused for a dirty node, beside a live snapshot, and for the root", () => {
   const art = new Art();
-  const image = new Image();
+  const image = new TestImage();
   for (let i = 0; i < 100; i++) art.set(Uint8Array.of(i % 10, i), i);
   assert.deepEqual(art.evictable(10), [], "nothing is clean before a checkpoint");
   assert.equal(art.evict(Uint8Array.of(3)), null);
@@ -139,7 +99,7 @@ Deno.test("Art.evict: refused for a dirty node, beside a live snapshot, and for 
   assert.equal(art.evict(clean.path), null, "a stub is not evicted again");
   assert.throws(() => art.get(Uint8Array.of(clean.path[0], clean.path[0] + 10)), NodeNotLoaded);
   assert.equal(
-    withLoads(art, image, () => art.get(Uint8Array.of(clean.path[0], clean.path[0] + 10))),
+    withLoads(art, image.records, () => art.get(Uint8Array.of(clean.path[0], clean.path[0] + 10))),
     clean.path[0] + 10,
   );
   art.verify();

@@ -7,39 +7,16 @@
 
 import assert from "node:assert/strict";
 import { Art, inlineAddress, NodeNotLoaded, type NodeView } from "./art.ts";
+import { TestImage, withLoads } from "./_test_image.ts";
 import { decodeRecordFields, encodeNodeRecord, newRecordFields } from "../image/node_record.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
 /** Writes `art` into a map of address → record, as an image would hold it. */
 function imageOf(art: Art): { records: Map<number, NodeView>; root: number } {
-  const records = new Map<number, NodeView>();
-  const snapshot = art.capture();
-  const root = snapshot.writeChanged((node) => {
-    const address = records.size + 2; // 1 is inlineAddress
-    records.set(address, {
-      prefix: node.prefix.slice(),
-      value: node.value,
-      childBytes: node.childBytes.slice(),
-      childAddresses: node.childAddresses.slice(),
-    });
-    return address;
-  });
-  snapshot.release();
-  return { records, root };
-}
-
-/** Runs `operation`, installing whatever stub it meets, until it goes through. */
-function withLoads<T>(art: Art, records: Map<number, NodeView>, operation: () => T): T {
-  for (let loads = 0; loads < 1000; loads++) {
-    try {
-      return operation();
-    } catch (error) {
-      if (!(error instanceof NodeNotLoaded)) throw error;
-      art.install(error.path, error.address, records.get(error.address)!);
-    }
-  }
-  throw new Error("too many loads");
+  const image = new TestImage();
+  const root = image.checkpoint(art);
+  return { records: image.records, root };
 }
 
 function lazyCopy(keys: string[]): { art: Art; records: Map<number, NodeView> } {
@@ -97,22 +74,9 @@ Deno.test("lazy Art: an edit reports the records it drops; a written subtree kee
 
 /** Writes `art` as the image does: leaves other than the root stored inline in their parent. */
 function inlineImageOf(art: Art): { records: Map<number, NodeView>; root: number } {
-  const records = new Map<number, NodeView>();
-  const snapshot = art.capture();
-  const root = snapshot.writeChanged((node, _previous, isRoot) => {
-    if (node.childBytes.length === 0 && !isRoot) return inlineAddress;
-    const address = records.size + 2;
-    records.set(address, {
-      prefix: node.prefix.slice(),
-      value: node.value,
-      childBytes: node.childBytes.slice(),
-      childAddresses: node.childAddresses.slice(),
-      inlineLeaves: node.inlineLeaves?.map((leaf) => ({ ...leaf, prefix: leaf.prefix.slice() })),
-    });
-    return address;
-  });
-  snapshot.release();
-  return { records, root };
+  const image = new TestImage();
+  const root = image.checkpoint(art, { inline: true });
+  return { records: image.records, root };
 }
 
 Deno.test("lazy Art: inline leaves load with their parent and drop no record of their own", () => {
