@@ -385,7 +385,10 @@ function printSummary(totals: Totals, ms: number, range: string | undefined): vo
   );
   console.log(`faults injected: ${faults.join(", ") || "none"}`);
   if (sum("outOfMemory") > 0) {
-    console.log(`calls refused with MemoryLimitError while out of memory: ${sum("outOfMemory")}`);
+    console.log(
+      `calls refused with MemoryLimitError while out of memory: ${sum("outOfMemory")} ` +
+        `(loads after which the process got its memory back and went on: ${sum("memoryBack")})`,
+    );
   }
   const stopped = [...totals.stopped.values()].reduce((sum, count) => sum + count, 0);
   if (stopped > 0) {

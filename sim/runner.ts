@@ -147,6 +147,8 @@ export interface RunStats {
   evictions: number;
   /** Calls that failed with `MemoryLimitError` (see {@link RunOptions.memoryPressure}). */
   outOfMemory: number;
+  /** Of those, refused loads after which the process got its memory back and went on. */
+  memoryBack: number;
   /** Closes the power cut short (`closeCrash` steps). */
   closeCrashes: number;
   /** Of those, the ones the power cut before the close ended. */
@@ -229,6 +231,8 @@ const loadStream = 0x10ad;
 const memoryStream = 0x3e30;
 /** The `eventPrng` stream of writes called while a clean close runs. */
 const closeWriteStream = 0xc105;
+/** The `eventPrng` stream of whether a refused load's process gets its memory back and goes on. */
+const memoryBackStream = 0x3e31;
 /** The chance that a clean close meets a write, and the most I/O completions into it before. */
 const closeWriteChance = 0.5;
 const closeWriteIosMax = 16;
@@ -352,6 +356,7 @@ class Run {
     nodesLoaded: 0,
     evictions: 0,
     outOfMemory: 0,
+    memoryBack: 0,
     closeCrashes: 0,
     closeCrashesInside: 0,
     closeWrites: 0,
@@ -962,9 +967,11 @@ class Run {
   /**
    * A `MemoryLimitError` while the simulated process is out of memory. One
    * from a failed apply leaves the store refusing everything, as a poisoned
-   * one (no write may be accepted after it); one from a load fails that call
-   * alone. Either way the process restarts before the next write. One while
-   * memory is free is a violation.
+   * one (no write may be accepted after it): the process restarts before the
+   * next write. One from a load fails that call alone: on half of them the
+   * process restarts as well, on the other half its memory comes back and
+   * the same store goes on (later checkpoints and compactions then run on a
+   * trie a load could not finish). One while memory is free is a violation.
    */
   #outOfMemory(error: unknown): boolean {
     if (!(error instanceof MemoryLimitError)) return false;
@@ -973,7 +980,13 @@ class Run {
       this.oracle.violate("error", `MemoryLimitError with memory to spare: ${error.message}`, []);
     }
     if (error.applyFailed) this.poisoned = true;
-    this.#restartSoon = true;
+    const step = this.storage.scheduler.context ?? 0;
+    const goesOn = !error.applyFailed &&
+      eventPrng(this.#seed, memoryBackStream, (step >>> 0) + this.stats.outOfMemory).chance(0.5);
+    if (goesOn) {
+      this.stats.memoryBack++;
+      this.memory.release();
+    } else this.#restartSoon = true;
     return true;
   }
 
