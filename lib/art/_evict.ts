@@ -88,18 +88,29 @@ function freeSubtree(a: Arena, top: number): Evicted {
   return evicted;
 }
 
+/** What {@link evictableNodes} does with a node that could go: offer it. */
+export const evictTake = 0;
+/** ... look below it instead (something below it must stay). */
+export const evictDescend = 1;
+/** ... pass over it and everything below it. */
+export const evictSkip = 2;
+/** A caller's choice for one node that could go, by its path. */
+export type EvictChoice = (path: Uint8Array) => number;
+
 /**
  * Up to `limit` loaded nodes with image addresses of their own (so each can
  * be evicted with its subtree), in key order: the highest such node on each
- * path (not the root), not the ones below it. With `from`, subtrees wholly
- * below it are passed over (a clock hand: the walk goes on where the last
- * one stopped).
+ * path (not the root), not the ones below it, unless `choose` says to look
+ * below it ({@link evictDescend}) or pass it ({@link evictSkip}). With
+ * `from`, subtrees wholly below it are passed over (a clock hand: the walk
+ * goes on where the last one stopped).
  */
 export function evictableNodes(
   a: Arena,
   root: number,
   limit: number,
   from?: Uint8Array,
+  choose?: EvictChoice,
 ): { path: Uint8Array; address: number }[] {
   const found: { path: Uint8Array; address: number }[] = [];
   if (root === 0 || isStub(a, root)) return found;
@@ -112,8 +123,11 @@ export function evictableNodes(
     const node = nodes.pop()!;
     const path = paths.pop()!;
     const address = addressOf(a, node);
-    if (address !== noAddress && address !== inlineAddress) found.push({ path, address });
-    else pushLoadedChildren(a, node, path, nodes, paths, skip);
+    const choice = address === noAddress || address === inlineAddress
+      ? evictDescend
+      : choose?.(path) ?? evictTake;
+    if (choice === evictTake) found.push({ path, address });
+    else if (choice === evictDescend) pushLoadedChildren(a, node, path, nodes, paths, skip);
   }
   return found;
 }

@@ -29,7 +29,8 @@
  */
 
 import { assert } from "../_assert.ts";
-import { evictableNodes, type Evicted, evictNode } from "./_evict.ts";
+import { evictableNodes, type EvictChoice, type Evicted, evictNode } from "./_evict.ts";
+export { type EvictChoice, evictDescend, evictSkip, evictTake } from "./_evict.ts";
 import type { NodeView } from "./_image_walk.ts";
 import {
   buildSubtree,
@@ -390,9 +391,10 @@ export class Art extends ArtCore {
 
   /**
    * Up to `limit` nodes {@link Art.evict} can take, highest first on each
-   * path, in key order; with `from`, none whose keys all sort before it.
+   * path, in key order; with `from`, none whose keys all sort before it;
+   * with `choose`, the caller may send the walk below a node or past it.
    */
-  evictable(limit: number, from?: Uint8Array): StubRef[] {
-    return evictableNodes(this.tree.a, this.tree.root, limit, from);
+  evictable(limit: number, from?: Uint8Array, choose?: EvictChoice): StubRef[] {
+    return evictableNodes(this.tree.a, this.tree.root, limit, from, choose);
   }
 }

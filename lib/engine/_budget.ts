@@ -1,30 +1,44 @@
 /**
- * The memory budget (`memoryBudget`): after each checkpoint, while the
- * trie's live nodes take more than the budget, clean subtrees turn back
- * into stubs (`Art.evict`) and later reads load them again from the image.
+ * The memory budget (`memoryBudget`): while the trie's nodes take more than
+ * their share of the budget, clean subtrees turn back into stubs
+ * (`Art.evict`) and later reads load them again from the image.
  *
- * A subtree can go only when the image holds it unchanged (the checkpoint
- * that just ended wrote every changed path), no key of a write not yet
- * applied lies under it (`Groups.pendingIds`), and no operation pinned a
- * key under it (`_pins.ts`); and nothing goes while a record read is in
- * flight (see {@link Budget.enforce}). Which subtrees go: a clock hand walks the key
+ * What the budget covers: the trie's arena (its live nodes and the freed
+ * ones kept for reuse) and the image's slab cache, which gets a share of
+ * the budget ({@link cacheShare}, at least {@link cacheSlabsMin} slabs) and
+ * keeps no more.
+ *
+ * When: after each checkpoint (what it wrote became clean), and after
+ * record reads (reads grow the trie too): a load that takes the live nodes
+ * past the trie's share asks for a round, which runs in a microtask once no
+ * record read is in flight (see {@link Budget.enforce}).
+ *
+ * A subtree can go only when the image holds it unchanged (a checkpoint
+ * wrote every changed path), no key of a write not yet applied lies under
+ * it (`Groups.pendingIds`), no operation pinned a key under it or a subtree
+ * overlapping it (`_pins.ts`: whatever an operation loaded and will use
+ * after an await is pinned), no compaction is loading the trie, and no
+ * checkpoint failed past its capture (its nodes may name records no
+ * committed image holds). Which subtrees go: a clock hand walks the key
  * space and takes the next clean subtrees after where it stopped, so every
  * part of the trie goes in turn. It knows nothing of which keys are read
  * most (issue 17 asks for an access-aware policy).
  *
- * Once nodes went, a trie whose freed words exceed its live ones is
- * relocated into a smaller arena (`Art.relocate`): the memory goes back.
- * Writes that take the live nodes well past the budget start a checkpoint
- * early ({@link Budget.checkpointDue}), so that what they wrote can go.
+ * Once nodes went, an arena whose freed words exceed its live ones, or
+ * that holds more than {@link arenaSlack} budgets, is relocated into a
+ * smaller one (`Art.relocate`): the memory goes back. Writes that take the
+ * live nodes well past the budget start a checkpoint early
+ * ({@link Budget.checkpointDue}), so that what they wrote can go.
  *
  * @module
  */
 
-import type { Art } from "../art/art.ts";
+import { type Art, evictDescend, evictSkip, evictTake } from "../art/art.ts";
 import { MemoryLimitError } from "../errors.ts";
+import type { ImageFile } from "../image/image_file.ts";
 import type { Groups } from "./_groups.ts";
 import type { Loader } from "./_loader.ts";
-import { holdsUnder, type Pins } from "./_pins.ts";
+import { holdsUnder, insideSubtree, type Pins } from "./_pins.ts";
 
 /**
  * Live nodes past this many budgets start a checkpoint early (when automatic
@@ -32,8 +46,19 @@ import { holdsUnder, type Pins } from "./_pins.ts";
  * until a checkpoint writes them.
  */
 const budgetCheckpointFactor = 1.5;
-/** Evictions stop once the live nodes take this share of the budget. */
+/** Evictions stop once the live nodes take this share of the trie's part. */
 const budgetLowWater = 0.75;
+/** An arena (live and freed nodes) past this many trie parts is relocated after a round. */
+const arenaSlack = 1.25;
+/** The share of the budget the image's slab cache may keep (at least {@link cacheSlabsMin} slabs). */
+export const cacheShare = 1 / 8;
+/**
+ * Slabs the slab cache keeps whatever the budget (1 MiB of default slabs):
+ * with fewer, a subtree whose records straddle slabs reads a slab per record.
+ */
+export const cacheSlabsMin = 8;
+/** What a loaded record takes in the trie, about, for {@link Budget.prefetchNodes}. */
+const prefetchRecordBytes = 64;
 /** Clean subtrees the hand takes per walk of the trie. */
 const candidatesPerRound = 256;
 /** Walks of the trie one enforcement makes at most. */
@@ -47,33 +72,33 @@ export interface BudgetStats {
   evictedBytes: number;
 }
 
+/** What a {@link Budget} watches. */
+export interface BudgetParts {
+  trie: Art;
+  groups: Groups;
+  pins: Pins;
+  loader: Loader;
+  /** The image now (a compaction replaces it). */
+  image: () => ImageFile;
+  /** False once a checkpoint failed past its capture (the store is poisoned). */
+  imageTrusted: () => boolean;
+}
+
 /** Keeps one trie within a memory budget (see the module notes). */
 export class Budget {
   readonly #bytes: number | undefined;
-  readonly #trie: Art;
-  readonly #groups: Groups;
-  readonly #pins: Pins;
-  readonly #loader: Loader;
+  readonly #parts: BudgetParts;
+  /** Holds on evictions ({@link Budget.hold}). */
+  #holds = 1; // held until the open's replay is done (`start`)
+  /** Whether a round after loads is queued. */
+  #queued = false;
   /** Where the clock hand stopped: the next walk passes over the keys before it. */
   #hand: Uint8Array | undefined;
   readonly stats: BudgetStats = { evictions: 0, evictedBytes: 0 };
 
-  constructor(
-    bytes: number | undefined,
-    parts: { trie: Art; groups: Groups; pins: Pins; loader: Loader },
-  ) {
+  constructor(bytes: number | undefined, parts: BudgetParts) {
     this.#bytes = bytes;
-    this.#trie = parts.trie;
-    this.#groups = parts.groups;
-    this.#pins = parts.pins;
-    this.#loader = parts.loader;
-  }
-
-  /** Whether the live nodes are far enough past the budget to start a checkpoint early. */
-  get checkpointDue(): boolean {
-    const budget = this.#bytes;
-    return budget !== undefined &&
-      this.#trie.memory().liveBytes > budget * budgetCheckpointFactor;
+    this.#parts = parts;
   }
 
   /** The budget in bytes, or undefined for none. */
@@ -81,29 +106,112 @@ export class Budget {
     return this.#bytes;
   }
 
+  /** Whether the live nodes are far enough past the budget to start a checkpoint early. */
+  get checkpointDue(): boolean {
+    const part = this.#triePart();
+    return part !== undefined &&
+      this.#parts.trie.memory().liveBytes > part * budgetCheckpointFactor;
+  }
+
+  /** The trie's part of the budget: what the slab cache may not take. */
+  #triePart(): number | undefined {
+    const budget = this.#bytes;
+    if (budget === undefined) return undefined;
+    const image = this.#parts.image();
+    return Math.max(budget - image.cacheSlabsMax * image.geometry.slabBytes, budget / 2);
+  }
+
   /**
-   * Evicts clean subtrees until the live nodes are back under the budget (or
-   * none is left to take); called when a checkpoint ended, no snapshot live.
+   * How many records a list may load ahead below a stub it met: `wanted`,
+   * or under a budget as many as a quarter of the trie's part holds (at
+   * {@link prefetchRecordBytes} each), at least one.
+   */
+  prefetchNodes(wanted: number): number {
+    const part = this.#triePart();
+    if (part === undefined) return wanted;
+    return Math.max(1, Math.min(wanted, Math.floor(part / 4 / prefetchRecordBytes)));
+  }
+
+  /**
+   * Starts the budget once the open's replay is done (its loads and applies
+   * must not meet evictions): bounds the slab cache and evicts at once.
+   */
+  start(): void {
+    const budget = this.#bytes;
+    if (budget === undefined) return;
+    const image = this.#parts.image();
+    const slabs = Math.floor(budget * cacheShare / image.geometry.slabBytes);
+    image.cacheSlabsMax = Math.max(cacheSlabsMin, slabs);
+    this.#holds--;
+    this.enforce();
+  }
+
+  /** Stops evictions until the returned function is called (a compaction loads the whole trie). */
+  hold(): () => void {
+    this.#holds++;
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.#holds--;
+    };
+  }
+
+  /**
+   * After a record was installed (the loader calls it): when the live nodes
+   * passed the trie's part, queues a round of evictions in a microtask. It
+   * runs after the synchronous reader that loaded from cached slabs, and
+   * before awaited readers go on: those pinned what they will read.
+   */
+  afterLoad(): void {
+    const part = this.#triePart();
+    if (part === undefined || this.#queued) return;
+    if (this.#parts.trie.memory().liveBytes <= part) return;
+    this.#queued = true;
+    queueMicrotask(() => {
+      this.#queued = false;
+      this.enforce();
+    });
+  }
+
+  /**
+   * Evicts clean subtrees until the live nodes are back under the trie's
+   * part (or none is left to take); called when a checkpoint ended (no
+   * snapshot live) and after loads.
    */
   enforce(): void {
-    const budget = this.#bytes;
-    if (budget === undefined || this.#trie.memory().liveBytes <= budget) return;
+    const part = this.#triePart();
+    if (part === undefined || this.#parts.trie.memory().liveBytes <= part) return;
+    if (this.#holds > 0 || !this.#parts.imageTrusted()) return;
     // A read in flight installs by path and address: were its stub evicted and
     // its record's space reused for another record at the same address, it
-    // would install old content in the new stub. So none may be in flight.
-    if (this.#loader.busy) return;
+    // would install old content in the new stub. So none may be in flight
+    // (the loader asks again when the last one installed).
+    if (this.#parts.loader.busy) return;
     const pinned: string[] = [];
+    const { trie, groups, pins } = this.#parts;
     // A trie whose apply failed is read by no one again; long keys pinned: take nothing.
-    if (this.#groups.trieFailure !== undefined || !this.#groups.pendingIds(pinned)) return;
-    if (!this.#pins.ids(pinned)) return;
+    if (groups.trieFailure !== undefined || !groups.pendingIds(pinned)) return;
+    if (!pins.ids(pinned)) return;
     pinned.sort();
-    let live = this.#trie.memory().liveBytes;
-    for (
-      let round = 0, wrapped = false;
-      round < roundsMax && live > budget * budgetLowWater;
-      round++
-    ) {
-      const candidates = this.#trie.evictable(candidatesPerRound, this.#hand);
+    this.#evictDownTo(part * budgetLowWater, pinned, pins.subtreeIds());
+    const memory = trie.memory();
+    const arena = memory.liveBytes + memory.freeBytes;
+    // Without memory for the new arena, it keeps the old one (still exact).
+    if (memory.freeBytes > memory.liveBytes || arena > part * arenaSlack) trie.relocate();
+  }
+
+  /** The clock hand's walk: evicts until the live nodes take `target` bytes or fewer. */
+  #evictDownTo(target: number, pinned: readonly string[], subtrees: readonly string[]): void {
+    const trie = this.#parts.trie;
+    // A node with a pinned key or subtree below it stays, and the walk looks below it.
+    const choose = (path: Uint8Array): number => {
+      if (insideSubtree(subtrees, path)) return evictSkip;
+      return holdsUnder(pinned, path) || holdsUnder(subtrees, path) ? evictDescend : evictTake;
+    };
+    let live = trie.memory().liveBytes;
+    for (let round = 0, wrapped = false; round < roundsMax && live > target; round++) {
+      const candidates = trie.evictable(candidatesPerRound, this.#hand, choose);
       if (candidates.length === 0) {
         if (wrapped || this.#hand === undefined) break;
         this.#hand = undefined; // past the last key: around to the first
@@ -112,12 +220,11 @@ export class Budget {
       }
       for (const { path } of candidates) {
         this.#hand = afterSubtree(path);
-        if (holdsUnder(pinned, path)) continue;
         let evicted;
         try {
-          evicted = this.#trie.evict(path);
+          evicted = trie.evict(path);
         } catch (error) {
-          // No memory even for the stub: nothing changed, and the next checkpoint tries again.
+          // No memory even for the stub: nothing changed, and the next round tries again.
           if (error instanceof MemoryLimitError) return;
           throw error;
         }
@@ -125,11 +232,9 @@ export class Budget {
         this.stats.evictions++;
         this.stats.evictedBytes += evicted.words * 4;
         live -= evicted.words * 4;
-        if (live <= budget * budgetLowWater) break;
+        if (live <= target) return;
       }
     }
-    const memory = this.#trie.memory();
-    if (memory.freeBytes > memory.liveBytes) this.#trie.relocate();
   }
 }
 

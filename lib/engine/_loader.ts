@@ -33,6 +33,11 @@ export class Loader {
   readonly #image: () => ImageFile;
   readonly #loading = new Map<number, Promise<StubRef[]>>();
   readonly stats: LoaderStats = { nodesLoaded: 0 };
+  /**
+   * Called after each record installed, and when the last read in flight
+   * settled: the memory budget's turn (`_budget.ts`).
+   */
+  afterLoad: () => void = () => {};
 
   constructor(trie: Art, image: () => ImageFile) {
     this.#trie = trie;
@@ -48,7 +53,10 @@ export class Loader {
   load(stub: StubRef): Promise<StubRef[]> {
     let loading = this.#loading.get(stub.address);
     if (loading === undefined) {
-      loading = this.#read(stub).finally(() => this.#loading.delete(stub.address));
+      loading = this.#read(stub).finally(() => {
+        this.#loading.delete(stub.address);
+        if (this.#loading.size === 0) this.afterLoad();
+      });
       this.#loading.set(stub.address, loading);
     }
     return loading;
@@ -58,6 +66,7 @@ export class Loader {
     const node = checkedNode(await this.#image().load(stub.address), stub.address);
     const below = this.#trie.install(stub.path, stub.address, node);
     if (below !== null) this.stats.nodesLoaded++;
+    this.afterLoad();
     return below ?? [];
   }
 
@@ -86,6 +95,7 @@ export class Loader {
     const node = this.#image().readCached(address);
     if (node === undefined) return undefined;
     this.stats.nodesLoaded++;
+    this.afterLoad(); // runs later: the caller installs the record first
     return checkedNode(node, address);
   };
 

@@ -6,7 +6,9 @@
  *
  * Who pins: a write from when it is queued for its paths' loads until it is
  * appended (its keys are in a group's overlay from then on); a `get` or a
- * `getMany` while it waits for loads and reads. Without pins an eviction
+ * `getMany` while it waits for loads and reads; a list or a scan pins the
+ * whole subtree it loads (a path, {@link Pins.pinSubtree}) until it has read
+ * it again. Without pins an eviction
  * that runs between a load and its use (a checkpoint ending in between)
  * would leave the use facing a stub: a read would load again, an apply of a
  * durable group could not.
@@ -24,6 +26,8 @@ import { keyId } from "./_overlay.ts";
 /** The keys pinned now, each with how many operations pin it. */
 export class Pins {
   readonly #counts = new Map<string, number>();
+  /** Subtrees pinned whole (by their paths' ids), each with how many pin it. */
+  readonly #subtrees = new Map<string, number>();
   /** Pins of keys too long for an id: while any holds, nothing is evicted. */
   #long = 0;
 
@@ -39,6 +43,26 @@ export class Pins {
       if (!pinned) return;
       pinned = false;
       for (const id of ids) this.#unpin(id);
+    };
+  }
+
+  /**
+   * Pins every node on `path` and below it (a list's load: it reads the
+   * subtree once loaded); returns what unpins it (calling it more than once
+   * does nothing).
+   */
+  pinSubtree(path: Uint8Array): () => void {
+    const id = keyId(path);
+    if (id === undefined) return this.pin([path]); // too long for an id: pins everything
+    this.#subtrees.set(id, (this.#subtrees.get(id) ?? 0) + 1);
+    let pinned = true;
+    return () => {
+      if (!pinned) return;
+      pinned = false;
+      const count = this.#subtrees.get(id);
+      assert(count !== undefined && count > 0, "a subtree unpinned as often as pinned");
+      if (count === 1) this.#subtrees.delete(id);
+      else this.#subtrees.set(id, count - 1);
     };
   }
 
@@ -59,17 +83,44 @@ export class Pins {
     for (const id of this.#counts.keys()) into.push(id);
     return this.#long === 0;
   }
+
+  /** The ids of the subtrees pinned whole, sorted. */
+  subtreeIds(): string[] {
+    return [...this.#subtrees.keys()].sort();
+  }
+}
+
+/** Whether `path` lies in one of the pinned subtrees (`sorted` ids), or is one. */
+export function insideSubtree(sorted: readonly string[], path: Uint8Array): boolean {
+  if (sorted.length === 0) return false;
+  const id = bytesToString(path, 0, path.length);
+  for (let length = 0; length <= id.length; length++) {
+    if (holdsExactly(sorted, id.slice(0, length))) return true;
+  }
+  return false;
+}
+
+/** Whether `sorted` (ids in code unit order) holds `id`. */
+function holdsExactly(sorted: readonly string[], id: string): boolean {
+  const at = lowerBound(sorted, id);
+  return at < sorted.length && sorted[at] === id;
+}
+
+/** The index of the first id in `sorted` at or after `id`. */
+function lowerBound(sorted: readonly string[], id: string): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (sorted[middle] < id) low = middle + 1;
+    else high = middle;
+  }
+  return low;
 }
 
 /** Whether `sorted` (ids in code unit order) holds one that starts with the bytes of `path`. */
 export function holdsUnder(sorted: readonly string[], path: Uint8Array): boolean {
   const prefix = bytesToString(path, 0, path.length);
-  let low = 0;
-  let high = sorted.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if (sorted[middle] < prefix) low = middle + 1;
-    else high = middle;
-  }
-  return low < sorted.length && sorted[low].startsWith(prefix);
+  const at = lowerBound(sorted, prefix);
+  return at < sorted.length && sorted[at].startsWith(prefix);
 }

@@ -122,6 +122,8 @@ export interface CheckpointDeps {
   appliedLsn: () => number;
   /** Called when a checkpoint committed, its snapshot released (the memory budget's turn). */
   afterCheckpoint?: () => void;
+  /** Stops evictions until the returned function is called (a compaction needs every node). */
+  holdEvictions?: () => () => void;
 }
 
 /** Runs checkpoints of one store, one at a time. */
@@ -241,20 +243,11 @@ export class Checkpointer {
 
   async #checkpoint(forceCompact: boolean, background: boolean): Promise<CheckpointResult> {
     this.#checkHealthy();
-    const { trie, wal, loader, clock, epochs } = this.#deps;
+    const { trie, wal, clock, epochs } = this.#deps;
     const compacted = forceCompact || this.compactionDue();
     // A store whose trie failed applying writes throws here, before any work.
     this.#deps.appliedLsn();
-    if (compacted) await loader.loadAll();
-    // A compaction writes a new file, so the old one keeps no dead space.
-    let fresh: ImageFile | undefined;
-    try {
-      if (compacted) {
-        fresh = await ImageFile.createCompacting(this.#deps.storage, this.#deps.geometry);
-      }
-    } catch (error) {
-      throw this.#poisonWith(error); // as any failed checkpoint I/O: reopen to go on
-    }
+    const { fresh, hold } = compacted ? await this.#prepareCompaction() : {};
     // The capture: one synchronous step from here, so the image is the state at `coverage`.
     let coverage: number;
     try {
@@ -262,6 +255,7 @@ export class Checkpointer {
       wal.checkWritable();
       coverage = this.#deps.appliedLsn(); // applies a waiting group: the trie may fail now
     } catch (error) {
+      hold?.();
       await fresh?.close();
       throw error;
     }
@@ -271,6 +265,7 @@ export class Checkpointer {
     const frees = compacted ? [] : this.#dropped;
     this.#dropped = [];
     const snapshot = trie.capture({ rewriteAll: compacted });
+    hold?.(); // the snapshot keeps evictions off until it is released
     const epoch = epochs.beginCheckpoint(started);
     try {
       const written = await this.#write(
@@ -311,6 +306,28 @@ export class Checkpointer {
   }
 
   /**
+   * A compaction's start: the whole trie loaded (it rewrites every node) and
+   * its new file made (so the old one keeps no dead space). Evictions are
+   * held from the loads until the capture; the caller releases them.
+   */
+  async #prepareCompaction(): Promise<{ fresh: ImageFile; hold: (() => void) | undefined }> {
+    const hold = this.#deps.holdEvictions?.();
+    try {
+      await this.#deps.loader.loadAll();
+    } catch (error) {
+      hold?.();
+      throw error;
+    }
+    try {
+      const fresh = await ImageFile.createCompacting(this.#deps.storage, this.#deps.geometry);
+      return { fresh, hold };
+    } catch (error) {
+      hold?.();
+      throw this.#poisonWith(error); // as any failed checkpoint I/O: reopen to go on
+    }
+  }
+
+  /**
    * Commits a compaction's file and renames it over the image: the rename,
    * once the directory fsync returns, is the commit point. Before it, a
    * crash leaves the old image (and the WAL it needs: nothing was reclaimed).
@@ -323,6 +340,7 @@ export class Checkpointer {
     const header = await fresh.commitWhole(fields, (old.header?.generation ?? 0) + 1);
     const storage = this.#deps.storage;
     await storage.rename(compactingFileName, imageFileName);
+    fresh.cacheSlabsMax = old.cacheSlabsMax; // a memory budget's bound holds on
     this.#deps.image = fresh;
     await this.#deps.wal.syncDir(); // a failure poisons the log too (D7)
     await old.close();

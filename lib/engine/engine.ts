@@ -88,6 +88,11 @@ export interface MemoryStats extends TrieMemory {
   evictions: number;
   /** Bytes of nodes those evictions freed. */
   evictedBytes: number;
+  /**
+   * Bytes of image slabs cached for loads. The budget counts them: it lets
+   * the cache keep an eighth of it (at least one slab), the trie the rest.
+   */
+  cacheBytes: number;
 }
 
 /** What `Store.stats` reports. */
@@ -229,7 +234,10 @@ export class Engine {
       groups,
       pins: this.#pins,
       loader: this.#loader,
+      image: () => this.#deps.image,
+      imageTrusted: () => this.#checkpointer.poison === undefined,
     });
+    this.#loader.afterLoad = () => this.#budget.afterLoad();
     this.#deps = {
       trie: parts.trie,
       image: parts.image,
@@ -244,6 +252,7 @@ export class Engine {
         return groups.appliedLsn;
       },
       afterCheckpoint: () => this.#budget.enforce(),
+      holdEvictions: () => this.#budget.hold(),
     };
     this.#checkpointer = new Checkpointer(this.#deps);
     if (this.#durability === "strict") {
@@ -272,7 +281,9 @@ export class Engine {
     try {
       const header = image.header;
       const coverage = header?.coverageLsn ?? 0;
-      const { trie, loaded, whole } = await openTrie(image, config.load);
+      // Under a budget, "auto" opens lazily: the trie loads only what reads need.
+      const lazy = config.memoryBudget !== undefined && config.load === "auto";
+      const { trie, loaded, whole } = await openTrie(image, lazy ? "lazy" : config.load);
       const replay: ReplayRecord[] = [];
       const { wal, scan, movedTo } = await Wal.open(storage, {
         afterLsn: coverage,
@@ -299,6 +310,7 @@ export class Engine {
         "the next LSN follows everything recovered",
       );
       recovery.openMs = config.clock.now() - started;
+      engine.#budget.start(); // replayed: evictions may begin
       return engine;
     } catch (error) {
       await image.close();
@@ -578,14 +590,46 @@ export class Engine {
     return this.#trie.visitRange({ start, end, reverse }, limit, visit);
   }
 
-  /** Loads what a list's walk met, and some records below it, from cached slabs; false if that needs a read. */
-  loadListCached(stub: StubRef): boolean {
-    return this.#loader.loadSubtreeCached(stub, listPrefetchNodes);
+  /**
+   * Loads what a list's walk met, and some records below it, from cached
+   * slabs; returns what unpins that subtree (see {@link Engine.loadList}),
+   * or undefined if it needs a read. A scan loads from cached slabs without
+   * a pause, so the memory budget's round runs here, not in a microtask.
+   */
+  loadListCached(stub: StubRef): (() => void) | undefined {
+    const unpin = this.#pins.pinSubtree(stub.path);
+    let loaded = false;
+    try {
+      this.#budget.enforce();
+      loaded = this.#loader.loadSubtreeCached(stub, this.#budget.prefetchNodes(listPrefetchNodes));
+    } finally {
+      if (!loaded) unpin();
+    }
+    return loaded ? this.#unpinList(unpin) : undefined;
   }
 
-  /** Loads what a list's walk met, and some records below it. */
-  loadList(stub: StubRef): Promise<void> {
-    return this.#loader.loadSubtree(stub, listPrefetchNodes);
+  /** What unpins a list's subtree, and lets the budget take what it held. */
+  #unpinList(unpin: () => void): () => void {
+    return () => {
+      unpin();
+      this.#budget.afterLoad();
+    };
+  }
+
+  /**
+   * Loads what a list's walk met, and some records below it; resolves to
+   * what unpins that subtree, which the list calls once it read it again
+   * (until then no eviction takes it).
+   */
+  async loadList(stub: StubRef): Promise<() => void> {
+    const unpin = this.#pins.pinSubtree(stub.path);
+    try {
+      await this.#loader.loadSubtree(stub, this.#budget.prefetchNodes(listPrefetchNodes));
+    } catch (error) {
+      unpin();
+      throw error;
+    }
+    return this.#unpinList(unpin);
   }
 
   /** Runs a checkpoint after any running one (`compact`: rewrite the whole image). */
@@ -637,6 +681,7 @@ export class Engine {
         ...this.#trie.memory(),
         budget: this.#budget.bytes ?? null,
         ...this.#budget.stats,
+        cacheBytes: image.cacheBytes,
       },
     };
   }

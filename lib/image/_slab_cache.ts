@@ -46,6 +46,10 @@ export class SlabCache {
   readonly #slabs = new Map<number, Uint8Array>();
   /** Where {@link SlabCache.#cachedSlab} found a record (reused: no allocation per read). */
   readonly #found = { slab: 0, start: 0, end: 0 };
+  /** Slabs kept at most (see {@link SlabCache.slabsMax}). */
+  #slabsMax = slabCacheSlabsMax;
+  /** Bytes of the slabs cached now. */
+  #bytes = 0;
   /** Slab reads in flight, by index. */
   readonly #reads = new Map<number, Promise<Uint8Array | undefined>>();
   /** Per slab: bumped on every write into it, so a read that raced a write is not cached. */
@@ -57,6 +61,40 @@ export class SlabCache {
     this.#table = table;
   }
 
+  /** Slabs the cache keeps at most: {@link slabCacheSlabsMax} unless a memory budget lowered it. */
+  get slabsMax(): number {
+    return this.#slabsMax;
+  }
+
+  /** Lowers (or raises, up to {@link slabCacheSlabsMax}) the slabs kept; drops the oldest past it. */
+  set slabsMax(slabs: number) {
+    assert(Number.isSafeInteger(slabs) && slabs >= 1, "a slab cache keeps at least one slab");
+    this.#slabsMax = Math.min(slabs, slabCacheSlabsMax);
+    this.#trim();
+  }
+
+  /** Bytes of the slabs cached now (a memory budget counts them). */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Drops slab `slab`'s cached copy, if any. */
+  #drop(slab: number): void {
+    const cached = this.#slabs.get(slab);
+    if (cached === undefined) return;
+    this.#bytes -= cached.length;
+    this.#slabs.delete(slab);
+  }
+
+  /** Drops the least recently used slabs past {@link SlabCache.slabsMax}. */
+  #trim(): void {
+    for (const oldest of this.#slabs.keys()) {
+      if (this.#slabs.size <= this.#slabsMax) break;
+      this.#drop(oldest);
+    }
+    assert(this.#slabs.size <= this.#slabsMax, "the slab cache is bounded");
+  }
+
   /**
    * Drops the cached copies of the slabs `[offset, offset + bytes)` touches,
    * and keeps a read of them in flight from being cached: call it for every
@@ -66,7 +104,7 @@ export class SlabCache {
     const slabBytes = this.#table.slabBytes;
     const last = Math.floor((offset + bytes - 1) / slabBytes);
     for (let slab = Math.floor(offset / slabBytes); slab <= last; slab++) {
-      this.#slabs.delete(slab);
+      this.#drop(slab);
       this.#versions.set(slab, (this.#versions.get(slab) ?? 0) + 1);
     }
   }
@@ -119,7 +157,7 @@ export class SlabCache {
     const { slab, start, end } = this.#found;
     const decoded = decodeNodeRecord(cached.subarray(start, end));
     if (typeof decoded === "string") {
-      this.#slabs.delete(slab); // perhaps a flipped bit in the read: read again
+      this.#drop(slab); // perhaps a flipped bit in the read: read again
       return undefined;
     }
     // Least recently used first: move the slab to the end.
@@ -140,7 +178,7 @@ export class SlabCache {
     if (cached === undefined) return undefined;
     const { slab, start, end } = this.#found;
     if (decodeRecordFields(cached, start, end, out) === undefined) return cached;
-    this.#slabs.delete(slab); // perhaps a flipped bit in the read: read again
+    this.#drop(slab); // perhaps a flipped bit in the read: read again
     return undefined;
   }
 
@@ -165,7 +203,7 @@ export class SlabCache {
 
   /** Whether every slab holding live records fits the cache (a whole load's bound). */
   get liveFits(): boolean {
-    return this.#table.liveSlabs().length <= slabCacheSlabsMax;
+    return this.#table.liveSlabs().length <= this.#slabsMax;
   }
 
   /**
@@ -176,18 +214,19 @@ export class SlabCache {
    */
   async cacheAll(): Promise<boolean> {
     const slabs = this.#table.liveSlabs().filter((slab) => !this.#slabs.has(slab));
-    if (slabs.length + this.#slabs.size > slabCacheSlabsMax) return false;
+    if (slabs.length + this.#slabs.size > this.#slabsMax) return false;
     for (let first = 0; first < slabs.length; first += slabReadsAtOnce) {
       const wave = slabs.slice(first, first + slabReadsAtOnce);
       await Promise.all(wave.map((slab) => this.#readSlab(slab)));
     }
-    assert(this.#slabs.size <= slabCacheSlabsMax, "the slab cache is bounded");
+    assert(this.#slabs.size <= this.#slabsMax, "the slab cache is bounded");
     return true;
   }
 
   /** Forgets every cached slab: once the trie is loaded whole, no load needs them. */
   clear(): void {
     this.#slabs.clear();
+    this.#bytes = 0;
   }
 
   /**
@@ -215,12 +254,10 @@ export class SlabCache {
       const end = Math.min(this.#table.filledBytes(slab), slabBytes);
       reading = this.#file.read(slab * slabBytes, end).then((bytes) => {
         if ((this.#versions.get(slab) ?? 0) !== version) return undefined;
+        this.#drop(slab); // a concurrent read of it may have cached it already
         this.#slabs.set(slab, bytes);
-        for (const oldest of this.#slabs.keys()) {
-          if (this.#slabs.size <= slabCacheSlabsMax) break;
-          this.#slabs.delete(oldest);
-        }
-        assert(this.#slabs.size <= slabCacheSlabsMax, "the slab cache is bounded");
+        this.#bytes += bytes.length;
+        this.#trim();
         return bytes;
       }, () => undefined).finally(() => this.#reads.delete(slab));
       this.#reads.set(slab, reading);

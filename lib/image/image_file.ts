@@ -397,6 +397,23 @@ export class ImageFile {
     return this.#cache.cachedFields(ref, out);
   }
 
+  /**
+   * Slabs the slab cache keeps at most (`slabCacheSlabsMax` unless lowered:
+   * a memory budget counts the cache); setting it drops the oldest past it.
+   */
+  get cacheSlabsMax(): number {
+    return this.#cache.slabsMax;
+  }
+
+  set cacheSlabsMax(slabs: number) {
+    this.#cache.slabsMax = slabs;
+  }
+
+  /** Bytes of the slabs cached now. */
+  get cacheBytes(): number {
+    return this.#cache.bytes;
+  }
+
   /** Whether every slab holding live records fits the slab cache (a whole load's bound). */
   get liveFitsSlabCache(): boolean {
     return this.#cache.liveFits;

@@ -15,6 +15,7 @@
  */
 
 import { assert, unreachable } from "../_assert.ts";
+import { keyBytesMax } from "../limits.ts";
 import { type CollectedEntry, NodeNotLoaded } from "../art/art.ts";
 
 /** What the iterator reads from: the store's trie and loader. */
@@ -29,16 +30,29 @@ export interface ListSource {
     limit: number,
     into: CollectedEntry[],
   ): number;
-  /** Loads what a walk met from cached image slabs, at once; false if that needs a read. */
-  loadCached(unloaded: NodeNotLoaded): boolean;
-  /** Loads what a walk met (and some of what lies after it). */
-  load(unloaded: NodeNotLoaded): Promise<void>;
+  /**
+   * Loads what a walk met from cached slabs; returns what releases it to
+   * eviction (called once the walk read it again), or undefined if that
+   * needs a read.
+   */
+  loadCached(unloaded: NodeNotLoaded): (() => void) | undefined;
+  /**
+   * Loads what a walk met (and some of what lies after it); resolves to
+   * what releases it to eviction, called once the walk read it again.
+   */
+  load(unloaded: NodeNotLoaded): Promise<() => void>;
 }
 
 /** Entries read per batch: bounds the work done without yielding to the event loop. */
 export const listBatchSize = 256;
-/** Subtree loads one list makes at most (each loads at least one node: far above any trie). */
-const listLoadsMax = 1 << 30;
+/**
+ * Subtree loads one batch needs at most. What a batch loads stays until it
+ * is read (`#held`), and each load installs the stub the walk met, so each
+ * node its walk passes loads once: the nodes on the path to where it starts
+ * (a key's depth) and those holding its entries (a node with one child
+ * holds an entry: fewer than two per entry).
+ */
+const listBatchLoadsMax = 2 * listBatchSize + keyBytesMax + 4;
 
 const done: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
 
@@ -58,7 +72,14 @@ export class EntryIterator implements AsyncIterableIterator<CollectedEntry> {
   #finished = false;
   /** A load under way: later `next()` calls wait for it (settled either way). */
   #waiting: Promise<void> | undefined;
+  /** Loads since the last batch was read. */
   #loads = 0;
+  /**
+   * What releases the subtrees loaded for the batch being read: none may be
+   * evicted until the batch is read whole (a batch's walk can span several
+   * subtrees that a memory budget does not hold at once).
+   */
+  #held: (() => void)[] = [];
 
   constructor(
     source: ListSource,
@@ -84,7 +105,7 @@ export class EntryIterator implements AsyncIterableIterator<CollectedEntry> {
     if (this.#waiting !== undefined) return this.#waiting.then(() => this.next());
     // Each pass hands out an entry, ends, reads a batch, or installs at least
     // one node from a cached slab (bounded by the loads' bound).
-    for (let pass = 0; pass <= listLoadsMax + 2; pass++) {
+    for (let pass = 0; pass <= listBatchLoadsMax + 2; pass++) {
       if (this.#at < this.#batch.length) {
         return Promise.resolve({ value: this.#batch[this.#at++], done: false });
       }
@@ -109,6 +130,7 @@ export class EntryIterator implements AsyncIterableIterator<CollectedEntry> {
   }
 
   #finish(): Promise<IteratorReturnResult<undefined>> {
+    this.#release();
     this.#finished = true;
     this.#batch = [];
     this.#at = 0;
@@ -126,6 +148,8 @@ export class EntryIterator implements AsyncIterableIterator<CollectedEntry> {
       if (!(error instanceof NodeNotLoaded)) throw error;
       return error;
     }
+    this.#release();
+    this.#loads = 0;
     this.#batch = batch;
     this.#at = 0;
     this.#remaining -= batch.length;
@@ -141,14 +165,23 @@ export class EntryIterator implements AsyncIterableIterator<CollectedEntry> {
     return undefined;
   }
 
+  /** Lets the subtrees loaded for the batch just read go (see {@link EntryIterator.#held}). */
+  #release(): void {
+    for (const release of this.#held.splice(0)) release();
+  }
+
   /** Loads what the walk met from cached slabs; false if a read is needed. */
   #loadCached(unloaded: NodeNotLoaded): boolean {
-    assert(++this.#loads <= listLoadsMax, "a list's loads are bounded");
+    assert(++this.#loads <= listBatchLoadsMax, "a batch's loads are bounded: they stay loaded");
+    let release;
     try {
-      return this.#source.loadCached(unloaded);
+      release = this.#source.loadCached(unloaded);
     } catch {
       return false; // a record that fails its checks: the read path reports it
     }
+    if (release === undefined) return false;
+    this.#held.push(release);
+    return true;
   }
 
   /**
@@ -159,7 +192,7 @@ export class EntryIterator implements AsyncIterableIterator<CollectedEntry> {
   #loadThenNext(unloaded: NodeNotLoaded): Promise<IteratorResult<CollectedEntry>> {
     // Each batch is read in one synchronous walk, so it is one state:
     // load what the walk met and read the batch again.
-    assert(++this.#loads <= listLoadsMax, "a list's loads are bounded");
+    assert(++this.#loads <= listBatchLoadsMax, "a batch's loads are bounded: they stay loaded");
     const loading = this.#source.load(unloaded);
     const settled = loading.then(
       () => void (this.#waiting = undefined),
@@ -169,7 +202,10 @@ export class EntryIterator implements AsyncIterableIterator<CollectedEntry> {
       },
     );
     this.#waiting = settled;
-    return loading.then(() => this.next());
+    return loading.then((release) => {
+      this.#held.push(release);
+      return this.next();
+    });
   }
 }
 

@@ -15,6 +15,7 @@
  */
 
 import { assert } from "../_assert.ts";
+import { keyBytesMax } from "../limits.ts";
 import { type EntryVisitor, NodeNotLoaded, TrieChangedDuringVisit } from "../art/art.ts";
 
 /** What a scan reads from: the engine's trie and loader. */
@@ -29,16 +30,28 @@ export interface ScanSource {
     limit: number,
     visit: EntryVisitor,
   ): number;
-  /** Loads what a walk met from cached image slabs, at once; false if that needs a read. */
-  loadCached(unloaded: NodeNotLoaded): boolean;
-  /** Loads what a walk met (and some of what lies after it). */
-  load(unloaded: NodeNotLoaded): Promise<void>;
+  /**
+   * Loads what a walk met from cached slabs; returns what releases it to
+   * eviction (called once the walk read it again), or undefined if that
+   * needs a read.
+   */
+  loadCached(unloaded: NodeNotLoaded): (() => void) | undefined;
+  /**
+   * Loads what a walk met (and some of what lies after it); resolves to
+   * what releases it to eviction, called once the walk read it again.
+   */
+  load(unloaded: NodeNotLoaded): Promise<() => void>;
 }
 
 /** Entries one pass visits at most, between two checks that the store is still open. */
 export const scanPassEntriesMax = 1 << 16;
-/** Loads one scan makes at most (each loads at least one node: far above any trie). */
-const scanLoadsMax = 1 << 30;
+/**
+ * Loads a scan makes at most between two passes that visit an entry. What
+ * they load stays until one does (`held`), and each load installs the stub
+ * the walk met, so each node on the walk loads once: the path to where the
+ * scan goes on and the path from there to the next entry, a key's depth each.
+ */
+const scanStallLoadsMax = 2 * (keyBytesMax + 2);
 
 /** The last key a scan visited, copied into a buffer it reuses. */
 class LastKey {
@@ -74,6 +87,28 @@ export async function scanEntries(
   limit: number,
   visit: EntryVisitor,
 ): Promise<number> {
+  /**
+   * What releases the subtrees loaded since the last pass that visited an
+   * entry: none may go before one does (the seek to where the scan goes on
+   * and the next entries may lie in different subtrees that a memory budget
+   * does not hold at once).
+   */
+  const held: (() => void)[] = [];
+  try {
+    return await scanPasses(source, range, limit, visit, held);
+  } finally {
+    for (const release of held) release();
+  }
+}
+
+/** The passes of {@link scanEntries}; `held` gets what releases each subtree loaded. */
+async function scanPasses(
+  source: ScanSource,
+  range: { start: Uint8Array; end: Uint8Array | undefined; reverse: boolean },
+  limit: number,
+  visit: EntryVisitor,
+  held: (() => void)[],
+): Promise<number> {
   let { start, end } = range;
   const last = new LastKey();
   let visited = 0;
@@ -84,6 +119,7 @@ export async function scanEntries(
     if (visit(key, value) === false) stopped = true;
     return !stopped;
   };
+  // Bounded: every pass visits an entry, ends, or loads (scanStallLoadsMax in a row at most).
   for (let loads = 0;;) {
     source.checkOpen();
     const before = visited;
@@ -97,6 +133,10 @@ export async function scanEntries(
       else if (error instanceof NodeNotLoaded) unloaded = error;
       else throw error;
     }
+    if (visited > before) {
+      for (const release of held.splice(0)) release();
+      loads = 0;
+    }
     assert(visited <= limit, "scanned past the limit");
     assert(!changed || visited > before, "a write from a visit ends a pass after that visit");
     if (stopped || visited === limit) return visited;
@@ -106,8 +146,11 @@ export async function scanEntries(
       else start = last.successor();
     }
     if (unloaded !== undefined) {
-      assert(++loads <= scanLoadsMax, "a scan's loads are bounded");
-      if (!source.loadCached(unloaded)) await source.load(unloaded);
+      assert(
+        ++loads <= scanStallLoadsMax,
+        "a scan's loads between visits are bounded: they stay loaded",
+      );
+      held.push(source.loadCached(unloaded) ?? await source.load(unloaded));
     }
   }
 }
