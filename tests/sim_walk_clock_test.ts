@@ -154,6 +154,7 @@ Deno.test("simulator: with walk pauses, a seed replays to the same trace hash, a
   const again = await runSimulation(options);
   assert.equal(again.traceHash, first.traceHash);
   assert.ok(first.stats.walkPauses > 0, `walk pauses: ${first.stats.walkPauses}`);
+  assert.ok(first.stats.writesInWalks > 0, `writes in walks: ${first.stats.writesInWalks}`);
   const without = await runSimulation({ ...options, walkPauses: false });
   assert.equal(without.stats.walkPauses, 0);
   assert.notEqual(without.traceHash, first.traceHash);
