@@ -45,6 +45,7 @@ interface CliOptions {
   sector: 512 | 4096;
   memoryPressure: number;
   memoryBudget?: number;
+  walkPauses?: boolean;
   trace?: string;
   replay?: string;
   shrink: boolean;
@@ -80,6 +81,11 @@ const optionHelp: readonly (readonly [string, string, string])[] = [
     "none",
     "the store's memoryBudget (a few KiB: evictions at every checkpoint)",
   ],
+  [
+    "--walk-pauses on|off",
+    "drawn",
+    "a checkpoint's node walk pauses between steps while writes run (drawn: half the seeds)",
+  ],
   ["--trace FILE", "none", "write the run (shrunk, with --shrink) as a JSON trace"],
   ["--replay FILE", "none", "re-run a trace written by --trace"],
   ["--shrink", "off", "on a failure, shrink the run before reporting it"],
@@ -94,7 +100,7 @@ const optionHelp: readonly (readonly [string, string, string])[] = [
 
 const usage = "usage: deno task sim [--seed N | --seeds A..B] [--ops N] [--clients N] " +
   "[--profile none|realistic|hostile|mixed] [--durability strict|relaxed|mixed] [--sector 512|4096]" +
-  " [--memory-pressure P] [--memory-budget BYTES] [--trace FILE] [--replay FILE] [--shrink] [--seconds N] [--workload store|ngram] [--help]";
+  " [--memory-pressure P] [--memory-budget BYTES] [--walk-pauses on|off] [--trace FILE] [--replay FILE] [--shrink] [--seconds N] [--workload store|ngram] [--help]";
 
 /** The `--help` text: the usage line, then every option with its default. */
 export function helpText(): string {
@@ -188,6 +194,12 @@ function parseArgs(argv: string[]): CliOptions {
       options.memoryPressure = chance;
     } else if (arg === "--memory-budget") {
       options.memoryBudget = integer("--memory-budget", value(), 4096, 2 ** 40);
+    } else if (arg === "--walk-pauses") {
+      const text = value();
+      if (text !== "on" && text !== "off") {
+        throw new RangeError(`--walk-pauses must be on or off, got "${text}"`);
+      }
+      options.walkPauses = text === "on";
     } else if (arg === "--trace") options.trace = value();
     else if (arg === "--replay") options.replay = value();
     else if (arg === "--shrink") options.shrink = true;
@@ -217,6 +229,7 @@ function runOptions(cli: CliOptions, seed: number): RunOptions {
     sectorBytes: cli.sector,
     memoryPressure: cli.memoryPressure,
     memoryBudget: cli.memoryBudget,
+    walkPauses: cli.walkPauses,
   };
 }
 
@@ -224,7 +237,8 @@ function replayCommand(options: RunOptions, cli: CliOptions): string {
   return `deno task sim --seed ${options.seed} --ops ${cli.ops} --clients ${cli.clients} ` +
     `--profile ${cli.profile} --durability ${cli.durability} --sector ${cli.sector}` +
     (cli.memoryPressure > 0 ? ` --memory-pressure ${cli.memoryPressure}` : "") +
-    (cli.memoryBudget !== undefined ? ` --memory-budget ${cli.memoryBudget}` : "");
+    (cli.memoryBudget !== undefined ? ` --memory-budget ${cli.memoryBudget}` : "") +
+    (cli.walkPauses !== undefined ? ` --walk-pauses ${cli.walkPauses ? "on" : "off"}` : "");
 }
 
 function printFailure(result: RunResult, options: RunOptions, cli: CliOptions): void {
@@ -361,6 +375,10 @@ function printSummary(totals: Totals, ms: number, range: string | undefined): vo
       `(${sum("eagerOpens")} recoveries loaded the whole image at open); ` +
       `subtrees the memory budget evicted: ${sum("evictions")}; ` +
       `writes queued for a load: ${sum("queuedWrites")}; verify() passes: ${sum("verifies")}`,
+  );
+  console.log(
+    `checkpoint walks paused: ${sum("walkPauses")} times; writes acknowledged while one was ` +
+      `paused: ${sum("writesInWalks")}`,
   );
   console.log(
     `closes the power cut short: ${sum("closeCrashes")} (${sum("closeCrashesInside")} inside the ` +

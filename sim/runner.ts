@@ -30,6 +30,7 @@ import {
   writeCounters,
 } from "../lib/store/store.ts";
 import { parseSegmentName } from "../lib/wal/segment.ts";
+import type { Clock } from "../lib/storage/block_storage.ts";
 import { listBatchSize, quarantineProblem } from "../lib/store/internals.ts";
 import { Excuses } from "./excuses.ts";
 import { addChurn, drawImageWorkload, imageGeometryFor } from "./churn.ts";
@@ -45,6 +46,7 @@ import { type ExcusedLoss, Oracle, type State, type Verdict, type Violation } fr
 import { eventPrng, hash32, hashString } from "./prng.ts";
 import { drawCheckpointOptions } from "./profiles.ts";
 import { SimBlockStorage } from "./storage.ts";
+import { WalkClock } from "./clock.ts";
 import { WalMap } from "./wal_map.ts";
 import {
   distinctDelta,
@@ -103,6 +105,12 @@ export interface RunOptions {
    * that draw small slabs; see `addChurn` and `ImageGuardOptions`).
    */
   churn?: boolean;
+  /**
+   * Whether the engine's long work yields to the simulator: its clock is a
+   * `WalkClock`, so a checkpoint's node walk pauses between steps while
+   * writes, loads and evictions run (default: drawn, on half the seeds).
+   */
+  walkPauses?: boolean;
 }
 
 /** Counters of one run. */
@@ -145,6 +153,10 @@ export interface RunStats {
   nodesLoaded: number;
   /** Subtrees the memory budget evicted, by those stores (see {@link RunOptions.memoryBudget}). */
   evictions: number;
+  /** Pauses of the engine's long work (see {@link RunOptions.walkPauses}). */
+  walkPauses: number;
+  /** Writes acknowledged while such a pause waited: the walk went on beside them. */
+  writesInWalks: number;
   /** Calls that failed with `MemoryLimitError` (see {@link RunOptions.memoryPressure}). */
   outOfMemory: number;
   /** Of those, refused loads after which the process got its memory back and went on. */
@@ -229,6 +241,14 @@ const lazyStream = 0x1a2b;
 const loadStream = 0x10ad;
 /** The `eventPrng` stream of memory exhaustion ({@link RunOptions.memoryPressure}). */
 const memoryStream = 0x3e30;
+/** The `eventPrng` stream of whether the engine's long work yields ({@link RunOptions.walkPauses}). */
+const walkPauseStream = 0x9a05;
+/** The share of seeds whose engine's long work yields, when not given. */
+const walkPauseChance = 0.5;
+/** The most scheduler completions one pause of the engine's walk waits for. */
+const walkPauseTurnsMax = 32;
+/** Clocks of stores still pausing at once, at most (the live store and opens that failed). */
+const walkClocksMax = 64;
 /** The `eventPrng` stream of writes called while a clean close runs. */
 const closeWriteStream = 0xc105;
 /** The `eventPrng` stream of whether a refused load's process gets its memory back and goes on. */
@@ -265,6 +285,7 @@ const runOptionTypes: OptionTypes = {
   load: ["auto", "eager", "lazy"],
   memoryPressure: "number",
   memoryBudget: "number",
+  walkPauses: "boolean",
   imageGeometry: "object",
   churn: "boolean",
 };
@@ -355,6 +376,8 @@ class Run {
     checkpointsCommitted: 0,
     nodesLoaded: 0,
     evictions: 0,
+    walkPauses: 0,
+    writesInWalks: 0,
     outOfMemory: 0,
     memoryBack: 0,
     closeCrashes: 0,
@@ -388,6 +411,12 @@ class Run {
   /** The store's memory budget (see {@link RunOptions.memoryBudget}). */
   readonly #memoryBudget: number | undefined;
   readonly #memoryRandom: ReturnType<typeof eventPrng>;
+  /** Whether stores get a {@link WalkClock} (see {@link RunOptions.walkPauses}). */
+  readonly #walkPauses: boolean;
+  /** Draws how long each pause lasts. */
+  readonly #walkRandom: ReturnType<typeof eventPrng>;
+  /** The clocks given to stores since the last power loss. */
+  #walkClocks: WalkClock[] = [];
   /** Where each LSN's record was last written, from the writes the disk saw. */
   readonly #places = new WalMap();
   /** What a fault's destroyed bytes excuse (losses, corruption reports, failed verifies). */
@@ -439,6 +468,9 @@ class Run {
     this.#memoryBudget = options.memoryBudget;
     assert(this.#memoryPressure >= 0 && this.#memoryPressure <= 1, "a chance per step");
     this.#memoryRandom = eventPrng(options.seed, memoryStream, 0);
+    this.#walkPauses = options.walkPauses ??
+      eventPrng(options.seed, walkPauseStream, 0).chance(walkPauseChance);
+    this.#walkRandom = eventPrng(options.seed, walkPauseStream, 1);
     this.storage = new SimBlockStorage({
       seed: options.seed,
       profile: options.profile,
@@ -720,6 +752,7 @@ class Run {
         ]);
       }
       this.stats.acked++;
+      if (this.#walkPaused) this.stats.writesInWalks++;
       this.oracle.acked(lsn, typeof value === "object" ? undefined : value, strict);
     }, (error) => {
       if (life !== this.#life) return;
@@ -909,6 +942,7 @@ class Run {
   #powerLoss(pointPrefix = ""): void {
     this.stats.crashes++;
     this.memory.release(); // a new process
+    this.#abandonWalks();
     this.stats.crashPoints.add(
       pointPrefix +
         (this.store === undefined && pointPrefix === ""
@@ -922,10 +956,36 @@ class Run {
     this.#excuses.noteCrash(this.storage);
   }
 
+  /** The clock of a store about to open: the simulated one, or one whose work yields. */
+  #engineClock(): Clock {
+    if (!this.#walkPauses) return this.storage.clock;
+    // The stores before this one were closed or never opened: none pauses again.
+    this.#walkClocks = this.#walkClocks.filter((clock) => clock.waiting);
+    assert(this.#walkClocks.length < walkClocksMax, "the clocks of stores gone do not pile up");
+    const random = this.#walkRandom;
+    const clock = new WalkClock(this.storage.clock, this.storage.scheduler, {
+      turns: () => 1 + random.below(walkPauseTurnsMax),
+      onPause: () => this.stats.walkPauses++,
+    });
+    this.#walkClocks.push(clock);
+    return clock;
+  }
+
+  /** Whether some store's long work is paused now. */
+  get #walkPaused(): boolean {
+    return this.#walkClocks.some((clock) => clock.waiting);
+  }
+
+  /** A power loss: the walks of the lost process never go on. */
+  #abandonWalks(): void {
+    for (const clock of this.#walkClocks) clock.abandon();
+    this.#walkClocks = [];
+  }
+
   #storeOptions(load: LoadMode): InternalStoreOptions {
     return {
       storage: this.guard.wrap(this.storage),
-      clock: this.storage.clock,
+      clock: this.#engineClock(),
       walSegmentBytes: simSegmentBytes,
       durability: this.#durability,
       checkpoint: this.#checkpoint,

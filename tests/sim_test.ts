@@ -31,6 +31,8 @@ Deno.test(`simulator: seeds ${seedsFirst}..${seedsLast}, ${opsPerSeed} ops each,
     refusedPastMaxSafe: 0,
     boundChecks: 0,
     fanOutMax: 0,
+    walkPauses: 0,
+    writesInWalks: 0,
   };
   for (let seed = seedsFirst; seed <= seedsLast; seed++) {
     const profile = drawProfile("mixed", seed);
@@ -52,6 +54,8 @@ Deno.test(`simulator: seeds ${seedsFirst}..${seedsLast}, ${opsPerSeed} ops each,
     reached.refusedPastMaxSafe += result.stats.refusedPastMaxSafe;
     reached.boundChecks += result.stats.boundChecks;
     reached.fanOutMax = Math.max(reached.fanOutMax, result.stats.fanOutMax);
+    reached.walkPauses += result.stats.walkPauses;
+    reached.writesInWalks += result.stats.writesInWalks;
     faults += Object.entries(result.stats.faults)
       .filter(([kind]) => !kind.startsWith("crash"))
       .reduce((sum, [, count]) => sum + count, 0);
@@ -73,6 +77,9 @@ Deno.test(`simulator: seeds ${seedsFirst}..${seedsLast}, ${opsPerSeed} ops each,
     `adds refused past 2^53: ${reached.refusedPastMaxSafe}`,
   );
   assert.ok(reached.boundChecks > 10 * seedsLast, `bound checks: ${reached.boundChecks}`);
+  // Checkpoint walks must pause on the seeds that draw it, with writes landing in them (D8).
+  assert.ok(reached.walkPauses > seedsLast / 4, `walk pauses: ${reached.walkPauses}`);
+  assert.ok(reached.writesInWalks > seedsLast / 2, `writes in walks: ${reached.writesInWalks}`);
 });
 
 /**

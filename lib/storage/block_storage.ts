@@ -75,8 +75,10 @@ export interface Clock {
   now(): number;
   /**
    * Lets other tasks run (I/O completions, timers) before resolving; long
-   * work such as a checkpoint's node walk calls it between steps. Absent: a
-   * microtask is enough (the simulator interleaves through its scheduler).
+   * work such as a checkpoint's node walk calls it between steps. Absent:
+   * the work yields a microtask only, so nothing waiting on I/O runs in its
+   * middle (the simulator's plain clock; its `WalkClock` pauses through the
+   * scheduler).
    */
   pause?(): Promise<void>;
   /**
