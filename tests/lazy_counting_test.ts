@@ -13,7 +13,7 @@
  */
 
 import assert from "node:assert/strict";
-import { MemoryBlockStorage, openStore, type Store } from "../mod.ts";
+import { CorruptionError, MemoryBlockStorage, openStore, type Store } from "../mod.ts";
 import {
   decodeHeaderSlot,
   encodeHeaderSlot,
@@ -196,4 +196,21 @@ Deno.test("lazy counting: short-path batches keep their paths while a checkpoint
   assert.deepEqual(await store.getMany(keys), keys.map((k) => expected.get(k)));
   assert.deepEqual((await store.verify()).problems, []);
   await store.close();
+});
+
+Deno.test("lazy counting: a count above the header's bound is damage, at load and in verify()", async () => {
+  const deep = "key 5 deep"; // below the root's record: it loads only when read
+  const { storage } = await built(300, { [deep]: 1_000 });
+  const [header, index] = await newestHeader(storage);
+  assert.equal(header.valueCeiling, 1_000);
+  const file = await storage.open(imageFileName);
+  await file.write(headerSlotOffsets[index], encodeHeaderSlot({ ...header, valueCeiling: 999 }));
+  await file.sync();
+  await file.close();
+  const store = await openStore({ storage, load: "lazy" });
+  await assert.rejects(store.get(deep), CorruptionError);
+  assert.match((await store.verify()).problems.join("\n"), /count 1000 is above .* ceiling 999/);
+  await store.close();
+  // A whole load reports it too, before anything is read.
+  await assert.rejects(openStore({ storage }), /count 1000, above the header's value ceiling 999/);
 });
