@@ -58,10 +58,19 @@ export class ArtCore {
   /** The number of keys. */
   protected keyCount = 0;
   /**
-   * An upper bound on every value in the trie (the largest ever set; values
-   * only fall below it): Infinity while nodes are on disk unseen.
+   * An upper bound on every value the trie has held in memory: the largest
+   * ever set, added or loaded from an image (values only fall below it).
+   * It bounds the values behind stubs an eviction made too, since those
+   * were in memory.
    */
   protected ceiling = 0;
+  /**
+   * An upper bound on the values behind the stubs the trie was opened with,
+   * never loaded: what the image's header records, Infinity if it records
+   * none. 0 once no stub is left (every node was then in memory, so
+   * {@link ArtCore.ceiling} bounds them all), and for a trie made in memory.
+   */
+  protected imageCeiling = 0;
   /** Bumped by every change; live iterators compare it after each step. */
   protected version = 0;
   /** Whether the trie may hold stubs (it was opened from an image, or evicted). */
@@ -95,11 +104,12 @@ export class ArtCore {
   }
 
   /**
-   * An upper bound on every value the trie holds: the largest value ever
-   * stored in it (deletes and subtractions do not lower it), or Infinity for
-   * a trie opened from an image with nodes not yet loaded. Lets a writer
-   * know an addition cannot leave the safe-integer range without looking
-   * the key up.
+   * An upper bound on every value the trie holds, loaded or not: the
+   * largest value ever stored in it or loaded into it (deletes, subtractions
+   * and evictions do not lower it), and, while stubs of the image it was
+   * opened from remain, the bound that image's header records (Infinity if
+   * it records none). Lets a writer know an addition cannot leave the
+   * safe-integer range without looking the key up (or loading it).
    *
    * @example
    * ```ts
@@ -112,7 +122,7 @@ export class ArtCore {
    * ```
    */
   get valueCeiling(): number {
-    return this.ceiling;
+    return this.ceiling >= this.imageCeiling ? this.ceiling : this.imageCeiling;
   }
 
   /**
@@ -464,6 +474,7 @@ export class ArtCore {
       a: arena,
       root: tree.root,
       size: this.keyCount,
+      valueCeiling: this.valueCeiling,
       release,
       rewriteAll,
     });
@@ -515,6 +526,7 @@ export class ArtCore {
     this.keyCount = 0;
     this.stubCount = 0;
     this.ceiling = 0;
+    this.imageCeiling = 0;
     this.version++;
   }
 
@@ -542,6 +554,11 @@ export class ArtCore {
       stats.stubs > 0 ? stats.keys <= this.keyCount : stats.keys === this.keyCount,
       `size ${this.keyCount} but ${stats.keys} keys in the trie`,
     );
+    assert(
+      stats.valueMax <= this.ceiling,
+      `a value ${stats.valueMax} in memory above the ceiling ${this.ceiling}`,
+    );
+    assert(stats.stubs > 0 || this.imageCeiling === 0, "no stub left, but an image ceiling");
     return stats;
   }
 

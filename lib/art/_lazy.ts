@@ -61,6 +61,12 @@ export interface StubRef {
 /** Frames a walk holds at most: each sits at least one key byte deeper. */
 const framesMax = keyBytesMax + 2;
 
+/**
+ * The largest count {@link nodeFromImage} loaded since the caller (`Art`)
+ * last zeroed it: a trie's value ceiling must cover every value it loads.
+ */
+export const installedValues = { max: 0 };
+
 /** A node built from an image record, holding stubs for its children. */
 export function nodeFromImage(a: Arena, view: NodeView, address: number, gen: number): number {
   const count = view.childBytes.length;
@@ -80,6 +86,7 @@ export function nodeFromImage(a: Arena, view: NodeView, address: number, gen: nu
     assert(inline === (view.inlineLeaves?.length ?? 0), "every inline leaf has its child byte");
     const value = view.value ?? noValue;
     assert(count > 0 || value !== noValue, "a leaf holds a value");
+    if (value !== noValue && value > installedValues.max) installedValues.max = value;
     node = newNode(a, kindOfCount(count), view.prefix, 0, view.prefix.length, value);
   } catch (error) {
     // The arena could not grow: the children made so far are no one's, so they go back.
@@ -96,6 +103,7 @@ export function nodeFromImage(a: Arena, view: NodeView, address: number, gen: nu
 function inlineLeaf(a: Arena, view: NodeView, index: number, gen: number): number {
   const leaf = view.inlineLeaves![index];
   assert(leaf !== undefined, "an inline child has its leaf in the record");
+  if (leaf.value > installedValues.max) installedValues.max = leaf.value;
   const child = newNode(a, kindLeaf, leaf.prefix, 0, leaf.prefix.length, leaf.value);
   setAddress(a, child, inlineAddress);
   setGen(a, child, gen);

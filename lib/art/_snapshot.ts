@@ -27,6 +27,8 @@ export interface FrozenTrie {
   root: number;
   /** The number of keys at capture time. */
   size: number;
+  /** An upper bound on every value at capture time (the trie's `valueCeiling` then). */
+  valueCeiling: number;
   /** Ends copy-on-write in the trie; called once. */
   release: () => void;
   /** `writeChangedSteps` rewrites every node, not only the changed ones. */
@@ -38,6 +40,7 @@ export class FrozenSnapshot implements ArtSnapshot {
   readonly #a: Arena;
   #root: number;
   #size: number;
+  readonly #valueCeiling: number;
   readonly #rewriteAll: boolean;
   #release: (() => void) | null;
 
@@ -47,12 +50,18 @@ export class FrozenSnapshot implements ArtSnapshot {
     this.#a = frozen.a;
     this.#root = frozen.root;
     this.#size = frozen.size;
+    assert(frozen.valueCeiling >= 0, "a value ceiling is never negative");
+    this.#valueCeiling = frozen.valueCeiling;
     this.#rewriteAll = frozen.rewriteAll;
     this.#release = frozen.release;
   }
 
   get size(): number {
     return this.#size;
+  }
+
+  get valueCeiling(): number {
+    return this.#valueCeiling;
   }
 
   get live(): boolean {

@@ -48,6 +48,8 @@ export interface TreeStats {
   depthMax: number;
   /** Nodes not loaded from the image yet (a lazy trie's stubs). */
   stubs: number;
+  /** The largest value of the loaded nodes (0 if none holds one). */
+  valueMax: number;
 }
 
 /** The fewest children each kind may hold, indexed by kind. */
@@ -75,6 +77,7 @@ export function verifyTree(a: Arena, root: number, lazy = false): TreeStats {
     nodes256: 0,
     depthMax: 0,
     stubs: 0,
+    valueMax: 0,
   };
   const nodes: number[] = root === 0 ? [] : [root];
   const depths: number[] = [0];
@@ -93,7 +96,9 @@ export function verifyTree(a: Arena, root: number, lazy = false): TreeStats {
     const depth = depths.pop()! + prefixLengthOf(a, node);
     assert(depth <= keyBytesMax, `key path of ${depth} bytes is too long`);
     verifyNode(a, node, lazy);
-    if (valueOf(a, node) !== noValue) {
+    const value = valueOf(a, node);
+    if (value !== noValue) {
+      if (value > stats.valueMax) stats.valueMax = value;
       stats.keys++;
       stats.depthMax = Math.max(stats.depthMax, depth);
     }

@@ -36,6 +36,7 @@ import {
   buildSubtree,
   buildSubtreeCounts,
   findStubs,
+  installedValues,
   installNode,
   installPath,
   installPathStubs,
@@ -95,6 +96,8 @@ export class Art extends ArtCore {
    * @param root The root's record.
    * @param rootAddress Where the image holds it.
    * @param size The number of keys the image holds.
+   * @param valueCeiling An upper bound on every count the image holds (its
+   *   header's); Infinity (the default) if it records none.
    * @returns The trie.
    *
    * @example
@@ -102,20 +105,29 @@ export class Art extends ArtCore {
    * import assert from "node:assert/strict";
    * import { Art } from "./art.ts";
    * const root = { prefix: new Uint8Array(0), value: undefined, childBytes: Uint8Array.of(1, 2), childAddresses: [100, 200] };
-   * const art = Art.fromImage(root, 300, 2);
+   * const art = Art.fromImage(root, 300, 2, 9);
    * assert.throws(() => art.get(Uint8Array.of(1)), NodeNotLoaded);
+   * assert.equal(art.valueCeiling, 9); // the values on disk are unseen, but bounded
    * art.install(Uint8Array.of(1), 100, { prefix: new Uint8Array(0), value: 7, childBytes: new Uint8Array(0), childAddresses: [] });
    * assert.equal(art.get(Uint8Array.of(1)), 7);
    * ```
    */
-  static fromImage(root: NodeView, rootAddress: number, size: number): Art {
+  static fromImage(
+    root: NodeView,
+    rootAddress: number,
+    size: number,
+    valueCeiling = Number.POSITIVE_INFINITY,
+  ): Art {
     assert(Number.isSafeInteger(size) && size > 0, "an image with a root holds keys");
+    assert(valueCeiling >= 0, "a value ceiling is never negative");
     const art = new Art();
+    installedValues.max = 0;
     art.tree.root = nodeFromImage(art.tree.a, root, rootAddress, tickGeneration());
     art.keyCount = size;
     art.lazy = true;
     art.stubCount = root.childAddresses.filter((address) => address !== inlineAddress).length;
-    art.ceiling = Number.POSITIVE_INFINITY; // the values on disk are unseen
+    art.imageCeiling = valueCeiling; // the values on disk are unseen: the image bounds them
+    art.#noteLoaded();
     return art;
   }
 
@@ -127,9 +139,12 @@ export class Art extends ArtCore {
    * @param rootAddress Where the image holds the root's record.
    * @param size The number of keys the image holds.
    * @param source Decodes records by address.
+   * @param valueCeiling An upper bound on every count the image holds (its
+   *   header's); Infinity (the default) if it records none.
    * @returns The trie; undefined if the root's record is not at hand; or a
    *   description of why the records cannot be a trie of `size` keys (more
-   *   than `2 × size` records, or deeper than a key).
+   *   than `2 × size` records, deeper than a key, or a count above
+   *   `valueCeiling`).
    *
    * @example
    * ```ts
@@ -161,6 +176,7 @@ export class Art extends ArtCore {
     rootAddress: number,
     size: number,
     source: RecordSource,
+    valueCeiling = Number.POSITIVE_INFINITY,
   ): Art | string | undefined {
     assert(Number.isSafeInteger(size) && size > 0, "an image with a root holds keys");
     const art = new Art();
@@ -173,7 +189,13 @@ export class Art extends ArtCore {
     art.keyCount = size;
     art.lazy = true;
     art.stubCount = buildSubtreeCounts.stubs;
-    art.ceiling = art.stubCount === 0 ? buildSubtreeCounts.valueMax : Number.POSITIVE_INFINITY;
+    const valueMax = buildSubtreeCounts.valueMax;
+    if (valueMax > valueCeiling) {
+      return `a record holds the count ${valueMax}, above the header's value ceiling ${valueCeiling}`;
+    }
+    art.ceiling = valueMax;
+    // The records not at hand stay stubs, bounded by the image's ceiling.
+    art.imageCeiling = art.stubCount === 0 ? 0 : valueCeiling;
     return art;
   }
 
@@ -199,9 +221,11 @@ export class Art extends ArtCore {
    */
   install(path: Uint8Array, address: number, node: NodeView): StubRef[] | null {
     assert(this.lazy, "install into a trie not opened from an image");
+    installedValues.max = 0;
     const below = installNode(this.tree, path, address, node);
     if (below !== null) this.stubCount += below.length - 1;
     assert(this.stubCount >= 0, "more stubs installed than the trie held");
+    this.#noteLoaded();
     return below;
   }
 
@@ -312,6 +336,7 @@ export class Art extends ArtCore {
     fetch: (address: number) => NodeView | undefined,
     budget: number,
   ): number {
+    installedValues.max = 0;
     try {
       return installSubtree(this.tree, path, address, fetch, budget);
     } finally {
@@ -338,6 +363,7 @@ export class Art extends ArtCore {
   lookupLoading(key: Uint8Array, fetch: (address: number) => NodeView | undefined): number {
     if (this.stubCount === 0) return this.lookup(key);
     let node: number;
+    installedValues.max = 0;
     try {
       node = installPath(this.tree, key, fetch);
     } finally {
@@ -353,6 +379,18 @@ export class Art extends ArtCore {
     this.stubCount += installPathStubs.added;
     installPathStubs.added = 0;
     assert(this.stubCount >= 0, "more stubs installed than the trie held");
+    this.#noteLoaded();
+  }
+
+  /**
+   * Raises the ceiling to the counts the last install loaded; once no stub
+   * is left, every value has been in memory and the image's bound goes.
+   */
+  #noteLoaded(): void {
+    const loaded = installedValues.max;
+    installedValues.max = 0;
+    if (loaded > this.ceiling) this.ceiling = loaded;
+    if (this.stubCount === 0) this.imageCeiling = 0;
   }
 
   /**

@@ -27,7 +27,7 @@ function keysOf(art: Art, range?: ArtRange): string[] {
 }
 
 /** The node-kind counts only (keys and depth dropped). */
-function kinds(art: Art): Omit<ArtStats, "keys" | "depthMax" | "stubs"> {
+function kinds(art: Art): Omit<ArtStats, "keys" | "depthMax" | "stubs" | "valueMax"> {
   const { leaves, nodes4, nodes16, nodes48, nodes256 } = art.verify();
   return { leaves, nodes4, nodes16, nodes48, nodes256 };
 }

@@ -185,3 +185,72 @@ Deno.test("fromImageWhole: records that cannot be a trie (a cycle of refs) are r
   assert.equal(typeof problem, "string");
   assert.match(problem as string, /more than 6 records/);
 });
+
+Deno.test("valueCeiling: a lazy trie's is the image's bound, then what loads raise it to", () => {
+  const source = new Art();
+  const keys = ["ab", "ac", "x", "xyz"];
+  for (const [index, key] of keys.entries()) source.set(bytes(key), 10 * (index + 1));
+  const { records, root } = inlineImageOf(source);
+  // The bound the header records: the source's ceiling at the capture.
+  assert.equal(source.valueCeiling, 40);
+  const art = Art.fromImage(records.get(root)!, root, keys.length, 40);
+  assert.ok(art.unloaded > 0);
+  assert.equal(art.valueCeiling, 40, "the unseen values are bounded by the image");
+  // A bound an older image did not record: none.
+  const unbounded = Art.fromImage(records.get(root)!, root, keys.length);
+  assert.equal(unbounded.valueCeiling, Number.POSITIVE_INFINITY);
+  // Loads raise what the trie has seen; once nothing is left on disk, that alone bounds it.
+  assert.equal(withLoads(unbounded, records, () => unbounded.get(bytes("ac"))), 20);
+  assert.equal(unbounded.valueCeiling, Number.POSITIVE_INFINITY, "stubs remain");
+  withLoads(unbounded, records, () => [...unbounded.entries()]);
+  assert.equal(unbounded.unloaded, 0);
+  assert.equal(unbounded.valueCeiling, 40, "every node was loaded: the largest seen");
+  // Subtractions and deletes keep it (a bound, not the largest count); a larger set raises it.
+  unbounded.add(bytes("xyz"), -35);
+  unbounded.delete(bytes("x"));
+  assert.equal(unbounded.valueCeiling, 40);
+  unbounded.set(bytes("new"), 41);
+  assert.equal(unbounded.valueCeiling, 41);
+  const snapshot = unbounded.capture();
+  unbounded.set(bytes("new"), 50);
+  assert.equal(snapshot.valueCeiling, 41, "a snapshot keeps the ceiling of its capture");
+  snapshot.release();
+  assert.equal(unbounded.verify().valueMax, 50);
+});
+
+Deno.test("valueCeiling: evictions keep it, and it bounds the values loaded again", () => {
+  const art = new Art();
+  for (let index = 0; index < 300; index++) art.set(bytes(`k${index % 7} ${index}`), index);
+  const image = new TestImage();
+  image.checkpoint(art);
+  art.add(bytes("k3 3"), -3); // lowers no bound
+  image.checkpoint(art);
+  for (const { path } of art.evictable(100)) art.evict(path);
+  assert.ok(art.unloaded > 0, "evicted subtrees are stubs");
+  assert.equal(art.valueCeiling, 299);
+  const values = withLoads(art, image.records, () => [...art.entries()].map(([, value]) => value));
+  assert.equal(Math.max(...values), 299);
+  assert.equal(art.valueCeiling, 299);
+  assert.equal(art.verify().valueMax, 299);
+});
+
+Deno.test("fromImageWhole: a count above the header's bound is reported, not loaded", () => {
+  const art = new Art();
+  for (let index = 0; index < 50; index++) art.set(bytes(`k${index % 5} ${index}`), index);
+  const { records, root } = imageOf(art);
+  const exact = new Map<number, Uint8Array>();
+  const refOf = (address: number) =>
+    address === inlineAddress ? address : address * 2 ** 17 + exact.get(address)!.length;
+  for (const address of [...records.keys()].sort((a, b) => a - b)) {
+    const view = records.get(address)!;
+    exact.set(
+      address,
+      encodeNodeRecord({ ...view, childAddresses: view.childAddresses.map(refOf) }),
+    );
+  }
+  const whole = Art.fromImageWhole(refOf(root), art.size, sourceOf(exact), 49);
+  assert.ok(whole instanceof Art);
+  assert.equal(whole.valueCeiling, 49);
+  const problem = Art.fromImageWhole(refOf(root), art.size, sourceOf(exact), 48);
+  assert.match(String(problem), /count 49, above the header's value ceiling 48/);
+});

@@ -63,6 +63,25 @@ export interface ArtSnapshot {
   /** The number of keys at capture time. */
   readonly size: number;
 
+  /**
+   * An upper bound on every value at capture time (`Art.valueCeiling`
+   * then): what an image header written from the snapshot records.
+   * Infinity when the trie knew none.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Art } from "./art.ts";
+   * const art = new Art();
+   * art.set(Uint8Array.of(1), 10);
+   * const snapshot = art.capture();
+   * art.set(Uint8Array.of(1), 20);
+   * assert.equal(snapshot.valueCeiling, 10);
+   * snapshot.release();
+   * ```
+   */
+  readonly valueCeiling: number;
+
   /** Whether {@link ArtSnapshot.release} has not been called yet. */
   readonly live: boolean;
 

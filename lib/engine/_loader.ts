@@ -63,7 +63,11 @@ export class Loader {
   }
 
   async #read(stub: StubRef): Promise<StubRef[]> {
-    const node = checkedNode(await this.#image().load(stub.address), stub.address);
+    const node = checkedNode(
+      await this.#image().load(stub.address),
+      stub.address,
+      this.#trie.valueCeiling,
+    );
     const below = this.#trie.install(stub.path, stub.address, node);
     if (below !== null) this.stats.nodesLoaded++;
     this.afterLoad();
@@ -96,7 +100,7 @@ export class Loader {
     if (node === undefined) return undefined;
     this.stats.nodesLoaded++;
     this.afterLoad(); // runs later: the caller installs the record first
-    return checkedNode(node, address);
+    return checkedNode(node, address, this.#trie.valueCeiling);
   };
 
   /** Resolves once no load is in flight (their outcomes do not matter here). */
@@ -147,13 +151,33 @@ export class Loader {
 
 /**
  * A record read from the image, checked against the trie's invariants
- * (what a checksum cannot catch: a record the engine could not have written).
+ * (what a checksum cannot catch: a record the engine could not have written):
+ * a childless record holds a count, and no count is above `valueCeiling`
+ * (the trie's, which bounds every value on disk).
  *
  * @throws {CorruptionError} naming the image file and the address.
  */
-export function checkedNode(node: NodeImage, address: number): NodeImage {
+export function checkedNode(
+  node: NodeImage,
+  address: number,
+  valueCeiling = Number.POSITIVE_INFINITY,
+): NodeImage {
   if (node.childBytes.length === 0 && node.value === undefined) {
     throw new CorruptionError(imageFileName, address, "a node without children holds no count");
+  }
+  let valueMax = node.value ?? 0;
+  const leaves = node.inlineLeaves;
+  if (leaves !== undefined) {
+    for (const leaf of leaves) {
+      valueMax = Math.max(valueMax, leaf.value);
+    }
+  }
+  if (valueMax > valueCeiling) {
+    throw new CorruptionError(
+      imageFileName,
+      address,
+      `the count ${valueMax} is above ${valueCeiling}, the bound on every count the image holds`,
+    );
   }
   return node;
 }

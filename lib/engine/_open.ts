@@ -115,12 +115,14 @@ export async function openTrie(image: ImageFile, load: LoadMode): Promise<Opened
     throw new CorruptionError(imageFileName, 0, "the image header has a root but no keys");
   }
   const rootAddress = header.rootAddress;
+  // An image written before headers recorded a value ceiling bounds nothing.
+  const ceiling = header.valueCeiling ?? Number.POSITIVE_INFINITY;
   const whole = load !== "lazy" && await image.cacheAll();
-  const built = whole ? buildWhole(image, rootAddress, header.keyCount) : undefined;
+  const built = whole ? buildWhole(image, rootAddress, header.keyCount, ceiling) : undefined;
   if (built !== undefined) return { ...built, whole };
   // Lazy, too big for the slab cache, or the root's slab read badly: the root alone.
-  const root = checkedNode(await image.read(rootAddress), rootAddress);
-  return { trie: Art.fromImage(root, rootAddress, header.keyCount), loaded: 0, whole };
+  const root = checkedNode(await image.read(rootAddress), rootAddress, ceiling);
+  return { trie: Art.fromImage(root, rootAddress, header.keyCount, ceiling), loaded: 0, whole };
 }
 
 /**
@@ -131,6 +133,7 @@ function buildWhole(
   image: ImageFile,
   rootAddress: number,
   keys: number,
+  valueCeiling: number,
 ): { trie: Art; loaded: number } | undefined {
   let loaded = 0;
   const fields = newRecordFields();
@@ -142,7 +145,7 @@ function buildWhole(
       return bytes;
     },
   };
-  const trie = Art.fromImageWhole(rootAddress, keys, source);
+  const trie = Art.fromImageWhole(rootAddress, keys, source, valueCeiling);
   if (trie === undefined) return undefined;
   if (typeof trie === "string") throw new CorruptionError(imageFileName, rootAddress, trie);
   // Every record is in the trie (or, read badly, still a stub that loads on use).

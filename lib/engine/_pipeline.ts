@@ -13,7 +13,12 @@
  *   nothing behind: not in the log, not in an overlay, not in the bounds;
  * - additions that {@link Groups.ceiling} keeps in range are staged without
  *   a lookup; a batch of them to ASCII string keys takes a shorter path
- *   ({@link WritePipeline.commitAsciiAdds}) that builds nothing per key.
+ *   ({@link WritePipeline.commitAsciiAdds}) that builds nothing per key;
+ * - a write is staged only once every node on its key's path is loaded (the
+ *   caller loads them first; the short path loads them from cached slabs or
+ *   declines), so applying its group never meets a stub: from then on the
+ *   key is in a group's overlay, and evictions pass over it
+ *   (`Groups.pendingIds`).
  *
  * @module
  */
@@ -88,14 +93,24 @@ export class WritePipeline {
   readonly #batchLocal = new Overlay();
   /** {@link WritePipeline.#stageStrict}'s undo log: each op's overlay entry before it (reused). */
   readonly #undoValues: (RawEntry | undefined)[] = [];
+  /** Loads a key's path from cached slabs as far as they go; true if it is all loaded. */
+  readonly #loadPathCached: (key: Uint8Array) => boolean;
+  /** Where {@link WritePipeline.#pathsLoaded} writes each key's bytes (reused). */
+  readonly #keyScratch = new Uint8Array(overlayIdBytesMax);
   /** Commits {@link WritePipeline.commitAsciiAdds} took (for tests, through `writeCounters`). */
   #asciiBatches = 0;
 
-  constructor(trie: Art, wal: Wal, groups: Groups, durability: Durability) {
+  constructor(
+    trie: Art,
+    wal: Wal,
+    groups: Groups,
+    options: { durability: Durability; loadPathCached: (key: Uint8Array) => boolean },
+  ) {
     this.#trie = trie;
     this.#wal = wal;
     this.#groups = groups;
-    this.#durability = durability;
+    this.#durability = options.durability;
+    this.#loadPathCached = options.loadPathCached;
   }
 
   /** Commits {@link WritePipeline.commitAsciiAdds} took. */
@@ -155,17 +170,18 @@ export class WritePipeline {
    * The common case of a counting load, committed without a key array or an
    * op object per mutation: strict mode, every mutation an addition of a
    * non-negative delta to an ASCII string key of at most
-   * {@link overlayIdBytesMax} chars (its own overlay id), the trie loaded,
-   * the log not congested, and the value ceiling keeping every sum in range
-   * (as {@link WritePipeline.#stageStrict} judges such a batch). The caller
-   * has checked that no write waits for a load. Returns the LSN, or 0 when
-   * the batch is not such a case: the general path then judges it, and
-   * reports whatever is wrong with it.
+   * {@link overlayIdBytesMax} chars (its own overlay id), the log not
+   * congested, the value ceiling keeping every sum in range (as
+   * {@link WritePipeline.#stageStrict} judges such a batch), and every
+   * key's path loaded (from cached slabs here, if need be). The caller has
+   * checked that no write waits for a load. Returns the LSN, or 0 when the
+   * batch is not such a case: the general path then judges it, loads what
+   * it needs, and reports whatever is wrong with it.
    */
   commitAsciiAdds(mutations: readonly MutationLike[]): number {
     const count = mutations.length;
     if (this.#durability !== "strict" || count === 0 || count > batchOpsMax) return 0;
-    if (this.#trie.unloaded > 0 || this.#wal.congested) return 0;
+    if (this.#wal.congested) return 0;
     let total = 0;
     let keyBytes = 0;
     for (let index = 0; index < count; index++) {
@@ -180,6 +196,8 @@ export class WritePipeline {
     }
     const payloadBytes = addBatchPayloadBytes(count, keyBytes);
     if (payloadBytes < 0) return 0;
+    // Applying the group must meet no stub: each key's path is loaded before the append.
+    if (this.#trie.unloaded > 0 && !this.#pathsLoaded(mutations as readonly AsciiAdd[])) return 0;
     const groups = this.#groups;
     if (groups.ceiling() + total > relativeDeltaMax) return 0;
     const adds = mutations as readonly AsciiAdd[]; // checked above: string keys
@@ -189,6 +207,24 @@ export class WritePipeline {
     this.#asciiBatches++;
     assert(lsn > 0, "LSNs start at 1");
     return lsn;
+  }
+
+  /**
+   * Whether every key's path is loaded, after loading from cached slabs
+   * what they hold (a load changes no value); false at the first key whose
+   * path needs a read (the paths loaded before it stay loaded).
+   */
+  #pathsLoaded(adds: readonly AsciiAdd[]): boolean {
+    const scratch = this.#keyScratch;
+    for (let index = 0; index < adds.length; index++) {
+      const key = adds[index].key;
+      const length = key.length;
+      assert(length <= scratch.length, "a key the overlay keeps by id");
+      for (let i = 0; i < length; i++) scratch[i] = key.charCodeAt(i);
+      // The trie copies what it keeps of a key, so the reused bytes may change after.
+      if (!this.#loadPathCached(scratch.subarray(0, length))) return false;
+    }
+    return true;
   }
 
   /**

@@ -29,6 +29,7 @@ import { StorageIoError } from "../errors.ts";
 import type { ImageGeometry } from "../image/allocation.ts";
 import { headerRegionBytes, type ImageHeader } from "../image/header.ts";
 import {
+  type CommitFields,
   compactingFileName,
   ImageFile,
   imageFileName,
@@ -230,9 +231,9 @@ export class Checkpointer {
       const header = image.header;
       // A damaged or blank other slot counts as disagreeing too: commit into it.
       if (header === undefined || image.slotsAgree) return false;
-      const { coverageLsn, rootAddress, keyCount } = header;
+      const { coverageLsn, rootAddress, keyCount, valueCeiling } = header;
       try {
-        await image.commit({ coverageLsn, rootAddress, keyCount }, []);
+        await image.commit({ coverageLsn, rootAddress, keyCount, valueCeiling }, []);
       } catch (error) {
         throw this.#poisonWith(error);
       }
@@ -282,8 +283,8 @@ export class Checkpointer {
       const header = unchanged
         ? committed
         : fresh === undefined
-        ? await this.#deps.image.commit(fields, frees)
-        : await this.#replaceImage(fresh, fields);
+        ? await this.#deps.image.commit({ ...fields, valueCeiling: snapshot.valueCeiling }, frees)
+        : await this.#replaceImage(fresh, { ...fields, valueCeiling: snapshot.valueCeiling });
       snapshot.release();
       // The image is laid out afresh: so is the trie in memory (and its freed words go back).
       if (compacted) trie.relocate();
@@ -334,7 +335,7 @@ export class Checkpointer {
    */
   async #replaceImage(
     fresh: ImageFile,
-    fields: { coverageLsn: number; rootAddress: number; keyCount: number },
+    fields: CommitFields,
   ): Promise<ImageHeader> {
     const old = this.#deps.image;
     const header = await fresh.commitWhole(fields, (old.header?.generation ?? 0) + 1);

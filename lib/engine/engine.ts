@@ -223,7 +223,10 @@ export class Engine {
     this.#recovery = parts.recovery;
     const groups = new Groups(parts.trie, parts.wal, this.#durability);
     this.#groups = groups;
-    this.#pipeline = new WritePipeline(parts.trie, parts.wal, groups, this.#durability);
+    this.#pipeline = new WritePipeline(parts.trie, parts.wal, groups, {
+      durability: this.#durability,
+      loadPathCached: (key) => this.#loader.loadPathCached(key),
+    });
     this.#epochs = new EpochTracker(parts.config.epochs, this.#clock.now());
     this.#autoCheckpoints = parts.config.epochs.auto;
     this.#loader = new Loader(parts.trie, () => this.#deps.image);

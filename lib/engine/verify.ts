@@ -65,6 +65,7 @@ export async function verifyStore(parts: VerifyParts): Promise<VerifyReport> {
     read: (address) => file.read(address),
     rootAddress: header?.rootAddress ?? 0,
     keyCount: header?.keyCount ?? 0,
+    valueCeiling: header?.valueCeiling,
     slabBytes: file.geometry.slabBytes,
   });
   const problems = [...image.problems, ...await file.checkLive(image.liveBytesBySlab)];

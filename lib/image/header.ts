@@ -9,13 +9,17 @@
  * slot = magic "TTIMAGE1" | version u32 (2) | slotBytes u32 | generation u64 |
  *        coverageLsn u64 | rootRef u64 | keyCount u64 | pageCount u64 |
  *        allocationAddress u64 | deadBytes u64 | slabBytes u32 |
- *        chunkEntriesMax u32 | reserved (zeros) | crc32c u32
+ *        chunkEntriesMax u32 | flags u32 | zeros (4) | valueCeiling u64 |
+ *        reserved (zeros) | crc32c u32
  * ```
  *
  * The checksum is the slot's last 4 bytes and covers everything before it.
  * `slabBytes` and `chunkEntriesMax` are the file's geometry (see
  * `allocation.ts`); 0 stands for the default one (128 KiB, 8,192), so every
- * image written before they existed reads as it was.
+ * image written before they existed reads as it was. `valueCeiling` bounds
+ * every count the image holds, so a trie opened lazily knows how far an
+ * addition can go without loading the keys; flag bit 0 says it is recorded
+ * (an image written before it existed has flags 0: no bound).
  *
  * @module
  */
@@ -42,6 +46,11 @@ export const imageFormatVersion = 2;
 /** Where the geometry's two u32 fields are (in the slot's once reserved zeros). */
 const slabBytesOffset = 72;
 const chunkEntriesOffset = 76;
+/** Where the flags (u32) and the value ceiling (u64) are, in the once reserved zeros too. */
+const flagsOffset = 80;
+const valueCeilingOffset = 88;
+/** Flag bit: {@link ImageHeader.valueCeiling} is recorded. */
+const flagValueCeiling = 1;
 /**
  * What the geometry fields' 0 stands for: the default geometry (128 KiB
  * slabs, 8,192 table entries a chunk; see `allocation.ts`, which names them).
@@ -79,6 +88,12 @@ export interface ImageHeader {
   slabBytes: number;
   /** Table entries per chunk record, at most (as `slabBytes`). */
   chunkEntriesMax: number;
+  /**
+   * An upper bound on every count the image holds (at least the largest);
+   * absent when unknown (an image written before the field existed, or by a
+   * trie that never saw all of its values).
+   */
+  valueCeiling?: number;
 }
 
 const fieldOrder = [
@@ -108,6 +123,12 @@ export function encodeHeaderSlot(header: ImageHeader): Uint8Array {
     ? 0
     : header.chunkEntriesMax;
   view.setUint32(chunkEntriesOffset, entries, true);
+  const ceiling = header.valueCeiling;
+  if (ceiling !== undefined) {
+    assert(Number.isSafeInteger(ceiling) && ceiling >= 0, "a value ceiling is a count");
+    view.setUint32(flagsOffset, flagValueCeiling, true);
+    writeU64(view, valueCeilingOffset, ceiling);
+  }
   sealHeader(bytes, view, prologue);
   assert(typeof decodeHeaderSlot(bytes) === "object", "a header slot round-trips");
   return bytes;
@@ -130,6 +151,12 @@ export function decodeHeaderSlot(bytes: Uint8Array): ImageHeader | string {
   header.slabBytes = view.getUint32(slabBytesOffset, true) || geometryDefaults.slabBytes;
   header.chunkEntriesMax = view.getUint32(chunkEntriesOffset, true) ||
     geometryDefaults.chunkEntriesMax;
+  // Flags this code does not know are left alone: they name fields it need not read.
+  if ((view.getUint32(flagsOffset, true) & flagValueCeiling) !== 0) {
+    const ceiling = readU64(view, valueCeilingOffset);
+    if (!Number.isSafeInteger(ceiling)) return `valueCeiling ${ceiling} is out of range`;
+    header.valueCeiling = ceiling;
+  }
   return header;
 }
 
@@ -354,5 +381,5 @@ function staleness(
 }
 
 function sameHeader(a: ImageHeader, b: ImageHeader): boolean {
-  return fieldOrder.every((field) => a[field] === b[field]);
+  return fieldOrder.every((field) => a[field] === b[field]) && a.valueCeiling === b.valueCeiling;
 }

@@ -46,10 +46,36 @@ Deno.test("header slot: round trip, including values above 2^32 and up to 2^53-1
         deadBytes: fc.maxSafeNat(),
         slabBytes: fc.integer({ min: 1, max: 2 ** 32 - 1 }),
         chunkEntriesMax: fc.integer({ min: 1, max: 2 ** 32 - 1 }),
+        valueCeiling: fc.maxSafeNat(),
+      }, {
+        requiredKeys: [
+          "generation",
+          "coverageLsn",
+          "rootAddress",
+          "keyCount",
+          "pageCount",
+          "allocationAddress",
+          "deadBytes",
+          "slabBytes",
+          "chunkEntriesMax",
+        ],
       }),
       (value) => assert.deepEqual(decodeHeaderSlot(encodeHeaderSlot(value)), { ...value }),
     ),
   );
+});
+
+Deno.test("header slot: the value ceiling is flagged; an older slot without it reads as unbounded", () => {
+  const bounded = encodeHeaderSlot(header(4, { valueCeiling: 0 }));
+  const view = new DataView(bounded.buffer);
+  assert.equal(view.getUint32(80, true), 1, "flag bit 0: recorded");
+  assert.deepEqual(decodeHeaderSlot(bounded), header(4, { valueCeiling: 0 }), "0 is a bound too");
+  // Written before the field existed: bytes 80..95 are zeros, and the header has no bound.
+  const older = encodeHeaderSlot(header(4));
+  assert.deepEqual([...older.subarray(80, 96)], new Array(16).fill(0));
+  const decoded = decodeHeaderSlot(older);
+  assert.ok(typeof decoded === "object" && !("valueCeiling" in decoded));
+  assert.equal(view.getUint32(8, true), 2, "still format version 2: older code reads the slot");
 });
 
 Deno.test("header slot: any flipped bit is caught", () => {

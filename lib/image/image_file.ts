@@ -74,8 +74,16 @@ export { type ImageSpace, tableChunkRanges } from "./_slab_table.ts";
 /** Bytes of a buffer appended records are encoded into (a longer record gets its own). */
 const runBufferBytes = 256 * 1024;
 
-/** The fields a commit sets (the generation and the space fields come from the file). */
-export type CommitFields = Pick<ImageHeader, "coverageLsn" | "rootAddress" | "keyCount">;
+/**
+ * The fields a commit sets (the generation and the space fields come from
+ * the file). `valueCeiling` must bound every count of the image committed
+ * (the trie's `valueCeiling` at its capture); absent or Infinity when
+ * unknown, and then the header records none (an unbounded image is slower
+ * to count into when opened lazily, never wrong).
+ */
+export type CommitFields = Pick<ImageHeader, "coverageLsn" | "rootAddress" | "keyCount"> & {
+  valueCeiling?: number;
+};
 
 /**
  * A node record longer than the image's slabs hold (only a geometry smaller
@@ -492,15 +500,20 @@ export class ImageFile {
   /** The header of a commit of `fields` with its table at `allocationAddress` (generation 0). */
   #nextHeader(fields: CommitFields, allocationAddress: number): ImageHeader {
     const table = this.#table;
-    return {
-      ...fields,
+    const header: ImageHeader = {
       generation: 0,
+      coverageLsn: fields.coverageLsn,
+      rootAddress: fields.rootAddress,
+      keyCount: fields.keyCount,
       pageCount: table.slabs,
       allocationAddress,
       deadBytes: this.space().deadBytes,
       slabBytes: table.slabBytes,
       chunkEntriesMax: table.chunkEntriesMax,
     };
+    const ceiling = fields.valueCeiling;
+    if (ceiling !== undefined && Number.isFinite(ceiling)) header.valueCeiling = ceiling;
+    return header;
   }
 
   /**

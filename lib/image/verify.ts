@@ -13,6 +13,7 @@
  * - a node without children, or with one child, holds a value (path compression);
  *   at most 256 children; a key is at most 65,535 bytes;
  * - a record never crosses a slab boundary;
+ * - no count is above the header's value ceiling (when it records one);
  * - the keys found equal the header's key count.
  *
  * Reads run ahead of the walk up to `concurrency` at a time, but the walk
@@ -47,6 +48,8 @@ export interface ImageVerifyOptions {
   rootAddress: number;
   /** The key count the header claims. */
   keyCount: number;
+  /** The bound on every count the header records, if it records one. */
+  valueCeiling?: number;
   /** Bytes per allocation slab: the report sums live record bytes per slab index (Math.floor(offset / slabBytes)). */
   slabBytes: number;
   /** Reads in flight at once (default 32, at most 1,024). */
@@ -137,7 +140,7 @@ const recordsMax = visitedShards * (2 ** 24 - 1);
  */
 export async function verifyImage(options: ImageVerifyOptions): Promise<ImageVerifyReport> {
   const concurrency = checkOptions(options);
-  const walk = new Walk(options.slabBytes);
+  const walk = new Walk(options.slabBytes, options.valueCeiling ?? Number.POSITIVE_INFINITY);
   const reads = new ReadAhead(options.read, concurrency, (address) => walk.isNew(address));
   if (options.rootAddress !== 0) walk.admitRoot(options.rootAddress);
   try {
@@ -379,6 +382,7 @@ class AddressSet {
 class Walk {
   readonly stack: Frame[] = [];
   readonly #slabBytes: number;
+  readonly #valueCeiling: number;
   readonly #visited = new AddressSet();
   readonly #key = new Uint8Array(keyBytesMax);
   readonly #previous = new Uint8Array(keyBytesMax);
@@ -394,8 +398,9 @@ class Walk {
   readonly #problems: string[] = [];
   #problemsOmitted = 0;
 
-  constructor(slabBytes: number) {
+  constructor(slabBytes: number, valueCeiling: number) {
     this.#slabBytes = slabBytes;
+    this.#valueCeiling = valueCeiling;
   }
 
   /** Frames ever pushed. */
@@ -551,6 +556,11 @@ class Walk {
     const value = node.value;
     if (value !== undefined && !(Number.isSafeInteger(value) && value >= 0)) {
       this.problem(`record at ${at}: its value "${value}" is not a count`);
+    } else if (value !== undefined && value > this.#valueCeiling) {
+      this.problem(
+        `record at ${at}: its count ${value} is above the header's value ceiling ` +
+          `${this.#valueCeiling}`,
+      );
     }
     return true;
   }

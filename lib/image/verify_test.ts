@@ -423,6 +423,17 @@ Deno.test("verifyImage: a key count other than the header's is a problem", async
   }
 });
 
+Deno.test("verifyImage: a count above the header's value ceiling is a problem", async () => {
+  const image = new FakeImage();
+  const { root, car } = appendCars(image.append);
+  assert.equal((await verify(image, root, 4, { valueCeiling: 7 })).ok, true, "7 is the largest");
+  // Above 3: "cart" (4, inline in the record of "car") and "dog" (7, inline in the root's).
+  assertProblems(await verify(image, root, 4, { valueCeiling: 3 }), [
+    new RegExp(`^record at ${at(ref(car))}: its count 4 is above the header's value ceiling 3$`),
+    new RegExp(`^record at ${at(root)}: its count 7 is above the header's value ceiling 3$`),
+  ]);
+});
+
 Deno.test("verifyImage: a record crossing a slab boundary is a problem", async () => {
   const image = new FakeImage();
   const leaf = image.put(node("long prefix", 1), 10 * 1024 - 5);
