@@ -26,6 +26,16 @@ import {
 } from "../../mod.ts";
 import type { Vocabulary } from "./_vocabulary.ts";
 
+/** How a part of the n-gram store (a shard, the vocabulary) opens its tallytrie store. */
+export interface PartOptions {
+  /** Its checkpoint policy (a shard's default: {@link shardCheckpointDefault}). */
+  checkpoint?: CheckpointOptions;
+  /** Its clock (default the system's). */
+  clock?: Clock;
+  /** Its part of the n-gram store's memory budget (`_memory.ts`); none if undefined. */
+  memoryBudget?: number;
+}
+
 /** A shard's state (see the module notes). */
 export type ShardState = "clean" | "dirty" | "syncing" | "failed";
 
@@ -90,10 +100,16 @@ export class Shard {
     index: number,
     storage: BlockStorage,
     vocabulary: Vocabulary,
-    checkpoint: CheckpointOptions = shardCheckpointDefault,
-    clock?: Clock,
+    options: PartOptions = {},
   ): Promise<Shard> {
-    const store = await openStore({ storage, durability: "relaxed", checkpoint, clock });
+    const { checkpoint = shardCheckpointDefault, clock, memoryBudget } = options;
+    const store = await openStore({
+      storage,
+      durability: "relaxed",
+      checkpoint,
+      clock,
+      memoryBudget,
+    });
     return new Shard(index, store, vocabulary);
   }
 

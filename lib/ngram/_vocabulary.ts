@@ -21,13 +21,8 @@
  * @module
  */
 
-import {
-  type BlockStorage,
-  type CheckpointOptions,
-  type Clock,
-  openStore,
-  type Store,
-} from "../../mod.ts";
+import { type BlockStorage, openStore, type Store } from "../../mod.ts";
+import type { PartOptions } from "./_shard.ts";
 import { wordKeyByte } from "./_keys.ts";
 import { ByteTable, hashBytes } from "./_byte_table.ts";
 import { assert } from "./_assert.ts";
@@ -58,12 +53,15 @@ export class Vocabulary {
   }
 
   /** Opens the vocabulary on `storage` and reads it. */
-  static async open(
-    storage: BlockStorage,
-    checkpoint?: CheckpointOptions,
-    clock?: Clock,
-  ): Promise<Vocabulary> {
-    const store = await openStore({ storage, durability: "strict", checkpoint, clock });
+  static async open(storage: BlockStorage, options: PartOptions = {}): Promise<Vocabulary> {
+    const { checkpoint, clock, memoryBudget } = options;
+    const store = await openStore({
+      storage,
+      durability: "strict",
+      checkpoint,
+      clock,
+      memoryBudget,
+    });
     const vocabulary = new Vocabulary(store);
     try {
       await vocabulary.#load();
