@@ -25,6 +25,7 @@ import {
   type Store,
 } from "../../mod.ts";
 import type { Vocabulary } from "./_vocabulary.ts";
+import { BudgetHold } from "./_memory.ts";
 
 /** How a part of the n-gram store (a shard, the vocabulary) opens its tallytrie store. */
 export interface PartOptions {
@@ -88,6 +89,7 @@ export class Shard {
   #syncing: Promise<void> | undefined;
   /** Commits made; a sync that began after the last one leaves the shard clean. */
   #commits = 0;
+  readonly #budget = new BudgetHold();
 
   private constructor(index: number, store: Store, vocabulary: Vocabulary) {
     this.index = index;
@@ -146,6 +148,19 @@ export class Shard {
       this.#failure = error;
     }
     return new ShardFailedError(this.index, this.#failure);
+  }
+
+  /**
+   * After an import's commit: checkpoints the shard and waits if its trie is
+   * far past its memory budget (`_memory.ts`). A failed checkpoint fails the
+   * shard.
+   */
+  async holdToBudget(): Promise<void> {
+    try {
+      await this.#budget.hold(this.store);
+    } catch (error) {
+      throw this.fail(error);
+    }
   }
 
   /** Makes every commit so far durable. */

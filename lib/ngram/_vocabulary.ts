@@ -26,6 +26,7 @@ import type { PartOptions } from "./_shard.ts";
 import { wordKeyByte } from "./_keys.ts";
 import { ByteTable, hashBytes } from "./_byte_table.ts";
 import { assert } from "./_assert.ts";
+import { BudgetHold } from "./_memory.ts";
 
 /** Words one vocabulary commit writes at most. */
 const commitWordsMax = 65_536;
@@ -47,6 +48,7 @@ export class Vocabulary {
   /** Ids below this are durable in the store. */
   #durable = 0;
   #failure: unknown;
+  readonly #budget = new BudgetHold();
 
   private constructor(store: Store) {
     this.store = store;
@@ -122,8 +124,9 @@ export class Vocabulary {
   /**
    * Writes every word given an id since the last commit and waits until they
    * are durable, in id order, in commits of at most {@link commitWordsMax}
-   * words and {@link commitBytesMax} bytes. After a write fails the
-   * vocabulary refuses to commit until the store is reopened.
+   * words and {@link commitBytesMax} bytes; then, far past its memory
+   * budget, checkpoints (`_memory.ts`). After a write or that checkpoint
+   * fails the vocabulary refuses to commit until the store is reopened.
    */
   async commit(): Promise<void> {
     if (this.#failure !== undefined) throw failedError(this.#failure);
@@ -145,6 +148,12 @@ export class Vocabulary {
         throw failedError(error);
       }
       this.#durable = id;
+    }
+    try {
+      await this.#budget.hold(this.store); // far past its memory budget: a checkpoint first
+    } catch (error) {
+      this.#failure = error;
+      throw failedError(error);
     }
   }
 
