@@ -176,22 +176,31 @@ const holdGrowthMin = 0.5;
 
 /** Keeps an import's writes to one store near the store's budget (see the module notes). */
 export class BudgetHold {
+  readonly #store: Store;
+  /** The store's `memoryBudget`; undefined: none, and no hold ever. */
+  readonly #budget: number | undefined;
   /** The store's live bytes after the last hold. */
   #heldAt = 0;
-  /** Checkpoints the holds ran. */
-  holds = 0;
+
+  constructor(store: Store, budget: number | undefined) {
+    this.#store = store;
+    this.#budget = budget;
+  }
 
   /**
-   * Checkpoints `store` and waits, if its trie is past {@link holdFactor}
+   * Checkpoints the store and waits, if its trie is past {@link holdFactor}
    * times its budget (and grew by {@link holdGrowthMin} budgets since the
-   * last hold); nothing without a budget.
+   * last hold). Without a budget it does nothing, not even read the store's
+   * stats (which apply a strict store's waiting groups).
    */
-  async hold(store: Store): Promise<void> {
-    const { budget, liveBytes } = store.stats().memory;
-    if (budget === null) return;
+  async hold(): Promise<void> {
+    const budget = this.#budget;
+    if (budget === undefined) return;
+    const memory = this.#store.stats().memory;
+    assert(memory.budget === budget, "the store runs with the budget this hold keeps to");
+    const liveBytes = memory.liveBytes;
     if (liveBytes <= Math.max(holdFactor * budget, this.#heldAt + holdGrowthMin * budget)) return;
-    await store.checkpoint(); // a foreground one: a background one runs first at full pace
-    this.holds++;
-    this.#heldAt = store.stats().memory.liveBytes;
+    await this.#store.checkpoint(); // a foreground one: a background one runs first at full pace
+    this.#heldAt = this.#store.stats().memory.liveBytes;
   }
 }

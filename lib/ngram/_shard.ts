@@ -89,12 +89,18 @@ export class Shard {
   #syncing: Promise<void> | undefined;
   /** Commits made; a sync that began after the last one leaves the shard clean. */
   #commits = 0;
-  readonly #budget = new BudgetHold();
+  readonly #budget: BudgetHold;
 
-  private constructor(index: number, store: Store, vocabulary: Vocabulary) {
+  private constructor(
+    index: number,
+    store: Store,
+    vocabulary: Vocabulary,
+    memoryBudget: number | undefined,
+  ) {
     this.index = index;
     this.store = store;
     this.vocabulary = vocabulary;
+    this.#budget = new BudgetHold(store, memoryBudget);
   }
 
   /** Opens shard `index` on `storage`; its keys' word ids are `vocabulary`'s. */
@@ -112,7 +118,7 @@ export class Shard {
       clock,
       memoryBudget,
     });
-    return new Shard(index, store, vocabulary);
+    return new Shard(index, store, vocabulary, memoryBudget);
   }
 
   /** The id of the word `bytes[start, end)` whose {@link hashBytes} is `hash`, or -1. */
@@ -157,7 +163,7 @@ export class Shard {
    */
   async holdToBudget(): Promise<void> {
     try {
-      await this.#budget.hold(this.store);
+      await this.#budget.hold();
     } catch (error) {
       throw this.fail(error);
     }

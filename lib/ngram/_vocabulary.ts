@@ -48,10 +48,11 @@ export class Vocabulary {
   /** Ids below this are durable in the store. */
   #durable = 0;
   #failure: unknown;
-  readonly #budget = new BudgetHold();
+  readonly #budget: BudgetHold;
 
-  private constructor(store: Store) {
+  private constructor(store: Store, memoryBudget: number | undefined) {
     this.store = store;
+    this.#budget = new BudgetHold(store, memoryBudget);
   }
 
   /** Opens the vocabulary on `storage` and reads it. */
@@ -64,7 +65,7 @@ export class Vocabulary {
       clock,
       memoryBudget,
     });
-    const vocabulary = new Vocabulary(store);
+    const vocabulary = new Vocabulary(store, memoryBudget);
     try {
       await vocabulary.#load();
     } catch (error) {
@@ -150,7 +151,7 @@ export class Vocabulary {
       this.#durable = id;
     }
     try {
-      await this.#budget.hold(this.store); // far past its memory budget: a checkpoint first
+      await this.#budget.hold(); // far past its memory budget: a checkpoint first
     } catch (error) {
       this.#failure = error;
       throw failedError(error);
