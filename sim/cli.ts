@@ -33,6 +33,8 @@ import {
 } from "./profiles.ts";
 import { type RunOptions, type RunResult, runSimulation, type StopKind } from "./runner.ts";
 import { runNgramSeeds } from "./ngram_cli.ts";
+import { ngramShardsMax } from "./ngram.ts";
+import { memoryBudgetMin } from "../lib/ngram/mod.ts";
 import { shrink } from "./shrink.ts";
 import type { Step } from "./workload.ts";
 
@@ -79,7 +81,8 @@ const optionHelp: readonly (readonly [string, string, string])[] = [
   [
     "--memory-budget BYTES",
     "none",
-    "the store's memoryBudget (a few KiB: evictions at every checkpoint)",
+    "the store's memoryBudget (a few KiB: evictions at every checkpoint); n-gram runs: " +
+    `the whole store's, at least ${memoryBudgetMin(ngramShardsMax)}`,
   ],
   [
     "--walk-pauses on|off",
@@ -210,6 +213,17 @@ function parseArgs(argv: string[]): CliOptions {
       }
       options.workload = name;
     } else throw new TypeError(`Unknown argument "${arg}"; ${usage} (--help lists each option)`);
+  }
+  const ngramBudgetMin = memoryBudgetMin(ngramShardsMax);
+  if (
+    options.workload === "ngram" && options.memoryBudget !== undefined &&
+    options.memoryBudget < ngramBudgetMin
+  ) {
+    throw new RangeError(
+      `--memory-budget must be at least ${ngramBudgetMin} with --workload ngram ` +
+        `(4096 for the vocabulary and for each of up to ${ngramShardsMax} shards), ` +
+        `got ${options.memoryBudget}`,
+    );
   }
   return options;
 }
@@ -443,7 +457,9 @@ async function main(): Promise<number> {
     console.log(helpText());
     return 0;
   }
-  if (cli.workload === "ngram") return await runNgramSeeds(cli.seeds, cli.seconds);
+  if (cli.workload === "ngram") {
+    return await runNgramSeeds(cli.seeds, cli.seconds, cli.memoryBudget);
+  }
   const started = performance.now();
   const totals: Totals = {
     seeds: 0,

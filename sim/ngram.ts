@@ -26,6 +26,11 @@
  * with n-grams repeated within and across inputs and some inputs drawn
  * twice with the same content.
  *
+ * With a `memoryBudget` (a few KiB a part), the store is opened with it
+ * every time and the inputs are up to ten times longer: checkpoints evict,
+ * imports wait for checkpoints of the parts past their share, and reads
+ * load subtrees again, under the same crashes and faults.
+ *
  * @module
  */
 
@@ -62,7 +67,15 @@ export interface NgramRunOptions {
   seed: number;
   /** The disk's faults (default {@link ngramProfile}). */
   profile?: FaultProfile;
+  /**
+   * The store's `memoryBudget` (default none); at least the smallest for
+   * {@link ngramShardsMax} shards (`memoryBudgetMin`), as the shards are drawn.
+   */
+  memoryBudget?: number;
 }
+
+/** The most shards a run draws. */
+export const ngramShardsMax = 4;
 
 /** A broken property. */
 export interface NgramViolation {
@@ -86,6 +99,8 @@ export interface NgramRunResult {
 
 /** What one n-gram run counts (see {@link NgramRunResult.stats}). */
 export interface NgramRunStats {
+  /** Subtrees the memory budget evicted, summed over the stores opened (read before each close or crash). */
+  evictions: number;
   crashes: number;
   imports: number;
   resumes: number;
@@ -98,6 +113,7 @@ export interface NgramRunStats {
 /** Counts of zero, to add runs' counts to. */
 export function ngramStatsZero(): NgramRunStats {
   return {
+    evictions: 0,
     crashes: 0,
     imports: 0,
     resumes: 0,
@@ -123,6 +139,13 @@ const crashesMax = 6;
 const crashStepsMax = 600;
 /** Times a run reopens after failures before giving up on a plan (each failure is a fault). */
 const attemptsMax = 60;
+/** Lines an input draws at most. */
+const inputLinesMax = 40;
+/**
+ * Lines an input draws at most in a run with a memory budget: ten times
+ * more, so that each part's trie passes the smallest budget (4096 bytes).
+ */
+const budgetInputLinesMax = 400;
 /** The words n-grams are drawn from. */
 const words = ["the", "a", "cat", "sat", "über", "straße", "中文", "🙂", "of", "_START_", "x"];
 
@@ -174,11 +197,11 @@ export class SimReaderError extends Error {
 }
 
 /** One drawn input with identity `id`. */
-function drawInput(random: Prng, id: number): SimInput {
+function drawInput(random: Prng, id: number, linesMax = inputLinesMax): SimInput {
   const lines: Line[] = [];
   const boundaryAfter: boolean[] = [];
   let offset = 0;
-  const length = 1 + random.below(40);
+  const length = 1 + random.below(linesMax);
   for (let at = 0; at < length; at++) {
     const order = 1 + random.below(3);
     const tokens = Array.from({ length: order }, () => words[random.below(words.length)]);
@@ -191,10 +214,10 @@ function drawInput(random: Prng, id: number): SimInput {
   return { id, lines, boundaryAfter, bytes: offset };
 }
 
-/** Draws the inputs: some share an identity (the same content imported twice). */
-function drawInputs(random: Prng): SimInput[] {
+/** Draws the inputs of up to `linesMax` lines: some share an identity (the same content imported twice). */
+function drawInputs(random: Prng, linesMax: number): SimInput[] {
   const count = 1 + random.below(4);
-  return Array.from({ length: count }, (_, index) => drawInput(random, index + 1));
+  return Array.from({ length: count }, (_, index) => drawInput(random, index + 1, linesMax));
 }
 
 /**
@@ -358,7 +381,7 @@ function isDiskError(error: unknown): boolean {
 
 /** Runs one seed: see the module notes. */
 export async function runNgramSimulation(options: NgramRunOptions): Promise<NgramRunResult> {
-  const run = new NgramRun(options.seed, options.profile ?? ngramProfile);
+  const run = new NgramRun(options.seed, options.profile ?? ngramProfile, options.memoryBudget);
   await run.execute();
   return {
     seed: options.seed,
@@ -377,6 +400,7 @@ class NgramRun {
   readonly #inputs: SimInput[];
   readonly #plan: SimInput[];
   readonly #shards: number;
+  readonly #memoryBudget: number | undefined;
   #crashesLeft: number;
   readonly #crashRandom: Prng;
   /** Draws when to try resuming an input with other options (a stream of its own). */
@@ -384,17 +408,19 @@ class NgramRun {
   /** Identities of the inputs an import was started for. */
   readonly #started = new Set<number>();
 
-  constructor(seed: number, profile: FaultProfile) {
+  constructor(seed: number, profile: FaultProfile, memoryBudget: number | undefined) {
     this.#seed = seed;
+    this.#memoryBudget = memoryBudget;
     this.machine = new Machine(seed, profile);
-    this.#inputs = drawInputs(eventPrng(seed, stream.inputs, 0));
+    const linesMax = memoryBudget === undefined ? inputLinesMax : budgetInputLinesMax;
+    this.#inputs = drawInputs(eventPrng(seed, stream.inputs, 0), linesMax);
     const plan = eventPrng(seed, stream.plan, 0);
     this.#plan = Array.from(
       { length: this.#inputs.length + plan.below(3) },
       (_, at) =>
         at < this.#inputs.length ? this.#inputs[at] : this.#inputs[plan.below(this.#inputs.length)],
     );
-    this.#shards = 1 + plan.below(4);
+    this.#shards = 1 + plan.below(ngramShardsMax);
     const bad = drawBadInputs(eventPrng(seed, stream.bad, 0), this.#inputs);
     this.#inputs.push(...bad.filter((input) => input.changedAfter === undefined));
     this.#plan.push(...bad);
@@ -443,6 +469,7 @@ class NgramRun {
         shards: this.#shards,
         clock: this.machine.scheduler.clock,
         checkpoint: { epochOps: 100, epochMs: 10 },
+        memoryBudget: this.#memoryBudget,
       });
       const waited = await this.machine.until(opening, this.#budget());
       if (waited.kind === "value") return waited.value;
@@ -500,9 +527,11 @@ class NgramRun {
         }
         this.stats.failures++;
       }
+      this.#noteMemory(store);
       this.#crash(waited.kind === "crash");
       return at;
     }
+    this.#noteMemory(store);
     const closing = await this.machine.until(store.close(), this.#budget());
     if (closing.kind === "hang") this.#hang("a close");
     else if (closing.kind === "error" && !isDiskError(closing.error)) {
@@ -610,7 +639,17 @@ class NgramRun {
     if (held.kind !== "value") return void this.#hang("listing");
     const problems = differences(expected, held.value);
     if (problems.length > 0) this.violate("ngram-final", problems.join("; "));
+    this.#noteMemory(store);
     await this.machine.until(store.close());
+  }
+
+  /**
+   * Adds what the budget evicted in `store` to the run's counts, before it
+   * is closed or lost (only with a budget: reading it applies groups still
+   * waiting, which must not change the runs without one).
+   */
+  #noteMemory(store: NgramStore): void {
+    if (this.#memoryBudget !== undefined) this.stats.evictions += store.memory().evictions;
   }
 }
 

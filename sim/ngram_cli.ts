@@ -26,10 +26,14 @@ function hex(hash: number): string {
 /** Milliseconds between two progress lines. */
 const progressEveryMs = 2000;
 
-/** Runs seeds `from..to` (or from `from` for `seconds`); the exit code: 1 if one failed. */
+/**
+ * Runs seeds `from..to` (or from `from` for `seconds`), each with the store's
+ * `memoryBudget` if given; the exit code: 1 if one failed.
+ */
 export async function runNgramSeeds(
   [from, to]: [number, number],
   seconds: number | undefined,
+  memoryBudget?: number,
 ): Promise<number> {
   const started = performance.now();
   const sums = ngramStatsZero();
@@ -40,7 +44,7 @@ export async function runNgramSeeds(
   for (let seed = from;; seed++) {
     if (seconds === undefined && seed > to) break;
     if (seconds !== undefined && performance.now() - started > seconds * 1000) break;
-    const result = await runNgramSimulation({ seed });
+    const result = await runNgramSimulation({ seed, memoryBudget });
     seeds++;
     last = seed;
     traceHash = hash32(traceHash, result.traceHash);
@@ -53,7 +57,8 @@ export async function runNgramSeeds(
       for (const violation of result.violations) {
         console.log(`  ${violation.property}: ${violation.message}`);
       }
-      console.log(`replay: deno task sim --workload ngram --seed ${seed}`);
+      const budget = memoryBudget === undefined ? "" : ` --memory-budget ${memoryBudget}`;
+      console.log(`replay: deno task sim --workload ngram --seed ${seed}${budget}`);
       summary(seeds, 1, sums, traceHash, from, last, started);
       return 1;
     }
@@ -86,5 +91,6 @@ function summary(
       `crashes ${sums.crashes}, imports stopped by a disk fault ${sums.failures}, ` +
       `by a bad input ${sums.readerErrors}; resumes with other options refused ${sums.optionProbes}`,
   );
+  if (sums.evictions > 0) console.log(`subtrees the memory budget evicted: ${sums.evictions}`);
   console.log(`trace hash of seeds ${from}..${to}: ${hex(traceHash)}`);
 }

@@ -19,6 +19,7 @@ import {
   v3Fixture,
 } from "../lib/ngram/fixtures.ts";
 import { openNgramStore } from "../lib/ngram/mod.ts";
+import { parseByteSize } from "../lib/ngram/cli.ts";
 import type { InputFilters, InputFormat } from "../lib/ngram/input.ts";
 
 const cli = new URL("../lib/ngram/cli.ts", import.meta.url).pathname;
@@ -198,6 +199,76 @@ Deno.test("ngram cli: filters (years, min-count, tags keep) count what the recou
     ]);
     assert.equal(run.code, 0, run.err);
     await assertStoreHolds(`${dir}/store`, expectedCounts(fixtures, filters));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("ngram cli: --memory-budget takes bytes or a binary unit; sizes it cannot read are refused", () => {
+  const sizes: [string, number | undefined][] = [
+    ["65536", 65536],
+    ["512MiB", 512 * 2 ** 20],
+    ["1GiB", 2 ** 30],
+    ["1 GiB", 2 ** 30],
+    ["64kib", 65536],
+    ["1.5GiB", 1.5 * 2 ** 30],
+    ["2TiB", 2 * 2 ** 40],
+    ["0.5KiB", 512],
+    ["1GB", undefined],
+    ["1G", undefined],
+    ["1.5", undefined],
+    ["0.1KiB", undefined],
+    ["-1", undefined],
+    ["1e9", undefined],
+    ["", undefined],
+    ["GiB", undefined],
+    ["99999999TiB", undefined],
+  ];
+  for (const [text, bytes] of sizes) assert.equal(parseByteSize(text), bytes, `"${text}"`);
+});
+
+Deno.test("ngram cli: every command takes --memory-budget; a budgeted import counts what the recount counts", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const fixtures = await writeFixtures(dir, 41, 2_000);
+    const store = `${dir}/store`;
+    const budget = ["--memory-budget", "64KiB"];
+    const imported = await ngram([
+      "import",
+      store,
+      `${dir}/in`,
+      `${dir}/parts`,
+      "--shards",
+      "3",
+      ...budget,
+    ]);
+    assert.equal(imported.code, 0, imported.err);
+    const expected = expectedCounts(fixtures, defaults);
+    await assertStoreHolds(store, expected);
+    const [some] = [...expected.keys()];
+    const counted = await ngram(["count", store, some, ...budget]);
+    assert.equal(counted.out, `${some}\t${expected.get(some)}\n`, counted.err);
+    const stats = JSON.parse((await ngram(["stats", store, "--json", ...budget])).out);
+    assert.equal(stats.memory.budget, 65536);
+    assert.deepEqual(
+      stats.perShard.map((shard: { memory: { budget: number } }) => shard.memory.budget),
+      [
+        20480,
+        20480,
+        20480,
+      ],
+    );
+    for (const command of [["next", store, "the"], ["export", store], ["compact", store]]) {
+      const run = await ngram([...command, ...budget]);
+      assert.equal(run.code, 0, `${command[0]}: ${run.err}`);
+    }
+    await assertStoreHolds(store, expected);
+    const unreadable = await ngram(["stats", store, "--memory-budget", "1GB"]);
+    assert.equal(unreadable.code, 2);
+    assert.match(unreadable.err, /--memory-budget takes bytes or a size with KiB.*got "1GB"/);
+    const small = await ngram(["count", store, some, "--memory-budget", "12KiB"]);
+    assert.equal(small.code, 1);
+    assert.match(small.err, /memoryBudget must be an integer of at least 16384 bytes for 3 shards/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

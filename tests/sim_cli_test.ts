@@ -44,6 +44,15 @@ Deno.test("sim cli: --help lists every option with its default and exits 0", asy
   assert.ok(!out.includes("seeds, "), "--help runs no seed");
 });
 
+Deno.test("sim cli: n-gram runs take --memory-budget of at least 4096 a part of four shards", async () => {
+  const small = await sim("--workload", "ngram", "--memory-budget", "8192");
+  assert.equal(small.code, 2);
+  assert.match(small.out, /--memory-budget must be at least 20480 with --workload ngram/);
+  const run = await sim("--workload", "ngram", "--seed", "3", "--memory-budget", "20480");
+  assert.equal(run.code, 0, run.out);
+  assert.match(run.out, /^seed 3: passed, trace hash 0x[0-9a-f]{8}$/m);
+});
+
 Deno.test("sim cli: an unknown argument exits 2 and points at --help", async () => {
   const { code, out } = await sim("--sead", "3");
   assert.equal(code, 2);

@@ -24,6 +24,23 @@ Deno.test("ngram sim: seeds 1..80 pass and reach crashes, resumes and repeated i
   assert.ok(sums.readerErrors > 20, `bad inputs ${sums.readerErrors}`);
 });
 
+Deno.test("ngram sim: with a memory budget, seeds 1..30 pass and evict, and a seed replays", async () => {
+  // The smallest budget for the four shards a run may draw: 4096 a part.
+  const memoryBudget = 20_480;
+  const sums = ngramStatsZero();
+  for (let seed = 1; seed <= 30; seed++) {
+    const result = await runNgramSimulation({ seed, memoryBudget });
+    assert.deepEqual(result.violations, [], `seed ${seed} --memory-budget ${memoryBudget}`);
+    addNgramStats(sums, result.stats);
+  }
+  assert.ok(sums.evictions > 100, `evictions ${sums.evictions}`);
+  assert.ok(sums.crashes > 30 && sums.resumes > 10, JSON.stringify(sums));
+  const first = await runNgramSimulation({ seed: 7, memoryBudget });
+  const again = await runNgramSimulation({ seed: 7, memoryBudget });
+  assert.equal(first.traceHash, again.traceHash);
+  assert.deepEqual(first.stats, again.stats);
+});
+
 Deno.test("ngram sim: a seed replays to the same trace hash; another seed differs", async () => {
   const first = await runNgramSimulation({ seed: 17 });
   const again = await runNgramSimulation({ seed: 17 });

@@ -287,6 +287,7 @@ class ImportRun implements NgramSink {
     this.ngrams += chunk.size;
     this.#progress[index] = end;
     chunk.reset();
+    await shard.holdToBudget();
   }
 
   /** The atomic operation that commits `chunk` with the file's progress `end` (see the notes). */

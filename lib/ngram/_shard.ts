@@ -25,6 +25,17 @@ import {
   type Store,
 } from "../../mod.ts";
 import type { Vocabulary } from "./_vocabulary.ts";
+import { BudgetHold } from "./_memory.ts";
+
+/** How a part of the n-gram store (a shard, the vocabulary) opens its tallytrie store. */
+export interface PartOptions {
+  /** Its checkpoint policy (a shard's default: {@link shardCheckpointDefault}). */
+  checkpoint?: CheckpointOptions;
+  /** Its clock (default the system's). */
+  clock?: Clock;
+  /** Its part of the n-gram store's memory budget (`_memory.ts`); none if undefined. */
+  memoryBudget?: number;
+}
 
 /** A shard's state (see the module notes). */
 export type ShardState = "clean" | "dirty" | "syncing" | "failed";
@@ -78,11 +89,18 @@ export class Shard {
   #syncing: Promise<void> | undefined;
   /** Commits made; a sync that began after the last one leaves the shard clean. */
   #commits = 0;
+  readonly #budget: BudgetHold;
 
-  private constructor(index: number, store: Store, vocabulary: Vocabulary) {
+  private constructor(
+    index: number,
+    store: Store,
+    vocabulary: Vocabulary,
+    memoryBudget: number | undefined,
+  ) {
     this.index = index;
     this.store = store;
     this.vocabulary = vocabulary;
+    this.#budget = new BudgetHold(store, memoryBudget);
   }
 
   /** Opens shard `index` on `storage`; its keys' word ids are `vocabulary`'s. */
@@ -90,11 +108,17 @@ export class Shard {
     index: number,
     storage: BlockStorage,
     vocabulary: Vocabulary,
-    checkpoint: CheckpointOptions = shardCheckpointDefault,
-    clock?: Clock,
+    options: PartOptions = {},
   ): Promise<Shard> {
-    const store = await openStore({ storage, durability: "relaxed", checkpoint, clock });
-    return new Shard(index, store, vocabulary);
+    const { checkpoint = shardCheckpointDefault, clock, memoryBudget } = options;
+    const store = await openStore({
+      storage,
+      durability: "relaxed",
+      checkpoint,
+      clock,
+      memoryBudget,
+    });
+    return new Shard(index, store, vocabulary, memoryBudget);
   }
 
   /** The id of the word `bytes[start, end)` whose {@link hashBytes} is `hash`, or -1. */
@@ -130,6 +154,19 @@ export class Shard {
       this.#failure = error;
     }
     return new ShardFailedError(this.index, this.#failure);
+  }
+
+  /**
+   * After an import's commit: checkpoints the shard and waits if its trie is
+   * far past its memory budget (`_memory.ts`). A failed checkpoint fails the
+   * shard.
+   */
+  async holdToBudget(): Promise<void> {
+    try {
+      await this.#budget.hold();
+    } catch (error) {
+      throw this.fail(error);
+    }
   }
 
   /** Makes every commit so far durable. */

@@ -21,16 +21,12 @@
  * @module
  */
 
-import {
-  type BlockStorage,
-  type CheckpointOptions,
-  type Clock,
-  openStore,
-  type Store,
-} from "../../mod.ts";
+import { type BlockStorage, openStore, type Store } from "../../mod.ts";
+import type { PartOptions } from "./_shard.ts";
 import { wordKeyByte } from "./_keys.ts";
 import { ByteTable, hashBytes } from "./_byte_table.ts";
 import { assert } from "./_assert.ts";
+import { BudgetHold } from "./_memory.ts";
 
 /** Words one vocabulary commit writes at most. */
 const commitWordsMax = 65_536;
@@ -52,19 +48,24 @@ export class Vocabulary {
   /** Ids below this are durable in the store. */
   #durable = 0;
   #failure: unknown;
+  readonly #budget: BudgetHold;
 
-  private constructor(store: Store) {
+  private constructor(store: Store, memoryBudget: number | undefined) {
     this.store = store;
+    this.#budget = new BudgetHold(store, memoryBudget);
   }
 
   /** Opens the vocabulary on `storage` and reads it. */
-  static async open(
-    storage: BlockStorage,
-    checkpoint?: CheckpointOptions,
-    clock?: Clock,
-  ): Promise<Vocabulary> {
-    const store = await openStore({ storage, durability: "strict", checkpoint, clock });
-    const vocabulary = new Vocabulary(store);
+  static async open(storage: BlockStorage, options: PartOptions = {}): Promise<Vocabulary> {
+    const { checkpoint, clock, memoryBudget } = options;
+    const store = await openStore({
+      storage,
+      durability: "strict",
+      checkpoint,
+      clock,
+      memoryBudget,
+    });
+    const vocabulary = new Vocabulary(store, memoryBudget);
     try {
       await vocabulary.#load();
     } catch (error) {
@@ -124,8 +125,9 @@ export class Vocabulary {
   /**
    * Writes every word given an id since the last commit and waits until they
    * are durable, in id order, in commits of at most {@link commitWordsMax}
-   * words and {@link commitBytesMax} bytes. After a write fails the
-   * vocabulary refuses to commit until the store is reopened.
+   * words and {@link commitBytesMax} bytes; then, far past its memory
+   * budget, checkpoints (`_memory.ts`). After a write or that checkpoint
+   * fails the vocabulary refuses to commit until the store is reopened.
    */
   async commit(): Promise<void> {
     if (this.#failure !== undefined) throw failedError(this.#failure);
@@ -147,6 +149,12 @@ export class Vocabulary {
         throw failedError(error);
       }
       this.#durable = id;
+    }
+    try {
+      await this.#budget.hold(); // far past its memory budget: a checkpoint first
+    } catch (error) {
+      this.#failure = error;
+      throw failedError(error);
     }
   }
 

@@ -12,13 +12,16 @@
  * compact STORE                    (rewrites every shard's image without dead space)
  * ```
  *
+ * Every command takes `--memory-budget SIZE`: the store's `memoryBudget`,
+ * in bytes or with a binary unit (`512MiB`, `1GiB`; see {@link parseByteSize}).
+ *
  * Exit codes: 0 done, 1 a failure (the message says what and where; files
  * imported before it stay imported), 2 a usage error.
  *
  * @module
  */
 
-import { openNgramStore } from "./store.ts";
+import { type NgramStore, openNgramStore } from "./store.ts";
 import { expandInputs } from "./read.ts";
 import type { InputFormat, TagPolicy } from "./input.ts";
 import { ImportProgress } from "./_progress.ts";
@@ -26,14 +29,66 @@ import { ImportProgress } from "./_progress.ts";
 /** A usage error: exit code 2. */
 class UsageError extends Error {}
 
-const usage = `usage: deno task ngram <command> ...
+const usage = `usage: deno task ngram <command> ... [--memory-budget SIZE]
   import STORE PATH... [--format auto|v2|v3|tsv|text] [--order N] [--years A..B]
                        [--min-count N] [--tags drop|keep] [--shards N] [--chunk-ngrams N]
   count  STORE [NGRAM...]     one line per n-gram: NGRAM TAB COUNT (stdin if no NGRAM)
   next   STORE HISTORY [--top K]
   stats  STORE [--json]
   export STORE                every n-gram: NGRAM TAB COUNT
-  compact STORE               rewrites every shard's image without dead space`;
+  compact STORE               rewrites every shard's image without dead space
+every command takes:
+  --memory-budget SIZE        the bytes the store's tries may take (default: no limit):
+                              bytes, or with KiB, MiB, GiB or TiB (such as 512MiB, 1GiB);
+                              a sixteenth to the vocabulary, the rest in equal shares to
+                              the shards, at least 4096 bytes each`;
+
+/** Bytes per unit a size may end with (binary units only: a "GB" could mean either). */
+const sizeUnits: Readonly<Record<string, number>> = {
+  "": 1,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+  tib: 2 ** 40,
+};
+
+/**
+ * A size such as `--memory-budget` takes: a whole number of bytes, or a
+ * number with a binary unit (KiB, MiB, GiB, TiB; any case, a space allowed
+ * before it) that makes a whole number of bytes; undefined if `text` is none.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseByteSize } from "./cli.ts";
+ * assert.equal(parseByteSize("512MiB"), 512 * 2 ** 20);
+ * assert.equal(parseByteSize("1.5GiB"), 1.5 * 2 ** 30);
+ * assert.equal(parseByteSize("65536"), 65536);
+ * assert.equal(parseByteSize("1GB"), undefined);
+ * ```
+ */
+export function parseByteSize(text: string): number | undefined {
+  const match = /^(\d+(?:\.\d+)?) ?([kmgt]ib)?$/i.exec(text);
+  if (match === null) return undefined;
+  const bytes = Number(match[1]) * sizeUnits[(match[2] ?? "").toLowerCase()];
+  return Number.isSafeInteger(bytes) ? bytes : undefined;
+}
+
+/** The flag every command takes. */
+const budgetFlag = "--memory-budget";
+
+/** `--memory-budget SIZE`, in bytes. */
+function memoryBudget(flags: Map<string, string | true>): number | undefined {
+  const text = flags.get(budgetFlag);
+  if (text === undefined) return undefined;
+  const bytes = typeof text === "string" ? parseByteSize(text) : undefined;
+  if (bytes === undefined) {
+    throw new UsageError(
+      `${budgetFlag} takes bytes or a size with KiB, MiB, GiB or TiB (such as 512MiB), got "${text}"`,
+    );
+  }
+  return bytes;
+}
 
 /** Flags and positional arguments of one command. */
 interface Parsed {
@@ -42,7 +97,8 @@ interface Parsed {
 }
 
 /** Splits `args`; `valued` flags take the next argument. */
-function parse(args: string[], valued: readonly string[], bare: readonly string[]): Parsed {
+function parse(args: string[], commandValued: readonly string[], bare: readonly string[]): Parsed {
+  const valued = [...commandValued, budgetFlag];
   const parsed: Parsed = { positional: [], flags: new Map() };
   for (let at = 0; at < args.length; at++) {
     const arg = args[at];
@@ -115,7 +171,10 @@ async function importCommand(args: string[]): Promise<number> {
     tags: choice<TagPolicy>(flags, "--tags", ["drop", "keep"]),
   };
   const files = await expandInputs(inputs);
-  const store = await openNgramStore(path, { shards: integer(flags, "--shards") });
+  const store = await openNgramStore(path, {
+    shards: integer(flags, "--shards"),
+    memoryBudget: memoryBudget(flags),
+  });
   const progress = await ImportProgress.start(files);
   try {
     for (const file of files) {
@@ -135,11 +194,16 @@ async function importCommand(args: string[]): Promise<number> {
   return 0;
 }
 
+/** Opens the store at `path`, which must exist, with the command's `--memory-budget`. */
+async function openExisting(path: string, flags: Map<string, string | true>): Promise<NgramStore> {
+  return await openNgramStore(path, { create: false, memoryBudget: memoryBudget(flags) });
+}
+
 async function countCommand(args: string[]): Promise<number> {
-  const { positional } = parse(args, [], []);
+  const { positional, flags } = parse(args, [], []);
   if (positional.length < 1) throw new UsageError("count takes STORE");
   const [path, ...ngrams] = positional;
-  const store = await openNgramStore(path, { create: false });
+  const store = await openExisting(path, flags);
   try {
     if (ngrams.length > 0) {
       const counts = await store.countMany(ngrams);
@@ -157,7 +221,7 @@ async function countCommand(args: string[]): Promise<number> {
 const stdinBatch = 10_000;
 
 /** Counts the n-grams on stdin, one per line, in batches. */
-async function countLines(store: Awaited<ReturnType<typeof openNgramStore>>): Promise<void> {
+async function countLines(store: NgramStore): Promise<void> {
   const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream());
   let pending = "";
   let batch: string[] = [];
@@ -191,7 +255,7 @@ async function writeOut(text: string): Promise<void> {
 async function nextCommand(args: string[]): Promise<number> {
   const { positional, flags } = parse(args, ["--top"], []);
   if (positional.length !== 2) throw new UsageError("next takes STORE and HISTORY");
-  const store = await openNgramStore(positional[0], { create: false });
+  const store = await openExisting(positional[0], flags);
   try {
     const found = await store.next(positional[1], { top: integer(flags, "--top") });
     await writeOut(found.map(({ word, count }) => `${word}\t${count}\n`).join(""));
@@ -204,7 +268,7 @@ async function nextCommand(args: string[]): Promise<number> {
 async function statsCommand(args: string[]): Promise<number> {
   const { positional, flags } = parse(args, [], ["--json"]);
   if (positional.length !== 1) throw new UsageError("stats takes STORE");
-  const store = await openNgramStore(positional[0], { create: false });
+  const store = await openExisting(positional[0], flags);
   try {
     const stats = await store.stats();
     if (flags.has("--json")) {
@@ -217,9 +281,15 @@ async function statsCommand(args: string[]): Promise<number> {
     for (const { order, total, distinct } of stats.orders) {
       console.log(`${order}\t${total}\t${distinct}`);
     }
-    console.log("shard\tstate\tkeys");
+    const { memory } = stats;
+    const budget = memory.budget === null ? "no budget" : `budget ${memory.budget}`;
+    console.log(
+      `memory: ${memory.liveBytes} bytes of trie nodes (${budget}); ` +
+        `${memory.evictions} subtrees evicted (${memory.evictedBytes} bytes)`,
+    );
+    console.log("shard\tstate\tkeys\tlive bytes");
     for (const shard of stats.perShard) {
-      console.log(`${shard.index}\t${shard.state}\t${shard.keys}`);
+      console.log(`${shard.index}\t${shard.state}\t${shard.keys}\t${shard.memory.liveBytes}`);
     }
   } finally {
     await store.close();
@@ -231,9 +301,9 @@ async function statsCommand(args: string[]): Promise<number> {
 const exportBatch = 10_000;
 
 async function exportCommand(args: string[]): Promise<number> {
-  const { positional } = parse(args, [], []);
+  const { positional, flags } = parse(args, [], []);
   if (positional.length !== 1) throw new UsageError("export takes STORE");
-  const store = await openNgramStore(positional[0], { create: false });
+  const store = await openExisting(positional[0], flags);
   try {
     let lines: string[] = [];
     for await (const { ngram, count } of store.entries()) {
@@ -251,9 +321,9 @@ async function exportCommand(args: string[]): Promise<number> {
 }
 
 async function compactCommand(args: string[]): Promise<number> {
-  const { positional } = parse(args, [], []);
+  const { positional, flags } = parse(args, [], []);
   if (positional.length !== 1) throw new UsageError("compact takes STORE");
-  const store = await openNgramStore(positional[0], { create: false });
+  const store = await openExisting(positional[0], flags);
   try {
     await store.compact();
   } finally {

@@ -19,7 +19,14 @@ import {
 import { orderMax, routingName } from "./_keys.ts";
 import { manifestName, readManifest, shardName, shardsMax, writeManifest } from "./_manifest.ts";
 import { Vocabulary, vocabularyName, type VocabularyState } from "./_vocabulary.ts";
-import { Shard, shardCheckpointDefault, type ShardState } from "./_shard.ts";
+import { type PartOptions, Shard, shardCheckpointDefault, type ShardState } from "./_shard.ts";
+import {
+  budgetParts,
+  memoryBudgetMin,
+  memoryOf,
+  type NgramMemoryStats,
+  sumMemory,
+} from "./_memory.ts";
 import {
   allEntries,
   type Continuation,
@@ -54,12 +61,13 @@ export type {
   ImportOutcome,
   ImportSource,
   NgramCount,
+  NgramMemoryStats,
   OrderTotals,
   ShardProgress,
   ShardState,
   VocabularyState,
 };
-export { shardCheckpointDefault };
+export { memoryBudgetMin, shardCheckpointDefault };
 
 /** Shards of a new store unless `shards` says otherwise. */
 export const shardsDefault = 8;
@@ -95,6 +103,17 @@ export interface NgramStoreOptions {
   clock?: Clock;
   /** Create the store if there is none (default true); false: an error instead. */
   create?: boolean;
+  /**
+   * The bytes the whole store's tries may take once checkpoints have written
+   * them (default: no limit): split over the parts, a sixteenth (at least
+   * 4096 bytes) to the vocabulary and the rest in equal shares to the
+   * shards, each part at least 4096 bytes ({@link memoryBudgetMin}), and
+   * each part is its store's `memoryBudget` (see `openStore`): past it, clean
+   * subtrees go back to disk after a checkpoint and load again when read,
+   * and writes far past it start a checkpoint early. The vocabulary's words,
+   * held in memory whole, are not counted. `stats().memory` sums the parts.
+   */
+  memoryBudget?: number;
 }
 
 const optionTypes: OptionTypes = {
@@ -104,6 +123,7 @@ const optionTypes: OptionTypes = {
   checkpoint: "object",
   clock: "object",
   create: "boolean",
+  memoryBudget: "number",
 };
 const openPlace = {
   operation: "open the n-gram store",
@@ -189,6 +209,8 @@ export interface ShardStats {
   state: ShardState;
   /** Keys in its store (n-grams and bookkeeping). */
   keys: number;
+  /** Its trie's memory; `budget` is its part of the store's `memoryBudget`. */
+  memory: NgramMemoryStats;
 }
 
 /** What {@link NgramStore.stats} reports. */
@@ -203,6 +225,8 @@ export interface NgramStats {
   vocabulary: VocabularyState;
   /** Per shard. */
   perShard: ShardStats[];
+  /** The memory of the tries of every shard and the vocabulary, summed (see {@link NgramStore.memory}). */
+  memory: NgramMemoryStats;
 }
 
 /**
@@ -235,22 +259,30 @@ export async function openNgramStore(
       `Cannot open the n-gram store: shards must be an integer from 1 to ${shardsMax}, got ${shards}`,
     );
   }
+  // The parts' sizes need the shard count: checked here when it is given, before any file
+  // is touched, and again below once the manifest says it.
+  if (shards !== undefined) budgetParts(all.memoryBudget, shards);
   if (all.create === false && all.path !== undefined) await checkExists(all.path);
   const factory = all.storage ?? fileFactory(all.path!);
   const root = await factory("");
   if (!(await root.tryLock())) throw new StoreLockedError(root.description);
   try {
-    const count = await ensureManifest(root, shards, all.path, all.create !== false);
-    const vocabulary = await Vocabulary.open(
-      await factory(vocabularyName),
-      all.checkpoint,
-      all.clock,
-    );
+    const existing = await manifestShards(root, shards, all.create !== false);
+    const count = existing ?? shards ?? shardsDefault;
+    // Checked before a new store's manifest is written: a refused budget creates nothing.
+    const budgets = budgetParts(all.memoryBudget, count);
+    if (existing === undefined) await createManifest(root, count, all.path);
+    const part: PartOptions = { checkpoint: all.checkpoint, clock: all.clock };
+    const vocabulary = await Vocabulary.open(await factory(vocabularyName), {
+      ...part,
+      memoryBudget: budgets?.vocabulary,
+    });
     const opened: Shard[] = [];
     try {
       for (let index = 0; index < count; index++) {
         const storage = await factory(shardName(index));
-        opened.push(await Shard.open(index, storage, vocabulary, all.checkpoint, all.clock));
+        const options = { ...part, memoryBudget: budgets?.shard };
+        opened.push(await Shard.open(index, storage, vocabulary, options));
       }
     } catch (error) {
       for (const shard of opened) await shard.close().catch(() => {});
@@ -291,24 +323,33 @@ function fileFactory(path: string): StorageFactory {
   return (name) => FileBlockStorage.open(name === "" ? path : `${path}/${name}`);
 }
 
-/** Reads the manifest, or writes one for a new store; returns the shard count. */
-async function ensureManifest(
+/**
+ * Reads the manifest: the shard count of an existing store (which `shards`
+ * must match if given), undefined if there is none and one may be created.
+ */
+async function manifestShards(
   root: BlockStorage,
   shards: number | undefined,
-  path: string | undefined,
   create: boolean,
-): Promise<number> {
+): Promise<number | undefined> {
   const manifest = await readManifest(root);
   if (manifest === undefined && !create) throw noStore(root.description);
-  if (manifest !== undefined) {
-    if (shards !== undefined && shards !== manifest.shards) {
-      throw new Error(
-        `Cannot open the n-gram store: it has ${manifest.shards} shards, not ${shards}; ` +
-          `the number of shards is fixed when a store is created`,
-      );
-    }
-    return manifest.shards;
+  if (manifest === undefined) return undefined;
+  if (shards !== undefined && shards !== manifest.shards) {
+    throw new Error(
+      `Cannot open the n-gram store: it has ${manifest.shards} shards, not ${shards}; ` +
+        `the number of shards is fixed when a store is created`,
+    );
   }
+  return manifest.shards;
+}
+
+/** Writes the manifest of a new store of `count` shards, in a directory with no other files. */
+async function createManifest(
+  root: BlockStorage,
+  count: number,
+  path: string | undefined,
+): Promise<void> {
   const strangers = (await root.list()).filter((name) =>
     name !== "LOCK" && name !== `${manifestName}.tmp`
   );
@@ -326,9 +367,7 @@ async function ensureManifest(
         `give an empty or new directory`,
     );
   }
-  const count = shards ?? shardsDefault;
   await writeManifest(root, { shards: count, routing: routingName });
-  return count;
 }
 
 /** An open n-gram store: see {@link openNgramStore}. */
@@ -664,18 +703,74 @@ export class NgramStore {
       orders: await orderTotals(this.#shards),
       words: this.#vocabulary.size,
       vocabulary: this.#vocabulary.state,
-      perShard: this.#shards.map((shard) => ({
-        index: shard.index,
-        state: shard.state,
-        keys: shard.store.stats().keys,
-      })),
+      perShard: this.#shards.map((shard) => {
+        const stats = shard.store.stats();
+        return {
+          index: shard.index,
+          state: shard.state,
+          keys: stats.keys,
+          memory: memoryOf(stats.memory),
+        };
+      }),
+      memory: this.memory(),
     };
+  }
+
+  /**
+   * The memory of the tries of every shard and the vocabulary now, summed:
+   * `budget` is the `memoryBudget` option (the parts' budgets add up to it)
+   * or null, `liveBytes` the bytes of their nodes in use, `evictions` and
+   * `evictedBytes` what the budget evicted since open.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { openNgramStore } from "./store.ts";
+   * const dir = await Deno.makeTempDir();
+   * const store = await openNgramStore(dir, { shards: 2, memoryBudget: 2 ** 20 });
+   * const memory = store.memory();
+   * assert.ok(memory.budget === 2 ** 20 && memory.evictions === 0);
+   * await store.close();
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  memory(): NgramMemoryStats {
+    this.#checkOpen("read memory stats");
+    const parts = [...this.#shards, this.#vocabulary].map((part) => part.store.stats().memory);
+    return sumMemory(parts.map(memoryOf));
   }
 
   /** Makes every import so far durable. */
   async sync(): Promise<void> {
     this.#checkOpen("sync");
     await Promise.all(this.#shards.map((shard) => shard.sync()));
+  }
+
+  /**
+   * Checkpoints every shard and the vocabulary (waiting for one running):
+   * each folds its WAL into its image, and with a `memoryBudget` evicts
+   * clean subtrees until its trie is back within its part. Imports need no
+   * checkpoint (the shards take theirs per their policy, and early when far
+   * past their part): this is for a point where the whole store must be
+   * within its budget, or its WAL short.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { openNgramStore } from "./store.ts";
+   * const dir = await Deno.makeTempDir();
+   * await Deno.writeTextFile(`${dir}/in.tsv`, "the cat\t3\nthe dog\t5\nthe cat sat\t2\n");
+   * const store = await openNgramStore(`${dir}/store`, { shards: 2, memoryBudget: 3 * 4096 });
+   * await store.importFile(`${dir}/in.tsv`);
+   * await store.checkpoint();
+   * assert.ok(store.memory().liveBytes <= 3 * 4096);
+   * await store.close();
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  async checkpoint(): Promise<void> {
+    this.#checkOpen("checkpoint");
+    for (const part of [...this.#shards, this.#vocabulary]) await part.store.checkpoint();
   }
 
   /**
