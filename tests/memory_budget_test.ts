@@ -306,3 +306,68 @@ Deno.test("memoryBudget: nothing is evicted once a checkpoint failed past its ca
   assert.equal(store.stats().memory.evictions, evictions, "and nothing was evicted");
   await store.close().catch(() => {}); // its close may report the failure
 });
+
+/** Checkpoint options with every epoch trigger far away: only the budget starts checkpoints. */
+const farEpochs = { epochMs: 60_000, epochOps: 10_000_000, epochWalBytes: 2 ** 30 };
+
+Deno.test("memoryBudget: a strict batch past it starts a checkpoint, though it is not applied yet", async () => {
+  // A strict group reaches the trie when the next one syncs or a read comes: the WAL bytes tell.
+  const storage = new MemoryBlockStorage();
+  const store = await openStore({ storage, memoryBudget: budget, checkpoint: farEpochs });
+  const op = store.atomic();
+  for (let i = 0; i < 2_000; i++) op.add(key(i), 1);
+  assert.ok((await op.commit()).ok);
+  await new Promise((resume) => setTimeout(resume, 50));
+  const stats = store.stats();
+  assert.ok(stats.epochs.checkpoints >= 1, `checkpoints: ${stats.epochs.checkpoints}`);
+  assert.ok(stats.memory.liveBytes <= budget, JSON.stringify(stats.memory));
+  await store.close();
+});
+
+Deno.test("memoryBudget: writers faster than checkpoints wait past twice it", async () => {
+  const storage = new MemoryBlockStorage();
+  const store = await openStore({
+    storage,
+    durability: "relaxed",
+    memoryBudget: budget,
+    checkpoint: farEpochs,
+  });
+  let peak = 0;
+  for (let from = 0; from < 20_000; from += 100) {
+    const op = store.atomic();
+    for (let i = from; i < from + 100; i++) op.add(key(i), 1);
+    assert.ok((await op.commit()).ok);
+    peak = Math.max(peak, store.stats().memory.liveBytes);
+  }
+  // The last batch before a wait adds a little past twice the trie's part (at most the budget).
+  assert.ok(peak <= 2.5 * budget, `peak live bytes ${peak}, budget ${budget}`);
+  assert.equal(await store.get(key(19_999)), 1);
+  await store.close();
+});
+
+Deno.test("memoryBudget: a write that waited for the checkpoint is refused if the log failed meanwhile", async () => {
+  // Found by the simulator (seed 5, --memory-budget 8192): acknowledged after a failed fsync (D7).
+  const storage = new FailingSyncStorage(new MemoryBlockStorage(), "failing syncs");
+  const store = await openStore({
+    storage,
+    durability: "relaxed",
+    memoryBudget: budget,
+    checkpoint: farEpochs,
+  });
+  let waited = false;
+  for (let from = 0; from < 20_000 && !waited; from += 100) {
+    const op = store.atomic();
+    for (let i = from; i < from + 100; i++) op.add(key(i), 1);
+    const commit = op.commit();
+    if (store.stats().memory.liveBytes <= 2 * budget) {
+      assert.ok((await commit).ok);
+      continue;
+    }
+    // This write waits for the checkpoint running, whose flush of the log fails.
+    storage.failing = true;
+    await assert.rejects(commit, StorageIoError);
+    waited = true;
+  }
+  assert.ok(waited, "a write waited for the checkpoint");
+  await store.close().catch(() => {}); // its close reports the failure
+});

@@ -21,6 +21,7 @@ import type { Arena } from "./_arena.ts";
 import { childSlots, replaceChild } from "./_children.ts";
 import {
   addressOf,
+  countOf,
   freeNode,
   genOf,
   inlineAddress,
@@ -101,7 +102,9 @@ export type EvictChoice = (path: Uint8Array) => number;
  * Up to `limit` loaded nodes with image addresses of their own (so each can
  * be evicted with its subtree), in key order: the highest such node on each
  * path (not the root), not the ones below it, unless `choose` says to look
- * below it ({@link evictDescend}) or pass it ({@link evictSkip}). With
+ * below it ({@link evictDescend}) or pass it ({@link evictSkip}); with
+ * `lowest`, the lowest such nodes instead (none of their children has
+ * children loaded: the nodes near the root, which most keys share, stay). With
  * `from`, subtrees wholly below it are passed over (a clock hand: the walk
  * goes on where the last one stopped).
  */
@@ -111,11 +114,13 @@ export function evictableNodes(
   limit: number,
   from?: Uint8Array,
   choose?: EvictChoice,
+  lowest = false,
 ): { path: Uint8Array; address: number }[] {
   const found: { path: Uint8Array; address: number }[] = [];
   if (root === 0 || isStub(a, root)) return found;
   const nodes: number[] = [];
   const paths: Uint8Array[] = [];
+  const slots: number[] = [];
   const skip = from === undefined ? undefined : (path: Uint8Array) => whollyBelow(path, from);
   pushLoadedChildren(a, root, new Uint8Array(0), nodes, paths, skip);
   for (let steps = 0; nodes.length > 0 && found.length < limit; steps++) {
@@ -126,10 +131,23 @@ export function evictableNodes(
     const choice = address === noAddress || address === inlineAddress
       ? evictDescend
       : choose?.(path) ?? evictTake;
-    if (choice === evictTake) found.push({ path, address });
+    if (choice === evictTake && lowest && holdsLoadedInner(a, node, slots)) {
+      pushLoadedChildren(a, node, path, nodes, paths, skip); // the lowest ones go first
+    } else if (choice === evictTake) found.push({ path, address });
     else if (choice === evictDescend) pushLoadedChildren(a, node, path, nodes, paths, skip);
   }
   return found;
+}
+
+/** Whether a child of `node` is a loaded node with children of its own (`slots` is scratch). */
+function holdsLoadedInner(a: Arena, node: number, slots: number[]): boolean {
+  slots.length = 0;
+  childSlots(a, node, slots);
+  for (const slot of slots) {
+    const child = a.i32[slot];
+    if (!isStub(a, child) && countOf(a, child) > 0) return true;
+  }
+  return false;
 }
 
 /** Whether every key that starts with `path` sorts before `from`. */

@@ -430,9 +430,10 @@ export class Art extends ArtCore {
   /**
    * Up to `limit` nodes {@link Art.evict} can take, highest first on each
    * path, in key order; with `from`, none whose keys all sort before it;
-   * with `choose`, the caller may send the walk below a node or past it.
+   * with `choose`, the caller may send the walk below a node or past it;
+   * with `lowest`, the lowest such nodes (the ones near the root stay).
    */
-  evictable(limit: number, from?: Uint8Array, choose?: EvictChoice): StubRef[] {
-    return evictableNodes(this.tree.a, this.tree.root, limit, from, choose);
+  evictable(limit: number, from?: Uint8Array, choose?: EvictChoice, lowest = false): StubRef[] {
+    return evictableNodes(this.tree.a, this.tree.root, limit, from, choose, lowest);
   }
 }

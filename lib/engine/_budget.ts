@@ -27,8 +27,10 @@
  * Once nodes went, an arena whose freed words exceed its live ones, or
  * that holds more than {@link arenaSlack} budgets, is relocated into a
  * smaller one (`Art.relocate`): the memory goes back. Writes that take the
- * live nodes well past the budget start a checkpoint early
- * ({@link Budget.checkpointDue}), so that what they wrote can go.
+ * live nodes well past the budget, or log half of it since the last
+ * checkpoint, start a checkpoint early ({@link Budget.checkpointDue}), so
+ * that what they wrote can go; past twice the budget, writes wait for that
+ * checkpoint ({@link Budget.overloaded}).
  *
  * @module
  */
@@ -38,6 +40,7 @@ import { MemoryLimitError } from "../errors.ts";
 import type { ImageFile } from "../image/image_file.ts";
 import type { Groups } from "./_groups.ts";
 import type { Loader } from "./_loader.ts";
+import { keyId } from "./_overlay.ts";
 import { holdsUnder, insideSubtree, type Pins } from "./_pins.ts";
 
 /**
@@ -46,6 +49,10 @@ import { holdsUnder, insideSubtree, type Pins } from "./_pins.ts";
  * until a checkpoint writes them.
  */
 const budgetCheckpointFactor = 1.5;
+/** WAL bytes since the last checkpoint past this share of the trie's part start one early. */
+const budgetEpochShare = 0.5;
+/** Live nodes past this many trie parts make writes wait for the early checkpoint. */
+const budgetWaitFactor = 2;
 /** Evictions stop once the live nodes take this share of the trie's part. */
 const budgetLowWater = 0.75;
 /** An arena (live and freed nodes) past this many trie parts is relocated after a round. */
@@ -59,6 +66,8 @@ export const cacheShare = 1 / 8;
 export const cacheSlabsMin = 8;
 /** What a loaded record takes in the trie, about, for {@link Budget.prefetchNodes}. */
 const prefetchRecordBytes = 64;
+/** Keys read between two rounds that {@link Budget.touch} notes at most. */
+const touchedMax = 1 << 16;
 /** Clean subtrees the hand takes per walk of the trie. */
 const candidatesPerRound = 256;
 /** Walks of the trie one enforcement makes at most. */
@@ -92,6 +101,11 @@ export class Budget {
   #holds = 1; // held until the open's replay is done (`start`)
   /** Whether a round after loads is queued. */
   #queued = false;
+  /**
+   * Ids of the keys read since the last round (at most {@link touchedMax}):
+   * a round keeps their paths, a second chance for the keys read most.
+   */
+  #touched = new Set<string>();
   /** Where the clock hand stopped: the next walk passes over the keys before it. */
   #hand: Uint8Array | undefined;
   readonly stats: BudgetStats = { evictions: 0, evictedBytes: 0 };
@@ -106,19 +120,36 @@ export class Budget {
     return this.#bytes;
   }
 
-  /** Whether the live nodes are far enough past the budget to start a checkpoint early. */
-  get checkpointDue(): boolean {
+  /**
+   * Whether to start a checkpoint early: the live nodes are well past the
+   * trie's part, or the WAL bytes logged since the last checkpoint began
+   * (`epochWalBytes`) pass {@link budgetEpochShare} of it. Those writes are
+   * not all in the live nodes yet (a strict group is applied when the next
+   * one syncs, or a read comes), and none can go before a checkpoint.
+   */
+  checkpointDue(epochWalBytes: number): boolean {
     const part = this.#triePart();
-    return part !== undefined &&
-      this.#parts.trie.memory().liveBytes > part * budgetCheckpointFactor;
+    if (part === undefined) return false;
+    return this.#parts.trie.memory().liveBytes > part * budgetCheckpointFactor ||
+      epochWalBytes > part * budgetEpochShare;
+  }
+
+  /**
+   * Whether the live nodes passed {@link budgetWaitFactor} trie parts: writes
+   * then wait for the checkpoint that makes room (writers faster than a
+   * checkpoint would take the trie past any bound).
+   */
+  get overloaded(): boolean {
+    const part = this.#triePart();
+    return part !== undefined && this.#parts.trie.memory().liveBytes > part * budgetWaitFactor;
   }
 
   /** The trie's part of the budget: what the slab cache may not take. */
   #triePart(): number | undefined {
     const budget = this.#bytes;
     if (budget === undefined) return undefined;
-    const image = this.#parts.image();
-    return Math.max(budget - image.cacheSlabsMax * image.geometry.slabBytes, budget / 2);
+    // The slab cache's bytes now (up to its share): point reads of a large image leave it empty.
+    return Math.max(budget - this.#parts.image().cacheBytes, budget / 2);
   }
 
   /**
@@ -144,6 +175,13 @@ export class Budget {
     image.cacheSlabsMax = Math.max(cacheSlabsMin, slabs);
     this.#holds--;
     this.enforce();
+  }
+
+  /** Notes a key read (under a budget): the next round keeps its path (see {@link Budget.#touched}). */
+  touch(key: Uint8Array): void {
+    if (this.#bytes === undefined || this.#touched.size >= touchedMax) return;
+    const id = keyId(key);
+    if (id !== undefined) this.#touched.add(id);
   }
 
   /** Stops evictions until the returned function is called (a compaction loads the whole trie). */
@@ -194,7 +232,9 @@ export class Budget {
     if (groups.trieFailure !== undefined || !groups.pendingIds(pinned)) return;
     if (!pins.ids(pinned)) return;
     pinned.sort();
-    this.#evictDownTo(part * budgetLowWater, pinned, pins.subtreeIds());
+    const touched = [...this.#touched].sort();
+    this.#touched.clear();
+    this.#evictDownTo(part * budgetLowWater, pinned, pins.subtreeIds(), touched);
     const memory = trie.memory();
     const arena = memory.liveBytes + memory.freeBytes;
     // Without memory for the new arena, it keeps the old one (still exact).
@@ -202,20 +242,28 @@ export class Budget {
   }
 
   /** The clock hand's walk: evicts until the live nodes take `target` bytes or fewer. */
-  #evictDownTo(target: number, pinned: readonly string[], subtrees: readonly string[]): void {
+  #evictDownTo(
+    target: number,
+    pinned: readonly string[],
+    subtrees: readonly string[],
+    touched: readonly string[],
+  ): void {
     const trie = this.#parts.trie;
-    // A node with a pinned key or subtree below it stays, and the walk looks below it.
+    // A node with a pinned key or subtree below it stays, and the walk looks below it. So does
+    // one with a key read since the last round below it, on the first of the hand's passes.
+    let spareTouched = true;
     const choose = (path: Uint8Array): number => {
       if (insideSubtree(subtrees, path)) return evictSkip;
-      return holdsUnder(pinned, path) || holdsUnder(subtrees, path) ? evictDescend : evictTake;
+      if (holdsUnder(pinned, path) || holdsUnder(subtrees, path)) return evictDescend;
+      return spareTouched && holdsUnder(touched, path) ? evictDescend : evictTake;
     };
     let live = trie.memory().liveBytes;
-    for (let round = 0, wrapped = false; round < roundsMax && live > target; round++) {
-      const candidates = trie.evictable(candidatesPerRound, this.#hand, choose);
+    for (let round = 0; round < roundsMax && live > target; round++) {
+      const candidates = trie.evictable(candidatesPerRound, this.#hand, choose, true);
       if (candidates.length === 0) {
-        if (wrapped || this.#hand === undefined) break;
-        this.#hand = undefined; // past the last key: around to the first
-        wrapped = true;
+        if (this.#hand !== undefined) this.#hand = undefined; // past the last key: to the first
+        else if (spareTouched) spareTouched = false; // a pass sparing them was not enough
+        else break;
         continue;
       }
       for (const { path } of candidates) {

@@ -49,11 +49,16 @@ export class Loader {
     return this.#loading.size > 0;
   }
 
-  /** Loads one stub; resolves to the stubs below it (empty if it was loaded already). */
-  load(stub: StubRef): Promise<StubRef[]> {
+  /**
+   * Loads one stub; resolves to the stubs below it (empty if it was loaded
+   * already). A `point` load (a key's path) reads the record alone when the
+   * slab cache cannot hold the image (`ImageFile.loadRecord`); else the
+   * record's whole slab is read and cached (a subtree's records lie together).
+   */
+  load(stub: StubRef, point = false): Promise<StubRef[]> {
     let loading = this.#loading.get(stub.address);
     if (loading === undefined) {
-      loading = this.#read(stub).finally(() => {
+      loading = this.#read(stub, point).finally(() => {
         this.#loading.delete(stub.address);
         if (this.#loading.size === 0) this.afterLoad();
       });
@@ -62,9 +67,10 @@ export class Loader {
     return loading;
   }
 
-  async #read(stub: StubRef): Promise<StubRef[]> {
+  async #read(stub: StubRef, point: boolean): Promise<StubRef[]> {
+    const image = this.#image();
     const node = checkedNode(
-      await this.#image().load(stub.address),
+      await (point ? image.loadRecord(stub.address) : image.load(stub.address)),
       stub.address,
       this.#trie.valueCeiling,
     );
@@ -116,7 +122,7 @@ export class Loader {
     for (let round = 0; round <= key.length + 1; round++) {
       const stub = this.#trie.stubOnPath(key);
       if (stub === null) return;
-      await this.load(stub);
+      await this.load(stub, true);
     }
     assert(this.#trie.stubOnPath(key) === null, "a key's path loads in key-length rounds");
   }

@@ -203,6 +203,8 @@ export class Engine {
   readonly #recovery: RecoveryStats;
   /** WAL bytes appended when the epochs last heard of it. */
   #walBytesNoted = 0;
+  /** The automatic checkpoint running now, settled either way (see {@link Engine.#settle}). */
+  #checkpointRunning: Promise<void> | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
   /**
@@ -481,20 +483,40 @@ export class Engine {
   /** Tells the epochs about an accepted write; starts a checkpoint if one is due. */
   #noteWrite(ops = 1): void {
     const appended = this.#wal.appendedBytes;
-    let due = this.#epochs.noteWrites(ops, appended - this.#walBytesNoted, this.#clock.now());
+    const due = this.#epochs.noteWrites(ops, appended - this.#walBytesNoted, this.#clock.now());
     this.#walBytesNoted = appended;
     // Past the memory budget: a checkpoint makes what was written evictable.
-    due ||= this.#autoCheckpoints && this.#budget.checkpointDue;
-    if (due && this.#checkpointer.queued === 0) {
-      // A failure poisons the store: later writes report it.
-      this.#checkpointer.run(false, true).catch(() => {});
-    }
+    const budgetDue = this.#autoCheckpoints &&
+      this.#budget.checkpointDue(this.#epochs.currentWalBytes);
+    if (!(due || budgetDue) || this.#checkpointer.queued > 0) return;
+    if (this.#checkpointRunning !== undefined) return;
+    // A strict write reaches the trie once durable: a checkpoint for the budget starts then,
+    // so its capture holds what was written (a failure of the log fails the writes instead).
+    const start = budgetDue && this.#durability === "strict"
+      ? this.#wal.lastGroup().catch(() => {})
+      : Promise.resolve();
+    // A failure poisons the store: later writes report it.
+    const running = start.then(() => this.#checkpointer.run(false, true)).then(() => {}, () => {});
+    this.#checkpointRunning = running;
+    void running.then(() => {
+      if (this.#checkpointRunning === running) this.#checkpointRunning = undefined;
+    });
   }
 
-  /** Resolves to `result` once the write just appended is durable (strict) or at once (relaxed). */
+  /**
+   * Resolves to `result` once the write just appended is durable (strict) or
+   * at once (relaxed); past twice the memory budget, also once the automatic
+   * checkpoint running ended (writers wait for the room it makes).
+   */
   #settle<T>(result: T): Promise<T> {
-    if (this.#durability === "relaxed") return Promise.resolve(result);
-    return this.#wal.lastGroup().then(() => result);
+    const running = this.#budget.overloaded ? this.#checkpointRunning : undefined;
+    const durable = this.#durability === "strict" ? this.#wal.lastGroup() : undefined;
+    if (running === undefined) return durable?.then(() => result) ?? Promise.resolve(result);
+    // Acknowledged after the wait: a log that failed meanwhile may have lost it (D7).
+    return Promise.all([durable, running]).then(() => {
+      if (this.#wal.poisoned) this.#wal.checkWritable(); // throws the failure
+      return result;
+    });
   }
 
   /**
@@ -504,6 +526,7 @@ export class Engine {
    */
   get(bytes: Uint8Array): Promise<number | undefined> {
     this.#groups.applyPending();
+    this.#budget.touch(bytes);
     let found = this.#trie.lookup(bytes);
     // A path in cached slabs loads at once (one descent loads and reads); one that needs a read waits.
     if (found === lookupNotLoaded) found = this.#loader.lookupCached(bytes);
@@ -525,6 +548,7 @@ export class Engine {
 
   /** The counts of `keys`, in order, read at one instant (after the loads their paths need). */
   getMany(keys: Uint8Array[]): Promise<(number | undefined)[]> {
+    for (const key of keys) this.#budget.touch(key);
     for (const key of keys) if (!this.#loader.loadPathCached(key)) break;
     this.#groups.applyPending();
     try {

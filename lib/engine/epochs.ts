@@ -503,6 +503,24 @@ export class EpochTracker {
   }
 
   /**
+   * WAL bytes of the current epoch: what was logged since the last
+   * checkpoint began (a memory budget checkpoints early on it: nothing
+   * written since can be evicted before a checkpoint writes it).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { EpochTracker, resolveCheckpointOptions } from "./epochs.ts";
+   * const tracker = new EpochTracker(resolveCheckpointOptions(undefined), 0);
+   * tracker.noteWrites(3, 120, 1);
+   * assert.equal(tracker.currentWalBytes, 120);
+   * ```
+   */
+  get currentWalBytes(): number {
+    return this.#epochWalBytes;
+  }
+
+  /**
    * Whether the current epoch has reached `epochWalBytes` WAL bytes: the log
    * grows past its bound until a checkpoint ends, so one that runs should
    * not hold back.

@@ -245,6 +245,20 @@ export class SlabCache {
     return await this.read(ref);
   }
 
+  /**
+   * Loads the node `ref` names for a point read: from the cached slab, else
+   * by reading its whole slab when every live slab fits the cache (the cache
+   * then fills up), else by reading the record alone (a cache smaller than
+   * the image would evict a slab for each record: a point read would read
+   * a whole slab to use one record of it).
+   */
+  async loadRecord(ref: number): Promise<NodeImage> {
+    const cached = this.readCached(ref);
+    if (cached !== undefined) return cached;
+    if (this.liveFits) return await this.load(ref);
+    return await this.read(ref);
+  }
+
   /** Reads slab `slab` whole into the cache (once, however many ask); failures are not cached. */
   #readSlab(slab: number): Promise<Uint8Array | undefined> {
     let reading = this.#reads.get(slab);

@@ -452,6 +452,15 @@ export class ImageFile {
   }
 
   /**
+   * Loads the node `ref` names for a point read: as {@link ImageFile.load}
+   * when every live slab fits the slab cache, else by reading the record
+   * alone unless its slab is cached (see `SlabCache.loadRecord`).
+   */
+  loadRecord(ref: number): Promise<NodeImage> {
+    return this.#cache.loadRecord(ref);
+  }
+
+  /**
    * Writes the allocation table, makes everything appended durable, then
    * commits a header (with the next generation) into the other slot and
    * fsyncs it: the commit point. `frees` lists the refs of the records of
