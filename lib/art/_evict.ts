@@ -122,7 +122,8 @@ export function evictableNodes(
   const paths: Uint8Array[] = [];
   const slots: number[] = [];
   const skip = from === undefined ? undefined : (path: Uint8Array) => whollyBelow(path, from);
-  pushLoadedChildren(a, root, new Uint8Array(0), nodes, paths, skip);
+  // Leaves are passed over: one frees a few words, and goes with its parent.
+  pushLoadedChildren(a, root, new Uint8Array(0), nodes, paths, skip, true);
   for (let steps = 0; nodes.length > 0 && found.length < limit; steps++) {
     assert(steps <= a.liveWords, "each node is visited once");
     const node = nodes.pop()!;
@@ -132,9 +133,11 @@ export function evictableNodes(
       ? evictDescend
       : choose?.(path) ?? evictTake;
     if (choice === evictTake && lowest && holdsLoadedInner(a, node, slots)) {
-      pushLoadedChildren(a, node, path, nodes, paths, skip); // the lowest ones go first
+      pushLoadedChildren(a, node, path, nodes, paths, skip, true); // the lowest ones go first
     } else if (choice === evictTake) found.push({ path, address });
-    else if (choice === evictDescend) pushLoadedChildren(a, node, path, nodes, paths, skip);
+    else if (choice === evictDescend) {
+      pushLoadedChildren(a, node, path, nodes, paths, skip, true);
+    }
   }
   return found;
 }

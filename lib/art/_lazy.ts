@@ -27,6 +27,7 @@ import {
   addressOf,
   byteValues,
   copyPrefix,
+  countOf,
   freeNode,
   genOf,
   inlineAddress,
@@ -514,7 +515,8 @@ export function findStubs(a: Arena, root: number, limit: number): StubRef[] {
 /**
  * Pushes the loaded children of `node` (whose path is `path`) with their
  * paths, the largest byte first, so a walk that pops them goes in ascending
- * order; `skip` passes over the children whose paths it names.
+ * order; `skip` passes over the children whose paths it names, and
+ * `innerOnly` over the leaves (no path is made for them).
  */
 export function pushLoadedChildren(
   a: Arena,
@@ -523,6 +525,7 @@ export function pushLoadedChildren(
   nodes: number[],
   paths: Uint8Array[],
   skip?: (childPath: Uint8Array) => boolean,
+  innerOnly = false,
 ): void {
   const base = pathThrough(a, node, path);
   for (
@@ -531,7 +534,7 @@ export function pushLoadedChildren(
     byte = prevChildByte(a, node, byte)
   ) {
     const child = findChild(a, node, byte);
-    if (isStub(a, child)) continue;
+    if (isStub(a, child) || (innerOnly && countOf(a, child) === 0)) continue;
     const childPath = base.slice();
     childPath[childPath.length - 1] = byte;
     if (skip?.(childPath)) continue;

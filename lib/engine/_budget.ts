@@ -69,7 +69,7 @@ const prefetchRecordBytes = 64;
 /** Keys read between two rounds that {@link Budget.touch} notes at most. */
 const touchedMax = 1 << 16;
 /** Clean subtrees the hand takes per walk of the trie. */
-const candidatesPerRound = 256;
+const candidatesPerRound = 4096;
 /** Walks of the trie one enforcement makes at most. */
 const roundsMax = 1024;
 
