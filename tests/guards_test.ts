@@ -12,6 +12,7 @@ import { imageFileName } from "../lib/image/image_file.ts";
 import { chunkBytes, chunkEntriesMax } from "../lib/image/allocation.ts";
 import { headerSlotBytes, headerSlotOffsets } from "../lib/image/header.ts";
 import { ForwardingFile, ForwardingStorage } from "./_storage_wrappers.ts";
+import { until as untilSettled } from "./_sim_until.ts";
 
 /** Completions one {@link until} may make before the test gives up. */
 const completionsMax = 10_000;
@@ -22,17 +23,9 @@ function lossyDisk(seed: number): SimBlockStorage {
   return new SimBlockStorage({ seed, profile, scheduler: new Scheduler({ seed }) });
 }
 
-/** Completes I/O one operation at a time until `promise` settles; returns its value. */
-async function until<T>(scheduler: Scheduler, promise: Promise<T>): Promise<T> {
-  let settled = false;
-  promise.then(() => settled = true, () => settled = true);
-  for (let step = 0; step < completionsMax; step++) {
-    await scheduler.settle();
-    if (settled) return await promise;
-    assert.ok(scheduler.pending > 0, "the awaited call waits for no I/O: it hangs");
-    scheduler.step();
-  }
-  throw new Error(`the awaited call did not settle within ${completionsMax} completions`);
+/** {@link untilSettled} within {@link completionsMax} completions. */
+function until<T>(scheduler: Scheduler, promise: Promise<T>): Promise<T> {
+  return untilSettled(scheduler, promise, completionsMax);
 }
 
 function open(storage: SimBlockStorage, durability: "strict" | "relaxed"): Promise<Store> {

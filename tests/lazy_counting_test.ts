@@ -23,6 +23,7 @@ import {
 } from "../lib/image/header.ts";
 import { imageFileName } from "../lib/image/image_file.ts";
 import { writeCounters } from "../lib/store/store.ts";
+import { addCounts } from "./_counts.ts";
 
 const max = Number.MAX_SAFE_INTEGER;
 const key = (i: number) => `key ${i % 97} ${i}`;
@@ -34,15 +35,7 @@ async function built(
 ): Promise<{ storage: MemoryBlockStorage; expected: Map<string, number> }> {
   const storage = new MemoryBlockStorage();
   const store = await openStore({ storage });
-  const expected = new Map<string, number>();
-  for (let from = 0; from < n; from += 500) {
-    const op = store.atomic();
-    for (let i = from; i < Math.min(n, from + 500); i++) {
-      op.add(key(i), i + 1);
-      expected.set(key(i), i + 1);
-    }
-    assert.ok((await op.commit()).ok);
-  }
+  const expected = await addCounts(store, n, key);
   for (const [name, value] of Object.entries(extra)) {
     await store.set(name, value);
     expected.set(name, value);

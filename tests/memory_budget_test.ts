@@ -16,6 +16,7 @@ import {
   type Store,
 } from "../mod.ts";
 import { FailingSyncStorage, ForwardingFile, ForwardingStorage } from "./_storage_wrappers.ts";
+import { addCounts } from "./_counts.ts";
 
 /** A file whose reads wait while its storage holds them. */
 class HeldFile extends ForwardingFile {
@@ -66,22 +67,14 @@ const key = (i: number) => `key ${i % 97} ${i}`;
  * then within `budget`, unless `unbudgeted`); returns the expected counts.
  */
 async function fill(store: Store, n: number, unbudgeted = false): Promise<Map<string, number>> {
-  const expected = new Map<string, number>();
-  for (let from = 0; from < n; from += 500) {
-    const op = store.atomic();
-    for (let i = from; i < Math.min(n, from + 500); i++) {
-      op.add(key(i), i + 1);
-      expected.set(key(i), i + 1);
-    }
-    assert.ok((await op.commit()).ok);
+  return await addCounts(store, n, key, async () => {
     await store.checkpoint();
     const memory = store.stats().memory;
     assert.ok(
       unbudgeted || memory.liveBytes <= budget,
       `after a checkpoint: ${JSON.stringify(memory)}`,
     );
-  }
-  return expected;
+  });
 }
 
 for (const durability of ["strict", "relaxed"] satisfies Durability[]) {

@@ -14,19 +14,8 @@ import {
   memoryBudgetMin,
   type NgramStore,
   openNgramStore,
-  type StorageFactory,
 } from "../lib/ngram/mod.ts";
-import { type Handed, recount, v2Fixture } from "../lib/ngram/fixtures.ts";
-
-/** Storages in memory, one per name, kept across opens. */
-function memoryFactory(): StorageFactory {
-  const storages = new Map<string, MemoryBlockStorage>();
-  return (name) => {
-    let storage = storages.get(name);
-    if (storage === undefined) storages.set(name, storage = new MemoryBlockStorage());
-    return storage;
-  };
-}
+import { type Handed, memoryFactory, recount, v2Fixture } from "../lib/ngram/fixtures.ts";
 
 const encoder = new TextEncoder();
 const shards = 4;

@@ -12,21 +12,14 @@ import { imageGeometryKey } from "../lib/store/store.ts";
 import { slabBytesMin } from "../lib/image/allocation.ts";
 import { faultProfiles, runSimulation, Scheduler, SimBlockStorage } from "../sim/mod.ts";
 import { WalkClock, walkCpuMsPerCall } from "../sim/clock.ts";
+import { until as untilSettled } from "./_sim_until.ts";
 
 /** Completions one {@link until} may make before the test gives up. */
 const completionsMax = 100_000;
 
-/** Completes I/O one operation at a time until `promise` settles; returns its value. */
-async function until<T>(scheduler: Scheduler, promise: Promise<T>): Promise<T> {
-  let settled = false;
-  promise.then(() => settled = true, () => settled = true);
-  for (let step = 0; step < completionsMax; step++) {
-    await scheduler.settle();
-    if (settled) return await promise;
-    assert.ok(scheduler.pending > 0, "the awaited call waits for nothing: it hangs");
-    scheduler.step();
-  }
-  throw new Error(`the awaited call did not settle within ${completionsMax} completions`);
+/** {@link untilSettled} within {@link completionsMax} completions. */
+function until<T>(scheduler: Scheduler, promise: Promise<T>): Promise<T> {
+  return untilSettled(scheduler, promise, completionsMax);
 }
 
 Deno.test("WalkClock: a call with no completion since the last costs time; one after a completion does not", async () => {

@@ -123,13 +123,13 @@ function sourceOf(records: Map<number, Uint8Array>) {
   };
 }
 
-Deno.test("fromImageWhole: builds every record at hand, stubs the rest, same trie as loads", () => {
-  const art = new Art();
-  for (let index = 0; index < 400; index++) art.set(bytes(`k${index % 31} ${index}`), index);
-  art.set(bytes("k1"), 7); // a key ending on an inner node
+/**
+ * `art`'s image with each record encoded, and refs that name each record's
+ * exact length: children (lower addresses, written first) are encoded
+ * before their parents.
+ */
+function encodedImageOf(art: Art) {
   const { records, root } = imageOf(art);
-  // Refs name each record's exact length: encode children (lower addresses,
-  // written first) before their parents.
   const exact = new Map<number, Uint8Array>();
   const refOf = (address: number) =>
     address === inlineAddress ? address : address * 2 ** 17 + exact.get(address)!.length;
@@ -140,6 +140,14 @@ Deno.test("fromImageWhole: builds every record at hand, stubs the rest, same tri
       encodeNodeRecord({ ...view, childAddresses: view.childAddresses.map(refOf) }),
     );
   }
+  return { records, root, exact, refOf };
+}
+
+Deno.test("fromImageWhole: builds every record at hand, stubs the rest, same trie as loads", () => {
+  const art = new Art();
+  for (let index = 0; index < 400; index++) art.set(bytes(`k${index % 31} ${index}`), index);
+  art.set(bytes("k1"), 7); // a key ending on an inner node
+  const { records, root, exact, refOf } = encodedImageOf(art);
   const whole = Art.fromImageWhole(refOf(root), art.size, sourceOf(exact));
   assert.ok(whole instanceof Art);
   assert.equal(whole.unloaded, 0);
@@ -237,17 +245,7 @@ Deno.test("valueCeiling: evictions keep it, and it bounds the values loaded agai
 Deno.test("fromImageWhole: a count above the header's bound is reported, not loaded", () => {
   const art = new Art();
   for (let index = 0; index < 50; index++) art.set(bytes(`k${index % 5} ${index}`), index);
-  const { records, root } = imageOf(art);
-  const exact = new Map<number, Uint8Array>();
-  const refOf = (address: number) =>
-    address === inlineAddress ? address : address * 2 ** 17 + exact.get(address)!.length;
-  for (const address of [...records.keys()].sort((a, b) => a - b)) {
-    const view = records.get(address)!;
-    exact.set(
-      address,
-      encodeNodeRecord({ ...view, childAddresses: view.childAddresses.map(refOf) }),
-    );
-  }
+  const { root, exact, refOf } = encodedImageOf(art);
   const whole = Art.fromImageWhole(refOf(root), art.size, sourceOf(exact), 49);
   assert.ok(whole instanceof Art);
   assert.equal(whole.valueCeiling, 49);

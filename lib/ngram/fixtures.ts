@@ -28,6 +28,8 @@
 
 import { gzipSync } from "node:zlib";
 import type { InputFilters, InputFormat } from "./input.ts";
+import { MemoryBlockStorage } from "../../mod.ts";
+import type { StorageFactory } from "./store.ts";
 
 /**
  * A deterministic PRNG (mulberry32): floats in [0, 1).
@@ -470,4 +472,25 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
     if (a[i] !== b[i]) return a[i] - b[i];
   }
   return a.length - b.length;
+}
+
+/**
+ * Storages in memory, one per name, kept across opens: an n-gram store's
+ * `storage` option for tests.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { memoryFactory } from "./fixtures.ts";
+ * const storages = memoryFactory();
+ * assert.equal(await storages("shard-0"), await storages("shard-0"));
+ * ```
+ */
+export function memoryFactory(): StorageFactory {
+  const storages = new Map<string, MemoryBlockStorage>();
+  return (name) => {
+    let storage = storages.get(name);
+    if (storage === undefined) storages.set(name, storage = new MemoryBlockStorage());
+    return storage;
+  };
 }

@@ -1,20 +1,10 @@
 import assert from "node:assert/strict";
-import { MemoryBlockStorage } from "../../mod.ts";
 import type { ImportSource } from "./_import.ts";
+import { memoryFactory } from "./fixtures.ts";
 import type { InputSummary, NgramSink } from "./input.ts";
-import { type NgramStore, openNgramStore, type StorageFactory } from "./store.ts";
+import { type NgramStore, openNgramStore } from "./store.ts";
 
 const encoder = new TextEncoder();
-
-/** Storages in memory, one per name, kept across opens. */
-function memoryFactory(): StorageFactory {
-  const storages = new Map<string, MemoryBlockStorage>();
-  return (name) => {
-    let storage = storages.get(name);
-    if (storage === undefined) storages.set(name, storage = new MemoryBlockStorage());
-    return storage;
-  };
-}
 
 /**
  * A source of `ngram TAB count` lines held in memory: one n-gram per line,
