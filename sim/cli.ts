@@ -223,6 +223,12 @@ function parseArgs(argv: string[]): CliOptions {
       options.workload = name;
     } else throw new TypeError(`Unknown argument "${arg}"; ${usage} (--help lists each option)`);
   }
+  checkCombination(options);
+  return options;
+}
+
+/** Throws a RangeError for options that do not go together. */
+function checkCombination(options: CliOptions): void {
   const ngramBudgetMin = memoryBudgetMin(ngramShardsMax);
   if (
     options.workload === "ngram" && options.memoryBudget !== undefined &&
@@ -234,7 +240,15 @@ function parseArgs(argv: string[]): CliOptions {
         `got ${options.memoryBudget}`,
     );
   }
-  return options;
+  if (
+    options.slabCacheSlabsMin !== undefined &&
+    (options.memoryBudget === undefined || options.workload === "ngram")
+  ) {
+    throw new RangeError(
+      "--slab-cache-min sets the slab cache's floor under a memory budget: " +
+        "give --memory-budget too (the engine's workload only)",
+    );
+  }
 }
 
 /** A trace hash as people compare them: 8 hex digits. */
