@@ -48,6 +48,7 @@ interface CliOptions {
   memoryPressure: number;
   memoryBudget?: number;
   walkPauses?: boolean;
+  slabCacheSlabsMin?: number;
   trace?: string;
   replay?: string;
   shrink: boolean;
@@ -89,6 +90,12 @@ const optionHelp: readonly (readonly [string, string, string])[] = [
     "drawn",
     "a checkpoint's node walk pauses between steps while writes run (drawn: half the seeds)",
   ],
+  [
+    "--slab-cache-min SLABS",
+    "drawn",
+    "with --memory-budget, the fewest slabs the image's slab cache keeps (the engine's: 8; " +
+    "drawn: 1 on half the seeds)",
+  ],
   ["--trace FILE", "none", "write the run (shrunk, with --shrink) as a JSON trace"],
   ["--replay FILE", "none", "re-run a trace written by --trace"],
   ["--shrink", "off", "on a failure, shrink the run before reporting it"],
@@ -103,7 +110,7 @@ const optionHelp: readonly (readonly [string, string, string])[] = [
 
 const usage = "usage: deno task sim [--seed N | --seeds A..B] [--ops N] [--clients N] " +
   "[--profile none|realistic|hostile|mixed] [--durability strict|relaxed|mixed] [--sector 512|4096]" +
-  " [--memory-pressure P] [--memory-budget BYTES] [--walk-pauses on|off] [--trace FILE] [--replay FILE] [--shrink] [--seconds N] [--workload store|ngram] [--help]";
+  " [--memory-pressure P] [--memory-budget BYTES] [--walk-pauses on|off] [--slab-cache-min SLABS] [--trace FILE] [--replay FILE] [--shrink] [--seconds N] [--workload store|ngram] [--help]";
 
 /** The `--help` text: the usage line, then every option with its default. */
 export function helpText(): string {
@@ -203,6 +210,8 @@ function parseArgs(argv: string[]): CliOptions {
         throw new RangeError(`--walk-pauses must be on or off, got "${text}"`);
       }
       options.walkPauses = text === "on";
+    } else if (arg === "--slab-cache-min") {
+      options.slabCacheSlabsMin = integer("--slab-cache-min", value(), 1, 2 ** 20);
     } else if (arg === "--trace") options.trace = value();
     else if (arg === "--replay") options.replay = value();
     else if (arg === "--shrink") options.shrink = true;
@@ -214,6 +223,12 @@ function parseArgs(argv: string[]): CliOptions {
       options.workload = name;
     } else throw new TypeError(`Unknown argument "${arg}"; ${usage} (--help lists each option)`);
   }
+  checkCombination(options);
+  return options;
+}
+
+/** Throws a RangeError for options that do not go together. */
+function checkCombination(options: CliOptions): void {
   const ngramBudgetMin = memoryBudgetMin(ngramShardsMax);
   if (
     options.workload === "ngram" && options.memoryBudget !== undefined &&
@@ -225,7 +240,15 @@ function parseArgs(argv: string[]): CliOptions {
         `got ${options.memoryBudget}`,
     );
   }
-  return options;
+  if (
+    options.slabCacheSlabsMin !== undefined &&
+    (options.memoryBudget === undefined || options.workload === "ngram")
+  ) {
+    throw new RangeError(
+      "--slab-cache-min sets the slab cache's floor under a memory budget: " +
+        "give --memory-budget too (the engine's workload only)",
+    );
+  }
 }
 
 /** A trace hash as people compare them: 8 hex digits. */
@@ -244,6 +267,7 @@ function runOptions(cli: CliOptions, seed: number): RunOptions {
     memoryPressure: cli.memoryPressure,
     memoryBudget: cli.memoryBudget,
     walkPauses: cli.walkPauses,
+    slabCacheSlabsMin: cli.slabCacheSlabsMin,
   };
 }
 
@@ -252,7 +276,8 @@ function replayCommand(options: RunOptions, cli: CliOptions): string {
     `--profile ${cli.profile} --durability ${cli.durability} --sector ${cli.sector}` +
     (cli.memoryPressure > 0 ? ` --memory-pressure ${cli.memoryPressure}` : "") +
     (cli.memoryBudget !== undefined ? ` --memory-budget ${cli.memoryBudget}` : "") +
-    (cli.walkPauses !== undefined ? ` --walk-pauses ${cli.walkPauses ? "on" : "off"}` : "");
+    (cli.walkPauses !== undefined ? ` --walk-pauses ${cli.walkPauses ? "on" : "off"}` : "") +
+    (cli.slabCacheSlabsMin !== undefined ? ` --slab-cache-min ${cli.slabCacheSlabsMin}` : "");
 }
 
 function printFailure(result: RunResult, options: RunOptions, cli: CliOptions): void {
@@ -331,6 +356,8 @@ interface Totals {
   /** Image guard counters summed (see `image_guard.ts`), and seeds run with small slabs. */
   image: Record<string, number>;
   smallSlabSeeds: number;
+  /** Seeds whose slab cache kept a single slab under the budget (see `RunOptions.slabCacheSlabsMin`). */
+  oneSlabCacheSeeds: number;
 }
 
 function addUp(totals: Totals, result: RunResult): void {
@@ -358,6 +385,7 @@ function addUp(totals: Totals, result: RunResult): void {
   totals.image.seedsPastOneSlab = (totals.image.seedsPastOneSlab ?? 0) +
     (image.slabsMax > 1 ? 1 : 0);
   if (result.stats.slabBytes < slabBytes) totals.smallSlabSeeds++;
+  if (result.stats.slabCacheSlabsMin === 1) totals.oneSlabCacheSeeds++;
 }
 
 /** The summary of a run of seeds; `range` names them if they are more than one. */
@@ -387,7 +415,8 @@ function printSummary(totals: Totals, ms: number, range: string | undefined): vo
       sum("nodesLoaded")
     } ` +
       `(${sum("eagerOpens")} recoveries loaded the whole image at open); ` +
-      `subtrees the memory budget evicted: ${sum("evictions")}; ` +
+      `subtrees the memory budget evicted: ${sum("evictions")} (${totals.oneSlabCacheSeeds} ` +
+      `seeds with a slab cache of one slab); ` +
       `writes queued for a load: ${sum("queuedWrites")}; verify() passes: ${sum("verifies")}`,
   );
   console.log(
@@ -471,6 +500,7 @@ async function main(): Promise<number> {
     traceHash: 0,
     image: {},
     smallSlabSeeds: 0,
+    oneSlabCacheSeeds: 0,
   };
   const replayed = cli.replay === undefined ? undefined : await loadTrace(cli.replay);
   const single = replayed !== undefined ||

@@ -26,6 +26,7 @@ import {
   type ListOptions,
   type LoadMode,
   openStore,
+  slabCacheSlabsMinKey,
   type Store,
   writeCounters,
 } from "../lib/store/store.ts";
@@ -111,6 +112,15 @@ export interface RunOptions {
    * writes, loads and evictions run (default: drawn, on half the seeds).
    */
   walkPauses?: boolean;
+  /**
+   * Under {@link RunOptions.memoryBudget}, the fewest slabs the image's slab
+   * cache keeps (the engine's floor is 8, which holds a small-slab run's
+   * whole image: a list's batch or a scan's pass then never reads a slab
+   * from the disk twice, so nothing it loaded and let go too early loads
+   * again from the disk, and the walk never starves). Default: drawn, 1 on
+   * half the budgeted seeds, the engine's on the others and without a budget.
+   */
+  slabCacheSlabsMin?: number;
 }
 
 /** Counters of one run. */
@@ -187,6 +197,8 @@ export interface RunStats {
   image: ImageGuardStats;
   /** The slab size of the images the run's stores created. */
   slabBytes: number;
+  /** The slab cache's floor the run's stores had (see {@link RunOptions.slabCacheSlabsMin}); 0: the engine's. */
+  slabCacheSlabsMin: number;
 }
 
 /**
@@ -243,6 +255,12 @@ const loadStream = 0x10ad;
 const memoryStream = 0x3e30;
 /** The `eventPrng` stream of whether the engine's long work yields ({@link RunOptions.walkPauses}). */
 const walkPauseStream = 0x9a05;
+/** The `eventPrng` stream of the slab cache's floor ({@link RunOptions.slabCacheSlabsMin}). */
+const slabCacheStream = 0x5c1a;
+/** The share of budgeted seeds whose slab cache keeps {@link slabCacheSlabsTiny}, when not given. */
+const slabCacheTinyChance = 0.5;
+/** The floor those seeds draw: one slab, so a walk spanning two slabs reads one again. */
+const slabCacheSlabsTiny = 1;
 /** The share of seeds whose engine's long work yields, when not given. */
 const walkPauseChance = 0.5;
 /** The most scheduler completions one pause of the engine's walk waits for. */
@@ -286,6 +304,7 @@ const runOptionTypes: OptionTypes = {
   memoryPressure: "number",
   memoryBudget: "number",
   walkPauses: "boolean",
+  slabCacheSlabsMin: "number",
   imageGeometry: "object",
   churn: "boolean",
 };
@@ -393,6 +412,7 @@ class Run {
     faults: {},
     image: newImageGuardStats(),
     slabBytes: 0,
+    slabCacheSlabsMin: 0,
   };
   /** Checks every write to the image files (see `image_guard.ts`). */
   readonly guard: ImageGuard;
@@ -410,6 +430,8 @@ class Run {
   readonly #memoryPressure: number;
   /** The store's memory budget (see {@link RunOptions.memoryBudget}). */
   readonly #memoryBudget: number | undefined;
+  /** The slab cache's floor under it (see {@link RunOptions.slabCacheSlabsMin}); undefined: the engine's. */
+  readonly #slabCacheSlabsMin: number | undefined;
   readonly #memoryRandom: ReturnType<typeof eventPrng>;
   /** Whether stores get a {@link WalkClock} (see {@link RunOptions.walkPauses}). */
   readonly #walkPauses: boolean;
@@ -466,6 +488,8 @@ class Run {
     this.#load = options.load;
     this.#memoryPressure = options.memoryPressure ?? 0;
     this.#memoryBudget = options.memoryBudget;
+    this.#slabCacheSlabsMin = drawSlabCacheSlabsMin(options);
+    this.stats.slabCacheSlabsMin = this.#slabCacheSlabsMin ?? 0;
     assert(this.#memoryPressure >= 0 && this.#memoryPressure <= 1, "a chance per step");
     this.#memoryRandom = eventPrng(options.seed, memoryStream, 0);
     this.#walkPauses = options.walkPauses ??
@@ -992,6 +1016,9 @@ class Run {
       load,
       memoryBudget: this.#memoryBudget,
       [imageGeometryKey]: this.#geometry,
+      ...(this.#slabCacheSlabsMin === undefined
+        ? {}
+        : { [slabCacheSlabsMinKey]: this.#slabCacheSlabsMin }),
     };
   }
 
@@ -1314,6 +1341,29 @@ class Run {
       if (error instanceof StopRun || !(error instanceof StorageIoError)) throw error;
     });
   }
+}
+
+/**
+ * The slab cache's floor of a run (see {@link RunOptions.slabCacheSlabsMin}):
+ * the given one, else drawn from a stream of its own on budgeted seeds only,
+ * so every other draw of the run, and every run without a budget, stays as
+ * it was.
+ */
+export function drawSlabCacheSlabsMin(
+  options: Pick<RunOptions, "seed" | "memoryBudget" | "slabCacheSlabsMin">,
+): number | undefined {
+  const given = options.slabCacheSlabsMin;
+  if (given !== undefined) {
+    if (!Number.isSafeInteger(given) || given < 1) {
+      throw new RangeError(
+        `Cannot run a simulation: slabCacheSlabsMin must be an integer of at least 1, got ${given}`,
+      );
+    }
+    return given;
+  }
+  if (options.memoryBudget === undefined) return undefined;
+  const tiny = eventPrng(options.seed, slabCacheStream, 0).chance(slabCacheTinyChance);
+  return tiny ? slabCacheSlabsTiny : undefined;
 }
 
 /** Calls the store for a write; `step` varies how keys are passed (bytes or string). */

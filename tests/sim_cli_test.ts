@@ -30,6 +30,7 @@ Deno.test("sim cli: --help lists every option with its default and exits 0", asy
     ["--durability MODE", "mixed"],
     ["--sector BYTES", "512"],
     ["--memory-pressure P", "0"],
+    ["--slab-cache-min SLABS", "drawn"],
     ["--trace FILE", "none"],
     ["--replay FILE", "none"],
     ["--shrink", "off"],
@@ -51,6 +52,28 @@ Deno.test("sim cli: n-gram runs take --memory-budget of at least 4096 a part of 
   const run = await sim("--workload", "ngram", "--seed", "3", "--memory-budget", "20480");
   assert.equal(run.code, 0, run.out);
   assert.match(run.out, /^seed 3: passed, trace hash 0x[0-9a-f]{8}$/m);
+});
+
+Deno.test("sim cli: --slab-cache-min needs --memory-budget, and a run with both passes", async () => {
+  const alone = await sim("--slab-cache-min", "1");
+  assert.equal(alone.code, 2);
+  assert.match(alone.out, /--slab-cache-min .*give --memory-budget too/);
+  const zero = await sim("--slab-cache-min", "0", "--memory-budget", "4096");
+  assert.equal(zero.code, 2);
+  assert.match(zero.out, /--slab-cache-min must be an integer from 1/);
+  const run = await sim(
+    "--seed",
+    "3",
+    "--ops",
+    "100",
+    "--memory-budget",
+    "4096",
+    "--slab-cache-min",
+    "1",
+  );
+  assert.equal(run.code, 0, run.out);
+  assert.match(run.out, /^seed 3: passed, trace hash 0x[0-9a-f]{8}$/m);
+  assert.match(run.out, /\(1 seeds with a slab cache of one slab\)/);
 });
 
 Deno.test("sim cli: an unknown argument exits 2 and points at --help", async () => {

@@ -132,11 +132,15 @@ const memoryBudgetSmoke = 8192;
 Deno.test("simulator: with a memory budget of a few KiB, evictions lose and double nothing", async () => {
   const seeds = 60;
   let evictions = 0;
+  let oneSlabCaches = 0;
   const flag = `--memory-budget ${memoryBudgetSmoke}`;
   await runSeeds(seeds, { memoryBudget: memoryBudgetSmoke }, flag, (result) => {
     evictions += result.stats.evictions;
+    if (result.stats.slabCacheSlabsMin === 1) oneSlabCaches++;
   });
   assert.ok(evictions >= seeds * 20, `the budget evicted ${evictions} subtrees`);
+  // Walks that read slabs again after an eviction (see RunOptions.slabCacheSlabsMin).
+  assert.ok(oneSlabCaches > seeds / 4, `seeds with a one-slab cache: ${oneSlabCaches}`);
 });
 
 Deno.test("simulator: one seed replays to the same trace hash; another seed differs", async () => {

@@ -35,6 +35,7 @@
  * @module
  */
 
+import { assert } from "../_assert.ts";
 import { type Art, evictDescend, evictSkip, evictTake } from "../art/art.ts";
 import { MemoryLimitError } from "../errors.ts";
 import type { ImageFile } from "../image/image_file.ts";
@@ -97,6 +98,8 @@ export interface BudgetParts {
 export class Budget {
   readonly #bytes: number | undefined;
   readonly #parts: BudgetParts;
+  /** The fewest slabs the slab cache keeps ({@link cacheSlabsMin}, or the simulator's). */
+  readonly #cacheSlabsMin: number;
   /** Holds on evictions ({@link Budget.hold}). */
   #holds = 1; // held until the open's replay is done (`start`)
   /** Whether a round after loads is queued. */
@@ -110,9 +113,11 @@ export class Budget {
   #hand: Uint8Array | undefined;
   readonly stats: BudgetStats = { evictions: 0, evictedBytes: 0 };
 
-  constructor(bytes: number | undefined, parts: BudgetParts) {
+  constructor(bytes: number | undefined, parts: BudgetParts, cacheSlabsFloor = cacheSlabsMin) {
+    assert(Number.isSafeInteger(cacheSlabsFloor) && cacheSlabsFloor >= 1, "a cache keeps a slab");
     this.#bytes = bytes;
     this.#parts = parts;
+    this.#cacheSlabsMin = cacheSlabsFloor;
   }
 
   /** The budget in bytes, or undefined for none. */
@@ -172,7 +177,7 @@ export class Budget {
     if (budget === undefined) return;
     const image = this.#parts.image();
     const slabs = Math.floor(budget * cacheShare / image.geometry.slabBytes);
-    image.cacheSlabsMax = Math.max(cacheSlabsMin, slabs);
+    image.cacheSlabsMax = Math.max(this.#cacheSlabsMin, slabs);
     this.#holds--;
     this.enforce();
   }

@@ -39,4 +39,6 @@ export interface EngineConfig {
   geometry: ImageGeometry;
   /** The bytes the trie's live nodes may take after a checkpoint (see `_budget.ts`); undefined: no limit. */
   memoryBudget?: number;
+  /** The fewest slabs the slab cache keeps under the budget (the simulator's; default `cacheSlabsMin`). */
+  cacheSlabsMin?: number;
 }

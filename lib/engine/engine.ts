@@ -241,7 +241,7 @@ export class Engine {
       loader: this.#loader,
       image: () => this.#deps.image,
       imageTrusted: () => this.#checkpointer.poison === undefined,
-    });
+    }, parts.config.cacheSlabsMin);
     this.#loader.afterLoad = () => this.#budget.afterLoad();
     this.#deps = {
       trie: parts.trie,

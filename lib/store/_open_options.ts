@@ -70,10 +70,23 @@ export interface StoreOptions extends OpenOptions {
  */
 export const imageGeometryKey: unique symbol = Symbol("tallytrie.imageGeometry");
 
-/** {@link StoreOptions} with the simulator's image geometry (see {@link imageGeometryKey}). */
+/**
+ * The key of the simulator's floor on the slab cache under a memory budget,
+ * in the options of `openStore` (a symbol, as {@link imageGeometryKey}): the
+ * budget's cache keeps at least this many slabs instead of `cacheSlabsMin`
+ * (`lib/engine/_budget.ts`). Only the simulator sets it: the default floor
+ * holds a small-slab run's whole image, so no walk ever read a slab from the
+ * disk twice; with one slab, a list or a scan whose walk spans subtrees in
+ * several slabs reads them again after an eviction (docs/SIMULATION.md).
+ */
+export const slabCacheSlabsMinKey: unique symbol = Symbol("tallytrie.slabCacheSlabsMin");
+
+/** {@link StoreOptions} with the simulator's settings (see {@link imageGeometryKey}). */
 export interface InternalStoreOptions extends StoreOptions {
   /** The geometry of images the store creates (default: 128 KiB slabs). */
   [imageGeometryKey]?: ImageGeometry;
+  /** The fewest slabs the slab cache keeps under a memory budget (default: 8). */
+  [slabCacheSlabsMinKey]?: number;
 }
 
 /** The load modes `openStore` accepts. */
@@ -104,11 +117,7 @@ export function engineConfig(resolved: StoreOptions): EngineConfig {
   }
   const epochs = resolveCheckpointOptions(resolved.checkpoint);
   const load = resolved.load ?? "auto";
-  const geometry = (resolved as InternalStoreOptions)[imageGeometryKey] ?? defaultGeometry;
-  const geometryWrong = geometryProblem(geometry);
-  if (geometryWrong !== undefined) {
-    throw new RangeError(`Cannot open store: the image geometry is invalid: ${geometryWrong}`);
-  }
+  const { geometry, cacheSlabsMin } = internalConfig(resolved as InternalStoreOptions);
   const clock = resolved.clock ?? systemClock;
   const memoryBudget = resolved.memoryBudget;
   if (
@@ -119,7 +128,29 @@ export function engineConfig(resolved: StoreOptions): EngineConfig {
       `Cannot open store: memoryBudget must be an integer of at least ${memoryBudgetMin} bytes, got ${memoryBudget}`,
     );
   }
-  return { durability, segmentBytes, clock, epochs, load, geometry, memoryBudget };
+  return { durability, segmentBytes, clock, epochs, load, geometry, memoryBudget, cacheSlabsMin };
+}
+
+/**
+ * The simulator's settings (see {@link InternalStoreOptions}), checked.
+ *
+ * @throws {RangeError} if one is out of range.
+ */
+function internalConfig(
+  options: InternalStoreOptions,
+): { geometry: ImageGeometry; cacheSlabsMin?: number } {
+  const geometry = options[imageGeometryKey] ?? defaultGeometry;
+  const geometryWrong = geometryProblem(geometry);
+  if (geometryWrong !== undefined) {
+    throw new RangeError(`Cannot open store: the image geometry is invalid: ${geometryWrong}`);
+  }
+  const cacheSlabsMin = options[slabCacheSlabsMinKey];
+  if (cacheSlabsMin !== undefined && (!Number.isSafeInteger(cacheSlabsMin) || cacheSlabsMin < 1)) {
+    throw new RangeError(
+      `Cannot open store: the slab cache's floor must be an integer of at least 1 slab, got ${cacheSlabsMin}`,
+    );
+  }
+  return cacheSlabsMin === undefined ? { geometry } : { geometry, cacheSlabsMin };
 }
 
 /** The keys of {@link OpenOptions}, each with its type. */

@@ -73,11 +73,12 @@ export type {
 } from "../engine/recovery.ts";
 // The engine's types the API shows (mod.ts exports them from here).
 export type { Durability, LoadMode, StoreStats, VerifyReport, WriteCounters };
-// openStore's options; the image geometry's key is for the simulator (see its notes).
+// openStore's options; the image geometry's and the slab cache's keys are for the simulator.
 export {
   imageGeometryKey,
   type InternalStoreOptions,
   type OpenOptions,
+  slabCacheSlabsMinKey,
   type StoreOptions,
 } from "./_open_options.ts";
 
