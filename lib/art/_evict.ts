@@ -122,7 +122,7 @@ export function evictableNodes(
   const paths: Uint8Array[] = [];
   const slots: number[] = [];
   const skip = from === undefined ? undefined : (path: Uint8Array) => whollyBelow(path, from);
-  // Leaves are passed over: one frees a few words, and goes with its parent.
+  // Leaves without a record of their own are passed over: nothing below them, none can go.
   pushLoadedChildren(a, root, new Uint8Array(0), nodes, paths, skip, true);
   for (let steps = 0; nodes.length > 0 && found.length < limit; steps++) {
     assert(steps <= a.liveWords, "each node is visited once");

@@ -41,6 +41,7 @@ import {
   matchPrefix,
   newNode,
   newStub,
+  noAddress,
   node16ChildrenMax,
   node48ChildrenMax,
   node4ChildrenMax,
@@ -516,7 +517,8 @@ export function findStubs(a: Arena, root: number, limit: number): StubRef[] {
  * Pushes the loaded children of `node` (whose path is `path`) with their
  * paths, the largest byte first, so a walk that pops them goes in ascending
  * order; `skip` passes over the children whose paths it names, and
- * `innerOnly` over the leaves (no path is made for them).
+ * `bareLeavesSkipped` over the leaves without an image record of their own
+ * (no path is made for them: nothing lies below them to load or evict).
  */
 export function pushLoadedChildren(
   a: Arena,
@@ -525,7 +527,7 @@ export function pushLoadedChildren(
   nodes: number[],
   paths: Uint8Array[],
   skip?: (childPath: Uint8Array) => boolean,
-  innerOnly = false,
+  bareLeavesSkipped = false,
 ): void {
   const base = pathThrough(a, node, path);
   for (
@@ -534,13 +536,20 @@ export function pushLoadedChildren(
     byte = prevChildByte(a, node, byte)
   ) {
     const child = findChild(a, node, byte);
-    if (isStub(a, child) || (innerOnly && countOf(a, child) === 0)) continue;
+    if (isStub(a, child) || (bareLeavesSkipped && isBareLeaf(a, child))) continue;
     const childPath = base.slice();
     childPath[childPath.length - 1] = byte;
     if (skip?.(childPath)) continue;
     nodes.push(child);
     paths.push(childPath);
   }
+}
+
+/** Whether `node` is a leaf the image stores inline in its parent's record, or not at all yet. */
+function isBareLeaf(a: Arena, node: number): boolean {
+  if (countOf(a, node) > 0) return false;
+  const address = addressOf(a, node);
+  return address === inlineAddress || address === noAddress;
 }
 
 /** `path` + the node's prefix + one byte of room for a child's branching byte. */
