@@ -141,9 +141,10 @@ Deno.test("memoryBudget: checked like every option", async () => {
   await assert.rejects(openStore({ storage, memoryBudgt: 4096 } as never), /memoryBudget/);
 });
 
-Deno.test("memoryBudget: nothing is evicted while a record read is in flight", async () => {
+Deno.test("memoryBudget: evictions go on beside a record read in flight, and keep its subtree", async () => {
   // Such a read installs by path and address: were its stub evicted and the address reused by
-  // another record, it would install old content in the new stub.
+  // another record, it would install old content in the new stub; so its subtree stays. Rounds
+  // waited once for no read to be in flight: overlapping reads then held off every eviction.
   const disk = new MemoryBlockStorage();
   const storage = new HeldReads(disk, "held reads");
   const store = await openStore({ storage, memoryBudget: budget, checkpoint: { auto: false } });
@@ -157,11 +158,10 @@ Deno.test("memoryBudget: nothing is evicted while a record read is in flight", a
   assert.ok(storage.waiting > 0, "the read waits for the image");
   for (let i = 0; i < 3_000; i += 3) await store.add(`other ${i}`, 1); // a trie past the budget again
   await store.checkpoint();
-  assert.equal(store.stats().memory.evictions, evictions, "no eviction beside the read");
+  assert.ok(store.stats().memory.evictions > evictions, "evictions beside the read");
   storage.release();
   assert.equal(await reading, expected.get(first));
-  await store.checkpoint();
-  assert.ok(store.stats().memory.evictions > evictions, "evictions go on once the read is done");
+  assert.deepEqual((await store.verify()).problems, []);
   await store.close();
 });
 

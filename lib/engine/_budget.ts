@@ -10,33 +10,36 @@
  *
  * When: after each checkpoint (what it wrote became clean), and after
  * record reads (reads grow the trie too): a load that takes the live nodes
- * past the trie's share asks for a round, which runs in a microtask once no
- * record read is in flight (see {@link Budget.enforce}).
+ * past the trie's share asks for a round, which runs in a microtask (see
+ * {@link Budget.enforce}).
  *
  * A subtree can go only when the image holds it unchanged (a checkpoint
  * wrote every changed path), no key of a write not yet applied lies under
  * it (`Groups.pendingIds`), no operation pinned a key under it or a subtree
  * overlapping it (`_pins.ts`: whatever an operation loaded and will use
- * after an await is pinned), no compaction is loading the trie, and no
+ * after an await is pinned), no record read in flight installs into it
+ * (`Loader.readingPaths`), no compaction is loading the trie, and no
  * checkpoint failed past its capture (its nodes may name records no
- * committed image holds). Which subtrees go: a clock hand walks the key
- * space and takes the next clean subtrees after where it stopped, so every
- * part of the trie goes in turn. It knows nothing of which keys are read
- * most (issue 17 asks for an access-aware policy).
+ * committed image holds). Which nodes go: a clock hand walks the key
+ * space and takes the lowest clean nodes after where it stopped, so every
+ * part of the trie goes in turn; on its first pass it spares the paths of
+ * the keys read since the last round ({@link Budget.touch}), a second
+ * chance for the keys read most.
  *
  * Once nodes went, an arena whose freed words exceed its live ones, or
- * that holds more than {@link arenaSlack} budgets, is relocated into a
- * smaller one (`Art.relocate`): the memory goes back. Writes that take the
- * live nodes well past the budget, or log half of it since the last
- * checkpoint, start a checkpoint early ({@link Budget.checkpointDue}), so
- * that what they wrote can go; past twice the budget, writes wait for that
- * checkpoint ({@link Budget.overloaded}).
+ * that holds more than {@link arenaSlack} trie parts and a fifth of it
+ * free, is relocated into a smaller one (`Art.relocate`): the memory goes
+ * back. Writes that take the live nodes well past the trie's part, or log
+ * half of it since the last checkpoint, start a checkpoint early
+ * ({@link Budget.checkpointDue}), so that what they wrote can go; past
+ * twice the part, writes wait for that checkpoint ({@link Budget.overloaded}),
+ * unless a checkpoint asked for by hand was already queued.
  *
  * @module
  */
 
 import { assert } from "../_assert.ts";
-import { type Art, evictDescend, evictSkip, evictTake } from "../art/art.ts";
+import { type Art, evictDescend, evictSkip, evictTake, type StubRef } from "../art/art.ts";
 import { MemoryLimitError } from "../errors.ts";
 import type { ImageFile } from "../image/image_file.ts";
 import type { Groups } from "./_groups.ts";
@@ -67,8 +70,10 @@ export const cacheShare = 1 / 8;
 export const cacheSlabsMin = 8;
 /** What a loaded record takes in the trie, about, for {@link Budget.prefetchNodes}. */
 const prefetchRecordBytes = 64;
-/** Keys read between two rounds that {@link Budget.touch} notes at most. */
-const touchedMax = 1 << 16;
+/** Chars of the ids of keys read between two rounds that {@link Budget.touch} notes at most. */
+const touchedCharsMax = 1 << 20;
+/** A relocation for size alone must give back at least this share of the arena. */
+const relocateShareMin = 0.2;
 /** Clean subtrees the hand takes per walk of the trie. */
 const candidatesPerRound = 4096;
 /** Walks of the trie one enforcement makes at most. */
@@ -109,6 +114,8 @@ export class Budget {
    * a round keeps their paths, a second chance for the keys read most.
    */
   #touched = new Set<string>();
+  /** The chars of the ids in {@link Budget.#touched}. */
+  #touchedChars = 0;
   /** Where the clock hand stopped: the next walk passes over the keys before it. */
   #hand: Uint8Array | undefined;
   readonly stats: BudgetStats = { evictions: 0, evictedBytes: 0 };
@@ -184,9 +191,11 @@ export class Budget {
 
   /** Notes a key read (under a budget): the next round keeps its path (see {@link Budget.#touched}). */
   touch(key: Uint8Array): void {
-    if (this.#bytes === undefined || this.#touched.size >= touchedMax) return;
+    if (this.#bytes === undefined || this.#touchedChars >= touchedCharsMax) return;
     const id = keyId(key);
-    if (id !== undefined) this.#touched.add(id);
+    if (id === undefined || this.#touched.has(id)) return;
+    this.#touched.add(id);
+    this.#touchedChars += id.length;
   }
 
   /** Stops evictions until the returned function is called (a compaction loads the whole trie). */
@@ -226,24 +235,43 @@ export class Budget {
     const part = this.#triePart();
     if (part === undefined || this.#parts.trie.memory().liveBytes <= part) return;
     if (this.#holds > 0 || !this.#parts.imageTrusted()) return;
-    // A read in flight installs by path and address: were its stub evicted and
-    // its record's space reused for another record at the same address, it
-    // would install old content in the new stub. So none may be in flight
-    // (the loader asks again when the last one installed).
-    if (this.#parts.loader.busy) return;
     const pinned: string[] = [];
     const { trie, groups, pins } = this.#parts;
     // A trie whose apply failed is read by no one again; long keys pinned: take nothing.
-    if (groups.trieFailure !== undefined || !groups.pendingIds(pinned)) return;
+    if (groups.trieFailure !== undefined || !this.#pendingIds(pinned)) return;
     if (!pins.ids(pinned)) return;
     pinned.sort();
     const touched = [...this.#touched].sort();
     this.#touched.clear();
-    this.#evictDownTo(part * budgetLowWater, pinned, pins.subtreeIds(), touched);
+    this.#touchedChars = 0;
+    // A read in flight installs by path and address: its subtree stays (`Loader.readingPaths`).
+    const subtrees = pins.subtreeIds();
+    this.#parts.loader.readingPaths(subtrees);
+    subtrees.sort();
+    this.#evictDownTo(part * budgetLowWater, pinned, subtrees, touched);
     const memory = trie.memory();
     const arena = memory.liveBytes + memory.freeBytes;
-    // Without memory for the new arena, it keeps the old one (still exact).
-    if (memory.freeBytes > memory.liveBytes || arena > part * arenaSlack) trie.relocate();
+    // Only a copy that gives a fifth of the arena back is worth making; without memory for
+    // the new arena, it keeps the old one (still exact).
+    const worth = memory.freeBytes > memory.liveBytes ||
+      (arena > part * arenaSlack && memory.freeBytes > arena * relocateShareMin);
+    if (worth) trie.relocate();
+  }
+
+  /**
+   * `Groups.pendingIds`: false if a key too long for an id is pending, or if
+   * applying a durable group failed just now (the store then refuses
+   * everything and reports it; a round after loads runs in a microtask,
+   * where a throw would end the process).
+   */
+  #pendingIds(into: string[]): boolean {
+    const groups = this.#parts.groups;
+    try {
+      return groups.pendingIds(into);
+    } catch (error) {
+      if (groups.trieFailure !== undefined) return false;
+      throw error;
+    }
   }
 
   /** The clock hand's walk: evicts until the live nodes take `target` bytes or fewer. */
@@ -271,23 +299,38 @@ export class Budget {
         else break;
         continue;
       }
-      for (const { path } of candidates) {
-        this.#hand = afterSubtree(path);
-        let evicted;
-        try {
-          evicted = trie.evict(path);
-        } catch (error) {
-          // No memory even for the stub: nothing changed, and the next round tries again.
-          if (error instanceof MemoryLimitError) return;
-          throw error;
-        }
-        if (evicted === null) continue;
-        this.stats.evictions++;
-        this.stats.evictedBytes += evicted.words * 4;
-        live -= evicted.words * 4;
-        if (live <= target) return;
-      }
+      // A walk whose candidates all stay (a live snapshot) ends the round: the next will.
+      if (!this.#evictCandidates(candidates, target)) return;
+      live = trie.memory().liveBytes;
     }
+  }
+
+  /**
+   * Evicts `candidates` in turn until the live nodes take `target` bytes or
+   * fewer; false if none went (a live snapshot, or no memory for a stub).
+   */
+  #evictCandidates(candidates: readonly StubRef[], target: number): boolean {
+    const trie = this.#parts.trie;
+    let live = trie.memory().liveBytes;
+    let any = false;
+    for (const { path } of candidates) {
+      this.#hand = afterSubtree(path);
+      let evicted;
+      try {
+        evicted = trie.evict(path);
+      } catch (error) {
+        // No memory even for the stub: nothing changed, and the next round tries again.
+        if (error instanceof MemoryLimitError) return false;
+        throw error;
+      }
+      if (evicted === null) continue; // beside a live snapshot: nothing goes
+      any = true;
+      this.stats.evictions++;
+      this.stats.evictedBytes += evicted.words * 4;
+      live -= evicted.words * 4;
+      if (live <= target) return true;
+    }
+    return any;
   }
 }
 

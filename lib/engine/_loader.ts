@@ -9,6 +9,7 @@
 
 import { assert } from "../_assert.ts";
 import type { Art, StubRef } from "../art/art.ts";
+import { bytesToString } from "../_bytes.ts";
 import { CorruptionError } from "../errors.ts";
 import { type ImageFile, imageFileName } from "../image/image_file.ts";
 import type { NodeImage } from "../image/node_record.ts";
@@ -32,6 +33,8 @@ export class Loader {
   /** The image (read anew each time: a compaction replaces it). */
   readonly #image: () => ImageFile;
   readonly #loading = new Map<number, Promise<StubRef[]>>();
+  /** The paths of the stubs whose records are being read, as ids, with how many reads each. */
+  readonly #readingPaths = new Map<string, number>();
   readonly stats: LoaderStats = { nodesLoaded: 0 };
   /**
    * Called after each record installed, and when the last read in flight
@@ -50,6 +53,16 @@ export class Loader {
   }
 
   /**
+   * Appends the paths (as ids) of the stubs whose records are being read:
+   * each read installs by path and address, so an eviction keeps those
+   * subtrees (were one evicted, and its record's space reused for another
+   * record at that address, the read would install old content).
+   */
+  readingPaths(into: string[]): void {
+    for (const id of this.#readingPaths.keys()) into.push(id);
+  }
+
+  /**
    * Loads one stub; resolves to the stubs below it (empty if it was loaded
    * already). A `point` load (a key's path) reads the record alone when the
    * slab cache cannot hold the image (`ImageFile.loadRecord`); else the
@@ -58,7 +71,12 @@ export class Loader {
   load(stub: StubRef, point = false): Promise<StubRef[]> {
     let loading = this.#loading.get(stub.address);
     if (loading === undefined) {
+      const id = bytesToString(stub.path, 0, stub.path.length);
+      this.#readingPaths.set(id, (this.#readingPaths.get(id) ?? 0) + 1);
       loading = this.#read(stub, point).finally(() => {
+        const count = this.#readingPaths.get(id) ?? 0;
+        if (count <= 1) this.#readingPaths.delete(id);
+        else this.#readingPaths.set(id, count - 1);
         this.#loading.delete(stub.address);
         if (this.#loading.size === 0) this.afterLoad();
       });

@@ -90,7 +90,7 @@ export interface MemoryStats extends TrieMemory {
   evictedBytes: number;
   /**
    * Bytes of image slabs cached for loads. The budget counts them: it lets
-   * the cache keep an eighth of it (at least one slab), the trie the rest.
+   * the cache keep an eighth of it (at least 8 slabs), the trie the rest.
    */
   cacheBytes: number;
 }
