@@ -189,6 +189,12 @@ export class Budget {
     this.enforce();
   }
 
+  /** Notes the keys read (under a budget): the next round keeps their paths (see {@link Budget.#touched}). */
+  touchAll(keys: readonly Uint8Array[]): void {
+    if (this.#bytes === undefined) return;
+    for (const key of keys) this.touch(key);
+  }
+
   /** Notes a key read (under a budget): the next round keeps its path (see {@link Budget.#touched}). */
   touch(key: Uint8Array): void {
     if (this.#bytes === undefined || this.#touchedChars >= touchedCharsMax) return;

@@ -47,11 +47,6 @@ export class Loader {
     this.#image = image;
   }
 
-  /** Whether a record read is in flight (its install is still to come). */
-  get busy(): boolean {
-    return this.#loading.size > 0;
-  }
-
   /**
    * Appends the paths (as ids) of the stubs whose records are being read:
    * each read installs by path and address, so an eviction keeps those

@@ -548,7 +548,7 @@ export class Engine {
 
   /** The counts of `keys`, in order, read at one instant (after the loads their paths need). */
   getMany(keys: Uint8Array[]): Promise<(number | undefined)[]> {
-    for (const key of keys) this.#budget.touch(key);
+    this.#budget.touchAll(keys);
     for (const key of keys) if (!this.#loader.loadPathCached(key)) break;
     this.#groups.applyPending();
     try {
