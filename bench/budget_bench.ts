@@ -82,6 +82,10 @@ interface Gets {
   perSecond: number;
   /** The most memory seen (arena and slab cache), in bytes. */
   peakBytes: number;
+  /** Image records loaded during the phase. */
+  loads: number;
+  /** Subtrees evicted during the phase. */
+  evictions: number;
 }
 
 /** The first words of the keys: key `i` starts with word `(i * wordStep) % words`. */
@@ -113,6 +117,7 @@ async function gets(store: Store, keys: number, hot: number[] | undefined): Prom
   let state = 1;
   const random = () => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32;
   let peakBytes = 0;
+  const before = store.stats();
   const started = performance.now();
   for (let done = 0; done < getsPerPhase; done++) {
     const i = hot !== undefined && random() < 0.9
@@ -125,7 +130,11 @@ async function gets(store: Store, keys: number, hot: number[] | undefined): Prom
       peakBytes = Math.max(peakBytes, memory.liveBytes + memory.freeBytes + memory.cacheBytes);
     }
   }
-  return { perSecond: getsPerPhase / ((performance.now() - started) / 1000), peakBytes };
+  const perSecond = getsPerPhase / ((performance.now() - started) / 1000);
+  const after = store.stats();
+  const loads = after.image.nodesLoaded - before.image.nodesLoaded;
+  const evictions = after.memory.evictions - before.memory.evictions;
+  return { perSecond, peakBytes, loads, evictions };
 }
 
 /** One turn: opens `dir` (whole, or lazily under `memoryBudget`), gets both ways, closes. */
@@ -181,6 +190,10 @@ async function main(): Promise<void> {
           (peak / budget).toFixed(2)
         }× budget), unbudgeted live ${mb(free.memory.liveBytes)}`,
     );
+    const work = phases.map((phase) =>
+      `${phase} ${tight[phase].loads} loads, ${tight[phase].evictions} evictions`
+    );
+    console.log(`  budgeted: ${work.join("; ")}`);
     console.log(`  budgeted memory at the end: ${JSON.stringify(tight.memory)}`);
   }
   await Deno.remove(dir, { recursive: true });

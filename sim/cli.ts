@@ -49,6 +49,7 @@ interface CliOptions {
   memoryBudget?: number;
   walkPauses?: boolean;
   slabCacheSlabsMin?: number;
+  syncReads?: boolean;
   trace?: string;
   replay?: string;
   shrink: boolean;
@@ -96,6 +97,12 @@ const optionHelp: readonly (readonly [string, string, string])[] = [
     "with --memory-budget, the fewest slabs the image's slab cache keeps (the engine's: 8; " +
     "drawn: 1 on half the seeds)",
   ],
+  [
+    "--sync-reads on|off",
+    "drawn",
+    "the disk's files also read at once (readSync), as files through the page cache do, so " +
+    "reads load a key's path without an await (drawn: half the seeds)",
+  ],
   ["--trace FILE", "none", "write the run (shrunk, with --shrink) as a JSON trace"],
   ["--replay FILE", "none", "re-run a trace written by --trace"],
   ["--shrink", "off", "on a failure, shrink the run before reporting it"],
@@ -110,7 +117,7 @@ const optionHelp: readonly (readonly [string, string, string])[] = [
 
 const usage = "usage: deno task sim [--seed N | --seeds A..B] [--ops N] [--clients N] " +
   "[--profile none|realistic|hostile|mixed] [--durability strict|relaxed|mixed] [--sector 512|4096]" +
-  " [--memory-pressure P] [--memory-budget BYTES] [--walk-pauses on|off] [--slab-cache-min SLABS] [--trace FILE] [--replay FILE] [--shrink] [--seconds N] [--workload store|ngram] [--help]";
+  " [--memory-pressure P] [--memory-budget BYTES] [--walk-pauses on|off] [--slab-cache-min SLABS] [--sync-reads on|off] [--trace FILE] [--replay FILE] [--shrink] [--seconds N] [--workload store|ngram] [--help]";
 
 /** The `--help` text: the usage line, then every option with its default. */
 export function helpText(): string {
@@ -210,6 +217,12 @@ function parseArgs(argv: string[]): CliOptions {
         throw new RangeError(`--walk-pauses must be on or off, got "${text}"`);
       }
       options.walkPauses = text === "on";
+    } else if (arg === "--sync-reads") {
+      const text = value();
+      if (text !== "on" && text !== "off") {
+        throw new RangeError(`--sync-reads must be on or off, got "${text}"`);
+      }
+      options.syncReads = text === "on";
     } else if (arg === "--slab-cache-min") {
       options.slabCacheSlabsMin = integer("--slab-cache-min", value(), 1, 2 ** 20);
     } else if (arg === "--trace") options.trace = value();
@@ -268,6 +281,7 @@ function runOptions(cli: CliOptions, seed: number): RunOptions {
     memoryBudget: cli.memoryBudget,
     walkPauses: cli.walkPauses,
     slabCacheSlabsMin: cli.slabCacheSlabsMin,
+    syncReads: cli.syncReads,
   };
 }
 
@@ -277,7 +291,8 @@ function replayCommand(options: RunOptions, cli: CliOptions): string {
     (cli.memoryPressure > 0 ? ` --memory-pressure ${cli.memoryPressure}` : "") +
     (cli.memoryBudget !== undefined ? ` --memory-budget ${cli.memoryBudget}` : "") +
     (cli.walkPauses !== undefined ? ` --walk-pauses ${cli.walkPauses ? "on" : "off"}` : "") +
-    (cli.slabCacheSlabsMin !== undefined ? ` --slab-cache-min ${cli.slabCacheSlabsMin}` : "");
+    (cli.slabCacheSlabsMin !== undefined ? ` --slab-cache-min ${cli.slabCacheSlabsMin}` : "") +
+    (cli.syncReads !== undefined ? ` --sync-reads ${cli.syncReads ? "on" : "off"}` : "");
 }
 
 function printFailure(result: RunResult, options: RunOptions, cli: CliOptions): void {
@@ -421,7 +436,7 @@ function printSummary(totals: Totals, ms: number, range: string | undefined): vo
   );
   console.log(
     `checkpoint walks paused: ${sum("walkPauses")} times; writes acknowledged while one was ` +
-      `paused: ${sum("writesInWalks")}`,
+      `paused: ${sum("writesInWalks")}; seeds whose files read at once: ${sum("syncReads")}`,
   );
   console.log(
     `closes the power cut short: ${sum("closeCrashes")} (${sum("closeCrashesInside")} inside the ` +

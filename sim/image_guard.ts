@@ -577,6 +577,14 @@ class GuardedFile implements BlockFile {
     return this.#inner.read(offset, length);
   }
 
+  /** The inner file's `readSync`, when it has one (reads are not guarded). */
+  get readSync(): ((offset: number, into: Uint8Array) => number) | undefined {
+    const inner = this.#inner;
+    return inner.readSync === undefined
+      ? undefined
+      : (offset, into) => inner.readSync!(offset, into);
+  }
+
   write(offset: number, data: Uint8Array): Promise<void> {
     this.#shadow.write(offset, data);
     if (this.#shadow.name === compactingFileName && isWholeSlot(offset, data)) {

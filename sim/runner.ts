@@ -121,6 +121,12 @@ export interface RunOptions {
    * half the budgeted seeds, the engine's on the others and without a budget.
    */
   slabCacheSlabsMin?: number;
+  /**
+   * Whether the disk's files offer `readSync` (as a file through the page
+   * cache does), so the engine loads a key's path for a read without an
+   * await; else every read is scheduled. Default: drawn, on half the seeds.
+   */
+  syncReads?: boolean;
 }
 
 /** Counters of one run. */
@@ -165,6 +171,8 @@ export interface RunStats {
   evictions: number;
   /** Pauses of the engine's long work (see {@link RunOptions.walkPauses}). */
   walkPauses: number;
+  /** 1 if the run's files read at once (see {@link RunOptions.syncReads}), else 0. */
+  syncReads: number;
   /** Writes acknowledged while such a pause waited: the walk went on beside them. */
   writesInWalks: number;
   /** Calls that failed with `MemoryLimitError` (see {@link RunOptions.memoryPressure}). */
@@ -261,6 +269,10 @@ const slabCacheStream = 0x5c1a;
 const slabCacheTinyChance = 0.5;
 /** The floor those seeds draw: one slab, so a walk spanning two slabs reads one again. */
 const slabCacheSlabsTiny = 1;
+/** The `eventPrng` stream of whether the disk's files read at once ({@link RunOptions.syncReads}). */
+const syncReadStream = 0x5e4d;
+/** The share of seeds whose files read at once, when not given. */
+const syncReadChance = 0.5;
 /** The share of seeds whose engine's long work yields, when not given. */
 const walkPauseChance = 0.5;
 /** The most scheduler completions one pause of the engine's walk waits for. */
@@ -305,6 +317,7 @@ const runOptionTypes: OptionTypes = {
   memoryBudget: "number",
   walkPauses: "boolean",
   slabCacheSlabsMin: "number",
+  syncReads: "boolean",
   imageGeometry: "object",
   churn: "boolean",
 };
@@ -396,6 +409,7 @@ class Run {
     nodesLoaded: 0,
     evictions: 0,
     walkPauses: 0,
+    syncReads: 0,
     writesInWalks: 0,
     outOfMemory: 0,
     memoryBack: 0,
@@ -495,10 +509,14 @@ class Run {
     this.#walkPauses = options.walkPauses ??
       eventPrng(options.seed, walkPauseStream, 0).chance(walkPauseChance);
     this.#walkRandom = eventPrng(options.seed, walkPauseStream, 1);
+    const syncReads = options.syncReads ??
+      eventPrng(options.seed, syncReadStream, 0).chance(syncReadChance);
+    this.stats.syncReads = syncReads ? 1 : 0;
     this.storage = new SimBlockStorage({
       seed: options.seed,
       profile: options.profile,
       sectorBytes: options.sectorBytes ?? 512,
+      syncReads,
     });
     this.storage.observeWrites(this.#places.observe);
   }

@@ -247,6 +247,8 @@ interface DiskConfig {
   readonly log: FaultLog;
   /** Told of every write that reaches the page cache: the bytes as the engine meant them. */
   onWrite?: WriteObserver;
+  /** Files offer `readSync` (see {@link SimStorageOptions.syncReads}). */
+  readonly syncReads: boolean;
 }
 
 /**
@@ -397,38 +399,60 @@ class Disk {
   read(inode: SimInode, name: string, offset: number, length: number): Promise<Uint8Array> {
     checkRange(offset, length);
     const event = this.event("read", name);
-    return this.schedule(`read ${name}@${offset}+${length}`, () => {
-      const data = inode.live.slice(offset, offset + length); // A copy: the caller may keep it.
-      assert(data.length <= length, "read must not return more than asked");
-      if (data.length === 0) return data; // Nothing on the disk to fail.
-      const rng = this.#prng(event);
-      const draw = rng.unit();
-      if (draw < this.profile.readError) {
-        this.record({
-          kind: "readError",
-          file: name,
-          offset,
-          length,
-          detail: "latent sector error",
-        });
-        throw new StorageIoError(
-          `Cannot read "${name}" at byte ${offset}: latent sector error on the simulated disk`,
-        );
-      }
-      if (draw < this.profile.readError + this.profile.bitFlip) {
-        const bit = rng.below(data.length * 8);
-        data[bit >>> 3] ^= 1 << (bit & 7);
-        const detail = `bit ${bit & 7} flipped in a read of ${data.length} bytes at ${offset}`;
-        this.record({
-          kind: "bitFlip",
-          file: name,
-          offset: offset + (bit >>> 3),
-          length: 1,
-          detail,
-        });
-      }
-      return data;
-    });
+    return this.schedule(
+      `read ${name}@${offset}+${length}`,
+      () => this.#readBytes(inode, name, offset, length, event),
+    );
+  }
+
+  /**
+   * A read that completes before it returns (`BlockFile.readSync`): what the
+   * page cache holds now, with the same faults a scheduled read draws.
+   */
+  readSync(inode: SimInode, name: string, offset: number, into: Uint8Array): number {
+    checkRange(offset, into.length);
+    this.checkAlive("read", name);
+    const event = this.event("read", name);
+    const label = `read now ${name}@${offset}+${into.length}`;
+    let data: Uint8Array;
+    try {
+      data = this.#readBytes(inode, name, offset, into.length, event);
+    } catch (error) {
+      if (error instanceof AssertionError) throw error; // A simulator bug: stop the run.
+      this.#mix(label, 2, hashString(String(error)));
+      throw error;
+    }
+    this.#mix(label, 1, outcomeHash(data));
+    into.set(data);
+    return data.length;
+  }
+
+  /** The bytes a read of `[offset, offset + length)` returns, or its latent error, as drawn for `event`. */
+  #readBytes(
+    inode: SimInode,
+    name: string,
+    offset: number,
+    length: number,
+    event: EventId,
+  ): Uint8Array {
+    const data = inode.live.slice(offset, offset + length); // A copy: the caller may keep it.
+    assert(data.length <= length, "read must not return more than asked");
+    if (data.length === 0) return data; // Nothing on the disk to fail.
+    const rng = this.#prng(event);
+    const draw = rng.unit();
+    if (draw < this.profile.readError) {
+      this.record({ kind: "readError", file: name, offset, length, detail: "latent sector error" });
+      throw new StorageIoError(
+        `Cannot read "${name}" at byte ${offset}: latent sector error on the simulated disk`,
+      );
+    }
+    if (draw < this.profile.readError + this.profile.bitFlip) {
+      const bit = rng.below(data.length * 8);
+      data[bit >>> 3] ^= 1 << (bit & 7);
+      const detail = `bit ${bit & 7} flipped in a read of ${data.length} bytes at ${offset}`;
+      this.record({ kind: "bitFlip", file: name, offset: offset + (bit >>> 3), length: 1, detail });
+    }
+    return data;
   }
 
   write(inode: SimInode, name: string, offset: number, data: Uint8Array): Promise<void> {
@@ -903,11 +927,19 @@ class SimBlockFile implements BlockFile {
   readonly #disk: Disk;
   readonly #inode: SimInode;
   #closed = false;
+  /** Present when the disk offers reads that complete at once ({@link SimStorageOptions.syncReads}). */
+  readonly readSync?: (offset: number, into: Uint8Array) => number;
 
   constructor(disk: Disk, name: string, inode: SimInode) {
     this.#disk = disk;
     this.name = name;
     this.#inode = inode;
+    if (disk.config.syncReads) {
+      this.readSync = (offset, into) => {
+        this.#check("read");
+        return this.#disk.readSync(this.#inode, this.name, offset, into);
+      };
+    }
   }
 
   read(offset: number, length: number): Promise<Uint8Array> {
@@ -970,6 +1002,7 @@ const simStorageOptionTypes: OptionTypes = {
   sectorBytes: "number",
   scheduler: "object",
   autoRun: "boolean",
+  syncReads: "boolean",
 };
 
 /** Options of a {@link SimBlockStorage}. */
@@ -990,6 +1023,12 @@ export interface SimStorageOptions {
    * plain `await`s work without a driver (default false).
    */
   autoRun?: boolean;
+  /**
+   * Files offer `readSync`, a read that completes before it returns (as a
+   * file read through the page cache does), besides the scheduled `read`
+   * (default false).
+   */
+  syncReads?: boolean;
 }
 
 /**
@@ -1057,7 +1096,9 @@ export class SimBlockStorage implements BlockStorage {
       });
     const sectorBytes = options.sectorBytes ?? 512;
     const log = new FaultLog();
-    this.#disk = new Disk({ seed, profile, sectorBytes, scheduler, epoch: 0, log }, hash32(seed));
+    const syncReads = options.syncReads ?? false;
+    const config = { seed, profile, sectorBytes, scheduler, epoch: 0, log, syncReads };
+    this.#disk = new Disk(config, hash32(seed));
     assert(this.#disk.live.size === 0, "a new storage is empty");
   }
 
@@ -1215,8 +1256,8 @@ export class SimBlockStorage implements BlockStorage {
    */
   crash(): SimBlockStorage {
     const disk = this.#disk.crash();
-    const { seed, profile, scheduler } = disk.config;
-    const next = new SimBlockStorage({ seed, profile, scheduler });
+    const { seed, profile, scheduler, syncReads } = disk.config;
+    const next = new SimBlockStorage({ seed, profile, scheduler, syncReads });
     next.#disk = disk;
     assert(this.#disk.crashed && !disk.crashed, "a crash retires this instance only");
     return next;

@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import {
   type BlockFile,
+  type BlockStorage,
   type Durability,
   MemoryBlockStorage,
   openStore,
@@ -17,6 +18,12 @@ import {
 } from "../mod.ts";
 import { FailingSyncStorage, ForwardingFile, ForwardingStorage } from "./_storage_wrappers.ts";
 import { addCounts } from "./_counts.ts";
+import { slabBytesMin } from "../lib/image/allocation.ts";
+import {
+  imageGeometryKey,
+  type InternalStoreOptions,
+  slabCacheSlabsMinKey,
+} from "../lib/store/store.ts";
 
 /** A file whose reads wait while its storage holds them. */
 class HeldFile extends ForwardingFile {
@@ -363,4 +370,124 @@ Deno.test("memoryBudget: a write that waited for the checkpoint is refused if th
   }
   assert.ok(waited, "a write waited for the checkpoint");
   await store.close().catch(() => {}); // its close reports the failure
+});
+
+/** A file that also reads at once, failing while its storage says so. */
+class FailingNowFile extends ForwardingFile {
+  readonly #storage: FailingReadsNow;
+
+  constructor(inner: BlockFile, storage: FailingReadsNow) {
+    super(inner);
+    this.#storage = storage;
+  }
+
+  readSync(offset: number, into: Uint8Array): number {
+    if (this.#storage.failing) {
+      this.#storage.failures++;
+      throw new StorageIoError(`Cannot read "${this.name}" at byte ${offset}: failing on purpose`);
+    }
+    return this.inner.readSync!(offset, into);
+  }
+}
+
+/** A storage whose files read at once, and fail those reads while `failing` is set. */
+class FailingReadsNow extends ForwardingStorage {
+  failing = false;
+  failures = 0;
+
+  override wrapFile(file: BlockFile): BlockFile {
+    return new FailingNowFile(file, this);
+  }
+}
+
+/** A storage whose files have no `readSync`: every read is awaited. */
+class AwaitedReads extends ForwardingStorage {
+  override wrapFile(file: BlockFile): BlockFile {
+    return new ForwardingFile(file);
+  }
+}
+
+/** Small slabs, so an image of a few thousand keys spans many (see `sim_slab_cache_test.ts`). */
+const smallSlabs = { slabBytes: slabBytesMin, chunkEntriesMax: 4 };
+
+/** Writes keys 0..count-1 (key `i` counts `i + 1`) over many checkpoints, then closes. */
+async function writeSpread(storage: BlockStorage, count: number): Promise<void> {
+  const options = { storage, [imageGeometryKey]: smallSlabs } as InternalStoreOptions;
+  const store = await openStore(options);
+  for (let from = 0; from < count; from += 500) {
+    const op = store.atomic();
+    for (let i = from; i < Math.min(count, from + 500); i++) op.add(key(i), i + 1);
+    assert.ok((await op.commit()).ok);
+    await store.checkpoint();
+  }
+  await store.close();
+}
+
+/** Opens `storage` under `budget` with a one-slab cache: reads past it are point reads. */
+function openPointReads(storage: BlockStorage, bytes = budget): Promise<Store> {
+  return openStore({
+    storage,
+    memoryBudget: bytes,
+    [imageGeometryKey]: smallSlabs,
+    [slabCacheSlabsMinKey]: 1,
+  } as InternalStoreOptions);
+}
+
+Deno.test("memoryBudget: a get past the slab cache loads its path at once from a file that reads at once", async () => {
+  const memory = new MemoryBlockStorage();
+  await writeSpread(memory, 3_000);
+  for (const storage of [memory, new AwaitedReads(memory, "no readSync")]) {
+    const store = await openPointReads(storage);
+    let waits = 0;
+    for (let i = 0; i < 3_000; i += 7) {
+      const before = store.stats().image.nodesLoaded;
+      const value = store.get(key(i));
+      const during = store.stats().image.nodesLoaded;
+      assert.equal(await value, i + 1);
+      // A get that loaded nothing within the call but did by its answer waited for a read.
+      if (during === before && store.stats().image.nodesLoaded > before) waits++;
+    }
+    assert.ok(store.stats().memory.evictions > 0, "the reads went past the budget");
+    if (storage === memory) assert.equal(waits, 0, "a file that reads at once: no get waits");
+    else assert.ok(waits > 100, `without readSync, gets wait for their reads: ${waits}`);
+    await store.close();
+  }
+});
+
+Deno.test("memoryBudget: a read at once that fails rejects the get, and the next get reads again", async () => {
+  const storage = new FailingReadsNow(new MemoryBlockStorage(), "failing reads at once");
+  await writeSpread(storage, 3_000);
+  const store = await openPointReads(storage);
+  storage.failing = true;
+  await assert.rejects(store.get(key(2_999)), StorageIoError);
+  await assert.rejects(store.getMany([key(1), key(2_998)]), StorageIoError);
+  assert.ok(storage.failures >= 2, `the reads were tried: ${storage.failures}`);
+  storage.failing = false;
+  assert.equal(await store.get(key(2_999)), 3_000);
+  assert.deepEqual(await store.getMany([key(1), key(2_998)]), [2, 2_999]);
+  await store.close();
+});
+
+Deno.test("memoryBudget: keys read often stay loaded while reads of other keys come and go", async () => {
+  const storage = new MemoryBlockStorage();
+  await writeSpread(storage, 6_000);
+  const store = await openPointReads(storage, 48 * 1024);
+  const hot = Array.from({ length: 30 }, (_, i) => i * 97);
+  let state = 1;
+  const random = () => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) % 6_000;
+  let hotLoads = 0;
+  for (let round = 0; round < 40; round++) {
+    const before = store.stats().image.nodesLoaded;
+    for (const i of hot) assert.equal(await store.get(key(i)), i + 1);
+    if (round >= 20) hotLoads += store.stats().image.nodesLoaded - before;
+    for (let cold = 0; cold < 40; cold++) {
+      const i = random();
+      assert.equal(await store.get(key(i)), i + 1);
+    }
+  }
+  const { evictions } = store.stats().memory;
+  assert.ok(evictions > 300, `the cold reads went past the budget: ${evictions} evictions`);
+  // Reads mark their paths, and a round spares what was read since it last looked: a second chance.
+  assert.ok(hotLoads <= 20, `hot keys loaded ${hotLoads} records in 600 reads`);
+  await store.close();
 });

@@ -433,6 +433,49 @@ export class ArtCore {
   }
 
   /**
+   * Whether reads (`get`, `lookup`) mark the nodes they pass referenced: a
+   * memory budget turns it on, and its evictions give such nodes a second
+   * chance (`Art.evictCold`). Off by default: an unbudgeted read writes
+   * nothing.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Art } from "./art.ts";
+   * const art = new Art();
+   * art.markReads = true;
+   * art.set(Uint8Array.of(1), 1);
+   * assert.equal(art.get(Uint8Array.of(1)), 1); // and its path is marked
+   * assert.ok(art.markReads);
+   * ```
+   */
+  get markReads(): boolean {
+    return this.tree.markReads;
+  }
+
+  set markReads(on: boolean) {
+    this.tree.markReads = on;
+  }
+
+  /**
+   * Whether a snapshot is live (nothing can be evicted until it is released).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Art } from "./art.ts";
+   * const art = new Art();
+   * const snapshot = art.capture();
+   * assert.ok(art.captured);
+   * snapshot.release();
+   * assert.ok(!art.captured);
+   * ```
+   */
+  get captured(): boolean {
+    return this.tree.frozenGen !== noSnapshot;
+  }
+
+  /**
    * Captures the trie for a checkpoint in O(1): the snapshot keeps the state
    * of this instant while writes go on. Until it is released, an edit copies
    * the nodes on its path that the snapshot shares (path copying) instead of

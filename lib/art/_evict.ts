@@ -28,6 +28,8 @@ import {
   isStub,
   newStub,
   noAddress,
+  referenced,
+  takeReferenced,
   wordsOf,
 } from "./_node.ts";
 import { noSnapshot } from "./_tree.ts";
@@ -53,10 +55,35 @@ export interface Evicted {
  * record), or a snapshot is live.
  */
 export function evictNode(tree: ArtTree, path: Uint8Array): Evicted | null {
+  const result = evictNodeIf(tree, path, false);
+  return result === evictKept ? null : result;
+}
+
+/** What {@link evictNodeIf} returns for a node a read passed since the last look: it stays. */
+export const evictKept = "kept";
+
+/**
+ * {@link evictNode}; with `spareReferenced`, a node a read passed since the
+ * last look (see `markReferenced`) stays, its mark cleared, and
+ * {@link evictKept} is returned: a second chance. With `seen`, a node
+ * already in it is not looked at again (null), and the node looked at is
+ * added: two looks in one round would take the second chance back.
+ */
+export function evictNodeIf(
+  tree: ArtTree,
+  path: Uint8Array,
+  spareReferenced: boolean,
+  seen?: Set<number>,
+): Evicted | null | typeof evictKept {
   if (tree.frozenGen !== noSnapshot) return null;
   const found = nodeAtPath(tree.a, tree.root, path);
   if (found === null || isStub(tree.a, found.node)) return null;
   const { parent, node } = found;
+  if (seen !== undefined) {
+    if (seen.has(node)) return null;
+    seen.add(node);
+  }
+  if (spareReferenced && takeReferenced(tree.a, node)) return evictKept;
   const address = addressOf(tree.a, node);
   if (address === noAddress || address === inlineAddress) return null;
   // The stub first: if the arena cannot grow, nothing has changed.
@@ -106,7 +133,10 @@ export type EvictChoice = (path: Uint8Array) => number;
  * `lowest`, the lowest such nodes instead (none of their children has
  * children loaded: the nodes near the root, which most keys share, stay). With
  * `from`, subtrees wholly below it are passed over (a clock hand: the walk
- * goes on where the last one stopped).
+ * goes on where the last one stopped). With `spareReferenced`, a node a
+ * read passed since the last look (see `markReferenced`) is not offered:
+ * the walk looks below it, and leaves the mark (the cooling queue's looks
+ * clear it).
  */
 export function evictableNodes(
   a: Arena,
@@ -115,6 +145,7 @@ export function evictableNodes(
   from?: Uint8Array,
   choose?: EvictChoice,
   lowest = false,
+  spareReferenced = false,
 ): { path: Uint8Array; address: number }[] {
   const found: { path: Uint8Array; address: number }[] = [];
   if (root === 0 || isStub(a, root)) return found;
@@ -129,9 +160,11 @@ export function evictableNodes(
     const node = nodes.pop()!;
     const path = paths.pop()!;
     const address = addressOf(a, node);
-    const choice = address === noAddress || address === inlineAddress
+    let choice = address === noAddress || address === inlineAddress
       ? evictDescend
       : choose?.(path) ?? evictTake;
+    // Read since the last look: a second chance, and the walk looks below it.
+    if (choice === evictTake && spareReferenced && referenced(a, node)) choice = evictDescend;
     if (choice === evictTake && lowest && holdsLoadedInner(a, node, slots)) {
       pushLoadedChildren(a, node, path, nodes, paths, skip, true); // the lowest ones go first
     } else if (choice === evictTake) found.push({ path, address });

@@ -391,14 +391,14 @@ export const installPathStubs = { added: 0 };
 
 /**
  * Walks `key`'s path once, replacing each stub met by the node `fetch` gives
- * for its address. Returns the node where `key` ends (which may hold no
+ * for its address (and path). Returns the node where `key` ends (which may hold no
  * value), 0 if the key is absent, or -1 at the first stub `fetch` cannot
  * give. Sets {@link installPathStubs}.
  */
 export function installPath(
   tree: ArtTree,
   key: Uint8Array,
-  fetch: (address: number) => NodeView | undefined,
+  fetch: (address: number, path: Uint8Array) => NodeView | undefined,
 ): number {
   const a = tree.a;
   let node = tree.root;
@@ -409,7 +409,8 @@ export function installPath(
     assert(level <= key.length + 1, "descent deeper than the key");
     if (isStub(a, node)) {
       assert(parent !== 0 && depth > 0, "the root is never a stub");
-      const view = fetch(addressOf(a, node));
+      // The stub's path (the key down to the byte into it): a view, valid during the call.
+      const view = fetch(addressOf(a, node), key.subarray(0, depth));
       if (view === undefined) return -1;
       const loaded = nodeFromImage(a, view, addressOf(a, node), genOf(a, node));
       replaceChild(a, parent, key[depth - 1], loaded);

@@ -10,7 +10,8 @@
  * A node is a run of 32-bit words at an even index (its ref; 0 is null):
  *
  * ```text
- * word 0      kind (bits 0-2) | child count (bits 3-11) | prefix length (bits 12-28)
+ * word 0      kind (bits 0-2) | child count (bits 3-11) | prefix length (bits 12-27)
+ *             | referenced (bit 28: a read passed it, see {@link markReferenced})
  * word 1      gen: the generation clock when the node was made
  * words 2-3   value (float64; `noValue` when no key ends here)
  * words 4-5   address in the image (float64; `noAddress` until written)
@@ -101,6 +102,10 @@ const countShift = 3;
 const prefixShift = 12;
 /** The child count's bits in word 0 (0..256). */
 const countMask = 0x1ff;
+/** The prefix length's bits in word 0 (0..65,535). */
+const prefixMask = 0xffff;
+/** The bit of word 0 a budgeted read sets on the nodes it passes (see {@link markReferenced}). */
+const referencedBit = 1 << 28;
 /** The kind's bits in word 0. */
 const kindMask = 7;
 /** The longest prefix a node holds: a whole key. */
@@ -160,7 +165,30 @@ export function headerCount(header: number): number {
 
 /** The prefix length in bytes in header word `header`. */
 export function headerPrefixLength(header: number): number {
-  return header >>> prefixShift;
+  return (header >>> prefixShift) & prefixMask;
+}
+
+/**
+ * Notes that a read passed the node (word 0 holds `header`): the memory
+ * budget spares a node read since it last looked (a second chance, as a
+ * CLOCK's reference bit). Only representation: content, copies and the
+ * image are unaffected.
+ */
+export function markReferenced(a: Arena, n: number, header: number): void {
+  a.i32[n] = header | referencedBit;
+}
+
+/** Whether a read passed the node since the last {@link takeReferenced}. */
+export function referenced(a: Arena, n: number): boolean {
+  return (a.i32[n] & referencedBit) !== 0;
+}
+
+/** Whether a read passed the node since the last call; clears the mark. */
+export function takeReferenced(a: Arena, n: number): boolean {
+  const header = a.i32[n];
+  if ((header & referencedBit) === 0) return false;
+  a.i32[n] = header & ~referencedBit;
+  return true;
 }
 
 /** The node's kind (`kind*`). */

@@ -39,6 +39,7 @@ import {
   kind4,
   kindLeaf,
   kindOf,
+  markReferenced,
   matchPrefix,
   newNode,
   newNodeLike,
@@ -75,15 +76,21 @@ export function reportDrop(onDrop: DropHandler, a: Arena, n: number): void {
   onDrop(address);
 }
 
-/** The node where `key` ends (it may hold no value) in the trie under `root`, or 0. The hot path. */
-export function findNode(a: Arena, root: number, key: Uint8Array): number {
+/**
+ * The node where `key` ends (it may hold no value) in the trie under `root`,
+ * or 0. The hot path. With `mark`, every node passed is marked referenced
+ * (see `markReferenced`).
+ */
+export function findNode(a: Arena, root: number, key: Uint8Array, mark = false): number {
   const length = key.length;
   const i32 = a.i32;
   const u8 = a.u8;
   let node = root;
   let depth = 0;
   while (node !== 0) {
-    const prefixLength = headerPrefixLength(i32[node]);
+    const header = i32[node];
+    if (mark) markReferenced(a, node, header);
+    const prefixLength = headerPrefixLength(header);
     if (prefixLength > length - depth) return 0;
     const prefix = prefixStart(node);
     for (let i = 0; i < prefixLength; i++) {
@@ -127,6 +134,8 @@ export class ArtTree {
    * orphan (its new record, once written, is the one to drop).
    */
   rewriting = false;
+  /** Reads mark the nodes they pass referenced (a memory budget's second chance). */
+  markReads = false;
 
   constructor(a: Arena) {
     this.a = a;
@@ -178,7 +187,7 @@ export class ArtTree {
 
   /** The node where `key` ends (it may hold no value), or 0. The hot path. */
   find(key: Uint8Array): number {
-    return findNode(this.a, this.root, key);
+    return findNode(this.a, this.root, key, this.markReads);
   }
 
   /** The trie no longer holds `n`: freed now, or at release if a snapshot shares it. */

@@ -29,8 +29,14 @@
  */
 
 import { assert } from "../_assert.ts";
-import { evictableNodes, type EvictChoice, type Evicted, evictNode } from "./_evict.ts";
-export { type EvictChoice, evictDescend, evictSkip, evictTake } from "./_evict.ts";
+import {
+  evictableNodes,
+  type EvictChoice,
+  type Evicted,
+  evictKept,
+  evictNodeIf,
+} from "./_evict.ts";
+export { type EvictChoice, evictDescend, evictKept, evictSkip, evictTake } from "./_evict.ts";
 import type { NodeView } from "./_image_walk.ts";
 import {
   buildSubtree,
@@ -289,7 +295,8 @@ export class Art extends ArtCore {
    * example from cached image slabs), in one descent.
    *
    * @param key The key whose path to load.
-   * @param fetch The record at an address, or undefined if it needs a read.
+   * @param fetch The record at an address, or undefined if it needs a read;
+   *   its second argument is the stub's path (a view valid during the call).
    * @returns Whether the path is loaded: a read of `key` will not throw
    *   {@link NodeNotLoaded}.
    *
@@ -305,7 +312,10 @@ export class Art extends ArtCore {
    * assert.equal(art.unloaded, 1);
    * ```
    */
-  loadPath(key: Uint8Array, fetch: (address: number) => NodeView | undefined): boolean {
+  loadPath(
+    key: Uint8Array,
+    fetch: (address: number, path: Uint8Array) => NodeView | undefined,
+  ): boolean {
     return this.stubCount === 0 || this.lookupLoading(key, fetch) !== lookupNotLoaded;
   }
 
@@ -360,7 +370,10 @@ export class Art extends ArtCore {
    * assert.equal(art.lookupLoading(Uint8Array.of(5), () => leaf), 4);
    * ```
    */
-  lookupLoading(key: Uint8Array, fetch: (address: number) => NodeView | undefined): number {
+  lookupLoading(
+    key: Uint8Array,
+    fetch: (address: number, path: Uint8Array) => NodeView | undefined,
+  ): number {
     if (this.stubCount === 0) return this.lookup(key);
     let node: number;
     installedValues.max = 0;
@@ -419,8 +432,42 @@ export class Art extends ArtCore {
    * ```
    */
   evict(path: Uint8Array): Evicted | null {
-    const evicted = evictNode(this.tree, path);
-    if (evicted === null) return null;
+    const evicted = this.evictCold(path, false);
+    return evicted === evictKept ? null : evicted;
+  }
+
+  /**
+   * {@link Art.evict}, unless a read passed the node since the last look
+   * (with {@link Art.markReads}): then it stays, its mark is cleared, and
+   * {@link evictKept} is returned (a second chance, as a CLOCK's). With
+   * `seen` (one per round of evictions), a node already looked at in it
+   * gives null: its second chance holds for the round.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Art, evictKept } from "./art.ts";
+   * const art = new Art();
+   * art.set(Uint8Array.of(1, 1), 1);
+   * art.set(Uint8Array.of(1, 2), 2);
+   * art.set(Uint8Array.of(2, 1), 3);
+   * const snapshot = art.capture();
+   * let next = 2;
+   * snapshot.writeChanged(() => next++);
+   * snapshot.release();
+   * art.markReads = true;
+   * art.get(Uint8Array.of(1, 2));
+   * assert.equal(art.evictCold(Uint8Array.of(1)), evictKept); // read since: a second chance
+   * assert.ok(art.evictCold(Uint8Array.of(1)) !== null); // not read since the last look
+   * ```
+   */
+  evictCold(
+    path: Uint8Array,
+    spareReferenced = true,
+    seen?: Set<number>,
+  ): Evicted | null | typeof evictKept {
+    const evicted = evictNodeIf(this.tree, path, spareReferenced, seen);
+    if (evicted === null || evicted === evictKept) return evicted;
     this.stubCount += 1 - evicted.stubs;
     this.lazy = true;
     this.version++;
@@ -431,9 +478,18 @@ export class Art extends ArtCore {
    * Up to `limit` nodes {@link Art.evict} can take, highest first on each
    * path, in key order; with `from`, none whose keys all sort before it;
    * with `choose`, the caller may send the walk below a node or past it;
-   * with `lowest`, the lowest such nodes (the ones near the root stay).
+   * with `lowest`, the lowest such nodes (the ones near the root stay);
+   * with `spareReferenced`, not the nodes a read passed since the last look
+   * (see {@link Art.evictCold}).
    */
-  evictable(limit: number, from?: Uint8Array, choose?: EvictChoice, lowest = false): StubRef[] {
-    return evictableNodes(this.tree.a, this.tree.root, limit, from, choose, lowest);
+  evictable(
+    limit: number,
+    from?: Uint8Array,
+    choose?: EvictChoice,
+    lowest = false,
+    spareReferenced = false,
+  ): StubRef[] {
+    const { a, root } = this.tree;
+    return evictableNodes(a, root, limit, from, choose, lowest, spareReferenced);
   }
 }

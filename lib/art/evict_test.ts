@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { Art, NodeNotLoaded } from "./art.ts";
+import { Art, evictKept, NodeNotLoaded } from "./art.ts";
 import { TestImage, withLoads } from "./_test_image.ts";
 
 /** A small deterministic generator (xorshift32). */
@@ -103,4 +103,55 @@ Deno.test("Art.evict: refused for a dirty node, beside a live snapshot, and for 
     clean.path[0] + 10,
   );
   art.verify();
+});
+
+Deno.test("Art.evictCold: a node a read passed since the last look stays once, then goes", () => {
+  const art = new Art();
+  const image = new TestImage();
+  for (let i = 0; i < 100; i++) art.set(Uint8Array.of(i % 10, i), i);
+  image.checkpoint(art);
+  art.markReads = true;
+  assert.equal(art.get(Uint8Array.of(3, 13)), 13); // marks every node on the key's path
+  assert.equal(art.evictCold(Uint8Array.of(3)), evictKept, "read since: a second chance");
+  assert.ok(art.evictCold(Uint8Array.of(4)) !== null, "not read: it goes");
+  const second = art.evictCold(Uint8Array.of(3));
+  assert.ok(second !== null && second !== evictKept, "not read since the last look: it goes");
+  // Reads with marking off leave no mark: the unbudgeted trie writes nothing on a read.
+  art.markReads = false;
+  withLoads(art, image.records, () => art.get(Uint8Array.of(5, 15)));
+  const unmarked = art.evictCold(Uint8Array.of(5));
+  assert.ok(unmarked !== null && unmarked !== evictKept);
+  art.verify();
+});
+
+Deno.test("Art.evictCold: a node looked at once in a round is not looked at again in it", () => {
+  // Found while building the cooling queue: a path queued twice (loaded, evicted, loaded again)
+  // was looked at twice in one round, and the second look took back the first one's second chance.
+  const art = new Art();
+  const image = new TestImage();
+  for (let i = 0; i < 100; i++) art.set(Uint8Array.of(i % 10, i), i);
+  image.checkpoint(art);
+  art.markReads = true;
+  art.get(Uint8Array.of(3, 13));
+  const seen = new Set<number>();
+  assert.equal(art.evictCold(Uint8Array.of(3), true, seen), evictKept);
+  assert.equal(art.evictCold(Uint8Array.of(3), true, seen), null, "seen this round: left alone");
+  art.markReads = false; // a look at it that leaves no mark
+  assert.equal(art.get(Uint8Array.of(3, 13)), 13, "still loaded");
+  const next = art.evictCold(Uint8Array.of(3), true, new Set());
+  assert.ok(next !== null && next !== evictKept, "the next round takes it");
+});
+
+Deno.test("Art.evictable: with spareReferenced the walk offers no node a read passed, and keeps the marks", () => {
+  const art = new Art();
+  const image = new TestImage();
+  for (let i = 0; i < 100; i++) art.set(Uint8Array.of(i % 10, i), i);
+  image.checkpoint(art);
+  art.markReads = true;
+  art.get(Uint8Array.of(3, 13));
+  const offered = art.evictable(64, undefined, undefined, false, true);
+  // The walk looks below a node a read passed: it offers the node's clean children instead.
+  const tops = offered.filter(({ path }) => path.length === 1).map(({ path }) => path[0]);
+  assert.ok(!tops.includes(3) && tops.includes(4), `offered ${tops}`);
+  assert.equal(art.evictCold(Uint8Array.of(3)), evictKept, "the walk left the mark");
 });

@@ -20,11 +20,14 @@
  * after an await is pinned), no record read in flight installs into it
  * (`Loader.readingPaths`), no compaction is loading the trie, and no
  * checkpoint failed past its capture (its nodes may name records no
- * committed image holds). Which nodes go: a clock hand walks the key
- * space and takes the lowest clean nodes after where it stopped, so every
- * part of the trie goes in turn; on its first pass it spares the paths of
- * the keys read since the last round ({@link Budget.touch}), a second
- * chance for the keys read most.
+ * committed image holds). Which nodes go: first the oldest loaded, from
+ * the cooling queue (`_path_queue.ts`: the paths of the nodes reads
+ * installed, oldest first); when it holds too few, a clock hand walks the
+ * key space and takes the lowest clean nodes after where it stopped, so
+ * every part of the trie goes in turn. Both spare a node a read passed
+ * since they last looked at it (reads mark the nodes they pass, see
+ * `Art.markReads`; looking clears the mark): a second chance, as a CLOCK's,
+ * for the keys read most.
  *
  * Once nodes went, an arena whose freed words exceed its live ones, or
  * that holds more than {@link arenaSlack} trie parts and a fifth of it
@@ -39,12 +42,19 @@
  */
 
 import { assert } from "../_assert.ts";
-import { type Art, evictDescend, evictSkip, evictTake, type StubRef } from "../art/art.ts";
+import {
+  type Art,
+  evictDescend,
+  evictKept,
+  evictSkip,
+  evictTake,
+  type StubRef,
+} from "../art/art.ts";
 import { MemoryLimitError } from "../errors.ts";
 import type { ImageFile } from "../image/image_file.ts";
 import type { Groups } from "./_groups.ts";
 import type { Loader } from "./_loader.ts";
-import { keyId } from "./_overlay.ts";
+import { PathQueue, pathQueueBytesMin } from "./_path_queue.ts";
 import { holdsUnder, insideSubtree, type Pins } from "./_pins.ts";
 
 /**
@@ -70,10 +80,10 @@ export const cacheShare = 1 / 8;
 export const cacheSlabsMin = 8;
 /** What a loaded record takes in the trie, about, for {@link Budget.prefetchNodes}. */
 const prefetchRecordBytes = 64;
-/** Chars of the ids of keys read between two rounds that {@link Budget.touch} notes at most. */
-const touchedCharsMax = 1 << 20;
 /** A relocation for size alone must give back at least this share of the arena. */
 const relocateShareMin = 0.2;
+/** The share of the budget the cooling queue's ring takes (see `_path_queue.ts`). */
+const queueShare = 1 / 16;
 /** Clean subtrees the hand takes per walk of the trie. */
 const candidatesPerRound = 4096;
 /** Walks of the trie one enforcement makes at most. */
@@ -109,15 +119,10 @@ export class Budget {
   #holds = 1; // held until the open's replay is done (`start`)
   /** Whether a round after loads is queued. */
   #queued = false;
-  /**
-   * Ids of the keys read since the last round (at most {@link touchedMax}):
-   * a round keeps their paths, a second chance for the keys read most.
-   */
-  #touched = new Set<string>();
-  /** The chars of the ids in {@link Budget.#touched}. */
-  #touchedChars = 0;
   /** Where the clock hand stopped: the next walk passes over the keys before it. */
   #hand: Uint8Array | undefined;
+  /** The paths of the nodes loaded, oldest first: a round's first candidates. */
+  readonly #queue: PathQueue | undefined;
   readonly stats: BudgetStats = { evictions: 0, evictedBytes: 0 };
 
   constructor(bytes: number | undefined, parts: BudgetParts, cacheSlabsFloor = cacheSlabsMin) {
@@ -125,6 +130,10 @@ export class Budget {
     this.#bytes = bytes;
     this.#parts = parts;
     this.#cacheSlabsMin = cacheSlabsFloor;
+    if (bytes !== undefined) {
+      this.#queue = new PathQueue(Math.max(pathQueueBytesMin, Math.floor(bytes * queueShare)));
+      parts.trie.markReads = true; // reads mark their paths: a second chance (`Art.evictCold`)
+    }
   }
 
   /** The budget in bytes, or undefined for none. */
@@ -161,7 +170,8 @@ export class Budget {
     const budget = this.#bytes;
     if (budget === undefined) return undefined;
     // The slab cache's bytes now (up to its share): point reads of a large image leave it empty.
-    return Math.max(budget - this.#parts.image().cacheBytes, budget / 2);
+    const others = this.#parts.image().cacheBytes + (this.#queue?.bytes ?? 0);
+    return Math.max(budget - others, budget / 2);
   }
 
   /**
@@ -189,19 +199,9 @@ export class Budget {
     this.enforce();
   }
 
-  /** Notes the keys read (under a budget): the next round keeps their paths (see {@link Budget.#touched}). */
-  touchAll(keys: readonly Uint8Array[]): void {
-    if (this.#bytes === undefined) return;
-    for (const key of keys) this.touch(key);
-  }
-
-  /** Notes a key read (under a budget): the next round keeps its path (see {@link Budget.#touched}). */
-  touch(key: Uint8Array): void {
-    if (this.#bytes === undefined || this.#touchedChars >= touchedCharsMax) return;
-    const id = keyId(key);
-    if (id === undefined || this.#touched.has(id)) return;
-    this.#touched.add(id);
-    this.#touchedChars += id.length;
+  /** Notes a node a read installed (under a budget): it joins the cooling queue's tail. */
+  noteLoaded(path: Uint8Array): void {
+    this.#queue?.push(path);
   }
 
   /** Stops evictions until the returned function is called (a compaction loads the whole trie). */
@@ -247,14 +247,11 @@ export class Budget {
     if (groups.trieFailure !== undefined || !this.#pendingIds(pinned)) return;
     if (!pins.ids(pinned)) return;
     pinned.sort();
-    const touched = [...this.#touched].sort();
-    this.#touched.clear();
-    this.#touchedChars = 0;
     // A read in flight installs by path and address: its subtree stays (`Loader.readingPaths`).
     const subtrees = pins.subtreeIds();
     this.#parts.loader.readingPaths(subtrees);
     subtrees.sort();
-    this.#evictDownTo(part * budgetLowWater, pinned, subtrees, touched);
+    this.#evictDownTo(part * budgetLowWater, pinned, subtrees);
     const memory = trie.memory();
     const arena = memory.liveBytes + memory.freeBytes;
     // Only a copy that gives a fifth of the arena back is worth making; without memory for
@@ -280,28 +277,76 @@ export class Budget {
     }
   }
 
-  /** The clock hand's walk: evicts until the live nodes take `target` bytes or fewer. */
-  #evictDownTo(
-    target: number,
-    pinned: readonly string[],
-    subtrees: readonly string[],
-    touched: readonly string[],
-  ): void {
-    const trie = this.#parts.trie;
-    // A node with a pinned key or subtree below it stays, and the walk looks below it. So does
-    // one with a key read since the last round below it, on the first of the hand's passes.
-    let spareTouched = true;
+  /**
+   * Evicts until the live nodes take `target` bytes or fewer: from the
+   * cooling queue first, then by the clock hand's walk. A node read since
+   * the last look stays (`Art.evictCold`); so does one with a pinned key or
+   * subtree below it.
+   */
+  #evictDownTo(target: number, pinned: readonly string[], subtrees: readonly string[]): void {
     const choose = (path: Uint8Array): number => {
       if (insideSubtree(subtrees, path)) return evictSkip;
-      if (holdsUnder(pinned, path) || holdsUnder(subtrees, path)) return evictDescend;
-      return spareTouched && holdsUnder(touched, path) ? evictDescend : evictTake;
+      return holdsUnder(pinned, path) || holdsUnder(subtrees, path) ? evictDescend : evictTake;
     };
+    // A pass sparing the nodes read since the last look, then one taking them too (oldest first).
+    if (this.#evictQueued(target, choose, true) <= target) return;
+    if (this.#evictQueued(target, choose, false) <= target) return;
+    this.#evictByHand(target, choose);
+  }
+
+  /**
+   * The cooling queue's part of a round: takes paths from its head, evicts
+   * the clean nodes they lead to, and puts back at the tail the ones that
+   * must stay for now (`choose` does not take them, or a read passed them
+   * since the last look). Each path is looked at once. Returns the live
+   * bytes after.
+   */
+  #evictQueued(
+    target: number,
+    choose: (path: Uint8Array) => number,
+    spareReferenced: boolean,
+  ): number {
+    const { trie } = this.#parts;
+    const queue = this.#queue;
+    let live = trie.memory().liveBytes;
+    if (queue === undefined || trie.captured) return live; // nothing goes beside a snapshot
+    const seen = new Set<number>(); // a path queued twice (loaded, evicted, loaded) is looked at once
+    for (let left = queue.length; left > 0 && live > target; left--) {
+      const path = queue.shift()!;
+      if (choose(path) !== evictTake) {
+        queue.push(path);
+        continue;
+      }
+      let evicted;
+      try {
+        evicted = trie.evictCold(path, spareReferenced, seen);
+      } catch (error) {
+        if (!(error instanceof MemoryLimitError)) throw error;
+        queue.push(path); // no memory even for the stub: nothing changed
+        break;
+      }
+      if (evicted === evictKept) queue.push(path);
+      // Gone (a stub now), dirty (the hand finds it once a checkpoint wrote it), or seen.
+      if (evicted === null || evicted === evictKept) continue;
+      this.stats.evictions++;
+      this.stats.evictedBytes += evicted.words * 4;
+      live -= evicted.words * 4;
+    }
+    return live;
+  }
+
+  /** The clock hand's walk: evicts until the live nodes take `target` bytes or fewer. */
+  #evictByHand(target: number, choose: (path: Uint8Array) => number): void {
+    const trie = this.#parts.trie;
+    // On its first pass the hand spares the nodes read since the queue last looked at them.
+    let spareReferenced = true;
     let live = trie.memory().liveBytes;
     for (let round = 0; round < roundsMax && live > target; round++) {
-      const candidates = trie.evictable(candidatesPerRound, this.#hand, choose, true);
+      const hand = this.#hand;
+      const candidates = trie.evictable(candidatesPerRound, hand, choose, true, spareReferenced);
       if (candidates.length === 0) {
         if (this.#hand !== undefined) this.#hand = undefined; // past the last key: to the first
-        else if (spareTouched) spareTouched = false; // a pass sparing them was not enough
+        else if (spareReferenced) spareReferenced = false; // a pass sparing them was not enough
         else break;
         continue;
       }

@@ -41,6 +41,12 @@ export class Loader {
    * settled: the memory budget's turn (`_budget.ts`).
    */
   afterLoad: () => void = () => {};
+  /**
+   * Called with the path of each node a read installs, when the path is
+   * known (a key's path; not a list's breadth-first loads): the memory
+   * budget's cooling queue (`_path_queue.ts`).
+   */
+  onInstalled: (path: Uint8Array) => void = () => {};
 
   constructor(trie: Art, image: () => ImageFile) {
     this.#trie = trie;
@@ -88,7 +94,10 @@ export class Loader {
       this.#trie.valueCeiling,
     );
     const below = this.#trie.install(stub.path, stub.address, node);
-    if (below !== null) this.stats.nodesLoaded++;
+    if (below !== null) {
+      this.stats.nodesLoaded++;
+      this.onInstalled(stub.path);
+    }
     this.afterLoad();
     return below ?? [];
   }
@@ -113,11 +122,36 @@ export class Loader {
     return this.#trie.lookupLoading(key, this.#fetchCached);
   }
 
-  /** A record from a cached slab, checked, or undefined. */
-  readonly #fetchCached = (address: number): NodeImage | undefined => {
+  /**
+   * `Art.lookupLoading` with the records read now (`ImageFile.readNow`):
+   * from cached slabs, or from a file that reads at once. A read that fails
+   * throws here (after the image's retries).
+   */
+  lookupNow(key: Uint8Array): number {
+    return this.#trie.lookupLoading(key, this.#fetchNow);
+  }
+
+  /** {@link Loader.loadPathCached} with the records read now (see {@link Loader.lookupNow}). */
+  loadPathNow(key: Uint8Array): boolean {
+    return this.#trie.loadPath(key, this.#fetchNow);
+  }
+
+  /** A record from a cached slab, checked, or undefined; `path` is the stub's, when known. */
+  readonly #fetchCached = (address: number, path?: Uint8Array): NodeImage | undefined => {
     const node = this.#image().readCached(address);
     if (node === undefined) return undefined;
     this.stats.nodesLoaded++;
+    if (path !== undefined) this.onInstalled(path); // installed right after this returns
+    this.afterLoad(); // runs later: the caller installs the record first
+    return checkedNode(node, address, this.#trie.valueCeiling);
+  };
+
+  /** A record read now (see {@link Loader.lookupNow}), checked, or undefined; as {@link Loader.#fetchCached}. */
+  readonly #fetchNow = (address: number, path?: Uint8Array): NodeImage | undefined => {
+    const node = this.#image().readNow(address);
+    if (node === undefined) return undefined;
+    this.stats.nodesLoaded++;
+    if (path !== undefined) this.onInstalled(path); // installed right after this returns
     this.afterLoad(); // runs later: the caller installs the record first
     return checkedNode(node, address, this.#trie.valueCeiling);
   };

@@ -243,6 +243,7 @@ export class Engine {
       imageTrusted: () => this.#checkpointer.poison === undefined,
     }, parts.config.cacheSlabsMin);
     this.#loader.afterLoad = () => this.#budget.afterLoad();
+    this.#loader.onInstalled = (path) => this.#budget.noteLoaded(path);
     this.#deps = {
       trie: parts.trie,
       image: parts.image,
@@ -521,15 +522,15 @@ export class Engine {
 
   /**
    * The count of `bytes`, or undefined if absent: read from the trie at
-   * once when its path is loaded or in cached slabs, else once the path is
-   * loaded (then `bytes` is copied: it may be a reused buffer).
+   * once when its path is loaded, in cached slabs, or in a file that reads
+   * at once (`BlockFile.readSync`), else once the path is loaded (then
+   * `bytes` is copied: it may be a reused buffer).
    */
   get(bytes: Uint8Array): Promise<number | undefined> {
     this.#groups.applyPending();
-    this.#budget.touch(bytes);
     let found = this.#trie.lookup(bytes);
-    // A path in cached slabs loads at once (one descent loads and reads); one that needs a read waits.
-    if (found === lookupNotLoaded) found = this.#loader.lookupCached(bytes);
+    // A path that loads at once does so in one descent that loads and reads; else the read waits.
+    if (found === lookupNotLoaded) found = this.#loader.lookupNow(bytes);
     if (found !== lookupNotLoaded) return Promise.resolve(found < 0 ? undefined : found);
     const copy = bytes.slice();
     const unpin = this.#pins.pin([copy]); // no eviction between the load and the read
@@ -548,8 +549,7 @@ export class Engine {
 
   /** The counts of `keys`, in order, read at one instant (after the loads their paths need). */
   getMany(keys: Uint8Array[]): Promise<(number | undefined)[]> {
-    this.#budget.touchAll(keys);
-    for (const key of keys) if (!this.#loader.loadPathCached(key)) break;
+    for (const key of keys) if (!this.#loader.loadPathNow(key)) break;
     this.#groups.applyPending();
     try {
       return Promise.resolve(keys.map((key) => this.#trie.get(key)));

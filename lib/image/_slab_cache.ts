@@ -34,6 +34,8 @@ import { slabBase, type SlabTable } from "./_slab_table.ts";
  * are written just before their parent) load without another read.
  */
 export const slabCacheSlabsMax = 512;
+/** Bytes of the buffer {@link SlabCache.readNow} reads into at first (most records are smaller). */
+const recordScratchBytesInitial = 4096;
 /** Slab reads {@link SlabCache.cacheAll} keeps in flight at once. */
 const slabReadsAtOnce = 8;
 
@@ -50,6 +52,8 @@ export class SlabCache {
   #slabsMax = slabCacheSlabsMax;
   /** Bytes of the slabs cached now. */
   #bytes = 0;
+  /** The buffer {@link SlabCache.readNow} reads records into (it grows to the longest). */
+  #scratch = new Uint8Array(recordScratchBytesInitial);
   /** Slab reads in flight, by index. */
   readonly #reads = new Map<number, Promise<Uint8Array | undefined>>();
   /** Per slab: bumped on every write into it, so a read that raced a write is not cached. */
@@ -117,14 +121,7 @@ export class SlabCache {
    * @throws {StorageIoError} if every read failed.
    */
   async read(ref: number): Promise<NodeImage> {
-    if (!Number.isSafeInteger(ref) || ref <= inlineLeafRef || refOffset(ref) < headerRegionBytes) {
-      throw new CorruptionError(
-        imageFileName,
-        headerSlotOffsets[0],
-        `a node record reference ${ref} points into the header region`,
-      );
-    }
-    const offset = refOffset(ref);
+    const offset = recordOffset(ref);
     let problem = "record was not read";
     let failure: StorageIoError | undefined;
     for (let reads = 0; reads < recordReadsMax; reads++) {
@@ -138,6 +135,42 @@ export class SlabCache {
         continue;
       }
       const decoded = decodeNodeRecord(bytes);
+      if (typeof decoded === "object") return decoded;
+      problem = decoded;
+      failure = undefined;
+    }
+    if (failure !== undefined) throw failure;
+    throw new CorruptionError(imageFileName, offset, `node record: ${problem}`);
+  }
+
+  /**
+   * The node `ref` names, without an await: from a cached slab, or, when
+   * the file reads at once (`BlockFile.readSync`) and the live records do
+   * not fit the cache, the record alone from the file, checked and retried
+   * as {@link SlabCache.read}. Undefined when it needs an awaited read. The
+   * node's bytes are valid until the next call (a reused buffer).
+   */
+  readNow(ref: number): NodeImage | undefined {
+    const cached = this.readCached(ref);
+    if (cached !== undefined) return cached;
+    const file = this.#file;
+    if (file.readSync === undefined || this.liveFits) return undefined;
+    const offset = recordOffset(ref);
+    const length = refLength(ref);
+    if (this.#scratch.length < length) this.#scratch = new Uint8Array(length);
+    const bytes = this.#scratch.subarray(0, length);
+    let problem = "record was not read";
+    let failure: StorageIoError | undefined;
+    for (let reads = 0; reads < recordReadsMax; reads++) {
+      let count: number;
+      try {
+        count = file.readSync(offset, bytes);
+      } catch (error) {
+        if (!(error instanceof StorageIoError)) throw error;
+        failure = error; // maybe transient, as in `read`
+        continue;
+      }
+      const decoded = decodeNodeRecord(bytes.subarray(0, count));
       if (typeof decoded === "object") return decoded;
       problem = decoded;
       failure = undefined;
@@ -278,4 +311,20 @@ export class SlabCache {
     }
     return reading;
   }
+}
+
+/**
+ * The file offset of the record `ref` names.
+ *
+ * @throws {CorruptionError} If `ref` is not a record's or points into the header region.
+ */
+function recordOffset(ref: number): number {
+  if (!Number.isSafeInteger(ref) || ref <= inlineLeafRef || refOffset(ref) < headerRegionBytes) {
+    throw new CorruptionError(
+      imageFileName,
+      headerSlotOffsets[0],
+      `a node record reference ${ref} points into the header region`,
+    );
+  }
+  return refOffset(ref);
 }

@@ -397,6 +397,16 @@ export class ImageFile {
   }
 
   /**
+   * The node `ref` names without an await, or undefined if it needs one
+   * (see `SlabCache.readNow`): from a cached slab, or the record alone when
+   * the storage reads at once and the live records do not fit the cache.
+   * Its bytes are valid until the next call.
+   */
+  readNow(ref: number): NodeImage | undefined {
+    return this.#cache.readNow(ref);
+  }
+
+  /**
    * Decodes the record `ref` names from its cached slab into `out`, whose
    * offsets then point into the returned slab bytes; undefined if the slab
    * is not cached or the record fails its checks (see `SlabCache.cachedFields`).

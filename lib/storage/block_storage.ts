@@ -22,6 +22,14 @@ export interface BlockFile {
    * file ends first (an empty array at or past the end).
    */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Reads up to `into.length` bytes at `offset` into `into` before it
+   * returns, and returns how many (fewer only when the file ends first).
+   * Optional: a storage whose reads do not wait offers it (a file, through
+   * the page cache); the engine then loads a key's path for a read without
+   * an await.
+   */
+  readSync?(offset: number, into: Uint8Array): number;
   /** Writes all of `data` at `offset`, growing the file if needed. */
   write(offset: number, data: Uint8Array): Promise<void>;
   /** Makes every completed write of this file durable (fdatasync). */

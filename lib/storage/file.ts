@@ -98,6 +98,14 @@ function checkName(name: string): void {
 /** Reads up to `length` bytes at `offset`, looping over short reads until EOF. */
 function readAt(fd: number, path: string, offset: number, length: number): Uint8Array {
   const buffer = new Uint8Array(length);
+  const done = readInto(fd, path, offset, buffer);
+  // A short read is rare (the end of the file): copy so no unused tail is kept.
+  return done === length ? buffer : buffer.slice(0, done);
+}
+
+/** Reads up to `buffer.length` bytes at `offset` into `buffer`, looping over short reads until EOF. */
+function readInto(fd: number, path: string, offset: number, buffer: Uint8Array): number {
+  const length = buffer.length;
   let done = 0;
   while (done < length) {
     let count: number;
@@ -110,8 +118,7 @@ function readAt(fd: number, path: string, offset: number, length: number): Uint8
     if (count === 0) break; // End of file.
     done += count;
   }
-  // A short read is rare (the end of the file): copy so no unused tail is kept.
-  return done === length ? buffer : buffer.slice(0, done);
+  return done;
 }
 
 /** Writes all of `data` at `offset`, looping over short writes. */
@@ -149,6 +156,11 @@ class FileBlockFile implements BlockFile {
       checkRange(offset, length);
       return readAt(this.#open("read"), this.#path, offset, length);
     });
+  }
+
+  readSync(offset: number, into: Uint8Array): number {
+    checkRange(offset, into.length);
+    return readInto(this.#open("read"), this.#path, offset, into);
   }
 
   write(offset: number, data: Uint8Array): Promise<void> {

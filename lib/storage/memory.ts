@@ -35,6 +35,12 @@ class MemoryBlockFile implements BlockFile {
     });
   }
 
+  readSync(offset: number, into: Uint8Array): number {
+    this.#checkOpen("read");
+    checkRange(offset, into.length);
+    return this.#inode.copyInto(offset, into);
+  }
+
   write(offset: number, data: Uint8Array): Promise<void> {
     return settle(() => {
       this.#checkOpen("write");

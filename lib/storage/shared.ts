@@ -133,6 +133,14 @@ export class ByteImage {
     return result;
   }
 
+  /** Copies `[start, start + into.length)`, clamped to the length, into `into`; returns the bytes copied. */
+  copyInto(start: number, into: Uint8Array): number {
+    const from = Math.min(start, this.length);
+    const bytes = this.bytes.subarray(from, Math.min(start + into.length, this.length));
+    into.set(bytes);
+    return bytes.length;
+  }
+
   /** A copy of the whole image. */
   contents(): Uint8Array {
     const result = this.bytes.slice(0, this.length);
