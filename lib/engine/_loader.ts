@@ -112,16 +112,6 @@ export class Loader {
     return this.#trie.loadSubtree(stub.path, stub.address, this.#fetchCached, budget) > 0;
   }
 
-  /** Loads `key`'s path from cached slabs as far as they go; true if the whole path is loaded. */
-  loadPathCached(key: Uint8Array): boolean {
-    return this.#trie.loadPath(key, this.#fetchCached);
-  }
-
-  /** `Art.lookupLoading` with records from cached slabs. */
-  lookupCached(key: Uint8Array): number {
-    return this.#trie.lookupLoading(key, this.#fetchCached);
-  }
-
   /**
    * `Art.lookupLoading` with the records read now (`ImageFile.readNow`):
    * from cached slabs, or from a file that reads at once. A read that fails
@@ -131,22 +121,24 @@ export class Loader {
     return this.#trie.lookupLoading(key, this.#fetchNow);
   }
 
-  /** {@link Loader.loadPathCached} with the records read now (see {@link Loader.lookupNow}). */
+  /**
+   * Loads `key`'s path as far as its records read now go (see
+   * {@link Loader.lookupNow}); true if the whole path is loaded.
+   */
   loadPathNow(key: Uint8Array): boolean {
     return this.#trie.loadPath(key, this.#fetchNow);
   }
 
-  /** A record from a cached slab, checked, or undefined; `path` is the stub's, when known. */
-  readonly #fetchCached = (address: number, path?: Uint8Array): NodeImage | undefined => {
+  /** A record from a cached slab, checked, or undefined. */
+  readonly #fetchCached = (address: number): NodeImage | undefined => {
     const node = this.#image().readCached(address);
     if (node === undefined) return undefined;
     this.stats.nodesLoaded++;
-    if (path !== undefined) this.onInstalled(path); // installed right after this returns
     this.afterLoad(); // runs later: the caller installs the record first
     return checkedNode(node, address, this.#trie.valueCeiling);
   };
 
-  /** A record read now (see {@link Loader.lookupNow}), checked, or undefined; as {@link Loader.#fetchCached}. */
+  /** A record read now (see {@link Loader.lookupNow}), checked, or undefined; as `#fetchCached`. */
   readonly #fetchNow = (address: number, path?: Uint8Array): NodeImage | undefined => {
     const node = this.#image().readNow(address);
     if (node === undefined) return undefined;

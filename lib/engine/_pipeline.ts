@@ -93,8 +93,8 @@ export class WritePipeline {
   readonly #batchLocal = new Overlay();
   /** {@link WritePipeline.#stageStrict}'s undo log: each op's overlay entry before it (reused). */
   readonly #undoValues: (RawEntry | undefined)[] = [];
-  /** Loads a key's path from cached slabs as far as they go; true if it is all loaded. */
-  readonly #loadPathCached: (key: Uint8Array) => boolean;
+  /** Loads a key's path as far as it loads at once (`Loader.loadPathNow`); true if it is all loaded. */
+  readonly #loadPathNow: (key: Uint8Array) => boolean;
   /** Where {@link WritePipeline.#pathsLoaded} writes each key's bytes (reused). */
   readonly #keyScratch = new Uint8Array(overlayIdBytesMax);
   /** Commits {@link WritePipeline.commitAsciiAdds} took (for tests, through `writeCounters`). */
@@ -104,13 +104,13 @@ export class WritePipeline {
     trie: Art,
     wal: Wal,
     groups: Groups,
-    options: { durability: Durability; loadPathCached: (key: Uint8Array) => boolean },
+    options: { durability: Durability; loadPathNow: (key: Uint8Array) => boolean },
   ) {
     this.#trie = trie;
     this.#wal = wal;
     this.#groups = groups;
     this.#durability = options.durability;
-    this.#loadPathCached = options.loadPathCached;
+    this.#loadPathNow = options.loadPathNow;
   }
 
   /** Commits {@link WritePipeline.commitAsciiAdds} took. */
@@ -210,9 +210,10 @@ export class WritePipeline {
   }
 
   /**
-   * Whether every key's path is loaded, after loading from cached slabs
-   * what they hold (a load changes no value); false at the first key whose
-   * path needs a read (the paths loaded before it stay loaded).
+   * Whether every key's path is loaded, after loading what loads at once
+   * (cached slabs, a file that reads at once; a load changes no value);
+   * false at the first key whose path needs an awaited read (the paths
+   * loaded before it stay loaded).
    */
   #pathsLoaded(adds: readonly AsciiAdd[]): boolean {
     const scratch = this.#keyScratch;
@@ -222,7 +223,7 @@ export class WritePipeline {
       assert(length <= scratch.length, "a key the overlay keeps by id");
       for (let i = 0; i < length; i++) scratch[i] = key.charCodeAt(i);
       // The trie copies what it keeps of a key, so the reused bytes may change after.
-      if (!this.#loadPathCached(scratch.subarray(0, length))) return false;
+      if (!this.#loadPathNow(scratch.subarray(0, length))) return false;
     }
     return true;
   }

@@ -41,18 +41,21 @@ export class WriteQueue {
   }
 
   /**
-   * Whether a write of `key` must wait: its path is not loaded yet (one in
-   * cached slabs loads here, at once), or earlier writes wait.
+   * Whether a write of `key` must wait: its path is not loaded yet (one
+   * that loads at once, from cached slabs or a file that reads at once,
+   * loads here), or earlier writes wait.
+   *
+   * @throws {StorageIoError} If a read at once failed (after its retries).
    */
   mustWaitFor(key: Uint8Array): boolean {
-    return this.#queued > 0 || !this.#loader.loadPathCached(key);
+    return this.#queued > 0 || !this.#loader.loadPathNow(key);
   }
 
   /** {@link WriteQueue.mustWaitFor} for a write of several keys. */
   mustWait(keys: readonly Uint8Array[]): boolean {
     if (this.#queued > 0) return true;
-    // Paths whose records are in cached slabs load here, at once.
-    for (const key of keys) if (!this.#loader.loadPathCached(key)) return true;
+    // Paths that load at once (see `mustWaitFor`) load here.
+    for (const key of keys) if (!this.#loader.loadPathNow(key)) return true;
     return false;
   }
 

@@ -227,7 +227,7 @@ export class Engine {
     this.#groups = groups;
     this.#pipeline = new WritePipeline(parts.trie, parts.wal, groups, {
       durability: this.#durability,
-      loadPathCached: (key) => this.#loader.loadPathCached(key),
+      loadPathNow: (key) => this.#loader.loadPathNow(key),
     });
     this.#epochs = new EpochTracker(parts.config.epochs, this.#clock.now());
     this.#autoCheckpoints = parts.config.epochs.auto;
