@@ -54,7 +54,7 @@ import { MemoryLimitError } from "../errors.ts";
 import type { ImageFile } from "../image/image_file.ts";
 import type { Groups } from "./_groups.ts";
 import type { Loader } from "./_loader.ts";
-import { PathQueue, pathQueueBytesMin } from "./_path_queue.ts";
+import { PathQueue, pathQueueBytesMin, queuedPathBytesMax } from "./_path_queue.ts";
 import { holdsUnder, insideSubtree, type Pins } from "./_pins.ts";
 
 /**
@@ -123,6 +123,8 @@ export class Budget {
   #hand: Uint8Array | undefined;
   /** The paths of the nodes loaded, oldest first: a round's first candidates. */
   readonly #queue: PathQueue | undefined;
+  /** Where a round reads each queued path (see `PathQueue.shift`). */
+  readonly #pathScratch = new Uint8Array(queuedPathBytesMax);
   readonly stats: BudgetStats = { evictions: 0, evictedBytes: 0 };
 
   constructor(bytes: number | undefined, parts: BudgetParts, cacheSlabsFloor = cacheSlabsMin) {
@@ -311,8 +313,9 @@ export class Budget {
     let live = trie.memory().liveBytes;
     if (queue === undefined || trie.captured) return live; // nothing goes beside a snapshot
     const seen = new Set<number>(); // a path queued twice (loaded, evicted, loaded) is looked at once
+    const scratch = this.#pathScratch;
     for (let left = queue.length; left > 0 && live > target; left--) {
-      const path = queue.shift()!;
+      const path = queue.shift(scratch)!; // put back, it is copied into the ring
       if (choose(path) !== evictTake) {
         queue.push(path);
         continue;

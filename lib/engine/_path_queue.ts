@@ -80,13 +80,20 @@ export class PathQueue {
     return true;
   }
 
-  /** Removes and returns the oldest path (a copy), or undefined when empty. */
-  shift(): Uint8Array | undefined {
+  /**
+   * Removes and returns the oldest path, or undefined when empty: a copy,
+   * or with `into` (at least {@link queuedPathBytesMax} bytes) a view of it
+   * (no allocation per path; valid until `into` is reused).
+   */
+  shift(into?: Uint8Array): Uint8Array | undefined {
     if (this.#length === 0) return undefined;
     this.#skipWrap();
     const length = this.#readLength(this.#head);
     const start = this.#head + lengthBytes;
-    const path = this.#ring.slice(start, start + length);
+    assert(into === undefined || into.length >= length, "a scratch holds any queued path");
+    const bytes = this.#ring.subarray(start, start + length);
+    const path = into === undefined ? bytes.slice() : into.subarray(0, length);
+    if (into !== undefined) path.set(bytes);
     this.#head = start + length;
     this.#length--;
     if (this.#length === 0) this.#head = this.#tail = 0;
