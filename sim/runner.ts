@@ -1600,6 +1600,7 @@ class Run {
     await this.storage.scheduler.runUntilIdle(waitStepsMax);
     await this.storage.scheduler.settle();
     await this.crash(last);
+    this.#sampled = undefined; // a close may compact, and relocate for it
     await this.until(this.store!.close(), last, "close").catch((error) => {
       if (error instanceof StopRun || !(error instanceof StorageIoError)) throw error;
     });
