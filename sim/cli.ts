@@ -426,7 +426,7 @@ function printSummary(totals: Totals, ms: number, range: string | undefined): vo
     console.log(
       `memory bounds: ${sum("memory.probes")} probes made ${sum("memory.checks")} ` +
         `bound-memory checks; writes that had to wait for a checkpoint (bound-writers): ` +
-        `${sum("memory.writersWaiting")}; budget relocations judged (bound-relocation): ` +
+        `${sum("memory.writersWaiting")}; budget relocations judged (bound-relocate): ` +
         `${sum("memory.relocations")}`,
     );
   }

@@ -18,7 +18,7 @@
  * - `bound-writers`: a write that left the live nodes past twice the
  *   trie's part resolves only after the automatic checkpoint it waits for
  *   ended;
- * - `bound-relocation`: a relocation the budget makes gives back at least
+ * - `bound-relocate`: a relocation the budget makes gives back at least
  *   a fifth of the arena (the copy is paid for by what was freed).
  *
  * @module
@@ -120,7 +120,7 @@ export function writerMustWait(liveBytes: number, cacheBytes: number, budget: nu
 }
 
 /**
- * `bound-relocation`: the problem with the last relocation, if any: it
+ * `bound-relocate`: the problem with the last relocation, if any: it
  * gave back less than a fifth of the arena it copied.
  *
  * @example

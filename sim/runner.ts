@@ -212,7 +212,7 @@ export interface RunStats {
    * Under a memory budget (see `memory_bound.ts`): memory probes run, the
    * `bound-memory` checks they made, writes judged by `bound-writers`
    * (their call left the trie past twice its part), and budget relocations
-   * judged by `bound-relocation`.
+   * judged by `bound-relocate`.
    */
   memory: { probes: number; checks: number; writersWaiting: number; relocations: number };
 }
@@ -646,7 +646,7 @@ class Run {
 
   /**
    * The budget's bounds that hold at every moment (see `memory_bound.ts`),
-   * checked between I/O completions: `bound-cache`, and `bound-relocation`
+   * checked between I/O completions: `bound-cache`, and `bound-relocate`
    * for each relocation the budget made since the last sample (one a
    * compaction made lays the trie out afresh, whatever it gives back).
    */
@@ -673,7 +673,7 @@ class Run {
     this.stats.memory.relocations++;
     const problem = relocationProblem(relocations);
     if (problem !== undefined) {
-      this.oracle.violate("bound-relocation", `${this.#where()}: ${problem}`, []);
+      this.oracle.violate("bound-relocate", `${this.#where()}: ${problem}`, []);
     }
   }
 
