@@ -401,6 +401,9 @@ function addUp(totals: Totals, result: RunResult): void {
     (image.slabsMax > 1 ? 1 : 0);
   if (result.stats.slabBytes < slabBytes) totals.smallSlabSeeds++;
   if (result.stats.slabCacheSlabsMin === 1) totals.oneSlabCacheSeeds++;
+  for (const [name, count] of Object.entries(result.stats.memory)) {
+    totals.sums[`memory.${name}`] = (totals.sums[`memory.${name}`] ?? 0) + count;
+  }
 }
 
 /** The summary of a run of seeds; `range` names them if they are more than one. */
@@ -434,6 +437,14 @@ function printSummary(totals: Totals, ms: number, range: string | undefined): vo
       `seeds with a slab cache of one slab); ` +
       `writes queued for a load: ${sum("queuedWrites")}; verify() passes: ${sum("verifies")}`,
   );
+  if (sum("memory.probes") + sum("memory.writersWaiting") + sum("memory.relocations") > 0) {
+    console.log(
+      `memory bounds: ${sum("memory.probes")} probes made ${sum("memory.checks")} ` +
+        `bound-memory checks; writes that had to wait for a checkpoint (bound-writers): ` +
+        `${sum("memory.writersWaiting")}; budget relocations judged (bound-relocate): ` +
+        `${sum("memory.relocations")}`,
+    );
+  }
   console.log(
     `checkpoint walks paused: ${sum("walkPauses")} times; writes acknowledged while one was ` +
       `paused: ${sum("writesInWalks")}; seeds whose files read at once: ${sum("syncReads")}`,

@@ -196,6 +196,11 @@ export class Oracle {
     return this.#baseLsn + this.#writes.length + 1;
   }
 
+  /** The keys of the newest state (every accepted write applied), in no order. */
+  latestKeys(): string[] {
+    return [...this.#latest.keys()];
+  }
+
   /** The highest acknowledged LSN (or the base). */
   get ackedLsn(): number {
     for (let index = this.#writes.length - 1; index >= 0; index--) {

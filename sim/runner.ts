@@ -25,6 +25,7 @@ import {
   type InternalStoreOptions,
   type ListOptions,
   type LoadMode,
+  memoryFloor,
   openStore,
   slabCacheSlabsMinKey,
   type Store,
@@ -32,19 +33,27 @@ import {
 } from "../lib/store/store.ts";
 import { parseSegmentName } from "../lib/wal/segment.ts";
 import type { Clock } from "../lib/storage/block_storage.ts";
-import { listBatchSize, quarantineProblem } from "../lib/store/internals.ts";
+import { listBatchSize, overlayIdBytesMax, quarantineProblem } from "../lib/store/internals.ts";
 import { Excuses } from "./excuses.ts";
 import { addChurn, drawImageWorkload, imageGeometryFor } from "./churn.ts";
 import type { FaultProfile, FaultRecord } from "./faults.ts";
 import { ImageGuard, type ImageGuardStats, newImageGuardStats } from "./image_guard.ts";
 import { MemoryPressure } from "./memory.ts";
 import { imageBoundProblem, replayBoundProblem, walBoundProblem, walBoundRules } from "./bounds.ts";
-import { keyArgument, keyOfBytes } from "./keys.ts";
+import { bytesOfKey, keyArgument, keyOfBytes } from "./keys.ts";
+import {
+  cacheBoundProblem,
+  cacheSlabsFloor,
+  memoryBoundProblem,
+  relocationProblem,
+  triePart,
+  writerMustWait,
+} from "./memory_bound.ts";
 import type { ListSelector } from "../lib/store/keys.ts";
 import { type ListEntry, listShapeProblem, selectorKeyRange } from "./list.ts";
 import type { ScanShape } from "./scan.ts";
 import { type ExcusedLoss, Oracle, type State, type Verdict, type Violation } from "./model.ts";
-import { eventPrng, hash32, hashString } from "./prng.ts";
+import { eventPrng, hash32, hashString, type Prng } from "./prng.ts";
 import { drawCheckpointOptions } from "./profiles.ts";
 import { SimBlockStorage } from "./storage.ts";
 import { WalkClock } from "./clock.ts";
@@ -207,6 +216,13 @@ export interface RunStats {
   slabBytes: number;
   /** The slab cache's floor the run's stores had (see {@link RunOptions.slabCacheSlabsMin}); 0: the engine's. */
   slabCacheSlabsMin: number;
+  /**
+   * Under a memory budget (see `memory_bound.ts`): memory probes run, the
+   * `bound-memory` checks they made, writes judged by `bound-writers`
+   * (their call left the trie past twice its part), and budget relocations
+   * judged by `bound-relocate`.
+   */
+  memory: { probes: number; checks: number; writersWaiting: number; relocations: number };
 }
 
 /**
@@ -283,6 +299,17 @@ const walkClocksMax = 64;
 const closeWriteStream = 0xc105;
 /** The `eventPrng` stream of whether a refused load's process gets its memory back and goes on. */
 const memoryBackStream = 0x3e31;
+/** The `eventPrng` stream of memory probes (see `#memoryProbe`), under a memory budget only. */
+const memoryProbeStream = 0x3e32;
+/** The chance of a memory probe before a step, and the most probes a run makes. */
+const memoryProbeChance = 1 / 50;
+const memoryProbesMax = 8;
+/** The gets of a probe's storm: at least this many, and up to this many more. */
+const probeGetsMin = 16;
+const probeGetsSpread = 32;
+/** The gets a storm keeps in flight at once: at least this many, and up to this many more. */
+const probeWidthMin = 2;
+const probeWidthSpread = 3;
 /** The chance that a clean close meets a write, and the most I/O completions into it before. */
 const closeWriteChance = 0.5;
 const closeWriteIosMax = 16;
@@ -427,6 +454,7 @@ class Run {
     image: newImageGuardStats(),
     slabBytes: 0,
     slabCacheSlabsMin: 0,
+    memory: { probes: 0, checks: 0, writersWaiting: 0, relocations: 0 },
   };
   /** Checks every write to the image files (see `image_guard.ts`). */
   readonly guard: ImageGuard;
@@ -442,6 +470,8 @@ class Run {
   /** Makes the trie's arena unable to grow, at the steps {@link RunOptions.memoryPressure} picks. */
   readonly memory = new MemoryPressure();
   readonly #memoryPressure: number;
+  /** The trie's part of the budget at the last `bound-memory` check of a probe. */
+  #partBefore: number | undefined;
   /** The store's memory budget (see {@link RunOptions.memoryBudget}). */
   readonly #memoryBudget: number | undefined;
   /** The slab cache's floor under it (see {@link RunOptions.slabCacheSlabsMin}); undefined: the engine's. */
@@ -482,6 +512,15 @@ class Run {
    * is known to be its own.
    */
   #queuedWrite: Promise<void> | undefined;
+  /** The open store whose memory the bounds sample (none while it closes or opens). */
+  #sampled: Store | undefined;
+  /** That store's relocations seen by the last sample. */
+  #relocationsSeen = 0;
+  /** Checkpoints the workload asked for that have not settled; of them, compactions. */
+  #checkpointsPending = 0;
+  #compactionsPending = 0;
+  /** Whether a compaction (which relocates the trie for its layout) settled since the last sample. */
+  #compactedSinceSample = false;
 
   constructor(options: RunOptions, geometry: ImageGeometry, compactionHeaderFaults: number) {
     this.#seed = options.seed;
@@ -528,6 +567,7 @@ class Run {
     const scheduler = this.storage.scheduler;
     for (let index = 0; index < waitStepsMax; index++) {
       await scheduler.settle();
+      this.#sampleMemory();
       if (settled) return await promise;
       if (scheduler.pending === 0) break;
       scheduler.step();
@@ -544,14 +584,20 @@ class Run {
     const scheduler = this.storage.scheduler;
     for (let index = 0; index < count; index++) {
       await scheduler.settle();
+      this.#sampleMemory();
       if (scheduler.pending === 0) return;
       scheduler.step();
     }
     await scheduler.settle();
+    this.#sampleMemory();
   }
 
   async execute(step: Step): Promise<void> {
     this.stats.steps++;
+    if (this.#memoryBudget !== undefined && this.stats.memory.probes < memoryProbesMax) {
+      const random = eventPrng(this.#seed, memoryProbeStream, step.id);
+      if (random.chance(memoryProbeChance)) await this.#memoryProbe(step.id, random);
+    }
     if (
       this.#memoryPressure > 0 && !this.memory.exhausted &&
       this.#memoryRandom.chance(this.#memoryPressure)
@@ -580,7 +626,16 @@ class Run {
     // reclaim sees (it joins once its directory entry is synced): the one before it may stay.
     const namesBefore = this.storage.durableFileNames();
     this.stats.checkpoints++;
-    this.store!.checkpoint({ compact }).then((result) => {
+    this.#checkpointsPending++;
+    if (compact) this.#compactionsPending++;
+    const checkpoint = this.store!.checkpoint({ compact });
+    // A compaction relocates the trie for its layout (not for the budget): see `#sampleMemory`.
+    checkpoint.then((result) => result.compacted, () => true).then((compacted) => {
+      this.#checkpointsPending--;
+      if (compact) this.#compactionsPending--;
+      if (compacted) this.#compactedSinceSample = true;
+    });
+    checkpoint.then((result) => {
       // Judged at once: no I/O completes between the checkpoint's end and here.
       if (life !== this.#life || !this.#quietSince(faults)) return;
       this.#checkBound(
@@ -591,15 +646,186 @@ class Run {
       if (result.compacted) this.#checkBound(step, "bound-image", imageBoundProblem(this.storage));
     }, (error) => {
       if (life !== this.#life) return;
-      if (error instanceof StorageIoError) {
-        this.#storageErrorSeen(step, "a checkpoint", error);
-        this.#poisonedBy(step, error);
-      } else if (this.#outOfMemory(error)) return;
-      else if (error instanceof CorruptionError) this.#corruptionSeen(step, error);
-      else {this.oracle.violate("error", `step ${step}: checkpoint failed: ${describe(error)}`, [
-          step,
-        ]);}
+      this.#checkpointFailed(step, error);
     });
+  }
+
+  /** A checkpoint failed: a storage failure poisons the store; an engine fault is a violation. */
+  #checkpointFailed(step: number, error: unknown): void {
+    if (error instanceof StorageIoError) {
+      this.#storageErrorSeen(step, "a checkpoint", error);
+      this.#poisonedBy(step, error);
+    } else if (this.#outOfMemory(error)) return;
+    else if (error instanceof CorruptionError) this.#corruptionSeen(step, error);
+    else {this.oracle.violate("error", `step ${step}: checkpoint failed: ${describe(error)}`, [
+        step,
+      ]);}
+  }
+
+  /**
+   * The budget's bounds that hold at every moment (see `memory_bound.ts`),
+   * checked between I/O completions: `bound-cache`, and `bound-relocate`
+   * for each relocation the budget made since the last sample (one a
+   * compaction made lays the trie out afresh, whatever it gives back).
+   */
+  #sampleMemory(): void {
+    const store = this.#sampled;
+    const budget = this.#memoryBudget;
+    if (store === undefined || budget === undefined || store !== this.store) return;
+    const counters = writeCounters(store);
+    const floor = this.#slabCacheSlabsMin ?? cacheSlabsFloor;
+    const cache = cacheBoundProblem(
+      counters.memory.cacheBytes,
+      budget,
+      this.stats.slabBytes,
+      floor,
+    );
+    if (cache !== undefined) this.oracle.violate("bound-cache", `${this.#where()}: ${cache}`, []);
+    const { relocations } = counters;
+    const compaction = this.#compactionsPending > 0 || this.#compactedSinceSample;
+    this.#compactedSinceSample = false;
+    if (relocations.count === this.#relocationsSeen) return;
+    const one = relocations.count === this.#relocationsSeen + 1;
+    this.#relocationsSeen = relocations.count;
+    if (!one || compaction) return;
+    this.stats.memory.relocations++;
+    const problem = relocationProblem(relocations);
+    if (problem !== undefined) {
+      this.oracle.violate("bound-relocate", `${this.#where()}: ${problem}`, []);
+    }
+  }
+
+  /** The step being driven, for a violation found between I/O completions. */
+  #where(): string {
+    const context = this.storage.scheduler.context;
+    return context === undefined || context > stepsMax ? "between steps" : `step ${context}`;
+  }
+
+  /**
+   * A memory probe (`bound-memory`, under a memory budget, before one step
+   * in {@link memoryProbeChance}): once every client's op settled and no
+   * checkpoint runs, a checkpoint makes every node clean, and the round
+   * after it must leave the live nodes within the trie's part or what must
+   * stay (`memoryFloor`: the root and a stub for each of its children).
+   * Then a storm of gets of the model's keys, a few in flight at a time,
+   * each new one started as one ends, so that reads overlap for the whole
+   * storm: after each I/O completion the round after a load must have left
+   * the live nodes within the trie's part or the footprint of the gets
+   * that were in flight since the last load (those a round may have found
+   * pinned). The gets are judged as any read (D11).
+   */
+  async #memoryProbe(step: number, random: Prng): Promise<void> {
+    await this.#quieten(step);
+    const store = this.#healthyStore();
+    if (store === undefined) return;
+    this.stats.memory.probes++;
+    let committed = true;
+    await this.until(store.checkpoint(), step, "a memory probe's checkpoint").catch((error) => {
+      if (error instanceof StopRun) throw error;
+      this.#checkpointFailed(step, error);
+      committed = false;
+    });
+    if (!committed || this.#healthyStore() !== store) return;
+    this.#partBefore = undefined;
+    if (!this.#judgeMemory(step, store, [], " after a checkpoint")) return;
+    const keys = this.oracle.latestKeys().filter((key) => key.length <= overlayIdBytesMax);
+    if (keys.length === 0) return;
+    await this.#storm(step, store, keys, random);
+  }
+
+  /**
+   * Waits for every client's op and a queued write to settle, and for the
+   * store's checkpoints (its own and the workload's) to end.
+   */
+  async #quieten(step: number): Promise<void> {
+    for (const busy of [...this.#busy.values()]) {
+      await this.until(busy, step, "an op before a memory probe");
+    }
+    if (this.#queuedWrite !== undefined) {
+      await this.until(this.#queuedWrite, step, "a write queued before a memory probe");
+    }
+    const scheduler = this.storage.scheduler;
+    for (let index = 0; index < waitStepsMax && this.#checkpointing(); index++) {
+      if (scheduler.pending === 0) break;
+      scheduler.step();
+      await scheduler.settle();
+      this.#sampleMemory();
+    }
+  }
+
+  /**
+   * The store, if a probe may judge it: open, not poisoned, with memory to
+   * spare (a round that cannot make a stub stops), and no checkpoint
+   * queued or running (nothing goes beside a live snapshot).
+   */
+  #healthyStore(): Store | undefined {
+    const store = this.store;
+    const healthy = store !== undefined && this.#sampled === store && !this.poisoned &&
+      !this.#restartSoon && !this.memory.exhausted;
+    return healthy && !this.#checkpointing() ? store : undefined;
+  }
+
+  /** Whether the store has a checkpoint queued or running (its own or the workload's). */
+  #checkpointing(): boolean {
+    const store = this.#sampled;
+    return store !== undefined && (this.#checkpointsPending > 0 ||
+      writeCounters(store).checkpointing);
+  }
+
+  /**
+   * The storm of a memory probe (see {@link Run.#memoryProbe}): `bound-memory`
+   * after each I/O completion until every get settled.
+   */
+  async #storm(step: number, store: Store, keys: readonly string[], random: Prng): Promise<void> {
+    const total = probeGetsMin + random.below(probeGetsSpread + 1);
+    const width = probeWidthMin + random.below(probeWidthSpread + 1);
+    const inFlight = new Map<number, string>();
+    let started = 0;
+    let loaded = writeCounters(store).nodesLoaded;
+    let window = new Set<string>();
+    const scheduler = this.storage.scheduler;
+    for (let turn = 0; turn < waitStepsMax; turn++) {
+      for (; started < total && inFlight.size < width; started++) {
+        const id = started;
+        const key = random.pick(keys);
+        inFlight.set(id, key);
+        const settled = () => void inFlight.delete(id);
+        this.read(step, { type: "get", key }, store).then(settled, settled);
+      }
+      // A round in this turn may find any of these pinned (a get between its load and its read).
+      const during = [...inFlight.values()];
+      await scheduler.settle();
+      if (this.#healthyStore() !== store) return;
+      const now = writeCounters(store).nodesLoaded;
+      if (now !== loaded) window = new Set(during); // every round follows a load
+      else for (const key of during) window.add(key);
+      loaded = now;
+      if (!this.#judgeMemory(step, store, [...window], " in a storm of gets")) return;
+      if (started === total && inFlight.size === 0) return;
+      if (scheduler.pending > 0) scheduler.step();
+      else if (inFlight.size > 0) break; // gets waiting with no I/O left
+    }
+    this.oracle.violate("hang", `step ${step}: a memory probe's gets never finished`, [step]);
+    throw new StopRun("hang", "hang in a memory probe");
+  }
+
+  /**
+   * `bound-memory` now, with `keys` the keys a round may have found
+   * pinned; false (and a violation) if the live nodes are past it.
+   */
+  #judgeMemory(step: number, store: Store, keys: readonly string[], what: string): boolean {
+    const budget = this.#memoryBudget!;
+    const { liveBytes, cacheBytes } = writeCounters(store).memory;
+    const part = Math.max(triePart(budget, cacheBytes), this.#partBefore ?? 0);
+    this.#partBefore = triePart(budget, cacheBytes);
+    this.stats.memory.checks++;
+    if (liveBytes <= part) return true;
+    const floor = memoryFloor(store, keys.map(bytesOfKey));
+    const pinned = keys.length === 0 ? "" : ` with ${keys.length} gets in flight`;
+    const problem = memoryBoundProblem(liveBytes, part, floor, what + pinned);
+    if (problem === undefined) return true;
+    this.oracle.violate("bound-memory", `step ${step}: ${problem}`, [step]);
+    return false;
   }
 
   /** Whether no fault was injected (nor memory refused) since the fault log held `faults` records. */
@@ -713,7 +939,39 @@ class Run {
       return promise;
     }
     this.#judgeSubmitted(step, op, promise, { before, after, verdict });
+    if (after > before) this.#watchWriter(step, store, promise);
     return promise;
+  }
+
+  /**
+   * `bound-writers`: a write whose call left the trie's live nodes past
+   * twice its part of the budget resolves only once the automatic
+   * checkpoint it waits for ended (writers faster than a checkpoint would
+   * otherwise take the trie past any bound). Not judged without automatic
+   * checkpoints, nor while a checkpoint the workload asked for is pending
+   * (the engine then starts none of its own: that one makes the room).
+   */
+  #watchWriter(step: number, store: Store, promise: Promise<unknown>): void {
+    const budget = this.#memoryBudget;
+    if (budget === undefined || this.#checkpoint.auto === false || this.#checkpointsPending > 0) {
+      return;
+    }
+    const counters = writeCounters(store);
+    const { liveBytes, cacheBytes } = counters.memory;
+    if (!writerMustWait(liveBytes, cacheBytes, budget)) return;
+    this.stats.memory.writersWaiting++;
+    const ended = counters.automaticCheckpointsEnded;
+    const life = this.#life;
+    promise.then(() => {
+      if (life !== this.#life || writeCounters(store).automaticCheckpointsEnded > ended) return;
+      this.oracle.violate(
+        "bound-writers",
+        `step ${step}: a write that left the trie's live nodes at ${liveBytes} bytes, past ` +
+          `twice its part of the budget (${triePart(budget, cacheBytes)}), resolved before ` +
+          `the automatic checkpoint it waits for ended`,
+        [step],
+      );
+    }, () => {});
   }
 
   /** A queued write settled with no other step in between: its LSN, if any, is its own. */
@@ -969,6 +1227,7 @@ class Run {
    */
   async #closeCrash(step: number, ios: number): Promise<void> {
     const store = this.store!;
+    this.#sampled = undefined;
     this.stats.closeCrashes++;
     this.#countStore(store);
     let closed = false;
@@ -995,6 +1254,7 @@ class Run {
     this.#counted = undefined;
     this.storage = this.storage.crash();
     this.store = undefined;
+    this.#sampled = undefined;
     this.#excuses.noteCrash(this.storage);
   }
 
@@ -1102,6 +1362,7 @@ class Run {
    */
   async #closeStore(step: number): Promise<boolean> {
     const store = this.store!;
+    this.#sampled = undefined;
     this.store = undefined;
     this.#countStore(store);
     const quiet = () => this.#quietSince(this.#faultsAtOpen);
@@ -1217,6 +1478,8 @@ class Run {
     this.#faultsAtOpen = this.storage.faults.length;
     if (this.store !== undefined) this.#quarantinesSeen(step);
     this.#exhaustionsAtOpen = this.memory.exhaustions;
+    this.#sampled = this.store;
+    this.#relocationsSeen = writeCounters(this.store!).relocations.count;
     const stats = this.store!.stats();
     const report = { ...stats.recovery, lastLsn: stats.lastLsn };
     this.#checkBound(step, "bound-replay", replayBoundProblem(report, this.#closedQuietly));
@@ -1355,6 +1618,7 @@ class Run {
     await this.storage.scheduler.runUntilIdle(waitStepsMax);
     await this.storage.scheduler.settle();
     await this.crash(last);
+    this.#sampled = undefined; // a close may compact, and relocate for it
     await this.until(this.store!.close(), last, "close").catch((error) => {
       if (error instanceof StopRun || !(error instanceof StorageIoError)) throw error;
     });

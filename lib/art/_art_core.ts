@@ -43,6 +43,16 @@ export interface TrieMemory {
   freeBytes: number;
 }
 
+/** What {@link ArtCore.relocations} counts. */
+export interface TrieRelocations {
+  /** Relocations made. */
+  count: number;
+  /** Bytes of live nodes the last one copied. */
+  liveBytes: number;
+  /** Bytes of freed nodes the last one gave back. */
+  freeBytes: number;
+}
+
 /** Node counts by kind and the longest key, as {@link Art.verify} reports them. */
 export type ArtStats = TreeStats;
 
@@ -55,6 +65,11 @@ export const lookupNotLoaded = -2;
 export class ArtCore {
   /** The root and the arena of the live trie. */
   protected tree = new ArtTree(new Arena());
+  /**
+   * Relocations made (see {@link ArtCore.relocate}), and the live and freed
+   * bytes the last one found: it copied the first and gave the second back.
+   */
+  readonly relocations: TrieRelocations = { count: 0, liveBytes: 0, freeBytes: 0 };
   /** The number of keys. */
   protected keyCount = 0;
   /**
@@ -543,8 +558,15 @@ export class ArtCore {
    * ```
    */
   relocate(): boolean {
+    const a = this.tree.a;
+    const liveBytes = a.liveWords * 4;
+    const freeBytes = a.freeWords * 4;
     if (!this.tree.relocate()) return false;
     this.version++;
+    const relocations = this.relocations;
+    relocations.count++;
+    relocations.liveBytes = liveBytes;
+    relocations.freeBytes = freeBytes;
     return true;
   }
 

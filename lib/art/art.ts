@@ -53,6 +53,7 @@ import {
   type StubRef,
 } from "./_lazy.ts";
 import { Arena } from "./_arena.ts";
+import { footprintBytes } from "./_footprint.ts";
 import { inlineAddress, noValue, tickGeneration, valueOf } from "./_node.ts";
 import { ArtCore, lookupAbsent, lookupNotLoaded } from "./_art_core.ts";
 
@@ -69,6 +70,7 @@ export {
   lookupAbsent,
   lookupNotLoaded,
   type TrieMemory,
+  type TrieRelocations,
 } from "./_art_core.ts";
 
 /**
@@ -288,6 +290,28 @@ export class Art extends ArtCore {
    */
   stubOnPath(key: Uint8Array): StubRef | null {
     return this.stubCount > 0 ? stubOnPath(this.tree.a, this.tree.root, key) : null;
+  }
+
+  /**
+   * The bytes of the nodes no eviction may free while `keys` are pinned:
+   * the root, the loaded nodes on their paths, the nodes without an image
+   * address of their own and those above them, and a stub in place of each
+   * child below them that could go (`_footprint.ts`; the simulator's
+   * memory bound).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Art } from "./art.ts";
+   * const art = new Art();
+   * art.set(Uint8Array.of(1, 2), 1);
+   * art.set(Uint8Array.of(3, 4), 2);
+   * // Nothing was written to an image: every node stays.
+   * assert.equal(art.footprint([]), art.memory().liveBytes);
+   * ```
+   */
+  footprint(keys: readonly Uint8Array[]): number {
+    return footprintBytes(this.tree.a, this.tree.root, keys);
   }
 
   /**

@@ -218,15 +218,16 @@ export class Budget {
   }
 
   /**
-   * After a record was installed (the loader calls it): when the live nodes
-   * passed the trie's part, queues a round of evictions in a microtask. It
-   * runs after the synchronous reader that loaded from cached slabs, and
+   * After a record was installed (the loader calls it; a load from cached
+   * slabs calls it just before it installs): queues a round of evictions in
+   * a microtask, which runs if the live nodes passed the trie's part then.
+   * It runs after the synchronous reader that loaded from cached slabs, and
    * before awaited readers go on: those pinned what they will read.
    */
   afterLoad(): void {
-    const part = this.#triePart();
-    if (part === undefined || this.#queued) return;
-    if (this.#parts.trie.memory().liveBytes <= part) return;
+    // Not judged now: the record of a load from cached slabs is not installed yet (judged
+    // here, a load that took the live nodes past the part asked for no round).
+    if (this.#bytes === undefined || this.#queued) return;
     this.#queued = true;
     queueMicrotask(() => {
       this.#queued = false;

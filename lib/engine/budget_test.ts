@@ -84,3 +84,30 @@ Deno.test("Budget: nodes that cannot go are not copied again by every round", ()
   assert.equal(budget.stats.evictions, 0, "nothing written by a checkpoint: nothing can go");
   assert.equal(relocations, 0);
 });
+
+Deno.test("Budget: a load from cached slabs that takes the trie past its part asks for a round", async () => {
+  // Found by the simulator's memory probe (bound-memory, seed 1 at 4 KiB): the loader calls
+  // afterLoad just before it installs a record read from a cached slab, and afterLoad judged the
+  // live nodes then: a load that took them past the trie's part asked for no round, and they
+  // stayed past it until the next load or checkpoint.
+  const trie = new Art();
+  const encoder = new TextEncoder();
+  const clean = () => {
+    const written = trie.capture();
+    let address = 1;
+    written.writeChanged(() => address++ * 2 ** 17 + 64);
+    written.release();
+  };
+  for (let i = 0; i < 10; i++) trie.set(encoder.encode(`key ${i}`), i + 1);
+  clean();
+  const budget = budgetOver(trie, 16_384);
+  budget.start();
+  assert.ok(trie.memory().liveBytes <= 16_384, "within the part before the load");
+  budget.afterLoad(); // as the loader's fetch from a cached slab: before the install
+  for (let i = 10; i < 3_000; i++) trie.set(encoder.encode(`key ${i}`), i + 1); // the install
+  clean();
+  assert.ok(trie.memory().liveBytes > 16_384, "past the part after it");
+  await Promise.resolve(); // the round queued by afterLoad runs first
+  assert.ok(budget.stats.evictions > 0, "the round ran");
+  assert.ok(trie.memory().liveBytes <= 16_384, `back within the part: ${trie.memory().liveBytes}`);
+});

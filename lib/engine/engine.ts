@@ -36,6 +36,7 @@ import {
   NodeNotLoaded,
   type StubRef,
   type TrieMemory,
+  type TrieRelocations,
 } from "../art/art.ts";
 import { StoreClosedError } from "../errors.ts";
 import { geometryProblem } from "../image/allocation.ts";
@@ -137,6 +138,20 @@ export interface WriteCounters {
   asciiBatches: number;
   /** Image nodes loaded so far (as `stats().image.nodesLoaded`): the simulator sees a scan's loads. */
   nodesLoaded: number;
+  /**
+   * The trie's memory as it is (as `stats().memory`, without applying a
+   * durable group first): the simulator samples it between I/O completions.
+   */
+  memory: MemoryStats;
+  /** The trie's relocations (`Art.relocations`): a memory budget's, and compactions'. */
+  relocations: TrieRelocations;
+  /**
+   * Automatic checkpoints started for writes that ended (committed or not):
+   * a write past twice the budget's trie part waits for one.
+   */
+  automaticCheckpointsEnded: number;
+  /** Whether a checkpoint (or a verify) is queued or running, or an automatic one about to start. */
+  checkpointing: boolean;
 }
 
 /** What an atomic commit resolves to (as `CommitResult`): its LSN, or `ok: false` if a check failed. */
@@ -203,6 +218,8 @@ export class Engine {
   readonly #recovery: RecoveryStats;
   /** WAL bytes appended when the epochs last heard of it. */
   #walBytesNoted = 0;
+  /** Automatic checkpoints started by {@link Engine.#noteWrite} that ended (for the simulator). */
+  #automaticCheckpointsEnded = 0;
   /** The automatic checkpoint running now, settled either way (see {@link Engine.#settle}). */
   #checkpointRunning: Promise<void> | undefined;
   #closed = false;
@@ -500,6 +517,7 @@ export class Engine {
     const running = start.then(() => this.#checkpointer.run(false, true)).then(() => {}, () => {});
     this.#checkpointRunning = running;
     void running.then(() => {
+      this.#automaticCheckpointsEnded++;
       if (this.#checkpointRunning === running) this.#checkpointRunning = undefined;
     });
   }
@@ -704,13 +722,26 @@ export class Engine {
         coverageLsn: header?.coverageLsn ?? 0,
         nodesLoaded: this.#loader.stats.nodesLoaded,
       },
-      memory: {
-        ...this.#trie.memory(),
-        budget: this.#budget.bytes ?? null,
-        ...this.#budget.stats,
-        cacheBytes: image.cacheBytes,
-      },
+      memory: this.#memory(),
     };
+  }
+
+  /** {@link MemoryStats} now. */
+  #memory(): MemoryStats {
+    return {
+      ...this.#trie.memory(),
+      budget: this.#budget.bytes ?? null,
+      ...this.#budget.stats,
+      cacheBytes: this.#deps.image.cacheBytes,
+    };
+  }
+
+  /**
+   * The bytes of trie nodes no eviction may free while `keys` are pinned
+   * (`Art.footprint`): the simulator's memory bound.
+   */
+  memoryFloor(keys: readonly Uint8Array[]): number {
+    return this.#trie.footprint(keys);
   }
 
   /** The write counters of {@link Engine.stats}, without its side effects. */
@@ -720,6 +751,10 @@ export class Engine {
       queuedWrites: this.#queue.queued,
       asciiBatches: this.#pipeline.asciiBatches,
       nodesLoaded: this.#loader.stats.nodesLoaded,
+      memory: this.#memory(),
+      relocations: { ...this.#trie.relocations },
+      automaticCheckpointsEnded: this.#automaticCheckpointsEnded,
+      checkpointing: this.#checkpointer.queued > 0 || this.#checkpointRunning !== undefined,
     };
   }
 

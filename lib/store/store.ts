@@ -194,6 +194,30 @@ export function writeCounters(store: Store): WriteCounters {
   return readWriteCounters(store);
 }
 
+let readMemoryFloor: (store: Store, keys: readonly Uint8Array[]) => number;
+
+/**
+ * The bytes of trie nodes no eviction of a memory budget may free while
+ * `keys` are pinned (the root, their paths, nodes not yet written to the
+ * image, a stub for each child below those that could go): for the
+ * simulator's memory bound. Not part of the module's API.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryBlockStorage, openStore } from "../../mod.ts";
+ * import { memoryFloor, writeCounters } from "./store.ts";
+ * const store = await openStore({ storage: new MemoryBlockStorage() });
+ * await store.add("a", 1);
+ * // Nothing checkpointed yet: every node must stay.
+ * assert.ok(memoryFloor(store, []) === writeCounters(store).memory.liveBytes);
+ * await store.close();
+ * ```
+ */
+export function memoryFloor(store: Store, keys: readonly Uint8Array[]): number {
+  return readMemoryFloor(store, keys);
+}
+
 /**
  * An open store. Get one from {@link openStore}.
  *
@@ -221,6 +245,7 @@ export class Store implements AtomicCommitter {
 
   static {
     readWriteCounters = (store) => store.#engine.writeCounters();
+    readMemoryFloor = (store, keys) => store.#engine.memoryFloor(keys);
   }
 
   private constructor(engine: Engine) {

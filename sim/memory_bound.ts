@@ -1,0 +1,139 @@
+/**
+ * The memory budget's bounds, judged from the store's memory counters
+ * (`stats().memory`, read through `writeCounters` so that reading them
+ * changes nothing) at points where the design says what they must be.
+ * The answers and the durability of a budgeted run are judged like any
+ * other's; these judge the memory the budget promises to keep to, so that
+ * a budget that stops evicting, lets writers run past it, or copies the
+ * arena for nothing fails a seed instead of only a benchmark (see
+ * docs/SIMULATION.md, Bounds, and docs/ARCHITECTURE.md, The memory budget):
+ *
+ * - `bound-memory`: after a round of evictions (a checkpoint ended, a
+ *   record was installed), the live nodes take at most the trie's part of
+ *   the budget, or what must stay (the engine's `memoryFloor`: the root,
+ *   the paths of the keys pinned at the round, the nodes not yet written,
+ *   a stub for each child below those), whichever is larger;
+ * - `bound-cache`: the slab cache holds at most its share of the budget
+ *   (an eighth, at least its floor of slabs);
+ * - `bound-writers`: a write that left the live nodes past twice the
+ *   trie's part resolves only after the automatic checkpoint it waits for
+ *   ended;
+ * - `bound-relocate`: a relocation the budget makes gives back at least
+ *   a fifth of the arena (the copy is paid for by what was freed).
+ *
+ * @module
+ */
+
+import type { WriteCounters } from "../lib/store/store.ts";
+
+/**
+ * The share of the budget the slab cache may keep (docs/ARCHITECTURE.md:
+ * "an eighth of it, at least 8 slabs").
+ */
+export const cacheShare = 1 / 8;
+/** The slabs the slab cache keeps whatever the budget, unless the run gives its own floor. */
+export const cacheSlabsFloor = 8;
+/** Past this many trie parts, writes wait for the automatic checkpoint running. */
+export const writerWaitParts = 2;
+/** The least share of the arena a relocation for size gives back. */
+export const relocationFreeShareMin = 1 / 5;
+
+/**
+ * The trie's part of the budget: the budget less what the slab cache holds
+ * now, never less than half of it (docs/ARCHITECTURE.md).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { triePart } from "./memory_bound.ts";
+ * assert.equal(triePart(8192, 1024), 7168);
+ * assert.equal(triePart(8192, 32768), 4096);
+ * ```
+ */
+export function triePart(budget: number, cacheBytes: number): number {
+  return Math.max(budget - cacheBytes, budget / 2);
+}
+
+/**
+ * `bound-memory`: the problem with `liveBytes` after a round, if any: past
+ * both the trie's part (`part`) and what must stay (`floor`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { memoryBoundProblem } from "./memory_bound.ts";
+ * assert.equal(memoryBoundProblem(3000, 4096, 1000, ""), undefined);
+ * assert.equal(memoryBoundProblem(3000, 2048, 3000, ""), undefined);
+ * assert.match(memoryBoundProblem(5000, 2048, 3000, "")!, /5000 bytes/);
+ * ```
+ */
+export function memoryBoundProblem(
+  liveBytes: number,
+  part: number,
+  floor: number,
+  what: string,
+): string | undefined {
+  if (liveBytes <= Math.max(part, floor)) return undefined;
+  return `the trie's live nodes take ${liveBytes} bytes${what}, past both the trie's part ` +
+    `of the budget (${part}) and what must stay (${floor})`;
+}
+
+/**
+ * `bound-cache`: the problem with the slab cache's bytes, if any: past
+ * `max(slabsFloor, floor(budget / 8 / slabBytes))` slabs.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { cacheBoundProblem } from "./memory_bound.ts";
+ * assert.equal(cacheBoundProblem(4096 * 8, 16384, 4096, 8), undefined);
+ * assert.match(cacheBoundProblem(4096 * 9, 16384, 4096, 8)!, /9 slabs|36864/);
+ * ```
+ */
+export function cacheBoundProblem(
+  cacheBytes: number,
+  budget: number,
+  slabBytes: number,
+  slabsFloor: number,
+): string | undefined {
+  const slabs = Math.max(slabsFloor, Math.floor(budget * cacheShare / slabBytes));
+  if (cacheBytes <= slabs * slabBytes) return undefined;
+  return `the slab cache holds ${cacheBytes} bytes, past its ${slabs} slabs of ${slabBytes} ` +
+    `bytes (budget ${budget})`;
+}
+
+/**
+ * Whether a write whose call left the trie with `memory` must wait for the
+ * automatic checkpoint running (`bound-writers`): its live nodes are past
+ * {@link writerWaitParts} trie parts.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { writerMustWait } from "./memory_bound.ts";
+ * assert.ok(writerMustWait(8193, 4096, 8192));
+ * assert.ok(!writerMustWait(8192, 4096, 8192));
+ * ```
+ */
+export function writerMustWait(liveBytes: number, cacheBytes: number, budget: number): boolean {
+  return liveBytes > triePart(budget, cacheBytes) * writerWaitParts;
+}
+
+/**
+ * `bound-relocate`: the problem with the last relocation, if any: it
+ * gave back less than a fifth of the arena it copied.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { relocationProblem } from "./memory_bound.ts";
+ * assert.equal(relocationProblem({ count: 1, liveBytes: 800, freeBytes: 200 }), undefined);
+ * assert.match(relocationProblem({ count: 2, liveBytes: 900, freeBytes: 100 })!, /100 bytes/);
+ * ```
+ */
+export function relocationProblem(last: WriteCounters["relocations"]): string | undefined {
+  const arena = last.liveBytes + last.freeBytes;
+  if (last.freeBytes >= arena * relocationFreeShareMin) return undefined;
+  return `a relocation copied ${last.liveBytes} live bytes to give back ${last.freeBytes} bytes ` +
+    `of an arena of ${arena} (less than a fifth)`;
+}
