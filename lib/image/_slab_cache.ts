@@ -236,7 +236,7 @@ export class SlabCache {
 
   /** Whether every slab holding live records fits the cache (a whole load's bound). */
   get liveFits(): boolean {
-    return this.#table.liveSlabs().length <= this.#slabsMax;
+    return !this.#table.liveSlabsMoreThan(this.#slabsMax);
   }
 
   /**

@@ -147,6 +147,18 @@ export class SlabTable {
     return slabs;
   }
 
+  /**
+   * Whether more than `count` slabs hold live records: a count that stops
+   * there (a point read asks, and a large image has many more slabs).
+   */
+  liveSlabsMoreThan(count: number): boolean {
+    let live = 0;
+    for (let slab = 0; slab < this.#filled.length; slab++) {
+      if (this.#live[slab] > 0 && ++live > count) return true;
+    }
+    return false;
+  }
+
   /** Space use from the table, for a file of `fileBytes` bytes. */
   space(fileBytes: number): ImageSpace {
     let liveBytes = 0;
