@@ -177,6 +177,8 @@ interface BuildStacks {
   /** Per child of a frame: the address of its record, or {@link inlineAddress}. */
   refs: number[];
   children: number[];
+  /** Every node the build made, when the caller frees them on failure ({@link buildSubtree}'s `made`). */
+  made: number[] | undefined;
 }
 
 /** What the last {@link buildSubtree} made: nodes from records, stubs left, the largest value. */
@@ -227,6 +229,7 @@ function pushFrame(
     const at = fields.leafAt[leaf];
     if (fields.leafValue[leaf] > counts.valueMax) counts.valueMax = fields.leafValue[leaf];
     const child = newNode(a, kindLeaf, bytes, at, fields.leafLength[leaf], fields.leafValue[leaf]);
+    stacks.made?.push(child);
     leaf++;
     setAddress(a, child, inlineAddress);
     setGen(a, child, gen);
@@ -234,6 +237,7 @@ function pushFrame(
   }
   assert(leaf === fields.leaves, "every inline leaf has its child byte");
   const node = builtNode(a, fields, bytes, address, gen);
+  stacks.made?.push(node);
   const end = depth + fields.prefixLength;
   const frame = stacks.frames[level] ??= {
     node,
@@ -262,7 +266,9 @@ function pushFrame(
  * (a trie of `k` keys has fewer than `2k` nodes) and the key length limit
  * deep, else a description of the problem (records that cannot be the
  * engine's, such as a cycle of refs); undefined if the record at `address`
- * itself is not at hand. Sets {@link buildSubtreeCounts}.
+ * itself is not at hand. Sets {@link buildSubtreeCounts}. With `made`, every
+ * node it makes is appended there, so that a caller can free them all if it
+ * cannot use the result (a problem, or an arena that could not grow).
  */
 export function buildSubtree(
   a: Arena,
@@ -271,6 +277,7 @@ export function buildSubtree(
   depth: number,
   gen: number,
   nodesMax: number,
+  made?: number[],
 ): number | string | undefined {
   const counts = buildSubtreeCounts;
   counts.nodes = 0;
@@ -278,7 +285,7 @@ export function buildSubtree(
   counts.valueMax = 0;
   const rootBytes = source.fetch(address);
   if (rootBytes === undefined) return undefined;
-  const stacks: BuildStacks = { frames: [], refs: [], children: [] };
+  const stacks: BuildStacks = { frames: [], refs: [], children: [], made };
   pushFrame(a, stacks, 0, source, rootBytes, address, gen, depth);
   counts.nodes = 1;
   let level = 0;
@@ -291,7 +298,9 @@ export function buildSubtree(
       if (childAddress === inlineAddress) continue; // built with the frame
       const bytes = source.fetch(childAddress);
       if (bytes === undefined) {
-        stacks.children[at] = newStub(a, childAddress, gen);
+        const stub = newStub(a, childAddress, gen);
+        made?.push(stub);
+        stacks.children[at] = stub;
         counts.stubs++;
         continue;
       }
@@ -323,6 +332,50 @@ export function buildSubtree(
     stacks.children[parent.base + parent.next - 1] = node;
   }
   return unreachable("a bounded subtree build ends within its steps");
+}
+
+/**
+ * Replaces the stub with `address` at `path` by the whole subtree below its
+ * record that `source` has at hand, built at once ({@link buildSubtree}:
+ * stubs stay where `source` gives no record), with the stub's generation
+ * (installing changes no content). Returns the new node; null if no such
+ * stub is there any more; undefined if `source` lacks the stub's own
+ * record; or a description of why the records cannot be this trie's (a
+ * count above `valueCeiling`, a cycle, too deep). Unless it returns a node,
+ * nothing changed: the nodes it built are freed, also when the arena could
+ * not grow. Sets {@link buildSubtreeCounts}.
+ */
+export function installBuilt(
+  tree: ArtTree,
+  path: Uint8Array,
+  address: number,
+  source: RecordSource,
+  nodesMax: number,
+  valueCeiling: number,
+): number | null | undefined | string {
+  const a = tree.a;
+  const found = findStubParent(a, tree.root, path, address);
+  if (found === null) return null;
+  const made: number[] = [];
+  let built: number | string | undefined;
+  try {
+    built = buildSubtree(a, source, address, path.length, genOf(a, found.stub), nodesMax, made);
+  } catch (error) {
+    for (const node of made) freeNode(a, node);
+    throw error;
+  }
+  const valueMax = buildSubtreeCounts.valueMax;
+  if (typeof built === "number" && valueMax > valueCeiling) {
+    built =
+      `the count ${valueMax} is above ${valueCeiling}, the bound on every count the image holds`;
+  }
+  if (typeof built !== "number") {
+    for (const node of made) freeNode(a, node);
+    return built;
+  }
+  replaceChild(a, found.parent, path[path.length - 1], built);
+  tree.discard(found.stub);
+  return built;
 }
 
 /**
@@ -496,12 +549,21 @@ function childStubs(a: Arena, node: number, path: Uint8Array): StubRef[] {
   return stubs;
 }
 
-/** Up to `limit` stubs of the trie, in key order (every one if the trie has fewer). */
-export function findStubs(a: Arena, root: number, limit: number): StubRef[] {
+/**
+ * Up to `limit` stubs below `root` (the trie's, or a loaded node whose path,
+ * as a {@link StubRef}'s, is `rootPath`), in key order (every one if there
+ * are fewer).
+ */
+export function findStubs(
+  a: Arena,
+  root: number,
+  limit: number,
+  rootPath: Uint8Array = new Uint8Array(0),
+): StubRef[] {
   const stubs: StubRef[] = [];
   if (root === 0 || isStub(a, root)) return stubs;
   const nodes: number[] = [root];
-  const paths: Uint8Array[] = [new Uint8Array(0)];
+  const paths: Uint8Array[] = [rootPath];
   for (let steps = 0; nodes.length > 0 && stubs.length < limit; steps++) {
     assert(nodes.length <= framesMax * 256, "stub walk stack is bounded");
     const node = nodes.pop()!;

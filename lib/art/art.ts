@@ -36,6 +36,7 @@ import {
   buildSubtree,
   buildSubtreeCounts,
   findStubs,
+  installBuilt,
   installedValues,
   installNode,
   installPath,
@@ -342,6 +343,64 @@ export class Art extends ArtCore {
     } finally {
       this.#countInstalled(); // also when the arena could not grow: the nodes made before stay
     }
+  }
+
+  /**
+   * Loads the stub at `path` with `address` and every record below it that
+   * `source` has at hand, at once (as {@link Art.fromImageWhole} loads a
+   * whole image): the background warm-up's step. `source` may stop giving
+   * records at any point (a step's quota): stubs stay there.
+   *
+   * @param path The stub's path, as a {@link StubRef}'s.
+   * @param address The stub's image address.
+   * @param source Decodes records by address; undefined for one not at hand.
+   * @returns The stubs left below the loaded node (in key order); null if no
+   *   such stub is there any more (loaded already, evicted above, or
+   *   replaced by an edit); undefined if `source` lacks the stub's own
+   *   record; or why the records cannot be this trie's (a count above
+   *   {@link Art.valueCeiling}, more records than its keys allow, a key too
+   *   deep). Nothing changed unless it returns stubs.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Art } from "./art.ts";
+   * import { decodeRecordFields, encodeNodeRecord, newRecordFields } from "../image/node_record.ts";
+   * const none = new Uint8Array(0);
+   * const leaf = encodeNodeRecord({ prefix: none, value: 7, childBytes: none, childAddresses: [] });
+   * const fields = newRecordFields();
+   * const source = {
+   *   fields,
+   *   fetch(address: number) {
+   *     if (address !== 100) return undefined;
+   *     assert.equal(decodeRecordFields(leaf, 0, leaf.length, fields), undefined);
+   *     return leaf;
+   *   },
+   * };
+   * const root = { prefix: none, value: undefined, childBytes: Uint8Array.of(1, 2), childAddresses: [100, 200] };
+   * const art = Art.fromImage(root, 300, 2, 9);
+   * assert.deepEqual(art.loadSubtreeAtOnce(Uint8Array.of(1), 100, source), []);
+   * assert.equal(art.get(Uint8Array.of(1)), 7);
+   * assert.equal(art.loadSubtreeAtOnce(Uint8Array.of(2), 200, source), undefined); // not at hand
+   * assert.equal(art.unloaded, 1);
+   * ```
+   */
+  loadSubtreeAtOnce(
+    path: Uint8Array,
+    address: number,
+    source: RecordSource,
+  ): StubRef[] | null | undefined | string {
+    assert(this.lazy, "load into a trie not opened from an image");
+    const a = this.tree.a;
+    const nodesMax = 2 * this.keyCount + 1; // a trie of k keys has fewer than 2k nodes
+    const built = installBuilt(this.tree, path, address, source, nodesMax, this.valueCeiling);
+    if (built === null || built === undefined || typeof built === "string") return built;
+    const { stubs, valueMax } = buildSubtreeCounts;
+    this.stubCount += stubs - 1;
+    assert(this.stubCount >= 0, "more stubs installed than the trie held");
+    installedValues.max = valueMax;
+    this.#noteLoaded();
+    return stubs === 0 ? [] : findStubs(a, built, stubs, path);
   }
 
   /**
