@@ -49,6 +49,7 @@ import { Groups } from "./_groups.ts";
 import { Loader } from "./_loader.ts";
 import { Pins } from "./_pins.ts";
 import { Budget } from "./_budget.ts";
+import { WarmUp, type WarmUpStats } from "./_warm.ts";
 import { applyReplay, loadRest, openTrie, replayCollector, type ReplayRecord } from "./_open.ts";
 import { type CheckedKey, type MutationLike, type StagedOp, WritePipeline } from "./_pipeline.ts";
 import { WriteQueue } from "./_write_queue.ts";
@@ -64,6 +65,7 @@ import {
 import { type VerifyReport, verifyStore } from "./verify.ts";
 
 export type { Durability, EngineConfig, LoadMode } from "./config.ts";
+export type { WarmUpState, WarmUpStats } from "./_warm.ts";
 export type { VerifyReport } from "./verify.ts";
 /** Keys up to this many bytes are kept by id in the overlays, longer ones in a trie (for the simulator). */
 export { overlayIdBytesMax } from "./_overlay.ts";
@@ -122,9 +124,20 @@ export interface StoreStats {
   /** Epochs and checkpoints since open (see {@link EpochStats}). */
   epochs: EpochStats;
   /** The image file: its committed generation and coverage, its space, nodes loaded lazily. */
-  image: ImageSpace & { generation: number; coverageLsn: number; nodesLoaded: number };
+  image: ImageSpace & {
+    generation: number;
+    coverageLsn: number;
+    nodesLoaded: number;
+    /** Nodes of the trie still on disk (stubs): 0 once it is loaded whole. */
+    unloadedNodes: number;
+  };
   /** The trie's memory (see {@link MemoryStats}). */
   memory: MemoryStats;
+  /**
+   * The background load of an `"auto"` open (see {@link WarmUpStats}):
+   * `image.unloadedNodes` says what is still on disk.
+   */
+  warmUp: WarmUpStats;
 }
 
 /** What `writeCounters` (in `lib/store/store.ts`) reads. */
@@ -198,6 +211,8 @@ export class Engine {
   /** Keys whose paths must stay loaded (see `_pins.ts`). */
   readonly #pins = new Pins();
   readonly #budget: Budget;
+  /** The background load after an `"auto"` open (`_warm.ts`). */
+  readonly #warm: WarmUp;
   /** Whether checkpoints run on their own (the `checkpoint` option's `auto`). */
   readonly #autoCheckpoints: boolean;
   readonly #recovery: RecoveryStats;
@@ -243,6 +258,14 @@ export class Engine {
       imageTrusted: () => this.#checkpointer.poison === undefined,
     }, parts.config.cacheSlabsMin);
     this.#loader.afterLoad = () => this.#budget.afterLoad();
+    this.#warm = new WarmUp({
+      trie: parts.trie,
+      loader: this.#loader,
+      image: () => this.#deps.image,
+      clock: this.#clock,
+      room: () => this.#budget.warmRoom(),
+      writes: () => this.#wal.nextLsn,
+    });
     this.#deps = {
       trie: parts.trie,
       image: parts.image,
@@ -286,9 +309,9 @@ export class Engine {
     try {
       const header = image.header;
       const coverage = header?.coverageLsn ?? 0;
-      // Under a budget, "auto" opens lazily: the trie loads only what reads need.
-      const lazy = config.memoryBudget !== undefined && config.load === "auto";
-      const { trie, loaded, whole } = await openTrie(image, lazy ? "lazy" : config.load);
+      // "auto" opens lazily, then loads the rest in the background (`_warm.ts`).
+      const load = config.load === "eager" ? "eager" : "lazy";
+      const { trie, loaded, whole } = await openTrie(image, load);
       const replay: ReplayRecord[] = [];
       const { wal, scan, movedTo } = await Wal.open(storage, {
         afterLsn: coverage,
@@ -316,6 +339,7 @@ export class Engine {
       );
       recovery.openMs = config.clock.now() - started;
       engine.#budget.start(); // replayed: evictions may begin
+      if (config.load === "auto" && trie.unloaded > 0) engine.#warm.start();
       return engine;
     } catch (error) {
       await image.close();
@@ -703,6 +727,7 @@ export class Engine {
         generation: header?.generation ?? 0,
         coverageLsn: header?.coverageLsn ?? 0,
         nodesLoaded: this.#loader.stats.nodesLoaded,
+        unloadedNodes: this.#trie.unloaded,
       },
       memory: {
         ...this.#trie.memory(),
@@ -710,6 +735,7 @@ export class Engine {
         ...this.#budget.stats,
         cacheBytes: image.cacheBytes,
       },
+      warmUp: this.#warm.stats,
     };
   }
 
@@ -733,13 +759,15 @@ export class Engine {
   close(): Promise<void> {
     if (this.#closing === undefined) {
       this.#closeCalled = true;
-      this.#closing = this.#close();
+      this.#closing = this.#close(this.#warm.stop());
     }
     return this.#closing;
   }
 
-  async #close(): Promise<void> {
+  /** Resolves once the warm-up (stopped at `warmStopped`) and everything else settled. */
+  async #close(warmStopped: Promise<void>): Promise<void> {
     try {
+      await warmStopped; // its step under way ends: it may be reading the image
       // Writes queued for loads go first; then a last checkpoint makes the
       // next open fast (best effort: the WAL holds everything anyway).
       await this.#queue.tail;
@@ -758,6 +786,8 @@ export class Engine {
       const lost = this.#wal.nextLsn - 1 - this.#wal.durableLsn;
       await this.#wal.close();
       if (this.#wal.poisoned) throw poisonedCloseError(lost);
+      // A bug ended the warm-up: reported here, never as an unhandled rejection.
+      if (this.#warm.failure !== undefined) throw this.#warm.failure;
     } finally {
       this.#closed = true;
       try {
