@@ -99,6 +99,8 @@ export class Art extends ArtCore {
    * @param size The number of keys the image holds.
    * @param valueCeiling An upper bound on every count the image holds (its
    *   header's); Infinity (the default) if it records none.
+   * @param whole Whether the rest will load too (a background warm-up): the
+   *   arena then reserves room for it all at once, as {@link Art.fromImageWhole}.
    * @returns The trie.
    *
    * @example
@@ -118,10 +120,12 @@ export class Art extends ArtCore {
     rootAddress: number,
     size: number,
     valueCeiling = Number.POSITIVE_INFINITY,
+    whole = false,
   ): Art {
     assert(Number.isSafeInteger(size) && size > 0, "an image with a root holds keys");
     assert(valueCeiling >= 0, "a value ceiling is never negative");
     const art = new Art();
+    if (whole) art.tree.a = new Arena(Math.min(size * arenaWordsPerKey, arenaReserveWordsMax));
     installedValues.max = 0;
     art.tree.root = nodeFromImage(art.tree.a, root, rootAddress, tickGeneration());
     art.keyCount = size;
@@ -391,16 +395,18 @@ export class Art extends ArtCore {
     source: RecordSource,
   ): StubRef[] | null | undefined | string {
     assert(this.lazy, "load into a trie not opened from an image");
-    const a = this.tree.a;
-    const nodesMax = 2 * this.keyCount + 1; // a trie of k keys has fewer than 2k nodes
-    const built = installBuilt(this.tree, path, address, source, nodesMax, this.valueCeiling);
+    // A trie of k keys has fewer than 2k nodes.
+    const limits = { nodesMax: 2 * this.keyCount + 1, valueCeiling: this.valueCeiling };
+    const left: StubRef[] = [];
+    const built = installBuilt(this.tree, path, address, source, limits, left);
     if (built === null || built === undefined || typeof built === "string") return built;
     const { stubs, valueMax } = buildSubtreeCounts;
+    assert(left.length === stubs, "every stub left is returned");
     this.stubCount += stubs - 1;
     assert(this.stubCount >= 0, "more stubs installed than the trie held");
     installedValues.max = valueMax;
     this.#noteLoaded();
-    return stubs === 0 ? [] : findStubs(a, built, stubs, path);
+    return left;
   }
 
   /**

@@ -47,6 +47,8 @@ import type { Loader } from "./_loader.ts";
 export const sliceMs = 1;
 /** Records one step builds at most from cached slabs (about half a millisecond). */
 export const recordsPerStep = 2048;
+/** Records a read or write that meets a stub during the warm-up loads below each stub of its path. */
+export const assistRecords = 4096;
 /** What a record takes in the trie, about (94 bytes for the compare's n-grams), to spend the budget's room. */
 const recordBytesEstimate = 128;
 /** Walks of the trie for stubs the queue missed (an eviction or a compaction moved them). */
@@ -113,6 +115,11 @@ export class WarmUp {
   readonly #source = new QuotaSource();
   /** Addresses whose records could not be read or are damaged: they stay stubs. */
   readonly #failed = new Set<number>();
+  /** Stubs to load, first in first out; those before {@link WarmUp.#head} are taken. */
+  readonly #queue: StubRef[] = [];
+  #head = 0;
+  /** Whether a memory budget bounds it (set at start). */
+  #budgeted = false;
   #stopping = false;
   #running: Promise<void> | undefined;
   #failure: unknown;
@@ -141,6 +148,7 @@ export class WarmUp {
     assert(this.#running === undefined && this.#stats.state === "off", "a warm-up starts once");
     const clock = this.#parts.clock;
     this.#began = clock.now();
+    this.#budgeted = this.#parts.room() !== Number.POSITIVE_INFINITY;
     this.#stats.state = "running";
     this.#running = this.#run().then(
       (state) => {
@@ -168,11 +176,10 @@ export class WarmUp {
 
   async #run(): Promise<WarmUpState> {
     const { trie, image, room } = this.#parts;
-    const budgeted = room() !== Number.POSITIVE_INFINITY;
+    const budgeted = this.#budgeted;
     // Unbudgeted, every slab at once when they fit the cache: a few large reads.
     if (!budgeted && trie.unloaded > 0) await image().cacheAll();
-    const queue: StubRef[] = [];
-    let head = 0;
+    const queue = this.#queue;
     let walks = 0;
     const pacer = new Pacer(this.#parts.clock, this.#parts.writes);
     // Each step consumes a queued stub; each stub queued came from a walk or an install.
@@ -180,22 +187,22 @@ export class WarmUp {
     for (let steps = 0; !this.#stopping; steps++) {
       assert(steps <= stepsMax, "the warm-up ends in a bounded number of steps");
       if (room() < recordBytesEstimate) return "full";
-      if (head === queue.length) {
+      if (this.#head === queue.length) {
         if (trie.unloaded === 0 || walks === walksMax) break;
         walks++;
-        queue.length = head = 0;
+        queue.length = this.#head = 0;
         for (const stub of trie.stubs(stubsPerWalk)) {
           if (!this.#failed.has(stub.address)) queue.push(stub);
         }
         if (queue.length === 0) break;
         continue;
       }
-      const stub = queue[head++];
-      if (head >= stubsPerWalk) {
-        queue.splice(0, head); // the queue's taken part goes
-        head = 0;
+      const stub = queue[this.#head++];
+      if (this.#head >= stubsPerWalk) {
+        queue.splice(0, this.#head); // the queue's taken part goes
+        this.#head = 0;
       }
-      const ended = await this.#step(stub, queue);
+      const ended = await this.#step(stub);
       if (ended !== undefined) return ended;
       await pacer.pace();
     }
@@ -210,35 +217,66 @@ export class WarmUp {
    * when its record is not cached; queues the stubs left. Returns the state
    * to end in, when it must end.
    */
-  async #step(stub: StubRef, queue: StubRef[]): Promise<WarmUpState | undefined> {
-    const { trie, image, room } = this.#parts;
+  async #step(stub: StubRef): Promise<WarmUpState | undefined> {
+    const room = this.#parts.room();
+    const quota = Math.max(1, Math.min(recordsPerStep, Math.floor(room / recordBytesEstimate)));
+    const built = this.#build(stub, quota);
+    if (built === "stopped") return "stopped";
+    // Not cached, or damaged below (the loader then finds the record, and the rest loads).
+    return built ? undefined : await this.#read(stub);
+  }
+
+  /**
+   * The synchronous part of a step: `stub` and up to `quota - 1` records
+   * below it from cached slabs, the stubs left queued. True when done with
+   * `stub` (loaded, or gone: loaded already, evicted above, or edited);
+   * false when its record is not cached or something below it is damaged;
+   * `"stopped"` when the trie's memory could not grow.
+   */
+  #build(stub: StubRef, quota: number): boolean | "stopped" {
     const source = this.#source;
-    source.image = image();
-    source.left = Math.max(1, Math.min(recordsPerStep, Math.floor(room() / recordBytesEstimate)));
+    source.image = this.#parts.image();
+    source.left = quota;
     source.given = 0;
     let left: StubRef[] | null | undefined | string;
     try {
-      left = trie.loadSubtreeAtOnce(stub.path, stub.address, source);
+      left = this.#parts.trie.loadSubtreeAtOnce(stub.path, stub.address, source);
     } catch (error) {
       if (error instanceof MemoryLimitError) return "stopped";
       throw error;
     } finally {
       source.image = undefined; // keep no image alive past a compaction
     }
-    if (left === null) return undefined; // loaded already, evicted above, or edited
-    if (left !== undefined && typeof left !== "string") {
-      assert(source.given >= 1, "a step that installed loaded a record");
-      this.#stats.nodesLoaded += source.given;
-      this.#parts.loader.stats.nodesLoaded += source.given;
-      for (const ref of left) queue.push(ref);
-      return undefined;
+    if (left === null) return true;
+    if (left === undefined || typeof left === "string") return false;
+    assert(source.given >= 1 && source.given <= quota, "a step loads within its quota");
+    this.#stats.nodesLoaded += source.given;
+    this.#parts.loader.stats.nodesLoaded += source.given;
+    for (const ref of left) this.#queue.push(ref);
+    return true;
+  }
+
+  /**
+   * While it runs without a budget: loads the stubs on `key`'s path the
+   * warm-up's way, each with up to {@link assistRecords} records below it
+   * from cached slabs (a read or a write that meets a stub right after the
+   * open: one bulk build instead of a decode per record, and the warm-up
+   * moves on while the caller never yields). What it cannot load this way
+   * is left to the caller's own load.
+   */
+  assist(key: Uint8Array): void {
+    if (this.#stats.state !== "running" || this.#stopping || this.#budgeted) return;
+    const trie = this.#parts.trie;
+    // Each round loads at least one node of the path, a key byte deeper.
+    for (let round = 0; round <= key.length + 1; round++) {
+      const stub = trie.stubOnPath(key);
+      if (stub === null || this.#build(stub, assistRecords) !== true) return;
     }
-    // Not cached, or damaged below (the loader then finds the record, and the rest loads).
-    return await this.#read(stub, queue);
+    assert(trie.stubOnPath(key) === null, "a key's path loads in key-length rounds");
   }
 
   /** Loads `stub`, whose record is not cached, through the loader (its slab is read and cached). */
-  async #read(stub: StubRef, queue: StubRef[]): Promise<WarmUpState | undefined> {
+  async #read(stub: StubRef): Promise<WarmUpState | undefined> {
     let below: StubRef[];
     try {
       below = await this.#parts.loader.load(stub);
@@ -249,7 +287,7 @@ export class WarmUp {
       return undefined;
     }
     this.#stats.nodesLoaded++; // the loader counted it too
-    for (const ref of below) queue.push(ref);
+    for (const ref of below) this.#queue.push(ref);
     return undefined;
   }
 }

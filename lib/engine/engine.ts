@@ -242,13 +242,16 @@ export class Engine {
     this.#groups = groups;
     this.#pipeline = new WritePipeline(parts.trie, parts.wal, groups, {
       durability: this.#durability,
-      loadPathCached: (key) => this.#loader.loadPathCached(key),
+      loadPathCached: (key) => this.#loadPathCached(key),
     });
     this.#epochs = new EpochTracker(parts.config.epochs, this.#clock.now());
     this.#autoCheckpoints = parts.config.epochs.auto;
     this.#loader = new Loader(parts.trie, () => this.#deps.image);
     this.#loader.stats.nodesLoaded = parts.loaded;
-    this.#queue = new WriteQueue(this.#loader, this.#pins);
+    this.#queue = new WriteQueue({
+      loadPathCached: (key) => this.#loadPathCached(key),
+      loadPath: (key) => this.#loader.loadPath(key),
+    }, this.#pins);
     this.#budget = new Budget(parts.config.memoryBudget, {
       trie: parts.trie,
       groups,
@@ -311,7 +314,8 @@ export class Engine {
       const coverage = header?.coverageLsn ?? 0;
       // "auto" opens lazily, then loads the rest in the background (`_warm.ts`).
       const load = config.load === "eager" ? "eager" : "lazy";
-      const { trie, loaded, whole } = await openTrie(image, load);
+      const warmWhole = config.load === "auto" && config.memoryBudget === undefined;
+      const { trie, loaded, whole } = await openTrie(image, load, warmWhole);
       const replay: ReplayRecord[] = [];
       const { wal, scan, movedTo } = await Wal.open(storage, {
         afterLsn: coverage,
@@ -360,6 +364,15 @@ export class Engine {
   /** True while the log's pending buffer is over its bound: wait for {@link Engine.drained}. */
   get congested(): boolean {
     return this.#wal.congested;
+  }
+
+  /**
+   * `Loader.loadPathCached`, during a warm-up its way first (subtrees at
+   * once, see `WarmUp.assist`): true if `key`'s path is loaded.
+   */
+  #loadPathCached(key: Uint8Array): boolean {
+    this.#warm.assist(key);
+    return this.#loader.loadPathCached(key);
   }
 
   /** Resolves when the records pending now have been flushed (successfully or not). */
@@ -553,7 +566,10 @@ export class Engine {
     this.#budget.touch(bytes);
     let found = this.#trie.lookup(bytes);
     // A path in cached slabs loads at once (one descent loads and reads); one that needs a read waits.
-    if (found === lookupNotLoaded) found = this.#loader.lookupCached(bytes);
+    if (found === lookupNotLoaded) {
+      this.#warm.assist(bytes); // during a warm-up, subtrees at once
+      found = this.#loader.lookupCached(bytes);
+    }
     if (found !== lookupNotLoaded) return Promise.resolve(found < 0 ? undefined : found);
     const copy = bytes.slice();
     const unpin = this.#pins.pin([copy]); // no eviction between the load and the read
@@ -573,7 +589,7 @@ export class Engine {
   /** The counts of `keys`, in order, read at one instant (after the loads their paths need). */
   getMany(keys: Uint8Array[]): Promise<(number | undefined)[]> {
     this.#budget.touchAll(keys);
-    for (const key of keys) if (!this.#loader.loadPathCached(key)) break;
+    for (const key of keys) if (!this.#loadPathCached(key)) break;
     this.#groups.applyPending();
     try {
       return Promise.resolve(keys.map((key) => this.#trie.get(key)));
