@@ -28,8 +28,8 @@
  * mark of the trie's part (`Budget.warmRoom`), so it never sets off an
  * eviction of its own; close stops it after the step under way; a record
  * that cannot be read stays a stub (the reads through it report the
- * problem, as after a lazy open), an arena that cannot grow ends it
- * quietly, and anything else ends it and is thrown by close, never as an
+ * problem, as after a lazy open), an arena that cannot grow or a trie
+ * that failed applying writes ends it quietly, and anything else ends it and is thrown by close, never as an
  * unhandled rejection.
  *
  * @module
@@ -48,7 +48,7 @@ export const sliceMs = 1;
 /** Records one step builds at most from cached slabs (about half a millisecond). */
 export const recordsPerStep = 2048;
 /** Records a read or write that meets a stub during the warm-up loads below each stub of its path. */
-export const assistRecords = 4096;
+export const assistRecords = 256;
 /** What a record takes in the trie, about (94 bytes for the compare's n-grams), to spend the budget's room. */
 const recordBytesEstimate = 128;
 /** Walks of the trie for stubs the queue missed (an eviction or a compaction moved them). */
@@ -68,8 +68,8 @@ export interface WarmUpStats {
   /**
    * `"off"`: the open was `"eager"` or `"lazy"`; `"running"`; `"done"`:
    * nothing is left on disk but records that could not be read; `"full"`:
-   * it stopped at the memory budget; `"stopped"`: close stopped it, or the
-   * trie's memory could not grow; `"failed"`: an engine bug ended it (close
+   * it stopped at the memory budget; `"stopped"`: close stopped it, the
+   * trie's memory could not grow, or applying logged writes failed; `"failed"`: an engine bug ended it (close
    * throws it).
    */
   state: WarmUpState;
@@ -90,6 +90,8 @@ export interface WarmUpParts {
   room: () => number;
   /** A count that changes with every write accepted (writers are busy while it moves). */
   writes: () => number;
+  /** False once applying logged writes to the trie failed: no one reads it again, so it stops. */
+  healthy: () => boolean;
 }
 
 /** Records from cached slabs, at most `left` of them (a step's quota). */
@@ -184,7 +186,7 @@ export class WarmUp {
     const pacer = new Pacer(this.#parts.clock, this.#parts.writes);
     // Each step consumes a queued stub; each stub queued came from a walk or an install.
     const stepsMax = (walksMax + 1) * (2 * trie.size + 2) * 2 + stubsPerWalk * walksMax;
-    for (let steps = 0; !this.#stopping; steps++) {
+    for (let steps = 0; !this.#stopping && this.#parts.healthy(); steps++) {
       assert(steps <= stepsMax, "the warm-up ends in a bounded number of steps");
       if (room() < recordBytesEstimate) return "full";
       if (this.#head === queue.length) {
@@ -206,7 +208,7 @@ export class WarmUp {
       if (ended !== undefined) return ended;
       await pacer.pace();
     }
-    if (this.#stopping) return "stopped";
+    if (this.#stopping || !this.#parts.healthy()) return "stopped";
     // Loaded whole, no load needs the slabs: the memory goes back (as after a whole open).
     if (!budgeted && trie.unloaded === 0) image().dropCache();
     return "done";
@@ -266,6 +268,7 @@ export class WarmUp {
    */
   assist(key: Uint8Array): void {
     if (this.#stats.state !== "running" || this.#stopping || this.#budgeted) return;
+    if (!this.#parts.healthy()) return;
     const trie = this.#parts.trie;
     // Each round loads at least one node of the path, a key byte deeper.
     for (let round = 0; round <= key.length + 1; round++) {

@@ -268,6 +268,7 @@ export class Engine {
       clock: this.#clock,
       room: () => this.#budget.warmRoom(),
       writes: () => this.#wal.nextLsn,
+      healthy: () => this.#groups.trieFailure === undefined,
     });
     this.#deps = {
       trie: parts.trie,
