@@ -26,11 +26,12 @@
  * {@link sliceMs} of work), and while writers are busy it takes at most
  * {@link warmDutyMax} of the time; under a budget it stops at the low-water
  * mark of the trie's part (`Budget.warmRoom`), so it never sets off an
- * eviction of its own; close stops it after the step under way; a record
- * that cannot be read stays a stub (the reads through it report the
- * problem, as after a lazy open), an arena that cannot grow or a trie
- * that failed applying writes ends it quietly, and anything else ends it and is thrown by close, never as an
- * unhandled rejection.
+ * eviction of its own, or at the first eviction (reads took the room);
+ * close stops it after the step under way; a record that cannot be read
+ * stays a stub (the reads through it report the problem, as after a lazy
+ * open); an arena that cannot grow or a trie that failed applying writes
+ * ends it quietly; anything else (a bug) ends it and close throws it,
+ * never an unhandled rejection.
  *
  * @module
  */
@@ -88,6 +89,8 @@ export interface WarmUpParts {
   clock: Clock;
   /** Bytes it may still load (`Budget.warmRoom`; infinite without a budget). */
   room: () => number;
+  /** Subtrees the budget evicted so far: once one goes, the budget is spent (it stops). */
+  evictions: () => number;
   /** A count that changes with every write accepted (writers are busy while it moves). */
   writes: () => number;
   /** False once applying logged writes to the trie failed: no one reads it again, so it stops. */
@@ -184,11 +187,13 @@ export class WarmUp {
     const queue = this.#queue;
     let walks = 0;
     const pacer = new Pacer(this.#parts.clock, this.#parts.writes);
+    const evictions = this.#parts.evictions();
     // Each step consumes a queued stub; each stub queued came from a walk or an install.
     const stepsMax = (walksMax + 1) * (2 * trie.size + 2) * 2 + stubsPerWalk * walksMax;
     for (let steps = 0; !this.#stopping && this.#parts.healthy(); steps++) {
       assert(steps <= stepsMax, "the warm-up ends in a bounded number of steps");
-      if (room() < recordBytesEstimate) return "full";
+      // Past an eviction it would load back what the budget let go: the budget is spent.
+      if (room() < recordBytesEstimate || this.#parts.evictions() !== evictions) return "full";
       if (this.#head === queue.length) {
         if (trie.unloaded === 0 || walks === walksMax) break;
         walks++;

@@ -267,6 +267,7 @@ export class Engine {
       image: () => this.#deps.image,
       clock: this.#clock,
       room: () => this.#budget.warmRoom(),
+      evictions: () => this.#budget.stats.evictions,
       writes: () => this.#wal.nextLsn,
       healthy: () => this.#groups.trieFailure === undefined,
     });
