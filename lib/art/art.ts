@@ -99,8 +99,6 @@ export class Art extends ArtCore {
    * @param size The number of keys the image holds.
    * @param valueCeiling An upper bound on every count the image holds (its
    *   header's); Infinity (the default) if it records none.
-   * @param whole Whether the rest will load too (a background warm-up): the
-   *   arena then reserves room for it all at once, as {@link Art.fromImageWhole}.
    * @returns The trie.
    *
    * @example
@@ -120,12 +118,10 @@ export class Art extends ArtCore {
     rootAddress: number,
     size: number,
     valueCeiling = Number.POSITIVE_INFINITY,
-    whole = false,
   ): Art {
     assert(Number.isSafeInteger(size) && size > 0, "an image with a root holds keys");
     assert(valueCeiling >= 0, "a value ceiling is never negative");
     const art = new Art();
-    if (whole) art.tree.a = new Arena(Math.min(size * arenaWordsPerKey, arenaReserveWordsMax));
     installedValues.max = 0;
     art.tree.root = nodeFromImage(art.tree.a, root, rootAddress, tickGeneration());
     art.keyCount = size;
@@ -202,6 +198,28 @@ export class Art extends ArtCore {
     // The records not at hand stay stubs, bounded by the image's ceiling.
     art.imageCeiling = art.stubCount === 0 ? 0 : valueCeiling;
     return art;
+  }
+
+  /**
+   * Makes room in memory for the whole trie at once, as
+   * {@link Art.fromImageWhole} does (a background warm-up is about to load
+   * it all): no copy of the nodes per doubling of the arena. Does nothing
+   * if the process cannot give it (the arena grows as it loads).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Art } from "./art.ts";
+   * const root = { prefix: new Uint8Array(0), value: undefined, childBytes: Uint8Array.of(1, 2), childAddresses: [100, 200] };
+   * const art = Art.fromImage(root, 300, 10_000);
+   * const before = art.memory().bufferBytes;
+   * art.reserveWhole();
+   * assert.ok(art.memory().bufferBytes > before);
+   * assert.equal(art.unloaded, 2);
+   * ```
+   */
+  reserveWhole(): void {
+    this.tree.a.reserve(Math.min(this.keyCount * arenaWordsPerKey, arenaReserveWordsMax));
   }
 
   /**

@@ -104,14 +104,9 @@ export interface OpenedTrie {
  * The trie of a freshly opened image: the whole image when `load` allows
  * and its slabs fit the slab cache (read slab by slab, then built in one
  * pass; a record that fails its checks or a slab that fails to read stays
- * a stub), else the root with a stub for everything else (`warm`: in an
- * arena with room for the rest, which a warm-up will load).
+ * a stub), else the root with a stub for everything else.
  */
-export async function openTrie(
-  image: ImageFile,
-  load: LoadMode,
-  warm = false,
-): Promise<OpenedTrie> {
+export async function openTrie(image: ImageFile, load: LoadMode): Promise<OpenedTrie> {
   const header = image.header;
   if (header === undefined || header.rootAddress === 0) {
     return { trie: new Art(), loaded: 0, whole: true };
@@ -127,8 +122,7 @@ export async function openTrie(
   if (built !== undefined) return { ...built, whole };
   // Lazy, too big for the slab cache, or the root's slab read badly: the root alone.
   const root = checkedNode(await image.read(rootAddress), rootAddress, ceiling);
-  const trie = Art.fromImage(root, rootAddress, header.keyCount, ceiling, warm);
-  return { trie, loaded: 0, whole };
+  return { trie: Art.fromImage(root, rootAddress, header.keyCount, ceiling), loaded: 0, whole };
 }
 
 /**

@@ -182,8 +182,13 @@ export class WarmUp {
   async #run(): Promise<WarmUpState> {
     const { trie, image, room } = this.#parts;
     const budgeted = this.#budgeted;
-    // Unbudgeted, every slab at once when they fit the cache: a few large reads.
-    if (!budgeted && trie.unloaded > 0) await image().cacheAll();
+    if (!budgeted && trie.unloaded > 0) {
+      // Room for the whole trie (no copy per doubling), in the background: a large
+      // allocation can set off a garbage collection, which open must not wait for.
+      trie.reserveWhole();
+      // Every slab at once when they fit the cache: a few large reads.
+      await image().cacheAll();
+    }
     const queue = this.#queue;
     let walks = 0;
     const pacer = new Pacer(this.#parts.clock, this.#parts.writes);

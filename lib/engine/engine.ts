@@ -316,8 +316,7 @@ export class Engine {
       const coverage = header?.coverageLsn ?? 0;
       // "auto" opens lazily, then loads the rest in the background (`_warm.ts`).
       const load = config.load === "eager" ? "eager" : "lazy";
-      const warmWhole = config.load === "auto" && config.memoryBudget === undefined;
-      const { trie, loaded, whole } = await openTrie(image, load, warmWhole);
+      const { trie, loaded, whole } = await openTrie(image, load);
       const replay: ReplayRecord[] = [];
       const { wal, scan, movedTo } = await Wal.open(storage, {
         afterLsn: coverage,
