@@ -187,8 +187,8 @@ interface BuildStacks {
 export interface BuildTracking {
   /** Every node the build made: the caller frees them all if it cannot use the result. */
   made: number[];
-  /** The stubs the build left (records not at hand), with their paths. */
-  stubs: StubRef[];
+  /** The stubs the build left (records not at hand), with their paths; undefined: not noted. */
+  stubs: StubRef[] | undefined;
   /**
    * Key bytes from the root down to the node being built: starts with the
    * subtree's own path (as a {@link StubRef}'s); at least `keyBytesMax + 2` long.
@@ -291,7 +291,7 @@ function leftStub(
   if (track === undefined) return stub;
   track.made.push(stub);
   assert(depth < track.path.length, "a stub's path fits the path buffer");
-  track.stubs.push({ path: track.path.slice(0, depth + 1), address });
+  track.stubs?.push({ path: track.path.slice(0, depth + 1), address });
   return stub;
 }
 
@@ -385,7 +385,7 @@ export function buildSubtree(
  * count above `valueCeiling`, a cycle, too deep). Unless it returns a node,
  * nothing changed: the nodes it built are freed, also when the arena could
  * not grow. Appends the stubs it left (records `source` did not give) to
- * `stubs`. Sets {@link buildSubtreeCounts}.
+ * `stubs`, if given. Sets {@link buildSubtreeCounts}.
  */
 export function installBuilt(
   tree: ArtTree,
@@ -393,7 +393,7 @@ export function installBuilt(
   address: number,
   source: RecordSource,
   limits: { nodesMax: number; valueCeiling: number },
-  stubs: StubRef[],
+  stubs: StubRef[] | undefined,
 ): number | null | undefined | string {
   const { nodesMax, valueCeiling } = limits;
   const a = tree.a;
@@ -406,7 +406,7 @@ export function installBuilt(
     built = buildSubtree(a, source, address, path.length, genOf(a, found.stub), nodesMax, track);
   } catch (error) {
     for (const node of track.made) freeNode(a, node);
-    stubs.length = 0;
+    if (stubs !== undefined) stubs.length = 0;
     throw error;
   }
   const valueMax = buildSubtreeCounts.valueMax;
@@ -416,7 +416,7 @@ export function installBuilt(
   }
   if (typeof built !== "number") {
     for (const node of track.made) freeNode(a, node);
-    stubs.length = 0;
+    if (stubs !== undefined) stubs.length = 0;
     return built;
   }
   replaceChild(a, found.parent, path[path.length - 1], built);

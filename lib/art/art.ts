@@ -376,6 +376,7 @@ export class Art extends ArtCore {
    * @param path The stub's path, as a {@link StubRef}'s.
    * @param address The stub's image address.
    * @param source Decodes records by address; undefined for one not at hand.
+   * @param noteStubs Whether to return the stubs left (else: an empty array).
    * @returns The stubs left below the loaded node (in key order); null if no
    *   such stub is there any more (loaded already, evicted above, or
    *   replaced by an edit); undefined if `source` lacks the stub's own
@@ -411,15 +412,23 @@ export class Art extends ArtCore {
     path: Uint8Array,
     address: number,
     source: RecordSource,
+    noteStubs = true,
   ): StubRef[] | null | undefined | string {
     assert(this.lazy, "load into a trie not opened from an image");
     // A trie of k keys has fewer than 2k nodes.
     const limits = { nodesMax: 2 * this.keyCount + 1, valueCeiling: this.valueCeiling };
     const left: StubRef[] = [];
-    const built = installBuilt(this.tree, path, address, source, limits, left);
+    const built = installBuilt(
+      this.tree,
+      path,
+      address,
+      source,
+      limits,
+      noteStubs ? left : undefined,
+    );
     if (built === null || built === undefined || typeof built === "string") return built;
     const { stubs, valueMax } = buildSubtreeCounts;
-    assert(left.length === stubs, "every stub left is returned");
+    assert(left.length === (noteStubs ? stubs : 0), "every stub left is returned");
     this.stubCount += stubs - 1;
     assert(this.stubCount >= 0, "more stubs installed than the trie held");
     installedValues.max = valueMax;

@@ -67,11 +67,12 @@ export type WarmUpState = "off" | "running" | "done" | "full" | "stopped" | "fai
 /** What `stats().warmUp` reports. */
 export interface WarmUpStats {
   /**
-   * `"off"`: the open was `"eager"` or `"lazy"`; `"running"`; `"done"`:
-   * nothing is left on disk but records that could not be read; `"full"`:
-   * it stopped at the memory budget; `"stopped"`: close stopped it, the
-   * trie's memory could not grow, or applying logged writes failed; `"failed"`: an engine bug ended it (close
-   * throws it).
+   * `"off"`: none ran (the open was `"eager"` or `"lazy"`, or left nothing
+   * on disk); `"running"`; `"done"`: nothing is left on disk but records
+   * that could not be read; `"full"`: it stopped at the memory budget;
+   * `"stopped"`: close stopped it, the trie's memory could not grow, or
+   * applying logged writes failed; `"failed"`: an engine bug ended it
+   * (close throws it).
    */
   state: WarmUpState;
   /** Records it loaded. */
@@ -232,40 +233,40 @@ export class WarmUp {
   async #step(stub: StubRef): Promise<WarmUpState | undefined> {
     const room = this.#parts.room();
     const quota = Math.max(1, Math.min(recordsPerStep, Math.floor(room / recordBytesEstimate)));
-    const built = this.#build(stub, quota);
+    const built = this.#build(stub, quota, true);
     if (built === "stopped") return "stopped";
     // Not cached, or damaged below (the loader then finds the record, and the rest loads).
-    return built ? undefined : await this.#read(stub);
+    return built === "unread" ? await this.#read(stub) : undefined;
   }
 
   /**
    * The synchronous part of a step: `stub` and up to `quota - 1` records
-   * below it from cached slabs, the stubs left queued. True when done with
-   * `stub` (loaded, or gone: loaded already, evicted above, or edited);
-   * false when its record is not cached or something below it is damaged;
-   * `"stopped"` when the trie's memory could not grow.
+   * below it from cached slabs, the stubs left queued (with `queue`).
+   * `"loaded"`; `"gone"` (loaded already, evicted above, or edited);
+   * `"unread"` when its record is not cached or something below it is
+   * damaged; `"stopped"` when the trie's memory could not grow.
    */
-  #build(stub: StubRef, quota: number): boolean | "stopped" {
+  #build(stub: StubRef, quota: number, queue: boolean): "loaded" | "gone" | "unread" | "stopped" {
     const source = this.#source;
     source.image = this.#parts.image();
     source.left = quota;
     source.given = 0;
     let left: StubRef[] | null | undefined | string;
     try {
-      left = this.#parts.trie.loadSubtreeAtOnce(stub.path, stub.address, source);
+      left = this.#parts.trie.loadSubtreeAtOnce(stub.path, stub.address, source, queue);
     } catch (error) {
       if (error instanceof MemoryLimitError) return "stopped";
       throw error;
     } finally {
       source.image = undefined; // keep no image alive past a compaction
     }
-    if (left === null) return true;
-    if (left === undefined || typeof left === "string") return false;
+    if (left === null) return "gone";
+    if (left === undefined || typeof left === "string") return "unread";
     assert(source.given >= 1 && source.given <= quota, "a step loads within its quota");
     this.#stats.nodesLoaded += source.given;
     this.#parts.loader.stats.nodesLoaded += source.given;
     for (const ref of left) this.#queue.push(ref);
-    return true;
+    return "loaded";
   }
 
   /**
@@ -283,9 +284,21 @@ export class WarmUp {
     // Each round loads at least one node of the path, a key byte deeper.
     for (let round = 0; round <= key.length + 1; round++) {
       const stub = trie.stubOnPath(key);
-      if (stub === null || this.#build(stub, assistRecords) !== true) return;
+      // The stubs it leaves are not queued: a walk finds those still there once the queue is done.
+      if (stub === null || this.#build(stub, assistRecords, false) !== "loaded") return;
     }
     assert(trie.stubOnPath(key) === null, "a key's path loads in key-length rounds");
+  }
+
+  /**
+   * While it runs without a budget: loads `stub` and up to `records - 1`
+   * records below it the warm-up's way (a list or a scan that met it: one
+   * bulk build instead of a decode per record). True if it loaded `stub`.
+   */
+  assistSubtree(stub: StubRef, records: number): boolean {
+    if (this.#stats.state !== "running" || this.#stopping || this.#budgeted) return false;
+    if (!this.#parts.healthy()) return false;
+    return this.#build(stub, records, false) === "loaded";
   }
 
   /** Loads `stub`, whose record is not cached, through the loader (its slab is read and cached). */

@@ -669,7 +669,9 @@ export class Engine {
     let loaded = false;
     try {
       this.#budget.enforce();
-      loaded = this.#loader.loadSubtreeCached(stub, this.#budget.prefetchNodes(listPrefetchNodes));
+      // During a warm-up, the subtree at once (`WarmUp.assistSubtree`), else a decode per record.
+      loaded = this.#warm.assistSubtree(stub, listPrefetchNodes) ||
+        this.#loader.loadSubtreeCached(stub, this.#budget.prefetchNodes(listPrefetchNodes));
     } finally {
       if (!loaded) unpin();
     }
