@@ -183,7 +183,10 @@ export class WarmUp {
   async #run(): Promise<WarmUpState> {
     const { trie, image, room } = this.#parts;
     const budgeted = this.#budgeted;
-    if (!budgeted && trie.unloaded > 0) {
+    // Nothing before open has returned and its caller's first reads are under way.
+    const clock = this.#parts.clock;
+    await (clock.pause === undefined ? Promise.resolve() : clock.pause());
+    if (!budgeted && trie.unloaded > 0 && !this.#stopping) {
       // Room for the whole trie (no copy per doubling), in the background: a large
       // allocation can set off a garbage collection, which open must not wait for.
       trie.reserveWhole();
