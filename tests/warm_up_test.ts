@@ -93,6 +93,28 @@ Deno.test("warm-up: reads and writes during it are exact, beside a checkpoint an
   await store.close();
 });
 
+Deno.test("warm-up: a list and a scan right after open are exact, and load subtrees at once", async () => {
+  const { storage, expected } = await built(20_000);
+  const store = await openStore({ storage, checkpoint: manual });
+  assert.equal(store.stats().warmUp.state, "running");
+  const listed = new Map<string, number>();
+  for await (const { key, value } of store.list({ prefix: "w1" })) {
+    listed.set(new TextDecoder().decode(key), value);
+  }
+  const want = new Map([...expected].filter(([name]) => name.startsWith("w1")));
+  assert.deepEqual(listed, want);
+  let scanned = 0;
+  await store.scan({ prefix: "w2" }, (key, value) => {
+    assert.equal(value, expected.get(new TextDecoder().decode(key)));
+    scanned++;
+  });
+  assert.equal(scanned, [...expected.keys()].filter((name) => name.startsWith("w2")).length);
+  await warmedUp(store);
+  assert.equal(store.stats().image.unloadedNodes, 0);
+  assert.ok((await store.verify()).ok);
+  await store.close();
+});
+
 Deno.test("warm-up: close stops it at once, and the next open starts again", async () => {
   const { storage, expected } = await built(20_000);
   const store = await openStore({ storage, checkpoint: manual });
