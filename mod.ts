@@ -44,7 +44,7 @@ export type {
 } from "./lib/engine/recovery.ts";
 export type { WalStats } from "./lib/wal/wal.ts";
 export type { TrieMemory } from "./lib/art/art.ts";
-export type { MemoryStats } from "./lib/engine/engine.ts";
+export type { MemoryStats, WarmUpState, WarmUpStats } from "./lib/engine/engine.ts";
 export type { ImageVerifyReport } from "./lib/image/verify.ts";
 export {
   type AtomicCheck,

@@ -432,7 +432,8 @@ function printSummary(totals: Totals, ms: number, range: string | undefined): vo
     `checkpoints committed: ${sum("checkpointsCommitted")}; image nodes loaded: ${
       sum("nodesLoaded")
     } ` +
-      `(${sum("eagerOpens")} recoveries loaded the whole image at open); ` +
+      `(${sum("eagerOpens")} recoveries loaded the whole image at open; ${sum("warmOpens")} ` +
+      `opens warmed up in the background, ${sum("warmUpsCut")} of them cut by a crash or close); ` +
       `subtrees the memory budget evicted: ${sum("evictions")} (${totals.oneSlabCacheSeeds} ` +
       `seeds with a slab cache of one slab); ` +
       `writes queued for a load: ${sum("queuedWrites")}; verify() passes: ${sum("verifies")}`,

@@ -172,6 +172,10 @@ export interface RunStats {
   lazyOpens: number;
   /** Recovery opens that loaded the whole image at once. */
   eagerOpens: number;
+  /** Opens that returned with the root alone and loaded the rest in the background (`"auto"`). */
+  warmOpens: number;
+  /** Stores that crashed or closed while their background warm-up still ran. */
+  warmUpsCut: number;
   /** Checkpoints committed (asked for or automatic), by stores that were then closed or crashed. */
   checkpointsCommitted: number;
   /** Image nodes loaded (at open or on use), by those stores. */
@@ -275,6 +279,8 @@ const crashStream = 0xc4a5;
 const lazyStream = 0x1a2b;
 /** The `eventPrng` stream of how a recovery open loads the image. */
 const loadStream = 0x10ad;
+/** The `eventPrng` stream of whether the reopen after a recovery warms up in the background. */
+const warmStream = 0x3a7e;
 /** The `eventPrng` stream of memory exhaustion ({@link RunOptions.memoryPressure}). */
 const memoryStream = 0x3e30;
 /** The `eventPrng` stream of whether the engine's long work yields ({@link RunOptions.walkPauses}). */
@@ -432,6 +438,8 @@ class Run {
     queuedWrites: 0,
     lazyOpens: 0,
     eagerOpens: 0,
+    warmOpens: 0,
+    warmUpsCut: 0,
     checkpointsCommitted: 0,
     nodesLoaded: 0,
     evictions: 0,
@@ -888,6 +896,7 @@ class Run {
     this.stats.checkpointsCommitted += stats.epochs.checkpoints;
     this.stats.nodesLoaded += stats.image.nodesLoaded;
     this.stats.evictions += stats.memory.evictions;
+    if (stats.warmUp.state === "running") this.stats.warmUpsCut++;
   }
 
   /**
@@ -1304,8 +1313,10 @@ class Run {
   #recoveryLoad(step: number): LoadMode {
     if (this.#load !== undefined) return this.#load;
     if (step < 0) return "lazy"; // the first open, of an empty disk
-    const eager = eventPrng(this.#seed, loadStream, step % 0x1_0000_0000).chance(0.5);
-    return eager ? "eager" : "lazy";
+    const random = eventPrng(this.#seed, loadStream, step % 0x1_0000_0000);
+    if (random.chance(0.5)) return "eager";
+    // Half the others warm up in the background, beside the listing that checks the recovery.
+    return random.chance(0.5) ? "auto" : "lazy";
   }
 
   /**
@@ -1435,6 +1446,7 @@ class Run {
   async open(step: number, clean = false, powerLoss = false): Promise<void> {
     const load = this.#recoveryLoad(step);
     if (load === "eager") this.stats.eagerOpens++;
+    if (load === "auto") this.stats.warmOpens++;
     await this.#openStore(step, load);
     const store = this.store!;
     const state = await this.#collectRecovered(store, step);
@@ -1515,7 +1527,12 @@ class Run {
     );
   }
 
-  /** A clean close and an open that loads nothing but the root; an unclean close is checked as usual. */
+  /**
+   * A clean close and an open that loads nothing but the root (on half of
+   * them, the rest then loads in the background while the ops go on: an
+   * `"auto"` open's warm-up, which crashes, faults and evictions meet); an
+   * unclean close is checked as usual.
+   */
   async #reopenLazily(step: number): Promise<void> {
     if (!(await this.#closeStore(step))) {
       await this.#openStore(step, this.#recoveryLoad(step));
@@ -1524,7 +1541,10 @@ class Run {
       return;
     }
     this.stats.lazyOpens++;
-    await this.#openStore(step, "lazy");
+    const warm = this.#load === undefined &&
+      eventPrng(this.#seed, warmStream, step % 0x1_0000_0000).chance(0.5);
+    if (warm) this.stats.warmOpens++;
+    await this.#openStore(step, warm ? "auto" : "lazy");
   }
 
   /** Lists the whole recovered store, trying again after failed reads (lazy loads read the image). */

@@ -19,6 +19,7 @@ import { slabBytes } from "../lib/image/allocation.ts";
 import { decodeHeaderSlot, headerSlotBytes, headerSlotOffsets } from "../lib/image/header.ts";
 import { FaultyStorage, ForwardingFile, ForwardingStorage } from "./_storage_wrappers.ts";
 import { compactionDue } from "../lib/engine/checkpointer.ts";
+import { warmedUp } from "./_warm.ts";
 
 /** Checkpoints only when a test asks. */
 const manual = { auto: false } as const;
@@ -352,8 +353,10 @@ Deno.test("eager open: the whole image loads at open and holds what a lazy open 
   await eager.checkpoint();
   assert.ok((await eager.verify()).ok);
   await eager.close();
-  const again = await reopen(storage); // auto: a small image loads whole
+  const again = await reopen(storage); // auto: the root, then the rest in the background
+  await warmedUp(again);
   assert.ok(again.stats().image.nodesLoaded > 0);
+  assert.equal(again.stats().image.unloadedNodes, 0);
   const state = await readAll(again);
   assert.equal(state.get("w3"), expected.get("w3")! + 5);
   assert.equal(state.size, expected.size - 1);

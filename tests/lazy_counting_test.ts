@@ -24,6 +24,7 @@ import {
 import { imageFileName } from "../lib/image/image_file.ts";
 import { writeCounters } from "../lib/store/store.ts";
 import { addCounts } from "./_counts.ts";
+import { warmedUp } from "./_warm.ts";
 
 const max = Number.MAX_SAFE_INTEGER;
 const key = (i: number) => `key ${i % 97} ${i}`;
@@ -205,5 +206,16 @@ Deno.test("lazy counting: a count above the header's bound is damage, at load an
   assert.match((await store.verify()).problems.join("\n"), /count 1000 is above .* ceiling 999/);
   await store.close();
   // A whole load reports it too, before anything is read.
-  await assert.rejects(openStore({ storage }), /count 1000, above the header's value ceiling 999/);
+  await assert.rejects(
+    openStore({ storage, load: "eager" }),
+    /count 1000, above the header's value ceiling 999/,
+  );
+  // The warm-up of an "auto" open leaves that record on disk: a read of it reports it.
+  const auto = await openStore({ storage });
+  await warmedUp(auto);
+  assert.equal(auto.stats().warmUp.state, "done");
+  assert.equal(auto.stats().image.unloadedNodes, 1);
+  await assert.rejects(auto.get(deep), CorruptionError);
+  assert.equal(await auto.get(key(10)), 11);
+  await auto.close();
 });

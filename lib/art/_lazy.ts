@@ -62,6 +62,8 @@ export interface StubRef {
 
 /** Frames a walk holds at most: each sits at least one key byte deeper. */
 const framesMax = keyBytesMax + 2;
+/** The path buffer of {@link installBuilt} (reused: one build at a time). */
+const trackedPath = new Uint8Array(keyBytesMax + 2);
 
 /**
  * The largest count {@link nodeFromImage} loaded since the caller (`Art`)
@@ -177,6 +179,21 @@ interface BuildStacks {
   /** Per child of a frame: the address of its record, or {@link inlineAddress}. */
   refs: number[];
   children: number[];
+  /** What the caller follows of the build ({@link buildSubtree}'s `track`). */
+  track: BuildTracking | undefined;
+}
+
+/** What a caller of {@link buildSubtree} may follow of the build. */
+export interface BuildTracking {
+  /** Every node the build made: the caller frees them all if it cannot use the result. */
+  made: number[];
+  /** The stubs the build left (records not at hand), with their paths; undefined: not noted. */
+  stubs: StubRef[] | undefined;
+  /**
+   * Key bytes from the root down to the node being built: starts with the
+   * subtree's own path (as a {@link StubRef}'s); at least `keyBytesMax + 2` long.
+   */
+  path: Uint8Array;
 }
 
 /** What the last {@link buildSubtree} made: nodes from records, stubs left, the largest value. */
@@ -227,6 +244,7 @@ function pushFrame(
     const at = fields.leafAt[leaf];
     if (fields.leafValue[leaf] > counts.valueMax) counts.valueMax = fields.leafValue[leaf];
     const child = newNode(a, kindLeaf, bytes, at, fields.leafLength[leaf], fields.leafValue[leaf]);
+    stacks.track?.made.push(child);
     leaf++;
     setAddress(a, child, inlineAddress);
     setGen(a, child, gen);
@@ -235,6 +253,14 @@ function pushFrame(
   assert(leaf === fields.leaves, "every inline leaf has its child byte");
   const node = builtNode(a, fields, bytes, address, gen);
   const end = depth + fields.prefixLength;
+  const track = stacks.track;
+  if (track !== undefined) {
+    track.made.push(node);
+    const prefixAt = fields.prefixAt;
+    if (end <= track.path.length) {
+      track.path.set(bytes.subarray(prefixAt, prefixAt + fields.prefixLength), depth);
+    }
+  }
   const frame = stacks.frames[level] ??= {
     node,
     bytes,
@@ -253,6 +279,22 @@ function pushFrame(
   frame.depth = end;
 }
 
+/** A stub for a record not at hand, `depth` key bytes down (its branching byte in `track.path`). */
+function leftStub(
+  a: Arena,
+  track: BuildTracking | undefined,
+  depth: number,
+  address: number,
+  gen: number,
+): number {
+  const stub = newStub(a, address, gen);
+  if (track === undefined) return stub;
+  track.made.push(stub);
+  assert(depth < track.path.length, "a stub's path fits the path buffer");
+  track.stubs?.push({ path: track.path.slice(0, depth + 1), address });
+  return stub;
+}
+
 /**
  * The whole subtree under the record at `address` (`depth` key bytes below
  * the root), built at once from `source`, children before parents, with a
@@ -262,7 +304,10 @@ function pushFrame(
  * (a trie of `k` keys has fewer than `2k` nodes) and the key length limit
  * deep, else a description of the problem (records that cannot be the
  * engine's, such as a cycle of refs); undefined if the record at `address`
- * itself is not at hand. Sets {@link buildSubtreeCounts}.
+ * itself is not at hand. Sets {@link buildSubtreeCounts}. With `track`,
+ * every node it makes and every stub it leaves are noted there (so that a
+ * caller can free them all if it cannot use the result: a problem, or an
+ * arena that could not grow; or load the stubs next).
  */
 export function buildSubtree(
   a: Arena,
@@ -271,6 +316,7 @@ export function buildSubtree(
   depth: number,
   gen: number,
   nodesMax: number,
+  track?: BuildTracking,
 ): number | string | undefined {
   const counts = buildSubtreeCounts;
   counts.nodes = 0;
@@ -278,7 +324,7 @@ export function buildSubtree(
   counts.valueMax = 0;
   const rootBytes = source.fetch(address);
   if (rootBytes === undefined) return undefined;
-  const stacks: BuildStacks = { frames: [], refs: [], children: [] };
+  const stacks: BuildStacks = { frames: [], refs: [], children: [], track };
   pushFrame(a, stacks, 0, source, rootBytes, address, gen, depth);
   counts.nodes = 1;
   let level = 0;
@@ -289,9 +335,13 @@ export function buildSubtree(
       const at = frame.base + frame.next++;
       const childAddress = stacks.refs[at];
       if (childAddress === inlineAddress) continue; // built with the frame
+      // The branching byte into the child, for a tracked path.
+      if (track !== undefined && frame.depth < track.path.length) {
+        track.path[frame.depth] = frame.bytes[frame.childBytesAt + at - frame.base];
+      }
       const bytes = source.fetch(childAddress);
       if (bytes === undefined) {
-        stacks.children[at] = newStub(a, childAddress, gen);
+        stacks.children[at] = leftStub(a, track, frame.depth, childAddress, gen);
         counts.stubs++;
         continue;
       }
@@ -323,6 +373,55 @@ export function buildSubtree(
     stacks.children[parent.base + parent.next - 1] = node;
   }
   return unreachable("a bounded subtree build ends within its steps");
+}
+
+/**
+ * Replaces the stub with `address` at `path` by the whole subtree below its
+ * record that `source` has at hand, built at once ({@link buildSubtree}:
+ * stubs stay where `source` gives no record), with the stub's generation
+ * (installing changes no content). Returns the new node; null if no such
+ * stub is there any more; undefined if `source` lacks the stub's own
+ * record; or a description of why the records cannot be this trie's (a
+ * count above `valueCeiling`, a cycle, too deep). Unless it returns a node,
+ * nothing changed: the nodes it built are freed, also when the arena could
+ * not grow. Appends the stubs it left (records `source` did not give) to
+ * `stubs`, if given. Sets {@link buildSubtreeCounts}.
+ */
+export function installBuilt(
+  tree: ArtTree,
+  path: Uint8Array,
+  address: number,
+  source: RecordSource,
+  limits: { nodesMax: number; valueCeiling: number },
+  stubs: StubRef[] | undefined,
+): number | null | undefined | string {
+  const { nodesMax, valueCeiling } = limits;
+  const a = tree.a;
+  const found = findStubParent(a, tree.root, path, address);
+  if (found === null) return null;
+  const track: BuildTracking = { made: [], stubs, path: trackedPath };
+  track.path.set(path);
+  let built: number | string | undefined;
+  try {
+    built = buildSubtree(a, source, address, path.length, genOf(a, found.stub), nodesMax, track);
+  } catch (error) {
+    for (const node of track.made) freeNode(a, node);
+    if (stubs !== undefined) stubs.length = 0;
+    throw error;
+  }
+  const valueMax = buildSubtreeCounts.valueMax;
+  if (typeof built === "number" && valueMax > valueCeiling) {
+    built =
+      `the count ${valueMax} is above ${valueCeiling}, the bound on every count the image holds`;
+  }
+  if (typeof built !== "number") {
+    for (const node of track.made) freeNode(a, node);
+    if (stubs !== undefined) stubs.length = 0;
+    return built;
+  }
+  replaceChild(a, found.parent, path[path.length - 1], built);
+  tree.discard(found.stub);
+  return built;
 }
 
 /**

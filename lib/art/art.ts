@@ -42,6 +42,7 @@ import {
   buildSubtree,
   buildSubtreeCounts,
   findStubs,
+  installBuilt,
   installedValues,
   installNode,
   installPath,
@@ -205,6 +206,28 @@ export class Art extends ArtCore {
     // The records not at hand stay stubs, bounded by the image's ceiling.
     art.imageCeiling = art.stubCount === 0 ? 0 : valueCeiling;
     return art;
+  }
+
+  /**
+   * Makes room in memory for the whole trie at once, as
+   * {@link Art.fromImageWhole} does (a background warm-up is about to load
+   * it all): no copy of the nodes per doubling of the arena. Does nothing
+   * if the process cannot give it (the arena grows as it loads).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Art } from "./art.ts";
+   * const root = { prefix: new Uint8Array(0), value: undefined, childBytes: Uint8Array.of(1, 2), childAddresses: [100, 200] };
+   * const art = Art.fromImage(root, 300, 10_000);
+   * const before = art.memory().bufferBytes;
+   * art.reserveWhole();
+   * assert.ok(art.memory().bufferBytes > before);
+   * assert.equal(art.unloaded, 2);
+   * ```
+   */
+  reserveWhole(): void {
+    this.tree.a.reserve(Math.min(this.keyCount * arenaWordsPerKey, arenaReserveWordsMax));
   }
 
   /**
@@ -376,6 +399,75 @@ export class Art extends ArtCore {
     } finally {
       this.#countInstalled(); // also when the arena could not grow: the nodes made before stay
     }
+  }
+
+  /**
+   * Loads the stub at `path` with `address` and every record below it that
+   * `source` has at hand, at once (as {@link Art.fromImageWhole} loads a
+   * whole image): the background warm-up's step. `source` may stop giving
+   * records at any point (a step's quota): stubs stay there.
+   *
+   * @param path The stub's path, as a {@link StubRef}'s.
+   * @param address The stub's image address.
+   * @param source Decodes records by address; undefined for one not at hand.
+   * @param noteStubs Whether to return the stubs left (else: an empty array).
+   * @returns The stubs left below the loaded node (in key order); null if no
+   *   such stub is there any more (loaded already, evicted above, or
+   *   replaced by an edit); undefined if `source` lacks the stub's own
+   *   record; or why the records cannot be this trie's (a count above
+   *   {@link Art.valueCeiling}, more records than its keys allow, a key too
+   *   deep). Nothing changed unless it returns stubs.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Art } from "./art.ts";
+   * import { decodeRecordFields, encodeNodeRecord, newRecordFields } from "../image/node_record.ts";
+   * const none = new Uint8Array(0);
+   * const leaf = encodeNodeRecord({ prefix: none, value: 7, childBytes: none, childAddresses: [] });
+   * const fields = newRecordFields();
+   * const source = {
+   *   fields,
+   *   fetch(address: number) {
+   *     if (address !== 100) return undefined;
+   *     assert.equal(decodeRecordFields(leaf, 0, leaf.length, fields), undefined);
+   *     return leaf;
+   *   },
+   * };
+   * const root = { prefix: none, value: undefined, childBytes: Uint8Array.of(1, 2), childAddresses: [100, 200] };
+   * const art = Art.fromImage(root, 300, 2, 9);
+   * assert.deepEqual(art.loadSubtreeAtOnce(Uint8Array.of(1), 100, source), []);
+   * assert.equal(art.get(Uint8Array.of(1)), 7);
+   * assert.equal(art.loadSubtreeAtOnce(Uint8Array.of(2), 200, source), undefined); // not at hand
+   * assert.equal(art.unloaded, 1);
+   * ```
+   */
+  loadSubtreeAtOnce(
+    path: Uint8Array,
+    address: number,
+    source: RecordSource,
+    noteStubs = true,
+  ): StubRef[] | null | undefined | string {
+    assert(this.lazy, "load into a trie not opened from an image");
+    // A trie of k keys has fewer than 2k nodes.
+    const limits = { nodesMax: 2 * this.keyCount + 1, valueCeiling: this.valueCeiling };
+    const left: StubRef[] = [];
+    const built = installBuilt(
+      this.tree,
+      path,
+      address,
+      source,
+      limits,
+      noteStubs ? left : undefined,
+    );
+    if (built === null || built === undefined || typeof built === "string") return built;
+    const { stubs, valueMax } = buildSubtreeCounts;
+    assert(left.length === (noteStubs ? stubs : 0), "every stub left is returned");
+    this.stubCount += stubs - 1;
+    assert(this.stubCount >= 0, "more stubs installed than the trie held");
+    installedValues.max = valueMax;
+    this.#noteLoaded();
+    return left;
   }
 
   /**

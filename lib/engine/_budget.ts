@@ -167,6 +167,17 @@ export class Budget {
     return part !== undefined && this.#parts.trie.memory().liveBytes > part * budgetWaitFactor;
   }
 
+  /**
+   * Bytes the background warm-up (`_warm.ts`) may still load: up to the
+   * low-water mark of the trie's part, so that it never sets off a round of
+   * its own; infinite without a budget.
+   */
+  warmRoom(): number {
+    const part = this.#triePart();
+    if (part === undefined) return Number.POSITIVE_INFINITY;
+    return part * budgetLowWater - this.#parts.trie.memory().liveBytes;
+  }
+
   /** The trie's part of the budget: what the slab cache may not take. */
   #triePart(): number | undefined {
     const budget = this.#bytes;

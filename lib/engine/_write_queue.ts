@@ -18,14 +18,14 @@ import type { Pins } from "./_pins.ts";
 
 /** The writes of one store that wait for loads, in order. */
 export class WriteQueue {
-  readonly #loader: Loader;
+  readonly #loader: Pick<Loader, "loadPathNow" | "loadPath">;
   /** A queued write pins its keys until appended: no eviction takes a path it loaded. */
   readonly #pins: Pins;
   /** Writes waiting for their key's path to load; while any wait, later writes queue behind them. */
   #queued = 0;
   #tail: Promise<void> = Promise.resolve();
 
-  constructor(loader: Loader, pins: Pins) {
+  constructor(loader: Pick<Loader, "loadPathNow" | "loadPath">, pins: Pins) {
     this.#loader = loader;
     this.#pins = pins;
   }

@@ -50,6 +50,7 @@ import { Groups } from "./_groups.ts";
 import { Loader } from "./_loader.ts";
 import { Pins } from "./_pins.ts";
 import { Budget } from "./_budget.ts";
+import { WarmUp, type WarmUpStats } from "./_warm.ts";
 import { applyReplay, loadRest, openTrie, replayCollector, type ReplayRecord } from "./_open.ts";
 import { type CheckedKey, type MutationLike, type StagedOp, WritePipeline } from "./_pipeline.ts";
 import { WriteQueue } from "./_write_queue.ts";
@@ -65,6 +66,7 @@ import {
 import { type VerifyReport, verifyStore } from "./verify.ts";
 
 export type { Durability, EngineConfig, LoadMode } from "./config.ts";
+export type { WarmUpState, WarmUpStats } from "./_warm.ts";
 export type { VerifyReport } from "./verify.ts";
 /** Keys up to this many bytes are kept by id in the overlays, longer ones in a trie (for the simulator). */
 export { overlayIdBytesMax } from "./_overlay.ts";
@@ -123,9 +125,20 @@ export interface StoreStats {
   /** Epochs and checkpoints since open (see {@link EpochStats}). */
   epochs: EpochStats;
   /** The image file: its committed generation and coverage, its space, nodes loaded lazily. */
-  image: ImageSpace & { generation: number; coverageLsn: number; nodesLoaded: number };
+  image: ImageSpace & {
+    generation: number;
+    coverageLsn: number;
+    nodesLoaded: number;
+    /** Nodes of the trie still on disk (stubs): 0 once it is loaded whole. */
+    unloadedNodes: number;
+  };
   /** The trie's memory (see {@link MemoryStats}). */
   memory: MemoryStats;
+  /**
+   * The background load of an `"auto"` open (see {@link WarmUpStats}):
+   * `image.unloadedNodes` says what is still on disk.
+   */
+  warmUp: WarmUpStats;
 }
 
 /** What `writeCounters` (in `lib/store/store.ts`) reads. */
@@ -213,6 +226,8 @@ export class Engine {
   /** Keys whose paths must stay loaded (see `_pins.ts`). */
   readonly #pins = new Pins();
   readonly #budget: Budget;
+  /** The background load after an `"auto"` open (`_warm.ts`). */
+  readonly #warm: WarmUp;
   /** Whether checkpoints run on their own (the `checkpoint` option's `auto`). */
   readonly #autoCheckpoints: boolean;
   readonly #recovery: RecoveryStats;
@@ -244,13 +259,16 @@ export class Engine {
     this.#groups = groups;
     this.#pipeline = new WritePipeline(parts.trie, parts.wal, groups, {
       durability: this.#durability,
-      loadPathNow: (key) => this.#loader.loadPathNow(key),
+      loadPathNow: (key) => this.#loadPathNow(key),
     });
     this.#epochs = new EpochTracker(parts.config.epochs, this.#clock.now());
     this.#autoCheckpoints = parts.config.epochs.auto;
     this.#loader = new Loader(parts.trie, () => this.#deps.image);
     this.#loader.stats.nodesLoaded = parts.loaded;
-    this.#queue = new WriteQueue(this.#loader, this.#pins);
+    this.#queue = new WriteQueue({
+      loadPathNow: (key) => this.#loadPathNow(key),
+      loadPath: (key) => this.#loader.loadPath(key),
+    }, this.#pins);
     this.#budget = new Budget(parts.config.memoryBudget, {
       trie: parts.trie,
       groups,
@@ -261,6 +279,16 @@ export class Engine {
     }, parts.config.cacheSlabsMin);
     this.#loader.afterLoad = () => this.#budget.afterLoad();
     this.#loader.onInstalled = (path) => this.#budget.noteLoaded(path);
+    this.#warm = new WarmUp({
+      trie: parts.trie,
+      loader: this.#loader,
+      image: () => this.#deps.image,
+      clock: this.#clock,
+      room: () => this.#budget.warmRoom(),
+      evictions: () => this.#budget.stats.evictions,
+      writes: () => this.#wal.nextLsn,
+      healthy: () => this.#groups.trieFailure === undefined,
+    });
     this.#deps = {
       trie: parts.trie,
       image: parts.image,
@@ -304,9 +332,9 @@ export class Engine {
     try {
       const header = image.header;
       const coverage = header?.coverageLsn ?? 0;
-      // Under a budget, "auto" opens lazily: the trie loads only what reads need.
-      const lazy = config.memoryBudget !== undefined && config.load === "auto";
-      const { trie, loaded, whole } = await openTrie(image, lazy ? "lazy" : config.load);
+      // "auto" opens lazily, then loads the rest in the background (`_warm.ts`).
+      const load = config.load === "eager" ? "eager" : "lazy";
+      const { trie, loaded, whole } = await openTrie(image, load);
       const replay: ReplayRecord[] = [];
       const { wal, scan, movedTo } = await Wal.open(storage, {
         afterLsn: coverage,
@@ -334,6 +362,7 @@ export class Engine {
       );
       recovery.openMs = config.clock.now() - started;
       engine.#budget.start(); // replayed: evictions may begin
+      if (config.load === "auto" && trie.unloaded > 0) engine.#warm.start();
       return engine;
     } catch (error) {
       await image.close();
@@ -354,6 +383,15 @@ export class Engine {
   /** True while the log's pending buffer is over its bound: wait for {@link Engine.drained}. */
   get congested(): boolean {
     return this.#wal.congested;
+  }
+
+  /**
+   * `Loader.loadPathNow`, during a warm-up its way first (subtrees at
+   * once, see `WarmUp.assist`): true if `key`'s path is loaded.
+   */
+  #loadPathNow(key: Uint8Array): boolean {
+    this.#warm.assist(key);
+    return this.#loader.loadPathNow(key);
   }
 
   /** Resolves when the records pending now have been flushed (successfully or not). */
@@ -548,7 +586,10 @@ export class Engine {
     this.#groups.applyPending();
     let found = this.#trie.lookup(bytes);
     // A path that loads at once does so in one descent that loads and reads; else the read waits.
-    if (found === lookupNotLoaded) found = this.#loader.lookupNow(bytes);
+    if (found === lookupNotLoaded) {
+      this.#warm.assist(bytes); // during a warm-up, subtrees at once
+      found = this.#loader.lookupNow(bytes);
+    }
     if (found !== lookupNotLoaded) return Promise.resolve(found < 0 ? undefined : found);
     const copy = bytes.slice();
     const unpin = this.#pins.pin([copy]); // no eviction between the load and the read
@@ -567,7 +608,7 @@ export class Engine {
 
   /** The counts of `keys`, in order, read at one instant (after the loads their paths need). */
   getMany(keys: Uint8Array[]): Promise<(number | undefined)[]> {
-    for (const key of keys) if (!this.#loader.loadPathNow(key)) break;
+    for (const key of keys) if (!this.#loadPathNow(key)) break;
     this.#groups.applyPending();
     try {
       return Promise.resolve(keys.map((key) => this.#trie.get(key)));
@@ -646,7 +687,9 @@ export class Engine {
     let loaded = false;
     try {
       this.#budget.enforce();
-      loaded = this.#loader.loadSubtreeCached(stub, this.#budget.prefetchNodes(listPrefetchNodes));
+      // During a warm-up, the subtree at once (`WarmUp.assistSubtree`), else a decode per record.
+      loaded = this.#warm.assistSubtree(stub, listPrefetchNodes) ||
+        this.#loader.loadSubtreeCached(stub, this.#budget.prefetchNodes(listPrefetchNodes));
     } finally {
       if (!loaded) unpin();
     }
@@ -721,8 +764,10 @@ export class Engine {
         generation: header?.generation ?? 0,
         coverageLsn: header?.coverageLsn ?? 0,
         nodesLoaded: this.#loader.stats.nodesLoaded,
+        unloadedNodes: this.#trie.unloaded,
       },
       memory: this.#memory(),
+      warmUp: this.#warm.stats,
     };
   }
 
@@ -768,13 +813,15 @@ export class Engine {
   close(): Promise<void> {
     if (this.#closing === undefined) {
       this.#closeCalled = true;
-      this.#closing = this.#close();
+      this.#closing = this.#close(this.#warm.stop());
     }
     return this.#closing;
   }
 
-  async #close(): Promise<void> {
+  /** Resolves once the warm-up (stopped at `warmStopped`) and everything else settled. */
+  async #close(warmStopped: Promise<void>): Promise<void> {
     try {
+      await warmStopped; // its step under way ends: it may be reading the image
       // Writes queued for loads go first; then a last checkpoint makes the
       // next open fast (best effort: the WAL holds everything anyway).
       await this.#queue.tail;
@@ -793,6 +840,8 @@ export class Engine {
       const lost = this.#wal.nextLsn - 1 - this.#wal.durableLsn;
       await this.#wal.close();
       if (this.#wal.poisoned) throw poisonedCloseError(lost);
+      // A bug ended the warm-up: reported here, never as an unhandled rejection.
+      if (this.#warm.failure !== undefined) throw this.#warm.failure;
     } finally {
       this.#closed = true;
       try {

@@ -34,8 +34,11 @@ export interface OpenOptions {
   /** When to checkpoint on its own (epochs); see {@link CheckpointOptions}. */
   checkpoint?: CheckpointOptions;
   /**
-   * How open loads the image's trie (see {@link LoadMode}; default `"auto"`:
-   * whole when its records fit the slab cache, 64 MiB, else lazily).
+   * How open loads the image's trie (see {@link LoadMode}). Default
+   * `"auto"`: open returns once the root and the WAL tail are in, and the
+   * rest loads in the background (as much as `memoryBudget` allows) while
+   * reads load what they need; `"eager"`: whole before open returns;
+   * `"lazy"`: only what reads and writes need.
    */
   load?: LoadMode;
   /**
