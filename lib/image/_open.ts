@@ -73,10 +73,13 @@ export interface OpenedImage {
   /** The coverage of a valid header in the other slot, else undefined. */
   fallbackCoverage: number | undefined;
   /**
-   * Whether the other slot (the one the next commit writes) read as
-   * damaged: neither a valid header nor blank (see `ImageFile.flush`).
+   * Why the other slot (the one the next commit writes) must be blanked
+   * before anything is written into the file (see `ImageFile.flush`), or
+   * undefined: `"damaged"` when it is neither a valid header nor blank,
+   * `"stale"` when it is a valid header of another generation than the
+   * previous commit's (see {@link untrustedOther}).
    */
-  otherDamaged: boolean;
+  blankOther: "damaged" | "stale" | undefined;
 }
 
 /**
@@ -125,8 +128,8 @@ export async function openImage(
     const otherSlot = slots[1 - current.slot];
     const other = decodeHeaderSlot(otherSlot);
     const fallbackCoverage = typeof other === "object" ? other.coverageLsn : undefined;
-    const otherDamaged = isDamaged(otherSlot);
-    return { file, current, table: slabTable, fileBytes, fallbackCoverage, otherDamaged };
+    const blankOther = untrustedOther(current.header, otherSlot);
+    return { file, current, table: slabTable, fileBytes, fallbackCoverage, blankOther };
   } catch (error) {
     await file.close();
     throw error;
@@ -167,6 +170,33 @@ export async function readSlots(file: BlockFile): Promise<Uint8Array[]> {
     }
   }
   return slots;
+}
+
+/**
+ * Why the slot beside the current header must be blanked before the first
+ * write into the file, or undefined if it may stay. The table protects the
+ * records of two images only: the current one (`live`) and the previous
+ * commit's (`held`), which is generation `current - 1`. Any other header in
+ * that slot names records the table may call free, so the next checkpoint
+ * may write over them, and a crash that then loses the current slot would
+ * make that header current again over overwritten records:
+ * - `"damaged"`: it fails its checks, but a torn write of the next header
+ *   into it can make it whole again (n-gram simulator seed 960112);
+ * - `"stale"`: a valid header of another generation: older, when the disk
+ *   dropped a header write into the slot (or lost the newer header a crash
+ *   later brought back from an earlier one), whose records earlier commits
+ *   may already have reused and the next will (simulator seed 242, hostile,
+ *   memory budget 4 KiB); equal, a copied slot.
+ */
+function untrustedOther(
+  current: ImageHeader,
+  otherSlot: Uint8Array,
+): "damaged" | "stale" | undefined {
+  if (isDamaged(otherSlot)) return "damaged";
+  const other = decodeHeaderSlot(otherSlot);
+  if (typeof other !== "object") return undefined; // blank
+  assert(other.generation <= current.generation, "the current slot holds the newer header");
+  return other.generation === current.generation - 1 ? undefined : "stale";
 }
 
 function isDamaged(slot: Uint8Array): boolean {

@@ -257,13 +257,15 @@ export interface HeaderSlotsCheck {
  * the next checkpoint rewrites the slot) when the other slot is
  * - `damaged`: it fails its checks (a commit torn by a crash, or damage);
  * - `blank` after a commit (a commit whose fsync failed, blanked by close;
- *   a damaged slot blanked by a checkpoint that failed after it); blank
- *   before any commit is normal;
+ *   a damaged or stale slot blanked by a checkpoint that failed after it);
+ *   blank before any commit is normal;
  * - `stale`: valid, but open could not fall back on it: its generation is not
  *   the current one minus 1 (older: a header write the disk dropped, so the
  *   records it names may have been reused; newer or equal: a commit that
  *   failed, or a copied slot), its coverage is above the current one, or the
- *   WAL no longer holds the records above its coverage.
+ *   WAL no longer holds the records above its coverage. A slot of another
+ *   generation is blanked by the first write into the image after open
+ *   (`ImageFile.flush`), before any record of it can be reused.
  */
 export function describeSlots(
   file: string,
@@ -342,8 +344,8 @@ function describeOther(
       : {
         state: "blank",
         detail: `all zeros after a commit: a commit whose fsync failed, blanked at close; ` +
-          `a damaged slot blanked by a checkpoint that then failed; or a wiped slot; ` +
-          noFallback,
+          `a damaged or stale slot blanked by a checkpoint that then failed; ` +
+          `or a wiped slot; ` + noFallback,
       };
   }
   const why = inUse === undefined ? "no header is in use" : staleness(decoded, inUse, logFirstLsn);

@@ -7,9 +7,10 @@
  *
  * Commit protocol (what each crash point leaves):
  * 0. once a process's life, if open found the other header slot damaged,
- *    that slot is blanked and the file fsynced before anything else is
- *    written (see `#blankDamagedSlot`) — a crash leaves the slot damaged
- *    (nothing was reused yet) or blank;
+ *    or holding a valid header of another generation than the previous
+ *    commit's, that slot is blanked and the file fsynced before anything
+ *    else is written (see `#blankOtherSlot`) — a crash leaves the slot as
+ *    it was (nothing was reused yet) or blank;
  * 1. records (nodes, then the allocation table) are written only past each
  *    slab's `filled` mark or into free slabs, never over a record the
  *    committed image uses — a crash leaves garbage no header points to;
@@ -133,10 +134,11 @@ export class ImageFile {
    */
   #fallbackCoverage: number | undefined;
   /**
-   * The other header slot, if open found it damaged and no write of this
-   * process went into the file since, else -1: see {@link ImageFile.flush}.
+   * The other header slot, if open found it damaged or stale (see
+   * `OpenedImage.blankOther`) and no write of this process went into the
+   * file since, else -1: see {@link ImageFile.flush}.
    */
-  #damagedSlot = -1;
+  #slotToBlank = -1;
 
   private constructor(opened: OpenedImage) {
     const { file, current, table } = opened;
@@ -152,7 +154,7 @@ export class ImageFile {
     this.#current = current;
     this.#fileBytes = opened.fileBytes;
     this.#fallbackCoverage = opened.fallbackCoverage;
-    if (opened.otherDamaged) this.#damagedSlot = 1 - current.slot;
+    if (opened.blankOther !== undefined) this.#slotToBlank = 1 - current.slot;
   }
 
   /**
@@ -314,11 +316,11 @@ export class ImageFile {
 
   /**
    * Writes the buffered records (not durable until the commit). The first
-   * write into a file whose other header slot open found damaged blanks
-   * that slot and fsyncs first (see `#blankDamagedSlot`).
+   * write into a file whose other header slot open found damaged or stale
+   * blanks that slot and fsyncs first (see `#blankOtherSlot`).
    */
   async flush(): Promise<void> {
-    if (this.#damagedSlot >= 0) await this.#blankDamagedSlot();
+    if (this.#slotToBlank >= 0) await this.#blankOtherSlot();
     const runs = this.#runs;
     this.#runs = [];
     this.#buffered = 0;
@@ -333,24 +335,32 @@ export class ImageFile {
   }
 
   /**
-   * Blanks the header slot open found damaged, durably, before anything is
-   * written into the file. Open took the other slot, and the space the
-   * damaged slot's header named is free to this image, so the first
-   * checkpoint writes over it. But a damaged slot may be a whole header with
-   * a byte changed among the zeros between its first and last sector
-   * (damage at rest, a lost slot), and the commit's header write into it can
-   * be torn: the sector it brings puts those zeros back, the sectors it
-   * leaves hold the old fields and checksum, and the old header is valid
-   * again, newer than the slot open took, naming records the checkpoint wrote
-   * over (n-gram simulator seed 960112). A blank slot, durable first, leaves
-   * a torn write of the new header nothing to bring back.
+   * Blanks the header slot open found damaged or stale, durably, before
+   * anything is written into the file. Open took the other slot, whose
+   * table protects its own records and the previous commit's only, so the
+   * first checkpoint may write over what the slot's header names.
+   *
+   * A damaged slot may be a whole header with a byte changed among the
+   * zeros between its first and last sector (damage at rest, a lost slot),
+   * and the commit's header write into it can be torn: the sector it brings
+   * puts those zeros back, the sectors it leaves hold the old fields and
+   * checksum, and the old header is valid again, newer than the slot open
+   * took, naming records the checkpoint wrote over (n-gram simulator seed
+   * 960112). A stale slot is valid already: an older header than the
+   * previous commit's (the disk dropped a header write into it), whose
+   * records the commits since could reuse, and the next can; a crash that
+   * loses the current slot (or the commit's header write into this one, and
+   * then the current slot) makes it current, over records written since
+   * (simulator seed 242). A blank slot, durable first, leaves nothing to
+   * fall back on but the log, and nothing for a torn write to bring back.
    */
-  async #blankDamagedSlot(): Promise<void> {
-    const slot = this.#damagedSlot;
-    assert(slot === nextSlot(this.#current), "the damaged slot is the one the next commit writes");
+  async #blankOtherSlot(): Promise<void> {
+    const slot = this.#slotToBlank;
+    assert(slot === nextSlot(this.#current), "the slot to blank is the one the next commit writes");
     await this.#file.write(headerSlotOffsets[slot], new Uint8Array(headerSlotBytes));
     await this.#file.sync();
-    this.#damagedSlot = -1;
+    this.#slotToBlank = -1;
+    this.#fallbackCoverage = undefined;
   }
 
   #buffer(address: number, record: Uint8Array): void {
