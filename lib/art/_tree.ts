@@ -127,6 +127,12 @@ export class ArtTree {
    * orphan (its new record, once written, is the one to drop).
    */
   rewriting = false;
+  /**
+   * The root a live snapshot holds, or 0: while it rewrites every node (a
+   * streaming compaction), a stub the live trie loads is installed in the
+   * snapshot's parent too (see `installTwin` in `_lazy.ts`).
+   */
+  frozenRoot = 0;
 
   constructor(a: Arena) {
     this.a = a;
@@ -161,6 +167,7 @@ export class ArtTree {
     assert(this.frozenGen === frozen, "released a snapshot that is not the live one");
     this.frozenGen = noSnapshot;
     this.rewriting = false;
+    this.frozenRoot = 0;
     // Shared nodes cloned before the checkpoint wrote them: their records
     // (if it did) are not the live trie's either.
     const orphans = this.orphans;

@@ -4,15 +4,21 @@
  * that meets a stub waits here first; a read of one record is shared by
  * everyone waiting for it.
  *
+ * During a streaming compaction a stub's address may be a fresh one (see
+ * `freshAddress`): its record is in the compaction's new file, which
+ * {@link Loader.fresh} names, and the children it loads with take fresh
+ * addresses too. Once a compaction failed, nothing names that file: a
+ * fresh address is then refused, never read from the image.
+ *
  * @module
  */
 
 import { assert } from "../_assert.ts";
-import type { Art, StubRef } from "../art/art.ts";
+import { type Art, freshAddress, isFreshAddress, type StubRef } from "../art/art.ts";
 import { bytesToString } from "../_bytes.ts";
-import { CorruptionError } from "../errors.ts";
+import { CorruptionError, StorageIoError } from "../errors.ts";
 import { type ImageFile, imageFileName } from "../image/image_file.ts";
-import type { NodeImage } from "../image/node_record.ts";
+import { inlineLeafRef, type NodeImage } from "../image/node_record.ts";
 
 /** Record reads in flight at once while loading a subtree. */
 export const loadConcurrency = 64;
@@ -41,6 +47,8 @@ export class Loader {
    * settled: the memory budget's turn (`_budget.ts`).
    */
   afterLoad: () => void = () => {};
+  /** A streaming compaction's new file while it is written (the records of fresh addresses). */
+  fresh: ImageFile | undefined;
 
   constructor(trie: Art, image: () => ImageFile) {
     this.#trie = trie;
@@ -83,7 +91,9 @@ export class Loader {
   async #read(stub: StubRef, point: boolean): Promise<StubRef[]> {
     const image = this.#image();
     const node = checkedNode(
-      await (point ? image.loadRecord(stub.address) : image.load(stub.address)),
+      isFreshAddress(stub.address)
+        ? await this.#readFresh(stub.address)
+        : await (point ? image.loadRecord(stub.address) : image.load(stub.address)),
       stub.address,
       this.#trie.valueCeiling,
     );
@@ -91,6 +101,35 @@ export class Loader {
     if (below !== null) this.stats.nodesLoaded++;
     this.afterLoad();
     return below ?? [];
+  }
+
+  /** The record of a fresh address, from the compaction's new file; its children's fresh too. */
+  async #readFresh(address: number): Promise<NodeImage> {
+    const fresh = this.fresh;
+    if (fresh === undefined) {
+      throw new StorageIoError(
+        `Cannot load a node: its record ${-address} is in the file of a compaction that ` +
+          `failed; close the store and open it again (nothing acknowledged is lost)`,
+      );
+    }
+    let node: NodeImage;
+    try {
+      node = await fresh.readAppended(-address);
+    } catch (error) {
+      // Not the image's damage: the compaction's file did not read back as written (its
+      // commit reads back what decides, and fails the compaction).
+      if (!(error instanceof CorruptionError)) throw error;
+      throw new StorageIoError(
+        `Cannot load a node: the compaction's new file did not read back as written ` +
+          `(${error.message}); close the store and open it again (nothing acknowledged is lost)`,
+        error,
+      );
+    }
+    const children = node.childAddresses;
+    for (let index = 0; index < children.length; index++) {
+      if (children[index] !== inlineLeafRef) children[index] = freshAddress(children[index]);
+    }
+    return node;
   }
 
   /**
@@ -115,6 +154,7 @@ export class Loader {
 
   /** A record from a cached slab, checked, or undefined. */
   readonly #fetchCached = (address: number): NodeImage | undefined => {
+    if (isFreshAddress(address)) return undefined; // in a compaction's file: read by `load`
     const node = this.#image().readCached(address);
     if (node === undefined) return undefined;
     this.stats.nodesLoaded++;
