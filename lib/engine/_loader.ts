@@ -97,6 +97,9 @@ export class Loader {
       stub.address,
       this.#trie.valueCeiling,
     );
+    // A compaction replaced the image meanwhile: the stub's record may now lie at the same ref
+    // in the new file, with other refs below it. Install nothing; the caller loads again.
+    if (!isFreshAddress(stub.address) && this.#image() !== image) return [];
     const below = this.#trie.install(stub.path, stub.address, node);
     if (below !== null) this.stats.nodesLoaded++;
     this.afterLoad();
