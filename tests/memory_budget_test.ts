@@ -272,7 +272,7 @@ Deno.test("memoryBudget: lists and scans read every key while loads past it are 
   await store.close();
 });
 
-Deno.test("memoryBudget: a compaction loads the whole trie, and evicts only once it captured it", async () => {
+Deno.test("memoryBudget: a compaction streams what is not loaded and stays within it", async () => {
   const storage = new MemoryBlockStorage();
   const store = await openStore({ storage, memoryBudget: budget, checkpoint: { auto: false } });
   const expected = await fill(store, 4_000);

@@ -497,8 +497,8 @@ export class ArtCore {
    * changing them, so the trie's own results stay exactly as without it.
    *
    * @param options `rewriteAll`: the snapshot's `writeChangedSteps` writes
-   * every node again, not only the changed ones (a compaction; the trie must
-   * be fully loaded).
+   * every node again, not only the changed ones (a compaction: a stub asks
+   * its driver to copy the subtree it stands for, see `_image_walk.ts`).
    * @returns The snapshot; release it when the checkpoint is done.
    * @throws {AssertionError} If a snapshot of this trie is still live.
    *
@@ -519,13 +519,10 @@ export class ArtCore {
     const tree = this.tree;
     assert(tree.frozenGen === noSnapshot, "capture while a snapshot is live: release it first");
     const rewriteAll = options.rewriteAll === true;
-    assert(
-      !rewriteAll || this.stubCount === 0,
-      "a rewrite of every node needs them all loaded",
-    );
     const frozen = tickGeneration();
     tree.frozenGen = frozen;
     tree.rewriting = rewriteAll;
+    tree.frozenRoot = tree.root;
     const arena = tree.a;
     const release = () => tree.releaseSnapshot(frozen, arena);
     return new FrozenSnapshot({

@@ -5,6 +5,18 @@
  * (see `_node.ts`) those are exactly the nodes changed since the last
  * checkpoint, plus their ancestors. An explicit stack, never recursion.
  *
+ * A compaction (`all`) visits every node, and meets stubs: the records of
+ * a stub's subtree are still only in the old image. The walk does not load
+ * them; it yields a {@link SubtreeCopy} naming the stub's record, and its
+ * driver copies that subtree from the old file into the new one (reading
+ * and writing one record at a time, asynchronously) and sends back the
+ * address of the copy's root, which the stub then takes as a
+ * {@link freshAddress}. A node the walk gave an address takes a fresh one
+ * too, so until the commit settles them (`Art.settleAddresses`) the sign
+ * of an address says which file holds its record. A stub a reader loaded
+ * while its copy ran is walked from memory instead (the copy is
+ * abandoned).
+ *
  * @module
  */
 
@@ -17,7 +29,10 @@ import {
   addressOf,
   byteValues,
   copyPrefix,
+  freshAddress,
   inlineAddress,
+  isFreshAddress,
+  isStub,
   kindLeaf,
   kindOf,
   noAddress,
@@ -44,6 +59,25 @@ export interface NodeView {
   /** The leaves stored in this node's record, one per {@link inlineAddress}, in order. */
   inlineLeaves?: { prefix: Uint8Array; value: number }[];
 }
+
+/**
+ * What a compaction's walk yields at a stub: copy the old image's subtree
+ * under `address` into the new file, then send the copy root's ref to the
+ * walk's `next` (undefined: the copy was abandoned, see
+ * {@link SubtreeCopy.present}). Reused from one stub to the next.
+ */
+export interface SubtreeCopy {
+  /** The stub's address: its record's ref in the old image. */
+  address: number;
+  /**
+   * Whether the stub is still in place: false once a reader loaded it (the
+   * walk then rewrites the loaded node from memory, and the copy is waste).
+   */
+  present(): boolean;
+}
+
+/** A walk's step: a pause (undefined) or a stub whose subtree to copy. */
+export type WalkYield = SubtreeCopy | undefined;
 
 /** Frames on the walk's stack at most: each frame sits at least one key byte deeper. */
 const framesMax = keyBytesMax + 2;
@@ -83,22 +117,36 @@ export function* walkUnwrittenSteps(
   nodesPerStep: number,
   all: boolean,
   inlineLeafPrefixMax = -1,
-): Generator<void, void> {
+): Generator<WalkYield, void, number | undefined> {
   assert(nodesPerStep > 0, "a step visits at least one node");
   if (root === 0 || (!all && addressOf(a, root) !== noAddress)) return;
   let visited = 0;
   const nodes: number[] = [root];
   const marks: number[] = [-1];
-  const stepsMax = 4 * keys + 2; // one push and one pop per node
+  const copy = new StubCopy(a);
+  // One push and one pop per node; a stub is copied (once, or abandoned once and loaded).
+  const stepsMax = 6 * keys + 2;
   for (let steps = 0; nodes.length > 0; steps++) {
     assert(steps <= stepsMax, `image walk of ${keys} keys did not end`);
     const top = nodes.length - 1;
     const node = nodes[top];
     const byte = nextChildToVisit(a, node, marks[top], all, inlineLeafPrefixMax);
     if (byte >= 0) {
+      const child = findChild(a, node, byte);
+      if (all && isStub(a, child)) {
+        copy.aim(node, byte, child);
+        const copied = yield copy;
+        if (copied !== undefined) {
+          // The driver checked, in this turn, that the stub is in place: it names the copy.
+          assert(copy.present(), "a copy is handed back only for a stub in place");
+          setAddress(a, child, freshAddress(copied));
+          marks[top] = byte;
+        } // else a reader loaded it meanwhile: the next step walks what it loaded
+        continue;
+      }
       assert(nodes.length < framesMax, "image walk stack overflow");
       marks[top] = byte;
-      nodes.push(findChild(a, node, byte));
+      nodes.push(child);
       marks.push(-1);
       continue;
     }
@@ -109,9 +157,38 @@ export function* walkUnwrittenSteps(
   }
 }
 
+/** The {@link SubtreeCopy} a walk yields: the stub at `byte` of `parent`. */
+class StubCopy implements SubtreeCopy {
+  readonly #a: Arena;
+  address = 0;
+  #parent = 0;
+  #byte = 0;
+  #stub = 0;
+
+  constructor(a: Arena) {
+    this.#a = a;
+  }
+
+  aim(parent: number, byte: number, stub: number): void {
+    this.#parent = parent;
+    this.#byte = byte;
+    this.#stub = stub;
+    this.address = addressOf(this.#a, stub);
+    assert(this.address > inlineAddress, "a stub the walk copies names an old record");
+  }
+
+  present(): boolean {
+    // A snapshot's nodes (and a stub a load replaced in one) stay in the arena until it is released.
+    const a = this.#a;
+    const child = findChild(a, this.#parent, this.#byte);
+    return child === this.#stub && isStub(a, child) && addressOf(a, child) === this.address;
+  }
+}
+
 /**
  * The smallest child byte above `after` whose child the walk visits (one
- * without an address; with `all`, any), or -1. A leaf whose prefix is at
+ * without an address; with `all`, any not given a {@link freshAddress}
+ * yet), or -1. A leaf whose prefix is at
  * most `inlineLeafPrefixMax` bytes and which has no record of its own is
  * not visited: it gets {@link inlineAddress} here, and its parent's view
  * carries it (no push, pop and visit for most of the nodes of a trie).
@@ -128,8 +205,9 @@ function nextChildToVisit(
     byte = nextChildFound.byte;
     const address = addressOf(a, child);
     if (!all && address !== noAddress) continue;
+    if (all && isFreshAddress(address)) continue; // in the new file already
     if (
-      address <= inlineAddress && kindOf(a, child) === kindLeaf &&
+      (address === noAddress || address === inlineAddress) && kindOf(a, child) === kindLeaf &&
       prefixLengthOf(a, child) <= inlineLeafPrefixMax
     ) {
       if (address === noAddress) setAddress(a, child, inlineAddress);
@@ -181,7 +259,7 @@ export function* writeUnwrittenSteps(
   nodesPerStep: number,
   all: boolean,
   inlineLeafPrefixMax = -1,
-): Generator<void, number> {
+): Generator<WalkYield, number, number | undefined> {
   if (root === 0) return noAddress;
   const views = new ViewBuilder();
   yield* walkUnwrittenSteps(
@@ -197,7 +275,10 @@ export function* writeUnwrittenSteps(
         return;
       }
       const address = visit(views.of(a, node), addressOf(a, node), node === root);
-      assert(Number.isSafeInteger(address) && address > 0, `visit gave address ${address}`);
+      assert(
+        Number.isSafeInteger(address) && (address > 0 || (all && isFreshAddress(address))),
+        `visit gave address ${address}`,
+      );
       assert(address !== inlineAddress || kind === kindLeaf, "only a leaf is stored inline");
       setAddress(a, node, address);
     },

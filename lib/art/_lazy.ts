@@ -9,6 +9,12 @@
  * stub's generation, so it is shared (copied on write) exactly when the
  * stub was.
  *
+ * While a compaction's snapshot is live, a stub the live trie reaches
+ * through a parent of its own (a copy an edit made) sits in the
+ * snapshot's parent too; a load installs into both (`installTwin`), so
+ * every node of the live trie with an old image's address is one the
+ * compaction's walk will pass and give a new one.
+ *
  * @module
  */
 
@@ -420,6 +426,7 @@ export function installBuilt(
     return built;
   }
   replaceChild(a, found.parent, path[path.length - 1], built);
+  installTwin(tree, path, found.stub, built); // beside a compaction's snapshot, its parent too
   tree.discard(found.stub);
   return built;
 }
@@ -442,9 +449,33 @@ export function installNode(
   const node = nodeFromImage(a, view, address, genOf(a, stub));
   const byte = path[path.length - 1];
   replaceChild(a, parent, byte, node);
+  installTwin(tree, path, stub, node);
   tree.discard(stub);
   assert(findChild(a, parent, byte) === node, "the loaded node took the stub's place");
   return childStubs(a, node, path);
+}
+
+/**
+ * While a snapshot that rewrites every node is live (a compaction): puts
+ * `node`, just loaded in place of `stub` at `path` in the live trie, in
+ * place of `stub` in the snapshot's parent too, if that parent is another
+ * node (the live one is a copy an edit made). Else the snapshot keeps the
+ * stub, which the compaction copies, while the live trie keeps a node
+ * with the old image's address and stubs under it that no walk passes:
+ * after the commit they would name records of a file that is gone.
+ */
+function installTwin(tree: ArtTree, path: Uint8Array, stub: number, node: number): void {
+  if (!tree.rewriting || tree.frozenRoot === 0) return;
+  const a = tree.a;
+  const twin = nodeAtPath(a, tree.frozenRoot, path);
+  if (twin === null || twin.node !== stub) return;
+  replaceChild(a, twin.parent, path[path.length - 1], node);
+  assert(findChild(a, twin.parent, path[path.length - 1]) === node, "the twin took the node");
+}
+
+/** Whether a stub with `address` ends `path` (a load of it would install there). */
+export function hasStubAt(a: Arena, root: number, path: Uint8Array, address: number): boolean {
+  return findStubParent(a, root, path, address) !== null;
 }
 
 /** The stub's parent, found by following `path`; null if the stub is not there. */
@@ -513,6 +544,7 @@ export function installPath(
       if (view === undefined) return -1;
       const loaded = nodeFromImage(a, view, addressOf(a, node), genOf(a, node));
       replaceChild(a, parent, key[depth - 1], loaded);
+      installTwin(tree, key.subarray(0, depth), node, loaded);
       tree.discard(node);
       installPathStubs.added += stubsAmong(view.childAddresses) - 1;
       node = loaded;
@@ -560,6 +592,8 @@ export function installSubtree(
     if (view === undefined) break;
     const node = nodeFromImage(a, view, addressOf(a, stub), genOf(a, stub));
     replaceChild(a, parents[head], bytes[head], node);
+    // Below the first, each parent is a node just made, which the snapshot shares.
+    if (head === 0) installTwin(tree, path, stub, node);
     tree.discard(stub);
     installed++;
     installPathStubs.added += stubsAmong(view.childAddresses) - 1;

@@ -94,6 +94,25 @@ export const noAddress = 0;
  */
 export const inlineAddress = 1;
 
+/**
+ * A streaming compaction's address for the record at `ref` in the file it
+ * is writing: the ref negated, until the commit settles it (see
+ * `Art.settleAddresses`). Until the new file replaces the image, a node or
+ * stub the compaction has passed names a record of the new file while
+ * every other one names a record of the old; the sign tells which, for any
+ * ref up to the format's largest, and a negative ref is no record of any
+ * image (a read of it is refused).
+ */
+export function freshAddress(ref: number): number {
+  assert(Number.isSafeInteger(ref) && ref > inlineAddress, "a fresh address is a record's");
+  return -ref;
+}
+
+/** Whether `address` is a {@link freshAddress}. */
+export function isFreshAddress(address: number): boolean {
+  return address < 0;
+}
+
 /** Words of the header every node starts with. */
 export const headerWords = 6;
 /** Bits of word 0 below the child count. */
@@ -333,7 +352,10 @@ export function newNode(
  * edits must load it first (see `Art.install`).
  */
 export function newStub(a: Arena, address: number, gen: number): number {
-  assert(Number.isSafeInteger(address) && address > inlineAddress, "a stub has an image address");
+  assert(
+    Number.isSafeInteger(address) && (address > inlineAddress || isFreshAddress(address)),
+    "a stub has an image address",
+  );
   const n = a.alloc(headerWords);
   a.i32[n] = kindStub;
   a.i32[n + 1] = gen;

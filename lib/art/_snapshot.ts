@@ -10,6 +10,7 @@ import { walkEntries } from "./_cursor.ts";
 import {
   type NodeView,
   walkUnwritten,
+  type WalkYield,
   writeUnwritten,
   writeUnwrittenSteps,
 } from "./_image_walk.ts";
@@ -90,7 +91,7 @@ export class FrozenSnapshot implements ArtSnapshot {
     visit: (node: NodeView, previous: number, root: boolean) => number,
     nodesPerStep: number,
     inlineLeafPrefixMax = -1,
-  ): Generator<void, number> {
+  ): Generator<WalkYield, number, number | undefined> {
     const root = this.#checkLive();
     const all = this.#rewriteAll;
     const steps = writeUnwrittenSteps(
@@ -102,10 +103,11 @@ export class FrozenSnapshot implements ArtSnapshot {
       all,
       inlineLeafPrefixMax,
     );
-    for (let result = steps.next();; result = steps.next()) {
+    for (let result = steps.next();;) {
       if (result.done === true) return result.value;
-      yield;
+      const sent = yield result.value; // a stub's copy, sent back (see `_image_walk.ts`)
       this.#checkLive();
+      result = steps.next(sent);
     }
   }
 

@@ -136,6 +136,12 @@ export class ArtTree {
   rewriting = false;
   /** Reads mark the nodes they pass referenced (a memory budget's second chance). */
   markReads = false;
+  /**
+   * The root a live snapshot holds, or 0: while it rewrites every node (a
+   * streaming compaction), a stub the live trie loads is installed in the
+   * snapshot's parent too (see `installTwin` in `_lazy.ts`).
+   */
+  frozenRoot = 0;
 
   constructor(a: Arena) {
     this.a = a;
@@ -170,6 +176,7 @@ export class ArtTree {
     assert(this.frozenGen === frozen, "released a snapshot that is not the live one");
     this.frozenGen = noSnapshot;
     this.rewriting = false;
+    this.frozenRoot = 0;
     // Shared nodes cloned before the checkpoint wrote them: their records
     // (if it did) are not the live trie's either.
     const orphans = this.orphans;

@@ -42,6 +42,7 @@ import {
   buildSubtree,
   buildSubtreeCounts,
   findStubs,
+  hasStubAt,
   installBuilt,
   installedValues,
   installNode,
@@ -57,12 +58,19 @@ import { Arena } from "./_arena.ts";
 import { footprintBytes } from "./_footprint.ts";
 import { inlineAddress, noValue, tickGeneration, valueOf } from "./_node.ts";
 import { ArtCore, lookupAbsent, lookupNotLoaded } from "./_art_core.ts";
+import { settleFreshAddresses } from "./_settle.ts";
 
-export type { ArtSnapshot, ArtSnapshotRange, NodeView } from "./snapshot.ts";
+export type {
+  ArtSnapshot,
+  ArtSnapshotRange,
+  NodeView,
+  SubtreeCopy,
+  WalkYield,
+} from "./snapshot.ts";
 export type { RecordFieldsView, RecordSource, StubRef } from "./_lazy.ts";
 export type { CollectedEntry, EntryVisitor } from "./_cursor.ts";
 export type { DropHandler } from "./_tree.ts";
-export { inlineAddress, NodeNotLoaded } from "./_node.ts";
+export { freshAddress, inlineAddress, isFreshAddress, NodeNotLoaded } from "./_node.ts";
 export { TrieChangedDuringVisit } from "./_cursor.ts";
 
 export {
@@ -228,6 +236,24 @@ export class Art extends ArtCore {
    */
   reserveWhole(): void {
     this.tree.a.reserve(Math.min(this.keyCount * arenaWordsPerKey, arenaReserveWordsMax));
+  }
+
+  /**
+   * Whether the stub with `address` is still at `path` (a read of its record
+   * in flight would install there; once another load took its place, the
+   * read installs nothing).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Art } from "./art.ts";
+   * const art = new Art();
+   * art.set(Uint8Array.of(5), 1);
+   * assert.equal(art.hasStubAt(Uint8Array.of(5), 10), false); // loaded, not a stub
+   * ```
+   */
+  hasStubAt(path: Uint8Array, address: number): boolean {
+    return hasStubAt(this.tree.a, this.tree.root, path, address);
   }
 
   /**
@@ -520,6 +546,36 @@ export class Art extends ArtCore {
     installedValues.max = 0;
     if (loaded > this.ceiling) this.ceiling = loaded;
     if (this.stubCount === 0) this.imageCeiling = 0;
+  }
+
+  /**
+   * Ends a streaming compaction in memory, once its file is the image:
+   * every fresh address (see {@link freshAddress}) becomes the ref it
+   * stands for, in the live trie and in the snapshot's nodes an edit
+   * replaced (`_settle.ts`). Call it before the snapshot is released.
+   *
+   * @returns The nodes it passed.
+   * @throws {AssertionError} if a node kept an address of the old image.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Art, freshAddress } from "./art.ts";
+   * const art = new Art();
+   * art.set(Uint8Array.of(1), 1);
+   * const snapshot = art.capture({ rewriteAll: true });
+   * const steps = snapshot.writeChangedSteps(() => freshAddress(77), 10);
+   * let result = steps.next();
+   * while (result.done !== true) result = steps.next();
+   * assert.equal(result.value, -77); // the new file's record 77, until settled
+   * assert.equal(art.settleAddresses(), 1);
+   * assert.equal(snapshot.rootAddress(), 77);
+   * snapshot.release();
+   * ```
+   */
+  settleAddresses(): number {
+    const tree = this.tree;
+    return settleFreshAddresses(tree.a, tree.root, tree.orphans);
   }
 
   /**

@@ -27,7 +27,9 @@
  */
 
 import type { TreeStats as ArtStats } from "./_verify.ts";
-import type { NodeView } from "./_image_walk.ts";
+import type { NodeView, SubtreeCopy, WalkYield } from "./_image_walk.ts";
+
+export type { SubtreeCopy, WalkYield };
 
 export type { NodeView } from "./_image_walk.ts";
 
@@ -165,6 +167,12 @@ export interface ArtSnapshot {
    * the snapshot's nodes unchanged). The generator's return value is the
    * root's address.
    *
+   * A snapshot captured with `rewriteAll` (a compaction) also yields a
+   * {@link SubtreeCopy} at each stub it meets: copy the old image's subtree
+   * under its address, and pass the copy root's ref to `next` (see
+   * `_image_walk.ts`); the nodes and stubs it passed hold fresh (negated)
+   * addresses until `Art.settleAddresses`.
+   *
    * @param visit As for {@link ArtSnapshot.writeChanged}. A snapshot
    * captured with `rewriteAll` visits every node, and `previous` is the
    * address the node had (0 if none), whose record the new image drops.
@@ -199,7 +207,7 @@ export interface ArtSnapshot {
     visit: (node: NodeView, previous: number, root: boolean) => number,
     nodesPerStep: number,
     inlineLeafPrefixMax?: number,
-  ): Generator<void, number>;
+  ): Generator<WalkYield, number, number | undefined>;
 
   /**
    * The number of nodes {@link ArtSnapshot.writeChanged} would visit now.

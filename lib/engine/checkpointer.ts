@@ -20,11 +20,27 @@
  * committed header points to, so the checkpointer poisons the store (reopen
  * to continue) rather than build on them.
  *
+ * A compaction writes every node into a new file instead, and streams:
+ * the trie is not loaded for it. Its walk rewrites the loaded nodes from
+ * memory and, at each stub, copies the old image's subtree record by
+ * record (`_stream_copy.ts`); until the new file is renamed over the image,
+ * the addresses it gave are fresh (negated, see `freshAddress`), so a
+ * reader faulting in a stub knows which file holds its record, and the
+ * commit settles them in one synchronous pass (`Art.settleAddresses`).
+ *
  * @module
  */
 
 import { assert } from "../_assert.ts";
-import { type Art, inlineAddress } from "../art/art.ts";
+import {
+  type Art,
+  type ArtSnapshot,
+  freshAddress,
+  inlineAddress,
+  isFreshAddress,
+  type NodeView,
+  type SubtreeCopy,
+} from "../art/art.ts";
 import { StorageIoError } from "../errors.ts";
 import type { ImageGeometry } from "../image/allocation.ts";
 import { headerRegionBytes, type ImageHeader } from "../image/header.ts";
@@ -39,6 +55,7 @@ import { inlineLeafRef, inlinePrefixBytesMax } from "../image/node_record.ts";
 import type { BlockStorage, Clock } from "../storage/block_storage.ts";
 import type { Wal } from "../wal/wal.ts";
 import type { Loader } from "./_loader.ts";
+import { abandonCopy, type CopyCounts, copySubtree } from "./_stream_copy.ts";
 import { checkpointDutyMax, type EpochTracker } from "./epochs.ts";
 
 /** Nodes written between looks at the clock. */
@@ -123,8 +140,6 @@ export interface CheckpointDeps {
   appliedLsn: () => number;
   /** Called when a checkpoint committed, its snapshot released (the memory budget's turn). */
   afterCheckpoint?: () => void;
-  /** Stops evictions until the returned function is called (a compaction needs every node). */
-  holdEvictions?: () => () => void;
 }
 
 /** Runs checkpoints of one store, one at a time. */
@@ -202,12 +217,8 @@ export class Checkpointer {
 
   /** Whether the image file outgrew its records enough that a close compacts it. */
   closeCompactionDue(): boolean {
-    const { image, trie } = this.#deps;
-    // A compaction loads the whole trie: at close, only one already in memory,
-    // or one a whole open would load (a store opened lazily past the slab
-    // cache may not fit memory; its next automatic compaction bounds it).
-    const loadable = trie.unloaded === 0 || image.liveFitsSlabCache;
-    return this.#poison === undefined && loadable && closeCompactionDue(image.space());
+    // A compaction streams what is not loaded: it fits any memory.
+    return this.#poison === undefined && closeCompactionDue(this.#deps.image.space());
   }
 
   /**
@@ -248,7 +259,7 @@ export class Checkpointer {
     const compacted = forceCompact || this.compactionDue();
     // A store whose trie failed applying writes throws here, before any work.
     this.#deps.appliedLsn();
-    const { fresh, hold } = compacted ? await this.#prepareCompaction() : {};
+    const fresh = compacted ? await this.#createCompacting() : undefined;
     // The capture: one synchronous step from here, so the image is the state at `coverage`.
     let coverage: number;
     try {
@@ -256,7 +267,6 @@ export class Checkpointer {
       wal.checkWritable();
       coverage = this.#deps.appliedLsn(); // applies a waiting group: the trie may fail now
     } catch (error) {
-      hold?.();
       await fresh?.close();
       throw error;
     }
@@ -266,15 +276,11 @@ export class Checkpointer {
     const frees = compacted ? [] : this.#dropped;
     this.#dropped = [];
     const snapshot = trie.capture({ rewriteAll: compacted });
-    hold?.(); // the snapshot keeps evictions off until it is released
+    // Readers fault in what the walk gave fresh addresses from the new file.
+    if (fresh !== undefined) this.#deps.loader.fresh = fresh;
     const epoch = epochs.beginCheckpoint(started);
     try {
-      const written = await this.#write(
-        fresh ?? this.#deps.image,
-        snapshot.size,
-        snapshot.writeChangedSteps.bind(snapshot),
-        background,
-      );
+      const written = await this.#write(fresh, snapshot, background);
       if (wal.durableLsn < coverage) await wal.flushAll();
       const fields = { coverageLsn: coverage, rootAddress: written.root, keyCount: snapshot.size };
       const committed = this.#deps.image.header;
@@ -299,6 +305,9 @@ export class Checkpointer {
         ms,
       });
     } catch (error) {
+      // Fresh addresses left in the trie are refused from now on (`Loader.fresh`), never read
+      // from the image; the poison keeps evictions from making more stubs of them.
+      this.#deps.loader.fresh = undefined;
       snapshot.release();
       epochs.endCheckpoint(epoch, clock.now(), false);
       if (fresh !== undefined && fresh !== this.#deps.image) await fresh.close().catch(() => {});
@@ -307,23 +316,14 @@ export class Checkpointer {
   }
 
   /**
-   * A compaction's start: the whole trie loaded (it rewrites every node) and
-   * its new file made (so the old one keeps no dead space). Evictions are
-   * held from the loads until the capture; the caller releases them.
+   * A compaction's new file (so the old one keeps no dead space). Nothing
+   * is loaded for it: its walk copies what is not in memory from the old
+   * file (see the module notes).
    */
-  async #prepareCompaction(): Promise<{ fresh: ImageFile; hold: (() => void) | undefined }> {
-    const hold = this.#deps.holdEvictions?.();
+  async #createCompacting(): Promise<ImageFile> {
     try {
-      await this.#deps.loader.loadAll();
+      return await ImageFile.createCompacting(this.#deps.storage, this.#deps.geometry);
     } catch (error) {
-      hold?.();
-      throw error;
-    }
-    try {
-      const fresh = await ImageFile.createCompacting(this.#deps.storage, this.#deps.geometry);
-      return { fresh, hold };
-    } catch (error) {
-      hold?.();
       throw this.#poisonWith(error); // as any failed checkpoint I/O: reopen to go on
     }
   }
@@ -342,65 +342,64 @@ export class Checkpointer {
     const storage = this.#deps.storage;
     await storage.rename(compactingFileName, imageFileName);
     fresh.cacheSlabsMax = old.cacheSlabsMax; // a memory budget's bound holds on
+    // In one synchronous step: the new file is the image, and its addresses are plain refs.
     this.#deps.image = fresh;
+    this.#deps.trie.settleAddresses();
+    this.#deps.loader.fresh = undefined;
     await this.#deps.wal.syncDir(); // a failure poisons the log too (D7)
+    await this.#deps.loader.idle(); // reads of the old file begun before the rename end first
     await old.close();
     assert(this.#deps.image.header === header, "the compacted file is the image");
     return header;
   }
 
   /**
-   * Step 2: writes the changed nodes (every node, for a compaction) into
-   * `image`, pausing for writers between steps.
+   * Step 2: writes the changed nodes (every node, for a compaction: into
+   * `fresh`, copying the subtrees of stubs from the image) pausing for
+   * writers between steps.
    */
   async #write(
-    image: ImageFile,
-    keys: number,
-    steps: ArtWriteSteps,
+    fresh: ImageFile | undefined,
+    snapshot: ArtSnapshot,
     background: boolean,
-  ): Promise<{ root: number; nodes: number; bytes: number; workMs: number }> {
-    let nodes = 0;
-    let bytes = 0;
+  ): Promise<Written> {
+    const image = fresh ?? this.#deps.image;
+    const keys = snapshot.size;
+    const counts: CopyCounts = { records: 0, bytes: 0, start: -1, end: -1 };
     // Only a compaction visits written nodes (`previous`), and it writes a new file.
     // Leaves the image stores inline are not visited: their parents carry them.
-    const walk = steps(
-      (node, _previous, root) => {
-        const ref = image.append(node, root);
-        if (ref !== inlineLeafRef) nodes++;
-        bytes += image.lastAppendBytes;
-        return ref;
-      },
+    const walk = snapshot.writeChangedSteps(
+      fresh === undefined ? appendVisit(image, counts) : freshVisit(fresh, counts),
       nodesPerStep,
       inlinePrefixBytesMax,
     );
-    const clock = this.#deps.clock;
-    const began = clock.now();
-    let sliceStart = began;
+    const pace = new Pace(this.#deps, background, (workMs, began) => this.#throttle(workMs, began));
+    const copyOptions = {
+      valueCeiling: snapshot.valueCeiling,
+      recordsMax: 2 * keys + 1,
+      between: () => pace.step(image),
+    };
     let result = walk.next();
-    let workMs = 0;
-    let operations = this.#deps.epochs.currentOperations;
-    // A trie of `keys` keys has fewer than 2 * keys + 1 nodes.
+    // A trie of `keys` keys has fewer than 2 * keys + 1 nodes; a stub is copied once, or
+    // abandoned once and walked.
+    const stepsMax = (2 * keys + 1) / nodesPerStep + 4 * keys + 2;
     for (let steps = 0; result.done !== true; steps++) {
-      assert(
-        steps <= (2 * keys + 1) / nodesPerStep + 1,
-        "the node walk pauses a bounded number of times",
-      );
-      if (image.buffered >= flushBytes) await image.flush();
-      if (clock.pause === undefined) {
-        await Promise.resolve(); // a simulated clock: interleave at every step
-      } else if (clock.now() - sliceStart >= sliceMs) {
-        workMs += clock.now() - sliceStart;
-        await clock.pause();
-        const busy = this.#deps.epochs.currentOperations !== operations;
-        if (background && busy) await this.#throttle(workMs, began);
-        operations = this.#deps.epochs.currentOperations;
-        sliceStart = clock.now();
+      assert(steps <= stepsMax, "the node walk pauses a bounded number of times");
+      const copy: SubtreeCopy | undefined = result.value;
+      if (copy === undefined) {
+        await pace.step(image);
+        result = walk.next();
+        continue;
       }
-      result = walk.next();
+      assert(fresh !== undefined, "only a compaction's walk meets stubs");
+      const ref = await copySubtree(this.#deps.image, fresh, copy, copyOptions, counts);
+      // A reader may have loaded the stub since the copy's last look: in this turn, it stays.
+      result = walk.next(ref !== undefined && copy.present() ? ref : abandonCopy(fresh, counts));
     }
-    workMs += clock.now() - sliceStart;
-    assert(workMs >= 0 && workMs <= clock.now() - began + 1, "work within the walk's time");
-    return { root: result.value, nodes, bytes, workMs };
+    const workMs = pace.end();
+    // A compaction's root address is a fresh one, until the commit settles it.
+    const root = isFreshAddress(result.value) ? -result.value : result.value;
+    return { root, nodes: counts.records, bytes: counts.bytes, workMs };
   }
 
   /**
@@ -446,7 +445,109 @@ export class Checkpointer {
   }
 }
 
-type ArtWriteSteps = ReturnType<Art["capture"]>["writeChangedSteps"];
+/** What step 2 wrote: the root's record, the records and their bytes, and its work time. */
+interface Written {
+  root: number;
+  nodes: number;
+  bytes: number;
+  workMs: number;
+}
+
+/** What a walk does with each node it writes: returns its address (see `ArtSnapshot`). */
+type NodeVisit = (node: NodeView, previous: number, root: boolean) => number;
+
+/** A checkpoint's visit: appends each node to `image` (records and bytes counted). */
+function appendVisit(image: ImageFile, counts: CopyCounts): NodeVisit {
+  return (node, _previous, root) => {
+    const ref = image.append(node, root);
+    if (ref !== inlineLeafRef) counts.records++;
+    counts.bytes += image.lastAppendBytes;
+    return ref;
+  };
+}
+
+/**
+ * A compaction's visit: appends each node to its new file, with its
+ * children's fresh addresses as refs, and gives it a fresh address.
+ */
+function freshVisit(fresh: ImageFile, counts: CopyCounts): NodeVisit {
+  const append = appendVisit(fresh, counts);
+  return (node, previous, root) => {
+    const children = node.childAddresses;
+    for (let index = 0; index < children.length; index++) {
+      const address = children[index];
+      if (isFreshAddress(address)) children[index] = -address;
+      else assert(address === inlineAddress, "a compaction wrote every child before its parent");
+    }
+    const ref = append(node, previous, root);
+    return ref === inlineLeafRef ? ref : freshAddress(ref);
+  };
+}
+
+/**
+ * The pace of step 2: between steps, flushes what was appended past
+ * {@link flushBytes}, and every {@link sliceMs} of work pauses for writers
+ * (a background checkpoint, when they were busy, throttled to its duty);
+ * counts the time worked.
+ */
+class Pace {
+  readonly #deps: CheckpointDeps;
+  readonly #background: boolean;
+  readonly #throttle: (workMs: number, began: number) => Promise<void>;
+  readonly #began: number;
+  #sliceStart: number;
+  #workMs = 0;
+  #operations: number;
+
+  constructor(
+    deps: CheckpointDeps,
+    background: boolean,
+    throttle: (workMs: number, began: number) => Promise<void>,
+  ) {
+    this.#deps = deps;
+    this.#background = background;
+    this.#throttle = throttle;
+    this.#began = deps.clock.now();
+    this.#sliceStart = this.#began;
+    this.#operations = deps.epochs.currentOperations;
+  }
+
+  /** A step's end: a promise when it flushes or pauses, else undefined (no await needed). */
+  step(image: ImageFile): Promise<void> | undefined {
+    const clock = this.#deps.clock;
+    const flush = image.buffered >= flushBytes;
+    // A simulated clock: interleave at every step.
+    const pause = clock.pause === undefined || clock.now() - this.#sliceStart >= sliceMs;
+    return flush || pause ? this.#stepAsync(image, flush) : undefined;
+  }
+
+  async #stepAsync(image: ImageFile, flush: boolean): Promise<void> {
+    if (flush) await image.flush();
+    const { clock, epochs } = this.#deps;
+    if (clock.pause === undefined) {
+      await Promise.resolve();
+      return;
+    }
+    if (clock.now() - this.#sliceStart < sliceMs) return;
+    this.#workMs += clock.now() - this.#sliceStart;
+    await clock.pause();
+    const busy = epochs.currentOperations !== this.#operations;
+    if (this.#background && busy) await this.#throttle(this.#workMs, this.#began);
+    this.#operations = epochs.currentOperations;
+    this.#sliceStart = clock.now();
+  }
+
+  /** The time worked, once the walk ended. */
+  end(): number {
+    const now = this.#deps.clock.now();
+    this.#workMs += now - this.#sliceStart;
+    assert(
+      this.#workMs >= 0 && this.#workMs <= now - this.#began + 1,
+      "work within the walk's time",
+    );
+    return this.#workMs;
+  }
+}
 
 /**
  * Whether `committed` holds `fields` already. A checkpoint that wrote and

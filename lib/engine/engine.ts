@@ -303,7 +303,6 @@ export class Engine {
         return groups.appliedLsn;
       },
       afterCheckpoint: () => this.#budget.enforce(),
-      holdEvictions: () => this.#budget.hold(),
     };
     this.#checkpointer = new Checkpointer(this.#deps);
     if (this.#durability === "strict") {

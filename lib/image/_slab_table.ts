@@ -169,8 +169,10 @@ export class SlabTable {
       liveBytes += this.#live[slab];
       heldBytes += this.#held[slab];
       const base = slabBase(slab, this.slabBytes);
-      if (this.#isFree(slab)) freeSlabs += base < this.slabBytes ? 1 : 0; // not a header's whole slab
-      else deadBytes += this.#filled[slab] - base - this.#live[slab] - this.#held[slab];
+      // A free slab is filled to its base, but one whose records were all abandoned (`abandon`).
+      if (this.#isFree(slab) && this.#filled[slab] === base) {
+        freeSlabs += base < this.slabBytes ? 1 : 0; // not a header's whole slab
+      } else deadBytes += this.#filled[slab] - base - this.#live[slab] - this.#held[slab];
     }
     assert(deadBytes >= 0 && liveBytes >= 0, "space counts are not negative");
     return { slabs: this.#filled.length, freeSlabs, liveBytes, heldBytes, deadBytes, fileBytes };
@@ -279,6 +281,24 @@ export class SlabTable {
       if (this.#isFree(slab)) this.#filled[slab] = slabBase(slab, this.slabBytes);
     }
     this.#freeFrom = 0;
+  }
+
+  /**
+   * Records placed at `[start, end)` are given up: their bytes leave
+   * `live` and count as dead. The caller placed nothing else there (a file
+   * written from empty: placement only moves forward).
+   */
+  abandon(start: number, end: number): void {
+    assert(start <= end && start >= headerRegionBytes, "a range of placed records");
+    const slabBytes = this.slabBytes;
+    for (let slab = Math.floor(start / slabBytes); slab * slabBytes < end; slab++) {
+      const slabStart = slab * slabBytes;
+      const from = Math.max(start, slabStart + slabBase(slab, slabBytes));
+      const to = Math.min(end, slabStart + this.#filled[slab]);
+      if (to <= from) continue;
+      this.#live[slab] -= to - from;
+      assert(this.#live[slab] >= 0, `slab ${slab} gave up more than it held`);
+    }
   }
 
   #isFree(slab: number): boolean {

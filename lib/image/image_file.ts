@@ -34,7 +34,7 @@
  */
 
 import { assert } from "../_assert.ts";
-import { StorageIoError } from "../errors.ts";
+import { CorruptionError, StorageIoError } from "../errors.ts";
 import type { BlockFile, BlockStorage } from "../storage/block_storage.ts";
 import { defaultGeometry, type ImageGeometry } from "./allocation.ts";
 import {
@@ -48,12 +48,15 @@ import {
   nextSlot,
 } from "./header.ts";
 import {
+  decodeNodeRecord,
   encodeNodeRecordInto,
   inlineLeafRef,
   type NodeImage,
   nodeRecordBytes,
   type RecordFields,
   recordRef,
+  refLength,
+  refOffset,
   storedInline,
 } from "./node_record.ts";
 import {
@@ -121,6 +124,8 @@ export class ImageFile {
   readonly #cache: SlabCache;
   #current: CurrentHeader;
   #runs: Run[] = [];
+  /** Runs {@link ImageFile.flush} is writing now (a read of an appended record finds them here). */
+  #writing: Run[] = [];
   #buffered = 0;
   /** A header slot written by a commit that failed before its fsync returned, or -1. */
   #uncertainSlot = -1;
@@ -324,14 +329,54 @@ export class ImageFile {
     const runs = this.#runs;
     this.#runs = [];
     this.#buffered = 0;
+    this.#writing.push(...runs);
     for (const run of runs) {
       await this.#file.write(run.offset, run.buffer.subarray(0, run.bytes));
       this.#fileBytes = Math.max(this.#fileBytes, run.offset + run.bytes);
       // A cached copy (or a read racing the write) predates these records,
       // and a reused free slab's copy may hold an older record at the same
-      // offset: drop it. Until the commit no stub names the new records.
+      // offset: drop it. Until the commit no stub names the new records
+      // (but a compaction's fresh addresses: see `readAppended`).
       this.#cache.forget(run.offset, run.bytes);
+      this.#writing.splice(this.#writing.indexOf(run), 1);
     }
+  }
+
+  /**
+   * Reads a record this process appended to this file and has not
+   * committed (a streaming compaction's, whose fresh addresses readers
+   * fault in before the commit): from the buffered runs or those being
+   * written, else from the file (as {@link ImageFile.read}). Checked as
+   * any record read.
+   *
+   * @throws {CorruptionError} naming the file and offset if the record is damaged.
+   * @throws {StorageIoError} if every read failed.
+   */
+  async readAppended(ref: number): Promise<NodeImage> {
+    const offset = refOffset(ref);
+    const length = refLength(ref);
+    for (const run of [...this.#runs, ...this.#writing]) {
+      if (offset < run.offset || offset + length > run.offset + run.bytes) continue;
+      const at = offset - run.offset;
+      // A copy: the node's views must outlive the run's buffer.
+      const decoded = decodeNodeRecord(run.buffer.slice(at, at + length));
+      if (typeof decoded === "string") {
+        throw new CorruptionError(compactingFileName, offset, `appended node record: ${decoded}`);
+      }
+      return decoded;
+    }
+    return await this.#cache.read(ref);
+  }
+
+  /**
+   * Gives up the records appended at `[start, end)` (a streaming
+   * compaction's copy of a subtree a reader loaded meanwhile): they stay
+   * in the file but count as dead. Only for a file being written from
+   * empty (no free slab to reuse), where nothing else was placed between.
+   */
+  abandonAppended(start: number, end: number): void {
+    assert(this.#current.header?.generation === 0, "only a compaction's new file abandons");
+    this.#table.abandon(start, end);
   }
 
   /**
@@ -615,6 +660,7 @@ export class ImageFile {
    */
   async close(): Promise<void> {
     this.#runs = [];
+    this.#writing = [];
     this.#buffered = 0;
     try {
       if (this.#uncertainSlot >= 0) {

@@ -1,0 +1,259 @@
+/**
+ * Streaming compaction: a compaction copies what the trie does not hold
+ * loaded from the old image into the new file record by record, so it
+ * works within a memory budget; reads and writes during it fault in
+ * stubs from either file (by the sign of their address) and answer
+ * exactly; a failed one refuses or answers exactly, never wrongly; a crash
+ * at any write of it recovers every acknowledged write.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import {
+  type BlockFile,
+  MemoryBlockStorage,
+  openStore,
+  StorageIoError,
+  type Store,
+} from "../mod.ts";
+import { addCounts } from "./_counts.ts";
+import { imageGeometryKey, type InternalStoreOptions } from "../lib/store/store.ts";
+import { ForwardingFile, ForwardingStorage, RecordingStorage } from "./_storage_wrappers.ts";
+
+const key = (i: number) => `key ${i % 97} ${i}`;
+const imageName = "image.tt";
+const compactingName = "image.tt.compacting";
+/** Crash points the crash test tries, about (of a few hundred). */
+const crashSamples = 40;
+/** Where records start in an image file (past the two header slots). */
+const recordsFrom = 8192;
+
+/** A file that tells its storage of every call, and may hold or fail its record writes. */
+class WatchedFile extends ForwardingFile {
+  readonly #storage: WatchedStorage;
+
+  constructor(inner: BlockFile, storage: WatchedStorage) {
+    super(inner);
+    this.#storage = storage;
+  }
+
+  override async read(offset: number, length: number): Promise<Uint8Array> {
+    this.#storage.onCall();
+    if (this.name === imageName && this.#storage.readsBeforeHold > 0) {
+      if (--this.#storage.readsBeforeHold === 0) await this.#storage.held();
+    }
+    return await super.read(offset, length);
+  }
+
+  override async write(offset: number, data: Uint8Array): Promise<void> {
+    this.#storage.onCall();
+    const records = this.name === compactingName && offset >= recordsFrom;
+    if (records && this.#storage.failing) {
+      throw new StorageIoError(`Cannot write "${this.name}": an injected failure`);
+    }
+    if (records && this.#storage.holding) await this.#storage.held();
+    return await super.write(offset, data);
+  }
+}
+
+/**
+ * A storage that calls `onCall` at every file read and write (a sample of
+ * the store's memory), holds (`holding`) or fails (`failing`) writes of
+ * records into a compaction's new file, and holds the image read that
+ * brings `readsBeforeHold` to 0 (one read: the others go on).
+ */
+class WatchedStorage extends ForwardingStorage {
+  onCall: () => void = () => {};
+  holding = false;
+  readsBeforeHold = 0;
+  failing = false;
+  #waiting: (() => void)[] = [];
+
+  constructor() {
+    super(new MemoryBlockStorage(), "watched memory");
+  }
+
+  override wrapFile(file: BlockFile): BlockFile {
+    return new WatchedFile(file, this);
+  }
+
+  /** Resolves once {@link WatchedStorage.release} is called. */
+  held(): Promise<void> {
+    return new Promise((resume) => this.#waiting.push(resume));
+  }
+
+  /** Writes held now. */
+  get waiting(): number {
+    return this.#waiting.length;
+  }
+
+  release(): void {
+    this.holding = false;
+    this.readsBeforeHold = 0;
+    for (const resume of this.#waiting.splice(0)) resume();
+  }
+}
+
+/** Fills a store of `n` keys under a budget, a checkpoint per batch (evictions after each). */
+async function fill(store: Store, n: number): Promise<Map<string, number>> {
+  return await addCounts(store, n, key, async () => void await store.checkpoint());
+}
+
+async function assertExact(store: Store, expected: Map<string, number>): Promise<void> {
+  const keys = [...expected.keys()];
+  assert.deepEqual(await store.getMany(keys), keys.map((k) => expected.get(k)));
+}
+
+/** Resolves once `condition` holds, checking between macrotasks (at most `turns` of them). */
+async function until(condition: () => boolean, turns = 10_000): Promise<void> {
+  for (let turn = 0; turn < turns && !condition(); turn++) {
+    await new Promise((resume) => setTimeout(resume, 0));
+  }
+  assert.ok(condition(), "the condition came about");
+}
+
+Deno.test("streaming compaction: a budgeted store compacts within its budget and answers exactly", async () => {
+  const budget = 64 * 1024;
+  const storage = new WatchedStorage();
+  const store = await openStore({ storage, memoryBudget: budget, checkpoint: { auto: false } });
+  const expected = await fill(store, 30_000);
+  const before = store.stats();
+  // Its records alone are past the budget (loaded, the trie takes about five times theirs).
+  assert.ok(before.image.liveBytes > 4 * budget, "the image is well past the budget");
+  let peak = 0;
+  storage.onCall = () => {
+    const memory = store.stats().memory;
+    peak = Math.max(peak, memory.liveBytes + memory.freeBytes);
+  };
+  const result = await store.checkpoint({ compact: true });
+  storage.onCall = () => {};
+  assert.ok(result.compacted);
+  assert.ok(peak > 0, "memory was sampled during the compaction");
+  assert.ok(peak <= 1.25 * budget, `peak arena ${peak} within 1.25 times the budget ${budget}`);
+  const after = store.stats().image;
+  assert.ok(after.fileBytes < before.image.fileBytes, "the compaction shrank the file");
+  await assertExact(store, expected);
+  assert.deepEqual((await store.verify()).problems, []);
+  await store.close();
+  const reopened = await openStore({ storage, memoryBudget: budget });
+  await assertExact(reopened, expected);
+  assert.deepEqual((await reopened.verify()).problems, []);
+  await reopened.close();
+});
+
+Deno.test("streaming compaction: reads and writes while it runs fault in copied and uncopied stubs exactly", async () => {
+  const budget = 32 * 1024;
+  const storage = new WatchedStorage();
+  const store = await openStore({
+    storage,
+    memoryBudget: budget,
+    checkpoint: { auto: false },
+    // Small slabs: the copy reads the old image a slab at a time, many times.
+    [imageGeometryKey]: { slabBytes: 4096, chunkEntriesMax: 64 },
+  } as InternalStoreOptions);
+  const expected = await fill(store, 20_000);
+  // Hold the compaction at a read of the old image, in the middle of its walk: what it
+  // passed has fresh addresses (the records are in the new file's buffers), the stub it
+  // is copying is half copied, the rest is in the old file only.
+  storage.readsBeforeHold = 1_000; // of about 3,000 its copies make
+  const compaction = store.checkpoint({ compact: true });
+  await until(() => storage.waiting > 0);
+  // Writes first: each copies its path, so the stubs beside it sit in parents of the live
+  // trie's own, and the reads after them load those through those copies.
+  const keys = [...expected.keys()];
+  for (let i = 0; i < keys.length; i += 97) {
+    await store.add(keys[i], 5);
+    expected.set(keys[i], expected.get(keys[i])! + 5);
+  }
+  for (let i = 20_000; i < 20_200; i++) {
+    await store.add(key(i), 1);
+    expected.set(key(i), 1);
+  }
+  await assertExact(store, expected);
+  storage.release();
+  const result = await compaction;
+  assert.ok(result.compacted);
+  await assertExact(store, expected);
+  assert.deepEqual((await store.verify()).problems, []);
+  await store.checkpoint(); // the writes during the compaction, and the records they dropped
+  assert.deepEqual((await store.verify()).problems, []);
+  await store.close();
+  const reopened = await openStore({ storage, memoryBudget: budget });
+  await assertExact(reopened, expected);
+  await reopened.close();
+});
+
+Deno.test("streaming compaction: a failure mid-walk leaves the store refusing or exact, never wrong", async () => {
+  const budget = 32 * 1024;
+  const storage = new WatchedStorage();
+  const store = await openStore({ storage, memoryBudget: budget, checkpoint: { auto: false } });
+  const expected = await fill(store, 20_000);
+  storage.failing = true;
+  await assert.rejects(store.checkpoint({ compact: true }), StorageIoError);
+  storage.failing = false;
+  let refused = 0;
+  for (const [k, value] of expected) {
+    try {
+      assert.equal(await store.get(k), value, `the count of ${k}`);
+    } catch (error) {
+      if (!(error instanceof StorageIoError)) throw error;
+      refused++; // a node whose record is in the failed compaction's file
+    }
+  }
+  assert.ok(refused > 0, "stubs the compaction copied are refused, not read from the image");
+  await store.close().catch(() => {}); // its close may report the failure
+  const reopened = await openStore({ storage, memoryBudget: budget });
+  await assertExact(reopened, expected);
+  assert.deepEqual((await reopened.verify()).problems, []);
+  await reopened.close();
+});
+
+Deno.test("streaming compaction: a crash at any of its writes recovers every acknowledged write", async () => {
+  const budget = 16 * 1024;
+  const storage = new RecordingStorage();
+  const store = await openStore({ storage, memoryBudget: budget, checkpoint: { auto: false } });
+  const base = await fill(store, 1_500);
+  const first = storage.boundaries.length;
+  const compaction = store.checkpoint({ compact: true });
+  // Writes during the compaction, each acknowledged once durable (strict): the operations
+  // recorded by then hold it, so a crash at any later one keeps it.
+  const ackedAt = new Map<string, number>();
+  for (let i = 0; i < 1_500; i += 29) {
+    await store.add(key(i), 2);
+    ackedAt.set(key(i), storage.boundaries.length);
+  }
+  const result = await compaction;
+  assert.ok(result.compacted);
+  const crashes = storage.boundaries.slice(first);
+  assert.ok(crashes.some(({ label }) => label.includes(compactingName)), "it wrote its file");
+  assert.ok(crashes.some(({ label }) => label.startsWith("rename")), "and renamed it");
+  const keys = [...base.keys()];
+  // Every write boundary would take minutes: an even sample of them, the rename's among them.
+  const sampled = crashes.map((_, index) => index).filter((index) =>
+    index % Math.ceil(crashes.length / crashSamples) === 0 ||
+    crashes[index].label.startsWith("rename")
+  );
+  for (const index of sampled) {
+    const { before, label } = crashes[index];
+    const at = first + index; // the disk before operation `at`
+    const reopened = await openStore({ storage: before.clone(), memoryBudget: budget });
+    const found = await reopened.getMany(keys);
+    for (const [position, k] of keys.entries()) {
+      const count = base.get(k)!;
+      const acked = ackedAt.get(k);
+      const allowed = acked === undefined
+        ? [count]
+        : acked <= at
+        ? [count + 2]
+        : [count, count + 2];
+      assert.ok(
+        allowed.includes(found[position]!),
+        `crash before ${label} (${at}): ${k} holds ${found[position]}`,
+      );
+    }
+    assert.deepEqual((await reopened.verify()).problems, [], `crash before ${label}`);
+    await reopened.close();
+  }
+  await store.close();
+});
