@@ -212,6 +212,11 @@ export class Budget {
     this.enforce();
   }
 
+  /** Whether a round of evictions is queued (after a load) and has not run yet. */
+  get roundQueued(): boolean {
+    return this.#queued;
+  }
+
   /** Notes a node a read installed (under a budget): it joins the cooling queue's tail. */
   noteLoaded(path: Uint8Array): void {
     this.#queue?.push(path);

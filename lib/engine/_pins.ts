@@ -84,6 +84,11 @@ export class Pins {
     return this.#long === 0;
   }
 
+  /** Subtrees pinned now (a list's or a scan's holds). */
+  get subtreeCount(): number {
+    return this.#subtrees.size;
+  }
+
   /** The ids of the subtrees pinned whole, sorted. */
   subtreeIds(): string[] {
     return [...this.#subtrees.keys()].sort();

@@ -165,6 +165,14 @@ export interface WriteCounters {
   automaticCheckpointsEnded: number;
   /** Whether a checkpoint (or a verify) is queued or running, or an automatic one about to start. */
   checkpointing: boolean;
+  /**
+   * Subtrees a list or a scan pins now (what it loaded, until it read it):
+   * no eviction takes them, so the simulator's memory bound is not judged
+   * meanwhile.
+   */
+  subtreesPinned: number;
+  /** Whether the budget's round after a load is queued and has not run yet. */
+  evictionRoundQueued: boolean;
 }
 
 /** What an atomic commit resolves to (as `CommitResult`): its LSN, or `ok: false` if a check failed. */
@@ -799,6 +807,8 @@ export class Engine {
       relocations: { ...this.#trie.relocations },
       automaticCheckpointsEnded: this.#automaticCheckpointsEnded,
       checkpointing: this.#checkpointer.queued > 0 || this.#checkpointRunning !== undefined,
+      subtreesPinned: this.#pins.subtreeCount,
+      evictionRoundQueued: this.#budget.roundQueued,
     };
   }
 
