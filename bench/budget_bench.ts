@@ -57,15 +57,15 @@ function parseArgs(args: string[]): Args {
 }
 
 /** Key `i` of the workload: a word bigram and its index (word n-gram shaped). */
-function key(i: number): string {
+export function key(i: number): string {
   return `w${(i * wordStep) % words} w${i % 977} ${i}`;
 }
 
 /** The count key `i` gets. */
-const countOf = (i: number) => 1 + (i % 5);
+export const countOf = (i: number): number => 1 + (i % 5);
 
-/** Builds `keys` keys into `dir`; returns the seconds it took. */
-async function build(dir: string, keys: number, memoryBudget?: number): Promise<number> {
+/** Builds `keys` keys into `dir` (relaxed, a checkpoint per batch); returns the seconds it took. */
+export async function build(dir: string, keys: number, memoryBudget?: number): Promise<number> {
   const store = await openStore(dir, { durability: "relaxed", memoryBudget });
   const started = performance.now();
   for (let from = 0; from < keys; from += batchKeys) {

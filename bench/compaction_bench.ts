@@ -26,22 +26,10 @@ import {
   openStore,
   type Store,
 } from "../mod.ts";
+import { build, countOf, key } from "./budget_bench.ts";
 
-/** Keys a batch adds while building. */
-const batchKeys = 50_000;
 /** Keys checked after each compaction, spread over the key space. */
 const keysChecked = 20_000;
-/** The first words of the keys (a prime) and the step between them (see `bench/budget_bench.ts`). */
-const words = 50_021;
-const wordStep = 7919;
-
-/** Key `i`: a word bigram and its index (word n-gram shaped, as `bench/budget_bench.ts`). */
-function key(i: number): string {
-  return `w${(i * wordStep) % words} w${i % 977} ${i}`;
-}
-
-/** The count key `i` gets. */
-const countOf = (i: number) => 1 + (i % 5);
 
 function parseArgs(args: string[]): { keys: number; rounds: number } {
   const parsed = { keys: 300_000, rounds: 2 };
@@ -109,17 +97,6 @@ class SampledStorage implements BlockStorage {
   unlock(): Promise<void> {
     return this.#inner.unlock();
   }
-}
-
-async function build(dir: string, keys: number): Promise<void> {
-  const store = await openStore(dir, { durability: "relaxed" });
-  for (let from = 0; from < keys; from += batchKeys) {
-    const op = store.atomic();
-    for (let i = from; i < Math.min(keys, from + batchKeys); i++) op.add(key(i), countOf(i));
-    await op.commit();
-    await store.checkpoint();
-  }
-  await store.close();
 }
 
 async function check(store: Store, keys: number): Promise<void> {

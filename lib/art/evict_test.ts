@@ -105,12 +105,18 @@ Deno.test("Art.evict: refused for a dirty node, beside a live snapshot, and for 
   art.verify();
 });
 
-Deno.test("Art.evictCold: a node a read passed since the last look stays once, then goes", () => {
+/** 100 keys under 10 first bytes, all written by a checkpoint, with reads marking their paths. */
+function markedTrie(): { art: Art; image: TestImage } {
   const art = new Art();
   const image = new TestImage();
   for (let i = 0; i < 100; i++) art.set(Uint8Array.of(i % 10, i), i);
   image.checkpoint(art);
   art.markReads = true;
+  return { art, image };
+}
+
+Deno.test("Art.evictCold: a node a read passed since the last look stays once, then goes", () => {
+  const { art, image } = markedTrie();
   assert.equal(art.get(Uint8Array.of(3, 13)), 13); // marks every node on the key's path
   assert.equal(art.evictCold(Uint8Array.of(3)), evictKept, "read since: a second chance");
   assert.ok(art.evictCold(Uint8Array.of(4)) !== null, "not read: it goes");
@@ -127,11 +133,7 @@ Deno.test("Art.evictCold: a node a read passed since the last look stays once, t
 Deno.test("Art.evictCold: a node looked at once in a round is not looked at again in it", () => {
   // Found while building the cooling queue: a path queued twice (loaded, evicted, loaded again)
   // was looked at twice in one round, and the second look took back the first one's second chance.
-  const art = new Art();
-  const image = new TestImage();
-  for (let i = 0; i < 100; i++) art.set(Uint8Array.of(i % 10, i), i);
-  image.checkpoint(art);
-  art.markReads = true;
+  const { art } = markedTrie();
   art.get(Uint8Array.of(3, 13));
   const seen = new Set<number>();
   assert.equal(art.evictCold(Uint8Array.of(3), true, seen), evictKept);
@@ -143,11 +145,7 @@ Deno.test("Art.evictCold: a node looked at once in a round is not looked at agai
 });
 
 Deno.test("Art.evictable: with spareReferenced the walk offers no node a read passed, and keeps the marks", () => {
-  const art = new Art();
-  const image = new TestImage();
-  for (let i = 0; i < 100; i++) art.set(Uint8Array.of(i % 10, i), i);
-  image.checkpoint(art);
-  art.markReads = true;
+  const { art } = markedTrie();
   art.get(Uint8Array.of(3, 13));
   const offered = art.evictable(64, undefined, undefined, false, true);
   // The walk looks below a node a read passed: it offers the node's clean children instead.
