@@ -9,6 +9,8 @@
 import type { BlockFile, BlockStorage, OpenFileOptions } from "../lib/storage/block_storage.ts";
 import { MemoryBlockStorage } from "../lib/storage/memory.ts";
 import { StorageIoError } from "../lib/errors.ts";
+import { imageFileName } from "../lib/image/image_file.ts";
+import { decodeHeaderSlot, headerSlotOffsets } from "../lib/image/header.ts";
 
 /** One mutating operation and the disk just before it. */
 export interface Boundary {
@@ -270,5 +272,45 @@ export class FailingSyncStorage extends ForwardingStorage {
 
   override wrapFile(file: BlockFile): BlockFile {
     return new FailingSyncFile(file, this);
+  }
+}
+
+/**
+ * Memory where the power fails during the next write of a valid header of
+ * `image.tt` into slot A: only `[keptFrom, keptTo)` of it reaches the disk
+ * (a torn write of sectors; none by default, the header write lost), and
+ * `crashed` is the disk it leaves. The write fails, as the process is gone.
+ */
+export class TornHeaderWrite extends ForwardingStorage {
+  override readonly inner: MemoryBlockStorage;
+  readonly keptFrom: number;
+  readonly keptTo: number;
+  crashed: MemoryBlockStorage | undefined;
+  constructor(inner: MemoryBlockStorage, keptFrom = 0, keptTo = 0) {
+    super(inner, "memory, the power cut in a header write");
+    this.inner = inner;
+    this.keptFrom = keptFrom;
+    this.keptTo = keptTo;
+  }
+  override wrapFile(file: BlockFile): BlockFile {
+    return file.name === imageFileName ? new TornHeaderFile(file, this) : file;
+  }
+}
+
+class TornHeaderFile extends ForwardingFile {
+  readonly #owner: TornHeaderWrite;
+  constructor(file: BlockFile, owner: TornHeaderWrite) {
+    super(file);
+    this.#owner = owner;
+  }
+  override async write(offset: number, data: Uint8Array): Promise<void> {
+    const owner = this.#owner;
+    const header = offset === headerSlotOffsets[0] && typeof decodeHeaderSlot(data) === "object";
+    if (!header || owner.crashed !== undefined) return await super.write(offset, data);
+    if (owner.keptTo > owner.keptFrom) {
+      await super.write(owner.keptFrom, data.subarray(owner.keptFrom, owner.keptTo));
+    }
+    owner.crashed = owner.inner.clone();
+    throw new StorageIoError("the power failed during the header write (injected)");
   }
 }

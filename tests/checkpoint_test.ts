@@ -16,8 +16,13 @@ import {
 } from "../mod.ts";
 import { compactingFileName, imageFileName } from "../lib/image/image_file.ts";
 import { slabBytes } from "../lib/image/allocation.ts";
-import { decodeHeaderSlot, headerSlotBytes, headerSlotOffsets } from "../lib/image/header.ts";
-import { FaultyStorage, ForwardingFile, ForwardingStorage } from "./_storage_wrappers.ts";
+import { headerSlotBytes, headerSlotOffsets } from "../lib/image/header.ts";
+import {
+  FaultyStorage,
+  ForwardingFile,
+  ForwardingStorage,
+  TornHeaderWrite,
+} from "./_storage_wrappers.ts";
 import { compactionDue } from "../lib/engine/checkpointer.ts";
 import { warmedUp } from "./_warm.ts";
 
@@ -836,43 +841,6 @@ Deno.test("checkpoint: a background one sleeps for busy writers; a caller's neve
   assert.equal(again.stats().keys, 40_000 * rounds);
   await again.close();
 });
-
-/**
- * Memory where the power fails during the next header write of `image.tt`
- * into slot A: only the sector `[keptFrom, keptTo)` of it reaches the disk
- * (a torn write of 512-byte sectors), and `crashed` is the disk it leaves.
- */
-class TornHeaderWrite extends ForwardingStorage {
-  override readonly inner: MemoryBlockStorage;
-  readonly keptFrom: number;
-  readonly keptTo: number;
-  crashed: MemoryBlockStorage | undefined;
-  constructor(inner: MemoryBlockStorage, keptFrom: number, keptTo: number) {
-    super(inner, "memory, the power cut in a header write");
-    this.inner = inner;
-    this.keptFrom = keptFrom;
-    this.keptTo = keptTo;
-  }
-  override wrapFile(file: BlockFile): BlockFile {
-    return file.name === imageFileName ? new TornHeaderFile(file, this) : file;
-  }
-}
-
-class TornHeaderFile extends ForwardingFile {
-  readonly #owner: TornHeaderWrite;
-  constructor(file: BlockFile, owner: TornHeaderWrite) {
-    super(file);
-    this.#owner = owner;
-  }
-  override async write(offset: number, data: Uint8Array): Promise<void> {
-    const owner = this.#owner;
-    const header = offset === headerSlotOffsets[0] && typeof decodeHeaderSlot(data) === "object";
-    if (!header || owner.crashed !== undefined) return await super.write(offset, data);
-    await super.write(owner.keptFrom, data.subarray(owner.keptFrom, owner.keptTo));
-    owner.crashed = owner.inner.clone();
-    throw new StorageIoError("the power failed during the header write (injected)");
-  }
-}
 
 Deno.test("open: a damaged slot is blanked before a checkpoint reuses the space its header named (sim seed 960112)", async () => {
   // N-gram sim seed 960112: a crash lost the newest header slot (A,

@@ -11,17 +11,11 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  type BlockFile,
-  MemoryBlockStorage,
-  openStore,
-  StorageIoError,
-  type Store,
-} from "../mod.ts";
+import { MemoryBlockStorage, openStore, StorageIoError, type Store } from "../mod.ts";
 import { imageFileName } from "../lib/image/image_file.ts";
-import { decodeHeaderSlot, headerSlotBytes, headerSlotOffsets } from "../lib/image/header.ts";
+import { headerSlotBytes, headerSlotOffsets } from "../lib/image/header.ts";
 import { imageGeometryKey, type InternalStoreOptions } from "../lib/store/store.ts";
-import { ForwardingFile, ForwardingStorage } from "./_storage_wrappers.ts";
+import { type ForwardingStorage, TornHeaderWrite } from "./_storage_wrappers.ts";
 
 /** Keys of the test: enough for records in several 4 KiB slabs. */
 const keysCount = 300;
@@ -72,38 +66,6 @@ async function writeAt(storage: MemoryBlockStorage, offset: number, data: Uint8A
   await file.close();
 }
 
-/**
- * Memory where the power fails just before the next write of a valid header
- * into slot A of `image.tt`: `crashed` is the disk as it was (every write
- * before it kept, the header write lost).
- */
-class LostHeaderWrite extends ForwardingStorage {
-  override readonly inner: MemoryBlockStorage;
-  crashed: MemoryBlockStorage | undefined;
-  constructor(inner: MemoryBlockStorage) {
-    super(inner, "memory, the power cut before a header write");
-    this.inner = inner;
-  }
-  override wrapFile(file: BlockFile): BlockFile {
-    return file.name === imageFileName ? new LostHeaderFile(file, this) : file;
-  }
-}
-
-class LostHeaderFile extends ForwardingFile {
-  readonly #owner: LostHeaderWrite;
-  constructor(file: BlockFile, owner: LostHeaderWrite) {
-    super(file);
-    this.#owner = owner;
-  }
-  override async write(offset: number, data: Uint8Array): Promise<void> {
-    const owner = this.#owner;
-    const header = offset === headerSlotOffsets[0] && typeof decodeHeaderSlot(data) === "object";
-    if (!header || owner.crashed !== undefined) return await super.write(offset, data);
-    owner.crashed = owner.inner.clone();
-    throw new StorageIoError("the power failed before the header write (injected)");
-  }
-}
-
 Deno.test("open: a slot older than the previous commit is blanked before a checkpoint reuses its records (sim seed 242)", async () => {
   // Simulator seed 242 (hostile, memory budget 4 KiB): a crash took back the
   // newest header (generation 25, slot A) to an older one of that slot
@@ -124,7 +86,7 @@ Deno.test("open: a slot older than the previous commit is blanked before a check
   await first.close();
   await writeAt(dropped, headerSlotOffsets[0], generation1);
 
-  const lost = new LostHeaderWrite(dropped);
+  const lost = new TornHeaderWrite(dropped);
   const second = await openStore(options(lost));
   assert.equal(second.stats().image.generation, 4, "open took slot B");
   const slots = (await second.verify()).headerSlots;

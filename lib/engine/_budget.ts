@@ -18,7 +18,7 @@
  * it (`Groups.pendingIds`), no operation pinned a key under it or a subtree
  * overlapping it (`_pins.ts`: whatever an operation loaded and will use
  * after an await is pinned), no record read in flight installs into it
- * (`Loader.readingPaths`), no compaction is loading the trie, and no
+ * (`Loader.readingPaths`), no checkpoint snapshot is live (a compaction's included), and no
  * checkpoint failed past its capture (its nodes may name records no
  * committed image holds). Which nodes go: first the oldest loaded, from
  * the cooling queue (`_path_queue.ts`: the paths of the nodes reads
@@ -115,8 +115,8 @@ export class Budget {
   readonly #parts: BudgetParts;
   /** The fewest slabs the slab cache keeps ({@link cacheSlabsMin}, or the simulator's). */
   readonly #cacheSlabsMin: number;
-  /** Holds on evictions ({@link Budget.hold}). */
-  #holds = 1; // held until the open's replay is done (`start`)
+  /** Whether the open's replay is done ({@link Budget.start}): no eviction before. */
+  #started = false;
   /** Whether a round after loads is queued. */
   #queued = false;
   /** Where the clock hand stopped: the next walk passes over the keys before it. */
@@ -208,7 +208,7 @@ export class Budget {
     const image = this.#parts.image();
     const slabs = Math.floor(budget * cacheShare / image.geometry.slabBytes);
     image.cacheSlabsMax = Math.max(this.#cacheSlabsMin, slabs);
-    this.#holds--;
+    this.#started = true;
     this.enforce();
   }
 
@@ -220,17 +220,6 @@ export class Budget {
   /** Notes a node a read installed (under a budget): it joins the cooling queue's tail. */
   noteLoaded(path: Uint8Array): void {
     this.#queue?.push(path);
-  }
-
-  /** Stops evictions until the returned function is called (a compaction loads the whole trie). */
-  hold(): () => void {
-    this.#holds++;
-    let held = true;
-    return () => {
-      if (!held) return;
-      held = false;
-      this.#holds--;
-    };
   }
 
   /**
@@ -259,7 +248,7 @@ export class Budget {
   enforce(): void {
     const part = this.#triePart();
     if (part === undefined || this.#parts.trie.memory().liveBytes <= part) return;
-    if (this.#holds > 0 || !this.#parts.imageTrusted()) return;
+    if (!this.#started || !this.#parts.imageTrusted()) return;
     const pinned: string[] = [];
     const { trie, groups, pins } = this.#parts;
     // A trie whose apply failed is read by no one again; long keys pinned: take nothing.

@@ -38,9 +38,8 @@ export class Loader {
   readonly #trie: Art;
   /** The image (read anew each time: a compaction replaces it). */
   readonly #image: () => ImageFile;
-  readonly #loading = new Map<number, Promise<StubRef[]>>();
-  /** The stubs whose records are being read, by address: their paths, and those as ids. */
-  readonly #reading = new Map<number, { path: Uint8Array; id: string }>();
+  /** The reads in flight, by the stub's address: the read, the stub's path, and that as an id. */
+  readonly #loading = new Map<number, { read: Promise<StubRef[]>; path: Uint8Array; id: string }>();
   readonly stats: LoaderStats = { nodesLoaded: 0 };
   /**
    * Called after each record installed, and when the last read in flight
@@ -74,7 +73,7 @@ export class Loader {
    * (simulator seed 77 at 4 KiB: 16 KB live against a part of 2 KiB).
    */
   readingPaths(into: string[]): void {
-    for (const [address, { path, id }] of this.#reading) {
+    for (const [address, { path, id }] of this.#loading) {
       if (this.#trie.hasStubAt(path, address)) into.push(id);
     }
   }
@@ -86,18 +85,15 @@ export class Loader {
    * record's whole slab is read and cached (a subtree's records lie together).
    */
   load(stub: StubRef, point = false): Promise<StubRef[]> {
-    let loading = this.#loading.get(stub.address);
-    if (loading === undefined) {
-      const id = bytesToString(stub.path, 0, stub.path.length);
-      this.#reading.set(stub.address, { path: stub.path, id });
-      loading = this.#read(stub, point).finally(() => {
-        this.#reading.delete(stub.address);
-        this.#loading.delete(stub.address);
-        if (this.#loading.size === 0) this.afterLoad();
-      });
-      this.#loading.set(stub.address, loading);
-    }
-    return loading;
+    const loading = this.#loading.get(stub.address);
+    if (loading !== undefined) return loading.read;
+    const id = bytesToString(stub.path, 0, stub.path.length);
+    const read = this.#read(stub, point).finally(() => {
+      this.#loading.delete(stub.address);
+      if (this.#loading.size === 0) this.afterLoad();
+    });
+    this.#loading.set(stub.address, { read, path: stub.path, id });
+    return read;
   }
 
   async #read(stub: StubRef, point: boolean): Promise<StubRef[]> {
@@ -201,7 +197,7 @@ export class Loader {
   /** Resolves once no load is in flight (their outcomes do not matter here). */
   async idle(): Promise<void> {
     for (let round = 0; round < loadAllRoundsMax && this.#loading.size > 0; round++) {
-      await Promise.allSettled([...this.#loading.values()]);
+      await Promise.allSettled([...this.#loading.values()].map((loading) => loading.read));
     }
   }
 
