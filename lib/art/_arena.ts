@@ -13,7 +13,9 @@
  * reused by the next node of that class.
  *
  * Growth copies the buffer, so the three views change: read them from the
- * arena after any call that may allocate, never keep one across it.
+ * arena after any call that may allocate, never keep one across it. The
+ * buffer left is freed at once (detached: a view kept across would read
+ * nothing), not when the garbage collector gets to it.
  *
  * @module
  */
@@ -144,11 +146,7 @@ export class Arena {
       if (error instanceof RangeError) return; // "Array buffer allocation failed": grow later
       throw error;
     }
-    const i32 = new Int32Array(buffer);
-    i32.set(this.i32.subarray(0, this.#top));
-    this.i32 = i32;
-    this.u8 = new Uint8Array(buffer);
-    this.f64 = new Float64Array(buffer);
+    this.#moveTo(buffer);
   }
 
   /**
@@ -170,13 +168,44 @@ export class Arena {
     words = Math.min(Math.max(words, least), arenaWordsMax);
     words += words % 2;
     assert(words >= least && words <= arenaWordsMax, "a growth within the limit");
-    const buffer = allocateBuffer(words, least, length);
+    this.#moveTo(allocateBuffer(words, least, length));
+  }
+
+  /** Copies the blocks into `buffer`, which becomes the arena's, and releases the old one. */
+  #moveTo(buffer: ArrayBuffer): void {
     const i32 = new Int32Array(buffer);
     i32.set(this.i32.subarray(0, this.#top));
+    const old = this.i32.buffer;
     this.i32 = i32;
     this.u8 = new Uint8Array(buffer);
     this.f64 = new Float64Array(buffer);
+    release(old);
   }
+
+  /**
+   * Gives the buffer's memory back now, not when the garbage collector gets
+   * to it: the arena must not be used again (its views become empty). A
+   * relocation calls it on the arena it left.
+   */
+  release(): void {
+    const old = this.i32.buffer;
+    this.i32 = new Int32Array(0);
+    this.u8 = new Uint8Array(0);
+    this.f64 = new Float64Array(0);
+    this.#top = arenaFirstRef;
+    release(old);
+  }
+}
+
+/**
+ * Frees `buffer`'s memory at once: a transfer detaches it, and a detached
+ * buffer holds no memory. Left to the garbage collector, the buffers an
+ * arena grew out of (each touched whole) stayed resident for seconds: in a
+ * 100M-key import under a 1 GiB budget they were a third of the process's
+ * peak resident set.
+ */
+function release(buffer: ArrayBufferLike): void {
+  if (buffer instanceof ArrayBuffer && !buffer.detached) buffer.transfer(0);
 }
 
 /**

@@ -166,8 +166,10 @@ export class ArtTree {
       if (error instanceof MemoryLimitError) return false;
       throw error;
     }
+    const from = this.a;
     this.a = relocated.a;
     this.root = relocated.root;
+    from.release(); // no snapshot or cursor reads it: give its memory back now
     return true;
   }
 
