@@ -22,14 +22,17 @@
  * which writes as fast as it reads, runs ahead of it. And a strict store's
  * write reaches its trie only when it is next read, after the engine
  * looked: the vocabulary, written in few large commits, stayed at 16 times
- * its part. So after each commit of an import, a part whose trie is past
- * {@link holdFactor} times its budget is checkpointed, and the import waits
- * ({@link BudgetHold}): after each round of commits every part is within
- * that many times its part, so the store within that many budgets (unless
- * readers held paths the checkpoint would have evicted: {@link BudgetHold}). In
- * `tests/ngram_memory_budget_test.ts` (14,923 n-grams into 4 shards, 128
- * KiB, chunks of 256) the largest sum seen after a round was 1.28 budgets;
- * without the holds 2.9, with no budget 7.0.
+ * its part. So after each commit of an import, a part whose trie's nodes
+ * and slab cache take more than its budget ({@link holdFactor}) is
+ * checkpointed, and the import waits ({@link BudgetHold}): after each round
+ * of commits every part is within its part, so the store within its budget
+ * (unless readers held paths the checkpoint would have evicted:
+ * {@link BudgetHold}). In `tests/ngram_memory_budget_test.ts` (14,923
+ * n-grams into 4 shards, 128 KiB, chunks of 256) the largest sum of live
+ * nodes seen after a round was 0.82 budgets; with the holds at 1.5 times
+ * the part (nodes alone) 1.28, without holds 2.9, with no budget 7.0. At
+ * 1.5, a 100M-key import under 1 GiB took the tries to 1.17 GiB, and the
+ * process past 1.5 GiB resident (BENCHMARKS.md).
  *
  * The budget bounds the tries' nodes only, as `openStore`'s does: the
  * vocabulary's words (held in memory whole, `_byte_table.ts`) and an
@@ -162,11 +165,11 @@ export function sumMemory(parts: readonly NgramMemoryStats[]): NgramMemoryStats 
 }
 
 /**
- * A part's trie past this many times its budget after an import's commit is
- * checkpointed before the import goes on: where the engine starts its own
- * early checkpoint (see the module notes).
+ * A part whose trie's nodes and slab cache take more than this many times
+ * its budget after an import's commit is checkpointed before the import
+ * goes on (see the module notes).
  */
-export const holdFactor = 1.5;
+export const holdFactor = 1;
 /**
  * After a hold, the next one waits until the trie grew by this many budgets
  * more: a trie the checkpoint could not shrink (a reader pinned its paths)
@@ -179,7 +182,7 @@ export class BudgetHold {
   readonly #store: Store;
   /** The store's `memoryBudget`; undefined: none, and no hold ever. */
   readonly #budget: number | undefined;
-  /** The store's live bytes after the last hold. */
+  /** The store's live and cached bytes after the last hold. */
   #heldAt = 0;
 
   constructor(store: Store, budget: number | undefined) {
@@ -188,19 +191,25 @@ export class BudgetHold {
   }
 
   /**
-   * Checkpoints the store and waits, if its trie is past {@link holdFactor}
-   * times its budget (and grew by {@link holdGrowthMin} budgets since the
-   * last hold). Without a budget it does nothing, not even read the store's
-   * stats (which apply a strict store's waiting groups).
+   * Checkpoints the store and waits, if its trie's nodes and slab cache
+   * take more than {@link holdFactor} times its budget (and, if the last
+   * hold could not bring them under it, grew by {@link holdGrowthMin}
+   * budgets since). Without a budget it does nothing, not even read the
+   * store's stats (which apply a strict store's waiting groups).
    */
   async hold(): Promise<void> {
     const budget = this.#budget;
     if (budget === undefined) return;
     const memory = this.#store.stats().memory;
     assert(memory.budget === budget, "the store runs with the budget this hold keeps to");
-    const liveBytes = memory.liveBytes;
-    if (liveBytes <= Math.max(holdFactor * budget, this.#heldAt + holdGrowthMin * budget)) return;
+    // The slab cache is in the budget: the trie's nodes get what it leaves.
+    const used = memory.liveBytes + memory.cacheBytes;
+    // A checkpoint that could not bring the part under its bound (readers pinned paths) is not
+    // made again until the part grew.
+    const heldOver = this.#heldAt > holdFactor * budget;
+    if (used <= (heldOver ? this.#heldAt + holdGrowthMin * budget : holdFactor * budget)) return;
     await this.#store.checkpoint(); // a foreground one: a background one runs first at full pace
-    this.#heldAt = this.#store.stats().memory.liveBytes;
+    const after = this.#store.stats().memory;
+    this.#heldAt = after.liveBytes + after.cacheBytes;
   }
 }
