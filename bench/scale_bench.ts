@@ -15,14 +15,15 @@
  * 4. A query process opens the store with the same budget and reads keys
  *    skewed (90% of reads on the first 2% of keys: those of the 2% first
  *    tokens first in the files) and uniform, each mix measured (`--reads`)
- *    after `--warm-reads` reads of it unmeasured, enough to fill the
- *    budget, so that the measured reads meet evictions; its peak RSS, and
- *    per phase the largest arena seen and the subtrees evicted. Every
- *    answer is checked against the count the generator gave.
+ *    after `--warm-reads` reads of it unmeasured, and both after uniform
+ *    reads filled the budget (until the first eviction, at most
+ *    `--fill-reads`), so that the measured reads meet evictions; its peak
+ *    RSS, and per phase the largest arena seen and the subtrees evicted.
+ *    Every answer is checked against the count the generator gave.
  *
  * ```sh
  * deno task scale-bench --keys 100000000 --budget 1GiB --dir /tmp/scale \
- *   [--reads N] [--warm-reads N] [--query-only] [--json FILE]
+ *   [--reads N] [--warm-reads N] [--fill-reads N] [--query-only] [--json FILE]
  * ```
  *
  * @module
@@ -54,6 +55,8 @@ interface Args {
   reads: number;
   /** Reads per mix before, unmeasured. */
   warmReads: number;
+  /** The most uniform reads that fill the budget before the mixes. */
+  fillReads: number;
 }
 
 function parseArgs(args: string[]): Args {
@@ -64,7 +67,8 @@ function parseArgs(args: string[]): Args {
     query: false,
     queryOnly: false,
     reads: 1_000_000,
-    warmReads: 5_000_000,
+    warmReads: 2_000_000,
+    fillReads: 200_000_000,
   };
   for (let i = 0; i < args.length; i++) {
     const value = args[i + 1];
@@ -77,6 +81,8 @@ function parseArgs(args: string[]): Args {
       parsed.reads = Number(value);
     } else if (args[i] === "--warm-reads" && Number.isSafeInteger(Number(value))) {
       parsed.warmReads = Number(value);
+    } else if (args[i] === "--fill-reads" && Number.isSafeInteger(Number(value))) {
+      parsed.fillReads = Number(value);
     } else if (args[i] === "--query" || args[i] === "--query-only") {
       if (args[i] === "--query") parsed.query = true;
       else parsed.queryOnly = true;
@@ -85,7 +91,7 @@ function parseArgs(args: string[]): Args {
       throw new TypeError(
         `Unknown argument ${
           JSON.stringify(args[i])
-        }; usage: --keys N --budget SIZE --dir DIR [--reads N] [--warm-reads N] [--query-only] [--json FILE]`,
+        }; usage: --keys N --budget SIZE --dir DIR [--reads N] [--warm-reads N] [--fill-reads N] [--query-only] [--json FILE]`,
       );
     }
     i++;
@@ -190,6 +196,7 @@ function readStream(keys: number, skewed: boolean, seed: number): () => number {
 
 /** What one measured phase of reads gave. */
 interface Phase {
+  reads: number;
   perSecond: number;
   perCpuSecond: number;
   /** The most the tries' nodes (live and freed) took, sampled every {@link sampleEveryBatches}. */
@@ -200,13 +207,23 @@ interface Phase {
 /** Batches of reads between two samples of the memory. */
 const sampleEveryBatches = 100;
 
-/** Reads `reads` keys of `next`, checking every count; what it took. */
-async function readPhase(store: NgramStore, keys: number, next: () => number, reads: number) {
+/**
+ * Reads `reads` keys of `next`, checking every count, or fewer once `enough`
+ * says so (asked at each sample of the memory); what it took.
+ */
+async function readPhase(
+  store: NgramStore,
+  keys: number,
+  next: () => number,
+  reads: number,
+  enough: () => boolean = () => false,
+) {
   const cpu = cpuUsage();
   const started = performance.now();
   const evictedBefore = store.memory().evictions;
   let peakArenaBytes = 0;
-  for (let at = 0, batches = 0; at < reads; at += readBatch, batches++) {
+  let at = 0;
+  for (let batches = 0; at < reads; at += readBatch, batches++) {
     const batch = Array.from(
       { length: Math.min(readBatch, reads - at) },
       () => keyOf(next(), keys),
@@ -220,21 +237,24 @@ async function readPhase(store: NgramStore, keys: number, next: () => number, re
     if (batches % sampleEveryBatches === 0) {
       const memory = store.memory();
       peakArenaBytes = Math.max(peakArenaBytes, memory.liveBytes + memory.freeBytes);
+      if (enough()) break;
     }
   }
   const used = cpuUsage(cpu);
   return {
-    perSecond: reads / ((performance.now() - started) / 1000),
-    perCpuSecond: reads / ((used.user + used.system) / 1e6),
+    reads: at,
+    perSecond: at / ((performance.now() - started) / 1000),
+    perCpuSecond: at / ((used.user + used.system) / 1e6),
     peakArenaBytes,
     evictions: store.memory().evictions - evictedBefore,
   } satisfies Phase;
 }
 
 /**
- * The query process: opens with the budget, then per mix reads
- * `--warm-reads` keys unmeasured (enough to fill the budget, so that the
- * measured reads meet evictions) and `--reads` measured; prints JSON.
+ * The query process: opens with the budget, fills it with uniform reads
+ * (until the first eviction, at most `--fill-reads`), so that the measured
+ * reads meet evictions; then per mix reads `--warm-reads` keys unmeasured
+ * and `--reads` measured; prints JSON.
  */
 async function query(args: Args): Promise<void> {
   const openedAt = performance.now();
@@ -243,6 +263,9 @@ async function query(args: Args): Promise<void> {
     memoryBudget: args.budget,
   });
   const result: Record<string, number | Phase> = { openMs: performance.now() - openedAt };
+  const evicted = () => store.memory().evictions > 0;
+  const fill = readStream(args.keys, false, 5);
+  result.fill = await readPhase(store, args.keys, fill, args.fillReads, evicted);
   for (const [name, skewed] of [["skewed", true], ["uniform", false]] as const) {
     const next = readStream(args.keys, skewed, skewed ? 7 : 11);
     result[`${name}Warm`] = await readPhase(store, args.keys, next, args.warmReads);
@@ -303,6 +326,8 @@ async function main(): Promise<void> {
     String(args.reads),
     "--warm-reads",
     String(args.warmReads),
+    "--fill-reads",
+    String(args.fillReads),
   ]);
   const reads = JSON.parse(queried.stdout.trim().split("\n").at(-1)!);
   console.log(
