@@ -16,8 +16,8 @@
  *    skewed (90% of reads on the first 2% of keys: those of the 2% first
  *    tokens first in the files) and uniform, each mix measured (`--reads`)
  *    after `--warm-reads` reads of it unmeasured, and both after uniform
- *    reads filled the budget (until the first eviction, at most
- *    `--fill-reads`), so that the measured reads meet evictions; its peak
+ *    reads filled the budget (until the tries take {@link fillShare} of it,
+ *    at most `--fill-reads`), so that the measured reads meet evictions; its peak
  *    RSS, and per phase the largest arena seen and the subtrees evicted.
  *    Every answer is checked against the count the generator gave.
  *
@@ -32,6 +32,7 @@
 import { cpuUsage } from "node:process";
 import { type NgramStore, openNgramStore } from "../lib/ngram/mod.ts";
 import { parseByteSize } from "../lib/ngram/cli.ts";
+import { makeRandom } from "./random.ts";
 
 /** Part files the keys are split over. */
 const fileCount = 10;
@@ -40,6 +41,12 @@ const firstTokens = 20_011;
 /** Words the second and third tokens are drawn from (a prime, so `r ↦ r·step mod words` is one to one). */
 const words = 49_999;
 const wordStep = 7_919;
+/**
+ * The uniform reads before the mixes go on until the tries take this share
+ * of the budget (a part evicts down to three quarters of its trie's share,
+ * the slab cache and the cooling queue take a fifth).
+ */
+const fillShare = 0.6;
 /** Keys a `countMany` asks at once. */
 const readBatch = 100;
 
@@ -185,11 +192,7 @@ async function du(dir: string): Promise<number> {
 
 /** A deterministic stream of the keys a mix reads: skewed (90% on the first 2% of keys) or uniform. */
 function readStream(keys: number, skewed: boolean, seed: number): () => number {
-  let state = seed;
-  const random = () => {
-    state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
-    return state / 2 ** 31;
-  };
+  const random = makeRandom(seed);
   const hot = Math.max(1, Math.floor(keys * 0.02));
   return () => Math.floor(random() * (skewed && random() < 0.9 ? hot : keys));
 }
@@ -252,7 +255,7 @@ async function readPhase(
 
 /**
  * The query process: opens with the budget, fills it with uniform reads
- * (until the first eviction, at most `--fill-reads`), so that the measured
+ * (to {@link fillShare} of it, at most `--fill-reads`), so that the measured
  * reads meet evictions; then per mix reads `--warm-reads` keys unmeasured
  * and `--reads` measured; prints JSON.
  */
@@ -263,9 +266,12 @@ async function query(args: Args): Promise<void> {
     memoryBudget: args.budget,
   });
   const result: Record<string, number | Phase> = { openMs: performance.now() - openedAt };
-  const evicted = () => store.memory().evictions > 0;
+  const full = () => {
+    const memory = store.memory();
+    return memory.liveBytes + memory.freeBytes >= args.budget * fillShare;
+  };
   const fill = readStream(args.keys, false, 5);
-  result.fill = await readPhase(store, args.keys, fill, args.fillReads, evicted);
+  result.fill = await readPhase(store, args.keys, fill, args.fillReads, full);
   for (const [name, skewed] of [["skewed", true], ["uniform", false]] as const) {
     const next = readStream(args.keys, skewed, skewed ? 7 : 11);
     result[`${name}Warm`] = await readPhase(store, args.keys, next, args.warmReads);
