@@ -30,6 +30,7 @@ import { type NgramStore, openNgramStore } from "../lib/ngram/mod.ts";
 import { readNgrams } from "../lib/ngram/read.ts";
 import { writeV2Bigrams } from "./_ngram_data.ts";
 import { Art } from "../lib/art/art.ts";
+import { du } from "./_du.ts";
 
 interface Options {
   ngrams: number;
@@ -51,16 +52,6 @@ function parseArgs(args: string[]): Options {
       );}
   }
   return options;
-}
-
-/** Bytes of every file under `dir`. */
-async function du(dir: string): Promise<number> {
-  let bytes = 0;
-  for await (const entry of Deno.readDir(dir)) {
-    const path = `${dir}/${entry.name}`;
-    bytes += entry.isDirectory ? await du(path) : (await Deno.stat(path)).size;
-  }
-  return bytes;
 }
 
 /** Loads the file's rows into SQLite as the store takes them; returns seconds. */

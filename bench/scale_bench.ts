@@ -33,6 +33,7 @@ import { cpuUsage } from "node:process";
 import { type NgramStore, openNgramStore } from "../lib/ngram/mod.ts";
 import { parseByteSize } from "../lib/ngram/cli.ts";
 import { makeRandom } from "./random.ts";
+import { du } from "./_du.ts";
 
 /** Part files the keys are split over. */
 const fileCount = 10;
@@ -178,16 +179,6 @@ async function timed(args: string[]): Promise<{ stdout: string; seconds: number;
   const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr);
   if (rss === null) throw new Error(`no peak RSS in /usr/bin/time's output:\n${stderr}`);
   return { stdout: new TextDecoder().decode(output.stdout), seconds, rss: Number(rss[1]) * 1024 };
-}
-
-/** Bytes of every file under `dir`. */
-async function du(dir: string): Promise<number> {
-  let bytes = 0;
-  for await (const entry of Deno.readDir(dir)) {
-    const path = `${dir}/${entry.name}`;
-    bytes += entry.isDirectory ? await du(path) : (await Deno.stat(path)).size;
-  }
-  return bytes;
 }
 
 /** A deterministic stream of the keys a mix reads: skewed (90% on the first 2% of keys) or uniform. */
