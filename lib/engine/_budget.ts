@@ -18,9 +18,12 @@
  * it (`Groups.pendingIds`), no operation pinned a key under it or a subtree
  * overlapping it (`_pins.ts`: whatever an operation loaded and will use
  * after an await is pinned), no record read in flight installs into it
- * (`Loader.readingPaths`), no checkpoint snapshot is live (a compaction's included), and no
- * checkpoint failed past its capture (its nodes may name records no
- * committed image holds). Which nodes go: first the oldest loaded, from
+ * (`Loader.readingPaths`), no checkpoint failed past its capture (its
+ * nodes may name records no committed image holds), and the checkpoint
+ * running, if one is, does not hold it: an incremental one's walk gave it
+ * no address yet, a compaction's walk does not stand on it (`_evict.ts`:
+ * beside a snapshot, a subtree goes from both the snapshot and the live
+ * trie at once). Which nodes go: first the oldest loaded, from
  * the cooling queue (`_path_queue.ts`: the paths of the nodes reads
  * installed, oldest first); when it holds too few, a clock hand walks the
  * key space and takes the lowest clean nodes after where it stopped, so
@@ -242,8 +245,8 @@ export class Budget {
 
   /**
    * Evicts clean subtrees until the live nodes are back under the trie's
-   * part (or none is left to take); called when a checkpoint ended (no
-   * snapshot live) and after loads.
+   * part (or none is left to take); called when a checkpoint ended and
+   * after loads (also while a checkpoint runs).
    */
   enforce(): void {
     const part = this.#triePart();
@@ -317,7 +320,7 @@ export class Budget {
     const { trie } = this.#parts;
     const queue = this.#queue;
     let live = trie.memory().liveBytes;
-    if (queue === undefined || trie.captured) return live; // nothing goes beside a snapshot
+    if (queue === undefined) return live;
     const seen = new Set<number>(); // a path queued twice (loaded, evicted, loaded) is looked at once
     const scratch = this.#pathScratch;
     for (let left = queue.length; left > 0 && live > target; left--) {
@@ -335,7 +338,8 @@ export class Budget {
         break;
       }
       if (evicted === evictKept) queue.push(path);
-      // Gone (a stub now), dirty (the hand finds it once a checkpoint wrote it), or seen.
+      // Gone (a stub now), dirty or the running checkpoint's (the hand finds it once a
+      // checkpoint wrote it), or seen.
       if (evicted === null || evicted === evictKept) continue;
       this.stats.evictions++;
       this.stats.evictedBytes += evicted.words * 4;
@@ -359,7 +363,7 @@ export class Budget {
         else break;
         continue;
       }
-      // A walk whose candidates all stay (a live snapshot) ends the round: the next will.
+      // A walk whose candidates all stay (no memory for a stub) ends the round: the next will.
       if (!this.#evictCandidates(candidates, target)) return;
       live = trie.memory().liveBytes;
     }
@@ -367,7 +371,7 @@ export class Budget {
 
   /**
    * Evicts `candidates` in turn until the live nodes take `target` bytes or
-   * fewer; false if none went (a live snapshot, or no memory for a stub).
+   * fewer; false if none went (no memory for a stub).
    */
   #evictCandidates(candidates: readonly StubRef[], target: number): boolean {
     const trie = this.#parts.trie;
@@ -383,7 +387,7 @@ export class Budget {
         if (error instanceof MemoryLimitError) return false;
         throw error;
       }
-      if (evicted === null) continue; // beside a live snapshot: nothing goes
+      if (evicted === null) continue; // gone meanwhile (the walk offers only what can go)
       any = true;
       this.stats.evictions++;
       this.stats.evictedBytes += evicted.words * 4;
