@@ -184,6 +184,49 @@ Deno.test("streaming compaction: reads and writes while it runs fault in copied 
   await reopened.close();
 });
 
+Deno.test("streaming compaction: reads while it runs keep the arena within the budget", async () => {
+  // Issue 17: nothing was evicted beside a checkpoint's snapshot, so reads during a compaction
+  // took the arena past the budget until it ended (here to the whole trie, 16 times the budget).
+  const budget = 32 * 1024;
+  const storage = new WatchedStorage();
+  const store = await openStore({
+    storage,
+    memoryBudget: budget,
+    checkpoint: { auto: false },
+    [imageGeometryKey]: { slabBytes: 4096, chunkEntriesMax: 64 },
+  } as InternalStoreOptions);
+  const expected = await fill(store, 20_000);
+  storage.readsBeforeHold = 1_000; // the walk stops in its middle, as in the test above
+  const compaction = store.checkpoint({ compact: true });
+  await until(() => storage.waiting > 0);
+  let peak = 0;
+  let peakArena = 0;
+  const sample = () => {
+    const memory = store.stats().memory;
+    peak = Math.max(peak, memory.liveBytes);
+    peakArena = Math.max(peakArena, memory.liveBytes + memory.freeBytes);
+  };
+  storage.onCall = sample;
+  const keys = [...expected.keys()];
+  const evictions = store.stats().memory.evictions;
+  for (let i = 0; i < keys.length; i += 3) {
+    assert.equal(await store.get(keys[i]), expected.get(keys[i])); // loads the whole trie in turn
+    sample();
+  }
+  assert.ok(store.stats().memory.evictions > evictions, "evictions went on beside the snapshot");
+  storage.release();
+  for (let i = 1; i < keys.length; i += 3) {
+    assert.equal(await store.get(keys[i]), expected.get(keys[i])); // the walk goes on meanwhile
+  }
+  assert.ok((await compaction).compacted);
+  storage.onCall = () => {};
+  assert.ok(peak <= budget, `peak live nodes ${peak} within the budget ${budget}`);
+  assert.ok(peakArena <= 1.25 * budget, `peak arena ${peakArena} within 1.25 times ${budget}`);
+  await assertExact(store, expected);
+  assert.deepEqual((await store.verify()).problems, []);
+  await store.close();
+});
+
 Deno.test("streaming compaction: a failure mid-walk leaves the store refusing or exact, never wrong", async () => {
   const budget = 32 * 1024;
   const storage = new WatchedStorage();

@@ -297,3 +297,28 @@ Deno.test("evict beside a streaming compaction: the model's answers, the new fil
   }
   assert.ok(evictions > 300, `evictions happened beside the compactions (${evictions})`);
 });
+
+Deno.test("a load beside a snapshot frees the stub it replaced: load and evict cycles keep no memory", () => {
+  // Found by the store's test of reads during a compaction: every stub a load replaced beside a
+  // snapshot was kept until its release, so reads that loaded and evicted the same subtrees over
+  // a long compaction kept a stub per load (1 MB against a budget of 32 KiB).
+  const next = generator(7);
+  const image = new Records();
+  const { art, model } = startingTrie(next, image);
+  incremental(art, model, next, image, true);
+  const [victim] = art.evictable(1);
+  const key = withLoads(art, image, undefined, () => art.entries({ start: victim.path }).next())
+    .value![0];
+  for (const rewriteAll of [false, true]) {
+    withLoads(art, image, undefined, () => art.get(key));
+    const snapshot = art.capture({ rewriteAll });
+    assert.ok(art.evict(victim.path) !== null);
+    const live = art.memory().liveBytes;
+    for (let cycle = 0; cycle < 50; cycle++) {
+      withLoads(art, image, undefined, () => art.get(key));
+      assert.ok(art.evict(victim.path) !== null);
+      assert.equal(art.memory().liveBytes, live, `cycle ${cycle} kept nothing`);
+    }
+    snapshot.release();
+  }
+});

@@ -129,6 +129,8 @@ export class Budget {
   /** Where a round reads each queued path (see `PathQueue.shift`). */
   readonly #pathScratch = new Uint8Array(queuedPathBytesMax);
   readonly stats: BudgetStats = { evictions: 0, evictedBytes: 0 };
+  /** Of {@link BudgetStats.evictions}, those made while a checkpoint's snapshot was live. */
+  evictionsBeside = 0;
 
   constructor(bytes: number | undefined, parts: BudgetParts, cacheSlabsFloor = cacheSlabsMin) {
     assert(Number.isSafeInteger(cacheSlabsFloor) && cacheSlabsFloor >= 1, "a cache keeps a slab");
@@ -235,6 +237,23 @@ export class Budget {
   afterLoad(): void {
     // Not judged now: the record of a load from cached slabs is not installed yet (judged
     // here, a load that took the live nodes past the part asked for no round).
+    this.#queueRound();
+  }
+
+  /**
+   * After a checkpoint's node walk moved on: what a compaction's walk stood
+   * on (its stack, the place of the stub it copied) may go now, so a round
+   * is queued as after a load. Without it, a round beside the walk left
+   * those nodes and none came until the next load (simulator seed 25 at 4
+   * KiB: 2,120 live bytes against a part of 2,048 and a floor of 728).
+   */
+  afterWalkStep(): void {
+    if (this.#parts.trie.memory().liveBytes <= (this.#triePart() ?? Infinity)) return;
+    this.#queueRound();
+  }
+
+  /** Queues a round of evictions in a microtask (see {@link Budget.afterLoad}). */
+  #queueRound(): void {
     if (this.#bytes === undefined || this.#queued) return;
     this.#queued = true;
     queueMicrotask(() => {
@@ -341,8 +360,7 @@ export class Budget {
       // Gone (a stub now), dirty or the running checkpoint's (the hand finds it once a
       // checkpoint wrote it), or seen.
       if (evicted === null || evicted === evictKept) continue;
-      this.stats.evictions++;
-      this.stats.evictedBytes += evicted.words * 4;
+      this.#counted(evicted.words);
       live -= evicted.words * 4;
     }
     return live;
@@ -389,12 +407,18 @@ export class Budget {
       }
       if (evicted === null) continue; // gone meanwhile (the walk offers only what can go)
       any = true;
-      this.stats.evictions++;
-      this.stats.evictedBytes += evicted.words * 4;
+      this.#counted(evicted.words);
       live -= evicted.words * 4;
       if (live <= target) return true;
     }
     return any;
+  }
+
+  /** Counts one eviction that freed `words`. */
+  #counted(words: number): void {
+    this.stats.evictions++;
+    this.stats.evictedBytes += words * 4;
+    if (this.#parts.trie.captured) this.evictionsBeside++;
   }
 }
 

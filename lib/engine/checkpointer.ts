@@ -140,6 +140,12 @@ export interface CheckpointDeps {
   appliedLsn: () => number;
   /** Called when a checkpoint committed, its snapshot released (the memory budget's turn). */
   afterCheckpoint?: () => void;
+  /**
+   * Called each time the node walk moved on (a pause, a stub met or
+   * copied): what a compaction's walk stood on may go now (the budget's
+   * turn, in a microtask).
+   */
+  afterWalkStep?: () => void;
 }
 
 /** Runs checkpoints of one store, one at a time. */
@@ -385,6 +391,7 @@ export class Checkpointer {
     const stepsMax = (2 * keys + 1) / nodesPerStep + 4 * keys + 2;
     for (let steps = 0; result.done !== true; steps++) {
       assert(steps <= stepsMax, "the node walk pauses a bounded number of times");
+      this.#deps.afterWalkStep?.();
       const copy: SubtreeCopy | undefined = result.value;
       if (copy === undefined) {
         await pace.step(image);
