@@ -142,8 +142,10 @@ export interface CheckpointDeps {
   afterCheckpoint?: () => void;
   /**
    * Called each time the node walk moved on (a pause, a stub met or
-   * copied): what a compaction's walk stood on may go now (the budget's
-   * turn, in a microtask).
+   * copied, a record a compaction's copy read): what a compaction's walk
+   * stood on may go now, and a copy's read may have filled the slab cache,
+   * which shrinks the trie's part of a memory budget (the budget's turn, in
+   * a microtask).
    */
   afterWalkStep?: () => void;
 }
@@ -384,6 +386,7 @@ export class Checkpointer {
       valueCeiling: snapshot.valueCeiling,
       recordsMax: 2 * keys + 1,
       between: () => pace.step(image),
+      afterRead: this.#deps.afterWalkStep,
     };
     let result = walk.next();
     // A trie of `keys` keys has fewer than 2 * keys + 1 nodes; a stub is copied once, or
