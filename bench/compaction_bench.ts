@@ -8,11 +8,15 @@
  * that much), forces a compaction (`checkpoint({ compact: true })`) and
  * reports its time and the largest
  * arena seen during it (live and freed nodes, sampled at every read and
- * write of the store's files) against the budget. Every answer is
+ * write of the store's files) against the budget. With `--reads`, the
+ * budgeted store also answers gets while its compaction runs (one at a
+ * time, spread over the key space, each checked), which load what they
+ * read: the largest live nodes and arena then show whether evictions go
+ * on beside the compaction's snapshot (issue 17). Every answer is
  * checked after each compaction.
  *
  * ```sh
- * deno run -A bench/compaction_bench.ts [--keys N] [--rounds N]
+ * deno run -A bench/compaction_bench.ts [--keys N] [--rounds N] [--reads 0|1]
  * ```
  *
  * @module
@@ -28,20 +32,24 @@ import {
 } from "../mod.ts";
 import { build, countOf, key } from "./budget_bench.ts";
 
+/** Gets at most during one compaction (the compaction is then awaited alone). */
+const readsMax = 20_000;
+
 /** Keys checked after each compaction, spread over the key space. */
 const keysChecked = 20_000;
 
-function parseArgs(args: string[]): { keys: number; rounds: number } {
-  const parsed = { keys: 300_000, rounds: 2 };
+function parseArgs(args: string[]): { keys: number; rounds: number; reads: boolean } {
+  const parsed = { keys: 300_000, rounds: 2, reads: true };
   for (let i = 0; i < args.length; i += 2) {
     const value = Number(args[i + 1]);
-    if (!Number.isSafeInteger(value) || value <= 0) {
+    if (!Number.isSafeInteger(value) || value < (args[i] === "--reads" ? 0 : 1)) {
       throw new TypeError(
-        `Bad argument ${JSON.stringify(args[i])}; usage: [--keys N] [--rounds N]`,
+        `Bad argument ${JSON.stringify(args[i])}; usage: [--keys N] [--rounds N] [--reads 0|1]`,
       );
     }
     if (args[i] === "--keys") parsed.keys = value;
     else if (args[i] === "--rounds") parsed.rounds = value;
+    else if (args[i] === "--reads") parsed.reads = value !== 0;
     else throw new TypeError(`Unknown argument ${JSON.stringify(args[i])}`);
   }
   return parsed;
@@ -109,8 +117,24 @@ async function check(store: Store, keys: number): Promise<void> {
   }
 }
 
-/** One compaction of `dir`: whole and unbudgeted, or lazily under `memoryBudget`. */
-async function turn(dir: string, keys: number, memoryBudget?: number) {
+/** Gets `key(i)` for every `stride`-th key, one at a time, checked, until `done()`; their count. */
+async function readWhile(store: Store, keys: number, done: () => boolean): Promise<number> {
+  const stride = 7919; // a prime: the gets spread over the key space and come back to none soon
+  let reads = 0;
+  for (let at = 0; !done() && reads < readsMax; at = (at + stride) % keys) {
+    const found = await store.get(key(at));
+    if (found !== countOf(at)) throw new Error(`key ${key(at)} holds ${found} during compaction`);
+    // A get from files read at once resolves in microtasks: let the compaction's pauses end.
+    if (++reads % 64 === 0) await new Promise((resume) => setTimeout(resume, 0));
+  }
+  return reads;
+}
+
+/**
+ * One compaction of `dir`: whole and unbudgeted, or lazily under
+ * `memoryBudget` (with `reads`, gets run while it does).
+ */
+async function turn(dir: string, keys: number, memoryBudget?: number, reads = false) {
   const storage = new SampledStorage(await FileBlockStorage.open(dir));
   const store = await openStore({
     storage,
@@ -123,26 +147,31 @@ async function turn(dir: string, keys: number, memoryBudget?: number) {
     await store.checkpoint(); // and the budget's round after it brings it back within the budget
   }
   let peak = 0;
+  let peakLive = 0;
   storage.sample = () => {
     const memory = store.stats().memory;
     peak = Math.max(peak, memory.liveBytes + memory.freeBytes);
+    peakLive = Math.max(peakLive, memory.liveBytes);
   };
   const before = store.stats().memory;
   const started = performance.now();
-  const result = await store.checkpoint({ compact: true });
+  let ended = false;
+  const compaction = store.checkpoint({ compact: true }).finally(() => ended = true);
+  const gets = reads ? await readWhile(store, keys, () => ended) : 0;
+  const result = await compaction;
   const ms = performance.now() - started;
   storage.sample = () => {};
   if (!result.compacted) throw new Error("the checkpoint did not compact");
   const after = store.stats().memory;
   await check(store, keys);
   await store.close();
-  return { ms, peak, before, after, bytes: result.bytesWritten };
+  return { ms, peak, peakLive, gets, before, after, bytes: result.bytesWritten };
 }
 
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(3)} MiB`;
 
 async function main(): Promise<void> {
-  const { keys, rounds } = parseArgs(Deno.args);
+  const { keys, rounds, reads } = parseArgs(Deno.args);
   const dir = await Deno.makeTempDir({ prefix: "tallytrie-compaction-bench-" });
   try {
     await build(dir, keys);
@@ -157,14 +186,19 @@ async function main(): Promise<void> {
         `round ${round} unbudgeted: compaction ${unbudgeted.ms.toFixed(0)} ms, ` +
           `${mb(unbudgeted.bytes)} written, peak arena ${mb(unbudgeted.peak)}`,
       );
-      const budgeted = await turn(dir, keys, budget);
-      console.log(
-        `round ${round} budgeted:   compaction ${budgeted.ms.toFixed(0)} ms, ` +
-          `${mb(budgeted.bytes)} written, peak arena ${mb(budgeted.peak)} = ` +
-          `${(budgeted.peak / budget).toFixed(2)}× the budget (arena before ${
-            mb(budgeted.before.liveBytes + budgeted.before.freeBytes)
-          })`,
-      );
+      for (const withReads of reads ? [false, true] : [false]) {
+        const budgeted = await turn(dir, keys, budget, withReads);
+        console.log(
+          `round ${round} budgeted${withReads ? ", with gets" : ""}: compaction ` +
+            `${budgeted.ms.toFixed(0)} ms, ${mb(budgeted.bytes)} written` +
+            (withReads ? `, ${budgeted.gets} gets during it` : "") +
+            `, peak arena ${mb(budgeted.peak)} = ${(budgeted.peak / budget).toFixed(2)}× the ` +
+            `budget, peak live nodes ${mb(budgeted.peakLive)} = ` +
+            `${(budgeted.peakLive / budget).toFixed(2)}× (arena before ${
+              mb(budgeted.before.liveBytes + budgeted.before.freeBytes)
+            })`,
+        );
+      }
     }
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -441,7 +441,9 @@ function printSummary(totals: Totals, ms: number, range: string | undefined): vo
   if (sum("memory.probes") + sum("memory.writersWaiting") + sum("memory.relocations") > 0) {
     console.log(
       `memory bounds: ${sum("memory.probes")} probes made ${sum("memory.checks")} ` +
-        `bound-memory checks; writes that had to wait for a checkpoint (bound-writers): ` +
+        `bound-memory checks (${sum("memory.checksBeside")} beside a checkpoint); subtrees ` +
+        `evicted beside a checkpoint's snapshot: ${sum("memory.evictionsBeside")}; writes that ` +
+        `had to wait for a checkpoint (bound-writers): ` +
         `${sum("memory.writersWaiting")}; budget relocations judged (bound-relocate): ` +
         `${sum("memory.relocations")}`,
     );

@@ -224,9 +224,18 @@ export interface RunStats {
    * Under a memory budget (see `memory_bound.ts`): memory probes run, the
    * `bound-memory` checks they made, writes judged by `bound-writers`
    * (their call left the trie past twice its part), and budget relocations
-   * judged by `bound-relocate`.
+   * judged by `bound-relocate`; of the checks, those made while a
+   * checkpoint's snapshot was live (`checksBeside`), and the subtrees
+   * evicted while one was (`evictionsBeside`, seen between I/O completions).
    */
-  memory: { probes: number; checks: number; writersWaiting: number; relocations: number };
+  memory: {
+    probes: number;
+    checks: number;
+    checksBeside: number;
+    evictionsBeside: number;
+    writersWaiting: number;
+    relocations: number;
+  };
 }
 
 /**
@@ -316,6 +325,9 @@ const probeGetsSpread = 32;
 /** The gets a storm keeps in flight at once: at least this many, and up to this many more. */
 const probeWidthMin = 2;
 const probeWidthSpread = 3;
+/** The chance that a probe goes on with writes and a storm beside a checkpoint, and its writes. */
+const probeBesideChance = 0.5;
+const probeWritesMax = 8;
 /** The chance that a clean close meets a write, and the most I/O completions into it before. */
 const closeWriteChance = 0.5;
 const closeWriteIosMax = 16;
@@ -462,7 +474,14 @@ class Run {
     image: newImageGuardStats(),
     slabBytes: 0,
     slabCacheSlabsMin: 0,
-    memory: { probes: 0, checks: 0, writersWaiting: 0, relocations: 0 },
+    memory: {
+      probes: 0,
+      checks: 0,
+      checksBeside: 0,
+      evictionsBeside: 0,
+      writersWaiting: 0,
+      relocations: 0,
+    },
   };
   /** Checks every write to the image files (see `image_guard.ts`). */
   readonly guard: ImageGuard;
@@ -620,14 +639,17 @@ class Run {
     else if (step.kind === "crash") await this.crash(step.id);
     else if (step.kind === "restart") await this.restart(step.id);
     else if (step.kind === "closeCrash") await this.#closeCrash(step.id, step.ios);
-    else if (step.kind === "checkpoint") this.#checkpointStep(step.id, step.compact);
+    else if (step.kind === "checkpoint") void this.#checkpointStep(step.id, step.compact);
     else if (step.kind === "verify") await this.#verify(step.id);
     else this.#sync(step.id);
     await this.drive(step.drive);
   }
 
-  /** A checkpoint, not waited for: writers go on while it runs (D8). */
-  #checkpointStep(step: number, compact: boolean): void {
+  /**
+   * A checkpoint, not waited for: writers go on while it runs (D8). The
+   * promise settles (never rejects) once it ended and was judged.
+   */
+  #checkpointStep(step: number, compact: boolean): Promise<void> {
     const life = this.#life;
     const faults = this.storage.faults.length;
     // A segment whose creation was not yet durable at the call is not yet in the log the
@@ -643,7 +665,7 @@ class Run {
       if (compact) this.#compactionsPending--;
       if (compacted) this.#compactedSinceSample = true;
     });
-    checkpoint.then((result) => {
+    return checkpoint.then((result) => {
       // Judged at once: no I/O completes between the checkpoint's end and here.
       if (life !== this.#life || !this.#quietSince(faults)) return;
       this.#checkBound(
@@ -720,7 +742,11 @@ class Run {
    * storm: after each I/O completion the round after a load must have left
    * the live nodes within the trie's part or the footprint of the gets
    * that were in flight since the last load (those a round may have found
-   * pinned). The gets are judged as any read (D11).
+   * pinned). The gets are judged as any read (D11). Then, on half the
+   * probes, a few writes and a checkpoint (a compaction on half of those),
+   * and a second storm while it runs: evictions go on beside its snapshot,
+   * and the same bound holds, what the snapshot holds counted among what
+   * must stay (`memoryFloor`).
    */
   async #memoryProbe(step: number, random: Prng): Promise<void> {
     await this.#quieten(step);
@@ -738,7 +764,41 @@ class Run {
     if (!this.#judgeMemory(step, store, [], " after a checkpoint")) return;
     const keys = this.oracle.latestKeys().filter((key) => key.length <= overlayIdBytesMax);
     if (keys.length === 0) return;
-    await this.#storm(step, store, keys, random);
+    const window = await this.#storm(step, store, keys, random);
+    if (window !== undefined && random.chance(probeBesideChance)) {
+      await this.#stormBeside(step, store, keys, random, window);
+    }
+  }
+
+  /**
+   * The second part of a memory probe: writes to a few of `keys` (so that
+   * an incremental checkpoint has a walk), a checkpoint not waited for,
+   * and a storm of gets while it runs, judged by `bound-memory` as any.
+   * No round ran since the first storm's last load, nor, unless they
+   * loaded, since these writes: until a load, its last `window` and the
+   * keys written may still be what the last round found pinned.
+   */
+  async #stormBeside(
+    step: number,
+    store: Store,
+    keys: readonly string[],
+    random: Prng,
+    window: Set<string>,
+  ): Promise<void> {
+    if (this.#healthyStore() !== store) return;
+    // One at a time, as one client's: each is judged as any write.
+    for (let index = random.below(probeWritesMax + 1); index > 0; index--) {
+      const op: SimOp = { type: "add", key: random.pick(keys), delta: distinctDelta(step) + index };
+      window.add(op.key);
+      await this.until(this.submit(step, op).catch(() => {}), step, "a memory probe's write");
+      if (this.#queuedWrite !== undefined) {
+        await this.until(this.#queuedWrite, step, "a memory probe's queued write");
+      }
+      if (this.#healthyStore() !== store) return;
+    }
+    const checkpoint = this.#checkpointStep(step, random.chance(0.5));
+    await this.#storm(step, store, keys, random, window);
+    await this.until(checkpoint, step, "a memory probe's checkpoint");
   }
 
   /**
@@ -763,14 +823,14 @@ class Run {
 
   /**
    * The store, if a probe may judge it: open, not poisoned, with memory to
-   * spare (a round that cannot make a stub stops), and no checkpoint
-   * queued or running (nothing goes beside a live snapshot).
+   * spare (a round that cannot make a stub stops), and (unless `beside`)
+   * no checkpoint queued or running.
    */
-  #healthyStore(): Store | undefined {
+  #healthyStore(beside = false): Store | undefined {
     const store = this.store;
     const healthy = store !== undefined && this.#sampled === store && !this.poisoned &&
       !this.#restartSoon && !this.memory.exhausted;
-    return healthy && !this.#checkpointing() ? store : undefined;
+    return healthy && (beside || !this.#checkpointing()) ? store : undefined;
   }
 
   /** Whether the store has a checkpoint queued or running (its own or the workload's). */
@@ -782,15 +842,25 @@ class Run {
 
   /**
    * The storm of a memory probe (see {@link Run.#memoryProbe}): `bound-memory`
-   * after each I/O completion until every get settled.
+   * after each I/O completion until every get settled. With `since` (the
+   * keys a round may have found pinned before it began), it runs beside a
+   * checkpoint. Returns the keys a round may have found pinned at its end,
+   * or undefined if it stopped early.
    */
-  async #storm(step: number, store: Store, keys: readonly string[], random: Prng): Promise<void> {
+  async #storm(
+    step: number,
+    store: Store,
+    keys: readonly string[],
+    random: Prng,
+    since?: Set<string>,
+  ): Promise<Set<string> | undefined> {
+    const beside = since !== undefined;
     const total = probeGetsMin + random.below(probeGetsSpread + 1);
     const width = probeWidthMin + random.below(probeWidthSpread + 1);
     const inFlight = new Map<number, string>();
     let started = 0;
     let loaded = writeCounters(store).nodesLoaded;
-    let window = new Set<string>();
+    let window = since ?? new Set<string>();
     const scheduler = this.storage.scheduler;
     for (let turn = 0; turn < waitStepsMax; turn++) {
       for (; started < total && inFlight.size < width; started++) {
@@ -803,13 +873,14 @@ class Run {
       // A round in this turn may find any of these pinned (a get between its load and its read).
       const during = [...inFlight.values()];
       await scheduler.settle();
-      if (this.#healthyStore() !== store) return;
+      if (this.#healthyStore(beside) !== store) return;
       const now = writeCounters(store).nodesLoaded;
       if (now !== loaded) window = new Set(during); // every round follows a load
       else for (const key of during) window.add(key);
       loaded = now;
-      if (!this.#judgeMemory(step, store, [...window], " in a storm of gets")) return;
-      if (started === total && inFlight.size === 0) return;
+      const what = beside ? " in a storm of gets beside a checkpoint" : " in a storm of gets";
+      if (!this.#judgeMemory(step, store, [...window], what)) return;
+      if (started === total && inFlight.size === 0) return window;
       if (scheduler.pending > 0) scheduler.step();
       else if (inFlight.size > 0) break; // gets waiting with no I/O left
     }
@@ -831,6 +902,7 @@ class Run {
     const part = Math.max(triePart(budget, cacheBytes), this.#partBefore ?? 0);
     this.#partBefore = triePart(budget, cacheBytes);
     this.stats.memory.checks++;
+    if (counters.checkpointing) this.stats.memory.checksBeside++;
     if (liveBytes <= part) return true;
     const floor = memoryFloor(store, keys.map(bytesOfKey));
     const pinned = keys.length === 0 ? "" : ` with ${keys.length} gets in flight`;
@@ -900,6 +972,7 @@ class Run {
     this.stats.checkpointsCommitted += stats.epochs.checkpoints;
     this.stats.nodesLoaded += stats.image.nodesLoaded;
     this.stats.evictions += stats.memory.evictions;
+    this.stats.memory.evictionsBeside += writeCounters(store).evictionsBeside;
     if (stats.warmUp.state === "running") this.stats.warmUpsCut++;
   }
 

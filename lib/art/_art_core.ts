@@ -21,6 +21,7 @@ import { NodeNotLoaded, noValue, setValue, tickGeneration, valueOf } from "./_no
 import { ArtTree, type DropHandler, noSnapshot } from "./_tree.ts";
 import { type TreeStats, verifyTree } from "./_verify.ts";
 import { FrozenSnapshot } from "./_snapshot.ts";
+import { clearUncommittedMarks } from "./_image_walk.ts";
 import type { ArtSnapshot } from "./snapshot.ts";
 
 /** Options for {@link Art.entries}: a key range in unsigned byte order. */
@@ -524,14 +525,22 @@ export class ArtCore {
     tree.rewriting = rewriteAll;
     tree.frozenRoot = tree.root;
     const arena = tree.a;
-    const release = () => tree.releaseSnapshot(frozen, arena);
+    tree.frozenArena = arena;
+    const root = tree.root;
+    const size = this.keyCount;
+    const release = () => {
+      // The marks of the addresses an incremental walk gave: committed now, or never.
+      if (!rewriteAll) clearUncommittedMarks(arena, root, size);
+      tree.releaseSnapshot(frozen, arena);
+    };
     return new FrozenSnapshot({
       a: arena,
-      root: tree.root,
-      size: this.keyCount,
+      root,
+      size,
       valueCeiling: this.valueCeiling,
       release,
       rewriteAll,
+      walk: tree.walk,
     });
   }
 

@@ -9,16 +9,41 @@
  * and everything below it are as the last checkpoint that wrote them left
  * them (an edit drops the address of every node on its path, see
  * `ArtTree`), so a node with an address is evicted with its whole subtree.
- * Eviction never runs beside a live snapshot: the checkpoint it belongs to
- * may still fail, and then the addresses it gave name records no committed
- * image holds. The root always stays.
+ * The root always stays.
+ *
+ * Beside a live snapshot (a checkpoint running), a clean subtree the image
+ * holds is as good a stub in the snapshot as in the live trie: the walk
+ * writes nothing for it (an incremental checkpoint), or copies it from the
+ * old file record by record (a compaction, `_stream_copy.ts`). So an
+ * eviction makes it one stub in both trees at once (the same stub node,
+ * in the snapshot's parent too when an edit copied the live one) and
+ * frees its nodes, which no other node holds: below a node with an
+ * address, the two trees share everything. What the snapshot holds stays
+ * ({@link snapshotHolds}):
+ * - an incremental checkpoint: the nodes its walk gave addresses (marked
+ *   `uncommitted`): the checkpoint may still fail, and then those name
+ *   records no committed image holds. What had an address at the capture
+ *   is the committed image's, and so is everything below it;
+ * - a compaction: the nodes on its walk's stack (entered, not visited;
+ *   freeing them would pull the walk's ground away) and the node in the
+ *   place of the stub being copied (a reader loaded it; evicted again, the
+ *   copy would start over, as often as that happened). A node the walk
+ *   passed has a fresh address, and so has everything below it: its stub
+ *   reads from the new file until the commit settles it (`_settle.ts`).
+ *   A node ahead of the walk has the old file's address, as has
+ *   everything below it; its stub is the snapshot's too, so the walk
+ *   meets it, copies the old file's records under it, and gives it (in
+ *   both trees) the fresh address the settling turns into the new file's.
+ *
+ * After a failed checkpoint the store evicts nothing more (the budget's
+ * `imageTrusted`); a stub with a fresh address is then refused (`Loader`).
  *
  * @module
  */
 
 import { assert } from "../_assert.ts";
 import type { Arena } from "./_arena.ts";
-import { childSlots, replaceChild } from "./_children.ts";
+import { childSlots, findChild, replaceChild } from "./_children.ts";
 import {
   addressOf,
   countOf,
@@ -30,6 +55,7 @@ import {
   noAddress,
   referenced,
   takeReferenced,
+  uncommitted,
   wordsOf,
 } from "./_node.ts";
 import { noSnapshot } from "./_tree.ts";
@@ -48,11 +74,25 @@ export interface Evicted {
 }
 
 /**
+ * Whether the live snapshot holds `node` loaded (see the module notes):
+ * false when none is live.
+ */
+export function snapshotHolds(tree: ArtTree, node: number): boolean {
+  // A trie cleared beside its snapshot shares no node with it.
+  if (tree.frozenGen === noSnapshot || tree.frozenArena !== tree.a) return false;
+  const a = tree.a;
+  if (!tree.rewriting) return uncommitted(a, node);
+  const walk = tree.walk;
+  if (walk.copyParent !== 0 && findChild(a, walk.copyParent, walk.copyByte) === node) return true;
+  return walk.nodes.includes(node); // a stack of at most one node per key byte, mostly a few
+}
+
+/**
  * Evicts the loaded node at `path` (the key bytes from the root to and
  * including the branching byte into it) and its subtree, if it is clean.
  * Returns null, changing nothing, when no loaded node ends there, the node
  * has no address of its own (dirty, or a leaf stored in its parent's
- * record), or a snapshot is live.
+ * record), or a live snapshot holds it ({@link snapshotHolds}).
  */
 export function evictNode(tree: ArtTree, path: Uint8Array): Evicted | null {
   const result = evictNodeIf(tree, path, false);
@@ -75,7 +115,6 @@ export function evictNodeIf(
   spareReferenced: boolean,
   seen?: Set<number>,
 ): Evicted | null | typeof evictKept {
-  if (tree.frozenGen !== noSnapshot) return null;
   const found = nodeAtPath(tree.a, tree.root, path);
   if (found === null || isStub(tree.a, found.node)) return null;
   const { parent, node } = found;
@@ -86,12 +125,30 @@ export function evictNodeIf(
   if (spareReferenced && takeReferenced(tree.a, node)) return evictKept;
   const address = addressOf(tree.a, node);
   if (address === noAddress || address === inlineAddress) return null;
+  if (snapshotHolds(tree, node)) return null;
+  const twin = snapshotParent(tree, path, node);
   // The stub first: if the arena cannot grow, nothing has changed.
   const stub = newStub(tree.a, address, genOf(tree.a, node));
-  replaceChild(tree.a, parent, path[path.length - 1], stub);
+  const byte = path[path.length - 1];
+  replaceChild(tree.a, parent, byte, stub);
+  // The snapshot's parent, if an edit copied the live one: the stub is the same node in both.
+  if (twin !== 0 && twin !== parent) replaceChild(tree.a, twin, byte, stub);
   const evicted = freeSubtree(tree.a, node);
   evicted.words -= wordsOf(tree.a, stub);
   return evicted;
+}
+
+/**
+ * The live snapshot's parent of `node`, if the snapshot holds `node` at
+ * `path` too; else 0 (no snapshot, or the node is the live trie's alone:
+ * loaded through a parent an edit copied, beside an incremental one).
+ */
+function snapshotParent(tree: ArtTree, path: Uint8Array, node: number): number {
+  if (tree.frozenGen === noSnapshot || tree.frozenRoot === 0 || tree.frozenArena !== tree.a) {
+    return 0;
+  }
+  const twin = nodeAtPath(tree.a, tree.frozenRoot, path);
+  return twin !== null && twin.node === node ? twin.parent : 0;
 }
 
 /** Frees `top` and every node below it; counts them. */
@@ -136,11 +193,11 @@ export type EvictChoice = (path: Uint8Array) => number;
  * goes on where the last one stopped). With `spareReferenced`, a node a
  * read passed since the last look (see `markReferenced`) is not offered:
  * the walk looks below it, and leaves the mark (the cooling queue's looks
- * clear it).
+ * clear it). A node a live snapshot holds ({@link snapshotHolds}) is not
+ * offered either: the walk looks below it.
  */
 export function evictableNodes(
-  a: Arena,
-  root: number,
+  tree: ArtTree,
   limit: number,
   from?: Uint8Array,
   choose?: EvictChoice,
@@ -148,6 +205,7 @@ export function evictableNodes(
   spareReferenced = false,
 ): { path: Uint8Array; address: number }[] {
   const found: { path: Uint8Array; address: number }[] = [];
+  const { a, root } = tree;
   if (root === 0 || isStub(a, root)) return found;
   const nodes: number[] = [];
   const paths: Uint8Array[] = [];
@@ -160,7 +218,7 @@ export function evictableNodes(
     const node = nodes.pop()!;
     const path = paths.pop()!;
     const address = addressOf(a, node);
-    let choice = address === noAddress || address === inlineAddress
+    let choice = address === noAddress || address === inlineAddress || snapshotHolds(tree, node)
       ? evictDescend
       : choose?.(path) ?? evictTake;
     // Read since the last look: a second chance, and the walk looks below it.

@@ -12,7 +12,11 @@
  * its own (dirty: written since the last checkpoint, or a leaf stored in
  * its parent's record), with the nodes above it; and, below each of those,
  * a stub for every child that could go (a stub is what an evicted subtree
- * leaves). A child already a stub counts as one.
+ * leaves). A child already a stub counts as one. Beside a live snapshot,
+ * the nodes it holds (`snapshotHolds`: the marks of an incremental walk,
+ * a compaction's walk stack) stay as dirty ones do, and so do the nodes
+ * only the snapshot still holds (the ones the live trie replaced, freed at
+ * its release).
  *
  * It walks the loaded nodes it counts, not the trie: the paths, then what
  * hangs below them that must stay. Meant for the simulator and tests.
@@ -33,6 +37,9 @@ import {
   prefixLengthOf,
   wordsOf,
 } from "./_node.ts";
+import { snapshotHolds } from "./_evict.ts";
+import { noSnapshot } from "./_tree.ts";
+import type { ArtTree } from "./_tree.ts";
 
 /** The bytes of one trie word. */
 const wordBytes = 4;
@@ -41,7 +48,21 @@ const wordBytes = 4;
  * The bytes the nodes that must stay take while `keys` are pinned (see the
  * module notes); 0 for an empty trie.
  */
-export function footprintBytes(a: Arena, root: number, keys: readonly Uint8Array[]): number {
+export function footprintBytes(tree: ArtTree, keys: readonly Uint8Array[]): number {
+  return liveFootprint(tree, keys) + snapshotOnlyBytes(tree);
+}
+
+/** The bytes of the nodes only a live snapshot holds (retired: the live trie replaced them). */
+function snapshotOnlyBytes(tree: ArtTree): number {
+  if (tree.frozenGen === noSnapshot || tree.frozenArena !== tree.a) return 0;
+  let words = 0;
+  for (const node of tree.retired) words += classWords(wordsOf(tree.a, node));
+  return words * wordBytes;
+}
+
+/** The bytes of the live trie's nodes that must stay while `keys` are pinned. */
+function liveFootprint(tree: ArtTree, keys: readonly Uint8Array[]): number {
+  const { a, root } = tree;
   if (root === 0) return 0;
   const stays = new Set<number>([root]);
   for (const key of keys) pathNodes(a, root, key, stays);
@@ -60,10 +81,11 @@ export function footprintBytes(a: Arena, root: number, keys: readonly Uint8Array
       const child = a.i32[slot];
       if (stays.has(child)) continue;
       const address = addressOf(a, child);
-      if (isStub(a, child) || (address !== noAddress && address !== inlineAddress)) {
+      const clean = address !== noAddress && address !== inlineAddress;
+      if (isStub(a, child) || (clean && !snapshotHolds(tree, child))) {
         words += classWords(headerWords); // could go: a stub's block stays in its place
       } else {
-        stays.add(child); // dirty or inline: it stays, and so may some below it
+        stays.add(child); // dirty, inline or the snapshot's: it stays, and so may some below it
         pending.push(child);
       }
     }

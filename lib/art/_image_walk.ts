@@ -17,6 +17,11 @@
  * while its copy ran is walked from memory instead (the copy is
  * abandoned).
  *
+ * Evictions go on beside the walk (`_evict.ts`): a compaction's walk
+ * shows where it stands ({@link WalkPosition}), and an incremental one
+ * marks each node it gives an address (`markUncommitted`) until the
+ * snapshot is released ({@link clearUncommittedMarks}).
+ *
  * @module
  */
 
@@ -28,6 +33,7 @@ import { findChild, nextChild, nextChildFound } from "./_children.ts";
 import {
   addressOf,
   byteValues,
+  clearUncommitted,
   copyPrefix,
   freshAddress,
   inlineAddress,
@@ -35,10 +41,12 @@ import {
   isStub,
   kindLeaf,
   kindOf,
+  markUncommitted,
   noAddress,
   noValue,
   prefixLengthOf,
   setAddress,
+  uncommitted,
   valueOf,
 } from "./_node.ts";
 
@@ -79,6 +87,24 @@ export interface SubtreeCopy {
 /** A walk's step: a pause (undefined) or a stub whose subtree to copy. */
 export type WalkYield = SubtreeCopy | undefined;
 
+/**
+ * Where a walk stands, while it runs: what an eviction beside a
+ * compaction must leave (`_evict.ts`). The walk keeps it up to date.
+ */
+export interface WalkPosition {
+  /** The nodes on the walk's stack, root first: entered, not visited yet. */
+  nodes: number[];
+  /** While a {@link SubtreeCopy} is out: the parent of its stub (else 0)... */
+  copyParent: number;
+  /** ... and the branching byte into the stub. */
+  copyByte: number;
+}
+
+/** A position for a walk that has not begun. */
+export function newWalkPosition(): WalkPosition {
+  return { nodes: [], copyParent: 0, copyByte: -1 };
+}
+
 /** Frames on the walk's stack at most: each frame sits at least one key byte deeper. */
 const framesMax = keyBytesMax + 2;
 /** Bytes of the prefix buffer at first; it doubles up to the longest prefix. */
@@ -106,7 +132,8 @@ export function walkUnwritten(
 /**
  * {@link walkUnwritten} that pauses (yields) after every `nodesPerStep`
  * nodes, so a caller can let other work run between steps. The trie may
- * change while paused only by copy-on-write (a live snapshot holds `root`).
+ * change while paused only by copy-on-write (a live snapshot holds `root`)
+ * and by loads and evictions that leave its `position` alone.
  * With `all`, every node is visited, written or not (a compaction).
  */
 export function* walkUnwrittenSteps(
@@ -117,11 +144,33 @@ export function* walkUnwrittenSteps(
   nodesPerStep: number,
   all: boolean,
   inlineLeafPrefixMax = -1,
+  position: WalkPosition = newWalkPosition(),
 ): Generator<WalkYield, void, number | undefined> {
   assert(nodesPerStep > 0, "a step visits at least one node");
   if (root === 0 || (!all && addressOf(a, root) !== noAddress)) return;
+  const nodes = position.nodes;
+  assert(nodes.length === 0, "one walk of a position at a time");
+  nodes.push(root);
+  try {
+    yield* walkFrom(a, keys, onNode, nodesPerStep, all, inlineLeafPrefixMax, position);
+  } finally {
+    nodes.length = 0;
+    position.copyParent = 0;
+  }
+}
+
+/** {@link walkUnwrittenSteps} from the root on `position`'s stack. */
+function* walkFrom(
+  a: Arena,
+  keys: number,
+  onNode: (node: number) => void,
+  nodesPerStep: number,
+  all: boolean,
+  inlineLeafPrefixMax: number,
+  position: WalkPosition,
+): Generator<WalkYield, void, number | undefined> {
   let visited = 0;
-  const nodes: number[] = [root];
+  const nodes = position.nodes;
   const marks: number[] = [-1];
   const copy = new StubCopy(a);
   // One push and one pop per node; a stub is copied (once, or abandoned once and loaded).
@@ -135,7 +184,10 @@ export function* walkUnwrittenSteps(
       const child = findChild(a, node, byte);
       if (all && isStub(a, child)) {
         copy.aim(node, byte, child);
+        position.copyParent = node; // an eviction leaves what is at the stub's place
+        position.copyByte = byte;
         const copied = yield copy;
+        position.copyParent = 0;
         if (copied !== undefined) {
           // The driver checked, in this turn, that the stub is in place: it names the copy.
           assert(copy.present(), "a copy is handed back only for a stub in place");
@@ -250,6 +302,8 @@ export function writeUnwritten(
  * A leaf other than the root whose prefix is at most `inlineLeafPrefixMax`
  * bytes is not visited: it gets {@link inlineAddress} at once, and its
  * parent's view carries it (the image's rule for leaves it stores inline).
+ * Without `all`, each node given a record's address is marked
+ * (`markUncommitted`) until {@link clearUncommittedMarks}.
  */
 export function* writeUnwrittenSteps(
   a: Arena,
@@ -259,6 +313,7 @@ export function* writeUnwrittenSteps(
   nodesPerStep: number,
   all: boolean,
   inlineLeafPrefixMax = -1,
+  position?: WalkPosition,
 ): Generator<WalkYield, number, number | undefined> {
   if (root === 0) return noAddress;
   const views = new ViewBuilder();
@@ -281,10 +336,13 @@ export function* writeUnwrittenSteps(
       );
       assert(address !== inlineAddress || kind === kindLeaf, "only a leaf is stored inline");
       setAddress(a, node, address);
+      // A compaction's fresh addresses say so themselves; an incremental one's need the mark.
+      if (!all && address !== inlineAddress) markUncommitted(a, node);
     },
     nodesPerStep,
     all,
     inlineLeafPrefixMax,
+    position,
   );
   const address = addressOf(a, root);
   assert(
@@ -292,6 +350,31 @@ export function* writeUnwrittenSteps(
     "image walk left the root without a record",
   );
   return address;
+}
+
+/**
+ * Clears the marks an incremental walk left (`markUncommitted`) on the
+ * snapshot under `root`: once its checkpoint committed (or failed), they
+ * mean nothing. The marked nodes are the ones the walk gave addresses, so
+ * they and the nodes it did not reach (no address yet) are all it looks
+ * at, with their children: what the walk looked at, at most.
+ */
+export function clearUncommittedMarks(a: Arena, root: number, keys: number): void {
+  if (root === 0 || isStub(a, root)) return;
+  const pending = [root];
+  // A trie of `keys` keys has fewer than 2 * keys + 1 nodes, each pushed once.
+  for (let steps = 0; pending.length > 0; steps++) {
+    assert(steps <= 2 * keys + 1, "each node of the walk is cleared once");
+    assert(pending.length <= framesMax * byteValues, "the clearing stack is bounded");
+    const node = pending.pop()!;
+    clearUncommitted(a, node);
+    let byte = -1;
+    for (let child = nextChild(a, node, -1); child !== 0; child = nextChild(a, node, byte)) {
+      byte = nextChildFound.byte;
+      if (isStub(a, child)) continue;
+      if (uncommitted(a, child) || addressOf(a, child) === noAddress) pending.push(child);
+    }
+  }
 }
 
 /** An inline leaf of a {@link NodeView}, reused from one view to the next. */

@@ -427,7 +427,7 @@ export function installBuilt(
   }
   replaceChild(a, found.parent, path[path.length - 1], built);
   installTwin(tree, path, found.stub, built); // beside a compaction's snapshot, its parent too
-  tree.discard(found.stub);
+  discardStub(tree, found.stub, path);
   return built;
 }
 
@@ -450,7 +450,7 @@ export function installNode(
   const byte = path[path.length - 1];
   replaceChild(a, parent, byte, node);
   installTwin(tree, path, stub, node);
-  tree.discard(stub);
+  discardStub(tree, stub, path);
   assert(findChild(a, parent, byte) === node, "the loaded node took the stub's place");
   return childStubs(a, node, path);
 }
@@ -471,6 +471,23 @@ function installTwin(tree: ArtTree, path: Uint8Array, stub: number, node: number
   if (twin === null || twin.node !== stub) return;
   replaceChild(a, twin.parent, path[path.length - 1], node);
   assert(findChild(a, twin.parent, path[path.length - 1]) === node, "the twin took the node");
+}
+
+/**
+ * A stub a load just replaced at `path`: kept until the release of the
+ * live snapshot if that still holds it there (the live parent was a copy
+ * an edit made, and no twin was installed), else freed at once. Were every
+ * stub of a shared generation kept, each load beside a snapshot would keep
+ * one: with evictions beside it, a long compaction's reads would load and
+ * evict the same subtrees, and keep a stub per load until it ended.
+ */
+function discardStub(tree: ArtTree, stub: number, path: Uint8Array): void {
+  const a = tree.a;
+  assert(isStub(a, stub), "a load replaced a stub");
+  const shared = tree.frozenArena === a && tree.frozenRoot !== 0 &&
+    genOf(a, stub) <= tree.frozenGen;
+  if (shared && nodeAtPath(a, tree.frozenRoot, path)?.node === stub) tree.retired.push(stub);
+  else freeNode(a, stub);
 }
 
 /** Whether a stub with `address` ends `path` (a load of it would install there). */
@@ -545,7 +562,7 @@ export function installPath(
       const loaded = nodeFromImage(a, view, addressOf(a, node), genOf(a, node));
       replaceChild(a, parent, key[depth - 1], loaded);
       installTwin(tree, key.subarray(0, depth), node, loaded);
-      tree.discard(node);
+      discardStub(tree, node, key.subarray(0, depth));
       installPathStubs.added += stubsAmong(view.childAddresses) - 1;
       node = loaded;
     }
@@ -593,8 +610,10 @@ export function installSubtree(
     const node = nodeFromImage(a, view, addressOf(a, stub), genOf(a, stub));
     replaceChild(a, parents[head], bytes[head], node);
     // Below the first, each parent is a node just made, which the snapshot shares.
-    if (head === 0) installTwin(tree, path, stub, node);
-    tree.discard(stub);
+    if (head === 0) {
+      installTwin(tree, path, stub, node);
+      discardStub(tree, stub, path);
+    } else freeNode(a, stub); // made with its parent in this call: no other node holds it
     installed++;
     installPathStubs.added += stubsAmong(view.childAddresses) - 1;
     for (let index = 0; index < view.childBytes.length; index++) {

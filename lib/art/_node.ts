@@ -12,6 +12,8 @@
  * ```text
  * word 0      kind (bits 0-2) | child count (bits 3-11) | prefix length (bits 12-27)
  *             | referenced (bit 28: a read passed it, see {@link markReferenced})
+ *             | uncommitted (bit 29: its address is one the live checkpoint gave, see
+ *               {@link markUncommitted})
  * word 1      gen: the generation clock when the node was made
  * words 2-3   value (float64; `noValue` when no key ends here)
  * words 4-5   address in the image (float64; `noAddress` until written)
@@ -125,6 +127,8 @@ const countMask = 0x1ff;
 const prefixMask = 0xffff;
 /** The bit of word 0 a budgeted read sets on the nodes it passes (see {@link markReferenced}). */
 const referencedBit = 1 << 28;
+/** The bit of word 0 on a node the live checkpoint's walk gave an address (see {@link markUncommitted}). */
+const uncommittedBit = 1 << 29;
 /** The kind's bits in word 0. */
 const kindMask = 7;
 /** The longest prefix a node holds: a whole key. */
@@ -208,6 +212,27 @@ export function takeReferenced(a: Arena, n: number): boolean {
   if ((header & referencedBit) === 0) return false;
   a.i32[n] = header & ~referencedBit;
   return true;
+}
+
+/**
+ * Notes that the live (incremental) checkpoint's walk just gave the node
+ * its address: a record no committed image holds until that checkpoint
+ * commits, so no eviction may make a stub of it meanwhile (the checkpoint
+ * may still fail). Cleared when the snapshot is released
+ * (`ArtTree.releaseSnapshot`); a copy does not keep it.
+ */
+export function markUncommitted(a: Arena, n: number): void {
+  a.i32[n] |= uncommittedBit;
+}
+
+/** Whether the node's address is one the live checkpoint gave (see {@link markUncommitted}). */
+export function uncommitted(a: Arena, n: number): boolean {
+  return (a.i32[n] & uncommittedBit) !== 0;
+}
+
+/** Clears the mark of {@link markUncommitted}. */
+export function clearUncommitted(a: Arena, n: number): void {
+  a.i32[n] &= ~uncommittedBit;
 }
 
 /** The node's kind (`kind*`). */
@@ -382,6 +407,7 @@ export function cloneNode(a: Arena, n: number): number {
   const copy = a.alloc(words);
   a.i32.copyWithin(copy, n, n + words);
   a.i32[copy + 1] = generationClock;
+  a.i32[copy] &= ~uncommittedBit; // a copy has no address, from any checkpoint
   setAddress(a, copy, noAddress);
   return copy;
 }

@@ -9,6 +9,7 @@ import { assert } from "../_assert.ts";
 import { walkEntries } from "./_cursor.ts";
 import {
   type NodeView,
+  type WalkPosition,
   walkUnwritten,
   type WalkYield,
   writeUnwritten,
@@ -34,6 +35,8 @@ export interface FrozenTrie {
   release: () => void;
   /** `writeChangedSteps` rewrites every node, not only the changed ones. */
   rewriteAll: boolean;
+  /** Where `writeChangedSteps` stands while it runs (evictions beside it read it). */
+  walk: WalkPosition;
 }
 
 /** A captured root: immutable while live, since the trie copies what it shares. */
@@ -43,6 +46,7 @@ export class FrozenSnapshot implements ArtSnapshot {
   #size: number;
   readonly #valueCeiling: number;
   readonly #rewriteAll: boolean;
+  readonly #walk: WalkPosition;
   #release: (() => void) | null;
 
   constructor(frozen: FrozenTrie) {
@@ -54,6 +58,7 @@ export class FrozenSnapshot implements ArtSnapshot {
     assert(frozen.valueCeiling >= 0, "a value ceiling is never negative");
     this.#valueCeiling = frozen.valueCeiling;
     this.#rewriteAll = frozen.rewriteAll;
+    this.#walk = frozen.walk;
     this.#release = frozen.release;
   }
 
@@ -102,6 +107,7 @@ export class FrozenSnapshot implements ArtSnapshot {
       nodesPerStep,
       all,
       inlineLeafPrefixMax,
+      this.#walk,
     );
     for (let result = steps.next();;) {
       if (result.done === true) return result.value;

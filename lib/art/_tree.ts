@@ -54,6 +54,7 @@ import {
   valueOf,
 } from "./_node.ts";
 import { relocateTree } from "./_relocate.ts";
+import { newWalkPosition, type WalkPosition } from "./_image_walk.ts";
 import { MemoryLimitError } from "../errors.ts";
 import { grow, leafToNode4, mergesIntoChild, normalize } from "./_reshape.ts";
 
@@ -142,6 +143,10 @@ export class ArtTree {
    * snapshot's parent too (see `installTwin` in `_lazy.ts`).
    */
   frozenRoot = 0;
+  /** Where the live snapshot's image walk stands (see `_evict.ts`): empty when none runs. */
+  readonly walk: WalkPosition = newWalkPosition();
+  /** The arena the live snapshot's nodes are in (`clear` gives the trie another), or null. */
+  frozenArena: Arena | null = null;
 
   constructor(a: Arena) {
     this.a = a;
@@ -179,6 +184,9 @@ export class ArtTree {
     this.frozenGen = noSnapshot;
     this.rewriting = false;
     this.frozenRoot = 0;
+    this.frozenArena = null;
+    this.walk.nodes.length = 0; // a walk left off (its checkpoint failed) stands nowhere now
+    this.walk.copyParent = 0;
     // Shared nodes cloned before the checkpoint wrote them: their records
     // (if it did) are not the live trie's either.
     const orphans = this.orphans;

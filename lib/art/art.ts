@@ -360,7 +360,7 @@ export class Art extends ArtCore {
    * ```
    */
   footprint(keys: readonly Uint8Array[]): number {
-    return footprintBytes(this.tree.a, this.tree.root, keys);
+    return footprintBytes(this.tree, keys);
   }
 
   /**
@@ -661,7 +661,6 @@ export class Art extends ArtCore {
     lowest = false,
     spareReferenced = false,
   ): StubRef[] {
-    const { a, root } = this.tree;
-    return evictableNodes(a, root, limit, from, choose, lowest, spareReferenced);
+    return evictableNodes(this.tree, limit, from, choose, lowest, spareReferenced);
   }
 }

@@ -78,7 +78,7 @@ Deno.test("Art.evict: random edits, checkpoints and evictions read back as the m
   assert.ok(evictions > 500, `the runs evict (${evictions})`);
 });
 
-Deno.test("Art.evict: refused for a dirty node, beside a live snapshot, and for the root", () => {
+Deno.test("Art.evict: refused for a dirty node, one the live checkpoint wrote, and the root", () => {
   const art = new Art();
   const image = new TestImage();
   for (let i = 0; i < 100; i++) art.set(Uint8Array.of(i % 10, i), i);
@@ -91,8 +91,12 @@ Deno.test("Art.evict: refused for a dirty node, beside a live snapshot, and for 
   const snapshot = art.capture();
   // An inner node (the dirtied node's leaves have records of their own, but a leaf frees nothing).
   const clean = art.evictable(64).find((candidate) => candidate.path.length === 1)!;
-  assert.equal(art.evict(clean.path), null, "no eviction beside a live snapshot");
+  let next = 10_000;
+  snapshot.writeChanged(() => next++); // the dirtied node: an address no committed image holds
+  assert.equal(art.evict(first.path), null, "a node the live checkpoint wrote stays");
+  assert.ok(!art.evictable(64).some(({ path }) => path.length === 1 && path[0] === first.path[0]));
   snapshot.release();
+  assert.ok(art.evict(first.path) !== null, "once its checkpoint ended, it goes");
   assert.equal(art.evict(new Uint8Array(0)), null, "the root stays");
   const evicted = art.evict(clean.path);
   assert.ok(evicted !== null && evicted.words > 0);

@@ -11,16 +11,21 @@
  * When: after each checkpoint (what it wrote became clean), and after
  * record reads (reads grow the trie too): a load that takes the live nodes
  * past the trie's share asks for a round, which runs in a microtask (see
- * {@link Budget.enforce}).
+ * {@link Budget.enforce}); so does each step of a checkpoint's walk, and
+ * each record a compaction's copy reads (its slab reads fill the cache,
+ * which shrinks the trie's share), when the live nodes are past it.
  *
  * A subtree can go only when the image holds it unchanged (a checkpoint
  * wrote every changed path), no key of a write not yet applied lies under
  * it (`Groups.pendingIds`), no operation pinned a key under it or a subtree
  * overlapping it (`_pins.ts`: whatever an operation loaded and will use
  * after an await is pinned), no record read in flight installs into it
- * (`Loader.readingPaths`), no checkpoint snapshot is live (a compaction's included), and no
- * checkpoint failed past its capture (its nodes may name records no
- * committed image holds). Which nodes go: first the oldest loaded, from
+ * (`Loader.readingPaths`), no checkpoint failed past its capture (its
+ * nodes may name records no committed image holds), and the checkpoint
+ * running, if one is, does not hold it: an incremental one's walk gave it
+ * no address yet, a compaction's walk does not stand on it (`_evict.ts`:
+ * beside a snapshot, a subtree goes from both the snapshot and the live
+ * trie at once). Which nodes go: first the oldest loaded, from
  * the cooling queue (`_path_queue.ts`: the paths of the nodes reads
  * installed, oldest first); when it holds too few, a clock hand walks the
  * key space and takes the lowest clean nodes after where it stopped, so
@@ -126,6 +131,8 @@ export class Budget {
   /** Where a round reads each queued path (see `PathQueue.shift`). */
   readonly #pathScratch = new Uint8Array(queuedPathBytesMax);
   readonly stats: BudgetStats = { evictions: 0, evictedBytes: 0 };
+  /** Of {@link BudgetStats.evictions}, those made while a checkpoint's snapshot was live. */
+  evictionsBeside = 0;
 
   constructor(bytes: number | undefined, parts: BudgetParts, cacheSlabsFloor = cacheSlabsMin) {
     assert(Number.isSafeInteger(cacheSlabsFloor) && cacheSlabsFloor >= 1, "a cache keeps a slab");
@@ -232,6 +239,29 @@ export class Budget {
   afterLoad(): void {
     // Not judged now: the record of a load from cached slabs is not installed yet (judged
     // here, a load that took the live nodes past the part asked for no round).
+    this.#queueRound();
+  }
+
+  /**
+   * After a checkpoint's node walk moved on: what a compaction's walk stood
+   * on (its stack, the place of the stub it copied) may go now, so a round
+   * is queued as after a load. Without it, a round beside the walk left
+   * those nodes and none came until the next load (simulator seed 25 at 4
+   * KiB: 2,120 live bytes against a part of 2,048 and a floor of 728).
+   * Also after each record a compaction's copy reads from the old image:
+   * the read may put a slab in the slab cache, which the budget counts, so
+   * the trie's part shrinks with no load to ask for a round. Without it,
+   * the live nodes stayed past the part until the copy of that subtree
+   * ended (simulator seed 5 at 8 KiB, mixed: the part fell from 7,160 to
+   * 4,096 bytes under 6,640 live ones, with a floor of 6,584).
+   */
+  afterWalkStep(): void {
+    if (this.#parts.trie.memory().liveBytes <= (this.#triePart() ?? Infinity)) return;
+    this.#queueRound();
+  }
+
+  /** Queues a round of evictions in a microtask (see {@link Budget.afterLoad}). */
+  #queueRound(): void {
     if (this.#bytes === undefined || this.#queued) return;
     this.#queued = true;
     queueMicrotask(() => {
@@ -242,8 +272,8 @@ export class Budget {
 
   /**
    * Evicts clean subtrees until the live nodes are back under the trie's
-   * part (or none is left to take); called when a checkpoint ended (no
-   * snapshot live) and after loads.
+   * part (or none is left to take); called when a checkpoint ended and
+   * after loads (also while a checkpoint runs).
    */
   enforce(): void {
     const part = this.#triePart();
@@ -317,7 +347,7 @@ export class Budget {
     const { trie } = this.#parts;
     const queue = this.#queue;
     let live = trie.memory().liveBytes;
-    if (queue === undefined || trie.captured) return live; // nothing goes beside a snapshot
+    if (queue === undefined) return live;
     const seen = new Set<number>(); // a path queued twice (loaded, evicted, loaded) is looked at once
     const scratch = this.#pathScratch;
     for (let left = queue.length; left > 0 && live > target; left--) {
@@ -335,10 +365,10 @@ export class Budget {
         break;
       }
       if (evicted === evictKept) queue.push(path);
-      // Gone (a stub now), dirty (the hand finds it once a checkpoint wrote it), or seen.
+      // Gone (a stub now), dirty or the running checkpoint's (the hand finds it once a
+      // checkpoint wrote it), or seen.
       if (evicted === null || evicted === evictKept) continue;
-      this.stats.evictions++;
-      this.stats.evictedBytes += evicted.words * 4;
+      this.#counted(evicted.words);
       live -= evicted.words * 4;
     }
     return live;
@@ -359,7 +389,7 @@ export class Budget {
         else break;
         continue;
       }
-      // A walk whose candidates all stay (a live snapshot) ends the round: the next will.
+      // A walk whose candidates all stay (no memory for a stub) ends the round: the next will.
       if (!this.#evictCandidates(candidates, target)) return;
       live = trie.memory().liveBytes;
     }
@@ -367,7 +397,7 @@ export class Budget {
 
   /**
    * Evicts `candidates` in turn until the live nodes take `target` bytes or
-   * fewer; false if none went (a live snapshot, or no memory for a stub).
+   * fewer; false if none went (no memory for a stub).
    */
   #evictCandidates(candidates: readonly StubRef[], target: number): boolean {
     const trie = this.#parts.trie;
@@ -383,14 +413,20 @@ export class Budget {
         if (error instanceof MemoryLimitError) return false;
         throw error;
       }
-      if (evicted === null) continue; // beside a live snapshot: nothing goes
+      if (evicted === null) continue; // gone meanwhile (the walk offers only what can go)
       any = true;
-      this.stats.evictions++;
-      this.stats.evictedBytes += evicted.words * 4;
+      this.#counted(evicted.words);
       live -= evicted.words * 4;
       if (live <= target) return true;
     }
     return any;
+  }
+
+  /** Counts one eviction that freed `words`. */
+  #counted(words: number): void {
+    this.stats.evictions++;
+    this.stats.evictedBytes += words * 4;
+    if (this.#parts.trie.captured) this.evictionsBeside++;
   }
 }
 

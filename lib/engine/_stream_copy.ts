@@ -42,6 +42,12 @@ export interface CopyOptions {
    * for writers (awaited when it returns a promise).
    */
   between: () => Promise<void> | undefined;
+  /**
+   * Called after each record read from the old image, before the copy goes
+   * on: the read may have put a slab in the slab cache, and a memory
+   * budget counts the cache (its round then runs, in a microtask).
+   */
+  afterRead?: () => void;
 }
 
 /** A record on the copy's stack: its node (children's refs replaced as they are copied). */
@@ -92,7 +98,9 @@ export async function copySubtree(
         `the records under ${copy.address} are no tree of at most ${options.recordsMax} records`,
       );
     }
-    const node = owned(checkedNode(await from.load(address), address, options.valueCeiling));
+    const read = await from.load(address);
+    options.afterRead?.();
+    const node = owned(checkedNode(read, address, options.valueCeiling));
     frames.push({ node, next: 0 });
   };
   await push(copy.address);

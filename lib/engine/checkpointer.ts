@@ -140,6 +140,14 @@ export interface CheckpointDeps {
   appliedLsn: () => number;
   /** Called when a checkpoint committed, its snapshot released (the memory budget's turn). */
   afterCheckpoint?: () => void;
+  /**
+   * Called each time the node walk moved on (a pause, a stub met or
+   * copied, a record a compaction's copy read): what a compaction's walk
+   * stood on may go now, and a copy's read may have filled the slab cache,
+   * which shrinks the trie's part of a memory budget (the budget's turn, in
+   * a microtask).
+   */
+  afterWalkStep?: () => void;
 }
 
 /** Runs checkpoints of one store, one at a time. */
@@ -378,6 +386,7 @@ export class Checkpointer {
       valueCeiling: snapshot.valueCeiling,
       recordsMax: 2 * keys + 1,
       between: () => pace.step(image),
+      afterRead: this.#deps.afterWalkStep,
     };
     let result = walk.next();
     // A trie of `keys` keys has fewer than 2 * keys + 1 nodes; a stub is copied once, or
@@ -385,6 +394,7 @@ export class Checkpointer {
     const stepsMax = (2 * keys + 1) / nodesPerStep + 4 * keys + 2;
     for (let steps = 0; result.done !== true; steps++) {
       assert(steps <= stepsMax, "the node walk pauses a bounded number of times");
+      this.#deps.afterWalkStep?.();
       const copy: SubtreeCopy | undefined = result.value;
       if (copy === undefined) {
         await pace.step(image);

@@ -173,6 +173,8 @@ export interface WriteCounters {
   subtreesPinned: number;
   /** Whether the budget's round after a load is queued and has not run yet. */
   evictionRoundQueued: boolean;
+  /** Subtrees the budget evicted while a checkpoint's snapshot was live. */
+  evictionsBeside: number;
 }
 
 /** What an atomic commit resolves to (as `CommitResult`): its LSN, or `ok: false` if a check failed. */
@@ -311,6 +313,7 @@ export class Engine {
         return groups.appliedLsn;
       },
       afterCheckpoint: () => this.#budget.enforce(),
+      afterWalkStep: () => this.#budget.afterWalkStep(),
     };
     this.#checkpointer = new Checkpointer(this.#deps);
     if (this.#durability === "strict") {
@@ -809,6 +812,7 @@ export class Engine {
       checkpointing: this.#checkpointer.queued > 0 || this.#checkpointRunning !== undefined,
       subtreesPinned: this.#pins.subtreeCount,
       evictionRoundQueued: this.#budget.roundQueued,
+      evictionsBeside: this.#budget.evictionsBeside,
     };
   }
 
