@@ -142,7 +142,7 @@ export interface CheckpointDeps {
   afterCheckpoint?: () => void;
   /**
    * Called each time the node walk moved on (a pause, a stub met or
-   * copied, a record a compaction's copy read): what a compaction's walk
+   * copied, a record a compaction's copy read, its end): what a compaction's walk
    * stood on may go now, and a copy's read may have filled the slab cache,
    * which shrinks the trie's part of a memory budget (the budget's turn, in
    * a microtask).
@@ -406,6 +406,8 @@ export class Checkpointer {
       // A reader may have loaded the stub since the copy's last look: in this turn, it stays.
       result = walk.next(ref !== undefined && copy.present() ? ref : abandonCopy(fresh, counts));
     }
+    // The walk's last step left the nodes it stood on (its stack, the root last): they may go.
+    this.#deps.afterWalkStep?.();
     const workMs = pace.end();
     // A compaction's root address is a fresh one, until the commit settles it.
     const root = isFreshAddress(result.value) ? -result.value : result.value;
