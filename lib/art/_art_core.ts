@@ -492,6 +492,25 @@ export class ArtCore {
   }
 
   /**
+   * Whether the live snapshot is a compaction's (captured with
+   * `rewriteAll`): its walk frees, as it moves on, what it stood on.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Art } from "./art.ts";
+   * const art = new Art();
+   * const snapshot = art.capture({ rewriteAll: true });
+   * assert.ok(art.compacting);
+   * snapshot.release();
+   * assert.ok(!art.compacting && !art.captured);
+   * ```
+   */
+  get compacting(): boolean {
+    return this.tree.frozenGen !== noSnapshot && this.tree.rewriting;
+  }
+
+  /**
    * Captures the trie for a checkpoint in O(1): the snapshot keeps the state
    * of this instant while writes go on. Until it is released, an edit copies
    * the nodes on its path that the snapshot shares (path copying) instead of

@@ -259,6 +259,9 @@ export class Budget {
    * 4,096 bytes under 6,640 live ones, with a floor of 6,584).
    */
   afterWalkStep(): void {
+    // An incremental walk frees nothing as it moves on: the nodes it wrote stay until its commit
+    // (a round per step walked the trie for nothing: a budgeted import ran 5 times slower).
+    if (!this.#parts.trie.compacting) return;
     if (this.#parts.trie.memory().liveBytes <= (this.#triePart() ?? Infinity)) return;
     this.#queueRound();
   }
