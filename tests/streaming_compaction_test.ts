@@ -106,6 +106,19 @@ class WatchedStorage extends ForwardingStorage {
   }
 }
 
+/**
+ * A store on `storage` under `budget`, checkpoints by hand, with small slabs (4 KiB): the
+ * copy reads the old image a slab at a time, many times, and 8 slabs of cache take 32 KiB.
+ */
+async function smallSlabStore(storage: WatchedStorage, budget: number): Promise<Store> {
+  return await openStore({
+    storage,
+    memoryBudget: budget,
+    checkpoint: { auto: false },
+    [imageGeometryKey]: { slabBytes: 4096, chunkEntriesMax: 64 },
+  } as InternalStoreOptions);
+}
+
 /** Fills a store of `n` keys under a budget, a checkpoint per batch (evictions after each). */
 async function fill(store: Store, n: number): Promise<Map<string, number>> {
   return await addCounts(store, n, key, async () => void await store.checkpoint());
@@ -156,13 +169,8 @@ Deno.test("streaming compaction: a budgeted store compacts within its budget and
 Deno.test("streaming compaction: reads and writes while it runs fault in copied and uncopied stubs exactly", async () => {
   const budget = 32 * 1024;
   const storage = new WatchedStorage();
-  const store = await openStore({
-    storage,
-    memoryBudget: budget,
-    checkpoint: { auto: false },
-    // Small slabs: the copy reads the old image a slab at a time, many times.
-    [imageGeometryKey]: { slabBytes: 4096, chunkEntriesMax: 64 },
-  } as InternalStoreOptions);
+  // Small slabs: the copy reads the old image a slab at a time, many times.
+  const store = await smallSlabStore(storage, budget);
   const expected = await fill(store, 20_000);
   // Hold the compaction at a read of the old image, in the middle of its walk: what it
   // passed has fresh addresses (the records are in the new file's buffers), the stub it
@@ -200,12 +208,7 @@ Deno.test("streaming compaction: reads while it runs keep the arena within the b
   // took the arena past the budget until it ended (here to the whole trie, 16 times the budget).
   const budget = 32 * 1024;
   const storage = new WatchedStorage();
-  const store = await openStore({
-    storage,
-    memoryBudget: budget,
-    checkpoint: { auto: false },
-    [imageGeometryKey]: { slabBytes: 4096, chunkEntriesMax: 64 },
-  } as InternalStoreOptions);
+  const store = await smallSlabStore(storage, budget);
   const expected = await fill(store, 20_000);
   storage.readsBeforeHold = 1_000; // the walk stops in its middle, as in the test above
   const compaction = store.checkpoint({ compact: true });
@@ -244,13 +247,8 @@ Deno.test("streaming compaction: a copy's reads that fill the slab cache start a
   // live nodes with no load to ask for a round; they stayed past it until the walk moved on.
   const budget = 32 * 1024;
   const storage = new WatchedStorage();
-  const store = await openStore({
-    storage,
-    memoryBudget: budget,
-    checkpoint: { auto: false },
-    // Small slabs: the slab cache's 8 slabs take 32 KiB, so a full cache halves the trie's part.
-    [imageGeometryKey]: { slabBytes: 4096, chunkEntriesMax: 64 },
-  } as InternalStoreOptions);
+  // Small slabs: the slab cache's 8 slabs take 32 KiB, so a full cache halves the trie's part.
+  const store = await smallSlabStore(storage, budget);
   const expected = await fill(store, 20_000);
   storage.readsBeforeHold = 2; // the walk holds at its first copy, the slab cache nearly empty
   const compaction = store.checkpoint({ compact: true });

@@ -60,3 +60,14 @@ export function withLoads<T>(art: Art, records: Map<number, NodeView>, operation
   }
   throw new Error(`an operation needed more than ${loadsMax} loads`);
 }
+
+/** A small deterministic generator for the trie's tests (xorshift32): `next(below)` is in [0, below). */
+export function generator(seed: number): (below: number) => number {
+  let state = seed >>> 0 || 1;
+  return (below) => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) % below;
+  };
+}

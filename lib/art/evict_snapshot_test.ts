@@ -21,17 +21,7 @@ import {
   NodeNotLoaded,
   type NodeView,
 } from "./art.ts";
-
-/** A small deterministic generator (xorshift32). */
-function generator(seed: number): (below: number) => number {
-  let state = seed >>> 0 || 1;
-  return (below) => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) % below;
-  };
-}
+import { generator } from "./_test_image.ts";
 
 /** Loads one operation makes at most. */
 const loadsMax = 10_000;

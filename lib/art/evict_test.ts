@@ -8,18 +8,7 @@
 
 import assert from "node:assert/strict";
 import { Art, evictKept, NodeNotLoaded } from "./art.ts";
-import { TestImage, withLoads } from "./_test_image.ts";
-
-/** A small deterministic generator (xorshift32). */
-function generator(seed: number): (below: number) => number {
-  let state = seed >>> 0 || 1;
-  return (below) => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) % below;
-  };
-}
+import { generator, TestImage, withLoads } from "./_test_image.ts";
 
 const encode = (key: Uint8Array) => String.fromCharCode(...key);
 

@@ -8,17 +8,7 @@
 
 import assert from "node:assert/strict";
 import { Art, evictDescend, evictTake } from "./art.ts";
-
-/** A small deterministic generator (xorshift32). */
-function generator(seed: number): (below: number) => number {
-  let state = seed >>> 0 || 1;
-  return (below) => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) % below;
-  };
-}
+import { generator } from "./_test_image.ts";
 
 /** Writes every changed node to a pretend image: each gets an address of its own. */
 function checkpoint(art: Art): void {
