@@ -107,7 +107,7 @@ function parseArgs(args: string[]): Args {
   return parsed;
 }
 
-/** Word `i`: syllables from its digits in base 14, so words share prefixes as words do. */
+/** Word `i`: syllables from its digits in base 13, so words share prefixes as words do. */
 const syllables = ["ka", "to", "ri", "an", "el", "mo", "su", "ne", "li", "ra", "po", "vi", "de"];
 function word(i: number): string {
   let text = "";
@@ -217,11 +217,12 @@ async function readPhase(
   const evictedBefore = store.memory().evictions;
   let peakArenaBytes = 0;
   let at = 0;
-  for (let batches = 0; at < reads; at += readBatch, batches++) {
+  for (let batches = 0; at < reads; batches++) {
     const batch = Array.from(
       { length: Math.min(readBatch, reads - at) },
       () => keyOf(next(), keys),
     );
+    at += batch.length;
     const counts = await store.countMany(batch.map(([key]) => key));
     for (let j = 0; j < batch.length; j++) {
       if (counts[j] !== batch[j][1]) {

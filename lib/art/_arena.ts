@@ -193,6 +193,9 @@ export class Arena {
     this.u8 = new Uint8Array(0);
     this.f64 = new Float64Array(0);
     this.#top = arenaFirstRef;
+    this.#freeHeads.length = 0; // a block of the old buffer is no block of a new one
+    this.#liveWords = 0;
+    this.#freeWords = 0;
     release(old);
   }
 }

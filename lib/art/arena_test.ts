@@ -41,3 +41,15 @@ Deno.test("a relocation frees the arena it left; the trie reads the same", () =>
   for (let i = 1800; i < 2000; i++) assert.equal(art.get(Uint8Array.of(i >> 8, i & 255)), i);
   assert.equal(art.get(Uint8Array.of(0, 5)), undefined);
 });
+
+Deno.test("a released arena hands out no block of its old buffer", () => {
+  // Found by a review: release() emptied the views but kept the free lists, so an alloc after it
+  // returned a freed block's ref into an empty buffer, and writes to it were lost.
+  const arena = new Arena(64);
+  arena.free(arena.alloc(8), 8);
+  arena.release();
+  const ref = arena.alloc(8);
+  arena.i32[ref + 1] = 77;
+  assert.equal(arena.i32[ref + 1], 77);
+  assert.equal(arena.liveWords, 8);
+});

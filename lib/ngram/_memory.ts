@@ -206,8 +206,11 @@ export class BudgetHold {
     const used = memory.liveBytes + memory.cacheBytes;
     // A checkpoint that could not bring the part under its bound (readers pinned paths) is not
     // made again until the part grew.
-    const heldOver = this.#heldAt > holdFactor * budget;
-    if (used <= (heldOver ? this.#heldAt + holdGrowthMin * budget : holdFactor * budget)) return;
+    if (used <= holdFactor * budget) {
+      this.#heldAt = used; // back within the budget: the next hold comes at the budget again
+      return;
+    }
+    if (this.#heldAt > holdFactor * budget && used <= this.#heldAt + holdGrowthMin * budget) return;
     await this.#store.checkpoint(); // a foreground one: a background one runs first at full pace
     const after = this.#store.stats().memory;
     this.#heldAt = after.liveBytes + after.cacheBytes;
