@@ -8,7 +8,8 @@
  *    (`NGRAM TAB COUNT`, {@link fileCount} part files, each sorted by its
  *    first token as a partitioned job's output is) under `--dir`, once; a
  *    later run with the same `--keys` reuses them.
- * 2. `deno task ngram import` of them into a new store with
+ * 2. `deno task ngram import` of them into a new store, `DIR/store` (one
+ *    left there by an earlier run is removed first: give a directory of its own), with
  *    `--memory-budget`: wall time, keys per second, peak RSS (from
  *    `/usr/bin/time -v`).
  * 3. Bytes on disk per key.

@@ -1,5 +1,6 @@
 /**
- * Filling a store in tests: key `i` counts `i + 1`, added in atomic batches.
+ * Filling a store in tests: key `i` counts `i + 1`, added in atomic batches;
+ * and reading every count back.
  *
  * @module
  */
@@ -31,4 +32,14 @@ export async function addCounts(
     await afterBatch?.();
   }
   return expected;
+}
+
+/** Every key of `store` (as text) with its count. */
+export async function readAll(store: Store): Promise<Map<string, number>> {
+  const state = new Map<string, number>();
+  const decoder = new TextDecoder();
+  for await (const { key, value } of store.list({ prefix: "" })) {
+    state.set(decoder.decode(key), value);
+  }
+  return state;
 }

@@ -11,7 +11,6 @@ import {
   MemoryBlockStorage,
   openStore,
   StorageIoError,
-  type Store,
   type StoreOptions,
 } from "../mod.ts";
 import { compactingFileName, imageFileName } from "../lib/image/image_file.ts";
@@ -25,6 +24,7 @@ import {
 } from "./_storage_wrappers.ts";
 import { compactionDue } from "../lib/engine/checkpointer.ts";
 import { warmedUp } from "./_warm.ts";
+import { readAll } from "./_counts.ts";
 
 /** Checkpoints only when a test asks. */
 const manual = { auto: false } as const;
@@ -34,15 +34,6 @@ async function reopen(
   options: Partial<StoreOptions> = {},
 ) {
   return await openStore({ storage, checkpoint: manual, ...options });
-}
-
-async function readAll(store: Store): Promise<Map<string, number>> {
-  const state = new Map<string, number>();
-  const decoder = new TextDecoder();
-  for await (const { key, value } of store.list({ prefix: "" })) {
-    state.set(decoder.decode(key), value);
-  }
-  return state;
 }
 
 for (const durability of ["strict", "relaxed"] as const) {

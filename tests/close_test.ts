@@ -21,6 +21,7 @@ import { compactingFileName, imageFileName } from "../lib/image/image_file.ts";
 import { imageGeometryKey, type InternalStoreOptions } from "../lib/store/store.ts";
 import { segmentHeaderBytes, segmentName } from "../lib/wal/segment.ts";
 import { ForwardingFile, ForwardingStorage, RecordingStorage } from "./_storage_wrappers.ts";
+import { readAll } from "./_counts.ts";
 
 const isSegment = (name: string) => name.endsWith(".wal");
 
@@ -35,15 +36,6 @@ async function directory(path: string): Promise<Map<string, number>> {
 
 function totalBytes(files: Map<string, number>): number {
   return [...files.values()].reduce((sum, size) => sum + size, 0);
-}
-
-async function readAll(store: Store): Promise<Map<string, number>> {
-  const state = new Map<string, number>();
-  const decoder = new TextDecoder();
-  for await (const { key, value } of store.list({ prefix: "" })) {
-    state.set(decoder.decode(key), value);
-  }
-  return state;
 }
 
 /** Three epochs of writes, each closed by a checkpoint, then writes close checkpoints. */

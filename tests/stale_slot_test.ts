@@ -16,6 +16,7 @@ import { imageFileName } from "../lib/image/image_file.ts";
 import { headerSlotBytes, headerSlotOffsets } from "../lib/image/header.ts";
 import { imageGeometryKey, type InternalStoreOptions } from "../lib/store/store.ts";
 import { type ForwardingStorage, TornHeaderWrite } from "./_storage_wrappers.ts";
+import { readAll } from "./_counts.ts";
 
 /** Keys of the test: enough for records in several 4 KiB slabs. */
 const keysCount = 300;
@@ -39,15 +40,6 @@ async function addAll(store: Store, delta: number): Promise<void> {
   const atomic = store.atomic();
   for (let index = 0; index < keysCount; index++) atomic.add(key(index), delta);
   assert.ok((await atomic.commit()).ok);
-}
-
-async function readAll(store: Store): Promise<Map<string, number>> {
-  const state = new Map<string, number>();
-  const decoder = new TextDecoder();
-  for await (const { key, value } of store.list({ prefix: "" })) {
-    state.set(decoder.decode(key), value);
-  }
-  return state;
 }
 
 async function readSlot(storage: MemoryBlockStorage, slot: 0 | 1): Promise<Uint8Array> {
