@@ -697,9 +697,12 @@ export class Engine {
     let loaded = false;
     try {
       this.#budget.enforce();
-      // During a warm-up, the subtree at once (`WarmUp.assistSubtree`), else a decode per record.
+      // The subtree at once (`WarmUp.assistSubtree` during a warm-up); a decode per record
+      // when something below the stub failed its checks (a load then reads it again).
+      const quota = this.#budget.prefetchNodes(listPrefetchNodes);
       loaded = this.#warm.assistSubtree(stub, listPrefetchNodes) ||
-        this.#loader.loadSubtreeCached(stub, this.#budget.prefetchNodes(listPrefetchNodes));
+        this.#loader.loadSubtreeAtOnce(stub, quota) ||
+        this.#loader.loadSubtreeCached(stub, quota);
     } finally {
       if (!loaded) unpin();
     }
@@ -720,6 +723,10 @@ export class Engine {
    * (until then no eviction takes it).
    */
   async loadList(stub: StubRef): Promise<() => void> {
+    // Its slab first, then the subtree at once from cached slabs; record by record if that fails.
+    await this.#loader.cacheSlabOf(stub);
+    const cached = this.loadListCached(stub);
+    if (cached !== undefined) return cached;
     const unpin = this.#pins.pinSubtree(stub.path);
     try {
       await this.#loader.loadSubtree(stub, this.#budget.prefetchNodes(listPrefetchNodes));
