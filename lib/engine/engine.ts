@@ -603,7 +603,22 @@ export class Engine {
     if (found !== lookupNotLoaded) return Promise.resolve(found < 0 ? undefined : found);
     const copy = bytes.slice();
     const unpin = this.#pins.pin([copy]); // no eviction between the load and the read
-    return this.#loader.loadPath(copy).then(() => this.#getLoaded(copy)).finally(unpin);
+    return this.#loader.loadPath(copy).then(() => this.#getLoaded(copy)).finally(
+      this.#unpinRead(unpin),
+    );
+  }
+
+  /**
+   * What lets a read's pinned paths go, and then lets the budget take them:
+   * the round its last load queued ran while they were pinned, and none
+   * comes until the next load (a `getMany` of 4,000 keys past a 16 KiB
+   * budget left 188 KB live and nothing evicted).
+   */
+  #unpinRead(unpin: () => void): () => void {
+    return () => {
+      unpin();
+      this.#budget.afterLoad();
+    };
   }
 
   /** {@link Engine.get} again once a path loaded: the store may have closed meanwhile. */
@@ -633,7 +648,7 @@ export class Engine {
     // Pinned, the paths stay loaded once loaded (no eviction takes them), so
     // one pass of loads suffices unless a key was written (and its path
     // changed) meanwhile; a few passes bound it.
-    const unpin = this.#pins.pin(keys);
+    const unpin = this.#unpinRead(this.#pins.pin(keys));
     try {
       return await this.#getManyPasses(keys);
     } finally {
@@ -706,15 +721,7 @@ export class Engine {
     } finally {
       if (!loaded) unpin();
     }
-    return loaded ? this.#unpinList(unpin) : undefined;
-  }
-
-  /** What unpins a list's subtree, and lets the budget take what it held. */
-  #unpinList(unpin: () => void): () => void {
-    return () => {
-      unpin();
-      this.#budget.afterLoad();
-    };
+    return loaded ? this.#unpinRead(unpin) : undefined;
   }
 
   /**
@@ -734,7 +741,7 @@ export class Engine {
       unpin();
       throw error;
     }
-    return this.#unpinList(unpin);
+    return this.#unpinRead(unpin);
   }
 
   /** Runs a checkpoint after any running one (`compact`: rewrite the whole image). */
