@@ -880,7 +880,14 @@ class Run {
       loaded = now;
       const what = beside ? " in a storm of gets beside a checkpoint" : " in a storm of gets";
       if (!this.#judgeMemory(step, store, [...window], what)) return;
-      if (started === total && inFlight.size === 0) return window;
+      if (started === total && inFlight.size === 0) {
+        // Every get let its path go, and that asks for a round: none may stay past the part.
+        await scheduler.settle();
+        if (this.#healthyStore(beside) !== store) return;
+        return this.#judgeMemory(step, store, [], what + " once every get settled")
+          ? window
+          : undefined;
+      }
       if (scheduler.pending > 0) scheduler.step();
       else if (inFlight.size > 0) break; // gets waiting with no I/O left
     }

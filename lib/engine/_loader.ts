@@ -19,6 +19,7 @@ import { bytesToString } from "../_bytes.ts";
 import { CorruptionError, StorageIoError } from "../errors.ts";
 import { type ImageFile, imageFileName } from "../image/image_file.ts";
 import { inlineLeafRef, type NodeImage } from "../image/node_record.ts";
+import { QuotaSource } from "./_quota_source.ts";
 
 /** Record reads in flight at once while loading a subtree. */
 export const loadConcurrency = 64;
@@ -54,6 +55,8 @@ export class Loader {
   onInstalled: (path: Uint8Array) => void = () => {};
   /** A streaming compaction's new file while it is written (the records of fresh addresses). */
   fresh: ImageFile | undefined;
+  /** The records of {@link Loader.loadSubtreeAtOnce}'s builds. */
+  readonly #source = new QuotaSource();
 
   constructor(trie: Art, image: () => ImageFile) {
     this.#trie = trie;
@@ -154,6 +157,43 @@ export class Loader {
   loadSubtreeCached(stub: StubRef, budget: number): boolean {
     assert(budget >= 1, "a subtree load reads at least its root");
     return this.#trie.loadSubtree(stub.path, stub.address, this.#fetchCached, budget) > 0;
+  }
+
+  /**
+   * Builds `stub` and up to `quota - 1` records below it from cached slabs
+   * in one pass (`Art.loadSubtreeAtOnce`); what lies past the quota or in
+   * slabs not cached stays a stub. False, installing nothing, when the
+   * stub's own record is not cached, a record below it fails its checks
+   * (then {@link Loader.loadSubtreeCached} loads what checks out, and a
+   * load reads the rest with the usual retries), or the stub is gone
+   * (loaded or edited meanwhile).
+   */
+  loadSubtreeAtOnce(stub: StubRef, quota: number): boolean {
+    assert(quota >= 1, "a subtree load reads at least its root");
+    const source = this.#source;
+    source.image = this.#image();
+    source.left = quota;
+    source.given = 0;
+    let left: StubRef[] | null | undefined | string;
+    try {
+      left = this.#trie.loadSubtreeAtOnce(stub.path, stub.address, source, false);
+    } finally {
+      source.image = undefined; // keep no image alive past a compaction
+    }
+    if (left === null || left === undefined || typeof left === "string") return false;
+    assert(source.given >= 1 && source.given <= quota, "a build loads within its quota");
+    this.stats.nodesLoaded += source.given;
+    this.afterLoad(); // runs later: the caller pins what it loaded until it read it
+    return true;
+  }
+
+  /**
+   * Reads the slab of `stub`'s record into the image's slab cache (with
+   * the record's checks and retries: a damaged record throws here), so a
+   * build from cached slabs can follow.
+   */
+  async cacheSlabOf(stub: StubRef): Promise<void> {
+    if (!isFreshAddress(stub.address)) await this.#image().load(stub.address);
   }
 
   /**

@@ -37,12 +37,12 @@
  */
 
 import { assert } from "../_assert.ts";
-import type { Art, RecordFieldsView, RecordSource, StubRef } from "../art/art.ts";
+import type { Art, StubRef } from "../art/art.ts";
 import { CorruptionError, MemoryLimitError, StorageIoError } from "../errors.ts";
 import type { ImageFile } from "../image/image_file.ts";
-import { newRecordFields } from "../image/node_record.ts";
 import type { Clock } from "../storage/block_storage.ts";
 import type { Loader } from "./_loader.ts";
+import { QuotaSource } from "./_quota_source.ts";
 
 /** Milliseconds of loading between pauses for other work (as a checkpoint's walk). */
 export const sliceMs = 1;
@@ -96,23 +96,6 @@ export interface WarmUpParts {
   writes: () => number;
   /** False once applying logged writes to the trie failed: no one reads it again, so it stops. */
   healthy: () => boolean;
-}
-
-/** Records from cached slabs, at most `left` of them (a step's quota). */
-class QuotaSource implements RecordSource {
-  readonly fields: RecordFieldsView = newRecordFields();
-  left = 0;
-  given = 0;
-  image: ImageFile | undefined;
-
-  readonly fetch = (address: number): Uint8Array | undefined => {
-    if (this.left <= 0 || this.image === undefined) return undefined;
-    const bytes = this.image.cachedFields(address, this.fields);
-    if (bytes === undefined) return undefined;
-    this.left--;
-    this.given++;
-    return bytes;
-  };
 }
 
 /** The background load of one engine's trie (see the module notes). */

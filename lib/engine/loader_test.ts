@@ -1,6 +1,7 @@
 /**
  * The loader against a real trie with the image stubbed: which file a
- * stub's record is read from around a streaming compaction.
+ * stub's record is read from around a streaming compaction, and a list's
+ * build of a subtree at once from cached slabs.
  *
  * @module
  */
@@ -9,6 +10,14 @@ import assert from "node:assert/strict";
 import { Art, freshAddress, type NodeView } from "../art/art.ts";
 import { StorageIoError } from "../errors.ts";
 import type { ImageFile } from "../image/image_file.ts";
+import {
+  decodeNodeRecord,
+  decodeRecordFields,
+  encodeNodeRecord,
+  type NodeImage,
+  type RecordFields,
+  recordRef,
+} from "../image/node_record.ts";
 import { Loader } from "./_loader.ts";
 
 const none = new Uint8Array(0);
@@ -98,4 +107,71 @@ Deno.test("Loader: a read in flight keeps its stub's subtree only while the stub
   assert.deepEqual(ids, [], "the read will install nothing: nothing to keep");
   release();
   assert.deepEqual(await reading, []);
+});
+
+/**
+ * A trie whose root has one stub, under byte 1: a record with two children
+ * (leaves counting 5 and 6 under bytes 3 and 4), each a record of its own;
+ * and an image of those records whose slab is cached once read.
+ */
+function slabOfThree(): {
+  art: Art;
+  image: ImageFile;
+  stub: { path: Uint8Array; address: number };
+} {
+  const records = new Map<number, Uint8Array>();
+  const put = (offset: number, node: NodeImage) => {
+    const bytes = encodeNodeRecord(node);
+    const at = recordRef(offset, bytes.length);
+    records.set(at, bytes);
+    return at;
+  };
+  const leaf = (value: number) => ({ prefix: none, value, childBytes: none, childAddresses: [] });
+  const middle = put(3000, {
+    prefix: none,
+    value: undefined,
+    childBytes: Uint8Array.of(3, 4),
+    childAddresses: [put(1000, leaf(5)), put(2000, leaf(6))],
+  });
+  const root = {
+    prefix: none,
+    value: undefined,
+    childBytes: Uint8Array.of(1),
+    childAddresses: [middle],
+  };
+  let cached = false;
+  const image = {
+    cachedFields: (at: number, out: RecordFields) => {
+      const bytes = records.get(at);
+      if (!cached || bytes === undefined) return undefined;
+      return decodeRecordFields(bytes, 0, bytes.length, out) === undefined ? bytes : undefined;
+    },
+    load: (at: number) => {
+      cached = true; // its whole slab: the three records
+      return Promise.resolve(decodeNodeRecord(records.get(at)!));
+    },
+  } as unknown as ImageFile;
+  const art = Art.fromImage(root, ref(4000), 2);
+  return { art, image, stub: { path: Uint8Array.of(1), address: middle } };
+}
+
+Deno.test("Loader: a subtree builds at once from cached slabs, within its quota", async () => {
+  const { art, image, stub } = slabOfThree();
+  const loader = new Loader(art, () => image);
+  assert.equal(loader.loadSubtreeAtOnce(stub, 10), false, "its slab is not cached: nothing");
+  assert.equal(art.unloaded, 1);
+  await loader.cacheSlabOf(stub);
+  assert.equal(loader.loadSubtreeAtOnce(stub, 10), true);
+  assert.equal(loader.stats.nodesLoaded, 3, "the stub's record and both below it, in one build");
+  assert.equal(art.unloaded, 0);
+  assert.equal(art.get(Uint8Array.of(1, 3)), 5);
+  assert.equal(art.get(Uint8Array.of(1, 4)), 6);
+  assert.equal(loader.loadSubtreeAtOnce(stub, 10), false, "loaded already: gone");
+
+  const small = slabOfThree();
+  const quoted = new Loader(small.art, () => small.image);
+  await quoted.cacheSlabOf(small.stub);
+  assert.equal(quoted.loadSubtreeAtOnce(small.stub, 1), true);
+  assert.equal(quoted.stats.nodesLoaded, 1, "a quota of one: the stub's record alone");
+  assert.equal(small.art.unloaded, 2, "its children stay stubs");
 });

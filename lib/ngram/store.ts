@@ -277,17 +277,20 @@ export async function openNgramStore(
       ...part,
       memoryBudget: budgets?.vocabulary,
     });
-    const opened: Shard[] = [];
-    try {
-      for (let index = 0; index < count; index++) {
-        const storage = await factory(shardName(index));
-        const options = { ...part, memoryBudget: budgets?.shard };
-        opened.push(await Shard.open(index, storage, vocabulary, options));
-      }
-    } catch (error) {
+    // All at once: each shard's open returns with its root, and its trie loads in the
+    // background; opened in turn, each open waited on the warm-ups of those before it.
+    const options = { ...part, memoryBudget: budgets?.shard };
+    const opening = await Promise.allSettled(
+      Array.from({ length: count }, async (_, index) => {
+        return await Shard.open(index, await factory(shardName(index)), vocabulary, options);
+      }),
+    );
+    const opened = opening.flatMap((result) => result.status === "fulfilled" ? [result.value] : []);
+    const failed = opening.find((result) => result.status === "rejected");
+    if (failed !== undefined) {
       for (const shard of opened) await shard.close().catch(() => {});
       await vocabulary.close().catch(() => {});
-      throw error;
+      throw failed.reason;
     }
     return new NgramStore(root, vocabulary, opened);
   } catch (error) {

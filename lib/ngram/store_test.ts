@@ -3,6 +3,7 @@ import type { ImportSource } from "./_import.ts";
 import { memoryFactory } from "./fixtures.ts";
 import type { InputSummary, NgramSink } from "./input.ts";
 import { type NgramStore, openNgramStore } from "./store.ts";
+import { StoreLockedError } from "../../mod.ts";
 
 const encoder = new TextEncoder();
 
@@ -151,6 +152,26 @@ Deno.test("ngram store: the shard count is fixed at creation", async () => {
   assert.equal(store.shardCount, 3);
   await store.close();
   await assert.rejects(openNgramStore({ storage, shard: 2 } as never), /did you mean "shards"/);
+});
+
+Deno.test("ngram store: a shard that cannot open fails the open, and every part opened is closed", async () => {
+  const storage = memoryFactory();
+  const store = await openNgramStore({ storage, shards: 4 });
+  await store.importSource(linesSource(1, fileA));
+  await store.close();
+  const held = await storage("shard-0002");
+  assert.ok(await held.tryLock(), "another process holds shard 2");
+  // The shards open all at once: the others opened before shard 2's refusal came back.
+  await assert.rejects(openNgramStore({ storage }), StoreLockedError);
+  for (const name of ["", "vocabulary", "shard-0000", "shard-0001", "shard-0003"]) {
+    const part = await storage(name);
+    assert.ok(await part.tryLock(), `"${name}" was closed and unlocked`);
+    await part.unlock();
+  }
+  await held.unlock();
+  const reopened = await openNgramStore({ storage });
+  await assertCounts(reopened, recount(fileA));
+  await reopened.close();
 });
 
 Deno.test("ngram store: Stupid Backoff backs off by alpha to shorter histories", async () => {
