@@ -445,7 +445,9 @@ function printSummary(totals: Totals, ms: number, range: string | undefined): vo
         `evicted beside a checkpoint's snapshot: ${sum("memory.evictionsBeside")}; writes that ` +
         `had to wait for a checkpoint (bound-writers): ` +
         `${sum("memory.writersWaiting")}; budget relocations judged (bound-relocate): ` +
-        `${sum("memory.relocations")}`,
+        `${sum("memory.relocations")}; budget work judged (bound-work): ` +
+        `${sum("memory.rounds")} rounds, ${sum("memory.handVisits")} nodes visited by the ` +
+        `clock hand, in ${sum("memory.workJudged")} intervals`,
     );
   }
   console.log(

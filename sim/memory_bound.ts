@@ -19,7 +19,13 @@
  *   trie's part resolves only after the automatic checkpoint it waits for
  *   ended;
  * - `bound-relocate`: a relocation the budget makes gives back at least
- *   a fifth of the arena (the copy is paid for by what was freed).
+ *   a fifth of the arena (the copy is paid for by what was freed);
+ * - `bound-work`: between two I/O completions, every round of
+ *   evictions answers an event that can make room (a load, a pin or read
+ *   released, a step of a compaction's walk, a checkpoint's end), never a
+ *   step of an incremental checkpoint's walk, and its work (the trie nodes
+ *   the clock hand visits, the cooling queue's paths looked at) stays
+ *   within a few passes over the trie and the queue.
  *
  * @module
  */
@@ -136,4 +142,120 @@ export function relocationProblem(last: WriteCounters["relocations"]): string | 
   if (last.freeBytes >= arena * relocationFreeShareMin) return undefined;
   return `a relocation copied ${last.liveBytes} live bytes to give back ${last.freeBytes} bytes ` +
     `of an arena of ${arena} (less than a fifth)`;
+}
+
+/**
+ * The smallest trie node in bytes: a node's header is 6 words (a stub, the
+ * smallest node, takes 24 bytes), so an arena of `b` bytes holds at most
+ * `b / 24` nodes.
+ */
+export const nodeBytesMin = 24;
+/** Passes over the trie one round's clock hand makes at most (from its place, from the start, taking the nodes read since). */
+export const handPassesMax = 3;
+/** Passes over the cooling queue one round makes at most (sparing the nodes read since, then not). */
+export const queuePassesMax = 2;
+/**
+ * The cooling queue's ring: a sixteenth of the budget, at least 1,032 bytes
+ * (docs/ARCHITECTURE.md); an entry takes at least its 2-byte length.
+ */
+const queueShare = 1 / 16;
+const queueRingBytesMin = 1032;
+const queueEntryBytesMin = 2;
+
+/** The budget's work between two samples (differences of `WriteCounters.budgetWork`). */
+export interface BudgetWorkDelta {
+  /** Events that may ask for a round. */
+  asked: number;
+  /** Rounds run. */
+  rounds: number;
+  /** Walks of the clock hand. */
+  walks: number;
+  /** Trie nodes those walks visited. */
+  visits: number;
+  /** Cooling queue paths looked at. */
+  queueLooks: number;
+}
+
+/**
+ * The differences of two samples of `WriteCounters.budgetWork`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { budgetWorkDelta } from "./memory_bound.ts";
+ * const before = { asked: 1, rounds: 1, queueLooks: 2, walkSteps: 0, walks: 1, visits: 5 };
+ * const after = { ...before, asked: 3, rounds: 2, visits: 9 };
+ * assert.deepEqual(budgetWorkDelta(before, after), { asked: 2, rounds: 1, walks: 0, visits: 4, queueLooks: 0 });
+ * ```
+ */
+export function budgetWorkDelta(
+  before: WriteCounters["budgetWork"],
+  after: WriteCounters["budgetWork"],
+): BudgetWorkDelta {
+  return {
+    asked: after.asked - before.asked,
+    rounds: after.rounds - before.rounds,
+    walks: after.walks - before.walks,
+    visits: after.visits - before.visits,
+    queueLooks: after.queueLooks - before.queueLooks,
+  };
+}
+
+/**
+ * `bound-work`: the problem with the budget's work between two I/O
+ * completions, if any (docs/SIMULATION.md, The budget's work):
+ *
+ * - rounds ≤ the events that asked for one: a round answers a load, a
+ *   pin or read released, a step of a compaction's walk (what it stood on
+ *   may go), a checkpoint's end. A step of an incremental checkpoint's
+ *   walk is no such event: the nodes it wrote stay (its snapshot holds
+ *   them until it ends) and nothing else changed, so a round after it finds
+ *   at most what the last one left;
+ * - hand visits ≤ (3 × rounds + walks) × the nodes the arena held at most
+ *   (`peakArenaBytes` / {@link nodeBytesMin}): a round's hand passes over
+ *   the trie from its place to the end, then from the start, then once
+ *   more taking the nodes read since, and each walk after one that took
+ *   something starts again from its place, passing the path down to it;
+ * - queue looks ≤ 2 × rounds × the entries the queue can hold (its ring
+ *   of max(1,032, budget / 16) bytes, 2 bytes an entry at least).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { budgetWorkProblem } from "./memory_bound.ts";
+ * const work = { asked: 2, rounds: 2, walks: 2, visits: 100, queueLooks: 10 };
+ * assert.equal(budgetWorkProblem(work, 24 * 100, 4096), undefined);
+ * assert.match(budgetWorkProblem({ ...work, asked: 1 }, 24 * 100, 4096)!, /2 rounds .* 1 event /);
+ * assert.match(budgetWorkProblem({ ...work, visits: 900 }, 24 * 100, 4096)!, /900 nodes/);
+ * ```
+ */
+export function budgetWorkProblem(
+  work: BudgetWorkDelta,
+  peakArenaBytes: number,
+  budget: number,
+): string | undefined {
+  if (work.rounds > work.asked) {
+    return `the budget ran ${counted(work.rounds, "round")} of evictions for ` +
+      `${counted(work.asked, "event")} that can make room (loads, pins released, a ` +
+      `compaction's walk steps, checkpoints ended)`;
+  }
+  const nodes = Math.floor(peakArenaBytes / nodeBytesMin);
+  const visitsMax = (handPassesMax * work.rounds + work.walks) * nodes;
+  if (work.visits > visitsMax) {
+    return `the clock hand visited ${work.visits} nodes in ${work.rounds} rounds and ` +
+      `${work.walks} walks, past ${visitsMax} (an arena of at most ${nodes} nodes)`;
+  }
+  const ring = Math.max(queueRingBytesMin, Math.floor(budget * queueShare));
+  const entries = Math.floor(ring / queueEntryBytesMin);
+  const looksMax = queuePassesMax * work.rounds * entries;
+  if (work.queueLooks > looksMax) {
+    return `the rounds looked at ${work.queueLooks} queued paths in ${work.rounds} rounds, ` +
+      `past ${looksMax} (a queue of at most ${entries} paths)`;
+  }
+  return undefined;
+}
+
+/** `count` and `noun`, plural unless one. */
+function counted(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
 }

@@ -29,6 +29,7 @@ import {
   openStore,
   slabCacheSlabsMinKey,
   type Store,
+  type WriteCounters,
   writeCounters,
 } from "../lib/store/store.ts";
 import { parseSegmentName } from "../lib/wal/segment.ts";
@@ -42,6 +43,8 @@ import { MemoryPressure } from "./memory.ts";
 import { imageBoundProblem, replayBoundProblem, walBoundProblem, walBoundRules } from "./bounds.ts";
 import { bytesOfKey, keyArgument, keyOfBytes } from "./keys.ts";
 import {
+  budgetWorkDelta,
+  budgetWorkProblem,
   cacheBoundProblem,
   cacheSlabsFloor,
   memoryBoundProblem,
@@ -235,6 +238,11 @@ export interface RunStats {
     evictionsBeside: number;
     writersWaiting: number;
     relocations: number;
+    /** Intervals between I/O completions in which `bound-work` judged some work. */
+    workJudged: number;
+    /** The budget's rounds in them, and the nodes its clock hand visited. */
+    rounds: number;
+    handVisits: number;
   };
 }
 
@@ -481,6 +489,9 @@ class Run {
       evictionsBeside: 0,
       writersWaiting: 0,
       relocations: 0,
+      workJudged: 0,
+      rounds: 0,
+      handVisits: 0,
     },
   };
   /** Checks every write to the image files (see `image_guard.ts`). */
@@ -541,6 +552,10 @@ class Run {
   #queuedWrite: Promise<void> | undefined;
   /** The open store whose memory the bounds sample (none while it closes or opens). */
   #sampled: Store | undefined;
+  /** That store's budget work, arena and relocations at the last sample (`bound-work`). */
+  #workSeen:
+    | { work: WriteCounters["budgetWork"]; arena: number; relocations: number }
+    | undefined;
   /** That store's relocations seen by the last sample. */
   #relocationsSeen = 0;
   /** Checkpoints the workload asked for that have not settled; of them, compactions. */
@@ -711,6 +726,7 @@ class Run {
       floor,
     );
     if (cache !== undefined) this.oracle.violate("bound-cache", `${this.#where()}: ${cache}`, []);
+    this.#judgeWork(counters, budget);
     const { relocations } = counters;
     const compaction = this.#compactionsPending > 0 || this.#compactedSinceSample;
     this.#compactedSinceSample = false;
@@ -722,6 +738,34 @@ class Run {
     const problem = relocationProblem(relocations);
     if (problem !== undefined) {
       this.oracle.violate("bound-relocate", `${this.#where()}: ${problem}`, []);
+    }
+  }
+
+  /**
+   * `bound-work` for the interval since the last sample (see
+   * `memory_bound.ts`): the rounds answer events that can make room, and
+   * their walks stay within a few passes over the largest arena the
+   * interval can have held (its live and freed bytes now, at the last
+   * sample, and before a relocation made meanwhile: those only grow until
+   * a relocation replaces the arena).
+   */
+  #judgeWork(counters: WriteCounters, budget: number): void {
+    const seen = this.#workSeen;
+    const arena = counters.memory.liveBytes + counters.memory.freeBytes;
+    this.#workSeen = { work: counters.budgetWork, arena, relocations: counters.relocations.count };
+    if (seen === undefined) return;
+    const work = budgetWorkDelta(seen.work, counters.budgetWork);
+    if (work.rounds === 0 && work.walks === 0 && work.queueLooks === 0) return;
+    const relocated = counters.relocations.count - seen.relocations;
+    // Two relocations: the arena between them is unknown (the rounds are still judged).
+    const last = counters.relocations.liveBytes + counters.relocations.freeBytes;
+    const peak = relocated > 1 ? Infinity : Math.max(seen.arena, arena, relocated ? last : 0);
+    this.stats.memory.workJudged++;
+    this.stats.memory.rounds += work.rounds;
+    this.stats.memory.handVisits += work.visits;
+    const problem = budgetWorkProblem(work, peak, budget);
+    if (problem !== undefined) {
+      this.oracle.violate("bound-work", `${this.#where()}: ${problem}`, []);
     }
   }
 
@@ -1576,6 +1620,7 @@ class Run {
     this.#exhaustionsAtOpen = this.memory.exhaustions;
     this.#sampled = this.store;
     this.#relocationsSeen = writeCounters(this.store!).relocations.count;
+    this.#workSeen = undefined; // its first sample starts the count
     const stats = this.store!.stats();
     const report = { ...stats.recovery, lastLsn: stats.lastLsn };
     this.#checkBound(step, "bound-replay", replayBoundProblem(report, this.#closedQuietly));

@@ -133,13 +133,13 @@ Deno.test("simulator: with a memory budget of a few KiB, evictions lose and doub
   const seeds = 60;
   let evictions = 0;
   let oneSlabCaches = 0;
-  const memory = { probes: 0, checks: 0, writersWaiting: 0, relocations: 0 };
+  const memory = { probes: 0, checks: 0, writersWaiting: 0, relocations: 0, rounds: 0 };
   const flag = `--memory-budget ${memoryBudgetSmoke}`;
   await runSeeds(seeds, { memoryBudget: memoryBudgetSmoke }, flag, (result) => {
     evictions += result.stats.evictions;
     if (result.stats.slabCacheSlabsMin === 1) oneSlabCaches++;
     for (const [name, count] of Object.entries(result.stats.memory)) {
-      memory[name as keyof typeof memory] += count;
+      if (name in memory) memory[name as keyof typeof memory] += count;
     }
   });
   assert.ok(evictions >= seeds * 20, `the budget evicted ${evictions} subtrees`);
@@ -148,6 +148,7 @@ Deno.test("simulator: with a memory budget of a few KiB, evictions lose and doub
   // The memory bounds judged something (see sim/memory_bound.ts): none of them went idle.
   assert.ok(memory.probes >= seeds && memory.checks >= seeds * 10, JSON.stringify(memory));
   assert.ok(memory.writersWaiting > 0 && memory.relocations > 0, JSON.stringify(memory));
+  assert.ok(memory.rounds >= seeds * 10, `bound-work judged ${memory.rounds} rounds`);
 });
 
 Deno.test("simulator: one seed replays to the same trace hash; another seed differs", async () => {

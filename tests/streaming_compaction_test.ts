@@ -18,7 +18,11 @@ import {
   type Store,
 } from "../mod.ts";
 import { addCounts } from "./_counts.ts";
-import { imageGeometryKey, type InternalStoreOptions } from "../lib/store/store.ts";
+import {
+  imageGeometryKey,
+  type InternalStoreOptions,
+  slabCacheSlabsMinKey,
+} from "../lib/store/store.ts";
 import { ForwardingFile, ForwardingStorage, RecordingStorage } from "./_storage_wrappers.ts";
 
 const key = (i: number) => `key ${i % 97} ${i}`;
@@ -40,6 +44,9 @@ class WatchedFile extends ForwardingFile {
 
   override async read(offset: number, length: number): Promise<Uint8Array> {
     this.#storage.onCall();
+    if (this.name === imageName && this.#storage.failingReads) {
+      throw new StorageIoError(`Cannot read "${this.name}": an injected failure`);
+    }
     if (this.name === imageName && this.#storage.readsBeforeHold > 0) {
       if (--this.#storage.readsBeforeHold === 0) await this.#storage.held();
     }
@@ -60,6 +67,11 @@ class WatchedFile extends ForwardingFile {
     }
     return await super.write(offset, data);
   }
+
+  override async close(): Promise<void> {
+    if (this.name === compactingName && this.#storage.holdingClose) await this.#storage.held();
+    return await super.close();
+  }
 }
 
 /**
@@ -67,8 +79,9 @@ class WatchedFile extends ForwardingFile {
  * the store's memory), holds (`holding`) or fails (`failing`) writes of
  * records into a compaction's new file, holds its header writes after
  * its first record write (`holdingHeader`: its commit, once its walk
- * ended), and holds the image read that brings `readsBeforeHold` to 0
- * (one read: the others go on).
+ * ended), holds the image read that brings `readsBeforeHold` to 0
+ * (one read: the others go on), fails the image's reads (`failingReads`)
+ * and holds the close of a compaction's new file (`holdingClose`).
  */
 class WatchedStorage extends ForwardingStorage {
   onCall: () => void = () => {};
@@ -78,6 +91,8 @@ class WatchedStorage extends ForwardingStorage {
   recordsWritten = false;
   readsBeforeHold = 0;
   failing = false;
+  failingReads = false;
+  holdingClose = false;
   #waiting: (() => void)[] = [];
 
   constructor() {
@@ -101,6 +116,7 @@ class WatchedStorage extends ForwardingStorage {
   release(): void {
     this.holding = false;
     this.holdingHeader = false;
+    this.holdingClose = false;
     this.readsBeforeHold = 0;
     for (const resume of this.#waiting.splice(0)) resume();
   }
@@ -346,6 +362,50 @@ Deno.test("streaming compaction: a failure mid-walk leaves the store refusing or
   const reopened = await openStore({ storage, memoryBudget: budget });
   await assertExact(reopened, expected);
   assert.deepEqual((await reopened.verify()).problems, []);
+  await reopened.close();
+});
+
+Deno.test("streaming compaction: once one failed, no round evicts its fresh nodes while its file closes", async () => {
+  // A review found: the failed compaction's catch released its snapshot and awaited its new
+  // file's close before it poisoned the store, so a round of evictions in that await (after a
+  // load) turned nodes the walk had given fresh addresses into stubs that no read can load
+  // (their records are in the failed file): reads of keys loaded all along failed.
+  const budget = 8 * 1024;
+  const storage = new WatchedStorage();
+  const store = await openStore({
+    storage,
+    memoryBudget: budget,
+    checkpoint: { auto: false },
+    [imageGeometryKey]: { slabBytes: 4096, chunkEntriesMax: 64 },
+    [slabCacheSlabsMinKey]: 1,
+  } as InternalStoreOptions);
+  // "a": a few keys, loaded before the compaction; "z": many, stubs it must copy.
+  const loaded = new Map<string, number>();
+  for (let i = 0; i < 8; i++) loaded.set(`a/${i}`, i + 1);
+  const cold = new Map<string, number>();
+  for (let i = 0; i < 2_000; i++) cold.set(`z/${i}`, i + 1);
+  for (const [k, value] of [...loaded, ...cold]) await store.set(k, value);
+  await store.checkpoint();
+  await assertExact(store, loaded);
+  // The walk passes "a" (fresh addresses now) and fails at its first copy of "z".
+  storage.failingReads = true;
+  storage.holdingClose = true;
+  const compaction = store.checkpoint({ compact: true });
+  await until(() => storage.waiting > 0); // the failed compaction closes its new file
+  storage.failingReads = false;
+  const { evictions } = store.stats().memory;
+  const { nodesLoaded } = store.stats().image;
+  // Reads of "z" load from the old image, past the trie's part: each asks for a round.
+  for (const k of [...cold.keys()].slice(0, 200)) assert.equal(await store.get(k), cold.get(k));
+  const records = store.stats().image.nodesLoaded - nodesLoaded;
+  assert.ok(records > budget / 64, `the reads loaded ${records} records`);
+  storage.release();
+  await assert.rejects(compaction, StorageIoError);
+  await assertExact(store, loaded); // loaded all along: read from memory, not refused
+  assert.equal(store.stats().memory.evictions, evictions, "no eviction once it failed");
+  await store.close().catch(() => {}); // its close may report the failure
+  const reopened = await openStore({ storage, memoryBudget: budget });
+  await assertExact(reopened, new Map([...loaded, ...cold]));
   await reopened.close();
 });
 

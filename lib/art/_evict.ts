@@ -173,6 +173,12 @@ function freeSubtree(a: Arena, top: number): Evicted {
   return evicted;
 }
 
+/** The work of {@link evictableNodes} walks: walks made and nodes they visited. */
+export interface EvictWalkWork {
+  walks: number;
+  visits: number;
+}
+
 /** What {@link evictableNodes} does with a node that could go: offer it. */
 export const evictTake = 0;
 /** ... look below it instead (something below it must stay). */
@@ -203,6 +209,7 @@ export function evictableNodes(
   choose?: EvictChoice,
   lowest = false,
   spareReferenced = false,
+  work?: EvictWalkWork,
 ): { path: Uint8Array; address: number }[] {
   const found: { path: Uint8Array; address: number }[] = [];
   const { a, root } = tree;
@@ -213,7 +220,8 @@ export function evictableNodes(
   const skip = from === undefined ? undefined : (path: Uint8Array) => whollyBelow(path, from);
   // Leaves without a record of their own are passed over: nothing below them, none can go.
   pushLoadedChildren(a, root, new Uint8Array(0), nodes, paths, skip, true);
-  for (let steps = 0; nodes.length > 0 && found.length < limit; steps++) {
+  let steps = 0;
+  for (; nodes.length > 0 && found.length < limit; steps++) {
     assert(steps <= a.liveWords, "each node is visited once");
     const node = nodes.pop()!;
     const path = paths.pop()!;
@@ -229,6 +237,10 @@ export function evictableNodes(
     else if (choice === evictDescend) {
       pushLoadedChildren(a, node, path, nodes, paths, skip, true);
     }
+  }
+  if (work !== undefined) {
+    work.walks++;
+    work.visits += steps;
   }
   return found;
 }

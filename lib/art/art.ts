@@ -35,8 +35,16 @@ import {
   type Evicted,
   evictKept,
   evictNodeIf,
+  type EvictWalkWork,
 } from "./_evict.ts";
-export { type EvictChoice, evictDescend, evictKept, evictSkip, evictTake } from "./_evict.ts";
+export {
+  type EvictChoice,
+  evictDescend,
+  evictKept,
+  evictSkip,
+  evictTake,
+  type EvictWalkWork,
+} from "./_evict.ts";
 import type { NodeView } from "./_image_walk.ts";
 import {
   buildSubtree,
@@ -106,6 +114,13 @@ const arenaReserveWordsMax = 256 * 1024 * 1024;
  * ```
  */
 export class Art extends ArtCore {
+  /**
+   * The walks {@link Art.evictable} made for clean nodes, and the nodes
+   * they visited: a memory budget's clock hand (the simulator bounds its
+   * work, see docs/SIMULATION.md).
+   */
+  readonly evictWalks: EvictWalkWork = { walks: 0, visits: 0 };
+
   /**
    * A trie opened from an image: the root loaded from its record, every
    * other node a stub until {@link Art.install} loads it.
@@ -652,7 +667,7 @@ export class Art extends ArtCore {
    * with `choose`, the caller may send the walk below a node or past it;
    * with `lowest`, the lowest such nodes (the ones near the root stay);
    * with `spareReferenced`, not the nodes a read passed since the last look
-   * (see {@link Art.evictCold}).
+   * (see {@link Art.evictCold}). Counts its walk in {@link Art.evictWalks}.
    */
   evictable(
     limit: number,
@@ -661,6 +676,7 @@ export class Art extends ArtCore {
     lowest = false,
     spareReferenced = false,
   ): StubRef[] {
-    return evictableNodes(this.tree, limit, from, choose, lowest, spareReferenced);
+    const work = this.evictWalks;
+    return evictableNodes(this.tree, limit, from, choose, lowest, spareReferenced, work);
   }
 }

@@ -11,8 +11,9 @@
  * When: after each checkpoint (what it wrote became clean), and after
  * record reads (reads grow the trie too): a load that takes the live nodes
  * past the trie's share asks for a round, which runs in a microtask (see
- * {@link Budget.enforce}); so does each step of a checkpoint's walk, and
- * each record a compaction's copy reads (its slab reads fill the cache,
+ * {@link Budget.enforce}); so does each step of a compaction's walk (an
+ * incremental checkpoint's frees nothing as it moves on), and each record
+ * a compaction's copy reads (its slab reads fill the cache,
  * which shrinks the trie's share), when the live nodes are past it.
  *
  * A subtree can go only when the image holds it unchanged (a checkpoint
@@ -102,6 +103,27 @@ export interface BudgetStats {
   evictedBytes: number;
 }
 
+/**
+ * The budget's work, for the simulator's bound on it (`WriteCounters`;
+ * the clock hand's walks are `Art.evictWalks`).
+ */
+export interface BudgetWork {
+  /**
+   * Events that may ask for a round: loads ({@link Budget.afterLoad}: a
+   * record installed, a read settled, a list's pin released), steps of a
+   * compaction's walk ({@link Budget.afterWalkStep}), and direct calls of
+   * {@link Budget.enforce} (a checkpoint ended, a list met a stub, the
+   * start). Steps of an incremental checkpoint's walk are not among them.
+   */
+  asked: number;
+  /** Rounds that looked for nodes to evict (the live nodes were past the trie's part). */
+  rounds: number;
+  /** Paths the rounds took from the cooling queue to look at. */
+  queueLooks: number;
+  /** Steps of checkpoints' node walks ({@link Budget.afterWalkStep}), incremental ones' too. */
+  walkSteps: number;
+}
+
 /** What a {@link Budget} watches. */
 export interface BudgetParts {
   trie: Art;
@@ -131,6 +153,7 @@ export class Budget {
   /** Where a round reads each queued path (see `PathQueue.shift`). */
   readonly #pathScratch = new Uint8Array(queuedPathBytesMax);
   readonly stats: BudgetStats = { evictions: 0, evictedBytes: 0 };
+  readonly work: BudgetWork = { asked: 0, rounds: 0, queueLooks: 0, walkSteps: 0 };
   /** Of {@link BudgetStats.evictions}, those made while a checkpoint's snapshot was live. */
   evictionsBeside = 0;
 
@@ -237,6 +260,7 @@ export class Budget {
    * before awaited readers go on: those pinned what they will read.
    */
   afterLoad(): void {
+    this.work.asked++;
     // Not judged now: the record of a load from cached slabs is not installed yet (judged
     // here, a load that took the live nodes past the part asked for no round).
     this.#queueRound();
@@ -259,6 +283,8 @@ export class Budget {
    * 4,096 bytes under 6,640 live ones, with a floor of 6,584).
    */
   afterWalkStep(): void {
+    this.work.walkSteps++;
+    if (this.#parts.trie.compacting) this.work.asked++; // what it stood on may go now
     // An incremental walk frees nothing as it moves on: the nodes it wrote stay until its commit
     // (a round per step walked the trie for nothing: a budgeted import ran 5 times slower).
     if (!this.#parts.trie.compacting) return;
@@ -272,7 +298,7 @@ export class Budget {
     this.#queued = true;
     queueMicrotask(() => {
       this.#queued = false;
-      this.enforce();
+      this.#round();
     });
   }
 
@@ -282,6 +308,12 @@ export class Budget {
    * after loads (also while a checkpoint runs).
    */
   enforce(): void {
+    this.work.asked++;
+    this.#round();
+  }
+
+  /** A round of {@link Budget.enforce}. */
+  #round(): void {
     const part = this.#triePart();
     if (part === undefined || this.#parts.trie.memory().liveBytes <= part) return;
     if (!this.#started || !this.#parts.imageTrusted()) return;
@@ -295,6 +327,7 @@ export class Budget {
     const subtrees = pins.subtreeIds();
     this.#parts.loader.readingPaths(subtrees);
     subtrees.sort();
+    this.work.rounds++;
     this.#evictDownTo(part * budgetLowWater, pinned, subtrees);
     const memory = trie.memory();
     const arena = memory.liveBytes + memory.freeBytes;
@@ -357,6 +390,7 @@ export class Budget {
     const seen = new Set<number>(); // a path queued twice (loaded, evicted, loaded) is looked at once
     const scratch = this.#pathScratch;
     for (let left = queue.length; left > 0 && live > target; left--) {
+      this.work.queueLooks++;
       const path = queue.shift(scratch)!; // put back, it is copied into the ring
       if (choose(path) !== evictTake) {
         queue.push(path);

@@ -153,3 +153,28 @@ Deno.test("Budget: an incremental checkpoint's walk steps queue no round; a comp
   assert.ok(walks > 0, "a compaction's step asks for one: what it stood on may go");
   compaction.release();
 });
+
+Deno.test("Budget: its work counts the events that may ask for a round, the rounds and the hand's walks", async () => {
+  // What the simulator's bound-work judges (sim/memory_bound.ts): every round answers an
+  // event that can make room, which an incremental checkpoint's walk step is not.
+  const trie = new Art();
+  const encoder = new TextEncoder();
+  for (let i = 0; i < 5_000; i++) trie.set(encoder.encode(`key ${i % 97} ${i}`), i + 1);
+  const budget = budgetOver(trie, 4096);
+  budget.start(); // an event, and a round: nothing written yet, so the hand finds nothing
+  assert.deepEqual(budget.work, { asked: 1, rounds: 1, queueLooks: 0, walkSteps: 0 });
+  // Two walks over every node with children (all dirty): sparing the nodes read since, then not.
+  assert.equal(trie.evictWalks.walks, 2);
+  assert.ok(trie.evictWalks.visits > 2_000, `the hand visited ${trie.evictWalks.visits} nodes`);
+  const incremental = trie.capture();
+  budget.afterWalkStep();
+  await Promise.resolve();
+  assert.deepEqual(budget.work, { asked: 1, rounds: 1, queueLooks: 0, walkSteps: 1 });
+  incremental.release();
+  const compaction = trie.capture({ rewriteAll: true });
+  budget.afterWalkStep();
+  budget.afterLoad(); // the same microtask: one round answers both
+  await Promise.resolve();
+  assert.deepEqual(budget.work, { asked: 3, rounds: 2, queueLooks: 0, walkSteps: 2 });
+  compaction.release();
+});

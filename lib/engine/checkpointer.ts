@@ -314,12 +314,15 @@ export class Checkpointer {
       });
     } catch (error) {
       // Fresh addresses left in the trie are refused from now on (`Loader.fresh`), never read
-      // from the image; the poison keeps evictions from making more stubs of them.
+      // from the image; the poison keeps evictions from making more stubs of them. It comes
+      // before any await: a round of evictions in the close's (after a load) took loaded nodes
+      // whose records are in the failed file, so reads of keys loaded all along failed.
       this.#deps.loader.fresh = undefined;
+      const poison = this.#poisonWith(error);
       snapshot.release();
       epochs.endCheckpoint(epoch, clock.now(), false);
       if (fresh !== undefined && fresh !== this.#deps.image) await fresh.close().catch(() => {});
-      throw this.#poisonWith(error);
+      throw poison;
     }
   }
 

@@ -32,6 +32,7 @@ import {
   type Art,
   type CollectedEntry,
   type EntryVisitor,
+  type EvictWalkWork,
   lookupNotLoaded,
   NodeNotLoaded,
   type StubRef,
@@ -49,7 +50,7 @@ import { poisonedCloseError, settleForClose } from "./_close.ts";
 import { Groups } from "./_groups.ts";
 import { Loader } from "./_loader.ts";
 import { Pins } from "./_pins.ts";
-import { Budget } from "./_budget.ts";
+import { Budget, type BudgetWork } from "./_budget.ts";
 import { WarmUp, type WarmUpStats } from "./_warm.ts";
 import { applyReplay, loadRest, openTrie, replayCollector, type ReplayRecord } from "./_open.ts";
 import { type CheckedKey, type MutationLike, type StagedOp, WritePipeline } from "./_pipeline.ts";
@@ -175,6 +176,8 @@ export interface WriteCounters {
   evictionRoundQueued: boolean;
   /** Subtrees the budget evicted while a checkpoint's snapshot was live. */
   evictionsBeside: number;
+  /** The memory budget's work: its rounds, and the walks of its clock hand (`Art.evictWalks`). */
+  budgetWork: BudgetWork & EvictWalkWork;
 }
 
 /** What an atomic commit resolves to (as `CommitResult`): its LSN, or `ok: false` if a check failed. */
@@ -827,6 +830,7 @@ export class Engine {
       subtreesPinned: this.#pins.subtreeCount,
       evictionRoundQueued: this.#budget.roundQueued,
       evictionsBeside: this.#budget.evictionsBeside,
+      budgetWork: { ...this.#budget.work, ...this.#trie.evictWalks },
     };
   }
 
