@@ -23,6 +23,7 @@ import {
   imageGeometryKey,
   type InternalStoreOptions,
   slabCacheSlabsMinKey,
+  writeCounters,
 } from "../lib/store/store.ts";
 
 /** A file whose reads wait while its storage holds them. */
@@ -510,4 +511,42 @@ Deno.test("memoryBudget: keys read often stay loaded while reads of other keys c
   // Reads mark their paths, and a round spares what was read since it last looked: a second chance.
   assert.ok(hotLoads <= 20, `hot keys loaded ${hotLoads} records in 600 reads`);
   await store.close();
+});
+
+Deno.test("memoryBudget: loads past it while the rest is dirty do not walk the whole trie each", async () => {
+  // Found by the simulator's bound-work counters (seed 13 at 4 KiB: 245 rounds between two I/O
+  // completions, each walking the trie for nothing): with the live nodes past the trie's part and
+  // all but the loads' nodes dirty (no checkpoint wrote them yet), every load's round took the
+  // loaded nodes from the cooling queue, then walked the whole trie with its clock hand and freed
+  // nothing. 2,000 gets of a 300k-key store with 120k keys written past a 4 MiB budget: 269 ms a
+  // get, 112,734 nodes visited each (bench/budget_stall_bench.ts).
+  const memory = new MemoryBlockStorage();
+  await writeSpread(memory, 3_000);
+  for (const storage of [memory, new AwaitedReads(memory, "no readSync")]) {
+    const store = await openStore({
+      storage,
+      memoryBudget: budget,
+      checkpoint: { auto: false },
+      [imageGeometryKey]: smallSlabs,
+    } as InternalStoreOptions);
+    const op = store.atomic(); // dirty until a checkpoint: past the part, none can go
+    for (let i = 0; i < 1_500; i++) op.add(`new ${i}`, 1);
+    assert.ok((await op.commit()).ok);
+    const before = writeCounters(store).budgetWork;
+    for (let i = 0; i < 3_000; i += 11) assert.equal(await store.get(key(i)), i + 1);
+    const after = writeCounters(store);
+    const rounds = after.budgetWork.rounds - before.rounds;
+    const walks = after.budgetWork.walks - before.walks;
+    const visits = after.budgetWork.visits - before.visits;
+    const nodes = after.memory.liveBytes / 24; // at most: a stub, the smallest node, takes 24
+    assert.ok(after.memory.liveBytes > budget, `past the budget: ${after.memory.liveBytes}`);
+    assert.ok(rounds >= 200, `${storage.description}: each load asked for a round: ${rounds}`);
+    assert.ok(after.memory.evictions > 200, "each round took what its load brought");
+    // One walk over the trie finds nothing to take; later rounds take from the cooling queue.
+    assert.ok(walks <= 4, `${storage.description}: ${walks} walks of the hand in ${rounds} rounds`);
+    assert.ok(visits <= 2 * nodes, `${storage.description}: the hand visited ${visits} nodes`);
+    await store.checkpoint(); // what was written is clean: the hand walks again and takes it
+    assert.ok(writeCounters(store).memory.liveBytes <= budget, "a checkpoint made room");
+    await store.close();
+  }
 });

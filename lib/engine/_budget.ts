@@ -14,7 +14,10 @@
  * {@link Budget.enforce}); so does each step of a compaction's walk (an
  * incremental checkpoint's frees nothing as it moves on), and each record
  * a compaction's copy reads (its slab reads fill the cache,
- * which shrinks the trie's share), when the live nodes are past it.
+ * which shrinks the trie's share), when the live nodes are past it. A
+ * clock hand that walked the whole trie and found nothing to take stays
+ * idle until something only it could find may have turned evictable
+ * (`Budget.#idle`): rounds meanwhile take what the cooling queue holds.
  *
  * A subtree can go only when the image holds it unchanged (a checkpoint
  * wrote every changed path), no key of a write not yet applied lies under
@@ -94,6 +97,12 @@ const queueShare = 1 / 16;
 const candidatesPerRound = 4096;
 /** Walks of the trie one enforcement makes at most. */
 const roundsMax = 1024;
+/**
+ * Paths a fruitless walk of the hand may hand to the cooling queue (the
+ * clean nodes only pins or reads in flight held): more, and it leaves no
+ * mark (the next round walks again).
+ */
+const heldPathsMax = 4096;
 
 /** What the budget did, for `stats().memory`. */
 export interface BudgetStats {
@@ -122,6 +131,33 @@ export interface BudgetWork {
   queueLooks: number;
   /** Steps of checkpoints' node walks ({@link Budget.afterWalkStep}), incremental ones' too. */
   walkSteps: number;
+  /**
+   * Rounds whose clock hand walked the whole trie and found nothing to
+   * take: every node left was dirty, pinned, read into or held by a live
+   * snapshot. The hand then stays idle (see {@link Budget}'s `#idle`).
+   */
+  fruitless: number;
+  /** Rounds whose hand stayed idle: nothing it could find changed since a fruitless walk. */
+  handIdle: number;
+  /**
+   * Events after which the hand may find what its last walk could not: a
+   * checkpoint's end, a step of a compaction's walk, the start, and rounds
+   * that found loads the cooling queue does not hold (or entries it dropped).
+   */
+  handEvents: number;
+}
+
+/**
+ * What a fruitless walk of the clock hand left (see {@link Budget}'s
+ * `#idle`): the loader's and the cooling queue's counters then.
+ */
+interface IdleMark {
+  /** `Loader.stats.nodesLoaded`. */
+  loaded: number;
+  /** Loads the cooling queue took ({@link Budget.noteLoaded}). */
+  queued: number;
+  /** Entries the cooling queue dropped, full. */
+  dropped: number;
 }
 
 /** What a {@link Budget} watches. */
@@ -153,7 +189,34 @@ export class Budget {
   /** Where a round reads each queued path (see `PathQueue.shift`). */
   readonly #pathScratch = new Uint8Array(queuedPathBytesMax);
   readonly stats: BudgetStats = { evictions: 0, evictedBytes: 0 };
-  readonly work: BudgetWork = { asked: 0, rounds: 0, queueLooks: 0, walkSteps: 0 };
+  readonly work: BudgetWork = {
+    asked: 0,
+    rounds: 0,
+    queueLooks: 0,
+    walkSteps: 0,
+    fruitless: 0,
+    handIdle: 0,
+    handEvents: 0,
+  };
+  /**
+   * Set when the hand walked the whole trie and found nothing to take:
+   * rounds then leave it idle (the cooling queue still gives them what
+   * loads brought) until something it alone could find may have become
+   * evictable. A node becomes evictable when it turns clean (a checkpoint
+   * ends, a compaction's walk passes it), a live snapshot lets it go (a
+   * checkpoint ends, a compaction's walk moves on), a load brings it (the
+   * cooling queue holds it, unless its path is too long or the full ring
+   * dropped it: the mark's counters tell), or a pin or read in flight lets
+   * it go (the walk handed those to the cooling queue, see
+   * {@link heldPathsMax}). Writes only make nodes dirty. Without it, every
+   * load past the part walked the whole trie for nothing while dirty
+   * nodes filled it (`bench/budget_stall_bench.ts`).
+   */
+  #idle: IdleMark | undefined;
+  /** Loads the cooling queue took ({@link IdleMark.queued}). */
+  #queuedLoads = 0;
+  /** The clean nodes the hand's walk found held by pins or reads in flight: their paths. */
+  #held: Uint8Array[] = [];
   /** Of {@link BudgetStats.evictions}, those made while a checkpoint's snapshot was live. */
   evictionsBeside = 0;
 
@@ -239,7 +302,24 @@ export class Budget {
     const slabs = Math.floor(budget * cacheShare / image.geometry.slabBytes);
     image.cacheSlabsMax = Math.max(this.#cacheSlabsMin, slabs);
     this.#started = true;
+    this.#wakeHand();
     this.enforce();
+  }
+
+  /**
+   * After a checkpoint committed and released its snapshot (or failed): what
+   * it wrote is clean, what its snapshot held is free, so the hand looks
+   * again; a round runs at once.
+   */
+  afterCheckpoint(): void {
+    this.#wakeHand();
+    this.enforce();
+  }
+
+  /** Lets the clock hand walk again: something only it finds may have become evictable. */
+  #wakeHand(): void {
+    this.work.handEvents++;
+    this.#idle = undefined;
   }
 
   /** Whether a round of evictions is queued (after a load) and has not run yet. */
@@ -249,7 +329,7 @@ export class Budget {
 
   /** Notes a node a read installed (under a budget): it joins the cooling queue's tail. */
   noteLoaded(path: Uint8Array): void {
-    this.#queue?.push(path);
+    if (this.#queue?.push(path)) this.#queuedLoads++;
   }
 
   /**
@@ -280,11 +360,18 @@ export class Budget {
    * the trie's part shrinks with no load to ask for a round. Without it,
    * the live nodes stayed past the part until the copy of that subtree
    * ended (simulator seed 5 at 8 KiB, mixed: the part fell from 7,160 to
-   * 4,096 bytes under 6,640 live ones, with a floor of 6,584).
+   * 4,096 bytes under 6,640 live ones, with a floor of 6,584). Such a
+   * read (`moved` false) makes nothing evictable the hand alone finds: an
+   * idle hand stays idle (seed 13 at 4 KiB: 245 rounds walked a trie of
+   * a root and its stubs for nothing between two I/O completions, one per
+   * record copied).
    */
-  afterWalkStep(): void {
+  afterWalkStep(moved = true): void {
     this.work.walkSteps++;
     if (this.#parts.trie.compacting) this.work.asked++; // what it stood on may go now
+    // A step may have given nodes addresses, and left what it stood on: only the hand finds
+    // those. A record the copy read (`moved` false) changes neither.
+    if (this.#parts.trie.compacting && moved) this.#wakeHand();
     // An incremental walk frees nothing as it moves on: the nodes it wrote stay until its commit
     // (a round per step walked the trie for nothing: a budgeted import ran 5 times slower).
     if (!this.#parts.trie.compacting) return;
@@ -368,7 +455,61 @@ export class Budget {
     // A pass sparing the nodes read since the last look, then one taking them too (oldest first).
     if (this.#evictQueued(target, choose, true) <= target) return;
     if (this.#evictQueued(target, choose, false) <= target) return;
-    this.#evictByHand(target, choose);
+    if (this.#handIdle()) {
+      this.work.handIdle++;
+      return;
+    }
+    const held = this.#held;
+    const chooseByHand = (path: Uint8Array): number => {
+      const choice = choose(path);
+      if (choice !== evictTake && held.length <= heldPathsMax) held.push(path.slice());
+      return choice;
+    };
+    if (this.#evictByHand(target, chooseByHand)) this.#markIdle();
+    held.length = 0;
+  }
+
+  /**
+   * Whether the hand's last walk found nothing to take and nothing it could
+   * find changed since (every load since is in the cooling queue); clears
+   * a mark loads outdated.
+   */
+  #handIdle(): boolean {
+    const idle = this.#idle;
+    if (idle === undefined) return false;
+    const queue = this.#queue!;
+    if (
+      this.#parts.loader.stats.nodesLoaded - idle.loaded === this.#queuedLoads - idle.queued &&
+      queue.dropped === idle.dropped
+    ) return true;
+    this.#wakeHand(); // a load the queue does not hold: the hand finds it
+    return false;
+  }
+
+  /**
+   * After a walk of the hand over the whole trie that took nothing: hands
+   * the queue what only pins and reads in flight held (they go once let
+   * go), and leaves the hand idle, unless those do not fit in the ring.
+   */
+  #markIdle(): void {
+    this.work.fruitless++;
+    const queue = this.#queue!;
+    const held = this.#held;
+    const before = queue.length;
+    const dropped = queue.dropped;
+    // Too many, a path too long to queue, or drops past what was queued before (drops take the
+    // oldest first): the hand must find what pins hold, so it walks again next round.
+    const kept = held.length <= heldPathsMax && held.every((path) => queue.push(path)) &&
+      queue.dropped - dropped <= before;
+    if (!kept) {
+      this.work.handEvents++;
+      return;
+    }
+    this.#idle = {
+      loaded: this.#parts.loader.stats.nodesLoaded,
+      queued: this.#queuedLoads,
+      dropped: queue.dropped,
+    };
   }
 
   /**
@@ -414,25 +555,32 @@ export class Budget {
     return live;
   }
 
-  /** The clock hand's walk: evicts until the live nodes take `target` bytes or fewer. */
-  #evictByHand(target: number, choose: (path: Uint8Array) => number): void {
+  /**
+   * The clock hand's walk: evicts until the live nodes take `target` bytes
+   * or fewer. True if it stopped short of that because a walk over the
+   * whole trie (from the first key, sparing no node read since) found
+   * nothing to take; `#held` then holds what that walk found pinned.
+   */
+  #evictByHand(target: number, choose: (path: Uint8Array) => number): boolean {
     const trie = this.#parts.trie;
     // On its first pass the hand spares the nodes read since the queue last looked at them.
     let spareReferenced = true;
     let live = trie.memory().liveBytes;
     for (let round = 0; round < roundsMax && live > target; round++) {
       const hand = this.#hand;
+      this.#held.length = 0; // what this walk finds pinned
       const candidates = trie.evictable(candidatesPerRound, hand, choose, true, spareReferenced);
       if (candidates.length === 0) {
         if (this.#hand !== undefined) this.#hand = undefined; // past the last key: to the first
         else if (spareReferenced) spareReferenced = false; // a pass sparing them was not enough
-        else break;
+        else return true;
         continue;
       }
       // A walk whose candidates all stay (no memory for a stub) ends the round: the next will.
-      if (!this.#evictCandidates(candidates, target)) return;
+      if (!this.#evictCandidates(candidates, target)) return false;
       live = trie.memory().liveBytes;
     }
+    return false;
   }
 
   /**

@@ -145,9 +145,10 @@ export interface CheckpointDeps {
    * copied, a record a compaction's copy read, its end): what a compaction's walk
    * stood on may go now, and a copy's read may have filled the slab cache,
    * which shrinks the trie's part of a memory budget (the budget's turn, in
-   * a microtask).
+   * a microtask). `moved` is false after a copy's read: the walk stands
+   * where it stood.
    */
-  afterWalkStep?: () => void;
+  afterWalkStep?: (moved?: boolean) => void;
 }
 
 /** Runs checkpoints of one store, one at a time. */
@@ -389,7 +390,7 @@ export class Checkpointer {
       valueCeiling: snapshot.valueCeiling,
       recordsMax: 2 * keys + 1,
       between: () => pace.step(image),
-      afterRead: this.#deps.afterWalkStep,
+      afterRead: () => this.#deps.afterWalkStep?.(false), // the walk did not move
     };
     let result = walk.next();
     // A trie of `keys` keys has fewer than 2 * keys + 1 nodes; a stub is copied once, or

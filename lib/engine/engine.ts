@@ -315,8 +315,8 @@ export class Engine {
         groups.applyPending();
         return groups.appliedLsn;
       },
-      afterCheckpoint: () => this.#budget.enforce(),
-      afterWalkStep: () => this.#budget.afterWalkStep(),
+      afterCheckpoint: () => this.#budget.afterCheckpoint(),
+      afterWalkStep: (moved) => this.#budget.afterWalkStep(moved),
     };
     this.#checkpointer = new Checkpointer(this.#deps);
     if (this.#durability === "strict") {
