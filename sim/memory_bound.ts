@@ -25,7 +25,10 @@
  *   released, a step of a compaction's walk, a checkpoint's end), never a
  *   step of an incremental checkpoint's walk, and its work (the trie nodes
  *   the clock hand visits, the cooling queue's paths looked at) stays
- *   within a few passes over the trie and the queue.
+ *   within a few passes over the trie and the queue; a clock hand that
+ *   walked the whole trie and found nothing to take walks it again only
+ *   after an event that can give it something (a checkpoint's end, a
+ *   compaction's walk step, a load the cooling queue does not hold).
  *
  * @module
  */
@@ -174,6 +177,10 @@ export interface BudgetWorkDelta {
   visits: number;
   /** Cooling queue paths looked at. */
   queueLooks: number;
+  /** Rounds whose clock hand walked the whole trie and found nothing (more) to take. */
+  fruitless: number;
+  /** Events after which the hand may find what its last walk could not. */
+  handEvents: number;
 }
 
 /**
@@ -183,9 +190,14 @@ export interface BudgetWorkDelta {
  * ```ts
  * import assert from "node:assert/strict";
  * import { budgetWorkDelta } from "./memory_bound.ts";
- * const before = { asked: 1, rounds: 1, queueLooks: 2, walkSteps: 0, walks: 1, visits: 5 };
- * const after = { ...before, asked: 3, rounds: 2, visits: 9 };
- * assert.deepEqual(budgetWorkDelta(before, after), { asked: 2, rounds: 1, walks: 0, visits: 4, queueLooks: 0 });
+ * const before = {
+ *   asked: 1, rounds: 1, queueLooks: 2, walkSteps: 0, walks: 1, visits: 5,
+ *   fruitless: 1, handIdle: 0, handEvents: 1,
+ * };
+ * const after = { ...before, asked: 3, rounds: 2, visits: 9, handIdle: 1 };
+ * assert.deepEqual(budgetWorkDelta(before, after), {
+ *   asked: 2, rounds: 1, walks: 0, visits: 4, queueLooks: 0, fruitless: 0, handEvents: 0,
+ * });
  * ```
  */
 export function budgetWorkDelta(
@@ -198,6 +210,8 @@ export function budgetWorkDelta(
     walks: after.walks - before.walks,
     visits: after.visits - before.visits,
     queueLooks: after.queueLooks - before.queueLooks,
+    fruitless: after.fruitless - before.fruitless,
+    handEvents: after.handEvents - before.handEvents,
   };
 }
 
@@ -217,16 +231,28 @@ export function budgetWorkDelta(
  *   more taking the nodes read since, and each walk after one that took
  *   something starts again from its place, passing the path down to it;
  * - queue looks ≤ 2 × rounds × the entries the queue can hold (its ring
- *   of max(1,032, budget / 16) bytes, 2 bytes an entry at least).
+ *   of max(1,032, budget / 16) bytes, 2 bytes an entry at least);
+ * - fruitless rounds ≤ hand events + 1: a round whose hand walked the
+ *   whole trie and found nothing (more) to take leaves it idle, and
+ *   nothing the hand alone could find turns evictable until a checkpoint
+ *   ends (its nodes turn clean, its snapshot lets go), a compaction's walk
+ *   moves on (it gives nodes addresses, and leaves what it stood on), or
+ *   a load the cooling queue does not hold (a path too long, entries the
+ *   full ring dropped) comes; loads it holds, and pins let go (the walk
+ *   queued what they held), the queue's passes take. One more: the hand
+ *   may not be idle when the interval starts.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { budgetWorkProblem } from "./memory_bound.ts";
- * const work = { asked: 2, rounds: 2, walks: 2, visits: 100, queueLooks: 10 };
+ * const work = {
+ *   asked: 2, rounds: 2, walks: 2, visits: 100, queueLooks: 10, fruitless: 2, handEvents: 1,
+ * };
  * assert.equal(budgetWorkProblem(work, 24 * 100, 4096), undefined);
  * assert.match(budgetWorkProblem({ ...work, asked: 1 }, 24 * 100, 4096)!, /2 rounds .* 1 event /);
  * assert.match(budgetWorkProblem({ ...work, visits: 900 }, 24 * 100, 4096)!, /900 nodes/);
+ * assert.match(budgetWorkProblem({ ...work, fruitless: 3 }, 24 * 100, 4096)!, /3 rounds/);
  * ```
  */
 export function budgetWorkProblem(
@@ -244,6 +270,12 @@ export function budgetWorkProblem(
   if (work.visits > visitsMax) {
     return `the clock hand visited ${work.visits} nodes in ${work.rounds} rounds and ` +
       `${work.walks} walks, past ${visitsMax} (an arena of at most ${nodes} nodes)`;
+  }
+  if (work.fruitless > work.handEvents + 1) {
+    return `the clock hand walked the whole trie for nothing in ` +
+      `${counted(work.fruitless, "round")} after ${counted(work.handEvents, "event")} that ` +
+      `can give it something (checkpoints ended, a compaction's walk steps, loads the cooling ` +
+      `queue does not hold)`;
   }
   const ring = Math.max(queueRingBytesMin, Math.floor(budget * queueShare));
   const entries = Math.floor(ring / queueEntryBytesMin);
