@@ -98,11 +98,15 @@ const candidatesPerRound = 4096;
 /** Walks of the trie one enforcement makes at most. */
 const roundsMax = 1024;
 /**
- * Paths a fruitless walk of the hand may hand to the cooling queue (the
- * clean nodes only pins or reads in flight held): more, and it leaves no
- * mark (the next round walks again).
+ * The bytes of paths (two more each) a fruitless walk of the hand may keep
+ * of the clean nodes only pins or reads in flight held, as a share of the
+ * cooling queue's ring: more, and it leaves the hand awake (the next round
+ * walks again). An idle round looks at each once, so with the queue's two
+ * passes a round looks at no more paths than the ring has bytes.
  */
-const heldPathsMax = 4096;
+const heldShare = 1 / 2;
+/** Bytes a kept path takes besides its own, as a ring entry's length. */
+const heldPathOverhead = 2;
 
 /** What the budget did, for `stats().memory`. */
 export interface BudgetStats {
@@ -207,16 +211,20 @@ export class Budget {
    * checkpoint ends, a compaction's walk moves on), a load brings it (the
    * cooling queue holds it, unless its path is too long or the full ring
    * dropped it: the mark's counters tell), or a pin or read in flight lets
-   * it go (the walk handed those to the cooling queue, see
-   * {@link heldPathsMax}). Writes only make nodes dirty. Without it, every
+   * it go (the walk kept those, `#held`, and idle rounds look at them, see
+   * {@link heldShare}). Writes only make nodes dirty. Without it, every
    * load past the part walked the whole trie for nothing while dirty
    * nodes filled it (`bench/budget_stall_bench.ts`).
    */
   #idle: IdleMark | undefined;
   /** Loads the cooling queue took ({@link IdleMark.queued}). */
   #queuedLoads = 0;
-  /** The clean nodes the hand's walk found held by pins or reads in flight: their paths. */
+  /**
+   * The clean nodes the hand's walk found held by pins or reads in flight:
+   * their paths (while it walks, then while it is idle), and their bytes.
+   */
   #held: Uint8Array[] = [];
+  #heldBytes = 0;
   /** Of {@link BudgetStats.evictions}, those made while a checkpoint's snapshot was live. */
   evictionsBeside = 0;
 
@@ -320,6 +328,7 @@ export class Budget {
   #wakeHand(): void {
     this.work.handEvents++;
     this.#idle = undefined;
+    this.#forgetHeld(); // its next walk finds them
   }
 
   /** Whether a round of evictions is queued (after a load) and has not run yet. */
@@ -457,16 +466,62 @@ export class Budget {
     if (this.#evictQueued(target, choose, false) <= target) return;
     if (this.#handIdle()) {
       this.work.handIdle++;
+      this.#evictHeld(target, choose);
       return;
     }
-    const held = this.#held;
+    const heldMax = this.#queue!.bytes * heldShare;
     const chooseByHand = (path: Uint8Array): number => {
       const choice = choose(path);
-      if (choice !== evictTake && held.length <= heldPathsMax) held.push(path.slice());
+      if (choice === evictTake || this.#heldBytes > heldMax) return choice;
+      this.#held.push(path.slice());
+      this.#heldBytes += path.length + heldPathOverhead;
       return choice;
     };
-    if (this.#evictByHand(target, chooseByHand)) this.#markIdle();
-    held.length = 0;
+    const exhausted = this.#evictByHand(target, chooseByHand);
+    if (exhausted) this.work.fruitless++;
+    if (exhausted && this.#heldBytes <= heldMax) return this.#markIdle();
+    // Pins held more than it keeps: it walks again next round, to find them once let go.
+    if (exhausted) this.work.handEvents++;
+    this.#forgetHeld();
+  }
+
+  /**
+   * An idle round's look at what pins and reads in flight held at the
+   * hand's last walk: evicts what they let go since (until the live nodes
+   * take `target` bytes or fewer), forgets what went or turned dirty.
+   */
+  #evictHeld(target: number, choose: (path: Uint8Array) => number): void {
+    const trie = this.#parts.trie;
+    let live = trie.memory().liveBytes;
+    const held = this.#held;
+    let kept = 0;
+    for (let index = 0; index < held.length; index++) {
+      const path = held[index];
+      if (live <= target || choose(path) !== evictTake) {
+        held[kept++] = path;
+        continue;
+      }
+      this.work.queueLooks++;
+      let evicted;
+      try {
+        evicted = trie.evict(path);
+      } catch (error) {
+        if (!(error instanceof MemoryLimitError)) throw error;
+        held[kept++] = path; // no memory even for the stub: nothing changed
+        continue;
+      }
+      // Gone, or dirty (the hand finds it once a checkpoint wrote it, which wakes it).
+      if (evicted === null) continue;
+      this.#counted(evicted.words);
+      live -= evicted.words * 4;
+    }
+    held.length = kept;
+  }
+
+  /** Empties {@link Budget.#held}. */
+  #forgetHeld(): void {
+    this.#held.length = 0;
+    this.#heldBytes = 0;
   }
 
   /**
@@ -487,28 +542,15 @@ export class Budget {
   }
 
   /**
-   * After a walk of the hand over the whole trie that took nothing: hands
-   * the queue what only pins and reads in flight held (they go once let
-   * go), and leaves the hand idle, unless those do not fit in the ring.
+   * After a walk of the hand over the whole trie that took nothing: leaves
+   * it idle, keeping what only pins and reads in flight held (`#held`:
+   * idle rounds take those once let go).
    */
   #markIdle(): void {
-    this.work.fruitless++;
-    const queue = this.#queue!;
-    const held = this.#held;
-    const before = queue.length;
-    const dropped = queue.dropped;
-    // Too many, a path too long to queue, or drops past what was queued before (drops take the
-    // oldest first): the hand must find what pins hold, so it walks again next round.
-    const kept = held.length <= heldPathsMax && held.every((path) => queue.push(path)) &&
-      queue.dropped - dropped <= before;
-    if (!kept) {
-      this.work.handEvents++;
-      return;
-    }
     this.#idle = {
       loaded: this.#parts.loader.stats.nodesLoaded,
       queued: this.#queuedLoads,
-      dropped: queue.dropped,
+      dropped: this.#queue!.dropped,
     };
   }
 
@@ -568,7 +610,7 @@ export class Budget {
     let live = trie.memory().liveBytes;
     for (let round = 0; round < roundsMax && live > target; round++) {
       const hand = this.#hand;
-      this.#held.length = 0; // what this walk finds pinned
+      this.#forgetHeld(); // what this walk finds pinned
       const candidates = trie.evictable(candidatesPerRound, hand, choose, true, spareReferenced);
       if (candidates.length === 0) {
         if (this.#hand !== undefined) this.#hand = undefined; // past the last key: to the first

@@ -214,7 +214,11 @@ Deno.test("Budget: a hand that found nothing stays idle until a checkpoint ends;
   unpin();
   budget.afterLoad(); // as a read letting its pins go
   await Promise.resolve();
-  assert.equal(trie.evictWalks.visits, visits, "still no walk: the cooling queue had the paths");
+  assert.equal(
+    trie.evictWalks.visits,
+    visits,
+    "still no walk: the idle hand kept the paths pins held",
+  );
   assert.ok(budget.stats.evictions > evictions, "the paths pins held went once let go");
   for (const key of pinned) assert.throws(() => trie.get(key), /not loaded|stub/i);
   const dirtyWritten = trie.capture(); // a checkpoint: what was written turns clean
