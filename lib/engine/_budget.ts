@@ -497,11 +497,15 @@ export class Budget {
     let kept = 0;
     for (let index = 0; index < held.length; index++) {
       const path = held[index];
-      if (live <= target || choose(path) !== evictTake) {
+      if (live <= target) {
         held[kept++] = path;
         continue;
       }
       this.work.queueLooks++;
+      if (choose(path) !== evictTake) {
+        held[kept++] = path; // still pinned, or read into
+        continue;
+      }
       let evicted;
       try {
         evicted = trie.evict(path);
@@ -515,7 +519,9 @@ export class Budget {
       this.#counted(evicted.words);
       live -= evicted.words * 4;
     }
+    assert(kept <= held.length, "an idle round only forgets what it held");
     held.length = kept;
+    this.#heldBytes = held.reduce((bytes, path) => bytes + path.length + heldPathOverhead, 0);
   }
 
   /** Empties {@link Budget.#held}. */
@@ -533,10 +539,10 @@ export class Budget {
     const idle = this.#idle;
     if (idle === undefined) return false;
     const queue = this.#queue!;
-    if (
-      this.#parts.loader.stats.nodesLoaded - idle.loaded === this.#queuedLoads - idle.queued &&
-      queue.dropped === idle.dropped
-    ) return true;
+    const loaded = this.#parts.loader.stats.nodesLoaded - idle.loaded;
+    // The loader counts a record before it hands the budget its path: queued ones are all counted.
+    assert(loaded >= this.#queuedLoads - idle.queued, "every queued load is a load");
+    if (loaded === this.#queuedLoads - idle.queued && queue.dropped === idle.dropped) return true;
     this.#wakeHand(); // a load the queue does not hold: the hand finds it
     return false;
   }
@@ -547,6 +553,7 @@ export class Budget {
    * idle rounds take those once let go).
    */
   #markIdle(): void {
+    assert(this.#queue !== undefined && this.#started, "only a started budget's hand walks");
     this.#idle = {
       loaded: this.#parts.loader.stats.nodesLoaded,
       queued: this.#queuedLoads,
