@@ -447,7 +447,8 @@ function printSummary(totals: Totals, ms: number, range: string | undefined): vo
         `${sum("memory.writersWaiting")}; budget relocations judged (bound-relocate): ` +
         `${sum("memory.relocations")}; budget work judged (bound-work): ` +
         `${sum("memory.rounds")} rounds, ${sum("memory.handVisits")} nodes visited by the ` +
-        `clock hand, in ${sum("memory.workJudged")} intervals`,
+        `clock hand, in ${sum("memory.workJudged")} intervals (rounds whose hand found ` +
+        `nothing: ${sum("memory.fruitless")}; rounds it stayed idle: ${sum("memory.handIdle")})`,
     );
   }
   console.log(

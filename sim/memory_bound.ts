@@ -179,6 +179,8 @@ export interface BudgetWorkDelta {
   queueLooks: number;
   /** Rounds whose clock hand walked the whole trie and found nothing (more) to take. */
   fruitless: number;
+  /** Rounds whose hand stayed idle. */
+  handIdle: number;
   /** Events after which the hand may find what its last walk could not. */
   handEvents: number;
 }
@@ -196,7 +198,8 @@ export interface BudgetWorkDelta {
  * };
  * const after = { ...before, asked: 3, rounds: 2, visits: 9, handIdle: 1 };
  * assert.deepEqual(budgetWorkDelta(before, after), {
- *   asked: 2, rounds: 1, walks: 0, visits: 4, queueLooks: 0, fruitless: 0, handEvents: 0,
+ *   asked: 2, rounds: 1, walks: 0, visits: 4, queueLooks: 0, fruitless: 0, handIdle: 1,
+ *   handEvents: 0,
  * });
  * ```
  */
@@ -211,6 +214,7 @@ export function budgetWorkDelta(
     visits: after.visits - before.visits,
     queueLooks: after.queueLooks - before.queueLooks,
     fruitless: after.fruitless - before.fruitless,
+    handIdle: after.handIdle - before.handIdle,
     handEvents: after.handEvents - before.handEvents,
   };
 }
@@ -238,8 +242,8 @@ export function budgetWorkDelta(
  *   ends (its nodes turn clean, its snapshot lets go), a compaction's walk
  *   moves on (it gives nodes addresses, and leaves what it stood on), or
  *   a load the cooling queue does not hold (a path too long, entries the
- *   full ring dropped) comes; loads it holds, and pins let go (the walk
- *   queued what they held), the queue's passes take. One more: the hand
+ *   full ring dropped) comes; loads it holds the queue's passes take, and
+ *   pins let go an idle round's look at what the walk found they held. One more: the hand
  *   may not be idle when the interval starts.
  *
  * @example
@@ -247,7 +251,8 @@ export function budgetWorkDelta(
  * import assert from "node:assert/strict";
  * import { budgetWorkProblem } from "./memory_bound.ts";
  * const work = {
- *   asked: 2, rounds: 2, walks: 2, visits: 100, queueLooks: 10, fruitless: 2, handEvents: 1,
+ *   asked: 2, rounds: 2, walks: 2, visits: 100, queueLooks: 10, fruitless: 2, handIdle: 0,
+ *   handEvents: 1,
  * };
  * assert.equal(budgetWorkProblem(work, 24 * 100, 4096), undefined);
  * assert.match(budgetWorkProblem({ ...work, asked: 1 }, 24 * 100, 4096)!, /2 rounds .* 1 event /);

@@ -243,6 +243,10 @@ export interface RunStats {
     /** The budget's rounds in them, and the nodes its clock hand visited. */
     rounds: number;
     handVisits: number;
+    /** Of those rounds, the ones whose hand walked the whole trie and found nothing (more). */
+    fruitless: number;
+    /** Rounds whose hand stayed idle (its last walk found nothing, and nothing changed). */
+    handIdle: number;
   };
 }
 
@@ -492,6 +496,8 @@ class Run {
       workJudged: 0,
       rounds: 0,
       handVisits: 0,
+      fruitless: 0,
+      handIdle: 0,
     },
   };
   /** Checks every write to the image files (see `image_guard.ts`). */
@@ -763,6 +769,8 @@ class Run {
     this.stats.memory.workJudged++;
     this.stats.memory.rounds += work.rounds;
     this.stats.memory.handVisits += work.visits;
+    this.stats.memory.fruitless += work.fruitless;
+    this.stats.memory.handIdle += work.handIdle;
     const problem = budgetWorkProblem(work, peak, budget);
     if (problem !== undefined) {
       this.oracle.violate("bound-work", `${this.#where()}: ${problem}`, []);
