@@ -572,11 +572,12 @@ export class Engine {
 
   /**
    * Resolves to `result` once the write just appended is durable (strict) or
-   * at once (relaxed); past twice the memory budget, also once the automatic
-   * checkpoint running ended (writers wait for the room it makes).
+   * at once (relaxed); past the memory budget (`Budget.overloaded`), also
+   * once the automatic checkpoint running ended (writers wait for the room
+   * it makes).
    */
   #settle<T>(result: T): Promise<T> {
-    const running = this.#budget.overloaded ? this.#checkpointRunning : undefined;
+    const running = this.#budget.overloaded() ? this.#checkpointRunning : undefined;
     const durable = this.#durability === "strict" ? this.#wal.lastGroup() : undefined;
     if (running === undefined) return durable?.then(() => result) ?? Promise.resolve(result);
     // Acknowledged after the wait: a log that failed meanwhile may have lost it (D7).
