@@ -1031,7 +1031,8 @@ class Run {
 
   /**
    * `bound-writers`: a write whose call left the trie's live nodes past
-   * twice its part of the budget resolves only once the automatic
+   * its part of the budget and its arena past it by a fifth of the budget
+   * (`writerMustWait`) resolves only once the automatic
    * checkpoint it waits for ended (writers faster than a checkpoint would
    * otherwise take the trie past any bound). Not judged without automatic
    * checkpoints, nor while a checkpoint the workload asked for is pending
@@ -1043,8 +1044,8 @@ class Run {
       return;
     }
     const counters = writeCounters(store);
-    const { liveBytes, cacheBytes } = counters.memory;
-    if (!writerMustWait(liveBytes, cacheBytes, budget)) return;
+    const { liveBytes, freeBytes } = counters.memory;
+    if (!writerMustWait(counters.memory, budget)) return;
     this.stats.memory.writersWaiting++;
     const ended = counters.automaticCheckpointsEnded;
     const life = this.#life;
@@ -1052,9 +1053,10 @@ class Run {
       if (life !== this.#life || writeCounters(store).automaticCheckpointsEnded > ended) return;
       this.oracle.violate(
         "bound-writers",
-        `step ${step}: a write that left the trie's live nodes at ${liveBytes} bytes, past ` +
-          `twice its part of the budget (${triePart(budget, cacheBytes)}), resolved before ` +
-          `the automatic checkpoint it waits for ended`,
+        `step ${step}: a write that left the trie's live nodes at ${liveBytes} bytes and ` +
+          `${freeBytes} freed, past its part of the budget and the writers' bound ` +
+          `(a fifth of the budget more), resolved before the automatic checkpoint it waits ` +
+          `for ended`,
         [step],
       );
     }, () => {});
