@@ -11,6 +11,11 @@
  * (a sixteenth of the budget, at least 1 KiB: not in `stats().memory`).
  * Reported: the largest sample ÷ the budget, adds per second (and per CPU
  * second, less swayed by other work on the machine), the close's time.
+ * The slab cache's floor is one slab (`slabCacheSlabsMinKey`), so that it
+ * keeps to its eighth of these budgets (8 slabs, 1 MiB, otherwise). A build
+ * that has not ended after `--seconds` (default 300) is stopped and
+ * reported as stalled, with what it did by then (its last progress line,
+ * every 10,000 keys).
  *
  * `--baseline DIR` runs another checkout's `mod.ts` (say, main before a
  * change) in the same run, a worker process per build, interleaved round
@@ -43,18 +48,23 @@ interface Args {
   worker?: string;
   /** Set in a worker: the budget (absent: an unbudgeted build, which reports its arena). */
   budget?: number;
+  /** Seconds a build may take before it is stopped and reported as stalled. */
+  seconds: number;
 }
 
-const usage = "usage: deno task write-budget-bench [--keys N] [--rounds N] [--baseline DIR]";
+const usage =
+  "usage: deno task write-budget-bench [--keys N] [--rounds N] [--seconds N] [--baseline DIR]";
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { keys: 1_000_000, rounds: 3 };
+  const args: Args = { keys: 1_000_000, rounds: 3, seconds: 300 };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]];
     const number = Number(value);
     if (flag === "--keys" && Number.isSafeInteger(number) && number > 0) args.keys = number;
     else if (flag === "--rounds" && Number.isSafeInteger(number) && number > 0) {
       args.rounds = number;
+    } else if (flag === "--seconds" && Number.isFinite(number) && number > 0) {
+      args.seconds = number;
     } else if (flag === "--baseline" && value !== undefined) args.baseline = value;
     else if (flag === "--worker" && value !== undefined) args.worker = value;
     else if (flag === "--budget" && Number.isSafeInteger(number)) args.budget = number;
@@ -65,6 +75,10 @@ function parseArgs(argv: string[]): Args {
 
 /** What one build measured. */
 interface BuildResult {
+  /** Keys added (all of them, unless stalled). */
+  keys: number;
+  /** Whether the build was stopped after `--seconds`. */
+  stalled: boolean;
   addsPerSecond: number;
   addsPerCpuSecond: number;
   /** The most of arena + slab cache + ring seen after a batch, in bytes. */
@@ -81,27 +95,56 @@ interface BuildResult {
 /** A worker: builds `args.keys` keys with the checkout `args.worker`, under `args.budget`. */
 async function worker(args: Args): Promise<BuildResult> {
   const mod = await import(`${args.worker}/mod.ts`);
+  const { slabCacheSlabsMinKey } = await import(`${args.worker}/lib/store/store.ts`);
   const dir = await Deno.makeTempDir({ prefix: "write-budget-bench-" });
   try {
     const budget = args.budget;
-    const store = await mod.openStore(dir, { durability: "relaxed", memoryBudget: budget });
+    const store = await mod.openStore(dir, {
+      durability: "relaxed",
+      memoryBudget: budget,
+      [slabCacheSlabsMinKey]: 1,
+    });
     const ring = budget === undefined ? 0 : Math.max(ringBytesMin, Math.floor(budget * ringShare));
-    let peakBytes = 0;
-    let peakArenaBytes = 0;
+    const result: BuildResult = {
+      keys: 0,
+      stalled: true,
+      addsPerSecond: 0,
+      addsPerCpuSecond: 0,
+      peakBytes: 0,
+      peakArenaBytes: 0,
+      arenaBytes: 0,
+      closeMs: 0,
+      evictions: 0,
+      checkpoints: 0,
+    };
     const cpu = cpuUsage();
     const started = performance.now();
+    const note = () => {
+      const seconds = (performance.now() - started) / 1000;
+      const used = cpuUsage(cpu);
+      const stats = store.stats();
+      result.addsPerSecond = result.keys / seconds;
+      result.addsPerCpuSecond = result.keys / ((used.user + used.system) / 1e6);
+      result.arenaBytes = stats.memory.liveBytes + stats.memory.freeBytes;
+      result.evictions = stats.memory.evictions;
+      result.checkpoints = stats.epochs.checkpoints;
+    };
     for (let from = 0; from < args.keys; from += batchKeys) {
       const op = store.atomic();
       for (let i = from; i < Math.min(args.keys, from + batchKeys); i++) op.add(key(i), countOf(i));
       await op.commit();
+      result.keys = Math.min(args.keys, from + batchKeys);
       const memory = store.stats().memory;
       const arena = memory.liveBytes + memory.freeBytes;
-      peakArenaBytes = Math.max(peakArenaBytes, arena);
-      peakBytes = Math.max(peakBytes, arena + memory.cacheBytes + ring);
+      result.peakArenaBytes = Math.max(result.peakArenaBytes, arena);
+      result.peakBytes = Math.max(result.peakBytes, arena + memory.cacheBytes + ring);
+      if (result.keys % 10_000 === 0) {
+        note();
+        console.log(JSON.stringify(result)); // progress: the parent keeps the last line
+      }
     }
-    const seconds = (performance.now() - started) / 1000;
-    const used = cpuUsage(cpu);
-    const stats = store.stats();
+    note();
+    result.stalled = false;
     for (let n = 0; n < sampleKeys; n++) {
       const i = Math.floor((n * args.keys) / sampleKeys);
       const value = await store.get(key(i));
@@ -109,33 +152,33 @@ async function worker(args: Args): Promise<BuildResult> {
     }
     const closing = performance.now();
     await store.close();
-    return {
-      addsPerSecond: args.keys / seconds,
-      addsPerCpuSecond: args.keys / ((used.user + used.system) / 1e6),
-      peakBytes,
-      peakArenaBytes,
-      arenaBytes: stats.memory.liveBytes + stats.memory.freeBytes,
-      closeMs: performance.now() - closing,
-      evictions: stats.memory.evictions,
-      checkpoints: stats.epochs.checkpoints,
-    };
+    result.closeMs = performance.now() - closing;
+    return result;
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 }
 
-/** Runs a worker process for the checkout at `root`; returns what it measured. */
+/**
+ * Runs a worker process for the checkout at `root`; returns what it
+ * measured, or its last progress (stalled) if it ran past `args.seconds`.
+ */
 async function spawn(args: Args, root: string, budget?: number): Promise<BuildResult> {
   const flags = ["--keys", `${args.keys}`, "--worker", root];
   if (budget !== undefined) flags.push("--budget", `${budget}`);
-  const output = await new Deno.Command(Deno.execPath(), {
+  const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", import.meta.filename!, ...flags],
     stdout: "piped",
     stderr: "inherit",
-  }).output();
-  if (!output.success) throw new Error(`The worker for "${root}" failed`);
+  }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), args.seconds * 1000);
+  const output = await child.output();
+  clearTimeout(timer);
   const lines = new TextDecoder().decode(output.stdout).trim().split("\n");
-  return JSON.parse(lines[lines.length - 1]);
+  if (lines[lines.length - 1] === "") throw new Error(`The worker for "${root}" printed nothing`);
+  const result: BuildResult = JSON.parse(lines[lines.length - 1]);
+  if (!output.success && !result.stalled) throw new Error(`The worker for "${root}" failed`);
+  return result;
 }
 
 function median(values: number[]): number {
@@ -155,8 +198,10 @@ function report(runs: Map<string, BuildResult[]>, free: BuildResult, budget: num
       `budget ${mb(budget)}`,
   );
   const columns = ["peak ÷ budget", "peak arena ÷ budget", "adds/s", "adds/CPU s", "close ms"];
-  console.log(`| checkout | ${columns.join(" | ")} | evictions | checkpoints | rounds |`);
-  console.log(`|---|${columns.map(() => "---:").join("|")}|---:|---:|---|`);
+  console.log(
+    `| checkout | ${columns.join(" | ")} | evictions | checkpoints | keys (stalled) | rounds |`,
+  );
+  console.log(`|---|${columns.map(() => "---:").join("|")}|---:|---:|---|---|`);
   for (const [label, results] of runs) {
     const peaks = results.map((r) => (r.peakBytes / budget).toFixed(2)).join(" / ");
     const cells = [
@@ -167,6 +212,7 @@ function report(runs: Map<string, BuildResult[]>, free: BuildResult, budget: num
       median(results.map((r) => r.closeMs)).toFixed(0),
       `${median(results.map((r) => r.evictions))}`,
       `${median(results.map((r) => r.checkpoints))}`,
+      results.map((r) => `${r.keys}${r.stalled ? " (stalled)" : ""}`).join(" / "),
       `${results.length}`,
     ];
     console.log(`| ${label} | ${cells.join(" | ")} |`);

@@ -223,7 +223,7 @@ export interface RunStats {
   /**
    * Under a memory budget (see `memory_bound.ts`): memory probes run, the
    * `bound-memory` checks they made, writes judged by `bound-writers`
-   * (their call left the trie past twice its part), and budget relocations
+   * (their call left the trie past the writers' bound), and budget relocations
    * judged by `bound-relocate`; of the checks, those made while a
    * checkpoint's snapshot was live (`checksBeside`), and the subtrees
    * evicted while one was (`evictionsBeside`, seen between I/O completions).

@@ -160,7 +160,7 @@ export interface WriteCounters {
   relocations: TrieRelocations;
   /**
    * Automatic checkpoints started for writes that ended (committed or not):
-   * a write past twice the budget's trie part waits for one.
+   * a write that takes the arena past the budget's bound waits for one.
    */
   automaticCheckpointsEnded: number;
   /** Whether a checkpoint (or a verify) is queued or running, or an automatic one about to start. */
