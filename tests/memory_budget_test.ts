@@ -524,3 +524,39 @@ Deno.test("memoryBudget: a writer's arena, slab cache and ring stay within 1.25 
   assert.deepEqual(await store.getMany([key(0), key(19_999)]), [1, 1]);
   await store.close();
 });
+
+Deno.test("memoryBudget: reads after a burst of writes past it start the checkpoint that makes room", async () => {
+  // Found by write-budget-bench: once a burst of writes ended with the nodes it wrote past the
+  // trie's part, no checkpoint came until the next write, and every load's round walked the trie
+  // and freed nothing (100,000 keys under a tenth of their arena: 60 gets a second).
+  const bytes = 128 * 1024;
+  const store = await openStore({
+    storage: new MemoryBlockStorage(),
+    durability: "relaxed",
+    memoryBudget: bytes,
+    checkpoint: farEpochs,
+    [imageGeometryKey]: smallSlabs,
+    [slabCacheSlabsMinKey]: 1,
+  } as InternalStoreOptions);
+  const part = () => bytes - store.stats().memory.cacheBytes - bytes / 16; // less cache and ring
+  const batch = (from: number, to: number) => {
+    const op = store.atomic();
+    for (let i = from; i < to; i++) op.add(key(i), 1);
+    return op.commit();
+  };
+  for (let from = 0; from < 6_000; from += 100) assert.ok((await batch(from, from + 100)).ok);
+  // A checkpoint asked for by hand captures at once; the batch after it lands past its capture,
+  // and starts no checkpoint of its own (that one is queued): its nodes stay dirty.
+  const written = 16_000;
+  const checkpoints = store.stats().epochs.checkpoints;
+  await Promise.all([store.checkpoint(), batch(6_000, written)]);
+  assert.ok(store.stats().memory.liveBytes > part(), JSON.stringify(store.stats().memory));
+  for (let i = 0; i < 200; i++) {
+    assert.equal(await store.get(key((i * 7919) % written)), 1);
+    await new Promise((resume) => setTimeout(resume, 0)); // the checkpoint's I/O goes on
+  }
+  const stats = store.stats();
+  assert.ok(stats.epochs.checkpoints > checkpoints + 1, "the reads' rounds started a checkpoint");
+  assert.ok(stats.memory.liveBytes <= part(), JSON.stringify(stats.memory));
+  await store.close();
+});

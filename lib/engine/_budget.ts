@@ -122,6 +122,11 @@ export interface BudgetParts {
   image: () => ImageFile;
   /** False once a checkpoint failed past its capture (the store is poisoned). */
   imageTrusted: () => boolean;
+  /**
+   * Called after a round that left the live nodes past the trie's part:
+   * what is left cannot go (dirty nodes, pinned paths, a snapshot's).
+   */
+  stuck?: () => void;
 }
 
 /** Keeps one trie within a memory budget (see the module notes). */
@@ -340,6 +345,7 @@ export class Budget {
     subtrees.sort();
     this.#evictDownTo(part * budgetLowWater, pinned, subtrees);
     const memory = trie.memory();
+    if (memory.liveBytes > part) this.#parts.stuck?.();
     const arena = memory.liveBytes + memory.freeBytes;
     // Only a copy that gives a fifth of the arena back is worth making; without memory for
     // the new arena, it keeps the old one (still exact).

@@ -286,6 +286,7 @@ export class Engine {
       loader: this.#loader,
       image: () => this.#deps.image,
       imageTrusted: () => this.#checkpointer.poison === undefined,
+      stuck: () => this.#roundStuck(),
     }, parts.config.cacheSlabsMin);
     this.#loader.afterLoad = () => this.#budget.afterLoad();
     this.#loader.onInstalled = (path) => this.#budget.noteLoaded(path);
@@ -554,8 +555,28 @@ export class Engine {
     // Past the memory budget: a checkpoint makes what was written evictable.
     const budgetDue = this.#autoCheckpoints &&
       this.#budget.checkpointDue(this.#epochs.currentWalBytes);
-    if (!(due || budgetDue) || this.#checkpointer.queued > 0) return;
-    if (this.#checkpointRunning !== undefined) return;
+    if (due || budgetDue) this.#startAutomaticCheckpoint(budgetDue);
+  }
+
+  /**
+   * After a round of evictions that left the live nodes past the budget's
+   * trie part, with writes logged since the last checkpoint began: what
+   * they wrote cannot go before a checkpoint writes it, so one starts, as a
+   * write past the part starts one (in a microtask: a round may run inside
+   * a list's load). Without it, gets after a burst of writes each paid a
+   * round that walked the trie and freed nothing, until the next write (60
+   * gets a second on 100,000 keys under a tenth of their arena).
+   */
+  #roundStuck(): void {
+    if (!this.#autoCheckpoints || this.#epochs.currentWalBytes === 0) return;
+    queueMicrotask(() => {
+      if (!this.#closeCalled) this.#startAutomaticCheckpoint(true);
+    });
+  }
+
+  /** Starts an automatic checkpoint unless one is running or queued (`budgetDue`: for the budget). */
+  #startAutomaticCheckpoint(budgetDue: boolean): void {
+    if (this.#checkpointer.queued > 0 || this.#checkpointRunning !== undefined) return;
     // A strict write reaches the trie once durable: a checkpoint for the budget starts then,
     // so its capture holds what was written (a failure of the log fails the writes instead).
     const start = budgetDue && this.#durability === "strict"
