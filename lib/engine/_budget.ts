@@ -43,7 +43,9 @@
  * arena passes the part by a fifth of the budget, writes wait for that
  * checkpoint ({@link Budget.overloaded}): the arena, the slab cache and the
  * ring then stay within 1.2 budgets, plus what one write call adds before
- * its wait. No checkpoint to wait for (automatic checkpoints off, one asked
+ * its wait. A round that leaves the live nodes past the part tells the
+ * engine (`BudgetParts.stuck`), which starts a checkpoint if writes were
+ * logged since the last one began. No checkpoint to wait for (automatic checkpoints off, one asked
  * for by hand queued instead, or a failed one: the store is then poisoned
  * and refuses writes), no wait: the arena grows past the budget.
  *
