@@ -570,11 +570,14 @@ export class Engine {
   #roundStuck(): void {
     if (!this.#autoCheckpoints || this.#epochs.currentWalBytes === 0) return;
     queueMicrotask(() => {
-      if (!this.#closeCalled) this.#startAutomaticCheckpoint(true);
+      if (!this.#closeCalled) this.#startAutomaticCheckpoint(false); // no append to wait for
     });
   }
 
-  /** Starts an automatic checkpoint unless one is running or queued (`budgetDue`: for the budget). */
+  /**
+   * Starts an automatic checkpoint unless one is running or queued;
+   * `budgetDue`: for the budget, right after a write's append.
+   */
   #startAutomaticCheckpoint(budgetDue: boolean): void {
     if (this.#checkpointer.queued > 0 || this.#checkpointRunning !== undefined) return;
     // A strict write reaches the trie once durable: a checkpoint for the budget starts then,
