@@ -32,32 +32,29 @@ import {
   type Art,
   type CollectedEntry,
   type EntryVisitor,
-  type EvictWalkWork,
   lookupNotLoaded,
   NodeNotLoaded,
   type StubRef,
-  type TrieMemory,
-  type TrieRelocations,
 } from "../art/art.ts";
 import { StoreClosedError } from "../errors.ts";
 import { geometryProblem } from "../image/allocation.ts";
-import { ImageFile, type ImageSpace } from "../image/image_file.ts";
+import { ImageFile } from "../image/image_file.ts";
 import type { BlockStorage, Clock } from "../storage/block_storage.ts";
 import { type MutationKind, RecordKind } from "../wal/record.ts";
 import { firstSegmentLsn } from "../wal/segment.ts";
-import { Wal, type WalStats } from "../wal/wal.ts";
+import { Wal } from "../wal/wal.ts";
 import { poisonedCloseError, settleForClose } from "./_close.ts";
 import { Groups } from "./_groups.ts";
 import { Loader } from "./_loader.ts";
 import { Pins } from "./_pins.ts";
-import { Budget, type BudgetWork } from "./_budget.ts";
-import { WarmUp, type WarmUpStats } from "./_warm.ts";
+import { Budget } from "./_budget.ts";
+import { WarmUp } from "./_warm.ts";
 import { applyReplay, loadRest, openTrie, replayCollector, type ReplayRecord } from "./_open.ts";
 import { type CheckedKey, type MutationLike, type StagedOp, WritePipeline } from "./_pipeline.ts";
 import { WriteQueue } from "./_write_queue.ts";
 import { type CheckpointDeps, Checkpointer, type CheckpointResult } from "./checkpointer.ts";
 import type { Durability, EngineConfig } from "./config.ts";
-import { type EpochStats, EpochTracker } from "./epochs.ts";
+import { EpochTracker } from "./epochs.ts";
 import {
   copyRecovery,
   noteCompactingLeftover,
@@ -65,10 +62,12 @@ import {
   recoveryStats,
 } from "./recovery.ts";
 import { type VerifyReport, verifyStore } from "./verify.ts";
+import type { MemoryStats, StoreStats, WriteCounters } from "./_stats.ts";
 
 export type { Durability, EngineConfig, LoadMode } from "./config.ts";
 export type { WarmUpState, WarmUpStats } from "./_warm.ts";
 export type { VerifyReport } from "./verify.ts";
+export type { MemoryStats, StoreStats, WriteCounters } from "./_stats.ts";
 /** Keys up to this many bytes are kept by id in the overlays, longer ones in a trie (for the simulator). */
 export { overlayIdBytesMax } from "./_overlay.ts";
 export {
@@ -83,102 +82,6 @@ export {
 const listPrefetchNodes = 4096;
 /** Passes of loads a `getMany` makes at most before it reads (see {@link Engine.getMany}). */
 const getManyLoadPassesMax = 4;
-
-/** The trie's memory and the budget's work, as `stats().memory` reports them. */
-export interface MemoryStats extends TrieMemory {
-  /** The `memoryBudget` option, or null for none. */
-  budget: number | null;
-  /** Subtrees the budget evicted since open (each loads again when read). */
-  evictions: number;
-  /** Bytes of nodes those evictions freed. */
-  evictedBytes: number;
-  /**
-   * Bytes of image slabs cached for loads. The budget counts them: it lets
-   * the cache keep an eighth of it (at least 8 slabs), the trie the rest.
-   */
-  cacheBytes: number;
-}
-
-/** What `Store.stats` reports. */
-export interface StoreStats {
-  /** Keys in the store (strict mode: durable keys). */
-  keys: number;
-  /** The LSN of the last accepted write. */
-  lastLsn: number;
-  /**
-   * Writes waiting for their key's path to load from the image (and writes
-   * made after them, which wait their turn): they get an LSN once it has.
-   */
-  queuedWrites: number;
-  /** Every write at or below this LSN is durable. */
-  durableLsn: number;
-  /** The durability mode. */
-  durability: Durability;
-  /** Group-commit writes, fsyncs, bytes and segments created and removed since open. */
-  wal: WalStats;
-  /**
-   * What open found and did: the image's coverage, records replayed, the
-   * torn tail cut (bytes and where), files removed (each provably held
-   * nothing acknowledged) and files moved aside (bytes it could not explain:
-   * empty normally), time taken.
-   */
-  recovery: RecoveryStats;
-  /** Epochs and checkpoints since open (see {@link EpochStats}). */
-  epochs: EpochStats;
-  /** The image file: its committed generation and coverage, its space, nodes loaded lazily. */
-  image: ImageSpace & {
-    generation: number;
-    coverageLsn: number;
-    nodesLoaded: number;
-    /** Nodes of the trie still on disk (stubs): 0 once it is loaded whole. */
-    unloadedNodes: number;
-  };
-  /** The trie's memory (see {@link MemoryStats}). */
-  memory: MemoryStats;
-  /**
-   * The background load of an `"auto"` open (see {@link WarmUpStats}):
-   * `image.unloadedNodes` says what is still on disk.
-   */
-  warmUp: WarmUpStats;
-}
-
-/** What `writeCounters` (in `lib/store/store.ts`) reads. */
-export interface WriteCounters {
-  /** The LSN of the last write accepted (as `stats().lastLsn`). */
-  lastLsn: number;
-  /** Writes waiting for a load (as `stats().queuedWrites`). */
-  queuedWrites: number;
-  /** Atomic commits taken by the path for additions to ASCII string keys. */
-  asciiBatches: number;
-  /** Image nodes loaded so far (as `stats().image.nodesLoaded`): the simulator sees a scan's loads. */
-  nodesLoaded: number;
-  /**
-   * The trie's memory as it is (as `stats().memory`, without applying a
-   * durable group first): the simulator samples it between I/O completions.
-   */
-  memory: MemoryStats;
-  /** The trie's relocations (`Art.relocations`): a memory budget's, and compactions'. */
-  relocations: TrieRelocations;
-  /**
-   * Automatic checkpoints started for writes that ended (committed or not):
-   * a write that takes the arena past the budget's bound waits for one.
-   */
-  automaticCheckpointsEnded: number;
-  /** Whether a checkpoint (or a verify) is queued or running, or an automatic one about to start. */
-  checkpointing: boolean;
-  /**
-   * Subtrees a list or a scan pins now (what it loaded, until it read it):
-   * no eviction takes them, so the simulator's memory bound is not judged
-   * meanwhile.
-   */
-  subtreesPinned: number;
-  /** Whether the budget's round after a load is queued and has not run yet. */
-  evictionRoundQueued: boolean;
-  /** Subtrees the budget evicted while a checkpoint's snapshot was live. */
-  evictionsBeside: number;
-  /** The memory budget's work: its rounds, and the walks of its clock hand (`Art.evictWalks`). */
-  budgetWork: BudgetWork & EvictWalkWork;
-}
 
 /** What an atomic commit resolves to (as `CommitResult`): its LSN, or `ok: false` if a check failed. */
 export type CommitOutcome = { ok: true; lsn: number } | { ok: false };
