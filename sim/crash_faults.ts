@@ -9,6 +9,15 @@
  *   slot and replay the WAL above its coverage, which the engine promises to
  *   keep. The destroyed
  *   sector is a destroyed range (`damage.ts`) that keeps the header it held.
+ * - {@link headerWriteLostFault} (`crashHeaderWriteLost`): a header write of
+ *   `image.tt` made since the machine last lost power proves gone astray:
+ *   the disk acknowledged it and its fsync succeeded, but it never reached
+ *   its sector (a lost write) or reached the other slot's (a misdirected
+ *   write). Either leaves, beside the current header, a valid header older
+ *   than the previous commit's, whose records the engine no longer keeps: it
+ *   must not trust that slot (see `untrustedOther` in `lib/image/_open.ts`).
+ *   Only a write of this life may be lost so: a write an open read back
+ *   after a power loss came from the media.
  * - {@link staleTailFault} (`crashStaleTail`): bytes an earlier life of the
  *   disk held come back past the tail of the last WAL segment (the end of
  *   its valid records), as a file system exposes stale blocks after a crash:
@@ -23,12 +32,20 @@
 
 import { assert } from "./_assert.ts";
 import type { ByteImage } from "../lib/storage/shared.ts";
-import { decodeHeaderSlot, headerSlotBytes, headerSlotOffsets } from "../lib/image/header.ts";
+import { chunkBytes, decodeChunk } from "../lib/image/allocation.ts";
+import {
+  currentHeader,
+  decodeHeaderSlot,
+  headerSlotBytes,
+  headerSlotOffsets,
+  type ImageHeader,
+} from "../lib/image/header.ts";
 import { imageFileName } from "../lib/image/image_file.ts";
 import { parseRecord, recordHeaderBytes } from "../lib/wal/record.ts";
 import { decodeSegmentHeader, parseSegmentName, segmentHeaderBytes } from "../lib/wal/segment.ts";
 import type { DamageMap } from "./damage.ts";
 import type { FaultRecord } from "./faults.ts";
+import { collectRecords, collectTable } from "./image_guard.ts";
 import type { Prng } from "./prng.ts";
 
 /** One file as a crash builds it: its bytes, its destroyed ranges, its header blocks' past. */
@@ -37,6 +54,11 @@ export interface CrashFile {
   readonly damage: DamageMap;
   /** The previous durable contents of each whole 4 KiB block of the header region, by offset. */
   readonly blocksBefore: Map<number, Uint8Array>;
+  /**
+   * The header blocks (by offset) whose last whole write was made since the
+   * machine last lost power: no read has yet come from the media for them.
+   */
+  readonly blocksWritten: Set<number>;
 }
 
 /** A fault record without its epoch (the disk stamps it). */
@@ -48,6 +70,8 @@ const stalePiecesMax = 3;
 const staleSpanSectors = 2;
 /** The most records one segment yields as sources (bounds the parse of a large segment). */
 const sourceRecordsMax = 4096;
+/** Table chunks {@link exposesRecords} reads at most (a bound on a damaged chain). */
+const tableChunksMax = 1 << 16;
 
 /**
  * Loses the newest committed header slot of `image.tt`, if both slots hold
@@ -107,6 +131,140 @@ export function headerLossFault(
     } (generation ${lost.generation}, coverage ${lost.coverageLsn}) ${how}`,
     coverageLsn: lost.coverageLsn,
   };
+}
+
+/** One way a header write of this life may have gone astray, and the slots it leaves. */
+interface AstrayWrite {
+  /** The header slots' bytes after the crash, by slot. */
+  readonly after: readonly Uint8Array[];
+  /** The header open will take, and the stale one beside it. */
+  readonly current: ImageHeader;
+  readonly stale: ImageHeader;
+  readonly detail: string;
+}
+
+/**
+ * Loses a header write of `image.tt` made since the machine last lost power:
+ * the older slot's last write, or the newest slot's, which landed on the
+ * older slot instead (see {@link astrayWrites}). It applies only if both
+ * slots hold valid headers no fault destroyed and the header it leaves
+ * beside the current one names records where the current header's table
+ * lets the next commit write (see {@link exposesRecords}): elsewhere the
+ * fault would change nothing the engine reads. Returns the fault record, or
+ * undefined when the fault does not apply.
+ */
+export function headerWriteLostFault(
+  files: ReadonlyMap<string, CrashFile>,
+  rng: Prng,
+): CrashFaultRecord | undefined {
+  const file = files.get(imageFileName);
+  if (file === undefined) return undefined;
+  if (headerSlotOffsets.some((at) => file.damage.overlaps(at, at + headerSlotBytes))) {
+    return undefined; // a destroyed slot: one fault on the header at a time
+  }
+  const slots = headerSlotOffsets.map((offset) =>
+    file.image.slice(offset, offset + headerSlotBytes)
+  );
+  const candidates = astrayWrites(file, slots)
+    .filter((astray) => exposesRecords(file.image, astray.current, astray.stale));
+  if (candidates.length === 0) return undefined;
+  const chosen = rng.pick(candidates);
+  for (const [slot, offset] of headerSlotOffsets.entries()) {
+    if (sameBytes(chosen.after[slot], slots[slot])) continue;
+    file.damage.add(offset, offset + headerSlotBytes, slots[slot]);
+    file.image.write(offset, chosen.after[slot]);
+  }
+  const changed = headerSlotOffsets.filter((_, slot) =>
+    !sameBytes(chosen.after[slot], slots[slot])
+  );
+  assert(changed.length > 0, "a lost write changes a slot");
+  const newer = currentHeader(imageFileName, chosen.after[0], chosen.after[1]).header;
+  assert(newer?.generation === chosen.current.generation, "open takes the current header");
+  return {
+    kind: "crashHeaderWriteLost",
+    file: imageFileName,
+    offset: changed[0],
+    length: changed.at(-1)! + headerSlotBytes - changed[0],
+    detail: chosen.detail,
+    coverageLsn: chosen.current.coverageLsn,
+  };
+}
+
+/**
+ * The header writes of this life a crash may reveal as gone astray, both
+ * slots valid: the older slot's last write lost (it holds the header before
+ * it again, two commits older), or the newest slot's last write landed on
+ * the older slot (the newest header is there; the newest slot holds the
+ * header before it, one commit older than the one it replaced). Either
+ * write was made since the last power loss: a write an open read back after
+ * a power loss came from the media.
+ */
+function astrayWrites(file: CrashFile, slots: readonly Uint8Array[]): AstrayWrite[] {
+  const headers = slots.map(decodeHeaderSlot);
+  const [a, b] = headers;
+  if (typeof a === "string" || typeof b === "string") return [];
+  const newest = b.generation > a.generation ? 1 : 0; // as `currentHeader` picks
+  const older = 1 - newest;
+  const name = (slot: number) => (slot === 0 ? "A" : "B");
+  const previous = (slot: number) => {
+    const before = file.blocksBefore.get(headerSlotOffsets[slot]);
+    if (!file.blocksWritten.has(headerSlotOffsets[slot]) || before === undefined) return undefined;
+    const header = decodeHeaderSlot(before);
+    const written = slot === 0 ? a : b;
+    return typeof header === "object" && header.generation < written.generation
+      ? { bytes: before, header }
+      : undefined;
+  };
+  const found: AstrayWrite[] = [];
+  const lost = previous(older);
+  const landed = previous(newest);
+  const current = newest === 0 ? a : b;
+  if (lost !== undefined) {
+    const after = older === 0 ? [lost.bytes, slots[1]] : [slots[0], lost.bytes];
+    const what = `slot ${name(older)} lost its last write (generation ${
+      (older === 0 ? a : b).generation
+    }): it holds generation ${lost.header.generation} again, beside ${current.generation}`;
+    found.push({ after, current, stale: lost.header, detail: what });
+  }
+  if (landed !== undefined) {
+    const after = newest === 0 ? [landed.bytes, slots[0]] : [slots[1], landed.bytes];
+    const what = `slot ${name(newest)}'s last write (generation ${current.generation}) ` +
+      `landed on slot ${name(older)}: ${name(newest)} holds generation ` +
+      `${landed.header.generation} again`;
+    found.push({ after, current, stale: landed.header, detail: what });
+  }
+  return found;
+}
+
+/**
+ * Whether `stale` names a record or a table chunk (as the image guard
+ * collects them: a record that no longer decodes still counts, its branch
+ * ends) in space `current`'s table lets a commit write: a free slab, past a
+ * slab's filled bytes, or past the slabs the table lists.
+ */
+function exposesRecords(image: ByteImage, current: ImageHeader, stale: ImageHeader): boolean {
+  const spans: [number, number][] = [];
+  collectTable(image, stale, spans);
+  collectRecords(image, stale.rootAddress, spans);
+  if (spans.length === 0) return false;
+  const writableFrom = new Map<number, number>(); // slab → first byte a commit may write
+  let address = current.allocationAddress;
+  for (let chunks = 0; address !== 0 && chunks < tableChunksMax; chunks++) {
+    const chunk = decodeChunk(
+      image.slice(address, address + chunkBytes(current.chunkEntriesMax)),
+      current,
+    );
+    if (typeof chunk !== "object") return false; // a damaged table: open fails anyway
+    for (const [entry, filled] of chunk.filled.entries()) {
+      const free = chunk.live[entry] === 0 && chunk.held[entry] === 0;
+      writableFrom.set(chunk.firstSlab + entry, free ? 0 : filled);
+    }
+    address = chunk.next;
+  }
+  return spans.some(([start, end]) => {
+    const slab = Math.floor(start / current.slabBytes);
+    return end > slab * current.slabBytes + (writableFrom.get(slab) ?? 0);
+  });
 }
 
 /** A valid record of a segment: where it lies and its LSN. */

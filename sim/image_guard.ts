@@ -342,8 +342,9 @@ function revivedHeaders(bytes: ByteImage): ImageHeader[] {
 /**
  * The table chunks `header` chains, as byte ranges (a chunk that does not
  * decode ends it), and the slabs they list as free (neither live nor held).
+ * Also used by `crash_faults.ts`.
  */
-function collectTable(
+export function collectTable(
   bytes: ByteImage,
   header: ImageHeader,
   spans: [number, number][],
@@ -366,8 +367,11 @@ function collectTable(
   }
 }
 
-/** The records reached from `root`, as byte ranges (a record that does not decode ends its branch). */
-function collectRecords(bytes: ByteImage, root: number, spans: [number, number][]): void {
+/**
+ * The records reached from `root`, as byte ranges (a record that does not
+ * decode ends its branch). Also used by `crash_faults.ts`.
+ */
+export function collectRecords(bytes: ByteImage, root: number, spans: [number, number][]): void {
   const seen = new Set<number>();
   const pending = root === 0 ? [] : [root];
   while (pending.length > 0 && seen.size < walkRecordsMax) {

@@ -15,9 +15,10 @@
  *   a stub for each child below those), whichever is larger;
  * - `bound-cache`: the slab cache holds at most its share of the budget
  *   (an eighth, at least its floor of slabs);
- * - `bound-writers`: a write that left the live nodes past twice the
- *   trie's part resolves only after the automatic checkpoint it waits for
- *   ended;
+ * - `bound-writers`: a write that left the live nodes past the trie's
+ *   part (so an early checkpoint is due) and the arena past it by a fifth
+ *   of the budget resolves only after the automatic checkpoint it waits
+ *   for ended;
  * - `bound-relocate`: a relocation the budget makes gives back at least
  *   a fifth of the arena (the copy is paid for by what was freed);
  * - `bound-work`: between two I/O completions, every round of
@@ -42,8 +43,15 @@ import type { WriteCounters } from "../lib/store/store.ts";
 export const cacheShare = 1 / 8;
 /** The slabs the slab cache keeps whatever the budget, unless the run gives its own floor. */
 export const cacheSlabsFloor = 8;
-/** Past this many trie parts, writes wait for the automatic checkpoint running. */
-export const writerWaitParts = 2;
+/**
+ * Writes wait for the automatic checkpoint running once the arena passes
+ * the trie's part (the engine's: less the cooling ring too) by this share of
+ * the budget.
+ */
+export const writerWaitSlack = 0.2;
+/** The cooling ring's share of the budget and its least size (`lib/engine/_path_queue.ts`). */
+export const ringShare = 1 / 16;
+export const ringBytesMin = 1032;
 /** The least share of the arena a relocation for size gives back. */
 export const relocationFreeShareMin = 1 / 5;
 
@@ -113,19 +121,31 @@ export function cacheBoundProblem(
 
 /**
  * Whether a write whose call left the trie with `memory` must wait for the
- * automatic checkpoint running (`bound-writers`): its live nodes are past
- * {@link writerWaitParts} trie parts.
+ * automatic checkpoint running (`bound-writers`): its live nodes are past the
+ * engine's trie part (the budget less the slab cache and the cooling ring,
+ * at least half of it), so an early checkpoint is due, and its arena (live
+ * and freed nodes) past that part by {@link writerWaitSlack} of the budget.
+ * An arena past it with the live nodes within the part need not wait: the
+ * excess is freed words, which no checkpoint gives back.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { writerMustWait } from "./memory_bound.ts";
- * assert.ok(writerMustWait(8193, 4096, 8192));
- * assert.ok(!writerMustWait(8192, 4096, 8192));
+ * // Part: 16384 - 4096 - 1032 = 11256; bound: 11256 + 3276.8.
+ * assert.ok(writerMustWait({ liveBytes: 14_000, freeBytes: 600, cacheBytes: 4096 }, 16_384));
+ * assert.ok(!writerMustWait({ liveBytes: 14_000, freeBytes: 0, cacheBytes: 4096 }, 16_384));
+ * assert.ok(!writerMustWait({ liveBytes: 11_000, freeBytes: 9_000, cacheBytes: 4096 }, 16_384));
  * ```
  */
-export function writerMustWait(liveBytes: number, cacheBytes: number, budget: number): boolean {
-  return liveBytes > triePart(budget, cacheBytes) * writerWaitParts;
+export function writerMustWait(
+  memory: { liveBytes: number; freeBytes: number; cacheBytes: number },
+  budget: number,
+): boolean {
+  const ring = Math.max(ringBytesMin, Math.floor(budget * ringShare));
+  const part = Math.max(budget - memory.cacheBytes - ring, budget / 2);
+  return memory.liveBytes > part &&
+    memory.liveBytes + memory.freeBytes > part + budget * writerWaitSlack;
 }
 
 /**

@@ -18,7 +18,8 @@ const mixStream = 0x9f1e;
 
 /**
  * The profile a seed runs with. `mixed`: each fault is on with probability ½,
- * at a rate drawn up to the hostile one; crashes tear or drop writes at drawn
+ * at a rate drawn up to the hostile one (a header write gone astray, which
+ * applies only where it matters, at the hostile one); crashes tear or drop writes at drawn
  * rates; completions are reordered on three seeds in four.
  *
  * @example
@@ -53,6 +54,8 @@ export function drawProfile(name: ProfileName, seed: number): FaultProfile {
     // Drawn last, so the draws above (and every seed's older mix) stay as they were.
     headerLost: rate(hostile.headerLost),
     staleTail: rate(hostile.staleTail),
+    // On or off, not a drawn rate: it applies only where it can matter, so it is rare already.
+    headerWriteLost: random.chance(0.5) ? hostile.headerWriteLost : 0,
   };
   validateFaultProfile(profile);
   assert(profile.tornWrite + profile.lostWrite <= 1, "crash fates are a distribution");

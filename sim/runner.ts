@@ -226,7 +226,7 @@ export interface RunStats {
   /**
    * Under a memory budget (see `memory_bound.ts`): memory probes run, the
    * `bound-memory` checks they made, writes judged by `bound-writers`
-   * (their call left the trie past twice its part), and budget relocations
+   * (their call left the trie past the writers' bound), and budget relocations
    * judged by `bound-relocate`; of the checks, those made while a
    * checkpoint's snapshot was live (`checksBeside`), and the subtrees
    * evicted while one was (`evictionsBeside`, seen between I/O completions).
@@ -1090,7 +1090,8 @@ class Run {
 
   /**
    * `bound-writers`: a write whose call left the trie's live nodes past
-   * twice its part of the budget resolves only once the automatic
+   * its part of the budget and its arena past it by a fifth of the budget
+   * (`writerMustWait`) resolves only once the automatic
    * checkpoint it waits for ended (writers faster than a checkpoint would
    * otherwise take the trie past any bound). Not judged without automatic
    * checkpoints, nor while a checkpoint the workload asked for is pending
@@ -1102,8 +1103,8 @@ class Run {
       return;
     }
     const counters = writeCounters(store);
-    const { liveBytes, cacheBytes } = counters.memory;
-    if (!writerMustWait(liveBytes, cacheBytes, budget)) return;
+    const { liveBytes, freeBytes } = counters.memory;
+    if (!writerMustWait(counters.memory, budget)) return;
     this.stats.memory.writersWaiting++;
     const ended = counters.automaticCheckpointsEnded;
     const life = this.#life;
@@ -1111,9 +1112,10 @@ class Run {
       if (life !== this.#life || writeCounters(store).automaticCheckpointsEnded > ended) return;
       this.oracle.violate(
         "bound-writers",
-        `step ${step}: a write that left the trie's live nodes at ${liveBytes} bytes, past ` +
-          `twice its part of the budget (${triePart(budget, cacheBytes)}), resolved before ` +
-          `the automatic checkpoint it waits for ended`,
+        `step ${step}: a write that left the trie's live nodes at ${liveBytes} bytes and ` +
+          `${freeBytes} freed, past its part of the budget and the writers' bound ` +
+          `(a fifth of the budget more), resolved before the automatic checkpoint it waits ` +
+          `for ended`,
         [step],
       );
     }, () => {});

@@ -39,6 +39,7 @@ const numericFaults = [
   "tornWrite",
   "lostWrite",
   "headerLost",
+  "headerWriteLost",
   "staleTail",
 ] as const;
 

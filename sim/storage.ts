@@ -43,7 +43,12 @@ import { checkOptions, type OptionTypes } from "../lib/options.ts";
 import type { SimClock } from "./clock.ts";
 import { type FaultKind, FaultLog, type FaultProfile, type FaultRecord, none } from "./faults.ts";
 import { validateFaultProfile } from "./faults.ts";
-import { type CrashFile, headerLossFault, staleTailFault } from "./crash_faults.ts";
+import {
+  type CrashFile,
+  headerLossFault,
+  headerWriteLostFault,
+  staleTailFault,
+} from "./crash_faults.ts";
 import { type Damage, DamageMap } from "./damage.ts";
 import { eventPrng, hash32, hashBytes, hashString, type Prng } from "./prng.ts";
 import { Scheduler } from "./scheduler.ts";
@@ -138,6 +143,12 @@ class SimInode {
    * for {@link headerLossFault}'s reverted sector.
    */
   readonly blocksBefore = new Map<number, Uint8Array>();
+  /**
+   * The header blocks written whole since this machine started (it lost no
+   * power since), for {@link headerWriteLostFault}: a write made before the
+   * last power loss was read back from the media by the open after it.
+   */
+  readonly blocksWritten = new Set<number>();
   /** Completed operations not yet synced, in completion order. */
   readonly unsynced: FileOp[] = [];
   /** The sequence number of the last completed operation. */
@@ -205,6 +216,7 @@ function rememberBlock(inode: SimInode, offset: number, length: number): void {
   const before = new Uint8Array(headerBlockBytes);
   before.set(inode.durable.slice(offset, offset + headerBlockBytes));
   inode.blocksBefore.set(offset, before);
+  inode.blocksWritten.add(offset);
 }
 
 /** Applies a directory change to a namespace that holds every earlier change to its names. */
@@ -756,7 +768,8 @@ class Disk {
 
   /**
    * The faults a power loss injects besides the fates of unsynced writes:
-   * the newest image header slot lost, stale bytes past the log's tail. Each
+   * the newest image header slot lost, a header write of this life gone
+   * astray, stale bytes past the log's tail. Each
    * is drawn once per crash, keyed by the epoch and the step being driven.
    */
   #crashFaults(files: Map<string, CrashFile>): void {
@@ -767,8 +780,12 @@ class Disk {
     const rng = eventPrng(this.config.seed, hash32(crashFaultTag, place), 0);
     const lose = rng.chance(this.profile.headerLost);
     const stale = rng.chance(this.profile.staleTail);
+    // A fork of its own, so the draws above (and every seed's older faults) stay as they were.
+    const astray = rng.fork(3);
+    const writeLost = astray.chance(this.profile.headerWriteLost);
     const records = [
       lose ? headerLossFault(files, rng.fork(1)) : undefined,
+      writeLost ? headerWriteLostFault(files, astray) : undefined,
       stale ? staleTailFault(files, this.config.sectorBytes, rng.fork(2)) : undefined,
     ];
     for (const record of records) if (record !== undefined) this.record(record);
@@ -822,6 +839,7 @@ class Disk {
       image: inode.durable.copy(),
       damage: inode.durableDamage.copy(),
       blocksBefore: new Map(inode.blocksBefore),
+      blocksWritten: new Set(inode.blocksWritten),
     };
     assert(inode.unsynced.length <= unsyncedOpsMax, "the unsynced list is bounded");
     for (const op of inode.unsynced) this.#crashFileOp(file, op);
@@ -887,6 +905,7 @@ class Disk {
         const before = new Uint8Array(headerBlockBytes);
         before.set(file.image.slice(at, at + headerBlockBytes));
         file.blocksBefore.set(at, before);
+        file.blocksWritten.add(at);
       }
     }
     file.image.write(at, data);

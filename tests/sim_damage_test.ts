@@ -207,6 +207,83 @@ Deno.test("crashHeaderLost: the newest committed slot is lost, the older one sta
   );
 });
 
+/**
+ * An image file on a fresh disk with `headerWriteLost: 1`: slot A holds
+ * generation 1 naming `rootA`, B generation 2 naming `rootB` (0, or a root
+ * record at byte 8192, past every table's slabs: space the next commit may
+ * write); then A and B written again this life (generations 3 and 4), each synced.
+ */
+async function staleCandidate(rootA: number, rootB = 0): Promise<SimBlockStorage> {
+  const record = rootRecord(7);
+  const image = new Uint8Array(2 * headerSlotBytes + record.length);
+  image.set(slot(1, 5, rootA), 0);
+  image.set(slot(2, 9, rootB), headerSlotBytes);
+  image.set(record, 2 * headerSlotBytes);
+  const storage = storageWith(1, { headerWriteLost: 1 });
+  const file = await writeDurable(storage, imageFileName, image); // not a whole-slot write
+  await file.write(0, slot(3, 14)); // A: its previous contents are generation 1
+  await file.sync();
+  await file.write(headerSlotBytes, slot(4, 20)); // B, the newest
+  await file.sync();
+  return storage;
+}
+
+Deno.test("crashHeaderWriteLost: the older slot's last write of this life is lost, its header before it comes back", async () => {
+  const rootRef = recordRef(2 * headerSlotBytes, rootRecord(7).length);
+  const untouched = storageWith(1, { headerWriteLost: 1 });
+  const image = new Uint8Array(2 * headerSlotBytes);
+  image.set(slot(1, 5, rootRef), 0);
+  image.set(slot(2, 9), headerSlotBytes);
+  await writeDurable(untouched, imageFileName, image); // not a whole-slot write
+  assert.ok(
+    !untouched.crash().faults.some((record) => record.kind === "crashHeaderWriteLost"),
+    "no slot written whole: nothing to lose",
+  );
+  const after = (await staleCandidate(rootRef)).crash();
+  const fault = after.faults.find((record) => record.kind === "crashHeaderWriteLost");
+  assert.ok(fault !== undefined, "A's write of this life may be lost");
+  assert.equal(fault.offset, 0);
+  assert.match(fault.detail, /slot A lost its last write \(generation 3\): .* generation 1 again/);
+  const bytes = after.readLive(imageFileName);
+  const current = currentHeader(
+    imageFileName,
+    bytes.subarray(0, headerSlotBytes),
+    bytes.subarray(headerSlotBytes, 2 * headerSlotBytes),
+  );
+  assert.equal(current.header?.generation, 4, "open takes the newest slot, intact");
+  assert.deepEqual(bytes.subarray(0, headerSlotBytes), slot(1, 5, rootRef), "A is stale");
+  const [destroyed] = after.damage(imageFileName);
+  assert.deepEqual([destroyed.start, destroyed.end], [0, headerSlotBytes]);
+  assert.deepEqual(destroyed.expected, slot(3, 14), "the lost header is kept for the oracle");
+  // Both writes were read back by the open after that power loss: from the media.
+  const again = after.crash();
+  const lost = again.faults.filter((record) => record.kind === "crashHeaderWriteLost");
+  assert.equal(lost.length, 1, "the log is the machine's: only the first crash's fault");
+  const empty = (await staleCandidate(0)).crash();
+  assert.ok(
+    !empty.faults.some((record) => record.kind === "crashHeaderWriteLost"),
+    "a header naming no record: nothing a commit could write over, no fault",
+  );
+});
+
+Deno.test("crashHeaderWriteLost: the newest slot's last write of this life lands on the older slot", async () => {
+  const rootRef = recordRef(2 * headerSlotBytes, rootRecord(7).length);
+  const after = (await staleCandidate(0, rootRef)).crash();
+  const fault = after.faults.find((record) => record.kind === "crashHeaderWriteLost");
+  assert.ok(fault !== undefined, "B's write of this life may have landed on A");
+  assert.match(fault.detail, /slot B's last write \(generation 4\) landed on slot A/);
+  assert.deepEqual([fault.offset, fault.length], [0, 2 * headerSlotBytes], "both slots");
+  const bytes = after.readLive(imageFileName);
+  assert.deepEqual(bytes.subarray(0, headerSlotBytes), slot(4, 20), "A: the newest header");
+  assert.deepEqual(
+    bytes.subarray(headerSlotBytes, 2 * headerSlotBytes),
+    slot(2, 9, rootRef),
+    "B: its header before the lost write",
+  );
+  const destroyed = after.damage(imageFileName).map((range) => [range.start, range.end]);
+  assert.deepEqual(destroyed, [[0, headerSlotBytes], [headerSlotBytes, 2 * headerSlotBytes]]);
+});
+
 Deno.test("crashStaleTail: old records come back past the tail; recovery replays exactly the log", async () => {
   let atTail = 0;
   let applied = 0;

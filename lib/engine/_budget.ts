@@ -41,11 +41,17 @@
  * Once nodes went, an arena whose freed words exceed its live ones, or
  * that holds more than {@link arenaSlack} trie parts and a fifth of it
  * free, is relocated into a smaller one (`Art.relocate`): the memory goes
- * back. Writes that take the live nodes well past the trie's part, or log
- * half of it since the last checkpoint, start a checkpoint early
- * ({@link Budget.checkpointDue}), so that what they wrote can go; past
- * twice the part, writes wait for that checkpoint ({@link Budget.overloaded}),
- * unless a checkpoint asked for by hand was already queued.
+ * back. Writes that take the live nodes past the trie's part, or log half
+ * of it since the last checkpoint, start a checkpoint early
+ * ({@link Budget.checkpointDue}), so that what they wrote can go; once the
+ * arena passes the part by a fifth of the budget, writes wait for that
+ * checkpoint ({@link Budget.overloaded}): the arena, the slab cache and the
+ * ring then stay within 1.2 budgets, plus what one write call adds before
+ * its wait. A round that leaves the live nodes past the part tells the
+ * engine (`BudgetParts.stuck`), which starts a checkpoint if writes were
+ * logged since the last one began. No checkpoint to wait for (automatic checkpoints off, one asked
+ * for by hand queued instead, or a failed one: the store is then poisoned
+ * and refuses writes), no wait: the arena grows past the budget.
  *
  * @module
  */
@@ -67,15 +73,21 @@ import { PathQueue, pathQueueBytesMin, queuedPathBytesMax } from "./_path_queue.
 import { holdsUnder, insideSubtree, type Pins } from "./_pins.ts";
 
 /**
- * Live nodes past this many budgets start a checkpoint early (when automatic
- * checkpoints are on): nodes written since the last one cannot be evicted
- * until a checkpoint writes them.
+ * Live nodes past this many trie parts start a checkpoint early (when
+ * automatic checkpoints are on): nodes written since the last one cannot be
+ * evicted until a checkpoint writes them, and no round runs after a write.
  */
-const budgetCheckpointFactor = 1.5;
+const budgetCheckpointFactor = 1;
 /** WAL bytes since the last checkpoint past this share of the trie's part start one early. */
 const budgetEpochShare = 0.5;
-/** Live nodes past this many trie parts make writes wait for the early checkpoint. */
-const budgetWaitFactor = 2;
+/**
+ * An arena (live and freed nodes) past the trie's part by this share of the
+ * budget makes writes wait for the early checkpoint: the arena, the slab
+ * cache and the cooling ring then take at most 1.2 budgets, and the batch a
+ * writer made before its wait (the wait is judged after the call) has 0.05
+ * more before 1.25 (issue 17's bound).
+ */
+const budgetWaitSlack = 0.2;
 /** Evictions stop once the live nodes take this share of the trie's part. */
 const budgetLowWater = 0.75;
 /** An arena (live and freed nodes) past this many trie parts is relocated after a round. */
@@ -174,6 +186,11 @@ export interface BudgetParts {
   image: () => ImageFile;
   /** False once a checkpoint failed past its capture (the store is poisoned). */
   imageTrusted: () => boolean;
+  /**
+   * Called after a round that left the live nodes past the trie's part:
+   * what is left cannot go (dirty nodes, pinned paths, a snapshot's).
+   */
+  stuck?: () => void;
 }
 
 /** Keeps one trie within a memory budget (see the module notes). */
@@ -245,7 +262,7 @@ export class Budget {
   }
 
   /**
-   * Whether to start a checkpoint early: the live nodes are well past the
+   * Whether to start a checkpoint early: the live nodes are past the
    * trie's part, or the WAL bytes logged since the last checkpoint began
    * (`epochWalBytes`) pass {@link budgetEpochShare} of it. Those writes are
    * not all in the live nodes yet (a strict group is applied when the next
@@ -259,13 +276,42 @@ export class Budget {
   }
 
   /**
-   * Whether the live nodes passed {@link budgetWaitFactor} trie parts: writes
-   * then wait for the checkpoint that makes room (writers faster than a
-   * checkpoint would take the trie past any bound).
+   * Whether the arena (live and freed nodes) passed the trie's part by
+   * {@link budgetWaitSlack} of the budget: writes then wait for the
+   * checkpoint that makes room (writers faster than a checkpoint would take
+   * the trie past any bound). With the slab cache and the cooling ring under
+   * their shares, the memory the budget covers is then at most 1.2 budgets.
+   * An arena past it whose live nodes are within the part is relocated
+   * first, if that gives a fifth of it back (no checkpoint would: the
+   * excess is freed words).
    */
-  get overloaded(): boolean {
-    const part = this.#triePart();
-    return part !== undefined && this.#parts.trie.memory().liveBytes > part * budgetWaitFactor;
+  overloaded(): boolean {
+    const budget = this.#bytes;
+    if (budget === undefined) return false;
+    const part = this.#triePart()!;
+    const bound = part + budget * budgetWaitSlack;
+    const memory = this.#parts.trie.memory();
+    if (memory.liveBytes + memory.freeBytes <= bound) return false;
+    if (!this.#giveFreedBack(part)) return true;
+    const after = this.#parts.trie.memory();
+    return after.liveBytes + after.freeBytes > bound;
+  }
+
+  /**
+   * Relocates an arena past the writers' bound ({@link budgetWaitSlack})
+   * whose live nodes are within the trie's part, if a fifth of it is free:
+   * the excess is freed words (node growth, evictions since the last
+   * relocation), which no checkpoint gives back. Else the arena is within
+   * 1.25 times its live nodes: with the cache and the ring, 1.25 budgets.
+   * Returns whether it relocated (never while a snapshot is live).
+   */
+  #giveFreedBack(part: number): boolean {
+    const budget = this.#bytes;
+    if (budget === undefined || !this.#started) return false;
+    const memory = this.#parts.trie.memory();
+    const arena = memory.liveBytes + memory.freeBytes;
+    if (arena <= part + budget * budgetWaitSlack || memory.liveBytes > part) return false;
+    return memory.freeBytes >= arena * relocateShareMin && this.#parts.trie.relocate();
   }
 
   /**
@@ -411,7 +457,11 @@ export class Budget {
   /** A round of {@link Budget.enforce}. */
   #round(): void {
     const part = this.#triePart();
-    if (part === undefined || this.#parts.trie.memory().liveBytes <= part) return;
+    if (part === undefined) return;
+    if (this.#parts.trie.memory().liveBytes <= part) {
+      this.#giveFreedBack(part); // the round after a checkpoint: what writers grew may go back
+      return;
+    }
     if (!this.#started || !this.#parts.imageTrusted()) return;
     const pinned: string[] = [];
     const { trie, groups, pins } = this.#parts;
@@ -426,6 +476,7 @@ export class Budget {
     this.work.rounds++;
     this.#evictDownTo(part * budgetLowWater, pinned, subtrees);
     const memory = trie.memory();
+    if (memory.liveBytes > part) this.#parts.stuck?.();
     const arena = memory.liveBytes + memory.freeBytes;
     // Only a copy that gives a fifth of the arena back is worth making; without memory for
     // the new arena, it keeps the old one (still exact).

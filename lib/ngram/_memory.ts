@@ -17,7 +17,8 @@
  * gets more (the one of "the") evicts more.
  *
  * **Imports wait for checkpoints.** The engine starts a checkpoint early
- * when writes take a trie past 1.5 times its budget, but in the background,
+ * when writes take a trie past its part of the budget (1.5 times it before
+ * the writers' bound of `lib/engine/_budget.ts`), but in the background,
  * where it keeps to a tenth of the time while writers are busy: an import,
  * which writes as fast as it reads, runs ahead of it. And a strict store's
  * write reaches its trie only when it is next read, after the engine

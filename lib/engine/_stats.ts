@@ -1,0 +1,113 @@
+/**
+ * What an engine reports of itself: `stats()` (the store's `StoreStats`,
+ * its memory under a budget) and the counters the simulator and tests read
+ * (`writeCounters`). Types only, apart from the engine so that its file
+ * holds what it does.
+ *
+ * @module
+ */
+
+import type { EvictWalkWork, TrieMemory, TrieRelocations } from "../art/art.ts";
+import type { ImageSpace } from "../image/image_file.ts";
+import type { WalStats } from "../wal/wal.ts";
+import type { BudgetWork } from "./_budget.ts";
+import type { WarmUpStats } from "./_warm.ts";
+import type { Durability } from "./config.ts";
+import type { EpochStats } from "./epochs.ts";
+import type { RecoveryStats } from "./recovery.ts";
+
+/** The trie's memory and the budget's work, as `stats().memory` reports them. */
+export interface MemoryStats extends TrieMemory {
+  /** The `memoryBudget` option, or null for none. */
+  budget: number | null;
+  /** Subtrees the budget evicted since open (each loads again when read). */
+  evictions: number;
+  /** Bytes of nodes those evictions freed. */
+  evictedBytes: number;
+  /**
+   * Bytes of image slabs cached for loads. The budget counts them: it lets
+   * the cache keep an eighth of it (at least 8 slabs), the trie the rest.
+   */
+  cacheBytes: number;
+}
+
+/** What `Store.stats` reports. */
+export interface StoreStats {
+  /** Keys in the store (strict mode: durable keys). */
+  keys: number;
+  /** The LSN of the last accepted write. */
+  lastLsn: number;
+  /**
+   * Writes waiting for their key's path to load from the image (and writes
+   * made after them, which wait their turn): they get an LSN once it has.
+   */
+  queuedWrites: number;
+  /** Every write at or below this LSN is durable. */
+  durableLsn: number;
+  /** The durability mode. */
+  durability: Durability;
+  /** Group-commit writes, fsyncs, bytes and segments created and removed since open. */
+  wal: WalStats;
+  /**
+   * What open found and did: the image's coverage, records replayed, the
+   * torn tail cut (bytes and where), files removed (each provably held
+   * nothing acknowledged) and files moved aside (bytes it could not explain:
+   * empty normally), time taken.
+   */
+  recovery: RecoveryStats;
+  /** Epochs and checkpoints since open (see {@link EpochStats}). */
+  epochs: EpochStats;
+  /** The image file: its committed generation and coverage, its space, nodes loaded lazily. */
+  image: ImageSpace & {
+    generation: number;
+    coverageLsn: number;
+    nodesLoaded: number;
+    /** Nodes of the trie still on disk (stubs): 0 once it is loaded whole. */
+    unloadedNodes: number;
+  };
+  /** The trie's memory (see {@link MemoryStats}). */
+  memory: MemoryStats;
+  /**
+   * The background load of an `"auto"` open (see {@link WarmUpStats}):
+   * `image.unloadedNodes` says what is still on disk.
+   */
+  warmUp: WarmUpStats;
+}
+
+/** What `writeCounters` (in `lib/store/store.ts`) reads. */
+export interface WriteCounters {
+  /** The LSN of the last write accepted (as `stats().lastLsn`). */
+  lastLsn: number;
+  /** Writes waiting for a load (as `stats().queuedWrites`). */
+  queuedWrites: number;
+  /** Atomic commits taken by the path for additions to ASCII string keys. */
+  asciiBatches: number;
+  /** Image nodes loaded so far (as `stats().image.nodesLoaded`): the simulator sees a scan's loads. */
+  nodesLoaded: number;
+  /**
+   * The trie's memory as it is (as `stats().memory`, without applying a
+   * durable group first): the simulator samples it between I/O completions.
+   */
+  memory: MemoryStats;
+  /** The trie's relocations (`Art.relocations`): a memory budget's, and compactions'. */
+  relocations: TrieRelocations;
+  /**
+   * Automatic checkpoints started for writes that ended (committed or not):
+   * a write that takes the arena past the budget's bound waits for one.
+   */
+  automaticCheckpointsEnded: number;
+  /** Whether a checkpoint (or a verify) is queued or running, or an automatic one about to start. */
+  checkpointing: boolean;
+  /**
+   * Subtrees a list or a scan pins now (what it loaded, until it read it):
+   * no eviction takes them, so the simulator's memory bound is not judged
+   * meanwhile.
+   */
+  subtreesPinned: number;
+  /** Whether the budget's round after a load is queued and has not run yet. */
+  evictionRoundQueued: boolean;
+  /** Subtrees the budget evicted while a checkpoint's snapshot was live. */
+  evictionsBeside: number;
+  /** The memory budget's work: its rounds, and the walks of its clock hand (`Art.evictWalks`). */
+  budgetWork: BudgetWork & EvictWalkWork;
+}
