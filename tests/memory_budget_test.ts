@@ -556,12 +556,9 @@ Deno.test("memoryBudget: loads past it while the rest is dirty do not walk the w
   }
 });
 
-Deno.test("memoryBudget: a writer's arena, slab cache and ring stay within 1.25 budgets", async () => {
-  // Issue 17: "the trie's arena stays within it". Writers once waited only past twice the trie's
-  // part, and the early checkpoint started at 1.5 parts: relaxed batches took the arena, the
-  // slab cache and the cooling ring to 1.6 budgets.
-  const bytes = 128 * 1024;
-  const store = await openStore({
+/** A relaxed store under a budget of `bytes`, with small slabs, one slab cached at least, and checkpoints far apart. */
+function relaxedSmallSlabs(bytes: number): Promise<Store> {
+  return openStore({
     storage: new MemoryBlockStorage(),
     durability: "relaxed",
     memoryBudget: bytes,
@@ -569,6 +566,14 @@ Deno.test("memoryBudget: a writer's arena, slab cache and ring stay within 1.25 
     [imageGeometryKey]: smallSlabs,
     [slabCacheSlabsMinKey]: 1,
   } as InternalStoreOptions);
+}
+
+Deno.test("memoryBudget: a writer's arena, slab cache and ring stay within 1.25 budgets", async () => {
+  // Issue 17: "the trie's arena stays within it". Writers once waited only past twice the trie's
+  // part, and the early checkpoint started at 1.5 parts: relaxed batches took the arena, the
+  // slab cache and the cooling ring to 1.6 budgets.
+  const bytes = 128 * 1024;
+  const store = await relaxedSmallSlabs(bytes);
   const ring = Math.max(1032, bytes / 16); // `PathQueue`'s ring: a sixteenth, at least 1,032 bytes
   let peak = 0;
   for (let from = 0; from < 20_000; from += 100) {
@@ -589,14 +594,7 @@ Deno.test("memoryBudget: reads after a burst of writes past it start the checkpo
   // trie's part, no checkpoint came until the next write, and every load's round walked the trie
   // and freed nothing (100,000 keys under a tenth of their arena: 60 gets a second).
   const bytes = 128 * 1024;
-  const store = await openStore({
-    storage: new MemoryBlockStorage(),
-    durability: "relaxed",
-    memoryBudget: bytes,
-    checkpoint: farEpochs,
-    [imageGeometryKey]: smallSlabs,
-    [slabCacheSlabsMinKey]: 1,
-  } as InternalStoreOptions);
+  const store = await relaxedSmallSlabs(bytes);
   const part = () => bytes - store.stats().memory.cacheBytes - bytes / 16; // less cache and ring
   const batch = (from: number, to: number) => {
     const op = store.atomic();
