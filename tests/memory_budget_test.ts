@@ -245,6 +245,23 @@ Deno.test("memoryBudget: a batch read past it gives the room back once it resolv
   await store.close();
 });
 
+Deno.test("memoryBudget: a write that loaded its paths and wrote nothing gives the room back", async () => {
+  // Found in review: a queued write's pins went with no round after them, and an atomic whose
+  // check failed writes nothing, so it starts no checkpoint either: one over 572 cold keys left
+  // 160 KB live against a 16 KiB budget, nothing evicted.
+  const storage = new MemoryBlockStorage();
+  const first = await openStore({ storage });
+  await fill(first, 4_000, true);
+  await first.close();
+  const store = await openStore({ storage, memoryBudget: budget });
+  const op = store.atomic().check(key(0), 123_456);
+  for (let i = 0; i < 4_000; i += 7) op.set(key(i), 1);
+  assert.equal((await op.commit()).ok, false);
+  await new Promise((resolve) => setTimeout(resolve, 0)); // the round it asked for
+  assertWithin(store, "after an atomic whose check failed");
+  await store.close();
+});
+
 Deno.test("memoryBudget: a store opened with one loads lazily, and its slab cache keeps a share", async () => {
   const storage = new MemoryBlockStorage();
   const first = await openStore({ storage });

@@ -100,6 +100,9 @@ export class Loader {
   }
 
   async #read(stub: StubRef, point: boolean): Promise<StubRef[]> {
+    // Gone since its caller found it (loaded, edited, or its address settled by a compaction
+    // that committed during the caller's own await): its address may name another record now.
+    if (!this.#trie.hasStubAt(stub.path, stub.address)) return [];
     const image = this.#image();
     const node = checkedNode(
       isFreshAddress(stub.address)
@@ -193,7 +196,8 @@ export class Loader {
    * build from cached slabs can follow.
    */
   async cacheSlabOf(stub: StubRef): Promise<void> {
-    if (!isFreshAddress(stub.address)) await this.#image().load(stub.address);
+    if (isFreshAddress(stub.address) || !this.#trie.hasStubAt(stub.path, stub.address)) return;
+    await this.#image().load(stub.address);
   }
 
   /**

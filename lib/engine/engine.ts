@@ -184,7 +184,7 @@ export class Engine {
     this.#queue = new WriteQueue({
       loadPathNow: (key) => this.#loadPathNow(key),
       loadPath: (key) => this.#loader.loadPath(key),
-    }, this.#pins);
+    }, this.#pins, () => this.#budget.afterLoad());
     this.#budget = new Budget(parts.config.memoryBudget, {
       trie: parts.trie,
       groups,

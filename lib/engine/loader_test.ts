@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { Art, freshAddress, type NodeView } from "../art/art.ts";
-import { StorageIoError } from "../errors.ts";
+import { CorruptionError, StorageIoError } from "../errors.ts";
 import type { ImageFile } from "../image/image_file.ts";
 import {
   decodeNodeRecord,
@@ -174,4 +174,23 @@ Deno.test("Loader: a subtree builds at once from cached slabs, within its quota"
   assert.equal(quoted.loadSubtreeAtOnce(small.stub, 1), true);
   assert.equal(quoted.stats.nodesLoaded, 1, "a quota of one: the stub's record alone");
   assert.equal(small.art.unloaded, 2, "its children stay stubs");
+});
+
+Deno.test("Loader: a stub gone before its read starts is not read", async () => {
+  // Found in review: a list awaited its stub's slab while a compaction committed and settled the
+  // stub's address; the list's load then read the old address in the new file and reported a
+  // false CorruptionError ("record is truncated") that told the user to restore a backup.
+  const art = twoStubs();
+  const stale = { path: Uint8Array.of(1), address: ref(100) };
+  art.install(Uint8Array.of(1), ref(100), withChild(ref(555))); // loaded (or settled) meanwhile
+  let reads = 0;
+  const read = () => {
+    reads++;
+    return Promise.reject(new CorruptionError("image.tt", 100, "node record: record is truncated"));
+  };
+  const image = { load: read, loadRecord: read } as unknown as ImageFile;
+  const loader = new Loader(art, () => image);
+  assert.deepEqual(await loader.load(stale), [], "nothing to install");
+  await loader.cacheSlabOf(stale);
+  assert.equal(reads, 0, "its address was not read");
 });
