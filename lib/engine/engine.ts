@@ -181,10 +181,14 @@ export class Engine {
     this.#autoCheckpoints = parts.config.epochs.auto;
     this.#loader = new Loader(parts.trie, () => this.#deps.image);
     this.#loader.stats.nodesLoaded = parts.loaded;
-    this.#queue = new WriteQueue({
-      loadPathNow: (key) => this.#loadPathNow(key),
-      loadPath: (key) => this.#loader.loadPath(key),
-    }, this.#pins, () => this.#budget.afterLoad());
+    this.#queue = new WriteQueue(
+      {
+        loadPathNow: (key) => this.#loadPathNow(key),
+        loadPath: (key) => this.#loader.loadPath(key),
+      },
+      this.#pins,
+      () => this.#budget.afterLoad(),
+    );
     this.#budget = new Budget(parts.config.memoryBudget, {
       trie: parts.trie,
       groups,
