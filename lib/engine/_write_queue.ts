@@ -24,24 +24,10 @@ export class WriteQueue {
   /** Writes waiting for their key's path to load; while any wait, later writes queue behind them. */
   #queued = 0;
   #tail: Promise<void> = Promise.resolve();
-  /**
-   * Called once a queued write let its pins go: the memory budget's turn.
-   * The rounds its loads queued ran while the paths were pinned, and a
-   * write that then wrote nothing (its checks failed, deletes of absent
-   * keys) starts no checkpoint: without a round here the loaded paths
-   * stayed (a failed atomic over 572 cold keys: 160 KB live against a 16
-   * KiB budget, nothing evicted).
-   */
-  readonly #released: () => void;
 
-  constructor(
-    loader: Pick<Loader, "loadPathNow" | "loadPath">,
-    pins: Pins,
-    released: () => void = () => {},
-  ) {
+  constructor(loader: Pick<Loader, "loadPathNow" | "loadPath">, pins: Pins) {
     this.#loader = loader;
     this.#pins = pins;
-    this.#released = released;
   }
 
   /** Writes queued and not yet appended. */
@@ -80,11 +66,7 @@ export class WriteQueue {
    */
   enqueue<T>(keys: readonly Uint8Array[], write: () => Promise<T>): Promise<T> {
     this.#queued++;
-    const pinned = this.#pins.pin(keys);
-    const unpin = () => {
-      pinned();
-      this.#released();
-    };
+    const unpin = this.#pins.pin(keys);
     const loads = Promise.all(keys.map((key) => this.#loader.loadPath(key)));
     const started = this.#tail.then(() => loads).then(async () => {
       for (const key of keys) await this.#loader.loadPath(key);

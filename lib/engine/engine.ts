@@ -181,14 +181,10 @@ export class Engine {
     this.#autoCheckpoints = parts.config.epochs.auto;
     this.#loader = new Loader(parts.trie, () => this.#deps.image);
     this.#loader.stats.nodesLoaded = parts.loaded;
-    this.#queue = new WriteQueue(
-      {
-        loadPathNow: (key) => this.#loadPathNow(key),
-        loadPath: (key) => this.#loader.loadPath(key),
-      },
-      this.#pins,
-      () => this.#budget.afterLoad(),
-    );
+    this.#queue = new WriteQueue({
+      loadPathNow: (key) => this.#loadPathNow(key),
+      loadPath: (key) => this.#loader.loadPath(key),
+    }, this.#pins);
     this.#budget = new Budget(parts.config.memoryBudget, {
       trie: parts.trie,
       groups,
@@ -199,6 +195,7 @@ export class Engine {
       stuck: () => this.#roundStuck(),
     }, parts.config.cacheSlabsMin);
     this.#loader.afterLoad = () => this.#budget.afterLoad();
+    this.#pins.onRelease = () => this.#budget.afterLoad();
     this.#loader.onInstalled = (path) => this.#budget.noteLoaded(path);
     this.#warm = new WarmUp({
       trie: parts.trie,
@@ -538,22 +535,7 @@ export class Engine {
     if (found !== lookupNotLoaded) return Promise.resolve(found < 0 ? undefined : found);
     const copy = bytes.slice();
     const unpin = this.#pins.pin([copy]); // no eviction between the load and the read
-    return this.#loader.loadPath(copy).then(() => this.#getLoaded(copy)).finally(
-      this.#unpinRead(unpin),
-    );
-  }
-
-  /**
-   * What lets a read's pinned paths go, and then lets the budget take them:
-   * the round its last load queued ran while they were pinned, and none
-   * comes until the next load (a `getMany` of 4,000 keys past a 16 KiB
-   * budget left 188 KB live and nothing evicted).
-   */
-  #unpinRead(unpin: () => void): () => void {
-    return () => {
-      unpin();
-      this.#budget.afterLoad();
-    };
+    return this.#loader.loadPath(copy).then(() => this.#getLoaded(copy)).finally(unpin);
   }
 
   /** {@link Engine.get} again once a path loaded: the store may have closed meanwhile. */
@@ -583,7 +565,7 @@ export class Engine {
     // Pinned, the paths stay loaded once loaded (no eviction takes them), so
     // one pass of loads suffices unless a key was written (and its path
     // changed) meanwhile; a few passes bound it.
-    const unpin = this.#unpinRead(this.#pins.pin(keys));
+    const unpin = this.#pins.pin(keys);
     try {
       return await this.#getManyPasses(keys);
     } finally {
@@ -656,7 +638,7 @@ export class Engine {
     } finally {
       if (!loaded) unpin();
     }
-    return loaded ? this.#unpinRead(unpin) : undefined;
+    return loaded ? unpin : undefined;
   }
 
   /**
@@ -676,7 +658,7 @@ export class Engine {
       unpin();
       throw error;
     }
-    return this.#unpinRead(unpin);
+    return unpin;
   }
 
   /** Runs a checkpoint after any running one (`compact`: rewrite the whole image). */
