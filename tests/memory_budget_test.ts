@@ -262,6 +262,29 @@ Deno.test("memoryBudget: a write that loaded its paths and wrote nothing gives t
   await store.close();
 });
 
+Deno.test("memoryBudget: a strict write's keys give the room back once its group is durable", async () => {
+  // Found in review: a strict group's keys pin their paths until it applies, and the last group
+  // applied only at the next read, write, fsync or close, with no round once it became durable.
+  // A commit of deletes of absent keys over cold paths, automatic checkpoints off, left 160 KB
+  // live against a 16 KiB budget until the store's next operation.
+  const storage = new MemoryBlockStorage();
+  const first = await openStore({ storage });
+  await fill(first, 4_000, true);
+  await first.close();
+  const store = await openStore({
+    storage,
+    memoryBudget: budget,
+    durability: "strict",
+    checkpoint: { auto: false },
+  });
+  const op = store.atomic();
+  for (let i = 0; i < 4_000; i += 7) op.delete(`${key(i)} absent`);
+  assert.equal((await op.commit()).ok, true);
+  await new Promise((resolve) => setTimeout(resolve, 0)); // the round it asked for
+  assertWithin(store, "after a strict commit of deletes of absent keys");
+  await store.close();
+});
+
 Deno.test("memoryBudget: a store opened with one loads lazily, and its slab cache keeps a share", async () => {
   const storage = new MemoryBlockStorage();
   const first = await openStore({ storage });

@@ -226,7 +226,12 @@ export class Engine {
     this.#checkpointer = new Checkpointer(this.#deps);
     if (this.#durability === "strict") {
       parts.wal.onSeal = () => groups.seal();
-      parts.wal.onDurable = (records, _first, last) => groups.holdGroup(records, last);
+      parts.wal.onDurable = (records, _first, last) => {
+        groups.holdGroup(records, last);
+        // Its keys pin their paths until it applies, which a round past the part does first
+        // (`Groups.pendingIds`): else the last group's paths stayed until the next operation.
+        this.#budget.afterLoad();
+      };
       parts.wal.onSyncing = () => void groups.applyQuietly();
     }
   }
