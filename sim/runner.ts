@@ -65,6 +65,7 @@ import {
   distinctDelta,
   generateSteps,
   isWrite,
+  type SimMutation,
   type SimOp,
   type SimSelector,
   type Step,
@@ -340,6 +341,9 @@ const probeWidthSpread = 3;
 /** The chance that a probe goes on with writes and a storm beside a checkpoint, and its writes. */
 const probeBesideChance = 0.5;
 const probeWritesMax = 8;
+/** The chance that a probe goes on with a write of deletes of absent keys, and their most. */
+const probeIdleWriteChance = 0.5;
+const probeAbsentKeysMax = 32;
 /** The chance that a clean close meets a write, and the most I/O completions into it before. */
 const closeWriteChance = 0.5;
 const closeWriteIosMax = 16;
@@ -817,9 +821,44 @@ class Run {
     const keys = this.oracle.latestKeys().filter((key) => key.length <= overlayIdBytesMax);
     if (keys.length === 0) return;
     const window = await this.#storm(step, store, keys, random);
+    if (window !== undefined && random.chance(probeIdleWriteChance)) {
+      if (!await this.#writeNothing(step, store, keys, random)) return;
+    }
     if (window !== undefined && random.chance(probeBesideChance)) {
       await this.#stormBeside(step, store, keys, random, window);
     }
+  }
+
+  /**
+   * A part of a memory probe: one atomic of deletes of absent keys beside
+   * `keys` (their paths load, and nothing changes), waited for; once it
+   * settled, nothing pins a path, so the round its end asks for must leave
+   * the live nodes within the trie's part (`bound-memory`). Strict mode
+   * applies its group only later: a durable group's keys pinned their paths
+   * with no round after them until the next operation. False if a
+   * violation was found.
+   */
+  async #writeNothing(
+    step: number,
+    store: Store,
+    keys: readonly string[],
+    random: Prng,
+  ): Promise<boolean> {
+    const present = new Set(keys);
+    const ops: SimMutation[] = [];
+    for (let index = 1 + random.below(probeAbsentKeysMax); index > 0; index--) {
+      const key = random.pick(keys) + "~";
+      if (!present.has(key) && key.length <= overlayIdBytesMax) ops.push({ type: "delete", key });
+    }
+    if (ops.length === 0 || this.#healthyStore() !== store) return true;
+    const op: SimOp = { type: "atomic", checks: [], ops };
+    await this.until(this.submit(step, op).catch(() => {}), step, "a memory probe's write");
+    if (this.#queuedWrite !== undefined) {
+      await this.until(this.#queuedWrite, step, "a memory probe's queued write");
+    }
+    await this.storage.scheduler.settle();
+    if (this.#healthyStore() !== store) return true;
+    return this.#judgeMemory(step, store, [], " once a write that changed nothing settled");
   }
 
   /**

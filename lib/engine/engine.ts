@@ -224,16 +224,19 @@ export class Engine {
       afterWalkStep: (moved) => this.#budget.afterWalkStep(moved),
     };
     this.#checkpointer = new Checkpointer(this.#deps);
-    if (this.#durability === "strict") {
-      parts.wal.onSeal = () => groups.seal();
-      parts.wal.onDurable = (records, _first, last) => {
-        groups.holdGroup(records, last);
-        // Its keys pin their paths until it applies, which a round past the part does first
-        // (`Groups.pendingIds`): else the last group's paths stayed until the next operation.
-        this.#budget.afterLoad();
-      };
-      parts.wal.onSyncing = () => void groups.applyQuietly();
-    }
+    if (this.#durability === "strict") this.#hookGroups(parts.wal, groups);
+  }
+
+  /** Strict mode: the WAL moves each group along (see `Groups`). */
+  #hookGroups(wal: Wal, groups: Groups): void {
+    wal.onSeal = () => groups.seal();
+    wal.onDurable = (records, _first, last) => {
+      groups.holdGroup(records, last);
+      // Its keys pin their paths until it applies, which a round past the part does first
+      // (`Groups.pendingIds`): else the last group's paths stayed until the next operation.
+      this.#budget.afterLoad();
+    };
+    wal.onSyncing = () => void groups.applyQuietly();
   }
 
   /**
