@@ -175,8 +175,11 @@ export function relocationProblem(last: WriteCounters["relocations"]): string | 
 export const nodeBytesMin = 24;
 /** Passes over the trie one round's clock hand makes at most (from its place, from the start, taking the nodes read since). */
 export const handPassesMax = 3;
-/** Passes over the cooling queue one round makes at most (sparing the nodes read since, then not). */
-export const queuePassesMax = 2;
+/**
+ * Passes over the cooling queue one round makes at most (sparing the nodes
+ * read since, then taking them too but only the lowest, then any).
+ */
+export const queuePassesMax = 3;
 /**
  * The cooling queue's ring: a sixteenth of the budget, at least 1,032 bytes
  * (docs/ARCHITECTURE.md); an entry takes at least its 2-byte length.
@@ -254,7 +257,7 @@ export function budgetWorkDelta(
  *   the trie from its place to the end, then from the start, then once
  *   more taking the nodes read since, and each walk after one that took
  *   something starts again from its place, passing the path down to it;
- * - queue looks ≤ 2 × rounds × the entries the queue can hold (its ring
+ * - queue looks ≤ 3 × rounds × the entries the queue can hold (its ring
  *   of max(1,032, budget / 16) bytes, 2 bytes an entry at least);
  * - fruitless rounds ≤ hand events + 1: a round whose hand walked the
  *   whole trie and found nothing (more) to take leaves it idle, and

@@ -107,13 +107,17 @@ export const evictKept = "kept";
  * last look (see `markReferenced`) stays, its mark cleared, and
  * {@link evictKept} is returned: a second chance. With `seen`, a node
  * already in it is not looked at again (null), and the node looked at is
- * added: two looks in one round would take the second chance back.
+ * added: two looks in one round would take the second chance back. With
+ * `lowest`, a node with a child that has children loaded stays too
+ * ({@link evictKept}): it goes once they went, and takes no more than a
+ * node and its last level.
  */
 export function evictNodeIf(
   tree: ArtTree,
   path: Uint8Array,
   spareReferenced: boolean,
   seen?: Set<number>,
+  lowest = false,
 ): Evicted | null | typeof evictKept {
   const found = nodeAtPath(tree.a, tree.root, path);
   if (found === null || isStub(tree.a, found.node)) return null;
@@ -123,6 +127,7 @@ export function evictNodeIf(
     seen.add(node);
   }
   if (spareReferenced && takeReferenced(tree.a, node)) return evictKept;
+  if (lowest && holdsLoadedInner(tree.a, node, lowestScratch)) return evictKept;
   const address = addressOf(tree.a, node);
   if (address === noAddress || address === inlineAddress) return null;
   if (snapshotHolds(tree, node)) return null;
@@ -244,6 +249,9 @@ export function evictableNodes(
   }
   return found;
 }
+
+/** The child slots {@link evictNodeIf} looks at (`lowest`). */
+const lowestScratch: number[] = [];
 
 /** Whether a child of `node` is a loaded node with children of its own (`slots` is scratch). */
 function holdsLoadedInner(a: Arena, node: number, slots: number[]): boolean {

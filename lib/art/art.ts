@@ -628,7 +628,9 @@ export class Art extends ArtCore {
    * (with {@link Art.markReads}): then it stays, its mark is cleared, and
    * {@link evictKept} is returned (a second chance, as a CLOCK's). With
    * `seen` (one per round of evictions), a node already looked at in it
-   * gives null: its second chance holds for the round.
+   * gives null: its second chance holds for the round. With `lowest`, a
+   * node with a child that has children loaded stays too ({@link evictKept}):
+   * it goes once they went.
    *
    * @example
    * ```ts
@@ -652,8 +654,9 @@ export class Art extends ArtCore {
     path: Uint8Array,
     spareReferenced = true,
     seen?: Set<number>,
+    lowest = false,
   ): Evicted | null | typeof evictKept {
-    const evicted = evictNodeIf(this.tree, path, spareReferenced, seen);
+    const evicted = evictNodeIf(this.tree, path, spareReferenced, seen, lowest);
     if (evicted === null || evicted === evictKept) return evicted;
     this.stubCount += 1 - evicted.stubs;
     this.lazy = true;

@@ -36,7 +36,9 @@
  * every part of the trie goes in turn. Both spare a node a read passed
  * since they last looked at it (reads mark the nodes they pass, see
  * `Art.markReads`; looking clears the mark): a second chance, as a CLOCK's,
- * for the keys read most.
+ * for the keys read most. When that leaves too little, the queue is looked
+ * at again taking read nodes too, first only the lowest (none of whose
+ * children has children loaded, as the hand takes), then any, oldest first.
  *
  * Once nodes went, an arena whose freed words exceed its live ones, or
  * that holds more than {@link arenaSlack} trie parts and a fifth of it
@@ -512,8 +514,10 @@ export class Budget {
       if (insideSubtree(subtrees, path)) return evictSkip;
       return holdsUnder(pinned, path) || holdsUnder(subtrees, path) ? evictDescend : evictTake;
     };
-    // A pass sparing the nodes read since the last look, then one taking them too (oldest first).
+    // A pass sparing the nodes read since the last look, then one taking them too (oldest first)
+    // but only the lowest, then one taking any.
     if (this.#evictQueued(target, choose, true) <= target) return;
+    if (this.#evictQueued(target, choose, false, true) <= target) return;
     if (this.#evictQueued(target, choose, false) <= target) return;
     if (this.#handIdle()) {
       this.work.handIdle++;
@@ -616,13 +620,17 @@ export class Budget {
    * The cooling queue's part of a round: takes paths from its head, evicts
    * the clean nodes they lead to, and puts back at the tail the ones that
    * must stay for now (`choose` does not take them, or a read passed them
-   * since the last look). Each path is looked at once. Returns the live
-   * bytes after.
+   * since the last look). With `lowest`, only the lowest nodes go (none of
+   * their children has children loaded): each load was read, so the first
+   * round after loads finds every node marked, and the oldest are the
+   * nodes near the root, each holding what loaded after it. Each path is
+   * looked at once. Returns the live bytes after.
    */
   #evictQueued(
     target: number,
     choose: (path: Uint8Array) => number,
     spareReferenced: boolean,
+    lowest = false,
   ): number {
     const { trie } = this.#parts;
     const queue = this.#queue;
@@ -639,7 +647,7 @@ export class Budget {
       }
       let evicted;
       try {
-        evicted = trie.evictCold(path, spareReferenced, seen);
+        evicted = trie.evictCold(path, spareReferenced, seen, lowest);
       } catch (error) {
         if (!(error instanceof MemoryLimitError)) throw error;
         queue.push(path); // no memory even for the stub: nothing changed
