@@ -149,6 +149,19 @@ Deno.test("memoryBudget: checked like every option", async () => {
   await assert.rejects(openStore({ storage, memoryBudgt: 4096 } as never), /memoryBudget/);
 });
 
+Deno.test("memoryBudget: a budget past any memory opens, as no limit does", async () => {
+  // Found by an audit: the cooling queue's ring, a sixteenth of the budget, was allocated at open,
+  // so a budget of 2^39 bytes or more (Number.MAX_SAFE_INTEGER for "no limit") failed the open with
+  // "Array buffer allocation failed".
+  const storage = new MemoryBlockStorage();
+  const store = await openStore({ storage, memoryBudget: Number.MAX_SAFE_INTEGER });
+  await store.set("k", 1);
+  await store.checkpoint();
+  assert.equal(await store.get("k"), 1);
+  assert.equal(store.stats().memory.budget, Number.MAX_SAFE_INTEGER);
+  await store.close();
+});
+
 Deno.test("memoryBudget: evictions go on beside a record read in flight, and keep its subtree", async () => {
   // Such a read installs by path and address: were its stub evicted and the address reused by
   // another record, it would install old content in the new stub; so its subtree stays. Rounds

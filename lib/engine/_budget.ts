@@ -107,6 +107,13 @@ const prefetchRecordBytes = 64;
 const relocateShareMin = 0.2;
 /** The share of the budget the cooling queue's ring takes (see `_path_queue.ts`). */
 const queueShare = 1 / 16;
+/**
+ * The largest ring (allocated at open): a sixteenth of a budget of 2^39
+ * bytes (512 GiB) or more could not be allocated, and the open failed with
+ * "Array buffer allocation failed". A 1 GiB budget's ring takes 64 MiB;
+ * the 100M-key store's shards held 47,000 paths of 5 bytes or so each.
+ */
+const queueBytesMax = 256 * 1024 * 1024;
 /** Clean subtrees the hand takes per walk of the trie. */
 const candidatesPerRound = 4096;
 /** Walks of the trie one enforcement makes at most. */
@@ -253,7 +260,8 @@ export class Budget {
     this.#parts = parts;
     this.#cacheSlabsMin = cacheSlabsFloor;
     if (bytes !== undefined) {
-      this.#queue = new PathQueue(Math.max(pathQueueBytesMin, Math.floor(bytes * queueShare)));
+      const ring = Math.min(queueBytesMax, Math.floor(bytes * queueShare));
+      this.#queue = new PathQueue(Math.max(pathQueueBytesMin, ring));
       parts.trie.markReads = true; // reads mark their paths: a second chance (`Art.evictCold`)
     }
   }
