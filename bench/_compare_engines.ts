@@ -133,9 +133,20 @@ export interface Engine {
   scan(prefix: string): Promise<ScanEntry[]>;
   /** Rewrites the engine's files as small as it can, if it has a way to (after the load). */
   compact?(): Promise<void>;
+  /**
+   * Resolves once what the open left to the background is done (tallytrie:
+   * the warm-up that loads the trie after an `"auto"` open); absent when
+   * the open leaves nothing.
+   */
+  settle?(): Promise<void>;
   /** Checkpoints what the engine can and releases the directory. */
   close(): Promise<void>;
 }
+
+/** How long {@link Engine.settle} waits at most for a warm-up (it ends in a few seconds here). */
+const settleMsMax = 120_000;
+/** Its poll of `stats().warmUp`. */
+const settlePollMs = 2;
 
 const encoder = new TextEncoder();
 
@@ -177,6 +188,15 @@ class TallytrieEngine implements Engine {
   }
   async compact(): Promise<void> {
     await this.#open.checkpoint({ compact: true });
+  }
+  async settle(): Promise<void> {
+    const started = performance.now();
+    while (this.#open.stats().warmUp.state === "running") {
+      if (performance.now() - started > settleMsMax) {
+        throw new Error("tallytrie warm-up never ended");
+      }
+      await new Promise((resolve) => setTimeout(resolve, settlePollMs));
+    }
   }
   async close(): Promise<void> {
     await this.#open.checkpoint();

@@ -42,15 +42,17 @@ export interface OpenOptions {
    */
   load?: LoadMode;
   /**
-   * The bytes the trie's nodes may take once a checkpoint has written them
-   * (at least 4096; default: no limit). After each checkpoint, clean
-   * subtrees past the budget go back to disk as stubs and load again when
-   * read; writes that take the trie past 1.5 budgets start a checkpoint
-   * early (with automatic checkpoints on). Between checkpoints the trie may
-   * pass the budget: nodes written since the last one cannot go yet, and
-   * reads that load subtrees back are not evicted until the next one (a
-   * read-only phase grows past it). `stats().memory` shows the budget and
-   * the evictions.
+   * The bytes the trie's nodes, the image's slab cache and the budget's
+   * own queue may take (at least 4096; default: no limit). Past it, clean
+   * subtrees (those a checkpoint wrote) go back to disk as stubs, the
+   * coldest first, and load again when read; this runs after loads, after
+   * reads let go of what they loaded, and after checkpoints. Nodes written
+   * since the last checkpoint cannot go: writes that take the trie past its
+   * part start a checkpoint early, and past the part and a fifth of the
+   * budget they wait for it (with automatic checkpoints on). The slab cache
+   * keeps at least 8 slabs (1 MiB) whatever the budget. `stats().memory`
+   * shows the budget, the live and freed bytes, the cache and the
+   * evictions; `stats().image.nodesLoaded` the loads.
    */
   memoryBudget?: number;
 }
