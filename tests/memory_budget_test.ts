@@ -149,6 +149,23 @@ Deno.test("memoryBudget: checked like every option", async () => {
   await assert.rejects(openStore({ storage, memoryBudgt: 4096 } as never), /memoryBudget/);
 });
 
+Deno.test("memoryBudget: stats().memory counts the faults and the cooling queue", async () => {
+  const storage = new MemoryBlockStorage();
+  const first = await openStore({ storage });
+  const expected = await fill(first, 2_000, true);
+  assert.equal(first.stats().memory.queueBytes, 0, "no budget, no queue");
+  await first.close();
+  const store = await openStore({ storage, memoryBudget: budget, load: "lazy" });
+  const atOpen = store.stats();
+  assert.equal(atOpen.memory.faults, 0);
+  assert.ok(atOpen.memory.queueBytes >= 1_032 && atOpen.memory.queueBytes <= budget / 8);
+  for (const [k, count] of [...expected].slice(0, 500)) assert.equal(await store.get(k), count);
+  const after = store.stats();
+  assert.ok(after.memory.faults > 0, "reads loaded records");
+  assert.equal(after.memory.faults, after.image.nodesLoaded - atOpen.image.nodesLoaded);
+  await store.close();
+});
+
 Deno.test("memoryBudget: a budget past any memory opens, as no limit does", async () => {
   // Found by an audit: the cooling queue's ring, a sixteenth of the budget, was allocated at open,
   // so a budget of 2^39 bytes or more (Number.MAX_SAFE_INTEGER for "no limit") failed the open with

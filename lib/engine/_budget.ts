@@ -266,6 +266,11 @@ export class Budget {
     }
   }
 
+  /** Bytes of the cooling queue's ring (0 without a budget). */
+  get queueBytes(): number {
+    return this.#queue?.bytes ?? 0;
+  }
+
   /** The budget in bytes, or undefined for none. */
   get bytes(): number | undefined {
     return this.#bytes;

@@ -29,6 +29,15 @@ export interface MemoryStats extends TrieMemory {
    * the cache keep an eighth of it (at least 8 slabs), the trie the rest.
    */
   cacheBytes: number;
+  /**
+   * Records loaded from the image since open because an operation needed
+   * them (reads, writes, lists, scans): faults, each a stub made a node.
+   * The open's own loads are not counted, nor the warm-up's
+   * (`warmUp.nodesLoaded`); `image.nodesLoaded` counts all three.
+   */
+  faults: number;
+  /** Bytes of the budget's cooling queue (a sixteenth of it, at most 256 MiB); 0 without one. */
+  queueBytes: number;
 }
 
 /** What `Store.stats` reports. */

@@ -135,6 +135,8 @@ export class Engine {
   readonly #clock: Clock;
   readonly #epochs: EpochTracker;
   readonly #loader: Loader;
+  /** Records the open loaded (`"eager"`, or the root): not faults (`MemoryStats.faults`). */
+  readonly #loadedAtOpen: number;
   readonly #checkpointer: Checkpointer;
   readonly #groups: Groups;
   readonly #pipeline: WritePipeline;
@@ -181,6 +183,7 @@ export class Engine {
     this.#autoCheckpoints = parts.config.epochs.auto;
     this.#loader = new Loader(parts.trie, () => this.#deps.image);
     this.#loader.stats.nodesLoaded = parts.loaded;
+    this.#loadedAtOpen = parts.loaded;
     this.#queue = new WriteQueue({
       loadPathNow: (key) => this.#loadPathNow(key),
       loadPath: (key) => this.#loader.loadPath(key),
@@ -727,6 +730,8 @@ export class Engine {
       budget: this.#budget.bytes ?? null,
       ...this.#budget.stats,
       cacheBytes: this.#deps.image.cacheBytes,
+      faults: this.#loader.stats.nodesLoaded - this.#loadedAtOpen - this.#warm.stats.nodesLoaded,
+      queueBytes: this.#budget.queueBytes,
     };
   }
 

@@ -136,12 +136,17 @@ export interface NgramMemoryStats {
   evictions: number;
   /** Bytes of nodes those evictions freed. */
   evictedBytes: number;
+  /** Bytes of image slabs cached for loads (the budget counts them). */
+  cacheBytes: number;
+  /** Records loaded since open because an operation needed them (see `MemoryStats.faults`). */
+  faults: number;
 }
 
 /** The fields of {@link NgramMemoryStats} one store's `stats().memory` gives. */
 export function memoryOf(memory: MemoryStats): NgramMemoryStats {
   const { budget, liveBytes, freeBytes, bufferBytes, evictions, evictedBytes } = memory;
-  return { budget, liveBytes, freeBytes, bufferBytes, evictions, evictedBytes };
+  const { cacheBytes, faults } = memory;
+  return { budget, liveBytes, freeBytes, bufferBytes, evictions, evictedBytes, cacheBytes, faults };
 }
 
 /** The sum of `parts`; its budget is null when no part has one. */
@@ -153,6 +158,8 @@ export function sumMemory(parts: readonly NgramMemoryStats[]): NgramMemoryStats 
     bufferBytes: 0,
     evictions: 0,
     evictedBytes: 0,
+    cacheBytes: 0,
+    faults: 0,
   };
   for (const part of parts) {
     if (part.budget !== null) sum.budget = (sum.budget ?? 0) + part.budget;
@@ -161,6 +168,8 @@ export function sumMemory(parts: readonly NgramMemoryStats[]): NgramMemoryStats 
     sum.bufferBytes += part.bufferBytes;
     sum.evictions += part.evictions;
     sum.evictedBytes += part.evictedBytes;
+    sum.cacheBytes += part.cacheBytes;
+    sum.faults += part.faults;
   }
   return sum;
 }

@@ -723,7 +723,8 @@ export class NgramStore {
    * The memory of the tries of every shard and the vocabulary now, summed:
    * `budget` is the `memoryBudget` option (the parts' budgets add up to it)
    * or null, `liveBytes` the bytes of their nodes in use, `evictions` and
-   * `evictedBytes` what the budget evicted since open.
+   * `evictedBytes` what the budget evicted since open, `cacheBytes` the
+   * image slabs cached, `faults` the records reads and writes loaded.
    *
    * @example
    * ```ts
