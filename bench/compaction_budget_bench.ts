@@ -11,8 +11,8 @@
  * them fresh addresses, leaves the ancestors it stood on), which may then
  * go, and asks for a round. Reported per run: the compaction's time, the
  * gets beside it and their mean and 99th-percentile time, the walk's steps
- * and the clock hand's walks and visits (`writeCounters(store).budgetWork`)
- * during the compaction, visits per step, evictions, and the most live
+ * and the nodes it passed, the clock hand's walks and visits
+ * (`writeCounters(store).budgetWork`) during the compaction, visits per step, evictions, and the most live
  * bytes seen after a get ÷ the budget.
  *
  * `--baseline DIR` runs another checkout's `mod.ts` (say, the code before
@@ -80,6 +80,8 @@ interface RunResult {
   /** Steps of the compaction's walk (`budgetWork.walkSteps`, records its copy read too). */
   walkSteps: number;
   rounds: number;
+  /** Nodes the compaction's walk passed (`budgetWork.passed`; 0 from code that does not count them). */
+  passed: number;
   walks: number;
   visits: number;
   visitsPerStep: number;
@@ -146,6 +148,7 @@ async function worker(args: Args): Promise<RunResult> {
       p99Us: Number(((times[Math.floor(times.length * 0.99)] ?? 0) * 1000).toFixed(0)),
       walkSteps: work("walkSteps"),
       rounds: work("rounds"),
+      passed: work("passed"),
       walks: work("walks"),
       visits: work("visits"),
       visitsPerStep: Number((work("visits") / Math.max(1, work("walkSteps"))).toFixed(1)),
@@ -186,6 +189,7 @@ function report(runs: Map<string, RunResult[]>): void {
     "usPerGet",
     "p99Us",
     "walkSteps",
+    "passed",
     "walks",
     "visits",
     "visitsPerStep",
