@@ -48,7 +48,7 @@ const usage = "usage: deno task compaction-budget-bench [--keys N] [--writes N] 
   "[--budget BYTES] [--rounds N] [--baseline DIR]";
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { keys: 100_000, writes: 40_000, budget: 2 << 20, rounds: 3 };
+  const args: Args = { keys: 20_000, writes: 10_000, budget: 300_000, rounds: 3 };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]];
     const number = Number(value);

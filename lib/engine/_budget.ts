@@ -454,7 +454,7 @@ export class Budget {
    * and its rounds walk those nodes alone (`IdleMark.span`). Waking it
    * walked the whole trie once a step while the nodes the walk had not
    * reached kept the live ones past the part: a compaction of 20,000 keys
-   * beside 10,000 written took 21 s (`bench/compaction_budget_bench.ts`).
+   * beside 10,000 written took 20 to 29 s (`bench/compaction_budget_bench.ts`).
    */
   afterWalkStep(moved = true): void {
     this.work.walkSteps++;
