@@ -17,7 +17,9 @@
  * which shrinks the trie's share), when the live nodes are past it. A
  * clock hand that walked the whole trie and found nothing to take stays
  * idle until something only it could find may have turned evictable
- * (`Budget.#idle`): rounds meanwhile take what the cooling queue holds.
+ * (`Budget.#idle`): rounds meanwhile take what the cooling queue holds,
+ * and what a compaction's walk passed since (a step makes evictable only
+ * the nodes it passed: `_walk_mark.ts`), walking those alone.
  *
  * A subtree can go only when the image holds it unchanged (a checkpoint
  * wrote every changed path), no key of a write not yet applied lies under
@@ -249,7 +251,8 @@ export class Budget {
    * loads brought) until something it alone could find may have become
    * evictable. A node becomes evictable when it turns clean (a checkpoint
    * ends, a compaction's walk passes it), a live snapshot lets it go (a
-   * checkpoint ends, a compaction's walk moves on), a load brings it (the
+   * checkpoint ends, a compaction's walk moves on: what it passed, which
+   * idle rounds walk alone, `IdleMark.span`), a load brings it (the
    * cooling queue holds it, unless its path is too long or the full ring
    * dropped it: the mark's counters tell), or a pin or read in flight lets
    * it go (the walk kept those, `#held`, and idle rounds look at them, see
