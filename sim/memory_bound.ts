@@ -28,8 +28,9 @@
  *   the clock hand visits, the cooling queue's paths looked at) stays
  *   within a few passes over the trie and the queue; a clock hand that
  *   walked the whole trie and found nothing to take walks it again only
- *   after an event that can give it something (a checkpoint's end, a
- *   compaction's walk step, a load the cooling queue does not hold).
+ *   after an event that can give it something (a checkpoint's end, a load
+ *   the cooling queue does not hold); a compaction's walk step is none: the
+ *   idle hand's rounds walk only the nodes the steps passed.
  *
  * @module
  */
@@ -206,6 +207,10 @@ export interface BudgetWorkDelta {
   handIdle: number;
   /** Events after which the hand may find what its last walk could not. */
   handEvents: number;
+  /** Nodes compactions' walks passed. */
+  passed: number;
+  /** Of `visits`, those of an idle hand's walks over what a compaction's walk passed. */
+  passedVisits: number;
 }
 
 /**
@@ -217,12 +222,12 @@ export interface BudgetWorkDelta {
  * import { budgetWorkDelta } from "./memory_bound.ts";
  * const before = {
  *   asked: 1, rounds: 1, queueLooks: 2, walkSteps: 0, walks: 1, visits: 5,
- *   fruitless: 1, handIdle: 0, handEvents: 1,
+ *   fruitless: 1, handIdle: 0, handEvents: 1, passed: 0, passedVisits: 0,
  * };
  * const after = { ...before, asked: 3, rounds: 2, visits: 9, handIdle: 1 };
  * assert.deepEqual(budgetWorkDelta(before, after), {
  *   asked: 2, rounds: 1, walks: 0, visits: 4, queueLooks: 0, fruitless: 0, handIdle: 1,
- *   handEvents: 0,
+ *   handEvents: 0, passed: 0, passedVisits: 0,
  * });
  * ```
  */
@@ -239,6 +244,8 @@ export function budgetWorkDelta(
     fruitless: after.fruitless - before.fruitless,
     handIdle: after.handIdle - before.handIdle,
     handEvents: after.handEvents - before.handEvents,
+    passed: after.passed - before.passed,
+    passedVisits: after.passedVisits - before.passedVisits,
   };
 }
 
@@ -262,10 +269,12 @@ export function budgetWorkDelta(
  * - fruitless rounds ≤ hand events + 1: a round whose hand walked the
  *   whole trie and found nothing (more) to take leaves it idle, and
  *   nothing the hand alone could find turns evictable until a checkpoint
- *   ends (its nodes turn clean, its snapshot lets go), a compaction's walk
- *   moves on (it gives nodes addresses, and leaves what it stood on), or
- *   a load the cooling queue does not hold (a path too long, entries the
- *   full ring dropped) comes; loads it holds the queue's passes take, and
+ *   ends (its nodes turn clean, its snapshot lets go), or a load the
+ *   cooling queue does not hold (a path too long, entries the full ring
+ *   dropped) comes; a compaction's walk step makes evictable only what it
+ *   passed (it gives nodes addresses, and leaves what it stood on), which
+ *   an idle round walks alone (`passedVisits`), not the whole trie; loads
+ *   the queue holds its passes take, and
  *   pins let go an idle round's look at what the walk found they held. One more: the hand
  *   may not be idle when the interval starts.
  *
@@ -275,7 +284,7 @@ export function budgetWorkDelta(
  * import { budgetWorkProblem } from "./memory_bound.ts";
  * const work = {
  *   asked: 2, rounds: 2, walks: 2, visits: 100, queueLooks: 10, fruitless: 2, handIdle: 0,
- *   handEvents: 1,
+ *   handEvents: 1, passed: 0, passedVisits: 0,
  * };
  * assert.equal(budgetWorkProblem(work, 24 * 100, 4096), undefined);
  * assert.match(budgetWorkProblem({ ...work, asked: 1 }, 24 * 100, 4096)!, /2 rounds .* 1 event /);
@@ -302,8 +311,8 @@ export function budgetWorkProblem(
   if (work.fruitless > work.handEvents + 1) {
     return `the clock hand walked the whole trie for nothing in ` +
       `${counted(work.fruitless, "round")} after ${counted(work.handEvents, "event")} that ` +
-      `can give it something (checkpoints ended, a compaction's walk steps, loads the cooling ` +
-      `queue does not hold)`;
+      `can give it something (checkpoints ended, loads the cooling queue does not hold; a ` +
+      `compaction's walk step is none)`;
   }
   const ring = Math.max(queueRingBytesMin, Math.floor(budget * queueShare));
   const entries = Math.floor(ring / queueEntryBytesMin);

@@ -626,6 +626,40 @@ Deno.test("memoryBudget: loads past it while the rest is dirty do not walk the w
   }
 });
 
+Deno.test("memoryBudget: a compaction beside a trie past its part walks only what it passed", async () => {
+  // Found by bench/compaction_budget_bench.ts: each step of a compaction's walk woke the idle
+  // clock hand, so while the nodes the walk had not reached (written since the last checkpoint)
+  // kept the live ones past the trie's part, each step's round walked the whole trie and took
+  // only what the step passed: 20,000 keys beside 10,000 written, 20 to 29 s a compaction.
+  const storage = new MemoryBlockStorage();
+  await writeSpread(storage, 3_000);
+  const store = await openStore({
+    storage,
+    memoryBudget: budget,
+    checkpoint: { auto: false },
+    [imageGeometryKey]: smallSlabs,
+  } as InternalStoreOptions);
+  const op = store.atomic(); // dirty, spread over the key space: the walk passes them in turn
+  for (let i = 0; i < 1_500; i++) op.add(`${key(2 * i)} new`, 1);
+  assert.ok((await op.commit()).ok);
+  for (let i = 0; i < 3_000; i += 101) assert.equal(await store.get(key(i)), i + 1);
+  const before = writeCounters(store).budgetWork;
+  const result = await store.checkpoint({ compact: true });
+  const after = writeCounters(store).budgetWork;
+  assert.ok(result.compacted);
+  const visits = after.visits - before.visits;
+  const walks = after.walks - before.walks;
+  assert.ok(after.walkSteps - before.walkSteps > 20, "a walk of many steps");
+  // Each node passed is looked at a few times, and each walk passes the paths down to where it
+  // starts and stops (keys of at most 16 bytes: 17 levels); the compaction wrote every node.
+  const bound = 3 * result.nodesWritten + walks * 2 * 17;
+  assert.ok(visits <= bound, `${visits} visits, ${result.nodesWritten} nodes written`);
+  // Its end woke the hand once (its commit made everything clean): at most that walk found nothing.
+  assert.ok(after.fruitless - before.fruitless <= 1, `${after.fruitless - before.fruitless} walks`);
+  for (let i = 0; i < 3_000; i += 7) assert.equal(await store.get(key(i)), i + 1);
+  await store.close();
+});
+
 /** A relaxed store under a budget of `bytes`, with small slabs, one slab cached at least, and checkpoints far apart. */
 function relaxedSmallSlabs(bytes: number): Promise<Store> {
   return openStore({

@@ -62,6 +62,7 @@ import { noSnapshot } from "./_tree.ts";
 import { nodeAtPath, pushLoadedChildren } from "./_lazy.ts";
 import type { ArtTree } from "./_tree.ts";
 import { keyBytesMax } from "../limits.ts";
+import { beyond, passedBy, type WalkMark } from "./_walk_mark.ts";
 
 /** What one eviction freed. */
 export interface Evicted {
@@ -178,6 +179,16 @@ function freeSubtree(a: Arena, top: number): Evicted {
   return evicted;
 }
 
+/**
+ * The nodes a compaction's walk passed after `after` and up to `through`
+ * (`_walk_mark.ts`): where {@link evictableNodes} looks for what a step of
+ * that walk may have made evictable.
+ */
+export interface WalkSpan {
+  after: WalkMark;
+  through: WalkMark;
+}
+
 /** The work of {@link evictableNodes} walks: walks made and nodes they visited. */
 export interface EvictWalkWork {
   walks: number;
@@ -201,7 +212,9 @@ export type EvictChoice = (path: Uint8Array) => number;
  * `lowest`, the lowest such nodes instead (none of their children has
  * children loaded: the nodes near the root, which most keys share, stay). With
  * `from`, subtrees wholly below it are passed over (a clock hand: the walk
- * goes on where the last one stopped). With `spareReferenced`, a node a
+ * goes on where the last one stopped); a {@link WalkSpan} instead confines
+ * the walk to the nodes a compaction's walk passed between two marks
+ * (and the few above them, on the paths to the marks). With `spareReferenced`, a node a
  * read passed since the last look (see `markReferenced`) is not offered:
  * the walk looks below it, and leaves the mark (the cooling queue's looks
  * clear it). A node a live snapshot holds ({@link snapshotHolds}) is not
@@ -210,7 +223,7 @@ export type EvictChoice = (path: Uint8Array) => number;
 export function evictableNodes(
   tree: ArtTree,
   limit: number,
-  from?: Uint8Array,
+  from?: Uint8Array | WalkSpan,
   choose?: EvictChoice,
   lowest = false,
   spareReferenced = false,
@@ -222,7 +235,11 @@ export function evictableNodes(
   const nodes: number[] = [];
   const paths: Uint8Array[] = [];
   const slots: number[] = [];
-  const skip = from === undefined ? undefined : (path: Uint8Array) => whollyBelow(path, from);
+  const skip = from === undefined
+    ? undefined
+    : from instanceof Uint8Array
+    ? (path: Uint8Array) => whollyBelow(path, from)
+    : (path: Uint8Array) => passedBy(path, from.after) || beyond(path, from.through);
   // Leaves without a record of their own are passed over: nothing below them, none can go.
   pushLoadedChildren(a, root, new Uint8Array(0), nodes, paths, skip, true);
   let steps = 0;

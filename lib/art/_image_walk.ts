@@ -94,6 +94,14 @@ export type WalkYield = SubtreeCopy | undefined;
 export interface WalkPosition {
   /** The nodes on the walk's stack, root first: entered, not visited yet. */
   nodes: number[];
+  /**
+   * For each node on the stack, the branching byte of the child the walk
+   * is in or last left (-1: none yet): with {@link WalkPosition.nodes}, the
+   * walk's place in the key space (`walkMark` in `_walk_mark.ts`).
+   */
+  marks: number[];
+  /** The nodes the walk visited since it began. */
+  visited: number;
   /** While a {@link SubtreeCopy} is out: the parent of its stub (else 0)... */
   copyParent: number;
   /** ... and the branching byte into the stub. */
@@ -102,7 +110,7 @@ export interface WalkPosition {
 
 /** A position for a walk that has not begun. */
 export function newWalkPosition(): WalkPosition {
-  return { nodes: [], copyParent: 0, copyByte: -1 };
+  return { nodes: [], marks: [], visited: 0, copyParent: 0, copyByte: -1 };
 }
 
 /** Frames on the walk's stack at most: each frame sits at least one key byte deeper. */
@@ -151,10 +159,13 @@ export function* walkUnwrittenSteps(
   const nodes = position.nodes;
   assert(nodes.length === 0, "one walk of a position at a time");
   nodes.push(root);
+  position.marks.push(-1);
+  position.visited = 0;
   try {
     yield* walkFrom(a, keys, onNode, nodesPerStep, all, inlineLeafPrefixMax, position);
   } finally {
     nodes.length = 0;
+    position.marks.length = 0;
     position.copyParent = 0;
   }
 }
@@ -171,7 +182,7 @@ function* walkFrom(
 ): Generator<WalkYield, void, number | undefined> {
   let visited = 0;
   const nodes = position.nodes;
-  const marks: number[] = [-1];
+  const marks = position.marks;
   const copy = new StubCopy(a);
   // One push and one pop per node; a stub is copied (once, or abandoned once and loaded).
   const stepsMax = 6 * keys + 2;
@@ -205,6 +216,7 @@ function* walkFrom(
     nodes.pop();
     marks.pop();
     onNode(node);
+    position.visited++;
     if (++visited % nodesPerStep === 0) yield;
   }
 }

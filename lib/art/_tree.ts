@@ -186,6 +186,8 @@ export class ArtTree {
     this.frozenRoot = 0;
     this.frozenArena = null;
     this.walk.nodes.length = 0; // a walk left off (its checkpoint failed) stands nowhere now
+    this.walk.marks.length = 0;
+    this.walk.visited = 0;
     this.walk.copyParent = 0;
     // Shared nodes cloned before the checkpoint wrote them: their records
     // (if it did) are not the live trie's either.

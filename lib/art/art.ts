@@ -36,7 +36,9 @@ import {
   evictKept,
   evictNodeIf,
   type EvictWalkWork,
+  type WalkSpan,
 } from "./_evict.ts";
+import { type WalkMark, walkMark } from "./_walk_mark.ts";
 export {
   type EvictChoice,
   evictDescend,
@@ -44,7 +46,17 @@ export {
   evictSkip,
   evictTake,
   type EvictWalkWork,
+  type WalkSpan,
 } from "./_evict.ts";
+export {
+  beyond,
+  markAfter,
+  markAll,
+  markNone,
+  passedBy,
+  sameMark,
+  type WalkMark,
+} from "./_walk_mark.ts";
 import type { NodeView } from "./_image_walk.ts";
 import {
   buildSubtree,
@@ -665,8 +677,43 @@ export class Art extends ArtCore {
   }
 
   /**
+   * Where the live snapshot's node walk stands (a compaction's: see
+   * `_walk_mark.ts`): the nodes it passed lie before the mark.
+   * {@link markNone} when no walk runs and none ran since the capture.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Art, markAll, markNone, passedBy, sameMark } from "./art.ts";
+   * const art = new Art();
+   * for (const byte of [1, 2, 3]) art.set(Uint8Array.of(byte, 0, byte), byte);
+   * const snapshot = art.capture({ rewriteAll: true });
+   * assert.ok(sameMark(art.walkMark(), markNone));
+   * let next = 2;
+   * const steps = snapshot.writeChangedSteps(() => next++, 1);
+   * steps.next(); // the walk visited the node at [1]
+   * assert.ok(passedBy(Uint8Array.of(1), art.walkMark()));
+   * assert.ok(!passedBy(Uint8Array.of(2), art.walkMark()));
+   * while (steps.next().done !== true);
+   * assert.ok(sameMark(art.walkMark(), markAll));
+   * snapshot.release();
+   * ```
+   */
+  walkMark(): WalkMark {
+    const tree = this.tree;
+    return walkMark(tree.frozenArena ?? tree.a, tree.walk);
+  }
+
+  /** The nodes the live snapshot's node walk visited since it began (see {@link Art.walkMark}). */
+  get walkVisited(): number {
+    return this.tree.walk.visited;
+  }
+
+  /**
    * Up to `limit` nodes {@link Art.evict} can take, highest first on each
-   * path, in key order; with `from`, none whose keys all sort before it;
+   * path, in key order; with `from`, none whose keys all sort before it
+   * (with a {@link WalkSpan}, only nodes a compaction's walk passed between
+   * its two marks: see {@link Art.walkMark});
    * with `choose`, the caller may send the walk below a node or past it;
    * with `lowest`, the lowest such nodes (the ones near the root stay);
    * with `spareReferenced`, not the nodes a read passed since the last look
@@ -674,7 +721,7 @@ export class Art extends ArtCore {
    */
   evictable(
     limit: number,
-    from?: Uint8Array,
+    from?: Uint8Array | WalkSpan,
     choose?: EvictChoice,
     lowest = false,
     spareReferenced = false,

@@ -17,7 +17,9 @@
  * which shrinks the trie's share), when the live nodes are past it. A
  * clock hand that walked the whole trie and found nothing to take stays
  * idle until something only it could find may have turned evictable
- * (`Budget.#idle`): rounds meanwhile take what the cooling queue holds.
+ * (`Budget.#idle`): rounds meanwhile take what the cooling queue holds,
+ * and what a compaction's walk passed since (a step makes evictable only
+ * the nodes it passed: `_walk_mark.ts`), walking those alone.
  *
  * A subtree can go only when the image holds it unchanged (a checkpoint
  * wrote every changed path), no key of a write not yet applied lies under
@@ -65,7 +67,11 @@ import {
   evictKept,
   evictSkip,
   evictTake,
+  markAfter,
+  markNone,
+  sameMark,
   type StubRef,
+  type WalkMark,
 } from "../art/art.ts";
 import { MemoryLimitError } from "../errors.ts";
 import type { ImageFile } from "../image/image_file.ts";
@@ -166,10 +172,21 @@ export interface BudgetWork {
   handIdle: number;
   /**
    * Events after which the hand may find what its last walk could not: a
-   * checkpoint's end, a step of a compaction's walk, the start, and rounds
-   * that found loads the cooling queue does not hold (or entries it dropped).
+   * checkpoint's end, the start, and rounds that found loads the cooling
+   * queue does not hold (or entries it dropped), or pins that held more
+   * than the idle hand keeps. A step of a compaction's walk is none: an
+   * idle hand looks only at what the step passed (`passedVisits`).
    */
   handEvents: number;
+  /** Nodes compactions' walks passed (visited: gave fresh addresses, and left). */
+  passed: number;
+  /**
+   * Nodes an idle hand's walks over what a compaction's walk passed since
+   * it went idle visited (of `Art.evictWalks.visits`): the nodes passed,
+   * those above them on the paths to where the walks start and stop, and
+   * nodes loaded or written there meanwhile, each looked at a few times.
+   */
+  passedVisits: number;
 }
 
 /**
@@ -183,6 +200,13 @@ interface IdleMark {
   queued: number;
   /** Entries the cooling queue dropped, full. */
   dropped: number;
+  /**
+   * What a compaction's walk passed since (`_walk_mark.ts`): the nodes
+   * after `start` and up to `end`, which idle rounds walk in turn (from
+   * `hand`, a clock hand of their own) until a walk over all of them takes
+   * nothing; `start` then moves to `end`.
+   */
+  span: { start: WalkMark; hand: WalkMark; end: WalkMark };
 }
 
 /** What a {@link Budget} watches. */
@@ -227,6 +251,8 @@ export class Budget {
     fruitless: 0,
     handIdle: 0,
     handEvents: 0,
+    passed: 0,
+    passedVisits: 0,
   };
   /**
    * Set when the hand walked the whole trie and found nothing to take:
@@ -234,7 +260,8 @@ export class Budget {
    * loads brought) until something it alone could find may have become
    * evictable. A node becomes evictable when it turns clean (a checkpoint
    * ends, a compaction's walk passes it), a live snapshot lets it go (a
-   * checkpoint ends, a compaction's walk moves on), a load brings it (the
+   * checkpoint ends, a compaction's walk moves on: what it passed, which
+   * idle rounds walk alone, `IdleMark.span`), a load brings it (the
    * cooling queue holds it, unless its path is too long or the full ring
    * dropped it: the mark's counters tell), or a pin or read in flight lets
    * it go (the walk kept those, `#held`, and idle rounds look at them, see
@@ -245,6 +272,8 @@ export class Budget {
   #idle: IdleMark | undefined;
   /** Loads the cooling queue took ({@link IdleMark.queued}). */
   #queuedLoads = 0;
+  /** `Art.walkVisited` at the last step of a compaction's walk. */
+  #walkVisited = 0;
   /**
    * The clean nodes the hand's walk found held by pins or reads in flight:
    * their paths (while it walks, then while it is idle), and their bytes.
@@ -371,6 +400,7 @@ export class Budget {
     const slabs = Math.floor(budget * cacheShare / image.geometry.slabBytes);
     image.cacheSlabsMax = Math.max(this.#cacheSlabsMin, slabs);
     this.#started = true;
+    this.work.handEvents++;
     this.#wakeHand();
     this.enforce();
   }
@@ -381,13 +411,16 @@ export class Budget {
    * again; a round runs at once.
    */
   afterCheckpoint(): void {
+    this.work.handEvents++;
     this.#wakeHand();
     this.enforce();
   }
 
-  /** Lets the clock hand walk again: something only it finds may have become evictable. */
+  /**
+   * Lets the clock hand walk again: something only it finds may have become
+   * evictable (callers count the event, {@link BudgetWork.handEvents}).
+   */
   #wakeHand(): void {
-    this.work.handEvents++;
     this.#idle = undefined;
     this.#forgetHeld(); // its next walk finds them
   }
@@ -434,19 +467,39 @@ export class Budget {
    * read (`moved` false) makes nothing evictable the hand alone finds: an
    * idle hand stays idle (seed 13 at 4 KiB: 245 rounds walked a trie of
    * a root and its stubs for nothing between two I/O completions, one per
-   * record copied).
+   * record copied). A step that moved makes evictable only what it passed
+   * (the nodes it gave fresh addresses, and left): an idle hand stays idle,
+   * and its rounds walk those nodes alone (`IdleMark.span`). Waking it
+   * walked the whole trie once a step while the nodes the walk had not
+   * reached kept the live ones past the part: a compaction of 20,000 keys
+   * beside 10,000 written took 20 to 29 s (`bench/compaction_budget_bench.ts`).
    */
   afterWalkStep(moved = true): void {
     this.work.walkSteps++;
-    if (this.#parts.trie.compacting) this.work.asked++; // what it stood on may go now
-    // A step may have given nodes addresses, and left what it stood on: only the hand finds
-    // those. A record the copy read (`moved` false) changes neither.
-    if (this.#parts.trie.compacting && moved) this.#wakeHand();
+    const trie = this.#parts.trie;
+    if (trie.compacting) this.work.asked++; // what it stood on may go now
+    // A record the copy read (`moved` false) passed nothing.
+    if (trie.compacting && moved) this.#stepPassed();
     // An incremental walk frees nothing as it moves on: the nodes it wrote stay until its commit
     // (a round per step walked the trie for nothing: a budgeted import ran 5 times slower).
-    if (!this.#parts.trie.compacting) return;
-    if (this.#parts.trie.memory().liveBytes <= (this.#triePart() ?? Infinity)) return;
+    if (!trie.compacting) return;
+    if (trie.memory().liveBytes <= (this.#triePart() ?? Infinity)) return;
     this.#queueRound();
+  }
+
+  /**
+   * After a step of a compaction's walk: counts what it passed, and moves
+   * the end of what an idle hand's rounds walk to where the walk stands.
+   */
+  #stepPassed(): void {
+    const trie = this.#parts.trie;
+    const visited = trie.walkVisited;
+    // A walk that began since the last step counts from 0.
+    this.work.passed += visited >= this.#walkVisited ? visited - this.#walkVisited : visited;
+    this.#walkVisited = visited;
+    // A span outlives its walk only past a failed checkpoint, after which nothing is evicted
+    // (`imageTrusted`): an idle mark is made beside the walk, or before it began.
+    if (this.#idle !== undefined) this.#idle.span.end = trie.walkMark();
   }
 
   /** Queues a round of evictions in a microtask (see {@link Budget.afterLoad}). */
@@ -544,6 +597,9 @@ export class Budget {
     if (this.#handIdle()) {
       this.work.handIdle++;
       this.#evictHeld(target, choose);
+      const visits = this.#parts.trie.evictWalks.visits;
+      this.#evictPassed(target, choose);
+      this.work.passedVisits += this.#parts.trie.evictWalks.visits - visits;
       return;
     }
     const heldMax = this.#queue!.bytes * heldShare;
@@ -620,6 +676,7 @@ export class Budget {
     // The loader counts a record before it hands the budget its path: queued ones are all counted.
     assert(loaded >= this.#queuedLoads - idle.queued, "every queued load is a load");
     if (loaded === this.#queuedLoads - idle.queued && queue.dropped === idle.dropped) return true;
+    this.work.handEvents++;
     this.#wakeHand(); // a load the queue does not hold: the hand finds it
     return false;
   }
@@ -631,11 +688,72 @@ export class Budget {
    */
   #markIdle(): void {
     assert(this.#queue !== undefined && this.#started, "only a started budget's hand walks");
+    const trie = this.#parts.trie;
+    // Beside a compaction, what its walk passes from now on; else all its next walk passes.
+    const mark = trie.compacting ? trie.walkMark() : markNone;
     this.#idle = {
       loaded: this.#parts.loader.stats.nodesLoaded,
       queued: this.#queuedLoads,
       dropped: this.#queue!.dropped,
+      span: { start: mark, hand: mark, end: mark },
     };
+  }
+
+  /**
+   * An idle round's walk over what a compaction's walk passed since the
+   * hand went idle (`IdleMark.span`): evicts there until the live nodes
+   * take `target` bytes or fewer, as the hand would (from where it stopped,
+   * sparing the nodes read since, then from the span's start, then taking
+   * those too). Once a walk over the whole span took nothing, the span is
+   * looked at: its start moves to its end, and what only pins and reads in
+   * flight held there joins `#held` (more than it keeps: the hand wakes).
+   */
+  #evictPassed(target: number, choose: (path: Uint8Array) => number): void {
+    const span = this.#idle!.span;
+    const trie = this.#parts.trie;
+    if (sameMark(span.start, span.end) || trie.memory().liveBytes <= target) return;
+    let found: Uint8Array[] = [];
+    let foundBytes = 0;
+    const heldMax = this.#queue!.bytes * heldShare;
+    const chooseInSpan = (path: Uint8Array): number => {
+      const choice = choose(path);
+      if (choice === evictTake || foundBytes > heldMax) return choice;
+      found.push(path.slice());
+      foundBytes += path.length + heldPathOverhead;
+      return choice;
+    };
+    let spareReferenced = true;
+    for (let walk = 0; walk < roundsMax; walk++) {
+      found = []; // what this walk finds pinned
+      foundBytes = 0;
+      const within = { after: span.hand, through: span.end };
+      const candidates = trie.evictable(
+        candidatesPerRound,
+        within,
+        chooseInSpan,
+        true,
+        spareReferenced,
+      );
+      if (candidates.length > 0) {
+        const passing = (path: Uint8Array) => void (span.hand = markAfter(path));
+        if (!this.#evictCandidates(candidates, target, passing)) return; // no memory for a stub
+        if (trie.memory().liveBytes <= target) return;
+      } else if (!sameMark(span.hand, span.start)) span.hand = span.start;
+      else if (spareReferenced) spareReferenced = false;
+      else return this.#spanLooked(span, found);
+    }
+  }
+
+  /** After a walk over a whole span took nothing: see {@link Budget.#evictPassed}. */
+  #spanLooked(span: IdleMark["span"], held: readonly Uint8Array[]): void {
+    span.start = span.hand = span.end;
+    for (const path of held) {
+      this.#held.push(path);
+      this.#heldBytes += path.length + heldPathOverhead;
+    }
+    if (this.#heldBytes <= this.#queue!.bytes * heldShare) return;
+    this.work.handEvents++; // pins held more than it keeps: it walks again next round
+    this.#wakeHand();
   }
 
   /**
@@ -715,14 +833,19 @@ export class Budget {
 
   /**
    * Evicts `candidates` in turn until the live nodes take `target` bytes or
-   * fewer; false if none went (no memory for a stub).
+   * fewer, then tells `passing` of the last it looked at (by default, the
+   * clock hand moves past it); false if none went (no memory for a stub).
    */
-  #evictCandidates(candidates: readonly StubRef[], target: number): boolean {
+  #evictCandidates(
+    candidates: readonly StubRef[],
+    target: number,
+    passing = (path: Uint8Array): void => void (this.#hand = afterSubtree(path)),
+  ): boolean {
     const trie = this.#parts.trie;
     let live = trie.memory().liveBytes;
     let any = false;
-    // The hand moves past the last candidate looked at, once (a copy per candidate was a tenth of
-    // a budgeted list's time).
+    // `passing` is told of the last candidate looked at, once (a copy of the hand per candidate
+    // was a tenth of a budgeted list's time).
     let passed: Uint8Array | undefined;
     try {
       for (const { path } of candidates) {
@@ -743,7 +866,7 @@ export class Budget {
       }
       return any;
     } finally {
-      if (passed !== undefined) this.#hand = afterSubtree(passed);
+      if (passed !== undefined) passing(passed);
     }
   }
 
