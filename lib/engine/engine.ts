@@ -191,7 +191,6 @@ export class Engine {
       pins: this.#pins,
       loader: this.#loader,
       image: () => this.#deps.image,
-      imageTrusted: () => this.#checkpointer.poison === undefined,
       stuck: () => this.#roundStuck(),
     }, parts.config.cacheSlabsMin);
     this.#loader.afterLoad = () => this.#budget.afterLoad();
@@ -476,6 +475,7 @@ export class Engine {
    */
   #roundStuck(): void {
     if (!this.#autoCheckpoints || this.#epochs.currentWalBytes === 0) return;
+    if (this.#checkpointer.poison !== undefined) return; // it would fail at once: reopen
     queueMicrotask(() => {
       if (!this.#closeCalled) this.#startAutomaticCheckpoint(false); // no append to wait for
     });
