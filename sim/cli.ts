@@ -441,7 +441,9 @@ function printSummary(totals: Totals, ms: number, range: string | undefined): vo
   if (sum("memory.probes") + sum("memory.writersWaiting") + sum("memory.relocations") > 0) {
     console.log(
       `memory bounds: ${sum("memory.probes")} probes made ${sum("memory.checks")} ` +
-        `bound-memory checks (${sum("memory.checksBeside")} beside a checkpoint); subtrees ` +
+        `bound-memory checks (${sum("memory.checksBeside")} beside a checkpoint; ` +
+        `${sum("memory.checksPoisoned")} in ${sum("memory.probesPoisoned")} probes of a ` +
+        `poisoned store); subtrees ` +
         `evicted beside a checkpoint's snapshot: ${sum("memory.evictionsBeside")}; writes that ` +
         `had to wait for a checkpoint (bound-writers): ` +
         `${sum("memory.writersWaiting")}; budget relocations judged (bound-relocate): ` +
@@ -463,6 +465,7 @@ function printSummary(totals: Totals, ms: number, range: string | undefined): vo
       `${sum("scansSplit")} split between visits by a load, ${sum("scansStopped")} stopped by ` +
       `their visitor); widest node: ` +
       `${sum("fanOutMax")} children; adds refused past 2^53: ${sum("refusedPastMaxSafe")}; ` +
+      `reads refused for a failed compaction's file (readable): ${sum("compactionRefusals")}; ` +
       `bound checks: ${sum("boundChecks")}`,
   );
   const image = totals.image;

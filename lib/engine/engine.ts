@@ -70,6 +70,7 @@ export type { VerifyReport } from "./verify.ts";
 export type { MemoryStats, StoreStats, WriteCounters } from "./_stats.ts";
 /** Keys up to this many bytes are kept by id in the overlays, longer ones in a trie (for the simulator). */
 export { overlayIdBytesMax } from "./_overlay.ts";
+export { refusedForFailedCompaction } from "./_loader.ts";
 export {
   type CheckedKey,
   type MutationLike,
@@ -742,6 +743,11 @@ export class Engine {
       automaticCheckpointsEnded: this.#automaticCheckpointsEnded,
       checkpointing: this.#checkpointer.queued > 0 || this.#checkpointRunning !== undefined,
       subtreesPinned: this.#pins.subtreeCount,
+      writesPending: this.#groups.writesPending,
+      compactions: {
+        started: this.#loader.stats.compactionsStarted,
+        fileRead: this.#loader.fresh !== undefined,
+      },
       evictionRoundQueued: this.#budget.roundQueued,
       evictionsBeside: this.#budget.evictionsBeside,
       budgetWork: { ...this.#budget.work, ...this.#trie.evictWalks },
