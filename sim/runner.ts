@@ -144,6 +144,12 @@ export interface RunOptions {
    * await; else every read is scheduled. Default: drawn, on half the seeds.
    */
   syncReads?: boolean;
+  /**
+   * Whether a file's close completes when the scheduler steps it, so that
+   * other I/O completes while the engine awaits it (a failed compaction's
+   * close of its new file, say). Default false.
+   */
+  scheduledCloses?: boolean;
 }
 
 /** Counters of one run. */
@@ -212,6 +218,8 @@ export interface RunStats {
   compactionRefusals: number;
   /** Of those, the ones a read that began after the failure had answered (each a violation). */
   compactionRefusalsAnswered: number;
+  /** Gets of keys answered since a failed compaction stopped reading its file, read again. */
+  answeredRereads: number;
   /** Lists whose result spanned more than one of the store's batches. */
   listsPastBatch: number;
   /** Scans judged. */
@@ -334,6 +342,8 @@ const syncReadChance = 0.5;
 const walkPauseChance = 0.5;
 /** The most scheduler completions one pause of the engine's walk waits for. */
 const walkPauseTurnsMax = 32;
+/** Keys a memory probe reads again after its checkpoint failed (`readable`), at most. */
+const rereadKeysMax = 64;
 /** Clocks of stores still pausing at once, at most (the live store and opens that failed). */
 const walkClocksMax = 64;
 /** The `eventPrng` stream of writes called while a clean close runs. */
@@ -389,6 +399,7 @@ const runOptionTypes: OptionTypes = {
   walkPauses: "boolean",
   slabCacheSlabsMin: "number",
   syncReads: "boolean",
+  scheduledCloses: "boolean",
   imageGeometry: "object",
   churn: "boolean",
 };
@@ -492,6 +503,7 @@ class Run {
     refusedPastMaxSafe: 0,
     compactionRefusals: 0,
     compactionRefusalsAnswered: 0,
+    answeredRereads: 0,
     listsPastBatch: 0,
     scans: 0,
     scansSplit: 0,
@@ -628,6 +640,7 @@ class Run {
       profile: options.profile,
       sectorBytes: options.sectorBytes ?? 512,
       syncReads,
+      scheduledCloses: options.scheduledCloses ?? false,
     });
     this.storage.observeWrites(this.#places.observe);
   }
@@ -889,6 +902,24 @@ class Run {
     const checkpoint = this.#checkpointStep(step, random.chance(0.5));
     await this.#storm(step, store, keys, random, window);
     await this.until(checkpoint, step, "a memory probe's checkpoint");
+    if (this.poisoned && this.#healthyStore() === store) await this.#rereadAnswered(step, store);
+  }
+
+  /**
+   * After a memory probe's checkpoint failed (`readable`): gets again of up
+   * to {@link rereadKeysMax} keys that a get begun while no compaction's
+   * file was read answered, with no compaction started since. Each must
+   * answer again (or fail as the disk may make it fail), never be refused
+   * for a failed compaction's file.
+   */
+  async #rereadAnswered(step: number, store: Store): Promise<void> {
+    const started = writeCounters(store).compactions.started;
+    const keys = [...this.#answered].filter(([, mark]) => mark === started).map(([key]) => key);
+    for (const key of keys.slice(0, rereadKeysMax)) {
+      this.stats.answeredRereads++;
+      await this.until(this.read(step, { type: "get", key }, store), step, "a reread");
+      if (this.#healthyStore() !== store) return;
+    }
   }
 
   /**
