@@ -481,7 +481,8 @@ function printSummary(totals: Totals, ms: number, range: string | undefined): vo
       `their visitor); widest node: ` +
       `${sum("fanOutMax")} children; adds refused past 2^53: ${sum("refusedPastMaxSafe")}; ` +
       `reads refused for a failed compaction's file (readable): ${sum("compactionRefusals")} ` +
-      `(gets read again after a probe's failed checkpoint: ${sum("answeredRereads")}); ` +
+      `(sweeps as a compaction stopped reading its file: ${sum("sweeps")}; gets read again ` +
+      `after a probe's failed checkpoint: ${sum("answeredRereads")}); ` +
       `bound checks: ${sum("boundChecks")}`,
   );
   const image = totals.image;

@@ -220,6 +220,8 @@ export interface RunStats {
   compactionRefusalsAnswered: number;
   /** Gets of keys answered since a failed compaction stopped reading its file, read again. */
   answeredRereads: number;
+  /** Memory probes' sweeps of gets as a compaction beside stopped reading its file (`readable`). */
+  sweeps: number;
   /** Lists whose result spanned more than one of the store's batches. */
   listsPastBatch: number;
   /** Scans judged. */
@@ -342,6 +344,10 @@ const syncReadChance = 0.5;
 const walkPauseChance = 0.5;
 /** The most scheduler completions one pause of the engine's walk waits for. */
 const walkPauseTurnsMax = 32;
+/** Storms of gets a memory probe runs beside a compaction, at most (see `#stormBeside`). */
+const besideStormsMax = 8;
+/** Keys a memory probe's sweep gets at once (see `#sweep`). */
+const sweepKeysMax = 64;
 /** Keys a memory probe reads again after its checkpoint failed (`readable`), at most. */
 const rereadKeysMax = 64;
 /** Clocks of stores still pausing at once, at most (the live store and opens that failed). */
@@ -504,6 +510,7 @@ class Run {
     compactionRefusals: 0,
     compactionRefusalsAnswered: 0,
     answeredRereads: 0,
+    sweeps: 0,
     listsPastBatch: 0,
     scans: 0,
     scansSplit: 0,
@@ -899,8 +906,14 @@ class Run {
       }
       if (this.#healthyStore() !== store) return;
     }
-    const checkpoint = this.#checkpointStep(step, random.chance(0.5));
-    await this.#storm(step, store, keys, random, window);
+    let ended = false;
+    const checkpoint = this.#checkpointStep(step, random.chance(0.5)).finally(() => ended = true);
+    let since: Set<string> | undefined = window;
+    // Beside a compaction, storms go on until it ends: a failure's handling meets reads too.
+    for (let storms = 0; since !== undefined && storms < besideStormsMax; storms++) {
+      since = await this.#storm(step, store, keys, random, since);
+      if (ended || !writeCounters(store).compactions.fileRead) break;
+    }
     await this.until(checkpoint, step, "a memory probe's checkpoint");
     if (this.poisoned && this.#healthyStore() === store) await this.#rereadAnswered(step, store);
   }
@@ -987,6 +1000,7 @@ class Run {
     // A poisoned store ran no round since its failure's (a group applied since, a pin let go
     // since, left what it kept): judged once a load asked for one.
     let judged = !this.poisoned;
+    let fileRead = writeCounters(store).compactions.fileRead;
     const scheduler = this.storage.scheduler;
     for (let turn = 0; turn < waitStepsMax; turn++) {
       for (; started < total && inFlight.size < width; started++) {
@@ -1007,6 +1021,11 @@ class Run {
       loaded = now;
       const what = beside ? " in a storm of gets beside a checkpoint" : " in a storm of gets";
       if (judged && !this.#judgeMemory(step, store, [...window], what)) return;
+      // `readable`: the compaction beside stopped reading its file (it failed, or committed).
+      if (fileRead && !writeCounters(store).compactions.fileRead) {
+        this.#sweep(step, store, keys, inFlight);
+      }
+      fileRead = writeCounters(store).compactions.fileRead;
       if (started === total && inFlight.size === 0) {
         // Every get let its path go, and that asks for a round: none may stay past the part.
         await scheduler.settle();
@@ -1021,6 +1040,22 @@ class Run {
     }
     this.oracle.violate("hang", `step ${step}: a memory probe's gets never finished`, [step]);
     throw new StopRun("hang", "hang in a memory probe");
+  }
+
+  /**
+   * `readable`: gets of the first {@link sweepKeysMax} of `keys` at once,
+   * added to a storm's `inFlight` (under ids past its own), as a compaction
+   * beside it stopped reading its file: what they answer is recorded, and
+   * read again once the compaction ended if it failed (`#rereadAnswered`).
+   */
+  #sweep(step: number, store: Store, keys: readonly string[], inFlight: Map<number, string>): void {
+    this.stats.sweeps++;
+    for (const [index, key] of keys.slice(0, sweepKeysMax).entries()) {
+      const id = Number.MAX_SAFE_INTEGER - index; // past any storm's own ids
+      inFlight.set(id, key);
+      const settled = () => void inFlight.delete(id);
+      this.read(step, { type: "get", key }, store).then(settled, settled);
+    }
   }
 
   /**

@@ -62,6 +62,9 @@
  *   stub keeps the address its node had), and so does the stub it turns
  *   into: a read loads it from the committed image, records checked, as
  *   any other.
+ * A read of the failed compaction's file begun before the failure may
+ * install a node after it: the install marks it (`installNode`), and its
+ * parent is marked already (it held a stub of a fresh address).
  * By the invariants, the marks are the failed incremental walk's (it
  * descends into no node that had an address at the capture, so what had
  * one then has none of its marks below it), a failed compaction's fresh
@@ -225,6 +228,7 @@ export function evictNodeIf(
   const address = addressOf(tree.a, node);
   if (address === noAddress || address === inlineAddress) return null;
   if (evictionHolds(tree, node)) return null;
+  assert(!tree.imageFailed || !isFreshAddress(address), "a failed compaction's nodes stay loaded");
   const twin = snapshotParent(tree, path, node);
   // The stub first: if the arena cannot grow, nothing has changed.
   const stub = newStub(tree.a, address, genOf(tree.a, node));
