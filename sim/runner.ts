@@ -1022,10 +1022,10 @@ class Run {
       const what = beside ? " in a storm of gets beside a checkpoint" : " in a storm of gets";
       if (judged && !this.#judgeMemory(step, store, [...window], what)) return;
       // `readable`: the compaction beside stopped reading its file (it failed, or committed).
-      if (fileRead && !writeCounters(store).compactions.fileRead) {
-        this.#sweep(step, store, keys, inFlight);
-      }
+      const swept = fileRead && !writeCounters(store).compactions.fileRead;
+      if (swept) this.#sweep(step, store, keys, inFlight);
       fileRead = writeCounters(store).compactions.fileRead;
+      if (swept) continue; // the next turn's settle runs the sweep's gets
       if (started === total && inFlight.size === 0) {
         // Every get let its path go, and that asks for a round: none may stay past the part.
         await scheduler.settle();
