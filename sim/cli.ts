@@ -50,6 +50,7 @@ interface CliOptions {
   walkPauses?: boolean;
   slabCacheSlabsMin?: number;
   syncReads?: boolean;
+  scheduledCloses?: boolean;
   trace?: string;
   replay?: string;
   shrink: boolean;
@@ -103,6 +104,12 @@ const optionHelp: readonly (readonly [string, string, string])[] = [
     "the disk's files also read at once (readSync), as files through the page cache do, so " +
     "reads load a key's path without an await (drawn: half the seeds)",
   ],
+  [
+    "--scheduled-closes on|off",
+    "off",
+    "a file's close completes when the scheduler steps it, as other calls do, so other I/O " +
+    "completes while the engine awaits a close",
+  ],
   ["--trace FILE", "none", "write the run (shrunk, with --shrink) as a JSON trace"],
   ["--replay FILE", "none", "re-run a trace written by --trace"],
   ["--shrink", "off", "on a failure, shrink the run before reporting it"],
@@ -117,7 +124,7 @@ const optionHelp: readonly (readonly [string, string, string])[] = [
 
 const usage = "usage: deno task sim [--seed N | --seeds A..B] [--ops N] [--clients N] " +
   "[--profile none|realistic|hostile|mixed] [--durability strict|relaxed|mixed] [--sector 512|4096]" +
-  " [--memory-pressure P] [--memory-budget BYTES] [--walk-pauses on|off] [--slab-cache-min SLABS] [--sync-reads on|off] [--trace FILE] [--replay FILE] [--shrink] [--seconds N] [--workload store|ngram] [--help]";
+  " [--memory-pressure P] [--memory-budget BYTES] [--walk-pauses on|off] [--slab-cache-min SLABS] [--sync-reads on|off] [--scheduled-closes on|off] [--trace FILE] [--replay FILE] [--shrink] [--seconds N] [--workload store|ngram] [--help]";
 
 /** The `--help` text: the usage line, then every option with its default. */
 export function helpText(): string {
@@ -223,6 +230,12 @@ function parseArgs(argv: string[]): CliOptions {
         throw new RangeError(`--sync-reads must be on or off, got "${text}"`);
       }
       options.syncReads = text === "on";
+    } else if (arg === "--scheduled-closes") {
+      const text = value();
+      if (text !== "on" && text !== "off") {
+        throw new RangeError(`--scheduled-closes must be on or off, got "${text}"`);
+      }
+      options.scheduledCloses = text === "on";
     } else if (arg === "--slab-cache-min") {
       options.slabCacheSlabsMin = integer("--slab-cache-min", value(), 1, 2 ** 20);
     } else if (arg === "--trace") options.trace = value();
@@ -282,6 +295,7 @@ function runOptions(cli: CliOptions, seed: number): RunOptions {
     walkPauses: cli.walkPauses,
     slabCacheSlabsMin: cli.slabCacheSlabsMin,
     syncReads: cli.syncReads,
+    scheduledCloses: cli.scheduledCloses,
   };
 }
 
@@ -292,7 +306,8 @@ function replayCommand(options: RunOptions, cli: CliOptions): string {
     (cli.memoryBudget !== undefined ? ` --memory-budget ${cli.memoryBudget}` : "") +
     (cli.walkPauses !== undefined ? ` --walk-pauses ${cli.walkPauses ? "on" : "off"}` : "") +
     (cli.slabCacheSlabsMin !== undefined ? ` --slab-cache-min ${cli.slabCacheSlabsMin}` : "") +
-    (cli.syncReads !== undefined ? ` --sync-reads ${cli.syncReads ? "on" : "off"}` : "");
+    (cli.syncReads !== undefined ? ` --sync-reads ${cli.syncReads ? "on" : "off"}` : "") +
+    (cli.scheduledCloses === true ? " --scheduled-closes on" : "");
 }
 
 function printFailure(result: RunResult, options: RunOptions, cli: CliOptions): void {
@@ -441,7 +456,9 @@ function printSummary(totals: Totals, ms: number, range: string | undefined): vo
   if (sum("memory.probes") + sum("memory.writersWaiting") + sum("memory.relocations") > 0) {
     console.log(
       `memory bounds: ${sum("memory.probes")} probes made ${sum("memory.checks")} ` +
-        `bound-memory checks (${sum("memory.checksBeside")} beside a checkpoint); subtrees ` +
+        `bound-memory checks (${sum("memory.checksBeside")} beside a checkpoint; ` +
+        `${sum("memory.checksPoisoned")} in ${sum("memory.probesPoisoned")} probes of a ` +
+        `poisoned store); subtrees ` +
         `evicted beside a checkpoint's snapshot: ${sum("memory.evictionsBeside")}; writes that ` +
         `had to wait for a checkpoint (bound-writers): ` +
         `${sum("memory.writersWaiting")}; budget relocations judged (bound-relocate): ` +
@@ -463,6 +480,9 @@ function printSummary(totals: Totals, ms: number, range: string | undefined): vo
       `${sum("scansSplit")} split between visits by a load, ${sum("scansStopped")} stopped by ` +
       `their visitor); widest node: ` +
       `${sum("fanOutMax")} children; adds refused past 2^53: ${sum("refusedPastMaxSafe")}; ` +
+      `reads refused for a failed compaction's file (readable): ${sum("compactionRefusals")} ` +
+      `(sweeps as a compaction stopped reading its file: ${sum("sweeps")}; gets read again ` +
+      `after a probe's failed checkpoint: ${sum("answeredRereads")}); ` +
       `bound checks: ${sum("boundChecks")}`,
   );
   const image = totals.image;

@@ -34,7 +34,12 @@ import {
 } from "../lib/store/store.ts";
 import { parseSegmentName } from "../lib/wal/segment.ts";
 import type { Clock } from "../lib/storage/block_storage.ts";
-import { listBatchSize, overlayIdBytesMax, quarantineProblem } from "../lib/store/internals.ts";
+import {
+  listBatchSize,
+  overlayIdBytesMax,
+  quarantineProblem,
+  refusedForFailedCompaction,
+} from "../lib/store/internals.ts";
 import { Excuses } from "./excuses.ts";
 import { addChurn, drawImageWorkload, imageGeometryFor } from "./churn.ts";
 import type { FaultProfile, FaultRecord } from "./faults.ts";
@@ -140,6 +145,12 @@ export interface RunOptions {
    * await; else every read is scheduled. Default: drawn, on half the seeds.
    */
   syncReads?: boolean;
+  /**
+   * Whether a file's close completes when the scheduler steps it, so that
+   * other I/O completes while the engine awaits it (a failed compaction's
+   * close of its new file, say). Default false.
+   */
+  scheduledCloses?: boolean;
 }
 
 /** Counters of one run. */
@@ -204,6 +215,14 @@ export interface RunStats {
   closeWrites: number;
   /** Adds refused with a RangeError because the count would pass 2^53 - 1. */
   refusedPastMaxSafe: number;
+  /** Gets and getMany refused for a failed compaction's file (`readable` judged each). */
+  compactionRefusals: number;
+  /** Of those, the ones a read that began after the failure had answered (each a violation). */
+  compactionRefusalsAnswered: number;
+  /** Gets of keys answered since a failed compaction stopped reading its file, read again. */
+  answeredRereads: number;
+  /** Memory probes' sweeps of gets as a compaction beside stopped reading its file (`readable`). */
+  sweeps: number;
   /** Lists whose result spanned more than one of the store's batches. */
   listsPastBatch: number;
   /** Scans judged. */
@@ -230,11 +249,16 @@ export interface RunStats {
    * (their call left the trie past the writers' bound), and budget relocations
    * judged by `bound-relocate`; of the checks, those made while a
    * checkpoint's snapshot was live (`checksBeside`), and the subtrees
-   * evicted while one was (`evictionsBeside`, seen between I/O completions).
+   * evicted while one was (`evictionsBeside`, seen between I/O completions);
+   * of the probes, those on a poisoned store (`probesPoisoned`: a write or
+   * a checkpoint had failed, the probe's own checkpoint among them) and
+   * their checks (`checksPoisoned`).
    */
   memory: {
     probes: number;
+    probesPoisoned: number;
     checks: number;
+    checksPoisoned: number;
     checksBeside: number;
     evictionsBeside: number;
     writersWaiting: number;
@@ -321,6 +345,12 @@ const syncReadChance = 0.5;
 const walkPauseChance = 0.5;
 /** The most scheduler completions one pause of the engine's walk waits for. */
 const walkPauseTurnsMax = 32;
+/** Storms of gets a memory probe runs beside a compaction, at most (see `#stormBeside`). */
+const besideStormsMax = 8;
+/** Keys a memory probe's sweep gets at once (see `#sweep`). */
+const sweepKeysMax = 64;
+/** Keys a memory probe reads again after its checkpoint failed (`readable`), at most. */
+const rereadKeysMax = 64;
 /** Clocks of stores still pausing at once, at most (the live store and opens that failed). */
 const walkClocksMax = 64;
 /** The `eventPrng` stream of writes called while a clean close runs. */
@@ -379,6 +409,7 @@ const runOptionTypes: OptionTypes = {
   walkPauses: "boolean",
   slabCacheSlabsMin: "number",
   syncReads: "boolean",
+  scheduledCloses: "boolean",
   imageGeometry: "object",
   churn: "boolean",
 };
@@ -480,6 +511,10 @@ class Run {
     closeCrashesInside: 0,
     closeWrites: 0,
     refusedPastMaxSafe: 0,
+    compactionRefusals: 0,
+    compactionRefusalsAnswered: 0,
+    answeredRereads: 0,
+    sweeps: 0,
     listsPastBatch: 0,
     scans: 0,
     scansSplit: 0,
@@ -492,7 +527,9 @@ class Run {
     slabCacheSlabsMin: 0,
     memory: {
       probes: 0,
+      probesPoisoned: 0,
       checks: 0,
+      checksPoisoned: 0,
       checksBeside: 0,
       evictionsBeside: 0,
       writersWaiting: 0,
@@ -547,6 +584,12 @@ class Run {
    */
   #closedQuietly = false;
   #life = 0;
+  /**
+   * `readable`: per key, the compactions the store had started
+   * (`WriteCounters.compactions`) when a get or getMany of it that
+   * answered began, if no compaction's file was read then. This life's only.
+   */
+  readonly #answered = new Map<string, number>();
   /** A store whose counters were added already (a close the power cut short). */
   #counted: Store | undefined;
 
@@ -608,6 +651,7 @@ class Run {
       profile: options.profile,
       sectorBytes: options.sectorBytes ?? 512,
       syncReads,
+      scheduledCloses: options.scheduledCloses ?? false,
     });
     this.storage.observeWrites(this.#places.observe);
   }
@@ -809,24 +853,38 @@ class Run {
     const store = this.#healthyStore();
     if (store === undefined) return;
     this.stats.memory.probes++;
+    // A poisoned store checkpoints no more; its reads keep to the budget all the same.
+    if (this.poisoned) this.stats.memory.probesPoisoned++;
+    else if (!(await this.#probeCheckpoint(step, store))) return;
+    const keys = this.oracle.latestKeys().filter((key) => key.length <= overlayIdBytesMax);
+    if (keys.length === 0) return;
+    const window = await this.#storm(step, store, keys, random);
+    if (window !== undefined && !this.poisoned && random.chance(probeIdleWriteChance)) {
+      if (!await this.#writeNothing(step, store, keys, random)) return;
+    }
+    if (window !== undefined && !this.poisoned && random.chance(probeBesideChance)) {
+      await this.#stormBeside(step, store, keys, random, window);
+    }
+  }
+
+  /**
+   * A memory probe's checkpoint, then `bound-memory`; false if the probe
+   * ends there (a violation, or the store is gone). A checkpoint that
+   * failed poisons the store, and the probe goes on with it, poisoned (its
+   * storm judges it).
+   */
+  async #probeCheckpoint(step: number, store: Store): Promise<boolean> {
     let committed = true;
     await this.until(store.checkpoint(), step, "a memory probe's checkpoint").catch((error) => {
       if (error instanceof StopRun) throw error;
       this.#checkpointFailed(step, error);
       committed = false;
     });
-    if (!committed || this.#healthyStore() !== store) return;
+    if (this.#healthyStore() !== store) return false;
     this.#partBefore = undefined;
-    if (!this.#judgeMemory(step, store, [], " after a checkpoint")) return;
-    const keys = this.oracle.latestKeys().filter((key) => key.length <= overlayIdBytesMax);
-    if (keys.length === 0) return;
-    const window = await this.#storm(step, store, keys, random);
-    if (window !== undefined && random.chance(probeIdleWriteChance)) {
-      if (!await this.#writeNothing(step, store, keys, random)) return;
-    }
-    if (window !== undefined && random.chance(probeBesideChance)) {
-      await this.#stormBeside(step, store, keys, random, window);
-    }
+    if (committed) return this.#judgeMemory(step, store, [], " after a checkpoint");
+    this.stats.memory.probesPoisoned++;
+    return true;
   }
 
   /**
@@ -887,9 +945,33 @@ class Run {
       }
       if (this.#healthyStore() !== store) return;
     }
-    const checkpoint = this.#checkpointStep(step, random.chance(0.5));
-    await this.#storm(step, store, keys, random, window);
+    let ended = false;
+    const checkpoint = this.#checkpointStep(step, random.chance(0.5)).finally(() => ended = true);
+    let since: Set<string> | undefined = window;
+    // Beside a compaction, storms go on until it ends: a failure's handling meets reads too.
+    for (let storms = 0; since !== undefined && storms < besideStormsMax; storms++) {
+      since = await this.#storm(step, store, keys, random, since);
+      if (ended || !writeCounters(store).compactions.fileRead) break;
+    }
     await this.until(checkpoint, step, "a memory probe's checkpoint");
+    if (this.poisoned && this.#healthyStore() === store) await this.#rereadAnswered(step, store);
+  }
+
+  /**
+   * After a memory probe's checkpoint failed (`readable`): gets again of up
+   * to {@link rereadKeysMax} keys that a get begun while no compaction's
+   * file was read answered, with no compaction started since. Each must
+   * answer again (or fail as the disk may make it fail), never be refused
+   * for a failed compaction's file.
+   */
+  async #rereadAnswered(step: number, store: Store): Promise<void> {
+    const started = writeCounters(store).compactions.started;
+    const keys = [...this.#answered].filter(([, mark]) => mark === started).map(([key]) => key);
+    for (const key of keys.slice(0, rereadKeysMax)) {
+      this.stats.answeredRereads++;
+      await this.until(this.read(step, { type: "get", key }, store), step, "a reread");
+      if (this.#healthyStore() !== store) return;
+    }
   }
 
   /**
@@ -913,13 +995,15 @@ class Run {
   }
 
   /**
-   * The store, if a probe may judge it: open, not poisoned, with memory to
-   * spare (a round that cannot make a stub stops), and (unless `beside`)
-   * no checkpoint queued or running.
+   * The store, if a probe may judge it: open, with memory to spare (a round
+   * that cannot make a stub stops; a failed apply leaves a trie no round
+   * takes from), and (unless `beside`) no checkpoint queued or running. A
+   * poisoned one may be judged: evictions go on, of what the committed
+   * image holds.
    */
   #healthyStore(beside = false): Store | undefined {
     const store = this.store;
-    const healthy = store !== undefined && this.#sampled === store && !this.poisoned &&
+    const healthy = store !== undefined && this.#sampled === store &&
       !this.#restartSoon && !this.memory.exhausted;
     return healthy && (beside || !this.#checkpointing()) ? store : undefined;
   }
@@ -952,6 +1036,10 @@ class Run {
     let started = 0;
     let loaded = writeCounters(store).nodesLoaded;
     let window = since ?? new Set<string>();
+    // A poisoned store ran no round since its failure's (a group applied since, a pin let go
+    // since, left what it kept): judged once a load asked for one.
+    let judged = !this.poisoned;
+    let fileRead = writeCounters(store).compactions.fileRead;
     const scheduler = this.storage.scheduler;
     for (let turn = 0; turn < waitStepsMax; turn++) {
       for (; started < total && inFlight.size < width; started++) {
@@ -968,13 +1056,20 @@ class Run {
       const now = writeCounters(store).nodesLoaded;
       if (now !== loaded) window = new Set(during); // every round follows a load
       else for (const key of during) window.add(key);
+      if (now !== loaded) judged = true;
       loaded = now;
       const what = beside ? " in a storm of gets beside a checkpoint" : " in a storm of gets";
-      if (!this.#judgeMemory(step, store, [...window], what)) return;
+      if (judged && !this.#judgeMemory(step, store, [...window], what)) return;
+      // `readable`: the compaction beside stopped reading its file (it failed, or committed).
+      const swept = fileRead && !writeCounters(store).compactions.fileRead;
+      if (swept) this.#sweep(step, store, keys, inFlight);
+      fileRead = writeCounters(store).compactions.fileRead;
+      if (swept) continue; // the next turn's settle runs the sweep's gets
       if (started === total && inFlight.size === 0) {
         // Every get let its path go, and that asks for a round: none may stay past the part.
         await scheduler.settle();
         if (this.#healthyStore(beside) !== store) return;
+        if (!judged) return window;
         return this.#judgeMemory(step, store, [], what + " once every get settled")
           ? window
           : undefined;
@@ -987,6 +1082,22 @@ class Run {
   }
 
   /**
+   * `readable`: gets of the first {@link sweepKeysMax} of `keys` at once,
+   * added to a storm's `inFlight` (under ids past its own), as a compaction
+   * beside it stopped reading its file: what they answer is recorded, and
+   * read again once the compaction ended if it failed (`#rereadAnswered`).
+   */
+  #sweep(step: number, store: Store, keys: readonly string[], inFlight: Map<number, string>): void {
+    this.stats.sweeps++;
+    for (const [index, key] of keys.slice(0, sweepKeysMax).entries()) {
+      const id = Number.MAX_SAFE_INTEGER - index; // past any storm's own ids
+      inFlight.set(id, key);
+      const settled = () => void inFlight.delete(id);
+      this.read(step, { type: "get", key }, store).then(settled, settled);
+    }
+  }
+
+  /**
    * `bound-memory` now, with `keys` the keys a round may have found
    * pinned; false (and a violation) if the live nodes are past it.
    */
@@ -996,11 +1107,14 @@ class Run {
     // A list or a scan still holds what it loaded (a client's, mid-way across steps), or the round
     // after a load has not run yet (it runs in a microtask, a few after the install): not judged.
     if (counters.subtreesPinned > 0 || counters.evictionRoundQueued) return true;
+    // A poisoned store's log may keep a failed group's writes unapplied, their paths held.
+    if (this.poisoned && counters.writesPending) return true;
     const { liveBytes, cacheBytes } = counters.memory;
     const part = Math.max(triePart(budget, cacheBytes), this.#partBefore ?? 0);
     this.#partBefore = triePart(budget, cacheBytes);
     this.stats.memory.checks++;
     if (counters.checkpointing) this.stats.memory.checksBeside++;
+    if (this.poisoned) this.stats.memory.checksPoisoned++;
     if (liveBytes <= part) return true;
     const floor = memoryFloor(store, keys.map(bytesOfKey));
     const pinned = keys.length === 0 ? "" : ` with ${keys.length} gets in flight`;
@@ -1304,9 +1418,20 @@ class Run {
       if (queued !== undefined) return queued.then(() => judge(check));
       if (life === this.#life) check();
     };
+    // `readable`: the compactions started, if no compaction's file is read as it begins.
+    const pointKeys = op.type === "get" ? [op.key] : op.type === "getMany" ? op.keys : [];
+    const counters = writeCounters(store).compactions;
+    const mark = counters.fileRead ? undefined : counters.started;
+    const answered = () => {
+      if (life !== this.#life || mark === undefined) return;
+      for (const key of pointKeys) this.#answered.set(key, mark);
+    };
     // A read may load nodes from the image: a failed read is no verdict,
     // a corruption report must be explained by a fault.
     const failed = (error: unknown) => {
+      if (life === this.#life && refusedForFailedCompaction(error)) {
+        this.#compactionRefusal(step, pointKeys, store);
+      }
       // A failed read is no verdict, nor one the store was closed under.
       if (life !== this.#life || error instanceof StorageIoError) return;
       if (this.#outOfMemory(error)) return;
@@ -1316,8 +1441,9 @@ class Run {
     };
     if (op.type === "get") {
       return store.get(keyArgument(op.key, step)).then(
-        (value) =>
-          judge(() =>
+        (value) => {
+          answered();
+          return judge(() =>
             this.oracle.checkRead(
               step,
               "get",
@@ -1326,17 +1452,20 @@ class Run {
               undefined,
               durableRead,
             )
-          ),
+          );
+        },
         failed,
       );
     } else if (op.type === "getMany") {
       const keys = op.keys.map((key, index) => keyArgument(key, step + index));
       return store.getMany(keys).then(
-        (values) =>
-          judge(() => {
+        (values) => {
+          answered();
+          return judge(() => {
             const view = new Map(op.keys.map((key, index) => [key, values[index]]));
             this.oracle.checkRead(step, "getMany", view, low, undefined, durableRead);
-          }),
+          });
+        },
         failed,
       );
     }
@@ -1354,6 +1483,32 @@ class Run {
           this.oracle.checkList(step, "list", entries, list, low, durableRead);
         }),
       failed,
+    );
+  }
+
+  /**
+   * `readable`: a get or getMany of `keys` was refused because its path
+   * reached a stub whose record is in the file of a compaction that failed.
+   * Such a stub is made only while that compaction runs (an eviction beside
+   * its walk); once it failed, the nodes naming its file, and those above
+   * them, stay loaded (docs/ARCHITECTURE.md, The memory budget). So if a
+   * get or getMany that began while no compaction's file was read answered
+   * every one of `keys`, and no compaction started since, the refusal is a
+   * stub made after the failure: a violation (e.g. evictions the failure
+   * let go on before it kept those nodes). Lists and scans are not judged.
+   */
+  #compactionRefusal(step: number, keys: readonly string[], store: Store): void {
+    this.stats.compactionRefusals++;
+    if (keys.length === 0) return;
+    const started = writeCounters(store).compactions.started;
+    if (!keys.every((key) => this.#answered.get(key) === started)) return;
+    this.stats.compactionRefusalsAnswered++;
+    const what = keys.length === 1 ? `a get of ${JSON.stringify(keys[0])}` : "a getMany";
+    this.oracle.violate(
+      "readable",
+      `step ${step}: ${what} was refused for a failed compaction's file, though a read ` +
+        `begun after that compaction's file was no longer read had answered it`,
+      [step],
     );
   }
 
@@ -1650,6 +1805,7 @@ class Run {
   /** Opens the store, retrying transient storage errors; checks nothing. */
   async #openStore(step: number, load: LoadMode): Promise<void> {
     this.#life++;
+    this.#answered.clear();
     this.#busy.clear(); // ops of the store before are settled or lost with it
     this.poisoned = false;
     this.#restartSoon = false;

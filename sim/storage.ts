@@ -261,6 +261,8 @@ interface DiskConfig {
   onWrite?: WriteObserver;
   /** Files offer `readSync` (see {@link SimStorageOptions.syncReads}). */
   readonly syncReads: boolean;
+  /** A file's close completes when scheduled (see {@link SimStorageOptions.scheduledCloses}). */
+  readonly scheduledCloses: boolean;
 }
 
 /**
@@ -999,6 +1001,9 @@ class SimBlockFile implements BlockFile {
   close(): Promise<void> {
     return tryNow(() => {
       this.#disk.checkAlive("close", this.name);
+      if (this.#disk.config.scheduledCloses) {
+        return this.#disk.schedule(`close ${this.name}`, () => void (this.#closed = true));
+      }
       this.#closed = true;
       return Promise.resolve();
     });
@@ -1022,6 +1027,7 @@ const simStorageOptionTypes: OptionTypes = {
   scheduler: "object",
   autoRun: "boolean",
   syncReads: "boolean",
+  scheduledCloses: "boolean",
 };
 
 /** Options of a {@link SimBlockStorage}. */
@@ -1048,6 +1054,12 @@ export interface SimStorageOptions {
    * (default false).
    */
   syncReads?: boolean;
+  /**
+   * A file's close completes when the scheduler steps it, as other calls
+   * do, rather than at once (default false): other I/O completes while an
+   * engine awaits a close.
+   */
+  scheduledCloses?: boolean;
 }
 
 /**
@@ -1116,7 +1128,17 @@ export class SimBlockStorage implements BlockStorage {
     const sectorBytes = options.sectorBytes ?? 512;
     const log = new FaultLog();
     const syncReads = options.syncReads ?? false;
-    const config = { seed, profile, sectorBytes, scheduler, epoch: 0, log, syncReads };
+    const scheduledCloses = options.scheduledCloses ?? false;
+    const config = {
+      seed,
+      profile,
+      sectorBytes,
+      scheduler,
+      epoch: 0,
+      log,
+      syncReads,
+      scheduledCloses,
+    };
     this.#disk = new Disk(config, hash32(seed));
     assert(this.#disk.live.size === 0, "a new storage is empty");
   }
@@ -1275,8 +1297,8 @@ export class SimBlockStorage implements BlockStorage {
    */
   crash(): SimBlockStorage {
     const disk = this.#disk.crash();
-    const { seed, profile, scheduler, syncReads } = disk.config;
-    const next = new SimBlockStorage({ seed, profile, scheduler, syncReads });
+    const { seed, profile, scheduler, syncReads, scheduledCloses } = disk.config;
+    const next = new SimBlockStorage({ seed, profile, scheduler, syncReads, scheduledCloses });
     next.#disk = disk;
     assert(this.#disk.crashed && !disk.crashed, "a crash retires this instance only");
     return next;

@@ -538,6 +538,7 @@ export class ArtCore {
   capture(options: { rewriteAll?: boolean } = {}): ArtSnapshot {
     const tree = this.tree;
     assert(tree.frozenGen === noSnapshot, "capture while a snapshot is live: release it first");
+    assert(!tree.imageFailed, "a trie a checkpoint failed on is not captured again: reopen");
     const rewriteAll = options.rewriteAll === true;
     const frozen = tickGeneration();
     tree.frozenGen = frozen;
@@ -548,8 +549,9 @@ export class ArtCore {
     const root = tree.root;
     const size = this.keyCount;
     const release = () => {
-      // The marks of the addresses an incremental walk gave: committed now, or never.
-      if (!rewriteAll) clearUncommittedMarks(arena, root, size);
+      // The marks of the addresses an incremental walk gave: committed now; or never, and then
+      // they stay (`Art.checkpointFailed`).
+      if (!rewriteAll && !tree.imageFailed) clearUncommittedMarks(arena, root, size);
       tree.releaseSnapshot(frozen, arena);
     };
     return new FrozenSnapshot({

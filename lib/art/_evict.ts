@@ -35,8 +35,43 @@
  *   meets it, copies the old file's records under it, and gives it (in
  *   both trees) the fresh address the settling turns into the new file's.
  *
- * After a failed checkpoint the store evicts nothing more (the budget's
- * `imageTrusted`); a stub with a fresh address is then refused (`Loader`).
+ * After a checkpoint failed past its capture (the store is poisoned: no
+ * capture, commit or write follows until a reopen), evictions go on, but
+ * take only what the committed image holds ({@link keepUncommitted}, run
+ * before the snapshot's release and before any await). A stub with a
+ * fresh address is refused from then on (`Loader`), and the records the
+ * failed incremental walk wrote were never committed (their bytes may be
+ * torn), so the nodes naming either stay loaded: a failed incremental
+ * walk's marks are kept (the release clears them only after a commit),
+ * each loaded node with a fresh address is marked, and so is every node
+ * with a marked node or a fresh stub below it. Why an unmarked node with
+ * an address reads back from the committed image, with its whole subtree:
+ * - its address was not given by the failed walk (that node would be
+ *   marked) nor is fresh, so a committed checkpoint (or the image the
+ *   trie was loaded from) gave it, and the committed image holds its
+ *   record: a record leaves an image only at a commit that frees it, once
+ *   the live trie dropped it, and no commit follows. A failed incremental
+ *   checkpoint wrote only into space free in both header slots' images,
+ *   and a failed compaction only into its own file, so the bytes at that
+ *   address are still the record;
+ * - nothing below it is marked or fresh (it would be marked too), and below
+ *   a node with an address every node has one (an edit drops the address
+ *   of its whole path), so its descendants' addresses came with it: each
+ *   is in its parent's committed record, or was loaded from it;
+ * - its stubs name records of the committed image for the same reason (a
+ *   stub keeps the address its node had), and so does the stub it turns
+ *   into: a read loads it from the committed image, records checked, as
+ *   any other.
+ * A read of the failed compaction's file begun before the failure may
+ * install a node after it: the install marks it (`installNode`), and its
+ * parent is marked already (it held a stub of a fresh address).
+ * By the invariants, the marks are the failed incremental walk's (it
+ * descends into no node that had an address at the capture, so what had
+ * one then has none of its marks below it), a failed compaction's fresh
+ * addresses (its walk passed them, and everything below them too) and
+ * the nodes its walk stood on (entered with old addresses, fresh ones
+ * below); the marking does not rely on that, it looks at every loaded
+ * node once.
  *
  * @module
  */
@@ -50,7 +85,9 @@ import {
   freeNode,
   genOf,
   inlineAddress,
+  isFreshAddress,
   isStub,
+  markUncommitted,
   newStub,
   noAddress,
   referenced,
@@ -86,6 +123,71 @@ export function snapshotHolds(tree: ArtTree, node: number): boolean {
   const walk = tree.walk;
   if (walk.copyParent !== 0 && findChild(a, walk.copyParent, walk.copyByte) === node) return true;
   return walk.nodes.includes(node); // a stack of at most one node per key byte, mostly a few
+}
+
+/**
+ * Whether no eviction may take `node` for what the image holds: a live
+ * snapshot holds it ({@link snapshotHolds}), or a checkpoint failed past its
+ * capture and the node names, itself or below it, a record the committed
+ * image lacks (marked by {@link keepUncommitted}; see the module notes).
+ */
+export function evictionHolds(tree: ArtTree, node: number): boolean {
+  if (tree.imageFailed && uncommitted(tree.a, node)) return true;
+  return snapshotHolds(tree, node);
+}
+
+/**
+ * After a checkpoint failed past its capture, before its snapshot is
+ * released and before any await: marks (`markUncommitted`) every loaded
+ * node of the live trie that names a record the committed image lacks, or
+ * has such a node or stub below it, and from then on evictions leave the
+ * marked nodes loaded ({@link evictionHolds}). Such a record is one the
+ * failed incremental walk gave (its node is marked already, and the marks
+ * are not cleared at the release) or a failed compaction's fresh address.
+ * Every other loaded node with an address is the committed image's, with
+ * everything below it (see the module notes). Returns the nodes marked.
+ */
+export function keepUncommitted(tree: ArtTree): number {
+  tree.imageFailed = true;
+  const { a, root } = tree;
+  if (root === 0 || isStub(a, root)) return 0;
+  // Pre-order: a node before its children, so read backwards, children come before their parent.
+  const order: number[] = [];
+  const pending = [root];
+  const slots: number[] = [];
+  const nodesMax = a.liveWords; // read before any change
+  while (pending.length > 0) {
+    assert(order.length <= nodesMax, "each loaded node is looked at once");
+    assert(pending.length <= (keyBytesMax + 1) * 256, "the marking stack is bounded");
+    const node = pending.pop()!;
+    order.push(node);
+    slots.length = 0;
+    childSlots(a, node, slots);
+    for (const slot of slots) if (!isStub(a, a.i32[slot])) pending.push(a.i32[slot]);
+  }
+  let marked = 0;
+  for (let at = order.length - 1; at >= 0; at--) {
+    const node = order[at];
+    if (uncommitted(a, node)) {
+      marked++;
+      continue;
+    }
+    if (!isFreshAddress(addressOf(a, node)) && !holdsUncommitted(a, node, slots)) continue;
+    markUncommitted(a, node);
+    marked++;
+  }
+  return marked;
+}
+
+/** Whether a child of `node` is a marked node or a stub of a fresh address (`slots` is scratch). */
+function holdsUncommitted(a: Arena, node: number, slots: number[]): boolean {
+  slots.length = 0;
+  childSlots(a, node, slots);
+  for (const slot of slots) {
+    const child = a.i32[slot];
+    if (isStub(a, child) ? isFreshAddress(addressOf(a, child)) : uncommitted(a, child)) return true;
+  }
+  return false;
 }
 
 /**
@@ -131,7 +233,8 @@ export function evictNodeIf(
   if (lowest && holdsLoadedInner(tree.a, node, lowestScratch)) return evictKept;
   const address = addressOf(tree.a, node);
   if (address === noAddress || address === inlineAddress) return null;
-  if (snapshotHolds(tree, node)) return null;
+  if (evictionHolds(tree, node)) return null;
+  assert(!tree.imageFailed || !isFreshAddress(address), "a failed compaction's nodes stay loaded");
   const twin = snapshotParent(tree, path, node);
   // The stub first: if the arena cannot grow, nothing has changed.
   const stub = newStub(tree.a, address, genOf(tree.a, node));
@@ -248,7 +351,7 @@ export function evictableNodes(
     const node = nodes.pop()!;
     const path = paths.pop()!;
     const address = addressOf(a, node);
-    let choice = address === noAddress || address === inlineAddress || snapshotHolds(tree, node)
+    let choice = address === noAddress || address === inlineAddress || evictionHolds(tree, node)
       ? evictDescend
       : choose?.(path) ?? evictTake;
     // Read since the last look: a second chance, and the walk looks below it.

@@ -16,7 +16,9 @@
  * the nodes it holds (`snapshotHolds`: the marks of an incremental walk,
  * a compaction's walk stack) stay as dirty ones do, and so do the nodes
  * only the snapshot still holds (the ones the live trie replaced, freed at
- * its release).
+ * its release). After a failed checkpoint, the nodes it left naming
+ * records the committed image lacks, themselves or below them
+ * (`keepUncommitted`), stay as dirty ones do.
  *
  * It walks the loaded nodes it counts, not the trie: the paths, then what
  * hangs below them that must stay. Meant for the simulator and tests.
@@ -37,7 +39,7 @@ import {
   prefixLengthOf,
   wordsOf,
 } from "./_node.ts";
-import { snapshotHolds } from "./_evict.ts";
+import { evictionHolds } from "./_evict.ts";
 import { noSnapshot } from "./_tree.ts";
 import type { ArtTree } from "./_tree.ts";
 
@@ -82,7 +84,7 @@ function liveFootprint(tree: ArtTree, keys: readonly Uint8Array[]): number {
       if (stays.has(child)) continue;
       const address = addressOf(a, child);
       const clean = address !== noAddress && address !== inlineAddress;
-      if (isStub(a, child) || (clean && !snapshotHolds(tree, child))) {
+      if (isStub(a, child) || (clean && !evictionHolds(tree, child))) {
         words += classWords(headerWords); // could go: a stub's block stays in its place
       } else {
         stays.add(child); // dirty, inline or the snapshot's: it stays, and so may some below it

@@ -37,6 +37,7 @@ import {
   freeNode,
   genOf,
   inlineAddress,
+  isFreshAddress,
   isStub,
   kind16,
   kind256,
@@ -44,6 +45,7 @@ import {
   kind48,
   kindLeaf,
   kindOf,
+  markUncommitted,
   matchPrefix,
   newNode,
   newStub,
@@ -447,6 +449,9 @@ export function installNode(
   if (found === null) return null;
   const { parent, stub } = found;
   const node = nodeFromImage(a, view, address, genOf(a, stub));
+  // A read of the failed compaction's file begun before the failure: its node stays loaded
+  // (`keepUncommitted` marked the parent, which held the stub).
+  if (tree.imageFailed && isFreshAddress(address)) markUncommitted(a, node);
   const byte = path[path.length - 1];
   replaceChild(a, parent, byte, node);
   installTwin(tree, path, stub, node);

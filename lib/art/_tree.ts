@@ -135,6 +135,12 @@ export class ArtTree {
    * orphan (its new record, once written, is the one to drop).
    */
   rewriting = false;
+  /**
+   * A checkpoint failed past its capture (`Art.checkpointFailed`): the
+   * nodes marked `uncommitted` name records the committed image lacks,
+   * themselves or below them, and stay loaded (`_evict.ts`).
+   */
+  imageFailed = false;
   /** Reads mark the nodes they pass referenced (a memory budget's second chance). */
   markReads = false;
   /**

@@ -36,6 +36,7 @@ import {
   evictKept,
   evictNodeIf,
   type EvictWalkWork,
+  keepUncommitted,
   type WalkSpan,
 } from "./_evict.ts";
 import { type WalkMark, walkMark } from "./_walk_mark.ts";
@@ -603,6 +604,35 @@ export class Art extends ArtCore {
   settleAddresses(): number {
     const tree = this.tree;
     return settleFreshAddresses(tree.a, tree.root, tree.orphans);
+  }
+
+  /**
+   * After a checkpoint failed past its capture, before its snapshot is
+   * released (and before the caller awaits anything: a round of evictions
+   * may run in any await): from now on evictions take only what the
+   * committed image holds, the nodes the failed walk gave addresses and a
+   * failed compaction's fresh addresses, and everything above them, stay
+   * loaded (`_evict.ts`). The trie is not captured again.
+   *
+   * @returns The loaded nodes that stay for it.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Art } from "./art.ts";
+   * const art = new Art();
+   * art.set(Uint8Array.of(1, 2), 1);
+   * art.set(Uint8Array.of(1, 3), 1);
+   * const snapshot = art.capture();
+   * const steps = snapshot.writeChangedSteps(() => 77, 10);
+   * while (steps.next().done !== true); // written, then the commit fails
+   * assert.equal(art.checkpointFailed(), 3); // the root and its leaves: records never committed
+   * snapshot.release();
+   * assert.equal(art.evictable(10).length, 0);
+   * ```
+   */
+  checkpointFailed(): number {
+    return keepUncommitted(this.tree);
   }
 
   /**

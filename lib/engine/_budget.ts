@@ -26,12 +26,14 @@
  * it (`Groups.pendingIds`), no operation pinned a key under it or a subtree
  * overlapping it (`_pins.ts`: whatever an operation loaded and will use
  * after an await is pinned), no record read in flight installs into it
- * (`Loader.readingPaths`), no checkpoint failed past its capture (its
- * nodes may name records no committed image holds), and the checkpoint
- * running, if one is, does not hold it: an incremental one's walk gave it
- * no address yet, a compaction's walk does not stand on it (`_evict.ts`:
- * beside a snapshot, a subtree goes from both the snapshot and the live
- * trie at once). Which nodes go: first the oldest loaded, from
+ * (`Loader.readingPaths`), and the checkpoint running, if one is, does
+ * not hold it: an incremental one's walk gave it no address yet, a
+ * compaction's walk does not stand on it (`_evict.ts`: beside a snapshot,
+ * a subtree goes from both the snapshot and the live trie at once). Once a
+ * checkpoint failed past its capture (the store is poisoned), a subtree
+ * goes only if the committed image holds all of it: the nodes the failed
+ * one left naming records it wrote, and every node above them, stay
+ * (`Art.checkpointFailed`), and reads go on within the budget. Which nodes go: first the oldest loaded, from
  * the cooling queue (`_path_queue.ts`: the paths of the nodes reads
  * installed, oldest first); when it holds too few, a clock hand walks the
  * key space and takes the lowest clean nodes after where it stopped, so
@@ -217,8 +219,6 @@ export interface BudgetParts {
   loader: Loader;
   /** The image now (a compaction replaces it). */
   image: () => ImageFile;
-  /** False once a checkpoint failed past its capture (the store is poisoned). */
-  imageTrusted: () => boolean;
   /**
    * Called after a round that left the live nodes past the trie's part:
    * what is left cannot go (dirty nodes, pinned paths, a snapshot's).
@@ -530,7 +530,7 @@ export class Budget {
       this.#giveFreedBack(part); // the round after a checkpoint: what writers grew may go back
       return;
     }
-    if (!this.#started || !this.#parts.imageTrusted()) return;
+    if (!this.#started) return;
     const pinned: string[] = [];
     const { trie, groups, pins } = this.#parts;
     // A trie whose apply failed is read by no one again; long keys pinned: take nothing.

@@ -123,6 +123,15 @@ export class Groups {
     return this.#boundsGathering;
   }
 
+  /**
+   * Whether logged writes wait in the overlays, not applied to the trie
+   * yet: a memory budget's round keeps their keys' paths ({@link Groups.pendingIds}),
+   * and a log that failed keeps its group in flight there until a reopen.
+   */
+  get writesPending(): boolean {
+    return !this.#overlayGathering.empty || !this.#overlayInFlight.empty;
+  }
+
   /** The error every read, write and checkpoint throws once an apply failed, else undefined. */
   get trieFailure(): Error | undefined {
     return this.#trieFailure;

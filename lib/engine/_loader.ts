@@ -28,10 +28,24 @@ const stubsPerWalk = 1_000_000;
 /** Walks of the whole trie at most when loading it all (stubs never reappear). */
 const loadAllRoundsMax = 8;
 
+/** The refusals of a fresh address once its compaction failed (see {@link refusedForFailedCompaction}). */
+const failedCompactionRefusals = new WeakSet<object>();
+
+/**
+ * Whether `error` is a load's refusal of a record in the file of a
+ * compaction that failed (a stub with a fresh address met after the
+ * failure): the simulator tells it from disk trouble.
+ */
+export function refusedForFailedCompaction(error: unknown): boolean {
+  return typeof error === "object" && error !== null && failedCompactionRefusals.has(error);
+}
+
 /** Counters for `stats()`. */
 export interface LoaderStats {
   /** Records read and installed since open. */
   nodesLoaded: number;
+  /** Compactions whose new file loads read fresh addresses from, since open. */
+  compactionsStarted: number;
 }
 
 /** Loads stubs of one trie from one image. */
@@ -41,7 +55,7 @@ export class Loader {
   readonly #image: () => ImageFile;
   /** The reads in flight, by the stub's address: the read, the stub's path, and that as an id. */
   readonly #loading = new Map<number, { read: Promise<StubRef[]>; path: Uint8Array; id: string }>();
-  readonly stats: LoaderStats = { nodesLoaded: 0 };
+  readonly stats: LoaderStats = { nodesLoaded: 0, compactionsStarted: 0 };
   /**
    * Called after each record installed, and when the last read in flight
    * settled: the memory budget's turn (`_budget.ts`).
@@ -54,7 +68,16 @@ export class Loader {
    */
   onInstalled: (path: Uint8Array) => void = () => {};
   /** A streaming compaction's new file while it is written (the records of fresh addresses). */
-  fresh: ImageFile | undefined;
+  get fresh(): ImageFile | undefined {
+    return this.#fresh;
+  }
+
+  set fresh(file: ImageFile | undefined) {
+    if (file !== undefined && file !== this.#fresh) this.stats.compactionsStarted++;
+    this.#fresh = file;
+  }
+
+  #fresh: ImageFile | undefined;
   /** The records of {@link Loader.loadSubtreeAtOnce}'s builds. */
   readonly #source = new QuotaSource();
 
@@ -127,10 +150,12 @@ export class Loader {
   async #readFresh(address: number): Promise<NodeImage> {
     const fresh = this.fresh;
     if (fresh === undefined) {
-      throw new StorageIoError(
+      const refusal = new StorageIoError(
         `Cannot load a node: its record ${-address} is in the file of a compaction that ` +
           `failed; close the store and open it again (nothing acknowledged is lost)`,
       );
+      failedCompactionRefusals.add(refusal);
+      throw refusal;
     }
     let node: NodeImage;
     try {

@@ -113,6 +113,18 @@ export interface WriteCounters {
    * meanwhile.
    */
   subtreesPinned: number;
+  /**
+   * Compactions since open whose new file loads read fresh addresses from
+   * (each counted at its capture), and whether one's file is read now:
+   * while none is, no eviction makes a stub that a load refuses (the
+   * simulator's `readable` judge).
+   */
+  compactions: { started: number; fileRead: boolean };
+  /**
+   * Whether logged writes wait in the overlays, not applied yet: a round
+   * keeps their keys' paths (a failed log keeps them until a reopen).
+   */
+  writesPending: boolean;
   /** Whether the budget's round after a load is queued and has not run yet. */
   evictionRoundQueued: boolean;
   /** Subtrees the budget evicted while a checkpoint's snapshot was live. */

@@ -38,7 +38,6 @@ function budgetOver(trie: Art, bytes: number, pins = new Pins()): Budget {
     pins,
     loader,
     image: () => image,
-    imageTrusted: () => true,
   });
 }
 

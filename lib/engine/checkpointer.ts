@@ -138,7 +138,10 @@ export interface CheckpointDeps {
   epochs: EpochTracker;
   /** The LSN of the last write applied to the trie. */
   appliedLsn: () => number;
-  /** Called when a checkpoint committed, its snapshot released (the memory budget's turn). */
+  /**
+   * Called when a checkpoint committed or failed, its snapshot released
+   * (the memory budget's turn).
+   */
   afterCheckpoint?: () => void;
   /**
    * Called each time the node walk moved on (a pause, a stub met or
@@ -315,13 +318,17 @@ export class Checkpointer {
       });
     } catch (error) {
       // Fresh addresses left in the trie are refused from now on (`Loader.fresh`), never read
-      // from the image; the poison keeps evictions from making more stubs of them. It comes
-      // before any await: a round of evictions in the close's (after a load) took loaded nodes
-      // whose records are in the failed file, so reads of keys loaded all along failed.
+      // from the image, and so are the records the failed walk wrote: the nodes naming them,
+      // and those above them, stay loaded (`Art.checkpointFailed`, before the release clears
+      // an incremental walk's marks); evictions take only what the committed image holds. It
+      // comes before any await: a round of evictions in the close's (after a load) took loaded
+      // nodes whose records are in the failed file, so reads of keys loaded all along failed.
       this.#deps.loader.fresh = undefined;
       const poison = this.#poisonWith(error);
+      trie.checkpointFailed();
       snapshot.release();
       epochs.endCheckpoint(epoch, clock.now(), false);
+      this.#deps.afterCheckpoint?.(); // what the snapshot held may go now
       if (fresh !== undefined && fresh !== this.#deps.image) await fresh.close().catch(() => {});
       throw poison;
     }

@@ -70,6 +70,7 @@ export type { VerifyReport } from "./verify.ts";
 export type { MemoryStats, StoreStats, WriteCounters } from "./_stats.ts";
 /** Keys up to this many bytes are kept by id in the overlays, longer ones in a trie (for the simulator). */
 export { overlayIdBytesMax } from "./_overlay.ts";
+export { refusedForFailedCompaction } from "./_loader.ts";
 export {
   type CheckedKey,
   type MutationLike,
@@ -194,7 +195,6 @@ export class Engine {
       pins: this.#pins,
       loader: this.#loader,
       image: () => this.#deps.image,
-      imageTrusted: () => this.#checkpointer.poison === undefined,
       stuck: () => this.#roundStuck(),
     }, parts.config.cacheSlabsMin);
     this.#loader.afterLoad = () => this.#budget.afterLoad();
@@ -487,6 +487,7 @@ export class Engine {
    */
   #roundStuck(): void {
     if (!this.#autoCheckpoints || this.#epochs.currentWalBytes === 0) return;
+    if (this.#checkpointer.poison !== undefined) return; // it would fail at once: reopen
     queueMicrotask(() => {
       if (!this.#closeCalled) this.#startAutomaticCheckpoint(false); // no append to wait for
     });
@@ -755,6 +756,11 @@ export class Engine {
       automaticCheckpointsEnded: this.#automaticCheckpointsEnded,
       checkpointing: this.#checkpointer.queued > 0 || this.#checkpointRunning !== undefined,
       subtreesPinned: this.#pins.subtreeCount,
+      writesPending: this.#groups.writesPending,
+      compactions: {
+        started: this.#loader.stats.compactionsStarted,
+        fileRead: this.#loader.fresh !== undefined,
+      },
       evictionRoundQueued: this.#budget.roundQueued,
       evictionsBeside: this.#budget.evictionsBeside,
       budgetWork: { ...this.#budget.work, ...this.#trie.evictWalks },

@@ -13,9 +13,12 @@
  * - {@link quarantineProblem}: the line `verify()` reports for a file an open
  *   moved aside; the simulator sets those lines apart, since it judged the
  *   open that moved the file.
+ * - {@link refusedForFailedCompaction}: whether a read was refused because
+ *   its path reached a record in the file of a compaction that failed (not
+ *   disk trouble): the simulator judges when that may happen (`readable`).
  *
  * The simulator imports nothing else of the store but its public modules
- * (see the layers in docs/ARCHITECTURE.md). The last two come from the
+ * (see the layers in docs/ARCHITECTURE.md). The last three come from the
  * engine layer's public modules (`lib/engine/engine.ts`, `recovery.ts`),
  * which lib/store may import; its private files stay its own.
  *
@@ -32,5 +35,5 @@
  */
 
 export { listBatchSize } from "./_list.ts";
-export { overlayIdBytesMax } from "../engine/engine.ts";
+export { overlayIdBytesMax, refusedForFailedCompaction } from "../engine/engine.ts";
 export { quarantineProblem } from "../engine/recovery.ts";
