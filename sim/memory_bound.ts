@@ -35,6 +35,7 @@
  */
 
 import type { WriteCounters } from "../lib/store/store.ts";
+import type { WorkEvents } from "./work_events.ts";
 
 /**
  * The share of the budget the slab cache may keep (docs/ARCHITECTURE.md:
@@ -239,13 +240,74 @@ export function budgetWorkDelta(
   };
 }
 
+/** Nodes a checkpoint's walk takes per step (`lib/engine/checkpointer.ts`, `nodesPerStep`). */
+export const walkStepNodes = 128;
+
+/**
+ * The rounds a compaction of a trie of at most `keys` keys may ask for
+ * beyond what the runner sees: a round after each step of its walk (at most
+ * (2 × keys + 1) / 128 steps of nodes and 4 × keys + 2 of stubs, the
+ * checkpointer's own bound), one after its last, and one after each record
+ * its copy reads from the old image (at most 2 × keys + 1, a trie's nodes).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { compactionAsksMax } from "./memory_bound.ts";
+ * assert.equal(compactionAsksMax(0), 1 + 2 + 1 + 1);
+ * assert.equal(compactionAsksMax(100), 2 + 402 + 1 + 201);
+ * ```
+ */
+export function compactionAsksMax(keys: number): number {
+  const nodes = 2 * keys + 1;
+  return Math.ceil(nodes / walkStepNodes) + (4 * keys + 2) + 1 + nodes;
+}
+
+/**
+ * The rounds the events the runner saw can ask for (`bound-work`): two a
+ * record loaded (its install, and the read settling: `Loader.load`'s last
+ * read in flight asks again), two an I/O completion (a read settling with
+ * nothing installed, a checkpoint's end after its commit), one a call made
+ * or settled (a call may pin and let go at once; a settled one let its pins
+ * go), and two for each call in flight (what one resumed after an await
+ * may do without a load: a list or scan meeting a stub asks before it loads
+ * and again letting it go when none is cached).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { roundsSeenMax } from "./memory_bound.ts";
+ * const events = {
+ *   completions: 1, loads: 3, calls: 0, settled: 1, inFlight: 2, compacting: false,
+ *   compactionsBegun: 0,
+ * };
+ * assert.equal(roundsSeenMax(events), 6 + 2 + 1 + 4);
+ * ```
+ */
+export function roundsSeenMax(events: WorkEvents): number {
+  return 3 * events.loads + events.completions + events.imageReads + events.calls +
+    events.settled + 5 * events.inFlight + events.queued;
+}
+
+/**
+ * The events the runner saw that can give an idle clock hand something
+ * (`bound-work`): an I/O completion (a checkpoint's end follows its
+ * commit's), a record loaded (the runner cannot tell one the cooling queue
+ * holds), a call settled with pins held past what a fruitless walk keeps.
+ */
+export function handEventsSeen(events: WorkEvents): number {
+  return events.completions + events.loads;
+}
+
 /**
  * `bound-work`: the problem with the budget's work between two I/O
- * completions, if any (docs/SIMULATION.md, The budget's work):
+ * completions, if any (docs/SIMULATION.md, The budget's work), judged
+ * against what the runner saw (`events`, see `work_events.ts`), not the
+ * budget's own counts:
  *
- * - rounds ≤ the events that asked for one: a round answers a load, a
- *   pin or read released, a step of a compaction's walk (what it stood on
- *   may go), a checkpoint's end. A step of an incremental checkpoint's
+ * - rounds ≤ {@link roundsSeenMax}: a round answers a load, a read
+ *   settling, a pin released, a step of a compaction's walk (what it stood
+ *   on may go), a checkpoint's end. A step of an incremental checkpoint's
  *   walk is no such event: the nodes it wrote stay (its snapshot holds
  *   them until it ends) and nothing else changed, so a round after it finds
  *   at most what the last one left;
@@ -256,15 +318,16 @@ export function budgetWorkDelta(
  *   something starts again from its place, passing the path down to it;
  * - queue looks ≤ 2 × rounds × the entries the queue can hold (its ring
  *   of max(1,032, budget / 16) bytes, 2 bytes an entry at least);
- * - fruitless rounds ≤ hand events + 1: a round whose hand walked the
- *   whole trie and found nothing (more) to take leaves it idle, and
- *   nothing the hand alone could find turns evictable until a checkpoint
- *   ends (its nodes turn clean, its snapshot lets go), a compaction's walk
- *   moves on (it gives nodes addresses, and leaves what it stood on), or
- *   a load the cooling queue does not hold (a path too long, entries the
- *   full ring dropped) comes; loads it holds the queue's passes take, and
- *   pins let go an idle round's look at what the walk found they held. One more: the hand
- *   may not be idle when the interval starts.
+ * - fruitless rounds ≤ {@link handEventsSeen} + 1: a round whose hand
+ *   walked the whole trie and found nothing (more) to take leaves it idle,
+ *   and nothing the hand alone could find turns evictable until a
+ *   checkpoint ends (its nodes turn clean, its snapshot lets go), a
+ *   compaction's walk moves on, or a load the cooling queue does not hold
+ *   comes. One more: the hand may not be idle when the interval starts.
+ *
+ * While a compaction runs (`events.compacting`), what passes the first and
+ * the last is taken from `credit` (its steps and copied records, see
+ * {@link compactionAsksMax}), which this lowers; a problem once it is spent.
  *
  * @example
  * ```ts
@@ -274,21 +337,40 @@ export function budgetWorkDelta(
  *   asked: 2, rounds: 2, walks: 2, visits: 100, queueLooks: 10, fruitless: 2, handIdle: 0,
  *   handEvents: 1,
  * };
- * assert.equal(budgetWorkProblem(work, 24 * 100, 4096), undefined);
- * assert.match(budgetWorkProblem({ ...work, asked: 1 }, 24 * 100, 4096)!, /2 rounds .* 1 event /);
- * assert.match(budgetWorkProblem({ ...work, visits: 900 }, 24 * 100, 4096)!, /900 nodes/);
- * assert.match(budgetWorkProblem({ ...work, fruitless: 3 }, 24 * 100, 4096)!, /3 rounds/);
+ * const events = {
+ *   completions: 0, loads: 1, calls: 0, settled: 0, inFlight: 0, compacting: false,
+ *   compactionsBegun: 0,
+ * };
+ * const credit = { left: 0 };
+ * assert.equal(budgetWorkProblem(work, events, credit, 24 * 100, 4096), undefined);
+ * assert.match(
+ *   budgetWorkProblem({ ...work, rounds: 3 }, events, credit, 24 * 100, 4096)!,
+ *   /3 rounds .* 1 record loaded/,
+ * );
+ * assert.match(budgetWorkProblem(work, events, credit, 24 * 10, 4096)!, /100 nodes/);
+ * assert.match(budgetWorkProblem({ ...work, fruitless: 3 }, events, credit, 2400, 4096)!, /3 rounds/);
+ * // A compaction running pays for what passes.
+ * const compacting = { ...events, compacting: true };
+ * const paid = { left: 5 };
+ * assert.equal(budgetWorkProblem({ ...work, rounds: 4 }, compacting, paid, 2400, 4096), undefined);
+ * assert.equal(paid.left, 3);
  * ```
  */
 export function budgetWorkProblem(
   work: BudgetWorkDelta,
+  events: WorkEvents,
+  credit: { left: number },
   peakArenaBytes: number,
   budget: number,
 ): string | undefined {
-  if (work.rounds > work.asked) {
-    return `the budget ran ${counted(work.rounds, "round")} of evictions for ` +
-      `${counted(work.asked, "event")} that can make room (loads, pins released, a ` +
-      `compaction's walk steps, checkpoints ended)`;
+  const roundsOver = work.rounds - roundsSeenMax(events);
+  const fruitlessOver = work.fruitless - (handEventsSeen(events) + 1);
+  const over = Math.max(roundsOver, fruitlessOver, 0);
+  const paid = events.compacting && over <= credit.left;
+  if (paid) credit.left -= over;
+  if (roundsOver > 0 && !paid) {
+    return `the budget ran ${counted(work.rounds, "round")} of evictions past the ` +
+      `${roundsSeenMax(events)} the events seen can ask for (${seenEvents(events)})`;
   }
   const nodes = Math.floor(peakArenaBytes / nodeBytesMin);
   const visitsMax = (handPassesMax * work.rounds + work.walks) * nodes;
@@ -296,11 +378,10 @@ export function budgetWorkProblem(
     return `the clock hand visited ${work.visits} nodes in ${work.rounds} rounds and ` +
       `${work.walks} walks, past ${visitsMax} (an arena of at most ${nodes} nodes)`;
   }
-  if (work.fruitless > work.handEvents + 1) {
+  if (fruitlessOver > 0 && !paid) {
     return `the clock hand walked the whole trie for nothing in ` +
-      `${counted(work.fruitless, "round")} after ${counted(work.handEvents, "event")} that ` +
-      `can give it something (checkpoints ended, a compaction's walk steps, loads the cooling ` +
-      `queue does not hold)`;
+      `${counted(work.fruitless, "round")} after ${handEventsSeen(events)} events seen that ` +
+      `can give it something (${seenEvents(events)})`;
   }
   const ring = Math.max(queueRingBytesMin, Math.floor(budget * queueShare));
   const entries = Math.floor(ring / queueEntryBytesMin);
@@ -310,6 +391,14 @@ export function budgetWorkProblem(
       `past ${looksMax} (a queue of at most ${entries} paths)`;
   }
   return undefined;
+}
+
+/** The events of an interval, for a problem's message. */
+function seenEvents(events: WorkEvents): string {
+  const compaction = events.compacting ? ", a compaction running (its credit spent)" : "";
+  return `${counted(events.loads, "record")} loaded, ` +
+    `${counted(events.completions, "I/O completion")}, ${counted(events.calls, "call")} made, ` +
+    `${events.settled} settled, ${events.inFlight} in flight${compaction}`;
 }
 
 /** `count` and `noun`, plural unless one. */
