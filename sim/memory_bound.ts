@@ -264,46 +264,138 @@ export function compactionAsksMax(keys: number): number {
 }
 
 /**
- * The rounds the events the runner saw can ask for (`bound-work`): two a
- * record loaded (its install, and the read settling: `Loader.load`'s last
- * read in flight asks again), two an I/O completion (a read settling with
- * nothing installed, a checkpoint's end after its commit), one a call made
- * or settled (a call may pin and let go at once; a settled one let its pins
- * go), and two for each call in flight (what one resumed after an await
- * may do without a load: a list or scan meeting a stub asks before it loads
- * and again letting it go when none is cached).
+ * The rounds the events the runner saw can ask for (`bound-work`): three a
+ * record loaded (its install; the read settling, as `Loader.load`'s last
+ * read in flight asks again; a read of the same stub that installs nothing
+ * beside it), one an I/O completion (a checkpoint's end after its
+ * commit's, or after the reads a compaction waits for) and two more a read
+ * of the image (it settles a load that may install nothing, which asks
+ * twice: `Loader.#read` and its last read in flight), one a call made or settled (a call may pin and let go
+ * at once; a settled one let its pins go), five for each list or scan in
+ * flight (one resumed after an await meets a stub: it asks, pins the
+ * subtree and lets it go when nothing of it is cached, reads it, asks as
+ * the read settles, meets it again), and one for each write queued for a
+ * load (it lets its paths go once applied, before it settles).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { roundsSeenMax } from "./memory_bound.ts";
  * const events = {
- *   completions: 1, loads: 3, calls: 0, settled: 1, inFlight: 2, compacting: false,
- *   compactionsBegun: 0,
+ *   completions: 1, imageReads: 1, loads: 3, calls: 0, settled: 1, inFlight: 2, queued: 1,
+ *   pinnedKeys: [], compacting: false, compactionsBegun: 0,
  * };
- * assert.equal(roundsSeenMax(events), 6 + 2 + 1 + 4);
+ * assert.equal(roundsSeenMax(events), 9 + 1 + 2 + 1 + 10 + 1);
  * ```
  */
 export function roundsSeenMax(events: WorkEvents): number {
-  return 3 * events.loads + events.completions + events.imageReads + events.calls +
-    events.settled + 5 * events.inFlight + events.queued;
+  return walkAsksPerLoad * events.loads + events.completions + 2 * events.imageReads +
+    events.calls + events.settled + walkAsksPerResume * events.inFlight + events.queued;
 }
+
+/** Rounds a record loaded may ask for (see {@link roundsSeenMax}). */
+const walkAsksPerLoad = 3;
+/** Rounds a list or scan in flight may ask for in an interval without a load. */
+const walkAsksPerResume = 5;
 
 /**
  * The events the runner saw that can give an idle clock hand something
  * (`bound-work`): an I/O completion (a checkpoint's end follows its
- * commit's), a record loaded (the runner cannot tell one the cooling queue
- * holds), a call settled with pins held past what a fruitless walk keeps.
+ * commit's) and a record loaded (the runner cannot tell one the cooling
+ * queue holds from one it does not).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { handEventsSeen } from "./memory_bound.ts";
+ * const events = {
+ *   completions: 1, imageReads: 1, loads: 3, calls: 2, settled: 1, inFlight: 0, queued: 0,
+ *   pinnedKeys: [], compacting: false, compactionsBegun: 0,
+ * };
+ * assert.equal(handEventsSeen(events), 4);
+ * ```
  */
 export function handEventsSeen(events: WorkEvents): number {
   return events.completions + events.loads;
 }
 
 /**
+ * The most bytes of paths a walk of the clock hand can find held by the
+ * keys `pinned` (each path and 2 bytes, as `Budget.#held` counts them) in a
+ * trie of keys among `universe` (the keys the run wrote): the root, and for
+ * each key the nodes whose paths are its prefixes, which lie where it
+ * parts from another key (or ends, or another ends inside it), each counted
+ * once. Past the ring's half ({@link heldBytesLimit}), the walk leaves the
+ * hand awake: the next round walks again, fruitless or not.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { heldBytesMax } from "./memory_bound.ts";
+ * // Paths "", "a", "ab" (where "abc" and "abd" part) and "abc": 2 + 3 + 4 + 5 bytes.
+ * assert.equal(heldBytesMax(["abc"], ["a", "abc", "abd"]), 14);
+ * assert.equal(heldBytesMax([], ["a"]), 0);
+ * ```
+ */
+export function heldBytesMax(pinned: readonly string[], universe: Iterable<string>): number {
+  if (pinned.length === 0) return 0;
+  const paths = new Set<string>([""]);
+  const keys = [...universe];
+  for (const key of pinned) {
+    paths.add(key);
+    for (const other of keys) paths.add(key.slice(0, commonPrefix(key, other)));
+  }
+  let bytes = 0;
+  for (const path of paths) bytes += path.length + heldPathOverheadBytes;
+  return bytes;
+}
+
+/** Bytes a held path takes besides its own (`Budget.#held`: a ring entry's length). */
+const heldPathOverheadBytes = 2;
+
+/**
+ * The bytes of held paths past which a fruitless walk leaves the clock
+ * hand awake: half the cooling queue's ring (`Budget`'s `heldShare`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { heldBytesLimit } from "./memory_bound.ts";
+ * assert.equal(heldBytesLimit(4096), 516);
+ * assert.equal(heldBytesLimit(65_536), 2048);
+ * ```
+ */
+export function heldBytesLimit(budget: number): number {
+  return Math.max(queueRingBytesMin, Math.floor(budget * queueShare)) / 2;
+}
+
+/** The length of the longest common prefix of `a` and `b`. */
+function commonPrefix(a: string, b: string): number {
+  const length = Math.min(a.length, b.length);
+  let common = 0;
+  while (common < length && a.charCodeAt(common) === b.charCodeAt(common)) common++;
+  return common;
+}
+
+/** What `bound-work` judges an interval's work against (see {@link budgetWorkProblem}). */
+export interface WorkSeen {
+  /** What the runner saw in the interval. */
+  events: WorkEvents;
+  /** What a compaction running may still ask for past the events seen; lowered as spent. */
+  credit: { left: number };
+  /** The largest arena (live and freed bytes) the interval can have held. */
+  peakArenaBytes: number;
+  /** The memory budget. */
+  budget: number;
+  /** {@link heldBytesMax} of the interval's pinned keys (called only when needed). */
+  heldBytes: () => number;
+}
+
+/**
  * `bound-work`: the problem with the budget's work between two I/O
  * completions, if any (docs/SIMULATION.md, The budget's work), judged
- * against what the runner saw (`events`, see `work_events.ts`), not the
- * budget's own counts:
+ * against what the runner saw (`seen.events`, see `work_events.ts`), not
+ * the budget's own counts of what asked for a round or woke its hand:
  *
  * - rounds ≤ {@link roundsSeenMax}: a round answers a load, a read
  *   settling, a pin released, a step of a compaction's walk (what it stood
@@ -324,10 +416,13 @@ export function handEventsSeen(events: WorkEvents): number {
  *   checkpoint ends (its nodes turn clean, its snapshot lets go), a
  *   compaction's walk moves on, or a load the cooling queue does not hold
  *   comes. One more: the hand may not be idle when the interval starts.
+ *   Not judged while a list or scan runs, or when the keys pinned may hold
+ *   more than a fruitless walk keeps ({@link heldBytesMax} past
+ *   {@link heldBytesLimit}): the hand then stays awake.
  *
  * While a compaction runs (`events.compacting`), what passes the first and
- * the last is taken from `credit` (its steps and copied records, see
- * {@link compactionAsksMax}), which this lowers; a problem once it is spent.
+ * the last is taken from `seen.credit` (its steps and copied records, see
+ * {@link compactionAsksMax}); a problem once it is spent.
  *
  * @example
  * ```ts
@@ -338,33 +433,30 @@ export function handEventsSeen(events: WorkEvents): number {
  *   handEvents: 1,
  * };
  * const events = {
- *   completions: 0, loads: 1, calls: 0, settled: 0, inFlight: 0, compacting: false,
- *   compactionsBegun: 0,
+ *   completions: 0, imageReads: 0, loads: 1, calls: 0, settled: 0, inFlight: 0, queued: 0,
+ *   pinnedKeys: [], compacting: false, compactionsBegun: 0,
  * };
- * const credit = { left: 0 };
- * assert.equal(budgetWorkProblem(work, events, credit, 24 * 100, 4096), undefined);
- * assert.match(
- *   budgetWorkProblem({ ...work, rounds: 3 }, events, credit, 24 * 100, 4096)!,
- *   /3 rounds .* 1 record loaded/,
- * );
- * assert.match(budgetWorkProblem(work, events, credit, 24 * 10, 4096)!, /100 nodes/);
- * assert.match(budgetWorkProblem({ ...work, fruitless: 3 }, events, credit, 2400, 4096)!, /3 rounds/);
+ * const seen = { events, credit: { left: 0 }, peakArenaBytes: 2400, budget: 4096, heldBytes: () => 0 };
+ * assert.equal(budgetWorkProblem(work, seen), undefined);
+ * assert.match(budgetWorkProblem({ ...work, rounds: 4 }, seen)!, /4 rounds .* 1 record loaded/);
+ * assert.match(budgetWorkProblem(work, { ...seen, peakArenaBytes: 240 })!, /100 nodes/);
+ * assert.match(budgetWorkProblem({ ...work, fruitless: 3 }, seen)!, /3 rounds/);
+ * // Pins that hold more than a fruitless walk keeps leave the hand awake.
+ * assert.equal(budgetWorkProblem({ ...work, fruitless: 3 }, { ...seen, heldBytes: () => 600 }), undefined);
  * // A compaction running pays for what passes.
- * const compacting = { ...events, compacting: true };
- * const paid = { left: 5 };
- * assert.equal(budgetWorkProblem({ ...work, rounds: 4 }, compacting, paid, 2400, 4096), undefined);
- * assert.equal(paid.left, 3);
+ * const paid = { ...seen, events: { ...events, compacting: true }, credit: { left: 5 } };
+ * assert.equal(budgetWorkProblem({ ...work, rounds: 5 }, paid), undefined);
+ * assert.equal(paid.credit.left, 3);
  * ```
  */
-export function budgetWorkProblem(
-  work: BudgetWorkDelta,
-  events: WorkEvents,
-  credit: { left: number },
-  peakArenaBytes: number,
-  budget: number,
-): string | undefined {
+export function budgetWorkProblem(work: BudgetWorkDelta, seen: WorkSeen): string | undefined {
+  const { events, credit, budget } = seen;
   const roundsOver = work.rounds - roundsSeenMax(events);
-  const fruitlessOver = work.fruitless - (handEventsSeen(events) + 1);
+  let fruitlessOver = work.fruitless - (handEventsSeen(events) + 1);
+  // The hand stays awake while what pins hold may pass what a fruitless walk keeps.
+  if (fruitlessOver > 0 && (events.inFlight > 0 || seen.heldBytes() > heldBytesLimit(budget))) {
+    fruitlessOver = 0;
+  }
   const over = Math.max(roundsOver, fruitlessOver, 0);
   const paid = events.compacting && over <= credit.left;
   if (paid) credit.left -= over;
@@ -372,7 +464,7 @@ export function budgetWorkProblem(
     return `the budget ran ${counted(work.rounds, "round")} of evictions past the ` +
       `${roundsSeenMax(events)} the events seen can ask for (${seenEvents(events)})`;
   }
-  const nodes = Math.floor(peakArenaBytes / nodeBytesMin);
+  const nodes = Math.floor(seen.peakArenaBytes / nodeBytesMin);
   const visitsMax = (handPassesMax * work.rounds + work.walks) * nodes;
   if (work.visits > visitsMax) {
     return `the clock hand visited ${work.visits} nodes in ${work.rounds} rounds and ` +
@@ -381,7 +473,8 @@ export function budgetWorkProblem(
   if (fruitlessOver > 0 && !paid) {
     return `the clock hand walked the whole trie for nothing in ` +
       `${counted(work.fruitless, "round")} after ${handEventsSeen(events)} events seen that ` +
-      `can give it something (${seenEvents(events)})`;
+      `can give it something (${seenEvents(events)}; pins held at most ${seen.heldBytes()} ` +
+      `bytes of paths)`;
   }
   const ring = Math.max(queueRingBytesMin, Math.floor(budget * queueShare));
   const entries = Math.floor(ring / queueEntryBytesMin);
@@ -397,8 +490,9 @@ export function budgetWorkProblem(
 function seenEvents(events: WorkEvents): string {
   const compaction = events.compacting ? ", a compaction running (its credit spent)" : "";
   return `${counted(events.loads, "record")} loaded, ` +
-    `${counted(events.completions, "I/O completion")}, ${counted(events.calls, "call")} made, ` +
-    `${events.settled} settled, ${events.inFlight} in flight${compaction}`;
+    `${counted(events.completions, "I/O completion")} (${events.imageReads} image reads), ` +
+    `${counted(events.calls, "call")} made, ${events.settled} settled, ${events.inFlight} ` +
+    `lists or scans and ${events.queued} queued writes in flight${compaction}`;
 }
 
 /** `count` and `noun`, plural unless one. */

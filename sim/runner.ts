@@ -48,6 +48,7 @@ import {
   cacheBoundProblem,
   cacheSlabsFloor,
   compactionAsksMax,
+  heldBytesMax,
   memoryBoundProblem,
   relocationProblem,
   triePart,
@@ -688,7 +689,7 @@ class Run {
     this.stats.checkpoints++;
     this.#checkpointsPending++;
     if (compact) this.#compactionsPending++;
-    const checkpoint = this.#watch.call(this.store!.checkpoint({ compact }));
+    const checkpoint = this.#watch.call(this.store!.checkpoint({ compact }), { applies: true });
     // A compaction relocates the trie for its layout (not for the budget): see `#sampleMemory`.
     checkpoint.then((result) => result.compacted, () => true).then((compacted) => {
       this.#checkpointsPending--;
@@ -785,7 +786,14 @@ class Run {
     this.stats.memory.fruitless += work.fruitless;
     this.stats.memory.handIdle += work.handIdle;
     const credit = { left: this.#compactionCredit };
-    const problem = budgetWorkProblem(work, events, credit, peak, budget);
+    const heldBytes = () => heldBytesMax(events.pinnedKeys, this.#keysWritten);
+    const problem = budgetWorkProblem(work, {
+      events,
+      credit,
+      peakArenaBytes: peak,
+      budget,
+      heldBytes,
+    });
     this.#compactionCredit = credit.left;
     if (problem !== undefined) {
       this.oracle.violate("bound-work", `${this.#where()}: ${problem}`, []);
@@ -821,7 +829,11 @@ class Run {
     if (store === undefined) return;
     this.stats.memory.probes++;
     let committed = true;
-    await this.until(this.#watch.call(store.checkpoint()), step, "a memory probe's checkpoint")
+    await this.until(
+      this.#watch.call(store.checkpoint(), { applies: true }),
+      step,
+      "a memory probe's checkpoint",
+    )
       .catch((error) => {
         if (error instanceof StopRun) throw error;
         this.#checkpointFailed(step, error);
@@ -1009,7 +1021,11 @@ class Run {
     const store = this.store!;
     let report;
     try {
-      report = await this.until(this.#watch.call(store.verify()), step, "verify");
+      report = await this.until(
+        this.#watch.call(store.verify(), { applies: true }),
+        step,
+        "verify",
+      );
     } catch (error) {
       if (error instanceof StopRun) throw error;
       if (error instanceof StorageIoError || this.#outOfMemory(error)) return; // nothing to judge
@@ -1094,7 +1110,10 @@ class Run {
     const before = writeCounters(store).lastLsn;
     const queuedBefore = writeCounters(store).queuedWrites;
     for (const key of writtenKeys(op)) this.#keysWritten.add(key);
-    const promise = this.#watch.call(callStore(store, op, step));
+    const promise = this.#watch.call(callStore(store, op, step), {
+      keys: pinnedKeysOf(op),
+      write: true,
+    });
     const after = writeCounters(store).lastLsn;
     if (after === before && writeCounters(store).queuedWrites > queuedBefore) {
       this.#queuedWrite = this.#whenQueuedSettles(step, op, promise, before, verdict);
@@ -1294,7 +1313,8 @@ class Run {
       this.oracle.violate("error", `step ${step}: a read failed with ${describe(error)}`, [step]);
     };
     if (op.type === "get") {
-      return this.#watch.call(store.get(keyArgument(op.key, step))).then(
+      const get = store.get(keyArgument(op.key, step));
+      return this.#watch.call(get, { keys: [op.key], applies: true }).then(
         (value) =>
           judge(() =>
             this.oracle.checkRead(
@@ -1310,7 +1330,8 @@ class Run {
       );
     } else if (op.type === "getMany") {
       const keys = op.keys.map((key, index) => keyArgument(key, step + index));
-      return this.#watch.call(store.getMany(keys)).then(
+      const shape = { keys: op.keys, applies: true };
+      return this.#watch.call(store.getMany(keys), shape).then(
         (values) =>
           judge(() => {
             const view = new Map(op.keys.map((key, index) => [key, values[index]]));
@@ -1328,7 +1349,7 @@ class Run {
         limit: op.limit,
         reverse: op.reverse,
       }),
-      true,
+      { walk: true, applies: true },
     ).then(
       (entries) =>
         judge(() => {
@@ -1361,7 +1382,7 @@ class Run {
     const options = { limit: op.limit, reverse: op.reverse };
     return this.#watch.call(
       scanInto(store, storeSelector(op.selector, step), options, op.stopAfter),
-      true,
+      { walk: true, applies: true },
     )
       .then(
         ({ entries, returned, split }) =>
@@ -1580,7 +1601,10 @@ class Run {
     const verdict = this.oracle.verdict(op);
     const before = writeCounters(store).lastLsn;
     for (const key of writtenKeys(op)) this.#keysWritten.add(key);
-    const promise = this.#watch.call(callStore(store, op, step));
+    const promise = this.#watch.call(callStore(store, op, step), {
+      keys: pinnedKeysOf(op),
+      write: true,
+    });
     const after = writeCounters(store).lastLsn;
     const life = this.#life;
     const refused = (what: string) =>
@@ -1718,7 +1742,7 @@ class Run {
     for (let attempt = 1;; attempt++) {
       try {
         const entries = await this.until(
-          this.#watch.call(collect(store, { prefix: "" }), true),
+          this.#watch.call(collect(store, { prefix: "" }), { walk: true, applies: true }),
           step,
           "reading the recovered state",
         );
@@ -1839,6 +1863,12 @@ function writtenKeys(op: SimOp): string[] {
   if (op.type === "add" || op.type === "set" || op.type === "delete") return [op.key];
   if (op.type === "atomic") return op.ops.map((mutation) => mutation.key);
   return [];
+}
+
+/** The keys a write op may pin: those it writes and those it checks. */
+function pinnedKeysOf(op: SimOp): string[] {
+  const checks = op.type === "atomic" ? op.checks.map((check) => check.key) : [];
+  return [...writtenKeys(op), ...checks];
 }
 
 /** Calls the store for a write; `step` varies how keys are passed (bytes or string). */

@@ -37,10 +37,28 @@ export interface WorkEvents {
    * pinned go once applied, before it settles.
    */
   queued: number;
+  /**
+   * The keys the store may have held pinned in the interval: those of its
+   * point calls in flight, and of its writes no read, checkpoint or verify
+   * began after (their groups may not be applied yet).
+   */
+  pinnedKeys: string[];
   /** Whether a compaction's file was open at the interval's start or end, or created in it. */
   compacting: boolean;
   /** Compactions whose file's creation completed in the interval. */
   compactionsBegun: number;
+}
+
+/** What a call into the store is, for {@link WorkWatch.call}. */
+export interface CallShape {
+  /** A list or a scan: it pins subtrees, not keys. */
+  walk?: boolean;
+  /** The keys it pins while in flight (a point read's, a write's). */
+  keys?: readonly string[];
+  /** A write: its keys stay pending until a call that applies them. */
+  write?: boolean;
+  /** A read, a checkpoint or a verify: it applies every write settled before it. */
+  applies?: boolean;
 }
 
 /**
@@ -55,18 +73,22 @@ export interface WorkEvents {
  * import { WorkWatch } from "./work_events.ts";
  * const watch = new WorkWatch();
  * let finish = () => {};
- * const call = watch.call(new Promise<void>((resolve) => finish = resolve), true);
+ * const call = watch.call(new Promise<void>((resolve) => finish = resolve), { walk: true });
+ * watch.call(Promise.resolve(), { keys: ["a"], write: true });
  * watch.completed("read image.tt@0+512");
  * const first = watch.take(3, false);
  * assert.deepEqual(first, {
- *   completions: 1, imageReads: 1, loads: 0, calls: 1, settled: 0, inFlight: 1, queued: 0,
- *   compacting: false, compactionsBegun: 0,
+ *   completions: 1, imageReads: 1, loads: 0, calls: 2, settled: 0, inFlight: 1, queued: 0,
+ *   pinnedKeys: ["a"], compacting: false, compactionsBegun: 0,
  * });
  * finish();
  * await call;
  * const second = watch.take(5, false);
- * assert.equal(second.settled, 1);
+ * assert.equal(second.settled, 2);
  * assert.equal(second.loads, 2);
+ * assert.deepEqual(second.pinnedKeys, ["a"]); // no read since: maybe not applied
+ * watch.call(Promise.resolve(), { keys: ["b"], applies: true });
+ * assert.deepEqual(watch.take(5, false).pinnedKeys, ["b"]);
  * ```
  */
 export class WorkWatch {
@@ -78,6 +100,15 @@ export class WorkWatch {
   #inFlightMax = 0;
   #queued = 0;
   #queuedMax = 0;
+  /** Bumped by {@link WorkWatch.restart}: calls of a store before count no more. */
+  #generation = 0;
+  /** The keys of the point calls in flight, by call. */
+  readonly #pinning = new Map<number, readonly string[]>();
+  #nextCall = 0;
+  /** Keys pinned at some time since the last sample. */
+  readonly #pinnedSeen = new Set<string>();
+  /** Writes no applying call began after, and whether each settled. */
+  #unapplied: { keys: readonly string[]; settled: boolean }[] = [];
   /** `nodesLoaded` at the last sample (undefined: none yet for this store). */
   #loaded: number | undefined;
   /** Compactions whose file's creation completed since the last sample. */
@@ -85,16 +116,24 @@ export class WorkWatch {
   /** Whether the compaction's file was open at the last sample. */
   #compactingBefore = false;
 
-  /**
-   * Counts a call into the store; a list or a scan (`walk`) is in flight
-   * until `promise` settles. Returns `promise`.
-   */
-  call<T>(promise: Promise<T>, walk = false): Promise<T> {
+  /** Counts a call into the store, in flight until `promise` settles; returns `promise`. */
+  call<T>(promise: Promise<T>, shape: CallShape = {}): Promise<T> {
     this.#calls++;
-    const walks = walk ? 1 : 0;
+    if (shape.applies === true) this.#unapplied = this.#unapplied.filter((write) => !write.settled);
+    const generation = this.#generation;
+    const walks = shape.walk === true ? 1 : 0;
     this.#inFlight += walks;
     this.#inFlightMax = Math.max(this.#inFlightMax, this.#inFlight);
+    const id = this.#nextCall++;
+    const keys = shape.keys ?? [];
+    if (keys.length > 0) this.#pinning.set(id, keys);
+    for (const key of keys) this.#pinnedSeen.add(key);
+    const write = shape.write === true ? { keys, settled: false } : undefined;
+    if (write !== undefined) this.#unapplied.push(write);
     const done = () => {
+      this.#pinning.delete(id);
+      if (write !== undefined) write.settled = true;
+      if (generation !== this.#generation) return;
       this.#settled++;
       this.#inFlight -= walks;
       assert(this.#inFlight >= 0, "a call settles once");
@@ -105,9 +144,11 @@ export class WorkWatch {
 
   /** Marks a write call as queued for a load until `promise` settles. */
   queued(promise: Promise<unknown>): void {
+    const generation = this.#generation;
     this.#queued++;
     this.#queuedMax = Math.max(this.#queuedMax, this.#queued);
     const done = () => {
+      if (generation !== this.#generation) return;
       this.#queued--;
       assert(this.#queued >= 0, "a queued write settles once");
     };
@@ -122,12 +163,18 @@ export class WorkWatch {
   }
 
   /**
-   * Forgets the store sampled before (a new one opened): its loads and
-   * its calls in flight are not this one's.
+   * Forgets the store sampled before (a new one opened): its loads, its
+   * calls in flight and its writes are not this one's (its open replayed
+   * and applied them).
    */
   restart(): void {
+    this.#generation++;
     this.#loaded = undefined;
     this.#compactingBefore = false;
+    this.#inFlight = 0;
+    this.#queued = 0;
+    this.#pinning.clear();
+    this.#unapplied = [];
   }
 
   /**
@@ -137,6 +184,8 @@ export class WorkWatch {
   take(nodesLoaded: number, compactingNow: boolean): WorkEvents {
     const loads = this.#loaded === undefined ? 0 : nodesLoaded - this.#loaded;
     assert(loads >= 0, "a store's loads only grow");
+    const pinned = new Set(this.#pinnedSeen);
+    for (const write of this.#unapplied) for (const key of write.keys) pinned.add(key);
     const events: WorkEvents = {
       completions: this.#completions,
       imageReads: this.#imageReads,
@@ -145,6 +194,7 @@ export class WorkWatch {
       settled: this.#settled,
       inFlight: this.#inFlightMax,
       queued: this.#queuedMax,
+      pinnedKeys: [...pinned].sort(),
       compacting: compactingNow || this.#compactingBefore || this.#compactionsBegun > 0,
       compactionsBegun: this.#compactionsBegun,
     };
@@ -157,6 +207,8 @@ export class WorkWatch {
     this.#inFlightMax = this.#inFlight;
     this.#queuedMax = this.#queued;
     this.#compactionsBegun = 0;
+    this.#pinnedSeen.clear();
+    for (const keys of this.#pinning.values()) for (const key of keys) this.#pinnedSeen.add(key);
     return events;
   }
 }
