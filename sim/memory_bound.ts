@@ -438,7 +438,7 @@ export interface WorkSeen {
  * };
  * const seen = { events, credit: { left: 0 }, peakArenaBytes: 2400, budget: 4096, heldBytes: () => 0 };
  * assert.equal(budgetWorkProblem(work, seen), undefined);
- * assert.match(budgetWorkProblem({ ...work, rounds: 4 }, seen)!, /4 rounds .* 1 record loaded/);
+ * assert.match(budgetWorkProblem({ ...work, rounds: 4 }, seen)!, /4 rounds .*\(1 record loaded/);
  * assert.match(budgetWorkProblem(work, { ...seen, peakArenaBytes: 240 })!, /100 nodes/);
  * assert.match(budgetWorkProblem({ ...work, fruitless: 3 }, seen)!, /3 rounds/);
  * // Pins that hold more than a fruitless walk keeps leave the hand awake.
