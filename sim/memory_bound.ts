@@ -36,6 +36,7 @@
  */
 
 import type { WriteCounters } from "../lib/store/store.ts";
+import type { WorkEvents } from "./work_events.ts";
 
 /**
  * The share of the budget the slab cache may keep (docs/ARCHITECTURE.md:
@@ -249,13 +250,166 @@ export function budgetWorkDelta(
   };
 }
 
+/** Nodes a checkpoint's walk takes per step (`lib/engine/checkpointer.ts`, `nodesPerStep`). */
+export const walkStepNodes = 128;
+
+/**
+ * The rounds a compaction of a trie of at most `keys` keys may ask for
+ * beyond what the runner sees: a round after each step of its walk (at most
+ * (2 × keys + 1) / 128 steps of nodes and 4 × keys + 2 of stubs, the
+ * checkpointer's own bound), one after its last, and one after each record
+ * its copy reads from the old image (at most 2 × keys + 1, a trie's nodes).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { compactionAsksMax } from "./memory_bound.ts";
+ * assert.equal(compactionAsksMax(0), 1 + 2 + 1 + 1);
+ * assert.equal(compactionAsksMax(100), 2 + 402 + 1 + 201);
+ * ```
+ */
+export function compactionAsksMax(keys: number): number {
+  const nodes = 2 * keys + 1;
+  return Math.ceil(nodes / walkStepNodes) + (4 * keys + 2) + 1 + nodes;
+}
+
+/**
+ * The rounds the events the runner saw can ask for (`bound-work`): three a
+ * record loaded (its install; the read settling, as `Loader.load`'s last
+ * read in flight asks again; a read of the same stub that installs nothing
+ * beside it), one an I/O completion (a checkpoint's end after its
+ * commit's, or after the reads a compaction waits for) and two more a read
+ * of the image (it settles a load that may install nothing, which asks
+ * twice: `Loader.#read` and its last read in flight), one a call made or settled (a call may pin and let go
+ * at once; a settled one let its pins go), five for each list or scan in
+ * flight (one resumed after an await meets a stub: it asks, pins the
+ * subtree and lets it go when nothing of it is cached, reads it, asks as
+ * the read settles, meets it again), and one for each write queued for a
+ * load (it lets its paths go once applied, before it settles).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { roundsSeenMax } from "./memory_bound.ts";
+ * const events = {
+ *   completions: 1, imageReads: 1, loads: 3, calls: 0, settled: 1, inFlight: 2, queued: 1,
+ *   pinnedKeys: [], compacting: false, compactionsBegun: 0,
+ * };
+ * assert.equal(roundsSeenMax(events), 9 + 1 + 2 + 1 + 10 + 1);
+ * ```
+ */
+export function roundsSeenMax(events: WorkEvents): number {
+  return walkAsksPerLoad * events.loads + events.completions + 2 * events.imageReads +
+    events.calls + events.settled + walkAsksPerResume * events.inFlight + events.queued;
+}
+
+/** Rounds a record loaded may ask for (see {@link roundsSeenMax}). */
+const walkAsksPerLoad = 3;
+/** Rounds a list or scan in flight may ask for in an interval without a load. */
+const walkAsksPerResume = 5;
+
+/**
+ * The events the runner saw that can give an idle clock hand something
+ * (`bound-work`): an I/O completion (a checkpoint's end follows its
+ * commit's) and a record loaded (the runner cannot tell one the cooling
+ * queue holds from one it does not).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { handEventsSeen } from "./memory_bound.ts";
+ * const events = {
+ *   completions: 1, imageReads: 1, loads: 3, calls: 2, settled: 1, inFlight: 0, queued: 0,
+ *   pinnedKeys: [], compacting: false, compactionsBegun: 0,
+ * };
+ * assert.equal(handEventsSeen(events), 4);
+ * ```
+ */
+export function handEventsSeen(events: WorkEvents): number {
+  return events.completions + events.loads;
+}
+
+/**
+ * The most bytes of paths a walk of the clock hand can find held by the
+ * keys `pinned` (each path and 2 bytes, as `Budget.#held` counts them) in a
+ * trie of keys among `universe` (the keys the run wrote): the root, and for
+ * each key the nodes whose paths are its prefixes, which lie where it
+ * parts from another key (or ends, or another ends inside it), each counted
+ * once. Past the ring's half ({@link heldBytesLimit}), the walk leaves the
+ * hand awake: the next round walks again, fruitless or not.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { heldBytesMax } from "./memory_bound.ts";
+ * // Paths "", "a", "ab" (where "abc" and "abd" part) and "abc": 2 + 3 + 4 + 5 bytes.
+ * assert.equal(heldBytesMax(["abc"], ["a", "abc", "abd"]), 14);
+ * assert.equal(heldBytesMax([], ["a"]), 0);
+ * ```
+ */
+export function heldBytesMax(pinned: readonly string[], universe: Iterable<string>): number {
+  if (pinned.length === 0) return 0;
+  const paths = new Set<string>([""]);
+  const keys = [...universe];
+  for (const key of pinned) {
+    paths.add(key);
+    for (const other of keys) paths.add(key.slice(0, commonPrefix(key, other)));
+  }
+  let bytes = 0;
+  for (const path of paths) bytes += path.length + heldPathOverheadBytes;
+  return bytes;
+}
+
+/** Bytes a held path takes besides its own (`Budget.#held`: a ring entry's length). */
+const heldPathOverheadBytes = 2;
+
+/**
+ * The bytes of held paths past which a fruitless walk leaves the clock
+ * hand awake: half the cooling queue's ring (`Budget`'s `heldShare`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { heldBytesLimit } from "./memory_bound.ts";
+ * assert.equal(heldBytesLimit(4096), 516);
+ * assert.equal(heldBytesLimit(65_536), 2048);
+ * ```
+ */
+export function heldBytesLimit(budget: number): number {
+  return Math.max(queueRingBytesMin, Math.floor(budget * queueShare)) / 2;
+}
+
+/** The length of the longest common prefix of `a` and `b`. */
+function commonPrefix(a: string, b: string): number {
+  const length = Math.min(a.length, b.length);
+  let common = 0;
+  while (common < length && a.charCodeAt(common) === b.charCodeAt(common)) common++;
+  return common;
+}
+
+/** What `bound-work` judges an interval's work against (see {@link budgetWorkProblem}). */
+export interface WorkSeen {
+  /** What the runner saw in the interval. */
+  events: WorkEvents;
+  /** What a compaction running may still ask for past the events seen; lowered as spent. */
+  credit: { left: number };
+  /** The largest arena (live and freed bytes) the interval can have held. */
+  peakArenaBytes: number;
+  /** The memory budget. */
+  budget: number;
+  /** {@link heldBytesMax} of the interval's pinned keys (called only when needed). */
+  heldBytes: () => number;
+}
+
 /**
  * `bound-work`: the problem with the budget's work between two I/O
- * completions, if any (docs/SIMULATION.md, The budget's work):
+ * completions, if any (docs/SIMULATION.md, The budget's work), judged
+ * against what the runner saw (`seen.events`, see `work_events.ts`), not
+ * the budget's own counts of what asked for a round or woke its hand:
  *
- * - rounds ≤ the events that asked for one: a round answers a load, a
- *   pin or read released, a step of a compaction's walk (what it stood on
- *   may go), a checkpoint's end. A step of an incremental checkpoint's
+ * - rounds ≤ {@link roundsSeenMax}: a round answers a load, a read
+ *   settling, a pin released, a step of a compaction's walk (what it stood
+ *   on may go), a checkpoint's end. A step of an incremental checkpoint's
  *   walk is no such event: the nodes it wrote stay (its snapshot holds
  *   them until it ends) and nothing else changed, so a round after it finds
  *   at most what the last one left;
@@ -266,17 +420,21 @@ export function budgetWorkDelta(
  *   something starts again from its place, passing the path down to it;
  * - queue looks ≤ 3 × rounds × the entries the queue can hold (its ring
  *   of max(1,032, budget / 16) bytes, 2 bytes an entry at least);
- * - fruitless rounds ≤ hand events + 1: a round whose hand walked the
- *   whole trie and found nothing (more) to take leaves it idle, and
- *   nothing the hand alone could find turns evictable until a checkpoint
- *   ends (its nodes turn clean, its snapshot lets go), or a load the
- *   cooling queue does not hold (a path too long, entries the full ring
- *   dropped) comes; a compaction's walk step makes evictable only what it
- *   passed (it gives nodes addresses, and leaves what it stood on), which
- *   an idle round walks alone (`passedVisits`), not the whole trie; loads
- *   the queue holds its passes take, and
- *   pins let go an idle round's look at what the walk found they held. One more: the hand
- *   may not be idle when the interval starts.
+ * - fruitless rounds ≤ {@link handEventsSeen} + 1: a round whose hand
+ *   walked the whole trie and found nothing (more) to take leaves it idle,
+ *   and nothing the hand alone could find turns evictable until a
+ *   checkpoint ends (its nodes turn clean, its snapshot lets go), or a load
+ *   the cooling queue does not hold comes; a compaction's walk step makes
+ *   evictable only what it passed, which an idle round walks alone
+ *   (`passedVisits`), not the whole trie. One more: the hand may not be
+ *   idle when the interval starts. Not judged while a list or scan runs, or
+ *   when the keys pinned may hold more than a fruitless walk keeps
+ *   ({@link heldBytesMax} past {@link heldBytesLimit}): the hand then stays
+ *   awake.
+ *
+ * While a compaction runs (`events.compacting`), what passes the first and
+ * the last is taken from `seen.credit` (its steps and copied records, see
+ * {@link compactionAsksMax}); a problem once it is spent.
  *
  * @example
  * ```ts
@@ -286,33 +444,49 @@ export function budgetWorkDelta(
  *   asked: 2, rounds: 2, walks: 2, visits: 100, queueLooks: 10, fruitless: 2, handIdle: 0,
  *   handEvents: 1, passed: 0, passedVisits: 0,
  * };
- * assert.equal(budgetWorkProblem(work, 24 * 100, 4096), undefined);
- * assert.match(budgetWorkProblem({ ...work, asked: 1 }, 24 * 100, 4096)!, /2 rounds .* 1 event /);
- * assert.match(budgetWorkProblem({ ...work, visits: 900 }, 24 * 100, 4096)!, /900 nodes/);
- * assert.match(budgetWorkProblem({ ...work, fruitless: 3 }, 24 * 100, 4096)!, /3 rounds/);
+ * const events = {
+ *   completions: 0, imageReads: 0, loads: 1, calls: 0, settled: 0, inFlight: 0, queued: 0,
+ *   pinnedKeys: [], compacting: false, compactionsBegun: 0,
+ * };
+ * const seen = { events, credit: { left: 0 }, peakArenaBytes: 2400, budget: 4096, heldBytes: () => 0 };
+ * assert.equal(budgetWorkProblem(work, seen), undefined);
+ * assert.match(budgetWorkProblem({ ...work, rounds: 4 }, seen)!, /4 rounds .*\(1 record loaded/);
+ * assert.match(budgetWorkProblem(work, { ...seen, peakArenaBytes: 240 })!, /100 nodes/);
+ * assert.match(budgetWorkProblem({ ...work, fruitless: 3 }, seen)!, /3 rounds/);
+ * // Pins that hold more than a fruitless walk keeps leave the hand awake.
+ * assert.equal(budgetWorkProblem({ ...work, fruitless: 3 }, { ...seen, heldBytes: () => 600 }), undefined);
+ * // A compaction running pays for what passes.
+ * const paid = { ...seen, events: { ...events, compacting: true }, credit: { left: 5 } };
+ * assert.equal(budgetWorkProblem({ ...work, rounds: 5 }, paid), undefined);
+ * assert.equal(paid.credit.left, 3);
  * ```
  */
-export function budgetWorkProblem(
-  work: BudgetWorkDelta,
-  peakArenaBytes: number,
-  budget: number,
-): string | undefined {
-  if (work.rounds > work.asked) {
-    return `the budget ran ${counted(work.rounds, "round")} of evictions for ` +
-      `${counted(work.asked, "event")} that can make room (loads, pins released, a ` +
-      `compaction's walk steps, checkpoints ended)`;
+export function budgetWorkProblem(work: BudgetWorkDelta, seen: WorkSeen): string | undefined {
+  const { events, credit, budget } = seen;
+  const roundsOver = work.rounds - roundsSeenMax(events);
+  let fruitlessOver = work.fruitless - (handEventsSeen(events) + 1);
+  // The hand stays awake while what pins hold may pass what a fruitless walk keeps.
+  if (fruitlessOver > 0 && (events.inFlight > 0 || seen.heldBytes() > heldBytesLimit(budget))) {
+    fruitlessOver = 0;
   }
-  const nodes = Math.floor(peakArenaBytes / nodeBytesMin);
+  const over = Math.max(roundsOver, fruitlessOver, 0);
+  const paid = events.compacting && over <= credit.left;
+  if (paid) credit.left -= over;
+  if (roundsOver > 0 && !paid) {
+    return `the budget ran ${counted(work.rounds, "round")} of evictions past the ` +
+      `${roundsSeenMax(events)} the events seen can ask for (${seenEvents(events)})`;
+  }
+  const nodes = Math.floor(seen.peakArenaBytes / nodeBytesMin);
   const visitsMax = (handPassesMax * work.rounds + work.walks) * nodes;
   if (work.visits > visitsMax) {
     return `the clock hand visited ${work.visits} nodes in ${work.rounds} rounds and ` +
       `${work.walks} walks, past ${visitsMax} (an arena of at most ${nodes} nodes)`;
   }
-  if (work.fruitless > work.handEvents + 1) {
+  if (fruitlessOver > 0 && !paid) {
     return `the clock hand walked the whole trie for nothing in ` +
-      `${counted(work.fruitless, "round")} after ${counted(work.handEvents, "event")} that ` +
-      `can give it something (checkpoints ended, loads the cooling queue does not hold; a ` +
-      `compaction's walk step is none)`;
+      `${counted(work.fruitless, "round")} after ${handEventsSeen(events)} events seen that ` +
+      `can give it something (${seenEvents(events)}; pins held at most ${seen.heldBytes()} ` +
+      `bytes of paths; a compaction's walk step is none)`;
   }
   const ring = Math.max(queueRingBytesMin, Math.floor(budget * queueShare));
   const entries = Math.floor(ring / queueEntryBytesMin);
@@ -322,6 +496,15 @@ export function budgetWorkProblem(
       `past ${looksMax} (a queue of at most ${entries} paths)`;
   }
   return undefined;
+}
+
+/** The events of an interval, for a problem's message. */
+function seenEvents(events: WorkEvents): string {
+  const compaction = events.compacting ? ", a compaction running (its credit spent)" : "";
+  return `${counted(events.loads, "record")} loaded, ` +
+    `${counted(events.completions, "I/O completion")} (${events.imageReads} image reads), ` +
+    `${counted(events.calls, "call")} made, ${events.settled} settled, ${events.inFlight} ` +
+    `lists or scans and ${events.queued} queued writes in flight${compaction}`;
 }
 
 /** `count` and `noun`, plural unless one. */

@@ -46,6 +46,7 @@ import { type FaultProfile, hostile } from "./faults.ts";
 import { eventPrng, hash32, type Prng } from "./prng.ts";
 import { Scheduler } from "./scheduler.ts";
 import { SimBlockStorage } from "./storage.ts";
+import { NgramBudgetJudge } from "./ngram_budget.ts";
 
 /**
  * A hostile disk whose faults destroy no durable bytes the store may need,
@@ -101,6 +102,12 @@ export interface NgramRunResult {
 export interface NgramRunStats {
   /** Subtrees the memory budget evicted, summed over the stores opened (read before each close or crash). */
   evictions: number;
+  /** Under a budget (`sim/ngram_budget.ts`): parts judged by `bound-memory`, rounds by `bound-work`. */
+  memoryChecks: number;
+  budgetRounds: number;
+  /** Intervals between I/O completions a part's `bound-work` judged; relocations judged. */
+  workJudged: number;
+  relocationsJudged: number;
   crashes: number;
   imports: number;
   resumes: number;
@@ -114,6 +121,10 @@ export interface NgramRunStats {
 export function ngramStatsZero(): NgramRunStats {
   return {
     evictions: 0,
+    memoryChecks: 0,
+    budgetRounds: 0,
+    workJudged: 0,
+    relocationsJudged: 0,
     crashes: 0,
     imports: 0,
     resumes: 0,
@@ -139,6 +150,8 @@ const crashesMax = 6;
 const crashStepsMax = 600;
 /** Times a run reopens after failures before giving up on a plan (each failure is a fault). */
 const attemptsMax = 60;
+/** Keys a part holds besides its n-grams and its inputs' bookkeeping, at most (orders' totals, words). */
+const budgetKeysSpare = 64;
 /** Lines an input draws at most. */
 const inputLinesMax = 40;
 /**
@@ -318,6 +331,8 @@ class Machine {
   readonly #profile: FaultProfile;
   readonly #disks = new Map<string, SimBlockStorage>();
   #names: string[] = [];
+  /** Judges the memory budget (runs with one): told of every call waited for, sampled after every completion. */
+  judge: NgramBudgetJudge | undefined;
 
   constructor(seed: number, profile: FaultProfile) {
     this.#seed = seed;
@@ -340,6 +355,11 @@ class Machine {
     return disk;
   };
 
+  /** The storage named `name`, if made. */
+  disk(name: string): SimBlockStorage | undefined {
+    return this.#disks.get(name);
+  }
+
   /** Cuts the power to every disk. */
   crash(): void {
     for (const [name, disk] of this.#disks) this.#disks.set(name, disk.crash());
@@ -348,12 +368,14 @@ class Machine {
   /** Completes I/O until `promise` settles, or `budget` steps pass (then: crash). */
   async until<T>(promise: Promise<T>, budget = waitStepsMax): Promise<Waited<T>> {
     let outcome: Waited<T> | undefined;
+    this.judge?.call(promise);
     promise.then(
       (value) => outcome = { kind: "value", value },
       (error) => outcome = { kind: "error", error },
     );
     for (let taken = 0; taken <= waitStepsMax; taken++) {
       await this.scheduler.settle();
+      this.judge?.sample();
       if (outcome !== undefined) return outcome;
       if (this.scheduler.pending === 0) return { kind: "hang" };
       if (taken >= budget) return { kind: "crash" };
@@ -427,6 +449,37 @@ class NgramRun {
     this.#crashRandom = eventPrng(seed, stream.crash, 0);
     this.#optionsRandom = eventPrng(seed, stream.options, 0);
     this.#crashesLeft = this.#crashRandom.below(crashesMax + 1);
+    if (memoryBudget !== undefined) this.#judgeBudget(memoryBudget);
+  }
+
+  /** Judges the parts' memory budgets from now on (`sim/ngram_budget.ts`). */
+  #judgeBudget(total: number): void {
+    const lines = [...this.#inputs, ...this.#plan].reduce(
+      (sum, input) => sum + input.lines.length,
+      0,
+    );
+    const judge = new NgramBudgetJudge({
+      total,
+      shards: this.#shards,
+      // Its n-grams, three bookkeeping keys an input and two an order, the words.
+      keysMax: lines + 3 * this.#plan.length + budgetKeysSpare,
+      disk: (name) => this.machine.disk(name),
+      report: (property, message) => this.violate(property, message),
+    });
+    this.machine.judge = judge;
+    this.machine.scheduler.onStep = (label) => judge.completed(label);
+  }
+
+  /**
+   * Under a budget, at a quiet point (a reopened store checked, nothing in
+   * flight): a checkpoint of every part, then `bound-memory` for each. A
+   * fault that fails it is met again by the next import.
+   */
+  async #checkpointQuiet(store: NgramStore): Promise<void> {
+    const judge = this.machine.judge;
+    if (judge === undefined) return;
+    const waited = await this.machine.until(store.checkpoint());
+    if (waited.kind === "value") judge.judgeMemory();
   }
 
   violate(property: string, message: string): void {
@@ -439,6 +492,8 @@ class NgramRun {
       const store = await this.#open();
       if (store === undefined) return;
       if (!(await this.#check(store))) return;
+      await this.#checkpointQuiet(store);
+      if (this.violations.length > 0) return;
       next = await this.#importFrom(store, next);
       if (this.violations.length > 0) return;
     }
@@ -458,6 +513,7 @@ class NgramRun {
   #crash(drawn: boolean): void {
     if (drawn) this.#crashesLeft--;
     this.stats.crashes++;
+    this.machine.judge?.detach();
     this.machine.crash();
   }
 
@@ -472,7 +528,10 @@ class NgramRun {
         memoryBudget: this.#memoryBudget,
       });
       const waited = await this.machine.until(opening, this.#budget());
-      if (waited.kind === "value") return waited.value;
+      if (waited.kind === "value") {
+        this.machine.judge?.attach(waited.value);
+        return waited.value;
+      }
       if (waited.kind === "hang") return this.#hang("opening the store");
       if (waited.kind === "error" && !isDiskError(waited.error)) {
         this.violate("ngram-open", `the store did not reopen: ${(waited.error as Error)?.stack}`);
@@ -532,6 +591,7 @@ class NgramRun {
       return at;
     }
     this.#noteMemory(store);
+    this.machine.judge?.detach();
     const closing = await this.machine.until(store.close(), this.#budget());
     if (closing.kind === "hang") this.#hang("a close");
     else if (closing.kind === "error" && !isDiskError(closing.error)) {
@@ -640,6 +700,7 @@ class NgramRun {
     const problems = differences(expected, held.value);
     if (problems.length > 0) this.violate("ngram-final", problems.join("; "));
     this.#noteMemory(store);
+    this.machine.judge?.detach();
     await this.machine.until(store.close());
   }
 
@@ -650,6 +711,12 @@ class NgramRun {
    */
   #noteMemory(store: NgramStore): void {
     if (this.#memoryBudget !== undefined) this.stats.evictions += store.memory().evictions;
+    const judged = this.machine.judge?.stats;
+    if (judged === undefined) return;
+    this.stats.memoryChecks = judged.memoryChecks;
+    this.stats.budgetRounds = judged.rounds;
+    this.stats.workJudged = judged.workJudged;
+    this.stats.relocationsJudged = judged.relocations;
   }
 }
 

@@ -92,5 +92,13 @@ function summary(
       `by a bad input ${sums.readerErrors}; resumes with other options refused ${sums.optionProbes}`,
   );
   if (sums.evictions > 0) console.log(`subtrees the memory budget evicted: ${sums.evictions}`);
+  if (sums.workJudged > 0 || sums.memoryChecks > 0) {
+    console.log(
+      `memory bounds: ${sums.memoryChecks} parts judged by bound-memory after a quiet ` +
+        `checkpoint; budget work judged (bound-work): ${sums.budgetRounds} rounds in ` +
+        `${sums.workJudged} intervals of a part; budget relocations judged (bound-relocate): ` +
+        `${sums.relocationsJudged}`,
+    );
+  }
   console.log(`trace hash of seeds ${from}..${to}: ${hex(traceHash)}`);
 }

@@ -52,6 +52,8 @@ import {
   budgetWorkProblem,
   cacheBoundProblem,
   cacheSlabsFloor,
+  compactionAsksMax,
+  heldBytesMax,
   memoryBoundProblem,
   relocationProblem,
   triePart,
@@ -66,6 +68,7 @@ import { drawCheckpointOptions } from "./profiles.ts";
 import { SimBlockStorage } from "./storage.ts";
 import { WalkClock } from "./clock.ts";
 import { WalMap } from "./wal_map.ts";
+import { compactingFileName, WorkWatch } from "./work_events.ts";
 import {
   distinctDelta,
   generateSteps,
@@ -616,6 +619,12 @@ class Run {
   #compactionsPending = 0;
   /** Whether a compaction (which relocates the trie for its layout) settled since the last sample. */
   #compactedSinceSample = false;
+  /** What may make room for the budget, as the runner sees it (`bound-work`). */
+  readonly #watch = new WorkWatch();
+  /** Distinct keys the run wrote: a bound on the keys a compaction walks. */
+  readonly #keysWritten = new Set<string>();
+  /** Rounds a compaction running may still ask for, beyond what the runner sees (`bound-work`). */
+  #compactionCredit = 0;
 
   constructor(options: RunOptions, geometry: ImageGeometry, compactionHeaderFaults: number) {
     this.#seed = options.seed;
@@ -654,6 +663,7 @@ class Run {
       scheduledCloses: options.scheduledCloses ?? false,
     });
     this.storage.observeWrites(this.#places.observe);
+    this.storage.scheduler.onStep = (label) => this.#watch.completed(label);
   }
 
   /** Completes I/O until `promise` settles; a wait with nothing left to complete is a hang. */
@@ -727,7 +737,7 @@ class Run {
     this.stats.checkpoints++;
     this.#checkpointsPending++;
     if (compact) this.#compactionsPending++;
-    const checkpoint = this.store!.checkpoint({ compact });
+    const checkpoint = this.#watch.call(this.store!.checkpoint({ compact }), { applies: true });
     // A compaction relocates the trie for its layout (not for the budget): see `#sampleMemory`.
     checkpoint.then((result) => result.compacted, () => true).then((compacted) => {
       this.#checkpointsPending--;
@@ -807,6 +817,10 @@ class Run {
     const seen = this.#workSeen;
     const arena = counters.memory.liveBytes + counters.memory.freeBytes;
     this.#workSeen = { work: counters.budgetWork, arena, relocations: counters.relocations.count };
+    const compacting = this.storage.fileNames().includes(compactingFileName);
+    const events = this.#watch.take(counters.nodesLoaded, compacting);
+    if (!events.compacting) this.#compactionCredit = 0;
+    this.#compactionCredit += events.compactionsBegun * compactionAsksMax(this.#keysWritten.size);
     if (seen === undefined) return;
     const work = budgetWorkDelta(seen.work, counters.budgetWork);
     if (work.rounds === 0 && work.walks === 0 && work.queueLooks === 0) return;
@@ -819,7 +833,16 @@ class Run {
     this.stats.memory.handVisits += work.visits;
     this.stats.memory.fruitless += work.fruitless;
     this.stats.memory.handIdle += work.handIdle;
-    const problem = budgetWorkProblem(work, peak, budget);
+    const credit = { left: this.#compactionCredit };
+    const heldBytes = () => heldBytesMax(events.pinnedKeys, this.#keysWritten);
+    const problem = budgetWorkProblem(work, {
+      events,
+      credit,
+      peakArenaBytes: peak,
+      budget,
+      heldBytes,
+    });
+    this.#compactionCredit = credit.left;
     if (problem !== undefined) {
       this.oracle.violate("bound-work", `${this.#where()}: ${problem}`, []);
     }
@@ -875,11 +898,16 @@ class Run {
    */
   async #probeCheckpoint(step: number, store: Store): Promise<boolean> {
     let committed = true;
-    await this.until(store.checkpoint(), step, "a memory probe's checkpoint").catch((error) => {
-      if (error instanceof StopRun) throw error;
-      this.#checkpointFailed(step, error);
-      committed = false;
-    });
+    await this.until(
+      this.#watch.call(store.checkpoint(), { applies: true }),
+      step,
+      "a memory probe's checkpoint",
+    )
+      .catch((error) => {
+        if (error instanceof StopRun) throw error;
+        this.#checkpointFailed(step, error);
+        committed = false;
+      });
     if (this.#healthyStore() !== store) return false;
     this.#partBefore = undefined;
     if (committed) return this.#judgeMemory(step, store, [], " after a checkpoint");
@@ -1146,7 +1174,11 @@ class Run {
     const store = this.store!;
     let report;
     try {
-      report = await this.until(store.verify(), step, "verify");
+      report = await this.until(
+        this.#watch.call(store.verify(), { applies: true }),
+        step,
+        "verify",
+      );
     } catch (error) {
       if (error instanceof StopRun) throw error;
       if (error instanceof StorageIoError || this.#outOfMemory(error)) return; // nothing to judge
@@ -1230,10 +1262,15 @@ class Run {
     // Not stats(): it applies a durable group still waiting, which would hide that window.
     const before = writeCounters(store).lastLsn;
     const queuedBefore = writeCounters(store).queuedWrites;
-    const promise = callStore(store, op, step);
+    for (const key of writtenKeys(op)) this.#keysWritten.add(key);
+    const promise = this.#watch.call(callStore(store, op, step), {
+      keys: pinnedKeysOf(op),
+      write: true,
+    });
     const after = writeCounters(store).lastLsn;
     if (after === before && writeCounters(store).queuedWrites > queuedBefore) {
       this.#queuedWrite = this.#whenQueuedSettles(step, op, promise, before, verdict);
+      this.#watch.queued(promise);
       return promise;
     }
     this.#judgeSubmitted(step, op, promise, { before, after, verdict });
@@ -1326,7 +1363,7 @@ class Run {
   #sync(step: number): void {
     const life = this.#life;
     const through = this.oracle.nextLsn - 1;
-    this.store!.sync().then(() => {
+    this.#watch.call(this.store!.sync()).then(() => {
       if (life !== this.#life) return;
       if (this.#walSyncFailures() > this.#syncFailuresAtOpen) {
         this.oracle.violate("D7", `step ${step}: sync resolved after an fsync had failed`, [step]);
@@ -1440,7 +1477,8 @@ class Run {
       this.oracle.violate("error", `step ${step}: a read failed with ${describe(error)}`, [step]);
     };
     if (op.type === "get") {
-      return store.get(keyArgument(op.key, step)).then(
+      const get = store.get(keyArgument(op.key, step));
+      return this.#watch.call(get, { keys: [op.key], applies: true }).then(
         (value) => {
           answered();
           return judge(() =>
@@ -1458,7 +1496,8 @@ class Run {
       );
     } else if (op.type === "getMany") {
       const keys = op.keys.map((key, index) => keyArgument(key, step + index));
-      return store.getMany(keys).then(
+      const shape = { keys: op.keys, applies: true };
+      return this.#watch.call(store.getMany(keys), shape).then(
         (values) => {
           answered();
           return judge(() => {
@@ -1473,10 +1512,13 @@ class Run {
     assert(op.type === "list", "reads are get, getMany, list and scan");
     const limit = op.limit ?? Number.POSITIVE_INFINITY;
     const list = { range: selectorKeyRange(op.selector), reverse: op.reverse === true, limit };
-    return collect(store, storeSelector(op.selector, step), {
-      limit: op.limit,
-      reverse: op.reverse,
-    }).then(
+    return this.#watch.call(
+      collect(store, storeSelector(op.selector, step), {
+        limit: op.limit,
+        reverse: op.reverse,
+      }),
+      { walk: true, applies: true },
+    ).then(
       (entries) =>
         judge(() => {
           if (entries.length > listBatchSize) this.stats.listsPastBatch++;
@@ -1532,7 +1574,10 @@ class Run {
       stopAfter: op.stopAfter,
     };
     const options = { limit: op.limit, reverse: op.reverse };
-    return scanInto(store, storeSelector(op.selector, step), options, op.stopAfter)
+    return this.#watch.call(
+      scanInto(store, storeSelector(op.selector, step), options, op.stopAfter),
+      { walk: true, applies: true },
+    )
       .then(
         ({ entries, returned, split }) =>
           judge(() => {
@@ -1572,7 +1617,7 @@ class Run {
     this.stats.closeCrashes++;
     this.#countStore(store);
     let closed = false;
-    const closing = store.close().finally(() => closed = true);
+    const closing = this.#watch.call(store.close()).finally(() => closed = true);
     closing.catch(() => {}); // a power loss mid-close leaves it pending or failed: no verdict
     this.#counted = store;
     await this.drive(ios);
@@ -1709,7 +1754,7 @@ class Run {
     this.store = undefined;
     this.#countStore(store);
     const quiet = () => this.#quietSince(this.#faultsAtOpen);
-    const closing = store.close();
+    const closing = this.#watch.call(store.close());
     const random = eventPrng(this.#seed, closeWriteStream, step % 0x1_0000_0000);
     if (random.chance(closeWriteChance)) {
       closing.catch(() => {}); // judged below
@@ -1749,7 +1794,11 @@ class Run {
     const op: SimOp = { type: "add", key: "close write", delta: distinctDelta(step) };
     const verdict = this.oracle.verdict(op);
     const before = writeCounters(store).lastLsn;
-    const promise = callStore(store, op, step);
+    for (const key of writtenKeys(op)) this.#keysWritten.add(key);
+    const promise = this.#watch.call(callStore(store, op, step), {
+      keys: pinnedKeysOf(op),
+      write: true,
+    });
     const after = writeCounters(store).lastLsn;
     const life = this.#life;
     const refused = (what: string) =>
@@ -1826,6 +1875,8 @@ class Run {
     this.#sampled = this.store;
     this.#relocationsSeen = writeCounters(this.store!).relocations.count;
     this.#workSeen = undefined; // its first sample starts the count
+    this.#watch.restart();
+    this.#compactionCredit = 0;
     const stats = this.store!.stats();
     const report = { ...stats.recovery, lastLsn: stats.lastLsn };
     this.#checkBound(step, "bound-replay", replayBoundProblem(report, this.#closedQuietly));
@@ -1886,7 +1937,7 @@ class Run {
     for (let attempt = 1;; attempt++) {
       try {
         const entries = await this.until(
-          collect(store, { prefix: "" }),
+          this.#watch.call(collect(store, { prefix: "" }), { walk: true, applies: true }),
           step,
           "reading the recovered state",
         );
@@ -1973,7 +2024,7 @@ class Run {
     await this.storage.scheduler.settle();
     await this.crash(last);
     this.#sampled = undefined; // a close may compact, and relocate for it
-    await this.until(this.store!.close(), last, "close").catch((error) => {
+    await this.until(this.#watch.call(this.store!.close()), last, "close").catch((error) => {
       if (error instanceof StopRun || !(error instanceof StorageIoError)) throw error;
     });
   }
@@ -2000,6 +2051,19 @@ export function drawSlabCacheSlabsMin(
   if (options.memoryBudget === undefined) return undefined;
   const tiny = eventPrng(options.seed, slabCacheStream, 0).chance(slabCacheTinyChance);
   return tiny ? slabCacheSlabsTiny : undefined;
+}
+
+/** The keys a write op writes (a bound on the keys a compaction walks is their number). */
+function writtenKeys(op: SimOp): string[] {
+  if (op.type === "add" || op.type === "set" || op.type === "delete") return [op.key];
+  if (op.type === "atomic") return op.ops.map((mutation) => mutation.key);
+  return [];
+}
+
+/** The keys a write op may pin: those it writes and those it checks. */
+function pinnedKeysOf(op: SimOp): string[] {
+  const checks = op.type === "atomic" ? op.checks.map((check) => check.key) : [];
+  return [...writtenKeys(op), ...checks];
 }
 
 /** Calls the store for a write; `step` varies how keys are passed (bytes or string). */

@@ -110,6 +110,8 @@ export class Scheduler {
   #nextId = 1;
   #steps = 0;
   #running = false;
+  /** Told the label of each completion as it runs (the simulator's runner counts them). */
+  onStep: ((label: string) => void) | undefined;
 
   /**
    * Builds an idle scheduler.
@@ -231,6 +233,7 @@ export class Scheduler {
     this.#steps++;
     this.clock.advance(random.below(this.#latencyUsMax + 1) / microsecondsPerMs);
     completion.complete();
+    this.onStep?.(completion.label);
     return completion.label;
   }
 

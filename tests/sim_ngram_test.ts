@@ -2,7 +2,7 @@
  * The n-gram import simulator (`sim/ngram.ts`): a range of seeds and the
  * pinned seeds pass, a seed replays to the same trace hash, and the runs
  * reach what they must (crashes inside imports, resumes, imports of finished
- * inputs, disk faults).
+ * inputs, disk faults, and under a budget the parts' memory bounds judged).
  *
  * @module
  */
@@ -35,6 +35,10 @@ Deno.test("ngram sim: with a memory budget, seeds 1..30 pass and evict, and a se
   }
   assert.ok(sums.evictions > 100, `evictions ${sums.evictions}`);
   assert.ok(sums.crashes > 30 && sums.resumes > 10, JSON.stringify(sums));
+  // The parts' budgets are judged (`sim/ngram_budget.ts`): none of the bounds goes idle.
+  assert.ok(sums.memoryChecks > 100, `bound-memory checks ${sums.memoryChecks}`);
+  assert.ok(sums.workJudged > 100 && sums.budgetRounds > 100, JSON.stringify(sums));
+  assert.ok(sums.relocationsJudged > 10, `relocations judged ${sums.relocationsJudged}`);
   const first = await runNgramSimulation({ seed: 7, memoryBudget });
   const again = await runNgramSimulation({ seed: 7, memoryBudget });
   assert.equal(first.traceHash, again.traceHash);

@@ -13,6 +13,7 @@ import {
   type Clock,
   FileBlockStorage,
   type OptionTypes,
+  type Store,
   StoreClosedError,
   StoreLockedError,
 } from "../../mod.ts";
@@ -373,6 +374,43 @@ async function createManifest(
   await writeManifest(root, { shards: count, routing: routingName });
 }
 
+/** One part of an n-gram store (see {@link ngramParts}). */
+export interface NgramPart {
+  /** The name its storage was asked for from the `StorageFactory`. */
+  name: string;
+  /** Its tallytrie store. */
+  store: Store;
+}
+
+let readParts: (store: NgramStore) => NgramPart[];
+
+/**
+ * The parts of `store`, each shard's then the vocabulary's: the names their
+ * storages were asked for and their tallytrie stores, whose counters the
+ * simulator reads between I/O completions (`writeCounters`, which changes
+ * nothing, where `stats()` applies durable groups first) to judge each
+ * part's memory budget. Not part of the module's API (`mod.ts` does not
+ * export it).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ngramParts, openNgramStore } from "./store.ts";
+ * const dir = await Deno.makeTempDir();
+ * const store = await openNgramStore(dir, { shards: 2 });
+ * assert.deepEqual(ngramParts(store).map((part) => part.name), [
+ *   "shard-0000",
+ *   "shard-0001",
+ *   "vocabulary",
+ * ]);
+ * await store.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export function ngramParts(store: NgramStore): NgramPart[] {
+  return readParts(store);
+}
+
 /** An open n-gram store: see {@link openNgramStore}. */
 export class NgramStore {
   readonly #root: BlockStorage;
@@ -380,6 +418,13 @@ export class NgramStore {
   readonly #shards: Shard[];
   #importing: Promise<unknown> = Promise.resolve();
   #closed = false;
+
+  static {
+    readParts = (store) => [
+      ...store.#shards.map((shard, index) => ({ name: shardName(index), store: shard.store })),
+      { name: vocabularyName, store: store.#vocabulary.store },
+    ];
+  }
 
   /** Use {@link openNgramStore}. */
   constructor(root: BlockStorage, vocabulary: Vocabulary, shards: Shard[]) {
