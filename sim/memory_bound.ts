@@ -432,9 +432,10 @@ export interface WorkSeen {
  *   ({@link heldBytesMax} past {@link heldBytesLimit}): the hand then stays
  *   awake.
  *
- * While a compaction runs (`events.compacting`), what passes the first and
- * the last is taken from `seen.credit` (its steps and copied records, see
- * {@link compactionAsksMax}); a problem once it is spent.
+ * While a compaction runs (`events.compacting`), rounds past the first
+ * bound are taken from `seen.credit` (its steps and copied records, see
+ * {@link compactionAsksMax}); a problem once it is spent. Fruitless walks
+ * are not: a step wakes no idle hand.
  *
  * @example
  * ```ts
@@ -469,7 +470,9 @@ export function budgetWorkProblem(work: BudgetWorkDelta, seen: WorkSeen): string
   if (fruitlessOver > 0 && (events.inFlight > 0 || seen.heldBytes() > heldBytesLimit(budget))) {
     fruitlessOver = 0;
   }
-  const over = Math.max(roundsOver, fruitlessOver, 0);
+  // A compaction's credit pays for rounds its steps and copies ask for; not for fruitless walks:
+  // a step wakes no idle hand (its rounds walk only what it passed).
+  const over = Math.max(roundsOver, 0);
   const paid = events.compacting && over <= credit.left;
   if (paid) credit.left -= over;
   if (roundsOver > 0 && !paid) {
@@ -482,7 +485,7 @@ export function budgetWorkProblem(work: BudgetWorkDelta, seen: WorkSeen): string
     return `the clock hand visited ${work.visits} nodes in ${work.rounds} rounds and ` +
       `${work.walks} walks, past ${visitsMax} (an arena of at most ${nodes} nodes)`;
   }
-  if (fruitlessOver > 0 && !paid) {
+  if (fruitlessOver > 0) {
     return `the clock hand walked the whole trie for nothing in ` +
       `${counted(work.fruitless, "round")} after ${handEventsSeen(events)} events seen that ` +
       `can give it something (${seenEvents(events)}; pins held at most ${seen.heldBytes()} ` +

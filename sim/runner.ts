@@ -443,6 +443,14 @@ export async function runSimulation(options: RunOptions): Promise<RunResult> {
   let stoppedEarly: string | undefined;
   let stopKind: StopKind | undefined;
   run.memory.install();
+  // An engine error thrown in a background task (a budget round queued in a microtask, a timer) is
+  // no operation's: uncaught, it ended the simulator's process, and `deno task mutants` saw a crash,
+  // not a caught bug (evict-stub-not-shared: a relocation's assertion in a queued round).
+  const uncaught = (event: ErrorEvent) => {
+    event.preventDefault();
+    run.oracle.violate("error", `an error in a background task: ${describe(event.error)}`, []);
+  };
+  globalThis.addEventListener("error", uncaught);
   try {
     run.storage.scheduler.context = openContext;
     await run.open(-1);
@@ -456,6 +464,7 @@ export async function runSimulation(options: RunOptions): Promise<RunResult> {
     stoppedEarly = error.message;
     stopKind = run.oracle.violations.length > 0 ? "violation" : error.kind;
   } finally {
+    globalThis.removeEventListener("error", uncaught);
     run.memory.uninstall();
   }
   run.stats.faults = { ...run.storage.faultCounts };
