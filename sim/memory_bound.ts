@@ -250,6 +250,48 @@ export function budgetWorkDelta(
   };
 }
 
+/** What a sampler keeps of a store's counters between two samples (`bound-work`). */
+export interface WorkSample {
+  work: WriteCounters["budgetWork"];
+  /** Live and freed bytes of the arena then. */
+  arena: number;
+  relocations: number;
+}
+
+/**
+ * The budget's work since `seen` and the largest arena the interval held
+ * (`arena` now, at the last sample, or the one the interval's relocation
+ * found; infinite after two relocations, whose arena between is unknown),
+ * or undefined if it did no work.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { workSince } from "./memory_bound.ts";
+ * const zero = {
+ *   asked: 0, rounds: 0, walks: 0, visits: 0, queueLooks: 0, fruitless: 0, handIdle: 0,
+ *   handEvents: 0, passed: 0, passedVisits: 0,
+ * };
+ * const relocations = { count: 0, liveBytes: 0, freeBytes: 0 };
+ * const seen = { work: zero, arena: 100, relocations: 0 };
+ * assert.equal(workSince(seen, { budgetWork: zero, relocations }, 120), undefined);
+ * const busy = { budgetWork: { ...zero, rounds: 1 }, relocations };
+ * assert.equal(workSince(seen, busy, 120)!.peak, 120);
+ * ```
+ */
+export function workSince(
+  seen: WorkSample,
+  counters: Pick<WriteCounters, "budgetWork" | "relocations">,
+  arena: number,
+): { work: BudgetWorkDelta; peak: number } | undefined {
+  const work = budgetWorkDelta(seen.work, counters.budgetWork);
+  if (work.rounds === 0 && work.walks === 0 && work.queueLooks === 0) return undefined;
+  const relocated = counters.relocations.count - seen.relocations;
+  const last = counters.relocations.liveBytes + counters.relocations.freeBytes;
+  const peak = relocated > 1 ? Infinity : Math.max(seen.arena, arena, relocated ? last : 0);
+  return { work, peak };
+}
+
 /** Nodes a checkpoint's walk takes per step (`lib/engine/checkpointer.ts`, `nodesPerStep`). */
 export const walkStepNodes = 128;
 

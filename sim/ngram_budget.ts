@@ -32,7 +32,6 @@ import { memoryFloor, type Store, writeCounters } from "../lib/store/store.ts";
 import type { WriteCounters } from "../lib/store/store.ts";
 import { defaultGeometry } from "../lib/image/allocation.ts";
 import {
-  budgetWorkDelta,
   budgetWorkProblem,
   cacheBoundProblem,
   cacheSlabsFloor,
@@ -40,6 +39,7 @@ import {
   memoryBoundProblem,
   relocationProblem,
   triePart,
+  workSince,
 } from "./memory_bound.ts";
 import { compactingFileName, WorkWatch } from "./work_events.ts";
 import type { SimBlockStorage } from "./storage.ts";
@@ -211,12 +211,9 @@ export class NgramBudgetJudge {
     const seen = part.seen;
     const arena = counters.memory.liveBytes + counters.memory.freeBytes;
     part.seen = { work: counters.budgetWork, arena, relocations: counters.relocations.count };
-    if (seen === undefined) return;
-    const work = budgetWorkDelta(seen.work, counters.budgetWork);
-    if (work.rounds === 0 && work.walks === 0 && work.queueLooks === 0) return;
-    const relocated = counters.relocations.count - seen.relocations;
-    const last = counters.relocations.liveBytes + counters.relocations.freeBytes;
-    const peak = relocated > 1 ? Infinity : Math.max(seen.arena, arena, relocated ? last : 0);
+    const since = seen === undefined ? undefined : workSince(seen, counters, arena);
+    if (since === undefined) return;
+    const { work, peak } = since;
     this.stats.workJudged++;
     this.stats.rounds += work.rounds;
     const credit = { left: part.credit };

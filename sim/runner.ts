@@ -48,7 +48,6 @@ import { MemoryPressure } from "./memory.ts";
 import { imageBoundProblem, replayBoundProblem, walBoundProblem, walBoundRules } from "./bounds.ts";
 import { bytesOfKey, keyArgument, keyOfBytes } from "./keys.ts";
 import {
-  budgetWorkDelta,
   budgetWorkProblem,
   cacheBoundProblem,
   cacheSlabsFloor,
@@ -57,6 +56,7 @@ import {
   memoryBoundProblem,
   relocationProblem,
   triePart,
+  workSince,
   writerMustWait,
 } from "./memory_bound.ts";
 import type { ListSelector } from "../lib/store/keys.ts";
@@ -830,13 +830,10 @@ class Run {
     const events = this.#watch.take(counters.nodesLoaded, compacting);
     if (!events.compacting) this.#compactionCredit = 0;
     this.#compactionCredit += events.compactionsBegun * compactionAsksMax(this.#keysWritten.size);
-    if (seen === undefined) return;
-    const work = budgetWorkDelta(seen.work, counters.budgetWork);
-    if (work.rounds === 0 && work.walks === 0 && work.queueLooks === 0) return;
-    const relocated = counters.relocations.count - seen.relocations;
     // Two relocations: the arena between them is unknown (the rounds are still judged).
-    const last = counters.relocations.liveBytes + counters.relocations.freeBytes;
-    const peak = relocated > 1 ? Infinity : Math.max(seen.arena, arena, relocated ? last : 0);
+    const since = seen === undefined ? undefined : workSince(seen, counters, arena);
+    if (since === undefined) return;
+    const { work, peak } = since;
     this.stats.memory.workJudged++;
     this.stats.memory.rounds += work.rounds;
     this.stats.memory.handVisits += work.visits;
