@@ -71,6 +71,7 @@ import {
   evictTake,
   markAfter,
   markNone,
+  passedBy,
   sameMark,
   type StubRef,
   type WalkMark,
@@ -735,7 +736,11 @@ export class Budget {
         spareReferenced,
       );
       if (candidates.length > 0) {
-        const passing = (path: Uint8Array) => void (span.hand = markAfter(path));
+        // The lower nodes of one it holds back may lie before the span (`evictableNodes`): the
+        // hand never moves back to them, the next walk meets them below that node again.
+        const passing = (path: Uint8Array) => {
+          if (!passedBy(path, span.hand)) span.hand = markAfter(path);
+        };
         if (!this.#evictCandidates(candidates, target, passing)) return; // no memory for a stub
         if (trie.memory().liveBytes <= target) return;
       } else if (!sameMark(span.hand, span.start)) span.hand = span.start;
