@@ -269,8 +269,8 @@ export interface WorkSample {
  * import assert from "node:assert/strict";
  * import { workSince } from "./memory_bound.ts";
  * const zero = {
- *   asked: 0, rounds: 0, walks: 0, visits: 0, queueLooks: 0, fruitless: 0, handIdle: 0,
- *   handEvents: 0, passed: 0, passedVisits: 0,
+ *   asked: 0, rounds: 0, walks: 0, visits: 0, queueLooks: 0, walkSteps: 0, fruitless: 0,
+ *   handIdle: 0, handEvents: 0, passed: 0, passedVisits: 0,
  * };
  * const relocations = { count: 0, liveBytes: 0, freeBytes: 0 };
  * const seen = { work: zero, arena: 100, relocations: 0 };
