@@ -28,6 +28,7 @@
  */
 
 import { build, countOf, key } from "./budget_bench.ts";
+import { checkoutRoots, workerTurn } from "./_checkouts.ts";
 
 /** Gets a worker makes at most beside the compaction (it is then awaited alone). */
 const getsMax = 200_000;
@@ -209,13 +210,8 @@ function report(runs: Map<string, RunResult[]>): void {
 
 async function main(): Promise<void> {
   const args = parseArgs(Deno.args);
-  if (args.worker !== undefined) {
-    console.log(JSON.stringify(await worker(args)));
-    return;
-  }
-  const here = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-  const roots = new Map([["this", here]]);
-  if (args.baseline !== undefined) roots.set("baseline", args.baseline.replace(/\/$/, ""));
+  if (await workerTurn(args.worker, () => worker(args))) return;
+  const roots = checkoutRoots(args.baseline);
   const dir = await Deno.makeTempDir({ prefix: "compaction-budget-bench-" });
   try {
     await build(dir, args.keys);

@@ -31,6 +31,7 @@
 
 import { cpuUsage } from "node:process";
 import { countOf, key } from "./budget_bench.ts";
+import { checkoutRoots, workerTurn } from "./_checkouts.ts";
 
 /** Keys per atomic batch. */
 const batchKeys = 1_000;
@@ -221,13 +222,9 @@ function report(runs: Map<string, BuildResult[]>, free: BuildResult, budget: num
 
 async function main(): Promise<void> {
   const args = parseArgs(Deno.args);
-  if (args.worker !== undefined) {
-    console.log(JSON.stringify(await worker(args)));
-    return;
-  }
-  const here = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-  const roots = new Map([["this", here]]);
-  if (args.baseline !== undefined) roots.set("baseline", args.baseline.replace(/\/$/, ""));
+  if (await workerTurn(args.worker, () => worker(args))) return;
+  const roots = checkoutRoots(args.baseline);
+  const here = roots.get("this")!;
   const free = await spawn(args, here);
   const budget = Math.floor(free.arenaBytes / 10);
   console.error(`unbudgeted: ${JSON.stringify(free)}; budget ${budget}`);
