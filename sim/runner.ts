@@ -446,11 +446,17 @@ export async function runSimulation(options: RunOptions): Promise<RunResult> {
   // An engine error thrown in a background task (a budget round queued in a microtask, a timer) is
   // no operation's: uncaught, it ended the simulator's process, and `deno task mutants` saw a crash,
   // not a caught bug (evict-stub-not-shared: a relocation's assertion in a queued round).
+  // A promise a background task let reject, unawaited, likewise.
   const uncaught = (event: ErrorEvent) => {
     event.preventDefault();
     run.oracle.violate("error", `an error in a background task: ${describe(event.error)}`, []);
   };
+  const unhandled = (event: PromiseRejectionEvent) => {
+    event.preventDefault();
+    run.oracle.violate("error", `a promise no one awaited rejected: ${describe(event.reason)}`, []);
+  };
   globalThis.addEventListener("error", uncaught);
+  globalThis.addEventListener("unhandledrejection", unhandled);
   try {
     run.storage.scheduler.context = openContext;
     await run.open(-1);
@@ -465,6 +471,7 @@ export async function runSimulation(options: RunOptions): Promise<RunResult> {
     stopKind = run.oracle.violations.length > 0 ? "violation" : error.kind;
   } finally {
     globalThis.removeEventListener("error", uncaught);
+    globalThis.removeEventListener("unhandledrejection", unhandled);
     run.memory.uninstall();
   }
   run.stats.faults = { ...run.storage.faultCounts };
@@ -1516,6 +1523,19 @@ class Run {
     }
     if (op.type === "scan") return this.#scan(step, op, store, low, judge, failed);
     assert(op.type === "list", "reads are get, getMany, list and scan");
+    return this.#list(step, op, store, low, judge, failed);
+  }
+
+  /** A list of {@link Run.read}: its entries judged as one read (D11). */
+  #list(
+    step: number,
+    op: Extract<SimOp, { type: "list" }>,
+    store: Store,
+    low: number,
+    judge: (check: () => void) => Promise<void> | void,
+    failed: (error: unknown) => void,
+  ): Promise<unknown> {
+    const durableRead = this.#durability === "strict";
     const limit = op.limit ?? Number.POSITIVE_INFINITY;
     const list = { range: selectorKeyRange(op.selector), reverse: op.reverse === true, limit };
     return this.#watch.call(

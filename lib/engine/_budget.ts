@@ -14,7 +14,9 @@
  * {@link Budget.enforce}); so does each step of a compaction's walk (an
  * incremental checkpoint's frees nothing as it moves on), and each record
  * a compaction's copy reads (its slab reads fill the cache,
- * which shrinks the trie's share), when the live nodes are past it. A
+ * which shrinks the trie's share), when the live nodes are past it; so do
+ * releases of pins and a strict group made durable (its keys pinned their
+ * paths until it applies, which such a round does first). A
  * clock hand that walked the whole trie and found nothing to take stays
  * idle until something only it could find may have turned evictable
  * (`Budget.#idle`): rounds meanwhile take what the cooling queue holds,
@@ -40,9 +42,10 @@
  * every part of the trie goes in turn. Both spare a node a read passed
  * since they last looked at it (reads mark the nodes they pass, see
  * `Art.markReads`; looking clears the mark): a second chance, as a CLOCK's,
- * for the keys read most. When that leaves too little, the queue is looked
- * at again taking read nodes too, first only the lowest (none of whose
- * children has children loaded, as the hand takes), then any, oldest first.
+ * for the keys read most. The order: the queue sparing read nodes; the
+ * queue again taking read nodes too, but only the lowest (none of whose
+ * children has children loaded, as the hand takes); the hand; and only what
+ * all those leave, the queue's oldest, whole.
  *
  * Once nodes went, an arena whose freed words exceed its live ones, or
  * that holds more than {@link arenaSlack} trie parts and a fifth of it
@@ -131,8 +134,9 @@ const roundsMax = 1024;
  * The bytes of paths (two more each) a fruitless walk of the hand may keep
  * of the clean nodes only pins or reads in flight held, as a share of the
  * cooling queue's ring: more, and it leaves the hand awake (the next round
- * walks again). An idle round looks at each once, so with the queue's two
- * passes a round looks at no more paths than the ring has bytes.
+ * walks again). An idle round looks at each once, so with the queue's three
+ * passes a round looks at no more paths than about 1.2 times the ring's
+ * bytes (an entry takes at least 3).
  */
 const heldShare = 1 / 2;
 /** Bytes a kept path takes besides its own, as a ring entry's length. */
@@ -153,7 +157,8 @@ export interface BudgetStats {
 export interface BudgetWork {
   /**
    * Events that may ask for a round: loads ({@link Budget.afterLoad}: a
-   * record installed, a read settled, a list's pin released), steps of a
+   * record installed, a read settled, a list's pin released, a strict
+   * group made durable), steps of a
    * compaction's walk ({@link Budget.afterWalkStep}), and direct calls of
    * {@link Budget.enforce} (a checkpoint ended, a list met a stub, the
    * start). Steps of an incremental checkpoint's walk are not among them.
@@ -498,8 +503,8 @@ export class Budget {
     // A walk that began since the last step counts from 0.
     this.work.passed += visited >= this.#walkVisited ? visited - this.#walkVisited : visited;
     this.#walkVisited = visited;
-    // A span outlives its walk only past a failed checkpoint, after which nothing is evicted
-    // (`imageTrusted`): an idle mark is made beside the walk, or before it began.
+    // A span outlives its walk only past a failed checkpoint, whose end (`afterCheckpoint`, on
+    // failure too) wakes the hand: an idle mark is made beside the walk, or before it began.
     if (this.#idle !== undefined) this.#idle.span.end = trie.walkMark();
   }
 

@@ -33,10 +33,11 @@ export interface MemoryStats extends TrieMemory {
    * Records loaded from the image since open because an operation needed
    * them (reads, writes, lists, scans): faults, each a stub made a node.
    * The open's own loads are not counted, nor the warm-up's
-   * (`warmUp.nodesLoaded`); `image.nodesLoaded` counts all three.
+   * (`warmUp.nodesLoaded`, which counts too what it built for a read that
+   * met a stub while it ran); `image.nodesLoaded` counts all three.
    */
   faults: number;
-  /** Bytes of the budget's cooling queue (a sixteenth of it, at most 256 MiB); 0 without one. */
+  /** Bytes of the budget's cooling queue (a sixteenth of it, 1,032 to 256 MiB); 0 without one. */
   queueBytes: number;
 }
 
