@@ -12,6 +12,7 @@ import {
   type BlockStorage,
   type Durability,
   MemoryBlockStorage,
+  type OpenOptions,
   openStore,
   StorageIoError,
   type Store,
@@ -83,6 +84,23 @@ async function fill(store: Store, n: number, unbudgeted = false): Promise<Map<st
       `after a checkpoint: ${JSON.stringify(memory)}`,
     );
   });
+}
+
+/**
+ * A store of `n` keys filled without a budget (every node written by a
+ * checkpoint), reopened with `options` (a `memoryBudget` of {@link budget}
+ * unless they say otherwise); the store and the counts it holds.
+ */
+async function reopenedFilled(
+  n: number,
+  options: OpenOptions = {},
+): Promise<{ store: Store; expected: Map<string, number> }> {
+  const storage = new MemoryBlockStorage();
+  const first = await openStore({ storage });
+  const expected = await fill(first, n, true);
+  await first.close();
+  const store = await openStore({ storage, memoryBudget: budget, ...options });
+  return { store, expected };
 }
 
 for (const durability of ["strict", "relaxed"] satisfies Durability[]) {
@@ -259,11 +277,7 @@ Deno.test("memoryBudget: a batch read past it gives the room back once it resolv
   // Found by the n-gram budget test: a countMany of every n-gram after a reopen left the shards'
   // tries at 6 budgets, since the round after its loads ran while the batch still pinned its
   // paths, and no round came after the batch let them go.
-  const storage = new MemoryBlockStorage();
-  const first = await openStore({ storage });
-  const expected = await fill(first, 4_000, true);
-  await first.close();
-  const store = await openStore({ storage, memoryBudget: budget });
+  const { store, expected } = await reopenedFilled(4_000);
   const keys = [...expected.keys()];
   assert.deepEqual(await store.getMany(keys), keys.map((k) => expected.get(k)));
   await new Promise((resolve) => setTimeout(resolve, 0)); // the round it queued
@@ -279,11 +293,7 @@ Deno.test("memoryBudget: a write that loaded its paths and wrote nothing gives t
   // Found in review: a queued write's pins went with no round after them, and an atomic whose
   // check failed writes nothing, so it starts no checkpoint either: one over 572 cold keys left
   // 160 KB live against a 16 KiB budget, nothing evicted.
-  const storage = new MemoryBlockStorage();
-  const first = await openStore({ storage });
-  await fill(first, 4_000, true);
-  await first.close();
-  const store = await openStore({ storage, memoryBudget: budget });
+  const { store } = await reopenedFilled(4_000);
   const op = store.atomic().check(key(0), 123_456);
   for (let i = 0; i < 4_000; i += 7) op.set(key(i), 1);
   assert.equal((await op.commit()).ok, false);
@@ -297,13 +307,7 @@ Deno.test("memoryBudget: a strict write's keys give the room back once its group
   // applied only at the next read, write, fsync or close, with no round once it became durable.
   // A commit of deletes of absent keys over cold paths, automatic checkpoints off, left 160 KB
   // live against a 16 KiB budget until the store's next operation.
-  const storage = new MemoryBlockStorage();
-  const first = await openStore({ storage });
-  await fill(first, 4_000, true);
-  await first.close();
-  const store = await openStore({
-    storage,
-    memoryBudget: budget,
+  const { store } = await reopenedFilled(4_000, {
     durability: "strict",
     checkpoint: { auto: false },
   });
@@ -316,11 +320,7 @@ Deno.test("memoryBudget: a strict write's keys give the room back once its group
 });
 
 Deno.test("memoryBudget: a store opened with one loads lazily, and its slab cache keeps a share", async () => {
-  const storage = new MemoryBlockStorage();
-  const first = await openStore({ storage });
-  const expected = await fill(first, 4_000, true);
-  await first.close();
-  const store = await openStore({ storage, memoryBudget: budget });
+  const { store, expected } = await reopenedFilled(4_000);
   assert.ok(store.stats().image.nodesLoaded <= 1, "the root at most");
   const keys = [...expected.keys()];
   for (const k of keys) {
