@@ -170,6 +170,19 @@ function byteString(random: Prng, length: number): string {
   return text;
 }
 
+/**
+ * `key` one byte off: its last byte changed, a byte added, or its last byte
+ * dropped (a key stays 1 to {@link simKeyBytesMax} bytes).
+ */
+export function nearMiss(key: string, random: Prng): string {
+  const roll = random.below(3);
+  const byte = String.fromCharCode(random.below(256));
+  if (roll === 0 && key.length < simKeyBytesMax) return key + byte;
+  if (roll === 1 && key.length > 1) return key.slice(0, -1);
+  const last = key.charCodeAt(key.length - 1);
+  return key.slice(0, -1) + String.fromCharCode((last + 1 + random.below(255)) % 256);
+}
+
 /** Picks a key: a hot one three times in four. */
 export function pickKey(space: KeySpace, random: Prng): string {
   const cold = space.cold.length > 0 && random.chance(0.25);

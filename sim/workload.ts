@@ -8,7 +8,7 @@
 
 import { assert } from "./_assert.ts";
 import { keyBytesMax } from "../lib/limits.ts";
-import { drawDelta, drawKeySpace, drawValue, type KeySpace, pickKey } from "./keys.ts";
+import { drawDelta, drawKeySpace, drawValue, type KeySpace, nearMiss, pickKey } from "./keys.ts";
 import { eventPrng, type Prng } from "./prng.ts";
 
 /**
@@ -84,7 +84,13 @@ export interface WorkloadOptions {
 }
 
 /** Streams of `eventPrng`: one per kind of decision. */
-const stream = { step: 0x5731, drive: 0xd217, closeCrash: 0xc105, scan: 0x5ca7 } as const;
+const stream = {
+  step: 0x5731,
+  drive: 0xd217,
+  closeCrash: 0xc105,
+  scan: 0x5ca7,
+  nearMiss: 0x4e4d,
+} as const;
 /** The most steps a workload holds (bounds runs and traces). */
 export const stepsMax = 1_000_000;
 /** The most I/O completions a step drives. */
@@ -107,6 +113,8 @@ const countingBatchChance = 0.35;
 const listLimits = [1, 2, 3, 10, 100, 255, 256, 257, 300, 511, 512, 600];
 /** The share of drawn lists run as scans instead (see {@link scanOf}). */
 const scanShare = 0.5;
+/** The share of gets (and getMany's first keys) made one byte off (see {@link nearMissOf}). */
+const nearMissShare = 0.2;
 /** The share of scans whose visitor stops early, and the most visits before it does. */
 const scanStopChance = 0.3;
 const scanStopAfterMax = 400;
@@ -147,7 +155,10 @@ export function generateSteps(options: WorkloadOptions): Step[] {
         id,
         kind: "op",
         client: random.below(options.clients),
-        op: scanOf(drawOp(random, id, space), eventPrng(options.seed, stream.scan, id)),
+        op: nearMissOf(
+          scanOf(drawOp(random, id, space), eventPrng(options.seed, stream.scan, id)),
+          eventPrng(options.seed, stream.nearMiss, id),
+        ),
         drive,
       });
       opsMade++;
@@ -254,6 +265,25 @@ function scanOf(op: SimOp, random: Prng): SimOp {
   // Mostly within the first few entries, sometimes deep into a long scan.
   const stopAfter = 1 + random.below(random.chance(0.5) ? 10 : scanStopAfterMax);
   return { ...op, type: "scan", stopAfter };
+}
+
+/**
+ * A get, or a getMany's first key, turned on {@link nearMissShare} of them
+ * into a key one byte off the one drawn (its last byte changed, one byte
+ * more, or one less): a key no step writes, whose path runs down to a
+ * stored key's node and parts from it there, so a read that matches a
+ * node's branching byte but not the rest of its prefix (an inline leaf's,
+ * a record read through) answers wrongly. A stream of its own, as
+ * {@link scanOf}'s.
+ */
+function nearMissOf(op: SimOp, random: Prng): SimOp {
+  if (op.type === "get" && random.chance(nearMissShare)) {
+    return { type: "get", key: nearMiss(op.key, random) };
+  }
+  if (op.type === "getMany" && random.chance(nearMissShare)) {
+    return { type: "getMany", keys: [nearMiss(op.keys[0], random), ...op.keys.slice(1)] };
+  }
+  return op;
 }
 
 function drawAtomic(random: Prng, id: number, space: KeySpace): SimOp {
