@@ -450,7 +450,8 @@ function printSummary(totals: Totals, ms: number, range: string | undefined): vo
       `(${sum("eagerOpens")} recoveries loaded the whole image at open; ${sum("warmOpens")} ` +
       `opens warmed up in the background, ${sum("warmUpsCut")} of them cut by a crash or close); ` +
       `subtrees the memory budget evicted: ${sum("evictions")} (${totals.oneSlabCacheSeeds} ` +
-      `seeds with a slab cache of one slab); ` +
+      `seeds with a slab cache of one slab); records read through without a load: ` +
+      `${sum("readThrough")}; ` +
       `writes queued for a load: ${sum("queuedWrites")}; verify() passes: ${sum("verifies")}`,
   );
   if (sum("memory.probes") + sum("memory.writersWaiting") + sum("memory.relocations") > 0) {

@@ -200,6 +200,8 @@ export interface RunStats {
   nodesLoaded: number;
   /** Subtrees the memory budget evicted, by those stores (see {@link RunOptions.memoryBudget}). */
   evictions: number;
+  /** Records reads answered from without loading them, by those stores (`memory.readThrough`). */
+  readThrough: number;
   /** Pauses of the engine's long work (see {@link RunOptions.walkPauses}). */
   walkPauses: number;
   /** 1 if the run's files read at once (see {@link RunOptions.syncReads}), else 0. */
@@ -521,6 +523,7 @@ class Run {
     checkpointsCommitted: 0,
     nodesLoaded: 0,
     evictions: 0,
+    readThrough: 0,
     walkPauses: 0,
     syncReads: 0,
     writesInWalks: 0,
@@ -1229,6 +1232,7 @@ class Run {
     this.stats.checkpointsCommitted += stats.epochs.checkpoints;
     this.stats.nodesLoaded += stats.image.nodesLoaded;
     this.stats.evictions += stats.memory.evictions;
+    this.stats.readThrough += stats.memory.readThrough;
     this.stats.memory.evictionsBeside += writeCounters(store).evictionsBeside;
     if (stats.warmUp.state === "running") this.stats.warmUpsCut++;
   }

@@ -611,7 +611,11 @@ Deno.test("memoryBudget: loads past it while the rest is dirty do not walk the w
     for (let i = 0; i < 1_500; i++) op.add(`new ${i}`, 1);
     assert.ok((await op.commit()).ok);
     const before = writeCounters(store).budgetWork;
-    for (let i = 0; i < 3_000; i += 11) assert.equal(await store.get(key(i)), i + 1);
+    for (let i = 0; i < 3_000; i += 11) {
+      // A first read passes the stubs it meets without loading them; reads right after load a
+      // level each (see `_read_through.ts`).
+      for (let read = 0; read < 4; read++) assert.equal(await store.get(key(i)), i + 1);
+    }
     const after = writeCounters(store);
     const rounds = after.budgetWork.rounds - before.rounds;
     const walks = after.budgetWork.walks - before.walks;
@@ -722,5 +726,34 @@ Deno.test("memoryBudget: reads after a burst of writes past it start the checkpo
   const stats = store.stats();
   assert.ok(stats.epochs.checkpoints > checkpoints + 1, "the reads' rounds started a checkpoint");
   assert.ok(stats.memory.liveBytes <= part(), JSON.stringify(stats.memory));
+  await store.close();
+});
+
+Deno.test("memoryBudget: a cold read reads its key through the records; read again soon, it loads", async () => {
+  const storage = new MemoryBlockStorage();
+  await writeSpread(storage, 3_000);
+  const store = await openStore({
+    storage,
+    memoryBudget: budget,
+    load: "lazy",
+    [imageGeometryKey]: smallSlabs,
+    [slabCacheSlabsMinKey]: 1, // the image's slabs do not fit the cache: records are read alone
+  } as InternalStoreOptions);
+  const before = store.stats().memory;
+  assert.equal(await store.get(key(1_234)), 1_235);
+  // Keys under other children of the root ("key 70 ...", "key 17 ...", "key 40 ...", "key 89 ...").
+  assert.equal(await store.get(`${key(2_345)}x`), undefined, "a near miss reads through too");
+  const passed = store.stats().memory;
+  assert.ok(passed.readThrough > before.readThrough, "records read to answer");
+  assert.equal(passed.faults, before.faults, "and none loaded");
+  assert.deepEqual(await store.getMany([key(40), key(2_999)]), [41, 3_000]);
+  assert.equal(store.stats().memory.faults, before.faults, "getMany reads through as get does");
+  // Met again before a budget's worth went: each read loads a level more.
+  for (let read = 0; read < 8; read++) assert.equal(await store.get(key(1_234)), 1_235);
+  const loaded = store.stats().memory;
+  assert.ok(loaded.faults > before.faults, `loaded ${loaded.faults - before.faults} records`);
+  const through = loaded.readThrough;
+  assert.equal(await store.get(key(1_234)), 1_235);
+  assert.equal(store.stats().memory.readThrough, through, "its path is loaded: nothing to read");
   await store.close();
 });

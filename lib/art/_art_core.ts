@@ -473,6 +473,16 @@ export class ArtCore {
     this.tree.markReads = on;
   }
 
+  /** The budget's admission epoch (see `_read_through.ts`); 0 without a budget. */
+  get admitEpoch(): number {
+    return this.tree.admitEpoch;
+  }
+
+  set admitEpoch(epoch: number) {
+    assert(Number.isSafeInteger(epoch) && epoch >= this.tree.admitEpoch, "epochs only advance");
+    this.tree.admitEpoch = epoch;
+  }
+
   /**
    * Whether a snapshot is live (nothing can be evicted until it is released).
    *

@@ -31,6 +31,7 @@ import {
 import type { NodeView } from "./_image_walk.ts";
 import {
   addressOf,
+  admitEpochs,
   byteValues,
   copyPrefix,
   countOf,
@@ -45,6 +46,7 @@ import {
   kind48,
   kindLeaf,
   kindOf,
+  markPassed,
   markUncommitted,
   matchPrefix,
   newNode,
@@ -54,6 +56,7 @@ import {
   node48ChildrenMax,
   node4ChildrenMax,
   noValue,
+  passedEpochsAgo,
   prefixLengthOf,
   setAddress,
   setGen,
@@ -541,16 +544,26 @@ export function nodeAtPath(
 /** What the last {@link installPath} did: net stubs added (each install: its child stubs - 1). */
 export const installPathStubs = { added: 0 };
 
+/** A stub passed this many admission epochs ago or fewer is loaded by the next read. */
+const admitEpochsAgoMax = 1;
+/** What {@link installPath} returns at a stub it did not admit (see `_read_through.ts`). */
+export const installPathPassed = -2;
+/** Where the last {@link installPath} that returned {@link installPathPassed} stopped. */
+export const installPathStopped = { depth: 0, address: 0 };
+
 /**
  * Walks `key`'s path once, replacing each stub met by the node `fetch` gives
  * for its address (and path). Returns the node where `key` ends (which may hold no
  * value), 0 if the key is absent, or -1 at the first stub `fetch` cannot
- * give. Sets {@link installPathStubs}.
+ * give. Sets {@link installPathStubs}. With `admit`, a stub no read met
+ * before is only marked (`markReferenced`), and the walk stops there:
+ * {@link installPathPassed}, with {@link installPathStopped} set.
  */
 export function installPath(
   tree: ArtTree,
   key: Uint8Array,
   fetch: (address: number, path: Uint8Array) => NodeView | undefined,
+  admit = false,
 ): number {
   const a = tree.a;
   let node = tree.root;
@@ -561,6 +574,13 @@ export function installPath(
     assert(level <= key.length + 1, "descent deeper than the key");
     if (isStub(a, node)) {
       assert(parent !== 0 && depth > 0, "the root is never a stub");
+      const ago = admit ? passedEpochsAgo(a, node, tree.admitEpoch % admitEpochs) : 0;
+      if (ago < 0 || ago > admitEpochsAgoMax) {
+        markPassed(a, node, tree.admitEpoch); // a read that meets it again soon installs it
+        installPathStopped.depth = depth;
+        installPathStopped.address = addressOf(a, node);
+        return installPathPassed;
+      }
       // The stub's path (the key down to the byte into it): a view, valid during the call.
       const view = fetch(addressOf(a, node), key.subarray(0, depth));
       if (view === undefined) return -1;

@@ -14,6 +14,7 @@
  *             | referenced (bit 28: a read passed it, see {@link markReferenced})
  *             | uncommitted (bit 29: its address is one the live checkpoint gave, see
  *               {@link markUncommitted})
+ *             | a stub's admission stamp (bits 30-31: see {@link markPassed})
  * word 1      gen: the generation clock when the node was made
  * words 2-3   value (float64; `noValue` when no key ends here)
  * words 4-5   address in the image (float64; `noAddress` until written)
@@ -199,6 +200,33 @@ export function headerPrefixLength(header: number): number {
  */
 export function markReferenced(a: Arena, n: number, header: number): void {
   a.i32[n] = header | referencedBit;
+}
+
+/** The bits of a stub's word 0 above `uncommittedBit`: the admission stamp of {@link markPassed}. */
+const stampShift = 30;
+/**
+ * Epochs a stub's stamp tells apart ({@link markPassed}): the stamp is the
+ * epoch modulo this, plus one (0: no read passed it), in the two top bits
+ * of word 0, free in a stub (the referenced bit is not used: a lookup
+ * marks every node it passes, stubs among them).
+ */
+export const admitEpochs = 3;
+
+/** Notes that a read passed the stub without loading it, in admission epoch `epoch`. */
+export function markPassed(a: Arena, n: number, epoch: number): void {
+  assert(isStub(a, n) && Number.isSafeInteger(epoch) && epoch >= 0, "a stub passed in an epoch");
+  const stamp = (epoch % admitEpochs) + 1;
+  a.i32[n] = (a.i32[n] & ~(3 << stampShift)) | (stamp << stampShift);
+}
+
+/**
+ * Epochs since a read last passed the stub (modulo {@link admitEpochs}),
+ * as of epoch `epoch`; -1 if none did.
+ */
+export function passedEpochsAgo(a: Arena, n: number, epoch: number): number {
+  const stamp = (a.i32[n] >>> stampShift) & 3;
+  if (stamp === 0) return -1;
+  return (epoch - (stamp - 1) + admitEpochs) % admitEpochs;
 }
 
 /** Whether a read passed the node since the last {@link takeReferenced}. */

@@ -144,6 +144,12 @@ export class ArtTree {
   /** Reads mark the nodes they pass referenced (a memory budget's second chance). */
   markReads = false;
   /**
+   * The memory budget's admission epoch: it advances as evictions free the
+   * budget's worth of nodes; a read loads a stub only if a read passed it
+   * in this epoch or the last (see `_read_through.ts`).
+   */
+  admitEpoch = 0;
+  /**
    * The root a live snapshot holds, or 0: while it rewrites every node (a
    * streaming compaction), a stub the live trie loads is installed in the
    * snapshot's parent too (see `installTwin` in `_lazy.ts`).

@@ -68,6 +68,8 @@ import {
   installedValues,
   installNode,
   installPath,
+  installPathPassed,
+  installPathStopped,
   installPathStubs,
   installSubtree,
   nodeFromImage,
@@ -76,6 +78,7 @@ import {
   type StubRef,
 } from "./_lazy.ts";
 import { Arena } from "./_arena.ts";
+import { readThrough, throughNotGiven } from "./_read_through.ts";
 import { footprintBytes } from "./_footprint.ts";
 import { inlineAddress, noValue, tickGeneration, valueOf } from "./_node.ts";
 import { ArtCore, lookupAbsent, lookupNotLoaded } from "./_art_core.ts";
@@ -530,6 +533,11 @@ export class Art extends ArtCore {
    * {@link lookupAbsent}, or {@link lookupNotLoaded} at the first stub
    * `fetch` cannot give.
    *
+   * With `through` (a memory budget's reads), a stub no read met before is
+   * not loaded: it is marked, and the value is read from the records
+   * `through` gives below it, which are not installed (`_read_through.ts`).
+   * The next read that meets the stub loads it.
+   *
    * @example
    * ```ts
    * import assert from "node:assert/strict";
@@ -537,20 +545,31 @@ export class Art extends ArtCore {
    * const leaf = { prefix: new Uint8Array(0), value: 4, childBytes: new Uint8Array(0), childAddresses: [] };
    * const art = Art.fromImage({ ...leaf, value: undefined, childBytes: Uint8Array.of(5, 6), childAddresses: [10, 20] }, 30, 2);
    * assert.equal(art.lookupLoading(Uint8Array.of(5), () => undefined), lookupNotLoaded);
+   * assert.equal(art.lookupLoading(Uint8Array.of(6), () => leaf, () => leaf), 4); // read through
+   * assert.equal(art.verify().stubs, 2); // nothing loaded, the stub marked
+   * assert.equal(art.lookupLoading(Uint8Array.of(6), () => leaf, () => leaf), 4); // loads it now
+   * assert.equal(art.verify().stubs, 1);
    * assert.equal(art.lookupLoading(Uint8Array.of(5), () => leaf), 4);
    * ```
    */
   lookupLoading(
     key: Uint8Array,
     fetch: (address: number, path: Uint8Array) => NodeView | undefined,
+    through?: (address: number) => NodeView | undefined,
   ): number {
     if (this.stubCount === 0) return this.lookup(key);
     let node: number;
     installedValues.max = 0;
     try {
-      node = installPath(this.tree, key, fetch);
+      node = installPath(this.tree, key, fetch, through !== undefined);
     } finally {
       this.#countInstalled(); // also when the arena could not grow: the nodes made before stay
+    }
+    if (node === installPathPassed) {
+      const { depth, address } = installPathStopped;
+      const value = readThrough(key, depth, address, through!);
+      if (value === throughNotGiven) return lookupNotLoaded;
+      return value === noValue ? lookupAbsent : value;
     }
     if (node < 0) return lookupNotLoaded;
     const value = node === 0 ? noValue : valueOf(this.tree.a, node);

@@ -42,7 +42,9 @@
  * every part of the trie goes in turn. Both spare a node a read passed
  * since they last looked at it (reads mark the nodes they pass, see
  * `Art.markReads`; looking clears the mark): a second chance, as a CLOCK's,
- * for the keys read most. The order: the queue sparing read nodes; the
+ * for the keys read most. A read loads a stub only if a read met it within
+ * the last two admission epochs (an epoch per budget's worth evicted: `Art.admitEpoch`);
+ * else it reads the key through the records (`_read_through.ts`). The order: the queue sparing read nodes; the
  * queue again taking read nodes too, but only the lowest (none of whose
  * children has children loaded, as the hand takes); the hand; and only what
  * all those leave, the queue's oldest, whole.
@@ -85,6 +87,7 @@ import type { Groups } from "./_groups.ts";
 import type { Loader } from "./_loader.ts";
 import { PathQueue, pathQueueBytesMin, queuedPathBytesMax } from "./_path_queue.ts";
 import { holdsUnder, insideSubtree, type Pins } from "./_pins.ts";
+import type { BudgetStats, BudgetWork } from "./_budget_work.ts";
 
 /**
  * Live nodes past this many trie parts start a checkpoint early (when
@@ -141,61 +144,6 @@ const roundsMax = 1024;
 const heldShare = 1 / 2;
 /** Bytes a kept path takes besides its own, as a ring entry's length. */
 const heldPathOverhead = 2;
-
-/** What the budget did, for `stats().memory`. */
-export interface BudgetStats {
-  /** Subtrees evicted since open. */
-  evictions: number;
-  /** Bytes of nodes they freed. */
-  evictedBytes: number;
-}
-
-/**
- * The budget's work, for the simulator's bound on it (`WriteCounters`;
- * the clock hand's walks are `Art.evictWalks`).
- */
-export interface BudgetWork {
-  /**
-   * Events that may ask for a round: loads ({@link Budget.afterLoad}: a
-   * record installed, a read settled, a list's pin released, a strict
-   * group made durable), steps of a
-   * compaction's walk ({@link Budget.afterWalkStep}), and direct calls of
-   * {@link Budget.enforce} (a checkpoint ended, a list met a stub, the
-   * start). Steps of an incremental checkpoint's walk are not among them.
-   */
-  asked: number;
-  /** Rounds that looked for nodes to evict (the live nodes were past the trie's part). */
-  rounds: number;
-  /** Paths the rounds took from the cooling queue to look at. */
-  queueLooks: number;
-  /** Steps of checkpoints' node walks ({@link Budget.afterWalkStep}), incremental ones' too. */
-  walkSteps: number;
-  /**
-   * Rounds whose clock hand walked the whole trie and found nothing to
-   * take: every node left was dirty, pinned, read into or held by a live
-   * snapshot. The hand then stays idle (see {@link Budget}'s `#idle`).
-   */
-  fruitless: number;
-  /** Rounds whose hand stayed idle: nothing it could find changed since a fruitless walk. */
-  handIdle: number;
-  /**
-   * Events after which the hand may find what its last walk could not: a
-   * checkpoint's end, the start, and rounds that found loads the cooling
-   * queue does not hold (or entries it dropped), or pins that held more
-   * than the idle hand keeps. A step of a compaction's walk is none: an
-   * idle hand looks only at what the step passed (`passedVisits`).
-   */
-  handEvents: number;
-  /** Nodes compactions' walks passed (visited: gave fresh addresses, and left). */
-  passed: number;
-  /**
-   * Nodes an idle hand's walks over what a compaction's walk passed since
-   * it went idle visited (of `Art.evictWalks.visits`): the nodes passed,
-   * those above them on the paths to where the walks start and stop, and
-   * nodes loaded or written there meanwhile, each looked at a few times.
-   */
-  passedVisits: number;
-}
 
 /**
  * What a fruitless walk of the clock hand left (see {@link Budget}'s
@@ -884,6 +832,7 @@ export class Budget {
   #counted(words: number): void {
     this.stats.evictions++;
     this.stats.evictedBytes += words * 4;
+    this.#parts.trie.admitEpoch = Math.floor(this.stats.evictedBytes / this.#bytes!); // a budget's worth
     if (this.#parts.trie.captured) this.evictionsBeside++;
   }
 }

@@ -46,6 +46,8 @@ export interface LoaderStats {
   nodesLoaded: number;
   /** Compactions whose new file loads read fresh addresses from, since open. */
   compactionsStarted: number;
+  /** Records read since open to answer a read without installing them (`Loader.lookupNow`). */
+  recordsReadThrough: number;
 }
 
 /** Loads stubs of one trie from one image. */
@@ -55,7 +57,7 @@ export class Loader {
   readonly #image: () => ImageFile;
   /** The reads in flight, by the stub's address: the read, the stub's path, and that as an id. */
   readonly #loading = new Map<number, { read: Promise<StubRef[]>; path: Uint8Array; id: string }>();
-  readonly stats: LoaderStats = { nodesLoaded: 0, compactionsStarted: 0 };
+  readonly stats: LoaderStats = { nodesLoaded: 0, compactionsStarted: 0, recordsReadThrough: 0 };
   /**
    * Called after each record installed, and when the last read in flight
    * settled: the memory budget's turn (`_budget.ts`).
@@ -231,7 +233,9 @@ export class Loader {
    * throws here (after the image's retries).
    */
   lookupNow(key: Uint8Array): number {
-    return this.#trie.lookupLoading(key, this.#fetchNow);
+    // Under a budget (reads mark what they pass), a stub met the first time is read through.
+    const through = this.#trie.markReads ? this.#fetchThrough : undefined;
+    return this.#trie.lookupLoading(key, this.#fetchNow, through);
   }
 
   /**
@@ -260,6 +264,18 @@ export class Loader {
     this.stats.nodesLoaded++;
     if (path !== undefined) this.onInstalled(path); // installed right after this returns
     this.afterLoad(); // runs later: the caller installs the record first
+    return checkedNode(node, address, this.#trie.valueCeiling);
+  };
+
+  /** A record read now to answer a read without loading it (see `Art.lookupLoading`), checked. */
+  readonly #fetchThrough = (address: number): NodeImage | undefined => {
+    if (isFreshAddress(address)) return undefined; // in a compaction's file: read by `load`
+    const node = this.#image().readNow(address);
+    if (node === undefined) return undefined;
+    this.stats.recordsReadThrough++;
+    // No round for room (nothing installed), but one if writes left the live nodes past the
+    // budget's part: such a round starts the checkpoint that makes them clean (`Budget.stuck`).
+    this.afterLoad();
     return checkedNode(node, address, this.#trie.valueCeiling);
   };
 

@@ -10,7 +10,7 @@
 import type { EvictWalkWork, TrieMemory, TrieRelocations } from "../art/art.ts";
 import type { ImageSpace } from "../image/image_file.ts";
 import type { WalStats } from "../wal/wal.ts";
-import type { BudgetWork } from "./_budget.ts";
+import type { BudgetWork } from "./_budget_work.ts";
 import type { WarmUpStats } from "./_warm.ts";
 import type { Durability } from "./config.ts";
 import type { EpochStats } from "./epochs.ts";
@@ -37,6 +37,12 @@ export interface MemoryStats extends TrieMemory {
    * met a stub while it ran); `image.nodesLoaded` counts all three.
    */
   faults: number;
+  /**
+   * Records read since open to answer a read without loading them: under a
+   * budget, a read that meets a stub no read met before reads the records
+   * below it and installs none (the next read that meets it loads it).
+   */
+  readThrough: number;
   /** Bytes of the budget's cooling queue (a sixteenth of it, 1,032 to 256 MiB); 0 without one. */
   queueBytes: number;
 }

@@ -538,16 +538,24 @@ export class Engine {
    */
   get(bytes: Uint8Array): Promise<number | undefined> {
     this.#groups.applyPending();
-    let found = this.#trie.lookup(bytes);
-    // A path that loads at once does so in one descent that loads and reads; else the read waits.
-    if (found === lookupNotLoaded) {
-      this.#warm.assist(bytes); // during a warm-up, subtrees at once
-      found = this.#loader.lookupNow(bytes);
-    }
+    const found = this.#lookupNow(bytes);
     if (found !== lookupNotLoaded) return Promise.resolve(found < 0 ? undefined : found);
     const copy = bytes.slice();
     const unpin = this.#pins.pin([copy]); // no eviction between the load and the read
     return this.#loader.loadPath(copy).then(() => this.#getLoaded(copy)).finally(unpin);
+  }
+
+  /**
+   * The trie's answer for `bytes` (pending groups applied), its path loaded
+   * or read through as far as records read at once go: a value,
+   * `lookupAbsent`, or `lookupNotLoaded` (the read must wait for a load).
+   */
+  #lookupNow(bytes: Uint8Array): number {
+    const found = this.#trie.lookup(bytes);
+    if (found !== lookupNotLoaded) return found;
+    // A path that loads at once does so in one descent that loads and reads; else the read waits.
+    this.#warm.assist(bytes); // during a warm-up, subtrees at once
+    return this.#loader.lookupNow(bytes);
   }
 
   /** {@link Engine.get} again once a path loaded: the store may have closed meanwhile. */
@@ -562,14 +570,15 @@ export class Engine {
 
   /** The counts of `keys`, in order, read at one instant (after the loads their paths need). */
   getMany(keys: Uint8Array[]): Promise<(number | undefined)[]> {
-    for (const key of keys) if (!this.#loadPathNow(key)) break;
     this.#groups.applyPending();
-    try {
-      return Promise.resolve(keys.map((key) => this.#trie.get(key)));
-    } catch (error) {
-      if (!(error instanceof NodeNotLoaded)) throw error;
-      return this.#getManyLoading(keys);
+    // No await between the reads: they see one instant.
+    const values: (number | undefined)[] = [];
+    for (const key of keys) {
+      const found = this.#lookupNow(key);
+      if (found === lookupNotLoaded) return this.#getManyLoading(keys);
+      values.push(found < 0 ? undefined : found);
     }
+    return Promise.resolve(values);
   }
 
   /** getMany once every key's path is loaded: read at one instant after the loads. */
@@ -732,6 +741,7 @@ export class Engine {
       ...this.#budget.stats,
       cacheBytes: this.#deps.image.cacheBytes,
       faults: this.#loader.stats.nodesLoaded - this.#loadedAtOpen - this.#warm.stats.nodesLoaded,
+      readThrough: this.#loader.stats.recordsReadThrough,
       queueBytes: this.#budget.queueBytes,
     };
   }

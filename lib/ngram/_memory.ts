@@ -140,13 +140,25 @@ export interface NgramMemoryStats {
   cacheBytes: number;
   /** Records loaded since open because an operation needed them (see `MemoryStats.faults`). */
   faults: number;
+  /** Records read to answer reads without loading them (see `MemoryStats.readThrough`). */
+  readThrough: number;
 }
 
 /** The fields of {@link NgramMemoryStats} one store's `stats().memory` gives. */
 export function memoryOf(memory: MemoryStats): NgramMemoryStats {
   const { budget, liveBytes, freeBytes, bufferBytes, evictions, evictedBytes } = memory;
-  const { cacheBytes, faults } = memory;
-  return { budget, liveBytes, freeBytes, bufferBytes, evictions, evictedBytes, cacheBytes, faults };
+  const { cacheBytes, faults, readThrough } = memory;
+  return {
+    budget,
+    liveBytes,
+    freeBytes,
+    bufferBytes,
+    evictions,
+    evictedBytes,
+    cacheBytes,
+    faults,
+    readThrough,
+  };
 }
 
 /** The sum of `parts`; its budget is null when no part has one. */
@@ -160,6 +172,7 @@ export function sumMemory(parts: readonly NgramMemoryStats[]): NgramMemoryStats 
     evictedBytes: 0,
     cacheBytes: 0,
     faults: 0,
+    readThrough: 0,
   };
   for (const part of parts) {
     if (part.budget !== null) sum.budget = (sum.budget ?? 0) + part.budget;
@@ -170,6 +183,7 @@ export function sumMemory(parts: readonly NgramMemoryStats[]): NgramMemoryStats 
     sum.evictedBytes += part.evictedBytes;
     sum.cacheBytes += part.cacheBytes;
     sum.faults += part.faults;
+    sum.readThrough += part.readThrough;
   }
   return sum;
 }

@@ -1,0 +1,132 @@
+/**
+ * Reads through stubs (`_read_through.ts`): a budget's read of a stub it
+ * has not met lately answers from the records below it and loads nothing;
+ * a read that meets it again within the admission epochs loads it.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { Art, lookupAbsent, type NodeView } from "./art.ts";
+import { generator, TestImage } from "./_test_image.ts";
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+
+/** A trie of `keys` (values 1, 2, ...) opened lazily from an image with inline leaves. */
+function lazyCopy(keys: readonly string[]): { art: Art; records: Map<number, NodeView> } {
+  const source = new Art();
+  for (const [index, key] of keys.entries()) source.set(bytes(key), index + 1);
+  const image = new TestImage();
+  const root = image.checkpoint(source, { inline: true });
+  const art = Art.fromImage(image.records.get(root)!, root, keys.length);
+  return { art, records: image.records };
+}
+
+/** Keys sharing prefixes, some ending on inner nodes, most leaves stored inline. */
+const keys = [
+  "a",
+  "ab",
+  "abc",
+  "abd",
+  "abdefgh",
+  "b",
+  "ba",
+  "bb",
+  "the",
+  "the cat",
+  "the dog",
+  "then",
+  "x",
+  "xyz",
+  "xyzzy",
+];
+
+/** `key` one byte off: one more, one less, the last changed. */
+function nearMisses(key: string): string[] {
+  const misses = [key + "q", key + "\u0000"];
+  if (key.length > 1) misses.push(key.slice(0, -1));
+  misses.push(key.slice(0, -1) + String.fromCharCode(key.charCodeAt(key.length - 1) + 1));
+  return misses;
+}
+
+/** What a read of `key` answers: the value, or undefined. */
+function answer(found: number): number | undefined {
+  return found === lookupAbsent ? undefined : found;
+}
+
+Deno.test("read through: a first read answers from the records and loads nothing", () => {
+  const { art, records } = lazyCopy(keys);
+  const stubs = art.verify().stubs;
+  let loads = 0;
+  const load = (address: number) => {
+    loads++;
+    return records.get(address);
+  };
+  const through = (address: number) => records.get(address);
+  assert.equal(answer(art.lookupLoading(bytes("the cat"), load, through)), 10);
+  assert.equal(loads, 0);
+  assert.equal(art.verify().stubs, stubs, "nothing installed");
+  // Met again in the same epoch: the stub loads, and the read goes on below it.
+  assert.equal(answer(art.lookupLoading(bytes("the dog"), load, through)), 11);
+  assert.ok(loads >= 1);
+  assert.equal(art.stubOnPath(bytes("the")), null, "the stub was replaced by its node");
+});
+
+Deno.test("read through: every key and every near miss answers as the loaded trie", () => {
+  const whole = lazyCopy(keys);
+  for (const key of keys.flatMap((key) => [key, ...nearMisses(key)])) {
+    const want = answer(
+      whole.art.lookupLoading(bytes(key), (address) => whole.records.get(address)),
+    );
+    // A trie no read met yet: the read passes every stub on its way.
+    const { art, records } = lazyCopy(keys);
+    const stubs = art.verify().stubs;
+    const got = answer(
+      art.lookupLoading(
+        bytes(key),
+        () => assert.fail("no load"),
+        (address) => records.get(address),
+      ),
+    );
+    assert.equal(got, want, JSON.stringify(key));
+    assert.equal(art.verify().stubs, stubs);
+  }
+  assert.equal(whole.art.verify().keys, keys.length);
+});
+
+Deno.test("read through: a stub met in an old epoch is passed again, then loads", () => {
+  const { art, records } = lazyCopy(keys);
+  const stubs = art.verify().stubs;
+  const fetch = (address: number) => records.get(address);
+  assert.equal(answer(art.lookupLoading(bytes("xyz"), fetch, fetch)), 14);
+  art.admitEpoch = 2; // past the one epoch a mark counts for
+  assert.equal(answer(art.lookupLoading(bytes("xyz"), fetch, fetch)), 14);
+  assert.equal(art.verify().stubs, stubs, "passed again: the mark was old");
+  art.admitEpoch = 3; // one epoch after the last pass: it loads
+  assert.equal(answer(art.lookupLoading(bytes("xyzzy"), fetch, fetch)), 15);
+  assert.equal(art.stubOnPath(bytes("x")), null, "loaded");
+  assert.equal(art.get(bytes("x")), 13);
+});
+
+Deno.test("read through: random keys, reads mixed with loads, answer as a plain trie", () => {
+  const random = generator(17);
+  const source: string[] = [];
+  for (let i = 0; i < 400; i++) {
+    let key = "";
+    const length = 1 + random(6);
+    while (key.length < length) key += "abcd"[random(4)];
+    if (!source.includes(key)) source.push(key);
+  }
+  const { art, records } = lazyCopy(source);
+  const fetch = (address: number) => records.get(address);
+  for (let read = 0; read < 3000; read++) {
+    if (read % 97 === 0) art.admitEpoch += 1 + random(2);
+    const key = random(3) === 0
+      ? nearMisses(source[random(source.length)])[random(3)]
+      : source[random(source.length)];
+    const index = source.indexOf(key);
+    const got = answer(art.lookupLoading(bytes(key), fetch, fetch));
+    assert.equal(got, index < 0 ? undefined : index + 1, JSON.stringify(key));
+  }
+  art.verify();
+});
