@@ -769,7 +769,8 @@ export class NgramStore {
    * `budget` is the `memoryBudget` option (the parts' budgets add up to it)
    * or null, `liveBytes` the bytes of their nodes in use, `evictions` and
    * `evictedBytes` what the budget evicted since open, `cacheBytes` the
-   * image slabs cached, `faults` the records reads and writes loaded.
+   * image slabs cached, `faults` the records reads and writes loaded,
+   * `readThrough` those reads answered from without loading them.
    *
    * @example
    * ```ts

@@ -45,7 +45,9 @@ export interface OpenOptions {
    * The bytes the trie's nodes, the image's slab cache and the budget's
    * own queue may take (at least 4096; default: no limit). Past it, clean
    * subtrees (those a checkpoint wrote) go back to disk as stubs, the
-   * coldest first, and load again when read; this runs after loads, after
+   * coldest first, and load again when read again soon (a `get` or
+   * `getMany` that meets a stub no read met lately answers from its records
+   * and loads nothing: `stats().memory.readThrough`); this runs after loads, after
    * reads let go of what they loaded, and after checkpoints. Nodes written
    * since the last checkpoint cannot go: writes that take the trie past its
    * part start a checkpoint early, and past the part and a fifth of the
