@@ -291,47 +291,65 @@ export class Checkpointer {
     // Readers fault in what the walk gave fresh addresses from the new file.
     if (fresh !== undefined) this.#deps.loader.fresh = fresh;
     const epoch = epochs.beginCheckpoint(started);
+    let written: Written;
+    let header: ImageHeader;
     try {
-      const written = await this.#write(fresh, snapshot, background);
+      written = await this.#write(fresh, snapshot, background);
       if (wal.durableLsn < coverage) await wal.flushAll();
       const fields = { coverageLsn: coverage, rootAddress: written.root, keyCount: snapshot.size };
       const committed = this.#deps.image.header;
       const unchanged = fresh === undefined && committed !== undefined && frees.length === 0 &&
         written.nodes === 0 && sameFields(committed, fields);
-      const header = unchanged
+      header = unchanged
         ? committed
         : fresh === undefined
         ? await this.#deps.image.commit({ ...fields, valueCeiling: snapshot.valueCeiling }, frees)
         : await this.#replaceImage(fresh, { ...fields, valueCeiling: snapshot.valueCeiling });
-      snapshot.release();
-      // The image is laid out afresh: so is the trie in memory (and its freed words go back).
-      if (compacted) trie.relocate();
-      this.#deps.afterCheckpoint?.();
-      const segmentsRemoved = await this.#reclaim();
-      const ms = clock.now() - started;
-      epochs.endCheckpoint(epoch, clock.now(), true, written.workMs);
-      return checkpointResult(header, written, {
-        coverageLsn: coverage,
-        compacted,
-        segmentsRemoved,
-        ms,
-      });
     } catch (error) {
-      // Fresh addresses left in the trie are refused from now on (`Loader.fresh`), never read
-      // from the image, and so are the records the failed walk wrote: the nodes naming them,
-      // and those above them, stay loaded (`Art.checkpointFailed`, before the release clears
-      // an incremental walk's marks); evictions take only what the committed image holds. It
-      // comes before any await: a round of evictions in the close's (after a load) took loaded
-      // nodes whose records are in the failed file, so reads of keys loaded all along failed.
-      this.#deps.loader.fresh = undefined;
-      const poison = this.#poisonWith(error);
-      trie.checkpointFailed();
-      snapshot.release();
-      epochs.endCheckpoint(epoch, clock.now(), false);
-      this.#deps.afterCheckpoint?.(); // what the snapshot held may go now
-      if (fresh !== undefined && fresh !== this.#deps.image) await fresh.close().catch(() => {});
-      throw poison;
+      throw await this.#failed(error, snapshot, epoch, fresh);
     }
+    // Committed: nothing below is a failed checkpoint (an error here is a bug, not I/O).
+    snapshot.release();
+    // The image is laid out afresh: so is the trie in memory (and its freed words go back).
+    if (compacted) trie.relocate();
+    this.#deps.afterCheckpoint?.();
+    const segmentsRemoved = await this.#reclaim();
+    const ms = clock.now() - started;
+    epochs.endCheckpoint(epoch, clock.now(), true, written.workMs);
+    return checkpointResult(header, written, {
+      coverageLsn: coverage,
+      compacted,
+      segmentsRemoved,
+      ms,
+    });
+  }
+
+  /**
+   * Ends a checkpoint that failed before its commit: poisons the store and
+   * returns the poison to throw. Fresh addresses left in the trie are
+   * refused from now on (`Loader.fresh`), never read from the image, and so
+   * are the records the failed walk wrote: the nodes naming them, and those
+   * above them, stay loaded (`Art.checkpointFailed`, before the release
+   * clears an incremental walk's marks); evictions take only what the
+   * committed image holds. It comes before any await: a round of evictions
+   * in the close's (after a load) took loaded nodes whose records are in the
+   * failed file, so reads of keys loaded all along failed.
+   */
+  async #failed(
+    error: unknown,
+    snapshot: ArtSnapshot,
+    epoch: number,
+    fresh: ImageFile | undefined,
+  ): Promise<StorageIoError> {
+    const { trie, clock, epochs } = this.#deps;
+    this.#deps.loader.fresh = undefined;
+    const poison = this.#poisonWith(error);
+    trie.checkpointFailed();
+    snapshot.release();
+    epochs.endCheckpoint(epoch, clock.now(), false);
+    this.#deps.afterCheckpoint?.(); // what the snapshot held may go now
+    if (fresh !== undefined && fresh !== this.#deps.image) await fresh.close().catch(() => {});
+    return poison;
   }
 
   /**
