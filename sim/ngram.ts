@@ -34,6 +34,7 @@
  * @module
  */
 
+import { watchBackgroundErrors } from "./background_errors.ts";
 import {
   type ImportSource,
   type NgramStore,
@@ -404,7 +405,12 @@ function isDiskError(error: unknown): boolean {
 /** Runs one seed: see the module notes. */
 export async function runNgramSimulation(options: NgramRunOptions): Promise<NgramRunResult> {
   const run = new NgramRun(options.seed, options.profile ?? ngramProfile, options.memoryBudget);
-  await run.execute();
+  const unwatch = watchBackgroundErrors((message) => run.violate("ngram-error", message));
+  try {
+    await run.execute();
+  } finally {
+    unwatch();
+  }
   return {
     seed: options.seed,
     violations: run.violations,

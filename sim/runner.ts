@@ -7,6 +7,7 @@
  * @module
  */
 
+import { describe, watchBackgroundErrors } from "./background_errors.ts";
 import { assert } from "./_assert.ts";
 import { checkOptions, type OptionTypes } from "../lib/options.ts";
 import {
@@ -445,20 +446,7 @@ export async function runSimulation(options: RunOptions): Promise<RunResult> {
   let stoppedEarly: string | undefined;
   let stopKind: StopKind | undefined;
   run.memory.install();
-  // An engine error thrown in a background task (a budget round queued in a microtask, a timer) is
-  // no operation's: uncaught, it ended the simulator's process, and `deno task mutants` saw a crash,
-  // not a caught bug (evict-stub-not-shared: a relocation's assertion in a queued round).
-  // A promise a background task let reject, unawaited, likewise.
-  const uncaught = (event: ErrorEvent) => {
-    event.preventDefault();
-    run.oracle.violate("error", `an error in a background task: ${describe(event.error)}`, []);
-  };
-  const unhandled = (event: PromiseRejectionEvent) => {
-    event.preventDefault();
-    run.oracle.violate("error", `a promise no one awaited rejected: ${describe(event.reason)}`, []);
-  };
-  globalThis.addEventListener("error", uncaught);
-  globalThis.addEventListener("unhandledrejection", unhandled);
+  const unwatch = watchBackgroundErrors((message) => run.oracle.violate("error", message, []));
   try {
     run.storage.scheduler.context = openContext;
     await run.open(-1);
@@ -472,8 +460,7 @@ export async function runSimulation(options: RunOptions): Promise<RunResult> {
     stoppedEarly = error.message;
     stopKind = run.oracle.violations.length > 0 ? "violation" : error.kind;
   } finally {
-    globalThis.removeEventListener("error", uncaught);
-    globalThis.removeEventListener("unhandledrejection", unhandled);
+    unwatch();
     run.memory.uninstall();
   }
   run.stats.faults = { ...run.storage.faultCounts };
@@ -2186,8 +2173,4 @@ async function scanInto(
     if (entries.length === stopAfter) return false;
   }, options);
   return { entries, returned, split };
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
