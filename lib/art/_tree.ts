@@ -146,7 +146,7 @@ export class ArtTree {
   /**
    * The memory budget's admission epoch: it advances as evictions free the
    * budget's worth of nodes; a read loads a stub only if a read passed it
-   * in this epoch or the last (see `_read_through.ts`).
+   * in this epoch (see `_read_through.ts`).
    */
   admitEpoch = 0;
   /**

@@ -545,9 +545,12 @@ export class Art extends ArtCore {
    * const leaf = { prefix: new Uint8Array(0), value: 4, childBytes: new Uint8Array(0), childAddresses: [] };
    * const art = Art.fromImage({ ...leaf, value: undefined, childBytes: Uint8Array.of(5, 6), childAddresses: [10, 20] }, 30, 2);
    * assert.equal(art.lookupLoading(Uint8Array.of(5), () => undefined), lookupNotLoaded);
-   * assert.equal(art.lookupLoading(Uint8Array.of(6), () => leaf, () => leaf), 4); // read through
+   * // The leaf's record decoded in place: no prefix, no children, the count 4.
+   * const fields = { prefixAt: 0, prefixLength: 0, value: 4, count: 0, childBytesAt: 0, refs: [], leaves: 0, leafAt: [], leafLength: [], leafValue: [] };
+   * const through = { fields, fetch: () => new Uint8Array(0) };
+   * assert.equal(art.lookupLoading(Uint8Array.of(6), () => leaf, through), 4); // read through
    * assert.equal(art.verify().stubs, 2); // nothing loaded, the stub marked
-   * assert.equal(art.lookupLoading(Uint8Array.of(6), () => leaf, () => leaf), 4); // loads it now
+   * assert.equal(art.lookupLoading(Uint8Array.of(6), () => leaf, through), 4); // loads it now
    * assert.equal(art.verify().stubs, 1);
    * assert.equal(art.lookupLoading(Uint8Array.of(5), () => leaf), 4);
    * ```
@@ -555,7 +558,7 @@ export class Art extends ArtCore {
   lookupLoading(
     key: Uint8Array,
     fetch: (address: number, path: Uint8Array) => NodeView | undefined,
-    through?: (address: number) => NodeView | undefined,
+    through?: RecordSource,
   ): number {
     if (this.stubCount === 0) return this.lookup(key);
     let node: number;

@@ -42,8 +42,8 @@
  * every part of the trie goes in turn. Both spare a node a read passed
  * since they last looked at it (reads mark the nodes they pass, see
  * `Art.markReads`; looking clears the mark): a second chance, as a CLOCK's,
- * for the keys read most. A read loads a stub only if a read met it within
- * the last two admission epochs (an epoch per budget's worth evicted: `Art.admitEpoch`);
+ * for the keys read most. A read loads a stub only if a read met it in the
+ * same admission epoch (an epoch per budget's worth evicted: `Art.admitEpoch`);
  * else it reads the key through the records (`_read_through.ts`). The order: the queue sparing read nodes; the
  * queue again taking read nodes too, but only the lowest (none of whose
  * children has children loaded, as the hand takes); the hand; and only what

@@ -14,11 +14,18 @@
  */
 
 import { assert } from "../_assert.ts";
-import { type Art, freshAddress, isFreshAddress, type StubRef } from "../art/art.ts";
+import {
+  type Art,
+  freshAddress,
+  isFreshAddress,
+  type RecordFieldsView,
+  type RecordSource,
+  type StubRef,
+} from "../art/art.ts";
 import { bytesToString } from "../_bytes.ts";
 import { CorruptionError, StorageIoError } from "../errors.ts";
 import { type ImageFile, imageFileName } from "../image/image_file.ts";
-import { inlineLeafRef, type NodeImage } from "../image/node_record.ts";
+import { inlineLeafRef, newRecordFields, type NodeImage } from "../image/node_record.ts";
 import { QuotaSource } from "./_quota_source.ts";
 
 /** Record reads in flight at once while loading a subtree. */
@@ -234,7 +241,7 @@ export class Loader {
    */
   lookupNow(key: Uint8Array): number {
     // Under a budget (reads mark what they pass), a stub met the first time is read through.
-    const through = this.#trie.markReads ? this.#fetchThrough : undefined;
+    const through = this.#trie.markReads ? this.#through : undefined;
     return this.#trie.lookupLoading(key, this.#fetchNow, through);
   }
 
@@ -267,16 +274,24 @@ export class Loader {
     return checkedNode(node, address, this.#trie.valueCeiling);
   };
 
-  /** A record read now to answer a read without loading it (see `Art.lookupLoading`), checked. */
-  readonly #fetchThrough = (address: number): NodeImage | undefined => {
-    if (isFreshAddress(address)) return undefined; // in a compaction's file: read by `load`
-    const node = this.#image().readNow(address);
-    if (node === undefined) return undefined;
-    this.stats.recordsReadThrough++;
-    // No round for room (nothing installed), but one if writes left the live nodes past the
-    // budget's part: such a round starts the checkpoint that makes them clean (`Budget.stuck`).
-    this.afterLoad();
-    return checkedNode(node, address, this.#trie.valueCeiling);
+  /**
+   * The records read now to answer a read without loading them (see
+   * `Art.lookupLoading`), decoded in place and checked as `checkedNode` does.
+   */
+  readonly #through: RecordSource = {
+    fields: newRecordFields(),
+    fetch: (address) => {
+      if (isFreshAddress(address)) return undefined; // in a compaction's file: read by `load`
+      const fields = this.#through.fields;
+      const bytes = this.#image().fieldsNow(address, fields);
+      if (bytes === undefined) return undefined;
+      this.stats.recordsReadThrough++;
+      // No round for room (nothing installed), but one if writes left the live nodes past the
+      // budget's part: such a round starts the checkpoint that makes them clean (`Budget.stuck`).
+      this.afterLoad();
+      checkFields(fields, address, this.#trie.valueCeiling);
+      return bytes;
+    },
   };
 
   /** Resolves once no load is in flight (their outcomes do not matter here). */
@@ -322,6 +337,24 @@ export class Loader {
       await this.#loadBreadthFirst(stubs, Number.POSITIVE_INFINITY);
     }
     assert(this.#trie.unloaded === 0, "the whole trie loads in a few walks");
+  }
+}
+
+/** {@link checkedNode}'s checks of a record decoded in place (`RecordFields`); throws as it does. */
+function checkFields(fields: RecordFieldsView, address: number, valueCeiling: number): void {
+  if (fields.count === 0 && fields.value < 0) {
+    throw new CorruptionError(imageFileName, address, "a node without children holds no count");
+  }
+  let valueMax = fields.value;
+  for (let leaf = 0; leaf < fields.leaves; leaf++) {
+    valueMax = Math.max(valueMax, fields.leafValue[leaf]);
+  }
+  if (valueMax > valueCeiling) {
+    throw new CorruptionError(
+      imageFileName,
+      address,
+      `the count ${valueMax} is above ${valueCeiling}, the bound on every count the image holds`,
+    );
   }
 }
 

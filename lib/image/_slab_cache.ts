@@ -20,7 +20,9 @@ import {
   decodeNodeRecord,
   decodeRecordFields,
   inlineLeafRef,
+  newRecordFields,
   type NodeImage,
+  nodeImageOf,
   type RecordFields,
   refLength,
   refOffset,
@@ -52,6 +54,8 @@ export class SlabCache {
   #slabsMax = slabCacheSlabsMax;
   /** Bytes of the slabs cached now. */
   #bytes = 0;
+  /** What {@link SlabCache.readNow} decodes a record read alone into. */
+  readonly #fields = newRecordFields();
   /** The buffer {@link SlabCache.readNow} reads records into (it grows to the longest). */
   #scratch = new Uint8Array(recordScratchBytesInitial);
   /** Slab reads in flight, by index. */
@@ -153,6 +157,26 @@ export class SlabCache {
   readNow(ref: number): NodeImage | undefined {
     const cached = this.readCached(ref);
     if (cached !== undefined) return cached;
+    const bytes = this.#readAloneNow(ref, this.#fields);
+    return bytes === undefined ? undefined : nodeImageOf(bytes, this.#fields);
+  }
+
+  /**
+   * {@link SlabCache.readNow} decoded into `out` (no allocation): returns
+   * the bytes `out`'s offsets point into (a cached slab, or a buffer reused
+   * by the next call), or undefined when the record needs an awaited read.
+   */
+  fieldsNow(ref: number, out: RecordFields): Uint8Array | undefined {
+    return this.cachedFields(ref, out) ?? this.#readAloneNow(ref, out);
+  }
+
+  /**
+   * Reads the record `ref` names alone, at once, decoded into `out`, when
+   * the file reads at once and the live records do not fit the cache
+   * (undefined otherwise); checked and retried as {@link SlabCache.read}.
+   * Returns its bytes, in a buffer the next call reuses.
+   */
+  #readAloneNow(ref: number, out: RecordFields): Uint8Array | undefined {
     const file = this.#file;
     if (file.readSync === undefined || this.liveFits) return undefined;
     const offset = recordOffset(ref);
@@ -170,8 +194,8 @@ export class SlabCache {
         failure = error; // maybe transient, as in `read`
         continue;
       }
-      const decoded = decodeNodeRecord(bytes.subarray(0, count));
-      if (typeof decoded === "object") return decoded;
+      const decoded = decodeRecordFields(bytes, 0, count, out);
+      if (decoded === undefined) return bytes.subarray(0, count);
       problem = decoded;
       failure = undefined;
     }

@@ -462,6 +462,15 @@ export class ImageFile {
   }
 
   /**
+   * {@link ImageFile.readNow} decoded into `out` (see `SlabCache.fieldsNow`):
+   * the bytes `out`'s offsets point into, valid until the next call, or
+   * undefined if the record needs an awaited read.
+   */
+  fieldsNow(ref: number, out: RecordFields): Uint8Array | undefined {
+    return this.#cache.fieldsNow(ref, out);
+  }
+
+  /**
    * Decodes the record `ref` names from its cached slab into `out`, whose
    * offsets then point into the returned slab bytes; undefined if the slab
    * is not cached or the record fails its checks (see `SlabCache.cachedFields`).

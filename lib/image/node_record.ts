@@ -431,6 +431,11 @@ export function decodeNodeRecord(bytes: Uint8Array): NodeImage | string {
   const fields = scratchFields;
   const problem = decodeRecordFields(bytes, 0, bytes.length, fields);
   if (problem !== undefined) return problem;
+  return nodeImageOf(bytes, fields);
+}
+
+/** The node `fields` (decoded from `bytes`, checks passed) describe, its views into `bytes`. */
+export function nodeImageOf(bytes: Uint8Array, fields: RecordFields): NodeImage {
   const count = fields.count;
   const node: NodeImage = {
     prefix: bytes.subarray(fields.prefixAt, fields.prefixAt + fields.prefixLength),
