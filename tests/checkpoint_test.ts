@@ -23,6 +23,7 @@ import {
   TornHeaderWrite,
 } from "./_storage_wrappers.ts";
 import { compactionDue } from "../lib/engine/checkpointer.ts";
+import { Budget } from "../lib/engine/_budget.ts";
 import { warmedUp } from "./_warm.ts";
 import { readAll } from "./_counts.ts";
 
@@ -867,4 +868,35 @@ Deno.test("open: a damaged slot is blanked before a checkpoint reuses the space 
   assert.equal(state.size, 60);
   assert.ok((await third.verify()).ok);
   await third.close();
+});
+
+Deno.test("a throw after a checkpoint's commit (a bug) poisons the store; the epoch ends, the next checkpoint is refused cleanly", async () => {
+  // Found by review: the steps after the commit ran outside every handler, so such a throw left
+  // the epoch open and the store unpoisoned; the next checkpoint's capture failed an assertion
+  // and kept its snapshot live for good (and an automatic checkpoint's error went unseen).
+  const storage = new MemoryBlockStorage();
+  const store = await openStore({ storage, memoryBudget: 64 * 1024 });
+  await store.set("a", 1);
+  const original = Budget.prototype.afterCheckpoint;
+  Budget.prototype.afterCheckpoint = function () {
+    Budget.prototype.afterCheckpoint = original;
+    throw new Error("injected after the commit");
+  };
+  try {
+    const failed = await store.checkpoint().then(() => undefined, (error) => error);
+    assert.ok(failed instanceof StorageIoError, String(failed));
+    assert.match(String(failed.cause), /injected after the commit/);
+  } finally {
+    Budget.prototype.afterCheckpoint = original;
+  }
+  const { epochs } = store.stats();
+  assert.equal(epochs.checkpointInProgress, false, "the epoch ended");
+  assert.equal(epochs.checkpoints, 1, "as a committed checkpoint");
+  await assert.rejects(store.set("b", 2), StorageIoError, "a poisoned store refuses writes");
+  await assert.rejects(store.checkpoint(), StorageIoError, "not an assertion of a live snapshot");
+  await store.close();
+  const again = await openStore({ storage });
+  assert.equal(await again.get("a"), 1, "the checkpoint had committed");
+  assert.equal(await again.get("b"), undefined);
+  await again.close();
 });

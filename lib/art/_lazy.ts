@@ -560,9 +560,12 @@ export const installPathStopped = { depth: 0, address: 0 };
  * Walks `key`'s path once, replacing each stub met by the node `fetch` gives
  * for its address (and path). Returns the node where `key` ends (which may hold no
  * value), 0 if the key is absent, or -1 at the first stub `fetch` cannot
- * give. Sets {@link installPathStubs}. With `admit`, a stub no read met
- * before is only marked (`markReferenced`), and the walk stops there:
- * {@link installPathPassed}, with {@link installPathStopped} set.
+ * give. Sets {@link installPathStubs}. With `admit`, a stub no read
+ * passed in the tree's admission epoch (`ArtTree.admitEpoch`) is only
+ * stamped (`markPassed`), and the walk stops there: {@link installPathPassed},
+ * with {@link installPathStopped} set. A stub it loads leaves its children
+ * stubs unstamped: a path loads a level per read (a read of a cold key
+ * under a node read lately loads no more than that node).
  */
 export function installPath(
   tree: ArtTree,

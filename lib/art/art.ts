@@ -533,10 +533,11 @@ export class Art extends ArtCore {
    * {@link lookupAbsent}, or {@link lookupNotLoaded} at the first stub
    * `fetch` cannot give.
    *
-   * With `through` (a memory budget's reads), a stub no read met before is
-   * not loaded: it is marked, and the value is read from the records
-   * `through` gives below it, which are not installed (`_read_through.ts`).
-   * The next read that meets the stub loads it.
+   * With `through` (a memory budget's reads), a stub no read met in the
+   * current admission epoch ({@link Art.admitEpoch}) is not loaded: it is
+   * stamped, and the value is read from the records `through` gives below
+   * it, which are not installed (`_read_through.ts`). A read that meets the
+   * stub again in that epoch loads it.
    *
    * @example
    * ```ts

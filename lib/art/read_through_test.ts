@@ -1,7 +1,7 @@
 /**
  * Reads through stubs (`_read_through.ts`): a budget's read of a stub it
  * has not met lately answers from the records below it and loads nothing;
- * a read that meets it again within the admission epochs loads it.
+ * a read that meets it again in the same admission epoch loads it.
  *
  * @module
  */

@@ -39,8 +39,10 @@ export interface MemoryStats extends TrieMemory {
   faults: number;
   /**
    * Records read since open to answer a read without loading them: under a
-   * budget, a read that meets a stub no read met before reads the records
-   * below it and installs none (the next read that meets it loads it).
+   * budget, a `get` or `getMany` that meets a stub no read met in the
+   * budget's current admission epoch (an epoch per budget's worth evicted)
+   * reads the records below it and installs none; a read that meets it
+   * again in that epoch loads it.
    */
   readThrough: number;
   /** Bytes of the budget's cooling queue (a sixteenth of it, 1,032 to 256 MiB); 0 without one. */

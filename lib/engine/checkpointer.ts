@@ -308,25 +308,49 @@ export class Checkpointer {
     } catch (error) {
       throw await this.#failed(error, snapshot, epoch, fresh);
     }
-    // Committed: nothing below is a failed checkpoint (an error here is a bug, not I/O).
-    snapshot.release();
-    // The image is laid out afresh: so is the trie in memory (and its freed words go back).
-    if (compacted) trie.relocate();
-    this.#deps.afterCheckpoint?.();
-    const segmentsRemoved = await this.#reclaim();
-    const ms = clock.now() - started;
-    epochs.endCheckpoint(epoch, clock.now(), true, written.workMs);
+    const segmentsRemoved = await this.#afterCommit(snapshot, epoch, compacted, written.workMs);
     return checkpointResult(header, written, {
       coverageLsn: coverage,
       compacted,
       segmentsRemoved,
-      ms,
+      ms: clock.now() - started,
     });
   }
 
   /**
-   * Ends a checkpoint that failed before its commit: poisons the store and
-   * returns the poison to throw. Fresh addresses left in the trie are
+   * The steps after a checkpoint committed: releases its snapshot, relocates
+   * the trie after a compaction, asks the budget for a round, removes the
+   * segments the image covers; returns how many. The epoch ends whatever
+   * happens. Only a bug throws here: the checkpoint committed, so nothing is
+   * marked failed, but the store is poisoned (writes refused until a
+   * reopen), as after a failed checkpoint, instead of going on with a
+   * snapshot perhaps still live and the error lost (an automatic
+   * checkpoint's rejection is no caller's).
+   */
+  async #afterCommit(
+    snapshot: ArtSnapshot,
+    epoch: number,
+    compacted: boolean,
+    workMs: number,
+  ): Promise<number> {
+    const { trie, clock, epochs } = this.#deps;
+    try {
+      snapshot.release();
+      // The image is laid out afresh: so is the trie in memory (and its freed words go back).
+      if (compacted) trie.relocate();
+      this.#deps.afterCheckpoint?.();
+      return await this.#reclaim();
+    } catch (error) {
+      throw this.#poisonWith(error);
+    } finally {
+      epochs.endCheckpoint(epoch, clock.now(), true, workMs);
+    }
+  }
+
+  /**
+   * Ends a checkpoint that failed before its commit (or a compaction whose
+   * rename's directory sync failed): poisons the store and returns the
+   * poison to throw. Fresh addresses left in the trie are
    * refused from now on (`Loader.fresh`), never read from the image, and so
    * are the records the failed walk wrote: the nodes naming them, and those
    * above them, stay loaded (`Art.checkpointFailed`, before the release
@@ -383,9 +407,12 @@ export class Checkpointer {
     this.#deps.image = fresh;
     this.#deps.trie.settleAddresses();
     this.#deps.loader.fresh = undefined;
-    await this.#deps.wal.syncDir(); // a failure poisons the log too (D7)
-    await this.#deps.loader.idle(); // reads of the old file begun before the rename end first
-    await old.close();
+    try {
+      await this.#deps.wal.syncDir(); // a failure poisons the log too (D7), and the store
+    } finally {
+      await this.#deps.loader.idle(); // reads of the old file begun before the rename end first
+      await old.close(); // also when the sync failed: nothing reads the old file again
+    }
     assert(this.#deps.image.header === header, "the compacted file is the image");
     return header;
   }
