@@ -15,6 +15,7 @@ import {
   type RecordFieldsView,
   type RecordSource,
 } from "./art.ts";
+import { newRecordFields } from "../image/node_record.ts";
 
 /** Loads one operation makes at most before the test gives up. */
 const loadsMax = 10_000;
@@ -57,18 +58,7 @@ export class TestImage {
  * fields into it. Undefined for an address it does not hold.
  */
 export function viewSource(records: Map<number, NodeView>): RecordSource {
-  const fields: RecordFieldsView = {
-    prefixAt: 0,
-    prefixLength: 0,
-    value: -1,
-    count: 0,
-    childBytesAt: 0,
-    refs: [],
-    leaves: 0,
-    leafAt: [],
-    leafLength: [],
-    leafValue: [],
-  };
+  const fields: RecordFieldsView = newRecordFields();
   const fetch = (address: number): Uint8Array | undefined => {
     const view = records.get(address);
     if (view === undefined) return undefined;
