@@ -7,15 +7,7 @@
  */
 
 import { assert } from "../_assert.ts";
-import {
-  type Art,
-  inlineAddress,
-  NodeNotLoaded,
-  type NodeView,
-  type RecordFieldsView,
-  type RecordSource,
-} from "./art.ts";
-import { newRecordFields } from "../image/node_record.ts";
+import { type Art, inlineAddress, NodeNotLoaded, type NodeView } from "./art.ts";
 
 /** Loads one operation makes at most before the test gives up. */
 const loadsMax = 10_000;
@@ -49,44 +41,6 @@ export class TestImage {
 
   /** The record at `address`, or undefined. */
   readonly fetch = (address: number): NodeView | undefined => this.records.get(address);
-}
-
-/**
- * The records of `records` as a {@link RecordSource} (what reads through
- * stubs and bulk builds read): each fetch lays the record's prefix, child
- * bytes and inline leaves' prefixes out in one buffer and points the
- * fields into it. Undefined for an address it does not hold.
- */
-export function viewSource(records: Map<number, NodeView>): RecordSource {
-  const fields: RecordFieldsView = newRecordFields();
-  const fetch = (address: number): Uint8Array | undefined => {
-    const view = records.get(address);
-    if (view === undefined) return undefined;
-    const leaves = view.inlineLeaves ?? [];
-    const parts = [view.prefix, view.childBytes, ...leaves.map((leaf) => leaf.prefix)];
-    const bytes = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-    let at = 0;
-    for (const part of parts) {
-      bytes.set(part, at);
-      at += part.length;
-    }
-    fields.prefixAt = 0;
-    fields.prefixLength = view.prefix.length;
-    fields.value = view.value ?? -1;
-    fields.count = view.childBytes.length;
-    fields.childBytesAt = view.prefix.length;
-    fields.refs = view.childAddresses.slice();
-    fields.leaves = leaves.length;
-    let leafAt = fields.childBytesAt + fields.count;
-    for (const [index, leaf] of leaves.entries()) {
-      fields.leafAt[index] = leafAt;
-      fields.leafLength[index] = leaf.prefix.length;
-      fields.leafValue[index] = leaf.value;
-      leafAt += leaf.prefix.length;
-    }
-    return bytes;
-  };
-  return { fields, fetch };
 }
 
 /** Runs `operation`, installing whatever stub it meets from `records`, until it goes through. */

@@ -7,8 +7,15 @@
  */
 
 import assert from "node:assert/strict";
-import { Art, lookupAbsent, type NodeView } from "./art.ts";
-import { generator, TestImage, viewSource } from "./_test_image.ts";
+import {
+  Art,
+  lookupAbsent,
+  type NodeView,
+  type RecordFieldsView,
+  type RecordSource,
+} from "./art.ts";
+import { generator, TestImage } from "./_test_image.ts";
+import { newRecordFields } from "../image/node_record.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
@@ -52,6 +59,44 @@ function nearMisses(key: string): string[] {
 /** What a read of `key` answers: the value, or undefined. */
 function answer(found: number): number | undefined {
   return found === lookupAbsent ? undefined : found;
+}
+
+/**
+ * The records of `records` as a {@link RecordSource} (what reads through
+ * stubs and bulk builds read): each fetch lays the record's prefix, child
+ * bytes and inline leaves' prefixes out in one buffer and points the
+ * fields into it. Undefined for an address it does not hold.
+ */
+function viewSource(records: Map<number, NodeView>): RecordSource {
+  const fields: RecordFieldsView = newRecordFields();
+  const fetch = (address: number): Uint8Array | undefined => {
+    const view = records.get(address);
+    if (view === undefined) return undefined;
+    const leaves = view.inlineLeaves ?? [];
+    const parts = [view.prefix, view.childBytes, ...leaves.map((leaf) => leaf.prefix)];
+    const bytes = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+    let at = 0;
+    for (const part of parts) {
+      bytes.set(part, at);
+      at += part.length;
+    }
+    fields.prefixAt = 0;
+    fields.prefixLength = view.prefix.length;
+    fields.value = view.value ?? -1;
+    fields.count = view.childBytes.length;
+    fields.childBytesAt = view.prefix.length;
+    fields.refs = view.childAddresses.slice();
+    fields.leaves = leaves.length;
+    let leafAt = fields.childBytesAt + fields.count;
+    for (const [index, leaf] of leaves.entries()) {
+      fields.leafAt[index] = leafAt;
+      fields.leafLength[index] = leaf.prefix.length;
+      fields.leafValue[index] = leaf.value;
+      leafAt += leaf.prefix.length;
+    }
+    return bytes;
+  };
+  return { fields, fetch };
 }
 
 Deno.test("read through: a first read answers from the records and loads nothing", () => {
