@@ -240,7 +240,7 @@ export class Loader {
    * throws here (after the image's retries).
    */
   lookupNow(key: Uint8Array): number {
-    // Under a budget (reads mark what they pass), a stub met the first time is read through.
+    // Under a budget (reads mark what they pass), a stub no read met in this epoch is read through.
     const through = this.#trie.markReads ? this.#through : undefined;
     return this.#trie.lookupLoading(key, this.#fetchNow, through);
   }
