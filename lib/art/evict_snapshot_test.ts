@@ -206,17 +206,12 @@ function incremental(
   return evictions;
 }
 
-/** One compaction into a new file, with live steps between its steps and during its copies. */
-function compaction(
-  art: Art,
-  model: Map<string, number>,
-  next: (below: number) => number,
-  image: Records,
-): { image: Records; evictions: number } {
-  const fresh = new Records();
-  const captured = new Map(model);
-  const snapshot = art.capture({ rewriteAll: true });
-  let evictions = 0;
+/**
+ * A compaction's visits into `fresh`: `visit` writes a node the walk
+ * passes (its children's fresh addresses made plain), `copyOld` copies the
+ * old `image`'s subtree under a stub, returning the copy's address.
+ */
+function compactionVisits(image: Records, fresh: Records) {
   const visit = (node: NodeView) => {
     const view = copyView(node);
     view.childAddresses = view.childAddresses.map((child) => (child < 0 ? -child : child));
@@ -229,6 +224,21 @@ function compaction(
     );
     return fresh.add(view);
   };
+  return { visit, copyOld };
+}
+
+/** One compaction into a new file, with live steps between its steps and during its copies. */
+function compaction(
+  art: Art,
+  model: Map<string, number>,
+  next: (below: number) => number,
+  image: Records,
+): { image: Records; evictions: number } {
+  const fresh = new Records();
+  const captured = new Map(model);
+  const snapshot = art.capture({ rewriteAll: true });
+  let evictions = 0;
+  const { visit, copyOld } = compactionVisits(image, fresh);
   const root = walk(snapshot, visit, copyOld, () => {
     for (let i = next(3); i > 0; i--) evictions += liveStep(art, model, next, image, fresh);
   });
@@ -326,18 +336,7 @@ function failedCompaction(
 ): { fresh: Records; snapshot: ArtSnapshot } {
   const fresh = new Records();
   const snapshot = art.capture({ rewriteAll: true });
-  const visit = (node: NodeView) => {
-    const view = copyView(node);
-    view.childAddresses = view.childAddresses.map((child) => (child < 0 ? -child : child));
-    return freshAddress(fresh.add(view));
-  };
-  const copyOld = (address: number): number => {
-    const view = copyView(image.map.get(address)!);
-    view.childAddresses = view.childAddresses.map((child) =>
-      child === inlineAddress ? child : copyOld(child)
-    );
-    return fresh.add(view);
-  };
+  const { visit, copyOld } = compactionVisits(image, fresh);
   const steps = snapshot.writeChangedSteps((node) => visit(node), 2);
   let result = steps.next();
   for (let step = 0; step < stop && result.done !== true; step++) {
