@@ -342,12 +342,27 @@ export class Loader {
 
 /** {@link checkedNode}'s checks of a record decoded in place (`RecordFields`); throws as it does. */
 function checkFields(fields: RecordFieldsView, address: number, valueCeiling: number): void {
-  if (fields.count === 0 && fields.value < 0) {
-    throw new CorruptionError(imageFileName, address, "a node without children holds no count");
-  }
   let valueMax = fields.value;
   for (let leaf = 0; leaf < fields.leaves; leaf++) {
     valueMax = Math.max(valueMax, fields.leafValue[leaf]);
+  }
+  checkCounts(fields.count, fields.value >= 0, valueMax, address, valueCeiling);
+}
+
+/**
+ * Throws the {@link CorruptionError} of {@link checkedNode} if a record with
+ * `children` children holds no count (`hasValue` false, no children), or
+ * a count (`valueMax`, its own and its inline leaves') above `valueCeiling`.
+ */
+function checkCounts(
+  children: number,
+  hasValue: boolean,
+  valueMax: number,
+  address: number,
+  valueCeiling: number,
+): void {
+  if (children === 0 && !hasValue) {
+    throw new CorruptionError(imageFileName, address, "a node without children holds no count");
   }
   if (valueMax > valueCeiling) {
     throw new CorruptionError(
@@ -371,9 +386,6 @@ export function checkedNode(
   address: number,
   valueCeiling = Number.POSITIVE_INFINITY,
 ): NodeImage {
-  if (node.childBytes.length === 0 && node.value === undefined) {
-    throw new CorruptionError(imageFileName, address, "a node without children holds no count");
-  }
   let valueMax = node.value ?? 0;
   const leaves = node.inlineLeaves;
   if (leaves !== undefined) {
@@ -381,12 +393,6 @@ export function checkedNode(
       valueMax = Math.max(valueMax, leaf.value);
     }
   }
-  if (valueMax > valueCeiling) {
-    throw new CorruptionError(
-      imageFileName,
-      address,
-      `the count ${valueMax} is above ${valueCeiling}, the bound on every count the image holds`,
-    );
-  }
+  checkCounts(node.childBytes.length, node.value !== undefined, valueMax, address, valueCeiling);
   return node;
 }
