@@ -623,9 +623,15 @@ export class Wal {
     data.set(records, header.length);
     this.#startedSegment = segmentName(firstLsn);
     const file = await this.#storage.open(this.#startedSegment, { exclusive: true });
-    await file.write(0, data);
-    await file.sync();
-    await this.#storage.syncDir();
+    try {
+      await file.write(0, data);
+      await file.sync();
+      await this.#storage.syncDir();
+    } catch (error) {
+      // The log is poisoned, and nothing writes this file again (the name stays, to be removed).
+      await file.close().catch(() => {});
+      throw error;
+    }
     this.stats.fsyncs++;
     this.stats.segmentsCreated++;
     this.stats.paddingBytes += frontier - end;
