@@ -1779,6 +1779,10 @@ class Run {
       this.#writeWhileClosing(step, store);
     }
     return await this.until(closing, step, "close").then(() => {
+      const open = this.storage.openFileNames();
+      if (open.length > 0) {
+        this.oracle.violate("leak", `step ${step}: the close left files open: ${open}`, [step]);
+      }
       // A close in a life without faults lets go of what a checkpoint would,
       // and (with automatic checkpoints) leaves nothing for the next open to replay.
       if (quiet()) {

@@ -276,6 +276,8 @@ class Disk {
   locked = false;
   readonly live = new Map<string, SimInode>();
   readonly durable = new Map<string, SimInode>();
+  /** The handles opened on this machine and not closed yet (a crash drops them with it). */
+  readonly handles = new Set<{ readonly name: string }>();
   #dirChanges: DirChange[] = [];
   #dirSeq = 0;
   #counters = new Map<number, number>();
@@ -955,6 +957,7 @@ class SimBlockFile implements BlockFile {
     this.#disk = disk;
     this.name = name;
     this.#inode = inode;
+    disk.handles.add(this);
     if (disk.config.syncReads) {
       this.readSync = (offset, into) => {
         this.#check("read");
@@ -1002,11 +1005,16 @@ class SimBlockFile implements BlockFile {
     return tryNow(() => {
       this.#disk.checkAlive("close", this.name);
       if (this.#disk.config.scheduledCloses) {
-        return this.#disk.schedule(`close ${this.name}`, () => void (this.#closed = true));
+        return this.#disk.schedule(`close ${this.name}`, () => this.#markClosed());
       }
-      this.#closed = true;
+      this.#markClosed();
       return Promise.resolve();
     });
+  }
+
+  #markClosed(): void {
+    this.#closed = true;
+    this.#disk.handles.delete(this);
   }
 
   #check(operation: string): void {
@@ -1302,6 +1310,16 @@ export class SimBlockStorage implements BlockStorage {
     next.#disk = disk;
     assert(this.#disk.crashed && !disk.crashed, "a crash retires this instance only");
     return next;
+  }
+
+  /**
+   * The names of the files opened on this machine and not closed yet (a
+   * name once per handle), for the oracle: a store that closed holds none.
+   *
+   * @returns The names, sorted.
+   */
+  openFileNames(): string[] {
+    return [...this.#disk.handles].map((handle) => handle.name).sort();
   }
 
   /**

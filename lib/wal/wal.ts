@@ -226,16 +226,21 @@ export class Wal {
     const last = scan.segments.at(-1);
     if (last !== undefined) {
       const file = await storage.open(last.name);
-      if (scan.tornBytes > 0) await file.truncate(last.validBytes);
-      // What recovery read may sit only in the page cache (a process that
-      // stopped before its fsync): make it durable, with its directory entry,
-      // before anything new is acknowledged on top of it.
-      await file.sync();
-      await storage.syncDir();
-      assert(
-        (await file.size()) === last.validBytes,
-        "appends continue right after the valid records",
-      );
+      try {
+        if (scan.tornBytes > 0) await file.truncate(last.validBytes);
+        // What recovery read may sit only in the page cache (a process that
+        // stopped before its fsync): make it durable, with its directory entry,
+        // before anything new is acknowledged on top of it.
+        await file.sync();
+        await storage.syncDir();
+        assert(
+          (await file.size()) === last.validBytes,
+          "appends continue right after the valid records",
+        );
+      } catch (error) {
+        await file.close().catch(() => {}); // the open failed: no log keeps it
+        throw error;
+      }
       wal.#file = file;
       wal.#fileSize = last.validBytes;
       wal.#preallocated = last.validBytes;
